@@ -1,0 +1,90 @@
+#include "cli.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void hd_cli_common_usage(FILE *out)
+{
+    fprintf(out,
+            "Common options:\n"
+            "  -c, --config FILE     experiment YAML (default: the embedded configs/default.yaml)\n"
+            "  -o, --output FILE     output file (written under a temporary name, renamed when complete)\n"
+            "      --set KEY=VALUE   override a config value, e.g. --set collect.events=50 (repeatable)\n"
+            "  -f, --force           overwrite an existing output\n"
+            "  -q, --quiet           no progress or information on stderr\n"
+            "  -v, --verbose         debug messages\n"
+            "  -h, --help            this help\n");
+}
+
+int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
+        {"set", required_argument, NULL, 's'},    {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    memset(cli, 0, sizeof *cli);
+    cli->cmd = cmd->name;
+    size_t off = 0;
+    for (int i = 0; i < argc && off < sizeof cli->command_line - 1; i++)
+        off += (size_t)snprintf(cli->command_line + off, sizeof cli->command_line - off, "%s%s",
+                                i ? " " : "heimdall ", argv[i]);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+c:o:fqvh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': cli->config = optarg; break;
+        case 'o': cli->output = optarg; break;
+        case 's':
+            if (cli->n_sets == HD_CLI_MAX_SETS) {
+                fprintf(stderr, "heimdall %s: error: too many --set options (at most %d)\n", cmd->name,
+                        HD_CLI_MAX_SETS);
+                return 2;
+            }
+            if (!strchr(optarg, '=')) {
+                fprintf(stderr, "heimdall %s: error: --set %s: expected KEY=VALUE\n", cmd->name, optarg);
+                return 2;
+            }
+            cli->sets[cli->n_sets++] = optarg;
+            break;
+        case 'f': cli->force = 1; break;
+        case 'q': cli->quiet = 1; break;
+        case 'v': cli->verbose = 1; break;
+        case 'h': cmd->usage(stdout); return 1;
+        default:
+            if (optopt)
+                fprintf(stderr, "heimdall %s: error: option -%c %s\n", cmd->name, optopt,
+                        strchr("cos", optopt) ? "needs a value" : "is not known");
+            else
+                fprintf(stderr, "heimdall %s: error: unknown option '%s'\n", cmd->name, argv[optind - 1]);
+            fprintf(stderr, "Try 'heimdall %s --help'.\n", cmd->name);
+            return 2;
+        }
+    }
+    cli->inputs = argv + optind;
+    cli->n_inputs = argc - optind;
+    if (cli->quiet)
+        hd_log_set_level(HD_LOG_WARN);
+    else if (cli->verbose)
+        hd_log_set_level(HD_LOG_DEBUG);
+    return 0;
+}
+
+int hd_cli_fail(const hd_cli *cli, int rc)
+{
+    const char *msg = hd_errmsg();
+    /* every rank meets config and usage errors alike: rank 0 speaks for all;
+     * anything else may be one rank's own trouble, so that rank says it */
+    int shared = rc == HD_ECONFIG || rc == HD_EINVAL || rc == HD_EEXIST;
+    if (hd_log_rank() == 0)
+        fprintf(stderr, "heimdall %s: error: %s\n", cli->cmd, msg[0] ? msg : hd_strerror(rc));
+    else if (!shared)
+        fprintf(stderr, "heimdall %s: [rank %d] error: %s\n", cli->cmd, hd_log_rank(),
+                msg[0] ? msg : hd_strerror(rc));
+    return hd_exit_status(rc);
+}

@@ -1,0 +1,52 @@
+/* Shared command-line handling for the stage commands: -c/--config,
+ * -o/--output, --set (repeatable), --force, --quiet, -h/--help, and the
+ * command's own extra long options. */
+#ifndef HD_CMD_CLI_H
+#define HD_CMD_CLI_H
+#include <getopt.h>
+#include <stdio.h>
+
+#define HD_CLI_MAX_SETS 64
+
+typedef struct {
+    const char *cmd;            /* "collect" */
+    const char *config;         /* NULL: embedded default */
+    const char *output;
+    const char *sets[HD_CLI_MAX_SETS];
+    int n_sets;
+    int force, quiet, verbose;
+    char **inputs;              /* positional arguments */
+    int n_inputs;
+    char command_line[4096];    /* argv joined, recorded in outputs */
+} hd_cli;
+
+typedef struct hd_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    unsigned flags;
+    const char *summary;
+    void (*usage)(FILE *out);
+} hd_cmd;
+
+#define HD_CMD_MPI 1u   /* initialise MPI (the command scales over ranks) */
+
+/* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
+ * after printing a usage error. */
+int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv);
+
+/* Print "heimdall <cmd>: error: <hd_errmsg()>" and return the exit status
+ * for rc. */
+int hd_cli_fail(const hd_cli *cli, int rc);
+
+/* The common options' help lines. */
+void hd_cli_common_usage(FILE *out);
+
+const hd_cmd *hd_cmd_find(const char *name);
+
+/* Commands */
+int hd_cmd_collect(int argc, char **argv);
+void hd_cmd_collect_usage(FILE *out);
+int hd_cmd_info(int argc, char **argv);
+void hd_cmd_info_usage(FILE *out);
+
+#endif

@@ -1,0 +1,268 @@
+/* heimdall collect: capture a campaign of events into captures.h5.
+ * Sources: the simulated receiver network (collect.source: simulate). */
+#include "capture/captures.h"
+#include "cli.h"
+#include "config/config.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/par.h"
+#include "core/progress.h"
+#include "h5/h5.h"
+#include "sim/sim.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BATCH 16
+
+static volatile sig_atomic_t interrupted = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (interrupted) {
+        /* second signal: leave at once, but leave no half file behind */
+        const char *tmp = hd_h5_pending_tmp();
+        if (tmp && tmp[0])
+            unlink(tmp);
+        _exit(130);
+    }
+    interrupted = 1;
+}
+
+void hd_cmd_collect_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: heimdall collect [-c exp.yaml] [--set KEY=VALUE]... -o captures.h5\n"
+            "\n"
+            "Capture a campaign of transmission events heard by every receiver of the\n"
+            "network and write captures.h5: IQ [event, receiver, sample, 2] int16 with\n"
+            "GPS first-sample time stamps, signal levels for level-only receivers, each\n"
+            "link's status, and /truth when the source is simulated.\n"
+            "\n"
+            "Sources (collect.source):\n"
+            "  simulate   the physics simulator of the receiver network (default):\n"
+            "             transmitters drawn in the region, propagation (path loss,\n"
+            "             shadowing, fading, multipath), receivers (LO and clock errors,\n"
+            "             thermal noise, gain, int16 quantization)\n"
+            "  live, kiwiwav, sigmf   not available in this version\n"
+            "\n"
+            "Runs alone or under MPI (mpirun -np N heimdall collect ...): events are\n"
+            "split in contiguous blocks per rank and written collectively; the file is\n"
+            "identical whatever the number of ranks.\n"
+            "\n");
+    hd_cli_common_usage(out);
+    fprintf(out,
+            "\nExit status: 0 ok, 1 runtime failure, 2 usage or config error, 130 interrupted.\n"
+            "An interrupted run leaves no file under the output name.\n");
+}
+
+/* Render events ids[0..n) of the campaign into the batch buffers. */
+static int render_batch(const hd_config *cfg, const int64_t *ids, int n, int R, int N, int L, hd_sim_event *ev,
+                        hd_sim_link *links, int16_t *iq, float *levels)
+{
+    for (int k = 0; k < n; k++) {
+        int rc = hd_sim_event_draw(cfg, ids[k], &ev[k]);
+        if (rc < 0)
+            return rc;
+        if (ev[k].n_samples != N || ev[k].n_levels != L)
+            return hd_error(HD_EINVAL, "event %lld has %d samples, expected %d", (long long)ids[k],
+                            ev[k].n_samples, N);
+        for (int r = 0; r < R; r++) {
+            size_t lr = (size_t)k * (size_t)R + (size_t)r;
+            rc = hd_sim_render(cfg, &ev[k], r, &links[lr], iq + lr * (size_t)N * 2, levels + lr * (size_t)L);
+            if (rc < 0)
+                return hd_error_context(rc, "event %lld receiver %d", (long long)ids[k], r);
+        }
+    }
+    return 0;
+}
+
+static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
+{
+    int rc = 0, rank = hd_par_rank(), size = hd_par_size();
+    MPI_Comm comm = hd_par_comm();
+    int64_t E = cfg->collect.events, b, e;
+    int R = cfg->n_stations;
+    hd_sim_event ev0;
+    hd_sim_link *links = NULL;
+    hd_sim_event *ev = NULL;
+    int16_t *iq = NULL;
+    float *levels = NULL;
+    int64_t *kept_ids = NULL;
+    hd_h5_out out;
+    int out_open = 0;
+    hd_captures_writer w = {0};
+    hd_station *eff = NULL;
+    hd_progress p = {.quiet = 1};
+    double t0 = hd_now();
+
+    if ((rc = hd_sim_event_draw(cfg, 0, &ev0)) < 0)
+        return rc;
+    int N = ev0.n_samples, L = ev0.n_levels;
+
+    /* pass 1: which events of my block have enough receivers (statuses only) */
+    hd_par_block(E, rank, size, &b, &e);
+    int64_t mine = e - b, n_kept = 0;
+    kept_ids = hd_calloc((size_t)(mine > 0 ? mine : 1), sizeof *kept_ids);
+    links = hd_calloc((size_t)BATCH * (size_t)R, sizeof *links);
+    ev = hd_calloc(BATCH, sizeof *ev);
+    iq = hd_calloc((size_t)BATCH * (size_t)R * (size_t)N * 2, sizeof *iq);
+    levels = hd_calloc((size_t)BATCH * (size_t)R * (size_t)L, sizeof *levels);
+    eff = hd_calloc((size_t)R, sizeof *eff);
+    if (!kept_ids || !links || !ev || !iq || !levels || !eff) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    int64_t dropped = 0;
+    for (int64_t i = b; i < e; i++) {
+        hd_sim_event evi;
+        if ((rc = hd_sim_event_draw(cfg, i, &evi)) < 0)
+            goto fail;
+        int ok = 0;
+        for (int r = 0; r < R; r++) {
+            hd_sim_link lk;
+            if ((rc = hd_sim_render(cfg, &evi, r, &lk, NULL, NULL)) < 0)
+                goto fail;
+            ok += lk.status == HD_RX_OK;
+        }
+        if (ok >= cfg->collect.min_receivers)
+            kept_ids[n_kept++] = i;
+        else
+            dropped++;
+    }
+
+    /* where my kept events go in the file: after those of lower ranks */
+    int64_t offset = 0, total = n_kept, all_dropped = dropped;
+    if (size > 1) {
+        MPI_Exscan(&n_kept, &offset, 1, MPI_INT64_T, MPI_SUM, comm);
+        if (rank == 0)
+            offset = 0;
+        MPI_Allreduce(&n_kept, &total, 1, MPI_INT64_T, MPI_SUM, comm);
+        MPI_Allreduce(&dropped, &all_dropped, 1, MPI_INT64_T, MPI_SUM, comm);
+    }
+    if (all_dropped)
+        hd_info("%lld of %lld events dropped: fewer than collect.min_receivers = %d receivers succeeded",
+                (long long)all_dropped, (long long)E, cfg->collect.min_receivers);
+
+    if ((rc = hd_h5_create(&out, cli->output, cli->force, size > 1 ? comm : MPI_COMM_NULL)) < 0)
+        goto fail;
+    out_open = 1;
+    for (int r = 0; r < R; r++)
+        hd_sim_station(cfg, r, &eff[r]);
+    if ((rc = hd_captures_write_receivers(out.file, eff, R)) < 0 ||
+        (rc = hd_captures_create(&w, out.file, total, R, N, L, cfg->collect.compression, 1)) < 0)
+        goto fail;
+
+    /* pass 2: render and write, in batches; every rank makes the same number
+     * of collective writes */
+    int64_t my_batches = (n_kept + BATCH - 1) / BATCH, batches = my_batches;
+    if (size > 1)
+        MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm);
+    hd_progress_start(&p, "collect", "events", total, cli->quiet);
+    int64_t done = 0;
+    for (int64_t k = 0; k < batches; k++) {
+        int64_t first = k * BATCH;
+        int n = (int)(first < n_kept ? (n_kept - first < BATCH ? n_kept - first : BATCH) : 0);
+        /* 0 go on, 1 interrupted, 2 failed: every rank learns the worst */
+        int flag = interrupted ? 1 : 0;
+        if (n > 0 && !flag && (rc = render_batch(cfg, kept_ids + first, n, R, N, L, ev, links, iq, levels)) < 0)
+            flag = 2;
+        if (size > 1)
+            MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, comm);
+        if (flag) {
+            if (rc >= 0)
+                rc = flag == 1 ? hd_error(HD_EINTR, "interrupted; %s not written", cli->output)
+                               : hd_error(HD_EIO, "another rank failed; %s not written", cli->output);
+            goto fail_out;
+        }
+        if ((rc = hd_captures_write_block(&w, offset + first, n, ev, links, iq, levels)) < 0)
+            goto fail_out;
+        int64_t d = n, dsum = d;
+        if (size > 1)
+            MPI_Allreduce(&d, &dsum, 1, MPI_INT64_T, MPI_SUM, comm);
+        done += dsum;
+        hd_progress_update(&p, done);
+    }
+    hd_progress_finish(&p);
+    hd_captures_close(&w);
+
+    {
+        hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
+                                 .command_line = cli->command_line, .config_yaml = cfg->yaml};
+        if ((rc = hd_h5_attr_str(out.file, "source", hd_source_name(cfg->collect.source))) < 0 ||
+            (rc = hd_h5_write_provenance(&out, &prov)) < 0)
+            goto fail_out;
+    }
+    if (interrupted) {
+        rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
+        goto fail_out;
+    }
+    if ((rc = hd_h5_commit(&out)) < 0)
+        goto fail;
+    out_open = 0;
+    double el = hd_now() - t0;
+    hd_info("wrote %lld events × %d receivers to %s in %.1f s (%.1f events/s, %d rank%s)", (long long)total, R,
+            cli->output, el, el > 0 ? (double)total / el : 0.0, size, size > 1 ? "s" : "");
+    goto done;
+
+fail_out:
+    hd_progress_finish(&p);
+fail:
+    hd_captures_close(&w);
+    if (out_open)
+        hd_h5_abort(&out);
+done:
+    free(kept_ids);
+    free(links);
+    free(ev);
+    free(iq);
+    free(levels);
+    free(eff);
+    return rc;
+}
+
+int hd_cmd_collect(int argc, char **argv)
+{
+    hd_cli cli;
+    hd_config cfg = {0};
+    const hd_cmd *self = hd_cmd_find("collect");
+    int st = hd_cli_parse(&cli, self, argc, argv);
+    if (st)
+        return st == 1 ? 0 : 2;
+    if (!cli.output) {
+        fprintf(stderr, "heimdall collect: error: an output file is required (-o captures.h5)\n"
+                        "Try 'heimdall collect --help'.\n");
+        return 2;
+    }
+    if (cli.n_inputs) {
+        fprintf(stderr, "heimdall collect: error: unexpected argument '%s' (collect takes no inputs)\n",
+                cli.inputs[0]);
+        return 2;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
+    if (rc < 0)
+        return hd_cli_fail(&cli, rc);
+    if (cfg.collect.source != HD_SOURCE_SIMULATE) {
+        rc = hd_error(HD_EUNSUPPORTED,
+                      "collect.source '%s' is not available in this version (only 'simulate' is)",
+                      hd_source_name(cfg.collect.source));
+        hd_config_release(&cfg);
+        return hd_cli_fail(&cli, rc);
+    }
+    rc = collect_simulate(&cli, &cfg);
+    hd_config_release(&cfg);
+    if (rc < 0)
+        return hd_cli_fail(&cli, rc);
+    return 0;
+}

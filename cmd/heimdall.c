@@ -1,0 +1,144 @@
+/* heimdall: the command table and dispatch. A command parses its options,
+ * loads its config, calls the library and prints; no algorithm lives here. */
+#include "cli.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/par.h"
+#include "core/util.h"
+#include "h5/h5.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmd_help(int argc, char **argv);
+static void help_usage(FILE *out);
+static int cmd_version(int argc, char **argv);
+static void version_usage(FILE *out);
+
+static const hd_cmd commands[] = {
+    {"collect", hd_cmd_collect, HD_CMD_MPI, "capture a campaign of events (simulated network; live and recorded sources follow)",
+     hd_cmd_collect_usage},
+    {"info", hd_cmd_info, 0, "describe a heimdall HDF5 file: format, provenance, datasets, summary", hd_cmd_info_usage},
+    {"help", cmd_help, 0, "show help for heimdall or one command", help_usage},
+    {"version", cmd_version, 0, "print the version and git commit", version_usage},
+};
+
+const hd_cmd *hd_cmd_find(const char *name)
+{
+    for (size_t i = 0; i < HD_ARRAY_LEN(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void main_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: heimdall <command> [options] [inputs]\n"
+            "\n"
+            "Locate radio transmitters from what several distributed web SDR receivers heard.\n"
+            "Stage commands read a YAML config and HDF5 files and write HDF5 files:\n"
+            "\n"
+            "  heimdall collect -c exp.yaml -o captures.h5\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < HD_ARRAY_LEN(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Run 'heimdall <command> --help' for a command's options.\n"
+            "Without -c, commands use the embedded default config (configs/default.yaml).\n"
+            "Commands marked as scaling run under mpirun/srun as well as alone.\n");
+}
+
+static void help_usage(FILE *out)
+{
+    fprintf(out, "usage: heimdall help [command]\n\nShow the list of commands, or one command's help.\n");
+}
+
+static void version_usage(FILE *out)
+{
+    fprintf(out, "usage: heimdall version   (or heimdall --version)\n");
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("heimdall %s (git %s)\n", hd_version(), hd_git_commit());
+    return 0;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *names[HD_ARRAY_LEN(commands)];
+    for (size_t i = 0; i < HD_ARRAY_LEN(commands); i++)
+        names[i] = commands[i].name;
+    int k = hd_closest(name, names, (int)HD_ARRAY_LEN(commands));
+    fprintf(stderr, "heimdall: error: '%s' is not a heimdall command", name);
+    if (k >= 0)
+        fprintf(stderr, " (did you mean '%s'?)", names[k]);
+    fprintf(stderr, "\nRun 'heimdall help' for the list of commands.\n");
+    return 2;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        main_usage(stdout);
+        return 0;
+    }
+    const hd_cmd *c = hd_cmd_find(argv[1]);
+    if (!c)
+        return unknown_command(argv[1]);
+    c->usage(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        main_usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
+        return cmd_version(0, NULL);
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+        return cmd_help(1, argv);
+    const hd_cmd *c = hd_cmd_find(name);
+    if (!c)
+        return unknown_command(name);
+
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "heimdall %s", c->name);
+    hd_log_set_prefix(prefix);
+
+    /* --help needs no MPI */
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            c->usage(stdout);
+            return 0;
+        }
+    }
+
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    if (c->flags & HD_CMD_MPI) {
+        int rc = hd_par_init(&argc, &argv);
+        if (rc < 0) {
+            fprintf(stderr, "heimdall %s: error: %s\n", c->name, hd_errmsg());
+            hd_par_finalize();
+            return hd_exit_status(rc);
+        }
+        sub_argc = argc - 1;
+        sub_argv = argv + 1;
+    }
+    int status = c->run(sub_argc, sub_argv);
+    if (c->flags & HD_CMD_MPI)
+        hd_par_finalize();
+    return status;
+}

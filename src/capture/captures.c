@@ -1,0 +1,306 @@
+#include "capture/captures.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "h5/h5.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { SRC_EVENT, SRC_LINK } field_src;
+typedef enum { C_INT, C_INT64, C_DOUBLE } field_ctype;
+typedef enum { ST_I8, ST_U8, ST_I32, ST_I64, ST_F32, ST_F64 } field_store;
+
+typedef struct {
+    const char *path;
+    field_src src;
+    size_t offset;
+    field_ctype ctype;
+    field_store store;
+    int truth;              /* only written with truth */
+    const char *units;
+    const char *description;
+} field;
+
+#define EV(m) SRC_EVENT, offsetof(hd_sim_event, m)
+#define LK(m) SRC_LINK, offsetof(hd_sim_link, m)
+
+static const field fields[] = {
+    {"events/index", EV(index), C_INT64, ST_I64, 0, "1", "event number within the campaign (the simulator's event index)"},
+    {"events/time_ns", EV(time_ns), C_INT64, ST_I64, 0, "ns", "nominal capture start, nanoseconds since 1970-01-01 UTC"},
+    {"events/frequency_hz", EV(frequency_hz), C_DOUBLE, ST_F64, 0, "Hz", "receivers' tuning (channel centre)"},
+    {"events/sample_rate_hz", EV(sample_rate_hz), C_DOUBLE, ST_F64, 0, "Hz", "nominal IQ sample rate"},
+    {"events/level_rate_hz", EV(level_rate_hz), C_DOUBLE, ST_F64, 0, "Hz", "signal-level updates per second"},
+    {"status", LK(status), C_INT, ST_I8, 0, "1", "capture status per event and receiver (0 ok; names in attribute status_names)"},
+    {"has_iq", LK(has_iq), C_INT, ST_U8, 0, "1", "1 when /iq holds this receiver's samples"},
+    {"has_levels", LK(has_levels), C_INT, ST_U8, 0, "1", "1 when /levels holds this receiver's signal levels"},
+    {"gps_ok", LK(gps_ok), C_INT, ST_U8, 0, "1", "1 when the first-sample time stamp is GPS-disciplined"},
+    {"last_gps_solution_s", LK(last_gps_solution_s), C_INT, ST_I32, 0, "s", "seconds since the receiver's last GPS fix (0 when locked)"},
+    {"t0_s", LK(t0_s), C_DOUBLE, ST_F64, 0, "s", "reported time of the first IQ sample, relative to events/time_ns"},
+    {"gain_db", LK(gain_db), C_DOUBLE, ST_F32, 0, "dB", "receiver gain applied before the ADC"},
+    {"clipped_fraction", LK(clipped_fraction), C_DOUBLE, ST_F32, 0, "1", "fraction of IQ samples at full scale"},
+    {"truth/tx_lat", EV(tx_lat), C_DOUBLE, ST_F64, 1, "degree", "transmitter latitude, WGS84"},
+    {"truth/tx_lon", EV(tx_lon), C_DOUBLE, ST_F64, 1, "degree", "transmitter longitude, WGS84"},
+    {"truth/tx_alt_m", EV(tx_alt_m), C_DOUBLE, ST_F64, 1, "m", "transmitter antenna ellipsoidal height"},
+    {"truth/tx_height_m", EV(tx_height_m), C_DOUBLE, ST_F64, 1, "m", "transmitter antenna height above ground"},
+    {"truth/tx_power_dbm", EV(tx_power_dbm), C_DOUBLE, ST_F64, 1, "dBm", "transmitter output power"},
+    {"truth/tx_gain_dbi", EV(tx_gain_dbi), C_DOUBLE, ST_F64, 1, "dBi", "transmitter antenna gain"},
+    {"truth/signal_type", EV(signal_type), C_INT, ST_I8, 1, "1", "signal type (names in attribute names)"},
+    {"truth/tx_freq_offset_hz", EV(tx_freq_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "transmitter crystal frequency error"},
+    {"truth/distance_m", LK(distance_m), C_DOUBLE, ST_F64, 1, "m", "slant range transmitter to receiver antenna"},
+    {"truth/path_loss_db", LK(path_loss_db), C_DOUBLE, ST_F64, 1, "dB", "median path loss of the propagation model"},
+    {"truth/shadowing_db", LK(shadowing_db), C_DOUBLE, ST_F64, 1, "dB", "log-normal shadowing loss added to the median"},
+    {"truth/fading_db", LK(fading_db), C_DOUBLE, ST_F64, 1, "dB", "small-scale fading power gain of the channel"},
+    {"truth/rx_power_dbm", LK(rx_power_dbm), C_DOUBLE, ST_F64, 1, "dBm", "mean signal power at the antenna port"},
+    {"truth/noise_dbm", LK(noise_dbm), C_DOUBLE, ST_F64, 1, "dBm", "thermal noise kTBF over the sample rate"},
+    {"truth/snr_db", LK(snr_db), C_DOUBLE, ST_F64, 1, "dB", "signal-to-noise ratio over the full sample-rate band"},
+    {"truth/arrival_s", LK(arrival_s), C_DOUBLE, ST_F64, 1, "s", "true arrival of emission epoch 0 (direct path), relative to events/time_ns"},
+    {"truth/true_t0_s", LK(true_t0_s), C_DOUBLE, ST_F64, 1, "s", "true time of the first IQ sample, relative to events/time_ns"},
+    {"truth/clock_error_s", LK(clock_error_s), C_DOUBLE, ST_F64, 1, "s", "time-stamp error: t0_s - true_t0_s"},
+    {"truth/lo_offset_hz", LK(lo_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "receiver local-oscillator error"},
+    {"truth/sample_rate_error_ppm", LK(sample_rate_error_ppm), C_DOUBLE, ST_F64, 1, "ppm", "receiver sample-clock error"},
+    {"truth/freq_offset_hz", LK(freq_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "total frequency offset of the signal in the baseband"},
+};
+#define N_FIELDS ((int)HD_ARRAY_LEN(fields))
+
+static hid_t store_type(field_store s)
+{
+    switch (s) {
+    case ST_I8: return H5T_NATIVE_INT8;
+    case ST_U8: return H5T_NATIVE_UINT8;
+    case ST_I32: return H5T_NATIVE_INT32;
+    case ST_I64: return H5T_NATIVE_INT64;
+    case ST_F32: return H5T_NATIVE_FLOAT;
+    default: return H5T_NATIVE_DOUBLE;
+    }
+}
+
+static size_t store_size(field_store s)
+{
+    static const size_t sz[] = {1, 1, 4, 8, 4, 8};
+    return sz[s];
+}
+
+static int ensure_group(hid_t file, const char *name)
+{
+    htri_t e = H5Lexists(file, name, H5P_DEFAULT);
+    if (e > 0)
+        return 0;
+    hid_t g = H5Gcreate2(file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return hd_error(HD_EIO, "cannot create group /%s", name);
+    H5Gclose(g);
+    return 0;
+}
+
+int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers,
+                       int n_samples, int n_levels, int compression, int with_truth)
+{
+    int rc = 0;
+    memset(w, 0, sizeof *w);
+    w->file = file;
+    w->n_events = n_events;
+    w->n_receivers = n_receivers;
+    w->n_samples = n_samples;
+    w->n_levels = n_levels;
+    w->with_truth = with_truth;
+    w->n_dsets = N_FIELDS + 2;
+    w->dsets = hd_calloc((size_t)w->n_dsets, sizeof *w->dsets);
+    if (!w->dsets)
+        return HD_ENOMEM;
+    for (int i = 0; i < w->n_dsets; i++)
+        w->dsets[i] = H5I_INVALID_HID;
+    if ((rc = ensure_group(file, "events")) < 0 || (with_truth && (rc = ensure_group(file, "truth")) < 0))
+        goto fail;
+
+    hsize_t E = (hsize_t)n_events, R = (hsize_t)n_receivers;
+    for (int i = 0; i < N_FIELDS; i++) {
+        const field *f = &fields[i];
+        if (f->truth && !with_truth)
+            continue;
+        hsize_t dims[2] = {E, R};
+        int rank = f->src == SRC_EVENT ? 1 : 2;
+        hid_t d = hd_h5_dataset(file, f->path, store_type(f->store), rank, dims, NULL, 0, f->units, f->description);
+        if (d < 0) {
+            rc = (int)d;
+            goto fail;
+        }
+        w->dsets[i] = d;
+    }
+    /* enumerations readable by name */
+    {
+        const char *st[HD_RX_STATUS_COUNT];
+        for (int s = 0; s < HD_RX_STATUS_COUNT; s++)
+            st[s] = hd_rx_status_name(s);
+        for (int i = 0; i < N_FIELDS; i++) {
+            if (w->dsets[i] < 0)
+                continue;
+            if (strcmp(fields[i].path, "status") == 0 &&
+                (rc = hd_h5_attr_strarray(w->dsets[i], "status_names", st, HD_RX_STATUS_COUNT)) < 0)
+                goto fail;
+            if (strcmp(fields[i].path, "truth/signal_type") == 0) {
+                const char *sn[HD_SIG_COUNT];
+                for (int s = 0; s < HD_SIG_COUNT; s++)
+                    sn[s] = hd_signal_name(s);
+                if ((rc = hd_h5_attr_strarray(w->dsets[i], "names", sn, HD_SIG_COUNT)) < 0)
+                    goto fail;
+            }
+        }
+    }
+    {
+        hsize_t N = (hsize_t)(n_samples > 0 ? n_samples : 1);
+        hsize_t dims[4] = {E, R, N, 2}, chunk[4] = {1, R, N, 2};
+        hid_t d = hd_h5_dataset(file, "iq", H5T_NATIVE_INT16, 4, dims, E ? chunk : NULL, compression, "1",
+                                "IQ samples [event, receiver, sample, I/Q] as int16; multiply by attribute "
+                                "scale for a fraction of ADC full scale");
+        if (d < 0) {
+            rc = (int)d;
+            goto fail;
+        }
+        w->dsets[N_FIELDS] = d;
+        if ((rc = hd_h5_attr_double(d, "scale", 1.0 / 32768.0)) < 0)
+            goto fail;
+        hsize_t L = (hsize_t)(n_levels > 0 ? n_levels : 1);
+        hsize_t ldims[3] = {E, R, L}, lchunk[3] = {1, R, L};
+        d = hd_h5_dataset(file, "levels", H5T_NATIVE_FLOAT, 3, ldims, E ? lchunk : NULL, compression, "dBFS",
+                          "signal level series (S-meter) [event, receiver, level]: power relative to full scale");
+        if (d < 0) {
+            rc = (int)d;
+            goto fail;
+        }
+        w->dsets[N_FIELDS + 1] = d;
+    }
+    return 0;
+fail:
+    hd_captures_close(w);
+    return rc;
+}
+
+int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
+                            const hd_sim_link *links, const int16_t *iq, const float *levels)
+{
+    int rc = 0;
+    size_t R = (size_t)w->n_receivers;
+    size_t rows = (size_t)(count > 0 ? count : 0);
+    unsigned char *buf = hd_calloc(rows * R + 1, 8);
+    if (!buf)
+        return HD_ENOMEM;
+    for (int i = 0; i < N_FIELDS; i++) {
+        const field *f = &fields[i];
+        if (w->dsets[i] < 0)
+            continue;
+        size_t n = f->src == SRC_EVENT ? rows : rows * R;
+        size_t ss = store_size(f->store);
+        for (size_t k = 0; k < n; k++) {
+            const char *base = f->src == SRC_EVENT ? (const char *)&ev[k] : (const char *)&links[k];
+            const char *p = base + f->offset;
+            double v;
+            int64_t iv;
+            if (f->ctype == C_INT) {
+                int x;
+                memcpy(&x, p, sizeof x);
+                iv = x;
+                v = x;
+            } else if (f->ctype == C_INT64) {
+                memcpy(&iv, p, sizeof iv);
+                v = (double)iv;
+            } else {
+                memcpy(&v, p, sizeof v);
+                iv = (int64_t)v;
+            }
+            void *dst = buf + k * ss;
+            switch (f->store) {
+            case ST_I8: { int8_t x = (int8_t)iv; memcpy(dst, &x, 1); break; }
+            case ST_U8: { uint8_t x = (uint8_t)iv; memcpy(dst, &x, 1); break; }
+            case ST_I32: { int32_t x = (int32_t)iv; memcpy(dst, &x, 4); break; }
+            case ST_I64: memcpy(dst, &iv, 8); break;
+            case ST_F32: { float x = (float)v; memcpy(dst, &x, 4); break; }
+            case ST_F64: memcpy(dst, &v, 8); break;
+            }
+        }
+        if ((rc = hd_h5_write_rows(w->dsets[i], store_type(f->store), (hsize_t)start, rows, buf)) < 0) {
+            hd_error_context(rc, "writing /%s", f->path);
+            goto fail;
+        }
+    }
+    if ((rc = hd_h5_write_rows(w->dsets[N_FIELDS], H5T_NATIVE_INT16, (hsize_t)start, rows, iq)) < 0) {
+        hd_error_context(rc, "writing /iq");
+        goto fail;
+    }
+    if ((rc = hd_h5_write_rows(w->dsets[N_FIELDS + 1], H5T_NATIVE_FLOAT, (hsize_t)start, rows, levels)) < 0) {
+        hd_error_context(rc, "writing /levels");
+        goto fail;
+    }
+fail:
+    free(buf);
+    return rc;
+}
+
+void hd_captures_close(hd_captures_writer *w)
+{
+    if (!w->dsets)
+        return;
+    for (int i = 0; i < w->n_dsets; i++)
+        if (w->dsets[i] >= 0)
+            H5Dclose(w->dsets[i]);
+    free(w->dsets);
+    w->dsets = NULL;
+}
+
+int hd_captures_write_receivers(hid_t file, const hd_station *st, int n)
+{
+    int rc = 0;
+    const char **s = NULL;
+    double *v = NULL;
+    if ((rc = ensure_group(file, "receivers")) < 0)
+        return rc;
+    s = hd_calloc((size_t)n, sizeof *s);
+    v = hd_calloc((size_t)n, sizeof *v);
+    if (!s || !v) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    struct { const char *name; size_t off; const char *desc; } strs[] = {
+        {"receivers/id", offsetof(hd_station, id), "receiver id (stations file)"},
+        {"receivers/name", offsetof(hd_station, name), "receiver name"},
+        {"receivers/url", offsetof(hd_station, url), "server URL of the live receiver"},
+    };
+    for (size_t k = 0; k < HD_ARRAY_LEN(strs); k++) {
+        for (int i = 0; i < n; i++)
+            s[i] = (const char *)&st[i] + strs[k].off;
+        if ((rc = hd_h5_write_strings(file, strs[k].name, s, (hsize_t)n, strs[k].desc)) < 0)
+            goto fail;
+    }
+    for (int i = 0; i < n; i++)
+        s[i] = hd_driver_name(st[i].driver);
+    if ((rc = hd_h5_write_strings(file, "receivers/driver", s, (hsize_t)n, "receiver driver: simulate, kiwisdr or openwebrx")) < 0)
+        goto fail;
+    for (int i = 0; i < n; i++)
+        s[i] = hd_clock_name(st[i].clock);
+    if ((rc = hd_h5_write_strings(file, "receivers/clock", s, (hsize_t)n, "clock: gps (disciplined) or free (running)")) < 0)
+        goto fail;
+    struct { const char *name; size_t off; const char *units, *desc; } nums[] = {
+        {"receivers/lat", offsetof(hd_station, lat), "degree", "latitude, WGS84"},
+        {"receivers/lon", offsetof(hd_station, lon), "degree", "longitude, WGS84"},
+        {"receivers/alt_m", offsetof(hd_station, alt_m), "m", "site ellipsoidal height"},
+        {"receivers/antenna_height_m", offsetof(hd_station, antenna_height_m), "m", "antenna height above ground"},
+        {"receivers/sample_rate_hz", offsetof(hd_station, sample_rate_hz), "Hz", "IQ sample rate"},
+        {"receivers/noise_figure_db", offsetof(hd_station, noise_figure_db), "dB", "receiver noise figure"},
+        {"receivers/antenna_gain_dbi", offsetof(hd_station, antenna_gain_dbi), "dBi", "antenna gain"},
+        {"receivers/clock_sigma_ns", offsetof(hd_station, clock_sigma_ns), "ns", "time-stamp error 1-sigma"},
+        {"receivers/full_scale_dbm", offsetof(hd_station, full_scale_dbm), "dBm", "input power at ADC full scale with 0 dB gain"},
+        {"receivers/gain_calibrated", offsetof(hd_station, gain_calibrated), "1", "1 when full_scale_dbm is a measured calibration"},
+    };
+    for (size_t k = 0; k < HD_ARRAY_LEN(nums); k++) {
+        for (int i = 0; i < n; i++)
+            memcpy(&v[i], (const char *)&st[i] + nums[k].off, sizeof(double));
+        hsize_t dims[1] = {(hsize_t)n};
+        if ((rc = hd_h5_write(file, nums[k].name, H5T_NATIVE_DOUBLE, 1, dims, v, nums[k].units, nums[k].desc)) < 0)
+            goto fail;
+    }
+fail:
+    free(s);
+    free(v);
+    return rc;
+}

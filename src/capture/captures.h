@@ -1,0 +1,45 @@
+/* The captures.h5 schema: what `collect` writes, whatever the source
+ * (simulator, live receivers, recordings). Rows are events; arrays are
+ * row-major [event, receiver, ...].
+ *
+ *   /receivers/{id,name,driver,url,clock}  strings [R]
+ *   /receivers/{lat,lon,alt_m,...}          [R]
+ *   /events/{index,time_ns,frequency_hz,sample_rate_hz,duration_s,n_ok} [E]
+ *   /status, /has_iq, /has_levels, /gps_ok, /last_gps_solution_s,
+ *   /t0_s, /gain_db, /clipped_fraction     [E, R]
+ *   /iq      int16 [E, R, N, 2]  (I, Q), attribute scale = 1/32768 of full scale
+ *   /levels  float32 [E, R, L]   dBFS
+ *   /truth/...  transmitter [E] and per-link [E, R] truth (simulated sources)
+ */
+#ifndef HD_CAPTURE_CAPTURES_H
+#define HD_CAPTURE_CAPTURES_H
+#include <stdint.h>
+#include <hdf5.h>
+#include "config/config.h"
+#include "sim/sim.h"
+
+typedef struct {
+    hid_t file;
+    int64_t n_events;
+    int n_receivers, n_samples, n_levels;
+    int with_truth;
+    hid_t *dsets;            /* one per schema field, then iq, levels */
+    int n_dsets;
+} hd_captures_writer;
+
+/* Create every dataset (collective in parallel files). */
+int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers,
+                       int n_samples, int n_levels, int compression, int with_truth);
+
+/* The receivers table (collective; identical arguments on every rank). */
+int hd_captures_write_receivers(hid_t file, const hd_station *st, int n);
+
+/* Write events [start, start+count) from memory: ev[count], links[count*R],
+ * iq[count*R*N*2], levels[count*R*L]. Collective: every rank calls it the
+ * same number of times; count may be 0. */
+int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
+                            const hd_sim_link *links, const int16_t *iq, const float *levels);
+
+void hd_captures_close(hd_captures_writer *w);
+
+#endif

@@ -1,0 +1,148 @@
+/* Experiment configuration: YAML (libyaml) into typed structs.
+ *
+ * One experiment is one YAML file with top-level keys `seed`, `stations`
+ * (a path relative to the file, or an inline list) and one section per
+ * stage (`collect`, `featurize`, `train`, `localize`, `evaluate`). Every key
+ * has a default, a type and a range; unknown keys are rejected with the
+ * nearest valid key; errors name file:line:column. `--set a.b.c=value`
+ * overrides apply before validation. hd_config_dump() gives the resolved
+ * config (every key, stations inlined) that outputs embed verbatim. */
+#ifndef HD_CONFIG_CONFIG_H
+#define HD_CONFIG_CONFIG_H
+#include <stdint.h>
+
+#define HD_MAX_STATIONS 64
+#define HD_MAX_FREQS 16
+#define HD_MAX_POLY 64
+#define HD_ID_LEN 32
+#define HD_NAME_LEN 96
+#define HD_URL_LEN 256
+#define HD_PATH_LEN 1024
+
+typedef enum { HD_DRIVER_SIMULATE = 0, HD_DRIVER_KIWISDR = 1, HD_DRIVER_OPENWEBRX = 2 } hd_driver;
+typedef enum { HD_CLOCK_GPS = 0, HD_CLOCK_FREE = 1 } hd_clock_kind;
+typedef enum { HD_SIG_NBFM = 0, HD_SIG_CW = 1, HD_SIG_FSK4 = 2, HD_SIG_COUNT = 3 } hd_signal_type;
+typedef enum { HD_PL_LOG_DISTANCE = 0, HD_PL_HATA = 1, HD_PL_FREE_SPACE = 2 } hd_pathloss_model;
+typedef enum { HD_SOURCE_SIMULATE = 0, HD_SOURCE_LIVE = 1, HD_SOURCE_KIWIWAV = 2, HD_SOURCE_SIGMF = 3 } hd_source;
+/* How the simulator treats each station: as the stations file says, or all alike. */
+typedef enum { HD_AS_STATIONS = -1 } hd_as_stations;
+
+/* One receiver of the network (an entry of a stations file). */
+typedef struct {
+    char id[HD_ID_LEN];          /* short unique id, [a-z0-9_-] */
+    char name[HD_NAME_LEN];
+    double lat, lon;             /* WGS84 degrees */
+    double alt_m;                /* ellipsoidal height of the site, metres */
+    double antenna_height_m;     /* antenna above ground (Hata base height) */
+    int driver;                  /* hd_driver */
+    char url[HD_URL_LEN];        /* ws/http URL of the live server ("" for simulate) */
+    double sample_rate_hz;       /* IQ sample rate */
+    double noise_figure_db;
+    double antenna_gain_dbi;
+    int clock;                   /* hd_clock_kind */
+    double clock_sigma_ns;       /* gps: timing error 1-sigma; free: offset 1-sigma */
+    double lo_ppm;               /* LO frequency error 1-sigma, ppm */
+    double sample_rate_ppm;      /* sample clock error 1-sigma, ppm */
+    double full_scale_dbm;       /* input power at ADC full scale with 0 dB gain */
+    double max_gain_db;          /* AGC upper limit */
+    int agc;                     /* 1: gain set per capture; 0: gain_db fixed */
+    double gain_db;              /* fixed gain when agc is 0 */
+    double gain_calibrated;      /* 1 if full_scale_dbm is a measured calibration */
+} hd_station;
+
+typedef struct {
+    double power_dbm[2];         /* uniform range [min, max] */
+    double antenna_gain_dbi;
+    double height_m[2];          /* uniform range, above ground */
+    int signal_types[HD_SIG_COUNT]; /* hd_signal_type list */
+    int n_signal_types;
+    double fm_deviation_hz;      /* NBFM peak deviation */
+    double fsk_symbol_rate;      /* 4FSK symbols per second */
+    double fsk_deviation_hz;     /* outer symbol deviation (inner is 1/3) */
+    double frequency_error_hz;   /* transmitter crystal error 1-sigma */
+} hd_tx_cfg;
+
+typedef struct {
+    int model;                   /* hd_pathloss_model */
+    double exponent;             /* log-distance exponent */
+    double reference_distance_m; /* free-space loss up to here, then exponent */
+    double shadowing_db;         /* log-normal sigma */
+    double rician_k_db;          /* K-factor for near links */
+    double rician_max_km;        /* beyond this: Rayleigh */
+    int multipath_taps;          /* extra taps after the direct one */
+    double delay_spread_us;      /* RMS delay spread of the extra taps */
+} hd_prop_cfg;
+
+typedef struct {
+    int driver;                  /* hd_driver, or HD_AS_STATIONS */
+    int clock;                   /* hd_clock_kind, or HD_AS_STATIONS */
+    double clock_sigma_ns;       /* used when clock is not as-stations */
+    double sample_rate_hz;       /* 0: each station's own (must agree) */
+    double gps_outage_probability; /* per event × receiver: GPS lost, clock free-running */
+    double failure_probability;  /* per event × receiver: connection failure */
+    double level_rate_hz;        /* S-meter updates per second (openwebrx) */
+    double start_jitter_ms;      /* capture start spread between receivers */
+} hd_simrx_cfg;
+
+typedef struct {
+    double lat_min, lat_max, lon_min, lon_max; /* bounding box; all 0: the stations' box */
+    double polygon[HD_MAX_POLY][2];            /* optional [lat, lon] vertices */
+    int n_polygon;
+    double margin_km;                          /* grow the box by this much */
+    hd_simrx_cfg receivers;
+    hd_tx_cfg transmitter;
+    hd_prop_cfg propagation;
+} hd_sim_cfg;
+
+typedef struct {
+    int source;                  /* hd_source */
+    int events;                  /* number of capture events */
+    int64_t start_ns;            /* first event, Unix ns UTC */
+    double interval_s;           /* between events */
+    double duration_s;           /* capture length */
+    double frequencies_hz[HD_MAX_FREQS]; /* cycled over events */
+    int n_frequencies;
+    int min_receivers;           /* an event is kept when at least this many succeeded */
+    int compression;             /* gzip level for IQ, 0-9 */
+    hd_sim_cfg simulate;
+} hd_collect_cfg;
+
+typedef struct {
+    char path[HD_PATH_LEN];      /* the file loaded, or "<embedded:default.yaml>" */
+    char stations_path[HD_PATH_LEN]; /* as written in the config ("" when inline) */
+    uint64_t seed;
+    hd_station stations[HD_MAX_STATIONS];
+    int n_stations;
+    hd_collect_cfg collect;
+    char *yaml;                  /* the resolved config (hd_config_dump), owned */
+} hd_config;
+
+/* Load path (NULL: the embedded configs/default.yaml), apply the `--set`
+ * overrides ("a.b.c=value"; value is YAML: 3, true, [1, 2], text), validate,
+ * and fill cfg->yaml with the resolved config. On error returns HD_ECONFIG
+ * (or HD_EIO/HD_ENOMEM) with a message "file:line:column: error: …" where a
+ * position is known. */
+int hd_config_load(hd_config *cfg, const char *path, const char *const *sets, int n_sets);
+
+/* Load from a YAML string (tests); name is used in messages. */
+int hd_config_load_string(hd_config *cfg, const char *yaml, const char *name,
+                          const char *const *sets, int n_sets);
+
+void hd_config_release(hd_config *cfg);
+
+/* SHA-256 of cfg->yaml. */
+int hd_config_sha256(const hd_config *cfg, char hex[65]);
+
+/* Name ↔ enum helpers ("kiwisdr", "gps", "nbfm", "log-distance", "simulate"). */
+const char *hd_driver_name(int driver);
+const char *hd_clock_name(int clock);
+const char *hd_signal_name(int sig);
+const char *hd_pathloss_name(int model);
+const char *hd_source_name(int source);
+
+/* Built-in files (configs/default.yaml, configs/smoke.yaml,
+ * the stations files under configs/stations/), by path relative to configs/ ("default.yaml",
+ * "stations/nw-italy.yaml"); NULL when absent. */
+const char *hd_embedded_file(const char *name);
+
+#endif

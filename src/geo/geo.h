@@ -1,0 +1,44 @@
+/* Geodesy on WGS84: geodetic <-> ECEF <-> local ENU, and geodesics (PROJ's
+ * geod_* routines, Karney's algorithm). Angles in degrees, lengths in metres. */
+#ifndef HD_GEO_GEO_H
+#define HD_GEO_GEO_H
+
+#define HD_WGS84_A 6378137.0
+#define HD_WGS84_F (1.0 / 298.257223563)
+#define HD_SPEED_OF_LIGHT 299792458.0
+
+void hd_geo_to_ecef(double lat, double lon, double h, double xyz[3]);
+void hd_geo_from_ecef(const double xyz[3], double *lat, double *lon, double *h);
+
+/* Local East-North-Up frame tangent at an origin. */
+typedef struct {
+    double lat0, lon0, h0;
+    double ecef0[3];
+    double r[3][3];   /* rows: east, north, up unit vectors in ECEF */
+} hd_enu;
+
+void hd_enu_init(hd_enu *f, double lat0, double lon0, double h0);
+void hd_enu_from_geo(const hd_enu *f, double lat, double lon, double h, double enu[3]);
+void hd_enu_to_geo(const hd_enu *f, const double enu[3], double *lat, double *lon, double *h);
+
+/* Geodesic inverse problem: distance s12 (m) and forward azimuths at both
+ * ends (degrees clockwise from north). Any output pointer may be NULL. */
+void hd_geo_inverse(double lat1, double lon1, double lat2, double lon2,
+                    double *s12, double *azi1, double *azi2);
+/* Direct problem: the point at distance s12 along azimuth azi1 from (lat1, lon1). */
+void hd_geo_direct(double lat1, double lon1, double azi1, double s12,
+                   double *lat2, double *lon2, double *azi2);
+
+/* Straight-line (chord) distance between two points with heights: what a
+ * radio wave travels. */
+double hd_geo_slant_range(double lat1, double lon1, double h1,
+                          double lat2, double lon2, double h2);
+
+/* Area of a geodesic polygon (m^2, absolute) given [lat, lon] vertices. */
+double hd_geo_polygon_area(const double (*latlon)[2], int n);
+
+/* Point-in-polygon test in lat/lon (edges as straight lines in degrees;
+ * fine for regions of a few hundred km). */
+int hd_geo_in_polygon(const double (*latlon)[2], int n, double lat, double lon);
+
+#endif

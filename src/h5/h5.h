@@ -1,0 +1,111 @@
+/* Heimdall HDF5 files: atomic creation, provenance, schema checks and
+ * dataset helpers. Knows files, nothing of algorithms.
+ *
+ * Every file has root attributes heimdall_format, heimdall_format_version,
+ * software_version, git_commit, created_utc, command_line, config_yaml,
+ * config_sha256, and for each input file an attribute input_sha256:<name>
+ * plus the string array attribute `inputs` (path=sha256 lines).
+ * Every dataset has `units` and `description` attributes. */
+#ifndef HD_H5_H5_H
+#define HD_H5_H5_H
+#include <stdint.h>
+#include <hdf5.h>
+#include <mpi.h>
+
+#define HD_FORMAT_CAPTURES "captures"
+#define HD_FORMAT_FEATURES "features"
+#define HD_FORMAT_MODEL "model"
+#define HD_FORMAT_EVALUATION "evaluation"
+
+/* Current versions written (a reader refuses a newer major). */
+#define HD_CAPTURES_VERSION 1
+#define HD_FEATURES_VERSION 1
+#define HD_MODEL_VERSION 1
+#define HD_EVALUATION_VERSION 1
+
+typedef struct {
+    const char *format;          /* HD_FORMAT_* */
+    int version;
+    const char *command_line;    /* argv joined */
+    const char *config_yaml;     /* resolved config */
+    const char *const *inputs;   /* input file paths (hashed here), may be NULL */
+    int n_inputs;
+} hd_h5_provenance;
+
+/* A file being written: created under a temporary name beside the target
+ * ("<dir>/.<name>.tmp.<pid>") and renamed into place by hd_h5_commit. */
+typedef struct {
+    hid_t file;
+    char final_path[1024];
+    char tmp_path[1100];
+    int parallel;                /* opened with MPI-IO */
+    MPI_Comm comm;
+} hd_h5_out;
+
+/* Create. Fails with HD_EEXIST ("<path> exists; use --force to overwrite")
+ * when path exists and !force. With comm != MPI_COMM_NULL and a world larger
+ * than one, the file is opened with the MPI-IO driver (collective: all ranks
+ * call it). Rank 0 decides the temporary name and broadcasts it. */
+int hd_h5_create(hd_h5_out *out, const char *path, int force, MPI_Comm comm);
+/* Write the provenance root attributes (collective when parallel). */
+int hd_h5_write_provenance(hd_h5_out *out, const hd_h5_provenance *prov);
+/* Close, fsync and rename to the final name (collective). */
+int hd_h5_commit(hd_h5_out *out);
+/* Close and remove the temporary file (collective; safe after a failure). */
+void hd_h5_abort(hd_h5_out *out);
+/* The temporary path of the file being written now in this process ("" if
+ * none): a SIGINT handler may unlink() it (async-signal-safe read). */
+const char *hd_h5_pending_tmp(void);
+
+/* Open for reading and check heimdall_format == format and
+ * heimdall_format_version <= max_version: otherwise HD_EFORMAT with
+ * "<path>: not a heimdall <format> file (…)" or "…: format version N is
+ * newer than this heimdall supports (M); upgrade heimdall". A file that is
+ * not HDF5 at all, or truncated, gives HD_EFORMAT too. comm as in create. */
+int hd_h5_open(hid_t *file, const char *path, const char *format, int max_version, MPI_Comm comm);
+/* Open any heimdall file, returning its format (for `info`). */
+int hd_h5_open_any(hid_t *file, const char *path, char format[32], int *version);
+
+/* Attributes on any object. */
+int hd_h5_attr_str(hid_t obj, const char *name, const char *value);
+int hd_h5_attr_double(hid_t obj, const char *name, double value);
+int hd_h5_attr_int(hid_t obj, const char *name, int64_t value);
+int hd_h5_attr_strarray(hid_t obj, const char *name, const char *const *values, int n);
+/* Read a string attribute into a malloc'd buffer (*value). */
+int hd_h5_read_attr_str(hid_t obj, const char *name, char **value);
+int hd_h5_read_attr_double(hid_t obj, const char *name, double *value);
+int hd_h5_read_attr_int(hid_t obj, const char *name, int64_t *value);
+
+/* Create a dataset of a native type (H5T_NATIVE_FLOAT, …) with `units` and
+ * `description`. chunk: NULL for contiguous; else chunk dims. deflate: 0–9
+ * (0: none; applied with shuffle). Returns the dataset id (>= 0) or a
+ * negative HD_E code. */
+hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank,
+                    const hsize_t *dims, const hsize_t *chunk, int deflate,
+                    const char *units, const char *description);
+
+/* Write a whole small dataset in one call (creates it). Parallel files:
+ * every rank calls it, rank 0 writes the data. */
+int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+                const void *data, const char *units, const char *description);
+/* Variable-length UTF-8 string array dataset. */
+int hd_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n,
+                        const char *description);
+
+/* Write a hyperslab [start, start+count) along the first dimension of an
+ * existing dataset (the remaining dims whole). Collective in parallel
+ * files: every rank calls it, count may be 0. */
+int hd_h5_write_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, const void *data);
+/* Read rows likewise (independent). */
+int hd_h5_read_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *data);
+
+/* Read a whole dataset: dims out (up to 8), malloc'd data of the native type. */
+int hd_h5_read(hid_t loc, const char *name, hid_t type, int *rank, hsize_t dims[8], void **data);
+int hd_h5_read_strings(hid_t loc, const char *name, char ***values, hsize_t *n);
+void hd_h5_free_strings(char **values, hsize_t n);
+
+/* Software identity recorded in files. */
+const char *hd_version(void);      /* "0.1.0" */
+const char *hd_git_commit(void);   /* from the build, "unknown" if not a git checkout */
+
+#endif
