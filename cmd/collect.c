@@ -154,7 +154,8 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
     for (int r = 0; r < R; r++)
         hd_sim_station(cfg, r, &eff[r]);
     if ((rc = hd_captures_write_receivers(out.file, eff, R)) < 0 ||
-        (rc = hd_captures_create(&w, out.file, total, R, N, L, cfg->collect.compression, 1)) < 0)
+        (rc = hd_captures_create(&w, out.file, total, R, N, L, cfg->collect.compression,
+                                     HD_CAPTURES_TRUTH | HD_CAPTURES_BULK)) < 0)
         goto fail;
 
     /* pass 2: render and write, in batches; every rank makes the same number

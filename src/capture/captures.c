@@ -4,6 +4,7 @@
 #include "core/util.h"
 #include "h5/h5.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,8 +96,9 @@ static int ensure_group(hid_t file, const char *name)
 }
 
 int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers,
-                       int n_samples, int n_levels, int compression, int with_truth)
+                       int n_samples, int n_levels, int compression, unsigned what)
 {
+    int with_truth = (what & HD_CAPTURES_TRUTH) != 0;
     int rc = 0;
     memset(w, 0, sizeof *w);
     w->file = file;
@@ -104,7 +106,7 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
     w->n_receivers = n_receivers;
     w->n_samples = n_samples;
     w->n_levels = n_levels;
-    w->with_truth = with_truth;
+    w->what = what;
     w->n_dsets = N_FIELDS + 2;
     w->dsets = hd_calloc((size_t)w->n_dsets, sizeof *w->dsets);
     if (!w->dsets)
@@ -148,7 +150,7 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
             }
         }
     }
-    {
+    if (what & HD_CAPTURES_BULK) {
         hsize_t N = (hsize_t)(n_samples > 0 ? n_samples : 1);
         hsize_t dims[4] = {E, R, N, 2}, chunk[4] = {1, R, N, 2};
         hid_t d = hd_h5_dataset(file, "iq", H5T_NATIVE_INT16, 4, dims, E ? chunk : NULL, compression, "1",
@@ -224,6 +226,8 @@ int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count,
             goto fail;
         }
     }
+    if (!(w->what & HD_CAPTURES_BULK))
+        goto fail;
     if ((rc = hd_h5_write_rows(w->dsets[N_FIELDS], H5T_NATIVE_INT16, (hsize_t)start, rows, iq)) < 0) {
         hd_error_context(rc, "writing /iq");
         goto fail;
@@ -303,4 +307,228 @@ fail:
     free(s);
     free(v);
     return rc;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+static int read_dims(hid_t file, const char *name, int want_rank, hsize_t *dims)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    if (d < 0)
+        return hd_error(HD_EFORMAT, "captures file has no /%s dataset", name);
+    hid_t sp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank == want_rank)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+    if (rank != want_rank)
+        return hd_error(HD_EFORMAT, "/%s has %d dimensions, expected %d", name, rank, want_rank);
+    return 0;
+}
+
+int hd_captures_open(hd_captures_reader *r, const char *path, MPI_Comm comm)
+{
+    int rc;
+    hsize_t dims[8];
+    char **strs = NULL;
+    hsize_t ns = 0;
+    double *v = NULL;
+    memset(r, 0, sizeof *r);
+    r->file = H5I_INVALID_HID;
+    if ((rc = hd_h5_open(&r->file, path, HD_FORMAT_CAPTURES, HD_CAPTURES_VERSION, comm)) < 0)
+        return rc;
+    if ((rc = read_dims(r->file, "iq", 4, dims)) < 0)
+        goto fail;
+    r->n_events = (int64_t)dims[0];
+    r->n_receivers = (int)dims[1];
+    r->n_samples = (int)dims[2];
+    if ((rc = read_dims(r->file, "levels", 3, dims)) < 0)
+        goto fail;
+    r->n_levels = (int)dims[2];
+    if ((rc = read_dims(r->file, "status", 2, dims)) < 0)
+        goto fail;
+    if ((int64_t)dims[0] != r->n_events || (int)dims[1] != r->n_receivers) {
+        rc = hd_error(HD_EFORMAT, "%s: /status and /iq disagree on events × receivers", path);
+        goto fail;
+    }
+    r->has_truth = H5Lexists(r->file, "truth", H5P_DEFAULT) > 0;
+    int R = r->n_receivers;
+    r->stations = hd_calloc((size_t)(R > 0 ? R : 1), sizeof *r->stations);
+    if (!r->stations) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    struct { const char *name; size_t off, len; } strf[] = {
+        {"receivers/id", offsetof(hd_station, id), HD_ID_LEN},
+        {"receivers/name", offsetof(hd_station, name), HD_NAME_LEN},
+        {"receivers/url", offsetof(hd_station, url), HD_URL_LEN},
+    };
+    for (size_t k = 0; k < HD_ARRAY_LEN(strf); k++) {
+        if ((rc = hd_h5_read_strings(r->file, strf[k].name, &strs, &ns)) < 0)
+            goto fail;
+        if ((int)ns != R) {
+            rc = hd_error(HD_EFORMAT, "%s: /%s has %llu entries for %d receivers", path, strf[k].name,
+                          (unsigned long long)ns, R);
+            goto fail;
+        }
+        for (int i = 0; i < R; i++)
+            hd_strlcpy((char *)&r->stations[i] + strf[k].off, strs[i], strf[k].len);
+        hd_h5_free_strings(strs, ns);
+        strs = NULL;
+    }
+    if ((rc = hd_h5_read_strings(r->file, "receivers/driver", &strs, &ns)) < 0)
+        goto fail;
+    for (int i = 0; i < R && i < (int)ns; i++)
+        r->stations[i].driver = strcmp(strs[i], "kiwisdr") == 0     ? HD_DRIVER_KIWISDR
+                                : strcmp(strs[i], "openwebrx") == 0 ? HD_DRIVER_OPENWEBRX
+                                                                    : HD_DRIVER_SIMULATE;
+    hd_h5_free_strings(strs, ns);
+    strs = NULL;
+    if ((rc = hd_h5_read_strings(r->file, "receivers/clock", &strs, &ns)) < 0)
+        goto fail;
+    for (int i = 0; i < R && i < (int)ns; i++)
+        r->stations[i].clock = strcmp(strs[i], "gps") == 0 ? HD_CLOCK_GPS : HD_CLOCK_FREE;
+    hd_h5_free_strings(strs, ns);
+    strs = NULL;
+    struct { const char *name; size_t off; } numf[] = {
+        {"receivers/lat", offsetof(hd_station, lat)},
+        {"receivers/lon", offsetof(hd_station, lon)},
+        {"receivers/alt_m", offsetof(hd_station, alt_m)},
+        {"receivers/antenna_height_m", offsetof(hd_station, antenna_height_m)},
+        {"receivers/sample_rate_hz", offsetof(hd_station, sample_rate_hz)},
+        {"receivers/noise_figure_db", offsetof(hd_station, noise_figure_db)},
+        {"receivers/antenna_gain_dbi", offsetof(hd_station, antenna_gain_dbi)},
+        {"receivers/clock_sigma_ns", offsetof(hd_station, clock_sigma_ns)},
+        {"receivers/full_scale_dbm", offsetof(hd_station, full_scale_dbm)},
+        {"receivers/gain_calibrated", offsetof(hd_station, gain_calibrated)},
+    };
+    for (size_t k = 0; k < HD_ARRAY_LEN(numf); k++) {
+        int rank;
+        if ((rc = hd_h5_read(r->file, numf[k].name, H5T_NATIVE_DOUBLE, &rank, dims, (void **)&v)) < 0)
+            goto fail;
+        if (rank != 1 || (int)dims[0] != R) {
+            rc = hd_error(HD_EFORMAT, "%s: /%s has the wrong shape", path, numf[k].name);
+            goto fail;
+        }
+        for (int i = 0; i < R; i++)
+            memcpy((char *)&r->stations[i] + numf[k].off, &v[i], sizeof(double));
+        free(v);
+        v = NULL;
+    }
+    return 0;
+fail:
+    if (strs)
+        hd_h5_free_strings(strs, ns);
+    free(v);
+    hd_error_context(rc, "%s", path);
+    hd_captures_release(r);
+    return rc;
+}
+
+int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, hd_sim_event *ev,
+                           hd_sim_link *links, int16_t *iq, float *levels)
+{
+    int rc = 0;
+    size_t R = (size_t)r->n_receivers, rows = (size_t)(count > 0 ? count : 0);
+    unsigned char *buf = NULL;
+    if (start < 0 || start + count > r->n_events)
+        return hd_error(HD_EINVAL, "events [%lld, %lld) outside the file's %lld", (long long)start,
+                        (long long)(start + count), (long long)r->n_events);
+    if (ev || links) {
+        buf = hd_calloc(rows * R + 1, 8);
+        if (!buf)
+            return HD_ENOMEM;
+        if (ev)
+            for (size_t k = 0; k < rows; k++) {
+                memset(&ev[k], 0, sizeof ev[k]);
+                ev[k].tx_lat = ev[k].tx_lon = ev[k].tx_alt_m = ev[k].tx_height_m = NAN;
+                ev[k].tx_power_dbm = ev[k].tx_gain_dbi = ev[k].tx_freq_offset_hz = NAN;
+                ev[k].signal_type = -1;
+                ev[k].n_samples = r->n_samples;
+                ev[k].n_levels = r->n_levels;
+            }
+        if (links)
+            for (size_t k = 0; k < rows * R; k++) {
+                hd_sim_link *l = &links[k];
+                memset(l, 0, sizeof *l);
+                l->distance_m = l->path_loss_db = l->shadowing_db = l->fading_db = l->rx_power_dbm = NAN;
+                l->noise_dbm = l->snr_db = l->arrival_s = l->true_t0_s = l->clock_error_s = NAN;
+                l->lo_offset_hz = l->sample_rate_error_ppm = l->freq_offset_hz = NAN;
+            }
+        for (int i = 0; i < N_FIELDS; i++) {
+            const field *f = &fields[i];
+            if ((f->src == SRC_EVENT && !ev) || (f->src == SRC_LINK && !links) || (f->truth && !r->has_truth))
+                continue;
+            hid_t d = H5Dopen2(r->file, f->path, H5P_DEFAULT);
+            if (d < 0) {
+                rc = hd_error(HD_EFORMAT, "captures file has no /%s dataset", f->path);
+                goto fail;
+            }
+            rc = hd_h5_read_rows(d, store_type(f->store), (hsize_t)start, rows, buf);
+            H5Dclose(d);
+            if (rc < 0) {
+                hd_error_context(rc, "reading /%s", f->path);
+                goto fail;
+            }
+            size_t n = f->src == SRC_EVENT ? rows : rows * R, ss = store_size(f->store);
+            for (size_t k = 0; k < n; k++) {
+                const unsigned char *src = buf + k * ss;
+                int64_t iv = 0;
+                double v = 0;
+                switch (f->store) {
+                case ST_I8: { int8_t x; memcpy(&x, src, 1); iv = x; v = x; break; }
+                case ST_U8: { uint8_t x; memcpy(&x, src, 1); iv = x; v = x; break; }
+                case ST_I32: { int32_t x; memcpy(&x, src, 4); iv = x; v = x; break; }
+                case ST_I64: memcpy(&iv, src, 8); v = (double)iv; break;
+                case ST_F32: { float x; memcpy(&x, src, 4); v = x; iv = (int64_t)x; break; }
+                case ST_F64: memcpy(&v, src, 8); iv = (int64_t)v; break;
+                }
+                char *base = f->src == SRC_EVENT ? (char *)&ev[k] : (char *)&links[k];
+                char *dst = base + f->offset;
+                if (f->ctype == C_INT) {
+                    int x = (int)iv;
+                    memcpy(dst, &x, sizeof x);
+                } else if (f->ctype == C_INT64) {
+                    memcpy(dst, &iv, sizeof iv);
+                } else {
+                    memcpy(dst, &v, sizeof v);
+                }
+            }
+        }
+        if (ev)
+            for (size_t k = 0; k < rows; k++)
+                ev[k].n_samples = r->n_samples;
+    }
+    struct { const char *name; hid_t type; void *data; } bulk[] = {
+        {"iq", H5T_NATIVE_INT16, iq},
+        {"levels", H5T_NATIVE_FLOAT, levels},
+    };
+    for (size_t k = 0; k < HD_ARRAY_LEN(bulk); k++) {
+        if (!bulk[k].data)
+            continue;
+        hid_t d = H5Dopen2(r->file, bulk[k].name, H5P_DEFAULT);
+        if (d < 0) {
+            rc = hd_error(HD_EFORMAT, "captures file has no /%s dataset", bulk[k].name);
+            goto fail;
+        }
+        rc = hd_h5_read_rows(d, bulk[k].type, (hsize_t)start, rows, bulk[k].data);
+        H5Dclose(d);
+        if (rc < 0) {
+            hd_error_context(rc, "reading /%s", bulk[k].name);
+            goto fail;
+        }
+    }
+fail:
+    free(buf);
+    return rc;
+}
+
+void hd_captures_release(hd_captures_reader *r)
+{
+    if (r->file >= 0)
+        H5Fclose(r->file);
+    r->file = H5I_INVALID_HID;
+    free(r->stations);
+    r->stations = NULL;
 }

@@ -15,6 +15,7 @@
 #define HD_CAPTURE_CAPTURES_H
 #include <stdint.h>
 #include <hdf5.h>
+#include <mpi.h>
 #include "config/config.h"
 #include "sim/sim.h"
 
@@ -22,24 +23,48 @@ typedef struct {
     hid_t file;
     int64_t n_events;
     int n_receivers, n_samples, n_levels;
-    int with_truth;
+    unsigned what;
     hid_t *dsets;            /* one per schema field, then iq, levels */
     int n_dsets;
 } hd_captures_writer;
 
+/* What hd_captures_create makes: the observation fields are always there. */
+#define HD_CAPTURES_TRUTH 1u   /* /truth (simulated sources) */
+#define HD_CAPTURES_BULK 2u    /* /iq and /levels (a features file copies the rest without them) */
+
 /* Create every dataset (collective in parallel files). */
 int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers,
-                       int n_samples, int n_levels, int compression, int with_truth);
+                       int n_samples, int n_levels, int compression, unsigned what);
 
 /* The receivers table (collective; identical arguments on every rank). */
 int hd_captures_write_receivers(hid_t file, const hd_station *st, int n);
 
 /* Write events [start, start+count) from memory: ev[count], links[count*R],
- * iq[count*R*N*2], levels[count*R*L]. Collective: every rank calls it the
+ * iq[count*R*N*2], levels[count*R*L] (iq and levels ignored without
+ * HD_CAPTURES_BULK). Collective: every rank calls it the
  * same number of times; count may be 0. */
 int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
                             const hd_sim_link *links, const int16_t *iq, const float *levels);
 
 void hd_captures_close(hd_captures_writer *w);
+
+/* Reading a captures file (any source). */
+typedef struct {
+    hid_t file;
+    int64_t n_events;
+    int n_receivers, n_samples, n_levels;
+    int has_truth;
+    hd_station *stations;    /* [n_receivers]: id, name, driver, clock, position, … */
+} hd_captures_reader;
+
+/* Open and check the format (refuses a wrong or newer file), read the
+ * receivers table and the dimensions. comm: MPI_COMM_NULL for serial. */
+int hd_captures_open(hd_captures_reader *r, const char *path, MPI_Comm comm);
+/* Read events [start, start+count): ev[count], links[count*R] (truth fields
+ * NaN when the file has none), iq[count*R*N*2], levels[count*R*L]; any of
+ * the output pointers may be NULL. */
+int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, hd_sim_event *ev,
+                           hd_sim_link *links, int16_t *iq, float *levels);
+void hd_captures_release(hd_captures_reader *r);
 
 #endif

@@ -1,0 +1,62 @@
+/* The features.h5 schema: what `featurize` writes and every localizer
+ * reads. Rows are events; arrays are row-major.
+ *
+ *   /receivers/...                          as in captures.h5
+ *   /events/..., /status, /gps_ok, ...      copied from captures.h5
+ *   /truth/...                              copied when present
+ *   /features   float32 [E, R, F]           names and units in /feature_names, /feature_units
+ *   /mask       uint8   [E, R]              1: the receiver's features are valid
+ *   /tdoa/pairs int32   [P, 2]              receiver indices (i, j)
+ *   /tdoa/delay_s  float64 [E, P]           TOA_j - TOA_i (time stamps applied)
+ *   /tdoa/sigma_s  float64 [E, P]           standard deviation estimate
+ *   /tdoa/psr_db   float32 [E, P]           correlation peak-to-sidelobe ratio
+ *   /tdoa/mask     uint8   [E, P]           1: GPS-timed on both ends and a significant peak
+ */
+#ifndef HD_FEATURES_FEATURES_H
+#define HD_FEATURES_FEATURES_H
+#include <stdint.h>
+#include <hdf5.h>
+#include <mpi.h>
+#include "capture/captures.h"
+
+enum {
+    HD_FEAT_RSS_DBFS = 0,   /* total power in the capture, dB full scale */
+    HD_FEAT_RSS_DBM,        /* signal power at the antenna port, dBm (nominal calibration) */
+    HD_FEAT_SNR_DB,         /* full-band SNR */
+    HD_FEAT_NOISE_DBFS,     /* noise floor over the full band */
+    HD_FEAT_FREQ_OFFSET_HZ, /* signal's frequency offset from the tuning */
+    HD_FEAT_OCC_BW_HZ,      /* 99 % occupied bandwidth */
+    HD_FEAT_RMS_BW_HZ,      /* RMS bandwidth */
+    HD_FEAT_CLIPPED,        /* fraction of samples at full scale */
+    HD_FEAT_GPS_OK,         /* time stamp GPS-disciplined */
+    HD_FEAT_LEVEL_STD_DB,   /* spread of the level series (fading), dB */
+    HD_FEAT_HAS_IQ,         /* 1 IQ receiver, 0 level-only */
+    HD_FEAT_COUNT
+};
+
+const char *hd_feature_name(int k);
+const char *hd_feature_units(int k);
+
+/* Number of receiver pairs and the pair list (i < j, row-major). */
+int hd_features_npairs(int n_receivers);
+void hd_features_pair(int n_receivers, int p, int *i, int *j);
+
+typedef struct {
+    hd_captures_writer meta;   /* events, status, truth fields */
+    hid_t d_feat, d_mask, d_delay, d_sigma, d_psr, d_tmask;
+    int64_t n_events;
+    int n_receivers, n_pairs;
+} hd_features_writer;
+
+/* Create the datasets (collective). with_truth: copy /truth. */
+int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int n_receivers, int with_truth,
+                       int compression);
+/* Write events [start, start+count): ev/links as read from the captures
+ * file; feat[count*R*F], mask[count*R], delay/sigma[count*P], psr[count*P],
+ * tmask[count*P]. Collective, count may be 0. */
+int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
+                            const hd_sim_link *links, const float *feat, const uint8_t *mask,
+                            const double *delay, const double *sigma, const float *psr, const uint8_t *tmask);
+void hd_features_close(hd_features_writer *w);
+
+#endif

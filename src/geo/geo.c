@@ -1,0 +1,145 @@
+/* WGS84 geodesy. Geodesics through PROJ's geodesic routines (Karney 2013);
+ * ECEF conversions closed-form (forward) and by Bowring-initialised
+ * iteration (inverse), accurate to well below a millimetre. */
+#include "geo/geo.h"
+
+#include <geodesic.h>
+#include <math.h>
+
+#define DEG (M_PI / 180.0)
+
+static const struct geod_geodesic *wgs84(void)
+{
+    static struct geod_geodesic g;
+    static int init = 0;
+    if (!init) {
+        geod_init(&g, HD_WGS84_A, HD_WGS84_F);
+        init = 1;
+    }
+    return &g;
+}
+
+void hd_geo_to_ecef(double lat, double lon, double h, double xyz[3])
+{
+    double e2 = HD_WGS84_F * (2 - HD_WGS84_F);
+    double sl = sin(lat * DEG), cl = cos(lat * DEG);
+    double n = HD_WGS84_A / sqrt(1 - e2 * sl * sl);
+    xyz[0] = (n + h) * cl * cos(lon * DEG);
+    xyz[1] = (n + h) * cl * sin(lon * DEG);
+    xyz[2] = (n * (1 - e2) + h) * sl;
+}
+
+void hd_geo_from_ecef(const double xyz[3], double *lat, double *lon, double *h)
+{
+    double a = HD_WGS84_A, f = HD_WGS84_F, e2 = f * (2 - f), b = a * (1 - f);
+    double ep2 = (a * a - b * b) / (b * b);
+    double x = xyz[0], y = xyz[1], z = xyz[2];
+    double p = hypot(x, y);
+    *lon = atan2(y, x) / DEG;
+    if (p < 1e-9) { /* on the axis */
+        *lat = z >= 0 ? 90.0 : -90.0;
+        *h = fabs(z) - b;
+        return;
+    }
+    /* Bowring's initial parametric latitude, then Newton-like refinement */
+    double th = atan2(z * a, p * b);
+    double phi = atan2(z + ep2 * b * pow(sin(th), 3), p - e2 * a * pow(cos(th), 3));
+    for (int i = 0; i < 4; i++) {
+        double sp = sin(phi);
+        double n = a / sqrt(1 - e2 * sp * sp);
+        double hh = p / cos(phi) - n;
+        double nphi = atan2(z, p * (1 - e2 * n / (n + hh)));
+        if (fabs(nphi - phi) < 1e-15)
+            break;
+        phi = nphi;
+    }
+    double sp = sin(phi), cp = cos(phi);
+    double n = a / sqrt(1 - e2 * sp * sp);
+    /* a height formula stable at all latitudes */
+    *h = p * cp + z * sp - a * a / n;
+    *lat = phi / DEG;
+}
+
+void hd_enu_init(hd_enu *f, double lat0, double lon0, double h0)
+{
+    f->lat0 = lat0;
+    f->lon0 = lon0;
+    f->h0 = h0;
+    hd_geo_to_ecef(lat0, lon0, h0, f->ecef0);
+    double sl = sin(lat0 * DEG), cl = cos(lat0 * DEG), so = sin(lon0 * DEG), co = cos(lon0 * DEG);
+    double r[3][3] = {{-so, co, 0}, {-sl * co, -sl * so, cl}, {cl * co, cl * so, sl}};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            f->r[i][j] = r[i][j];
+}
+
+void hd_enu_from_geo(const hd_enu *f, double lat, double lon, double h, double enu[3])
+{
+    double x[3];
+    hd_geo_to_ecef(lat, lon, h, x);
+    double d[3] = {x[0] - f->ecef0[0], x[1] - f->ecef0[1], x[2] - f->ecef0[2]};
+    for (int i = 0; i < 3; i++)
+        enu[i] = f->r[i][0] * d[0] + f->r[i][1] * d[1] + f->r[i][2] * d[2];
+}
+
+void hd_enu_to_geo(const hd_enu *f, const double enu[3], double *lat, double *lon, double *h)
+{
+    double x[3];
+    for (int j = 0; j < 3; j++)
+        x[j] = f->ecef0[j] + f->r[0][j] * enu[0] + f->r[1][j] * enu[1] + f->r[2][j] * enu[2];
+    hd_geo_from_ecef(x, lat, lon, h);
+}
+
+void hd_geo_inverse(double lat1, double lon1, double lat2, double lon2, double *s12, double *azi1, double *azi2)
+{
+    double s = 0, a1 = 0, a2 = 0;
+    geod_inverse(wgs84(), lat1, lon1, lat2, lon2, &s, &a1, &a2);
+    if (s12)
+        *s12 = s;
+    if (azi1)
+        *azi1 = a1;
+    if (azi2)
+        *azi2 = a2;
+}
+
+void hd_geo_direct(double lat1, double lon1, double azi1, double s12, double *lat2, double *lon2, double *azi2)
+{
+    double la = 0, lo = 0, az = 0;
+    geod_direct(wgs84(), lat1, lon1, azi1, s12, &la, &lo, &az);
+    if (lat2)
+        *lat2 = la;
+    if (lon2)
+        *lon2 = lo;
+    if (azi2)
+        *azi2 = az;
+}
+
+double hd_geo_slant_range(double lat1, double lon1, double h1, double lat2, double lon2, double h2)
+{
+    double a[3], b[3];
+    hd_geo_to_ecef(lat1, lon1, h1, a);
+    hd_geo_to_ecef(lat2, lon2, h2, b);
+    return sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) + (a[2] - b[2]) * (a[2] - b[2]));
+}
+
+double hd_geo_polygon_area(const double (*latlon)[2], int n)
+{
+    struct geod_polygon p;
+    double area = 0, perim = 0;
+    geod_polygon_init(&p, 0);
+    for (int i = 0; i < n; i++)
+        geod_polygon_addpoint(wgs84(), &p, latlon[i][0], latlon[i][1]);
+    geod_polygon_compute(wgs84(), &p, 0, 1, &area, &perim);
+    return fabs(area);
+}
+
+int hd_geo_in_polygon(const double (*latlon)[2], int n, double lat, double lon)
+{
+    int inside = 0;
+    for (int i = 0, j = n - 1; i < n; j = i++) {
+        double yi = latlon[i][0], xi = latlon[i][1], yj = latlon[j][0], xj = latlon[j][1];
+        if ((yi > lat) != (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi)
+            inside = !inside;
+    }
+    return inside;
+}

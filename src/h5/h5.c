@@ -1,0 +1,677 @@
+/* Heimdall HDF5 files: atomic creation, provenance, format checks, dataset
+ * helpers. Serial or MPI-IO (collective) depending on how a file was opened. */
+#include "h5/h5.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* the file being written now (for a signal handler to unlink) */
+static char pending_tmp[1100];
+
+const char *hd_h5_pending_tmp(void) { return pending_tmp; }
+
+/* HDF5 prints its error stack on stderr by default; our messages say it. */
+static void h5_quiet(void)
+{
+    static int done = 0;
+    if (!done) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        done = 1;
+    }
+}
+
+static int comm_size(MPI_Comm comm)
+{
+    int inited = 0, size = 1;
+    if (comm == MPI_COMM_NULL)
+        return 1;
+    MPI_Initialized(&inited);
+    if (!inited)
+        return 1;
+    MPI_Comm_size(comm, &size);
+    return size;
+}
+
+static int comm_rank(MPI_Comm comm)
+{
+    int inited = 0, rank = 0;
+    if (comm == MPI_COMM_NULL)
+        return 0;
+    MPI_Initialized(&inited);
+    if (inited)
+        MPI_Comm_rank(comm, &rank);
+    return rank;
+}
+
+/* Per-file: which transfer property to use and whether this rank writes the
+ * "rank 0 only" data. Looked up from the file's access property list. */
+static int file_is_parallel(hid_t obj, MPI_Comm *comm)
+{
+    hid_t f = H5Iget_file_id(obj);
+    if (f < 0)
+        return 0;
+    hid_t fapl = H5Fget_access_plist(f);
+    int par = H5Pget_driver(fapl) == H5FD_MPIO;
+    if (par && comm) {
+        MPI_Info info;
+        H5Pget_fapl_mpio(fapl, comm, &info);
+        if (info != MPI_INFO_NULL)
+            MPI_Info_free(&info);
+    }
+    H5Pclose(fapl);
+    H5Fclose(f);
+    return par;
+}
+
+static hid_t xfer_plist(hid_t obj, int *parallel, int *rank)
+{
+    MPI_Comm comm = MPI_COMM_NULL;
+    *parallel = file_is_parallel(obj, &comm);
+    *rank = 0;
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (*parallel) {
+        MPI_Comm_rank(comm, rank);
+        MPI_Comm_free(&comm);
+        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    }
+    return dxpl;
+}
+
+int hd_h5_create(hd_h5_out *out, const char *path, int force, MPI_Comm comm)
+{
+    int rc = 0;
+    h5_quiet();
+    memset(out, 0, sizeof *out);
+    out->file = H5I_INVALID_HID;
+    out->comm = MPI_COMM_NULL;
+    int size = comm_size(comm), rank = comm_rank(comm);
+    out->parallel = size > 1;
+    if (strlen(path) >= sizeof out->final_path)
+        return hd_error(HD_EINVAL, "output path too long: %s", path);
+    hd_strlcpy(out->final_path, path, sizeof out->final_path);
+
+    /* rank 0 checks and names the temporary file; everyone learns the result */
+    int status = 0;
+    if (rank == 0) {
+        struct stat st;
+        char dirbuf[1024], basebuf[1024];
+        hd_strlcpy(dirbuf, path, sizeof dirbuf);
+        hd_strlcpy(basebuf, path, sizeof basebuf);
+        const char *dir = dirname(dirbuf), *base = basename(basebuf);
+        if (!force && stat(path, &st) == 0) {
+            status = HD_EEXIST;
+            hd_error(HD_EEXIST, "%s exists; use --force to overwrite", path);
+        } else if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            status = HD_EIO;
+            hd_error(HD_EIO, "cannot write %s: directory %s does not exist", path, dir);
+        } else if (access(dir, W_OK) != 0) {
+            status = HD_EIO;
+            hd_error(HD_EIO, "cannot write %s: directory %s is not writable", path, dir);
+        } else {
+            snprintf(out->tmp_path, sizeof out->tmp_path, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
+        }
+    }
+    if (out->parallel) {
+        int st2[1] = {status};
+        MPI_Bcast(st2, 1, MPI_INT, 0, comm);
+        if (st2[0] && rank != 0) {
+            status = st2[0];
+            hd_error(status, status == HD_EEXIST ? "%s exists; use --force to overwrite" : "cannot write %s", path);
+        }
+        MPI_Bcast(out->tmp_path, sizeof out->tmp_path, MPI_CHAR, 0, comm);
+    }
+    if (status)
+        return status;
+
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    /* readable by HDF5 1.10 (Debian 12's h5py) and later */
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V110);
+    if (out->parallel) {
+        H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+        H5Pset_all_coll_metadata_ops(fapl, 1);
+        H5Pset_coll_metadata_write(fapl, 1);
+        MPI_Comm_dup(comm, &out->comm);
+    }
+    out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (out->file < 0) {
+        rc = hd_error(HD_EIO, "cannot create %s (temporary file for %s)", out->tmp_path, path);
+        if (out->comm != MPI_COMM_NULL)
+            MPI_Comm_free(&out->comm);
+        return rc;
+    }
+    hd_strlcpy(pending_tmp, out->tmp_path, sizeof pending_tmp);
+    return 0;
+}
+
+int hd_h5_write_provenance(hd_h5_out *out, const hd_h5_provenance *prov)
+{
+    int rc;
+    char created[40], cfg_sha[65];
+    hid_t f = out->file;
+    hd_time_format_iso8601(hd_time_now_ns(), created);
+    if (out->parallel) /* identical attribute values on every rank */
+        MPI_Bcast(created, sizeof created, MPI_CHAR, 0, out->comm);
+    const char *cfg = prov->config_yaml ? prov->config_yaml : "";
+    hd_sha256_hex(cfg, strlen(cfg), cfg_sha);
+    if ((rc = hd_h5_attr_str(f, "heimdall_format", prov->format)) < 0 ||
+        (rc = hd_h5_attr_int(f, "heimdall_format_version", prov->version)) < 0 ||
+        (rc = hd_h5_attr_str(f, "software_version", hd_version())) < 0 ||
+        (rc = hd_h5_attr_str(f, "git_commit", hd_git_commit())) < 0 ||
+        (rc = hd_h5_attr_str(f, "created_utc", created)) < 0 ||
+        (rc = hd_h5_attr_str(f, "command_line", prov->command_line ? prov->command_line : "")) < 0 ||
+        (rc = hd_h5_attr_str(f, "config_yaml", cfg)) < 0 || (rc = hd_h5_attr_str(f, "config_sha256", cfg_sha)) < 0)
+        return rc;
+    if (prov->n_inputs > 0) {
+        char (*lines)[1200] = hd_calloc((size_t)prov->n_inputs, sizeof *lines);
+        const char **ptrs = hd_calloc((size_t)prov->n_inputs, sizeof *ptrs);
+        if (!lines || !ptrs) {
+            free(lines);
+            free(ptrs);
+            return HD_ENOMEM;
+        }
+        int rank = out->parallel ? comm_rank(out->comm) : 0;
+        rc = 0;
+        for (int i = 0; i < prov->n_inputs && rc == 0; i++) {
+            char hex[65] = "";
+            int st = rank == 0 ? hd_sha256_file(prov->inputs[i], hex) : 0;
+            if (out->parallel) {
+                MPI_Bcast(&st, 1, MPI_INT, 0, out->comm);
+                MPI_Bcast(hex, sizeof hex, MPI_CHAR, 0, out->comm);
+            }
+            if (st < 0) {
+                rc = rank == 0 ? st : hd_error(st, "cannot hash input %s", prov->inputs[i]);
+                break;
+            }
+            snprintf(lines[i], sizeof lines[i], "%s %s", prov->inputs[i], hex);
+            ptrs[i] = lines[i];
+            char name[300], pathbuf[1024];
+            hd_strlcpy(pathbuf, prov->inputs[i], sizeof pathbuf);
+            snprintf(name, sizeof name, "input_sha256:%s", basename(pathbuf));
+            rc = hd_h5_attr_str(f, name, hex);
+        }
+        if (rc == 0)
+            rc = hd_h5_attr_strarray(f, "inputs", ptrs, prov->n_inputs);
+        free(lines);
+        free(ptrs);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int hd_h5_commit(hd_h5_out *out)
+{
+    int rc = 0, rank = out->parallel ? comm_rank(out->comm) : 0;
+    if (out->file >= 0 && H5Fclose(out->file) < 0)
+        rc = hd_error(HD_EIO, "cannot close %s", out->tmp_path);
+    out->file = H5I_INVALID_HID;
+    if (out->parallel) {
+        MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, out->comm);
+    }
+    if (rc == 0 && rank == 0) {
+        int fd = open(out->tmp_path, O_RDONLY);
+        if (fd >= 0) {
+            fsync(fd);
+            close(fd);
+        }
+        if (rename(out->tmp_path, out->final_path) != 0)
+            rc = hd_error(HD_EIO, "cannot rename %s to %s: %s", out->tmp_path, out->final_path, strerror(errno));
+    }
+    if (rc < 0 && rank == 0)
+        unlink(out->tmp_path);
+    if (out->parallel) {
+        int r2 = rc;
+        MPI_Bcast(&r2, 1, MPI_INT, 0, out->comm);
+        if (r2 < 0 && rc == 0)
+            rc = hd_error(r2, "cannot finish %s", out->final_path);
+        MPI_Comm_free(&out->comm);
+    }
+    pending_tmp[0] = '\0';
+    return rc;
+}
+
+void hd_h5_abort(hd_h5_out *out)
+{
+    int rank = out->parallel ? comm_rank(out->comm) : 0;
+    if (out->file >= 0)
+        H5Fclose(out->file);
+    out->file = H5I_INVALID_HID;
+    if (out->parallel) {
+        MPI_Barrier(out->comm);
+        MPI_Comm_free(&out->comm);
+    }
+    if (rank == 0 && out->tmp_path[0])
+        unlink(out->tmp_path);
+    pending_tmp[0] = '\0';
+}
+
+static int check_format(hid_t f, const char *path, const char *want, int max_version, char *format, int *version)
+{
+    char *fmt = NULL;
+    int64_t ver = 0;
+    if (H5Aexists(f, "heimdall_format") <= 0)
+        return hd_error(HD_EFORMAT, "%s: not a heimdall file (no heimdall_format attribute)", path);
+    if (hd_h5_read_attr_str(f, "heimdall_format", &fmt) < 0 || hd_h5_read_attr_int(f, "heimdall_format_version", &ver) < 0) {
+        free(fmt);
+        return hd_error(HD_EFORMAT, "%s: unreadable heimdall_format attributes", path);
+    }
+    int rc = 0;
+    if (want && strcmp(fmt, want) != 0)
+        rc = hd_error(HD_EFORMAT, "%s: not a heimdall %s file (heimdall_format is '%s')", path, want, fmt);
+    else if (want && ver > max_version)
+        rc = hd_error(HD_EFORMAT, "%s: format version %lld is newer than this heimdall supports (%d); upgrade heimdall",
+                      path, (long long)ver, max_version);
+    if (format)
+        hd_strlcpy(format, fmt, 32);
+    if (version)
+        *version = (int)ver;
+    free(fmt);
+    return rc;
+}
+
+static int open_file(hid_t *file, const char *path, MPI_Comm comm)
+{
+    h5_quiet();
+    *file = H5I_INVALID_HID;
+    if (access(path, R_OK) != 0)
+        return hd_error(HD_EIO, "cannot open %s: %s", path, strerror(errno));
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0)
+        return hd_error(HD_EFORMAT, "%s: not an HDF5 file, or it is truncated or corrupt", path);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (comm_size(comm) > 1)
+        H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (*file < 0)
+        return hd_error(HD_EFORMAT, "%s: not an HDF5 file, or it is truncated or corrupt", path);
+    return 0;
+}
+
+int hd_h5_open(hid_t *file, const char *path, const char *format, int max_version, MPI_Comm comm)
+{
+    int rc = open_file(file, path, comm);
+    if (rc < 0)
+        return rc;
+    if ((rc = check_format(*file, path, format, max_version, NULL, NULL)) < 0) {
+        H5Fclose(*file);
+        *file = H5I_INVALID_HID;
+    }
+    return rc;
+}
+
+int hd_h5_open_any(hid_t *file, const char *path, char format[32], int *version)
+{
+    int rc = open_file(file, path, MPI_COMM_NULL);
+    if (rc < 0)
+        return rc;
+    if ((rc = check_format(*file, path, NULL, 0, format, version)) < 0) {
+        H5Fclose(*file);
+        *file = H5I_INVALID_HID;
+    }
+    return rc;
+}
+
+/* ---- attributes --------------------------------------------------------- */
+
+static hid_t str_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+static int write_attr(hid_t obj, const char *name, hid_t type, hid_t space, const void *buf)
+{
+    if (H5Aexists(obj, name) > 0)
+        H5Adelete(obj, name);
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0)
+        return hd_error(HD_EIO, "cannot create attribute %s", name);
+    herr_t e = H5Awrite(a, type, buf);
+    H5Aclose(a);
+    if (e < 0)
+        return hd_error(HD_EIO, "cannot write attribute %s", name);
+    return 0;
+}
+
+int hd_h5_attr_str(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = str_type(), s = H5Screate(H5S_SCALAR);
+    int rc = write_attr(obj, name, t, s, &value);
+    H5Sclose(s);
+    H5Tclose(t);
+    return rc;
+}
+
+int hd_h5_attr_double(hid_t obj, const char *name, double value)
+{
+    hid_t s = H5Screate(H5S_SCALAR);
+    int rc = write_attr(obj, name, H5T_NATIVE_DOUBLE, s, &value);
+    H5Sclose(s);
+    return rc;
+}
+
+int hd_h5_attr_int(hid_t obj, const char *name, int64_t value)
+{
+    hid_t s = H5Screate(H5S_SCALAR);
+    int rc = write_attr(obj, name, H5T_NATIVE_INT64, s, &value);
+    H5Sclose(s);
+    return rc;
+}
+
+int hd_h5_attr_strarray(hid_t obj, const char *name, const char *const *values, int n)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t t = str_type(), s = H5Screate_simple(1, dims, NULL);
+    int rc = write_attr(obj, name, t, s, values);
+    H5Sclose(s);
+    H5Tclose(t);
+    return rc;
+}
+
+int hd_h5_read_attr_str(hid_t obj, const char *name, char **value)
+{
+    int rc = 0;
+    *value = NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return hd_error(HD_EFORMAT, "no attribute %s", name);
+    hid_t ft = H5Aget_type(a);
+    if (H5Tget_class(ft) != H5T_STRING) {
+        rc = hd_error(HD_EFORMAT, "attribute %s is not a string", name);
+    } else if (H5Tis_variable_str(ft) > 0) {
+        hid_t t = str_type();
+        char *v = NULL;
+        if (H5Aread(a, t, &v) < 0 || !v) {
+            rc = hd_error(HD_EFORMAT, "cannot read attribute %s", name);
+        } else {
+            *value = hd_strdup(v);
+            if (!*value)
+                rc = HD_ENOMEM;
+            H5free_memory(v);
+        }
+        H5Tclose(t);
+    } else {
+        size_t n = H5Tget_size(ft);
+        char *v = hd_calloc(n + 1, 1);
+        hid_t t = H5Tget_native_type(ft, H5T_DIR_ASCEND);
+        if (!v)
+            rc = HD_ENOMEM;
+        else if (H5Aread(a, t, v) < 0)
+            rc = hd_error(HD_EFORMAT, "cannot read attribute %s", name);
+        H5Tclose(t);
+        if (rc < 0)
+            free(v);
+        else
+            *value = v;
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+static int read_attr_num(hid_t obj, const char *name, hid_t type, void *value)
+{
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return hd_error(HD_EFORMAT, "no attribute %s", name);
+    herr_t e = H5Aread(a, type, value);
+    H5Aclose(a);
+    return e < 0 ? hd_error(HD_EFORMAT, "cannot read attribute %s", name) : 0;
+}
+
+int hd_h5_read_attr_double(hid_t obj, const char *name, double *value)
+{
+    return read_attr_num(obj, name, H5T_NATIVE_DOUBLE, value);
+}
+
+int hd_h5_read_attr_int(hid_t obj, const char *name, int64_t *value)
+{
+    return read_attr_num(obj, name, H5T_NATIVE_INT64, value);
+}
+
+/* ---- datasets ----------------------------------------------------------- */
+
+hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+                    const hsize_t *chunk, int deflate, const char *units, const char *description)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    int any_zero = 0;
+    for (int i = 0; i < rank; i++)
+        any_zero |= dims[i] == 0;
+    if (chunk && !any_zero) {
+        H5Pset_chunk(dcpl, rank, chunk);
+        if (deflate > 0) {
+            H5Pset_shuffle(dcpl);
+            H5Pset_deflate(dcpl, (unsigned)deflate);
+        }
+    }
+    /* parallel files need allocation at creation for collective writes */
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
+    hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    if (d < 0)
+        return hd_error(HD_EIO, "cannot create dataset /%s", name);
+    int rc;
+    if ((rc = hd_h5_attr_str(d, "units", units ? units : "1")) < 0 ||
+        (rc = hd_h5_attr_str(d, "description", description ? description : "")) < 0) {
+        H5Dclose(d);
+        return rc;
+    }
+    return d;
+}
+
+int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
+                const char *units, const char *description)
+{
+    hid_t d = hd_h5_dataset(loc, name, type, rank, dims, NULL, 0, units, description);
+    if (d < 0)
+        return (int)d;
+    int parallel, r;
+    hid_t dxpl = xfer_plist(loc, &parallel, &r);
+    hid_t fs = H5Dget_space(d);
+    hid_t ms = H5Scopy(fs);
+    if (parallel && r != 0) {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    herr_t e = H5Dwrite(d, type, ms, fs, dxpl, data);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Pclose(dxpl);
+    H5Dclose(d);
+    return e < 0 ? hd_error(HD_EIO, "cannot write /%s", name) : 0;
+}
+
+int hd_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description)
+{
+    /* Fixed-length UTF-8 strings sized to the longest: vlen data cannot be
+     * written collectively through MPI-IO in HDF5 1.10. h5py reads them as
+     * bytes (decode with .asstr() or .decode()). */
+    size_t len = 1;
+    for (hsize_t i = 0; i < n; i++) {
+        size_t l = strlen(values[i]);
+        len = l > len ? l : len;
+    }
+    char *buf = hd_calloc(n ? n : 1, len);
+    if (!buf)
+        return HD_ENOMEM;
+    for (hsize_t i = 0; i < n; i++)
+        memcpy(buf + i * len, values[i], strlen(values[i]));
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hsize_t dims[1] = {n};
+    int rc = hd_h5_write(loc, name, t, 1, dims, buf, "1", description);
+    H5Tclose(t);
+    free(buf);
+    return rc;
+}
+
+static int rows_io(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *data, int write)
+{
+    hid_t fs = H5Dget_space(dset);
+    int rank = H5Sget_simple_extent_ndims(fs);
+    hsize_t dims[8], off[8] = {0}, cnt[8];
+    H5Sget_simple_extent_dims(fs, dims, NULL);
+    if (start + count > dims[0]) {
+        H5Sclose(fs);
+        return hd_error(HD_EINVAL, "rows [%llu, %llu) outside a dataset of %llu", (unsigned long long)start,
+                        (unsigned long long)(start + count), (unsigned long long)dims[0]);
+    }
+    for (int i = 0; i < rank; i++)
+        cnt[i] = dims[i];
+    off[0] = start;
+    cnt[0] = count;
+    hid_t ms;
+    if (count == 0) {
+        H5Sselect_none(fs);
+        ms = H5Screate(H5S_NULL);
+        hsize_t one = 1;
+        H5Sclose(ms);
+        ms = H5Screate_simple(1, &one, NULL);
+        H5Sselect_none(ms);
+    } else {
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
+        ms = H5Screate_simple(rank, cnt, NULL);
+    }
+    int parallel = 0, r = 0;
+    hid_t dxpl = write ? xfer_plist(dset, &parallel, &r) : H5Pcreate(H5P_DATASET_XFER);
+    static char dummy[16];
+    void *buf = data ? data : dummy;
+    herr_t e = write ? H5Dwrite(dset, type, ms, fs, dxpl, buf) : H5Dread(dset, type, ms, fs, dxpl, buf);
+    H5Pclose(dxpl);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    if (e < 0)
+        return hd_error(HD_EIO, "cannot %s rows [%llu, %llu)", write ? "write" : "read", (unsigned long long)start,
+                        (unsigned long long)(start + count));
+    return 0;
+}
+
+int hd_h5_write_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, const void *data)
+{
+    return rows_io(dset, type, start, count, (void *)data, 1);
+}
+
+int hd_h5_read_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *data)
+{
+    return rows_io(dset, type, start, count, data, 0);
+}
+
+int hd_h5_read(hid_t loc, const char *name, hid_t type, int *rank, hsize_t dims[8], void **data)
+{
+    *data = NULL;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0)
+        return hd_error(HD_EFORMAT, "no dataset /%s", name);
+    hid_t fs = H5Dget_space(d);
+    *rank = H5Sget_simple_extent_ndims(fs);
+    if (*rank > 8) {
+        H5Sclose(fs);
+        H5Dclose(d);
+        return hd_error(HD_EFORMAT, "/%s has more than 8 dimensions", name);
+    }
+    H5Sget_simple_extent_dims(fs, dims, NULL);
+    hsize_t n = 1;
+    for (int i = 0; i < *rank; i++)
+        n *= dims[i];
+    void *buf = hd_calloc(n ? n : 1, H5Tget_size(type));
+    int rc = 0;
+    if (!buf)
+        rc = HD_ENOMEM;
+    else if (n && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = hd_error(HD_EFORMAT, "cannot read /%s", name);
+    H5Sclose(fs);
+    H5Dclose(d);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *data = buf;
+    return 0;
+}
+
+int hd_h5_read_strings(hid_t loc, const char *name, char ***values, hsize_t *n)
+{
+    int rc = 0;
+    *values = NULL;
+    *n = 0;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0)
+        return hd_error(HD_EFORMAT, "no dataset /%s", name);
+    hid_t fs = H5Dget_space(d), ft = H5Dget_type(d);
+    hsize_t dims[1] = {0};
+    if (H5Sget_simple_extent_ndims(fs) != 1 || H5Tget_class(ft) != H5T_STRING) {
+        rc = hd_error(HD_EFORMAT, "/%s is not a list of strings", name);
+        goto done;
+    }
+    H5Sget_simple_extent_dims(fs, dims, NULL);
+    char **out = hd_calloc(dims[0] + 1, sizeof *out);
+    if (!out) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    if (H5Tis_variable_str(ft) > 0) {
+        char **tmp = hd_calloc(dims[0] + 1, sizeof *tmp);
+        hid_t t = str_type();
+        if (!tmp || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0)
+            rc = tmp ? hd_error(HD_EFORMAT, "cannot read /%s", name) : HD_ENOMEM;
+        for (hsize_t i = 0; rc == 0 && i < dims[0]; i++)
+            if (!(out[i] = hd_strdup(tmp[i] ? tmp[i] : "")))
+                rc = HD_ENOMEM;
+        if (tmp && rc == 0)
+            H5Dvlen_reclaim(t, fs, H5P_DEFAULT, tmp);
+        free(tmp);
+        H5Tclose(t);
+    } else {
+        size_t len = H5Tget_size(ft);
+        char *buf = hd_calloc(dims[0] + 1, len);
+        hid_t t = H5Tget_native_type(ft, H5T_DIR_ASCEND); /* same size, padding and character set */
+        if (!buf || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            rc = buf ? hd_error(HD_EFORMAT, "cannot read /%s", name) : HD_ENOMEM;
+        for (hsize_t i = 0; rc == 0 && i < dims[0]; i++) {
+            out[i] = hd_calloc(len + 1, 1);
+            if (!out[i])
+                rc = HD_ENOMEM;
+            else
+                memcpy(out[i], buf + i * len, len);
+        }
+        H5Tclose(t);
+        free(buf);
+    }
+    if (rc < 0) {
+        hd_h5_free_strings(out, dims[0]);
+        goto done;
+    }
+    *values = out;
+    *n = dims[0];
+done:
+    H5Tclose(ft);
+    H5Sclose(fs);
+    H5Dclose(d);
+    return rc;
+}
+
+void hd_h5_free_strings(char **values, hsize_t n)
+{
+    if (!values)
+        return;
+    for (hsize_t i = 0; i < n; i++)
+        free(values[i]);
+    free(values);
+}
