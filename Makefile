@@ -70,7 +70,7 @@ $(BUILD)/heimdall: $(CMD_OBJ) $(BUILD)/libheimdall.a
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libheimdall.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $< $(BUILD)/libheimdall.a $(LIBS) -o $@
+	$(CC) $(LDFLAGS) $< $(BUILD)/libheimdall.a $(LIBS) -lfftw3 -o $@
 
 # Tests: unit binaries and CLI scripts, all TAP, run by prove.
 # HEIMDALL points the scripts at the binary under test.
@@ -121,5 +121,8 @@ help:
 	@echo "make clean      remove build outputs"
 
 FORCE:
+
+# keep test objects between runs
+.SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -243,10 +243,16 @@ static int signal_init(signal_model *m, const hd_config *cfg, const hd_sim_event
         }
         static const double levels[4] = {-1.0, -1.0 / 3.0, 1.0 / 3.0, 1.0};
         double ph = hd_rng_uniform_range(&r, 0, 2 * M_PI);
-        for (int k = 0; k <= m->n_sym; k++) {
+        for (int k = 0; k <= m->n_sym; k++)
             m->freq[k] = t->fsk_deviation_hz * levels[hd_rng_below(&r, 4)];
+        /* the frequency moves from the previous symbol's value to this one's
+         * along a raised cosine over the symbol: continuous frequency, a
+         * compact spectrum (as shaped 4FSK is), and a phase integral in
+         * closed form: over a whole symbol it advances by 2π Ts (f_prev + f_k) / 2 */
+        for (int k = 0; k <= m->n_sym; k++) {
+            double prev = k ? m->freq[k - 1] : m->freq[0];
             m->phase[k] = ph;
-            ph = fmod(ph + 2 * M_PI * m->freq[k] * m->ts, 2 * M_PI);
+            ph = fmod(ph + M_PI * m->ts * (prev + m->freq[k]), 2 * M_PI);
         }
     }
     return 0;
@@ -275,7 +281,9 @@ static inline double complex signal_at(const signal_model *m, double t)
             k = 0;
         if (k >= m->n_sym)
             k = m->n_sym - 1;
-        ph = m->phase[k] + 2 * M_PI * m->freq[k] * (t - m->t0 - k * m->ts);
+        double tau = t - m->t0 - k * m->ts, prev = k ? m->freq[k - 1] : m->freq[0];
+        ph = m->phase[k] + 2 * M_PI * (prev * tau + (m->freq[k] - prev) *
+                                       (0.5 * tau - m->ts / (2 * M_PI) * sin(M_PI * tau / m->ts)));
         break;
     }
     default:
