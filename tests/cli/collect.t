@@ -35,6 +35,13 @@ like "$OUT" "events: 6 +receivers: 7" "info summary counts"
 like "$OUT" "SNR of received links" "info summarises SNR"
 like "$OUT" "git_commit" "info shows provenance"
 
+# the real nw-italy servers: OpenWebRX, level series only, free-running clocks
+run "$HEIMDALL" collect -q -c "$ROOT/configs/smoke.yaml" --set collect.simulate.receivers.driver=as-stations \
+    --set collect.simulate.receivers.clock=as-stations -o "$TMP/levels.h5"
+is "$RC" 0 "collect as the stations say (OpenWebRX)"
+run "$HEIMDALL" info "$TMP/levels.h5"
+like "$OUT" "IQ captures: 0 \(GPS-timed 0\) +level series: [1-9]" "level series instead of IQ"
+
 printf 'not hdf5\n' >"$TMP/text.h5"
 run "$HEIMDALL" info "$TMP/text.h5"
 is "$RC" 1 "info on a text file fails"

@@ -67,6 +67,19 @@ static void test_determinism(void)
     free(c);
     hd_config_release(&cfg);
     hd_config_release(&cfg2);
+
+    /* a polygon region: every transmitter inside it */
+    const char *poly[] = {"collect.simulate.region.polygon=[[44.6, 7.5], [45.3, 8.0], [44.6, 8.5]]",
+                          "collect.simulate.margin_km=0"};
+    load(&cfg, NULL, poly, 2);
+    double tri[3][2] = {{44.6, 7.5}, {45.3, 8.0}, {44.6, 8.5}};
+    int inside = 0;
+    for (int e = 0; e < 200; e++) {
+        hd_sim_event_draw(&cfg, e, &ev);
+        inside += hd_geo_in_polygon((const double (*)[2])tri, 3, ev.tx_lat, ev.tx_lon);
+    }
+    is_int(inside, 200, "transmitters drawn inside a polygon region");
+    hd_config_release(&cfg);
 }
 
 static void test_path_loss_values(void)
