@@ -1,0 +1,408 @@
+/* Spectra, SNR, frequency offset and GCC-PHAT time differences over FFTW
+ * single precision. */
+#include "dsp/dsp.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <complex.h>
+#include <fftw3.h>
+#include <gsl/gsl_cdf.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- plan cache ------------------------------------------------------------ */
+
+struct hd_fft_plan {
+    int n, sign;
+    fftwf_plan inplace, outofplace;
+};
+
+#define MAX_PLANS 64
+static hd_fft_plan plans[MAX_PLANS];
+static int n_plans = 0;
+static int measure = -1;
+
+const hd_fft_plan *hd_fft_plan_get(int n, int sign)
+{
+    if (n < 1)
+        return hd_error(HD_EINVAL, "FFT size %d", n), NULL;
+    for (int i = 0; i < n_plans; i++)
+        if (plans[i].n == n && plans[i].sign == sign)
+            return &plans[i];
+    if (n_plans == MAX_PLANS)
+        return hd_error(HD_ENOMEM, "too many FFT sizes in use"), NULL;
+    if (measure < 0) {
+        const char *m = getenv("HD_FFTW_MEASURE");
+        measure = m && m[0] == '1';
+    }
+    fftwf_complex *a = fftwf_alloc_complex((size_t)n), *b = fftwf_alloc_complex((size_t)n);
+    if (!a || !b) {
+        fftwf_free(a);
+        fftwf_free(b);
+        return hd_error(HD_ENOMEM, "cannot allocate FFT buffers of %d", n), NULL;
+    }
+    unsigned flags = measure ? FFTW_MEASURE : FFTW_ESTIMATE;
+    hd_fft_plan *p = &plans[n_plans];
+    p->n = n;
+    p->sign = sign;
+    p->inplace = fftwf_plan_dft_1d(n, a, a, sign < 0 ? FFTW_FORWARD : FFTW_BACKWARD, flags);
+    p->outofplace = fftwf_plan_dft_1d(n, a, b, sign < 0 ? FFTW_FORWARD : FFTW_BACKWARD, flags);
+    fftwf_free(a);
+    fftwf_free(b);
+    if (!p->inplace || !p->outofplace)
+        return hd_error(HD_EIO, "FFTW could not plan a transform of %d", n), NULL;
+    n_plans++;
+    return p;
+}
+
+void hd_fft_execute(const hd_fft_plan *p, const float *in, float *out)
+{
+    fftwf_execute_dft(in == out ? p->inplace : p->outofplace, (fftwf_complex *)in, (fftwf_complex *)out);
+}
+
+int hd_fft_wisdom_load(const char *path)
+{
+    return fftwf_import_wisdom_from_filename(path) ? 0 : hd_error(HD_EIO, "cannot read FFTW wisdom %s", path);
+}
+
+int hd_fft_wisdom_save(const char *path)
+{
+    return fftwf_export_wisdom_to_filename(path) ? 0 : hd_error(HD_EIO, "cannot write FFTW wisdom %s", path);
+}
+
+void hd_fft_cleanup(void)
+{
+    for (int i = 0; i < n_plans; i++) {
+        fftwf_destroy_plan(plans[i].inplace);
+        fftwf_destroy_plan(plans[i].outofplace);
+    }
+    n_plans = 0;
+    fftwf_cleanup();
+}
+
+/* A size FFTW does well: 2^a 3^b 5^c. */
+static int good_size(int n)
+{
+    for (int m = n;; m++) {
+        int r = m;
+        while (r % 2 == 0) r /= 2;
+        while (r % 3 == 0) r /= 3;
+        while (r % 5 == 0) r /= 5;
+        if (r == 1)
+            return m;
+    }
+}
+
+void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
+{
+    for (size_t i = 0; i < 2 * n; i++)
+        out[i] = (float)iq[i] * scale;
+}
+
+/* ---- Welch ---------------------------------------------------------------- */
+
+int hd_dsp_welch(const float *x, int n, int nfft, float *psd)
+{
+    if (n < 1 || nfft < 2)
+        return hd_error(HD_EINVAL, "welch: %d samples, nfft %d", n, nfft);
+    const hd_fft_plan *p = hd_fft_plan_get(nfft, -1);
+    if (!p)
+        return HD_ENOMEM;
+    float *buf = hd_aligned_alloc((size_t)nfft * 2, sizeof *buf);
+    double *acc = hd_calloc((size_t)nfft, sizeof *acc);
+    float *w = hd_malloc((size_t)nfft * sizeof *w);
+    if (!buf || !acc || !w) {
+        free(buf);
+        free(acc);
+        free(w);
+        return HD_ENOMEM;
+    }
+    double w2 = 0;
+    for (int i = 0; i < nfft; i++) {
+        w[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / nfft)); /* periodic Hann */
+        w2 += (double)w[i] * w[i];
+    }
+    int hop = nfft / 2, segs = n >= nfft ? 1 + (n - nfft) / hop : 1;
+    for (int s = 0; s < segs; s++) {
+        int off = s * hop;
+        for (int i = 0; i < nfft; i++) {
+            int j = off + i;
+            buf[2 * i] = j < n ? x[2 * j] * w[i] : 0.0f;
+            buf[2 * i + 1] = j < n ? x[2 * j + 1] * w[i] : 0.0f;
+        }
+        hd_fft_execute(p, buf, buf);
+        for (int k = 0; k < nfft; k++)
+            acc[k] += (double)buf[2 * k] * buf[2 * k] + (double)buf[2 * k + 1] * buf[2 * k + 1];
+    }
+    /* a short capture (one zero-padded segment) only carries n of nfft samples */
+    double wsum = n >= nfft ? w2 : 0;
+    if (n < nfft)
+        for (int i = 0; i < n; i++)
+            wsum += (double)w[i] * w[i];
+    double norm = 1.0 / ((double)segs * nfft * (wsum > 0 ? wsum : 1));
+    for (int k = 0; k < nfft; k++) /* FFT shift: psd[0] is -fs/2 */
+        psd[k] = (float)(acc[(k + nfft / 2) % nfft] * norm);
+    free(buf);
+    free(acc);
+    free(w);
+    return 0;
+}
+
+int hd_dsp_welch_segments(int n, int nfft)
+{
+    return n >= nfft ? 1 + (n - nfft) / (nfft / 2) : 1;
+}
+
+/* ---- noise floor and summary ---------------------------------------------------- */
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+double hd_dsp_noise_floor(const float *psd, int nfft, double fraction, int n_avg)
+{
+    float *s = malloc((size_t)nfft * sizeof *s);
+    if (!s)
+        return NAN;
+    memcpy(s, psd, (size_t)nfft * sizeof *s);
+    qsort(s, (size_t)nfft, sizeof *s, cmp_float);
+    /* the q-quantile of the bins (q = fraction / 2, inside the lowest
+     * `fraction`), divided by the same quantile of a periodogram average of
+     * white noise: Gamma(k, 1/k) with k the segments' equivalent number
+     * (50 %-overlapped Hann segments are not independent: k ≈ n_avg / 1.06) */
+    double q = fraction / 2;
+    int idx = (int)floor(q * (nfft - 1));
+    double k = n_avg > 1 ? n_avg / 1.056 : 1.0;
+    double gq = gsl_cdf_gamma_Pinv(q, k, 1.0 / k);
+    double v = s[idx] / gq;
+    free(s);
+    return v;
+}
+
+int hd_dsp_spectral(const float *psd, int nfft, int n_avg, double fs, hd_spectral *o)
+{
+    memset(o, 0, sizeof *o);
+    double total = 0;
+    for (int k = 0; k < nfft; k++)
+        total += psd[k];
+    double floor_bin = hd_dsp_noise_floor(psd, nfft, 0.3, n_avg);
+    if (!(floor_bin >= 0))
+        return hd_error(HD_ENOMEM, "noise floor");
+    o->total_power = total;
+    o->noise_power = floor_bin * nfft;
+    /* a noise-only capture can measure a little below its floor */
+    double tiny = 1e-30 + 1e-6 * o->noise_power;
+    o->signal_power = total - o->noise_power > tiny ? total - o->noise_power : tiny;
+    o->snr_db = o->noise_power > 0 ? 10 * log10(o->signal_power / o->noise_power) : 300.0;
+    o->rss_dbfs = 10 * log10(total > 1e-30 ? total : 1e-30);
+    double df = fs / nfft;
+    /* centroid and RMS bandwidth of the power above the floor */
+    double sp = 0, sf = 0, sf2 = 0;
+    int peak = 0;
+    for (int k = 0; k < nfft; k++) {
+        double e = psd[k] - floor_bin;
+        if (psd[k] > psd[peak])
+            peak = k;
+        if (e <= 0)
+            continue;
+        double f = (k - nfft / 2) * df;
+        sp += e;
+        sf += e * f;
+        sf2 += e * f * f;
+    }
+    if (sp > 0) {
+        o->freq_offset_hz = sf / sp;
+        double var = sf2 / sp - o->freq_offset_hz * o->freq_offset_hz;
+        o->rms_bw_hz = var > 0 ? sqrt(var) : df / 2;
+    } else {
+        o->rms_bw_hz = df / 2;
+    }
+    /* peak with Gaussian (log-parabolic) interpolation */
+    double fpk = (peak - nfft / 2) * df;
+    if (peak > 0 && peak < nfft - 1 && psd[peak - 1] > 0 && psd[peak + 1] > 0 && psd[peak] > 0) {
+        double a = log(psd[peak - 1]), b = log(psd[peak]), c = log(psd[peak + 1]);
+        double den = a - 2 * b + c;
+        if (den < 0)
+            fpk += 0.5 * (a - c) / den * df;
+    }
+    o->peak_freq_hz = fpk;
+    /* occupied bandwidth: 99 % of the power above the floor, around the centroid */
+    if (sp > 0) {
+        double lo = 0, hi = 0, acc = 0;
+        int klo = -1, khi = nfft;
+        for (int k = 0; k < nfft && acc < 0.005 * sp; k++) {
+            double e = psd[k] - floor_bin;
+            acc += e > 0 ? e : 0;
+            klo = k;
+        }
+        acc = 0;
+        for (int k = nfft - 1; k >= 0 && acc < 0.005 * sp; k--) {
+            double e = psd[k] - floor_bin;
+            acc += e > 0 ? e : 0;
+            khi = k;
+        }
+        lo = (klo - nfft / 2) * df;
+        hi = (khi - nfft / 2) * df;
+        o->occupied_bw_hz = hi > lo ? hi - lo + df : df;
+    }
+    return 0;
+}
+
+int hd_dsp_analyze(const float *x, int n, int nfft, double fs, float *psd, hd_spectral *o)
+{
+    int rc = hd_dsp_welch(x, n, nfft, psd);
+    if (rc < 0 || (rc = hd_dsp_spectral(psd, nfft, hd_dsp_welch_segments(n, nfft), fs, o)) < 0)
+        return rc;
+    if (o->snr_db < 12)
+        return 0;
+    /* constant envelope S plus complex Gaussian noise N:
+     * M2 = S + N, M4 = S² + 4SN + 2N² → S = sqrt(2 M2² − M4) */
+    double m2 = 0, m4 = 0;
+    for (int i = 0; i < n; i++) {
+        double p = (double)x[2 * i] * x[2 * i] + (double)x[2 * i + 1] * x[2 * i + 1];
+        m2 += p;
+        m4 += p * p;
+    }
+    m2 /= n;
+    m4 /= n;
+    double d = 2 * m2 * m2 - m4;
+    /* a fluctuating envelope (kurtosis well above a constant one's) is not for M2M4 */
+    if (d <= 0 || m4 / (m2 * m2) > 1.2)
+        return 0;
+    double sig = sqrt(d), noise = m2 - sig;
+    if (noise <= 0)
+        noise = 1e-12 * m2;
+    o->signal_power = sig;
+    o->noise_power = noise;
+    o->snr_db = 10 * log10(sig / noise);
+    return 0;
+}
+
+/* ---- GCC-PHAT ----------------------------------------------------------------------- */
+
+int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double max_lag_s, double snr_a, double snr_b,
+                    double rms_bw_hz, double psr_min_db, hd_xcorr *out)
+{
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    if (n < 4 || fs <= 0)
+        return hd_error(HD_EINVAL, "gcc-phat: %d samples at %g Hz", n, fs);
+    int M = good_size(2 * n);
+    const hd_fft_plan *pf = hd_fft_plan_get(M, -1), *pb = hd_fft_plan_get(M, +1);
+    if (!pf || !pb)
+        return HD_ENOMEM;
+    float complex *A = hd_aligned_alloc((size_t)M, sizeof *A), *B = hd_aligned_alloc((size_t)M, sizeof *B);
+    float complex *G = hd_aligned_alloc((size_t)M, sizeof *G);
+    float *mag = hd_malloc((size_t)M * sizeof *mag), *sorted = hd_malloc((size_t)M * sizeof *sorted);
+    if (!A || !B || !G || !mag || !sorted) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    memset(A, 0, (size_t)M * sizeof *A);
+    memset(B, 0, (size_t)M * sizeof *B);
+    memcpy(A, a, (size_t)n * 2 * sizeof(float));
+    memcpy(B, b, (size_t)n * 2 * sizeof(float));
+    hd_fft_execute(pf, (float *)A, (float *)A);
+    hd_fft_execute(pf, (float *)B, (float *)B);
+
+    /* cross-spectrum; the band is where its magnitude stands above the
+     * noise-only level (median of the magnitudes, times a margin) */
+    for (int k = 0; k < M; k++) {
+        G[k] = conjf(A[k]) * B[k];
+        mag[k] = cabsf(G[k]);
+    }
+    memcpy(sorted, mag, (size_t)M * sizeof *sorted);
+    qsort(sorted, (size_t)M, sizeof *sorted, cmp_float);
+    float thresh = 4.0f * sorted[M / 4];
+    int in_band = 0;
+    for (int k = 0; k < M; k++)
+        in_band += mag[k] > thresh;
+    /* with no bin standing out (a flat or absent signal) use every bin */
+    int use_all = in_band < 8;
+    for (int k = 0; k < M; k++) {
+        int keep = use_all || mag[k] > thresh;
+        G[k] = keep && mag[k] > 0 ? G[k] / mag[k] : 0.0f;
+        mag[k] = keep ? mag[k] : 0.0f; /* weights for the phase fit */
+    }
+    memcpy(A, G, (size_t)M * sizeof *G);
+    hd_fft_execute(pb, (float *)A, (float *)A); /* A: correlation r[lag] */
+
+    int maxlag = (int)floor(max_lag_s * fs);
+    if (maxlag > n - 1)
+        maxlag = n - 1;
+    if (maxlag < 1)
+        maxlag = 1;
+    int best = 0;
+    double bestv = -1, sum = 0;
+    int cnt = 0;
+    for (int l = -maxlag; l <= maxlag; l++) {
+        double v = cabsf(A[(l + M) % M]);
+        if (v > bestv) {
+            bestv = v;
+            best = l;
+        }
+    }
+    for (int l = -maxlag; l <= maxlag; l++) {
+        if (abs(l - best) <= 4)
+            continue;
+        double v = cabsf(A[(l + M) % M]);
+        sum += v * v;
+        cnt++;
+    }
+    double side = cnt ? sum / cnt : 1e-30;
+    out->psr_db = 10 * log10(bestv * bestv / (side > 1e-30 ? side : 1e-30));
+    int n_used = 0;
+    for (int k = 0; k < M; k++)
+        n_used += mag[k] > 0;
+    out->peak = n_used ? bestv / n_used : 0;
+
+    /* refine: parabolic on the correlation, then the phase slope of the
+     * residual cross-spectrum, weighted by the cross-spectrum magnitude */
+    double y0 = cabsf(A[(best - 1 + M) % M]), y1 = bestv, y2 = cabsf(A[(best + 1) % M]);
+    double den = y0 - 2 * y1 + y2;
+    double tau = best + (den < 0 ? 0.5 * (y0 - y2) / den : 0.0);
+    for (int iter = 0; iter < 2; iter++) {
+        double complex s = 0;
+        for (int k = 0; k < M; k++) {
+            if (mag[k] <= 0)
+                continue;
+            int kk = k < M / 2 ? k : k - M;
+            double ph = 2 * M_PI * kk * tau / M; /* G e^{+jφ} cancels the lag tau */
+            s += mag[k] * G[k] * (cos(ph) + I * sin(ph));
+        }
+        double c0 = carg(s), swx = 0, swxx = 0, swy = 0, swxy = 0, sw = 0;
+        for (int k = 0; k < M; k++) {
+            if (mag[k] <= 0)
+                continue;
+            int kk = k < M / 2 ? k : k - M;
+            double ph = 2 * M_PI * kk * tau / M;
+            double complex r = G[k] * (cos(ph) + I * sin(ph)) * (cos(c0) - I * sin(c0));
+            double y = carg(r), x = 2 * M_PI * kk / M, w = mag[k];
+            sw += w;
+            swx += w * x;
+            swxx += w * x * x;
+            swy += w * y;
+            swxy += w * x * y;
+        }
+        double d = sw * swxx - swx * swx;
+        /* residual phase = -x (D - tau): D = tau - slope */
+        if (d > 0)
+            tau -= (sw * swxy - swx * swy) / d;
+    }
+    out->delay_s = tau / fs;
+    double sa = snr_a > 0 ? snr_a : 0, sb = snr_b > 0 ? snr_b : 0;
+    double seff = sa * sb / (1 + sa + sb);
+    double beta = rms_bw_hz > 0 ? rms_bw_hz : fs / 12;
+    out->sigma_s = seff > 0 ? 1.0 / (2 * M_PI * beta * sqrt(2.0 * n * seff)) : INFINITY;
+    out->valid = out->psr_db >= psr_min_db && isfinite(out->delay_s);
+done:
+    free(A);
+    free(B);
+    free(G);
+    free(mag);
+    free(sorted);
+    return rc;
+}

@@ -1,0 +1,93 @@
+/* Signal processing over FFTW single precision: spectra, SNR, frequency
+ * offset, occupied bandwidth, GCC-PHAT time differences, log-mel
+ * spectrograms. Computes on memory only; knows nothing of files.
+ *
+ * Complex baseband samples are interleaved float pairs (I, Q): x[2n], x[2n+1]
+ * — the layout of fftwf_complex. Frequencies are in Hz relative to the
+ * tuning (baseband), in [-fs/2, fs/2). */
+#ifndef HD_DSP_DSP_H
+#define HD_DSP_DSP_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- FFT plans ------------------------------------------------------- */
+/* Plans are made once per (size, direction) and cached; thread-compatible
+ * (one cache per process; call from one thread). Plans use
+ * FFTW_ESTIMATE unless a wisdom file was loaded or HD_FFTW_MEASURE=1. */
+typedef struct hd_fft_plan hd_fft_plan;
+/* A complex-to-complex plan of size n; sign -1 forward, +1 backward
+ * (unnormalised). Returns NULL with an error message on failure. */
+const hd_fft_plan *hd_fft_plan_get(int n, int sign);
+/* Execute on arrays of n complex (2n floats), 64-byte aligned (use
+ * hd_aligned_alloc); in may equal out. */
+void hd_fft_execute(const hd_fft_plan *p, const float *in, float *out);
+int hd_fft_wisdom_load(const char *path);   /* optional */
+int hd_fft_wisdom_save(const char *path);
+void hd_fft_cleanup(void);                  /* destroy cached plans */
+
+/* ---- Spectra ------------------------------------------------------------ */
+/* Welch PSD of complex x[n]: Hann window of nfft (power of two not required),
+ * overlap 50 %, averaged periodograms; psd[nfft] in power per bin, FFT-shifted
+ * (psd[0] is -fs/2, psd[nfft/2] is DC), scaled so that sum(psd) equals the
+ * mean power of x (mean |x|^2). */
+int hd_dsp_welch(const float *x, int n, int nfft, float *psd);
+
+/* Number of segments hd_dsp_welch averages for n samples. */
+int hd_dsp_welch_segments(int n, int nfft);
+
+/* Robust noise floor per bin: the median of the lowest `fraction` (e.g. 0.5)
+ * of bins, corrected for the bias of the median of an exponential/chi2
+ * distribution of averaged periodograms with `n_avg` segments, so that for
+ * white noise it equals the mean per-bin power. */
+double hd_dsp_noise_floor(const float *psd, int nfft, double fraction, int n_avg);
+
+typedef struct {
+    double total_power;      /* mean |x|^2 */
+    double noise_power;      /* noise over the full band: floor × nfft */
+    double signal_power;     /* max(total - noise, tiny) */
+    double snr_db;           /* 10 log10(signal / noise) over the full band */
+    double freq_offset_hz;   /* power-weighted centroid of the peak region, or
+                                interpolated peak (see below) */
+    double peak_freq_hz;     /* strongest bin with sub-bin interpolation */
+    double occupied_bw_hz;   /* 99 % of the signal power (above floor) */
+    double rms_bw_hz;        /* RMS bandwidth of the signal around its centroid
+                                (for the time-difference CRLB) */
+    double rss_dbfs;         /* 10 log10(total_power) with full scale = 1.0 */
+} hd_spectral;
+
+/* Summary of a PSD (from hd_dsp_welch) of a capture at sample rate fs. */
+int hd_dsp_spectral(const float *psd, int nfft, int n_avg, double fs, hd_spectral *out);
+
+/* Welch PSD (nfft) and its summary in one call, with the SNR refined at high
+ * SNR by the second- and fourth-moment (M2M4) estimator, exact for
+ * constant-envelope signals (FM, FSK, CW) whatever their spectrum: spectral
+ * tails of a strong FM signal fill the bins a spectral noise floor needs.
+ * psd: nfft floats of scratch (filled). */
+int hd_dsp_analyze(const float *x, int n, int nfft, double fs, float *psd, hd_spectral *out);
+
+/* ---- Cross-correlation time differences ----------------------------------- */
+typedef struct {
+    double delay_s;          /* lag of b relative to a: b(t) ≈ a(t - delay) */
+    double peak;             /* normalised GCC-PHAT peak height */
+    double psr_db;           /* peak-to-sidelobe ratio */
+    double sigma_s;          /* standard deviation estimate of delay_s */
+    int valid;               /* peak significant (psr above threshold) */
+} hd_xcorr;
+
+/* GCC-PHAT between a and b (n complex samples each, sample rate fs), zero
+ * padded against circular wrap, searching lags within ±max_lag_s. PHAT
+ * weighting is applied over the bins where the cross-spectrum stands above
+ * its noise (the signal's band); the integer peak is refined to a fraction of
+ * a sample by a weighted least-squares fit of the residual cross-spectrum
+ * phase slope. snr_a/snr_b (linear, full band) and rms_bw_hz give sigma_s
+ * from the Cramér–Rao bound for a time difference between two noisy copies:
+ *   sigma = 1 / (2π β sqrt(2 n · snr_eff)),  snr_eff = sa sb / (1 + sa + sb).
+ * psr_db = 10 log10(peak² / mean |r|² outside ±4 samples of the peak, within
+ * the searched lags); valid = psr_db ≥ psr_min_db. */
+int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double max_lag_s, double snr_a,
+                    double snr_b, double rms_bw_hz, double psr_min_db, hd_xcorr *out);
+
+/* int16 interleaved IQ → float interleaved, scaled by `scale`. */
+void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out);
+
+#endif
