@@ -94,9 +94,11 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@mkdir -p $(DEMO_DIR)
 	$(BUILD)/heimdall collect --force -o $(DEMO_DIR)/captures.h5
+	$(BUILD)/heimdall featurize --force -o $(DEMO_DIR)/features.h5 $(DEMO_DIR)/captures.h5
 	$(BUILD)/heimdall info $(DEMO_DIR)/captures.h5
 	@echo
 	@echo "demo: captures written to $(DEMO_DIR)/captures.h5"
+	@echo "demo: features written to $(DEMO_DIR)/features.h5"
 	@echo "demo: open it with: $(PYTHON) -c \"import h5py; f = h5py.File('$(DEMO_DIR)/captures.h5'); print(list(f))\""
 
 bench: all

@@ -46,6 +46,8 @@ const hd_cmd *hd_cmd_find(const char *name);
 /* Commands */
 int hd_cmd_collect(int argc, char **argv);
 void hd_cmd_collect_usage(FILE *out);
+int hd_cmd_featurize(int argc, char **argv);
+void hd_cmd_featurize_usage(FILE *out);
 int hd_cmd_info(int argc, char **argv);
 void hd_cmd_info_usage(FILE *out);
 

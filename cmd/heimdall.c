@@ -19,6 +19,8 @@ static void version_usage(FILE *out);
 static const hd_cmd commands[] = {
     {"collect", hd_cmd_collect, HD_CMD_MPI, "capture a campaign of events (simulated network; live and recorded sources follow)",
      hd_cmd_collect_usage},
+    {"featurize", hd_cmd_featurize, HD_CMD_MPI,
+     "spectra, SNR, frequency offset and GCC-PHAT time differences: captures.h5 -> features.h5", hd_cmd_featurize_usage},
     {"info", hd_cmd_info, 0, "describe a heimdall HDF5 file: format, provenance, datasets, summary", hd_cmd_info_usage},
     {"help", cmd_help, 0, "show help for heimdall or one command", help_usage},
     {"version", cmd_version, 0, "print the version and git commit", version_usage},
@@ -40,7 +42,8 @@ static void main_usage(FILE *out)
             "Locate radio transmitters from what several distributed web SDR receivers heard.\n"
             "Stage commands read a YAML config and HDF5 files and write HDF5 files:\n"
             "\n"
-            "  heimdall collect -c exp.yaml -o captures.h5\n"
+            "  heimdall collect   -c exp.yaml -o captures.h5\n"
+            "  heimdall featurize -c exp.yaml -o features.h5 captures.h5\n"
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < HD_ARRAY_LEN(commands); i++)

@@ -113,6 +113,12 @@ static const key_def keys[] = {
     {"collect.simulate.propagation.delay_spread_us", K_DOUBLE, SIM(propagation.delay_spread_us), 0, 0, 0, 100, "1.0", NULL},
     /* stages whose keys arrive with their commands */
     {"featurize", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"featurize.nfft", K_INT, C(featurize.nfft), 0, 0, 16, 65536, "256", NULL},
+    {"featurize.psr_min_db", K_DOUBLE, C(featurize.psr_min_db), 0, 0, 0, 60, "10", NULL},
+    {"featurize.max_lag_s", K_DOUBLE, C(featurize.max_lag_s), 0, 0, 0, 1, "0", NULL},
+    {"featurize.min_rms_bw_hz", K_DOUBLE, C(featurize.min_rms_bw_hz), 0, 0, 0, 1e6, "200", NULL},
+    {"featurize.max_clipped_fraction", K_DOUBLE, C(featurize.max_clipped_fraction), 0, 0, 0, 1, "0.01", NULL},
+    {"featurize.compression", K_INT, C(featurize.compression), 0, 0, 0, 9, "4", NULL},
     {"train", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"localize", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"evaluate", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},

@@ -108,12 +108,22 @@ typedef struct {
 } hd_collect_cfg;
 
 typedef struct {
+    int nfft;                    /* Welch segment length */
+    double psr_min_db;           /* a correlation peak below this is masked */
+    double max_lag_s;            /* 0: from the network's largest baseline and clock quality */
+    double min_rms_bw_hz;        /* narrower signals (a CW carrier) give no time difference */
+    double max_clipped_fraction; /* a capture clipped beyond this is masked */
+    int compression;             /* gzip level of /features */
+} hd_featurize_cfg;
+
+typedef struct {
     char path[HD_PATH_LEN];      /* the file loaded, or "<embedded:default.yaml>" */
     char stations_path[HD_PATH_LEN]; /* as written in the config ("" when inline) */
     uint64_t seed;
     hd_station stations[HD_MAX_STATIONS];
     int n_stations;
     hd_collect_cfg collect;
+    hd_featurize_cfg featurize;
     char *yaml;                  /* the resolved config (hd_config_dump), owned */
 } hd_config;
 

@@ -283,7 +283,7 @@ int hd_dsp_analyze(const float *x, int n, int nfft, double fs, float *psd, hd_sp
 
 /* ---- GCC-PHAT ----------------------------------------------------------------------- */
 
-int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double max_lag_s, double snr_a, double snr_b,
+int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a, double snr_b,
                     double rms_bw_hz, double psr_min_db, hd_xcorr *out)
 {
     int rc = 0;
@@ -320,7 +320,8 @@ int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double max
     int in_band = 0;
     for (int k = 0; k < M; k++)
         in_band += mag[k] > thresh;
-    /* with no bin standing out (a flat or absent signal) use every bin */
+    /* with no bin standing out (a flat or absent signal) use every bin; such
+     * a correlation is never reported valid (nor is a CW carrier's) */
     int use_all = in_band < 8;
     for (int k = 0; k < M; k++) {
         int keep = use_all || mag[k] > thresh;
@@ -330,22 +331,30 @@ int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double max
     memcpy(A, G, (size_t)M * sizeof *G);
     hd_fft_execute(pb, (float *)A, (float *)A); /* A: correlation r[lag] */
 
-    int maxlag = (int)floor(max_lag_s * fs);
-    if (maxlag > n - 1)
-        maxlag = n - 1;
+    int center = (int)lround(center_s * fs), maxlag = (int)ceil(max_lag_s * fs);
     if (maxlag < 1)
         maxlag = 1;
-    int best = 0;
+    int lo = center - maxlag, hi = center + maxlag;
+    if (lo < -(n - 1))
+        lo = -(n - 1);
+    if (hi > n - 1)
+        hi = n - 1;
+    if (lo > hi) {
+        out->delay_s = center_s;
+        out->sigma_s = INFINITY;
+        goto done; /* the window lies outside any overlap: not valid */
+    }
+    int best = lo;
     double bestv = -1, sum = 0;
     int cnt = 0;
-    for (int l = -maxlag; l <= maxlag; l++) {
+    for (int l = lo; l <= hi; l++) {
         double v = cabsf(A[(l + M) % M]);
         if (v > bestv) {
             bestv = v;
             best = l;
         }
     }
-    for (int l = -maxlag; l <= maxlag; l++) {
+    for (int l = lo; l <= hi; l++) {
         if (abs(l - best) <= 4)
             continue;
         double v = cabsf(A[(l + M) % M]);
@@ -361,7 +370,7 @@ int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double max
 
     /* refine: parabolic on the correlation, then the phase slope of the
      * residual cross-spectrum, weighted by the cross-spectrum magnitude */
-    double y0 = cabsf(A[(best - 1 + M) % M]), y1 = bestv, y2 = cabsf(A[(best + 1) % M]);
+    double y0 = cabsf(A[(best - 1 + M) % M]), y1 = bestv, y2 = cabsf(A[(best + 1 + M) % M]);
     double den = y0 - 2 * y1 + y2;
     double tau = best + (den < 0 ? 0.5 * (y0 - y2) / den : 0.0);
     for (int iter = 0; iter < 2; iter++) {
@@ -397,12 +406,66 @@ int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double max
     double seff = sa * sb / (1 + sa + sb);
     double beta = rms_bw_hz > 0 ? rms_bw_hz : fs / 12;
     out->sigma_s = seff > 0 ? 1.0 / (2 * M_PI * beta * sqrt(2.0 * n * seff)) : INFINITY;
-    out->valid = out->psr_db >= psr_min_db && isfinite(out->delay_s);
+    out->valid = !use_all && out->psr_db >= psr_min_db && isfinite(out->delay_s);
 done:
     free(A);
     free(B);
     free(G);
     free(mag);
     free(sorted);
+    return rc;
+}
+
+int hd_dsp_tdoa(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
+                double snr_b, double rms_bw_hz, double psr_min_db, float *scratch, hd_xcorr *out)
+{
+    int rc = hd_dsp_gcc_phat(a, b, n, fs, center_s, max_lag_s, snr_a, snr_b, rms_bw_hz, psr_min_db, out);
+    if (rc < 0 || !out->valid)
+        return rc;
+    int M = good_size(4 * n);
+    const hd_fft_plan *pf = hd_fft_plan_get(M, -1);
+    float complex *Z = hd_aligned_alloc((size_t)M, sizeof *Z);
+    if (!pf || !Z) {
+        free(Z);
+        return HD_ENOMEM;
+    }
+    const float complex *ca = (const float complex *)a, *cb = (const float complex *)b;
+    float complex *bc = (float complex *)scratch;
+    double df = 0;
+    /* twice: the frequency difference measured at the latest lag, then timed again */
+    for (int iter = 0; iter < 2 && out->valid; iter++) {
+        /* z(m) = conj(a(m)) b(m + D): a tone at the frequency difference */
+        int lag = (int)lround(out->delay_s * fs);
+        int m0 = lag > 0 ? 0 : -lag, m1 = lag > 0 ? n - lag : n;
+        if (m1 - m0 < 16)
+            break;
+        memset(Z, 0, (size_t)M * sizeof *Z);
+        for (int m = m0; m < m1; m++)
+            Z[m - m0] = conjf(ca[m]) * cb[m + lag];
+        hd_fft_execute(pf, (float *)Z, (float *)Z);
+        int best = 0;
+        float bv = -1;
+        for (int k = 0; k < M; k++) {
+            float v = crealf(Z[k] * conjf(Z[k]));
+            if (v > bv) {
+                bv = v;
+                best = k;
+            }
+        }
+        double y0 = cabsf(Z[(best - 1 + M) % M]), y1 = cabsf(Z[best]), y2 = cabsf(Z[(best + 1) % M]);
+        double den = y0 - 2 * y1 + y2, frac = den < 0 ? 0.5 * (y0 - y2) / den : 0;
+        int kk = best < M / 2 ? best : best - M;
+        df = (kk + frac) * fs / M;
+        /* de-rotate b and time again */
+        double w = -2 * M_PI * df / fs;
+        for (int m = 0; m < n; m++)
+            bc[m] = cb[m] * (float complex)(cos(w * m) + I * sin(w * m));
+        hd_xcorr next;
+        if ((rc = hd_dsp_gcc_phat(a, scratch, n, fs, center_s, max_lag_s, snr_a, snr_b, rms_bw_hz, psr_min_db, &next)) < 0)
+            break;
+        *out = next;
+    }
+    out->freq_diff_hz = df;
+    free(Z);
     return rc;
 }

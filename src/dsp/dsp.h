@@ -72,6 +72,7 @@ typedef struct {
     double psr_db;           /* peak-to-sidelobe ratio */
     double sigma_s;          /* standard deviation estimate of delay_s */
     int valid;               /* peak significant (psr above threshold) */
+    double freq_diff_hz;     /* hd_dsp_tdoa: b's frequency minus a's, removed before timing */
 } hd_xcorr;
 
 /* GCC-PHAT between a and b (n complex samples each, sample rate fs), zero
@@ -84,8 +85,19 @@ typedef struct {
  *   sigma = 1 / (2π β sqrt(2 n · snr_eff)),  snr_eff = sa sb / (1 + sa + sb).
  * psr_db = 10 log10(peak² / mean |r|² outside ±4 samples of the peak, within
  * the searched lags); valid = psr_db ≥ psr_min_db. */
-int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double max_lag_s, double snr_a,
+int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
                     double snr_b, double rms_bw_hz, double psr_min_db, hd_xcorr *out);
+
+/* Time difference between two receivers' captures of one signal whose
+ * frequencies differ by their LO errors: a coarse GCC-PHAT, the frequency
+ * difference measured from the aligned product conj(a)·b (zero-padded FFT
+ * peak, interpolated), b de-rotated by it, and GCC-PHAT again. Without the
+ * correction a hertz of LO difference pulls an FM or 4FSK correlation by
+ * microseconds (delay–Doppler coupling). A signal with no bandwidth to time
+ * (a CW carrier: fewer than 8 bins in band) is never valid. Arguments as
+ * hd_dsp_gcc_phat; `scratch` holds 2n floats. */
+int hd_dsp_tdoa(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
+                double snr_b, double rms_bw_hz, double psr_min_db, float *scratch, hd_xcorr *out);
 
 /* int16 interleaved IQ → float interleaved, scaled by `scale`. */
 void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out);

@@ -143,13 +143,20 @@ int main(void)
     for (int i = 0; i < 4; i++) {
         delayed_pair(x, y, 4096, ds[i], 8000, 30, 20 + i);
         hd_xcorr c;
-        hd_dsp_gcc_phat(x, y, 4096, FS, 0.002, 1000, 1000, 2300, 10, &c);
+        hd_dsp_gcc_phat(x, y, 4096, FS, 0, 0.002, 1000, 1000, 2300, 10, &c);
         worst = fmax(worst, fabs(c.delay_s * FS - ds[i]));
         diag("delay %.3f: measured %.4f psr %.1f valid %d", ds[i], c.delay_s * FS, c.psr_db, c.valid);
         if (!c.valid)
             worst = 99;
     }
     ok(worst < 0.05, "GCC-PHAT recovers fractional delays within 0.05 sample (worst %.4f)", worst);
+    /* a search window centred away from zero (captures that started apart) */
+    delayed_pair(x, y, 4096, 120.25, 8000, 30, 77);
+    hd_xcorr cc;
+    hd_dsp_gcc_phat(x, y, 4096, FS, 118.0 / FS, 5.0 / FS, 1000, 1000, 2300, 10, &cc);
+    ok(cc.valid && fabs(cc.delay_s * FS - 120.25) < 0.05, "search centred on a predicted lag (%.4f for 120.25)", cc.delay_s * FS);
+    hd_dsp_gcc_phat(x, y, 4096, FS, 0, 5.0 / FS, 1000, 1000, 2300, 10, &cc);
+    ok(!cc.valid, "the true peak outside the window is not reported as valid");
 
     /* error consistent with the reported sigma (the CRLB) */
     double snrs[] = {10, 20};
@@ -163,7 +170,7 @@ int main(void)
             hd_dsp_welch(x, 2048, 256, psd);
             hd_dsp_spectral(psd, 256, hd_dsp_welch_segments(2048, 256), FS, &sp);
             double lin = pow(10, snrs[si] / 10);
-            hd_dsp_gcc_phat(x, y, 2048, FS, 0.002, lin, lin, sp.rms_bw_hz, 10, &c);
+            hd_dsp_gcc_phat(x, y, 2048, FS, 0, 0.002, lin, lin, sp.rms_bw_hz, 10, &c);
             double e = c.delay_s * FS - 3.3;
             se += e * e;
             ss += c.sigma_s * FS;
@@ -181,7 +188,7 @@ int main(void)
         fm_plus_noise(x, 2048, -200, 0, 300 + t);
         fm_plus_noise(y, 2048, -200, 0, 400 + t);
         hd_xcorr c;
-        hd_dsp_gcc_phat(x, y, 2048, FS, 0.002, 0.01, 0.01, 2000, 10, &c);
+        hd_dsp_gcc_phat(x, y, 2048, FS, 0, 0.002, 0.01, 0.01, 2000, 10, &c);
         invalid += !c.valid;
     }
     ok(invalid >= 38, "pure noise gives no valid peak in ≥ 95 %% of trials (%d/40)", invalid);
@@ -196,7 +203,7 @@ int main(void)
     ok(isfinite(sp.snr_db) && isfinite(sp.rss_dbfs) && isfinite(sp.freq_offset_hz) && isfinite(sp.rms_bw_hz),
        "all-zero input gives finite features");
     hd_xcorr c;
-    ok(hd_dsp_gcc_phat(x, x, 2048, FS, 0.002, 0, 0, 0, 10, &c) == 0 && !c.valid && isfinite(c.delay_s),
+    ok(hd_dsp_gcc_phat(x, x, 2048, FS, 0, 0.002, 0, 0, 0, 10, &c) == 0 && !c.valid && isfinite(c.delay_s),
        "all-zero pair: finite and not valid");
     free(x);
     free(y);

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# featurize on the smoke campaign: the features file, identical under MPI,
+# refusals of wrong inputs, no NaN.
+. "$(dirname "$0")/lib.sh"
+
+cfg="$ROOT/configs/smoke.yaml"
+run "$HEIMDALL" collect -q -c "$cfg" --set collect.events=8 -o "$TMP/c.h5"
+is "$RC" 0 "collect"
+run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f.h5" "$TMP/c.h5"
+is "$RC" 0 "featurize exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+run "$HEIMDALL" info "$TMP/f.h5"
+like "$OUT" "heimdall features file, format version 1" "a features file"
+like "$OUT" "/features +8 × 7 × 11 +float32" "features [event, receiver, feature]"
+like "$OUT" "/tdoa/delay_s +8 × 21 +float64 +s" "21 pairs of time differences"
+
+if command -v mpirun >/dev/null && command -v h5diff >/dev/null; then
+    run mpirun --oversubscribe -np 2 "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f2.h5" "$TMP/c.h5"
+    is "$RC" 0 "featurize on 2 ranks"
+    bad=0; n=0
+    for p in $(h5ls -r "$TMP/f.h5" | awk '$2 == "Dataset" {print $1}'); do
+        n=$((n + 1))
+        h5diff -q "$TMP/f.h5" "$TMP/f2.h5" "$p" "$p" >/dev/null 2>&1 || { bad=$((bad + 1)); diag "differs: $p"; }
+    done
+    [ "$n" -gt 20 ]; ok $? "$n datasets compared"
+    is "$bad" 0 "2-rank features identical to the 1-rank run (h5diff)"
+fi
+
+run "$HEIMDALL" featurize -q -o "$TMP/x.h5" "$TMP/f.h5"
+is "$RC" 1 "a features file is not a captures file"
+like "$ERR" "not a heimdall captures file \(heimdall_format is 'features'\)" "and says so"
+printf 'junk' >"$TMP/junk.h5"
+run "$HEIMDALL" featurize -q -o "$TMP/x.h5" "$TMP/junk.h5"
+like "$ERR" "not an HDF5 file" "junk refused"
+head -c 20000 "$TMP/c.h5" >"$TMP/trunc.h5"
+run "$HEIMDALL" featurize -q -o "$TMP/x.h5" "$TMP/trunc.h5"
+is "$RC" 1 "truncated captures refused"
+[ ! -e "$TMP/x.h5" ]; ok $? "no output after refusals"
+run "$HEIMDALL" featurize -q -o "$TMP/x.h5"
+is "$RC" 2 "no input: usage error"
+
+if "$PYTHON" -c 'import h5py' 2>/dev/null; then
+    run "$PYTHON" - "$TMP/f.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+X = f["features"][:]
+assert np.isfinite(X).all(), "NaN in features"
+assert np.isfinite(f["tdoa/delay_s"][:]).all() and np.isfinite(f["tdoa/sigma_s"][:]).all()
+names = [n.decode() for n in f["feature_names"][:]]
+assert "snr_db" in names and "rss_dbm" in names
+m = f["mask"][:].astype(bool)
+snr = X[..., names.index("snr_db")]
+t = f["truth/snr_db"][:]
+sel = m & (t > 0) & (t < 40)
+assert sel.sum() > 10
+assert np.abs(snr[sel] - t[sel]).max() < 2.0, np.abs(snr[sel] - t[sel]).max()
+print("ok")
+PY
+    is "$RC" 0 "h5py: finite features; SNR follows the truth"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+fi
+done_testing
