@@ -101,8 +101,10 @@ demo: deps
 	@echo "demo: features written to $(DEMO_DIR)/features.h5"
 	@echo "demo: open it with: $(PYTHON) -c \"import h5py; f = h5py.File('$(DEMO_DIR)/captures.h5'); print(list(f))\""
 
-bench: all
-	@echo "bench: no benchmarks yet (featurize, train and localize add theirs)"
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@echo "bench: OpenBLAS core type $${OPENBLAS_CORETYPE:-auto}; $$(nproc) cores"
+	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/featurize.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/heimdall/configs/stations

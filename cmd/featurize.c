@@ -75,7 +75,9 @@ typedef struct {
     float *x;            /* [R][2N] float IQ of one event */
     float *psd;
     hd_spectral *sp;     /* [R] */
-    float *scratch;      /* 2N */
+    float *scratch;      /* 2M */
+    float *spec;         /* [R][2M] zero-padded spectra */
+    int M;
 } fz_ctx;
 
 /* Per receiver features of one event: feat[R*F], mask[R]; leaves each
@@ -157,6 +159,11 @@ static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, c
     const hd_featurize_cfg *fc = &c->cfg->featurize;
     double fs = ev->sample_rate_hz;
     int rc;
+    /* each receiver's spectrum once, if any pair will use it */
+    for (int r = 0; r < R; r++)
+        if (mask[r] && lk[r].has_iq && lk[r].gps_ok && c->sp[r].rms_bw_hz >= fc->min_rms_bw_hz &&
+            (rc = hd_dsp_spectrum(c->x + (size_t)r * 2 * N, N, c->spec + (size_t)r * 2 * c->M)) < 0)
+            return rc;
     for (int p = 0; p < c->P; p++) {
         int i, j;
         hd_features_pair(R, p, &i, &j);
@@ -176,7 +183,8 @@ static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, c
         hd_xcorr xc;
         double beta = 0.5 * (c->sp[i].rms_bw_hz + c->sp[j].rms_bw_hz);
         double sa = pow(10, c->sp[i].snr_db / 10), sb = pow(10, c->sp[j].snr_db / 10);
-        if ((rc = hd_dsp_tdoa(a, b, N, fs, center, c->max_lag_s, sa, sb, beta, fc->psr_min_db, c->scratch, &xc)) < 0)
+        if ((rc = hd_dsp_tdoa_spec(a, b, c->spec + (size_t)i * 2 * c->M, c->spec + (size_t)j * 2 * c->M, N, fs, center,
+                                   c->max_lag_s, sa, sb, beta, fc->psr_min_db, c->scratch, &xc)) < 0)
             return rc;
         if (!xc.valid || !isfinite(xc.delay_s) || !isfinite(xc.sigma_s))
             continue;
@@ -253,8 +261,10 @@ static int run(const hd_cli *cli, const hd_config *cfg)
     c.x = hd_aligned_alloc((size_t)R * 2 * N + 2, sizeof *c.x);
     c.psd = hd_calloc((size_t)cfg->featurize.nfft, sizeof *c.psd);
     c.sp = hd_calloc((size_t)R, sizeof *c.sp);
-    c.scratch = hd_aligned_alloc((size_t)2 * N + 2, sizeof *c.scratch);
-    if (!ev || !lk || !iq || !levels || !feat || !mask || !delay || !sigma || !psr || !tmask || !c.x || !c.psd || !c.sp || !c.scratch) {
+    c.M = hd_dsp_xcorr_size(N > 4 ? N : 4);
+    c.scratch = hd_aligned_alloc((size_t)2 * c.M, sizeof *c.scratch);
+    c.spec = hd_aligned_alloc((size_t)R * 2 * c.M, sizeof *c.spec);
+    if (!ev || !lk || !iq || !levels || !feat || !mask || !delay || !sigma || !psr || !tmask || !c.x || !c.psd || !c.sp || !c.scratch || !c.spec) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -365,6 +375,7 @@ fail:
     free(c.psd);
     free(c.sp);
     free(c.scratch);
+    free(c.spec);
     hd_fft_cleanup();
     return rc;
 }

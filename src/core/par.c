@@ -6,9 +6,23 @@
 
 static int par_active = 0;
 
+/* Started by an MPI launcher (mpirun, srun with PMIx or PMI)? A plain
+ * command line is a world of one and needs no MPI at all: Open MPI's
+ * singleton start-up alone costs about half a second here. */
+static int launched(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "HD_MPI_INIT"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]))
+            return 1;
+    return 0;
+}
+
 int hd_par_init(int *argc, char ***argv)
 {
     int provided = 0, inited = 0;
+    if (!launched())
+        return hd_par_check_slurm();
     MPI_Initialized(&inited);
     if (!inited && MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return hd_error(HD_EMPI, "MPI_Init_thread failed");

@@ -5,7 +5,10 @@
 #include <stdint.h>
 #include <mpi.h>
 
-int hd_par_init(int *argc, char ***argv);  /* MPI_Init_thread (FUNNELED) + checks */
+/* MPI_Init_thread (FUNNELED) when started by an MPI launcher (mpirun, srun
+ * with PMIx/PMI; or HD_MPI_INIT=1), then the Slurm check. Without a launcher
+ * MPI is not initialised and the process is a world of one. */
+int hd_par_init(int *argc, char ***argv);
 void hd_par_finalize(void);
 int hd_par_active(void);                   /* 1 after init, before finalize */
 int hd_par_rank(void);                     /* 0 when MPI is not active */

@@ -95,9 +95,19 @@ int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double cen
  * correction a hertz of LO difference pulls an FM or 4FSK correlation by
  * microseconds (delay–Doppler coupling). A signal with no bandwidth to time
  * (a CW carrier: fewer than 8 bins in band) is never valid. Arguments as
- * hd_dsp_gcc_phat; `scratch` holds 2n floats. */
+ * hd_dsp_gcc_phat; `scratch` holds 2·hd_dsp_xcorr_size(n) floats. */
 int hd_dsp_tdoa(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
                 double snr_b, double rms_bw_hz, double psr_min_db, float *scratch, hd_xcorr *out);
+
+/* The same from spectra computed once per receiver (hd_dsp_spectrum), so a
+ * network of R receivers needs R forward transforms, not R(R-1). */
+int hd_dsp_tdoa_spec(const float *a, const float *b, const float *SA, const float *SB, int n, double fs, double center_s,
+                     double max_lag_s, double snr_a, double snr_b, double rms_bw_hz, double psr_min_db, float *scratch,
+                     hd_xcorr *out);
+/* Zero-padded transform length for correlating n samples, and the
+ * transform itself: X (2·hd_dsp_xcorr_size(n) floats, 64-byte aligned). */
+int hd_dsp_xcorr_size(int n);
+int hd_dsp_spectrum(const float *x, int n, float *X);
 
 /* int16 interleaved IQ → float interleaved, scaled by `scale`. */
 void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out);
