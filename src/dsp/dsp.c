@@ -202,11 +202,14 @@ int hd_dsp_spectral(const float *psd, int nfft, int n_avg, double fs, hd_spectra
     /* centroid and RMS bandwidth of the power above the floor */
     double sp = 0, sf = 0, sf2 = 0;
     int peak = 0;
+    /* only bins clearly above the floor: the positive half of the noise
+     * bins' fluctuation would otherwise widen every signal to the band */
+    double clear = 2.0 * floor_bin;
     for (int k = 0; k < nfft; k++) {
         double e = psd[k] - floor_bin;
         if (psd[k] > psd[peak])
             peak = k;
-        if (e <= 0)
+        if (psd[k] <= clear)
             continue;
         double f = (k - nfft / 2) * df;
         sp += e;
@@ -235,13 +238,13 @@ int hd_dsp_spectral(const float *psd, int nfft, int n_avg, double fs, hd_spectra
         int klo = -1, khi = nfft;
         for (int k = 0; k < nfft && acc < 0.005 * sp; k++) {
             double e = psd[k] - floor_bin;
-            acc += e > 0 ? e : 0;
+            acc += psd[k] > clear ? e : 0;
             klo = k;
         }
         acc = 0;
         for (int k = nfft - 1; k >= 0 && acc < 0.005 * sp; k--) {
             double e = psd[k] - floor_bin;
-            acc += e > 0 ? e : 0;
+            acc += psd[k] > clear ? e : 0;
             khi = k;
         }
         lo = (klo - nfft / 2) * df;
@@ -515,63 +518,109 @@ int hd_dsp_tdoa_spec(const float *a, const float *b, const float *SA, const floa
                      double max_lag_s, double snr_a, double snr_b, double rms_bw_hz, double psr_min_db, float *scratch,
                      hd_xcorr *out)
 {
-    /* coarse: the integer lag is all the frequency estimate needs */
+    /* coarse: the lag to a fraction of a sample from the parabolic peak */
     int rc = gcc_core((const float complex *)SA, (const float complex *)SB, n, fs, center_s, max_lag_s, snr_a, snr_b,
                       rms_bw_hz, psr_min_db, 0, out);
     if (rc < 0 || !out->valid)
         return rc;
     int M = good_size(2 * n);
-    const hd_fft_plan *pf = hd_fft_plan_get(M, -1);
+    const hd_fft_plan *pf = hd_fft_plan_get(M, -1), *pb = hd_fft_plan_get(M, +1);
     float complex *Z = hd_aligned_alloc((size_t)M, sizeof *Z);
-    if (!pf || !Z) {
+    if (!pf || !pb || !Z) {
         free(Z);
         return HD_ENOMEM;
     }
     const float complex *ca = (const float complex *)a, *cb = (const float complex *)b;
+    const float complex *sb = (const float complex *)SB;
     float complex *bc = (float complex *)scratch;
-    double df = 0;
-    /* the frequency difference measured at the coarse lag, then timed again
-     * (a second round changed the outliers by little: 39 → 37 of 1,497) */
-    for (int iter = 0; iter < 1 && out->valid; iter++) {
-        /* z(m) = conj(a(m)) b(m + D): a tone at the frequency difference */
-        int lag = (int)lround(out->delay_s * fs);
-        int m0 = lag > 0 ? 0 : -lag, m1 = lag > 0 ? n - lag : n;
-        if (m1 - m0 < 16)
-            break;
-        memset(Z, 0, (size_t)M * sizeof *Z);
-        for (int m = m0; m < m1; m++)
-            Z[m - m0] = conjf(ca[m]) * cb[m + lag];
-        hd_fft_execute(pf, (float *)Z, (float *)Z);
-        int best = 0;
-        float bv = -1;
-        for (int k = 0; k < M; k++) {
-            float v = crealf(Z[k] * conjf(Z[k]));
-            if (v > bv) {
-                bv = v;
-                best = k;
-            }
-        }
-        double y0 = cabsf(Z[(best - 1 + M) % M]), y1 = cabsf(Z[best]), y2 = cabsf(Z[(best + 1) % M]);
-        double den = y0 - 2 * y1 + y2, frac = den < 0 ? 0.5 * (y0 - y2) / den : 0;
-        int kk = best < M / 2 ? best : best - M;
-        df = (kk + frac) * fs / M;
-        /* de-rotate b and time again */
-        double complex step = cexp(-I * 2 * M_PI * df / fs), rot = 1;
-        for (int m = 0; m < n; m++, rot *= step) {
-            if ((m & 1023) == 0) /* keep the recurrence exact over long captures */
-                rot = cexp(-I * 2 * M_PI * df / fs * m);
-            bc[m] = cb[m] * (float complex)rot;
-        }
-        /* bc's spectrum over the time signal's own storage: scratch holds 2M floats */
-        if ((rc = hd_dsp_spectrum(scratch, n, scratch)) < 0)
-            break;
-        hd_xcorr next;
-        if ((rc = gcc_core((const float complex *)SA, (const float complex *)scratch, n, fs, center_s, max_lag_s, snr_a,
-                           snr_b, rms_bw_hz, psr_min_db, 1, &next)) < 0)
-            break;
-        *out = next;
+    double tau = out->delay_s * fs, df = 0;
+    /* b advanced by tau (integer and fraction, through its spectrum), so
+     * that z(m) = conj(a(m)) b(m + tau) is a tone at the frequency difference
+     * and not modulated by a misalignment */
+    double complex step = cexp(I * 2 * M_PI * tau / M), rot = cexp(-I * 2 * M_PI * (M / 2) * tau / M);
+    for (int kk = -M / 2; kk < M - M / 2; kk++, rot *= step) {
+        int k = kk < 0 ? kk + M : kk;
+        if (((kk + M / 2) & 255) == 0)
+            rot = cexp(I * 2 * M_PI * kk * tau / M);
+        Z[k] = sb[k] * (float complex)rot;
     }
+    hd_fft_execute(pb, (float *)Z, (float *)Z);
+    int lag = (int)lround(tau);
+    int m0 = lag > 0 ? 0 : -lag, m1 = lag > 0 ? n - lag : n;
+    if (m1 - m0 < 64)
+        goto done;
+    for (int m = 0; m < M; m++)
+        bc[m] = m >= m0 && m < m1 ? conjf(ca[m]) * Z[m] / (float)M : 0.0f;
+    /* coarse frequency: the zero-padded spectrum's peak */
+    hd_fft_execute(pf, (float *)bc, (float *)Z);
+    int best = 0;
+    float bv = -1;
+    for (int k = 0; k < M; k++) {
+        float v = abs2f(Z[k]);
+        if (v > bv) {
+            bv = v;
+            best = k;
+        }
+    }
+    double y0 = cabsf(Z[(best - 1 + M) % M]), y1 = cabsf(Z[best]), y2 = cabsf(Z[(best + 1) % M]);
+    double den = y0 - 2 * y1 + y2, frac = den < 0 ? 0.5 * (y0 - y2) / den : 0;
+    int kk = best < M / 2 ? best : best - M;
+    df = (kk + frac) * fs / M;
+    /* fine: the phase slope of the de-rotated tone over 8 segments */
+    {
+        enum { S = 8 };
+        double complex seg[S] = {0};
+        double tm[S] = {0};
+        int len = (m1 - m0) / S;
+        double complex st = cexp(-I * 2 * M_PI * df / fs), r = 1;
+        for (int q = 0; q < S; q++) {
+            for (int m = 0; m < len; m++) {
+                int idx = q * len + m;
+                if ((idx & 255) == 0)
+                    r = cexp(-I * 2 * M_PI * df / fs * idx);
+                seg[q] += bc[idx] * r;
+                r *= st;
+            }
+            tm[q] = (q + 0.5) * len / fs;
+        }
+        double ph[S], sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+        for (int q = 0; q < S; q++) {
+            ph[q] = carg(seg[q]);
+            if (q) { /* unwrap */
+                while (ph[q] - ph[q - 1] > M_PI)
+                    ph[q] -= 2 * M_PI;
+                while (ph[q] - ph[q - 1] < -M_PI)
+                    ph[q] += 2 * M_PI;
+            }
+            double w = cabs(seg[q]);
+            sw += w;
+            sx += w * tm[q];
+            sy += w * ph[q];
+            sxx += w * tm[q] * tm[q];
+            sxy += w * tm[q] * ph[q];
+        }
+        double d = sw * sxx - sx * sx;
+        if (d > 0)
+            df += (sw * sxy - sx * sy) / d / (2 * M_PI);
+    }
+    /* de-rotate b, transform, and time it */
+    {
+        double complex st = cexp(-I * 2 * M_PI * df / fs), r = 1;
+        for (int m = 0; m < n; m++, r *= st) {
+            if ((m & 1023) == 0)
+                r = cexp(-I * 2 * M_PI * df / fs * m);
+            bc[m] = cb[m] * (float complex)r;
+        }
+    }
+    if ((rc = hd_dsp_spectrum(scratch, n, scratch)) < 0)
+        goto done;
+    hd_xcorr next;
+    if ((rc = gcc_core((const float complex *)SA, (const float complex *)scratch, n, fs, center_s, max_lag_s, snr_a,
+                       snr_b, rms_bw_hz, psr_min_db, 1, &next)) < 0)
+        goto done;
+    *out = next;
     out->freq_diff_hz = df;
+done:
     free(Z);
     return rc;
 }
