@@ -41,4 +41,15 @@ like "$ERR" "output file is required" "and says what is missing"
 run "$HEIMDALL" info
 is "$RC" 2 "info without a file exits 2"
 
+run "$HEIMDALL" featurize --help
+is "$RC" 0 "featurize --help exits 0"
+like "$OUT" "usage: heimdall featurize" "featurize has its usage"
+like "$OUT" "GCC-PHAT" "and says what it computes"
+
+# a plain srun without PMIx starts N singletons: an MPI command refuses
+run env SLURM_STEP_ID=0 SLURM_NTASKS=2 "$HEIMDALL" collect -q -c "$ROOT/configs/smoke.yaml" -o "$TMP/s.h5"
+is "$RC" 1 "world of 1 under SLURM_NTASKS=2 refused"
+like "$ERR" "MPI world has 1 rank\(s\) but SLURM_NTASKS is 2" "and explained"
+[ ! -e "$TMP/s.h5" ]; ok $? "nothing written"
+
 done_testing
