@@ -3,8 +3,41 @@
 #include "core/log.h"
 #include "core/util.h"
 
+#include "h5/h5.h"
+
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (interrupted) {
+        const char *tmp = hd_h5_pending_tmp();
+        if (tmp && tmp[0])
+            unlink(tmp);
+        _exit(130);
+    }
+    interrupted = 1;
+}
+
+void hd_cli_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int hd_cli_interrupted(void)
+{
+    return interrupted != 0;
+}
 
 void hd_cli_common_usage(FILE *out)
 {

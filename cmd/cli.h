@@ -38,6 +38,12 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv);
  * for rc. */
 int hd_cli_fail(const hd_cli *cli, int rc);
 
+/* SIGINT/SIGTERM: the first asks the command to stop at the next batch
+ * (hd_cli_interrupted() turns 1; the command abandons its temporary
+ * output); a second removes the temporary output at once and exits 130. */
+void hd_cli_catch_signals(void);
+int hd_cli_interrupted(void);
+
 /* The common options' help lines. */
 void hd_cli_common_usage(FILE *out);
 

@@ -11,27 +11,11 @@
 #include "h5/h5.h"
 #include "sim/sim.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BATCH 16
 
-static volatile sig_atomic_t interrupted = 0;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (interrupted) {
-        /* second signal: leave at once, but leave no half file behind */
-        const char *tmp = hd_h5_pending_tmp();
-        if (tmp && tmp[0])
-            unlink(tmp);
-        _exit(130);
-    }
-    interrupted = 1;
-}
 
 void hd_cmd_collect_usage(FILE *out)
 {
@@ -169,7 +153,7 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
         int64_t first = k * BATCH;
         int n = (int)(first < n_kept ? (n_kept - first < BATCH ? n_kept - first : BATCH) : 0);
         /* 0 go on, 1 interrupted, 2 failed: every rank learns the worst */
-        int flag = interrupted ? 1 : 0;
+        int flag = hd_cli_interrupted() ? 1 : 0;
         if (n > 0 && !flag && (rc = render_batch(cfg, kept_ids + first, n, R, N, L, ev, links, iq, levels)) < 0)
             flag = 2;
         if (size > 1)
@@ -198,7 +182,7 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
             (rc = hd_h5_write_provenance(&out, &prov)) < 0)
             goto fail_out;
     }
-    if (interrupted) {
+    if (hd_cli_interrupted()) {
         rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
         goto fail_out;
     }
@@ -244,12 +228,7 @@ int hd_cmd_collect(int argc, char **argv)
                 cli.inputs[0]);
         return 2;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    hd_cli_catch_signals();
 
     int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
     if (rc < 0)

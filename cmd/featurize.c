@@ -15,26 +15,11 @@
 
 #include <complex.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BATCH 16
 
-static volatile sig_atomic_t interrupted = 0;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (interrupted) {
-        const char *tmp = hd_h5_pending_tmp();
-        if (tmp && tmp[0])
-            unlink(tmp);
-        _exit(130);
-    }
-    interrupted = 1;
-}
 
 void hd_cmd_featurize_usage(FILE *out)
 {
@@ -287,7 +272,7 @@ static int run(const hd_cli *cli, const hd_config *cfg)
     for (int64_t k = 0; k < batches; k++) {
         int64_t first = b + k * BATCH;
         int n = (int)(first < e ? (e - first < BATCH ? e - first : BATCH) : 0);
-        int flag = interrupted ? 1 : 0;
+        int flag = hd_cli_interrupted() ? 1 : 0;
         if (n > 0 && !flag && (rc = hd_captures_read_block(&rd, first, n, ev, lk, iq, levels)) < 0)
             flag = 2;
         for (int i = 0; i < n && !flag; i++) {
@@ -392,12 +377,7 @@ int hd_cmd_featurize(int argc, char **argv)
                 !cli.output ? "an output file is required (-o features.h5)" : "exactly one captures file is required");
         return 2;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    hd_cli_catch_signals();
     int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
     if (rc == 0)
         rc = run(&cli, &cfg);
