@@ -24,7 +24,9 @@ rate() { # rate EVENTS CAPTURES -> events/s of heimdall featurize (best of 3)
 "$H" collect -q --set collect.events=120 -o "$D/c.h5"
 hd=$(rate 120 "$D/c.h5")
 peer=$("$PY" bench/featurize_peer.py "$D/c.h5")
-awk -v h="$hd" -v p="$peer" 'BEGIN { printf "bench featurize: heimdall=%.1f events/s peer=%.1f events/s ratio=%.1f (numpy/scipy, 7 receivers, 0.25 s of 24 kHz IQ)\n", h, p, h / p }'
+awk -v h="$hd" -v p="$peer" 'BEGIN { printf "bench featurize: heimdall=%.1f events/s peer=%.1f events/s ratio=%.1f (straightforward numpy/scipy: one GCC-PHAT per pair, no frequency-difference correction or refinement; 7 receivers, 0.25 s of 24 kHz IQ)\n", h, p, h / p }'
+same=$("$PY" bench/featurize_peer.py "$D/c.h5" same-work)
+awk -v h="$hd" -v p="$same" 'BEGIN { printf "bench featurize-same-work: heimdall=%.1f events/s peer=%.1f events/s ratio=%.1f (numpy doing heimdall'"'"'s per-pair work)\n", h, p, h / p }'
 
 # growth with capture length and with events
 for dur in 0.125 0.5; do

@@ -8,7 +8,45 @@ import h5py
 import numpy as np
 from scipy.signal import welch
 
-def features(path, nfft=256):
+def tdoa_same_work(sa, sb, a, b, M, fs, center, maxlag):
+    """heimdall's per-pair work in NumPy: coarse GCC-PHAT over the band,
+    b aligned at the fractional lag, the frequency difference from conj(a)·b,
+    b de-rotated, GCC-PHAT again and a weighted phase-slope refinement."""
+    n = len(a)
+    def gcc(A, B):
+        g = np.conj(A) * B
+        mag = np.abs(g)
+        band = mag > 4 * np.quantile(mag[::8], 0.25)
+        g = np.where(band, g / np.maximum(mag, 1e-30), 0)
+        r = np.abs(np.fft.ifft(g))
+        lags = np.arange(center - maxlag, center + maxlag + 1)
+        k = lags[np.argmax(r[lags % M])]
+        y0, y1, y2 = r[(k - 1) % M], r[k % M], r[(k + 1) % M]
+        return k + 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2), g, np.where(band, mag, 0)
+    tau, _, _ = gcc(sa, sb)
+    kk = np.fft.fftfreq(M, 1.0 / M)
+    bal = np.fft.ifft(sb * np.exp(2j * np.pi * kk * tau / M))
+    lag = int(round(tau))
+    m = np.arange(max(0, -lag), min(n, n - lag))
+    z = np.conj(a[m]) * bal[m]
+    Z = np.abs(np.fft.fft(z, M))
+    k = int(np.argmax(Z))
+    df = np.fft.fftfreq(M, 1.0 / fs)[k]
+    b2 = b * np.exp(-2j * np.pi * df * np.arange(n) / fs)
+    tau, g, w = gcc(sa, np.fft.fft(b2, M))
+    for _ in range(2):
+        r = g * np.exp(2j * np.pi * kk * tau / M)
+        c0 = np.sum(w * r)
+        y = np.angle(r * np.conj(c0) / max(abs(c0), 1e-30))
+        x = 2 * np.pi * kk / M
+        sel = w > 0
+        W, X, Y = w[sel], x[sel], y[sel]
+        d = W.sum() * (W * X * X).sum() - (W * X).sum() ** 2
+        tau -= (W.sum() * (W * X * Y).sum() - (W * X).sum() * (W * Y).sum()) / d
+    return tau / fs
+
+
+def features(path, nfft=256, same_work=False):
     f = h5py.File(path, "r")
     iq = f["iq"]
     status, has_iq, gps = f["status"][:], f["has_iq"][:], f["gps_ok"][:]
@@ -37,6 +75,10 @@ def features(path, nfft=256):
         for p_, (i, j) in enumerate(pairs):
             if i not in spec or j not in spec or not (gps[e, i] and gps[e, j]):
                 continue
+            if same_work:
+                center = int(round(-(t0[e, j] - t0[e, i]) * fs[e]))
+                out_tdoa[e, p_] = t0[e, j] - t0[e, i] + tdoa_same_work(spec[i], spec[j], z[i], z[j], M, fs[e], center, 40)
+                continue
             g = np.conj(spec[i]) * spec[j]
             g /= np.maximum(np.abs(g), 1e-20)
             r_ = np.abs(np.fft.ifft(g))
@@ -49,5 +91,5 @@ def features(path, nfft=256):
     return E, el
 
 if __name__ == "__main__":
-    E, el = features(sys.argv[1])
+    E, el = features(sys.argv[1], same_work=len(sys.argv) > 2 and sys.argv[2] == "same-work")
     print(f"{E / el:.3f}")
