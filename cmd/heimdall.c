@@ -47,12 +47,13 @@ static void main_usage(FILE *out)
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < HD_ARRAY_LEN(commands); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s%s\n", commands[i].name, commands[i].summary,
+                commands[i].flags & HD_CMD_MPI ? " [MPI]" : "");
     fprintf(out,
             "\n"
             "Run 'heimdall <command> --help' for a command's options.\n"
             "Without -c, commands use the embedded default config (configs/default.yaml).\n"
-            "Commands marked as scaling run under mpirun/srun as well as alone.\n");
+            "Commands marked [MPI] also run under mpirun or srun, splitting events over ranks.\n");
 }
 
 static void help_usage(FILE *out)
