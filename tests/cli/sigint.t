@@ -32,4 +32,15 @@ kill -INT $pid
 wait $pid
 is "$(sha256sum "$out" | cut -d' ' -f1)" "$sum" "previous output intact after an interrupted --force run"
 
+# featurize interrupted likewise
+"$HEIMDALL" collect -q -c "$ROOT/configs/smoke.yaml" --set collect.events=1500 -o "$TMP/c.h5"
+"$HEIMDALL" featurize -q -c "$ROOT/configs/smoke.yaml" -o "$TMP/f.h5" "$TMP/c.h5" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 1 200); do ls -a "$TMP" | grep -q '^\.f\.h5\.tmp\.' && break; sleep 0.02; done
+kill -INT $pid
+wait $pid; rc=$?
+is "$rc" 130 "interrupted featurize exits 130"
+[ ! -e "$TMP/f.h5" ]; ok $? "no features file under the final name"
+is "$(ls -a "$TMP" | grep -c '\.tmp\.')" 0 "its temporary file removed"
+
 done_testing
