@@ -42,7 +42,8 @@ void hd_cmd_featurize_usage(FILE *out)
             "Config (featurize:): nfft 256, psr_min_db 10, max_lag_s 0 (from the network's\n"
             "largest baseline and clock sigma), min_rms_bw_hz 200 (narrower signals, such\n"
             "as a CW carrier, give no time difference), max_clipped_fraction 0.01,\n"
-            "compression 4. Each pair's frequency difference (the receivers' LO errors) is\n"
+            "compression 4; logmel false (true adds /logmel [event, receiver, frame, band]\n"
+            "with logmel_n_fft 256, logmel_hop 128, logmel_n_mels 32). Each pair's frequency difference (the receivers' LO errors) is\n"
             "measured and removed before the final correlation; sigma_s adds both\n"
             "receivers' GPS clock sigma to the correlation's Cramér–Rao bound.\n"
             "\n"
@@ -216,7 +217,7 @@ static int run(const hd_cli *cli, const hd_config *cfg)
     hd_sim_event *ev = NULL;
     hd_sim_link *lk = NULL;
     int16_t *iq = NULL;
-    float *levels = NULL, *feat = NULL, *psr = NULL;
+    float *levels = NULL, *feat = NULL, *psr = NULL, *logmel = NULL;
     uint8_t *mask = NULL, *tmask = NULL;
     double *delay = NULL, *sigma = NULL;
     double t_start = hd_now();
@@ -246,10 +247,18 @@ static int run(const hd_cli *cli, const hd_config *cfg)
     c.x = hd_aligned_alloc((size_t)R * 2 * N + 2, sizeof *c.x);
     c.psd = hd_calloc((size_t)cfg->featurize.nfft, sizeof *c.psd);
     c.sp = hd_calloc((size_t)R, sizeof *c.sp);
+    const hd_featurize_cfg *fc = &cfg->featurize;
+    int T = fc->logmel ? hd_dsp_logmel_frames(N, fc->logmel_n_fft, fc->logmel_hop) : 0, Mm = fc->logmel_n_mels;
+    if (fc->logmel && T == 0) {
+        rc = hd_error(HD_ECONFIG, "featurize.logmel_n_fft %d is longer than the captures' %d samples", fc->logmel_n_fft, N);
+        goto fail;
+    }
+    size_t lm_per_event = (size_t)R * (size_t)T * (size_t)Mm;
+    logmel = hd_calloc(B * lm_per_event + 1, sizeof *logmel);
     c.M = hd_dsp_xcorr_size(N > 4 ? N : 4);
     c.scratch = hd_aligned_alloc((size_t)2 * c.M, sizeof *c.scratch);
     c.spec = hd_aligned_alloc((size_t)R * 2 * c.M, sizeof *c.spec);
-    if (!ev || !lk || !iq || !levels || !feat || !mask || !delay || !sigma || !psr || !tmask || !c.x || !c.psd || !c.sp || !c.scratch || !c.spec) {
+    if (!ev || !lk || !iq || !levels || !feat || !mask || !delay || !sigma || !psr || !tmask || !c.x || !c.psd || !c.sp || !c.scratch || !c.spec || !logmel) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -258,7 +267,7 @@ static int run(const hd_cli *cli, const hd_config *cfg)
         goto fail;
     out_open = 1;
     if ((rc = hd_captures_write_receivers(out.file, rd.stations, R)) < 0 ||
-        (rc = hd_features_create(&w, out.file, rd.n_events, R, rd.has_truth, cfg->featurize.compression)) < 0)
+        (rc = hd_features_create(&w, out.file, rd.n_events, R, rd.has_truth, cfg->featurize.compression, T, Mm)) < 0)
         goto fail;
     w_open = 1;
 
@@ -289,6 +298,18 @@ static int run(const hd_cli *cli, const hd_config *cfg)
                 flag = 2;
                 break;
             }
+            for (int r = 0; T > 0 && r < R; r++) {
+                float *lm = logmel + (size_t)i * lm_per_event + (size_t)r * T * Mm;
+                if (!mk[r] || !li[r].has_iq)
+                    memset(lm, 0, (size_t)T * Mm * sizeof *lm);
+                else if ((rc = hd_dsp_logmel(c.x + (size_t)r * 2 * N, N, evi->sample_rate_hz, fc->logmel_n_fft,
+                                             fc->logmel_hop, Mm, lm)) < 0) {
+                    flag = 2;
+                    break;
+                }
+            }
+            if (flag)
+                break;
             for (int p = 0; p < P; p++) {
                 int a, bb;
                 hd_features_pair(R, p, &a, &bb);
@@ -304,7 +325,8 @@ static int run(const hd_cli *cli, const hd_config *cfg)
                                : hd_error(HD_EIO, "another rank failed; %s not written", cli->output);
             goto fail;
         }
-        if ((rc = hd_features_write_block(&w, first < e ? first : e, n, ev, lk, feat, mask, delay, sigma, psr, tmask)) < 0)
+        if ((rc = hd_features_write_block(&w, first < e ? first : e, n, ev, lk, feat, mask, delay, sigma, psr, tmask,
+                                          logmel)) < 0)
             goto fail;
         int64_t d = n;
         if (size > 1)
@@ -356,6 +378,7 @@ fail:
     free(sigma);
     free(psr);
     free(tmask);
+    free(logmel);
     free(c.x);
     free(c.psd);
     free(c.sp);

@@ -638,3 +638,64 @@ int hd_dsp_tdoa(const float *a, const float *b, int n, double fs, double center_
     free(B);
     return rc;
 }
+
+/* ---- log-mel ------------------------------------------------------------------ */
+
+int hd_dsp_logmel_frames(int n, int n_fft, int hop)
+{
+    return n_fft > 0 && hop > 0 && n >= n_fft ? 1 + (n - n_fft) / hop : 0;
+}
+
+static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
+static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
+
+int hd_dsp_logmel(const float *x, int n, double fs, int n_fft, int hop, int n_mels, float *out)
+{
+    if (n_fft < 8 || hop < 1 || n_mels < 1 || fs <= 0)
+        return hd_error(HD_EINVAL, "log-mel: n_fft %d, hop %d, n_mels %d", n_fft, hop, n_mels);
+    int frames = hd_dsp_logmel_frames(n, n_fft, hop), rc = 0;
+    const hd_fft_plan *p = hd_fft_plan_get(n_fft, -1);
+    float *buf = hd_aligned_alloc((size_t)n_fft * 2, sizeof *buf), *w = hd_malloc((size_t)n_fft * sizeof *w);
+    double *fb = hd_calloc((size_t)n_mels * n_fft, sizeof *fb);
+    if (!p || !buf || !w || !fb) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    for (int i = 0; i < n_fft; i++)
+        w[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / n_fft));
+    /* triangular filters on the mel scale of |f|: edges at n_mels + 2 points */
+    double top = hz_to_mel(fs / 2);
+    for (int m = 0; m < n_mels; m++) {
+        double f0 = mel_to_hz(top * m / (n_mels + 1)), f1 = mel_to_hz(top * (m + 1) / (n_mels + 1)),
+               f2 = mel_to_hz(top * (m + 2) / (n_mels + 1));
+        for (int k = 0; k < n_fft; k++) {
+            int kk = k < n_fft / 2 ? k : k - n_fft;
+            double f = fabs(kk * fs / n_fft), v = 0;
+            if (f > f0 && f <= f1)
+                v = (f - f0) / (f1 - f0);
+            else if (f > f1 && f < f2)
+                v = (f2 - f) / (f2 - f1);
+            fb[(size_t)m * n_fft + k] = v;
+        }
+    }
+    for (int t = 0; t < frames; t++) {
+        for (int i = 0; i < n_fft; i++) {
+            buf[2 * i] = x[2 * (t * hop + i)] * w[i];
+            buf[2 * i + 1] = x[2 * (t * hop + i) + 1] * w[i];
+        }
+        hd_fft_execute(p, buf, buf);
+        for (int m = 0; m < n_mels; m++) {
+            double e = 0;
+            const double *f = fb + (size_t)m * n_fft;
+            for (int k = 0; k < n_fft; k++)
+                if (f[k] > 0)
+                    e += f[k] * ((double)buf[2 * k] * buf[2 * k] + (double)buf[2 * k + 1] * buf[2 * k + 1]);
+            out[(size_t)t * n_mels + m] = (float)log10(e / n_fft + 1e-12);
+        }
+    }
+done:
+    free(buf);
+    free(w);
+    free(fb);
+    return rc;
+}

@@ -109,6 +109,15 @@ int hd_dsp_tdoa_spec(const float *a, const float *b, const float *SA, const floa
 int hd_dsp_xcorr_size(int n);
 int hd_dsp_spectrum(const float *x, int n, float *X);
 
+/* ---- Log-mel spectrogram ---------------------------------------------------- */
+/* Frames of n_fft samples every hop (Hann window), power spectrum, mapped
+ * onto n_mels triangular filters equally spaced on the mel scale
+ * (2595 log10(1 + f/700)) of |f| over [0, fs/2] (a baseband spectrum folds
+ * its two sides together), out[frame * n_mels + m] = log10(energy + 1e-12).
+ * Frames: 1 + (n - n_fft) / hop, or 0 when n < n_fft. */
+int hd_dsp_logmel_frames(int n, int n_fft, int hop);
+int hd_dsp_logmel(const float *x, int n, double fs, int n_fft, int hop, int n_mels, float *out);
+
 /* int16 interleaved IQ → float interleaved, scaled by `scale`. */
 void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out);
 

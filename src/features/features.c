@@ -38,11 +38,11 @@ void hd_features_pair(int n, int p, int *i, int *j)
 }
 
 int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int n_receivers, int with_truth,
-                       int compression)
+                       int compression, int logmel_frames, int logmel_mels)
 {
     int rc;
     memset(w, 0, sizeof *w);
-    w->d_feat = w->d_mask = w->d_delay = w->d_sigma = w->d_psr = w->d_tmask = H5I_INVALID_HID;
+    w->d_feat = w->d_mask = w->d_delay = w->d_sigma = w->d_psr = w->d_tmask = w->d_logmel = H5I_INVALID_HID;
     w->n_events = n_events;
     w->n_receivers = n_receivers;
     w->n_pairs = hd_features_npairs(n_receivers);
@@ -99,12 +99,23 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
                                "1 where both receivers were GPS-timed and the peak was significant");
     if (w->d_delay < 0 || w->d_sigma < 0 || w->d_psr < 0 || w->d_tmask < 0)
         return hd_error(HD_EIO, "cannot create the /tdoa datasets");
+    if (logmel_frames > 0 && logmel_mels > 0) {
+        w->logmel_frames = logmel_frames;
+        w->logmel_mels = logmel_mels;
+        hsize_t ld[4] = {E, R, (hsize_t)logmel_frames, (hsize_t)logmel_mels}, lc[4] = {1, R, ld[2], ld[3]};
+        w->d_logmel = hd_h5_dataset(file, "logmel", H5T_NATIVE_FLOAT, 4, ld, E ? lc : NULL, compression, "log10",
+                                    "log-mel spectrogram [event, receiver, frame, mel band]: log10 of the band "
+                                    "energy (mel filters over |f|, baseband sides folded); 0 where /mask is 0");
+        if (w->d_logmel < 0)
+            return (int)w->d_logmel;
+    }
     return 0;
 }
 
 int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
                             const hd_sim_link *links, const float *feat, const uint8_t *mask,
-                            const double *delay, const double *sigma, const float *psr, const uint8_t *tmask)
+                            const double *delay, const double *sigma, const float *psr, const uint8_t *tmask,
+                            const float *logmel)
 {
     int rc;
     hsize_t s = (hsize_t)start, n = (hsize_t)(count > 0 ? count : 0);
@@ -114,7 +125,8 @@ int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count,
         (rc = hd_h5_write_rows(w->d_delay, H5T_NATIVE_DOUBLE, s, n, delay)) < 0 ||
         (rc = hd_h5_write_rows(w->d_sigma, H5T_NATIVE_DOUBLE, s, n, sigma)) < 0 ||
         (rc = hd_h5_write_rows(w->d_psr, H5T_NATIVE_FLOAT, s, n, psr)) < 0 ||
-        (rc = hd_h5_write_rows(w->d_tmask, H5T_NATIVE_UINT8, s, n, tmask)) < 0)
+        (rc = hd_h5_write_rows(w->d_tmask, H5T_NATIVE_UINT8, s, n, tmask)) < 0 ||
+        (w->d_logmel >= 0 && (rc = hd_h5_write_rows(w->d_logmel, H5T_NATIVE_FLOAT, s, n, logmel)) < 0))
         return hd_error_context(rc, "writing features of events [%lld, %lld)", (long long)start,
                                 (long long)(start + count));
     return 0;
@@ -123,7 +135,7 @@ int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count,
 void hd_features_close(hd_features_writer *w)
 {
     hd_captures_close(&w->meta);
-    hid_t *ds[] = {&w->d_feat, &w->d_mask, &w->d_delay, &w->d_sigma, &w->d_psr, &w->d_tmask};
+    hid_t *ds[] = {&w->d_feat, &w->d_mask, &w->d_delay, &w->d_sigma, &w->d_psr, &w->d_tmask, &w->d_logmel};
     for (size_t i = 0; i < HD_ARRAY_LEN(ds); i++) {
         if (*ds[i] >= 0)
             H5Dclose(*ds[i]);

@@ -11,6 +11,7 @@
  *   /tdoa/sigma_s  float64 [E, P]           standard deviation estimate
  *   /tdoa/psr_db   float32 [E, P]           correlation peak-to-sidelobe ratio
  *   /tdoa/mask     uint8   [E, P]           1: GPS-timed on both ends and a significant peak
+ *   /logmel     float32 [E, R, T, M]        optional log-mel spectrograms (log10 energy)
  */
 #ifndef HD_FEATURES_FEATURES_H
 #define HD_FEATURES_FEATURES_H
@@ -43,20 +44,24 @@ void hd_features_pair(int n_receivers, int p, int *i, int *j);
 
 typedef struct {
     hd_captures_writer meta;   /* events, status, truth fields */
-    hid_t d_feat, d_mask, d_delay, d_sigma, d_psr, d_tmask;
+    hid_t d_feat, d_mask, d_delay, d_sigma, d_psr, d_tmask, d_logmel;
     int64_t n_events;
     int n_receivers, n_pairs;
+    int logmel_frames, logmel_mels;   /* 0: no /logmel */
 } hd_features_writer;
 
-/* Create the datasets (collective). with_truth: copy /truth. */
+/* Create the datasets (collective). with_truth: copy /truth. logmel_frames
+ * and logmel_mels > 0 add /logmel [E, R, frames, mels]. */
 int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int n_receivers, int with_truth,
-                       int compression);
+                       int compression, int logmel_frames, int logmel_mels);
 /* Write events [start, start+count): ev/links as read from the captures
  * file; feat[count*R*F], mask[count*R], delay/sigma[count*P], psr[count*P],
- * tmask[count*P]. Collective, count may be 0. */
+ * tmask[count*P], logmel[count*R*T*M] (ignored without /logmel).
+ * Collective, count may be 0. */
 int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
                             const hd_sim_link *links, const float *feat, const uint8_t *mask,
-                            const double *delay, const double *sigma, const float *psr, const uint8_t *tmask);
+                            const double *delay, const double *sigma, const float *psr, const uint8_t *tmask,
+                            const float *logmel);
 void hd_features_close(hd_features_writer *w);
 
 #endif

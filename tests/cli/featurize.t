@@ -26,6 +26,14 @@ if command -v mpirun >/dev/null && command -v h5diff >/dev/null; then
     is "$bad" 0 "2-rank features identical to the 1-rank run (h5diff)"
 fi
 
+run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.logmel=true --set featurize.logmel_n_mels=16 -o "$TMP/fl.h5" "$TMP/c.h5"
+is "$RC" 0 "featurize with log-mel spectrograms"
+run "$HEIMDALL" info "$TMP/fl.h5"
+like "$OUT" "/logmel +8 × 7 × 8 × 16 +float32 +log10" "/logmel [event, receiver, frame, band]"
+run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.logmel=true --set featurize.logmel_n_fft=65536 -o "$TMP/fx.h5" "$TMP/c.h5"
+is "$RC" 2 "a log-mel frame longer than the capture is a config error"
+like "$ERR" "logmel_n_fft 65536 is longer than the captures' 1200 samples" "and says so"
+
 run "$HEIMDALL" featurize -q -o "$TMP/x.h5" "$TMP/f.h5"
 is "$RC" 1 "a features file is not a captures file"
 like "$ERR" "not a heimdall captures file \(heimdall_format is 'features'\)" "and says so"

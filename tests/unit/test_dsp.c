@@ -193,6 +193,32 @@ int main(void)
     }
     ok(invalid >= 38, "pure noise gives no valid peak in ≥ 95 %% of trials (%d/40)", invalid);
 
+    /* log-mel: frame count, a +3 kHz tone in the band that holds 3 kHz */
+    is_int(hd_dsp_logmel_frames(6000, 256, 128), 45, "log-mel frames: 1 + (n - n_fft) / hop");
+    is_int(hd_dsp_logmel_frames(100, 256, 128), 0, "no frame shorter than n_fft");
+    for (int k = 0; k < N; k++) {
+        double ph = 2 * M_PI * 3000.0 * k / FS;
+        x[2 * k] = (float)cos(ph);
+        x[2 * k + 1] = (float)sin(ph);
+    }
+    {
+        int frames = hd_dsp_logmel_frames(N, 256, 128), nm = 24;
+        float *lm = malloc((size_t)frames * nm * sizeof *lm);
+        ok(hd_dsp_logmel(x, N, FS, 256, 128, nm, lm) == 0, "log-mel computed");
+        int best = 0, finite = 1;
+        for (int m = 0; m < nm; m++) {
+            finite &= isfinite(lm[5 * nm + m]);
+            if (lm[5 * nm + m] > lm[5 * nm + best])
+                best = m;
+        }
+        /* band m spans mel edges m .. m+2 of n_mels + 1 steps up to fs/2 */
+        double top = 2595 * log10(1 + 12000.0 / 700), mel3k = 2595 * log10(1 + 3000.0 / 700);
+        int want = (int)floor(mel3k / (top / (nm + 1))) - 1;
+        ok(finite && (best == want || best == want + 1), "3 kHz tone lights mel band %d (expected %d or %d)", best, want, want + 1);
+        free(lm);
+        ok(hd_dsp_logmel(x, N, FS, 4, 128, nm, psd) == HD_EINVAL, "log-mel refuses n_fft < 8");
+    }
+
     /* edge cases */
     ok(hd_dsp_welch(x, 0, NFFT, psd) == HD_EINVAL, "no samples refused");
     ok(hd_dsp_welch(x, N, 1, psd) == HD_EINVAL, "nfft < 2 refused");
