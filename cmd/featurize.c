@@ -43,7 +43,10 @@ void hd_cmd_featurize_usage(FILE *out)
             "largest baseline and clock sigma), min_rms_bw_hz 200 (narrower signals, such\n"
             "as a CW carrier, give no time difference), max_clipped_fraction 0.01,\n"
             "compression 4; logmel false (true adds /logmel [event, receiver, frame, band]\n"
-            "with logmel_n_fft 256, logmel_hop 128, logmel_n_mels 32). Each pair's frequency difference (the receivers' LO errors) is\n"
+            "with logmel_n_fft 256, logmel_hop 128, logmel_n_mels 32),\n"
+            "distributed_fft_min_samples 4194304 (under MPI, captures at least this long\n"
+            "are transformed by all ranks together with fftw3-mpi; every event then goes\n"
+            "through all ranks, without the frequency-difference correction). Each pair's frequency difference (the receivers' LO errors) is\n"
             "measured and removed before the final correlation; sigma_s adds both\n"
             "receivers' GPS clock sigma to the correlation's Cramér–Rao bound.\n"
             "\n"
@@ -58,6 +61,7 @@ typedef struct {
     const hd_captures_reader *rd;
     int R, N, L, P;
     double max_lag_s;
+    MPI_Comm dist;       /* != MPI_COMM_NULL: pairs use distributed transforms over it */
     float *x;            /* [R][2N] float IQ of one event */
     float *psd;
     hd_spectral *sp;     /* [R] */
@@ -146,7 +150,7 @@ static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, c
     double fs = ev->sample_rate_hz;
     int rc;
     /* each receiver's spectrum once, if any pair will use it */
-    for (int r = 0; r < R; r++)
+    for (int r = 0; c->dist == MPI_COMM_NULL && r < R; r++)
         if (mask[r] && lk[r].has_iq && lk[r].gps_ok && c->sp[r].rms_bw_hz >= fc->min_rms_bw_hz &&
             (rc = hd_dsp_spectrum(c->x + (size_t)r * 2 * N, N, c->spec + (size_t)r * 2 * c->M)) < 0)
             return rc;
@@ -169,7 +173,12 @@ static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, c
         hd_xcorr xc;
         double beta = 0.5 * (c->sp[i].rms_bw_hz + c->sp[j].rms_bw_hz);
         double sa = pow(10, c->sp[i].snr_db / 10), sb = pow(10, c->sp[j].snr_db / 10);
-        if ((rc = hd_dsp_tdoa_spec(a, b, c->spec + (size_t)i * 2 * c->M, c->spec + (size_t)j * 2 * c->M, N, fs, center,
+        if (c->dist != MPI_COMM_NULL) {
+            /* a long capture: every rank transforms a slice (no frequency-
+             * difference correction or phase-slope refinement in this mode) */
+            if ((rc = hd_dsp_gcc_phat_mpi(a, b, N, fs, center, c->max_lag_s, sa, sb, beta, fc->psr_min_db, c->dist, &xc)) < 0)
+                return rc;
+        } else if ((rc = hd_dsp_tdoa_spec(a, b, c->spec + (size_t)i * 2 * c->M, c->spec + (size_t)j * 2 * c->M, N, fs, center,
                                    c->max_lag_s, sa, sb, beta, fc->psr_min_db, c->scratch, &xc)) < 0)
             return rc;
         if (!xc.valid || !isfinite(xc.delay_s) || !isfinite(xc.sigma_s))
@@ -271,8 +280,19 @@ static int run(const hd_cli *cli, const hd_config *cfg)
         goto fail;
     w_open = 1;
 
+    /* long captures: all ranks take every event together, sharing each
+     * transform; otherwise events in contiguous blocks per rank */
+    int coop = size > 1 && (int64_t)N >= cfg->featurize.distributed_fft_min_samples;
+    c.dist = coop ? comm : MPI_COMM_NULL;
+    if (coop)
+        hd_info("captures of %d samples: transforms distributed over %d ranks (fftw3-mpi)", N, size);
     int64_t b, e;
-    hd_par_block(rd.n_events, rank, size, &b, &e);
+    if (coop) {
+        b = 0;
+        e = rd.n_events;
+    } else {
+        hd_par_block(rd.n_events, rank, size, &b, &e);
+    }
     int64_t mine = e - b, my_batches = (mine + BATCH - 1) / BATCH, batches = my_batches;
     if (size > 1)
         MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm);
@@ -325,10 +345,12 @@ static int run(const hd_cli *cli, const hd_config *cfg)
                                : hd_error(HD_EIO, "another rank failed; %s not written", cli->output);
             goto fail;
         }
-        if ((rc = hd_features_write_block(&w, first < e ? first : e, n, ev, lk, feat, mask, delay, sigma, psr, tmask,
+        /* cooperative: every rank holds the same rows; rank 0 writes them */
+        int nw = coop && rank != 0 ? 0 : n;
+        if ((rc = hd_features_write_block(&w, first < e ? first : e, nw, ev, lk, feat, mask, delay, sigma, psr, tmask,
                                           logmel)) < 0)
             goto fail;
-        int64_t d = n;
+        int64_t d = nw;
         if (size > 1)
             MPI_Allreduce(MPI_IN_PLACE, &d, 1, MPI_INT64_T, MPI_SUM, comm);
         done += d;
@@ -337,7 +359,7 @@ static int run(const hd_cli *cli, const hd_config *cfg)
     hd_progress_finish(&prog);
     hd_features_close(&w);
     w_open = 0;
-    if (size > 1) {
+    if (size > 1 && !coop) {
         MPI_Allreduce(MPI_IN_PLACE, &tdoa_ok, 1, MPI_INT64_T, MPI_SUM, comm);
         MPI_Allreduce(MPI_IN_PLACE, &tdoa_cand, 1, MPI_INT64_T, MPI_SUM, comm);
     }

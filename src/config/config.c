@@ -33,7 +33,7 @@ const char *hd_source_name(int s) { return NAME_OF(source_names, s); }
 /* ---- schema ---------------------------------------------------------------- */
 
 typedef enum {
-    K_INT, K_U64, K_DOUBLE, K_BOOL, K_STRING, K_ENUM, K_RANGE, K_DLIST, K_ELIST, K_POLY, K_TIME, K_SECTION
+    K_INT, K_INT64, K_U64, K_DOUBLE, K_BOOL, K_STRING, K_ENUM, K_RANGE, K_DLIST, K_ELIST, K_POLY, K_TIME, K_SECTION
 } ktype;
 
 typedef struct {
@@ -119,6 +119,7 @@ static const key_def keys[] = {
     {"featurize.min_rms_bw_hz", K_DOUBLE, C(featurize.min_rms_bw_hz), 0, 0, 0, 1e6, "200", NULL},
     {"featurize.max_clipped_fraction", K_DOUBLE, C(featurize.max_clipped_fraction), 0, 0, 0, 1, "0.01", NULL},
     {"featurize.compression", K_INT, C(featurize.compression), 0, 0, 0, 9, "4", NULL},
+    {"featurize.distributed_fft_min_samples", K_INT64, C(featurize.distributed_fft_min_samples), 0, 0, 64, 1e15, "4194304", NULL},
     {"featurize.logmel", K_BOOL, C(featurize.logmel), 0, 0, 0, 0, "false", NULL},
     {"featurize.logmel_n_fft", K_INT, C(featurize.logmel_n_fft), 0, 0, 8, 65536, "256", NULL},
     {"featurize.logmel_hop", K_INT, C(featurize.logmel_hop), 0, 0, 1, 65536, "128", NULL},
@@ -256,6 +257,13 @@ static int bind_key(const key_def *k, const hd_ynode *n, const char *path, char 
         if ((rc = parse_integer(n, path, &v)) < 0 || (rc = check_range(n, path, (double)v, k)) < 0)
             return rc;
         *(int *)p = (int)v;
+        return 0;
+    }
+    case K_INT64: {
+        long double v;
+        if ((rc = parse_integer(n, path, &v)) < 0 || (rc = check_range(n, path, (double)v, k)) < 0)
+            return rc;
+        *(int64_t *)p = (int64_t)v;
         return 0;
     }
     case K_U64: {
@@ -750,6 +758,7 @@ static void dump_value(sbuf *b, const key_def *k, const char *base)
     char d1[40], d2[40];
     switch (k->type) {
     case K_INT: sb_printf(b, "%d", *(const int *)p); break;
+    case K_INT64: sb_printf(b, "%lld", (long long)*(const int64_t *)p); break;
     case K_U64: sb_printf(b, "%llu", (unsigned long long)*(const uint64_t *)p); break;
     case K_DOUBLE: fmt_double(*(const double *)p, d1); sb_printf(b, "%s", d1); break;
     case K_BOOL: sb_printf(b, "%s", *(const int *)p ? "true" : "false"); break;

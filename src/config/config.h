@@ -114,6 +114,7 @@ typedef struct {
     double min_rms_bw_hz;        /* narrower signals (a CW carrier) give no time difference */
     double max_clipped_fraction; /* a capture clipped beyond this is masked */
     int compression;             /* gzip level of /features */
+    int64_t distributed_fft_min_samples; /* captures this long: transforms shared by all ranks */
     int logmel;                  /* store /logmel spectrograms (for convolutional models) */
     int logmel_n_fft, logmel_hop, logmel_n_mels;
 } hd_featurize_cfg;

@@ -497,8 +497,8 @@ done:
     return rc;
 }
 
-int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
-                    double snr_b, double rms_bw_hz, double psr_min_db, hd_xcorr *out)
+static int gcc_time(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
+                    double snr_b, double rms_bw_hz, double psr_min_db, int refine, hd_xcorr *out)
 {
     if (n < 4 || fs <= 0)
         return hd_error(HD_EINVAL, "gcc-phat: %d samples at %g Hz", n, fs);
@@ -508,10 +508,22 @@ int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double cen
         rc = HD_ENOMEM;
     else if ((rc = hd_dsp_spectrum(a, n, A)) == 0 && (rc = hd_dsp_spectrum(b, n, B)) == 0)
         rc = gcc_core((const float complex *)A, (const float complex *)B, n, fs, center_s, max_lag_s, snr_a, snr_b,
-                      rms_bw_hz, psr_min_db, 1, out);
+                      rms_bw_hz, psr_min_db, refine, out);
     free(A);
     free(B);
     return rc;
+}
+
+int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
+                    double snr_b, double rms_bw_hz, double psr_min_db, hd_xcorr *out)
+{
+    return gcc_time(a, b, n, fs, center_s, max_lag_s, snr_a, snr_b, rms_bw_hz, psr_min_db, 1, out);
+}
+
+int hd_dsp_gcc_phat_coarse(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
+                           double snr_a, double snr_b, double rms_bw_hz, double psr_min_db, hd_xcorr *out)
+{
+    return gcc_time(a, b, n, fs, center_s, max_lag_s, snr_a, snr_b, rms_bw_hz, psr_min_db, 0, out);
 }
 
 int hd_dsp_tdoa_spec(const float *a, const float *b, const float *SA, const float *SB, int n, double fs, double center_s,

@@ -9,6 +9,7 @@
 #define HD_DSP_DSP_H
 #include <stddef.h>
 #include <stdint.h>
+#include <mpi.h>
 
 /* ---- FFT plans ------------------------------------------------------- */
 /* Plans are made once per (size, direction) and cached; thread-compatible
@@ -108,6 +109,17 @@ int hd_dsp_tdoa_spec(const float *a, const float *b, const float *SA, const floa
  * transform itself: X (2·hd_dsp_xcorr_size(n) floats, 64-byte aligned). */
 int hd_dsp_xcorr_size(int n);
 int hd_dsp_spectrum(const float *x, int n, float *X);
+
+/* GCC-PHAT without the phase-slope refinement: the integer peak with its
+ * parabolic fraction (what hd_dsp_gcc_phat_mpi computes). */
+int hd_dsp_gcc_phat_coarse(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
+                           double snr_a, double snr_b, double rms_bw_hz, double psr_min_db, hd_xcorr *out);
+
+/* The same with fftw3-mpi distributed transforms over comm (collective):
+ * for captures too long for one rank's transform. a and b are the whole
+ * captures on every rank; each rank transforms its slice. */
+int hd_dsp_gcc_phat_mpi(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
+                        double snr_a, double snr_b, double rms_bw_hz, double psr_min_db, MPI_Comm comm, hd_xcorr *out);
 
 /* ---- Log-mel spectrogram ---------------------------------------------------- */
 /* Frames of n_fft samples every hop (Hann window), power spectrum, mapped
