@@ -1,6 +1,7 @@
 /* Spectra, SNR, frequency offset and GCC-PHAT time differences over FFTW
  * single precision. */
 #include "dsp/dsp.h"
+#include "dsp/internal.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -63,7 +64,10 @@ void hd_fft_execute(const hd_fft_plan *p, const float *in, float *out)
 
 int hd_fft_wisdom_load(const char *path)
 {
-    return fftwf_import_wisdom_from_filename(path) ? 0 : hd_error(HD_EIO, "cannot read FFTW wisdom %s", path);
+    if (!fftwf_import_wisdom_from_filename(path))
+        return hd_error(HD_EIO, "cannot read FFTW wisdom %s", path);
+    measure = 1; /* with wisdom, measured plans of its sizes cost nothing */
+    return 0;
 }
 
 int hd_fft_wisdom_save(const char *path)
@@ -102,9 +106,13 @@ void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
 
 /* ---- Welch ---------------------------------------------------------------- */
 
+/* Welch: segments of nfft every nfft/2 (periodic Hann). A capture shorter
+ * than nfft is one segment, Hann-windowed over its own n samples and zero
+ * padded to nfft (fine bins, the same scaling). Odd nfft is allowed: psd[k]
+ * is the bin at (k - nfft/2) fs/nfft. */
 int hd_dsp_welch(const float *x, int n, int nfft, float *psd)
 {
-    if (n < 1 || nfft < 2)
+    if (!x || !psd || n < 1 || nfft < 2)
         return hd_error(HD_EINVAL, "welch: %d samples, nfft %d", n, nfft);
     const hd_fft_plan *p = hd_fft_plan_get(nfft, -1);
     if (!p)
@@ -118,12 +126,13 @@ int hd_dsp_welch(const float *x, int n, int nfft, float *psd)
         free(w);
         return HD_ENOMEM;
     }
+    int len = n < nfft ? n : nfft; /* window length */
     double w2 = 0;
     for (int i = 0; i < nfft; i++) {
-        w[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / nfft)); /* periodic Hann */
+        w[i] = i < len && len > 1 ? (float)(0.5 - 0.5 * cos(2 * M_PI * i / len)) : (i < len ? 1.0f : 0.0f);
         w2 += (double)w[i] * w[i];
     }
-    int hop = nfft / 2, segs = n >= nfft ? 1 + (n - nfft) / hop : 1;
+    int hop = nfft / 2, segs = hd_dsp_welch_segments(n, nfft);
     for (int s = 0; s < segs; s++) {
         int off = s * hop;
         for (int i = 0; i < nfft; i++) {
@@ -135,14 +144,10 @@ int hd_dsp_welch(const float *x, int n, int nfft, float *psd)
         for (int k = 0; k < nfft; k++)
             acc[k] += (double)buf[2 * k] * buf[2 * k] + (double)buf[2 * k + 1] * buf[2 * k + 1];
     }
-    /* a short capture (one zero-padded segment) only carries n of nfft samples */
-    double wsum = n >= nfft ? w2 : 0;
-    if (n < nfft)
-        for (int i = 0; i < n; i++)
-            wsum += (double)w[i] * w[i];
-    double norm = 1.0 / ((double)segs * nfft * (wsum > 0 ? wsum : 1));
-    for (int k = 0; k < nfft; k++) /* FFT shift: psd[0] is -fs/2 */
-        psd[k] = (float)(acc[(k + nfft / 2) % nfft] * norm);
+    /* E|X_k|² = P Σw² for white noise of power P: the nfft bins sum to P */
+    double norm = 1.0 / ((double)segs * nfft * (w2 > 0 ? w2 : 1));
+    for (int k = 0; k < nfft; k++) /* FFT shift: psd[0] is the lowest bin, psd[nfft/2] DC */
+        psd[k] = (float)(acc[(k + nfft - nfft / 2) % nfft] * norm);
     free(buf);
     free(acc);
     free(w);
@@ -151,52 +156,89 @@ int hd_dsp_welch(const float *x, int n, int nfft, float *psd)
 
 int hd_dsp_welch_segments(int n, int nfft)
 {
+    if (n < 1 || nfft < 2)
+        return 0;
     return n >= nfft ? 1 + (n - nfft) / (nfft / 2) : 1;
 }
 
 /* ---- noise floor and summary ---------------------------------------------------- */
 
-static int cmp_float(const void *a, const void *b)
+/* The k-th smallest of v[0..n) (v is reordered): Hoare's selection, O(n). */
+static float select_kth(float *v, int n, int k)
 {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = v[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                float t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    return v[k];
 }
 
 double hd_dsp_noise_floor(const float *psd, int nfft, double fraction, int n_avg)
 {
-    float *s = malloc((size_t)nfft * sizeof *s);
+    /* NAN (with a message) for arguments no floor can come from */
+    if (!psd || nfft < 2 || !(fraction > 0 && fraction <= 1) || n_avg < 1)
+        return hd_error(HD_EINVAL, "noise floor: nfft %d, fraction %g, %d segments", nfft, fraction, n_avg), NAN;
+    float *s = hd_malloc((size_t)nfft * sizeof *s);
     if (!s)
         return NAN;
     memcpy(s, psd, (size_t)nfft * sizeof *s);
-    qsort(s, (size_t)nfft, sizeof *s, cmp_float);
-    /* the q-quantile of the bins (q = fraction / 2, inside the lowest
-     * `fraction`), divided by the same quantile of a periodogram average of
-     * white noise: Gamma(k, 1/k) with k the segments' equivalent number
-     * (50 %-overlapped Hann segments are not independent: k ≈ n_avg / 1.06) */
-    double q = fraction / 2;
-    int idx = (int)floor(q * (nfft - 1));
-    double k = n_avg > 1 ? n_avg / 1.056 : 1.0;
-    double gq = gsl_cdf_gamma_Pinv(q, k, 1.0 / k);
-    double v = s[idx] / gq;
+    /* the q-quantile of the bins (q = fraction / 2: the median of the
+     * lowest `fraction`), divided by the same quantile of a periodogram
+     * average of white noise, Gamma(k, 1/k). k is the segments' equivalent
+     * number: 50 %-overlapped Hann periodograms of one bin correlate by
+     * (1/6)² = 1/36 between neighbours, so the variance of the average of K
+     * is (1 + 2 (K-1)/(36 K)) / K, and k matches it. The quantile is taken
+     * at the order statistic's own probability, (idx + 1) / (nfft + 1). */
+    int idx = (int)floor(fraction / 2 * (nfft - 1));
+    double v = select_kth(s, nfft, idx);
+    double K = n_avg, k = K / (1 + (K - 1) / (18 * K));
+    double gq = gsl_cdf_gamma_Pinv((idx + 1.0) / (nfft + 1.0), k, 1.0 / k);
     free(s);
-    return v;
+    return gq > 0 ? v / gq : NAN;
 }
 
 int hd_dsp_spectral(const float *psd, int nfft, int n_avg, double fs, hd_spectral *o)
 {
+    if (!psd || !o || nfft < 2 || n_avg < 1 || !(fs > 0))
+        return hd_error(HD_EINVAL, "spectral summary: nfft %d, %d segments, %g Hz", nfft, n_avg, fs);
     memset(o, 0, sizeof *o);
     double total = 0;
     for (int k = 0; k < nfft; k++)
         total += psd[k];
+    if (!isfinite(total))
+        return hd_error(HD_EDATA, "spectral summary: the spectrum is not finite");
     double floor_bin = hd_dsp_noise_floor(psd, nfft, 0.3, n_avg);
     if (!(floor_bin >= 0))
-        return hd_error(HD_ENOMEM, "noise floor");
+        return floor_bin != floor_bin ? HD_ENOMEM : hd_error(HD_EDATA, "spectral summary: negative power in the spectrum");
     o->total_power = total;
     o->noise_power = floor_bin * nfft;
-    /* a noise-only capture can measure a little below its floor */
+    /* a noise-only capture can measure a little below its floor: the signal
+     * is then 1e-6 of the noise (snr_db -60). With no noise at all, a
+     * noiseless signal reads +300 dB and an all-zero capture -60 dB (nothing
+     * heard), so every field stays finite. */
     double tiny = 1e-30 + 1e-6 * o->noise_power;
     o->signal_power = total - o->noise_power > tiny ? total - o->noise_power : tiny;
-    o->snr_db = o->noise_power > 0 ? 10 * log10(o->signal_power / o->noise_power) : 300.0;
+    o->snr_db = o->noise_power > 0 ? 10 * log10(o->signal_power / o->noise_power) : total > 0 ? 300.0 : -60.0;
     o->rss_dbfs = 10 * log10(total > 1e-30 ? total : 1e-30);
     double df = fs / nfft;
     /* centroid and RMS bandwidth of the power above the floor */
@@ -282,36 +324,6 @@ int hd_dsp_analyze(const float *x, int n, int nfft, double fs, float *psd, hd_sp
     o->noise_power = noise;
     o->snr_db = 10 * log10(sig / noise);
     return 0;
-}
-
-/* The k-th smallest of v[0..n) (v is reordered): Hoare's selection, O(n). */
-static float select_kth(float *v, int n, int k)
-{
-    int lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = v[lo + (hi - lo) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return v[k];
-    }
-    return v[k];
 }
 
 static inline float abs2f(float complex z)
@@ -403,15 +415,8 @@ static int gcc_core(const float complex *SA, const float complex *SB, int n, dou
     memcpy(A, G, (size_t)M * sizeof *G);
     hd_fft_execute(pb, (float *)A, (float *)A); /* A: correlation r[lag] */
 
-    int center = (int)lround(center_s * fs), maxlag = (int)ceil(max_lag_s * fs);
-    if (maxlag < 1)
-        maxlag = 1;
-    int lo = center - maxlag, hi = center + maxlag;
-    if (lo < -(n - 1))
-        lo = -(n - 1);
-    if (hi > n - 1)
-        hi = n - 1;
-    if (lo > hi) {
+    int lo, hi;
+    if (!hd_dsp_lag_window(center_s, max_lag_s, fs, n, &lo, &hi)) {
         out->delay_s = center_s;
         out->sigma_s = INFINITY;
         goto done; /* the window lies outside any overlap: not valid */
@@ -433,8 +438,9 @@ static int gcc_core(const float complex *SA, const float complex *SB, int n, dou
         sum += v * v;
         cnt++;
     }
-    double side = cnt ? sum / cnt : 1e-30;
-    out->psr_db = 10 * log10(bestv * bestv / (side > 1e-30 ? side : 1e-30));
+    /* an all-zero correlation (silent inputs) has no peak: psr 0 dB */
+    double side = cnt ? sum / cnt : 0;
+    out->psr_db = bestv > 0 ? 10 * log10(bestv * bestv / (side > 1e-30 * bestv * bestv ? side : 1e-30 * bestv * bestv)) : 0;
     int n_used = 0;
     for (int k = 0; k < M; k++)
         n_used += mag[k] > 0;
@@ -484,10 +490,7 @@ static int gcc_core(const float complex *SA, const float complex *SB, int n, dou
     }
     free(band);
     out->delay_s = tau / fs;
-    double sa = snr_a > 0 ? snr_a : 0, sb = snr_b > 0 ? snr_b : 0;
-    double seff = sa * sb / (1 + sa + sb);
-    double beta = rms_bw_hz > 0 ? rms_bw_hz : fs / 12;
-    out->sigma_s = seff > 0 ? 1.0 / (2 * M_PI * beta * sqrt(2.0 * n * seff)) : INFINITY;
+    out->sigma_s = hd_dsp_tdoa_crlb(n, fs, snr_a, snr_b, rms_bw_hz);
     out->valid = !use_all && out->psr_db >= psr_min_db && isfinite(out->delay_s);
 done:
     free(A);
@@ -587,13 +590,13 @@ int hd_dsp_tdoa_spec(const float *a, const float *b, const float *SA, const floa
         double complex st = cexp(-I * 2 * M_PI * df / fs), r = 1;
         for (int q = 0; q < S; q++) {
             for (int m = 0; m < len; m++) {
-                int idx = q * len + m;
-                if ((idx & 255) == 0)
+                int idx = m0 + q * len + m;
+                if ((idx & 255) == 0 || idx == m0)
                     r = cexp(-I * 2 * M_PI * df / fs * idx);
                 seg[q] += bc[idx] * r;
                 r *= st;
             }
-            tm[q] = (q + 0.5) * len / fs;
+            tm[q] = (m0 + (q + 0.5) * len) / fs;
         }
         double ph[S], sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
         for (int q = 0; q < S; q++) {

@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "dsp/dsp.h"
+#include "dsp/internal.h"
 
 #include <complex.h>
 #include <fftw3-mpi.h>
@@ -123,14 +124,12 @@ int hd_dsp_gcc_phat_mpi(const float *a, const float *b, int n, double fs, double
     }
     fftwf_mpi_execute_dft(pb, A, A); /* A: this rank's slice of r[k], k in [bos, bos + bno) */
 
-    int center = (int)lround(center_s * fs), maxlag = (int)ceil(max_lag_s * fs);
-    if (maxlag < 1)
-        maxlag = 1;
-    int lo = center - maxlag, hi = center + maxlag;
-    if (lo < -(n - 1))
-        lo = -(n - 1);
-    if (hi > n - 1)
-        hi = n - 1;
+    int lo, hi;
+    if (!hd_dsp_lag_window(center_s, max_lag_s, fs, n, &lo, &hi)) {
+        out->delay_s = center_s;
+        out->sigma_s = INFINITY;
+        goto done; /* the window lies outside any overlap: not valid */
+    }
     struct { double v; int lag; } mine = {-1.0, lo}, best;
     for (int l = lo; l <= hi; l++) {
         ptrdiff_t k = ((ptrdiff_t)l + M) % M;
@@ -170,9 +169,7 @@ int hd_dsp_gcc_phat_mpi(const float *a, const float *b, int n, double fs, double
     double side = nb[4] > 0 ? nb[3] / nb[4] : 1e-30;
     out->psr_db = 10 * log10(best.v * best.v / (side > 1e-30 ? side : 1e-30));
     out->delay_s = tau / fs;
-    double sa = snr_a > 0 ? snr_a : 0, sb = snr_b > 0 ? snr_b : 0, seff = sa * sb / (1 + sa + sb);
-    double beta = rms_bw_hz > 0 ? rms_bw_hz : fs / 12;
-    out->sigma_s = seff > 0 ? 1.0 / (2 * M_PI * beta * sqrt(2.0 * n * seff)) : INFINITY;
+    out->sigma_s = hd_dsp_tdoa_crlb(n, fs, snr_a, snr_b, rms_bw_hz);
     out->valid = !use_all && out->psr_db >= psr_min_db;
 done:
     if (pf)

@@ -1,0 +1,32 @@
+/* Internal to src/dsp: what the local and distributed correlators share. */
+#ifndef HD_DSP_INTERNAL_H
+#define HD_DSP_INTERNAL_H
+#include <math.h>
+
+/* The lags to search: center ± max_lag (in samples), within the overlap of
+ * two n-sample captures. Returns 0 when the window misses the overlap. */
+static inline int hd_dsp_lag_window(double center_s, double max_lag_s, double fs, int n, int *lo, int *hi)
+{
+    int center = (int)lround(center_s * fs), maxlag = (int)ceil(max_lag_s * fs);
+    if (maxlag < 1)
+        maxlag = 1;
+    *lo = center - maxlag;
+    *hi = center + maxlag;
+    if (*lo < -(n - 1))
+        *lo = -(n - 1);
+    if (*hi > n - 1)
+        *hi = n - 1;
+    return *lo <= *hi;
+}
+
+/* Cramér–Rao bound of a time difference between two noisy copies of a
+ * signal with RMS bandwidth beta: 1 / (2π β sqrt(2 n snr_eff)),
+ * snr_eff = sa sb / (1 + sa + sb) (linear, full band). */
+static inline double hd_dsp_tdoa_crlb(int n, double fs, double snr_a, double snr_b, double rms_bw_hz)
+{
+    double sa = snr_a > 0 ? snr_a : 0, sb = snr_b > 0 ? snr_b : 0, seff = sa * sb / (1 + sa + sb);
+    double beta = rms_bw_hz > 0 ? rms_bw_hz : fs / 12;
+    return seff > 0 ? 1.0 / (2 * M_PI * beta * sqrt(2.0 * n * seff)) : INFINITY;
+}
+
+#endif
