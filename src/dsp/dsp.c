@@ -401,12 +401,21 @@ static int gcc_core(const float complex *SA, const float complex *SB, int n, dou
     for (int k = 0; k < M; k += 8)
         sorted[ns++] = mag[k];
     float thresh = 4.0f * select_kth(sorted, ns, ns / 4);
-    int in_band = 0;
-    for (int k = 0; k < M; k++)
+    int in_band = 0, strong = 0;
+    float mmax = 0;
+    for (int k = 0; k < M; k++) {
         in_band += mag[k] > thresh;
+        mmax = mag[k] > mmax ? mag[k] : mmax;
+    }
+    /* a CW carrier's truncation sidelobes stand above a weak noise floor in
+     * many bins, and their phases time the capture's edges (lag 0), not the
+     * signal: count only the bins within 10 dB of the strongest (a carrier's
+     * main lobe is about 3 of them) */
+    for (int k = 0; k < M; k++)
+        strong += mag[k] > thresh && mag[k] >= 0.1f * mmax;
     /* with no bin standing out (a flat or absent signal) use every bin; such
      * a correlation is never reported valid (nor is a CW carrier's) */
-    int use_all = in_band < 8;
+    int use_all = in_band < 8 || strong < 5;
     for (int k = 0; k < M; k++) {
         int keep = use_all || mag[k] > thresh;
         G[k] = keep && mag[k] > 0 ? G[k] / mag[k] : 0.0f;

@@ -219,6 +219,113 @@ int main(void)
         ok(hd_dsp_logmel(x, N, FS, 4, 128, nm, psd) == HD_EINVAL, "log-mel refuses n_fft < 8");
     }
 
+    /* Welch details: odd nfft puts DC at psd[nfft/2]; a constant-envelope
+     * signal sums to its power exactly; a capture shorter than nfft is one
+     * zero-padded segment scaled to the same power */
+    {
+        int nf = 255, k0s[] = {10, -20};
+        float *po = malloc((size_t)nf * sizeof *po);
+        int bins_ok = 1;
+        double sum_err = 0;
+        for (int t = 0; t < 2; t++) {
+            for (int i = 0; i < 1000; i++) {
+                double ph = 2 * M_PI * k0s[t] * i / (double)nf;
+                x[2 * i] = (float)cos(ph);
+                x[2 * i + 1] = (float)sin(ph);
+            }
+            hd_dsp_welch(x, 1000, nf, po);
+            int pk = 0;
+            double s1 = 0;
+            for (int k = 0; k < nf; k++) {
+                s1 += po[k];
+                if (po[k] > po[pk])
+                    pk = k;
+            }
+            bins_ok &= pk == nf / 2 + k0s[t];
+            sum_err = fmax(sum_err, fabs(s1 - 1));
+        }
+        free(po);
+        ok(bins_ok, "odd nfft: a tone at bin k lands at psd[nfft/2 + k]");
+        ok(sum_err < 1e-4, "constant envelope: Welch sum is its power (error %.2g)", sum_err);
+        double ratio = 0;
+        for (int t = 0; t < 100; t++) {
+            hd_rng r;
+            hd_rng_init(&r, 7, t, 0, HD_RNG_TEST);
+            double pw1 = 0;
+            for (int i = 0; i < 600; i++) {
+                x[i] = (float)(0.5 * hd_rng_normal(&r));
+                pw1 += (double)x[i] * x[i] / 300;
+            }
+            hd_dsp_welch(x, 300, NFFT, psd);
+            double s1 = 0;
+            for (int k = 0; k < NFFT; k++)
+                s1 += psd[k];
+            ratio += s1 / pw1 / 100;
+        }
+        ok(fabs(ratio - 1) < 0.02, "300 samples, nfft 1024: zero-padded segment keeps the power (mean ratio %.4f)", ratio);
+    }
+
+    /* noise-floor bias over many captures: the Gamma correction (with the
+     * 50 %-overlap equivalent segment count) is unbiased for white noise */
+    {
+        int lens[] = {512, 2048, 6000}, nfs[] = {256, 256, 1024};
+        for (int c = 0; c < 3; c++) {
+            double mean = 0;
+            int T = 60;
+            for (int t = 0; t < T; t++) {
+                hd_rng r;
+                hd_rng_init(&r, 8, t, c, HD_RNG_TEST);
+                for (int i = 0; i < 2 * lens[c]; i++)
+                    x[i] = (float)(0.7071 * hd_rng_normal(&r));
+                hd_dsp_welch(x, lens[c], nfs[c], psd);
+                mean += hd_dsp_noise_floor(psd, nfs[c], 0.3, hd_dsp_welch_segments(lens[c], nfs[c])) * nfs[c] / T;
+            }
+            diag("noise floor, %d segments of %d: mean floor × nfft / P = %.4f over %d captures",
+                 hd_dsp_welch_segments(lens[c], nfs[c]), nfs[c], mean, T);
+            ok(fabs(mean - 1) < 0.03, "noise floor unbiased with %d segments (%.4f)", hd_dsp_welch_segments(lens[c], nfs[c]), mean);
+        }
+    }
+
+    /* hd_dsp_tdoa: a delay and an LO difference between the receivers */
+    {
+        int n = 4096, M = hd_dsp_xcorr_size(n);
+        float *scr = hd_aligned_alloc((size_t)2 * M, sizeof *scr);
+        double dfs[] = {4.3, -1.7}, Ds[] = {2.6, -5.25}; /* within the coarse pass's reach, |df| T < ~1 */
+        double werr = 0, wfd = 0, wplain = 0;
+        int allvalid = 1;
+        for (int t = 0; t < 2; t++) {
+            delayed_pair(x, y, n, Ds[t], 8000, 20, 500 + t);
+            for (int i = 0; i < n; i++) { /* b's LO off by dfs[t] */
+                float complex z = (y[2 * i] + I * y[2 * i + 1]) * (float complex)cexp(I * 2 * M_PI * dfs[t] * i / FS);
+                y[2 * i] = crealf(z);
+                y[2 * i + 1] = cimagf(z);
+            }
+            hd_xcorr c, c0;
+            hd_dsp_tdoa(x, y, n, FS, 0, 0.002, 100, 100, 2300, 10, scr, &c);
+            hd_dsp_gcc_phat(x, y, n, FS, 0, 0.002, 100, 100, 2300, 10, &c0);
+            diag("tdoa: D %.2f df %.1f Hz → %.4f sample, %.3f Hz (uncorrected GCC-PHAT %.4f)", Ds[t], dfs[t],
+                 c.delay_s * FS, c.freq_diff_hz, c0.delay_s * FS);
+            werr = fmax(werr, fabs(c.delay_s * FS - Ds[t]));
+            wplain = fmax(wplain, fabs(c0.delay_s * FS - Ds[t]));
+            wfd = fmax(wfd, fabs(c.freq_diff_hz - dfs[t]));
+            allvalid &= c.valid;
+        }
+        ok(allvalid && werr < 0.05, "tdoa with LO difference: delay within 0.05 sample (worst %.4f)", werr);
+        ok(wfd < 0.3, "tdoa measures the LO difference within 0.3 Hz (worst %.3f Hz)", wfd);
+        diag("uncorrected GCC-PHAT worst error %.4f sample", wplain);
+        /* a CW carrier has no bandwidth to time */
+        for (int i = 0; i < n; i++) {
+            double ph = 2 * M_PI * 1234.5 * i / FS, ph2 = 2 * M_PI * 1234.5 * (i - 3.3) / FS;
+            x[2 * i] = (float)cos(ph);
+            x[2 * i + 1] = (float)sin(ph);
+            y[2 * i] = (float)cos(ph2);
+            y[2 * i + 1] = (float)sin(ph2);
+        }
+        hd_xcorr c;
+        ok(hd_dsp_tdoa(x, y, n, FS, 0, 0.002, 100, 100, 10, 10, scr, &c) == 0 && !c.valid, "a CW carrier is never a valid time difference");
+        free(scr);
+    }
+
     /* edge cases */
     ok(hd_dsp_welch(x, 0, NFFT, psd) == HD_EINVAL, "no samples refused");
     ok(hd_dsp_welch(x, N, 1, psd) == HD_EINVAL, "nfft < 2 refused");
@@ -228,9 +335,19 @@ int main(void)
     hd_dsp_spectral(psd, NFFT, 10, FS, &sp);
     ok(isfinite(sp.snr_db) && isfinite(sp.rss_dbfs) && isfinite(sp.freq_offset_hz) && isfinite(sp.rms_bw_hz),
        "all-zero input gives finite features");
+    /* documented: nothing heard reads -60 dB, like a capture with no power above its floor */
+    is_double(sp.snr_db, -60.0, 1e-9, "all-zero input: snr_db -60 (nothing heard)");
+    is_double(sp.noise_power, 0.0, 0.0, "all-zero input: noise power 0");
+    ok(hd_dsp_analyze(x, N, NFFT, FS, psd, &sp) == 0 && isfinite(sp.snr_db), "all-zero input through hd_dsp_analyze");
     hd_xcorr c;
-    ok(hd_dsp_gcc_phat(x, x, 2048, FS, 0, 0.002, 0, 0, 0, 10, &c) == 0 && !c.valid && isfinite(c.delay_s),
-       "all-zero pair: finite and not valid");
+    ok(hd_dsp_gcc_phat(x, x, 2048, FS, 0, 0.002, 0, 0, 0, 10, &c) == 0 && !c.valid && isfinite(c.delay_s) &&
+           isfinite(c.psr_db) && isfinite(c.peak),
+       "all-zero pair: finite and not valid (psr %.1f dB)", c.psr_db);
+    ok(hd_dsp_spectral(psd, 1, 1, FS, &sp) == HD_EINVAL, "spectral summary refuses nfft < 2");
+    ok(isnan(hd_dsp_noise_floor(psd, NFFT, 0.0, 1)) && isnan(hd_dsp_noise_floor(psd, NFFT, 0.5, 0)),
+       "noise floor of invalid arguments is NaN");
+    is_int(hd_dsp_welch_segments(0, NFFT), 0, "no segments of no samples");
+    ok(hd_dsp_gcc_phat(x, x, 0, FS, 0, 0.002, 0, 0, 0, 10, &c) == HD_EINVAL, "gcc-phat refuses n = 0");
     free(x);
     free(y);
     hd_fft_cleanup();
