@@ -329,28 +329,36 @@ static int read_dims(hid_t file, const char *name, int want_rank, hsize_t *dims)
 
 int hd_captures_open(hd_captures_reader *r, const char *path, MPI_Comm comm)
 {
+    return hd_captures_open_as(r, path, HD_FORMAT_CAPTURES, HD_CAPTURES_VERSION, comm);
+}
+
+int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *format, int max_version, MPI_Comm comm)
+{
     int rc;
     hsize_t dims[8];
     char **strs = NULL;
     hsize_t ns = 0;
     double *v = NULL;
+    int bulk = strcmp(format, HD_FORMAT_CAPTURES) == 0;
     memset(r, 0, sizeof *r);
     r->file = H5I_INVALID_HID;
-    if ((rc = hd_h5_open(&r->file, path, HD_FORMAT_CAPTURES, HD_CAPTURES_VERSION, comm)) < 0)
+    if ((rc = hd_h5_open(&r->file, path, format, max_version, comm)) < 0)
         return rc;
-    if ((rc = read_dims(r->file, "iq", 4, dims)) < 0)
+    if ((rc = read_dims(r->file, "status", 2, dims)) < 0)
         goto fail;
     r->n_events = (int64_t)dims[0];
     r->n_receivers = (int)dims[1];
-    r->n_samples = (int)dims[2];
-    if ((rc = read_dims(r->file, "levels", 3, dims)) < 0)
-        goto fail;
-    r->n_levels = (int)dims[2];
-    if ((rc = read_dims(r->file, "status", 2, dims)) < 0)
-        goto fail;
-    if ((int64_t)dims[0] != r->n_events || (int)dims[1] != r->n_receivers) {
-        rc = hd_error(HD_EFORMAT, "%s: /status and /iq disagree on events × receivers", path);
-        goto fail;
+    if (bulk) {
+        if ((rc = read_dims(r->file, "iq", 4, dims)) < 0)
+            goto fail;
+        if ((int64_t)dims[0] != r->n_events || (int)dims[1] != r->n_receivers) {
+            rc = hd_error(HD_EFORMAT, "%s: /status and /iq disagree on events × receivers", path);
+            goto fail;
+        }
+        r->n_samples = (int)dims[2];
+        if ((rc = read_dims(r->file, "levels", 3, dims)) < 0)
+            goto fail;
+        r->n_levels = (int)dims[2];
     }
     r->has_truth = H5Lexists(r->file, "truth", H5P_DEFAULT) > 0;
     int R = r->n_receivers;

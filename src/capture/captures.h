@@ -60,6 +60,10 @@ typedef struct {
 /* Open and check the format (refuses a wrong or newer file), read the
  * receivers table and the dimensions. comm: MPI_COMM_NULL for serial. */
 int hd_captures_open(hd_captures_reader *r, const char *path, MPI_Comm comm);
+/* The same for another file carrying the captures schema's events,
+ * receivers and truth (a features file: format HD_FORMAT_FEATURES, no
+ * /iq or /levels, n_samples and n_levels 0). */
+int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *format, int max_version, MPI_Comm comm);
 /* Read events [start, start+count): ev[count], links[count*R] (truth fields
  * NaN when the file has none), iq[count*R*N*2], levels[count*R*L]; any of
  * the output pointers may be NULL. */

@@ -142,3 +142,129 @@ void hd_features_close(hd_features_writer *w)
         *ds[i] = H5I_INVALID_HID;
     }
 }
+
+/* ---- reading ------------------------------------------------------------- */
+
+static int dims_of(hid_t file, const char *name, int want_rank, hsize_t *dims)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    if (d < 0)
+        return hd_error(HD_EFORMAT, "features file has no /%s dataset", name);
+    hid_t sp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank == want_rank)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+    if (rank != want_rank)
+        return hd_error(HD_EFORMAT, "/%s has %d dimensions, expected %d", name, rank, want_rank);
+    return 0;
+}
+
+int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm)
+{
+    int rc;
+    hsize_t dims[8], ns = 0;
+    char **names = NULL;
+    int32_t *pairs = NULL;
+    memset(r, 0, sizeof *r);
+    if ((rc = hd_captures_open_as(&r->meta, path, HD_FORMAT_FEATURES, HD_FEATURES_VERSION, comm)) < 0)
+        return rc;
+    hid_t f = r->meta.file;
+    int R = r->meta.n_receivers;
+    int64_t E = r->meta.n_events;
+    r->n_pairs = hd_features_npairs(R);
+    r->n_features = HD_FEAT_COUNT;
+    if ((rc = dims_of(f, "features", 3, dims)) < 0)
+        goto fail;
+    if ((int64_t)dims[0] != E || (int)dims[1] != R || dims[2] != HD_FEAT_COUNT) {
+        rc = hd_error(HD_EFORMAT, "/features is %llu × %llu × %llu, expected %lld × %d × %d", (unsigned long long)dims[0],
+                      (unsigned long long)dims[1], (unsigned long long)dims[2], (long long)E, R, HD_FEAT_COUNT);
+        goto fail;
+    }
+    if ((rc = hd_h5_read_strings(f, "feature_names", &names, &ns)) < 0)
+        goto fail;
+    for (int k = 0; k < HD_FEAT_COUNT; k++)
+        if ((hsize_t)k >= ns || strcmp(names[k], feature_info[k].name) != 0) {
+            rc = hd_error(HD_EFORMAT, "feature %d is '%s', this heimdall expects '%s'", k,
+                          (hsize_t)k < ns ? names[k] : "(missing)", feature_info[k].name);
+            goto fail;
+        }
+    if ((rc = dims_of(f, "mask", 2, dims)) < 0)
+        goto fail;
+    if ((int64_t)dims[0] != E || (int)dims[1] != R) {
+        rc = hd_error(HD_EFORMAT, "/mask does not match /features");
+        goto fail;
+    }
+    const char *pd[] = {"tdoa/delay_s", "tdoa/sigma_s", "tdoa/psr_db", "tdoa/mask"};
+    for (size_t k = 0; k < HD_ARRAY_LEN(pd); k++) {
+        if ((rc = dims_of(f, pd[k], 2, dims)) < 0)
+            goto fail;
+        if ((int64_t)dims[0] != E || (int)dims[1] != r->n_pairs) {
+            rc = hd_error(HD_EFORMAT, "/%s is %llu × %llu, expected %lld × %d", pd[k], (unsigned long long)dims[0],
+                          (unsigned long long)dims[1], (long long)E, r->n_pairs);
+            goto fail;
+        }
+    }
+    int rank;
+    if ((rc = hd_h5_read(f, "tdoa/pairs", H5T_NATIVE_INT32, &rank, dims, (void **)&pairs)) < 0)
+        goto fail;
+    for (int p = 0; p < r->n_pairs; p++) {
+        int i, j;
+        hd_features_pair(R, p, &i, &j);
+        if (rank != 2 || (int)dims[0] != r->n_pairs || pairs[2 * p] != i || pairs[2 * p + 1] != j) {
+            rc = hd_error(HD_EFORMAT, "/tdoa/pairs is not in this heimdall's pair order");
+            goto fail;
+        }
+    }
+    if (H5Lexists(f, "logmel", H5P_DEFAULT) > 0) {
+        if ((rc = dims_of(f, "logmel", 4, dims)) < 0)
+            goto fail;
+        r->logmel_frames = (int)dims[2];
+        r->logmel_mels = (int)dims[3];
+    }
+    if (H5Aexists(f, "max_lag_s") > 0 && (rc = hd_h5_read_attr_double(f, "max_lag_s", &r->max_lag_s)) < 0)
+        goto fail;
+    hd_h5_free_strings(names, ns);
+    free(pairs);
+    return 0;
+fail:
+    if (names)
+        hd_h5_free_strings(names, ns);
+    free(pairs);
+    hd_error_context(rc, "%s", path);
+    hd_features_release(r);
+    return rc;
+}
+
+int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, hd_sim_event *ev,
+                           hd_sim_link *links, float *feat, uint8_t *mask, double *delay, double *sigma,
+                           float *psr, uint8_t *tmask)
+{
+    int rc;
+    if ((rc = hd_captures_read_block(&r->meta, start, count, ev, links, NULL, NULL)) < 0)
+        return rc;
+    struct { const char *name; hid_t type; void *data; } d[] = {
+        {"features", H5T_NATIVE_FLOAT, feat},     {"mask", H5T_NATIVE_UINT8, mask},
+        {"tdoa/delay_s", H5T_NATIVE_DOUBLE, delay}, {"tdoa/sigma_s", H5T_NATIVE_DOUBLE, sigma},
+        {"tdoa/psr_db", H5T_NATIVE_FLOAT, psr},    {"tdoa/mask", H5T_NATIVE_UINT8, tmask},
+    };
+    hsize_t s = (hsize_t)start, n = (hsize_t)(count > 0 ? count : 0);
+    for (size_t k = 0; k < HD_ARRAY_LEN(d); k++) {
+        if (!d[k].data)
+            continue;
+        hid_t ds = H5Dopen2(r->meta.file, d[k].name, H5P_DEFAULT);
+        if (ds < 0)
+            return hd_error(HD_EFORMAT, "features file has no /%s dataset", d[k].name);
+        rc = hd_h5_read_rows(ds, d[k].type, s, n, d[k].data);
+        H5Dclose(ds);
+        if (rc < 0)
+            return hd_error_context(rc, "reading /%s", d[k].name);
+    }
+    return 0;
+}
+
+void hd_features_release(hd_features_reader *r)
+{
+    hd_captures_release(&r->meta);
+}

@@ -64,4 +64,24 @@ int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count,
                             const float *logmel);
 void hd_features_close(hd_features_writer *w);
 
+/* Reading a features file. */
+typedef struct {
+    hd_captures_reader meta;   /* file, n_events, n_receivers, has_truth, stations */
+    int n_pairs;
+    int n_features;            /* HD_FEAT_COUNT: the file's names are checked against ours */
+    int logmel_frames, logmel_mels; /* 0 when the file has no /logmel */
+    double max_lag_s;          /* the lag window featurize searched (0 if unknown) */
+} hd_features_reader;
+
+/* Open and check the format (refuses a wrong or newer file, a feature list
+ * other than this build's, pairs other than hd_features_pair's order). */
+int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm);
+/* Read events [start, start+count): ev[count], links[count*R] (truth NaN
+ * without /truth), feat[count*R*F], mask[count*R], delay/sigma[count*P],
+ * psr[count*P], tmask[count*P]; any output may be NULL. Independent I/O. */
+int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, hd_sim_event *ev,
+                           hd_sim_link *links, float *feat, uint8_t *mask, double *delay, double *sigma,
+                           float *psr, uint8_t *tmask);
+void hd_features_release(hd_features_reader *r);
+
 #endif
