@@ -18,7 +18,7 @@ OPT ?= -O2 -g
 endif
 
 CC := gcc
-PKGS := hdf5-openmpi yaml-0.1 libcurl fftw3f openblas proj openssl
+PKGS := hdf5-openmpi yaml-0.1 libcurl fftw3f openblas proj openssl jansson libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # gsl's .pc adds -lgslcblas; cblas comes from OpenBLAS instead.
@@ -99,11 +99,15 @@ demo: deps
 	@mkdir -p $(DEMO_DIR)
 	$(BUILD)/heimdall collect --force -o $(DEMO_DIR)/captures.h5
 	$(BUILD)/heimdall featurize --force -o $(DEMO_DIR)/features.h5 $(DEMO_DIR)/captures.h5
-	$(BUILD)/heimdall info $(DEMO_DIR)/captures.h5
+	$(BUILD)/heimdall localize -q --force -o $(DEMO_DIR)/positions.geojson $(DEMO_DIR)/features.h5
+	$(BUILD)/heimdall evaluate -q --force -o $(DEMO_DIR)/eval.h5 $(DEMO_DIR)/features.h5
 	@echo
-	@echo "demo: captures written to $(DEMO_DIR)/captures.h5"
-	@echo "demo: features written to $(DEMO_DIR)/features.h5"
-	@echo "demo: open it with: $(PYTHON) -c \"import h5py; f = h5py.File('$(DEMO_DIR)/captures.h5'); print(list(f))\""
+	@echo "demo: captures  $(DEMO_DIR)/captures.h5   (heimdall info $(DEMO_DIR)/captures.h5)"
+	@echo "demo: features  $(DEMO_DIR)/features.h5"
+	@echo "demo: positions $(DEMO_DIR)/positions.geojson, .kml (Google Earth), .jsonl"
+	@echo "demo: scores    $(DEMO_DIR)/eval.h5, $(DEMO_DIR)/report.json"
+	@echo "demo: map       $(DEMO_DIR)/eval_map.png; error CDF $(DEMO_DIR)/eval_cdf.png (redraw: cd $(DEMO_DIR) && gnuplot eval.gp)"
+	@echo "demo: read them with: $(PYTHON) -c \"import h5py; f = h5py.File('$(DEMO_DIR)/eval.h5'); print(dict(f.attrs))\""
 
 bench: deps
 	@$(MAKE) --no-print-directory all

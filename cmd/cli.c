@@ -58,8 +58,10 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
         {"set", required_argument, NULL, 's'},    {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"method", required_argument, NULL, 'M'},
+        {"model", required_argument, NULL, 'm'},  {NULL, 0, NULL, 0},
     };
+    int locate = (cmd->flags & HD_CMD_LOCATE) != 0;
     memset(cli, 0, sizeof *cli);
     cli->cmd = cmd->name;
     size_t off = 0;
@@ -69,8 +71,15 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+c:o:fqvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, locate ? "+c:o:m:fqvh" : "+c:o:fqvh", opts, NULL)) != -1) {
+        if ((c == 'M' || c == 'm') && !locate) {
+            fprintf(stderr, "heimdall %s: error: unknown option '%s'\nTry 'heimdall %s --help'.\n", cmd->name,
+                    argv[optind - 1], cmd->name);
+            return 2;
+        }
         switch (c) {
+        case 'M': cli->method = optarg; break;
+        case 'm': cli->model = optarg; break;
         case 'c': cli->config = optarg; break;
         case 'o': cli->output = optarg; break;
         case 's':
@@ -90,9 +99,11 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         case 'v': cli->verbose = 1; break;
         case 'h': cmd->usage(stdout); return 1;
         default:
-            if (optopt)
+            if (optopt == 'M')
+                fprintf(stderr, "heimdall %s: error: option --method needs a value\n", cmd->name);
+            else if (optopt)
                 fprintf(stderr, "heimdall %s: error: option -%c %s\n", cmd->name, optopt,
-                        strchr("cos", optopt) ? "needs a value" : "is not known");
+                        strchr(locate ? "cosm" : "cos", optopt) ? "needs a value" : "is not known");
             else
                 fprintf(stderr, "heimdall %s: error: unknown option '%s'\n", cmd->name, argv[optind - 1]);
             fprintf(stderr, "Try 'heimdall %s --help'.\n", cmd->name);

@@ -15,6 +15,8 @@ typedef struct {
     const char *sets[HD_CLI_MAX_SETS];
     int n_sets;
     int force, quiet, verbose;
+    const char *method;         /* --method (commands flagged HD_CMD_LOCATE) */
+    const char *model;          /* -m/--model */
     char **inputs;              /* positional arguments */
     int n_inputs;
     char command_line[4096];    /* argv joined, recorded in outputs */
@@ -29,6 +31,7 @@ typedef struct hd_cmd {
 } hd_cmd;
 
 #define HD_CMD_MPI 1u   /* initialise MPI (the command scales over ranks) */
+#define HD_CMD_LOCATE 2u /* takes --method and -m/--model */
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
  * after printing a usage error. */
@@ -54,6 +57,10 @@ int hd_cmd_collect(int argc, char **argv);
 void hd_cmd_collect_usage(FILE *out);
 int hd_cmd_featurize(int argc, char **argv);
 void hd_cmd_featurize_usage(FILE *out);
+int hd_cmd_localize(int argc, char **argv);
+void hd_cmd_localize_usage(FILE *out);
+int hd_cmd_evaluate(int argc, char **argv);
+void hd_cmd_evaluate_usage(FILE *out);
 int hd_cmd_info(int argc, char **argv);
 void hd_cmd_info_usage(FILE *out);
 

@@ -21,6 +21,12 @@ static const hd_cmd commands[] = {
      hd_cmd_collect_usage},
     {"featurize", hd_cmd_featurize, HD_CMD_MPI,
      "spectra, SNR, frequency offset and GCC-PHAT time differences: captures.h5 -> features.h5", hd_cmd_featurize_usage},
+    {"localize", hd_cmd_localize, HD_CMD_LOCATE,
+     "positions with 68 %/95 % uncertainty ellipses (TDOA, RSS, hybrid) -> GeoJSON, KML, JSON lines",
+     hd_cmd_localize_usage},
+    {"evaluate", hd_cmd_evaluate, HD_CMD_LOCATE,
+     "score a method against /truth: error percentiles, calibration, CRLB -> eval.h5, report.json, plots",
+     hd_cmd_evaluate_usage},
     {"info", hd_cmd_info, 0, "describe a heimdall HDF5 file: format, provenance, datasets, summary", hd_cmd_info_usage},
     {"help", cmd_help, 0, "show help for heimdall or one command", help_usage},
     {"version", cmd_version, 0, "print the version and git commit", version_usage},
@@ -44,6 +50,8 @@ static void main_usage(FILE *out)
             "\n"
             "  heimdall collect   -c exp.yaml -o captures.h5\n"
             "  heimdall featurize -c exp.yaml -o features.h5 captures.h5\n"
+            "  heimdall localize  -c exp.yaml -o positions.geojson features.h5\n"
+            "  heimdall evaluate  -c exp.yaml -o eval.h5 features.h5\n"
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < HD_ARRAY_LEN(commands); i++)

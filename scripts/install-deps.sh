@@ -17,6 +17,8 @@ PKGS=(
   libgsl-dev
   libyaml-dev
   libproj-dev
+  libjansson-dev libxml2-dev
+  gnuplot-nox
   perl
   python3-h5py python3-numpy python3-scipy
 )

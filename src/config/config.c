@@ -22,6 +22,7 @@ static const char *const clock_names[] = {"gps", "free"};
 static const char *const signal_names[] = {"nbfm", "cw", "fsk4"};
 static const char *const pathloss_names[] = {"log-distance", "hata", "free-space"};
 static const char *const source_names[] = {"simulate", "live", "kiwiwav", "sigmf"};
+static const char *const method_names[] = {"tdoa", "rss", "hybrid", "nn"};
 
 #define NAME_OF(tab, v) ((v) >= 0 && (size_t)(v) < HD_ARRAY_LEN(tab) ? tab[v] : (v) == HD_AS_STATIONS ? "as-stations" : "?")
 const char *hd_driver_name(int d) { return NAME_OF(driver_names, d); }
@@ -29,6 +30,14 @@ const char *hd_clock_name(int c) { return NAME_OF(clock_names, c); }
 const char *hd_signal_name(int s) { return NAME_OF(signal_names, s); }
 const char *hd_pathloss_name(int m) { return NAME_OF(pathloss_names, m); }
 const char *hd_source_name(int s) { return NAME_OF(source_names, s); }
+const char *hd_method_name(int m) { return NAME_OF(method_names, m); }
+int hd_method_parse(const char *name)
+{
+    for (size_t i = 0; name && i < HD_ARRAY_LEN(method_names); i++)
+        if (strcmp(name, method_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
 
 /* ---- schema ---------------------------------------------------------------- */
 
@@ -47,6 +56,7 @@ static const enum_def E_CLOCK = {clock_names, 2, 0}, E_CLOCK_AS = {clock_names, 
 static const enum_def E_SIGNAL = {signal_names, 3, 0};
 static const enum_def E_PATHLOSS = {pathloss_names, 3, 0};
 static const enum_def E_SOURCE = {source_names, 4, 0};
+static const enum_def E_METHOD = {method_names, 4, 0};
 
 typedef struct {
     const char *path;         /* dotted, relative to the config (or station record) */
@@ -126,7 +136,21 @@ static const key_def keys[] = {
     {"featurize.logmel_n_mels", K_INT, C(featurize.logmel_n_mels), 0, 0, 1, 512, "32", NULL},
     {"train", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"localize", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"localize.method", K_ENUM, C(localize.method), 0, 0, 0, 0, "tdoa", &E_METHOD},
+    {"localize.tx_alt_m", K_DOUBLE, C(localize.tx_alt_m), 0, 0, -500, 9000, "0", NULL},
+    {"localize.grid_step_km", K_DOUBLE, C(localize.grid_step_km), 0, 0, 0.01, 100, "2", NULL},
+    {"localize.margin_km", K_DOUBLE, C(localize.margin_km), 0, 0, 0, 2000, "30", NULL},
+    {"localize.min_receivers", K_INT, C(localize.min_receivers), 0, 0, 3, 64, "3", NULL},
+    {"localize.outlier_sigma", K_DOUBLE, C(localize.outlier_sigma), 0, 0, 2, 1e6, "5", NULL},
+    {"localize.scale_by_chi2", K_BOOL, C(localize.scale_by_chi2), 0, 0, 0, 0, "true", NULL},
+    {"localize.model_sigma_ns", K_DOUBLE, C(localize.model_sigma_ns), 0, 0, 0, 1e9, "0", NULL},
+    {"localize.rss_exponent", K_DOUBLE, C(localize.rss_exponent), 0, 0, 1, 8, "3.0", NULL},
+    {"localize.rss_fit_exponent", K_BOOL, C(localize.rss_fit_exponent), 0, 0, 0, 0, "false", NULL},
+    {"localize.rss_sigma_db", K_DOUBLE, C(localize.rss_sigma_db), 0, 0, 0.1, 40, "6", NULL},
+    {"localize.rss_offsets_db", K_DLIST, C(localize.rss_offsets_db), C(localize.n_rss_offsets), HD_MAX_STATIONS, -100, 100, "[]", NULL},
     {"evaluate", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"evaluate.snr_bins_db", K_DLIST, C(evaluate.snr_bins_db), C(evaluate.n_snr_bins), 16, -50, 200, "[0, 10, 20, 30]", NULL},
+    {"evaluate.plots", K_BOOL, C(evaluate.plots), 0, 0, 0, 0, "true", NULL},
 };
 
 /* Station records. NAN defaults are filled from the clock kind. */
@@ -340,8 +364,10 @@ static int bind_key(const key_def *k, const hd_ynode *n, const char *path, char 
         }
         if (n->kind != HD_YSEQ)
             return node_error(n, "%s: expected a list", path);
-        if (n->n < 1 || n->n > k->maxn)
-            return node_error(n, "%s: expected 1 to %d values, got %d", path, k->maxn, n->n);
+        /* a list whose default is empty may be empty */
+        int min_n = k->def && strcmp(k->def, "[]") == 0 ? 0 : 1;
+        if (n->n < min_n || n->n > k->maxn)
+            return node_error(n, "%s: expected %d to %d values, got %d", path, min_n, k->maxn, n->n);
         for (int i = 0; i < n->n; i++) {
             if (k->type == K_DLIST) {
                 double v;

@@ -119,6 +119,30 @@ typedef struct {
     int logmel_n_fft, logmel_hop, logmel_n_mels;
 } hd_featurize_cfg;
 
+typedef enum { HD_LOC_TDOA = 0, HD_LOC_RSS = 1, HD_LOC_HYBRID = 2, HD_LOC_NN = 3 } hd_locate_method;
+
+typedef struct {
+    int method;                  /* hd_locate_method */
+    double tx_alt_m;             /* transmitter antenna height assumed (ellipsoidal), m */
+    double grid_step_km;         /* initialisation grid spacing */
+    double margin_km;            /* the grid covers the stations' box grown by this */
+    int min_receivers;           /* fewer usable receivers: "not enough receivers" */
+    double outlier_sigma;        /* a pair or receiver inconsistent by more than this many sigma is dropped */
+    int scale_by_chi2;           /* widen an event's covariance by its reduced chi² when above 1 */
+    double model_sigma_ns;       /* per receiver timing error the features do not carry (multipath) */
+    double rss_exponent;         /* log-distance path-loss exponent */
+    int rss_fit_exponent;        /* fit the exponent per event too (needs one more receiver) */
+    double rss_sigma_db;         /* RSS error (shadowing) 1-sigma */
+    double rss_offsets_db[HD_MAX_STATIONS]; /* per receiver calibration offsets (receivers order) */
+    int n_rss_offsets;
+} hd_localize_cfg;
+
+typedef struct {
+    double snr_bins_db[16];      /* edges of the SNR breakdown */
+    int n_snr_bins;
+    int plots;                   /* draw PNG plots with gnuplot */
+} hd_evaluate_cfg;
+
 typedef struct {
     char path[HD_PATH_LEN];      /* the file loaded, or "<embedded:default.yaml>" */
     char stations_path[HD_PATH_LEN]; /* as written in the config ("" when inline) */
@@ -127,6 +151,8 @@ typedef struct {
     int n_stations;
     hd_collect_cfg collect;
     hd_featurize_cfg featurize;
+    hd_localize_cfg localize;
+    hd_evaluate_cfg evaluate;
     char *yaml;                  /* the resolved config (hd_config_dump), owned */
 } hd_config;
 
@@ -152,6 +178,8 @@ const char *hd_clock_name(int clock);
 const char *hd_signal_name(int sig);
 const char *hd_pathloss_name(int model);
 const char *hd_source_name(int source);
+const char *hd_method_name(int method);
+int hd_method_parse(const char *name);   /* -1 when unknown */
 
 /* Built-in files (configs/default.yaml, configs/smoke.yaml,
  * the stations files under configs/stations/), by path relative to configs/ ("default.yaml",

@@ -1,0 +1,158 @@
+/* heimdall localize: features.h5 (or captures.h5) → positions with
+ * uncertainty ellipses as GeoJSON, KML and JSON lines. */
+#include "cli.h"
+#include "config/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/outfile.h"
+#include "core/progress.h"
+#include "eval/outputs.h"
+#include "eval/run.h"
+#include "locate_common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hd_cmd_localize_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: heimdall localize [-c exp.yaml] [--set KEY=VALUE]... [--method tdoa|rss|hybrid]\n"
+            "                         -o OUT.geojson INPUT.h5\n"
+            "\n"
+            "Locate the transmitter of every event of a features file (or of a captures\n"
+            "file, featurized on the fly with the config's featurize: section) and write\n"
+            "  OUT.geojson  RFC 7946 FeatureCollection: the receivers, a Point per event and\n"
+            "               its 68 %% and 95 %% uncertainty ellipses as Polygons ([lon, lat],\n"
+            "               vertices placed on the WGS84 ellipsoid); an event that could not\n"
+            "               be located is a Feature with a null geometry and its status\n"
+            "  OUT.kml      the same for Google Earth\n"
+            "  OUT.jsonl    one JSON object per event for programs: position, covariance\n"
+            "               (east/north, m²), ellipses, receivers used, GDOP, CRLB, chi²\n"
+            "and a one-line summary per event on stderr (not with -q).\n"
+            "\n"
+            "Methods (--method, or localize.method):\n"
+            "  tdoa    time differences: per-receiver arrival times from the pairs, a\n"
+            "          likelihood grid over the region, then weighted Levenberg–Marquardt\n"
+            "          (GSL); covariance from the weighted Jacobian\n"
+            "  rss     received power, log-distance model with the source power unknown\n"
+            "  hybrid  both in one weighted fit\n"
+            "  nn      the trained network (arrives with heimdall train)\n"
+            "Events with too few usable receivers get the status \"not enough receivers\"\n"
+            "and no position.\n"
+            "\n"
+            "Config (localize:): method tdoa, tx_alt_m 0 (transmitter height assumed,\n"
+            "ellipsoidal), grid_step_km 2, margin_km 30 (the search region is the\n"
+            "receivers' box grown by this), min_receivers 3, outlier_sigma 5 (pairs\n"
+            "inconsistent beyond this are dropped), model_sigma_ns 0 (timing error per\n"
+            "receiver the features do not carry, e.g. multipath, added in quadrature),\n"
+            "rss_exponent 3.0, rss_fit_exponent false, rss_sigma_db 6, rss_offsets_db []\n"
+            "(per receiver calibration, receivers' order).\n"
+            "\n"
+            "Options:\n"
+            "      --method NAME     tdoa, rss, hybrid or nn (default: localize.method)\n"
+            "  -m, --model FILE      model.h5 for --method nn\n");
+    hd_cli_common_usage(out);
+}
+
+/* OUT.geojson → OUT.kml, OUT.jsonl */
+static void sibling(const char *out, const char *ext, char *buf, size_t size)
+{
+    size_t n = strlen(out);
+    const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    if (dot && (!slash || dot > slash) && (strcmp(dot, ".geojson") == 0 || strcmp(dot, ".json") == 0))
+        n = (size_t)(dot - out);
+    snprintf(buf, size, "%.*s%s", (int)n, out, ext);
+}
+
+static void on_progress(void *ctx, int64_t done)
+{
+    hd_progress_update(ctx, done);
+}
+
+static int run(const hd_cli *cli, hd_config *cfg)
+{
+    hd_locate_input in;
+    hd_run r;
+    hd_outfile of[3];
+    memset(of, 0, sizeof of);
+    memset(&r, 0, sizeof r);
+    int rc = hd_locate_input_open(&in, cli, cfg);
+    if (rc < 0)
+        return rc;
+    char paths[3][1100];
+    snprintf(paths[0], sizeof paths[0], "%s", cli->output);
+    sibling(cli->output, ".kml", paths[1], sizeof paths[1]);
+    sibling(cli->output, ".jsonl", paths[2], sizeof paths[2]);
+    if (strcmp(paths[0], paths[1]) == 0 || strcmp(paths[0], paths[2]) == 0) {
+        rc = hd_error(HD_ECONFIG, "-o %s: name the GeoJSON output OUT.geojson (KML and JSON lines go beside it)",
+                      cli->output);
+        goto fail;
+    }
+    for (int k = 0; k < 3; k++)
+        if ((rc = hd_outfile_open(&of[k], paths[k], cli->force)) < 0)
+            goto fail;
+    hd_progress prog;
+    hd_progress_start(&prog, "localize", "events", in.rd.meta.n_events, cli->quiet);
+    double t0 = hd_now();
+    rc = hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
+    hd_progress_finish(&prog);
+    if (rc < 0)
+        goto fail;
+    double el = hd_now() - t0;
+    const hd_station *st = in.rd.meta.stations;
+    int R = in.rd.meta.n_receivers;
+    if (hd_cli_interrupted()) {
+        rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
+        goto fail;
+    }
+    if ((rc = hd_write_geojson(of[0].f, st, R, r.ev, r.n)) < 0 || (rc = hd_write_kml(of[1].f, st, R, r.ev, r.n)) < 0 ||
+        (rc = hd_write_jsonl(of[2].f, st, R, r.ev, r.n)) < 0)
+        goto fail;
+    for (int k = 0; k < 3; k++)
+        if ((rc = hd_outfile_commit(&of[k])) < 0)
+            goto fail;
+    int64_t counts[HD_LOC_STATUS_COUNT] = {0};
+    double solve = 0;
+    for (int64_t i = 0; i < r.n; i++) {
+        counts[r.ev[i].res.status]++;
+        solve += r.latency_s[i];
+        if (!cli->quiet) {
+            char line[512];
+            hd_located_summary(st, R, &r.ev[i], line, sizeof line);
+            fprintf(stderr, "%s\n", line);
+        }
+    }
+    hd_info("%lld events by %s: %lld located, %lld not enough receivers, %lld no convergence, %lld outside the region; "
+            "%.0f events/s in the solver (%.1f s in all)",
+            (long long)r.n, hd_method_name(in.method), (long long)counts[HD_LOC_OK], (long long)counts[HD_LOC_TOO_FEW],
+            (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_OUTSIDE],
+            solve > 0 ? r.n / solve : 0.0, el);
+    hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
+fail:
+    for (int k = 0; k < 3; k++)
+        hd_outfile_abort(&of[k]);
+    hd_run_release(&r);
+    hd_locate_input_release(&in);
+    return rc;
+}
+
+int hd_cmd_localize(int argc, char **argv)
+{
+    hd_cli cli;
+    hd_config cfg = {0};
+    int st = hd_cli_parse(&cli, hd_cmd_find("localize"), argc, argv);
+    if (st)
+        return st == 1 ? 0 : 2;
+    if (!cli.output || cli.n_inputs != 1) {
+        fprintf(stderr, "heimdall localize: error: %s\nTry 'heimdall localize --help'.\n",
+                !cli.output ? "an output file is required (-o out.geojson)" : "exactly one features or captures file is required");
+        return 2;
+    }
+    hd_cli_catch_signals();
+    int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
+    if (rc == 0)
+        rc = run(&cli, &cfg);
+    hd_config_release(&cfg);
+    return rc < 0 ? hd_cli_fail(&cli, rc) : 0;
+}

@@ -1,0 +1,77 @@
+#include "locate_common.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "h5/h5.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
+{
+    memset(in, 0, sizeof *in);
+    in->rd.meta.file = H5I_INVALID_HID;
+    in->method = cfg->localize.method;
+    if (cli->method) {
+        in->method = hd_method_parse(cli->method);
+        if (in->method < 0)
+            return hd_error(HD_ECONFIG, "--method %s: expected tdoa, rss, hybrid or nn", cli->method);
+    }
+    if (in->method == HD_LOC_NN)
+        return hd_error(HD_EUNSUPPORTED, "--method nn needs a trained model, and this build has no network "
+                                         "inference yet (heimdall train is an open issue); use tdoa, rss or hybrid");
+    if (cli->model)
+        return hd_error(HD_ECONFIG, "--model is for --method nn");
+    const char *input = cli->inputs[0];
+    hid_t f;
+    char format[32];
+    int version, rc = hd_h5_open_any(&f, input, format, &version);
+    if (rc < 0)
+        return rc;
+    H5Fclose(f);
+    if (strcmp(format, HD_FORMAT_CAPTURES) == 0) {
+        /* featurize on the fly into a private temporary file */
+        const char *dir = getenv("TMPDIR");
+        snprintf(in->tmp_features, sizeof in->tmp_features, "%s/heimdall-features.%ld.h5", dir && dir[0] ? dir : "/tmp",
+                 (long)getpid());
+        char *argv[8 + 2 * HD_CLI_MAX_SETS];
+        int argc = 0;
+        argv[argc++] = "featurize";
+        argv[argc++] = "-q";
+        argv[argc++] = "--force";
+        if (cli->config) {
+            argv[argc++] = "-c";
+            argv[argc++] = (char *)cli->config;
+        }
+        for (int i = 0; i < cli->n_sets; i++) {
+            argv[argc++] = "--set";
+            argv[argc++] = (char *)cli->sets[i];
+        }
+        argv[argc++] = "-o";
+        argv[argc++] = in->tmp_features;
+        argv[argc++] = (char *)input;
+        argv[argc] = NULL;
+        hd_info("%s is a captures file: featurizing it first", input);
+        if (hd_cmd_featurize(argc, argv) != 0) {
+            unlink(in->tmp_features);
+            in->tmp_features[0] = 0;
+            return hd_error(HD_EIO, "could not featurize %s (see above)", input);
+        }
+        input = in->tmp_features;
+    } else if (strcmp(format, HD_FORMAT_FEATURES) != 0) {
+        return hd_error(HD_EFORMAT, "%s is a heimdall %s file; expected a features (or captures) file", input, format);
+    }
+    if ((rc = hd_features_open(&in->rd, input, MPI_COMM_NULL)) < 0) {
+        hd_locate_input_release(in);
+        return rc;
+    }
+    return 0;
+}
+
+void hd_locate_input_release(hd_locate_input *in)
+{
+    hd_features_release(&in->rd);
+    if (in->tmp_features[0])
+        unlink(in->tmp_features);
+    in->tmp_features[0] = 0;
+}

@@ -1,0 +1,91 @@
+#include "eval/metrics.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+#include <math.h>
+#include <stdlib.h>
+
+void hd_eval_score(const hd_locate_net *net, const hd_locate_result *res, double lat, double lon, int with_model,
+                   hd_scored *o)
+{
+    o->located = res->status == HD_LOC_OK;
+    o->err_m = o->de_m = o->dn_m = o->d2 = o->nll = o->crlb_m = o->efficiency = NAN;
+    double et, nt, c[3];
+    if (!isfinite(lat) || !isfinite(lon))
+        return;
+    hd_locate_from_geo(net, lat, lon, &et, &nt);
+    if (res->used && hd_locate_crlb(net, res, et, nt, with_model, c) == 0)
+        o->crlb_m = sqrt(c[0] + c[2]);
+    if (!o->located)
+        return;
+    hd_geo_inverse(lat, lon, res->lat, res->lon, &o->err_m, NULL, NULL);
+    o->de_m = res->e - et;
+    o->dn_m = res->n - nt;
+    o->d2 = hd_locate_mahalanobis2(res->cov, o->de_m, o->dn_m);
+    double det = res->cov[0] * res->cov[2] - res->cov[1] * res->cov[1];
+    o->nll = det > 0 ? 0.5 * o->d2 + log(2 * M_PI) + 0.5 * log(det) : INFINITY;
+    o->efficiency = o->err_m / o->crlb_m;
+}
+
+static double quantile(double *sorted, size_t n, double q)
+{
+    return n ? gsl_stats_quantile_from_sorted_data(sorted, 1, n, q) : NAN;
+}
+
+int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_metrics *m)
+{
+    double *err = hd_malloc((size_t)(n > 0 ? n : 1) * sizeof *err);
+    double *crlb = hd_malloc((size_t)(n > 0 ? n : 1) * sizeof *crlb);
+    double *eff = hd_malloc((size_t)(n > 0 ? n : 1) * sizeof *eff);
+    if (!err || !crlb || !eff) {
+        free(err);
+        free(crlb);
+        free(eff);
+        return HD_ENOMEM;
+    }
+    size_t k = 0, kc = 0, ke = 0;
+    double sum = 0, sum2 = 0, be = 0, bn = 0, nll = 0;
+    int64_t in1 = 0, in2 = 0;
+    m->n = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (sel && !sel[i])
+            continue;
+        m->n++;
+        if (!s[i].located || !isfinite(s[i].err_m))
+            continue;
+        err[k++] = s[i].err_m;
+        sum += s[i].err_m;
+        sum2 += s[i].err_m * s[i].err_m;
+        be += s[i].de_m;
+        bn += s[i].dn_m;
+        nll += s[i].nll;
+        in1 += s[i].d2 <= 1;
+        in2 += s[i].d2 <= 4;
+        if (isfinite(s[i].crlb_m))
+            crlb[kc++] = s[i].crlb_m;
+        if (isfinite(s[i].efficiency))
+            eff[ke++] = s[i].efficiency;
+    }
+    m->located = (int64_t)k;
+    gsl_sort(err, 1, k);
+    gsl_sort(crlb, 1, kc);
+    gsl_sort(eff, 1, ke);
+    m->mean_m = k ? sum / k : NAN;
+    m->rmse_m = k ? sqrt(sum2 / k) : NAN;
+    m->median_m = quantile(err, k, 0.5);
+    m->p68_m = quantile(err, k, 0.68);
+    m->p95_m = quantile(err, k, 0.95);
+    m->bias_east_m = k ? be / k : NAN;
+    m->bias_north_m = k ? bn / k : NAN;
+    m->coverage_1sigma = k ? (double)in1 / k : NAN;
+    m->coverage_2sigma = k ? (double)in2 / k : NAN;
+    m->mean_nll = k ? nll / k : NAN;
+    m->median_crlb_m = quantile(crlb, kc, 0.5);
+    m->median_efficiency = quantile(eff, ke, 0.5);
+    free(err);
+    free(crlb);
+    free(eff);
+    return 0;
+}

@@ -1,0 +1,283 @@
+/* GeoJSON and JSON lines through jansson, KML through libxml2's writer. */
+#include "eval/outputs.h"
+#include "core/error.h"
+#include "core/util.h"
+
+#include <jansson.h>
+#include <libxml/xmlwriter.h>
+#include <math.h>
+#include <string.h>
+
+#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(11))
+
+static json_t *receivers_used(const hd_station *st, int R, uint64_t used)
+{
+    json_t *a = json_array();
+    for (int r = 0; r < R; r++)
+        if (used >> r & 1)
+            json_array_append_new(a, json_string(st[r].id));
+    return a;
+}
+
+static json_t *ellipse_props(const double cov[3], double p)
+{
+    double a, b, az;
+    hd_locate_ellipse(cov, p, &a, &b, &az);
+    return json_pack("{s:f, s:f, s:f, s:f}", "probability", p, "semi_major_m", a, "semi_minor_m", b, "azimuth_deg", az);
+}
+
+/* Properties shared by the GeoJSON point and the JSON lines. */
+static json_t *event_props(const hd_station *st, int R, const hd_located *ev)
+{
+    const hd_locate_result *r = &ev->res;
+    char t[40];
+    hd_time_format_iso8601(ev->time_ns, t);
+    json_t *o = json_pack("{s:I, s:s, s:f, s:s, s:s, s:o, s:i, s:i}", "event", (json_int_t)ev->index, "time", t,
+                          "frequency_hz", ev->frequency_hz, "method", hd_method_name(r->method), "status",
+                          hd_loc_status_name(r->status), "receivers", receivers_used(st, R, r->used),
+                          "n_receivers", r->n_receivers, "n_pairs", r->n_pairs);
+    if (r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE) {
+        json_object_set_new(o, "lat", json_real(r->lat));
+        json_object_set_new(o, "lon", json_real(r->lon));
+        json_object_set_new(o, "alt_m", json_real(r->alt));
+        json_object_set_new(o, "cov_enu_m2", json_pack("[f, f, f]", r->cov[0], r->cov[1], r->cov[2]));
+        json_object_set_new(o, "ellipse_68", ellipse_props(r->cov, 0.68));
+        json_object_set_new(o, "ellipse_95", ellipse_props(r->cov, 0.95));
+        if (isfinite(r->gdop))
+            json_object_set_new(o, "gdop", json_real(r->gdop));
+        if (isfinite(r->crlb[0]))
+            json_object_set_new(o, "crlb_m", json_real(sqrt(r->crlb[0] + r->crlb[2])));
+        if (isfinite(r->chi2)) {
+            json_object_set_new(o, "chi2", json_real(r->chi2));
+            json_object_set_new(o, "dof", json_integer(r->dof));
+        }
+        if (isfinite(r->source_dbm))
+            json_object_set_new(o, "source_dbm", json_real(r->source_dbm));
+    }
+    return o;
+}
+
+static int dump(FILE *f, json_t *j)
+{
+    int rc = j && json_dumpf(j, f, JSON_FLAGS) == 0 ? 0 : hd_error(HD_EIO, "cannot write JSON");
+    json_decref(j);
+    return rc;
+}
+
+static json_t *ring(const hd_locate_result *r, double p)
+{
+    double ll[HD_ELLIPSE_VERTICES][2];
+    hd_locate_ellipse_outline(r->lat, r->lon, r->cov, p, HD_ELLIPSE_VERTICES, ll);
+    json_t *a = json_array();
+    for (int i = 0; i <= HD_ELLIPSE_VERTICES; i++) {
+        int k = i % HD_ELLIPSE_VERTICES; /* closed: the first vertex again */
+        json_array_append_new(a, json_pack("[f, f]", ll[k][1], ll[k][0]));
+    }
+    return json_pack("{s:s, s:[o]}", "type", "Polygon", "coordinates", a);
+}
+
+int hd_write_geojson(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n)
+{
+    int rc = 0;
+    fputs("{\"type\":\"FeatureCollection\",\"features\":[\n", f);
+    int first = 1;
+    for (int r = 0; r < R && rc == 0; r++) {
+        json_t *j = json_pack("{s:s, s:{s:s, s:[f, f]}, s:{s:s, s:s, s:s, s:s, s:f}}", "type", "Feature", "geometry",
+                              "type", "Point", "coordinates", st[r].lon, st[r].lat, "properties", "kind", "receiver",
+                              "id", st[r].id, "name", st[r].name, "driver", hd_driver_name(st[r].driver), "alt_m",
+                              st[r].alt_m);
+        if (!first)
+            fputs(",\n", f);
+        first = 0;
+        rc = dump(f, j);
+    }
+    for (int64_t k = 0; k < n && rc == 0; k++) {
+        const hd_located *e = &ev[k];
+        const hd_locate_result *r = &e->res;
+        json_t *props = event_props(st, R, e);
+        json_object_set_new(props, "kind", json_string("estimate"));
+        int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
+        json_t *geom = located ? json_pack("{s:s, s:[f, f]}", "type", "Point", "coordinates", r->lon, r->lat) : json_null();
+        fputs(",\n", f);
+        if ((rc = dump(f, json_pack("{s:s, s:o, s:o}", "type", "Feature", "geometry", geom, "properties", props))) < 0)
+            break;
+        for (int q = 0; located && q < 2 && rc == 0; q++) {
+            double p = q ? 0.95 : 0.68;
+            json_t *pp = json_pack("{s:s, s:I, s:f}", "kind", q ? "ellipse_95" : "ellipse_68", "event",
+                                   (json_int_t)e->index, "probability", p);
+            fputs(",\n", f);
+            rc = dump(f, json_pack("{s:s, s:o, s:o}", "type", "Feature", "geometry", ring(r, p), "properties", pp));
+        }
+    }
+    fputs("\n]}\n", f);
+    return rc;
+}
+
+int hd_write_jsonl(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n)
+{
+    for (int64_t k = 0; k < n; k++) {
+        int rc = dump(f, event_props(st, R, &ev[k]));
+        if (rc < 0)
+            return rc;
+        fputc('\n', f);
+    }
+    return 0;
+}
+
+/* ---- KML ------------------------------------------------------------------- */
+
+#define X(call)                                                                                                        \
+    do {                                                                                                               \
+        if ((call) < 0)                                                                                                \
+            goto fail;                                                                                                 \
+    } while (0)
+
+static int kml_style(xmlTextWriterPtr w, const char *id, const char *line, const char *poly, const char *icon)
+{
+    X(xmlTextWriterStartElement(w, BAD_CAST "Style"));
+    X(xmlTextWriterWriteAttribute(w, BAD_CAST "id", BAD_CAST id));
+    if (icon) {
+        X(xmlTextWriterStartElement(w, BAD_CAST "IconStyle"));
+        X(xmlTextWriterWriteElement(w, BAD_CAST "color", BAD_CAST icon));
+        X(xmlTextWriterEndElement(w));
+    }
+    if (line) {
+        X(xmlTextWriterStartElement(w, BAD_CAST "LineStyle"));
+        X(xmlTextWriterWriteElement(w, BAD_CAST "color", BAD_CAST line));
+        X(xmlTextWriterWriteElement(w, BAD_CAST "width", BAD_CAST "2"));
+        X(xmlTextWriterEndElement(w));
+    }
+    if (poly) {
+        X(xmlTextWriterStartElement(w, BAD_CAST "PolyStyle"));
+        X(xmlTextWriterWriteElement(w, BAD_CAST "color", BAD_CAST poly));
+        X(xmlTextWriterEndElement(w));
+    }
+    X(xmlTextWriterEndElement(w));
+    return 0;
+fail:
+    return -1;
+}
+
+static int kml_point(xmlTextWriterPtr w, const char *name, const char *style, const char *desc, double lat, double lon)
+{
+    X(xmlTextWriterStartElement(w, BAD_CAST "Placemark"));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name));
+    if (desc)
+        X(xmlTextWriterWriteElement(w, BAD_CAST "description", BAD_CAST desc));
+    X(xmlTextWriterWriteFormatElement(w, BAD_CAST "styleUrl", "#%s", style));
+    X(xmlTextWriterStartElement(w, BAD_CAST "Point"));
+    X(xmlTextWriterWriteFormatElement(w, BAD_CAST "coordinates", "%.8f,%.8f,0", lon, lat));
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterEndElement(w));
+    return 0;
+fail:
+    return -1;
+}
+
+static int kml_ellipse(xmlTextWriterPtr w, const hd_located *e, double p)
+{
+    const hd_locate_result *r = &e->res;
+    double ll[HD_ELLIPSE_VERTICES][2];
+    hd_locate_ellipse_outline(r->lat, r->lon, r->cov, p, HD_ELLIPSE_VERTICES, ll);
+    char name[64];
+    snprintf(name, sizeof name, "event %lld %.0f %%", (long long)e->index, p * 100);
+    X(xmlTextWriterStartElement(w, BAD_CAST "Placemark"));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "styleUrl", BAD_CAST(p < 0.9 ? "#ellipse68" : "#ellipse95")));
+    X(xmlTextWriterStartElement(w, BAD_CAST "Polygon"));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "tessellate", BAD_CAST "1"));
+    X(xmlTextWriterStartElement(w, BAD_CAST "outerBoundaryIs"));
+    X(xmlTextWriterStartElement(w, BAD_CAST "LinearRing"));
+    X(xmlTextWriterStartElement(w, BAD_CAST "coordinates"));
+    for (int i = 0; i <= HD_ELLIPSE_VERTICES; i++) {
+        int k = i % HD_ELLIPSE_VERTICES;
+        X(xmlTextWriterWriteFormatString(w, "%.8f,%.8f,0 ", ll[k][1], ll[k][0]));
+    }
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterEndElement(w));
+    return 0;
+fail:
+    return -1;
+}
+
+int hd_write_kml(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n)
+{
+    xmlOutputBufferPtr ob = xmlOutputBufferCreateFile(f, NULL);
+    xmlTextWriterPtr w = ob ? xmlNewTextWriter(ob) : NULL;
+    if (!w) {
+        if (ob)
+            xmlOutputBufferClose(ob);
+        return hd_error(HD_ENOMEM, "cannot start the KML writer");
+    }
+    xmlTextWriterSetIndent(w, 1);
+    X(xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL));
+    X(xmlTextWriterStartElement(w, BAD_CAST "kml"));
+    X(xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST "http://www.opengis.net/kml/2.2"));
+    X(xmlTextWriterStartElement(w, BAD_CAST "Document"));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST "heimdall localize"));
+    X(kml_style(w, "receiver", NULL, NULL, "ff00ffff"));
+    X(kml_style(w, "estimate", NULL, NULL, "ff0000ff"));
+    X(kml_style(w, "ellipse68", "ff0000ff", "400000ff", NULL));
+    X(kml_style(w, "ellipse95", "ff00a5ff", "2000a5ff", NULL));
+    X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST "Receivers"));
+    for (int r = 0; r < R; r++)
+        X(kml_point(w, st[r].id, "receiver", st[r].name, st[r].lat, st[r].lon));
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST "Events"));
+    for (int64_t k = 0; k < n; k++) {
+        const hd_located *e = &ev[k];
+        if (e->res.status != HD_LOC_OK && e->res.status != HD_LOC_OUTSIDE)
+            continue;
+        char name[64], desc[512];
+        snprintf(name, sizeof name, "event %lld", (long long)e->index);
+        hd_located_summary(st, R, e, desc, sizeof desc);
+        X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
+        X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name));
+        X(kml_point(w, name, "estimate", desc, e->res.lat, e->res.lon));
+        X(kml_ellipse(w, e, 0.68));
+        X(kml_ellipse(w, e, 0.95));
+        X(xmlTextWriterEndElement(w));
+    }
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterEndDocument(w));
+    xmlFreeTextWriter(w);
+    return 0;
+fail:
+    xmlFreeTextWriter(w);
+    return hd_error(HD_EIO, "cannot write KML");
+}
+
+void hd_located_summary(const hd_station *st, int R, const hd_located *e, char *buf, size_t size)
+{
+    const hd_locate_result *r = &e->res;
+    char t[40];
+    hd_time_format_iso8601(e->time_ns, t);
+    t[19] = 'Z'; /* whole seconds are enough here */
+    t[20] = 0;
+    int off = snprintf(buf, size, "event %lld %s %.4f MHz %s: ", (long long)e->index, t, e->frequency_hz / 1e6,
+                       hd_method_name(r->method));
+    if (off < 0 || (size_t)off >= size)
+        return;
+    if (r->status != HD_LOC_OK && r->status != HD_LOC_OUTSIDE) {
+        snprintf(buf + off, size - off, "%s (%d receiver%s usable)", hd_loc_status_name(r->status), r->n_receivers,
+                 r->n_receivers == 1 ? "" : "s");
+        return;
+    }
+    double a, b, az;
+    hd_locate_ellipse(r->cov, 0.68, &a, &b, &az);
+    int o2 = snprintf(buf + off, size - off, "%.5f %c %.5f %c ± %.0f × %.0f m (68 %%, major axis %.0f°), %d receivers",
+                      fabs(r->lat), r->lat >= 0 ? 'N' : 'S', fabs(r->lon), r->lon >= 0 ? 'E' : 'W', a, b, az,
+                      r->n_receivers);
+    off += o2 > 0 ? o2 : 0;
+    if ((size_t)off < size && isfinite(r->gdop))
+        off += snprintf(buf + off, size - off, ", GDOP %.1f", r->gdop);
+    if ((size_t)off < size && r->status == HD_LOC_OUTSIDE)
+        snprintf(buf + off, size - off, " (outside the search region)");
+    (void)st;
+    (void)R;
+}

@@ -1,0 +1,34 @@
+/* What localize writes: GeoJSON (RFC 7946), KML for Google Earth, and JSON
+ * lines for programs, one record per event, each with its 68 % and 95 %
+ * uncertainty ellipses. Knows files and formats, nothing of solving. */
+#ifndef HD_EVAL_OUTPUTS_H
+#define HD_EVAL_OUTPUTS_H
+#include <stdint.h>
+#include <stdio.h>
+#include "config/config.h"
+#include "locate/locate.h"
+
+/* One located event. */
+typedef struct {
+    int64_t index;               /* event number (events/index) */
+    int64_t time_ns;             /* capture time, Unix ns UTC */
+    double frequency_hz;
+    hd_locate_result res;        /* status, lat/lon, cov, gdop, receivers used, … */
+} hd_located;
+
+#define HD_ELLIPSE_VERTICES 72   /* per ellipse outline (the ring closes with a 73rd) */
+
+/* A FeatureCollection: per event a Point (properties: event, time,
+ * frequency_hz, method, status, ellipse semi-axes and azimuths, receivers
+ * used, GDOP, CRLB) and two Polygons (68 %, 95 %); an event without a
+ * position is a Feature with a null geometry and its status; the receivers
+ * as Points. Coordinates [lon, lat], rings closed and counter-clockwise. */
+int hd_write_geojson(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n);
+/* KML 2.2: a folder of receivers and one of events (point and ellipses). */
+int hd_write_kml(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n);
+/* One JSON object per line per event. */
+int hd_write_jsonl(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n);
+/* The one-line human summary of an event (no newline). */
+void hd_located_summary(const hd_station *st, int R, const hd_located *ev, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,25 @@
+/* Locating every event of a features file with a classical solver: what
+ * `localize` and `evaluate` share. */
+#ifndef HD_EVAL_RUN_H
+#define HD_EVAL_RUN_H
+#include "eval/outputs.h"
+#include "features/features.h"
+#include "locate/locate.h"
+
+typedef struct {
+    hd_located *ev;          /* [n] */
+    double *latency_s;       /* [n]: solver time per event */
+    float *snr_db;           /* [n]: median SNR of the receivers used (NaN: none) */
+    double *truth_lat, *truth_lon; /* [n]: the transmitter (NaN without /truth) */
+    int *n_timed;            /* [n]: GPS-timed receivers with features (before the solver's choice) */
+    int64_t n;
+    hd_locate_net net;
+} hd_run;
+
+/* Read every event of rd and locate it with method (tdoa, rss, hybrid).
+ * progress: called every block with the events done (may be NULL). */
+int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                  void (*progress)(void *ctx, int64_t done), void *ctx);
+void hd_run_release(hd_run *run);
+
+#endif

@@ -1,0 +1,734 @@
+/* TDOA, RSS and hybrid localization with covariance and Cramér–Rao bound
+ * (see locate.h for the models). */
+#include "locate/locate.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "features/features.h"
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_vector.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define C_KM_S (HD_SPEED_OF_LIGHT / 1000.0) /* km per second */
+#define LN10 2.302585092994046
+
+static const char *const status_names[] = {"ok", "not enough receivers", "no convergence", "outside the search region"};
+
+const char *hd_loc_status_name(int s)
+{
+    return s >= 0 && s < HD_LOC_STATUS_COUNT ? status_names[s] : "?";
+}
+
+/* ---- geometry ---------------------------------------------------------------- */
+
+static void pos_ecef(const hd_locate_net *net, double e, double n, double xyz[3])
+{
+    double lat, lon;
+    hd_locate_to_geo(net, e, n, &lat, &lon);
+    hd_geo_to_ecef(lat, lon, net->tx_alt_m, xyz);
+}
+
+void hd_locate_to_geo(const hd_locate_net *net, double e, double n, double *lat, double *lon)
+{
+    double enu[3] = {e, n, 0}, h;
+    hd_enu_to_geo(&net->frame, enu, lat, lon, &h);
+}
+
+void hd_locate_from_geo(const hd_locate_net *net, double lat, double lon, double *e, double *n)
+{
+    /* the inverse of to_geo: the tangent-plane point straight above
+     * (lat, lon) along the local vertical, found by two fixed-point steps */
+    double enu[3];
+    hd_enu_from_geo(&net->frame, lat, lon, net->tx_alt_m, enu);
+    *e = enu[0];
+    *n = enu[1];
+    for (int it = 0; it < 3; it++) {
+        double la, lo;
+        hd_locate_to_geo(net, *e, *n, &la, &lo);
+        double a[3], b[3];
+        hd_enu_from_geo(&net->frame, la, lo, net->tx_alt_m, a);
+        hd_enu_from_geo(&net->frame, lat, lon, net->tx_alt_m, b);
+        *e += b[0] - a[0];
+        *n += b[1] - a[1];
+    }
+}
+
+/* Ranges (m) from frame point (e, n) to every receiver, and the partial
+ * derivatives of each range along e and n (unitless). */
+static void ranges(const hd_locate_net *net, double e, double n, double *d, double (*dd)[2])
+{
+    double p[3], pe[3], pn[3];
+    const double h = 1.0; /* metres: the map is smooth on this scale */
+    pos_ecef(net, e, n, p);
+    if (dd) {
+        pos_ecef(net, e + h, n, pe);
+        pos_ecef(net, e, n + h, pn);
+    }
+    for (int r = 0; r < net->R; r++) {
+        const double *x = net->rx_ecef[r];
+        double v[3] = {p[0] - x[0], p[1] - x[1], p[2] - x[2]};
+        d[r] = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        if (dd) {
+            double u[3] = {v[0] / d[r], v[1] / d[r], v[2] / d[r]};
+            dd[r][0] = (u[0] * (pe[0] - p[0]) + u[1] * (pe[1] - p[1]) + u[2] * (pe[2] - p[2])) / h;
+            dd[r][1] = (u[0] * (pn[0] - p[0]) + u[1] * (pn[1] - p[1]) + u[2] * (pn[2] - p[2])) / h;
+        }
+    }
+}
+
+int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd_localize_cfg *cfg)
+{
+    memset(net, 0, sizeof *net);
+    if (R < 1 || R > HD_MAX_STATIONS)
+        return hd_error(HD_EINVAL, "locate: %d receivers (1 to %d)", R, HD_MAX_STATIONS);
+    if (cfg->n_rss_offsets && cfg->n_rss_offsets != R)
+        return hd_error(HD_ECONFIG, "localize.rss_offsets_db has %d values for %d receivers", cfg->n_rss_offsets, R);
+    gsl_set_error_handler_off(); /* GSL's default handler aborts */
+    net->R = R;
+    net->cfg = *cfg;
+    net->tx_alt_m = cfg->tx_alt_m;
+    /* the frame at the centroid of the receivers, on the ellipsoid */
+    double c[3] = {0, 0, 0};
+    for (int r = 0; r < R; r++) {
+        double x[3];
+        hd_geo_to_ecef(st[r].lat, st[r].lon, st[r].alt_m + st[r].antenna_height_m, x);
+        for (int k = 0; k < 3; k++)
+            c[k] += x[k] / R;
+    }
+    double lat0, lon0, h0;
+    hd_geo_from_ecef(c, &lat0, &lon0, &h0);
+    hd_enu_init(&net->frame, lat0, lon0, 0);
+    double e0 = INFINITY, e1 = -INFINITY, n0 = INFINITY, n1 = -INFINITY;
+    for (int r = 0; r < R; r++) {
+        double h = st[r].alt_m + st[r].antenna_height_m, enu[3];
+        hd_geo_to_ecef(st[r].lat, st[r].lon, h, net->rx_ecef[r]);
+        hd_enu_from_geo(&net->frame, st[r].lat, st[r].lon, h, enu);
+        net->rx_en[r][0] = enu[0];
+        net->rx_en[r][1] = enu[1];
+        e0 = fmin(e0, enu[0]);
+        e1 = fmax(e1, enu[0]);
+        n0 = fmin(n0, enu[1]);
+        n1 = fmax(n1, enu[1]);
+        double cs = st[r].clock == HD_CLOCK_GPS ? st[r].clock_sigma_ns * 1e-9 : 0;
+        net->clock_var_s2[r] = cs * cs;
+    }
+    double m = cfg->margin_km * 1000;
+    net->e_min = e0 - m;
+    net->e_max = e1 + m;
+    net->n_min = n0 - m;
+    net->n_max = n1 + m;
+    net->gstep = cfg->grid_step_km * 1000;
+    net->gx = (int)ceil((net->e_max - net->e_min) / net->gstep) + 1;
+    net->gy = (int)ceil((net->n_max - net->n_min) / net->gstep) + 1;
+    if ((double)net->gx * net->gy > 4e6)
+        return hd_error(HD_ECONFIG, "localize.grid_step_km %g gives a %d × %d grid over the region; use a coarser step",
+                        cfg->grid_step_km, net->gx, net->gy);
+    net->G = net->gx * net->gy;
+    net->gx0 = 0.5 * (net->e_min + net->e_max) - 0.5 * (net->gx - 1) * net->gstep;
+    net->gy0 = 0.5 * (net->n_min + net->n_max) - 0.5 * (net->gy - 1) * net->gstep;
+    net->grid_d = hd_malloc((size_t)net->G * R * sizeof *net->grid_d);
+    if (!net->grid_d)
+        return HD_ENOMEM;
+    for (int iy = 0; iy < net->gy; iy++)
+        for (int ix = 0; ix < net->gx; ix++) {
+            int g = iy * net->gx + ix;
+            ranges(net, net->gx0 + ix * net->gstep, net->gy0 + iy * net->gstep, net->grid_d + (size_t)g * R, NULL);
+        }
+    return 0;
+}
+
+void hd_locate_net_release(hd_locate_net *net)
+{
+    free(net->grid_d);
+    net->grid_d = NULL;
+}
+
+/* ---- TDOA: pairs to per-receiver arrival times ------------------------------------ */
+
+static int find(int *parent, int a)
+{
+    while (parent[a] != a)
+        a = parent[a] = parent[parent[a]];
+    return a;
+}
+
+/* Solve the symmetric positive definite system A x = b (n ≤ 64) in place. */
+static int spd_solve(double *A, double *b, int n)
+{
+    gsl_matrix_view m = gsl_matrix_view_array(A, (size_t)n, (size_t)n);
+    gsl_vector_view v = gsl_vector_view_array(b, (size_t)n);
+    if (gsl_linalg_cholesky_decomp1(&m.matrix) != GSL_SUCCESS)
+        return -1;
+    return gsl_linalg_cholesky_svx(&m.matrix, &v.vector) == GSL_SUCCESS ? 0 : -1;
+}
+
+/* Per receiver variances v (s²) with sigma_ij² = v_i + v_j over the valid
+ * pairs, ridge-regularised toward half the mean of each receiver's pairs
+ * (a receiver pair alone cannot say which end is noisier). */
+static int fit_variances(int R, int P, const int (*pr)[2], const uint8_t *ok, const double *sigma, double *v)
+{
+    double A[HD_MAX_STATIONS * HD_MAX_STATIONS] = {0}, b[HD_MAX_STATIONS] = {0}, v0[HD_MAX_STATIONS] = {0};
+    int cnt[HD_MAX_STATIONS] = {0};
+    const double s = 1e18; /* ns² */
+    for (int p = 0; p < P; p++) {
+        if (!ok[p])
+            continue;
+        double q = sigma[p] * sigma[p] * s;
+        for (int k = 0; k < 2; k++) {
+            v0[pr[p][k]] += q / 2;
+            cnt[pr[p][k]]++;
+        }
+    }
+    for (int r = 0; r < R; r++)
+        v0[r] = cnt[r] ? v0[r] / cnt[r] : 1;
+    const double lambda = 1e-2;
+    for (int p = 0; p < P; p++) {
+        if (!ok[p])
+            continue;
+        int i = pr[p][0], j = pr[p][1];
+        double q = sigma[p] * sigma[p] * s;
+        A[i * R + i] += 1;
+        A[j * R + j] += 1;
+        A[i * R + j] += 1;
+        A[j * R + i] += 1;
+        b[i] += q;
+        b[j] += q;
+    }
+    for (int r = 0; r < R; r++) {
+        A[r * R + r] += lambda;
+        b[r] += lambda * v0[r];
+    }
+    if (spd_solve(A, b, R) < 0)
+        return -1;
+    for (int r = 0; r < R; r++)
+        v[r] = fmax(b[r], 0.1 * v0[r]) / s;
+    return 0;
+}
+
+/* Relative arrival times from the valid pairs (ok[] updated: pairs outside
+ * the largest connected set or inconsistent beyond outlier_sigma are
+ * cleared). Returns the number of receivers in the set (their bits in
+ * *nodes), T[r] in seconds with mean 0 over the set. */
+static int pair_times(int R, int P, const int (*pr)[2], uint8_t *ok, const double *delay, const double *v,
+                      double outlier_sigma, double *T, uint64_t *nodes)
+{
+    for (;;) {
+        int parent[HD_MAX_STATIONS], size[HD_MAX_STATIONS] = {0}, npair[HD_MAX_STATIONS] = {0};
+        for (int r = 0; r < R; r++)
+            parent[r] = r;
+        for (int p = 0; p < P; p++)
+            if (ok[p]) {
+                int a = find(parent, pr[p][0]), b = find(parent, pr[p][1]);
+                if (a != b)
+                    parent[a] = b;
+            }
+        for (int p = 0; p < P; p++)
+            if (ok[p])
+                npair[find(parent, pr[p][0])]++;
+        for (int r = 0; r < R; r++)
+            size[find(parent, r)]++;
+        int best = -1;
+        for (int r = 0; r < R; r++)
+            if (parent[r] == r && npair[r] > 0 &&
+                (best < 0 || size[r] > size[best] || (size[r] == size[best] && npair[r] > npair[best])))
+                best = r;
+        *nodes = 0;
+        if (best < 0)
+            return 0;
+        int n = 0, idx[HD_MAX_STATIONS];
+        for (int r = 0; r < R; r++) {
+            idx[r] = -1;
+            if (find(parent, r) == best) {
+                idx[r] = n++;
+                *nodes |= 1ull << r;
+            }
+        }
+        for (int p = 0; p < P; p++) /* pairs outside the set are not used */
+            if (ok[p] && idx[pr[p][0]] < 0)
+                ok[p] = 0;
+        /* weighted Laplacian (µs) plus the gauge term 11ᵀ/n (mean zero) */
+        double L[HD_MAX_STATIONS * HD_MAX_STATIONS], b[HD_MAX_STATIONS] = {0};
+        for (int a = 0; a < n * n; a++)
+            L[a] = 1.0 / n;
+        int used = 0;
+        for (int p = 0; p < P; p++) {
+            if (!ok[p])
+                continue;
+            int i = pr[p][0], j = pr[p][1], a = idx[i], c = idx[j];
+            double w = 1.0 / ((v[i] + v[j]) * 1e12), dl = delay[p] * 1e6;
+            L[a * n + a] += w;
+            L[c * n + c] += w;
+            L[a * n + c] -= w;
+            L[c * n + a] -= w;
+            b[a] -= w * dl;
+            b[c] += w * dl;
+            used++;
+        }
+        /* the Laplacian's scale is 1/σ², the gauge's 1/n: balance them */
+        if (spd_solve(L, b, n) < 0)
+            return -1;
+        for (int r = 0; r < R; r++)
+            T[r] = idx[r] >= 0 ? b[idx[r]] * 1e-6 : 0;
+        if (used <= n - 1) /* a tree: no redundancy to judge a pair by */
+            return n;
+        int worst = -1;
+        double wr = outlier_sigma;
+        for (int p = 0; p < P; p++) {
+            if (!ok[p])
+                continue;
+            int i = pr[p][0], j = pr[p][1];
+            double z = fabs(delay[p] - (T[j] - T[i])) / sqrt(v[i] + v[j]);
+            if (z > wr) {
+                wr = z;
+                worst = p;
+            }
+        }
+        if (worst < 0)
+            return n;
+        ok[worst] = 0;
+    }
+}
+
+/* ---- the least-squares problem ------------------------------------------------------ */
+
+typedef struct {
+    const hd_locate_net *net;
+    int use_t, use_r, fit_gamma;
+    int it, ir, ig;          /* parameter indices of c·t0 (km), P (dBm), γ */
+    int nt, nr;              /* residual counts */
+    int trx[HD_MAX_STATIONS], rrx[HD_MAX_STATIONS];
+    double tau_km[HD_MAX_STATIONS], tsig_km[HD_MAX_STATIONS];
+    double y_db[HD_MAX_STATIONS], rsig_db;
+    double gamma;
+} problem;
+
+static int np_of(const problem *pb)
+{
+    return 2 + pb->use_t + pb->use_r + pb->fit_gamma;
+}
+
+/* Residuals f (may be NULL) and Jacobian J (may be NULL, row-major n×p) at x. */
+static void eval_problem(const problem *pb, const double *x, double *f, double *J)
+{
+    const hd_locate_net *net = pb->net;
+    double d[HD_MAX_STATIONS], dd[HD_MAX_STATIONS][2];
+    ranges(net, x[0] * 1000, x[1] * 1000, d, J ? dd : NULL);
+    int p = np_of(pb), row = 0;
+    double gamma = pb->fit_gamma ? x[pb->ig] : pb->gamma;
+    for (int k = 0; k < pb->nt; k++, row++) {
+        int r = pb->trx[k];
+        double s = pb->tsig_km[k];
+        if (f)
+            f[row] = (pb->tau_km[k] - x[pb->it] - d[r] / 1000) / s;
+        if (J) {
+            double *j = J + (size_t)row * p;
+            memset(j, 0, (size_t)p * sizeof *j);
+            j[0] = -dd[r][0] / s;
+            j[1] = -dd[r][1] / s;
+            j[pb->it] = -1 / s;
+        }
+    }
+    for (int k = 0; k < pb->nr; k++, row++) {
+        int r = pb->rrx[k];
+        double s = pb->rsig_db, dm = fmax(d[r], 1.0), l = 10 * log10(dm);
+        if (f)
+            f[row] = (pb->y_db[k] - x[pb->ir] + gamma * l) / s;
+        if (J) {
+            double *j = J + (size_t)row * p;
+            memset(j, 0, (size_t)p * sizeof *j);
+            double g = 10 * gamma / LN10 / dm * 1000 / s; /* per km */
+            j[0] = g * dd[r][0];
+            j[1] = g * dd[r][1];
+            j[pb->ir] = -1 / s;
+            if (pb->fit_gamma)
+                j[pb->ig] = l / s;
+        }
+    }
+}
+
+static int gsl_f(const gsl_vector *x, void *params, gsl_vector *f)
+{
+    eval_problem(params, x->data, f->data, NULL);
+    return GSL_SUCCESS;
+}
+
+static int gsl_df(const gsl_vector *x, void *params, gsl_matrix *J)
+{
+    const problem *pb = params;
+    int n = pb->nt + pb->nr, p = np_of(pb);
+    double buf[(2 * HD_MAX_STATIONS) * 8];
+    eval_problem(pb, x->data, NULL, buf);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < p; k++)
+            gsl_matrix_set(J, (size_t)i, (size_t)k, buf[i * p + k]);
+    return GSL_SUCCESS;
+}
+
+/* The 2×2 position block of (JᵀJ)⁻¹ (m²) at x; 0 on success. */
+static int position_cov(const problem *pb, const double *x, double cov[3])
+{
+    int n = pb->nt + pb->nr, p = np_of(pb);
+    double J[(2 * HD_MAX_STATIONS) * 8], N[64] = {0};
+    eval_problem(pb, x, NULL, J);
+    for (int a = 0; a < p; a++)
+        for (int b = 0; b < p; b++)
+            for (int i = 0; i < n; i++)
+                N[a * p + b] += J[i * p + a] * J[i * p + b];
+    gsl_matrix_view m = gsl_matrix_view_array(N, (size_t)p, (size_t)p);
+    if (gsl_linalg_cholesky_decomp1(&m.matrix) != GSL_SUCCESS || gsl_linalg_cholesky_invert(&m.matrix) != GSL_SUCCESS)
+        return -1;
+    cov[0] = N[0] * 1e6;
+    cov[1] = N[1] * 1e6;
+    cov[2] = N[p + 1] * 1e6;
+    return isfinite(cov[0]) && isfinite(cov[2]) && cov[0] > 0 && cov[2] > 0 ? 0 : -1;
+}
+
+/* Grid search: the best point's parameters into x. */
+static void grid_start(const problem *pb, double *x)
+{
+    const hd_locate_net *net = pb->net;
+    int R = net->R, best = 0;
+    double bestc = INFINITY, bt = 0, bp = 0;
+    double wt[HD_MAX_STATIONS], sw = 0;
+    for (int k = 0; k < pb->nt; k++) {
+        wt[k] = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
+        sw += wt[k];
+    }
+    for (int g = 0; g < net->G; g++) {
+        const double *d = net->grid_d + (size_t)g * R;
+        double cost = 0, t0 = 0, p0 = 0;
+        if (pb->nt) {
+            for (int k = 0; k < pb->nt; k++)
+                t0 += wt[k] * (pb->tau_km[k] - d[pb->trx[k]] / 1000);
+            t0 /= sw;
+            for (int k = 0; k < pb->nt; k++) {
+                double e = pb->tau_km[k] - d[pb->trx[k]] / 1000 - t0;
+                cost += wt[k] * e * e;
+            }
+        }
+        if (pb->nr) {
+            double l[HD_MAX_STATIONS];
+            for (int k = 0; k < pb->nr; k++) {
+                l[k] = pb->y_db[k] + pb->gamma * 10 * log10(fmax(d[pb->rrx[k]], 1.0));
+                p0 += l[k];
+            }
+            p0 /= pb->nr;
+            for (int k = 0; k < pb->nr; k++)
+                cost += (l[k] - p0) * (l[k] - p0) / (pb->rsig_db * pb->rsig_db);
+        }
+        if (cost < bestc) {
+            bestc = cost;
+            best = g;
+            bt = t0;
+            bp = p0;
+        }
+    }
+    x[0] = (net->gx0 + (best % net->gx) * net->gstep) / 1000;
+    x[1] = (net->gy0 + (best / net->gx) * net->gstep) / 1000;
+    if (pb->use_t)
+        x[pb->it] = bt;
+    if (pb->use_r)
+        x[pb->ir] = bp;
+    if (pb->fit_gamma)
+        x[pb->ig] = pb->gamma;
+}
+
+/* GDOP: sqrt of the trace of the unweighted geometry's position block. */
+static double gdop_of(const problem *pb, const double *x)
+{
+    problem u = *pb;
+    for (int k = 0; k < u.nt; k++)
+        u.tsig_km[k] = 1e-3; /* per metre of range error */
+    u.rsig_db = 1;
+    double cov[3];
+    return position_cov(&u, x, cov) == 0 ? sqrt(cov[0] + cov[2]) : INFINITY;
+}
+
+/* ---- the public solver ---------------------------------------------------------------- */
+
+static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd_locate_result *res, problem *pb)
+{
+    const int R = net->R, P = hd_features_npairs(R), F = HD_FEAT_COUNT;
+    const hd_localize_cfg *cfg = &net->cfg;
+    memset(pb, 0, sizeof *pb);
+    pb->net = net;
+    pb->use_t = method == HD_LOC_TDOA || method == HD_LOC_HYBRID;
+    pb->use_r = method == HD_LOC_RSS || method == HD_LOC_HYBRID;
+    if (pb->use_t && P > 0) {
+        int(*pr)[2] = hd_malloc((size_t)P * sizeof *pr);
+        uint8_t *ok = hd_malloc((size_t)P);
+        if (!pr || !ok) {
+            free(pr);
+            free(ok);
+            return HD_ENOMEM;
+        }
+        int any = 0;
+        for (int p = 0; p < P; p++) {
+            hd_features_pair(R, p, &pr[p][0], &pr[p][1]);
+            ok[p] = obs->tmask[p] && obs->mask[pr[p][0]] && obs->mask[pr[p][1]] && isfinite(obs->delay_s[p]) &&
+                    obs->sigma_s[p] > 0 && isfinite(obs->sigma_s[p]);
+            any |= ok[p];
+        }
+        double v[HD_MAX_STATIONS], T[HD_MAX_STATIONS];
+        uint64_t nodes = 0;
+        int n = 0;
+        if (any && fit_variances(R, P, (const int(*)[2])pr, ok, obs->sigma_s, v) == 0)
+            n = pair_times(R, P, (const int(*)[2])pr, ok, obs->delay_s, v, cfg->outlier_sigma, T, &nodes);
+        for (int p = 0; p < P; p++)
+            res->n_pairs += ok[p];
+        free(pr);
+        free(ok);
+        if (n < 0)
+            return HD_EDATA;
+        double model = cfg->model_sigma_ns * 1e-9;
+        for (int r = 0; r < R; r++) {
+            if (!(nodes >> r & 1))
+                continue;
+            res->toa_s[r] = T[r];
+            res->toa_var_meas[r] = v[r];
+            res->toa_var[r] = v[r] + model * model;
+            pb->trx[pb->nt] = r;
+            pb->tau_km[pb->nt] = T[r] * C_KM_S;
+            pb->tsig_km[pb->nt] = sqrt(res->toa_var[r]) * C_KM_S;
+            pb->nt++;
+        }
+        res->timed = nodes;
+    }
+    if (pb->use_r) {
+        pb->rsig_db = cfg->rss_sigma_db;
+        pb->gamma = cfg->rss_exponent;
+        pb->fit_gamma = cfg->rss_fit_exponent;
+        for (int r = 0; r < R; r++) {
+            double y = obs->feat[(size_t)r * F + HD_FEAT_RSS_DBM];
+            if (!obs->mask[r] || !isfinite(y))
+                continue;
+            pb->rrx[pb->nr] = r;
+            pb->y_db[pb->nr] = y - (cfg->n_rss_offsets ? cfg->rss_offsets_db[r] : 0);
+            pb->nr++;
+            res->leveled |= 1ull << r;
+        }
+    }
+    int k = 2;
+    pb->it = pb->use_t ? k++ : -1;
+    pb->ir = pb->use_r ? k++ : -1;
+    pb->ig = pb->fit_gamma ? k++ : -1;
+    res->exponent = pb->gamma;
+    return 0;
+}
+
+/* Grid start and Levenberg–Marquardt: 0 with xs and the position covariance,
+ * 1 when the fit failed, < 0 on allocation failure. */
+static int solve(problem *pb, double *xs, double cov[3])
+{
+    int p = np_of(pb), n = pb->nt + pb->nr;
+    double x[8];
+    grid_start(pb, x);
+    gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
+    fp.trs = gsl_multifit_nlinear_trs_lm;
+    gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, (size_t)n, (size_t)p);
+    if (!w)
+        return hd_error(HD_ENOMEM, "locate: cannot allocate the solver");
+    gsl_multifit_nlinear_fdf fdf = {.f = gsl_f, .df = gsl_df, .fvv = NULL, .n = (size_t)n, .p = (size_t)p, .params = pb};
+    gsl_vector_view xv = gsl_vector_view_array(x, (size_t)p);
+    int info = 0, st = gsl_multifit_nlinear_init(&xv.vector, &fdf, w);
+    if (st == GSL_SUCCESS)
+        st = gsl_multifit_nlinear_driver(100, 1e-10, 1e-10, 1e-12, NULL, NULL, &info, w);
+    const gsl_vector *sol = gsl_multifit_nlinear_position(w);
+    int finite = 1;
+    for (int k = 0; k < p; k++) {
+        xs[k] = gsl_vector_get(sol, (size_t)k);
+        finite &= isfinite(xs[k]);
+    }
+    gsl_multifit_nlinear_free(w);
+    /* GSL_EMAXITER with a finite point is still judged by its covariance */
+    if (!finite || (st != GSL_SUCCESS && st != GSL_EMAXITER) || position_cov(pb, xs, cov) < 0)
+        return 1;
+    return 0;
+}
+
+/* The timing residual most beyond `limit` standardised by its leverage
+ * (f_i / sqrt(1 - h_ii)), or -1. */
+static int worst_timing(const problem *pb, const double *x, double limit)
+{
+    int n = pb->nt + pb->nr, p = np_of(pb);
+    double J[(2 * HD_MAX_STATIONS) * 8], f[2 * HD_MAX_STATIONS], N[64] = {0};
+    eval_problem(pb, x, f, J);
+    for (int a = 0; a < p; a++)
+        for (int b = 0; b < p; b++)
+            for (int i = 0; i < n; i++)
+                N[a * p + b] += J[i * p + a] * J[i * p + b];
+    gsl_matrix_view m = gsl_matrix_view_array(N, (size_t)p, (size_t)p);
+    if (gsl_linalg_cholesky_decomp1(&m.matrix) != GSL_SUCCESS || gsl_linalg_cholesky_invert(&m.matrix) != GSL_SUCCESS)
+        return -1;
+    int worst = -1;
+    for (int i = 0; i < pb->nt; i++) {
+        double h = 0;
+        for (int a = 0; a < p; a++)
+            for (int b = 0; b < p; b++)
+                h += J[i * p + a] * N[a * p + b] * J[i * p + b];
+        double z = fabs(f[i]) / sqrt(fmax(1 - h, 1e-6));
+        if (z > limit) {
+            limit = z;
+            worst = i;
+        }
+    }
+    return worst;
+}
+
+int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd_locate_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->method = method;
+    res->e = res->n = res->lat = res->lon = NAN;
+    res->alt = net->tx_alt_m;
+    for (int k = 0; k < 3; k++)
+        res->cov[k] = res->crlb[k] = NAN;
+    res->gdop = res->chi2 = res->source_dbm = NAN;
+    if (method != HD_LOC_TDOA && method != HD_LOC_RSS && method != HD_LOC_HYBRID)
+        return hd_error(HD_EINVAL, "locate: method %s is not a classical solver", hd_method_name(method));
+    problem pb;
+    int rc = set_up(net, obs, method, res, &pb);
+    if (rc < 0)
+        return rc;
+    int p = np_of(&pb), n = pb.nt + pb.nr;
+    /* receivers: every parameter beyond the position needs one more, and the
+     * configured minimum holds for the method's own measurements */
+    int enough = n >= p && (!pb.use_t || pb.nt >= net->cfg.min_receivers || (pb.use_r && n > p)) &&
+                 (!pb.use_r || pb.nr >= 3 + pb.fit_gamma || pb.use_t);
+    uint64_t used = res->timed | res->leveled;
+    for (int r = 0; r < net->R; r++)
+        res->n_receivers += (int)(used >> r & 1);
+    res->used = used;
+    if (!enough) {
+        res->status = HD_LOC_TOO_FEW;
+        return 0;
+    }
+    double xs[8];
+    for (;;) {
+        n = pb.nt + pb.nr;
+        if ((rc = solve(&pb, xs, res->cov)) < 0)
+            return rc;
+        if (rc > 0) {
+            res->status = HD_LOC_NO_CONVERGENCE;
+            return 0;
+        }
+        /* a receiver whose arrival time the others contradict (a multipath
+         * or mis-picked peak) is dropped, while five or more remain to tell */
+        int worst = pb.nt > 4 ? worst_timing(&pb, xs, net->cfg.outlier_sigma) : -1;
+        if (worst < 0)
+            break;
+        res->timed &= ~(1ull << pb.trx[worst]);
+        for (int k = worst; k + 1 < pb.nt; k++) {
+            pb.trx[k] = pb.trx[k + 1];
+            pb.tau_km[k] = pb.tau_km[k + 1];
+            pb.tsig_km[k] = pb.tsig_km[k + 1];
+        }
+        pb.nt--;
+    }
+    used = res->timed | res->leveled;
+    res->n_receivers = 0;
+    for (int r = 0; r < net->R; r++)
+        res->n_receivers += (int)(used >> r & 1);
+    res->used = used;
+    double f[2 * HD_MAX_STATIONS];
+    eval_problem(&pb, xs, f, NULL);
+    res->chi2 = 0;
+    for (int i = 0; i < n; i++)
+        res->chi2 += f[i] * f[i];
+    res->dof = n - p;
+    res->e = xs[0] * 1000;
+    res->n = xs[1] * 1000;
+    hd_locate_to_geo(net, res->e, res->n, &res->lat, &res->lon);
+    res->gdop = gdop_of(&pb, xs);
+    if (pb.use_r)
+        res->source_dbm = xs[pb.ir];
+    if (pb.fit_gamma)
+        res->exponent = xs[pb.ig];
+    hd_locate_crlb(net, res, res->e, res->n, 0, res->crlb);
+    /* the residuals measure the event's own error scale: the covariance is
+     * scaled by (chi² + nu0) / (dof + nu0), the posterior mean of the
+     * variance factor under a prior worth nu0 = 4 residuals centred on the
+     * modelled variances; 1 on average for errors as modelled, larger for an
+     * event whose measurements disagree (multipath the model missed) */
+    if (net->cfg.scale_by_chi2 && res->dof > 0)
+        for (int k = 0; k < 3; k++)
+            res->cov[k] *= (res->chi2 + 4.0) / (res->dof + 4.0);
+    int outside = res->e < net->e_min || res->e > net->e_max || res->n < net->n_min || res->n > net->n_max;
+    res->status = outside ? HD_LOC_OUTSIDE : HD_LOC_OK;
+    return 0;
+}
+
+int hd_locate_crlb(const hd_locate_net *net, const hd_locate_result *res, double e, double n, int with_model,
+                   double cov[3])
+{
+    problem pb = {.net = net};
+    pb.use_t = res->timed != 0;
+    pb.use_r = res->leveled != 0;
+    pb.gamma = isfinite(res->exponent) ? res->exponent : net->cfg.rss_exponent;
+    pb.rsig_db = net->cfg.rss_sigma_db;
+    for (int r = 0; r < net->R; r++) {
+        if (res->timed >> r & 1) {
+            pb.trx[pb.nt] = r;
+            pb.tsig_km[pb.nt++] = sqrt(with_model ? res->toa_var[r] : res->toa_var_meas[r]) * C_KM_S;
+        }
+        if (res->leveled >> r & 1)
+            pb.rrx[pb.nr++] = r;
+    }
+    int k = 2;
+    pb.it = pb.use_t ? k++ : -1;
+    pb.ir = pb.use_r ? k++ : -1;
+    pb.ig = -1;
+    double x[8] = {e / 1000, n / 1000, 0, 0};
+    if (pb.nt + pb.nr < np_of(&pb) || position_cov(&pb, x, cov) < 0) {
+        cov[0] = cov[1] = cov[2] = NAN;
+        return hd_error(HD_EDATA, "no bound: the receivers do not fix a position");
+    }
+    return 0;
+}
+
+/* ---- ellipses ------------------------------------------------------------------------ */
+
+static void eig2(const double c[3], double *l1, double *l2, double *theta)
+{
+    double m = 0.5 * (c[0] + c[2]), d = sqrt(0.25 * (c[0] - c[2]) * (c[0] - c[2]) + c[1] * c[1]);
+    *l1 = m + d;
+    *l2 = fmax(m - d, 0);
+    *theta = 0.5 * atan2(2 * c[1], c[0] - c[2]); /* major axis, from east toward north */
+}
+
+void hd_locate_ellipse(const double cov[3], double p, double *major_m, double *minor_m, double *azimuth_deg)
+{
+    double l1, l2, th, k = sqrt(-2 * log(1 - p));
+    eig2(cov, &l1, &l2, &th);
+    *major_m = k * sqrt(l1);
+    *minor_m = k * sqrt(l2);
+    double az = 90 - th * 180 / M_PI;
+    az = fmod(az, 180);
+    *azimuth_deg = az < 0 ? az + 180 : az;
+}
+
+void hd_locate_ellipse_outline(double lat, double lon, const double cov[3], double p, int n, double (*latlon)[2])
+{
+    double l1, l2, th, k = sqrt(-2 * log(1 - p));
+    eig2(cov, &l1, &l2, &th);
+    double a = k * sqrt(l1), b = k * sqrt(l2), ct = cos(th), st = sin(th);
+    for (int i = 0; i < n; i++) {
+        double ph = 2 * M_PI * i / n, u = a * cos(ph), v = b * sin(ph);
+        double east = u * ct - v * st, north = u * st + v * ct;
+        double s = hypot(east, north), az = atan2(east, north) * 180 / M_PI, az2;
+        hd_geo_direct(lat, lon, az, s, &latlon[i][0], &latlon[i][1], &az2);
+    }
+}
+
+double hd_locate_mahalanobis2(const double c[3], double de, double dn)
+{
+    double det = c[0] * c[2] - c[1] * c[1];
+    if (!(det > 0))
+        return INFINITY;
+    return (c[2] * de * de - 2 * c[1] * de * dn + c[0] * dn * dn) / det;
+}

@@ -1,0 +1,121 @@
+/* Classical localization: TDOA (time differences), RSS (received power) and
+ * both in one fit, with covariance, GDOP and the Cramér–Rao bound. Computes
+ * on memory only; knows nothing of files.
+ *
+ * Geometry: positions are (east, north) metres in a tangent frame at the
+ * network centroid; a point (e, n) is the geodetic point below the tangent
+ * plane's (e, n, 0) at the assumed transmitter height (localize.tx_alt_m),
+ * and distances are straight lines in ECEF, so the Earth's curvature is in
+ * every range. Covariances are in that frame (metres², east/north).
+ *
+ * TDOA model. The pairs' time differences D_ij = TOA_j - TOA_i are first
+ * turned into per-receiver times of arrival T_r (weighted least squares over
+ * the valid pairs of the largest connected set of receivers, pairs
+ * inconsistent beyond outlier_sigma dropped), with per-receiver variances
+ * v_r fitted to the pair sigmas (sigma_ij² = v_i + v_j): a pair's error is
+ * the sum of its two receivers' errors (noise, clock), so the 21 pairs of 7
+ * receivers carry 6 independent numbers, not 21, and treating them as
+ * independent would shrink the covariance about R/2 times. Then
+ * T_r = t0 + |p - rx_r| / c with the emission time t0 unknown is solved for
+ * p by a likelihood grid over the region (like the KiwiSDR TDoA heat map)
+ * and Levenberg–Marquardt (GSL gsl_multifit_nlinear) from the grid's best
+ * point; the covariance is the inverse of the weighted Jacobian's normal
+ * matrix, t0 marginalised.
+ *
+ * RSS model: rss_r - offset_r = P - 10 γ log10(|p - rx_r| / 1 m) + e_r,
+ * e_r ~ N(0, rss_sigma_db²), with the source term P unknown (and γ too with
+ * rss_fit_exponent). */
+#ifndef HD_LOCATE_LOCATE_H
+#define HD_LOCATE_LOCATE_H
+#include <stdint.h>
+#include "config/config.h"
+#include "geo/geo.h"
+
+/* Outcome of one event. */
+typedef enum {
+    HD_LOC_OK = 0,
+    HD_LOC_TOO_FEW = 1,       /* not enough receivers for the method */
+    HD_LOC_NO_CONVERGENCE = 2,/* the fit did not converge */
+    HD_LOC_OUTSIDE = 3,       /* the solution left the search region */
+    HD_LOC_STATUS_COUNT
+} hd_loc_status;
+const char *hd_loc_status_name(int status); /* "ok", "not enough receivers", … */
+
+/* The receiver network, prepared once for many events. */
+typedef struct {
+    int R;
+    hd_enu frame;                    /* tangent frame at the centroid */
+    double tx_alt_m;
+    double rx_ecef[HD_MAX_STATIONS][3];
+    double rx_en[HD_MAX_STATIONS][2];
+    double clock_var_s2[HD_MAX_STATIONS]; /* GPS time-stamp variance */
+    int G, gx, gy;                   /* grid points (gx × gy) */
+    double gx0, gy0, gstep;          /* grid origin (m) and spacing (m) */
+    double *grid_d;                  /* [G][R] ranges (m) */
+    double e_min, e_max, n_min, n_max; /* search region (m) */
+    hd_localize_cfg cfg;
+} hd_locate_net;
+
+int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd_localize_cfg *cfg);
+void hd_locate_net_release(hd_locate_net *net);
+
+/* One event's observations, as in a features file (see features.h):
+ * feat[R*F] and mask[R]; delay/sigma/tmask over hd_features_pair order. */
+typedef struct {
+    const float *feat;
+    const uint8_t *mask;
+    const double *delay_s, *sigma_s;
+    const uint8_t *tmask;
+} hd_locate_obs;
+
+typedef struct {
+    int status;                      /* hd_loc_status */
+    int method;                      /* hd_locate_method */
+    double e, n;                     /* metres in net->frame */
+    double lat, lon, alt;
+    double cov[3];                   /* ee, en, nn (m²) */
+    double crlb[3];                  /* Cramér–Rao bound at the estimate, same units */
+    double gdop;                     /* horizontal dilution of precision (TDOA: per unit
+                                        range error; RSS: per dB) */
+    double chi2;                     /* weighted residual sum of squares */
+    int dof;                         /* residuals minus parameters */
+    int n_receivers;                 /* receivers used */
+    int n_pairs;                     /* TDOA pairs used */
+    uint64_t used;                   /* bit r: receiver r used */
+    double source_dbm;               /* RSS: fitted source term P */
+    double exponent;                 /* RSS: exponent used */
+    /* per receiver, for the bound at another point (hd_locate_crlb) */
+    double toa_s[HD_MAX_STATIONS];   /* TDOA: relative times of arrival */
+    double toa_var[HD_MAX_STATIONS]; /* TDOA: their variances as fitted (s², with model error) */
+    double toa_var_meas[HD_MAX_STATIONS]; /* TDOA: the same without the model error term */
+    uint64_t timed;                  /* TDOA receivers */
+    uint64_t leveled;                /* RSS receivers */
+} hd_locate_result;
+
+/* Locate one event by net->cfg.method (tdoa, rss or hybrid). Always fills
+ * res->status; returns < 0 only for invalid arguments or memory. */
+int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd_locate_result *res);
+
+/* The Cramér–Rao bound (cov[3], m²) for the receivers and variances of
+ * res at position (e, n): what any unbiased estimator could reach there.
+ * with_model: include the model-error term of the timing variances. */
+int hd_locate_crlb(const hd_locate_net *net, const hd_locate_result *res, double e, double n, int with_model,
+                   double cov[3]);
+
+/* Geodetic point of a frame position, and back. */
+void hd_locate_to_geo(const hd_locate_net *net, double e, double n, double *lat, double *lon);
+void hd_locate_from_geo(const hd_locate_net *net, double lat, double lon, double *e, double *n);
+
+/* Uncertainty ellipse of a 2×2 covariance at probability p (0.68, 0.95):
+ * semi-axes (m) and the major axis' azimuth (degrees clockwise from north,
+ * in [0, 180)). */
+void hd_locate_ellipse(const double cov[3], double p, double *major_m, double *minor_m, double *azimuth_deg);
+/* Its outline as n geodetic vertices (latlon[n][2]) around (lat, lon),
+ * each placed on the ellipsoid by a geodesic from the centre, in
+ * counter-clockwise order (east, then north, then west). */
+void hd_locate_ellipse_outline(double lat, double lon, const double cov[3], double p, int n, double (*latlon)[2]);
+
+/* Mahalanobis distance² of an offset (de, dn) under cov. */
+double hd_locate_mahalanobis2(const double cov[3], double de, double dn);
+
+#endif

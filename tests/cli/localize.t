@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# localize and evaluate on the smoke campaign: GeoJSON checked against RFC
+# 7946's rules, KML parsed as XML, JSON lines; captures featurized on the
+# fly; "not enough receivers" as a status, never a position; wrong inputs.
+. "$(dirname "$0")/lib.sh"
+
+cfg="$ROOT/configs/smoke.yaml"
+run "$HEIMDALL" collect -q -c "$cfg" --set collect.events=12 --set collect.duration_s=0.1 -o "$TMP/c.h5"
+is "$RC" 0 "collect"
+run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f.h5" "$TMP/c.h5"
+is "$RC" 0 "featurize"
+
+run "$HEIMDALL" localize -c "$cfg" -o "$TMP/pos.geojson" "$TMP/f.h5"
+is "$RC" 0 "localize exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+for f in pos.geojson pos.kml pos.jsonl; do
+    [ -s "$TMP/$f" ]; ok $? "$f written"
+done
+n_lines=$(printf '%s\n' "$ERR" | grep -c '^event [0-9]* .* tdoa: ')
+is "$n_lines" 12 "a one-line summary per event on stderr"
+like "$ERR" "± [0-9]+ × [0-9]+ m \(68 %" "summaries give the 68 % ellipse"
+ls -a "$TMP" | grep -q '\.tmp\.'; ok $((1 - $?)) "no temporary file left"
+
+if "$PYTHON" -c 'import json, xml.etree.ElementTree' 2>/dev/null; then
+    run "$PYTHON" - "$TMP/pos.geojson" "$TMP/pos.kml" "$TMP/pos.jsonl" "$TMP/f.h5" <<'PY'
+import json, sys, math
+import xml.etree.ElementTree as ET
+gj = json.load(open(sys.argv[1]))
+assert gj["type"] == "FeatureCollection", gj["type"]
+lines = [json.loads(l) for l in open(sys.argv[3])]
+assert len(lines) == 12, len(lines)
+by_event = {l["event"]: l for l in lines}
+points = polys = rx = 0
+for f in gj["features"]:
+    assert f["type"] == "Feature"
+    g, p = f["geometry"], f["properties"]
+    if g is None:
+        assert p["status"] != "ok" and "lat" not in p, p
+        continue
+    if g["type"] == "Point":
+        lon, lat = g["coordinates"]
+        # [lon, lat]: the network is at 44-46 N, 7-9.5 E
+        assert 6 < lon < 10.5 and 43.5 < lat < 46.5, (lon, lat)
+        if p["kind"] == "receiver":
+            rx += 1
+            continue
+        points += 1
+        l = by_event[p["event"]]
+        assert abs(l["lat"] - lat) < 1e-9 and abs(l["lon"] - lon) < 1e-9
+        for k in ("time", "frequency_hz", "method", "ellipse_68", "ellipse_95", "receivers", "gdop"):
+            assert k in p, k
+        assert p["ellipse_95"]["semi_major_m"] > p["ellipse_68"]["semi_major_m"] > 0
+    else:
+        assert g["type"] == "Polygon", g["type"]
+        polys += 1
+        ring = g["coordinates"][0]
+        assert len(ring) >= 4 and ring[0] == ring[-1], "ring not closed"
+        area = sum(ring[i][0] * ring[i + 1][1] - ring[i + 1][0] * ring[i][1] for i in range(len(ring) - 1))
+        assert area > 0, "exterior ring not counter-clockwise"
+        for lon, lat in ring:
+            assert 5 < lon < 11.5 and 43 < lat < 47, (lon, lat)
+assert rx == 7, rx
+assert points > 0 and polys == 2 * points, (points, polys)
+ns = {"k": "http://www.opengis.net/kml/2.2"}
+root = ET.parse(sys.argv[2]).getroot()
+pm = root.findall(".//k:Placemark", ns)
+assert len(pm) == 7 + 3 * points, (len(pm), points)
+assert root.findall(".//k:Polygon//k:coordinates", ns)
+print("%d located, %d ellipses, %d receivers" % (points, polys, rx))
+PY
+    is "$RC" 0 "GeoJSON follows RFC 7946 (closed counter-clockwise rings, [lon, lat]); KML parses as XML"
+    diag "$OUT$ERR"
+fi
+
+# a captures file is featurized on the fly: the same positions
+run "$HEIMDALL" localize -q -c "$cfg" -o "$TMP/cap.geojson" "$TMP/c.h5"
+is "$RC" 0 "localize from a captures file"
+cmp -s "$TMP/cap.jsonl" "$TMP/pos.jsonl"; ok $? "same positions as from the features file"
+
+# methods
+for m in rss hybrid; do
+    run "$HEIMDALL" localize -q -c "$cfg" --method $m -o "$TMP/$m.geojson" "$TMP/f.h5"
+    is "$RC" 0 "--method $m"
+    grep -q "\"method\":\"$m\"" "$TMP/$m.jsonl"; ok $? "$m recorded in the records"
+done
+
+# nobody heard it: every event "not enough receivers", no position made up
+run "$HEIMDALL" collect -q -c "$cfg" --set collect.simulate.receivers.failure_probability=1 --set collect.min_receivers=0 -o "$TMP/dead.h5"
+run "$HEIMDALL" localize -c "$cfg" -o "$TMP/dead.geojson" "$TMP/dead.h5"
+is "$RC" 0 "localize of events nobody heard exits 0"
+like "$ERR" "not enough receivers \(0 receivers usable\)" "says not enough receivers"
+grep -q '"lat"' "$TMP/dead.jsonl"; ok $((1 - $?)) "and writes no position"
+is "$(grep -c '"status":"not enough receivers"' "$TMP/dead.jsonl")" 6 "each event has that status"
+
+# wrong inputs
+run "$HEIMDALL" localize -q -o "$TMP/pos.geojson" "$TMP/f.h5"
+is "$RC" 2 "existing output refused without --force"
+like "$ERR" "exists; use --force" "and says so"
+run "$HEIMDALL" localize -q --method nope -o "$TMP/x.geojson" "$TMP/f.h5"
+is "$RC" 2 "unknown method is a usage error"
+like "$ERR" "expected tdoa, rss, hybrid or nn" "and names the methods"
+run "$HEIMDALL" localize -q --method nn -o "$TMP/x.geojson" "$TMP/f.h5"
+[ "$RC" -ne 0 ]; ok $? "--method nn without a model refused"
+printf 'not hdf5\n' > "$TMP/junk.h5"
+run "$HEIMDALL" localize -q -o "$TMP/x.geojson" "$TMP/junk.h5"
+is "$RC" 1 "a non-HDF5 input refused"
+like "$ERR" "heimdall localize: error: .*junk.h5" "naming the file"
+[ ! -e "$TMP/x.geojson" ] && [ ! -e "$TMP/x.kml" ]; ok $? "nothing written on failure"
+run "$HEIMDALL" localize -q -o "$TMP/x.geojson"
+is "$RC" 2 "no input is a usage error"
+run "$HEIMDALL" localize -q --set localize.grid_step_km=0.01 -o "$TMP/x.geojson" "$TMP/f.h5"
+is "$RC" 2 "a grid too fine for the region is a config error"
+like "$ERR" "use a coarser step" "and says what to do"
+
+# evaluate
+run "$HEIMDALL" evaluate -c "$cfg" --set evaluate.plots=false -o "$TMP/eval.h5" "$TMP/f.h5"
+is "$RC" 0 "evaluate exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+like "$OUT" "error: median [0-9]+ m, p68 [0-9]+ m, p95" "prints the error percentiles"
+like "$OUT" "calibration: .* inside 1-sigma" "prints the calibration"
+like "$OUT" "latency: median [0-9]+ us" "prints per-event latency"
+[ -s "$TMP/report.json" ]; ok $? "report.json beside eval.h5"
+if "$PYTHON" -c 'import h5py' 2>/dev/null; then
+    run "$PYTHON" - "$TMP/report.json" "$TMP/eval.h5" <<'PY'
+import json, sys, h5py, math
+r = json.load(open(sys.argv[1]))
+for k in ("n", "mean_m", "median_m", "p68_m", "p95_m", "rmse_m", "coverage_1sigma", "coverage_2sigma",
+          "median_crlb_m", "method", "by_snr", "by_receivers", "mean_nll", "bias_east_m"):
+    assert k in r, k
+assert r["method"] == "tdoa" and r["n"] == 12
+f = h5py.File(sys.argv[2], "r")
+assert f.attrs["heimdall_format"] == "evaluation"
+assert f["error_m"].shape == (12,) and f["cov_enu_m2"].shape == (12, 3)
+assert f["error_m"].attrs["units"] == "m"
+ok = f["status"][:] == 0
+e = f["error_m"][:]
+assert all(math.isfinite(x) for x in e[ok]) and all(math.isnan(x) for x in e[~ok])
+assert abs(sorted(e[ok])[len(e[ok]) // 2] - r["median_m"]) < 1e-6 * r["median_m"] + 1e-9 or len(e[ok]) % 2 == 0
+assert "breakdown/snr/median_m" in f and "breakdown/receivers/coverage_1sigma" in f
+PY
+    is "$RC" 0 "report.json keys and eval.h5 per-event datasets"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    cp "$TMP/f.h5" "$TMP/notruth.h5"
+    "$PYTHON" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['truth']" "$TMP/notruth.h5"
+    run "$HEIMDALL" evaluate -q -o "$TMP/e2.h5" "$TMP/notruth.h5"
+    is "$RC" 1 "evaluate without truth refused"
+    like "$ERR" "has no /truth" "and says why"
+    [ ! -e "$TMP/e2.h5" ]; ok $? "no eval file left"
+fi
+if command -v gnuplot >/dev/null; then
+    run "$HEIMDALL" evaluate -q -c "$cfg" -o "$TMP/plots.h5" "$TMP/f.h5"
+    is "$RC" 0 "evaluate with plots"
+    [ -s "$TMP/plots_cdf.png" ] && [ -s "$TMP/plots_map.png" ] && [ -s "$TMP/plots.gp" ]; ok $? "CDF and map drawn from a script beside them"
+    [ -s "$TMP/plots.report.json" ]; ok $? "NAME.report.json for another NAME"
+fi
+done_testing

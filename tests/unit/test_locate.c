@@ -1,0 +1,213 @@
+/* locate: TDOA, RSS and hybrid solvers on synthetic geometry — exact
+ * recovery without noise, covariance against the Monte-Carlo spread of
+ * noisy solves, the bound, "not enough receivers", ellipses. */
+#include "config/config.h"
+#include "core/rng.h"
+#include "features/features.h"
+#include "geo/geo.h"
+#include "locate/locate.h"
+#include "tap.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R 7
+#define P (R * (R - 1) / 2)
+#define F HD_FEAT_COUNT
+
+static hd_station st[R];
+static hd_locate_net net;
+
+/* true ranges from (lat, lon, alt) to every receiver */
+static void true_ranges(double lat, double lon, double alt, double *d)
+{
+    for (int r = 0; r < R; r++)
+        d[r] = hd_geo_slant_range(lat, lon, alt, st[r].lat, st[r].lon, st[r].alt_m + st[r].antenna_height_m);
+}
+
+/* Observations of a transmitter at (lat, lon): pair delays with per-receiver
+ * timing noise sig_s[r] (one draw per receiver: pairs share their ends'
+ * errors), RSS with noise rss_sd (dB), path-loss exponent 3, source 30 dBm. */
+static void observe(double lat, double lon, const double *sig_s, double rss_sd, hd_rng *g, float *feat, uint8_t *mask,
+                    double *delay, double *sigma, uint8_t *tmask)
+{
+    double d[R], toa[R];
+    true_ranges(lat, lon, 0, d);
+    memset(feat, 0, sizeof(float) * R * F);
+    for (int r = 0; r < R; r++) {
+        mask[r] = 1;
+        toa[r] = d[r] / HD_SPEED_OF_LIGHT + (g ? sig_s[r] * hd_rng_normal(g) : 0) + 1e-3;
+        feat[r * F + HD_FEAT_RSS_DBM] = (float)(30 - 30 * log10(d[r]) + (g ? rss_sd * hd_rng_normal(g) : 0));
+        feat[r * F + HD_FEAT_GPS_OK] = 1;
+    }
+    for (int p = 0; p < P; p++) {
+        int i, j;
+        hd_features_pair(R, p, &i, &j);
+        delay[p] = toa[j] - toa[i];
+        sigma[p] = sqrt(sig_s[i] * sig_s[i] + sig_s[j] * sig_s[j]);
+        tmask[p] = 1;
+    }
+}
+
+int main(void)
+{
+    plan_no_plan();
+    /* seven receivers around Turin and Genoa, as the default network */
+    const double pos[R][2] = {{45.07, 7.37}, {45.23, 7.97}, {45.07, 7.68}, {45.05, 7.23},
+                              {44.55, 8.89}, {44.41, 8.93}, {45.45, 9.10}};
+    for (int r = 0; r < R; r++) {
+        snprintf(st[r].id, sizeof st[r].id, "rx%d", r);
+        st[r].lat = pos[r][0];
+        st[r].lon = pos[r][1];
+        st[r].alt_m = 200 + 50 * r;
+        st[r].antenna_height_m = 10;
+        st[r].clock = HD_CLOCK_GPS;
+        st[r].clock_sigma_ns = 0;
+    }
+    hd_config cfg;
+    if (hd_config_load(&cfg, NULL, NULL, 0) != 0) /* the embedded default's localize keys */
+        return 1;
+    hd_localize_cfg lc = cfg.localize;
+    int irc = hd_locate_net_init(&net, st, R, &lc);
+    ok(irc == 0, "network prepared (%d × %d grid)", net.gx, net.gy);
+
+    float feat[R * F];
+    uint8_t mask[R], tmask[P];
+    double delay[P], sigma[P], sig[R];
+    hd_locate_obs obs = {feat, mask, delay, sigma, tmask};
+    hd_locate_result res;
+
+    /* noise-free: three places, inside and at the edge of the network */
+    const double tx[3][2] = {{45.0, 8.0}, {44.7, 8.5}, {45.4, 7.5}};
+    for (int t = 0; t < 3; t++) {
+        for (int r = 0; r < R; r++)
+            sig[r] = 50e-9;
+        observe(tx[t][0], tx[t][1], sig, 0, NULL, feat, mask, delay, sigma, tmask);
+        hd_locate(&net, &obs, HD_LOC_TDOA, &res);
+        double err;
+        hd_geo_inverse(tx[t][0], tx[t][1], res.lat, res.lon, &err, NULL, NULL);
+        ok(res.status == HD_LOC_OK && err < 1.0, "TDOA noise-free at (%.2f, %.2f): error %.3f m", tx[t][0], tx[t][1], err);
+        is_int(res.n_receivers, R, "TDOA used every receiver");
+        ok(res.chi2 < 1e-6, "TDOA noise-free residual chi2 %.2g", res.chi2);
+        hd_locate(&net, &obs, HD_LOC_RSS, &res);
+        hd_geo_inverse(tx[t][0], tx[t][1], res.lat, res.lon, &err, NULL, NULL);
+        ok(res.status == HD_LOC_OK && err < 1.0, "RSS noise-free: error %.3f m, source %.2f dBm", err, res.source_dbm);
+        hd_locate(&net, &obs, HD_LOC_HYBRID, &res);
+        hd_geo_inverse(tx[t][0], tx[t][1], res.lat, res.lon, &err, NULL, NULL);
+        ok(res.status == HD_LOC_OK && err < 1.0, "hybrid noise-free: error %.3f m", err);
+    }
+
+    /* Monte-Carlo: covariance against the spread of noisy solves (the
+     * covariance as modelled; the chi² scaling is checked below) */
+    for (int scaled = 0; scaled < 2; scaled++) {
+        net.cfg.scale_by_chi2 = scaled;
+        const int M = 2000;
+        double lat0 = 44.9, lon0 = 8.2, e0, n0;
+        hd_locate_from_geo(&net, lat0, lon0, &e0, &n0);
+        for (int r = 0; r < R; r++)
+            sig[r] = (100 + 60 * r) * 1e-9;
+        double see = 0, sen = 0, snn = 0, me = 0, mn = 0, cov[3] = {0}, crlb[3] = {0};
+        int in1 = 0, in2 = 0, n_ok = 0;
+        for (int m = 0; m < M; m++) {
+            hd_rng g;
+            hd_rng_init(&g, 7, (uint32_t)m, 0, 0);
+            observe(lat0, lon0, sig, 0, &g, feat, mask, delay, sigma, tmask);
+            hd_locate(&net, &obs, HD_LOC_TDOA, &res);
+            if (res.status != HD_LOC_OK)
+                continue;
+            n_ok++;
+            double de = res.e - e0, dn = res.n - n0;
+            me += de;
+            mn += dn;
+            see += de * de;
+            sen += de * dn;
+            snn += dn * dn;
+            for (int k = 0; k < 3; k++) {
+                cov[k] += res.cov[k];
+                crlb[k] += res.crlb[k];
+            }
+            double d2 = hd_locate_mahalanobis2(res.cov, de, dn);
+            in1 += d2 <= 1;
+            in2 += d2 <= 4;
+        }
+        is_int(n_ok, M, "every noisy solve succeeded");
+        me /= M;
+        mn /= M;
+        double ee = see / M - me * me, en = sen / M - me * mn, nn = snn / M - mn * mn;
+        for (int k = 0; k < 3; k++)
+            cov[k] /= M;
+        diag("Monte-Carlo spread: sd_e %.1f m sd_n %.1f m corr %.3f; reported: sd_e %.1f sd_n %.1f corr %.3f",
+             sqrt(ee), sqrt(nn), en / sqrt(ee * nn), sqrt(cov[0]), sqrt(cov[2]), cov[1] / sqrt(cov[0] * cov[2]));
+        ok(fabs(sqrt(cov[0] / ee) - 1) < 0.08 && fabs(sqrt(cov[2] / nn) - 1) < 0.08,
+           "%sreported sigmas within 8 %% of the Monte-Carlo spread", scaled ? "chi²-scaled: " : "");
+        if (scaled)
+            continue; /* a random scale per event widens the tails (a t distribution): coverage is for the model */
+        ok(fabs(cov[1] / sqrt(cov[0] * cov[2]) - en / sqrt(ee * nn)) < 0.06, "reported correlation matches the spread");
+        ok(fabs(me) < 4 * sqrt(ee / M) + 1 && fabs(mn) < 4 * sqrt(nn / M) + 1, "no bias (%.1f, %.1f m)", me, mn);
+        ok(fabs((double)in1 / M - 0.393) < 0.035 && fabs((double)in2 / M - 0.865) < 0.025,
+           "coverage %.3f / %.3f against 0.393 / 0.865", (double)in1 / M, (double)in2 / M);
+        ok(fabs(crlb[0] / M / ee - 1) < 0.15 && fabs(crlb[2] / M / nn - 1) < 0.15,
+           "an efficient estimator here: the spread reaches the bound");
+    }
+
+    /* not enough receivers: two timed receivers (one pair) */
+    {
+        for (int r = 0; r < R; r++)
+            sig[r] = 100e-9;
+        observe(45.0, 8.0, sig, 0, NULL, feat, mask, delay, sigma, tmask);
+        for (int p = 0; p < P; p++) {
+            int i, j;
+            hd_features_pair(R, p, &i, &j);
+            tmask[p] = i == 0 && j == 1;
+        }
+        hd_locate(&net, &obs, HD_LOC_TDOA, &res);
+        is_int(res.status, HD_LOC_TOO_FEW, "one pair: not enough receivers");
+        ok(isnan(res.lat) && isnan(res.lon), "and no made-up position");
+        ok(strcmp(hd_loc_status_name(res.status), "not enough receivers") == 0, "status named");
+        memset(mask, 0, sizeof mask);
+        mask[0] = mask[1] = 1;
+        hd_locate(&net, &obs, HD_LOC_RSS, &res);
+        is_int(res.status, HD_LOC_TOO_FEW, "RSS with two receivers: not enough receivers");
+    }
+
+    /* an outlier pair is dropped */
+    {
+        for (int r = 0; r < R; r++)
+            sig[r] = 100e-9;
+        observe(45.0, 8.0, sig, 0, NULL, feat, mask, delay, sigma, tmask);
+        delay[3] += 20e-6;
+        hd_locate(&net, &obs, HD_LOC_TDOA, &res);
+        double err;
+        hd_geo_inverse(45.0, 8.0, res.lat, res.lon, &err, NULL, NULL);
+        ok(res.status == HD_LOC_OK && err < 1.0 && res.n_pairs == P - 1, "a 20 µs outlier pair dropped (%d pairs, %.2f m)",
+           res.n_pairs, err);
+    }
+
+    /* ellipses */
+    {
+        double c[3] = {400.0 * 400.0, 0, 100.0 * 100.0}, a, b, az;
+        hd_locate_ellipse(c, 1 - exp(-0.5), &a, &b, &az);
+        is_double(a, 400, 1e-6, "1-sigma major axis");
+        is_double(b, 100, 1e-6, "1-sigma minor axis");
+        is_double(az, 90, 1e-9, "major axis east-west: azimuth 90");
+        double c2[3] = {1e4, 0.99e4, 1e4};
+        hd_locate_ellipse(c2, 0.95, &a, &b, &az);
+        is_double(az, 45, 1e-6, "correlated east-north: azimuth 45");
+        double ll[36][2], area = 0;
+        hd_locate_ellipse_outline(45.0, 8.0, c, 0.95, 36, ll);
+        for (int i = 0; i < 36; i++) {
+            int j = (i + 1) % 36;
+            area += ll[i][1] * ll[j][0] - ll[j][1] * ll[i][0];
+        }
+        ok(area > 0, "outline counter-clockwise in (lon, lat)");
+        double d0;
+        hd_geo_inverse(45.0, 8.0, ll[0][0], ll[0][1], &d0, NULL, NULL);
+        is_double(d0, 400 * sqrt(-2 * log(0.05)), 1e-3, "vertex on the major axis at the 95 % distance (geodesic)");
+        is_double(hd_locate_mahalanobis2(c, 400, 0), 1, 1e-12, "Mahalanobis distance of the 1-sigma point");
+    }
+    hd_locate_net_release(&net);
+    hd_config_release(&cfg);
+    done_testing();
+    return exit_status();
+}
