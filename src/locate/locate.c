@@ -513,6 +513,11 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
             res->leveled |= 1ull << r;
         }
     }
+    /* hybrid: a kind of measurement the event lacks takes its parameter along */
+    if (method == HD_LOC_HYBRID && pb->nt == 0)
+        pb->use_t = 0;
+    if (method == HD_LOC_HYBRID && pb->nr == 0)
+        pb->use_r = pb->fit_gamma = 0;
     int k = 2;
     pb->it = pb->use_t ? k++ : -1;
     pb->ir = pb->use_r ? k++ : -1;
