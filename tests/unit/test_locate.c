@@ -69,6 +69,7 @@ int main(void)
     if (hd_config_load(&cfg, NULL, NULL, 0) != 0) /* the embedded default's localize keys */
         return 1;
     hd_localize_cfg lc = cfg.localize;
+    lc.model_sigma_ns = 0; /* the synthetic errors here are exactly the sigmas given */
     int irc = hd_locate_net_init(&net, st, R, &lc);
     ok(irc == 0, "network prepared (%d × %d grid)", net.gx, net.gy);
 
