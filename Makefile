@@ -113,6 +113,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@echo "bench: OpenBLAS core type $${OPENBLAS_CORETYPE:-auto}; $$(nproc) cores"
 	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/featurize.sh
+	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/localize.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/heimdall/configs/stations
