@@ -106,8 +106,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
         rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
         goto fail;
     }
-    if ((rc = hd_write_geojson(of[0].f, st, R, r.ev, r.n)) < 0 || (rc = hd_write_kml(of[1].f, st, R, r.ev, r.n)) < 0 ||
-        (rc = hd_write_jsonl(of[2].f, st, R, r.ev, r.n)) < 0)
+    if ((rc = hd_write_outputs(of[0].f, of[1].f, of[2].f, st, R, r.ev, r.n)) < 0)
         goto fail;
     for (int k = 0; k < 3; k++)
         if ((rc = hd_outfile_commit(&of[k])) < 0)

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <libxml/xmlwriter.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(11))
@@ -64,65 +65,43 @@ static int dump(FILE *f, json_t *j)
     return rc;
 }
 
-static json_t *ring(const hd_locate_result *r, double p)
+/* Degrees with 8 decimals (about a millimetre), formatted through integers:
+ * printf's exact decimal conversion was most of localize's time. */
+static char *fmt_deg(char *p, double v)
 {
-    double ll[HD_ELLIPSE_VERTICES][2];
-    hd_locate_ellipse_outline(r->lat, r->lon, r->cov, p, HD_ELLIPSE_VERTICES, ll);
-    json_t *a = json_array();
+    long long u = llround(fabs(v) * 1e8);
+    if (v < 0 && u)
+        *p++ = '-';
+    p += sprintf(p, "%lld.%08lld", u / 100000000LL, u % 100000000LL);
+    return p;
+}
+
+typedef double outline[HD_ELLIPSE_VERTICES][2];
+
+/* A closed ring of lon/lat pairs: "[lon,lat],…" (GeoJSON) or "lon,lat,0 …" (KML) */
+static void ring_text(const outline ll, int kml, char *buf)
+{
+    char *p = buf;
     for (int i = 0; i <= HD_ELLIPSE_VERTICES; i++) {
         int k = i % HD_ELLIPSE_VERTICES; /* closed: the first vertex again */
-        json_array_append_new(a, json_pack("[f, f]", ll[k][1], ll[k][0]));
-    }
-    return json_pack("{s:s, s:[o]}", "type", "Polygon", "coordinates", a);
-}
-
-int hd_write_geojson(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n)
-{
-    int rc = 0;
-    fputs("{\"type\":\"FeatureCollection\",\"features\":[\n", f);
-    int first = 1;
-    for (int r = 0; r < R && rc == 0; r++) {
-        json_t *j = json_pack("{s:s, s:{s:s, s:[f, f]}, s:{s:s, s:s, s:s, s:s, s:f}}", "type", "Feature", "geometry",
-                              "type", "Point", "coordinates", st[r].lon, st[r].lat, "properties", "kind", "receiver",
-                              "id", st[r].id, "name", st[r].name, "driver", hd_driver_name(st[r].driver), "alt_m",
-                              st[r].alt_m);
-        if (!first)
-            fputs(",\n", f);
-        first = 0;
-        rc = dump(f, j);
-    }
-    for (int64_t k = 0; k < n && rc == 0; k++) {
-        const hd_located *e = &ev[k];
-        const hd_locate_result *r = &e->res;
-        json_t *props = event_props(st, R, e);
-        json_object_set_new(props, "kind", json_string("estimate"));
-        int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
-        json_t *geom = located ? json_pack("{s:s, s:[f, f]}", "type", "Point", "coordinates", r->lon, r->lat) : json_null();
-        fputs(",\n", f);
-        if ((rc = dump(f, json_pack("{s:s, s:o, s:o}", "type", "Feature", "geometry", geom, "properties", props))) < 0)
-            break;
-        for (int q = 0; located && q < 2 && rc == 0; q++) {
-            double p = q ? 0.95 : 0.68;
-            json_t *pp = json_pack("{s:s, s:I, s:f}", "kind", q ? "ellipse_95" : "ellipse_68", "event",
-                                   (json_int_t)e->index, "probability", p);
-            fputs(",\n", f);
-            rc = dump(f, json_pack("{s:s, s:o, s:o}", "type", "Feature", "geometry", ring(r, p), "properties", pp));
+        if (!kml) {
+            if (i)
+                *p++ = ',';
+            *p++ = '[';
+        }
+        p = fmt_deg(p, ll[k][1]);
+        *p++ = ',';
+        p = fmt_deg(p, ll[k][0]);
+        if (kml) {
+            memcpy(p, ",0 ", 3);
+            p += 3;
+        } else {
+            *p++ = ']';
         }
     }
-    fputs("\n]}\n", f);
-    return rc;
+    *p = 0;
 }
-
-int hd_write_jsonl(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n)
-{
-    for (int64_t k = 0; k < n; k++) {
-        int rc = dump(f, event_props(st, R, &ev[k]));
-        if (rc < 0)
-            return rc;
-        fputc('\n', f);
-    }
-    return 0;
-}
+#define RING_TEXT_SIZE ((HD_ELLIPSE_VERTICES + 1) * 48)
 
 /* ---- KML ------------------------------------------------------------------- */
 
@@ -174,13 +153,11 @@ fail:
     return -1;
 }
 
-static int kml_ellipse(xmlTextWriterPtr w, const hd_located *e, double p)
+static int kml_ellipse(xmlTextWriterPtr w, const hd_located *e, double p, const outline ll, char *text)
 {
-    const hd_locate_result *r = &e->res;
-    double ll[HD_ELLIPSE_VERTICES][2];
-    hd_locate_ellipse_outline(r->lat, r->lon, r->cov, p, HD_ELLIPSE_VERTICES, ll);
     char name[64];
     snprintf(name, sizeof name, "event %lld %.0f %%", (long long)e->index, p * 100);
+    ring_text(ll, 1, text);
     X(xmlTextWriterStartElement(w, BAD_CAST "Placemark"));
     X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name));
     X(xmlTextWriterWriteElement(w, BAD_CAST "styleUrl", BAD_CAST(p < 0.9 ? "#ellipse68" : "#ellipse95")));
@@ -188,12 +165,7 @@ static int kml_ellipse(xmlTextWriterPtr w, const hd_located *e, double p)
     X(xmlTextWriterWriteElement(w, BAD_CAST "tessellate", BAD_CAST "1"));
     X(xmlTextWriterStartElement(w, BAD_CAST "outerBoundaryIs"));
     X(xmlTextWriterStartElement(w, BAD_CAST "LinearRing"));
-    X(xmlTextWriterStartElement(w, BAD_CAST "coordinates"));
-    for (int i = 0; i <= HD_ELLIPSE_VERTICES; i++) {
-        int k = i % HD_ELLIPSE_VERTICES;
-        X(xmlTextWriterWriteFormatString(w, "%.8f,%.8f,0 ", ll[k][1], ll[k][0]));
-    }
-    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "coordinates", BAD_CAST text));
     X(xmlTextWriterEndElement(w));
     X(xmlTextWriterEndElement(w));
     X(xmlTextWriterEndElement(w));
@@ -203,15 +175,8 @@ fail:
     return -1;
 }
 
-int hd_write_kml(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n)
+static int kml_begin(xmlTextWriterPtr w, const hd_station *st, int R)
 {
-    xmlOutputBufferPtr ob = xmlOutputBufferCreateFile(f, NULL);
-    xmlTextWriterPtr w = ob ? xmlNewTextWriter(ob) : NULL;
-    if (!w) {
-        if (ob)
-            xmlOutputBufferClose(ob);
-        return hd_error(HD_ENOMEM, "cannot start the KML writer");
-    }
     xmlTextWriterSetIndent(w, 1);
     X(xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL));
     X(xmlTextWriterStartElement(w, BAD_CAST "kml"));
@@ -229,27 +194,122 @@ int hd_write_kml(FILE *f, const hd_station *st, int R, const hd_located *ev, int
     X(xmlTextWriterEndElement(w));
     X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
     X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST "Events"));
-    for (int64_t k = 0; k < n; k++) {
-        const hd_located *e = &ev[k];
-        if (e->res.status != HD_LOC_OK && e->res.status != HD_LOC_OUTSIDE)
-            continue;
-        char name[64], desc[512];
-        snprintf(name, sizeof name, "event %lld", (long long)e->index);
-        hd_located_summary(st, R, e, desc, sizeof desc);
-        X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
-        X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name));
-        X(kml_point(w, name, "estimate", desc, e->res.lat, e->res.lon));
-        X(kml_ellipse(w, e, 0.68));
-        X(kml_ellipse(w, e, 0.95));
-        X(xmlTextWriterEndElement(w));
-    }
-    X(xmlTextWriterEndElement(w));
-    X(xmlTextWriterEndDocument(w));
-    xmlFreeTextWriter(w);
     return 0;
 fail:
-    xmlFreeTextWriter(w);
-    return hd_error(HD_EIO, "cannot write KML");
+    return -1;
+}
+
+static int kml_event(xmlTextWriterPtr w, const hd_station *st, int R, const hd_located *e, const outline ll68,
+                     const outline ll95, char *text)
+{
+    char name[64], desc[512];
+    snprintf(name, sizeof name, "event %lld", (long long)e->index);
+    hd_located_summary(st, R, e, desc, sizeof desc);
+    X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name));
+    X(kml_point(w, name, "estimate", desc, e->res.lat, e->res.lon));
+    X(kml_ellipse(w, e, 0.68, ll68, text));
+    X(kml_ellipse(w, e, 0.95, ll95, text));
+    X(xmlTextWriterEndElement(w));
+    return 0;
+fail:
+    return -1;
+}
+
+static int kml_end(xmlTextWriterPtr w)
+{
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterEndDocument(w));
+    return 0;
+fail:
+    return -1;
+}
+
+static int geojson_receivers(FILE *f, const hd_station *st, int R)
+{
+    int rc = 0;
+    fputs("{\"type\":\"FeatureCollection\",\"features\":[\n", f);
+    for (int r = 0; r < R && rc == 0; r++) {
+        json_t *j = json_pack("{s:s, s:{s:s, s:[f, f]}, s:{s:s, s:s, s:s, s:s, s:f}}", "type", "Feature", "geometry",
+                              "type", "Point", "coordinates", st[r].lon, st[r].lat, "properties", "kind", "receiver",
+                              "id", st[r].id, "name", st[r].name, "driver", hd_driver_name(st[r].driver), "alt_m",
+                              st[r].alt_m);
+        if (r)
+            fputs(",\n", f);
+        rc = dump(f, j);
+    }
+    return rc;
+}
+
+static int geojson_event(FILE *f, const hd_station *st, int R, const hd_located *e, const outline ll68,
+                         const outline ll95, char *text)
+{
+    const hd_locate_result *r = &e->res;
+    json_t *props = event_props(st, R, e);
+    json_object_set_new(props, "kind", json_string("estimate"));
+    int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
+    json_t *geom = located ? json_pack("{s:s, s:[f, f]}", "type", "Point", "coordinates", r->lon, r->lat) : json_null();
+    fputs(",\n", f);
+    int rc = dump(f, json_pack("{s:s, s:o, s:o}", "type", "Feature", "geometry", geom, "properties", props));
+    for (int q = 0; located && q < 2 && rc == 0; q++) {
+        /* the ring is formatted here; the properties through jansson */
+        ring_text(q ? ll95 : ll68, 0, text);
+        fprintf(f, ",\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[%s]]},\"properties\":",
+                text);
+        rc = dump(f, json_pack("{s:s, s:I, s:f}", "kind", q ? "ellipse_95" : "ellipse_68", "event", (json_int_t)e->index,
+                               "probability", q ? 0.95 : 0.68));
+        fputc('}', f);
+    }
+    return rc;
+}
+
+int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st, int R, const hd_located *ev,
+                     int64_t n)
+{
+    int rc = 0;
+    char *text = malloc(RING_TEXT_SIZE);
+    xmlOutputBufferPtr ob = NULL;
+    xmlTextWriterPtr w = NULL;
+    if (!text)
+        return HD_ENOMEM;
+    if (kml) {
+        ob = xmlOutputBufferCreateFile(kml, NULL);
+        w = ob ? xmlNewTextWriter(ob) : NULL;
+        if (!w) {
+            if (ob)
+                xmlOutputBufferClose(ob);
+            free(text);
+            return hd_error(HD_ENOMEM, "cannot start the KML writer");
+        }
+        if (kml_begin(w, st, R) < 0)
+            rc = hd_error(HD_EIO, "cannot write KML");
+    }
+    if (geojson && rc == 0)
+        rc = geojson_receivers(geojson, st, R);
+    for (int64_t k = 0; k < n && rc == 0; k++) {
+        const hd_located *e = &ev[k];
+        const hd_locate_result *r = &e->res;
+        int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
+        outline ll68, ll95;
+        if (located && (geojson || kml)) { /* each outline once, for both maps */
+            hd_locate_ellipse_outline(r->lat, r->lon, r->cov, 0.68, HD_ELLIPSE_VERTICES, ll68);
+            hd_locate_ellipse_outline(r->lat, r->lon, r->cov, 0.95, HD_ELLIPSE_VERTICES, ll95);
+        }
+        if (geojson)
+            rc = geojson_event(geojson, st, R, e, ll68, ll95, text);
+        if (rc == 0 && kml && located && kml_event(w, st, R, e, ll68, ll95, text) < 0)
+            rc = hd_error(HD_EIO, "cannot write KML");
+        if (rc == 0 && jsonl && (rc = dump(jsonl, event_props(st, R, e))) == 0)
+            fputc('\n', jsonl);
+    }
+    if (geojson && rc == 0)
+        fputs("\n]}\n", geojson);
+    if (w && rc == 0 && kml_end(w) < 0)
+        rc = hd_error(HD_EIO, "cannot write KML");
+    if (w)
+        xmlFreeTextWriter(w);
+    free(text);
+    return rc;
 }
 
 void hd_located_summary(const hd_station *st, int R, const hd_located *e, char *buf, size_t size)

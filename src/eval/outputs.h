@@ -18,16 +18,18 @@ typedef struct {
 
 #define HD_ELLIPSE_VERTICES 72   /* per ellipse outline (the ring closes with a 73rd) */
 
-/* A FeatureCollection: per event a Point (properties: event, time,
- * frequency_hz, method, status, ellipse semi-axes and azimuths, receivers
- * used, GDOP, CRLB) and two Polygons (68 %, 95 %); an event without a
- * position is a Feature with a null geometry and its status; the receivers
- * as Points. Coordinates [lon, lat], rings closed and counter-clockwise. */
-int hd_write_geojson(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n);
-/* KML 2.2: a folder of receivers and one of events (point and ellipses). */
-int hd_write_kml(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n);
-/* One JSON object per line per event. */
-int hd_write_jsonl(FILE *f, const hd_station *st, int R, const hd_located *ev, int64_t n);
+/* Write the located events to each non-NULL stream in one pass (each
+ * ellipse outline computed once):
+ * - geojson: a FeatureCollection: per event a Point (properties: event,
+ *   time, frequency_hz, method, status, ellipse semi-axes and azimuths,
+ *   receivers used, GDOP, CRLB) and two Polygons (68 %, 95 %); an event
+ *   without a position is a Feature with a null geometry and its status;
+ *   the receivers as Points. Coordinates [lon, lat] (8 decimals), rings
+ *   closed and counter-clockwise.
+ * - kml: KML 2.2, a folder of receivers and one of events (point, ellipses).
+ * - jsonl: one JSON object per line per event. */
+int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st, int R, const hd_located *ev,
+                     int64_t n);
 /* The one-line human summary of an event (no newline). */
 void hd_located_summary(const hd_station *st, int R, const hd_located *ev, char *buf, size_t size);
 
