@@ -61,6 +61,8 @@ int hd_cmd_localize(int argc, char **argv);
 void hd_cmd_localize_usage(FILE *out);
 int hd_cmd_evaluate(int argc, char **argv);
 void hd_cmd_evaluate_usage(FILE *out);
+int hd_cmd_verify(int argc, char **argv);
+void hd_cmd_verify_usage(FILE *out);
 int hd_cmd_info(int argc, char **argv);
 void hd_cmd_info_usage(FILE *out);
 

@@ -27,6 +27,8 @@ static const hd_cmd commands[] = {
     {"evaluate", hd_cmd_evaluate, HD_CMD_LOCATE,
      "score a method against /truth: error percentiles, calibration, CRLB -> eval.h5, report.json, plots",
      hd_cmd_evaluate_usage},
+    {"verify", hd_cmd_verify, 0, "check the sha256 chain of outputs and inputs, and outputs against the config",
+     hd_cmd_verify_usage},
     {"info", hd_cmd_info, 0, "describe a heimdall HDF5 file: format, provenance, datasets, summary", hd_cmd_info_usage},
     {"help", cmd_help, 0, "show help for heimdall or one command", help_usage},
     {"version", cmd_version, 0, "print the version and git commit", version_usage},

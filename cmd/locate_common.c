@@ -11,12 +11,7 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
 {
     memset(in, 0, sizeof *in);
     in->rd.meta.file = H5I_INVALID_HID;
-    in->method = cfg->localize.method;
-    if (cli->method) {
-        in->method = hd_method_parse(cli->method);
-        if (in->method < 0)
-            return hd_error(HD_ECONFIG, "--method %s: expected tdoa, rss, hybrid or nn", cli->method);
-    }
+    in->method = cfg->localize.method; /* --method arrives as --set localize.method */
     if (in->method == HD_LOC_NN)
         return hd_error(HD_EUNSUPPORTED, "--method nn needs a trained model, and this build has no network "
                                          "inference yet (heimdall train is an open issue); use tdoa, rss or hybrid");

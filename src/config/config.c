@@ -1004,3 +1004,50 @@ const char *hd_embedded_file(const char *name)
             return files[i].data;
     return NULL;
 }
+
+int hd_config_sections_sha256(const char *yaml, const char *const *names, int n, char hex[65])
+{
+    size_t cap = strlen(yaml) + 1, len = 0;
+    char *buf = hd_malloc(cap);
+    if (!buf)
+        return HD_ENOMEM;
+    for (int k = 0; k < n; k++) {
+        size_t kl = strlen(names[k]);
+        for (const char *p = yaml; p && *p;) {
+            const char *eol = strchr(p, '\n');
+            size_t ll = eol ? (size_t)(eol - p) + 1 : strlen(p);
+            if (strncmp(p, names[k], kl) == 0 && p[kl] == ':') {
+                /* the section: this line and the indented ones after it */
+                const char *q = p + ll;
+                while (*q && (*q == ' ' || *q == '\n' || *q == '-')) {
+                    const char *e2 = strchr(q, '\n');
+                    q = e2 ? e2 + 1 : q + strlen(q);
+                }
+                memcpy(buf + len, p, (size_t)(q - p));
+                len += (size_t)(q - p);
+                break;
+            }
+            p += ll;
+        }
+    }
+    int rc = hd_sha256_hex(buf, len, hex);
+    free(buf);
+    return rc;
+}
+
+int hd_config_stage_sections(const char *format, const char *names[4])
+{
+    static const struct { const char *format; const char *keys[4]; int n; } stages[] = {
+        {"captures", {"seed", "stations", "collect"}, 3},
+        {"features", {"featurize"}, 1},
+        {"model", {"train"}, 1},
+        {"evaluation", {"localize", "evaluate"}, 2},
+    };
+    for (size_t i = 0; i < HD_ARRAY_LEN(stages); i++)
+        if (strcmp(format, stages[i].format) == 0) {
+            for (int k = 0; k < stages[i].n; k++)
+                names[k] = stages[i].keys[k];
+            return stages[i].n;
+        }
+    return 0;
+}

@@ -169,6 +169,16 @@ int hd_config_load_string(hd_config *cfg, const char *yaml, const char *name,
 
 void hd_config_release(hd_config *cfg);
 
+/* SHA-256 of the top-level sections `keys` (e.g. "featurize") of a resolved
+ * config text (hd_config_dump's format: each section starts at column 0),
+ * concatenated in the order given: a stage's config stamp. A missing
+ * section counts as empty. */
+int hd_config_sections_sha256(const char *yaml, const char *const *keys, int n, char hex[65]);
+/* The sections a stage reads, by the format of the file it writes
+ * ("captures" → seed, stations, collect; "features" → featurize; "model" →
+ * train; "evaluation" → localize, evaluate). Returns the count, 0 if unknown. */
+int hd_config_stage_sections(const char *format, const char *keys[4]);
+
 /* SHA-256 of cfg->yaml. */
 int hd_config_sha256(const hd_config *cfg, char hex[65]);
 

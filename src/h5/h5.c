@@ -675,3 +675,47 @@ void hd_h5_free_strings(char **values, hsize_t n)
         free(values[i]);
     free(values);
 }
+
+int hd_h5_read_attr_strarray(hid_t obj, const char *name, char ***values, int *n)
+{
+    int rc = 0;
+    *values = NULL;
+    *n = 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return hd_error(HD_EFORMAT, "no attribute %s", name);
+    hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+    hssize_t cnt = H5Sget_simple_extent_npoints(sp);
+    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0 || cnt < 0) {
+        rc = hd_error(HD_EFORMAT, "attribute %s is not an array of strings", name);
+        goto done;
+    }
+    char **raw = hd_calloc((size_t)cnt + 1, sizeof *raw);
+    char **out = hd_calloc((size_t)cnt + 1, sizeof *out);
+    hid_t t = str_type();
+    if (!raw || !out) {
+        rc = HD_ENOMEM;
+    } else if (H5Aread(a, t, raw) < 0) {
+        rc = hd_error(HD_EFORMAT, "cannot read attribute %s", name);
+    } else {
+        for (hssize_t i = 0; i < cnt && rc == 0; i++)
+            if (!(out[i] = hd_strdup(raw[i] ? raw[i] : "")))
+                rc = HD_ENOMEM;
+        H5Dvlen_reclaim(t, sp, H5P_DEFAULT, raw);
+    }
+    H5Tclose(t);
+    free(raw);
+    if (rc == 0) {
+        *values = out;
+        *n = (int)cnt;
+    } else if (out) {
+        for (hssize_t i = 0; i < cnt; i++)
+            free(out[i]);
+        free(out);
+    }
+done:
+    H5Sclose(sp);
+    H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}

@@ -75,6 +75,9 @@ int hd_h5_attr_strarray(hid_t obj, const char *name, const char *const *values, 
 int hd_h5_read_attr_str(hid_t obj, const char *name, char **value);
 int hd_h5_read_attr_double(hid_t obj, const char *name, double *value);
 int hd_h5_read_attr_int(hid_t obj, const char *name, int64_t *value);
+/* A variable-length string array attribute: malloc'd strings in a malloc'd
+ * array (free each, then the array). */
+int hd_h5_read_attr_strarray(hid_t obj, const char *name, char ***values, int *n);
 
 /* Create a dataset of a native type (H5T_NATIVE_FLOAT, …) with `units` and
  * `description`. chunk: NULL for contiguous; else chunk dims. deflate: 0–9

@@ -1,0 +1,199 @@
+/* heimdall verify: the provenance chain of heimdall files — each output
+ * names the sha256 of its inputs; are they still the files it was made
+ * from, and (with -c) was it made with the config as it stands? */
+#include "cli.h"
+#include "config/config.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "h5/h5.h"
+
+#include <dirent.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void hd_cmd_verify_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: heimdall verify [-c exp.yaml] [--set KEY=VALUE]... PATH...\n"
+            "\n"
+            "Check the provenance chain of heimdall files. PATH is a file, or a folder whose\n"
+            "*.h5 files are all checked. For each file:\n"
+            "  - every input it names (root attribute `inputs`: path and sha256 when it was\n"
+            "    made) is hashed again: an input changed since it was used, or missing, is\n"
+            "    reported (the recorded path is tried as it is, then beside the file);\n"
+            "  - with -c, the config sections its stage reads (captures: seed, stations,\n"
+            "    collect; features: featurize; model: train; evaluation: localize, evaluate)\n"
+            "    are compared with exp.yaml's (after --set): an output whose config no longer\n"
+            "    matches its stamp is reported as stale.\n"
+            "Prints one line per check; exits 0 when everything holds, 1 when anything is\n"
+            "changed, missing or stale.\n"
+            "\n");
+    hd_cli_common_usage(out);
+}
+
+typedef struct {
+    int files, problems;
+} tally;
+
+static void resolve(const char *file, const char *recorded, char *buf, size_t size)
+{
+    struct stat st;
+    if (stat(recorded, &st) == 0) {
+        snprintf(buf, size, "%s", recorded);
+        return;
+    }
+    char d[1024], b[1024];
+    snprintf(d, sizeof d, "%s", file);
+    snprintf(b, sizeof b, "%s", recorded);
+    snprintf(buf, size, "%s/%s", dirname(d), basename(b));
+}
+
+static int verify_file(const char *path, const hd_config *cfg, tally *t)
+{
+    hid_t f;
+    char format[32];
+    int version, rc = hd_h5_open_any(&f, path, format, &version);
+    if (rc < 0) {
+        printf("SKIP    %s: %s\n", path, hd_errmsg());
+        return 0;
+    }
+    t->files++;
+    char **inputs = NULL;
+    int n = 0;
+    if (H5Aexists(f, "inputs") > 0 && (rc = hd_h5_read_attr_strarray(f, "inputs", &inputs, &n)) < 0) {
+        H5Fclose(f);
+        return rc;
+    }
+    if (n == 0)
+        printf("ok      %s (%s): no inputs (a first stage)\n", path, format);
+    for (int i = 0; i < n; i++) {
+        char *sp = strrchr(inputs[i], ' ');
+        if (!sp || strlen(sp + 1) != 64) {
+            printf("BROKEN  %s: unreadable input record '%s'\n", path, inputs[i]);
+            t->problems++;
+            continue;
+        }
+        *sp = 0;
+        const char *want = sp + 1;
+        char where[2100], hex[65];
+        resolve(path, inputs[i], where, sizeof where);
+        if (access(where, R_OK) != 0) {
+            printf("MISSING %s: input %s (sha256 %.12s…) is gone\n", path, inputs[i], want);
+            t->problems++;
+        } else if (hd_sha256_file(where, hex) < 0) {
+            printf("MISSING %s: input %s cannot be read: %s\n", path, where, hd_errmsg());
+            t->problems++;
+        } else if (strcmp(hex, want) != 0) {
+            printf("CHANGED %s: input %s changed since it was used (sha256 %.12s… then, %.12s… now)\n", path, where,
+                   want, hex);
+            t->problems++;
+        } else {
+            printf("ok      %s: input %s unchanged (sha256 %.12s…)\n", path, where, hex);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(inputs[i]);
+    free(inputs);
+    if (cfg) {
+        const char *keys[4];
+        int nk = hd_config_stage_sections(format, keys);
+        char *yaml = NULL, then[65], now[65];
+        if (nk > 0 && (rc = hd_h5_read_attr_str(f, "config_yaml", &yaml)) == 0 &&
+            (rc = hd_config_sections_sha256(yaml, keys, nk, then)) == 0 &&
+            (rc = hd_config_sections_sha256(cfg->yaml, keys, nk, now)) == 0) {
+            char names[64] = "";
+            for (int k = 0; k < nk; k++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", keys[k]);
+            if (strcmp(then, now) != 0) {
+                printf("STALE   %s: made with other %s settings than %s has now\n", path, names, cfg->path);
+                t->problems++;
+            } else {
+                printf("ok      %s: %s as in %s\n", path, names, cfg->path);
+            }
+        }
+        free(yaml);
+        if (rc < 0) {
+            H5Fclose(f);
+            return rc;
+        }
+    }
+    H5Fclose(f);
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int verify_path(const char *path, const hd_config *cfg, tally *t)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return hd_error(HD_EIO, "%s does not exist", path);
+    if (!S_ISDIR(st.st_mode))
+        return verify_file(path, cfg, t);
+    DIR *d = opendir(path);
+    if (!d)
+        return hd_error(HD_EIO, "cannot read folder %s", path);
+    char **names = NULL;
+    int n = 0, cap = 0, rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (e->d_name[0] == '.' || l < 4 || strcmp(e->d_name + l - 3, ".h5") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **nn = realloc(names, (size_t)cap * sizeof *nn);
+            if (!nn) {
+                rc = HD_ENOMEM;
+                break;
+            }
+            names = nn;
+        }
+        size_t sz = strlen(path) + l + 2;
+        if (!(names[n] = malloc(sz))) {
+            rc = HD_ENOMEM;
+            break;
+        }
+        snprintf(names[n++], sz, "%s/%s", path, e->d_name);
+    }
+    closedir(d);
+    if (rc == 0)
+        qsort(names, (size_t)n, sizeof *names, cmp_str);
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = verify_file(names[i], cfg, t);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int hd_cmd_verify(int argc, char **argv)
+{
+    hd_cli cli;
+    hd_config cfg = {0};
+    int st = hd_cli_parse(&cli, hd_cmd_find("verify"), argc, argv);
+    if (st)
+        return st == 1 ? 0 : 2;
+    if (cli.n_inputs < 1 || cli.output) {
+        fprintf(stderr, "heimdall verify: error: %s\nTry 'heimdall verify --help'.\n",
+                cli.output ? "verify writes no output (-o)" : "a file or folder to verify is required");
+        return 2;
+    }
+    int rc = 0, with_cfg = cli.config != NULL || cli.n_sets > 0;
+    if (with_cfg && (rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets)) < 0)
+        return hd_cli_fail(&cli, rc);
+    tally t = {0};
+    for (int i = 0; i < cli.n_inputs && rc == 0; i++)
+        rc = verify_path(cli.inputs[i], with_cfg ? &cfg : NULL, &t);
+    hd_config_release(&cfg);
+    if (rc < 0)
+        return hd_cli_fail(&cli, rc);
+    printf("verify: %d file%s, %d problem%s\n", t.files, t.files == 1 ? "" : "s", t.problems, t.problems == 1 ? "" : "s");
+    return t.problems ? 1 : 0;
+}
