@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EMBEDDED := $(wildcard configs/*.yaml configs/stations/*.yaml)
 
-.PHONY: all deps check check-unit check-cli demo bench install clean help FORCE
+.PHONY: all deps check check-unit check-cli demo bench pipeline install clean help FORCE
 
 all: $(BUILD)/heimdall
 
@@ -115,6 +115,33 @@ bench: deps
 	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/featurize.sh
 	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/localize.sh
 
+# An experiment as file dependencies: make pipeline CONFIG=configs/experiments/<name>.yaml
+# writes results/<name>/{captures,features,eval}.h5 (+ positions.geojson).
+# Each stage also depends on a stamp of the config sections it reads
+# (heimdall stamp rewrites it only when they change), so editing one
+# stage's settings reruns that stage and those after it; `make -n pipeline
+# CONFIG=…` shows which (the stamps are refreshed even under -n: `+`).
+ifdef CONFIG
+PIPE_NAME := $(basename $(notdir $(CONFIG)))
+PIPE_DIR ?= results/$(PIPE_NAME)
+HD ?= $(BUILD)/heimdall
+pipeline: $(PIPE_DIR)/eval.h5 $(PIPE_DIR)/positions.geojson
+	@echo "pipeline: results in $(PIPE_DIR)/ (check them: $(HD) verify -c $(CONFIG) $(PIPE_DIR))"
+$(PIPE_DIR)/.stamp-%: FORCE | $(HD)
+	+@mkdir -p $(PIPE_DIR) && $(HD) stamp -c $(CONFIG) -o $@ $*
+$(PIPE_DIR)/captures.h5: $(PIPE_DIR)/.stamp-captures | $(HD)
+	$(HD) collect -q --force -c $(CONFIG) -o $@
+$(PIPE_DIR)/features.h5: $(PIPE_DIR)/captures.h5 $(PIPE_DIR)/.stamp-features | $(HD)
+	$(HD) featurize -q --force -c $(CONFIG) -o $@ $<
+$(PIPE_DIR)/eval.h5: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
+	$(HD) evaluate -q --force -c $(CONFIG) -o $@ $<
+$(PIPE_DIR)/positions.geojson: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
+	$(HD) localize -q --force -c $(CONFIG) -o $@ $<
+else
+pipeline:
+	@echo "usage: make pipeline CONFIG=configs/experiments/<name>.yaml" >&2; exit 2
+endif
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/heimdall/configs/stations
 	install -m 755 $(BUILD)/heimdall $(DESTDIR)$(PREFIX)/bin/heimdall
@@ -130,6 +157,7 @@ help:
 	@echo "make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)"
 	@echo "make demo       install, build, run the pipeline on the embedded default; prints where results are"
 	@echo "make bench      benchmarks against peer implementations (ratios)"
+	@echo "make pipeline CONFIG=configs/experiments/NAME.yaml   an experiment as file dependencies in results/NAME/"
 	@echo "make install PREFIX=/usr/local   install the binary and configs"
 	@echo "make clean      remove build outputs"
 

@@ -63,6 +63,8 @@ int hd_cmd_evaluate(int argc, char **argv);
 void hd_cmd_evaluate_usage(FILE *out);
 int hd_cmd_verify(int argc, char **argv);
 void hd_cmd_verify_usage(FILE *out);
+int hd_cmd_stamp(int argc, char **argv);
+void hd_cmd_stamp_usage(FILE *out);
 int hd_cmd_info(int argc, char **argv);
 void hd_cmd_info_usage(FILE *out);
 

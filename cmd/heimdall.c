@@ -29,6 +29,7 @@ static const hd_cmd commands[] = {
      hd_cmd_evaluate_usage},
     {"verify", hd_cmd_verify, 0, "check the sha256 chain of outputs and inputs, and outputs against the config",
      hd_cmd_verify_usage},
+    {"stamp", hd_cmd_stamp, 0, "write a stage's config stamp for make (only when it changed)", hd_cmd_stamp_usage},
     {"info", hd_cmd_info, 0, "describe a heimdall HDF5 file: format, provenance, datasets, summary", hd_cmd_info_usage},
     {"help", cmd_help, 0, "show help for heimdall or one command", help_usage},
     {"version", cmd_version, 0, "print the version and git commit", version_usage},

@@ -197,3 +197,50 @@ int hd_cmd_verify(int argc, char **argv)
     printf("verify: %d file%s, %d problem%s\n", t.files, t.files == 1 ? "" : "s", t.problems, t.problems == 1 ? "" : "s");
     return t.problems ? 1 : 0;
 }
+
+void hd_cmd_stamp_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: heimdall stamp [-c exp.yaml] [--set KEY=VALUE]... -o STAMP FORMAT\n"
+            "\n"
+            "Write the sha256 of the config sections read by the stage that writes FORMAT\n"
+            "(captures, features, model, evaluation) into STAMP, only when it differs from\n"
+            "what STAMP holds: make rules that depend on the stamp rerun a stage exactly\n"
+            "when its own settings changed (see `make pipeline`).\n"
+            "\n");
+    hd_cli_common_usage(out);
+}
+
+int hd_cmd_stamp(int argc, char **argv)
+{
+    hd_cli cli;
+    hd_config cfg = {0};
+    int st = hd_cli_parse(&cli, hd_cmd_find("stamp"), argc, argv);
+    if (st)
+        return st == 1 ? 0 : 2;
+    const char *keys[4];
+    int nk = cli.n_inputs == 1 ? hd_config_stage_sections(cli.inputs[0], keys) : 0;
+    if (!cli.output || nk == 0) {
+        fprintf(stderr, "heimdall stamp: error: %s\nTry 'heimdall stamp --help'.\n",
+                !cli.output ? "a stamp file is required (-o STAMP)"
+                            : "one FORMAT is required: captures, features, model or evaluation");
+        return 2;
+    }
+    int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
+    char hex[65], line[256], *old = NULL;
+    size_t len = 0;
+    if (rc == 0 && (rc = hd_config_sections_sha256(cfg.yaml, keys, nk, hex)) == 0) {
+        snprintf(line, sizeof line, "%s %s\n", hex, cli.inputs[0]);
+        if (hd_read_file(cli.output, &old, &len) == 0 && strcmp(old, line) == 0) {
+            free(old);
+            hd_config_release(&cfg);
+            return 0; /* unchanged: keep the file and its time */
+        }
+        free(old);
+        FILE *f = fopen(cli.output, "w");
+        if (!f || fputs(line, f) < 0 || fclose(f) != 0)
+            rc = hd_error(HD_EIO, "cannot write %s", cli.output);
+    }
+    hd_config_release(&cfg);
+    return rc < 0 ? hd_cli_fail(&cli, rc) : 0;
+}
