@@ -1,6 +1,7 @@
 #include "cli.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/runinfo.h"
 #include "core/util.h"
 
 #include "h5/h5.h"
@@ -49,6 +50,9 @@ void hd_cli_common_usage(FILE *out)
             "  -f, --force           overwrite an existing output\n"
             "  -q, --quiet           no progress or information on stderr\n"
             "  -v, --verbose         debug messages\n"
+            "      --metrics FILE    append this run's figures (wall time, events/s, peak memory,\n"
+            "                        per-rank times) to FILE as one JSON line; outputs record\n"
+            "                        them as run_* attributes\n"
             "  -h, --help            this help\n");
 }
 
@@ -59,7 +63,8 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         {"set", required_argument, NULL, 's'},    {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},         {"method", required_argument, NULL, 'M'},
-        {"model", required_argument, NULL, 'm'},  {NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, 'm'},  {"metrics", required_argument, NULL, 'X'},
+        {NULL, 0, NULL, 0},
     };
     int locate = (cmd->flags & HD_CMD_LOCATE) != 0;
     memset(cli, 0, sizeof *cli);
@@ -79,6 +84,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         }
         switch (c) {
         case 'M': cli->method = optarg; break;
+        case 'X': hd_runinfo_set_metrics_path(optarg); break;
         case 'm': cli->model = optarg; break;
         case 'c': cli->config = optarg; break;
         case 'o': cli->output = optarg; break;
@@ -99,8 +105,9 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         case 'v': cli->verbose = 1; break;
         case 'h': cmd->usage(stdout); return 1;
         default:
-            if (optopt == 'M')
-                fprintf(stderr, "heimdall %s: error: option --method needs a value\n", cmd->name);
+            if (optopt == 'M' || optopt == 'X')
+                fprintf(stderr, "heimdall %s: error: option --%s needs a value\n", cmd->name,
+                        optopt == 'M' ? "method" : "metrics");
             else if (optopt)
                 fprintf(stderr, "heimdall %s: error: option -%c %s\n", cmd->name, optopt,
                         strchr(locate ? "cosm" : "cos", optopt) ? "needs a value" : "is not known");
@@ -110,6 +117,8 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
             return 2;
         }
     }
+    hd_runinfo_start(cmd->name);
+    hd_runinfo_set_output(cli->output);
     cli->inputs = argv + optind;
     cli->n_inputs = argc - optind;
     if (cli->quiet)

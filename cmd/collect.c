@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/par.h"
 #include "core/progress.h"
+#include "core/runinfo.h"
 #include "h5/h5.h"
 #include "sim/sim.h"
 
@@ -128,6 +129,7 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
         MPI_Allreduce(&n_kept, &total, 1, MPI_INT64_T, MPI_SUM, comm);
         MPI_Allreduce(&dropped, &all_dropped, 1, MPI_INT64_T, MPI_SUM, comm);
     }
+    hd_runinfo_set_events(cfg->collect.events); /* simulated, kept or dropped */
     if (all_dropped)
         hd_info("%lld of %lld events dropped: fewer than collect.min_receivers = %d receivers succeeded",
                 (long long)all_dropped, (long long)E, cfg->collect.min_receivers);

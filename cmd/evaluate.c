@@ -9,6 +9,7 @@
 #include "core/outfile.h"
 #include "core/util.h"
 #include "core/progress.h"
+#include "core/runinfo.h"
 #include "eval/metrics.h"
 #include "eval/outputs.h"
 #include "eval/run.h"
@@ -314,6 +315,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_progress_start(&prog, "evaluate", "events", in.rd.meta.n_events, cli->quiet);
     rc = hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
     hd_progress_finish(&prog);
+    hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)
         goto fail;
     if (hd_cli_interrupted()) {

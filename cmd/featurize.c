@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/par.h"
 #include "core/progress.h"
+#include "core/runinfo.h"
 #include "dsp/dsp.h"
 #include "features/features.h"
 #include "geo/geo.h"
@@ -358,6 +359,7 @@ static int run(const hd_cli *cli, const hd_config *cfg)
     }
     hd_progress_finish(&prog);
     hd_features_close(&w);
+    hd_runinfo_set_events(rd.n_events);
     w_open = 0;
     if (size > 1 && !coop) {
         MPI_Allreduce(MPI_IN_PLACE, &tdoa_ok, 1, MPI_INT64_T, MPI_SUM, comm);

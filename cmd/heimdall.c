@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/par.h"
+#include "core/runinfo.h"
 #include "core/util.h"
 #include "h5/h5.h"
 
@@ -153,6 +154,8 @@ int main(int argc, char **argv)
         sub_argv = argv + 1;
     }
     int status = c->run(sub_argc, sub_argv);
+    if (hd_runinfo_emit(status) < 0)
+        fprintf(stderr, "heimdall %s: error: %s\n", c->name, hd_errmsg());
     if (c->flags & HD_CMD_MPI)
         hd_par_finalize();
     return status;

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/outfile.h"
 #include "core/progress.h"
+#include "core/runinfo.h"
 #include "eval/outputs.h"
 #include "eval/run.h"
 #include "locate_common.h"
@@ -97,6 +98,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     double t0 = hd_now();
     rc = hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
     hd_progress_finish(&prog);
+    hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)
         goto fail;
     double el = hd_now() - t0;

@@ -1,6 +1,7 @@
 /* Heimdall HDF5 files: atomic creation, provenance, format checks, dataset
  * helpers. Serial or MPI-IO (collective) depending on how a file was opened. */
 #include "h5/h5.h"
+#include "core/runinfo.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/util.h"
@@ -152,9 +153,43 @@ int hd_h5_create(hd_h5_out *out, const char *path, int force, MPI_Comm comm)
     return 0;
 }
 
+/* The run's figures (src/core/runinfo.h), gathered over the file's ranks. */
+static int write_run_metrics(hd_h5_out *out)
+{
+    hd_runinfo r;
+    hd_runinfo_snapshot(&r, out->parallel ? out->comm : MPI_COMM_NULL);
+    int rc, n = r.ranks < 1024 ? r.ranks : 1024;
+    if ((rc = hd_h5_attr_double(out->file, "run_wall_s", r.wall_s)) < 0 ||
+        (rc = hd_h5_attr_int(out->file, "run_events", r.events)) < 0 ||
+        (rc = hd_h5_attr_double(out->file, "run_events_per_s", r.events_per_s)) < 0 ||
+        (rc = hd_h5_attr_double(out->file, "run_peak_rss_mb", r.peak_rss_mb)) < 0 ||
+        (rc = hd_h5_attr_int(out->file, "run_ranks", r.ranks)) < 0 ||
+        (rc = hd_h5_attr_doubles(out->file, "run_rank_wall_s", r.rank_wall_s, n)) < 0 ||
+        (rc = hd_h5_attr_doubles(out->file, "run_rank_peak_rss_mb", r.rank_peak_rss_mb, n)) < 0)
+        return rc;
+    return 0;
+}
+
+int hd_h5_attr_doubles(hid_t obj, const char *name, const double *values, int n)
+{
+    hsize_t dims[1] = {(hsize_t)n};
+    if (H5Aexists(obj, name) > 0)
+        H5Adelete(obj, name);
+    hid_t sp = H5Screate_simple(1, dims, NULL);
+    hid_t a = sp >= 0 ? H5Acreate2(obj, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    int rc = a >= 0 && H5Awrite(a, H5T_NATIVE_DOUBLE, values) >= 0 ? 0 : hd_error(HD_EIO, "cannot write attribute %s", name);
+    if (a >= 0)
+        H5Aclose(a);
+    if (sp >= 0)
+        H5Sclose(sp);
+    return rc;
+}
+
 int hd_h5_write_provenance(hd_h5_out *out, const hd_h5_provenance *prov)
 {
     int rc;
+    if ((rc = write_run_metrics(out)) < 0)
+        return rc;
     char created[40], cfg_sha[65];
     hid_t f = out->file;
     hd_time_format_iso8601(hd_time_now_ns(), created);

@@ -47,7 +47,9 @@ typedef struct {
  * than one, the file is opened with the MPI-IO driver (collective: all ranks
  * call it). Rank 0 decides the temporary name and broadcasts it. */
 int hd_h5_create(hd_h5_out *out, const char *path, int force, MPI_Comm comm);
-/* Write the provenance root attributes (collective when parallel). */
+/* Write the provenance root attributes (collective when parallel), and the
+ * run's metrics (core/runinfo.h): run_wall_s, run_events, run_events_per_s,
+ * run_peak_rss_mb, run_ranks, run_rank_wall_s[ranks], run_rank_peak_rss_mb. */
 int hd_h5_write_provenance(hd_h5_out *out, const hd_h5_provenance *prov);
 /* Close, fsync and rename to the final name (collective). */
 int hd_h5_commit(hd_h5_out *out);
@@ -71,6 +73,7 @@ int hd_h5_attr_str(hid_t obj, const char *name, const char *value);
 int hd_h5_attr_double(hid_t obj, const char *name, double value);
 int hd_h5_attr_int(hid_t obj, const char *name, int64_t value);
 int hd_h5_attr_strarray(hid_t obj, const char *name, const char *const *values, int n);
+int hd_h5_attr_doubles(hid_t obj, const char *name, const double *values, int n);
 /* Read a string attribute into a malloc'd buffer (*value). */
 int hd_h5_read_attr_str(hid_t obj, const char *name, char **value);
 int hd_h5_read_attr_double(hid_t obj, const char *name, double *value);
