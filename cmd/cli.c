@@ -76,7 +76,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, locate ? "+c:o:m:fqvh" : "+c:o:fqvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, locate ? "c:o:m:fqvh" : "c:o:fqvh", opts, NULL)) != -1) {
         if ((c == 'M' || c == 'm') && !locate) {
             fprintf(stderr, "heimdall %s: error: unknown option '%s'\nTry 'heimdall %s --help'.\n", cmd->name,
                     argv[optind - 1], cmd->name);

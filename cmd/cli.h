@@ -65,6 +65,8 @@ int hd_cmd_verify(int argc, char **argv);
 void hd_cmd_verify_usage(FILE *out);
 int hd_cmd_stamp(int argc, char **argv);
 void hd_cmd_stamp_usage(FILE *out);
+int hd_cmd_import(int argc, char **argv);
+void hd_cmd_import_usage(FILE *out);
 int hd_cmd_info(int argc, char **argv);
 void hd_cmd_info_usage(FILE *out);
 

@@ -88,14 +88,17 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
     free(pairs);
     if (rc < 0)
         return rc;
-    hsize_t td[2] = {E, P};
-    w->d_delay = hd_h5_dataset(file, "tdoa/delay_s", H5T_NATIVE_DOUBLE, 2, td, NULL, 0, "s",
+    /* chunked per block of events and compressed: many receivers without
+     * timing (level-only networks) make large arrays of zeros */
+    hsize_t td[2] = {E, P}, tc[2] = {E < 64 ? E : 64, P};
+    const hsize_t *tch = E && P ? tc : NULL;
+    w->d_delay = hd_h5_dataset(file, "tdoa/delay_s", H5T_NATIVE_DOUBLE, 2, td, tch, compression, "s",
                                "time difference of arrival TOA_j - TOA_i (GCC-PHAT lag plus time stamps)");
-    w->d_sigma = hd_h5_dataset(file, "tdoa/sigma_s", H5T_NATIVE_DOUBLE, 2, td, NULL, 0, "s",
+    w->d_sigma = hd_h5_dataset(file, "tdoa/sigma_s", H5T_NATIVE_DOUBLE, 2, td, tch, compression, "s",
                                "standard deviation estimate of delay_s");
-    w->d_psr = hd_h5_dataset(file, "tdoa/psr_db", H5T_NATIVE_FLOAT, 2, td, NULL, 0, "dB",
+    w->d_psr = hd_h5_dataset(file, "tdoa/psr_db", H5T_NATIVE_FLOAT, 2, td, tch, compression, "dB",
                              "peak-to-sidelobe ratio of the correlation");
-    w->d_tmask = hd_h5_dataset(file, "tdoa/mask", H5T_NATIVE_UINT8, 2, td, NULL, 0, "1",
+    w->d_tmask = hd_h5_dataset(file, "tdoa/mask", H5T_NATIVE_UINT8, 2, td, tch, compression, "1",
                                "1 where both receivers were GPS-timed and the peak was significant");
     if (w->d_delay < 0 || w->d_sigma < 0 || w->d_psr < 0 || w->d_tmask < 0)
         return hd_error(HD_EIO, "cannot create the /tdoa datasets");

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# import powder: the missing-value conventions (RSS -101, bus coordinates
+# -1), per-sample bus positions, truth, honest splits; malformed rows
+# refused with their line number; the shipped data set imported whole.
+. "$(dirname "$0")/lib.sh"
+
+cat > "$TMP/rx.csv" <<'CSV'
+name,kind,lat,lon
+bus-1,bus,,
+roof-a,rooftop,40.7650,-111.8450
+dense-b,dense,40.7700,-111.8400
+CSV
+cat > "$TMP/s.csv" <<'CSV'
+timestamp,bus-1_rss,bus-1_x,bus-1_y,roof-a,dense-b,tx_x_coord,tx_y_coord
+2022-04-25 14:12:32,-80.5,40.7601,-111.8501,-70.25,-101,40.7610,-111.8420
+2022-04-25 14:12:36,-81.0,-1,-1,-101,-60.5,40.7612,-111.8421
+2022-07-06 09:00:00,-101,40.7602,-111.8502,-71.0,-61.0,40.7620,-111.8430
+2022-07-06 09:00:04,-82.0,40.7603,-111.8503,-72.0,-62.0,40.7621,-111.8431
+2022-07-06 09:00:08,-83.0,40.7604,-111.8504,-73.0,-63.0,40.7622,-111.8432
+CSV
+run "$HEIMDALL" import powder "$TMP/s.csv" "$TMP/rx.csv" -o "$TMP/p.h5"
+is "$RC" 0 "import powder"
+[ "$RC" -eq 0 ] || diag "$ERR"
+like "$ERR" "wrote 5 samples × 3 receivers" "counts"
+run "$PYTHON" - "$TMP/p.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+assert f.attrs["heimdall_format"] == "features"
+ids = [x.decode() if isinstance(x, bytes) else x for x in f["receivers/id"][:]]
+assert ids == ["bus-1", "roof-a", "dense-b"], ids
+names = [x.decode() if isinstance(x, bytes) else x for x in f["feature_names"][:]]
+rss = f["features"][:, :, names.index("rss_dbm")]
+m = f["mask"][:].astype(bool)
+# row 1: bus heard at its position, roof-a heard, dense-b -101 (not heard)
+assert m[0].tolist() == [True, True, False] and abs(rss[0, 0] + 80.5) < 1e-4 and abs(rss[0, 1] + 70.25) < 1e-4
+# row 2: the bus reported -1,-1: position unknown, masked although it has RSS
+assert m[1].tolist() == [False, False, True] and np.isnan(f["rx_lat"][1, 0])
+# row 3: the bus did not hear (-101), its position is still recorded
+assert not m[2, 0] and abs(f["rx_lat"][2, 0] - 40.7602) < 1e-9
+assert abs(f["rx_lat"][0, 0] - 40.7601) < 1e-9 and abs(f["rx_lon"][3, 0] + 111.8503) < 1e-9
+assert abs(f["rx_lat"][4, 1] - 40.765) < 1e-9  # fixed receivers at their positions
+assert (rss[~m] == 0).all() and np.isfinite(f["features"][:]).all()
+assert abs(f["truth/tx_lat"][2] - 40.7620) < 1e-9 and abs(f["truth/tx_lon"][2] + 111.8430) < 1e-9
+assert f["splits/month"][:].tolist() == [4, 4, 7, 7, 7]
+b = f["splits/time_block"][:]
+assert (np.diff(b) >= 0).all() and b[0] == 0 and b[-1] == f.attrs["time_blocks"] - 1, b
+assert f["tdoa/mask"][:].sum() == 0
+assert f["receivers/is_bus"][:].tolist() == [1, 0, 0]
+PY
+is "$RC" 0 "missing RSS masked, bus -1 positions unknown, truth, splits by month and time block"
+[ "$RC" -eq 0 ] || diag "$ERR"
+
+# malformed rows: named with their line number, nothing written
+sed '4s/-71.0/minus-seventy/' "$TMP/s.csv" > "$TMP/bad1.csv"
+run "$HEIMDALL" import powder "$TMP/bad1.csv" "$TMP/rx.csv" -o "$TMP/b1.h5"
+is "$RC" 1 "a non-numeric RSS is refused"
+like "$ERR" "bad1.csv:4: receiver roof-a: RSS 'minus-seventy' is not a number" "with its line number"
+[ ! -e "$TMP/b1.h5" ]; ok $? "and nothing written"
+sed '3s/,40.7612,-111.8421$//' "$TMP/s.csv" > "$TMP/bad2.csv"
+run "$HEIMDALL" import powder "$TMP/bad2.csv" "$TMP/rx.csv" -o "$TMP/b2.h5"
+is "$RC" 1 "a short row is refused"
+like "$ERR" "bad2.csv:3: 6 fields, the header has 8" "with its line number"
+sed '5s/^2022-07-06 09:00:04/yesterday/' "$TMP/s.csv" > "$TMP/bad3.csv"
+run "$HEIMDALL" import powder "$TMP/bad3.csv" "$TMP/rx.csv" -o "$TMP/b3.h5"
+like "$ERR" "bad3.csv:5: bad timestamp 'yesterday'" "a bad timestamp with its line number"
+sed '1s/dense-b/dense-z/' "$TMP/s.csv" > "$TMP/bad4.csv"
+run "$HEIMDALL" import powder "$TMP/bad4.csv" "$TMP/rx.csv" -o "$TMP/b4.h5"
+like "$ERR" "names receiver 'dense-z', which .*rx.csv does not list" "an unknown receiver column"
+run "$HEIMDALL" import powder "$TMP/s.csv" -o "$TMP/b5.h5"
+is "$RC" 2 "the receivers list is required"
+run "$HEIMDALL" import nosuch x -o "$TMP/b6.h5"
+is "$RC" 2 "an unknown format is a usage error"
+
+# the shipped data set
+if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
+    run "$HEIMDALL" import powder "$ROOT/datasets/powder/single_tx_apr_jul.csv" "$ROOT/datasets/powder/receivers.csv" -o "$TMP/powder.h5"
+    is "$RC" 0 "the POWDER data set imports"
+    like "$ERR" "wrote 4655 samples × 40 receivers \(21.1 heard per sample; 811 in April, 3844 in July" "all of it"
+fi
+done_testing
