@@ -211,10 +211,15 @@ static int write_plots(const hd_cli *cli, const hd_run *r, const hd_scored *sc, 
     }
     fprintf(of[3].f, "# lon lat id\n");
     double lat_mid = 0;
+    int n_fixed = 0;
     for (int i = 0; i < R; i++) {
+        if (!isfinite(st[i].lat) || !isfinite(st[i].lon))
+            continue; /* a receiver that moves (a bus) has no place on the map */
         fprintf(of[3].f, "%.7f %.7f %s\n", st[i].lon, st[i].lat, st[i].id);
-        lat_mid += st[i].lat / R;
+        lat_mid += st[i].lat;
+        n_fixed++;
     }
+    lat_mid = n_fixed ? lat_mid / n_fixed : 0;
     char b1[1100], b2[1100], b3[1100], b4[1100], b5[1100];
     snprintf(b1, sizeof b1, "%s", errs);
     snprintf(b2, sizeof b2, "%s", map);
@@ -313,7 +318,12 @@ static int run(const hd_cli *cli, hd_config *cfg)
         goto fail;
     hd_progress prog;
     hd_progress_start(&prog, "evaluate", "events", in.rd.meta.n_events, cli->quiet);
-    rc = hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
+    if (cfg->evaluate.split != HD_SPLIT_NONE)
+        rc = hd_run_folds(&r, &in.rd, &cfg->localize, &cfg->evaluate, in.method, on_progress, &prog);
+    else if (in.method == HD_LOC_KNN)
+        rc = hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, time_block)");
+    else
+        rc = hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
     hd_progress_finish(&prog);
     hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)
@@ -339,6 +349,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
         /* the physical bound: noise, bandwidth, clocks and geometry (the
          * model-error term is an allowance, not physics) */
         hd_eval_score(&r.net, &r.ev[i].res, r.truth_lat[i], r.truth_lon[i], 0, &sc[i]);
+        if (!isfinite(sc[i].crlb_m) && isfinite(r.ev[i].res.crlb[0])) { /* receivers placed per event: at the estimate */
+            sc[i].crlb_m = sqrt(r.ev[i].res.crlb[0] + r.ev[i].res.crlb[2]);
+            sc[i].efficiency = sc[i].err_m / sc[i].crlb_m;
+        }
         hd_scored s1;
         hd_eval_score(&r.net, &r.ev[i].res, r.truth_lat[i], r.truth_lon[i], 1, &s1);
         crlb_model[i] = s1.crlb_m;
@@ -506,6 +520,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
     report = metrics_json(&all);
     json_object_set_new(report, "method", json_string(hd_method_name(in.method)));
     json_object_set_new(report, "input", json_string(cli->inputs[0]));
+    json_object_set_new(report, "split", json_string(cfg->evaluate.split == HD_SPLIT_MONTH        ? "month"
+                                                     : cfg->evaluate.split == HD_SPLIT_TIME_BLOCK ? "time_block"
+                                                                                                  : "none"));
     json_object_set_new(report, "events", json_integer(E));
     json_object_set_new(report, "not_enough_receivers", json_integer(counts[HD_LOC_TOO_FEW]));
     json_object_set_new(report, "no_convergence", json_integer(counts[HD_LOC_NO_CONVERGENCE]));

@@ -12,6 +12,9 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
     memset(in, 0, sizeof *in);
     in->rd.meta.file = H5I_INVALID_HID;
     in->method = cfg->localize.method; /* --method arrives as --set localize.method */
+    if (in->method == HD_LOC_KNN && strcmp(cli->cmd, "evaluate") != 0)
+        return hd_error(HD_ECONFIG, "--method knn learns from events with truth: it is for heimdall evaluate "
+                                    "with evaluate.split");
     if (in->method == HD_LOC_NN)
         return hd_error(HD_EUNSUPPORTED, "--method nn needs a trained model, and this build has no network "
                                          "inference yet (heimdall train is an open issue); use tdoa, rss or hybrid");

@@ -22,7 +22,8 @@ static const char *const clock_names[] = {"gps", "free"};
 static const char *const signal_names[] = {"nbfm", "cw", "fsk4"};
 static const char *const pathloss_names[] = {"log-distance", "hata", "free-space"};
 static const char *const source_names[] = {"simulate", "live", "kiwiwav", "sigmf"};
-static const char *const method_names[] = {"tdoa", "rss", "hybrid", "nn"};
+static const char *const method_names[] = {"tdoa", "rss", "hybrid", "nn", "knn"};
+static const char *const split_names[] = {"none", "month", "time_block"};
 
 #define NAME_OF(tab, v) ((v) >= 0 && (size_t)(v) < HD_ARRAY_LEN(tab) ? tab[v] : (v) == HD_AS_STATIONS ? "as-stations" : "?")
 const char *hd_driver_name(int d) { return NAME_OF(driver_names, d); }
@@ -56,7 +57,8 @@ static const enum_def E_CLOCK = {clock_names, 2, 0}, E_CLOCK_AS = {clock_names, 
 static const enum_def E_SIGNAL = {signal_names, 3, 0};
 static const enum_def E_PATHLOSS = {pathloss_names, 3, 0};
 static const enum_def E_SOURCE = {source_names, 4, 0};
-static const enum_def E_METHOD = {method_names, 4, 0};
+static const enum_def E_METHOD = {method_names, 5, 0};
+static const enum_def E_SPLIT = {split_names, 3, 0};
 
 typedef struct {
     const char *path;         /* dotted, relative to the config (or station record) */
@@ -150,6 +152,8 @@ static const key_def keys[] = {
     {"localize.rss_offsets_db", K_DLIST, C(localize.rss_offsets_db), C(localize.n_rss_offsets), HD_MAX_STATIONS, -100, 100, "[]", NULL},
     {"evaluate", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"evaluate.snr_bins_db", K_DLIST, C(evaluate.snr_bins_db), C(evaluate.n_snr_bins), 16, -50, 200, "[0, 10, 20, 30]", NULL},
+    {"evaluate.split", K_ENUM, C(evaluate.split), 0, 0, 0, 0, "none", &E_SPLIT},
+    {"evaluate.knn_k", K_INT, C(evaluate.knn_k), 0, 0, 1, 64, "5", NULL},
     {"evaluate.plots", K_BOOL, C(evaluate.plots), 0, 0, 0, 0, "true", NULL},
 };
 

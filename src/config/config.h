@@ -119,7 +119,10 @@ typedef struct {
     int logmel_n_fft, logmel_hop, logmel_n_mels;
 } hd_featurize_cfg;
 
-typedef enum { HD_LOC_TDOA = 0, HD_LOC_RSS = 1, HD_LOC_HYBRID = 2, HD_LOC_NN = 3 } hd_locate_method;
+typedef enum { HD_LOC_TDOA = 0, HD_LOC_RSS = 1, HD_LOC_HYBRID = 2, HD_LOC_NN = 3, HD_LOC_KNN = 4 } hd_locate_method;
+/* How evaluate holds data out: none (classical methods fit nothing), or by
+ * the file's /splits/month or /splits/time_block (leave one group out). */
+typedef enum { HD_SPLIT_NONE = 0, HD_SPLIT_MONTH = 1, HD_SPLIT_TIME_BLOCK = 2 } hd_split;
 
 typedef struct {
     int method;                  /* hd_locate_method */
@@ -141,6 +144,8 @@ typedef struct {
     double snr_bins_db[16];      /* edges of the SNR breakdown */
     int n_snr_bins;
     int plots;                   /* draw PNG plots with gnuplot */
+    int split;                   /* hd_split */
+    int knn_k;                   /* neighbours of the kNN fingerprinting baseline */
 } hd_evaluate_cfg;
 
 typedef struct {

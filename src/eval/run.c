@@ -1,7 +1,10 @@
 #include "eval/run.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "core/progress.h"
+#include "eval/learn.h"
+#include "h5/h5.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -101,4 +104,203 @@ void hd_run_release(hd_run *run)
     free(run->n_timed);
     hd_locate_net_release(&run->net);
     memset(run, 0, sizeof *run);
+}
+
+static const char *const split_dataset[] = {NULL, "splits/month", "splits/time_block"};
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The uncertainty's scale learnt on the training groups: locate up to 400
+ * training events (kNN without the events within 5 minutes of the one
+ * located, which a held-out group never has) and return the factor that
+ * makes the median squared Mahalanobis distance of their truths the 2-D
+ * Gaussian's, 2 ln 2. */
+static double learn_scale(const hd_locate_net *net, const hd_dataset *d, const uint8_t *train, const int64_t *time_ns,
+                          int method, int k, uint8_t *scratch)
+{
+    const int R = d->R, F = HD_FEAT_COUNT;
+    int64_t n_train = 0;
+    for (int64_t e = 0; e < d->E; e++)
+        n_train += train[e];
+    int64_t step = n_train > 400 ? n_train / 400 : 1, seen = 0;
+    double *d2 = malloc(401 * sizeof *d2);
+    int n = 0;
+    for (int64_t e = 0; d2 && e < d->E && n < 400; e++) {
+        if (!train[e] || seen++ % step)
+            continue;
+        hd_locate_result res;
+        if (method == HD_LOC_KNN) {
+            for (int64_t t = 0; t < d->E; t++)
+                scratch[t] = train[t] && llabs(time_ns[t] - time_ns[e]) > 300000000000LL;
+            if (hd_knn_locate(net, d, scratch, e, k, &res) < 0)
+                continue;
+        } else {
+            double zd[1] = {0};
+            uint8_t zm[1] = {0};
+            hd_locate_obs obs = {d->feat + (size_t)e * R * F, d->mask + (size_t)e * R, zd, zd, zm,
+                                 d->rx_lat ? d->rx_lat + (size_t)e * R : NULL, d->rx_lon ? d->rx_lon + (size_t)e * R : NULL};
+            if (hd_locate(net, &obs, method, &res) < 0)
+                continue;
+        }
+        if (res.status != HD_LOC_OK)
+            continue;
+        double te, tn;
+        hd_locate_from_geo(net, d->tx_lat[e], d->tx_lon[e], &te, &tn);
+        double m = hd_locate_mahalanobis2(res.cov, res.e - te, res.n - tn);
+        if (isfinite(m))
+            d2[n++] = m;
+    }
+    double f = 1;
+    if (n >= 20) {
+        qsort(d2, (size_t)n, sizeof *d2, cmp_double);
+        f = d2[n / 2] / (2 * M_LN2);
+    }
+    free(d2);
+    return f;
+}
+
+int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
+                 int method, void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    memset(run, 0, sizeof *run);
+    const int R = rd->meta.n_receivers, F = HD_FEAT_COUNT;
+    const int64_t E = rd->meta.n_events;
+    const char *sname = ecfg->split > 0 && ecfg->split < 3 ? split_dataset[ecfg->split] : NULL;
+    if (!sname)
+        return hd_error(HD_EINVAL, "no split to evaluate by");
+    if (method != HD_LOC_RSS && method != HD_LOC_KNN && method != HD_LOC_TDOA)
+        return hd_error(HD_EUNSUPPORTED, "evaluate.split works with the methods rss, knn and tdoa, not %s",
+                        hd_method_name(method));
+    if (H5Lexists(rd->meta.file, "splits", H5P_DEFAULT) <= 0 || H5Lexists(rd->meta.file, sname, H5P_DEFAULT) <= 0)
+        return hd_error(HD_EDATA, "the file has no /%s to split by (evaluate.split)", sname);
+    int rc = hd_locate_net_init(&run->net, rd->meta.stations, R, cfg);
+    if (rc < 0)
+        return rc;
+    size_t En = (size_t)(E > 0 ? E : 1);
+    hd_sim_event *ev = hd_calloc(En, sizeof *ev);
+    float *feat = hd_calloc(En * R * F, sizeof *feat);
+    uint8_t *mask = hd_calloc(En * R, 1), *train = hd_calloc(En, 1), *scratch = hd_calloc(En, 1);
+    int64_t *time_ns = hd_calloc(En, sizeof *time_ns);
+    double *rx_lat = NULL, *rx_lon = NULL, *tx_lat = hd_calloc(En, sizeof *tx_lat), *tx_lon = hd_calloc(En, sizeof *tx_lon);
+    int8_t *split = NULL;
+    hd_locate_net fitted;
+    memset(&fitted, 0, sizeof fitted);
+    run->ev = hd_calloc(En, sizeof *run->ev);
+    run->latency_s = hd_calloc(En, sizeof *run->latency_s);
+    run->snr_db = hd_calloc(En, sizeof *run->snr_db);
+    run->truth_lat = hd_calloc(En, sizeof *run->truth_lat);
+    run->truth_lon = hd_calloc(En, sizeof *run->truth_lon);
+    run->n_timed = hd_calloc(En, sizeof *run->n_timed);
+    if (!scratch || !time_ns || !ev || !feat || !mask || !train || !tx_lat || !tx_lon || !run->ev || !run->latency_s || !run->snr_db ||
+        !run->truth_lat || !run->truth_lon || !run->n_timed) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    run->n = E;
+    if ((rc = hd_features_read_block(rd, 0, E, ev, NULL, feat, mask, NULL, NULL, NULL, NULL)) < 0)
+        goto fail;
+    int rank;
+    hsize_t dims[8];
+    if ((rc = hd_h5_read(rd->meta.file, sname, H5T_NATIVE_INT8, &rank, dims, (void **)&split)) < 0)
+        goto fail;
+    if (rank != 1 || (int64_t)dims[0] != E) {
+        rc = hd_error(HD_EFORMAT, "/%s does not have one value per event", sname);
+        goto fail;
+    }
+    if (H5Lexists(rd->meta.file, "rx_lat", H5P_DEFAULT) > 0 &&
+        ((rc = hd_h5_read(rd->meta.file, "rx_lat", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&rx_lat)) < 0 ||
+         (rc = hd_h5_read(rd->meta.file, "rx_lon", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&rx_lon)) < 0))
+        goto fail;
+    for (int64_t e = 0; e < E; e++) {
+        time_ns[e] = ev[e].time_ns;
+        tx_lat[e] = run->truth_lat[e] = ev[e].tx_lat;
+        tx_lon[e] = run->truth_lon[e] = ev[e].tx_lon;
+        run->snr_db[e] = NAN;
+        hd_located *o = &run->ev[e];
+        o->index = ev[e].index;
+        o->time_ns = ev[e].time_ns;
+        o->frequency_hz = ev[e].frequency_hz;
+    }
+    hd_dataset d = {E, R, feat, mask, rx_lat, rx_lon, tx_lat, tx_lon};
+    int64_t done = 0;
+    for (int g = -128; g < 128; g++) {
+        int64_t ntest = 0;
+        for (int64_t e = 0; e < E; e++) {
+            train[e] = split[e] != g;
+            ntest += !train[e];
+        }
+        if (!ntest)
+            continue;
+        const hd_locate_net *use = &run->net;
+        if (method == HD_LOC_RSS) { /* calibrate on the other groups */
+            hd_localize_cfg c2 = *cfg;
+            double gamma = cfg->rss_exponent, sigma;
+            if ((rc = hd_learn_rss(&run->net, &d, train, c2.rss_offsets_db, &gamma, &sigma)) < 0)
+                goto fail;
+            c2.n_rss_offsets = R;
+            c2.rss_exponent = gamma;
+            c2.rss_sigma_db = sigma;
+            hd_locate_net_release(&fitted);
+            if ((rc = hd_locate_net_init(&fitted, rd->meta.stations, R, &c2)) < 0)
+                goto fail;
+            use = &fitted;
+        }
+        double scale = method == HD_LOC_TDOA ? 1 : learn_scale(use, &d, train, time_ns, method, ecfg->knn_k, scratch);
+        if (method == HD_LOC_RSS)
+            hd_info("%s %d: %lld events held out; fitted on the rest: RSS exponent %.2f, sigma %.1f dB, "
+                    "covariance scale %.2f",
+                    sname, g, (long long)ntest, use->cfg.rss_exponent, use->cfg.rss_sigma_db, scale);
+        else
+            hd_info("%s %d: %lld events held out; covariance scale from the rest %.2f", sname, g, (long long)ntest,
+                    scale);
+        for (int64_t e = 0; e < E; e++) {
+            if (train[e])
+                continue;
+            hd_locate_obs obs = {feat + (size_t)e * R * F, mask + (size_t)e * R, NULL, NULL, NULL,
+                                 rx_lat ? rx_lat + (size_t)e * R : NULL, rx_lon ? rx_lon + (size_t)e * R : NULL};
+            double zero_d[1] = {0};
+            uint8_t zero_m[1] = {0};
+            obs.delay_s = obs.sigma_s = zero_d; /* level-only data: no pairs used below */
+            obs.tmask = zero_m;
+            double t0 = hd_now();
+            if (method == HD_LOC_KNN)
+                rc = hd_knn_locate(&run->net, &d, train, e, ecfg->knn_k, &run->ev[e].res);
+            else if (method == HD_LOC_TDOA)
+                rc = HD_EUNSUPPORTED;
+            else
+                rc = hd_locate(use, &obs, method, &run->ev[e].res);
+            if (rc == HD_EUNSUPPORTED) {
+                rc = hd_error(HD_EUNSUPPORTED, "tdoa with a split: nothing to fit; evaluate it without one");
+                goto fail;
+            }
+            if (rc < 0)
+                goto fail;
+            for (int q = 0; q < 3; q++)
+                run->ev[e].res.cov[q] *= scale;
+            run->latency_s[e] = hd_now() - t0;
+            done++;
+        }
+        if (progress)
+            progress(ctx, done);
+    }
+fail:
+    hd_locate_net_release(&fitted);
+    free(ev);
+    free(feat);
+    free(mask);
+    free(train);
+    free(scratch);
+    free(time_ns);
+    free(rx_lat);
+    free(rx_lon);
+    free(tx_lat);
+    free(tx_lon);
+    free(split);
+    if (rc < 0)
+        hd_run_release(run);
+    return rc;
 }

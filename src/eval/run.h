@@ -20,6 +20,13 @@ typedef struct {
  * progress: called every block with the events done (may be NULL). */
 int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                   void (*progress)(void *ctx, int64_t done), void *ctx);
+/* With evaluate.split: every group of the file's /splits/<split> (a month,
+ * a time block) located by a method fitted on the other groups — rss with
+ * per-receiver offsets, exponent and sigma learnt (hd_learn_rss), knn with
+ * the others as fingerprints, tdoa as is. Per-event receiver positions
+ * (/rx_lat, /rx_lon: buses) are used when the file has them. */
+int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
+                 int method, void (*progress)(void *ctx, int64_t done), void *ctx);
 void hd_run_release(hd_run *run);
 
 #endif

@@ -60,7 +60,7 @@ void hd_locate_from_geo(const hd_locate_net *net, double lat, double lon, double
 
 /* Ranges (m) from frame point (e, n) to every receiver, and the partial
  * derivatives of each range along e and n (unitless). */
-static void ranges(const hd_locate_net *net, double e, double n, double *d, double (*dd)[2])
+static void ranges(const hd_locate_net *net, const double (*rx)[3], double e, double n, double *d, double (*dd)[2])
 {
     double p[3], pe[3], pn[3];
     const double h = 1.0; /* metres: the map is smooth on this scale */
@@ -70,7 +70,7 @@ static void ranges(const hd_locate_net *net, double e, double n, double *d, doub
         pos_ecef(net, e, n + h, pn);
     }
     for (int r = 0; r < net->R; r++) {
-        const double *x = net->rx_ecef[r];
+        const double *x = rx[r];
         double v[3] = {p[0] - x[0], p[1] - x[1], p[2] - x[2]};
         d[r] = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
         if (dd) {
@@ -93,12 +93,20 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     net->cfg = *cfg;
     net->tx_alt_m = cfg->tx_alt_m;
     /* the frame at the centroid of the receivers, on the ellipsoid */
+    /* receivers without a fixed position (on a bus: NaN) are placed per event */
     double c[3] = {0, 0, 0};
+    int nfix = 0;
+    for (int r = 0; r < R; r++)
+        nfix += isfinite(st[r].lat) && isfinite(st[r].lon);
+    if (nfix == 0)
+        return hd_error(HD_EDATA, "locate: no receiver has a fixed position");
     for (int r = 0; r < R; r++) {
         double x[3];
+        if (!isfinite(st[r].lat) || !isfinite(st[r].lon))
+            continue;
         hd_geo_to_ecef(st[r].lat, st[r].lon, st[r].alt_m + st[r].antenna_height_m, x);
         for (int k = 0; k < 3; k++)
-            c[k] += x[k] / R;
+            c[k] += x[k] / nfix;
     }
     double lat0, lon0, h0;
     hd_geo_from_ecef(c, &lat0, &lon0, &h0);
@@ -106,10 +114,15 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     double e0 = INFINITY, e1 = -INFINITY, n0 = INFINITY, n1 = -INFINITY;
     for (int r = 0; r < R; r++) {
         double h = st[r].alt_m + st[r].antenna_height_m, enu[3];
+        net->rx_lat[r] = st[r].lat;
+        net->rx_lon[r] = st[r].lon;
+        net->rx_h[r] = h;
         hd_geo_to_ecef(st[r].lat, st[r].lon, h, net->rx_ecef[r]);
         hd_enu_from_geo(&net->frame, st[r].lat, st[r].lon, h, enu);
         net->rx_en[r][0] = enu[0];
         net->rx_en[r][1] = enu[1];
+        if (!isfinite(enu[0]) || !isfinite(enu[1]))
+            continue;
         e0 = fmin(e0, enu[0]);
         e1 = fmax(e1, enu[0]);
         n0 = fmin(n0, enu[1]);
@@ -132,12 +145,18 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     net->gx0 = 0.5 * (net->e_min + net->e_max) - 0.5 * (net->gx - 1) * net->gstep;
     net->gy0 = 0.5 * (net->n_min + net->n_max) - 0.5 * (net->gy - 1) * net->gstep;
     net->grid_d = hd_malloc((size_t)net->G * R * sizeof *net->grid_d);
-    if (!net->grid_d)
+    net->grid_p = hd_malloc((size_t)net->G * 3 * sizeof *net->grid_p);
+    net->grid_l = hd_malloc((size_t)net->G * R * sizeof *net->grid_l);
+    if (!net->grid_d || !net->grid_p || !net->grid_l)
         return HD_ENOMEM;
     for (int iy = 0; iy < net->gy; iy++)
         for (int ix = 0; ix < net->gx; ix++) {
             int g = iy * net->gx + ix;
-            ranges(net, net->gx0 + ix * net->gstep, net->gy0 + iy * net->gstep, net->grid_d + (size_t)g * R, NULL);
+            double e = net->gx0 + ix * net->gstep, n = net->gy0 + iy * net->gstep;
+            pos_ecef(net, e, n, net->grid_p + (size_t)g * 3);
+            ranges(net, (const double(*)[3])net->rx_ecef, e, n, net->grid_d + (size_t)g * R, NULL);
+            for (int r = 0; r < R; r++) /* the RSS model's 10 log10(d), once */
+                net->grid_l[(size_t)g * R + r] = 10 * log10(fmax(net->grid_d[(size_t)g * R + r], 1.0));
         }
     return 0;
 }
@@ -145,7 +164,9 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
 void hd_locate_net_release(hd_locate_net *net)
 {
     free(net->grid_d);
-    net->grid_d = NULL;
+    free(net->grid_p);
+    free(net->grid_l);
+    net->grid_d = net->grid_p = net->grid_l = NULL;
 }
 
 /* ---- TDOA: pairs to per-receiver arrival times ------------------------------------ */
@@ -298,6 +319,8 @@ static int pair_times(int R, int P, const int (*pr)[2], uint8_t *ok, const doubl
 
 typedef struct {
     const hd_locate_net *net;
+    double rx[HD_MAX_STATIONS][3];  /* receivers' ECEF for this event */
+    uint64_t moving;         /* receivers whose position is the event's own */
     int use_t, use_r, fit_gamma;
     int it, ir, ig;          /* parameter indices of c·t0 (km), P (dBm), γ */
     int nt, nr;              /* residual counts */
@@ -317,7 +340,7 @@ static void eval_problem(const problem *pb, const double *x, double *f, double *
 {
     const hd_locate_net *net = pb->net;
     double d[HD_MAX_STATIONS], dd[HD_MAX_STATIONS][2];
-    ranges(net, x[0] * 1000, x[1] * 1000, d, J ? dd : NULL);
+    ranges(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, d, J ? dd : NULL);
     int p = np_of(pb), row = 0;
     double gamma = pb->fit_gamma ? x[pb->ig] : pb->gamma;
     for (int k = 0; k < pb->nt; k++, row++) {
@@ -399,8 +422,19 @@ static void grid_start(const problem *pb, double *x)
         wt[k] = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
         sw += wt[k];
     }
+    double dm[HD_MAX_STATIONS];
     for (int g = 0; g < net->G; g++) {
-        const double *d = net->grid_d + (size_t)g * R;
+        const double *d = net->grid_d + (size_t)g * R, *lgrid = net->grid_l + (size_t)g * R;
+        if (pb->moving) { /* receivers that moved: their ranges here and now */
+            const double *q = net->grid_p + (size_t)g * 3;
+            for (int r = 0; r < R; r++) {
+                dm[r] = d[r];
+                if (pb->moving >> r & 1)
+                    dm[r] = sqrt((q[0] - pb->rx[r][0]) * (q[0] - pb->rx[r][0]) + (q[1] - pb->rx[r][1]) * (q[1] - pb->rx[r][1]) +
+                                 (q[2] - pb->rx[r][2]) * (q[2] - pb->rx[r][2]));
+            }
+            d = dm;
+        }
         double cost = 0, t0 = 0, p0 = 0;
         if (pb->nt) {
             for (int k = 0; k < pb->nt; k++)
@@ -414,7 +448,9 @@ static void grid_start(const problem *pb, double *x)
         if (pb->nr) {
             double l[HD_MAX_STATIONS];
             for (int k = 0; k < pb->nr; k++) {
-                l[k] = pb->y_db[k] + pb->gamma * 10 * log10(fmax(d[pb->rrx[k]], 1.0));
+                int r = pb->rrx[k];
+                double lg = pb->moving >> r & 1 ? 10 * log10(fmax(d[r], 1.0)) : lgrid[r];
+                l[k] = pb->y_db[k] + pb->gamma * lg;
                 p0 += l[k];
             }
             p0 /= pb->nr;
@@ -451,12 +487,27 @@ static double gdop_of(const problem *pb, const double *x)
 
 /* ---- the public solver ---------------------------------------------------------------- */
 
+/* The receivers' positions for an event: the network's, or the event's own
+ * where obs gives them (a receiver on a bus). */
+static void set_positions(const hd_locate_net *net, const hd_locate_obs *obs, problem *pb)
+{
+    memcpy(pb->rx, net->rx_ecef, sizeof pb->rx);
+    pb->moving = 0;
+    for (int r = 0; obs && obs->rx_lat && r < net->R; r++)
+        if (isfinite(obs->rx_lat[r]) && isfinite(obs->rx_lon[r]) &&
+            (obs->rx_lat[r] != net->rx_lat[r] || obs->rx_lon[r] != net->rx_lon[r])) {
+            hd_geo_to_ecef(obs->rx_lat[r], obs->rx_lon[r], net->rx_h[r], pb->rx[r]);
+            pb->moving |= 1ull << r;
+        }
+}
+
 static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd_locate_result *res, problem *pb)
 {
     const int R = net->R, P = hd_features_npairs(R), F = HD_FEAT_COUNT;
     const hd_localize_cfg *cfg = &net->cfg;
     memset(pb, 0, sizeof *pb);
     pb->net = net;
+    set_positions(net, obs, pb);
     pb->use_t = method == HD_LOC_TDOA || method == HD_LOC_HYBRID;
     pb->use_r = method == HD_LOC_RSS || method == HD_LOC_HYBRID;
     if (pb->use_t && P > 0) {
@@ -487,7 +538,7 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
             return HD_EDATA;
         double model = cfg->model_sigma_ns * 1e-9;
         for (int r = 0; r < R; r++) {
-            if (!(nodes >> r & 1))
+            if (!(nodes >> r & 1) || !isfinite(pb->rx[r][0]))
                 continue;
             res->toa_s[r] = T[r];
             res->toa_var_meas[r] = v[r];
@@ -505,7 +556,7 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
         pb->fit_gamma = cfg->rss_fit_exponent;
         for (int r = 0; r < R; r++) {
             double y = obs->feat[(size_t)r * F + HD_FEAT_RSS_DBM];
-            if (!obs->mask[r] || !isfinite(y))
+            if (!obs->mask[r] || !isfinite(y) || !isfinite(pb->rx[r][0]))
                 continue;
             pb->rrx[pb->nr] = r;
             pb->y_db[pb->nr] = y - (cfg->n_rss_offsets ? cfg->rss_offsets_db[r] : 0);
@@ -614,6 +665,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         return 0;
     }
     double xs[8];
+    int outside = 0;
     for (;;) {
         n = pb.nt + pb.nr;
         if ((rc = solve(&pb, xs, res->cov)) < 0)
@@ -621,6 +673,17 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         if (rc > 0) {
             res->status = HD_LOC_NO_CONVERGENCE;
             return 0;
+        }
+        /* a fit that ran out of the search region is held at the region's
+         * most likely point (the grid's best), and says so */
+        outside = xs[0] * 1000 < net->e_min || xs[0] * 1000 > net->e_max || xs[1] * 1000 < net->n_min ||
+                  xs[1] * 1000 > net->n_max;
+        if (outside) {
+            grid_start(&pb, xs);
+            if (position_cov(&pb, xs, res->cov) < 0) {
+                res->status = HD_LOC_NO_CONVERGENCE;
+                return 0;
+            }
         }
         /* a receiver whose arrival time the others contradict (a multipath
          * or mis-picked peak) is dropped, while five or more remain to tell */
@@ -654,7 +717,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         res->source_dbm = xs[pb.ir];
     if (pb.fit_gamma)
         res->exponent = xs[pb.ig];
-    hd_locate_crlb(net, res, res->e, res->n, 0, res->crlb);
+    hd_locate_crlb(net, obs, res, res->e, res->n, 0, res->crlb);
     /* the residuals measure the event's own error scale: the covariance is
      * scaled by (chi² + nu0) / (dof + nu0), the posterior mean of the
      * variance factor under a prior worth nu0 = 4 residuals centred on the
@@ -663,15 +726,16 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     if (net->cfg.scale_by_chi2 && res->dof > 0)
         for (int k = 0; k < 3; k++)
             res->cov[k] *= (res->chi2 + 4.0) / (res->dof + 4.0);
-    int outside = res->e < net->e_min || res->e > net->e_max || res->n < net->n_min || res->n > net->n_max;
+
     res->status = outside ? HD_LOC_OUTSIDE : HD_LOC_OK;
     return 0;
 }
 
-int hd_locate_crlb(const hd_locate_net *net, const hd_locate_result *res, double e, double n, int with_model,
-                   double cov[3])
+int hd_locate_crlb(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e, double n,
+                   int with_model, double cov[3])
 {
     problem pb = {.net = net};
+    set_positions(net, obs, &pb);
     pb.use_t = res->timed != 0;
     pb.use_r = res->leveled != 0;
     pb.gamma = isfinite(res->exponent) ? res->exponent : net->cfg.rss_exponent;

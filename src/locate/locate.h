@@ -48,10 +48,13 @@ typedef struct {
     double tx_alt_m;
     double rx_ecef[HD_MAX_STATIONS][3];
     double rx_en[HD_MAX_STATIONS][2];
+    double rx_lat[HD_MAX_STATIONS], rx_lon[HD_MAX_STATIONS], rx_h[HD_MAX_STATIONS]; /* NaN: moves (a bus) */
     double clock_var_s2[HD_MAX_STATIONS]; /* GPS time-stamp variance */
     int G, gx, gy;                   /* grid points (gx × gy) */
     double gx0, gy0, gstep;          /* grid origin (m) and spacing (m) */
     double *grid_d;                  /* [G][R] ranges (m) */
+    double *grid_p;                  /* [G][3] grid points, ECEF */
+    double *grid_l;                  /* [G][R] 10 log10 of the ranges (RSS) */
     double e_min, e_max, n_min, n_max; /* search region (m) */
     hd_localize_cfg cfg;
 } hd_locate_net;
@@ -66,6 +69,7 @@ typedef struct {
     const uint8_t *mask;
     const double *delay_s, *sigma_s;
     const uint8_t *tmask;
+    const double *rx_lat, *rx_lon;   /* [R] the event's own receiver positions (buses), or NULL */
 } hd_locate_obs;
 
 typedef struct {
@@ -96,11 +100,11 @@ typedef struct {
  * res->status; returns < 0 only for invalid arguments or memory. */
 int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd_locate_result *res);
 
-/* The Cramér–Rao bound (cov[3], m²) for the receivers and variances of
- * res at position (e, n): what any unbiased estimator could reach there.
+/* The Cramér–Rao bound (cov[3], m²) for the receivers (positions from obs
+ * where it gives them; obs may be NULL) and variances of res at (e, n): what any unbiased estimator could reach there.
  * with_model: include the model-error term of the timing variances. */
-int hd_locate_crlb(const hd_locate_net *net, const hd_locate_result *res, double e, double n, int with_model,
-                   double cov[3]);
+int hd_locate_crlb(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e, double n,
+                   int with_model, double cov[3]);
 
 /* Geodetic point of a frame position, and back. */
 void hd_locate_to_geo(const hd_locate_net *net, double e, double n, double *lat, double *lon);

@@ -76,5 +76,23 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
     run "$HEIMDALL" import powder "$ROOT/datasets/powder/single_tx_apr_jul.csv" "$ROOT/datasets/powder/receivers.csv" -o "$TMP/powder.h5"
     is "$RC" 0 "the POWDER data set imports"
     like "$ERR" "wrote 4655 samples × 40 receivers \(21.1 heard per sample; 811 in April, 3844 in July" "all of it"
+    # baselines, fitted on the other time blocks, scored on each held-out block
+    for m in rss knn; do
+        run "$HEIMDALL" evaluate -c "$ROOT/configs/experiments/powder.yaml" --method $m --set evaluate.plots=false \
+            -o "$TMP/e_$m.h5" "$TMP/powder.h5"
+        is "$RC" 0 "evaluate --method $m by time block"
+        like "$ERR" "time_block 4: 931 events held out" "each block held out in turn"
+        like "$OUT" "4655 events, 4655 located" "every sample located once"
+        med=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_$m.report.json")
+        awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 1000) }'; ok $? "$m median error ${med} m: a campus-scale answer"
+        grep -q '"split": "time_block"' "$TMP/e_$m.report.json"; ok $? "the split is in the report"
+    done
+    run "$HEIMDALL" evaluate -q --method knn --set evaluate.plots=false -o "$TMP/e_nosplit.h5" "$TMP/powder.h5"
+    is "$RC" 2 "knn without a split is refused"
+    like "$ERR" "set evaluate.split" "and says what to set"
 fi
+# a split the file does not have
+run "$HEIMDALL" evaluate -q --method rss --set evaluate.split=month --set evaluate.plots=false -o "$TMP/e_x.h5" "$TMP/p.h5"
+[ "$RC" -ne 0 ]; ok $? "evaluate with a split on too little data fails"
+like "$ERR" "RSS calibration|training links" "with a reason"
 done_testing
