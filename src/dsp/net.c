@@ -31,7 +31,12 @@ struct hd_dsp_net {
     int *bin_of;             /* [Mmax] PSD bin of each transform bin */
     int *cnt;                /* [nfft] transform bins per PSD bin */
     double w2, neff, shape;  /* Σ (taper·Hann)²; (Σw²)²/Σw⁴ of the taper; Gamma shape of a PSD bin */
-    float complex *X, *Y;    /* [R][Mmax] spectra: tapered capture; de-rotated */
+    float complex *X;        /* [R][Mmax] spectra of the tapered captures (de-rotated after the first pass) */
+    /* [R][Mmax] in frequency order (index kk + M/2), over the receiver's
+     * band only: unit phasor X/|X|, its phase, the bin's own SNR */
+    float complex *U;
+    float *psi, *q;
+    int *jlo, *jhi;          /* [nfft] first and last index (kk + M/2) of each PSD bin */
     float *psd;              /* [R][nfft] */
     float *snrbin;           /* [R][nfft] per-bin SNR above the floor, linear, ≥ 0 */
     double *snr, *df;        /* [R] full-band SNR (linear); frequency relative to the reference */
@@ -47,17 +52,15 @@ struct hd_dsp_net {
     unsigned char *inband;   /* [nfft] */
 };
 
+/* atan2 by the minimax polynomial of internal.h, branch-free (the loops
+ * that call it vectorise); 0 for (0, 0) */
 static inline float fast_atan2f(float y, float x)
 {
-    float ax = fabsf(x), ay = fabsf(y), mx = ax > ay ? ax : ay;
-    if (mx == 0)
-        return 0;
-    float a = (ax < ay ? ax : ay) / mx, s2 = a * a;
+    float ax = fabsf(x), ay = fabsf(y), mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax;
+    float a = mn / (mx > 0 ? mx : 1.0f), s2 = a * a;
     float r = ((-0.0464964749f * s2 + 0.15931422f) * s2 - 0.327622764f) * s2 * a + a;
-    if (ay > ax)
-        r = (float)M_PI_2 - r;
-    if (x < 0)
-        r = (float)M_PI - r;
+    r = ay > ax ? (float)M_PI_2 - r : r;
+    r = x < 0 ? (float)M_PI - r : r;
     return y < 0 ? -r : r;
 }
 
@@ -86,7 +89,11 @@ void hd_dsp_net_free(hd_dsp_net *w)
     free(w->bin_of);
     free(w->cnt);
     free(w->X);
-    free(w->Y);
+    free(w->U);
+    free(w->psi);
+    free(w->q);
+    free(w->jlo);
+    free(w->jhi);
     free(w->psd);
     free(w->snrbin);
     free(w->snr);
@@ -121,7 +128,11 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->bin_of = hd_malloc(M * sizeof *w->bin_of);
     w->cnt = hd_malloc((size_t)nfft * sizeof *w->cnt);
     w->X = hd_aligned_alloc(RM, sizeof *w->X);
-    w->Y = hd_aligned_alloc(RM, sizeof *w->Y);
+    w->U = hd_aligned_alloc(RM, sizeof *w->U);
+    w->psi = hd_aligned_alloc(RM, sizeof *w->psi);
+    w->q = hd_aligned_alloc(RM, sizeof *w->q);
+    w->jlo = hd_malloc((size_t)nfft * sizeof *w->jlo);
+    w->jhi = hd_malloc((size_t)nfft * sizeof *w->jhi);
     w->psd = hd_calloc((size_t)R * nfft, sizeof *w->psd);
     w->snrbin = hd_calloc((size_t)R * nfft, sizeof *w->snrbin);
     w->snr = hd_calloc((size_t)R, sizeof *w->snr);
@@ -132,12 +143,12 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->rot = hd_calloc((size_t)R, 1);
     w->acc = hd_malloc((size_t)nfft * sizeof *w->acc);
     w->g = hd_aligned_alloc(M, sizeof *w->g);
-    w->z = hd_aligned_alloc(M, sizeof *w->z);
+    w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
     w->gb = hd_malloc(M * sizeof *w->gb);
     w->wt = hd_malloc(M * sizeof *w->wt);
     w->kk = hd_malloc(M * sizeof *w->kk);
     w->inband = hd_malloc((size_t)nfft);
-    if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->Y || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->x ||
+    if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->x ||
         !w->have || !w->rot || !w->acc || !w->g || !w->z || !w->gb || !w->wt || !w->kk || !w->inband) {
         hd_dsp_net_free(w);
         return NULL;
@@ -174,12 +185,22 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
         return 0;
     int M = w->M, nfft = w->nfft;
     memset(w->cnt, 0, (size_t)nfft * sizeof *w->cnt);
+    for (int j = 0; j < nfft; j++) {
+        w->jlo[j] = M;
+        w->jhi[j] = -1;
+    }
     for (int k = 0; k < M; k++) {
         int kk = k < M / 2 ? k : k - M;
         int j = nfft / 2 + (int)floor((double)kk * nfft / M + 0.5);
         j = ((j % nfft) + nfft) % nfft;
         w->bin_of[k] = j;
         w->cnt[j]++;
+        /* bin 0 (±fs/2) wraps: only its lower part counts for bands */
+        int idx = kk + M / 2;
+        if (j > 0 || kk < 0) {
+            w->jlo[j] = idx < w->jlo[j] ? idx : w->jlo[j];
+            w->jhi[j] = idx > w->jhi[j] ? idx : w->jhi[j];
+        }
     }
     double s2 = 0;
     for (int m = 0; m < w->n; m++) {
@@ -196,6 +217,8 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
     w->map_M = M;
     return 0;
 }
+
+static void polar(hd_dsp_net *w, int r);
 
 /* taper·x (·e^{-j2π df m/fs}), zero padded to M, transformed */
 static int transform(hd_dsp_net *w, const float *x, double df, float complex *X)
@@ -233,11 +256,18 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
     double *acc = w->acc;
     float *pw = (float *)w->z; /* |Hann-windowed bin|², kept for the fine frequency */
     memset(acc, 0, (size_t)nfft * sizeof *acc);
-    for (int k = 0; k < M; k++) {
+    const float *xf = (const float *)X;
+    for (int k = 1; k < M - 1; k++) {
+        float hr = 0.5f * xf[2 * k] - 0.25f * (xf[2 * k - 2] + xf[2 * k + 2]);
+        float hi = 0.5f * xf[2 * k + 1] - 0.25f * (xf[2 * k - 1] + xf[2 * k + 3]);
+        pw[k] = hr * hr + hi * hi;
+    }
+    for (int k = 0; k < M; k += M - 1) {
         float complex h = 0.5f * X[k] - 0.25f * (X[k ? k - 1 : M - 1] + X[k + 1 < M ? k + 1 : 0]);
         pw[k] = crealf(h) * crealf(h) + cimagf(h) * cimagf(h);
-        acc[w->bin_of[k]] += pw[k];
     }
+    for (int k = 0; k < M; k++)
+        acc[w->bin_of[k]] += pw[k];
     double norm = 1.0 / (w->w2 > 0 ? w->w2 : 1) / nfft;
     for (int j = 0; j < nfft; j++)
         psd[j] = (float)(w->cnt[j] ? acc[j] / w->cnt[j] * norm : 0);
@@ -285,14 +315,49 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
     w->snr[r] = pow(10, out->snr_db / 10);
     w->x[r] = x;
     w->have[r] = 1;
+    polar(w, r);
     return 0;
 }
 
-/* GCC-PHAT of receivers a and b from spectra SA, SB over their common band,
- * lags center_s ± max_lag_s; fit: the weighted phase-slope refinement and
- * its sigma (else the parabolic peak only). */
-static int correlate(hd_dsp_net *w, int a, int b, const float complex *SA, const float complex *SB, double center_s,
-                     double max_lag_s, double psr_min_db, int fit, hd_xcorr *o)
+/* Receiver r's spectrum (w->X) in polar form over its band (the PSD bins
+ * above BAND_SNR), in frequency order: what every pair reads. */
+static void polar(hd_dsp_net *w, int r)
+{
+    int M = w->M, nfft = w->nfft;
+    const float complex *X = w->X + (size_t)r * w->Mmax;
+    const float *sb = w->snrbin + (size_t)r * nfft;
+    float complex *U = w->U + (size_t)r * w->Mmax;
+    float *psi = w->psi + (size_t)r * w->Mmax, *q = w->q + (size_t)r * w->Mmax;
+    float inv = w->nfine[r] > 0 ? (float)(1 / w->nfine[r]) : 0;
+    for (int j = 1; j < nfft; j++) {
+        if (!(sb[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
+            continue;
+        /* runs of non-negative and of negative frequencies: contiguous in X */
+        int lo = w->jlo[j], hi = w->jhi[j], mid = M / 2;
+        for (int part = 0; part < 2; part++) {
+            int a = part ? (lo > mid ? lo : mid) : lo, b = part ? hi : (hi < mid - 1 ? hi : mid - 1);
+            if (a > b)
+                continue;
+            const float *xr = (const float *)(X + (part ? a - mid : a - mid + M));
+            float *u = (float *)(U + a), *ps = psi + a, *qq = q + a;
+            for (int i = 0; i <= b - a; i++) {
+                float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
+                float is = m > 0 ? 1 / m : 0;
+                u[2 * i] = re * is;
+                u[2 * i + 1] = im * is;
+                ps[i] = fast_atan2f(im, re);
+                float v = p * inv - 1;
+                qq[i] = v > 0 ? v : 0;
+            }
+        }
+    }
+}
+
+/* GCC-PHAT of receivers a and b (their polar spectra) over their common
+ * band, lags center_s ± max_lag_s; fit: the weighted phase-slope refinement
+ * and its sigma (else the parabolic peak only). */
+static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_lag_s, double psr_min_db, int fit,
+                     hd_xcorr *o)
 {
     int M = w->M, n = w->n, nfft = w->nfft;
     double fs = w->fs;
@@ -300,43 +365,37 @@ static int correlate(hd_dsp_net *w, int a, int b, const float complex *SA, const
     o->delay_s = center_s;
     o->sigma_s = INFINITY;
     const float *sa = w->snrbin + (size_t)a * nfft, *sbn = w->snrbin + (size_t)b * nfft;
-    int nbj = 0, jf = -1, jl = -1;
-    for (int j = 1; j < nfft; j++) { /* bin 0 is the band's edge (±fs/2) */
-        w->inband[j] = sa[j] > BAND_SNR && sbn[j] > BAND_SNR;
-        if (w->inband[j]) {
-            nbj++;
-            jl = j;
-            if (jf < 0)
-                jf = j;
-        }
-    }
-    w->inband[0] = 0;
+    size_t oa = (size_t)a * w->Mmax, ob = (size_t)b * w->Mmax;
+    const float complex *Ua = w->U + oa, *Ub = w->U + ob;
+    const float *pa = w->psi + oa, *pb_ = w->psi + ob, *qa = w->q + oa, *qb = w->q + ob;
+    int nbj = 0;
+    for (int j = 1; j < nfft; j++) /* bin 0 is the band's edge (±fs/2) */
+        nbj += sa[j] > BAND_SNR && sbn[j] > BAND_SNR && w->jhi[j] >= w->jlo[j];
     /* a carrier (one or two bins) has no bandwidth to time */
     if (nbj < 3)
         return 0;
-    int k0 = (int)floor((jf - nfft / 2 - 1.0) * M / nfft), k1 = (int)ceil((jl - nfft / 2 + 1.0) * M / nfft);
-    if (k0 < -M / 2)
-        k0 = -M / 2;
-    if (k1 > M - M / 2 - 1)
-        k1 = M - M / 2 - 1;
     int nb = 0;
-    double ia = w->nfine[a] > 0 ? 1 / w->nfine[a] : 0, ib = w->nfine[b] > 0 ? 1 / w->nfine[b] : 0;
-    for (int kk = k0; kk <= k1; kk++) {
-        int k = kk < 0 ? kk + M : kk, j = w->bin_of[k];
-        if (!w->inband[j])
+    float complex *gb = w->gb;
+    float *wt = w->wt, *ph = (float *)w->z;
+    for (int j = 1; j < nfft; j++) {
+        if (!(sa[j] > BAND_SNR && sbn[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
             continue;
-        float complex G = conjf(SA[k]) * SB[k];
-        float m = absf(G);
-        w->kk[nb] = kk;
-        w->gb[nb] = m > 0 ? G * (1 / m) : 0;
-        /* the bin's own SNRs (the signal's spectrum varies bin to bin: an
-         * FM signal's lines, a random signal's fading bins) */
-        double qa = (crealf(SA[k]) * crealf(SA[k]) + cimagf(SA[k]) * cimagf(SA[k])) * ia - 1;
-        double qb = (crealf(SB[k]) * crealf(SB[k]) + cimagf(SB[k]) * cimagf(SB[k])) * ib - 1;
-        qa = qa > 0 ? qa : 0;
-        qb = qb > 0 ? qb : 0;
-        w->wt[nb] = (float)(qa * qb / (1 + qa + qb));
-        nb++;
+        int lo = w->jlo[j], len = w->jhi[j] - lo + 1;
+        /* PHAT: the unit cross-spectrum; the fit's weights are the bins'
+         * own SNRs (an FM signal's lines, a random signal's fading bins) */
+        const float *restrict ua = (const float *)(Ua + lo), *restrict ub = (const float *)(Ub + lo);
+        const float *restrict fa = pa + lo, *restrict fb = pb_ + lo, *restrict xa = qa + lo, *restrict xb = qb + lo;
+        float *restrict go = (float *)(gb + nb), *restrict po = ph + nb, *restrict wo = wt + nb;
+        int *restrict ko = w->kk + nb;
+        for (int i = 0; i < len; i++) {
+            go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
+            go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
+            po[i] = fb[i] - fa[i];
+            float x = xa[i], y = xb[i];
+            wo[i] = x * y / (1 + x + y);
+            ko[i] = lo + i - M / 2;
+        }
+        nb += len;
     }
     if (nb < 8)
         return 0;
@@ -350,7 +409,7 @@ static int correlate(hd_dsp_net *w, int a, int b, const float complex *SA, const
     float complex *g = w->g;
     memset(g, 0, (size_t)K * sizeof *g);
     for (int i = 0; i < nb; i++)
-        g[w->kk[i] - klo] = w->gb[i];
+        g[w->kk[i] - klo] = gb[i];
     hd_fft_execute(pb, (float *)g, (float *)g); /* |g[m]| = |r(m M / K)| */
 
     int lo, hi;
@@ -399,40 +458,46 @@ static int correlate(hd_dsp_net *w, int a, int b, const float complex *SA, const
          * does not depend on tau */
         int kc = (w->kk[0] + w->kk[nb - 1]) / 2;
         float xs = (float)(2 * M_PI / M);
+        float *xv = (float *)w->z + w->Mmax; /* after ph */
         double sw = 0, swx = 0, swxx = 0;
         for (int i = 0; i < nb; i++) {
-            float x = (w->kk[i] - kc) * xs, wt = w->wt[i];
-            sw += wt;
-            swx += wt * x;
-            swxx += wt * x * x;
+            float x = (float)(w->kk[i] - kc) * xs;
+            xv[i] = x;
+            sw += wt[i];
+            swx += wt[i] * x;
+            swxx += wt[i] * x * x;
         }
         double d = sw * swxx - swx * swx;
         /* phase variance of a bin: 1 / (2 seff); the bins are correlated
          * by the zero padding and the taper (n_eff independent of M) */
         double f = w->neff / M, sxx = sw > 0 ? swxx - swx * swx / sw : 0;
         sig2 = sxx > 0 ? 1.0 / (2 * f * sxx) : INFINITY;
-        /* the residual phase's constant from the correlation peak */
-        double complex pk = g[((best % K) + K) % K] * cexp(I * 2 * M_PI * klo * best * step / M);
-        float complex c0 = cabs(pk) > 0 ? (float complex)(conj(pk) / cabs(pk)) : 1;
+        /* the residual phase's constant: the weighted cross-spectrum's
+         * phase at tau */
+        double complex st = cexp(I * 2 * M_PI * tau / M), rot = 0, s = 0;
+        for (int i = 0; i < nb; i++) {
+            int kk = w->kk[i];
+            rot = i && kk == w->kk[i - 1] + 1 && (i & 127) ? rot * st : cexp(I * 2 * M_PI * (kk - kc) * tau / M);
+            s += wt[i] * gb[i] * rot;
+        }
+        double c0 = -carg(s); /* y = φ + x tau + c0, wrapped */
+        const float tp = (float)(2 * M_PI), itp = (float)(1 / (2 * M_PI));
         for (int iter = 0; d > 0 && iter < 3; iter++) {
-            float complex stf = (float complex)cexp(I * 2 * M_PI * tau / M), rot = 1, s = 0;
+            float t = (float)tau, c = (float)c0;
             double swy = 0, swxy = 0;
+            float *yv = xv + w->Mmax; /* after xv */
             for (int i = 0; i < nb; i++) {
-                int kk = w->kk[i];
-                if (i == 0 || kk != w->kk[i - 1] + 1 || (i & 127) == 0)
-                    rot = (float complex)cexp(I * 2 * M_PI * kk * tau / M);
-                else
-                    rot *= stf;
-                float complex r = w->gb[i] * rot, c = r * c0;
-                float wt = w->wt[i], y = fast_atan2f(cimagf(c), crealf(c)), x = (kk - kc) * xs;
-                s += wt * r;
-                swy += wt * y;
-                swxy += wt * x * y;
+                float y = ph[i] + xv[i] * t + c;
+                float r = y * itp;
+                yv[i] = y - tp * (float)(int)(r + (r >= 0 ? 0.5f : -0.5f));
             }
-            double slope = (sw * swxy - swx * swy) / d;
+            for (int i = 0; i < nb; i++) {
+                swy += wt[i] * yv[i];
+                swxy += wt[i] * xv[i] * yv[i];
+            }
+            double slope = (sw * swxy - swx * swy) / d, icpt = (swy - slope * swx) / sw;
             tau -= slope;
-            float as = cabsf(s);
-            c0 = as > 0 ? conjf(s) / as : c0;
+            c0 -= icpt;
             /* without wrapped phases the fit is exact in one pass */
             if (fabs(slope) < 0.05)
                 break;
@@ -548,21 +613,21 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
     if (used < 2)
         return 0;
     size_t Mx = (size_t)w->Mmax;
-    const float complex *X = w->X;
     /* each receiver's frequency against the reference, removed once */
     for (int r = 0; r < R; r++) {
         if (!use[r] || !w->have[r] || r == ref)
             continue;
         hd_xcorr c;
-        if ((rc = correlate(w, ref, r, X + ref * Mx, X + r * Mx, -(t0_s[r] - t0_s[ref]), max_lag_s, psr_min_db, 0, &c)) < 0)
+        if ((rc = correlate(w, ref, r, -(t0_s[r] - t0_s[ref]), max_lag_s, psr_min_db, 0, &c)) < 0)
             return rc;
         if (!c.valid)
             continue;
         if ((rc = freq_diff(w, w->x[ref], w->x[r], c.delay_s * w->fs, &w->df[r])) < 0)
             return rc;
         if (w->df[r] != 0) {
-            if ((rc = transform(w, w->x[r], w->df[r], w->Y + r * Mx)) < 0)
+            if ((rc = transform(w, w->x[r], w->df[r], w->X + r * Mx)) < 0)
                 return rc;
+            polar(w, r);
             w->rot[r] = 1;
         }
     }
@@ -570,8 +635,7 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
         for (int j = i + 1; j < R; j++, p++) {
             if (!use[i] || !use[j] || !w->have[i] || !w->have[j] || (reference_only && i != ref && j != ref))
                 continue;
-            const float complex *Si = (w->rot[i] ? w->Y : w->X) + i * Mx, *Sj = (w->rot[j] ? w->Y : w->X) + j * Mx;
-            if ((rc = correlate(w, i, j, Si, Sj, -(t0_s[j] - t0_s[i]), max_lag_s, psr_min_db, 1, &out[p])) < 0)
+            if ((rc = correlate(w, i, j, -(t0_s[j] - t0_s[i]), max_lag_s, psr_min_db, 1, &out[p])) < 0)
                 return rc;
             out[p].freq_diff_hz = w->df[j] - w->df[i];
         }
