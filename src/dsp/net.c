@@ -253,49 +253,61 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
     if ((rc = transform(w, x, 0, X)) < 0)
         return rc;
     /* Daniell: Hann in the frequency domain, bins averaged onto the grid */
-    double *acc = w->acc;
-    float *pw = (float *)w->z; /* |Hann-windowed bin|², kept for the fine frequency */
-    memset(acc, 0, (size_t)nfft * sizeof *acc);
+    /* pw[idx]: |Hann-windowed bin|² in frequency order (idx = kk + M/2),
+     * kept for the fine frequency */
+    float *pw = (float *)w->z;
     const float *xf = (const float *)X;
+    int h2 = M / 2;
     for (int k = 1; k < M - 1; k++) {
         float hr = 0.5f * xf[2 * k] - 0.25f * (xf[2 * k - 2] + xf[2 * k + 2]);
         float hi = 0.5f * xf[2 * k + 1] - 0.25f * (xf[2 * k - 1] + xf[2 * k + 3]);
-        pw[k] = hr * hr + hi * hi;
+        pw[k < h2 ? k + h2 : k - h2] = hr * hr + hi * hi;
     }
     for (int k = 0; k < M; k += M - 1) {
         float complex h = 0.5f * X[k] - 0.25f * (X[k ? k - 1 : M - 1] + X[k + 1 < M ? k + 1 : 0]);
-        pw[k] = crealf(h) * crealf(h) + cimagf(h) * cimagf(h);
+        pw[k < h2 ? k + h2 : k - h2] = crealf(h) * crealf(h) + cimagf(h) * cimagf(h);
     }
-    for (int k = 0; k < M; k++)
-        acc[w->bin_of[k]] += pw[k];
+    /* each PSD bin a contiguous run of idx; bin 0 (±fs/2) also takes the
+     * top run, above the last bin's */
+    int top = w->jhi[nfft - 1] + 1;
     double norm = 1.0 / (w->w2 > 0 ? w->w2 : 1) / nfft;
-    for (int j = 0; j < nfft; j++)
-        psd[j] = (float)(w->cnt[j] ? acc[j] / w->cnt[j] * norm : 0);
+    for (int j = 0; j < nfft; j++) {
+        float acc = 0;
+        for (int idx = w->jlo[j]; idx <= w->jhi[j]; idx++)
+            acc += pw[idx];
+        for (int idx = top; j == 0 && idx < M; idx++)
+            acc += pw[idx];
+        psd[j] = (float)(w->cnt[j] ? acc / w->cnt[j] * norm : 0);
+    }
     if ((rc = hd_dsp_spectral_shape(psd, nfft, w->shape, w->fs, out)) < 0)
         return rc;
     hd_dsp_m2m4(x, w->n, out);
     double fl = hd_dsp_noise_floor_shape(psd, nfft, 0.3, w->shape);
     /* frequency offset and peak on the transform's fine bins (a PSD bin is
-     * nfft/M of them): the centroid of the power above the floor in the
+     * M/nfft of them): the centroid of the power above the floor in the
      * PSD bins clearly above it, and the strongest bin interpolated */
     if (fl > 0 && isfinite(fl)) {
-        double sp = 0, sf = 0, df = w->fs / M, flk = fl * nfft * w->w2;
+        double sp = 0, sf = 0, df = w->fs / M;
+        float flk = (float)(fl * nfft * w->w2);
         int pk = -1;
-        for (int k = 0; k < M; k++) {
-            if (psd[w->bin_of[k]] <= 2 * fl)
+        for (int j = 1; j < nfft; j++) {
+            if (psd[j] <= 2 * fl)
                 continue;
-            int kk = k < M / 2 ? k : k - M;
-            double e = pw[k] - flk;
-            sp += e;
-            sf += e * kk * df;
-            if (pk < 0 || pw[k] > pw[pk])
-                pk = k;
+            float a = 0, b = 0;
+            for (int idx = w->jlo[j]; idx <= w->jhi[j]; idx++) {
+                float e = pw[idx] - flk;
+                a += e;
+                b += e * (float)(idx - h2);
+                if (pk < 0 || pw[idx] > pw[pk])
+                    pk = idx;
+            }
+            sp += a;
+            sf += b;
         }
         if (sp > 0)
-            out->freq_offset_hz = sf / sp;
+            out->freq_offset_hz = sf / sp * df;
         if (pk >= 0) {
-            int kk = pk < M / 2 ? pk : pk - M;
-            double fpk = kk * df, a0 = pw[(pk + M - 1) % M], b0 = pw[pk], c0 = pw[(pk + 1) % M];
+            double fpk = (pk - h2) * df, a0 = pw[(pk + M - 1) % M], b0 = pw[pk], c0 = pw[(pk + 1) % M];
             if (a0 > 0 && b0 > 0 && c0 > 0) {
                 double la = log(a0), lb = log(b0), lc = log(c0), den = la - 2 * lb + lc;
                 if (den < 0)
@@ -400,7 +412,7 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
     if (nb < 8)
         return 0;
     int klo = w->kk[0], span = w->kk[nb - 1] - klo + 1;
-    int K = fast_size(2 * span > 64 ? 2 * span : 64);
+    int K = fast_size(span + span / 2 > 64 ? span + span / 2 : 64);
     if (K > M)
         K = M;
     const hd_fft_plan *pb = hd_fft_plan_get(K, +1);
@@ -459,7 +471,10 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
         int kc = (w->kk[0] + w->kk[nb - 1]) / 2;
         float xs = (float)(2 * M_PI / M);
         float *xv = (float *)w->z + w->Mmax; /* after ph */
-        double sw = 0, swx = 0, swxx = 0;
+        double sw = 0, swx = 0, swxx = 0, kmean = 0;
+        for (int i = 0; i < nb; i++)
+            kmean += w->kk[i];
+        kmean /= nb;
         for (int i = 0; i < nb; i++) {
             float x = (float)(w->kk[i] - kc) * xs;
             xv[i] = x;
@@ -472,15 +487,11 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
          * by the zero padding and the taper (n_eff independent of M) */
         double f = w->neff / M, sxx = sw > 0 ? swxx - swx * swx / sw : 0;
         sig2 = sxx > 0 ? 1.0 / (2 * f * sxx) : INFINITY;
-        /* the residual phase's constant: the weighted cross-spectrum's
-         * phase at tau */
-        double complex st = cexp(I * 2 * M_PI * tau / M), rot = 0, s = 0;
-        for (int i = 0; i < nb; i++) {
-            int kk = w->kk[i];
-            rot = i && kk == w->kk[i - 1] + 1 && (i & 127) ? rot * st : cexp(I * 2 * M_PI * (kk - kc) * tau / M);
-            s += wt[i] * gb[i] * rot;
-        }
-        double c0 = -carg(s); /* y = φ + x tau + c0, wrapped */
+        /* the residual phase's constant: the correlation's phase at the
+         * grid peak (lag best·step: e^{j2π klo best / K} g[best]), moved to
+         * tau along the band's mean frequency, about kc */
+        double complex pk = g[((best % K) + K) % K] * cexp(I * 2 * M_PI * (double)klo * best / K);
+        double c0 = -(carg(pk) - 2 * M_PI * (double)kc * best / K + 2 * M_PI * (kmean - kc) * (tau - best * step) / M);
         const float tp = (float)(2 * M_PI), itp = (float)(1 / (2 * M_PI));
         for (int iter = 0; d > 0 && iter < 3; iter++) {
             float t = (float)tau, c = (float)c0;
