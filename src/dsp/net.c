@@ -380,11 +380,19 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
     size_t oa = (size_t)a * w->Mmax, ob = (size_t)b * w->Mmax;
     const float complex *Ua = w->U + oa, *Ub = w->U + ob;
     const float *pa = w->psi + oa, *pb_ = w->psi + ob, *qa = w->q + oa, *qb = w->q + ob;
-    int nbj = 0;
-    for (int j = 1; j < nfft; j++) /* bin 0 is the band's edge (±fs/2) */
-        nbj += sa[j] > BAND_SNR && sbn[j] > BAND_SNR && w->jhi[j] >= w->jlo[j];
-    /* a carrier (one or two bins) has no bandwidth to time */
-    if (nbj < 3)
+    int nbj = 0, strong = 0;
+    float top = 0;
+    for (int j = 1; j < nfft; j++) { /* bin 0 is the band's edge (±fs/2) */
+        float m = sa[j] < sbn[j] ? sa[j] : sbn[j];
+        nbj += m > BAND_SNR && w->jhi[j] >= w->jlo[j];
+        top = m > top ? m : top;
+    }
+    /* a carrier has no bandwidth to time: one or two bins, or, above a weak
+     * floor, a main lobe with window sidelobes around it (count the bins
+     * within 10 dB of the strongest) */
+    for (int j = 1; j < nfft; j++)
+        strong += (sa[j] < sbn[j] ? sa[j] : sbn[j]) >= 0.1f * top;
+    if (nbj < 3 || strong < 3)
         return 0;
     int nb = 0;
     float complex *gb = w->gb;
