@@ -96,17 +96,21 @@ static void fm_pair(float *a, float *b, int n, double d, double df, double snr_a
     }
 }
 
-/* one pair through hd_dsp_net: receivers a, b; out: the pair's correlation */
+/* one pair through hd_dsp_net (of 3 receivers, the third unused):
+ * receivers a, b; out: the pair's correlation */
 static int net_pair(hd_dsp_net *w, const float *a, const float *b, hd_spectral *sp, hd_xcorr *out)
 {
     float psd[256];
-    unsigned char use[2] = {1, 1};
-    double t0[2] = {0, 0};
-    int ref;
+    unsigned char use[3] = {1, 1, 0};
+    double t0[3] = {0, 0, 0};
+    hd_xcorr xc[3];
+    int ref, rc;
     if (hd_dsp_net_begin(w, FS, 60) < 0 || hd_dsp_net_receiver(w, 0, a, psd, &sp[0]) < 0 ||
         hd_dsp_net_receiver(w, 1, b, psd, &sp[1]) < 0)
         return -1;
-    return hd_dsp_net_tdoa(w, use, t0, 0.002, 10, 0, out, &ref);
+    rc = hd_dsp_net_tdoa(w, use, t0, 0.002, 10, 0, xc, &ref);
+    *out = xc[0];
+    return rc;
 }
 
 int main(void)
