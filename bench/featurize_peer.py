@@ -2,8 +2,12 @@
 """The peer of `heimdall featurize` for `make bench`: the same per-receiver
 spectral features and pairwise GCC-PHAT time differences, written the
 straightforward way with NumPy and SciPy (scipy.signal.welch, numpy.fft),
-on the same captures file. Prints events per second on one core."""
-import sys, time
+on the same captures file. Prints events per second on one core.
+
+usage: featurize_peer.py CAPTURES [same-work] [--pairs all|reference] [--events N]
+  --pairs reference: as heimdall's featurize.pairs=reference, only the pairs
+  of each event's best-SNR receiver with the others."""
+import argparse, time
 import h5py
 import numpy as np
 from scipy.signal import welch
@@ -46,13 +50,15 @@ def tdoa_same_work(sa, sb, a, b, M, fs, center, maxlag):
     return tau / fs
 
 
-def features(path, nfft=256, same_work=False):
+def features(path, nfft=256, same_work=False, reference=False, max_events=0):
     f = h5py.File(path, "r")
     iq = f["iq"]
     status, has_iq, gps = f["status"][:], f["has_iq"][:], f["gps_ok"][:]
     t0 = f["t0_s"][:]
     fs = f["events/sample_rate_hz"][:]
     E, R, N, _ = iq.shape
+    if max_events:
+        E = min(E, max_events)
     pairs = [(i, j) for i in range(R) for j in range(i + 1, R)]
     M = 2 * N
     out_snr = np.zeros((E, R))
@@ -72,8 +78,11 @@ def features(path, nfft=256, same_work=False):
             total = np.mean(np.abs(z[r]) ** 2)
             out_snr[e, r] = 10 * np.log10(max(total - noise, 1e-30) / noise)
             spec[r] = np.fft.fft(z[r], M)
+        ref = max((r for r in spec if gps[e, r]), key=lambda r: out_snr[e, r], default=-1)
         for p_, (i, j) in enumerate(pairs):
             if i not in spec or j not in spec or not (gps[e, i] and gps[e, j]):
+                continue
+            if reference and ref not in (i, j):
                 continue
             if same_work:
                 center = int(round(-(t0[e, j] - t0[e, i]) * fs[e]))
@@ -91,5 +100,12 @@ def features(path, nfft=256, same_work=False):
     return E, el
 
 if __name__ == "__main__":
-    E, el = features(sys.argv[1], same_work=len(sys.argv) > 2 and sys.argv[2] == "same-work")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("captures")
+    ap.add_argument("mode", nargs="?", default="")
+    ap.add_argument("--pairs", choices=["all", "reference"], default="all")
+    ap.add_argument("--events", type=int, default=0)
+    a = ap.parse_args()
+    E, el = features(a.captures, same_work=a.mode == "same-work", reference=a.pairs == "reference",
+                     max_events=a.events)
     print(f"{E / el:.3f}")

@@ -31,25 +31,30 @@ void hd_cmd_featurize_usage(FILE *out)
             "  per event and receiver (/features, names in /feature_names): RSS in dBFS and\n"
             "    dBm, SNR (spectral noise floor; moment-based at high SNR), noise floor,\n"
             "    frequency offset, occupied and RMS bandwidth, clipping, GPS status,\n"
-            "    level spread; /mask marks valid receivers;\n"
-            "  per receiver pair (/tdoa): time difference of arrival from GCC-PHAT with\n"
-            "    sub-sample refinement and the captures' GPS time stamps, its sigma (the\n"
-            "    Cramér–Rao bound from SNR and RMS bandwidth), the peak-to-sidelobe ratio,\n"
-            "    and a mask: pairs without GPS time on both ends, or without a\n"
-            "    significant peak, are masked, not guessed.\n"
+            "    level spread; /mask marks valid receivers; every capture is transformed\n"
+            "    once and its PSD (nfft bins) averaged from that spectrum;\n"
+            "  per receiver pair (/tdoa): time difference of arrival from GCC-PHAT over\n"
+            "    the pair's common band with a weighted phase-slope refinement and the\n"
+            "    captures' GPS time stamps, its sigma (the Cramér–Rao bound of the band\n"
+            "    used, from each bin's SNR, plus a 0.002-sample estimator floor and the\n"
+            "    GPS clocks' sigma), the peak-to-sidelobe ratio, and a mask: pairs\n"
+            "    without GPS time on both ends, or without a significant peak, are\n"
+            "    masked, not guessed.\n"
             "Level-only (OpenWebRX) receivers give RSS features and no time differences.\n"
             "/truth is copied through when present.\n"
             "\n"
-            "Config (featurize:): nfft 256, psr_min_db 10, max_lag_s 0 (from the network's\n"
+            "Config (featurize:): nfft 256, pairs all (or reference: only each event's\n"
+            "best-SNR receiver against the others; the other pairs are masked),\n"
+            "psr_min_db 10, max_lag_s 0 (from the network's\n"
             "largest baseline and clock sigma), min_rms_bw_hz 200 (narrower signals, such\n"
             "as a CW carrier, give no time difference), max_clipped_fraction 0.01,\n"
             "compression 4; logmel false (true adds /logmel [event, receiver, frame, band]\n"
             "with logmel_n_fft 256, logmel_hop 128, logmel_n_mels 32),\n"
             "distributed_fft_min_samples 4194304 (under MPI, captures at least this long\n"
             "are transformed by all ranks together with fftw3-mpi; every event then goes\n"
-            "through all ranks, without the frequency-difference correction). Each pair's frequency difference (the receivers' LO errors) is\n"
-            "measured and removed before the final correlation; sigma_s adds both\n"
-            "receivers' GPS clock sigma to the correlation's Cramér–Rao bound.\n"
+            "through all ranks, without the frequency-difference correction). Each\n"
+            "receiver's frequency difference from the best-SNR receiver (the LO errors)\n"
+            "is measured and removed before the pairs are correlated.\n"
             "\n"
             "Runs alone or under MPI (mpirun -np N): events in contiguous blocks per rank,\n"
             "written collectively; the output is identical whatever the number of ranks.\n"
@@ -66,9 +71,10 @@ typedef struct {
     float *x;            /* [R][2N] float IQ of one event */
     float *psd;
     hd_spectral *sp;     /* [R] */
-    float *scratch;      /* 2M */
-    float *spec;         /* [R][2M] zero-padded spectra */
-    int M;
+    hd_dsp_net *net;     /* one event's receivers (local transforms) */
+    hd_xcorr *xc;        /* [P] */
+    unsigned char *use;  /* [R] */
+    double *t0;          /* [R] */
 } fz_ctx;
 
 /* Per receiver features of one event: feat[R*F], mask[R]; leaves each
@@ -82,6 +88,16 @@ static int receiver_features(fz_ctx *c, const hd_sim_event *ev, const hd_sim_lin
     int rc;
     memset(feat, 0, (size_t)R * F * sizeof *feat);
     memset(mask, 0, (size_t)R);
+    /* the lags any pair may search: the GPS time stamps' spread and max lag */
+    double t0lo = INFINITY, t0hi = -INFINITY;
+    for (int r = 0; r < R; r++)
+        if (lk[r].status == HD_RX_OK && lk[r].has_iq && lk[r].gps_ok) {
+            t0lo = lk[r].t0_s < t0lo ? lk[r].t0_s : t0lo;
+            t0hi = lk[r].t0_s > t0hi ? lk[r].t0_s : t0hi;
+        }
+    double span = (t0hi > t0lo ? t0hi - t0lo : 0) + c->max_lag_s;
+    if ((rc = hd_dsp_net_begin(c->net, fs, (int)ceil(span * fs < N ? span * fs : N) + 2)) < 0)
+        return rc;
     for (int r = 0; r < R; r++) {
         const hd_sim_link *l = &lk[r];
         float *f = feat + (size_t)r * F;
@@ -99,7 +115,7 @@ static int receiver_features(fz_ctx *c, const hd_sim_event *ev, const hd_sim_lin
             hd_dsp_iq_to_float(q, (size_t)N, 1.0f / 32768.0f, x);
             if (!nonzero || l->clipped_fraction > fc->max_clipped_fraction)
                 continue; /* a dead or saturated receiver: masked */
-            if ((rc = hd_dsp_analyze(x, N, fc->nfft, fs, c->psd, sp)) < 0)
+            if ((rc = hd_dsp_net_receiver(c->net, r, x, c->psd, sp)) < 0)
                 return rc;
             double sig_dbfs = 10 * log10(sp->signal_power > 1e-30 ? sp->signal_power : 1e-30);
             f[HD_FEAT_RSS_DBFS] = (float)sp->rss_dbfs;
@@ -149,12 +165,18 @@ static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, c
     const int R = c->R, N = c->N;
     const hd_featurize_cfg *fc = &c->cfg->featurize;
     double fs = ev->sample_rate_hz;
-    int rc;
-    /* each receiver's spectrum once, if any pair will use it */
-    for (int r = 0; c->dist == MPI_COMM_NULL && r < R; r++)
-        if (mask[r] && lk[r].has_iq && lk[r].gps_ok && c->sp[r].rms_bw_hz >= fc->min_rms_bw_hz &&
-            (rc = hd_dsp_spectrum(c->x + (size_t)r * 2 * N, N, c->spec + (size_t)r * 2 * c->M)) < 0)
+    int rc, ref = -1;
+    if (c->dist == MPI_COMM_NULL) {
+        /* every receiver transformed once (hd_dsp_net_receiver); the pairs
+         * of the receivers with GPS time and bandwidth to time */
+        for (int r = 0; r < R; r++) {
+            c->use[r] = mask[r] && lk[r].has_iq && lk[r].gps_ok && c->sp[r].rms_bw_hz >= fc->min_rms_bw_hz;
+            c->t0[r] = lk[r].t0_s;
+        }
+        if ((rc = hd_dsp_net_tdoa(c->net, c->use, c->t0, c->max_lag_s, fc->psr_min_db,
+                                  fc->pairs == HD_PAIRS_REFERENCE, c->xc, &ref)) < 0)
             return rc;
+    }
     for (int p = 0; p < c->P; p++) {
         int i, j;
         hd_features_pair(R, p, &i, &j);
@@ -179,9 +201,9 @@ static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, c
              * difference correction or phase-slope refinement in this mode) */
             if ((rc = hd_dsp_gcc_phat_mpi(a, b, N, fs, center, c->max_lag_s, sa, sb, beta, fc->psr_min_db, c->dist, &xc)) < 0)
                 return rc;
-        } else if ((rc = hd_dsp_tdoa_spec(a, b, c->spec + (size_t)i * 2 * c->M, c->spec + (size_t)j * 2 * c->M, N, fs, center,
-                                   c->max_lag_s, sa, sb, beta, fc->psr_min_db, c->scratch, &xc)) < 0)
-            return rc;
+        } else {
+            xc = c->xc[p];
+        }
         if (!xc.valid || !isfinite(xc.delay_s) || !isfinite(xc.sigma_s))
             continue;
         delay[p] = lk[j].t0_s - lk[i].t0_s + xc.delay_s;
@@ -265,10 +287,12 @@ static int run(const hd_cli *cli, const hd_config *cfg)
     }
     size_t lm_per_event = (size_t)R * (size_t)T * (size_t)Mm;
     logmel = hd_calloc(B * lm_per_event + 1, sizeof *logmel);
-    c.M = hd_dsp_xcorr_size(N > 4 ? N : 4);
-    c.scratch = hd_aligned_alloc((size_t)2 * c.M, sizeof *c.scratch);
-    c.spec = hd_aligned_alloc((size_t)R * 2 * c.M, sizeof *c.spec);
-    if (!ev || !lk || !iq || !levels || !feat || !mask || !delay || !sigma || !psr || !tmask || !c.x || !c.psd || !c.sp || !c.scratch || !c.spec || !logmel) {
+    c.net = hd_dsp_net_new(R, N > 4 ? N : 4, cfg->featurize.nfft);
+    c.xc = hd_calloc((size_t)(P > 0 ? P : 1), sizeof *c.xc);
+    c.use = hd_calloc((size_t)R, 1);
+    c.t0 = hd_calloc((size_t)R, sizeof *c.t0);
+    if (!ev || !lk || !iq || !levels || !feat || !mask || !delay || !sigma || !psr || !tmask || !c.x || !c.psd || !c.sp ||
+        !c.net || !c.xc || !c.use || !c.t0 || !logmel) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -406,8 +430,10 @@ fail:
     free(c.x);
     free(c.psd);
     free(c.sp);
-    free(c.scratch);
-    free(c.spec);
+    hd_dsp_net_free(c.net);
+    free(c.xc);
+    free(c.use);
+    free(c.t0);
     hd_fft_cleanup();
     return rc;
 }

@@ -19,6 +19,7 @@
 
 static const char *const driver_names[] = {"simulate", "kiwisdr", "openwebrx"};
 static const char *const clock_names[] = {"gps", "free"};
+static const char *const pairs_names[] = {"all", "reference"};
 static const char *const signal_names[] = {"nbfm", "cw", "fsk4"};
 static const char *const pathloss_names[] = {"log-distance", "hata", "free-space"};
 static const char *const source_names[] = {"simulate", "live", "kiwiwav", "sigmf"};
@@ -55,6 +56,7 @@ typedef struct {
 static const enum_def E_DRIVER = {driver_names, 3, 0}, E_DRIVER_AS = {driver_names, 3, 1};
 static const enum_def E_CLOCK = {clock_names, 2, 0}, E_CLOCK_AS = {clock_names, 2, 1};
 static const enum_def E_SIGNAL = {signal_names, 3, 0};
+static const enum_def E_PAIRS = {pairs_names, 2, 0};
 static const enum_def E_PATHLOSS = {pathloss_names, 3, 0};
 static const enum_def E_SOURCE = {source_names, 4, 0};
 static const enum_def E_METHOD = {method_names, 5, 0};
@@ -132,6 +134,7 @@ static const key_def keys[] = {
     {"featurize.max_clipped_fraction", K_DOUBLE, C(featurize.max_clipped_fraction), 0, 0, 0, 1, "0.01", NULL},
     {"featurize.compression", K_INT, C(featurize.compression), 0, 0, 0, 9, "4", NULL},
     {"featurize.distributed_fft_min_samples", K_INT64, C(featurize.distributed_fft_min_samples), 0, 0, 64, 1e15, "4194304", NULL},
+    {"featurize.pairs", K_ENUM, C(featurize.pairs), 0, 0, 0, 0, "all", &E_PAIRS},
     {"featurize.logmel", K_BOOL, C(featurize.logmel), 0, 0, 0, 0, "false", NULL},
     {"featurize.logmel_n_fft", K_INT, C(featurize.logmel_n_fft), 0, 0, 8, 65536, "256", NULL},
     {"featurize.logmel_hop", K_INT, C(featurize.logmel_hop), 0, 0, 1, 65536, "128", NULL},

@@ -21,6 +21,8 @@
 
 typedef enum { HD_DRIVER_SIMULATE = 0, HD_DRIVER_KIWISDR = 1, HD_DRIVER_OPENWEBRX = 2 } hd_driver;
 typedef enum { HD_CLOCK_GPS = 0, HD_CLOCK_FREE = 1 } hd_clock_kind;
+/* featurize.pairs: every pair, or each receiver against the best-SNR one */
+typedef enum { HD_PAIRS_ALL = 0, HD_PAIRS_REFERENCE = 1 } hd_pairs_kind;
 typedef enum { HD_SIG_NBFM = 0, HD_SIG_CW = 1, HD_SIG_FSK4 = 2, HD_SIG_COUNT = 3 } hd_signal_type;
 typedef enum { HD_PL_LOG_DISTANCE = 0, HD_PL_HATA = 1, HD_PL_FREE_SPACE = 2 } hd_pathloss_model;
 typedef enum { HD_SOURCE_SIMULATE = 0, HD_SOURCE_LIVE = 1, HD_SOURCE_KIWIWAV = 2, HD_SOURCE_SIGMF = 3 } hd_source;
@@ -115,6 +117,7 @@ typedef struct {
     double max_clipped_fraction; /* a capture clipped beyond this is masked */
     int compression;             /* gzip level of /features */
     int64_t distributed_fft_min_samples; /* captures this long: transforms shared by all ranks */
+    int pairs;                   /* HD_PAIRS_ALL or HD_PAIRS_REFERENCE */
     int logmel;                  /* store /logmel spectrograms (for convolutional models) */
     int logmel_n_fft, logmel_hop, logmel_n_mels;
 } hd_featurize_cfg;

@@ -19,7 +19,7 @@ struct hd_fft_plan {
     fftwf_plan inplace, outofplace;
 };
 
-#define MAX_PLANS 64
+#define MAX_PLANS 128
 static hd_fft_plan plans[MAX_PLANS];
 static int n_plans = 0;
 static int measure = -1;
@@ -198,10 +198,6 @@ double hd_dsp_noise_floor(const float *psd, int nfft, double fraction, int n_avg
     /* NAN (with a message) for arguments no floor can come from */
     if (!psd || nfft < 2 || !(fraction > 0 && fraction <= 1) || n_avg < 1)
         return hd_error(HD_EINVAL, "noise floor: nfft %d, fraction %g, %d segments", nfft, fraction, n_avg), NAN;
-    float *s = hd_malloc((size_t)nfft * sizeof *s);
-    if (!s)
-        return NAN;
-    memcpy(s, psd, (size_t)nfft * sizeof *s);
     /* the q-quantile of the bins (q = fraction / 2: the median of the
      * lowest `fraction`), divided by the same quantile of a periodogram
      * average of white noise, Gamma(k, 1/k). k is the segments' equivalent
@@ -209,9 +205,20 @@ double hd_dsp_noise_floor(const float *psd, int nfft, double fraction, int n_avg
      * (1/6)² = 1/36 between neighbours, so the variance of the average of K
      * is (1 + 2 (K-1)/(36 K)) / K, and k matches it. The quantile is taken
      * at the order statistic's own probability, (idx + 1) / (nfft + 1). */
+    double K = n_avg;
+    return hd_dsp_noise_floor_shape(psd, nfft, fraction, K / (1 + (K - 1) / (18 * K)));
+}
+
+double hd_dsp_noise_floor_shape(const float *psd, int nfft, double fraction, double k)
+{
+    if (!psd || nfft < 2 || !(fraction > 0 && fraction <= 1) || !(k > 0))
+        return hd_error(HD_EINVAL, "noise floor: nfft %d, fraction %g, shape %g", nfft, fraction, k), NAN;
+    float *s = hd_malloc((size_t)nfft * sizeof *s);
+    if (!s)
+        return NAN;
+    memcpy(s, psd, (size_t)nfft * sizeof *s);
     int idx = (int)floor(fraction / 2 * (nfft - 1));
     double v = select_kth(s, nfft, idx);
-    double K = n_avg, k = K / (1 + (K - 1) / (18 * K));
     double gq = gsl_cdf_gamma_Pinv((idx + 1.0) / (nfft + 1.0), k, 1.0 / k);
     free(s);
     return gq > 0 ? v / gq : NAN;
@@ -221,13 +228,21 @@ int hd_dsp_spectral(const float *psd, int nfft, int n_avg, double fs, hd_spectra
 {
     if (!psd || !o || nfft < 2 || n_avg < 1 || !(fs > 0))
         return hd_error(HD_EINVAL, "spectral summary: nfft %d, %d segments, %g Hz", nfft, n_avg, fs);
+    double K = n_avg;
+    return hd_dsp_spectral_shape(psd, nfft, K / (1 + (K - 1) / (18 * K)), fs, o);
+}
+
+int hd_dsp_spectral_shape(const float *psd, int nfft, double shape, double fs, hd_spectral *o)
+{
+    if (!psd || !o || nfft < 2 || !(shape > 0) || !(fs > 0))
+        return hd_error(HD_EINVAL, "spectral summary: nfft %d, shape %g, %g Hz", nfft, shape, fs);
     memset(o, 0, sizeof *o);
     double total = 0;
     for (int k = 0; k < nfft; k++)
         total += psd[k];
     if (!isfinite(total))
         return hd_error(HD_EDATA, "spectral summary: the spectrum is not finite");
-    double floor_bin = hd_dsp_noise_floor(psd, nfft, 0.3, n_avg);
+    double floor_bin = hd_dsp_noise_floor_shape(psd, nfft, 0.3, shape);
     if (!(floor_bin >= 0))
         return floor_bin != floor_bin ? HD_ENOMEM : hd_error(HD_EDATA, "spectral summary: negative power in the spectrum");
     o->total_power = total;
@@ -301,8 +316,14 @@ int hd_dsp_analyze(const float *x, int n, int nfft, double fs, float *psd, hd_sp
     int rc = hd_dsp_welch(x, n, nfft, psd);
     if (rc < 0 || (rc = hd_dsp_spectral(psd, nfft, hd_dsp_welch_segments(n, nfft), fs, o)) < 0)
         return rc;
-    if (o->snr_db < 12)
-        return 0;
+    hd_dsp_m2m4(x, n, o);
+    return 0;
+}
+
+void hd_dsp_m2m4(const float *x, int n, hd_spectral *o)
+{
+    if (o->snr_db < 12 || n < 1)
+        return;
     /* constant envelope S plus complex Gaussian noise N:
      * M2 = S + N, M4 = S² + 4SN + 2N² → S = sqrt(2 M2² − M4) */
     double m2 = 0, m4 = 0;
@@ -316,14 +337,13 @@ int hd_dsp_analyze(const float *x, int n, int nfft, double fs, float *psd, hd_sp
     double d = 2 * m2 * m2 - m4;
     /* a fluctuating envelope (kurtosis well above a constant one's) is not for M2M4 */
     if (d <= 0 || m4 / (m2 * m2) > 1.2)
-        return 0;
+        return;
     double sig = sqrt(d), noise = m2 - sig;
     if (noise <= 0)
         noise = 1e-12 * m2;
     o->signal_power = sig;
     o->noise_power = noise;
     o->snr_db = 10 * log10(sig / noise);
-    return 0;
 }
 
 static inline float abs2f(float complex z)
@@ -349,22 +369,6 @@ int hd_dsp_spectrum(const float *x, int n, float *X)
     memset(X + 2 * n, 0, (size_t)(M - n) * 2 * sizeof(float));
     hd_fft_execute(pf, X, X);
     return 0;
-}
-
-/* atan2 by a minimax polynomial: max error 1e-5 rad, far below what a
- * phase-slope fit over hundreds of bins notices, and several times faster. */
-static inline double fast_atan2(double y, double x)
-{
-    double ax = fabs(x), ay = fabs(y), mx = ax > ay ? ax : ay;
-    if (mx == 0)
-        return 0;
-    double a = (ax < ay ? ax : ay) / mx, s2 = a * a;
-    double r = ((-0.0464964749 * s2 + 0.15931422) * s2 - 0.327622764) * s2 * a + a;
-    if (ay > ax)
-        r = M_PI_2 - r;
-    if (x < 0)
-        r = M_PI - r;
-    return y < 0 ? -r : r;
 }
 
 /* GCC-PHAT from two zero-padded spectra (hd_dsp_spectrum). refine: fit the

@@ -42,6 +42,10 @@ int hd_dsp_welch_segments(int n, int nfft);
  * white noise it equals the mean per-bin power. */
 double hd_dsp_noise_floor(const float *psd, int nfft, double fraction, int n_avg);
 
+/* The same for a spectrum whose bins average Gamma-distributed powers of
+ * shape k (the equivalent number of independent periodograms). */
+double hd_dsp_noise_floor_shape(const float *psd, int nfft, double fraction, double k);
+
 typedef struct {
     double total_power;      /* mean |x|^2 */
     double noise_power;      /* noise over the full band: floor × nfft */
@@ -59,12 +63,17 @@ typedef struct {
 /* Summary of a PSD (from hd_dsp_welch) of a capture at sample rate fs. */
 int hd_dsp_spectral(const float *psd, int nfft, int n_avg, double fs, hd_spectral *out);
 
+int hd_dsp_spectral_shape(const float *psd, int nfft, double shape, double fs, hd_spectral *out);
+
 /* Welch PSD (nfft) and its summary in one call, with the SNR refined at high
  * SNR by the second- and fourth-moment (M2M4) estimator, exact for
  * constant-envelope signals (FM, FSK, CW) whatever their spectrum: spectral
  * tails of a strong FM signal fill the bins a spectral noise floor needs.
  * psd: nfft floats of scratch (filled). */
 int hd_dsp_analyze(const float *x, int n, int nfft, double fs, float *psd, hd_spectral *out);
+
+/* The M2M4 refinement of hd_dsp_analyze alone (out from a spectrum of x). */
+void hd_dsp_m2m4(const float *x, int n, hd_spectral *out);
 
 /* ---- Cross-correlation time differences ----------------------------------- */
 typedef struct {
@@ -120,6 +129,45 @@ int hd_dsp_gcc_phat_coarse(const float *a, const float *b, int n, double fs, dou
  * captures on every rank; each rank transforms its slice. */
 int hd_dsp_gcc_phat_mpi(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
                         double snr_a, double snr_b, double rms_bw_hz, double psr_min_db, MPI_Comm comm, hd_xcorr *out);
+
+/* ---- One event's receivers together ------------------------------------------
+ * What featurize uses: every receiver's capture is transformed once, and
+ * everything comes from that spectrum.
+ *  - Its PSD is a Daniell estimate: the capture (10 % Tukey taper) is
+ *    transformed at a length M a little above n, Hann-windowed in the
+ *    frequency domain (a 3-tap convolution) and its bins averaged in groups
+ *    onto the nfft-bin grid of hd_dsp_welch (same scaling, same summary).
+ *  - Pairs correlate only over their common band (PSD bins clearly above
+ *    both floors): GCC-PHAT as one short inverse transform of the band (the
+ *    band-limited correlation sampled at its own rate), the peak within the
+ *    lag window, then the phase slope fitted with Hannan–Thomson weights
+ *    (per-bin SNR_a SNR_b / (1 + SNR_a + SNR_b) from the PSDs).
+ *  - Frequency differences (LO errors) are measured once per receiver
+ *    against a reference (the best SNR): the aligned product conj(ref)·x,
+ *    block sums, a short transform and a segment phase slope; the capture is
+ *    de-rotated and transformed again. Every pair then correlates
+ *    de-rotated spectra.
+ *  - sigma_s is the bound of that weighted fit from the per-bin SNRs (the
+ *    Cramér–Rao bound of the band actually used), widened when the fit's
+ *    residuals exceed what the SNR explains, plus an estimator floor. */
+typedef struct hd_dsp_net hd_dsp_net;
+hd_dsp_net *hd_dsp_net_new(int n_receivers, int n, int nfft);
+void hd_dsp_net_free(hd_dsp_net *w);
+/* A new event at sample rate fs whose pairs search lags up to max_abs_lag
+ * samples (time-stamp spread + max lag); forgets the previous receivers. */
+int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag);
+/* Receiver r's capture x (n samples; must stay valid until hd_dsp_net_tdoa):
+ * spectrum, PSD (psd: nfft floats, filled) and summary with M2M4. */
+int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spectral *out);
+/* Time differences of the receivers with use[r] (each analysed by
+ * hd_dsp_net_receiver), t0_s[r] their first-sample time stamps (pair (i, j)
+ * searches center -(t0_j - t0_i) ± max_lag_s); out[P] in pair order (0,1),
+ * (0,2), …, (R-2,R-1); delay_s excludes the time stamps (as hd_dsp_tdoa).
+ * reference_only: only the pairs with the reference receiver (the best
+ * SNR) are computed, the others are left invalid. *ref gets the reference
+ * (-1 when fewer than two receivers are used). */
+int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s, double max_lag_s, double psr_min_db,
+                    int reference_only, hd_xcorr *out, int *ref);
 
 /* ---- Log-mel spectrogram ---------------------------------------------------- */
 /* Frames of n_fft samples every hop (Hann window), power spectrum, mapped

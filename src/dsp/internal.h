@@ -29,4 +29,20 @@ static inline double hd_dsp_tdoa_crlb(int n, double fs, double snr_a, double snr
     return seff > 0 ? 1.0 / (2 * M_PI * beta * sqrt(2.0 * n * seff)) : INFINITY;
 }
 
+/* atan2 by a minimax polynomial: max error 1e-5 rad, far below what a
+ * phase-slope fit over hundreds of bins notices, and several times faster. */
+static inline double fast_atan2(double y, double x)
+{
+    double ax = fabs(x), ay = fabs(y), mx = ax > ay ? ax : ay;
+    if (mx == 0)
+        return 0;
+    double a = (ax < ay ? ax : ay) / mx, s2 = a * a;
+    double r = ((-0.0464964749 * s2 + 0.15931422) * s2 - 0.327622764) * s2 * a + a;
+    if (ay > ax)
+        r = M_PI_2 - r;
+    if (x < 0)
+        r = M_PI - r;
+    return y < 0 ? -r : r;
+}
+
 #endif

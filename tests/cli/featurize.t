@@ -90,4 +90,35 @@ PY
     is "$RC" 0 "h5py: finite features; SNR follows the truth"
     [ "$RC" -eq 0 ] || diag "$ERR"
 fi
+
+# featurize.pairs=reference: each event's best-SNR receiver against the
+# others; the same numbers as those pairs in the all-pairs run
+run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.pairs=reference -o "$TMP/fr.h5" "$TMP/c.h5"
+is "$RC" 0 "featurize with reference pairs"
+if "$PYTHON" -c 'import h5py' 2>/dev/null; then
+    run "$PYTHON" - "$TMP/f.h5" "$TMP/fr.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+pairs = b["tdoa/pairs"][:]
+ma, mb = a["tdoa/mask"][:].astype(bool), b["tdoa/mask"][:].astype(bool)
+names = [n.decode() for n in b["feature_names"][:]]
+snr = np.where(b["mask"][:].astype(bool), b["features"][..., names.index("snr_db")], -np.inf)
+assert mb.sum() > 5 and mb.sum() < ma.sum(), (mb.sum(), ma.sum())
+assert not (mb & ~ma).any(), "a reference pair valid only in the reference run"
+for e, p in zip(*np.nonzero(mb)):
+    i, j = pairs[p]
+    # the reference: the best SNR among the receivers with time differences
+    others = [r for r in range(snr.shape[1]) if mb[e, [q for q in range(len(pairs)) if r in pairs[q]]].any()]
+    ref = max(others, key=lambda r: snr[e, r])
+    assert ref in (i, j), (e, i, j, ref)
+assert np.array_equal(a["tdoa/delay_s"][:][mb], b["tdoa/delay_s"][:][mb]), "same delays as the all-pairs run"
+assert np.array_equal(a["features"][:], b["features"][:]), "same per-receiver features"
+print("ok", mb.sum(), "of", ma.sum())
+PY
+    is "$RC" 0 "reference pairs: each valid pair holds the best-SNR receiver, same delays as all pairs"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+fi
+run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.pairs=some -o "$TMP/fx.h5" "$TMP/c.h5"
+is "$RC" 2 "an unknown featurize.pairs is a config error"
+like "$ERR" "featurize.pairs" "and names the key"
 done_testing

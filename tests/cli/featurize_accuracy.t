@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # featurize against the simulator's truth: SNR within 1 dB over 0–40 dB;
-# time differences at high SNR consistent with the Cramér–Rao sigma they
-# report (multipath off: its bias is not in sigma); CW frequency offsets.
+# time differences within 2x the Cramér–Rao bound at high SNR and consistent
+# with the sigma they report in every SNR band (multipath off: its bias is
+# not in sigma); CW frequency offsets.
 . "$(dirname "$0")/lib.sh"
 "$PYTHON" -c 'import h5py, numpy' 2>/dev/null || skip_all "no h5py/numpy in $PYTHON"
 
@@ -13,7 +14,7 @@ is "$RC" 0 "collect without multipath"
 run "$HEIMDALL" featurize -q -o "$TMP/f.h5" "$TMP/c.h5"
 is "$RC" 0 "featurize"
 
-run "$PYTHON" - "$TMP/f.h5" <<'PY'
+run "$PYTHON" - "$TMP/f.h5" "$TMP/c.h5" <<'PY'
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 names = [n.decode() for n in f["feature_names"][:]]
@@ -29,19 +30,28 @@ d, sg, tm = f["tdoa/delay_s"][:], f["tdoa/sigma_s"][:], f["tdoa/mask"][:].astype
 arr = f["truth/arrival_s"][:]
 err = d - (arr[:, pairs[:, 1]] - arr[:, pairs[:, 0]])
 lo_snr = np.minimum(t[:, pairs[:, 0]], t[:, pairs[:, 1]])
-# where the Cramér–Rao bound dominates (both ends 10–30 dB); above 30 dB an
-# estimator floor of about 80 ns (0.002 sample) remains, not in sigma yet
-hi = tm & (lo_snr > 10) & (lo_snr < 30)
-z = err[hi] / sg[hi]
-print(f"tdoa 10-30 dB: n={hi.sum()} median |err|={np.median(abs(err[hi]))*1e9:.0f} ns "
-      f"median sigma={np.median(sg[hi])*1e9:.0f} ns median|z|={np.median(abs(z)):.2f} |z|<2: {np.mean(abs(z) < 2):.2f}")
-top = tm & (lo_snr >= 30)
-if top.any():
-    print(f"tdoa >30 dB: n={top.sum()} median |err|={np.median(abs(err[top]))*1e9:.0f} ns (floor), "
-          f"median sigma={np.median(sg[top])*1e9:.0f} ns")
-assert hi.sum() > 50
-assert 0.3 < np.median(abs(z)) < 1.35, "error within 2x of the CRLB sigma (median |z| is 0.67 for a Gaussian)"
-assert np.mean(abs(z) < 2) > 0.8, "sigma consistent with the error"
+# the Cramér–Rao bound of the full band (from the features) for reference;
+# sigma is the bound of the band the fit used plus a 0.002-sample floor
+N = h5py.File(sys.argv[2], "r")["iq"].shape[2]
+s_lin = 10 ** (X[..., names.index("snr_db")] / 10)
+sa, sb = s_lin[:, pairs[:, 0]], s_lin[:, pairs[:, 1]]
+bw = X[..., names.index("rms_bw_hz")]
+crlb = 1 / (2 * np.pi * 0.5 * (bw[:, pairs[:, 0]] + bw[:, pairs[:, 1]]) * np.sqrt(2 * N * sa * sb / (1 + sa + sb)))
+# sigma consistent with the error in every SNR band (median |z| is 0.67 and
+# 95 % lie within 2 sigma for a Gaussian; a few % of gross errors remain)
+for lo, hi_ in ((0, 10), (10, 20), (20, 30), (30, 99)):
+    s = tm & (lo_snr >= lo) & (lo_snr < hi_)
+    z = err[s] / sg[s]
+    print(f"tdoa {lo}-{hi_} dB: n={s.sum()} median |err|={np.median(abs(err[s]))*1e9:.0f} ns "
+          f"median sigma={np.median(sg[s])*1e9:.0f} ns median |err|/CRLB={np.median(abs(err[s]) / crlb[s]):.2f} "
+          f"median|z|={np.median(abs(z)):.2f} |z|<2: {np.mean(abs(z) < 2):.2f}")
+    assert s.sum() > 30, (lo, s.sum())
+    assert 0.45 < np.median(abs(z)) < 1.1, (lo, "sigma consistent with the error")
+    assert np.mean(abs(z) < 2) > 0.85, (lo, "sigma consistent with the error")
+# at high SNR (20-30 dB) the error is within 2x the CRLB: median |err| / CRLB
+# under 2 x 0.67
+s = tm & (lo_snr >= 20) & (lo_snr < 30)
+assert np.median(abs(err[s]) / crlb[s]) < 2 * 0.67, "error within 2x the CRLB at 20-30 dB"
 st = f["truth/signal_type"][:]
 assert not (tm & (st[:, None] == 1)).any(), "CW carriers give no time difference"
 fo = X[..., names.index("freq_offset_hz")]

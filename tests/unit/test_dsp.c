@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "dsp/dsp.h"
+#include "dsp/internal.h"
 #include "tap.h"
 
 #include <complex.h>
@@ -66,6 +67,50 @@ static void delayed_pair(float *a, float *b, int n, double d, double bw, double 
     fftw_destroy_plan(pb);
     fftw_free(S);
     fftw_free(T);
+}
+
+
+/* unit-power FM (as fm_plus_noise) heard by two receivers: b delayed by d
+ * samples and its LO off by df Hz, each with its own noise at snr_db */
+static void fm_pair(float *a, float *b, int n, double d, double df, double snr_a, double snr_b, uint32_t seed)
+{
+    hd_rng r;
+    hd_rng_init(&r, seed, 2, 0, HD_RNG_TEST);
+    double f[4], bb[4], th[4];
+    for (int k = 0; k < 4; k++) {
+        f[k] = hd_rng_uniform_range(&r, 300, 3000);
+        bb[k] = 2400.0 / f[k];
+        th[k] = hd_rng_uniform_range(&r, 0, 6.28);
+    }
+    double na = sqrt(pow(10, -snr_a / 10) / 2), nb = sqrt(pow(10, -snr_b / 10) / 2);
+    for (int i = 0; i < n; i++) {
+        double ta = i / FS, tb = (i - d) / FS, pa = 0, pb = 2 * M_PI * df * i / FS;
+        for (int k = 0; k < 4; k++) {
+            pa += bb[k] * sin(2 * M_PI * f[k] * ta + th[k]);
+            pb += bb[k] * sin(2 * M_PI * f[k] * tb + th[k]);
+        }
+        a[2 * i] = (float)(cos(pa) + na * hd_rng_normal(&r));
+        a[2 * i + 1] = (float)(sin(pa) + na * hd_rng_normal(&r));
+        b[2 * i] = (float)(cos(pb) + nb * hd_rng_normal(&r));
+        b[2 * i + 1] = (float)(sin(pb) + nb * hd_rng_normal(&r));
+    }
+}
+
+/* one pair through hd_dsp_net (of 3 receivers, the third unused):
+ * receivers a, b; out: the pair's correlation */
+static int net_pair(hd_dsp_net *w, const float *a, const float *b, hd_spectral *sp, hd_xcorr *out)
+{
+    float psd[256];
+    unsigned char use[3] = {1, 1, 0};
+    double t0[3] = {0, 0, 0};
+    hd_xcorr xc[3];
+    int ref, rc;
+    if (hd_dsp_net_begin(w, FS, 60) < 0 || hd_dsp_net_receiver(w, 0, a, psd, &sp[0]) < 0 ||
+        hd_dsp_net_receiver(w, 1, b, psd, &sp[1]) < 0)
+        return -1;
+    rc = hd_dsp_net_tdoa(w, use, t0, 0.002, 10, 0, xc, &ref);
+    *out = xc[0];
+    return rc;
 }
 
 int main(void)
@@ -326,6 +371,144 @@ int main(void)
         free(scr);
     }
 
+
+    /* hd_dsp_net: one transform per receiver, Daniell PSD, band-limited
+     * GCC-PHAT with a Hannan–Thomson phase fit */
+    {
+        const int n = 6000, T = 30;
+        float *a = hd_aligned_alloc(2 * n, sizeof *a), *b = hd_aligned_alloc(2 * n, sizeof *b), *c3 = hd_aligned_alloc(2 * n, sizeof *c3);
+        float ps[256];
+        hd_dsp_net *w = hd_dsp_net_new(3, n, 256);
+        ok(w != NULL, "receiver network workspace");
+        /* white noise: the PSD sums to the power, the floor is unbiased */
+        double sumr = 0, flr = 0;
+        for (int t = 0; t < T; t++) {
+            fm_plus_noise(a, n, -200, 0, 900 + t);
+            double pwr = 0;
+            for (int i = 0; i < 2 * n; i++) {
+                a[i] *= 1e-10f;
+                pwr += (double)a[i] * a[i];
+            }
+            pwr /= n;
+            hd_spectral sp;
+            hd_dsp_net_begin(w, FS, 60);
+            hd_dsp_net_receiver(w, 0, a, ps, &sp);
+            double ptot = 0;
+            for (int k = 0; k < 256; k++)
+                ptot += ps[k];
+            sumr += ptot / pwr / T;
+            flr += sp.noise_power / pwr / T;
+        }
+        ok(fabs(sumr - 1) < 0.02, "Daniell PSD sums to the mean power (%.4f)", sumr);
+        ok(fabs(flr - 1) < 0.03, "Daniell noise floor unbiased (%.4f of the noise power)", flr);
+        /* SNR of an FM signal, 0 to 40 dB */
+        double wsnr = 0;
+        for (int s = 0; s <= 40; s += 10) {
+            hd_spectral sp;
+            fm_plus_noise(a, n, s, 1500, 950 + s);
+            hd_dsp_net_begin(w, FS, 60);
+            hd_dsp_net_receiver(w, 0, a, ps, &sp);
+            wsnr = fmax(wsnr, fabs(sp.snr_db - s));
+        }
+        ok(wsnr < 1, "Daniell SNR within 1 dB over 0-40 dB (worst %.2f dB)", wsnr);
+        /* time differences against the Cramér–Rao bound, and sigma against
+         * the error: a wide (8 kHz) and a narrow (2 kHz) band */
+        struct { double bw, snr; } cs[] = {{8000, 10}, {8000, 20}, {8000, 40}, {2000, 10}, {2000, 20}};
+        for (int k = 0; k < 5; k++) {
+            double se = 0, ss = 0, sc = 0;
+            int nv = 0;
+            for (int t = 0; t < T; t++) {
+                double D = -4.1 + 0.29 * t;
+                hd_spectral sp[2];
+                hd_xcorr xc;
+                delayed_pair(a, b, n, D, cs[k].bw, cs[k].snr, 700 + 37 * k + t);
+                net_pair(w, a, b, sp, &xc);
+                if (!xc.valid)
+                    continue;
+                double lin = pow(10, cs[k].snr / 10), cr = hd_dsp_tdoa_crlb(n, FS, lin, lin, cs[k].bw / sqrt(12)) * FS;
+                se += pow(xc.delay_s * FS - D, 2);
+                ss += pow(xc.sigma_s * FS, 2);
+                sc += cr * cr;
+                nv++;
+            }
+            double rerr = sqrt(se / (nv ? nv : 1)), rsig = sqrt(ss / (nv ? nv : 1)), rcr = sqrt(sc / (nv ? nv : 1));
+            diag("band %.0f Hz at %.0f dB: %d/%d valid, rms error %.5f sample, rms sigma %.5f, CRLB %.5f", cs[k].bw,
+                 cs[k].snr, nv, T, rerr, rsig, rcr);
+            ok(nv == T && rerr < 2 * rcr, "%.0f Hz band at %.0f dB: error within 2x the CRLB (%.2fx)", cs[k].bw, cs[k].snr,
+               rerr / rcr);
+            ok(rerr / rsig < 1.6, "%.0f Hz band at %.0f dB: sigma not optimistic (error / sigma %.2f)", cs[k].bw, cs[k].snr,
+               rerr / rsig);
+            if (rcr > 0.004) /* below, sigma's estimator floor (0.002 sample) dominates */
+                ok(rerr / rsig > 0.6, "%.0f Hz band at %.0f dB: sigma consistent with the error (%.2f)", cs[k].bw,
+                   cs[k].snr, rerr / rsig);
+        }
+        /* an FM signal with an LO difference: delay-Doppler coupling removed */
+        double werr = 0, wfd = 0, wplain = 0;
+        int allvalid = 1;
+        double Ds[] = {2.6, -5.25, 0.4}, dfs[] = {3.1, -1.7, 6.0};
+        for (int t = 0; t < 3; t++) {
+            hd_spectral sp[2];
+            hd_xcorr xc, c0;
+            fm_pair(a, b, n, Ds[t], dfs[t], 25, 20, 40 + t);
+            net_pair(w, a, b, sp, &xc);
+            hd_dsp_gcc_phat(a, b, n, FS, 0, 0.002, 100, 100, sp[0].rms_bw_hz, 10, &c0);
+            diag("net: FM, D %.2f df %.1f Hz -> %.4f sample, %.3f Hz (uncorrected GCC-PHAT %.4f)", Ds[t], dfs[t],
+                 xc.delay_s * FS, xc.freq_diff_hz, c0.delay_s * FS);
+            werr = fmax(werr, fabs(xc.delay_s * FS - Ds[t]));
+            wfd = fmax(wfd, fabs(xc.freq_diff_hz - dfs[t]));
+            wplain = fmax(wplain, fabs(c0.delay_s * FS - Ds[t]));
+            allvalid &= xc.valid;
+        }
+        ok(allvalid && werr < 0.02, "net: FM with LO difference, delay within 0.02 sample (worst %.4f; uncorrected %.4f)",
+           werr, wplain);
+        ok(wfd < 0.1, "net: LO difference measured within 0.1 Hz (worst %.3f Hz)", wfd);
+        /* reference pairs: the best-SNR receiver against the others */
+        {
+            float psd3[256];
+            hd_spectral sp;
+            hd_xcorr xc[3];
+            unsigned char use[3] = {1, 1, 1};
+            double t0[3] = {0, 0, 0};
+            int ref = -9;
+            fm_pair(a, b, n, 1.5, 0, 10, 15, 77);
+            fm_pair(a, c3, n, -2.5, 0, 10, 30, 77);
+            hd_dsp_net_begin(w, FS, 60);
+            hd_dsp_net_receiver(w, 0, a, psd3, &sp);
+            hd_dsp_net_receiver(w, 1, b, psd3, &sp);
+            hd_dsp_net_receiver(w, 2, c3, psd3, &sp);
+            ok(hd_dsp_net_tdoa(w, use, t0, 0.002, 10, 1, xc, &ref) == 0 && ref == 2 && !xc[0].valid && xc[1].valid &&
+                   xc[2].valid,
+               "reference pairs: receiver 2 (best SNR) against 0 and 1 only");
+            ok(fabs(xc[1].delay_s * FS + 2.5) < 0.05 && fabs(xc[2].delay_s * FS + 4.0) < 0.05,
+               "reference pairs: delays (%.3f, %.3f samples)", xc[1].delay_s * FS, xc[2].delay_s * FS);
+            use[1] = 0;
+            hd_dsp_net_tdoa(w, use, t0, 0.002, 10, 0, xc, &ref);
+            ok(!xc[0].valid && xc[1].valid && !xc[2].valid, "a receiver not used gives no pairs");
+        }
+        /* a CW carrier has no bandwidth to time */
+        for (int i = 0; i < n; i++) {
+            double ph = 2 * M_PI * 1234.5 * i / FS, ph2 = 2 * M_PI * 1234.5 * (i - 3.3) / FS;
+            a[2 * i] = (float)cos(ph);
+            a[2 * i + 1] = (float)sin(ph);
+            b[2 * i] = (float)cos(ph2);
+            b[2 * i + 1] = (float)sin(ph2);
+        }
+        hd_spectral sp2[2];
+        hd_xcorr xc;
+        ok(net_pair(w, a, b, sp2, &xc) == 0 && !xc.valid && isfinite(xc.delay_s), "net: a CW carrier is never valid");
+        /* silence: finite, not valid */
+        memset(a, 0, 2 * n * sizeof *a);
+        memset(b, 0, 2 * n * sizeof *b);
+        ok(net_pair(w, a, b, sp2, &xc) == 0 && !xc.valid && isfinite(sp2[0].snr_db) && isfinite(sp2[0].freq_offset_hz),
+           "net: all-zero captures give finite features and no time difference");
+        ok(hd_dsp_net_receiver(w, 3, a, ps, sp2) == HD_EINVAL, "net: a receiver outside the network is refused");
+        ok(hd_dsp_net_new(0, n, 256) == NULL, "net: no receivers refused");
+        ok(hd_dsp_net_begin(w, 0, 10) == HD_EINVAL, "net: sample rate 0 refused");
+        hd_dsp_net_free(w);
+        free(a);
+        free(b);
+        free(c3);
+    }
     /* edge cases */
     ok(hd_dsp_welch(x, 0, NFFT, psd) == HD_EINVAL, "no samples refused");
     ok(hd_dsp_welch(x, N, 1, psd) == HD_EINVAL, "nfft < 2 refused");

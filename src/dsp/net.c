@@ -1,0 +1,662 @@
+/* One event's receivers together (what featurize uses): one transform per
+ * capture, Daniell PSDs from it, frequency differences measured once per
+ * receiver against a reference, band-limited GCC-PHAT with a Hannan–Thomson
+ * weighted phase-slope fit. See dsp.h. */
+#include "dsp/dsp.h"
+#include "dsp/internal.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <complex.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A PSD bin is in a pair's band when it stands this far above both floors
+ * (per-bin SNR, linear): 3 dB above the floor, where a 12-dof average of
+ * noise alone seldom reaches. */
+#define BAND_SNR 1.0
+/* The estimator's own floor, in samples, added to sigma in quadrature:
+ * what remains at very high SNR (float transforms, the residual of the
+ * frequency-difference correction), measured against the simulator. */
+#define EST_FLOOR_SAMPLES 0.002
+#define SEGMENTS 8   /* of the frequency-difference phase slope */
+#define BLOCK 8      /* samples summed per block of conj(a)·b */
+
+struct hd_dsp_net {
+    int R, n, nfft, Mmax;
+    double fs;
+    int M, map_M;            /* this event's transform length; the maps' */
+    float *taper;            /* [n] 10 % Tukey */
+    int *bin_of;             /* [Mmax] PSD bin of each transform bin */
+    int *cnt;                /* [nfft] transform bins per PSD bin */
+    double w2, neff, shape;  /* Σ (taper·Hann)²; (Σw²)²/Σw⁴ of the taper; Gamma shape of a PSD bin */
+    float complex *X;        /* [R][Mmax] spectra of the tapered captures (de-rotated after the first pass) */
+    /* [R][Mmax] in frequency order (index kk + M/2), over the receiver's
+     * band only: unit phasor X/|X|, its phase, the bin's own SNR */
+    float complex *U;
+    float *psi, *q;
+    int *jlo, *jhi;          /* [nfft] first and last index (kk + M/2) of each PSD bin */
+    float *psd;              /* [R][nfft] */
+    float *snrbin;           /* [R][nfft] per-bin SNR above the floor, linear, ≥ 0 */
+    double *snr, *df;        /* [R] full-band SNR (linear); frequency relative to the reference */
+    double *nfine;           /* [R] noise power of one transform bin */
+    double t2;               /* Σ taper² */
+    const float **x;         /* [R] captures */
+    unsigned char *have, *rot;
+    double *acc;             /* [nfft] */
+    float complex *g, *z;    /* [Mmax] scratch */
+    float complex *gb;       /* [Mmax] normalised cross-spectrum of the band */
+    float *wt;               /* [Mmax] fit weights */
+    int *kk;                 /* [Mmax] band bins, signed */
+    unsigned char *inband;   /* [nfft] */
+};
+
+/* atan2 by the minimax polynomial of internal.h, branch-free (the loops
+ * that call it vectorise); 0 for (0, 0) */
+static inline float fast_atan2f(float y, float x)
+{
+    float ax = fabsf(x), ay = fabsf(y), mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax;
+    float a = mn / (mx > 0 ? mx : 1.0f), s2 = a * a;
+    float r = ((-0.0464964749f * s2 + 0.15931422f) * s2 - 0.327622764f) * s2 * a + a;
+    r = ay > ax ? (float)M_PI_2 - r : r;
+    r = x < 0 ? (float)M_PI - r : r;
+    return y < 0 ? -r : r;
+}
+
+static inline float absf(float complex z) { return sqrtf(crealf(z) * crealf(z) + cimagf(z) * cimagf(z)); }
+
+/* the smallest 2^a, 3·2^a or 5·2^a at least n: sizes FFTW does fast */
+static int fast_size(int n)
+{
+    int best = 0;
+    const int c[] = {1, 3, 5};
+    for (int i = 0; i < 3; i++) {
+        long m = c[i];
+        while (m < n)
+            m *= 2;
+        if (!best || m < best)
+            best = (int)m;
+    }
+    return best;
+}
+
+void hd_dsp_net_free(hd_dsp_net *w)
+{
+    if (!w)
+        return;
+    free(w->taper);
+    free(w->bin_of);
+    free(w->cnt);
+    free(w->X);
+    free(w->U);
+    free(w->psi);
+    free(w->q);
+    free(w->jlo);
+    free(w->jhi);
+    free(w->psd);
+    free(w->snrbin);
+    free(w->snr);
+    free(w->df);
+    free(w->nfine);
+    free(w->x);
+    free(w->have);
+    free(w->rot);
+    free(w->acc);
+    free(w->g);
+    free(w->z);
+    free(w->gb);
+    free(w->wt);
+    free(w->kk);
+    free(w->inband);
+    free(w);
+}
+
+hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
+{
+    if (R < 1 || n < 4 || nfft < 2)
+        return hd_error(HD_EINVAL, "receiver network: %d receivers, %d samples, nfft %d", R, n, nfft), NULL;
+    hd_dsp_net *w = hd_calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->R = R;
+    w->n = n;
+    w->nfft = nfft;
+    w->Mmax = fast_size(2 * n);
+    size_t M = (size_t)w->Mmax, RM = (size_t)R * M;
+    w->taper = hd_malloc((size_t)n * sizeof *w->taper);
+    w->bin_of = hd_malloc(M * sizeof *w->bin_of);
+    w->cnt = hd_malloc((size_t)nfft * sizeof *w->cnt);
+    w->X = hd_aligned_alloc(RM, sizeof *w->X);
+    w->U = hd_aligned_alloc(RM, sizeof *w->U);
+    w->psi = hd_aligned_alloc(RM, sizeof *w->psi);
+    w->q = hd_aligned_alloc(RM, sizeof *w->q);
+    w->jlo = hd_malloc((size_t)nfft * sizeof *w->jlo);
+    w->jhi = hd_malloc((size_t)nfft * sizeof *w->jhi);
+    w->psd = hd_calloc((size_t)R * nfft, sizeof *w->psd);
+    w->snrbin = hd_calloc((size_t)R * nfft, sizeof *w->snrbin);
+    w->snr = hd_calloc((size_t)R, sizeof *w->snr);
+    w->df = hd_calloc((size_t)R, sizeof *w->df);
+    w->nfine = hd_calloc((size_t)R, sizeof *w->nfine);
+    w->x = hd_calloc((size_t)R, sizeof *w->x);
+    w->have = hd_calloc((size_t)R, 1);
+    w->rot = hd_calloc((size_t)R, 1);
+    w->acc = hd_malloc((size_t)nfft * sizeof *w->acc);
+    w->g = hd_aligned_alloc(M, sizeof *w->g);
+    w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
+    w->gb = hd_malloc(M * sizeof *w->gb);
+    w->wt = hd_malloc(M * sizeof *w->wt);
+    w->kk = hd_malloc(M * sizeof *w->kk);
+    w->inband = hd_malloc((size_t)nfft);
+    if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->x ||
+        !w->have || !w->rot || !w->acc || !w->g || !w->z || !w->gb || !w->wt || !w->kk || !w->inband) {
+        hd_dsp_net_free(w);
+        return NULL;
+    }
+    /* 10 % Tukey: the capture's edges fade over 5 % at each end, so the
+     * rectangular window's edges do not pull a strong narrow signal's
+     * correlation toward lag 0 */
+    int T = n / 20 > 1 ? n / 20 : 1;
+    double s2 = 0, s4 = 0;
+    for (int m = 0; m < n; m++) {
+        int e = m < n - 1 - m ? m : n - 1 - m;
+        double v = e < T ? 0.5 - 0.5 * cos(M_PI * (e + 0.5) / T) : 1.0;
+        w->taper[m] = (float)v;
+        s2 += v * v;
+        s4 += v * v * v * v;
+    }
+    w->neff = s2 * s2 / s4;
+    w->t2 = s2;
+    return w;
+}
+
+int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
+{
+    if (!(fs > 0) || max_abs_lag < 0)
+        return hd_error(HD_EINVAL, "receiver network: %g Hz, lag %d", fs, max_abs_lag);
+    w->fs = fs;
+    /* no circular wrap within the lags searched: M ≥ n + |lag| */
+    long need = (long)w->n + max_abs_lag + 1;
+    w->M = need >= w->Mmax ? w->Mmax : fast_size((int)need);
+    memset(w->have, 0, (size_t)w->R);
+    memset(w->rot, 0, (size_t)w->R);
+    memset(w->df, 0, (size_t)w->R * sizeof *w->df);
+    if (w->M == w->map_M)
+        return 0;
+    int M = w->M, nfft = w->nfft;
+    memset(w->cnt, 0, (size_t)nfft * sizeof *w->cnt);
+    for (int j = 0; j < nfft; j++) {
+        w->jlo[j] = M;
+        w->jhi[j] = -1;
+    }
+    for (int k = 0; k < M; k++) {
+        int kk = k < M / 2 ? k : k - M;
+        int j = nfft / 2 + (int)floor((double)kk * nfft / M + 0.5);
+        j = ((j % nfft) + nfft) % nfft;
+        w->bin_of[k] = j;
+        w->cnt[j]++;
+        /* bin 0 (±fs/2) wraps: only its lower part counts for bands */
+        int idx = kk + M / 2;
+        if (j > 0 || kk < 0) {
+            w->jlo[j] = idx < w->jlo[j] ? idx : w->jlo[j];
+            w->jhi[j] = idx > w->jhi[j] ? idx : w->jhi[j];
+        }
+    }
+    double s2 = 0;
+    for (int m = 0; m < w->n; m++) {
+        double v = w->taper[m] * (0.5 - 0.5 * cos(2 * M_PI * m / M));
+        s2 += v * v;
+    }
+    w->w2 = s2;
+    /* Gamma shape of a PSD bin: G Hann-windowed transform bins whose powers
+     * correlate by (2/3)² with a neighbour and (1/6)² two bins apart */
+    double G = (double)M / nfft;
+    w->shape = G / (1 + 2 * (4.0 / 9) * (1 - 1 / G) + 2 * (1.0 / 36) * (1 - 2 / G));
+    if (w->shape < 1)
+        w->shape = 1;
+    w->map_M = M;
+    return 0;
+}
+
+static void polar(hd_dsp_net *w, int r);
+
+/* taper·x (·e^{-j2π df m/fs}), zero padded to M, transformed */
+static int transform(hd_dsp_net *w, const float *x, double df, float complex *X)
+{
+    int n = w->n, M = w->M;
+    const hd_fft_plan *p = hd_fft_plan_get(M, -1);
+    if (!p)
+        return HD_ENOMEM;
+    const float complex *cx = (const float complex *)x;
+    if (df == 0) {
+        for (int m = 0; m < n; m++)
+            X[m] = cx[m] * w->taper[m];
+    } else {
+        double complex st = cexp(-I * 2 * M_PI * df / w->fs), r = 1;
+        for (int m = 0; m < n; m++, r *= st) {
+            if ((m & 255) == 0)
+                r = cexp(-I * 2 * M_PI * df / w->fs * m);
+            X[m] = cx[m] * (w->taper[m] * (float complex)r);
+        }
+    }
+    memset(X + n, 0, (size_t)(M - n) * sizeof *X);
+    hd_fft_execute(p, (float *)X, (float *)X);
+    return 0;
+}
+
+int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spectral *out)
+{
+    if (r < 0 || r >= w->R || !x || !psd || !out || w->M == 0)
+        return hd_error(HD_EINVAL, "receiver network: receiver %d", r);
+    int M = w->M, nfft = w->nfft, rc;
+    float complex *X = w->X + (size_t)r * w->Mmax;
+    if ((rc = transform(w, x, 0, X)) < 0)
+        return rc;
+    /* Daniell: Hann in the frequency domain, bins averaged onto the grid */
+    /* pw[idx]: |Hann-windowed bin|² in frequency order (idx = kk + M/2),
+     * kept for the fine frequency */
+    float *pw = (float *)w->z;
+    const float *xf = (const float *)X;
+    int h2 = M / 2;
+    for (int k = 1; k < M - 1; k++) {
+        float hr = 0.5f * xf[2 * k] - 0.25f * (xf[2 * k - 2] + xf[2 * k + 2]);
+        float hi = 0.5f * xf[2 * k + 1] - 0.25f * (xf[2 * k - 1] + xf[2 * k + 3]);
+        pw[k < h2 ? k + h2 : k - h2] = hr * hr + hi * hi;
+    }
+    for (int k = 0; k < M; k += M - 1) {
+        float complex h = 0.5f * X[k] - 0.25f * (X[k ? k - 1 : M - 1] + X[k + 1 < M ? k + 1 : 0]);
+        pw[k < h2 ? k + h2 : k - h2] = crealf(h) * crealf(h) + cimagf(h) * cimagf(h);
+    }
+    /* each PSD bin a contiguous run of idx; bin 0 (±fs/2) also takes the
+     * top run, above the last bin's */
+    int top = w->jhi[nfft - 1] + 1;
+    double norm = 1.0 / (w->w2 > 0 ? w->w2 : 1) / nfft;
+    for (int j = 0; j < nfft; j++) {
+        float acc = 0;
+        for (int idx = w->jlo[j]; idx <= w->jhi[j]; idx++)
+            acc += pw[idx];
+        for (int idx = top; j == 0 && idx < M; idx++)
+            acc += pw[idx];
+        psd[j] = (float)(w->cnt[j] ? acc / w->cnt[j] * norm : 0);
+    }
+    if ((rc = hd_dsp_spectral_shape(psd, nfft, w->shape, w->fs, out)) < 0)
+        return rc;
+    hd_dsp_m2m4(x, w->n, out);
+    double fl = hd_dsp_noise_floor_shape(psd, nfft, 0.3, w->shape);
+    /* frequency offset and peak on the transform's fine bins (a PSD bin is
+     * M/nfft of them): the centroid of the power above the floor in the
+     * PSD bins clearly above it, and the strongest bin interpolated */
+    if (fl > 0 && isfinite(fl)) {
+        double sp = 0, sf = 0, df = w->fs / M;
+        float flk = (float)(fl * nfft * w->w2);
+        int pk = -1;
+        for (int j = 1; j < nfft; j++) {
+            if (psd[j] <= 2 * fl)
+                continue;
+            float a = 0, b = 0;
+            for (int idx = w->jlo[j]; idx <= w->jhi[j]; idx++) {
+                float e = pw[idx] - flk;
+                a += e;
+                b += e * (float)(idx - h2);
+                if (pk < 0 || pw[idx] > pw[pk])
+                    pk = idx;
+            }
+            sp += a;
+            sf += b;
+        }
+        if (sp > 0)
+            out->freq_offset_hz = sf / sp * df;
+        if (pk >= 0) {
+            double fpk = (pk - h2) * df, a0 = pw[(pk + M - 1) % M], b0 = pw[pk], c0 = pw[(pk + 1) % M];
+            if (a0 > 0 && b0 > 0 && c0 > 0) {
+                double la = log(a0), lb = log(b0), lc = log(c0), den = la - 2 * lb + lc;
+                if (den < 0)
+                    fpk += 0.5 * (la - lc) / den * df;
+            }
+            out->peak_freq_hz = fpk;
+        }
+    }
+    float *sb = w->snrbin + (size_t)r * nfft;
+    for (int j = 0; j < nfft; j++) {
+        double s = fl > 0 ? psd[j] / fl - 1 : 0;
+        sb[j] = (float)(s > 0 && isfinite(s) ? s : 0);
+    }
+    memcpy(w->psd + (size_t)r * nfft, psd, (size_t)nfft * sizeof *psd);
+    /* white noise of power P gives E|X_k|² = P Σ taper², and a PSD bin P / nfft */
+    w->nfine[r] = fl > 0 && isfinite(fl) ? fl * nfft * w->t2 : 0;
+    w->snr[r] = pow(10, out->snr_db / 10);
+    w->x[r] = x;
+    w->have[r] = 1;
+    polar(w, r);
+    return 0;
+}
+
+/* Receiver r's spectrum (w->X) in polar form over its band (the PSD bins
+ * above BAND_SNR), in frequency order: what every pair reads. */
+static void polar(hd_dsp_net *w, int r)
+{
+    int M = w->M, nfft = w->nfft;
+    const float complex *X = w->X + (size_t)r * w->Mmax;
+    const float *sb = w->snrbin + (size_t)r * nfft;
+    float complex *U = w->U + (size_t)r * w->Mmax;
+    float *psi = w->psi + (size_t)r * w->Mmax, *q = w->q + (size_t)r * w->Mmax;
+    float inv = w->nfine[r] > 0 ? (float)(1 / w->nfine[r]) : 0;
+    for (int j = 1; j < nfft; j++) {
+        if (!(sb[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
+            continue;
+        /* runs of non-negative and of negative frequencies: contiguous in X */
+        int lo = w->jlo[j], hi = w->jhi[j], mid = M / 2;
+        for (int part = 0; part < 2; part++) {
+            int a = part ? (lo > mid ? lo : mid) : lo, b = part ? hi : (hi < mid - 1 ? hi : mid - 1);
+            if (a > b)
+                continue;
+            const float *xr = (const float *)(X + (part ? a - mid : a - mid + M));
+            float *u = (float *)(U + a), *ps = psi + a, *qq = q + a;
+            for (int i = 0; i <= b - a; i++) {
+                float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
+                float is = m > 0 ? 1 / m : 0;
+                u[2 * i] = re * is;
+                u[2 * i + 1] = im * is;
+                ps[i] = fast_atan2f(im, re);
+                float v = p * inv - 1;
+                qq[i] = v > 0 ? v : 0;
+            }
+        }
+    }
+}
+
+/* GCC-PHAT of receivers a and b (their polar spectra) over their common
+ * band, lags center_s ± max_lag_s; fit: the weighted phase-slope refinement
+ * and its sigma (else the parabolic peak only). */
+static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_lag_s, double psr_min_db, int fit,
+                     hd_xcorr *o)
+{
+    int M = w->M, n = w->n, nfft = w->nfft;
+    double fs = w->fs;
+    memset(o, 0, sizeof *o);
+    o->delay_s = center_s;
+    o->sigma_s = INFINITY;
+    const float *sa = w->snrbin + (size_t)a * nfft, *sbn = w->snrbin + (size_t)b * nfft;
+    size_t oa = (size_t)a * w->Mmax, ob = (size_t)b * w->Mmax;
+    const float complex *Ua = w->U + oa, *Ub = w->U + ob;
+    const float *pa = w->psi + oa, *pb_ = w->psi + ob, *qa = w->q + oa, *qb = w->q + ob;
+    int nbj = 0, strong = 0;
+    float top = 0;
+    for (int j = 1; j < nfft; j++) { /* bin 0 is the band's edge (±fs/2) */
+        float m = sa[j] < sbn[j] ? sa[j] : sbn[j];
+        nbj += m > BAND_SNR && w->jhi[j] >= w->jlo[j];
+        top = m > top ? m : top;
+    }
+    /* a carrier has no bandwidth to time: one or two bins, or, above a weak
+     * floor, a main lobe with window sidelobes around it (count the bins
+     * within 10 dB of the strongest) */
+    for (int j = 1; j < nfft; j++)
+        strong += (sa[j] < sbn[j] ? sa[j] : sbn[j]) >= 0.1f * top;
+    if (nbj < 3 || strong < 3)
+        return 0;
+    int nb = 0;
+    float complex *gb = w->gb;
+    float *wt = w->wt, *ph = (float *)w->z;
+    for (int j = 1; j < nfft; j++) {
+        if (!(sa[j] > BAND_SNR && sbn[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
+            continue;
+        int lo = w->jlo[j], len = w->jhi[j] - lo + 1;
+        /* PHAT: the unit cross-spectrum; the fit's weights are the bins'
+         * own SNRs (an FM signal's lines, a random signal's fading bins) */
+        const float *restrict ua = (const float *)(Ua + lo), *restrict ub = (const float *)(Ub + lo);
+        const float *restrict fa = pa + lo, *restrict fb = pb_ + lo, *restrict xa = qa + lo, *restrict xb = qb + lo;
+        float *restrict go = (float *)(gb + nb), *restrict po = ph + nb, *restrict wo = wt + nb;
+        int *restrict ko = w->kk + nb;
+        for (int i = 0; i < len; i++) {
+            go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
+            go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
+            po[i] = fb[i] - fa[i];
+            float x = xa[i], y = xb[i];
+            wo[i] = x * y / (1 + x + y);
+            ko[i] = lo + i - M / 2;
+        }
+        nb += len;
+    }
+    if (nb < 8)
+        return 0;
+    int klo = w->kk[0], span = w->kk[nb - 1] - klo + 1;
+    int K = fast_size(span + span / 2 > 64 ? span + span / 2 : 64);
+    if (K > M)
+        K = M;
+    const hd_fft_plan *pb = hd_fft_plan_get(K, +1);
+    if (!pb)
+        return HD_ENOMEM;
+    float complex *g = w->g;
+    memset(g, 0, (size_t)K * sizeof *g);
+    for (int i = 0; i < nb; i++)
+        g[w->kk[i] - klo] = gb[i];
+    hd_fft_execute(pb, (float *)g, (float *)g); /* |g[m]| = |r(m M / K)| */
+
+    int lo, hi;
+    if (!hd_dsp_lag_window(center_s, max_lag_s, fs, n, &lo, &hi))
+        return 0;
+    if (lo < -(M - n))
+        lo = -(M - n);
+    if (hi > M - n)
+        hi = M - n;
+    if (lo > hi)
+        return 0;
+    double step = (double)M / K;
+    int mlo = (int)floor(lo / step), mhi = (int)ceil(hi / step);
+    if (mhi - mlo + 1 > K)
+        mhi = mlo + K - 1;
+#define GAT(m) absf(g[(((m) % K) + K) % K])
+    int best = mlo;
+    double bestv = -1;
+    for (int m = mlo; m <= mhi; m++) {
+        double v = GAT(m);
+        if (v > bestv) {
+            bestv = v;
+            best = m;
+        }
+    }
+    int excl = (int)ceil(4 / step);
+    double sum = 0;
+    int cnt = 0;
+    for (int m = mlo; m <= mhi; m++) {
+        if (abs(m - best) <= excl)
+            continue;
+        double v = GAT(m);
+        sum += v * v;
+        cnt++;
+    }
+    double side = cnt ? sum / cnt : 0;
+    o->psr_db = bestv > 0 ? 10 * log10(bestv * bestv / (side > 1e-30 * bestv * bestv ? side : 1e-30 * bestv * bestv)) : 0;
+    o->peak = bestv / nb;
+    double y0 = GAT(best - 1), y1 = bestv, y2 = GAT(best + 1);
+#undef GAT
+    double den = y0 - 2 * y1 + y2;
+    double tau = (best + (den < 0 ? 0.5 * (y0 - y2) / den : 0.0)) * step;
+    double sig2 = 0;
+    if (fit) {
+        /* Σw, Σw x, Σw x² of x = 2π (kk - kc) / M: the fit's information
+         * does not depend on tau */
+        int kc = (w->kk[0] + w->kk[nb - 1]) / 2;
+        float xs = (float)(2 * M_PI / M);
+        float *xv = (float *)w->z + w->Mmax; /* after ph */
+        double sw = 0, swx = 0, swxx = 0, kmean = 0;
+        for (int i = 0; i < nb; i++)
+            kmean += w->kk[i];
+        kmean /= nb;
+        for (int i = 0; i < nb; i++) {
+            float x = (float)(w->kk[i] - kc) * xs;
+            xv[i] = x;
+            sw += wt[i];
+            swx += wt[i] * x;
+            swxx += wt[i] * x * x;
+        }
+        double d = sw * swxx - swx * swx;
+        /* phase variance of a bin: 1 / (2 seff); the bins are correlated
+         * by the zero padding and the taper (n_eff independent of M) */
+        double f = w->neff / M, sxx = sw > 0 ? swxx - swx * swx / sw : 0;
+        sig2 = sxx > 0 ? 1.0 / (2 * f * sxx) : INFINITY;
+        /* the residual phase's constant: the correlation's phase at the
+         * grid peak (lag best·step: e^{j2π klo best / K} g[best]), moved to
+         * tau along the band's mean frequency, about kc */
+        double complex pk = g[((best % K) + K) % K] * cexp(I * 2 * M_PI * (double)klo * best / K);
+        double c0 = -(carg(pk) - 2 * M_PI * (double)kc * best / K + 2 * M_PI * (kmean - kc) * (tau - best * step) / M);
+        const float tp = (float)(2 * M_PI), itp = (float)(1 / (2 * M_PI));
+        for (int iter = 0; d > 0 && iter < 3; iter++) {
+            float t = (float)tau, c = (float)c0;
+            double swy = 0, swxy = 0;
+            float *yv = xv + w->Mmax; /* after xv */
+            for (int i = 0; i < nb; i++) {
+                float y = ph[i] + xv[i] * t + c;
+                float r = y * itp;
+                yv[i] = y - tp * (float)(int)(r + (r >= 0 ? 0.5f : -0.5f));
+            }
+            for (int i = 0; i < nb; i++) {
+                swy += wt[i] * yv[i];
+                swxy += wt[i] * xv[i] * yv[i];
+            }
+            double slope = (sw * swxy - swx * swy) / d, icpt = (swy - slope * swx) / sw;
+            tau -= slope;
+            c0 -= icpt;
+            /* without wrapped phases the fit is exact in one pass */
+            if (fabs(slope) < 0.05)
+                break;
+        }
+    }
+    o->delay_s = tau / fs;
+    if (fit)
+        o->sigma_s = sqrt(sig2 + EST_FLOOR_SAMPLES * EST_FLOOR_SAMPLES) / fs;
+    else
+        o->sigma_s = hd_dsp_tdoa_crlb(n, fs, w->snr[a], w->snr[b], 0);
+    o->valid = o->psr_db >= psr_min_db && isfinite(o->delay_s) && isfinite(o->sigma_s);
+    return 0;
+}
+
+/* b's frequency minus a's from conj(a(m))·b(m + tau) (b linearly
+ * interpolated at the fraction): block sums, the peak of their short
+ * transform, then the phase slope over SEGMENTS segments. */
+static int freq_diff(hd_dsp_net *w, const float *xa, const float *xb, double tau, double *df_out)
+{
+    int n = w->n;
+    double fs = w->fs;
+    *df_out = 0;
+    int l0 = (int)floor(tau);
+    float e = (float)(tau - l0);
+    int m0 = l0 < 0 ? -l0 : 0, m1 = n - l0 - 1 < n ? n - l0 - 1 : n;
+    int nblk = (m1 - m0) / BLOCK;
+    if (nblk < 4 * SEGMENTS)
+        return 0;
+    const float complex *a = (const float complex *)xa, *b = (const float complex *)xb;
+    int Q = fast_size(2 * nblk);
+    if (Q > w->Mmax)
+        return 0;
+    const hd_fft_plan *pf = hd_fft_plan_get(Q, -1);
+    if (!pf)
+        return HD_ENOMEM;
+    float complex *zb = w->z, *Z = w->g;
+    for (int q = 0; q < nblk; q++) {
+        float complex s = 0;
+        int m = m0 + q * BLOCK;
+        for (int i = 0; i < BLOCK; i++, m++)
+            s += conjf(a[m]) * ((1 - e) * b[m + l0] + e * b[m + l0 + 1]);
+        zb[q] = s;
+    }
+    memcpy(Z, zb, (size_t)nblk * sizeof *Z);
+    memset(Z + nblk, 0, (size_t)(Q - nblk) * sizeof *Z);
+    hd_fft_execute(pf, (float *)Z, (float *)Z);
+    int best = 0;
+    float bv = -1;
+    for (int k = 0; k < Q; k++) {
+        float v = crealf(Z[k]) * crealf(Z[k]) + cimagf(Z[k]) * cimagf(Z[k]);
+        if (v > bv) {
+            bv = v;
+            best = k;
+        }
+    }
+    double y0 = cabsf(Z[(best - 1 + Q) % Q]), y1 = cabsf(Z[best]), y2 = cabsf(Z[(best + 1) % Q]);
+    double den = y0 - 2 * y1 + y2, frac = den < 0 ? 0.5 * (y0 - y2) / den : 0;
+    int kq = best < Q / 2 ? best : best - Q;
+    double fb = fs / BLOCK, df = (kq + frac) * fb / Q;
+    /* fine: the phase slope of the de-rotated block sums */
+    double complex seg[SEGMENTS] = {0};
+    double tm[SEGMENTS];
+    int len = nblk / SEGMENTS;
+    double complex st = cexp(-I * 2 * M_PI * df / fb), r = 1;
+    for (int s = 0; s < SEGMENTS; s++) {
+        for (int q = s * len; q < (s + 1) * len; q++) {
+            if (q == s * len)
+                r = cexp(-I * 2 * M_PI * df / fb * q);
+            seg[s] += zb[q] * r;
+            r *= st;
+        }
+        tm[s] = (s + 0.5) * len / fb;
+    }
+    double ph[SEGMENTS], sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (int s = 0; s < SEGMENTS; s++) {
+        ph[s] = carg(seg[s]);
+        if (s) {
+            while (ph[s] - ph[s - 1] > M_PI)
+                ph[s] -= 2 * M_PI;
+            while (ph[s] - ph[s - 1] < -M_PI)
+                ph[s] += 2 * M_PI;
+        }
+        double wv = cabs(seg[s]);
+        sw += wv;
+        sx += wv * tm[s];
+        sy += wv * ph[s];
+        sxx += wv * tm[s] * tm[s];
+        sxy += wv * tm[s] * ph[s];
+    }
+    double d = sw * sxx - sx * sx;
+    if (d > 0)
+        df += (sw * sxy - sx * sy) / d / (2 * M_PI);
+    *df_out = isfinite(df) ? df : 0;
+    return 0;
+}
+
+int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s, double max_lag_s, double psr_min_db,
+                    int reference_only, hd_xcorr *out, int *ref_out)
+{
+    int R = w->R, P = R * (R - 1) / 2, rc;
+    for (int p = 0; p < P; p++) {
+        memset(&out[p], 0, sizeof out[p]);
+        out[p].sigma_s = INFINITY;
+    }
+    int ref = -1, used = 0;
+    for (int r = 0; r < R; r++)
+        if (use[r] && w->have[r]) {
+            used++;
+            if (ref < 0 || w->snr[r] > w->snr[ref])
+                ref = r;
+        }
+    *ref_out = used >= 2 ? ref : -1;
+    if (used < 2)
+        return 0;
+    size_t Mx = (size_t)w->Mmax;
+    /* each receiver's frequency against the reference, removed once */
+    for (int r = 0; r < R; r++) {
+        if (!use[r] || !w->have[r] || r == ref)
+            continue;
+        hd_xcorr c;
+        if ((rc = correlate(w, ref, r, -(t0_s[r] - t0_s[ref]), max_lag_s, psr_min_db, 0, &c)) < 0)
+            return rc;
+        if (!c.valid)
+            continue;
+        if ((rc = freq_diff(w, w->x[ref], w->x[r], c.delay_s * w->fs, &w->df[r])) < 0)
+            return rc;
+        if (w->df[r] != 0) {
+            if ((rc = transform(w, w->x[r], w->df[r], w->X + r * Mx)) < 0)
+                return rc;
+            polar(w, r);
+            w->rot[r] = 1;
+        }
+    }
+    for (int p = 0, i = 0; i < R; i++)
+        for (int j = i + 1; j < R; j++, p++) {
+            if (!use[i] || !use[j] || !w->have[i] || !w->have[j] || (reference_only && i != ref && j != ref))
+                continue;
+            if ((rc = correlate(w, i, j, -(t0_s[j] - t0_s[i]), max_lag_s, psr_min_db, 1, &out[p])) < 0)
+                return rc;
+            out[p].freq_diff_hz = w->df[j] - w->df[i];
+        }
+    return 0;
+}
