@@ -801,3 +801,31 @@ double hd_locate_mahalanobis2(const double c[3], double de, double dn)
         return INFINITY;
     return (c[2] * de * de - 2 * c[1] * de * dn + c[0] * dn * dn) / det;
 }
+
+int hd_locate_arrivals(int R, const hd_locate_obs *obs, double outlier_sigma, double *toa_s, double *var_s2,
+                       uint64_t *timed)
+{
+    const int P = hd_features_npairs(R);
+    *timed = 0;
+    if (P < 1)
+        return 0;
+    int(*pr)[2] = hd_malloc((size_t)P * sizeof *pr);
+    uint8_t *ok = hd_malloc((size_t)P);
+    if (!pr || !ok) {
+        free(pr);
+        free(ok);
+        return HD_ENOMEM;
+    }
+    int any = 0, n = 0;
+    for (int p = 0; p < P; p++) {
+        hd_features_pair(R, p, &pr[p][0], &pr[p][1]);
+        ok[p] = obs->tmask[p] && obs->mask[pr[p][0]] && obs->mask[pr[p][1]] && isfinite(obs->delay_s[p]) &&
+                obs->sigma_s[p] > 0 && isfinite(obs->sigma_s[p]);
+        any |= ok[p];
+    }
+    if (any && fit_variances(R, P, (const int(*)[2])pr, ok, obs->sigma_s, var_s2) == 0)
+        n = pair_times(R, P, (const int(*)[2])pr, ok, obs->delay_s, var_s2, outlier_sigma, toa_s, timed);
+    free(pr);
+    free(ok);
+    return n < 0 ? HD_EDATA : n;
+}

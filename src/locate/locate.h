@@ -106,6 +106,12 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
 int hd_locate_crlb(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e, double n,
                    int with_model, double cov[3]);
 
+/* The TDOA model's first step alone: per-receiver relative arrival times
+ * toa_s[R] (mean 0 over the timed set, bits in *timed) and variances
+ * var_s2[R] from an event's valid pairs. Returns the number timed. */
+int hd_locate_arrivals(int R, const hd_locate_obs *obs, double outlier_sigma, double *toa_s, double *var_s2,
+                       uint64_t *timed);
+
 /* Geodetic point of a frame position, and back. */
 void hd_locate_to_geo(const hd_locate_net *net, double e, double n, double *lat, double *lon);
 void hd_locate_from_geo(const hd_locate_net *net, double lat, double lon, double *e, double *n);

@@ -1,0 +1,156 @@
+/* nn: gradients of every layer and of the loss against finite differences
+ * of a double-precision forward pass, float against double, and a tiny
+ * data set overfit by AdamW. */
+#include "core/rng.h"
+#include "nn/nn.h"
+#include "tap.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R 4
+#define N 5
+
+static void fill(hd_rng *g, float *x, uint8_t *m, float *y, int n)
+{
+    for (int e = 0; e < n; e++) {
+        for (int r = 0; r < R; r++) {
+            m[e * R + r] = (e + r) % 4 != 3; /* some receivers absent */
+            for (int k = 0; k < HD_NN_DIN; k++)
+                x[(e * R + r) * HD_NN_DIN + k] = m[e * R + r] ? (float)hd_rng_normal(g) : 0.0f;
+        }
+        y[2 * e] = (float)hd_rng_normal(g);
+        y[2 * e + 1] = (float)hd_rng_normal(g);
+    }
+}
+
+static void gradcheck(int kind, int gelu)
+{
+    hd_nn_arch A;
+    hd_nn_arch_init(&A, kind, R, 6, gelu);
+    float *p = malloc(A.n_params * sizeof *p), x[N * R * HD_NN_DIN], y[2 * N];
+    uint8_t m[N * R];
+    double *pd = malloc(A.n_params * sizeof *pd), *g = calloc(A.n_params, sizeof *g);
+    hd_rng rg;
+    hd_rng_init(&rg, 5, (uint32_t)kind, (uint32_t)gelu, 0);
+    hd_nn_init_params(&A, 3, p);
+    for (size_t i = 0; i < A.n_params; i++) /* away from ReLU's kink and the initial zeros */
+        pd[i] = p[i] + 0.3 * hd_rng_normal(&rg);
+    fill(&rg, x, m, y, N);
+    hd_nn_loss_grad_double(&A, pd, x, m, N, y, g);
+    double worst = 0;
+    size_t where = 0;
+    const char *layer[5] = {"dense 1", "dense 2", "layer norm", "dense 3", "dense 4 (output)"};
+    double worst_layer[5] = {0};
+    for (size_t i = 0; i < A.n_params; i++) {
+        double h = 1e-6, keep = pd[i];
+        pd[i] = keep + h;
+        double lp = hd_nn_loss_double(&A, pd, x, m, N, y);
+        pd[i] = keep - h;
+        double lm = hd_nn_loss_double(&A, pd, x, m, N, y);
+        pd[i] = keep;
+        double fd = (lp - lm) / (2 * h), err = fabs(fd - g[i]) / fmax(1e-3, fabs(fd) + fabs(g[i]));
+        int k = 4;
+        while (k > 0 && i < A.off[k])
+            k--;
+        if (err > worst_layer[k])
+            worst_layer[k] = err;
+        if (err > worst) {
+            worst = err;
+            where = i;
+        }
+    }
+    for (int k = 0; k < 5; k++)
+        ok(worst_layer[k] < 1e-4, "%s %s: %s gradient matches finite differences (worst relative %.2g)",
+           kind == HD_NN_SET ? "set" : "mlp", gelu ? "gelu" : "relu", layer[k], worst_layer[k]);
+    if (worst >= 1e-4)
+        diag("worst at parameter %zu", where);
+    /* float gradients against the double ones */
+    float *gf = calloc(A.n_params, sizeof *gf);
+    for (size_t i = 0; i < A.n_params; i++)
+        p[i] = (float)pd[i];
+    hd_nn_batch *b = hd_nn_batch_new(&A, N);
+    memcpy(hd_nn_batch_x(b), x, sizeof x);
+    memcpy(hd_nn_batch_m(b), m, sizeof m);
+    hd_nn_loss_grad(&A, p, b, N, y, gf);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < A.n_params; i++) {
+        num += (gf[i] - g[i]) * (gf[i] - g[i]);
+        den += g[i] * g[i];
+    }
+    ok(sqrt(num / den) < 1e-4, "float gradient within %.1g of the double one", sqrt(num / den));
+    hd_nn_batch_free(b);
+    free(gf);
+    free(p);
+    free(pd);
+    free(g);
+}
+
+int main(void)
+{
+    plan_no_plan();
+    /* the loss alone: its gradient with respect to the five outputs */
+    {
+        hd_nn_arch A;
+        hd_nn_arch_init(&A, HD_NN_SET, R, 4, 0);
+        ok(A.n_params == (size_t)(9 * 4 + 4 + 4 * 4 + 4 + 8 + 8 * 4 + 4 + 4 * 5 + 5), "parameter count (%zu)", A.n_params);
+    }
+    gradcheck(HD_NN_SET, 0);
+    gradcheck(HD_NN_SET, 1);
+    gradcheck(HD_NN_MLP, 0);
+    gradcheck(HD_NN_MLP, 1);
+
+    /* the covariance from the Cholesky outputs */
+    {
+        float o[5] = {1, 2, logf(3), logf(2), 0.5f};
+        double mu[2], c[3];
+        hd_nn_output(o, mu, c);
+        ok(fabs(c[0] - 9) < 1e-5 && fabs(c[1] - 1.5) < 1e-5 && fabs(c[2] - 4.25) < 1e-5, "covariance L Lᵀ");
+    }
+
+    /* overfit a tiny data set */
+    {
+        hd_nn_arch A;
+        hd_nn_arch_init(&A, HD_NN_SET, R, 32, 1);
+        float *p = malloc(A.n_params * sizeof *p), *g = malloc(A.n_params * sizeof *g);
+        float *mo = calloc(A.n_params, sizeof *mo), *vo = calloc(A.n_params, sizeof *vo);
+        float x[8 * R * HD_NN_DIN], y[16], out[40];
+        uint8_t m[8 * R];
+        hd_rng rg;
+        hd_rng_init(&rg, 9, 0, 0, 0);
+        fill(&rg, x, m, y, 8);
+        hd_nn_init_params(&A, 1, p);
+        hd_nn_batch *b = hd_nn_batch_new(&A, 8);
+        memcpy(hd_nn_batch_x(b), x, sizeof x);
+        memcpy(hd_nn_batch_m(b), m, sizeof m);
+        double first = 0, last = 0;
+        for (int t = 1; t <= 3000; t++) {
+            memset(g, 0, A.n_params * sizeof *g);
+            double l = hd_nn_loss_grad(&A, p, b, 8, y, g) / 8;
+            for (size_t i = 0; i < A.n_params; i++)
+                g[i] /= 8;
+            hd_nn_clip(g, A.n_params, 5);
+            hd_nn_adamw(p, g, mo, vo, A.n_params, hd_nn_lr(3e-3, t - 1, 50, 3000), 0, t);
+            if (t == 1)
+                first = l;
+            last = l;
+        }
+        hd_nn_forward(&A, p, b, 8, out);
+        double err = 0;
+        for (int e = 0; e < 8; e++) {
+            double d = hypot(out[5 * e] - y[2 * e], out[5 * e + 1] - y[2 * e + 1]);
+            diag("event %d: error %.4f", e, d);
+            err = fmax(err, d);
+        }
+        ok(last < first - 5 && err < 0.05, "a tiny data set is overfit: NLL %.2f -> %.2f, worst error %.4f", first, last,
+           err);
+        hd_nn_batch_free(b);
+        free(p);
+        free(g);
+        free(mo);
+        free(vo);
+    }
+    done_testing();
+    return exit_status();
+}
