@@ -17,6 +17,7 @@ typedef struct {
     int force, quiet, verbose;
     const char *method;         /* --method (commands flagged HD_CMD_LOCATE) */
     const char *model;          /* -m/--model */
+    const char *resume;         /* --resume (commands flagged HD_CMD_RESUME) */
     char **inputs;              /* positional arguments */
     int n_inputs;
     char command_line[4096];    /* argv joined, recorded in outputs */
@@ -32,6 +33,7 @@ typedef struct hd_cmd {
 
 #define HD_CMD_MPI 1u   /* initialise MPI (the command scales over ranks) */
 #define HD_CMD_LOCATE 2u /* takes --method and -m/--model */
+#define HD_CMD_RESUME 4u /* takes --resume FILE */
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
  * after printing a usage error. */
@@ -67,6 +69,8 @@ int hd_cmd_stamp(int argc, char **argv);
 void hd_cmd_stamp_usage(FILE *out);
 int hd_cmd_import(int argc, char **argv);
 void hd_cmd_import_usage(FILE *out);
+int hd_cmd_train(int argc, char **argv);
+void hd_cmd_train_usage(FILE *out);
 int hd_cmd_info(int argc, char **argv);
 void hd_cmd_info_usage(FILE *out);
 

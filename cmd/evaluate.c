@@ -323,7 +323,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
     else if (in.method == HD_LOC_KNN)
         rc = hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, time_block)");
     else
-        rc = hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
+        rc = in.model ? hd_run_locate_nn(&r, &in.rd, &cfg->localize, in.model, on_progress, &prog)
+                      : hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
     hd_progress_finish(&prog);
     hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)

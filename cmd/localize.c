@@ -96,7 +96,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_progress prog;
     hd_progress_start(&prog, "localize", "events", in.rd.meta.n_events, cli->quiet);
     double t0 = hd_now();
-    rc = hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
+    rc = in.model ? hd_run_locate_nn(&r, &in.rd, &cfg->localize, in.model, on_progress, &prog)
+                      : hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
     hd_progress_finish(&prog);
     hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)

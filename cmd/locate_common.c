@@ -1,4 +1,5 @@
 #include "locate_common.h"
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "h5/h5.h"
@@ -15,11 +16,20 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
     if (in->method == HD_LOC_KNN && strcmp(cli->cmd, "evaluate") != 0)
         return hd_error(HD_ECONFIG, "--method knn learns from events with truth: it is for heimdall evaluate "
                                     "with evaluate.split");
-    if (in->method == HD_LOC_NN)
-        return hd_error(HD_EUNSUPPORTED, "--method nn needs a trained model, and this build has no network "
-                                         "inference yet (heimdall train is an open issue); use tdoa, rss or hybrid");
-    if (cli->model)
+    if (in->method == HD_LOC_NN && !cli->model)
+        return hd_error(HD_ECONFIG, "--method nn needs a trained model: -m model.h5 (heimdall train)");
+    if (cli->model && in->method != HD_LOC_NN)
         return hd_error(HD_ECONFIG, "--model is for --method nn");
+    if (cli->model) {
+        if (!(in->model = hd_calloc(1, sizeof *in->model)))
+            return HD_ENOMEM;
+        int rc = hd_nn_model_load(in->model, cli->model);
+        if (rc < 0) {
+            free(in->model);
+            in->model = NULL;
+            return rc;
+        }
+    }
     const char *input = cli->inputs[0];
     hid_t f;
     char format[32];
@@ -63,11 +73,26 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
         hd_locate_input_release(in);
         return rc;
     }
+    if (in->model) { /* the network knows its receivers by position in the list */
+        int ok = in->model->R == in->rd.meta.n_receivers;
+        for (int r = 0; ok && r < in->model->R; r++)
+            ok = strcmp(in->model->st[r].id, in->rd.meta.stations[r].id) == 0;
+        if (!ok) {
+            rc = hd_error(HD_EDATA, "%s was trained on other receivers than %s has", cli->model, cli->inputs[0]);
+            hd_locate_input_release(in);
+            return rc;
+        }
+    }
     return 0;
 }
 
 void hd_locate_input_release(hd_locate_input *in)
 {
+    if (in->model) {
+        hd_nn_model_release(in->model);
+        free(in->model);
+        in->model = NULL;
+    }
     hd_features_release(&in->rd);
     if (in->tmp_features[0])
         unlink(in->tmp_features);

@@ -5,11 +5,13 @@
 #include "cli.h"
 #include "config/config.h"
 #include "features/features.h"
+#include "nn/model.h"
 
 typedef struct {
     hd_features_reader rd;
     char tmp_features[1100];   /* the on-the-fly features file, removed at release */
     int method;
+    hd_nn_model *model;        /* --method nn */
 } hd_locate_input;
 
 /* Resolve the method (--method over localize.method) and open the input,

@@ -344,10 +344,18 @@ int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *for
     r->file = H5I_INVALID_HID;
     if ((rc = hd_h5_open(&r->file, path, format, max_version, comm)) < 0)
         return rc;
-    if ((rc = read_dims(r->file, "status", 2, dims)) < 0)
+    if (strcmp(format, HD_FORMAT_MODEL) == 0) { /* a model: the receivers table alone */
+        if ((rc = hd_h5_read_strings(r->file, "receivers/id", &strs, &ns)) < 0)
+            goto fail;
+        r->n_receivers = (int)ns;
+        hd_h5_free_strings(strs, ns);
+        strs = NULL;
+    } else if ((rc = read_dims(r->file, "status", 2, dims)) < 0) {
         goto fail;
-    r->n_events = (int64_t)dims[0];
-    r->n_receivers = (int)dims[1];
+    } else {
+        r->n_events = (int64_t)dims[0];
+        r->n_receivers = (int)dims[1];
+    }
     if (bulk) {
         if ((rc = read_dims(r->file, "iq", 4, dims)) < 0)
             goto fail;

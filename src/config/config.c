@@ -25,6 +25,8 @@ static const char *const pathloss_names[] = {"log-distance", "hata", "free-space
 static const char *const source_names[] = {"simulate", "live", "kiwiwav", "sigmf"};
 static const char *const method_names[] = {"tdoa", "rss", "hybrid", "nn", "knn"};
 static const char *const split_names[] = {"none", "month", "time_block"};
+static const char *const arch_names[] = {"set", "mlp"};
+static const char *const act_names[] = {"relu", "gelu"};
 
 #define NAME_OF(tab, v) ((v) >= 0 && (size_t)(v) < HD_ARRAY_LEN(tab) ? tab[v] : (v) == HD_AS_STATIONS ? "as-stations" : "?")
 const char *hd_driver_name(int d) { return NAME_OF(driver_names, d); }
@@ -61,6 +63,8 @@ static const enum_def E_PATHLOSS = {pathloss_names, 3, 0};
 static const enum_def E_SOURCE = {source_names, 4, 0};
 static const enum_def E_METHOD = {method_names, 5, 0};
 static const enum_def E_SPLIT = {split_names, 3, 0};
+static const enum_def E_ARCH = {arch_names, 2, 0};
+static const enum_def E_ACT = {act_names, 2, 0};
 
 typedef struct {
     const char *path;         /* dotted, relative to the config (or station record) */
@@ -140,6 +144,18 @@ static const key_def keys[] = {
     {"featurize.logmel_hop", K_INT, C(featurize.logmel_hop), 0, 0, 1, 65536, "128", NULL},
     {"featurize.logmel_n_mels", K_INT, C(featurize.logmel_n_mels), 0, 0, 1, 512, "32", NULL},
     {"train", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"train.arch", K_ENUM, C(train.arch), 0, 0, 0, 0, "set", &E_ARCH},
+    {"train.hidden", K_INT, C(train.hidden), 0, 0, 2, 4096, "64", NULL},
+    {"train.activation", K_ENUM, C(train.gelu), 0, 0, 0, 0, "gelu", &E_ACT},
+    {"train.epochs", K_INT, C(train.epochs), 0, 0, 1, 100000, "40", NULL},
+    {"train.stop_after", K_INT, C(train.stop_after), 0, 0, 0, 100000, "0", NULL},
+    {"train.batch_size", K_INT, C(train.batch_size), 0, 0, 1, 1000000, "128", NULL},
+    {"train.lr", K_DOUBLE, C(train.lr), 0, 0, 1e-7, 1, "0.002", NULL},
+    {"train.weight_decay", K_DOUBLE, C(train.weight_decay), 0, 0, 0, 1, "0.0001", NULL},
+    {"train.clip_norm", K_DOUBLE, C(train.clip_norm), 0, 0, 0, 1e6, "5", NULL},
+    {"train.warmup_steps", K_INT, C(train.warmup_steps), 0, 0, 0, 1000000, "100", NULL},
+    {"train.patience", K_INT, C(train.patience), 0, 0, 1, 100000, "8", NULL},
+    {"train.val_fraction", K_DOUBLE, C(train.val_fraction), 0, 0, 0.01, 0.9, "0.15", NULL},
     {"localize", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"localize.method", K_ENUM, C(localize.method), 0, 0, 0, 0, "tdoa", &E_METHOD},
     {"localize.tx_alt_m", K_DOUBLE, C(localize.tx_alt_m), 0, 0, -500, 9000, "0", NULL},

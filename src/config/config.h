@@ -122,6 +122,19 @@ typedef struct {
     int logmel_n_fft, logmel_hop, logmel_n_mels;
 } hd_featurize_cfg;
 
+typedef struct {
+    int arch;                    /* 0 set, 1 mlp */
+    int hidden;
+    int gelu;                    /* activation: 1 gelu, 0 relu */
+    int epochs;                  /* planned (the learning-rate schedule's length) */
+    int stop_after;              /* stop after this many epochs in all, resumable (0: run to the end) */
+    int batch_size;              /* global batch, split over ranks */
+    double lr, weight_decay, clip_norm;
+    int warmup_steps;
+    int patience;                /* early stopping: epochs without a better validation loss */
+    double val_fraction;         /* events held out for validation (by a hash of the event) */
+} hd_train_cfg;
+
 typedef enum { HD_LOC_TDOA = 0, HD_LOC_RSS = 1, HD_LOC_HYBRID = 2, HD_LOC_NN = 3, HD_LOC_KNN = 4 } hd_locate_method;
 /* How evaluate holds data out: none (classical methods fit nothing), or by
  * the file's /splits/month or /splits/time_block (leave one group out). */
@@ -159,6 +172,7 @@ typedef struct {
     int n_stations;
     hd_collect_cfg collect;
     hd_featurize_cfg featurize;
+    hd_train_cfg train;
     hd_localize_cfg localize;
     hd_evaluate_cfg evaluate;
     char *yaml;                  /* the resolved config (hd_config_dump), owned */

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "eval/learn.h"
+#include "nn/model.h"
 #include "h5/h5.h"
 
 #include <math.h>
@@ -18,8 +19,23 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method, const hd_nn_model *nn,
+                   void (*progress)(void *ctx, int64_t done), void *ctx);
+
 int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                   void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    return run_any(run, rd, cfg, method, NULL, progress, ctx);
+}
+
+int hd_run_locate_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const void *model,
+                     void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    return run_any(run, rd, cfg, HD_LOC_NN, model, progress, ctx);
+}
+
+static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method, const hd_nn_model *nn,
+                   void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     memset(run, 0, sizeof *run);
     const int R = rd->meta.n_receivers, P = rd->n_pairs, F = HD_FEAT_COUNT;
@@ -47,6 +63,21 @@ int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cf
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
         if ((rc = hd_features_read_block(rd, first, n, ev, NULL, feat, mask, delay, sigma, psr, tmask)) < 0)
             goto fail;
+        if (nn) { /* the network takes the block at once */
+            hd_locate_obs obs[BLOCK];
+            hd_locate_result res[BLOCK];
+            for (int i = 0; i < n; i++)
+                obs[i] = (hd_locate_obs){feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
+                                         sigma + (size_t)i * P, tmask + (size_t)i * P, NULL, NULL};
+            double t0 = hd_now();
+            if ((rc = hd_nn_predict(nn, &run->net, obs, n, R, res)) < 0)
+                goto fail;
+            double dt = (hd_now() - t0) / (n > 0 ? n : 1);
+            for (int i = 0; i < n; i++) {
+                run->ev[first + i].res = res[i];
+                run->latency_s[first + i] = dt;
+            }
+        }
         for (int i = 0; i < n; i++) {
             hd_located *out = &run->ev[first + i];
             out->index = ev[i].index;
@@ -61,10 +92,12 @@ int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cf
             run->n_timed[first + i] = nt;
             hd_locate_obs obs = {feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
                                  sigma + (size_t)i * P, tmask + (size_t)i * P};
-            double t0 = hd_now();
-            if ((rc = hd_locate(&run->net, &obs, method, &out->res)) < 0)
-                goto fail;
-            run->latency_s[first + i] = hd_now() - t0;
+            if (!nn) {
+                double t0 = hd_now();
+                if ((rc = hd_locate(&run->net, &obs, method, &out->res)) < 0)
+                    goto fail;
+                run->latency_s[first + i] = hd_now() - t0;
+            }
             float s[64];
             int ns = 0;
             for (int r = 0; r < R; r++)

@@ -20,6 +20,9 @@ typedef struct {
  * progress: called every block with the events done (may be NULL). */
 int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                   void (*progress)(void *ctx, int64_t done), void *ctx);
+/* The same with the trained network (method nn): model from nn/model.h. */
+int hd_run_locate_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const void *model,
+                     void (*progress)(void *ctx, int64_t done), void *ctx);
 /* With evaluate.split: every group of the file's /splits/<split> (a month,
  * a time block) located by a method fitted on the other groups — rss with
  * per-receiver offsets, exponent and sigma learnt (hd_learn_rss), knn with

@@ -77,13 +77,54 @@ void hd_nn_init_params(const hd_nn_arch *A, uint64_t seed, float *p)
     }
 }
 
-void hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float *x, uint8_t *m)
+int hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float *x, uint8_t *m, double anchor[2])
 {
     const int R = net->R, F = HD_FEAT_COUNT;
     double toa[HD_MAX_STATIONS] = {0}, var[HD_MAX_STATIONS];
     uint64_t timed = 0;
     if (obs->tmask && hd_locate_arrivals(R, obs, net->cfg.outlier_sigma, toa, var, &timed) < 0)
         timed = 0;
+    /* the anchor: the hybrid fit, else the centroid of the receivers heard */
+    hd_locate_result res;
+    int rc = hd_locate(net, obs, HD_LOC_HYBRID, &res);
+    if (rc < 0)
+        return rc;
+    double ae = 0, an = 0, sig_km = 1000;
+    if (res.status == HD_LOC_OK || res.status == HD_LOC_OUTSIDE) {
+        ae = res.e;
+        an = res.n;
+        sig_km = sqrt(fmax(res.cov[0] + res.cov[2], 1e-6)) / 1000;
+    } else {
+        int n = 0;
+        for (int r = 0; r < R; r++)
+            if (obs->mask[r] && isfinite(net->rx_en[r][0])) {
+                ae += net->rx_en[r][0];
+                an += net->rx_en[r][1];
+                n++;
+            }
+        ae = n ? ae / n : 0;
+        an = n ? an / n : 0;
+    }
+    anchor[0] = ae;
+    anchor[1] = an;
+    /* arrival-time residuals at the anchor, centred over the timed receivers */
+    double resid[HD_MAX_STATIONS] = {0}, mean = 0;
+    int nt = 0;
+    if (timed) {
+        double lat, lon, p[3];
+        hd_locate_to_geo(net, ae, an, &lat, &lon);
+        hd_geo_to_ecef(lat, lon, net->tx_alt_m, p);
+        for (int r = 0; r < R; r++) {
+            if (!(timed >> r & 1))
+                continue;
+            const double *q = net->rx_ecef[r];
+            double d = sqrt((p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1]) + (p[2] - q[2]) * (p[2] - q[2]));
+            resid[r] = (toa[r] * HD_SPEED_OF_LIGHT - d) / 1000;
+            mean += resid[r];
+            nt++;
+        }
+        mean = nt ? mean / nt : 0;
+    }
     for (int r = 0; r < R; r++) {
         float *v = x + (size_t)r * HD_NN_DIN;
         const float *f = obs->feat + (size_t)r * F;
@@ -97,13 +138,15 @@ void hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, floa
         v[HD_NN_IN_HAS_IQ] = f[HD_FEAT_HAS_IQ];
         v[HD_NN_IN_GPS] = f[HD_FEAT_GPS_OK];
         if (timed >> r & 1) {
-            v[HD_NN_IN_TOA] = (float)(toa[r] * HD_SPEED_OF_LIGHT / 1000);
+            v[HD_NN_IN_TOA] = (float)(resid[r] - mean);
             v[HD_NN_IN_TIMED] = 1;
         }
-        v[HD_NN_IN_EAST] = (float)(net->rx_en[r][0] / 1000);
-        v[HD_NN_IN_NORTH] = (float)(net->rx_en[r][1] / 1000);
+        v[HD_NN_IN_EAST] = (float)((net->rx_en[r][0] - ae) / 1000);
+        v[HD_NN_IN_NORTH] = (float)((net->rx_en[r][1] - an) / 1000);
+        v[HD_NN_IN_ANCHOR] = (float)log10(sig_km);
         v[HD_NN_IN_MASK] = 1;
     }
+    return 0;
 }
 
 void hd_nn_normalize(float *x, int64_t rows, const float *mean, const float *std)

@@ -12,16 +12,20 @@
 
 typedef enum { HD_NN_SET = 0, HD_NN_MLP = 1 } hd_nn_kind;
 
-/* Per receiver inputs, in this order (HD_NN_DIN of them). */
+/* Per receiver inputs, in this order (HD_NN_DIN of them). The network
+ * learns a correction to an anchor, the classical hybrid estimate of the
+ * event (TDOA and RSS in one fit; the receivers' centroid when it has
+ * none): positions and arrival times are given relative to it. */
 enum {
     HD_NN_IN_RSS = 0,  /* rss_dbm */
     HD_NN_IN_SNR,      /* snr_db */
     HD_NN_IN_HAS_IQ,
     HD_NN_IN_GPS,
-    HD_NN_IN_TOA,      /* relative arrival time × c (km), from the pairs */
+    HD_NN_IN_TOA,      /* arrival-time residual at the anchor × c (km): T·c − range − mean */
     HD_NN_IN_TIMED,    /* 1 when the receiver has an arrival time */
-    HD_NN_IN_EAST,     /* receiver position, km east of the network centroid */
+    HD_NN_IN_EAST,     /* receiver position, km east of the anchor */
     HD_NN_IN_NORTH,
+    HD_NN_IN_ANCHOR,   /* log10 of the anchor's 1-sigma (km), 3 when it has none */
     HD_NN_IN_MASK,
     HD_NN_DIN
 };
@@ -39,8 +43,9 @@ int hd_nn_arch_init(hd_nn_arch *A, int kind, int R, int hidden, int gelu);
 void hd_nn_init_params(const hd_nn_arch *A, uint64_t seed, float *p);
 
 /* Raw inputs of one event: x[R*DIN] and m[R], from a features row (as
- * hd_locate_obs) on net (frame, receiver positions). */
-void hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float *x, uint8_t *m);
+ * hd_locate_obs) on net (frame, receiver positions, the anchor's solver);
+ * anchor[2]: the anchor (east, north, m in net's frame). */
+int hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float *x, uint8_t *m, double anchor[2]);
 
 /* Normalisation: x ← (x − mean) / std per input column (flags keep 0/1). */
 void hd_nn_normalize(float *x, int64_t rows, const float *mean, const float *std);

@@ -94,7 +94,7 @@ int main(void)
     {
         hd_nn_arch A;
         hd_nn_arch_init(&A, HD_NN_SET, R, 4, 0);
-        ok(A.n_params == (size_t)(9 * 4 + 4 + 4 * 4 + 4 + 8 + 8 * 4 + 4 + 4 * 5 + 5), "parameter count (%zu)", A.n_params);
+        ok(A.n_params == (size_t)(HD_NN_DIN * 4 + 4 + 4 * 4 + 4 + 8 + 8 * 4 + 4 + 4 * 5 + 5), "parameter count (%zu)", A.n_params);
     }
     gradcheck(HD_NN_SET, 0);
     gradcheck(HD_NN_SET, 1);

@@ -1,0 +1,477 @@
+/* heimdall train: features.h5 (with truth) → model.h5, data-parallel over
+ * MPI ranks: the global batch is split across ranks, gradients summed in
+ * fixed-size buckets; resumable; SIGTERM checkpoints and exits 75. */
+#include "cli.h"
+#include "config/config.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/par.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "core/runinfo.h"
+#include "features/features.h"
+#include "locate/locate.h"
+#include "nn/model.h"
+#include "nn/nn.h"
+
+#include <cblas.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HD_EXIT_REQUEUE 75 /* checkpoint written at a signal: requeue and --resume */
+#define BUCKET_FLOATS (1 << 20) /* 4 MiB per MPI_Allreduce */
+
+void hd_cmd_train_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: heimdall train [-c exp.yaml] [--set KEY=VALUE]... [--resume model.h5] -o model.h5 features.h5\n"
+            "\n"
+            "Train the learned localizer on a features file with /truth: per receiver inputs\n"
+            "(RSS, SNR, IQ and GPS flags, relative arrival time from the time differences,\n"
+            "receiver position east/north of the network centroid, presence), normalised by\n"
+            "statistics of the training split; a permutation-invariant set network (a shared\n"
+            "receiver encoder, masked mean and max pooling, a head) or a plain MLP over the\n"
+            "flattened receivers; outputs a position (east, north) and a full 2×2 covariance\n"
+            "through its Cholesky factor; Gaussian negative log-likelihood, AdamW, linear\n"
+            "warm-up then cosine learning rate, gradient clipping, early stopping on the\n"
+            "validation loss (validation split by a hash of each event: deterministic,\n"
+            "stored). The model file keeps the best parameters, the live parameters and\n"
+            "optimiser state, the step and epoch, the per-epoch and per-step log, the\n"
+            "normalisation and the receivers.\n"
+            "\n"
+            "Config (train:): arch set (or mlp), hidden 64, activation gelu (or relu),\n"
+            "epochs 40 (the schedule's length), stop_after 0 (stop after that many epochs\n"
+            "in all, resumable), batch_size 128 (global), lr 0.002, weight_decay 0.0001,\n"
+            "clip_norm 5, warmup_steps 100, patience 8, val_fraction 0.15.\n"
+            "\n"
+            "Runs alone or under MPI (mpirun/srun -n N): each rank takes its share of every\n"
+            "global batch and gradients are summed across ranks in 4 MiB buckets, so the\n"
+            "loss trajectory does not depend on the number of ranks.\n"
+            "--resume model.h5 continues a run exactly (parameters, optimiser, step, RNG).\n"
+            "SIGTERM or SIGINT (a Slurm time limit) writes the checkpoint to -o and exits\n"
+            "with status 75: requeue the job with --resume.\n"
+            "\n");
+    hd_cli_common_usage(out);
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static void allreduce_buckets(float *g, size_t n, MPI_Comm comm, int size)
+{
+    if (size < 2)
+        return;
+    for (size_t o = 0; o < n; o += BUCKET_FLOATS) {
+        int k = (int)(n - o < BUCKET_FLOATS ? n - o : BUCKET_FLOATS);
+        MPI_Allreduce(MPI_IN_PLACE, g + o, k, MPI_FLOAT, MPI_SUM, comm);
+    }
+}
+
+typedef struct {
+    int64_t E;
+    int R;
+    float *x;     /* [E*R*DIN] */
+    uint8_t *m;   /* [E*R] */
+    float *y;     /* [E*2] km */
+    int64_t *index;
+} dataset;
+
+/* mean NLL and median error (m) over the events in list */
+static void validate(const hd_nn_arch *A, const float *p, const dataset *d, const int64_t *list, int64_t n,
+                     hd_nn_batch *b, int cap, double scale_km, double *nll, double *median_m)
+{
+    double *err = malloc((size_t)(n > 0 ? n : 1) * sizeof *err), sum = 0;
+    float *out = malloc((size_t)cap * 5 * sizeof *out), *yb = malloc((size_t)cap * 2 * sizeof *yb);
+    float *gdummy = NULL;
+    (void)gdummy;
+    int64_t k = 0;
+    for (int64_t s = 0; err && out && yb && s < n; s += cap) {
+        int nb = (int)(n - s < cap ? n - s : cap);
+        float *x = hd_nn_batch_x(b);
+        uint8_t *m = hd_nn_batch_m(b);
+        for (int i = 0; i < nb; i++) {
+            int64_t e = list[s + i];
+            memcpy(x + (size_t)i * d->R * HD_NN_DIN, d->x + (size_t)e * d->R * HD_NN_DIN, (size_t)d->R * HD_NN_DIN * sizeof *x);
+            memcpy(m + (size_t)i * d->R, d->m + (size_t)e * d->R, (size_t)d->R);
+            yb[2 * i] = d->y[2 * e];
+            yb[2 * i + 1] = d->y[2 * e + 1];
+        }
+        hd_nn_forward(A, p, b, nb, out);
+        for (int i = 0; i < nb; i++) {
+            double mu[2], c[3];
+            hd_nn_output(out + (size_t)i * 5, mu, c);
+            double d1 = yb[2 * i] - mu[0], d2 = yb[2 * i + 1] - mu[1];
+            double det = c[0] * c[2] - c[1] * c[1];
+            sum += 0.5 * (c[2] * d1 * d1 - 2 * c[1] * d1 * d2 + c[0] * d2 * d2) / det + 0.5 * log(det) + log(2 * M_PI);
+            err[k++] = 1000 * scale_km * hypot(d1, d2);
+        }
+    }
+    gsl_sort(err, 1, (size_t)k);
+    *nll = k ? sum / k : NAN;
+    *median_m = k ? gsl_stats_median_from_sorted_data(err, 1, (size_t)k) : NAN;
+    free(err);
+    free(out);
+    free(yb);
+}
+
+static int run(const hd_cli *cli, hd_config *cfg)
+{
+    int rank = hd_par_rank(), size = hd_par_size(), rc;
+    MPI_Comm comm = hd_par_comm();
+    const hd_train_cfg *tc = &cfg->train;
+    hd_features_reader rd;
+    hd_locate_net net;
+    hd_nn_model M;
+    dataset d = {0};
+    int64_t *train = NULL, *val = NULL, *perm = NULL;
+    hd_sim_event *ev = NULL;
+    float *feat = NULL, *g = NULL, *yb = NULL;
+    uint8_t *mask = NULL, *tmask = NULL;
+    double *delay = NULL, *sigma = NULL;
+    hd_nn_batch *bt = NULL, *bv = NULL;
+    int net_ok = 0, exit_code = 0;
+    memset(&M, 0, sizeof M);
+    openblas_set_num_threads(1);
+    if ((rc = hd_features_open(&rd, cli->inputs[0], MPI_COMM_NULL)) < 0)
+        return rc;
+    const int R = rd.meta.n_receivers, F = HD_FEAT_COUNT, P = rd.n_pairs;
+    const int64_t E = rd.meta.n_events;
+    if (!rd.meta.has_truth) {
+        rc = hd_error(HD_EDATA, "%s has no /truth: nothing to learn from", cli->inputs[0]);
+        goto fail;
+    }
+    if ((rc = hd_locate_net_init(&net, rd.meta.stations, R, &cfg->localize)) < 0)
+        goto fail;
+    net_ok = 1;
+    size_t En = (size_t)(E > 0 ? E : 1), Pn = (size_t)(P > 0 ? P : 1);
+    ev = hd_calloc(En, sizeof *ev);
+    feat = hd_calloc(En * R * F, sizeof *feat);
+    mask = hd_calloc(En * R, 1);
+    tmask = hd_calloc(En * Pn, 1);
+    delay = hd_calloc(En * Pn, sizeof *delay);
+    sigma = hd_calloc(En * Pn, sizeof *sigma);
+    d.x = hd_calloc(En * R * HD_NN_DIN, sizeof *d.x);
+    d.m = hd_calloc(En * R, 1);
+    d.y = hd_calloc(En * 2, sizeof *d.y);
+    d.index = hd_calloc(En, sizeof *d.index);
+    train = hd_calloc(En, sizeof *train);
+    val = hd_calloc(En, sizeof *val);
+    perm = hd_calloc(En, sizeof *perm);
+    if (!ev || !feat || !mask || !tmask || !delay || !sigma || !d.x || !d.m || !d.y || !d.index || !train || !val || !perm) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    if ((rc = hd_features_read_block(&rd, 0, E, ev, NULL, feat, mask, delay, sigma, NULL, tmask)) < 0)
+        goto fail;
+    d.E = E;
+    d.R = R;
+    int64_t ntr = 0, nva = 0;
+    for (int64_t e = 0; e < E; e++) {
+        hd_locate_obs obs = {feat + (size_t)e * R * F, mask + (size_t)e * R, delay + (size_t)e * Pn,
+                             sigma + (size_t)e * Pn, tmask + (size_t)e * Pn, NULL, NULL};
+        double anchor[2];
+        if ((rc = hd_nn_event_inputs(&net, &obs, d.x + (size_t)e * R * HD_NN_DIN, d.m + (size_t)e * R, anchor)) < 0)
+            goto fail;
+        d.index[e] = ev[e].index;
+        double te, tn;
+        int any = 0;
+        for (int r = 0; r < R; r++)
+            any |= d.m[(size_t)e * R + r];
+        if (!any || !isfinite(ev[e].tx_lat) || !isfinite(ev[e].tx_lon))
+            continue; /* nothing heard, or no truth: not for learning */
+        hd_locate_from_geo(&net, ev[e].tx_lat, ev[e].tx_lon, &te, &tn);
+        d.y[2 * e] = (float)((te - anchor[0]) / 1000); /* the correction to the anchor */
+        d.y[2 * e + 1] = (float)((tn - anchor[1]) / 1000);
+        /* the split by a hash of the event: the same whatever the ranks or order */
+        if ((double)(mix(cfg->seed * 0x51ed27ULL ^ (uint64_t)ev[e].index) % 1000000) < tc->val_fraction * 1e6)
+            val[nva++] = e;
+        else
+            train[ntr++] = e;
+    }
+    if (ntr < 2 || nva < 1) {
+        rc = hd_error(HD_EDATA, "%lld training and %lld validation events: too few to train", (long long)ntr,
+                      (long long)nva);
+        goto fail;
+    }
+    hd_nn_arch A;
+    if (cli->resume) {
+        if ((rc = hd_nn_model_load(&M, cli->resume)) < 0)
+            goto fail;
+        A = M.A;
+        if (M.R != R) {
+            rc = hd_error(HD_EDATA, "%s was trained on %d receivers, %s has %d", cli->resume, M.R, cli->inputs[0], R);
+            goto fail;
+        }
+        for (int r = 0; r < R; r++)
+            if (strcmp(M.st[r].id, rd.meta.stations[r].id) != 0) {
+                rc = hd_error(HD_EDATA, "%s was trained on other receivers (%s where the data have %s)", cli->resume,
+                              M.st[r].id, rd.meta.stations[r].id);
+                goto fail;
+            }
+        hd_info("resuming %s at epoch %lld, step %lld", cli->resume, (long long)M.epoch, (long long)M.step);
+    } else {
+        if ((rc = hd_nn_arch_init(&A, tc->arch == 0 ? HD_NN_SET : HD_NN_MLP, R, tc->hidden, tc->gelu)) < 0 ||
+            (rc = hd_nn_model_alloc(&M, &A)) < 0)
+            goto fail;
+        hd_nn_init_params(&A, cfg->seed, M.params);
+        memcpy(M.best, M.params, A.n_params * sizeof *M.best);
+        M.seed = cfg->seed;
+        M.R = R;
+        memcpy(M.st, rd.meta.stations, (size_t)R * sizeof *M.st);
+        M.outlier_sigma = cfg->localize.outlier_sigma;
+        /* normalisation over the training split: each rank sums its block, then all */
+        double s[3][HD_NN_DIN] = {{0}};
+        int64_t b0, b1;
+        hd_par_block(ntr, rank, size, &b0, &b1);
+        for (int64_t i = b0; i < b1; i++)
+            for (int r = 0; r < R; r++) {
+                const float *v = d.x + ((size_t)train[i] * R + r) * HD_NN_DIN;
+                if (!v[HD_NN_IN_MASK])
+                    continue;
+                for (int k = 0; k < HD_NN_DIN; k++) {
+                    if (k == HD_NN_IN_TOA && !v[HD_NN_IN_TIMED])
+                        continue;
+                    s[0][k] += 1;
+                    s[1][k] += v[k];
+                    s[2][k] += (double)v[k] * v[k];
+                }
+            }
+        if (size > 1)
+            MPI_Allreduce(MPI_IN_PLACE, s, 3 * HD_NN_DIN, MPI_DOUBLE, MPI_SUM, comm);
+        for (int k = 0; k < HD_NN_DIN; k++) {
+            int flag = k == HD_NN_IN_HAS_IQ || k == HD_NN_IN_GPS || k == HD_NN_IN_TIMED || k == HD_NN_IN_MASK;
+            if (k == HD_NN_IN_TOA) { /* residuals: scale only, zero stays zero */
+                M.mean[k] = 0;
+                M.std[k] = s[0][k] && s[2][k] > 0 ? (float)sqrt(s[2][k] / s[0][k]) : 1.0f;
+                continue;
+            }
+            double mu = s[0][k] ? s[1][k] / s[0][k] : 0, var = s[0][k] ? s[2][k] / s[0][k] - mu * mu : 1;
+            M.mean[k] = flag ? 0.0f : (float)mu;
+            M.std[k] = flag || !(var > 1e-12) ? 1.0f : (float)sqrt(var);
+        }
+    }
+    if (!cli->resume) { /* targets in units of their spread over the training split */
+        double s2[2] = {0, 0};
+        int64_t b0, b1;
+        hd_par_block(ntr, rank, size, &b0, &b1);
+        for (int64_t i = b0; i < b1; i++) {
+            s2[0] += (double)d.y[2 * train[i]] * d.y[2 * train[i]] + (double)d.y[2 * train[i] + 1] * d.y[2 * train[i] + 1];
+            s2[1] += 2;
+        }
+        if (size > 1)
+            MPI_Allreduce(MPI_IN_PLACE, s2, 2, MPI_DOUBLE, MPI_SUM, comm);
+        M.target_km = s2[1] > 0 && s2[0] > 0 ? sqrt(s2[0] / s2[1]) : 1;
+    }
+    for (int64_t e = 0; e < E; e++) {
+        d.y[2 * e] = (float)(d.y[2 * e] / M.target_km);
+        d.y[2 * e + 1] = (float)(d.y[2 * e + 1] / M.target_km);
+    }
+    M.n_val = nva;
+    free(M.val_events);
+    M.val_events = hd_malloc((size_t)nva * sizeof *M.val_events);
+    if (!M.val_events) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    for (int64_t i = 0; i < nva; i++)
+        M.val_events[i] = d.index[val[i]];
+    hd_nn_normalize(d.x, (int64_t)E * R, M.mean, M.std);
+
+    const int B = tc->batch_size < ntr ? tc->batch_size : (int)ntr;
+    const int64_t spe = (ntr + B - 1) / B, total = (int64_t)tc->epochs * spe;
+    const int cap = (B + size - 1) / size + 1, vcap = 1024;
+    bt = hd_nn_batch_new(&A, cap);
+    bv = hd_nn_batch_new(&A, vcap);
+    g = hd_malloc(A.n_params * sizeof *g);
+    yb = hd_malloc((size_t)cap * 2 * sizeof *yb);
+    if (!bt || !bv || !g || !yb) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    hd_info("training a %s network (%zu parameters) on %lld events, validating on %lld; global batch %d over %d "
+            "rank%s, %lld steps per epoch",
+            A.kind == HD_NN_SET ? "set" : "MLP", A.n_params, (long long)ntr, (long long)nva, B, size,
+            size > 1 ? "s" : "", (long long)spe);
+    hd_progress prog;
+    hd_progress_start(&prog, "train", "epochs", tc->epochs, cli->quiet);
+    int stopped = 0, interrupted = 0;
+    while (M.epoch < tc->epochs && !interrupted) {
+        if (tc->stop_after && M.epoch >= tc->stop_after) {
+            stopped = 1;
+            break;
+        }
+        if (M.bad_epochs >= tc->patience)
+            break;
+        double t0 = hd_now();
+        /* this epoch's order: a permutation keyed by (seed, epoch) */
+        for (int64_t i = 0; i < ntr; i++)
+            perm[i] = train[i];
+        hd_rng rg;
+        hd_rng_init(&rg, M.seed, (uint32_t)M.epoch, 0x7472, 2);
+        for (int64_t i = ntr - 1; i > 0; i--) {
+            int64_t j = (int64_t)(hd_rng_uniform(&rg) * (double)(i + 1));
+            if (j > i)
+                j = i;
+            int64_t t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        double epoch_loss = 0;
+        int64_t epoch_n = 0;
+        for (int64_t s = M.step - M.epoch * spe; s < spe; s++) {
+            int64_t first = s * B, nb = ntr - first < B ? ntr - first : B;
+            int64_t lo = nb * rank / size, hi = nb * (rank + 1) / size;
+            int n = (int)(hi - lo);
+            float *x = hd_nn_batch_x(bt);
+            uint8_t *m = hd_nn_batch_m(bt);
+            for (int i = 0; i < n; i++) {
+                int64_t e = perm[first + lo + i];
+                memcpy(x + (size_t)i * R * HD_NN_DIN, d.x + (size_t)e * R * HD_NN_DIN, (size_t)R * HD_NN_DIN * sizeof *x);
+                memcpy(m + (size_t)i * R, d.m + (size_t)e * R, (size_t)R);
+                yb[2 * i] = d.y[2 * e];
+                yb[2 * i + 1] = d.y[2 * e + 1];
+            }
+            memset(g, 0, A.n_params * sizeof *g);
+            double loss = n > 0 ? hd_nn_loss_grad(&A, M.params, bt, n, yb, g) : 0;
+            int stop = hd_cli_interrupted();
+            if (size > 1) {
+                MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, comm);
+                MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, comm);
+            }
+            allreduce_buckets(g, A.n_params, comm, size);
+            for (size_t i = 0; i < A.n_params; i++)
+                g[i] /= (float)nb;
+            hd_nn_clip(g, A.n_params, tc->clip_norm);
+            double lr = hd_nn_lr(tc->lr, M.step, tc->warmup_steps, total);
+            hd_nn_adamw(M.params, g, M.m, M.v, A.n_params, lr, tc->weight_decay, M.step + 1);
+            M.step++;
+            if ((rc = hd_nn_model_step_loss(&M, loss / nb)) < 0)
+                goto fail;
+            epoch_loss += loss;
+            epoch_n += nb;
+            if (stop) {
+                interrupted = 1;
+                break;
+            }
+        }
+        if (interrupted)
+            break;
+        double vl, med;
+        validate(&A, M.params, &d, val, nva, bv, vcap, M.target_km, &vl, &med);
+        double lr_now = hd_nn_lr(tc->lr, M.step - 1, tc->warmup_steps, total);
+        if (vl < M.best_val - 1e-6) {
+            M.best_val = vl;
+            memcpy(M.best, M.params, A.n_params * sizeof *M.best);
+            M.bad_epochs = 0;
+        } else {
+            M.bad_epochs++;
+        }
+        M.epoch++;
+        double sec = hd_now() - t0;
+        if ((rc = hd_nn_model_log(&M, (double)M.epoch, epoch_n ? epoch_loss / epoch_n : NAN, vl, med, lr_now, sec)) < 0)
+            goto fail;
+        hd_progress_update(&prog, M.epoch);
+        hd_info("epoch %lld: train NLL %.3f, validation NLL %.3f, validation median error %.0f m, lr %.2g, %.1f s",
+                (long long)M.epoch, epoch_n ? epoch_loss / epoch_n : NAN, vl, med, lr_now, sec);
+    }
+    hd_progress_finish(&prog);
+    hd_runinfo_set_events(ntr + nva);
+    { /* test vectors for other implementations (tests/nn_forward.py) */
+        int nc = nva < 8 ? (int)nva : 8;
+        free(M.check_x);
+        free(M.check_m);
+        free(M.check_out);
+        M.check_x = hd_malloc((size_t)nc * R * HD_NN_DIN * sizeof *M.check_x);
+        M.check_m = hd_malloc((size_t)nc * R);
+        M.check_out = hd_malloc((size_t)nc * 5 * sizeof *M.check_out);
+        if (!M.check_x || !M.check_m || !M.check_out) {
+            rc = HD_ENOMEM;
+            goto fail;
+        }
+        float *x = hd_nn_batch_x(bv);
+        uint8_t *m = hd_nn_batch_m(bv);
+        for (int i = 0; i < nc; i++) {
+            memcpy(x + (size_t)i * R * HD_NN_DIN, d.x + (size_t)val[i] * R * HD_NN_DIN, (size_t)R * HD_NN_DIN * sizeof *x);
+            memcpy(m + (size_t)i * R, d.m + (size_t)val[i] * R, (size_t)R);
+        }
+        memcpy(M.check_x, x, (size_t)nc * R * HD_NN_DIN * sizeof *x);
+        memcpy(M.check_m, m, (size_t)nc * R);
+        hd_nn_forward(&A, M.best, bv, nc, M.check_out);
+        M.n_check = nc;
+    }
+    if (rank == 0) {
+        const char *inputs[] = {cli->inputs[0]};
+        hd_h5_provenance prov = {.format = HD_FORMAT_MODEL, .version = HD_MODEL_VERSION,
+                                 .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
+                                 .n_inputs = 1};
+        rc = hd_nn_model_save(&M, cli->output, cli->force || cli->resume != NULL || interrupted, &prov);
+    }
+    if (size > 1)
+        MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+    if (rc < 0)
+        goto fail;
+    if (interrupted) {
+        hd_warn("interrupted at step %lld (epoch %lld): checkpoint written to %s; continue with --resume %s "
+                "(exit status %d: requeue)",
+                (long long)M.step, (long long)M.epoch, cli->output, cli->output, HD_EXIT_REQUEUE);
+        exit_code = HD_EXIT_REQUEUE;
+    } else if (stopped) {
+        hd_info("stopped after epoch %lld as train.stop_after says; continue with --resume %s", (long long)M.epoch,
+                cli->output);
+    } else {
+        hd_info("wrote %s: best validation NLL %.3f after %lld epochs%s", cli->output, M.best_val, (long long)M.epoch,
+                M.bad_epochs >= tc->patience ? " (early stopping)" : "");
+    }
+fail:
+    hd_nn_batch_free(bt);
+    hd_nn_batch_free(bv);
+    hd_nn_model_release(&M);
+    if (net_ok)
+        hd_locate_net_release(&net);
+    hd_features_release(&rd);
+    free(ev);
+    free(feat);
+    free(mask);
+    free(tmask);
+    free(delay);
+    free(sigma);
+    free(d.x);
+    free(d.m);
+    free(d.y);
+    free(d.index);
+    free(train);
+    free(val);
+    free(perm);
+    free(g);
+    free(yb);
+    return rc < 0 ? rc : exit_code;
+}
+
+int hd_cmd_train(int argc, char **argv)
+{
+    hd_cli cli;
+    hd_config cfg = {0};
+    int st = hd_cli_parse(&cli, hd_cmd_find("train"), argc, argv);
+    if (st)
+        return st == 1 ? 0 : 2;
+    if (!cli.output || cli.n_inputs != 1) {
+        fprintf(stderr, "heimdall train: error: %s\nTry 'heimdall train --help'.\n",
+                !cli.output ? "an output file is required (-o model.h5)" : "exactly one features file is required");
+        return 2;
+    }
+    hd_cli_catch_signals();
+    int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
+    if (rc == 0)
+        rc = run(&cli, &cfg);
+    hd_config_release(&cfg);
+    return rc < 0 ? hd_cli_fail(&cli, rc) : rc;
+}
