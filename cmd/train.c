@@ -83,11 +83,12 @@ typedef struct {
     uint8_t *m;   /* [E*R] */
     float *y;     /* [E*2] km */
     int64_t *index;
+    double *unit;  /* [E] the event's output unit (m) */
 } dataset;
 
 /* mean NLL and median error (m) over the events in list */
 static void validate(const hd_nn_arch *A, const float *p, const dataset *d, const int64_t *list, int64_t n,
-                     hd_nn_batch *b, int cap, double scale_km, double *nll, double *median_m)
+                     hd_nn_batch *b, int cap, double *nll, double *median_m)
 {
     double *err = malloc((size_t)(n > 0 ? n : 1) * sizeof *err), sum = 0;
     float *out = malloc((size_t)cap * 5 * sizeof *out), *yb = malloc((size_t)cap * 2 * sizeof *yb);
@@ -112,7 +113,7 @@ static void validate(const hd_nn_arch *A, const float *p, const dataset *d, cons
             double d1 = yb[2 * i] - mu[0], d2 = yb[2 * i + 1] - mu[1];
             double det = c[0] * c[2] - c[1] * c[1];
             sum += 0.5 * (c[2] * d1 * d1 - 2 * c[1] * d1 * d2 + c[0] * d2 * d2) / det + 0.5 * log(det) + log(2 * M_PI);
-            err[k++] = 1000 * scale_km * hypot(d1, d2);
+            err[k++] = d->unit[list[s + i]] * hypot(d1, d2);
         }
     }
     gsl_sort(err, 1, (size_t)k);
@@ -163,10 +164,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
     d.m = hd_calloc(En * R, 1);
     d.y = hd_calloc(En * 2, sizeof *d.y);
     d.index = hd_calloc(En, sizeof *d.index);
+    d.unit = hd_calloc(En, sizeof *d.unit);
     train = hd_calloc(En, sizeof *train);
     val = hd_calloc(En, sizeof *val);
     perm = hd_calloc(En, sizeof *perm);
-    if (!ev || !feat || !mask || !tmask || !delay || !sigma || !d.x || !d.m || !d.y || !d.index || !train || !val || !perm) {
+    if (!ev || !feat || !mask || !tmask || !delay || !sigma || !d.x || !d.m || !d.y || !d.index || !d.unit || !train || !val || !perm) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -178,7 +180,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     for (int64_t e = 0; e < E; e++) {
         hd_locate_obs obs = {feat + (size_t)e * R * F, mask + (size_t)e * R, delay + (size_t)e * Pn,
                              sigma + (size_t)e * Pn, tmask + (size_t)e * Pn, NULL, NULL};
-        double anchor[2];
+        double anchor[3];
         if ((rc = hd_nn_event_inputs(&net, &obs, d.x + (size_t)e * R * HD_NN_DIN, d.m + (size_t)e * R, anchor)) < 0)
             goto fail;
         d.index[e] = ev[e].index;
@@ -189,8 +191,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if (!any || !isfinite(ev[e].tx_lat) || !isfinite(ev[e].tx_lon))
             continue; /* nothing heard, or no truth: not for learning */
         hd_locate_from_geo(&net, ev[e].tx_lat, ev[e].tx_lon, &te, &tn);
-        d.y[2 * e] = (float)((te - anchor[0]) / 1000); /* the correction to the anchor */
-        d.y[2 * e + 1] = (float)((tn - anchor[1]) / 1000);
+        d.y[2 * e] = (float)((te - anchor[0]) / anchor[2]); /* the correction, in the anchor's sigma */
+        d.y[2 * e + 1] = (float)((tn - anchor[1]) / anchor[2]);
+        d.unit[e] = anchor[2];
         /* the split by a hash of the event: the same whatever the ranks or order */
         if ((double)(mix(cfg->seed * 0x51ed27ULL ^ (uint64_t)ev[e].index) % 1000000) < tc->val_fraction * 1e6)
             val[nva++] = e;
@@ -259,22 +262,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
             M.std[k] = flag || !(var > 1e-12) ? 1.0f : (float)sqrt(var);
         }
     }
-    if (!cli->resume) { /* targets in units of their spread over the training split */
-        double s2[2] = {0, 0};
-        int64_t b0, b1;
-        hd_par_block(ntr, rank, size, &b0, &b1);
-        for (int64_t i = b0; i < b1; i++) {
-            s2[0] += (double)d.y[2 * train[i]] * d.y[2 * train[i]] + (double)d.y[2 * train[i] + 1] * d.y[2 * train[i] + 1];
-            s2[1] += 2;
-        }
-        if (size > 1)
-            MPI_Allreduce(MPI_IN_PLACE, s2, 2, MPI_DOUBLE, MPI_SUM, comm);
-        M.target_km = s2[1] > 0 && s2[0] > 0 ? sqrt(s2[0] / s2[1]) : 1;
-    }
-    for (int64_t e = 0; e < E; e++) {
-        d.y[2 * e] = (float)(d.y[2 * e] / M.target_km);
-        d.y[2 * e + 1] = (float)(d.y[2 * e + 1] / M.target_km);
-    }
+    M.target_km = 1; /* outputs are in each event's own unit (the anchor's sigma) */
     M.n_val = nva;
     free(M.val_events);
     M.val_events = hd_malloc((size_t)nva * sizeof *M.val_events);
@@ -366,7 +354,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if (interrupted)
             break;
         double vl, med;
-        validate(&A, M.params, &d, val, nva, bv, vcap, M.target_km, &vl, &med);
+        validate(&A, M.params, &d, val, nva, bv, vcap, &vl, &med);
         double lr_now = hd_nn_lr(tc->lr, M.step - 1, tc->warmup_steps, total);
         if (vl < M.best_val - 1e-6) {
             M.best_val = vl;
@@ -448,6 +436,7 @@ fail:
     free(d.m);
     free(d.y);
     free(d.index);
+    free(d.unit);
     free(train);
     free(val);
     free(perm);

@@ -311,10 +311,10 @@ int hd_nn_predict(const hd_nn_model *M, const hd_locate_net *net, const hd_locat
     }
     float *x = hd_nn_batch_x(b);
     uint8_t *m = hd_nn_batch_m(b);
-    double *anchor = hd_malloc((size_t)n_events * 2 * sizeof *anchor);
+    double *anchor = hd_malloc((size_t)n_events * 3 * sizeof *anchor);
     int rc = anchor ? 0 : HD_ENOMEM;
     for (int e = 0; e < n_events && rc == 0; e++)
-        rc = hd_nn_event_inputs(net, &obs[e], x + (size_t)e * R * HD_NN_DIN, m + (size_t)e * R, anchor + 2 * e);
+        rc = hd_nn_event_inputs(net, &obs[e], x + (size_t)e * R * HD_NN_DIN, m + (size_t)e * R, anchor + 3 * e);
     if (rc < 0) {
         free(anchor);
         hd_nn_batch_free(b);
@@ -345,9 +345,9 @@ int hd_nn_predict(const hd_nn_model *M, const hd_locate_net *net, const hd_locat
         }
         double mu[2], c[3];
         hd_nn_output(out + (size_t)e * 5, mu, c);
-        double S = M->target_km * 1000;
-        r->e = anchor[2 * e] + mu[0] * S;
-        r->n = anchor[2 * e + 1] + mu[1] * S;
+        double S = anchor[3 * e + 2];
+        r->e = anchor[3 * e] + mu[0] * S;
+        r->n = anchor[3 * e + 1] + mu[1] * S;
         for (int k = 0; k < 3; k++)
             r->cov[k] = c[k] * S * S;
         hd_locate_to_geo(net, r->e, r->n, &r->lat, &r->lon);

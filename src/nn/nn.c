@@ -77,7 +77,7 @@ void hd_nn_init_params(const hd_nn_arch *A, uint64_t seed, float *p)
     }
 }
 
-int hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float *x, uint8_t *m, double anchor[2])
+int hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float *x, uint8_t *m, double anchor[3])
 {
     const int R = net->R, F = HD_FEAT_COUNT;
     double toa[HD_MAX_STATIONS] = {0}, var[HD_MAX_STATIONS];
@@ -89,7 +89,7 @@ int hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float
     int rc = hd_locate(net, obs, HD_LOC_HYBRID, &res);
     if (rc < 0)
         return rc;
-    double ae = 0, an = 0, sig_km = 1000;
+    double ae = 0, an = 0, sig_km = 300;
     if (res.status == HD_LOC_OK || res.status == HD_LOC_OUTSIDE) {
         ae = res.e;
         an = res.n;
@@ -107,6 +107,9 @@ int hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float
     }
     anchor[0] = ae;
     anchor[1] = an;
+    /* the unit of the correction: the anchor's own 1-sigma (m), within 10 m
+     * and 300 km, so the network learns in units of the anchor's error */
+    anchor[2] = fmin(3e5, fmax(10, sig_km * 1000 / sqrt(2)));
     /* arrival-time residuals at the anchor, centred over the timed receivers */
     double resid[HD_MAX_STATIONS] = {0}, mean = 0;
     int nt = 0;

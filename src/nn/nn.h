@@ -25,7 +25,7 @@ enum {
     HD_NN_IN_TIMED,    /* 1 when the receiver has an arrival time */
     HD_NN_IN_EAST,     /* receiver position, km east of the anchor */
     HD_NN_IN_NORTH,
-    HD_NN_IN_ANCHOR,   /* log10 of the anchor's 1-sigma (km), 3 when it has none */
+    HD_NN_IN_ANCHOR,   /* log10 of the anchor's 1-sigma (km); 2.5 when it has none */
     HD_NN_IN_MASK,
     HD_NN_DIN
 };
@@ -44,8 +44,10 @@ void hd_nn_init_params(const hd_nn_arch *A, uint64_t seed, float *p);
 
 /* Raw inputs of one event: x[R*DIN] and m[R], from a features row (as
  * hd_locate_obs) on net (frame, receiver positions, the anchor's solver);
- * anchor[2]: the anchor (east, north, m in net's frame). */
-int hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float *x, uint8_t *m, double anchor[2]);
+ * anchor[3]: the anchor (east, north, m in net's frame) and the unit of the
+ * network's outputs for this event (the anchor's 1-sigma, m): the network
+ * predicts (truth − anchor) / unit and its covariance in that unit. */
+int hd_nn_event_inputs(const hd_locate_net *net, const hd_locate_obs *obs, float *x, uint8_t *m, double anchor[3]);
 
 /* Normalisation: x ← (x − mean) / std per input column (flags keep 0/1). */
 void hd_nn_normalize(float *x, int64_t rows, const float *mean, const float *std);

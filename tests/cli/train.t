@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# train: a model file that rebuilds in NumPy, resume equal to an
+# uninterrupted run, 1 rank = 2 ranks, SIGTERM checkpoints with exit 75,
+# localize/evaluate --method nn, refusals of broken or foreign models.
+. "$(dirname "$0")/lib.sh"
+
+cfg="$ROOT/configs/smoke.yaml"
+run "$HEIMDALL" collect -q -c "$cfg" --set collect.events=80 -o "$TMP/c.h5"
+run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f.h5" "$TMP/c.h5"
+is "$RC" 0 "a small campaign"
+T=(--set train.batch_size=16 --set train.hidden=16 --set train.warmup_steps=5 --set train.patience=100)
+
+run "$HEIMDALL" train -c "$cfg" "${T[@]}" --set train.epochs=4 -o "$TMP/m4.h5" "$TMP/f.h5"
+is "$RC" 0 "train exits 0"
+[ "$RC" -eq 0 ] || diag "$ERR"
+like "$ERR" "epoch 4: train NLL" "logs every epoch"
+run "$HEIMDALL" info "$TMP/m4.h5"
+like "$OUT" "heimdall model file" "a model file"
+if "$PYTHON" -c 'import h5py, numpy' 2>/dev/null; then
+    run "$PYTHON" "$ROOT/tests/nn_forward.py" "$TMP/m4.h5"
+    is "$RC" 0 "NumPy rebuilds the forward pass from model.h5 alone and matches the C outputs"
+    diag "$OUT"
+    run "$PYTHON" - "$TMP/m4.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+assert f.attrs["epoch"] == 4 and f.attrs["step"] == len(f["log/step_loss"])
+for k in ("epoch", "train_loss", "val_loss", "val_median_m", "lr", "seconds"):
+    assert len(f["log/" + k]) == 4, k
+assert len(f["split/validation_events"]) > 0
+assert f["normalization/std"][:].min() > 0
+PY
+    is "$RC" 0 "architecture, log per epoch, step, split and normalisation stored"
+fi
+
+# resume: 2 epochs, then 2 more, equals 4 straight
+run "$HEIMDALL" train -q -c "$cfg" "${T[@]}" --set train.epochs=4 --set train.stop_after=2 -o "$TMP/m2.h5" "$TMP/f.h5"
+is "$RC" 0 "stop after 2 of 4 epochs"
+run "$HEIMDALL" train -q -c "$cfg" "${T[@]}" --set train.epochs=4 --resume "$TMP/m2.h5" -o "$TMP/m2r.h5" "$TMP/f.h5"
+is "$RC" 0 "resume for the last 2"
+if command -v h5diff >/dev/null; then
+    bad=0
+    for d in params best_params optimizer/m optimizer/v log/step_loss; do
+        h5diff -q "$TMP/m4.h5" "$TMP/m2r.h5" "/$d" "/$d" >/dev/null 2>&1 || { bad=1; diag "differs: $d"; }
+    done
+    is "$bad" 0 "4 epochs = 2 + resume + 2: identical weights, optimiser state and losses"
+fi
+
+# 1 rank against 2 ranks on the same global batches
+if command -v mpirun >/dev/null; then
+    run mpirun --oversubscribe -np 2 "$HEIMDALL" train -q -c "$cfg" "${T[@]}" --set train.epochs=4 -o "$TMP/m4_2.h5" "$TMP/f.h5"
+    is "$RC" 0 "train on 2 ranks"
+    run "$PYTHON" - "$TMP/m4.h5" "$TMP/m4_2.h5" <<'PY'
+import sys, h5py, numpy as np
+a = h5py.File(sys.argv[1], "r")["log/step_loss"][:]
+b = h5py.File(sys.argv[2], "r")["log/step_loss"][:]
+assert len(a) == len(b) and len(a) > 10, (len(a), len(b))
+rel = np.abs(a - b) / np.maximum(np.abs(a), 1e-12)
+print("steps %d, largest relative difference %.2g" % (len(a), rel.max()))
+assert rel.max() <= 1e-5
+PY
+    is "$RC" 0 "1-rank and 2-rank loss trajectories agree to 1e-5 per step"
+    diag "$OUT"
+fi
+
+# SIGTERM: a checkpoint and exit 75, and the checkpoint resumes
+"$HEIMDALL" train -q -c "$cfg" "${T[@]}" --set train.epochs=100000 --set train.patience=100000 --set train.batch_size=2 -o "$TMP/mt.h5" "$TMP/f.h5" &
+pid=$!
+sleep 2
+kill -TERM $pid
+wait $pid
+is "$?" 75 "SIGTERM: exit status 75 (requeue)"
+[ -s "$TMP/mt.h5" ]; ok $? "checkpoint written"
+run "$HEIMDALL" train -q -c "$cfg" "${T[@]}" --set train.epochs=100000 --set train.stop_after=1 --resume "$TMP/mt.h5" -o "$TMP/mt2.h5" "$TMP/f.h5"
+is "$RC" 0 "the checkpoint resumes"
+
+# the network locates like the classical methods
+run "$HEIMDALL" localize -q -c "$cfg" --method nn -m "$TMP/m4.h5" -o "$TMP/nn.geojson" "$TMP/f.h5"
+is "$RC" 0 "localize --method nn"
+grep -q '"method":"nn"' "$TMP/nn.jsonl" && grep -q '"ellipse_95"' "$TMP/nn.jsonl"; ok $? "positions with ellipses"
+run "$HEIMDALL" evaluate -q -c "$cfg" --method nn -m "$TMP/m4.h5" --set evaluate.plots=false -o "$TMP/e.h5" "$TMP/f.h5"
+is "$RC" 0 "evaluate --method nn"
+like "$OUT" "calibration: .* inside 1-sigma" "scored like the others"
+
+# refusals
+run "$HEIMDALL" localize -q --method nn -o "$TMP/x.geojson" "$TMP/f.h5"
+is "$RC" 2 "--method nn without -m"
+cp "$TMP/m4.h5" "$TMP/bad.h5"
+"$PYTHON" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f.attrs['hidden']=17" "$TMP/bad.h5"
+run "$HEIMDALL" localize -q --method nn -m "$TMP/bad.h5" -o "$TMP/x.geojson" "$TMP/f.h5"
+is "$RC" 1 "a model whose weights do not fit its architecture is refused"
+like "$ERR" "does not match the architecture" "clearly"
+head -c 5000 "$TMP/m4.h5" > "$TMP/trunc.h5"
+run "$HEIMDALL" localize -q --method nn -m "$TMP/trunc.h5" -o "$TMP/x.geojson" "$TMP/f.h5"
+is "$RC" 1 "a truncated model is refused"
+run "$HEIMDALL" localize -q --method nn -m "$TMP/f.h5" -o "$TMP/x.geojson" "$TMP/f.h5"
+like "$ERR" "not a heimdall model file" "a features file is not a model"
+"$HEIMDALL" collect -q -c "$cfg" --set collect.events=4 --set 'stations=[{id: a, lat: 45, lon: 7}, {id: b, lat: 45.1, lon: 7.2}, {id: c, lat: 44.9, lon: 7.3}]' -o "$TMP/c3.h5" 2>/dev/null
+"$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f3.h5" "$TMP/c3.h5" 2>/dev/null
+if [ -s "$TMP/f3.h5" ]; then
+    run "$HEIMDALL" localize -q --method nn -m "$TMP/m4.h5" -o "$TMP/x.geojson" "$TMP/f3.h5"
+    like "$ERR" "trained on other receivers" "a model of another network is refused"
+fi
+[ ! -e "$TMP/x.geojson" ]; ok $? "nothing written on refusal"
+done_testing
