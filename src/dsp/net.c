@@ -534,11 +534,11 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
 /* b's frequency minus a's from conj(a(m))·b(m + tau) (b linearly
  * interpolated at the fraction): block sums, the peak of their short
  * transform, then the phase slope over SEGMENTS segments. */
-static int freq_diff(hd_dsp_net *w, const float *xa, const float *xb, double tau, double *df_out)
+int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double tau, double *df_out)
 {
-    int n = w->n;
-    double fs = w->fs;
     *df_out = 0;
+    if (!xa || !xb || n < 1 || !(fs > 0) || !isfinite(tau))
+        return hd_error(HD_EINVAL, "frequency difference: %d samples at %g Hz, lag %g", n, fs, tau);
     int l0 = (int)floor(tau);
     float e = (float)(tau - l0);
     int m0 = l0 < 0 ? -l0 : 0, m1 = n - l0 - 1 < n ? n - l0 - 1 : n;
@@ -547,12 +547,13 @@ static int freq_diff(hd_dsp_net *w, const float *xa, const float *xb, double tau
         return 0;
     const float complex *a = (const float complex *)xa, *b = (const float complex *)xb;
     int Q = fast_size(2 * nblk);
-    if (Q > w->Mmax)
-        return 0;
     const hd_fft_plan *pf = hd_fft_plan_get(Q, -1);
-    if (!pf)
+    float complex *zb = hd_malloc((size_t)nblk * sizeof *zb), *Z = hd_aligned_alloc((size_t)Q, sizeof *Z);
+    if (!pf || !zb || !Z) {
+        free(zb);
+        free(Z);
         return HD_ENOMEM;
-    float complex *zb = w->z, *Z = w->g;
+    }
     for (int q = 0; q < nblk; q++) {
         float complex s = 0;
         int m = m0 + q * BLOCK;
@@ -610,6 +611,8 @@ static int freq_diff(hd_dsp_net *w, const float *xa, const float *xb, double tau
     if (d > 0)
         df += (sw * sxy - sx * sy) / d / (2 * M_PI);
     *df_out = isfinite(df) ? df : 0;
+    free(zb);
+    free(Z);
     return 0;
 }
 
@@ -641,7 +644,7 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             return rc;
         if (!c.valid)
             continue;
-        if ((rc = freq_diff(w, w->x[ref], w->x[r], c.delay_s * w->fs, &w->df[r])) < 0)
+        if ((rc = hd_dsp_freq_diff(w->x[ref], w->x[r], w->n, w->fs, c.delay_s * w->fs, &w->df[r])) < 0)
             return rc;
         if (w->df[r] != 0) {
             if ((rc = transform(w, w->x[r], w->df[r], w->X + r * Mx)) < 0)
