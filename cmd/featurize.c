@@ -111,8 +111,8 @@ static int receiver_features(fz_ctx *c, const hd_sim_event *ev, const hd_sim_lin
             float *x = c->x + (size_t)r * 2 * N;
             const int16_t *q = iq + (size_t)r * 2 * N;
             int nonzero = 0;
-            for (int i = 0; i < 2 * N; i++)
-                nonzero |= q[i] != 0;
+            for (int i = 0; i < 2 * N && !nonzero; i++)
+                nonzero = q[i] != 0;
             hd_dsp_iq_to_float(q, (size_t)N, 1.0f / 32768.0f, x);
             if (!nonzero || l->clipped_fraction > fc->max_clipped_fraction)
                 continue; /* a dead or saturated receiver: masked */

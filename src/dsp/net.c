@@ -66,6 +66,13 @@ static inline float fast_atan2f(float y, float x)
 
 static inline float absf(float complex z) { return sqrtf(crealf(z) * crealf(z) + cimagf(z) * cimagf(z)); }
 
+/* here (built at -O3) rather than in dsp.c: the conversion vectorises */
+void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
+{
+    for (size_t i = 0; i < 2 * n; i++)
+        out[i] = (float)iq[i] * scale;
+}
+
 /* the smallest 2^a, 3·2^a or 5·2^a at least n: sizes FFTW does fast */
 static int fast_size(int n)
 {
@@ -410,11 +417,13 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
         for (int i = 0; i < len; i++) {
             go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
             go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
-            po[i] = fb[i] - fa[i];
-            float x = xa[i], y = xb[i];
-            wo[i] = x * y / (1 + x + y);
-            ko[i] = lo + i - M / 2;
         }
+        for (int i = 0; i < len; i++)
+            po[i] = fb[i] - fa[i];
+        for (int i = 0; i < len; i++)
+            wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
+        for (int i = 0; i < len; i++)
+            ko[i] = lo + i - M / 2;
         nb += len;
     }
     if (nb < 8)
@@ -483,12 +492,13 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
         for (int i = 0; i < nb; i++)
             kmean += w->kk[i];
         kmean /= nb;
+        const int *kv = w->kk;
+        for (int i = 0; i < nb; i++)
+            xv[i] = (float)(kv[i] - kc) * xs;
         for (int i = 0; i < nb; i++) {
-            float x = (float)(w->kk[i] - kc) * xs;
-            xv[i] = x;
             sw += wt[i];
-            swx += wt[i] * x;
-            swxx += wt[i] * x * x;
+            swx += wt[i] * xv[i];
+            swxx += wt[i] * xv[i] * xv[i];
         }
         double d = sw * swxx - swx * swx;
         /* phase variance of a bin: 1 / (2 seff); the bins are correlated
