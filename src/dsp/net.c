@@ -73,6 +73,53 @@ void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
         out[i] = (float)iq[i] * scale;
 }
 
+/* Σ a[i] b[i] (c[i]) with 8 partial sums: the loops vectorise without
+ * reassociation flags, and the order is fixed (deterministic) */
+static inline double dot2(const float *a, const float *b, int n)
+{
+    float p[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            p[l] += a[i + l] * b[i + l];
+    double s = 0;
+    for (int l = 0; l < 8; l++)
+        s += p[l];
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static inline double dot3(const float *a, const float *b, const float *c, int n)
+{
+    float p[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            p[l] += a[i + l] * b[i + l] * c[i + l];
+    double s = 0;
+    for (int l = 0; l < 8; l++)
+        s += p[l];
+    for (; i < n; i++)
+        s += a[i] * b[i] * c[i];
+    return s;
+}
+
+static inline double sum1(const float *a, int n)
+{
+    float p[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            p[l] += a[i + l];
+    double s = 0;
+    for (int l = 0; l < 8; l++)
+        s += p[l];
+    for (; i < n; i++)
+        s += a[i];
+    return s;
+}
+
 /* the smallest 2^a, 3·2^a or 5·2^a at least n: sizes FFTW does fast */
 static int fast_size(int n)
 {
@@ -279,11 +326,9 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
     int top = w->jhi[nfft - 1] + 1;
     double norm = 1.0 / (w->w2 > 0 ? w->w2 : 1) / nfft;
     for (int j = 0; j < nfft; j++) {
-        float acc = 0;
-        for (int idx = w->jlo[j]; idx <= w->jhi[j]; idx++)
-            acc += pw[idx];
-        for (int idx = top; j == 0 && idx < M; idx++)
-            acc += pw[idx];
+        double acc = w->jhi[j] >= w->jlo[j] ? sum1(pw + w->jlo[j], w->jhi[j] - w->jlo[j] + 1) : 0;
+        if (j == 0 && top < M)
+            acc += sum1(pw + top, M - top);
         psd[j] = (float)(w->cnt[j] ? acc / w->cnt[j] * norm : 0);
     }
     if ((rc = hd_dsp_spectral_shape(psd, nfft, w->shape, w->fs, out)) < 0)
@@ -495,11 +540,9 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
         const int *kv = w->kk;
         for (int i = 0; i < nb; i++)
             xv[i] = (float)(kv[i] - kc) * xs;
-        for (int i = 0; i < nb; i++) {
-            sw += wt[i];
-            swx += wt[i] * xv[i];
-            swxx += wt[i] * xv[i] * xv[i];
-        }
+        sw = sum1(wt, nb);
+        swx = dot2(wt, xv, nb);
+        swxx = dot3(wt, xv, xv, nb);
         double d = sw * swxx - swx * swx;
         /* phase variance of a bin: 1 / (2 seff); the bins are correlated
          * by the zero padding and the taper (n_eff independent of M) */
@@ -520,10 +563,8 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
                 float r = y * itp;
                 yv[i] = y - tp * (float)(int)(r + (r >= 0 ? 0.5f : -0.5f));
             }
-            for (int i = 0; i < nb; i++) {
-                swy += wt[i] * yv[i];
-                swxy += wt[i] * xv[i] * yv[i];
-            }
+            swy = dot2(wt, yv, nb);
+            swxy = dot3(wt, xv, yv, nb);
             double slope = (sw * swxy - swx * swy) / d, icpt = (swy - slope * swx) / sw;
             tau -= slope;
             c0 -= icpt;
