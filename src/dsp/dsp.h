@@ -133,8 +133,9 @@ int hd_dsp_gcc_phat_mpi(const float *a, const float *b, int n, double fs, double
 /* b's frequency minus a's (Hz) when b(t) ≈ a(t - tau/fs) e^{j2π df t}:
  * from conj(a(m))·b(m + tau) (tau in samples, b linearly interpolated at
  * its fraction), block sums of 8, the peak of their zero-padded transform
- * and the phase slope over 8 segments. Reach ±fs/16; 0 when the overlap is
- * under 256 samples. */
+ * and the phase slope over 8 segments. Reach ±fs/16. Returns 1 when
+ * measured, 0 (df 0) when the overlap is under 256 samples or no tone
+ * stands out of the product (b misaligned, or no common signal). */
 int hd_dsp_freq_diff(const float *a, const float *b, int n, double fs, double tau, double *df);
 
 /* hd_dsp_gcc_phat_mpi with the frequency-difference correction of

@@ -22,6 +22,12 @@
 #define EST_FLOOR_SAMPLES 0.002
 #define SEGMENTS 8   /* of the frequency-difference phase slope */
 #define BLOCK 8      /* samples summed per block of conj(a)·b */
+/* the product's strongest bin over its mean power, for a tone */
+#define TONE_PROMINENCE 30.0
+/* the share of conj(a)·b a measured tone must explain: 0.9 and more when
+ * aligned on the same signal down to 0 dB, 0.3-0.6 for an FM signal
+ * falsely aligned */
+#define COHERENCE_MIN 0.75
 
 struct hd_dsp_net {
     int R, n, nfft, Mmax;
@@ -42,8 +48,10 @@ struct hd_dsp_net {
     double *snr, *df;        /* [R] full-band SNR (linear); frequency relative to the reference */
     double *nfine;           /* [R] noise power of one transform bin */
     double t2;               /* Σ taper² */
+    double *foff;            /* [R] frequency offset (centroid), Hz */
+    float *xt;               /* [2n] a de-rotated capture */
     const float **x;         /* [R] captures */
-    unsigned char *have, *rot;
+    unsigned char *have, *rot, *nodf;
     double *acc;             /* [nfft] */
     float complex *g, *z;    /* [Mmax] scratch */
     float complex *gb;       /* [Mmax] normalised cross-spectrum of the band */
@@ -153,9 +161,12 @@ void hd_dsp_net_free(hd_dsp_net *w)
     free(w->snr);
     free(w->df);
     free(w->nfine);
+    free(w->foff);
+    free(w->xt);
     free(w->x);
     free(w->have);
     free(w->rot);
+    free(w->nodf);
     free(w->acc);
     free(w->g);
     free(w->z);
@@ -192,9 +203,12 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->snr = hd_calloc((size_t)R, sizeof *w->snr);
     w->df = hd_calloc((size_t)R, sizeof *w->df);
     w->nfine = hd_calloc((size_t)R, sizeof *w->nfine);
+    w->foff = hd_calloc((size_t)R, sizeof *w->foff);
+    w->xt = hd_aligned_alloc((size_t)2 * n, sizeof *w->xt);
     w->x = hd_calloc((size_t)R, sizeof *w->x);
     w->have = hd_calloc((size_t)R, 1);
     w->rot = hd_calloc((size_t)R, 1);
+    w->nodf = hd_calloc((size_t)R, 1);
     w->acc = hd_malloc((size_t)nfft * sizeof *w->acc);
     w->g = hd_aligned_alloc(M, sizeof *w->g);
     w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
@@ -202,8 +216,8 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->wt = hd_malloc(M * sizeof *w->wt);
     w->kk = hd_malloc(M * sizeof *w->kk);
     w->inband = hd_malloc((size_t)nfft);
-    if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->x ||
-        !w->have || !w->rot || !w->acc || !w->g || !w->z || !w->gb || !w->wt || !w->kk || !w->inband) {
+    if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->foff || !w->xt || !w->x ||
+        !w->have || !w->rot || !w->nodf || !w->acc || !w->g || !w->z || !w->gb || !w->wt || !w->kk || !w->inband) {
         hd_dsp_net_free(w);
         return NULL;
     }
@@ -234,6 +248,7 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
     w->M = need >= w->Mmax ? w->Mmax : fast_size((int)need);
     memset(w->have, 0, (size_t)w->R);
     memset(w->rot, 0, (size_t)w->R);
+    memset(w->nodf, 0, (size_t)w->R);
     memset(w->df, 0, (size_t)w->R * sizeof *w->df);
     if (w->M == w->map_M)
         return 0;
@@ -377,6 +392,7 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
     /* white noise of power P gives E|X_k|² = P Σ taper², and a PSD bin P / nfft */
     w->nfine[r] = fl > 0 && isfinite(fl) ? fl * nfft * w->t2 : 0;
     w->snr[r] = pow(10, out->snr_db / 10);
+    w->foff[r] = isfinite(out->freq_offset_hz) ? out->freq_offset_hz : 0;
     w->x[r] = x;
     w->have[r] = 1;
     polar(w, r);
@@ -617,12 +633,22 @@ int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double 
     hd_fft_execute(pf, (float *)Z, (float *)Z);
     int best = 0;
     float bv = -1;
+    double tot = 0;
     for (int k = 0; k < Q; k++) {
         float v = crealf(Z[k]) * crealf(Z[k]) + cimagf(Z[k]) * cimagf(Z[k]);
+        tot += v;
         if (v > bv) {
             bv = v;
             best = k;
         }
+    }
+    /* a tone stands out of the product's spectrum (its main lobe holds
+     * most of the power); a misaligned product is noise, whose strongest
+     * bin is a few times the mean: no measurement then */
+    if (!(bv > TONE_PROMINENCE * tot / Q)) {
+        free(zb);
+        free(Z);
+        return 0;
     }
     double y0 = cabsf(Z[(best - 1 + Q) % Q]), y1 = cabsf(Z[best]), y2 = cabsf(Z[(best + 1) % Q]);
     double den = y0 - 2 * y1 + y2, frac = den < 0 ? 0.5 * (y0 - y2) / den : 0;
@@ -661,10 +687,25 @@ int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double 
     double d = sw * sxx - sx * sx;
     if (d > 0)
         df += (sw * sxy - sx * sy) / d / (2 * M_PI);
-    *df_out = isfinite(df) ? df : 0;
+    /* coherence: how much of the product the tone at df explains (near 1
+     * when b is aligned on the same signal; a false alignment of an FM
+     * signal leaves lines of its own, holding a fraction of the power) */
+    double complex acc = 0;
+    double mag = 0;
+    st = cexp(-I * 2 * M_PI * df / fb);
+    for (int q = 0; q < nblk; q++) {
+        if ((q & 255) == 0)
+            r = cexp(-I * 2 * M_PI * df / fb * q);
+        acc += zb[q] * r;
+        mag += cabsf(zb[q]);
+        r *= st;
+    }
+    double coh = mag > 0 ? cabs(acc) / mag : 0;
+    int ok = isfinite(df) && coh >= COHERENCE_MIN;
+    *df_out = ok ? df : 0;
     free(zb);
     free(Z);
-    return 0;
+    return ok;
 }
 
 int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s, double max_lag_s, double psr_min_db,
@@ -691,14 +732,48 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
         if (!use[r] || !w->have[r] || r == ref)
             continue;
         hd_xcorr c;
-        if ((rc = correlate(w, ref, r, -(t0_s[r] - t0_s[ref]), max_lag_s, psr_min_db, 0, &c)) < 0)
+        double center = -(t0_s[r] - t0_s[ref]), df = 0;
+        if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
             return rc;
-        if (!c.valid)
-            continue;
-        if ((rc = hd_dsp_freq_diff(w->x[ref], w->x[r], w->n, w->fs, c.delay_s * w->fs, &w->df[r])) < 0)
-            return rc;
-        if (w->df[r] != 0) {
-            if ((rc = transform(w, w->x[r], w->df[r], w->X + r * Mx)) < 0)
+        int got = 0;
+        if (c.valid && (got = hd_dsp_freq_diff(w->x[ref], w->x[r], w->n, w->fs, c.delay_s * w->fs, &df)) < 0)
+            return got;
+        if (!got) {
+            /* an LO difference of about a cycle over the capture defeats the
+             * uncorrected correlation (no peak, or a false one whose product
+             * is no tone): again with the difference of the two spectral
+             * centroids (the same signal heard twice) removed first, then
+             * measured from there */
+            double df0 = w->foff[r] - w->foff[ref];
+            double df1 = 0;
+            const float complex *cx = (const float complex *)w->x[r];
+            float complex *xt = (float complex *)w->xt;
+            double complex st = cexp(-I * 2 * M_PI * df0 / w->fs), ro = 1;
+            for (int m = 0; m < w->n; m++, ro *= st) {
+                if ((m & 255) == 0)
+                    ro = cexp(-I * 2 * M_PI * df0 / w->fs * m);
+                xt[m] = cx[m] * (float complex)ro;
+            }
+            if ((rc = transform(w, w->xt, 0, w->X + r * Mx)) < 0)
+                return rc;
+            polar(w, r);
+            w->rot[r] = 1;
+            if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
+                return rc;
+            if (c.valid && (got = hd_dsp_freq_diff(w->x[ref], w->xt, w->n, w->fs, c.delay_s * w->fs, &df1)) < 0)
+                return got;
+            df = df0 + (got ? df1 : 0);
+            w->df[r] = df;
+            if (!got) {
+                /* no frequency difference to trust: its pairs would be
+                 * pulled by an unknown amount, so they are not timed */
+                w->nodf[r] = 1;
+                continue;
+            }
+        }
+        w->df[r] = df;
+        if (df != 0) {
+            if ((rc = transform(w, w->x[r], df, w->X + r * Mx)) < 0)
                 return rc;
             polar(w, r);
             w->rot[r] = 1;
@@ -706,7 +781,8 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
     }
     for (int p = 0, i = 0; i < R; i++)
         for (int j = i + 1; j < R; j++, p++) {
-            if (!use[i] || !use[j] || !w->have[i] || !w->have[j] || (reference_only && i != ref && j != ref))
+            if (!use[i] || !use[j] || !w->have[i] || !w->have[j] || w->nodf[i] || w->nodf[j] ||
+                (reference_only && i != ref && j != ref))
                 continue;
             if ((rc = correlate(w, i, j, -(t0_s[j] - t0_s[i]), max_lag_s, psr_min_db, 1, &out[p])) < 0)
                 return rc;

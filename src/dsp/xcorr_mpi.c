@@ -195,8 +195,8 @@ int hd_dsp_tdoa_mpi(const float *a, const float *b, int n, double fs, double cen
     /* every rank holds the same captures and the same coarse lag: the same
      * frequency difference everywhere */
     double df = 0;
-    if ((rc = hd_dsp_freq_diff(a, b, n, fs, out->delay_s * fs, &df)) < 0)
-        return rc;
+    if ((rc = hd_dsp_freq_diff(a, b, n, fs, out->delay_s * fs, &df)) <= 0)
+        return rc; /* no tone in the product: left uncorrected */
     const float complex *cb = (const float complex *)b;
     float complex *bc = (float complex *)scratch;
     double complex st = cexp(-I * 2 * M_PI * df / fs), r = 1;
