@@ -52,7 +52,8 @@ void hd_cmd_featurize_usage(FILE *out)
             "with logmel_n_fft 256, logmel_hop 128, logmel_n_mels 32),\n"
             "distributed_fft_min_samples 4194304 (under MPI, captures at least this long\n"
             "are transformed by all ranks together with fftw3-mpi; every event then goes\n"
-            "through all ranks, without the frequency-difference correction). Each\n"
+            "through all ranks, with the frequency-difference correction pair by pair,\n"
+            "without the phase-slope refinement). Each\n"
             "receiver's frequency difference from the best-SNR receiver (the LO errors)\n"
             "is measured and removed before the pairs are correlated.\n"
             "\n"
@@ -75,6 +76,7 @@ typedef struct {
     hd_xcorr *xc;        /* [P] */
     unsigned char *use;  /* [R] */
     double *t0;          /* [R] */
+    float *scratch;      /* 2N: a de-rotated capture (distributed mode) */
 } fz_ctx;
 
 /* Per receiver features of one event: feat[R*F], mask[R]; leaves each
@@ -110,8 +112,8 @@ static int receiver_features(fz_ctx *c, const hd_sim_event *ev, const hd_sim_lin
             float *x = c->x + (size_t)r * 2 * N;
             const int16_t *q = iq + (size_t)r * 2 * N;
             int nonzero = 0;
-            for (int i = 0; i < 2 * N; i++)
-                nonzero |= q[i] != 0;
+            for (int i = 0; i < 2 * N && !nonzero; i++)
+                nonzero = q[i] != 0;
             hd_dsp_iq_to_float(q, (size_t)N, 1.0f / 32768.0f, x);
             if (!nonzero || l->clipped_fraction > fc->max_clipped_fraction)
                 continue; /* a dead or saturated receiver: masked */
@@ -197,9 +199,10 @@ static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, c
         double beta = 0.5 * (c->sp[i].rms_bw_hz + c->sp[j].rms_bw_hz);
         double sa = pow(10, c->sp[i].snr_db / 10), sb = pow(10, c->sp[j].snr_db / 10);
         if (c->dist != MPI_COMM_NULL) {
-            /* a long capture: every rank transforms a slice (no frequency-
-             * difference correction or phase-slope refinement in this mode) */
-            if ((rc = hd_dsp_gcc_phat_mpi(a, b, N, fs, center, c->max_lag_s, sa, sb, beta, fc->psr_min_db, c->dist, &xc)) < 0)
+            /* a long capture: every rank transforms a slice (the pair's
+             * frequency difference removed; no phase-slope refinement) */
+            if ((rc = hd_dsp_tdoa_mpi(a, b, N, fs, center, c->max_lag_s, sa, sb, beta, fc->psr_min_db, c->dist,
+                                      c->scratch, &xc)) < 0)
                 return rc;
         } else {
             xc = c->xc[p];
@@ -291,8 +294,9 @@ static int run(const hd_cli *cli, const hd_config *cfg)
     c.xc = hd_calloc((size_t)(P > 0 ? P : 1), sizeof *c.xc);
     c.use = hd_calloc((size_t)R, 1);
     c.t0 = hd_calloc((size_t)R, sizeof *c.t0);
+    c.scratch = hd_aligned_alloc((size_t)2 * N + 2, sizeof *c.scratch);
     if (!ev || !lk || !iq || !levels || !feat || !mask || !delay || !sigma || !psr || !tmask || !c.x || !c.psd || !c.sp ||
-        !c.net || !c.xc || !c.use || !c.t0 || !logmel) {
+        !c.net || !c.xc || !c.use || !c.t0 || !c.scratch || !logmel) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -434,6 +438,7 @@ fail:
     free(c.xc);
     free(c.use);
     free(c.t0);
+    free(c.scratch);
     hd_fft_cleanup();
     return rc;
 }

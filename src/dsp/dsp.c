@@ -98,11 +98,6 @@ static int good_size(int n)
     }
 }
 
-void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
-{
-    for (size_t i = 0; i < 2 * n; i++)
-        out[i] = (float)iq[i] * scale;
-}
 
 /* ---- Welch ---------------------------------------------------------------- */
 

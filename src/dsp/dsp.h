@@ -130,6 +130,21 @@ int hd_dsp_gcc_phat_coarse(const float *a, const float *b, int n, double fs, dou
 int hd_dsp_gcc_phat_mpi(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
                         double snr_a, double snr_b, double rms_bw_hz, double psr_min_db, MPI_Comm comm, hd_xcorr *out);
 
+/* b's frequency minus a's (Hz) when b(t) ≈ a(t - tau/fs) e^{j2π df t}:
+ * from conj(a(m))·b(m + tau) (tau in samples, b linearly interpolated at
+ * its fraction), block sums of 8, the peak of their zero-padded transform
+ * and the phase slope over 8 segments. Reach ±fs/16. Returns 1 when
+ * measured, 0 (df 0) when the overlap is under 256 samples or no tone
+ * stands out of the product (b misaligned, or no common signal). */
+int hd_dsp_freq_diff(const float *a, const float *b, int n, double fs, double tau, double *df);
+
+/* hd_dsp_gcc_phat_mpi with the frequency-difference correction of
+ * hd_dsp_tdoa: a distributed coarse correlation, the frequency difference
+ * (hd_dsp_freq_diff, local: every rank holds both captures), b de-rotated
+ * into scratch (2n floats) and correlated again (collective over comm). */
+int hd_dsp_tdoa_mpi(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
+                    double snr_b, double rms_bw_hz, double psr_min_db, MPI_Comm comm, float *scratch, hd_xcorr *out);
+
 /* ---- One event's receivers together ------------------------------------------
  * What featurize uses: every receiver's capture is transformed once, and
  * everything comes from that spectrum.

@@ -22,6 +22,12 @@
 #define EST_FLOOR_SAMPLES 0.002
 #define SEGMENTS 8   /* of the frequency-difference phase slope */
 #define BLOCK 8      /* samples summed per block of conj(a)·b */
+/* the product's strongest bin over its mean power, for a tone */
+#define TONE_PROMINENCE 30.0
+/* the share of conj(a)·b a measured tone must explain: 0.9 and more when
+ * aligned on the same signal down to 0 dB, 0.3-0.6 for an FM signal
+ * falsely aligned */
+#define COHERENCE_MIN 0.75
 
 struct hd_dsp_net {
     int R, n, nfft, Mmax;
@@ -42,8 +48,10 @@ struct hd_dsp_net {
     double *snr, *df;        /* [R] full-band SNR (linear); frequency relative to the reference */
     double *nfine;           /* [R] noise power of one transform bin */
     double t2;               /* Σ taper² */
+    double *foff;            /* [R] frequency offset (centroid), Hz */
+    float *xt;               /* [2n] a de-rotated capture */
     const float **x;         /* [R] captures */
-    unsigned char *have, *rot;
+    unsigned char *have, *rot, *nodf;
     double *acc;             /* [nfft] */
     float complex *g, *z;    /* [Mmax] scratch */
     float complex *gb;       /* [Mmax] normalised cross-spectrum of the band */
@@ -65,6 +73,60 @@ static inline float fast_atan2f(float y, float x)
 }
 
 static inline float absf(float complex z) { return sqrtf(crealf(z) * crealf(z) + cimagf(z) * cimagf(z)); }
+
+/* here (built at -O3) rather than in dsp.c: the conversion vectorises */
+void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
+{
+    for (size_t i = 0; i < 2 * n; i++)
+        out[i] = (float)iq[i] * scale;
+}
+
+/* Σ a[i] b[i] (c[i]) with 8 partial sums: the loops vectorise without
+ * reassociation flags, and the order is fixed (deterministic) */
+static inline double dot2(const float *a, const float *b, int n)
+{
+    float p[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            p[l] += a[i + l] * b[i + l];
+    double s = 0;
+    for (int l = 0; l < 8; l++)
+        s += p[l];
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static inline double dot3(const float *a, const float *b, const float *c, int n)
+{
+    float p[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            p[l] += a[i + l] * b[i + l] * c[i + l];
+    double s = 0;
+    for (int l = 0; l < 8; l++)
+        s += p[l];
+    for (; i < n; i++)
+        s += a[i] * b[i] * c[i];
+    return s;
+}
+
+static inline double sum1(const float *a, int n)
+{
+    float p[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            p[l] += a[i + l];
+    double s = 0;
+    for (int l = 0; l < 8; l++)
+        s += p[l];
+    for (; i < n; i++)
+        s += a[i];
+    return s;
+}
 
 /* the smallest 2^a, 3·2^a or 5·2^a at least n: sizes FFTW does fast */
 static int fast_size(int n)
@@ -99,9 +161,12 @@ void hd_dsp_net_free(hd_dsp_net *w)
     free(w->snr);
     free(w->df);
     free(w->nfine);
+    free(w->foff);
+    free(w->xt);
     free(w->x);
     free(w->have);
     free(w->rot);
+    free(w->nodf);
     free(w->acc);
     free(w->g);
     free(w->z);
@@ -138,9 +203,12 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->snr = hd_calloc((size_t)R, sizeof *w->snr);
     w->df = hd_calloc((size_t)R, sizeof *w->df);
     w->nfine = hd_calloc((size_t)R, sizeof *w->nfine);
+    w->foff = hd_calloc((size_t)R, sizeof *w->foff);
+    w->xt = hd_aligned_alloc((size_t)2 * n, sizeof *w->xt);
     w->x = hd_calloc((size_t)R, sizeof *w->x);
     w->have = hd_calloc((size_t)R, 1);
     w->rot = hd_calloc((size_t)R, 1);
+    w->nodf = hd_calloc((size_t)R, 1);
     w->acc = hd_malloc((size_t)nfft * sizeof *w->acc);
     w->g = hd_aligned_alloc(M, sizeof *w->g);
     w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
@@ -148,8 +216,8 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->wt = hd_malloc(M * sizeof *w->wt);
     w->kk = hd_malloc(M * sizeof *w->kk);
     w->inband = hd_malloc((size_t)nfft);
-    if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->x ||
-        !w->have || !w->rot || !w->acc || !w->g || !w->z || !w->gb || !w->wt || !w->kk || !w->inband) {
+    if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->foff || !w->xt || !w->x ||
+        !w->have || !w->rot || !w->nodf || !w->acc || !w->g || !w->z || !w->gb || !w->wt || !w->kk || !w->inband) {
         hd_dsp_net_free(w);
         return NULL;
     }
@@ -180,6 +248,7 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
     w->M = need >= w->Mmax ? w->Mmax : fast_size((int)need);
     memset(w->have, 0, (size_t)w->R);
     memset(w->rot, 0, (size_t)w->R);
+    memset(w->nodf, 0, (size_t)w->R);
     memset(w->df, 0, (size_t)w->R * sizeof *w->df);
     if (w->M == w->map_M)
         return 0;
@@ -272,11 +341,9 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
     int top = w->jhi[nfft - 1] + 1;
     double norm = 1.0 / (w->w2 > 0 ? w->w2 : 1) / nfft;
     for (int j = 0; j < nfft; j++) {
-        float acc = 0;
-        for (int idx = w->jlo[j]; idx <= w->jhi[j]; idx++)
-            acc += pw[idx];
-        for (int idx = top; j == 0 && idx < M; idx++)
-            acc += pw[idx];
+        double acc = w->jhi[j] >= w->jlo[j] ? sum1(pw + w->jlo[j], w->jhi[j] - w->jlo[j] + 1) : 0;
+        if (j == 0 && top < M)
+            acc += sum1(pw + top, M - top);
         psd[j] = (float)(w->cnt[j] ? acc / w->cnt[j] * norm : 0);
     }
     if ((rc = hd_dsp_spectral_shape(psd, nfft, w->shape, w->fs, out)) < 0)
@@ -325,6 +392,7 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
     /* white noise of power P gives E|X_k|² = P Σ taper², and a PSD bin P / nfft */
     w->nfine[r] = fl > 0 && isfinite(fl) ? fl * nfft * w->t2 : 0;
     w->snr[r] = pow(10, out->snr_db / 10);
+    w->foff[r] = isfinite(out->freq_offset_hz) ? out->freq_offset_hz : 0;
     w->x[r] = x;
     w->have[r] = 1;
     polar(w, r);
@@ -410,11 +478,13 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
         for (int i = 0; i < len; i++) {
             go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
             go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
-            po[i] = fb[i] - fa[i];
-            float x = xa[i], y = xb[i];
-            wo[i] = x * y / (1 + x + y);
-            ko[i] = lo + i - M / 2;
         }
+        for (int i = 0; i < len; i++)
+            po[i] = fb[i] - fa[i];
+        for (int i = 0; i < len; i++)
+            wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
+        for (int i = 0; i < len; i++)
+            ko[i] = lo + i - M / 2;
         nb += len;
     }
     if (nb < 8)
@@ -483,13 +553,12 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
         for (int i = 0; i < nb; i++)
             kmean += w->kk[i];
         kmean /= nb;
-        for (int i = 0; i < nb; i++) {
-            float x = (float)(w->kk[i] - kc) * xs;
-            xv[i] = x;
-            sw += wt[i];
-            swx += wt[i] * x;
-            swxx += wt[i] * x * x;
-        }
+        const int *kv = w->kk;
+        for (int i = 0; i < nb; i++)
+            xv[i] = (float)(kv[i] - kc) * xs;
+        sw = sum1(wt, nb);
+        swx = dot2(wt, xv, nb);
+        swxx = dot3(wt, xv, xv, nb);
         double d = sw * swxx - swx * swx;
         /* phase variance of a bin: 1 / (2 seff); the bins are correlated
          * by the zero padding and the taper (n_eff independent of M) */
@@ -510,10 +579,8 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
                 float r = y * itp;
                 yv[i] = y - tp * (float)(int)(r + (r >= 0 ? 0.5f : -0.5f));
             }
-            for (int i = 0; i < nb; i++) {
-                swy += wt[i] * yv[i];
-                swxy += wt[i] * xv[i] * yv[i];
-            }
+            swy = dot2(wt, yv, nb);
+            swxy = dot3(wt, xv, yv, nb);
             double slope = (sw * swxy - swx * swy) / d, icpt = (swy - slope * swx) / sw;
             tau -= slope;
             c0 -= icpt;
@@ -534,11 +601,11 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
 /* b's frequency minus a's from conj(a(m))·b(m + tau) (b linearly
  * interpolated at the fraction): block sums, the peak of their short
  * transform, then the phase slope over SEGMENTS segments. */
-static int freq_diff(hd_dsp_net *w, const float *xa, const float *xb, double tau, double *df_out)
+int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double tau, double *df_out)
 {
-    int n = w->n;
-    double fs = w->fs;
     *df_out = 0;
+    if (!xa || !xb || n < 1 || !(fs > 0) || !isfinite(tau))
+        return hd_error(HD_EINVAL, "frequency difference: %d samples at %g Hz, lag %g", n, fs, tau);
     int l0 = (int)floor(tau);
     float e = (float)(tau - l0);
     int m0 = l0 < 0 ? -l0 : 0, m1 = n - l0 - 1 < n ? n - l0 - 1 : n;
@@ -547,12 +614,13 @@ static int freq_diff(hd_dsp_net *w, const float *xa, const float *xb, double tau
         return 0;
     const float complex *a = (const float complex *)xa, *b = (const float complex *)xb;
     int Q = fast_size(2 * nblk);
-    if (Q > w->Mmax)
-        return 0;
     const hd_fft_plan *pf = hd_fft_plan_get(Q, -1);
-    if (!pf)
+    float complex *zb = hd_malloc((size_t)nblk * sizeof *zb), *Z = hd_aligned_alloc((size_t)Q, sizeof *Z);
+    if (!pf || !zb || !Z) {
+        free(zb);
+        free(Z);
         return HD_ENOMEM;
-    float complex *zb = w->z, *Z = w->g;
+    }
     for (int q = 0; q < nblk; q++) {
         float complex s = 0;
         int m = m0 + q * BLOCK;
@@ -565,12 +633,22 @@ static int freq_diff(hd_dsp_net *w, const float *xa, const float *xb, double tau
     hd_fft_execute(pf, (float *)Z, (float *)Z);
     int best = 0;
     float bv = -1;
+    double tot = 0;
     for (int k = 0; k < Q; k++) {
         float v = crealf(Z[k]) * crealf(Z[k]) + cimagf(Z[k]) * cimagf(Z[k]);
+        tot += v;
         if (v > bv) {
             bv = v;
             best = k;
         }
+    }
+    /* a tone stands out of the product's spectrum (its main lobe holds
+     * most of the power); a misaligned product is noise, whose strongest
+     * bin is a few times the mean: no measurement then */
+    if (!(bv > TONE_PROMINENCE * tot / Q)) {
+        free(zb);
+        free(Z);
+        return 0;
     }
     double y0 = cabsf(Z[(best - 1 + Q) % Q]), y1 = cabsf(Z[best]), y2 = cabsf(Z[(best + 1) % Q]);
     double den = y0 - 2 * y1 + y2, frac = den < 0 ? 0.5 * (y0 - y2) / den : 0;
@@ -609,8 +687,25 @@ static int freq_diff(hd_dsp_net *w, const float *xa, const float *xb, double tau
     double d = sw * sxx - sx * sx;
     if (d > 0)
         df += (sw * sxy - sx * sy) / d / (2 * M_PI);
-    *df_out = isfinite(df) ? df : 0;
-    return 0;
+    /* coherence: how much of the product the tone at df explains (near 1
+     * when b is aligned on the same signal; a false alignment of an FM
+     * signal leaves lines of its own, holding a fraction of the power) */
+    double complex acc = 0;
+    double mag = 0;
+    st = cexp(-I * 2 * M_PI * df / fb);
+    for (int q = 0; q < nblk; q++) {
+        if ((q & 255) == 0)
+            r = cexp(-I * 2 * M_PI * df / fb * q);
+        acc += zb[q] * r;
+        mag += cabsf(zb[q]);
+        r *= st;
+    }
+    double coh = mag > 0 ? cabs(acc) / mag : 0;
+    int ok = isfinite(df) && coh >= COHERENCE_MIN;
+    *df_out = ok ? df : 0;
+    free(zb);
+    free(Z);
+    return ok;
 }
 
 int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s, double max_lag_s, double psr_min_db,
@@ -637,14 +732,48 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
         if (!use[r] || !w->have[r] || r == ref)
             continue;
         hd_xcorr c;
-        if ((rc = correlate(w, ref, r, -(t0_s[r] - t0_s[ref]), max_lag_s, psr_min_db, 0, &c)) < 0)
+        double center = -(t0_s[r] - t0_s[ref]), df = 0;
+        if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
             return rc;
-        if (!c.valid)
-            continue;
-        if ((rc = freq_diff(w, w->x[ref], w->x[r], c.delay_s * w->fs, &w->df[r])) < 0)
-            return rc;
-        if (w->df[r] != 0) {
-            if ((rc = transform(w, w->x[r], w->df[r], w->X + r * Mx)) < 0)
+        int got = 0;
+        if (c.valid && (got = hd_dsp_freq_diff(w->x[ref], w->x[r], w->n, w->fs, c.delay_s * w->fs, &df)) < 0)
+            return got;
+        if (!got) {
+            /* an LO difference of about a cycle over the capture defeats the
+             * uncorrected correlation (no peak, or a false one whose product
+             * is no tone): again with the difference of the two spectral
+             * centroids (the same signal heard twice) removed first, then
+             * measured from there */
+            double df0 = w->foff[r] - w->foff[ref];
+            double df1 = 0;
+            const float complex *cx = (const float complex *)w->x[r];
+            float complex *xt = (float complex *)w->xt;
+            double complex st = cexp(-I * 2 * M_PI * df0 / w->fs), ro = 1;
+            for (int m = 0; m < w->n; m++, ro *= st) {
+                if ((m & 255) == 0)
+                    ro = cexp(-I * 2 * M_PI * df0 / w->fs * m);
+                xt[m] = cx[m] * (float complex)ro;
+            }
+            if ((rc = transform(w, w->xt, 0, w->X + r * Mx)) < 0)
+                return rc;
+            polar(w, r);
+            w->rot[r] = 1;
+            if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
+                return rc;
+            if (c.valid && (got = hd_dsp_freq_diff(w->x[ref], w->xt, w->n, w->fs, c.delay_s * w->fs, &df1)) < 0)
+                return got;
+            df = df0 + (got ? df1 : 0);
+            w->df[r] = df;
+            if (!got) {
+                /* no frequency difference to trust: its pairs would be
+                 * pulled by an unknown amount, so they are not timed */
+                w->nodf[r] = 1;
+                continue;
+            }
+        }
+        w->df[r] = df;
+        if (df != 0) {
+            if ((rc = transform(w, w->x[r], df, w->X + r * Mx)) < 0)
                 return rc;
             polar(w, r);
             w->rot[r] = 1;
@@ -652,7 +781,8 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
     }
     for (int p = 0, i = 0; i < R; i++)
         for (int j = i + 1; j < R; j++, p++) {
-            if (!use[i] || !use[j] || !w->have[i] || !w->have[j] || (reference_only && i != ref && j != ref))
+            if (!use[i] || !use[j] || !w->have[i] || !w->have[j] || w->nodf[i] || w->nodf[j] ||
+                (reference_only && i != ref && j != ref))
                 continue;
             if ((rc = correlate(w, i, j, -(t0_s[j] - t0_s[i]), max_lag_s, psr_min_db, 1, &out[p])) < 0)
                 return rc;

@@ -185,3 +185,31 @@ done:
     free(displs);
     return rc;
 }
+
+int hd_dsp_tdoa_mpi(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
+                    double snr_b, double rms_bw_hz, double psr_min_db, MPI_Comm comm, float *scratch, hd_xcorr *out)
+{
+    int rc = hd_dsp_gcc_phat_mpi(a, b, n, fs, center_s, max_lag_s, snr_a, snr_b, rms_bw_hz, psr_min_db, comm, out);
+    if (rc < 0 || !out->valid)
+        return rc;
+    /* every rank holds the same captures and the same coarse lag: the same
+     * frequency difference everywhere */
+    double df = 0;
+    if ((rc = hd_dsp_freq_diff(a, b, n, fs, out->delay_s * fs, &df)) <= 0)
+        return rc; /* no tone in the product: left uncorrected */
+    const float complex *cb = (const float complex *)b;
+    float complex *bc = (float complex *)scratch;
+    double complex st = cexp(-I * 2 * M_PI * df / fs), r = 1;
+    for (int m = 0; m < n; m++, r *= st) {
+        if ((m & 1023) == 0)
+            r = cexp(-I * 2 * M_PI * df / fs * m);
+        bc[m] = cb[m] * (float complex)r;
+    }
+    hd_xcorr next;
+    if ((rc = hd_dsp_gcc_phat_mpi(a, scratch, n, fs, center_s, max_lag_s, snr_a, snr_b, rms_bw_hz, psr_min_db, comm,
+                                  &next)) < 0)
+        return rc;
+    *out = next;
+    out->freq_diff_hz = df;
+    return 0;
+}

@@ -52,6 +52,10 @@ for lo, hi_ in ((0, 10), (10, 20), (20, 30), (30, 99)):
 # under 2 x 0.67
 s = tm & (lo_snr >= 20) & (lo_snr < 30)
 assert np.median(abs(err[s]) / crlb[s]) < 2 * 0.67, "error within 2x the CRLB at 20-30 dB"
+# no false peaks: gross errors (beyond 5 sigma) under 1 % of the valid pairs
+gross = tm & (abs(err) > 5 * sg)
+print(f"gross errors: {gross.sum()} of {tm.sum()} valid pairs")
+assert gross.sum() < 0.01 * tm.sum(), "gross errors"
 st = f["truth/signal_type"][:]
 assert not (tm & (st[:, None] == 1)).any(), "CW carriers give no time difference"
 fo = X[..., names.index("freq_offset_hz")]

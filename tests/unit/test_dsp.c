@@ -445,8 +445,10 @@ int main(void)
         /* an FM signal with an LO difference: delay-Doppler coupling removed */
         double werr = 0, wfd = 0, wplain = 0;
         int allvalid = 1;
-        double Ds[] = {2.6, -5.25, 0.4}, dfs[] = {3.1, -1.7, 6.0};
-        for (int t = 0; t < 3; t++) {
+        /* the last two: LO difference x capture length 1.5 and 2.25 cycles,
+         * beyond the uncorrected correlation's reach */
+        double Ds[] = {2.6, -5.25, 0.4, 1.3, -0.7}, dfs[] = {3.1, -1.7, 6.0, -6.0, 9.0};
+        for (int t = 0; t < 5; t++) {
             hd_spectral sp[2];
             hd_xcorr xc, c0;
             fm_pair(a, b, n, Ds[t], dfs[t], 25, 20, 40 + t);
