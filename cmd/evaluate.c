@@ -44,7 +44,8 @@ void hd_cmd_evaluate_usage(FILE *out)
             "    bandwidth (sqrt of the trace), and the efficiency (error over the bound);\n"
             "  broken down by SNR (median over the receivers used; edges\n"
             "    evaluate.snr_bins_db) and by the number of receivers used, and for the\n"
-            "    events with at least 4 GPS-timed receivers at 10 dB or more.\n"
+            "    events with at least 4 receivers timed by valid time differences (GPS-timed\n"
+            "    IQ) at 10 dB or more.\n"
             "Writes eval.h5 (per event: estimate, covariance, error, Mahalanobis distance,\n"
             "bound, status; the summary as attributes; /breakdown tables), report.json\n"
             "beside it (NAME.report.json for another NAME.h5), and with evaluate.plots and\n"
@@ -318,7 +319,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
         goto fail;
     hd_progress prog;
     hd_progress_start(&prog, "evaluate", "events", in.rd.meta.n_events, cli->quiet);
-    if (cfg->evaluate.split != HD_SPLIT_NONE)
+    if (cfg->evaluate.split != HD_SPLIT_NONE && in.method == HD_LOC_NN)
+        rc = hd_run_folds_nn(&r, &in.rd, &cfg->localize, &cfg->evaluate, cli->model, on_progress, &prog);
+    else if (cfg->evaluate.split != HD_SPLIT_NONE)
         rc = hd_run_folds(&r, &in.rd, &cfg->localize, &cfg->evaluate, in.method, on_progress, &prog);
     else if (in.method == HD_LOC_KNN)
         rc = hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, time_block)");
@@ -474,7 +477,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
         COL(r.ev[i].res.gdop, "gdop", "1", "horizontal dilution of precision at the estimate")
         COL(r.snr_db[i], "snr_db", "dB", "median SNR of the receivers used")
         COL(r.ev[i].res.n_receivers, "n_receivers", "1", "receivers used")
-        COL(r.n_timed[i], "n_timed", "1", "GPS-timed IQ receivers with valid features")
+        COL(r.n_timed[i], "n_timed", "1", "receivers with an arrival time from valid time differences (GPS-timed)")
         COL(r.latency_s[i] * 1e6, "latency_us", "us", "solver time for the event")
 #undef COL
         if (rc == 0) {
@@ -576,7 +579,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     printf("  calibration: %.1f %% inside 1-sigma (nominal 39.3 %%), %.1f %% inside 2-sigma (nominal 86.5 %%); mean NLL %.2f\n",
            100 * all.coverage_1sigma, 100 * all.coverage_2sigma, all.mean_nll);
     printf("  bound: median CRLB %.0f m, median error/CRLB %.2f\n", all.median_crlb_m, all.median_efficiency);
-    printf("  >= 4 GPS-timed receivers at >= 10 dB: %lld located, median %.0f m against median CRLB %.0f m (x%.2f), "
+    printf("  >= 4 receivers timed by valid time differences, >= 10 dB: %lld located, median %.0f m against median CRLB %.0f m (x%.2f), "
            "coverage %.1f %% / %.1f %%\n",
            (long long)good.located, good.median_m, good.median_crlb_m, good.median_m / good.median_crlb_m,
            100 * good.coverage_1sigma, 100 * good.coverage_2sigma);

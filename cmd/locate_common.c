@@ -20,7 +20,9 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
         return hd_error(HD_ECONFIG, "--method nn needs a trained model: -m model.h5 (heimdall train)");
     if (cli->model && in->method != HD_LOC_NN)
         return hd_error(HD_ECONFIG, "--model is for --method nn");
-    if (cli->model) {
+    if (cli->model && cfg->evaluate.split != HD_SPLIT_NONE && strcmp(cli->cmd, "evaluate") == 0)
+        ; /* a model per group (a %d pattern), loaded group by group */
+    else if (cli->model) {
         if (!(in->model = hd_calloc(1, sizeof *in->model)))
             return HD_ENOMEM;
         int rc = hd_nn_model_load(in->model, cli->model);

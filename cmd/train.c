@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "core/runinfo.h"
 #include "features/features.h"
+#include "h5/h5.h"
 #include "locate/locate.h"
 #include "nn/model.h"
 #include "nn/nn.h"
@@ -176,7 +177,24 @@ static int run(const hd_cli *cli, hd_config *cfg)
         goto fail;
     d.E = E;
     d.R = R;
-    int64_t ntr = 0, nva = 0;
+    int8_t *group = NULL; /* train.exclude_split: one group of the file's splits is never seen */
+    if (tc->exclude_split != HD_SPLIT_NONE) {
+        const char *name = tc->exclude_split == HD_SPLIT_MONTH ? "splits/month" : "splits/time_block";
+        int grank;
+        hsize_t gd[8];
+        if (H5Lexists(rd.meta.file, "splits", H5P_DEFAULT) <= 0 || H5Lexists(rd.meta.file, name, H5P_DEFAULT) <= 0) {
+            rc = hd_error(HD_EDATA, "%s has no /%s (train.exclude_split)", cli->inputs[0], name);
+            goto fail;
+        }
+        if ((rc = hd_h5_read(rd.meta.file, name, H5T_NATIVE_INT8, &grank, gd, (void **)&group)) < 0)
+            goto fail;
+        if (grank != 1 || (int64_t)gd[0] != E) {
+            free(group);
+            rc = hd_error(HD_EFORMAT, "/%s does not have one value per event", name);
+            goto fail;
+        }
+    }
+    int64_t ntr = 0, nva = 0, excluded = 0;
     for (int64_t e = 0; e < E; e++) {
         hd_locate_obs obs = {feat + (size_t)e * R * F, mask + (size_t)e * R, delay + (size_t)e * Pn,
                              sigma + (size_t)e * Pn, tmask + (size_t)e * Pn, NULL, NULL};
@@ -190,6 +208,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
             any |= d.m[(size_t)e * R + r];
         if (!any || !isfinite(ev[e].tx_lat) || !isfinite(ev[e].tx_lon))
             continue; /* nothing heard, or no truth: not for learning */
+        if (group && group[e] == tc->exclude_group) {
+            excluded++;
+            continue; /* held out for an honest evaluation */
+        }
         hd_locate_from_geo(&net, ev[e].tx_lat, ev[e].tx_lon, &te, &tn);
         d.y[2 * e] = (float)((te - anchor[0]) / anchor[2]); /* the correction, in the anchor's sigma */
         d.y[2 * e + 1] = (float)((tn - anchor[1]) / anchor[2]);
@@ -200,6 +222,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
         else
             train[ntr++] = e;
     }
+    free(group);
+    if (excluded)
+        hd_info("%lld events of group %d held out of training (train.exclude_split)", (long long)excluded,
+                tc->exclude_group);
     if (ntr < 2 || nva < 1) {
         rc = hd_error(HD_EDATA, "%lld training and %lld validation events: too few to train", (long long)ntr,
                       (long long)nva);

@@ -155,6 +155,8 @@ static const key_def keys[] = {
     {"train.clip_norm", K_DOUBLE, C(train.clip_norm), 0, 0, 0, 1e6, "5", NULL},
     {"train.warmup_steps", K_INT, C(train.warmup_steps), 0, 0, 0, 1000000, "100", NULL},
     {"train.patience", K_INT, C(train.patience), 0, 0, 1, 100000, "8", NULL},
+    {"train.exclude_split", K_ENUM, C(train.exclude_split), 0, 0, 0, 0, "none", &E_SPLIT},
+    {"train.exclude_group", K_INT, C(train.exclude_group), 0, 0, -128, 127, "0", NULL},
     {"train.val_fraction", K_DOUBLE, C(train.val_fraction), 0, 0, 0.01, 0.9, "0.15", NULL},
     {"localize", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"localize.method", K_ENUM, C(localize.method), 0, 0, 0, 0, "tdoa", &E_METHOD},

@@ -133,6 +133,8 @@ typedef struct {
     int warmup_steps;
     int patience;                /* early stopping: epochs without a better validation loss */
     double val_fraction;         /* events held out for validation (by a hash of the event) */
+    int exclude_split;           /* hd_split: leave a group of the file's /splits out of training */
+    int exclude_group;           /* that group's value (a month, a time block) */
 } hd_train_cfg;
 
 typedef enum { HD_LOC_TDOA = 0, HD_LOC_RSS = 1, HD_LOC_HYBRID = 2, HD_LOC_NN = 3, HD_LOC_KNN = 4 } hd_locate_method;

@@ -85,11 +85,14 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
             out->frequency_hz = ev[i].frequency_hz;
             run->truth_lat[first + i] = ev[i].tx_lat;
             run->truth_lon[first + i] = ev[i].tx_lon;
-            int nt = 0;
-            for (int r = 0; r < R; r++)
-                nt += mask[(size_t)i * R + r] && feat[((size_t)i * R + r) * F + HD_FEAT_GPS_OK] > 0.5f &&
-                      feat[((size_t)i * R + r) * F + HD_FEAT_HAS_IQ] > 0.5f;
-            run->n_timed[first + i] = nt;
+            /* receivers with an arrival time from valid time differences */
+            hd_locate_obs o = {feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
+                               sigma + (size_t)i * P, tmask + (size_t)i * P, NULL, NULL};
+            double toa[HD_MAX_STATIONS], var[HD_MAX_STATIONS];
+            uint64_t timed = 0;
+            if (hd_locate_arrivals(R, &o, cfg->outlier_sigma, toa, var, &timed) < 0)
+                timed = 0;
+            run->n_timed[first + i] = __builtin_popcountll(timed);
             hd_locate_obs obs = {feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
                                  sigma + (size_t)i * P, tmask + (size_t)i * P};
             if (!nn) {
@@ -196,8 +199,26 @@ static double learn_scale(const hd_locate_net *net, const hd_dataset *d, const u
     return f;
 }
 
+static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
+                     int method, const char *pattern, void (*progress)(void *ctx, int64_t done), void *ctx);
+
 int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
                  int method, void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    return folds_any(run, rd, cfg, ecfg, method, NULL, progress, ctx);
+}
+
+int hd_run_folds_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
+                    const char *model_pattern, void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    if (!model_pattern || !strstr(model_pattern, "%d"))
+        return hd_error(HD_ECONFIG, "--method nn with evaluate.split needs one model per group: -m 'model_%%d.h5' "
+                                    "(each trained with train.exclude_split and train.exclude_group)");
+    return folds_any(run, rd, cfg, ecfg, HD_LOC_NN, model_pattern, progress, ctx);
+}
+
+static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
+                     int method, const char *pattern, void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     memset(run, 0, sizeof *run);
     const int R = rd->meta.n_receivers, F = HD_FEAT_COUNT;
@@ -205,8 +226,8 @@ int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg
     const char *sname = ecfg->split > 0 && ecfg->split < 3 ? split_dataset[ecfg->split] : NULL;
     if (!sname)
         return hd_error(HD_EINVAL, "no split to evaluate by");
-    if (method != HD_LOC_RSS && method != HD_LOC_KNN && method != HD_LOC_TDOA)
-        return hd_error(HD_EUNSUPPORTED, "evaluate.split works with the methods rss, knn and tdoa, not %s",
+    if (method != HD_LOC_RSS && method != HD_LOC_KNN && method != HD_LOC_TDOA && !(method == HD_LOC_NN && pattern))
+        return hd_error(HD_EUNSUPPORTED, "evaluate.split works with the methods rss, knn, nn and tdoa, not %s",
                         hd_method_name(method));
     if (H5Lexists(rd->meta.file, "splits", H5P_DEFAULT) <= 0 || H5Lexists(rd->meta.file, sname, H5P_DEFAULT) <= 0)
         return hd_error(HD_EDATA, "the file has no /%s to split by (evaluate.split)", sname);
@@ -281,6 +302,44 @@ int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg
             if ((rc = hd_locate_net_init(&fitted, rd->meta.stations, R, &c2)) < 0)
                 goto fail;
             use = &fitted;
+        }
+        if (method == HD_LOC_NN) { /* this group's model, trained without it */
+            char path[1100];
+            snprintf(path, sizeof path, pattern, g);
+            hd_nn_model M;
+            if ((rc = hd_nn_model_load(&M, path)) < 0)
+                goto fail;
+            hd_locate_obs *obs = hd_malloc((size_t)ntest * sizeof *obs);
+            hd_locate_result *res = hd_malloc((size_t)ntest * sizeof *res);
+            int64_t k = 0;
+            double zero_d[1] = {0};
+            uint8_t zero_m[1] = {0};
+            for (int64_t e = 0; obs && e < E; e++)
+                if (!train[e])
+                    obs[k++] = (hd_locate_obs){feat + (size_t)e * R * F, mask + (size_t)e * R, zero_d, zero_d, zero_m,
+                                               rx_lat ? rx_lat + (size_t)e * R : NULL,
+                                               rx_lon ? rx_lon + (size_t)e * R : NULL};
+            for (int64_t i = 0; obs && i < ntest; i++)
+                obs[i].tmask = NULL; /* level-only data: no arrival times */
+            double t0 = hd_now();
+            rc = !obs || !res ? HD_ENOMEM : hd_nn_predict(&M, &run->net, obs, (int)ntest, R, res);
+            double dt = (hd_now() - t0) / (double)ntest;
+            k = 0;
+            for (int64_t e = 0; rc == 0 && e < E; e++)
+                if (!train[e]) {
+                    run->ev[e].res = res[k++];
+                    run->latency_s[e] = dt;
+                }
+            hd_info("%s %d: %lld events held out, located by %s", sname, g, (long long)ntest, path);
+            hd_nn_model_release(&M);
+            free(obs);
+            free(res);
+            if (rc < 0)
+                goto fail;
+            done += ntest;
+            if (progress)
+                progress(ctx, done);
+            continue;
         }
         double scale = method == HD_LOC_TDOA ? 1 : learn_scale(use, &d, train, time_ns, method, ecfg->knn_k, scratch);
         if (method == HD_LOC_RSS)

@@ -11,7 +11,7 @@ typedef struct {
     double *latency_s;       /* [n]: solver time per event */
     float *snr_db;           /* [n]: median SNR of the receivers used (NaN: none) */
     double *truth_lat, *truth_lon; /* [n]: the transmitter (NaN without /truth) */
-    int *n_timed;            /* [n]: GPS-timed receivers with features (before the solver's choice) */
+    int *n_timed;            /* [n]: receivers with an arrival time from valid time differences */
     int64_t n;
     hd_locate_net net;
 } hd_run;
@@ -30,6 +30,10 @@ int hd_run_locate_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
  * (/rx_lat, /rx_lon: buses) are used when the file has them. */
 int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
                  int method, void (*progress)(void *ctx, int64_t done), void *ctx);
+/* The network by folds: model_pattern holds a %d that each group's value
+ * fills (a model trained with train.exclude_split/exclude_group). */
+int hd_run_folds_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
+                    const char *model_pattern, void (*progress)(void *ctx, int64_t done), void *ctx);
 void hd_run_release(hd_run *run);
 
 #endif

@@ -510,7 +510,7 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
     set_positions(net, obs, pb);
     pb->use_t = method == HD_LOC_TDOA || method == HD_LOC_HYBRID;
     pb->use_r = method == HD_LOC_RSS || method == HD_LOC_HYBRID;
-    if (pb->use_t && P > 0) {
+    if (pb->use_t && P > 0 && obs->tmask) {
         int(*pr)[2] = hd_malloc((size_t)P * sizeof *pr);
         uint8_t *ok = hd_malloc((size_t)P);
         if (!pr || !ok) {
