@@ -118,6 +118,26 @@ PY
     is "$RC" 0 "reference pairs: each valid pair holds the best-SNR receiver, same delays as all pairs"
     [ "$RC" -eq 0 ] || diag "$ERR"
 fi
+# a PSD finer than the captures (nfft 4096 against 1200 samples): the long
+# transform grows to give every PSD bin a transform bin
+run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.nfft=4096 -o "$TMP/fn.h5" "$TMP/c.h5"
+is "$RC" 0 "featurize with nfft longer than the captures"
+if "$PYTHON" -c 'import h5py' 2>/dev/null; then
+    run "$PYTHON" - "$TMP/fn.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+names = [n.decode() for n in f["feature_names"][:]]
+X, m, t = f["features"][:], f["mask"][:].astype(bool), f["truth/snr_db"][:]
+snr = X[..., names.index("snr_db")]
+sel = m & (t > 0) & (t < 40)
+assert np.isfinite(X).all() and sel.sum() > 10
+assert np.abs(snr[sel] - t[sel]).max() < 4.0, np.abs(snr[sel] - t[sel]).max()
+assert f["tdoa/mask"][:].sum() > 10
+print("ok")
+PY
+    is "$RC" 0 "nfft 4096: SNR within 4 dB, time differences found"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+fi
 run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.pairs=some -o "$TMP/fx.h5" "$TMP/c.h5"
 is "$RC" 2 "an unknown featurize.pairs is a config error"
 like "$ERR" "featurize.pairs" "and names the key"
