@@ -46,6 +46,24 @@ assert np.median(d) < 3e-6, np.median(d)
 PY
         is "$RC" 0 "distributed time differences agree with the local ones"
         diag "$OUT"
+        # reference pairs in the distributed mode too
+        run mpirun --oversubscribe -np 2 "$HEIMDALL" featurize -q -c "$cfg" --set featurize.distributed_fft_min_samples=1000 \
+            --set featurize.pairs=reference -o "$TMP/fdr.h5" "$TMP/c.h5"
+        is "$RC" 0 "distributed mode with reference pairs"
+        run "$PYTHON" - "$TMP/fd.h5" "$TMP/fdr.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+pairs = b["tdoa/pairs"][:]
+ma, mb = a["tdoa/mask"][:].astype(bool), b["tdoa/mask"][:].astype(bool)
+assert 0 < mb.sum() < ma.sum(), (mb.sum(), ma.sum())
+for e in range(mb.shape[0]):
+    ps = pairs[mb[e]]
+    if len(ps) > 1:  # every valid pair holds one common receiver
+        assert set(ps[0]) & set.intersection(*[set(p) for p in ps]), (e, ps)
+print("ok")
+PY
+        is "$RC" 0 "distributed reference pairs share the reference receiver"
+        [ "$RC" -eq 0 ] || diag "$ERR"
     fi
 fi
 
