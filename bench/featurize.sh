@@ -36,7 +36,7 @@ hr=$(rate $E "$D/c.h5" --set featurize.pairs=reference)
 peer=$("$PY" bench/featurize_peer.py "$D/c.h5" --pairs reference)
 line featurize-reference "$hr" "$peer" "featurize.pairs=reference: the best-SNR receiver against the 6 others, the peer likewise"
 same=$("$PY" bench/featurize_peer.py "$D/c.h5" same-work --events 60)
-line featurize-same-work "$hd" "$same" "numpy doing heimdall's per-pair work, all pairs, first 60 events"
+line featurize-same-work "$hd" "$same" "numpy correcting each pair as heimdall did before its per-receiver redesign: coarse GCC-PHAT, frequency difference from the aligned product, de-rotation, GCC-PHAT again, phase-slope fit; all pairs, first 60 events"
 
 # growth with capture length and with events
 for dur in 0.125 0.5; do

@@ -13,7 +13,8 @@ import numpy as np
 from scipy.signal import welch
 
 def tdoa_same_work(sa, sb, a, b, M, fs, center, maxlag):
-    """heimdall's per-pair work in NumPy: coarse GCC-PHAT over the band,
+    """heimdall's former per-pair work in NumPy (before each receiver was
+    corrected once against a reference): coarse GCC-PHAT over the band,
     b aligned at the fractional lag, the frequency difference from conj(a)·b,
     b de-rotated, GCC-PHAT again and a weighted phase-slope refinement."""
     n = len(a)

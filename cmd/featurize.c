@@ -168,13 +168,15 @@ static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, c
     const hd_featurize_cfg *fc = &c->cfg->featurize;
     double fs = ev->sample_rate_hz;
     int rc, ref = -1;
+    /* the receivers with GPS time and bandwidth to time */
+    for (int r = 0; r < R; r++) {
+        c->use[r] = mask[r] && lk[r].has_iq && lk[r].gps_ok && c->sp[r].rms_bw_hz >= fc->min_rms_bw_hz;
+        c->t0[r] = lk[r].t0_s;
+        if (c->use[r] && (ref < 0 || c->sp[r].snr_db > c->sp[ref].snr_db))
+            ref = r; /* the distributed mode's reference (the local one finds the same) */
+    }
     if (c->dist == MPI_COMM_NULL) {
-        /* every receiver transformed once (hd_dsp_net_receiver); the pairs
-         * of the receivers with GPS time and bandwidth to time */
-        for (int r = 0; r < R; r++) {
-            c->use[r] = mask[r] && lk[r].has_iq && lk[r].gps_ok && c->sp[r].rms_bw_hz >= fc->min_rms_bw_hz;
-            c->t0[r] = lk[r].t0_s;
-        }
+        /* every receiver transformed once (hd_dsp_net_receiver) */
         if ((rc = hd_dsp_net_tdoa(c->net, c->use, c->t0, c->max_lag_s, fc->psr_min_db,
                                   fc->pairs == HD_PAIRS_REFERENCE, c->xc, &ref)) < 0)
             return rc;
@@ -190,6 +192,8 @@ static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, c
             continue;
         /* a carrier (or anything too narrow) has no bandwidth to time */
         if (c->sp[i].rms_bw_hz < fc->min_rms_bw_hz || c->sp[j].rms_bw_hz < fc->min_rms_bw_hz)
+            continue;
+        if (fc->pairs == HD_PAIRS_REFERENCE && i != ref && j != ref)
             continue;
         float *a = c->x + (size_t)i * 2 * N, *b = c->x + (size_t)j * 2 * N;
         /* b(n) ≈ a(n - D) with D = (TOA_j - TOA_i) - (t0_j - t0_i): search

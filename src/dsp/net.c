@@ -187,7 +187,8 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->R = R;
     w->n = n;
     w->nfft = nfft;
-    w->Mmax = fast_size(2 * n);
+    /* room for every lag, and at least one transform bin per PSD bin */
+    w->Mmax = fast_size(2 * n > nfft ? 2 * n : nfft);
     size_t M = (size_t)w->Mmax, RM = (size_t)R * M;
     w->taper = hd_malloc((size_t)n * sizeof *w->taper);
     w->bin_of = hd_malloc(M * sizeof *w->bin_of);
@@ -245,6 +246,8 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
     w->fs = fs;
     /* no circular wrap within the lags searched: M ≥ n + |lag| */
     long need = (long)w->n + max_abs_lag + 1;
+    if (need < w->nfft)
+        need = w->nfft;
     w->M = need >= w->Mmax ? w->Mmax : fast_size((int)need);
     memset(w->have, 0, (size_t)w->R);
     memset(w->rot, 0, (size_t)w->R);
@@ -278,7 +281,10 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
     }
     w->w2 = s2;
     /* Gamma shape of a PSD bin: G Hann-windowed transform bins whose powers
-     * correlate by (2/3)² with a neighbour and (1/6)² two bins apart */
+     * correlate by (2/3)² with a neighbour and (1/6)² two bins apart. (The
+     * zero padding correlates neighbours a little more; counting it exactly
+     * moved the SNR bias of weak signals from -0.33 to -0.38 dB on the
+     * accuracy test, so the floor's other biases are larger than this one.) */
     double G = (double)M / nfft;
     w->shape = G / (1 + 2 * (4.0 / 9) * (1 - 1 / G) + 2 * (1.0 / 36) * (1 - 2 / G));
     if (w->shape < 1)

@@ -46,6 +46,24 @@ assert np.median(d) < 3e-6, np.median(d)
 PY
         is "$RC" 0 "distributed time differences agree with the local ones"
         diag "$OUT"
+        # reference pairs in the distributed mode too
+        run mpirun --oversubscribe -np 2 "$HEIMDALL" featurize -q -c "$cfg" --set featurize.distributed_fft_min_samples=1000 \
+            --set featurize.pairs=reference -o "$TMP/fdr.h5" "$TMP/c.h5"
+        is "$RC" 0 "distributed mode with reference pairs"
+        run "$PYTHON" - "$TMP/fd.h5" "$TMP/fdr.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+pairs = b["tdoa/pairs"][:]
+ma, mb = a["tdoa/mask"][:].astype(bool), b["tdoa/mask"][:].astype(bool)
+assert 0 < mb.sum() < ma.sum(), (mb.sum(), ma.sum())
+for e in range(mb.shape[0]):
+    ps = pairs[mb[e]]
+    if len(ps) > 1:  # every valid pair holds one common receiver
+        assert set(ps[0]) & set.intersection(*[set(p) for p in ps]), (e, ps)
+print("ok")
+PY
+        is "$RC" 0 "distributed reference pairs share the reference receiver"
+        [ "$RC" -eq 0 ] || diag "$ERR"
     fi
 fi
 
@@ -116,6 +134,26 @@ assert np.array_equal(a["features"][:], b["features"][:]), "same per-receiver fe
 print("ok", mb.sum(), "of", ma.sum())
 PY
     is "$RC" 0 "reference pairs: each valid pair holds the best-SNR receiver, same delays as all pairs"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+fi
+# a PSD finer than the captures (nfft 4096 against 1200 samples): the long
+# transform grows to give every PSD bin a transform bin
+run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.nfft=4096 -o "$TMP/fn.h5" "$TMP/c.h5"
+is "$RC" 0 "featurize with nfft longer than the captures"
+if "$PYTHON" -c 'import h5py' 2>/dev/null; then
+    run "$PYTHON" - "$TMP/fn.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+names = [n.decode() for n in f["feature_names"][:]]
+X, m, t = f["features"][:], f["mask"][:].astype(bool), f["truth/snr_db"][:]
+snr = X[..., names.index("snr_db")]
+sel = m & (t > 0) & (t < 40)
+assert np.isfinite(X).all() and sel.sum() > 10
+assert np.abs(snr[sel] - t[sel]).max() < 4.0, np.abs(snr[sel] - t[sel]).max()
+assert f["tdoa/mask"][:].sum() > 10
+print("ok")
+PY
+    is "$RC" 0 "nfft 4096: SNR within 4 dB, time differences found"
     [ "$RC" -eq 0 ] || diag "$ERR"
 fi
 run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.pairs=some -o "$TMP/fx.h5" "$TMP/c.h5"
