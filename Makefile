@@ -120,7 +120,8 @@ bench: deps
 	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/localize.sh
 
 # An experiment as file dependencies: make pipeline CONFIG=configs/experiments/<name>.yaml
-# writes results/<name>/{captures,features,eval}.h5 (+ positions.geojson).
+# writes results/<name>/{captures,features,model,eval}.h5 (+ positions.geojson,
+# eval_nn.h5: the network's evaluation). PIPE_LAUNCH="mpirun -np 2" trains on 2 ranks.
 # Each stage also depends on a stamp of the config sections it reads
 # (heimdall stamp rewrites it only when they change), so editing one
 # stage's settings reruns that stage and those after it; `make -n pipeline
@@ -129,7 +130,7 @@ ifdef CONFIG
 PIPE_NAME := $(basename $(notdir $(CONFIG)))
 PIPE_DIR ?= results/$(PIPE_NAME)
 HD ?= $(BUILD)/heimdall
-pipeline: $(PIPE_DIR)/eval.h5 $(PIPE_DIR)/positions.geojson
+pipeline: $(PIPE_DIR)/eval.h5 $(PIPE_DIR)/positions.geojson $(PIPE_DIR)/eval_nn.h5
 	@echo "pipeline: results in $(PIPE_DIR)/ (check them: $(HD) verify -c $(CONFIG) $(PIPE_DIR))"
 $(PIPE_DIR)/.stamp-%: FORCE | $(HD)
 	+@mkdir -p $(PIPE_DIR) && $(HD) stamp -c $(CONFIG) -o $@ $*
@@ -141,6 +142,10 @@ $(PIPE_DIR)/eval.h5: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/.stamp-evaluation | $(H
 	$(HD) evaluate -q --force -c $(CONFIG) -o $@ $<
 $(PIPE_DIR)/positions.geojson: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
 	$(HD) localize -q --force -c $(CONFIG) -o $@ $<
+$(PIPE_DIR)/model.h5: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/.stamp-model | $(HD)
+	$(PIPE_LAUNCH) $(HD) train -q --force -c $(CONFIG) -o $@ $<
+$(PIPE_DIR)/eval_nn.h5: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/model.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
+	$(HD) evaluate -q --force -c $(CONFIG) --method nn -m $(PIPE_DIR)/model.h5 -o $@ $<
 else
 pipeline:
 	@echo "usage: make pipeline CONFIG=configs/experiments/<name>.yaml" >&2; exit 2

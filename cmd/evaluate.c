@@ -513,10 +513,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
             rc = hd_h5_attr_double(f, attrs[k].name, attrs[k].v);
         if (rc == 0)
             rc = hd_h5_attr_str(f, "method", hd_method_name(in.method));
-        const char *inputs[] = {cli->inputs[0]};
+        /* the model is an input too (a per-group pattern is not one file) */
+        const char *inputs[] = {cli->inputs[0], cli->model};
         hd_h5_provenance prov = {.format = HD_FORMAT_EVALUATION, .version = HD_EVALUATION_VERSION,
                                  .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
-                                 .n_inputs = 1};
+                                 .n_inputs = in.model ? 2 : 1};
         if (rc < 0 || (rc = hd_h5_write_provenance(&out, &prov)) < 0)
             goto fail;
     }
@@ -619,12 +620,6 @@ int hd_cmd_evaluate(int argc, char **argv)
         return 2;
     }
     hd_cli_catch_signals();
-    /* --method is localize.method: recorded in the output's config like any key */
-    char method_set[64];
-    if (cli.method && cli.n_sets < HD_CLI_MAX_SETS) {
-        snprintf(method_set, sizeof method_set, "localize.method=%s", cli.method);
-        cli.sets[cli.n_sets++] = method_set;
-    }
     int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
     if (rc == 0)
         rc = run(&cli, &cfg);

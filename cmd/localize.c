@@ -152,12 +152,6 @@ int hd_cmd_localize(int argc, char **argv)
         return 2;
     }
     hd_cli_catch_signals();
-    /* --method is localize.method: recorded in the output's config like any key */
-    char method_set[64];
-    if (cli.method && cli.n_sets < HD_CLI_MAX_SETS) {
-        snprintf(method_set, sizeof method_set, "localize.method=%s", cli.method);
-        cli.sets[cli.n_sets++] = method_set;
-    }
     int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
     if (rc == 0)
         rc = run(&cli, &cfg);

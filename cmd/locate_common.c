@@ -12,7 +12,11 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
 {
     memset(in, 0, sizeof *in);
     in->rd.meta.file = H5I_INVALID_HID;
-    in->method = cfg->localize.method; /* --method arrives as --set localize.method */
+    /* --method overrides localize.method for this run (the output records
+     * the method used in its own attribute; its config stays the file's) */
+    in->method = cfg->localize.method;
+    if (cli->method && (in->method = hd_method_parse(cli->method)) < 0)
+        return hd_error(HD_ECONFIG, "--method %s: expected tdoa, rss, hybrid, nn or knn", cli->method);
     if (in->method == HD_LOC_KNN && strcmp(cli->cmd, "evaluate") != 0)
         return hd_error(HD_ECONFIG, "--method knn learns from events with truth: it is for heimdall evaluate "
                                     "with evaluate.split");

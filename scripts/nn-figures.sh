@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The network's figures on the default simulated campaign: train on a
+# separate campaign of the same configuration (seed 21, 6,000 events), then
+# compare with the TDOA solver on the demo campaign (seed 1, `make demo`),
+# event by event. Usage: scripts/nn-figures.sh [WORK_DIR]
+set -euo pipefail
+H=${HEIMDALL:-build/heimdall}
+PY=${PYTHON:-/usr/bin/python3}
+W=${1:-results/nn}
+mkdir -p "$W"
+[ -s results/demo/features.h5 ] || make demo
+[ -s "$W/captures.h5" ] || "$H" collect -q --set seed=21 --set collect.events=6000 -o "$W/captures.h5"
+"$H" featurize -q --force -o "$W/features.h5" "$W/captures.h5"
+"$H" train -q --force -o "$W/model.h5" "$W/features.h5"
+"$H" evaluate -q --force --set evaluate.plots=false -o "$W/eval_tdoa.h5" results/demo/features.h5 >/dev/null
+"$H" evaluate -q --force --method nn -m "$W/model.h5" --set evaluate.plots=false -o "$W/eval_nn.h5" results/demo/features.h5 >/dev/null
+"$PY" - "$W" <<'PY'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+nn, td = h5py.File(w + "/eval_nn.h5", "r"), h5py.File(w + "/eval_tdoa.h5", "r")
+en, et, nt = nn["error_m"][:], td["error_m"][:], td["n_timed"][:]
+d2 = nn["mahalanobis2"][:]
+loc = np.isfinite(et)
+few = nt < 4
+print("events %d; TDOA located %d" % (len(et), loc.sum()))
+print("on the TDOA-located events: median error TDOA %.0f m, network %.0f m" % (np.median(et[loc]), np.median(en[loc])))
+print("with fewer than 4 receivers timed by valid time differences (%d events): TDOA locates %d; network median %.0f m"
+      % (few.sum(), np.isfinite(et[few]).sum(), np.nanmedian(en[few])))
+print("network coverage, all events: %.1f %% / %.1f %%; TDOA-located: %.1f %% / %.1f %% (nominal 39.3 / 86.5)"
+      % (100 * np.mean(d2 <= 1), 100 * np.mean(d2 <= 4), 100 * np.mean(d2[loc] <= 1), 100 * np.mean(d2[loc] <= 4)))
+PY
