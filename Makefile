@@ -118,6 +118,7 @@ bench: deps
 	@echo "bench: OpenBLAS core type $${OPENBLAS_CORETYPE:-auto}; $$(nproc) cores"
 	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/featurize.sh
 	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/localize.sh
+	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/train.sh
 
 # An experiment as file dependencies: make pipeline CONFIG=configs/experiments/<name>.yaml
 # writes results/<name>/{captures,features,model,eval}.h5 (+ positions.geojson,

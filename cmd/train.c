@@ -125,6 +125,51 @@ static void validate(const hd_nn_arch *A, const float *p, const dataset *d, cons
     free(yb);
 }
 
+static int dump_tensors(const char *path, const dataset *d, const int64_t *train, int64_t ntr, const int64_t *val,
+                        int64_t nva)
+{
+    hd_h5_out out;
+    int rc = hd_h5_create(&out, path, 1, MPI_COMM_NULL);
+    if (rc < 0)
+        return rc;
+    const int64_t *lists[2] = {train, val};
+    int64_t ns[2] = {ntr, nva};
+    const char *names[2] = {"train", "val"};
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        int64_t n = ns[k];
+        float *x = hd_malloc((size_t)n * d->R * HD_NN_DIN * sizeof *x), *y = hd_malloc((size_t)n * 2 * sizeof *y);
+        uint8_t *m = hd_malloc((size_t)n * d->R);
+        if (!x || !y || !m)
+            rc = HD_ENOMEM;
+        for (int64_t i = 0; rc == 0 && i < n; i++) {
+            int64_t e = lists[k][i];
+            memcpy(x + (size_t)i * d->R * HD_NN_DIN, d->x + (size_t)e * d->R * HD_NN_DIN, (size_t)d->R * HD_NN_DIN * sizeof *x);
+            memcpy(m + (size_t)i * d->R, d->m + (size_t)e * d->R, (size_t)d->R);
+            y[2 * i] = d->y[2 * e];
+            y[2 * i + 1] = d->y[2 * e + 1];
+        }
+        char nx[32], nm[32], ny[32];
+        snprintf(nx, sizeof nx, "%s_x", names[k]);
+        snprintf(nm, sizeof nm, "%s_m", names[k]);
+        snprintf(ny, sizeof ny, "%s_y", names[k]);
+        hsize_t dx[3] = {(hsize_t)n, (hsize_t)d->R, HD_NN_DIN}, dy[2] = {(hsize_t)n, 2};
+        if (rc == 0)
+            rc = hd_h5_write(out.file, nx, H5T_NATIVE_FLOAT, 3, dx, x, "1", "normalised inputs");
+        if (rc == 0)
+            rc = hd_h5_write(out.file, nm, H5T_NATIVE_UINT8, 2, dx, m, "1", "receiver present");
+        if (rc == 0)
+            rc = hd_h5_write(out.file, ny, H5T_NATIVE_FLOAT, 2, dy, y, "1", "targets (anchor units)");
+        free(x);
+        free(y);
+        free(m);
+    }
+    hd_h5_provenance prov = {.format = "tensors", .version = 1, .command_line = "HD_TRAIN_DUMP", .config_yaml = ""};
+    if (rc == 0 && (rc = hd_h5_write_provenance(&out, &prov)) == 0)
+        return hd_h5_commit(&out);
+    hd_h5_abort(&out);
+    return rc;
+}
+
 static int run(const hd_cli *cli, hd_config *cfg)
 {
     int rank = hd_par_rank(), size = hd_par_size(), rc;
@@ -300,6 +345,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
         M.val_events[i] = d.index[val[i]];
     hd_nn_normalize(d.x, (int64_t)E * R, M.mean, M.std);
 
+    /* bench/train: the exact normalised tensors, for a peer implementation */
+    const char *dump = getenv("HD_TRAIN_DUMP");
+    if (dump && dump[0] && rank == 0 && (rc = dump_tensors(dump, &d, train, ntr, val, nva)) < 0)
+        goto fail;
     const int B = tc->batch_size < ntr ? tc->batch_size : (int)ntr;
     const int64_t spe = (ntr + B - 1) / B, total = (int64_t)tc->epochs * spe;
     const int cap = (B + size - 1) / size + 1, vcap = 1024;
@@ -312,9 +361,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
         goto fail;
     }
     hd_info("training a %s network (%zu parameters) on %lld events, validating on %lld; global batch %d over %d "
-            "rank%s, %lld steps per epoch",
+            "rank%s, %lld steps per epoch; OpenBLAS core %s",
             A.kind == HD_NN_SET ? "set" : "MLP", A.n_params, (long long)ntr, (long long)nva, B, size,
-            size > 1 ? "s" : "", (long long)spe);
+            size > 1 ? "s" : "", (long long)spe, openblas_get_corename());
     hd_progress prog;
     hd_progress_start(&prog, "train", "epochs", tc->epochs, cli->quiet);
     int stopped = 0, interrupted = 0;

@@ -1,8 +1,7 @@
 /* The network's arithmetic, written once for a real type: included by
  * nn.c with T = float (training, inference; cblas_sgemm) and T = double
  * (the finite-difference reference of the gradient tests; cblas_dgemm).
- * Needs: T, F(name) (the suffixed name), GEMM (cblas_?gemm), EXP, LOG,
- * TANH, SQRT. Buffers are row-major; a batch is B events × R receivers.
+ * Needs: T, F(name) (the suffixed name), GEMM (cblas_?gemm), EXP, SQRT. Buffers are row-major; a batch is B events × R receivers.
  *
  * The set model: per receiver x[Din] → dense H → act → dense H → act →
  * layer norm (the shared encoder); masked mean and max over the event's
@@ -44,7 +43,8 @@ static void F(act)(const T *a, T *h, size_t n, int gelu)
 {
     for (size_t i = 0; i < n; i++) {
         T v = a[i];
-        h[i] = gelu ? (T)0.5 * v * (1 + TANH((T)GELU_K * (v + (T)0.044715 * v * v * v))) : (v > 0 ? v : 0);
+        /* 0.5 (1 + tanh u) = 1 / (1 + e^{-2u}): one exponential, not tanh's two */
+        h[i] = gelu ? v / (1 + EXP((T)(-2 * GELU_K) * (v + (T)0.044715 * v * v * v))) : (v > 0 ? v : 0);
     }
 }
 
@@ -53,9 +53,9 @@ static void F(act_back)(const T *a, T *d, size_t n, int gelu)
     for (size_t i = 0; i < n; i++) {
         T v = a[i];
         if (gelu) {
-            T u = (T)GELU_K * (v + (T)0.044715 * v * v * v), t = TANH(u);
+            T u = (T)GELU_K * (v + (T)0.044715 * v * v * v), s = 1 / (1 + EXP(-2 * u));
             T du = (T)GELU_K * (1 + 3 * (T)0.044715 * v * v);
-            d[i] *= (T)0.5 * (1 + t) + (T)0.5 * v * (1 - t * t) * du;
+            d[i] *= s + 2 * v * s * (1 - s) * du;
         } else {
             d[i] *= v > 0 ? 1 : 0;
         }

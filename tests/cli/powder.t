@@ -87,6 +87,21 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
         awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 1000) }'; ok $? "$m median error ${med} m: a campus-scale answer"
         grep -q '"split": "time_block"' "$TMP/e_$m.report.json"; ok $? "the split is in the report"
     done
+    # the network, one model per held-out month (short training: the path, not the figure)
+    for g in 4 7; do
+        run "$HEIMDALL" train -q -c "$ROOT/configs/experiments/powder.yaml" --set train.exclude_split=month \
+            --set train.exclude_group=$g --set train.epochs=2 --set train.hidden=16 -o "$TMP/m_$g.h5" "$TMP/powder.h5"
+        is "$RC" 0 "train without month $g"
+        [ "$RC" -eq 0 ] || diag "$ERR"
+    done
+    run "$HEIMDALL" evaluate -c "$ROOT/configs/experiments/powder.yaml" --method nn -m "$TMP/m_%d.h5" \
+        --set evaluate.split=month --set evaluate.plots=false -o "$TMP/e_nn.h5" "$TMP/powder.h5"
+    is "$RC" 0 "evaluate --method nn by month, each month by the model that never saw it"
+    like "$ERR" "month 7: 3844 events held out, located by .*m_7.h5" "the right model for each month"
+    run "$HEIMDALL" evaluate -q -c "$ROOT/configs/experiments/powder.yaml" --method nn -m "$TMP/m_4.h5" \
+        --set evaluate.split=month --set evaluate.plots=false -o "$TMP/e_nn2.h5" "$TMP/powder.h5"
+    is "$RC" 2 "one model for all folds is refused"
+    like "$ERR" "one model per group" "and says why"
     run "$HEIMDALL" evaluate -q --method knn --set evaluate.plots=false -o "$TMP/e_nosplit.h5" "$TMP/powder.h5"
     is "$RC" 2 "knn without a split is refused"
     like "$ERR" "set evaluate.split" "and says what to set"
