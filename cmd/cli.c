@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "core/runinfo.h"
 #include "core/util.h"
+#include "config/config.h"
 
 #include "h5/h5.h"
 
@@ -142,4 +143,26 @@ int hd_cli_fail(const hd_cli *cli, int rc)
         fprintf(stderr, "heimdall %s: [rank %d] error: %s\n", cli->cmd, hd_log_rank(),
                 msg[0] ? msg : hd_strerror(rc));
     return hd_exit_status(rc);
+}
+
+int hd_cli_stage(const char *name, int argc, char **argv, const char *output_example, const char *input_what,
+                 int (*run)(const hd_cli *cli, hd_config *cfg))
+{
+    hd_cli cli;
+    hd_config cfg = {0};
+    int st = hd_cli_parse(&cli, hd_cmd_find(name), argc, argv);
+    if (st)
+        return st == 1 ? 0 : 2;
+    if (!cli.output || cli.n_inputs != 1) {
+        fprintf(stderr, "heimdall %s: error: %s%s%s\nTry 'heimdall %s --help'.\n", name,
+                !cli.output ? "an output file is required (-o " : "exactly ", !cli.output ? output_example : input_what,
+                !cli.output ? ")" : " is required", name);
+        return 2;
+    }
+    hd_cli_catch_signals();
+    int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
+    if (rc == 0)
+        rc = run(&cli, &cfg);
+    hd_config_release(&cfg);
+    return rc < 0 ? hd_cli_fail(&cli, rc) : rc;
 }

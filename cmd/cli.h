@@ -4,6 +4,7 @@
 #ifndef HD_CMD_CLI_H
 #define HD_CMD_CLI_H
 #include <getopt.h>
+#include "config/config.h"
 #include <stdio.h>
 
 #define HD_CLI_MAX_SETS 64
@@ -38,6 +39,12 @@ typedef struct hd_cmd {
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
  * after printing a usage error. */
 int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv);
+
+/* The stage commands' main: parse, require -o and exactly one input, catch
+ * the signals, load the config (with --set), run. run returns < 0 for an
+ * error (printed, mapped to its exit status) or the exit status. */
+int hd_cli_stage(const char *name, int argc, char **argv, const char *output_example, const char *input_what,
+                 int (*run)(const hd_cli *cli, hd_config *cfg));
 
 /* Print "heimdall <cmd>: error: <hd_errmsg()>" and return the exit status
  * for rc. */

@@ -609,20 +609,5 @@ fail:
 
 int hd_cmd_evaluate(int argc, char **argv)
 {
-    hd_cli cli;
-    hd_config cfg = {0};
-    int st = hd_cli_parse(&cli, hd_cmd_find("evaluate"), argc, argv);
-    if (st)
-        return st == 1 ? 0 : 2;
-    if (!cli.output || cli.n_inputs != 1) {
-        fprintf(stderr, "heimdall evaluate: error: %s\nTry 'heimdall evaluate --help'.\n",
-                !cli.output ? "an output file is required (-o eval.h5)" : "exactly one features or captures file is required");
-        return 2;
-    }
-    hd_cli_catch_signals();
-    int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
-    if (rc == 0)
-        rc = run(&cli, &cfg);
-    hd_config_release(&cfg);
-    return rc < 0 ? hd_cli_fail(&cli, rc) : 0;
+    return hd_cli_stage("evaluate", argc, argv, "eval.h5", "one features or captures file", run);
 }

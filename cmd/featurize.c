@@ -242,7 +242,7 @@ static double auto_max_lag(const hd_captures_reader *rd)
     return 1.05 * maxd / HD_SPEED_OF_LIGHT + 6 * maxsig * 1e-9 + 50e-6;
 }
 
-static int run(const hd_cli *cli, const hd_config *cfg)
+static int run(const hd_cli *cli, hd_config *cfg)
 {
     int rc, rank = hd_par_rank(), size = hd_par_size();
     MPI_Comm comm = hd_par_comm();
@@ -449,20 +449,5 @@ fail:
 
 int hd_cmd_featurize(int argc, char **argv)
 {
-    hd_cli cli;
-    hd_config cfg = {0};
-    int st = hd_cli_parse(&cli, hd_cmd_find("featurize"), argc, argv);
-    if (st)
-        return st == 1 ? 0 : 2;
-    if (!cli.output || cli.n_inputs != 1) {
-        fprintf(stderr, "heimdall featurize: error: %s\nTry 'heimdall featurize --help'.\n",
-                !cli.output ? "an output file is required (-o features.h5)" : "exactly one captures file is required");
-        return 2;
-    }
-    hd_cli_catch_signals();
-    int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
-    if (rc == 0)
-        rc = run(&cli, &cfg);
-    hd_config_release(&cfg);
-    return rc < 0 ? hd_cli_fail(&cli, rc) : 0;
+    return hd_cli_stage("featurize", argc, argv, "features.h5", "one captures file", run);
 }

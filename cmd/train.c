@@ -522,20 +522,5 @@ fail:
 
 int hd_cmd_train(int argc, char **argv)
 {
-    hd_cli cli;
-    hd_config cfg = {0};
-    int st = hd_cli_parse(&cli, hd_cmd_find("train"), argc, argv);
-    if (st)
-        return st == 1 ? 0 : 2;
-    if (!cli.output || cli.n_inputs != 1) {
-        fprintf(stderr, "heimdall train: error: %s\nTry 'heimdall train --help'.\n",
-                !cli.output ? "an output file is required (-o model.h5)" : "exactly one features file is required");
-        return 2;
-    }
-    hd_cli_catch_signals();
-    int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
-    if (rc == 0)
-        rc = run(&cli, &cfg);
-    hd_config_release(&cfg);
-    return rc < 0 ? hd_cli_fail(&cli, rc) : rc;
+    return hd_cli_stage("train", argc, argv, "model.h5", "one features file", run);
 }
