@@ -311,21 +311,6 @@ fail:
 
 /* ---- reading ------------------------------------------------------------- */
 
-static int read_dims(hid_t file, const char *name, int want_rank, hsize_t *dims)
-{
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    if (d < 0)
-        return hd_error(HD_EFORMAT, "captures file has no /%s dataset", name);
-    hid_t sp = H5Dget_space(d);
-    int rank = H5Sget_simple_extent_ndims(sp);
-    if (rank == want_rank)
-        H5Sget_simple_extent_dims(sp, dims, NULL);
-    H5Sclose(sp);
-    H5Dclose(d);
-    if (rank != want_rank)
-        return hd_error(HD_EFORMAT, "/%s has %d dimensions, expected %d", name, rank, want_rank);
-    return 0;
-}
 
 int hd_captures_open(hd_captures_reader *r, const char *path, MPI_Comm comm)
 {
@@ -350,21 +335,21 @@ int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *for
         r->n_receivers = (int)ns;
         hd_h5_free_strings(strs, ns);
         strs = NULL;
-    } else if ((rc = read_dims(r->file, "status", 2, dims)) < 0) {
+    } else if ((rc = hd_h5_dims(r->file, "status", 2, dims)) < 0) {
         goto fail;
     } else {
         r->n_events = (int64_t)dims[0];
         r->n_receivers = (int)dims[1];
     }
     if (bulk) {
-        if ((rc = read_dims(r->file, "iq", 4, dims)) < 0)
+        if ((rc = hd_h5_dims(r->file, "iq", 4, dims)) < 0)
             goto fail;
         if ((int64_t)dims[0] != r->n_events || (int)dims[1] != r->n_receivers) {
             rc = hd_error(HD_EFORMAT, "%s: /status and /iq disagree on events × receivers", path);
             goto fail;
         }
         r->n_samples = (int)dims[2];
-        if ((rc = read_dims(r->file, "levels", 3, dims)) < 0)
+        if ((rc = hd_h5_dims(r->file, "levels", 3, dims)) < 0)
             goto fail;
         r->n_levels = (int)dims[2];
     }

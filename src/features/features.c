@@ -148,21 +148,6 @@ void hd_features_close(hd_features_writer *w)
 
 /* ---- reading ------------------------------------------------------------- */
 
-static int dims_of(hid_t file, const char *name, int want_rank, hsize_t *dims)
-{
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    if (d < 0)
-        return hd_error(HD_EFORMAT, "features file has no /%s dataset", name);
-    hid_t sp = H5Dget_space(d);
-    int rank = H5Sget_simple_extent_ndims(sp);
-    if (rank == want_rank)
-        H5Sget_simple_extent_dims(sp, dims, NULL);
-    H5Sclose(sp);
-    H5Dclose(d);
-    if (rank != want_rank)
-        return hd_error(HD_EFORMAT, "/%s has %d dimensions, expected %d", name, rank, want_rank);
-    return 0;
-}
 
 int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm)
 {
@@ -178,7 +163,7 @@ int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm)
     int64_t E = r->meta.n_events;
     r->n_pairs = hd_features_npairs(R);
     r->n_features = HD_FEAT_COUNT;
-    if ((rc = dims_of(f, "features", 3, dims)) < 0)
+    if ((rc = hd_h5_dims(f, "features", 3, dims)) < 0)
         goto fail;
     if ((int64_t)dims[0] != E || (int)dims[1] != R || dims[2] != HD_FEAT_COUNT) {
         rc = hd_error(HD_EFORMAT, "/features is %llu × %llu × %llu, expected %lld × %d × %d", (unsigned long long)dims[0],
@@ -193,7 +178,7 @@ int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm)
                           (hsize_t)k < ns ? names[k] : "(missing)", feature_info[k].name);
             goto fail;
         }
-    if ((rc = dims_of(f, "mask", 2, dims)) < 0)
+    if ((rc = hd_h5_dims(f, "mask", 2, dims)) < 0)
         goto fail;
     if ((int64_t)dims[0] != E || (int)dims[1] != R) {
         rc = hd_error(HD_EFORMAT, "/mask does not match /features");
@@ -201,7 +186,7 @@ int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm)
     }
     const char *pd[] = {"tdoa/delay_s", "tdoa/sigma_s", "tdoa/psr_db", "tdoa/mask"};
     for (size_t k = 0; k < HD_ARRAY_LEN(pd); k++) {
-        if ((rc = dims_of(f, pd[k], 2, dims)) < 0)
+        if ((rc = hd_h5_dims(f, pd[k], 2, dims)) < 0)
             goto fail;
         if ((int64_t)dims[0] != E || (int)dims[1] != r->n_pairs) {
             rc = hd_error(HD_EFORMAT, "/%s is %llu × %llu, expected %lld × %d", pd[k], (unsigned long long)dims[0],
@@ -221,7 +206,7 @@ int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm)
         }
     }
     if (H5Lexists(f, "logmel", H5P_DEFAULT) > 0) {
-        if ((rc = dims_of(f, "logmel", 4, dims)) < 0)
+        if ((rc = hd_h5_dims(f, "logmel", 4, dims)) < 0)
             goto fail;
         r->logmel_frames = (int)dims[2];
         r->logmel_mels = (int)dims[3];

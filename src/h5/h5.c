@@ -754,3 +754,19 @@ done:
     H5Aclose(a);
     return rc;
 }
+
+int hd_h5_dims(hid_t file, const char *name, int want_rank, hsize_t *dims)
+{
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    if (d < 0)
+        return hd_error(HD_EFORMAT, "the file has no /%s dataset", name);
+    hid_t sp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank == want_rank)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+    if (rank != want_rank)
+        return hd_error(HD_EFORMAT, "/%s has %d dimensions, expected %d", name, rank, want_rank);
+    return 0;
+}

@@ -105,6 +105,8 @@ int hd_h5_write_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, const
 /* Read rows likewise (independent). */
 int hd_h5_read_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *data);
 
+/* The dimensions of dataset name, which must have want_rank of them. */
+int hd_h5_dims(hid_t file, const char *name, int want_rank, hsize_t *dims);
 /* Read a whole dataset: dims out (up to 8), malloc'd data of the native type. */
 int hd_h5_read(hid_t loc, const char *name, hid_t type, int *rank, hsize_t dims[8], void **data);
 int hd_h5_read_strings(hid_t loc, const char *name, char ***values, hsize_t *n);

@@ -392,18 +392,29 @@ static int gsl_df(const gsl_vector *x, void *params, gsl_matrix *J)
     return GSL_SUCCESS;
 }
 
-/* The 2×2 position block of (JᵀJ)⁻¹ (m²) at x; 0 on success. */
-static int position_cov(const problem *pb, const double *x, double cov[3])
+/* At x: residuals f (may be NULL), Jacobian J (n×p) and N = (JᵀJ)⁻¹ (p×p);
+ * 0 on success, -1 when JᵀJ is singular. */
+static int normal_inverse(const problem *pb, const double *x, double *f, double *J, double *N)
 {
     int n = pb->nt + pb->nr, p = np_of(pb);
-    double J[(2 * HD_MAX_STATIONS) * 8], N[64] = {0};
-    eval_problem(pb, x, NULL, J);
+    eval_problem(pb, x, f, J);
+    memset(N, 0, (size_t)p * p * sizeof *N);
     for (int a = 0; a < p; a++)
         for (int b = 0; b < p; b++)
             for (int i = 0; i < n; i++)
                 N[a * p + b] += J[i * p + a] * J[i * p + b];
     gsl_matrix_view m = gsl_matrix_view_array(N, (size_t)p, (size_t)p);
     if (gsl_linalg_cholesky_decomp1(&m.matrix) != GSL_SUCCESS || gsl_linalg_cholesky_invert(&m.matrix) != GSL_SUCCESS)
+        return -1;
+    return 0;
+}
+
+/* The 2×2 position block of (JᵀJ)⁻¹ (m²) at x; 0 on success. */
+static int position_cov(const problem *pb, const double *x, double cov[3])
+{
+    int p = np_of(pb);
+    double J[(2 * HD_MAX_STATIONS) * 8], N[64];
+    if (normal_inverse(pb, x, NULL, J, N) < 0)
         return -1;
     cov[0] = N[0] * 1e6;
     cov[1] = N[1] * 1e6;
@@ -611,15 +622,9 @@ static int solve(problem *pb, double *xs, double cov[3])
  * (f_i / sqrt(1 - h_ii)), or -1. */
 static int worst_timing(const problem *pb, const double *x, double limit)
 {
-    int n = pb->nt + pb->nr, p = np_of(pb);
-    double J[(2 * HD_MAX_STATIONS) * 8], f[2 * HD_MAX_STATIONS], N[64] = {0};
-    eval_problem(pb, x, f, J);
-    for (int a = 0; a < p; a++)
-        for (int b = 0; b < p; b++)
-            for (int i = 0; i < n; i++)
-                N[a * p + b] += J[i * p + a] * J[i * p + b];
-    gsl_matrix_view m = gsl_matrix_view_array(N, (size_t)p, (size_t)p);
-    if (gsl_linalg_cholesky_decomp1(&m.matrix) != GSL_SUCCESS || gsl_linalg_cholesky_invert(&m.matrix) != GSL_SUCCESS)
+    int p = np_of(pb);
+    double J[(2 * HD_MAX_STATIONS) * 8], f[2 * HD_MAX_STATIONS], N[64];
+    if (normal_inverse(pb, x, f, J, N) < 0)
         return -1;
     int worst = -1;
     for (int i = 0; i < pb->nt; i++) {
