@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EMBEDDED := $(wildcard configs/*.yaml configs/stations/*.yaml)
 
-.PHONY: all deps check check-unit check-cli demo bench pipeline install clean help FORCE
+.PHONY: all deps check check-unit check-cli demo bench pipeline notebooks install clean help FORCE
 
 all: $(BUILD)/heimdall
 
@@ -152,6 +152,10 @@ pipeline:
 	@echo "usage: make pipeline CONFIG=configs/experiments/<name>.yaml" >&2; exit 2
 endif
 
+notebooks: deps
+	@$(MAKE) --no-print-directory all
+	@HEIMDALL=$(BUILD)/heimdall bash scripts/notebooks.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/heimdall/configs/stations
 	install -m 755 $(BUILD)/heimdall $(DESTDIR)$(PREFIX)/bin/heimdall
@@ -167,6 +171,7 @@ help:
 	@echo "make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)"
 	@echo "make demo       install, build, run the pipeline on the embedded default; prints where results are"
 	@echo "make bench      benchmarks against peer implementations (ratios)"
+	@echo "make notebooks  execute notebooks/*.ipynb headless on the demo results (results/notebooks/)"
 	@echo "make pipeline CONFIG=configs/experiments/NAME.yaml   an experiment as file dependencies in results/NAME/"
 	@echo "make install PREFIX=/usr/local   install the binary and configs"
 	@echo "make clean      remove build outputs"
