@@ -19,6 +19,7 @@ PKGS=(
   libproj-dev
   libjansson-dev libxml2-dev
   gnuplot-nox
+  munge slurmctld slurmd slurm-client
   perl
   python3-h5py python3-numpy python3-scipy
 )
