@@ -19,6 +19,7 @@ PKGS=(
   libproj-dev
   perl
   python3-h5py python3-numpy python3-scipy
+  python3-websockets libjansson-dev
 )
 
 missing=()
