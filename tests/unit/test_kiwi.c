@@ -74,7 +74,7 @@ int main(void)
     is_double(c.rssi_sum / c.n_frames, -77.0, 1e-9, "mean S-meter");
 
     /* GPS week seconds to event-relative time: 2026-06-01T08:00:00Z is GPS
-     * week 2420, second 115218 (18 leap seconds) */
+     * week 2421, second 115218 (18 leap seconds) */
     int64_t ev = 1780300800LL * 1000000000LL;
     is_double(hd_kiwi_gps_t0(115218, 250000000, ev), 0.25, 1e-12, "GPS time 0.25 s after the event");
     is_double(hd_kiwi_gps_t0(115217, 999999999, ev), -1e-9, 1e-12, "1 ns before the event, to the nanosecond");
