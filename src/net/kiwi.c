@@ -187,3 +187,12 @@ double hd_kiwi_gps_t0(uint32_t gps_sec, uint32_t gps_nsec, int64_t event_time_ns
     int64_t t_ns = week * GPS_WEEK * 1000000000LL + (int64_t)gps_sec * 1000000000LL + (int64_t)gps_nsec;
     return (double)(t_ns - ev_gps_ns) * 1e-9;
 }
+
+int64_t hd_kiwi_gps_unix_ns(uint32_t gps_sec, uint32_t gps_nsec, int64_t near_ns)
+{
+    double t0 = hd_kiwi_gps_t0(gps_sec, gps_nsec, near_ns);
+    int64_t near_s = near_ns / 1000000000LL;
+    /* whole seconds exactly, then the nanoseconds */
+    int64_t ws = near_s + (int64_t)llround(t0 + (double)(near_ns - near_s * 1000000000LL) * 1e-9 - (double)gps_nsec * 1e-9);
+    return ws * 1000000000LL + (int64_t)gps_nsec;
+}

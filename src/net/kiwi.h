@@ -81,4 +81,7 @@ int hd_kiwi_capture_feed(hd_kiwi_capture *c, const hd_kiwi_snd *s);
  * (GPS − UTC = 18 s). */
 double hd_kiwi_gps_t0(uint32_t gps_sec, uint32_t gps_nsec, int64_t event_time_ns);
 
+/* The same as Unix nanoseconds (the GPS week nearest near_ns). */
+int64_t hd_kiwi_gps_unix_ns(uint32_t gps_sec, uint32_t gps_nsec, int64_t near_ns);
+
 #endif

@@ -24,6 +24,7 @@ closes). Faults per receiver (--fault R:MODE):
 """
 import argparse
 import asyncio
+import os
 import socket
 import struct
 import sys
@@ -89,7 +90,7 @@ class Receiver:
             iq = d["iq"][ev, self.r]
             n = iq.shape[0]
             t0_ns = int(d["time_ns"][ev]) + int(round(float(d["t0"][ev, self.r]) * 1e9))
-            lgs = int(d["lgs"][ev, self.r])
+            lgs = min(max(int(d["lgs"][ev, self.r]), 0), 255)
             seq = 0
             for start in range(0, n, 512):
                 block = np.zeros((512, 2), dtype=">i2")
@@ -160,7 +161,7 @@ async def main():
     await asyncio.wait([stdin_closed], timeout=a.lifetime)
     for s in servers:
         s.close()
-    sys.exit(0)  # the executor thread may still block on stdin
+    os._exit(0)  # the executor thread may still block on stdin
 
 
 if __name__ == "__main__":

@@ -80,6 +80,10 @@ int main(void)
     is_double(hd_kiwi_gps_t0(115217, 999999999, ev), -1e-9, 1e-12, "1 ns before the event, to the nanosecond");
     is_double(hd_kiwi_gps_t0(604799, 0, ev + 115218LL * 0), -115219.0, 1e-9, "previous week's end is before");
 
+    ok(hd_kiwi_gps_unix_ns(115218, 250000001, ev + 123456789) == ev + 250000001,
+       "GPS week time to Unix ns, exactly");
+    ok(hd_kiwi_gps_unix_ns(115218, 0, ev - 3LL * 86400 * 1000000000LL) == ev, "with the week taken nearest the clock");
+
     /* MSG */
     hd_kiwi_state st = {0};
     const char *m1 = "MSG audio_rate=12000 sample_rate=12001.135";
