@@ -304,6 +304,7 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
                 hd_warn("event %d: %s: %d sequence gaps (%lld frames lost, zero-filled)", e, cfg->stations[r].id,
                         rx[r].gaps, (long long)rx[r].missing_frames);
         }
+        hd_info("event %d: %d of %d receivers ok", e, n_ok, R);
         if (n_ok == 0 || n_ok < cc->min_receivers) {
             dropped++;
             partial = 1;
@@ -333,7 +334,7 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
             lk->gps_ok = rx[r].gps_ok;
             lk->last_gps_solution_s = rx[r].last_gps_solution_s;
             lk->t0_s = (double)(hd_kiwi_gps_unix_ns(rx[r].gps_sec, rx[r].gps_nsec, wall) - v->time_ns) * 1e-9;
-            lk->gain_db = NAN;
+            lk->gain_db = cfg->stations[r].gain_db;   /* AGC off, manGain set to it (session.c) */
             lk->clipped_fraction = rx[r].clipped_fraction;
         }
         kept++;

@@ -65,15 +65,17 @@ static void snd_url(const hd_station *st, int64_t now_ns, char *url, size_t size
     snprintf(url, size, "%s%.*s/%lld/SND", scheme, (int)hl, u, (long long)(now_ns / 1000000));
 }
 
-static int send_setup(rx_conn *c, const hd_net_event_cfg *ec)
+static int send_setup(rx_conn *c, const hd_net_event_cfg *ec, const hd_station *st)
 {
-    char m[256];
+    char m[256], agc[128];
     int h = (int)(ec->passband_hz / 2);
     int rc;
+    /* AGC off, the station's fixed gain: the capture's gain is then known */
+    snprintf(agc, sizeof agc, "SET agc=0 hang=0 thresh=-100 slope=6 decay=1000 manGain=%d", (int)lround(st->gain_db));
     snprintf(m, sizeof m, "SET mod=iq low_cut=%d high_cut=%d freq=%.3f", -h, h, ec->frequency_hz / 1e3);
     if ((rc = hd_ws_send_text(c->ws, "SET squelch=0 max=0")) < 0 || (rc = hd_ws_send_text(c->ws, "SET compression=0")) < 0 ||
         (rc = hd_ws_send_text(c->ws, m)) < 0 ||
-        (rc = hd_ws_send_text(c->ws, "SET agc=0 hang=0 thresh=-100 slope=6 decay=1000 manGain=50")) < 0 ||
+        (rc = hd_ws_send_text(c->ws, agc)) < 0 ||
         (rc = hd_ws_send_text(c->ws, "SET keepalive")) < 0)
         return rc;
     c->configured = 1;
@@ -81,7 +83,7 @@ static int send_setup(rx_conn *c, const hd_net_event_cfg *ec)
 }
 
 /* One message from receiver i. Returns 0, or a final hd_rx_status + 1. */
-static int on_message(rx_conn *c, hd_net_rx *r, const hd_net_event_cfg *ec, const hd_ws_msg *m)
+static int on_message(rx_conn *c, hd_net_rx *r, const hd_net_event_cfg *ec, const hd_station *st, const hd_ws_msg *m)
 {
     if (m->opcode == HD_WS_TEXT) {
         int got = hd_kiwi_handle_msg(&c->ks, (const char *)m->data, m->len);
@@ -101,7 +103,7 @@ static int on_message(rx_conn *c, hd_net_rx *r, const hd_net_event_cfg *ec, cons
         }
         if ((got & HD_KIWI_GOT_SAMPLE_RATE) && !c->configured) {
             r->sample_rate_hz = c->ks.sample_rate;
-            if (send_setup(c, ec) < 0)
+            if (send_setup(c, ec, st) < 0)
                 return HD_RX_DISCONNECTED + 1;
             c->state = ST_STREAM;
         }
@@ -219,7 +221,7 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
                         break;
                     }
                     c->last_rx_ns = now;
-                    int fin = on_message(c, &rx[i], ec, &m);
+                    int fin = on_message(c, &rx[i], ec, &st[i], &m);
                     if (fin)
                         finish(c, &rx[i], fin - 1, fin - 1 == HD_RX_OK ? NULL : hd_errmsg());
                 }
