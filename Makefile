@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EMBEDDED := $(wildcard configs/*.yaml configs/stations/*.yaml)
 
-.PHONY: all deps check check-unit check-cli demo bench pipeline notebooks install clean help FORCE
+.PHONY: all deps check check-unit check-cli demo bench pipeline notebooks fuzz install clean help FORCE
 
 all: $(BUILD)/heimdall
 
@@ -156,6 +156,31 @@ notebooks: deps
 	@$(MAKE) --no-print-directory all
 	@HEIMDALL=$(BUILD)/heimdall bash scripts/notebooks.sh
 
+# libFuzzer targets: every tests/fuzz/fuzz_*.c, built with clang against the
+# library compiled with clang's sanitizers in build-fuzz/, each run for
+# FUZZ_SECONDS (corpora under build-fuzz/corpus/, crashes fail the target).
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Isrc -Itests $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(BUILD)/obj/src/config/embedded.o
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) $(LIBS) -o $@
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do mkdir -p $(FUZZ_BUILD)/corpus/$$(basename $$f); \
+	  echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 \
+	      $(FUZZ_BUILD)/corpus/$$(basename $$f) >$(FUZZ_BUILD)/$$(basename $$f).log 2>&1 \
+	    || { tail -n 40 $(FUZZ_BUILD)/$$(basename $$f).log; exit 1; }; \
+	  tail -n 1 $(FUZZ_BUILD)/$$(basename $$f).log; done
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/heimdall/configs/stations
 	install -m 755 $(BUILD)/heimdall $(DESTDIR)$(PREFIX)/bin/heimdall
@@ -163,7 +188,7 @@ install: all
 	install -m 644 configs/stations/*.yaml $(DESTDIR)$(PREFIX)/share/heimdall/configs/stations/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 help:
 	@echo "make            build build/heimdall"
@@ -173,6 +198,7 @@ help:
 	@echo "make bench      benchmarks against peer implementations (ratios)"
 	@echo "make notebooks  execute notebooks/*.ipynb headless on the demo results (results/notebooks/)"
 	@echo "make pipeline CONFIG=configs/experiments/NAME.yaml   an experiment as file dependencies in results/NAME/"
+	@echo "make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang), each FUZZ_SECONDS (30)"
 	@echo "make install PREFIX=/usr/local   install the binary and configs"
 	@echo "make clean      remove build outputs"
 

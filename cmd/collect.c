@@ -9,8 +9,14 @@
 #include "core/par.h"
 #include "core/progress.h"
 #include "core/runinfo.h"
+#include "core/util.h"
 #include "h5/h5.h"
+#include "net/kiwi.h"
+#include "net/session.h"
 #include "sim/sim.h"
+
+#include <math.h>
+#include <time.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +39,14 @@ void hd_cmd_collect_usage(FILE *out)
             "             transmitters drawn in the region, propagation (path loss,\n"
             "             shadowing, fading, multipath), receivers (LO and clock errors,\n"
             "             thermal noise, gain, int16 quantization)\n"
-            "  live, kiwiwav, sigmf   not available in this version\n"
+            "  live       the receivers of the stations file (driver kiwisdr, url\n"
+            "             ws://host:port): every receiver of an event at once, IQ with\n"
+            "             GPS time stamps, each receiver's exact failure recorded\n"
+            "             (refused, timeout, busy, auth, protocol, disconnected); an event\n"
+            "             is kept when collect.min_receivers succeeded. Passwords come\n"
+            "             from HEIMDALL_PASSWORD_<STATION ID> (upper case, '-' as '_').\n"
+            "             Ctrl-C writes what was captured, marked partial\n"
+            "  kiwiwav, sigmf   not available in this version\n"
             "\n"
             "Runs alone or under MPI (mpirun -np N heimdall collect ...): events are\n"
             "split in contiguous blocks per rank and written collectively; the file is\n"
@@ -41,8 +54,10 @@ void hd_cmd_collect_usage(FILE *out)
             "\n");
     hd_cli_common_usage(out);
     fprintf(out,
-            "\nExit status: 0 ok, 1 runtime failure, 2 usage or config error, 130 interrupted.\n"
-            "An interrupted run leaves no file under the output name.\n");
+            "\nExit status: 0 ok, 1 runtime failure, 2 usage or config error, 3 partial\n"
+            "(live: a receiver failed, an event was dropped or the run was interrupted),\n"
+            "130 interrupted. An interrupted simulated run leaves no file under the\n"
+            "output name.\n");
 }
 
 /* Render events ids[0..n) of the campaign into the batch buffers. */
@@ -212,6 +227,165 @@ done:
     return rc;
 }
 
+/* Sleep until t_ns (Unix), waking for Ctrl-C. */
+static void sleep_until(int64_t t_ns)
+{
+    while (!hd_cli_interrupted()) {
+        int64_t left = t_ns - hd_time_now_ns();
+        if (left <= 0)
+            return;
+        if (left > 50000000)
+            left = 50000000;
+        struct timespec ts = {0, (long)left};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int collect_live(const hd_cli *cli, const hd_config *cfg)
+{
+    int rc = 0, R = cfg->n_stations, E = cfg->collect.events, L = 1;
+    const hd_collect_cfg *cc = &cfg->collect;
+    double fs = cfg->stations[0].sample_rate_hz;
+    int N = (int)llround(cc->duration_s * fs);
+    hd_sim_event *ev = hd_calloc((size_t)E, sizeof *ev);
+    hd_sim_link *links = hd_calloc((size_t)E * (size_t)R, sizeof *links);
+    int16_t *iq = hd_calloc((size_t)E * (size_t)R * (size_t)N * 2, sizeof *iq);
+    float *levels = hd_calloc((size_t)E * (size_t)R * (size_t)L, sizeof *levels);
+    hd_net_rx *rx = hd_calloc((size_t)R, sizeof *rx);
+    hd_h5_out out;
+    int out_open = 0, partial = 0, interrupted = 0;
+    hd_captures_writer w = {0};
+    int64_t kept = 0, dropped = 0, t_start = hd_time_now_ns();
+
+    if (!ev || !links || !iq || !levels || !rx) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    for (int r = 1; r < R; r++)
+        if (cfg->stations[r].sample_rate_hz != fs) {
+            rc = hd_error(HD_ECONFIG, "live capture needs one sample rate: station '%s' has %g Hz, '%s' %g Hz",
+                          cfg->stations[r].id, cfg->stations[r].sample_rate_hz, cfg->stations[0].id, fs);
+            goto fail;
+        }
+    for (int e = 0; e < E && !interrupted; e++) {
+        if (e > 0)
+            sleep_until(t_start + (int64_t)(e * cc->interval_s * 1e9));
+        if (hd_cli_interrupted()) {
+            interrupted = 1;
+            break;
+        }
+        hd_net_event_cfg ec = {.frequency_hz = cc->frequencies_hz[e % cc->n_frequencies], .n_samples = N,
+                               .passband_hz = cc->live.passband_hz, .timeout_ms = (int)(cc->live.timeout_s * 1e3),
+                               .retries = cc->live.retries, .backoff_s = cc->live.backoff_s,
+                               .max_message = (size_t)cc->live.max_message_kib * 1024, .seed = cfg->seed};
+        int16_t *eiq = iq + (size_t)kept * (size_t)R * (size_t)N * 2;
+        int64_t wall = hd_time_now_ns();
+        rc = hd_net_capture_event(cfg->stations, R, &ec, hd_cli_interrupted, eiq, rx);
+        if (rc == HD_EINTR) {
+            interrupted = 1;
+            rc = 0;
+        } else if (rc < 0) {
+            goto fail;
+        }
+        /* the event's time: the earliest GPS first sample, down to the second */
+        int n_ok = 0;
+        int64_t first = INT64_MAX;
+        double ev_fs = fs;
+        for (int r = 0; r < R; r++) {
+            if (rx[r].status != HD_RX_OK) {
+                partial = 1;
+                hd_warn("event %d: %s: %s%s%s", e, cfg->stations[r].id, hd_rx_status_name(rx[r].status),
+                        rx[r].message[0] ? ": " : "", rx[r].message);
+                continue;
+            }
+            int64_t t = hd_kiwi_gps_unix_ns(rx[r].gps_sec, rx[r].gps_nsec, wall);
+            first = t < first ? t : first;
+            if (n_ok++ == 0)
+                ev_fs = rx[r].sample_rate_hz;
+            if (rx[r].gaps)
+                hd_warn("event %d: %s: %d sequence gaps (%lld frames lost, zero-filled)", e, cfg->stations[r].id,
+                        rx[r].gaps, (long long)rx[r].missing_frames);
+        }
+        hd_info("event %d: %d of %d receivers ok", e, n_ok, R);
+        if (n_ok == 0 || n_ok < cc->min_receivers) {
+            dropped++;
+            partial = 1;
+            hd_warn("event %d dropped: %d receivers succeeded (collect.min_receivers = %d)", e, n_ok,
+                    cc->min_receivers);
+            continue;
+        }
+        hd_sim_event *v = &ev[kept];
+        memset(v, 0, sizeof *v);
+        v->index = e;
+        v->time_ns = first / 1000000000LL * 1000000000LL;
+        v->frequency_hz = ec.frequency_hz;
+        v->sample_rate_hz = ev_fs;
+        v->n_samples = N;
+        v->n_levels = L;
+        v->level_rate_hz = 1.0 / cc->duration_s;
+        for (int r = 0; r < R; r++) {
+            hd_sim_link *lk = &links[(size_t)kept * (size_t)R + (size_t)r];
+            memset(lk, 0, sizeof *lk);
+            lk->status = rx[r].status;
+            levels[(size_t)kept * (size_t)R + (size_t)r] = NAN;
+            if (rx[r].status != HD_RX_OK) {
+                lk->t0_s = NAN;
+                continue;
+            }
+            lk->has_iq = 1;
+            lk->gps_ok = rx[r].gps_ok;
+            lk->last_gps_solution_s = rx[r].last_gps_solution_s;
+            lk->t0_s = (double)(hd_kiwi_gps_unix_ns(rx[r].gps_sec, rx[r].gps_nsec, wall) - v->time_ns) * 1e-9;
+            lk->gain_db = cfg->stations[r].gain_db;   /* AGC off, manGain set to it (session.c) */
+            lk->clipped_fraction = rx[r].clipped_fraction;
+        }
+        kept++;
+    }
+    if (interrupted)
+        partial = 1;
+    if (kept == 0) {
+        rc = interrupted ? hd_error(HD_EINTR, "interrupted before any event was captured; %s not written", cli->output)
+                         : hd_error(HD_ENET, "no event captured (%lld dropped); %s not written", (long long)dropped,
+                                    cli->output);
+        goto fail;
+    }
+    if ((rc = hd_h5_create(&out, cli->output, cli->force, MPI_COMM_NULL)) < 0)
+        goto fail;
+    out_open = 1;
+    if ((rc = hd_captures_write_receivers(out.file, cfg->stations, R)) < 0 ||
+        (rc = hd_captures_create(&w, out.file, kept, R, N, L, cc->compression, HD_CAPTURES_BULK)) < 0 ||
+        (rc = hd_captures_write_block(&w, 0, kept, ev, links, iq, levels)) < 0)
+        goto fail;
+    hd_captures_close(&w);
+    {
+        hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
+                                 .command_line = cli->command_line, .config_yaml = cfg->yaml};
+        if ((rc = hd_h5_attr_str(out.file, "source", "live")) < 0 ||
+            (rc = hd_h5_attr_int(out.file, "partial", partial)) < 0 ||
+            (rc = hd_h5_attr_int(out.file, "interrupted", interrupted)) < 0 ||
+            (rc = hd_h5_write_provenance(&out, &prov)) < 0)
+            goto fail;
+    }
+    if ((rc = hd_h5_commit(&out)) < 0)
+        goto fail;
+    out_open = 0;
+    hd_info("wrote %lld events × %d receivers to %s%s", (long long)kept, R, cli->output,
+            interrupted ? " (interrupted: partial)" : partial ? " (partial)" : "");
+    if (partial)
+        rc = hd_error(HD_EPARTIAL, "partial: %s%lld of %d events written, receivers failed (see above)",
+                      interrupted ? "interrupted; " : "", (long long)kept, E);
+fail:
+    hd_captures_close(&w);
+    if (out_open)
+        hd_h5_abort(&out);
+    free(ev);
+    free(links);
+    free(iq);
+    free(levels);
+    free(rx);
+    return rc;
+}
+
 int hd_cmd_collect(int argc, char **argv)
 {
     hd_cli cli;
@@ -235,6 +409,15 @@ int hd_cmd_collect(int argc, char **argv)
     int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
     if (rc < 0)
         return hd_cli_fail(&cli, rc);
+    if (cfg.collect.source == HD_SOURCE_LIVE) {
+        rc = collect_live(&cli, &cfg);
+        hd_config_release(&cfg);
+        if (rc == HD_EPARTIAL) {
+            fprintf(stderr, "heimdall collect: %s\n", hd_errmsg());
+            return hd_exit_status(rc);
+        }
+        return rc < 0 ? hd_cli_fail(&cli, rc) : 0;
+    }
     if (cfg.collect.source != HD_SOURCE_SIMULATE) {
         rc = hd_error(HD_EUNSUPPORTED,
                       "collect.source '%s' is not available in this version (only 'simulate' is)",

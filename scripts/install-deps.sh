@@ -22,6 +22,7 @@ PKGS=(
   munge slurmctld slurmd slurm-client
   perl
   python3-h5py python3-numpy python3-scipy
+  python3-websockets libjansson-dev
 )
 
 missing=()

@@ -96,6 +96,15 @@ typedef struct {
     hd_prop_cfg propagation;
 } hd_sim_cfg;
 
+/* collect.live: capture from the receivers of the stations file. */
+typedef struct {
+    double timeout_s;            /* connect, handshake and stall limit per receiver */
+    int retries;                 /* reconnections after a refused or timed-out connect */
+    double backoff_s;            /* first retry delay; doubles each time, ±50 % jitter */
+    double passband_hz;          /* IQ passband requested (± half) */
+    int max_message_kib;         /* largest WebSocket message accepted */
+} hd_live_cfg;
+
 typedef struct {
     int source;                  /* hd_source */
     int events;                  /* number of capture events */
@@ -107,6 +116,7 @@ typedef struct {
     int min_receivers;           /* an event is kept when at least this many succeeded */
     int compression;             /* gzip level for IQ, 0-9 */
     hd_sim_cfg simulate;
+    hd_live_cfg live;
 } hd_collect_cfg;
 
 typedef struct {

@@ -1,0 +1,266 @@
+/* Live capture session over KiwiSDR receivers; see session.h. */
+#include "net/session.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "core/util.h"
+#include "net/kiwi.h"
+#include "net/ws.h"
+#include "sim/sim.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEEPALIVE_NS (5LL * 1000000000LL)
+
+enum { ST_WAIT = 0, ST_AUTH, ST_STREAM, ST_DONE };
+
+typedef struct {
+    int state;
+    hd_ws_conn *ws;
+    hd_kiwi_state ks;
+    hd_kiwi_capture cap;
+    int64_t next_attempt_ns, last_rx_ns, last_keepalive_ns;
+    int configured;
+} rx_conn;
+
+static void finish(rx_conn *c, hd_net_rx *r, int status, const char *msg)
+{
+    r->status = status;
+    if (msg)
+        hd_strlcpy(r->message, msg, sizeof r->message);
+    hd_ws_close(c->ws);
+    c->ws = NULL;
+    c->state = ST_DONE;
+}
+
+/* HEIMDALL_PASSWORD_<ID>: upper case, non-alphanumerics as '_'. */
+static const char *station_password(const hd_station *st)
+{
+    char name[64 + HD_ID_LEN] = "HEIMDALL_PASSWORD_";
+    size_t o = strlen(name);
+    for (const char *p = st->id; *p && o + 1 < sizeof name; p++)
+        name[o++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+    name[o] = 0;
+    const char *pw = getenv(name);
+    return pw ? pw : "";
+}
+
+/* The KiwiSDR stream URL: ws://host:port/<timestamp>/SND. */
+static void snd_url(const hd_station *st, int64_t now_ns, char *url, size_t size)
+{
+    const char *u = st->url;
+    const char *scheme = "ws://";
+    if (!strncmp(u, "ws://", 5)) u += 5;
+    else if (!strncmp(u, "wss://", 6)) { u += 6; scheme = "wss://"; }
+    else if (!strncmp(u, "http://", 7)) u += 7;
+    else if (!strncmp(u, "https://", 8)) { u += 8; scheme = "wss://"; }
+    size_t hl = strcspn(u, "/");
+    snprintf(url, size, "%s%.*s/%lld/SND", scheme, (int)hl, u, (long long)(now_ns / 1000000));
+}
+
+static int send_setup(rx_conn *c, const hd_net_event_cfg *ec, const hd_station *st)
+{
+    char m[256], agc[128];
+    int h = (int)(ec->passband_hz / 2);
+    int rc;
+    /* AGC off, the station's fixed gain: the capture's gain is then known */
+    snprintf(agc, sizeof agc, "SET agc=0 hang=0 thresh=-100 slope=6 decay=1000 manGain=%d", (int)lround(st->gain_db));
+    snprintf(m, sizeof m, "SET mod=iq low_cut=%d high_cut=%d freq=%.3f", -h, h, ec->frequency_hz / 1e3);
+    if ((rc = hd_ws_send_text(c->ws, "SET squelch=0 max=0")) < 0 || (rc = hd_ws_send_text(c->ws, "SET compression=0")) < 0 ||
+        (rc = hd_ws_send_text(c->ws, m)) < 0 ||
+        (rc = hd_ws_send_text(c->ws, agc)) < 0 ||
+        (rc = hd_ws_send_text(c->ws, "SET keepalive")) < 0)
+        return rc;
+    c->configured = 1;
+    return 0;
+}
+
+/* One message from receiver i. Returns 0, or a final hd_rx_status + 1. */
+static int on_message(rx_conn *c, hd_net_rx *r, const hd_net_event_cfg *ec, const hd_station *st, const hd_ws_msg *m)
+{
+    if (m->opcode == HD_WS_TEXT) {
+        int got = hd_kiwi_handle_msg(&c->ks, (const char *)m->data, m->len);
+        if (got < 0)
+            return HD_RX_PROTOCOL + 1;
+        if (got & HD_KIWI_GOT_BADP)
+            return hd_error(HD_ENET, "wrong password (badp=1)"), HD_RX_AUTH + 1;
+        if (got & (HD_KIWI_GOT_BUSY | HD_KIWI_GOT_REDIRECT))
+            return hd_error(HD_ENET, "all %d channels busy (too_busy)", c->ks.too_busy), HD_RX_BUSY + 1;
+        if (got & HD_KIWI_GOT_DOWN)
+            return hd_error(HD_ENET, "server is down (down)"), HD_RX_REFUSED + 1;
+        if (got & HD_KIWI_GOT_AUDIO_RATE) {
+            char ar[96];
+            snprintf(ar, sizeof ar, "SET AR OK in=%d out=44100", c->ks.audio_rate);
+            if (hd_ws_send_text(c->ws, ar) < 0)
+                return HD_RX_DISCONNECTED + 1;
+        }
+        if ((got & HD_KIWI_GOT_SAMPLE_RATE) && !c->configured) {
+            r->sample_rate_hz = c->ks.sample_rate;
+            if (send_setup(c, ec, st) < 0)
+                return HD_RX_DISCONNECTED + 1;
+            c->state = ST_STREAM;
+        }
+        return 0;
+    }
+    if (m->len >= 3 && memcmp(m->data, "SND", 3) == 0) {
+        if (!c->configured)
+            return hd_error(HD_EDATA, "kiwisdr: SND frame before sample_rate"), HD_RX_PROTOCOL + 1;
+        hd_kiwi_snd s;
+        if (hd_kiwi_parse_snd(m->data, m->len, &s) < 0)
+            return HD_RX_PROTOCOL + 1;
+        if (hd_kiwi_capture_feed(&c->cap, &s))
+            return HD_RX_OK + 1;
+    }
+    return 0;   /* W/F and others ignored */
+}
+
+int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec, int (*interrupted)(void),
+                         int16_t *iq, hd_net_rx *rx)
+{
+    int rc = 0;
+    rx_conn *cs = hd_calloc((size_t)n, sizeof *cs);
+    struct pollfd *pf = hd_calloc((size_t)n, sizeof *pf);
+    int *pi = hd_calloc((size_t)n, sizeof *pi);
+    if (!cs || !pf || !pi) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    hd_rng jit;
+    hd_rng_init(&jit, ec->seed, (uint32_t)(hd_time_now_ns() / 1000000), 0, HD_RNG_RECEIVER);
+    memset(iq, 0, (size_t)n * (size_t)ec->n_samples * 2 * sizeof *iq);
+    for (int i = 0; i < n; i++) {
+        memset(&rx[i], 0, sizeof rx[i]);
+        rx[i].status = HD_RX_NOT_RUN;
+        cs[i].cap.iq = iq + (size_t)i * (size_t)ec->n_samples * 2;
+        cs[i].cap.n_samples = ec->n_samples;
+        if (st[i].driver != HD_DRIVER_KIWISDR || !st[i].url[0]) {
+            snprintf(rx[i].message, sizeof rx[i].message, "%s",
+                     st[i].url[0] ? "only kiwisdr receivers give IQ in this version" : "no url in the stations file");
+            rx[i].status = HD_RX_REFUSED;
+            cs[i].state = ST_DONE;
+        }
+    }
+    for (;;) {
+        int active = 0;
+        int64_t now = hd_time_now_ns();
+        if (interrupted && interrupted()) {
+            for (int i = 0; i < n; i++)
+                if (cs[i].state != ST_DONE)
+                    finish(&cs[i], &rx[i], HD_RX_NOT_RUN, "interrupted");
+            rc = hd_error(HD_EINTR, "interrupted");
+            goto done;
+        }
+        /* connect those due (a blocking connect, bounded by timeout_ms) */
+        for (int i = 0; i < n; i++) {
+            rx_conn *c = &cs[i];
+            if (c->state != ST_WAIT || now < c->next_attempt_ns)
+                continue;
+            char url[HD_URL_LEN + 64];
+            int to = 0;
+            snd_url(&st[i], now, url, sizeof url);
+            rx[i].attempts++;
+            int r = hd_ws_connect(url, ec->timeout_ms, ec->max_message, &c->ws, &to);
+            if (r < 0) {
+                int status = to ? HD_RX_TIMEOUT : r == HD_EDATA ? HD_RX_PROTOCOL : HD_RX_REFUSED;
+                if (strstr(hd_errmsg(), "503"))
+                    status = HD_RX_BUSY;
+                if ((status == HD_RX_REFUSED || status == HD_RX_TIMEOUT) && rx[i].attempts <= ec->retries) {
+                    double d = ec->backoff_s * pow(2.0, rx[i].attempts - 1) * hd_rng_uniform_range(&jit, 0.5, 1.5);
+                    hd_debug("%s: %s; retry in %.2f s", st[i].id, hd_errmsg(), d);
+                    c->next_attempt_ns = hd_time_now_ns() + (int64_t)(d * 1e9);
+                    continue;
+                }
+                finish(c, &rx[i], status, hd_errmsg());
+                continue;
+            }
+            char auth[320];
+            snprintf(auth, sizeof auth, "SET auth t=kiwi p=%s", station_password(&st[i]));
+            if (hd_ws_send_text(c->ws, auth) < 0) {
+                finish(c, &rx[i], HD_RX_DISCONNECTED, hd_errmsg());
+                continue;
+            }
+            memset(auth, 0, sizeof auth);
+            c->state = ST_AUTH;
+            c->last_rx_ns = c->last_keepalive_ns = hd_time_now_ns();
+        }
+        int np = 0, waiting = 0;
+        for (int i = 0; i < n; i++) {
+            if (cs[i].state == ST_WAIT)
+                waiting = 1;
+            if (cs[i].state == ST_AUTH || cs[i].state == ST_STREAM) {
+                pf[np] = (struct pollfd){.fd = hd_ws_fd(cs[i].ws), .events = POLLIN};
+                pi[np++] = i;
+            }
+        }
+        active = np + waiting;
+        if (!active)
+            break;
+        int pr = poll(pf, (nfds_t)np, 50);
+        if (pr < 0)
+            continue;   /* a signal: checked at the top */
+        now = hd_time_now_ns();
+        for (int k = 0; k < np; k++) {
+            int i = pi[k];
+            rx_conn *c = &cs[i];
+            if (pf[k].revents) {
+                hd_ws_msg m;
+                int r;
+                while (c->state != ST_DONE && (r = hd_ws_recv(c->ws, &m, 0)) != 0) {
+                    if (r < 0) {
+                        int status = r == HD_EDATA ? HD_RX_PROTOCOL
+                                     : c->cap.n_frames ? HD_RX_DISCONNECTED
+                                     : c->state == ST_AUTH ? HD_RX_REFUSED : HD_RX_DISCONNECTED;
+                        finish(c, &rx[i], status, hd_errmsg());
+                        break;
+                    }
+                    c->last_rx_ns = now;
+                    int fin = on_message(c, &rx[i], ec, &st[i], &m);
+                    if (fin)
+                        finish(c, &rx[i], fin - 1, fin - 1 == HD_RX_OK ? NULL : hd_errmsg());
+                }
+            }
+            if (c->state == ST_DONE)
+                continue;
+            if (now - c->last_rx_ns > (int64_t)ec->timeout_ms * 1000000) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "no data for %.1f s (%d of %d samples received)", ec->timeout_ms / 1e3,
+                         c->cap.n_have, ec->n_samples);
+                finish(c, &rx[i], HD_RX_TIMEOUT, msg);
+            } else if (now - c->last_keepalive_ns > KEEPALIVE_NS) {
+                c->last_keepalive_ns = now;
+                (void)hd_ws_send_text(c->ws, "SET keepalive");
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        hd_kiwi_capture *k = &cs[i].cap;
+        rx[i].version_major = cs[i].ks.version_major;
+        rx[i].version_minor = cs[i].ks.version_minor;
+        if (k->n_frames) {
+            rx[i].gps_sec = k->first_gps_sec;
+            rx[i].gps_nsec = k->first_gps_nsec;
+            rx[i].last_gps_solution_s = k->first_last_gps;
+            /* a zero time stamp means the server had no fix yet */
+            rx[i].gps_ok = (k->first_gps_sec || k->first_gps_nsec) && k->first_last_gps < 60;
+            rx[i].rssi_dbm = k->rssi_sum / k->n_frames;
+            rx[i].gaps = k->gaps;
+            rx[i].missing_frames = k->missing_frames;
+            rx[i].clipped_fraction = k->n_have ? (double)k->clipped / (2.0 * k->n_have) : 0;
+        }
+    }
+done:
+    if (cs)
+        for (int i = 0; i < n; i++)
+            hd_ws_close(cs[i].ws);
+    free(cs);
+    free(pf);
+    free(pi);
+    return rc;
+}

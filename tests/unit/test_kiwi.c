@@ -1,0 +1,108 @@
+/* net/kiwi: SND frame layout (flags, LE sequence, BE S-meter, GPS fields, BE
+ * I/Q), MSG key=value handling, sequence gaps, GPS time of the first sample. */
+#include "core/error.h"
+#include "net/kiwi.h"
+#include "tap.h"
+
+#include <stdlib.h>
+
+/* A frame built byte by byte from the layout in kiwiclient, not from kiwi.c. */
+static size_t make_snd(uint8_t *b, int flags, uint32_t seq, unsigned smeter, int lgs, uint32_t sec,
+                       uint32_t nsec, int pairs, int base)
+{
+    size_t o = 0;
+    b[o++] = 'S'; b[o++] = 'N'; b[o++] = 'D';
+    b[o++] = (uint8_t)flags;
+    for (int i = 0; i < 4; i++) b[o++] = (uint8_t)(seq >> (8 * i));
+    b[o++] = (uint8_t)(smeter >> 8); b[o++] = (uint8_t)smeter;
+    b[o++] = (uint8_t)lgs; b[o++] = 0;
+    for (int i = 0; i < 4; i++) b[o++] = (uint8_t)(sec >> (8 * i));
+    for (int i = 0; i < 4; i++) b[o++] = (uint8_t)(nsec >> (8 * i));
+    for (int k = 0; k < pairs; k++) {
+        int16_t I = (int16_t)(base + k), Q = (int16_t)(-base - k);
+        b[o++] = (uint8_t)((uint16_t)I >> 8); b[o++] = (uint8_t)I;
+        b[o++] = (uint8_t)((uint16_t)Q >> 8); b[o++] = (uint8_t)Q;
+    }
+    return o;
+}
+
+int main(void)
+{
+    plan_no_plan();
+    static uint8_t b[4096];
+    hd_kiwi_snd s;
+
+    size_t n = make_snd(b, 0, 0x01020304, 1000, 3, 345600, 123456789, 512, -300);
+    is_int(n, 2068, "an IQ SND frame of 512 pairs is 2068 bytes");
+    is_int(hd_kiwi_parse_snd(b, n, &s), 0, "it parses");
+    ok(s.seq == 0x01020304, "sequence number is little-endian");
+    is_double(s.rssi_dbm, -27.0, 1e-9, "S-meter big-endian, 0.1 dB steps minus 127");
+    is_int(s.last_gps_solution, 3, "last_gps_solution");
+    ok(s.gps_sec == 345600 && s.gps_nsec == 123456789, "GPS seconds and nanoseconds (little-endian)");
+    is_int(s.n_pairs, 512, "512 pairs");
+
+    is_int(hd_kiwi_parse_snd(b, 15, &s), HD_EDATA, "a truncated header is refused");
+    is_int(hd_kiwi_parse_snd(b, n - 1, &s), HD_EDATA, "a partial I/Q pair is refused");
+    make_snd(b, HD_KIWI_FLAG_COMPRESSED, 1, 0, 0, 0, 0, 512, 0);
+    is_int(hd_kiwi_parse_snd(b, n, &s), HD_EDATA, "a compressed frame is refused in IQ mode");
+    make_snd(b, 0, 1, 0, 0, 0, 1000000000u, 512, 0);
+    is_int(hd_kiwi_parse_snd(b, n, &s), HD_EDATA, "nanoseconds of a whole second are refused");
+    memcpy(b, "W/F", 3);
+    is_int(hd_kiwi_parse_snd(b, n, &s), HD_EDATA, "a waterfall frame is not SND");
+
+    /* capture assembly with a gap */
+    int16_t iq[2 * 2048];
+    hd_kiwi_capture c = {.iq = iq, .n_samples = 2048};
+    int full = 0;
+    uint32_t seqs[] = {7, 8, 10, 11};
+    for (int k = 0; k < 4; k++) {
+        n = make_snd(b, 0, seqs[k], 500, k == 0 ? 0 : k + 1, 1000 + k, 5000, 512, k * 512);
+        hd_kiwi_parse_snd(b, n, &s);
+        full = hd_kiwi_capture_feed(&c, &s);
+    }
+    ok(full && c.n_have == 2048, "four frames fill 2048 samples");
+    is_int(c.gaps, 1, "one sequence gap detected");
+    is_int(c.missing_frames, 1, "of one frame");
+    ok(iq[0] == 0 && iq[1] == 0 && iq[2 * 511] == 511 && iq[2 * 511 + 1] == -511, "first frame's samples in order");
+    ok(iq[2 * 512] == 512 && iq[2 * 512 + 1] == -512, "second frame follows");
+    int zero = 1;
+    for (int k = 1024; k < 1536; k++)
+        zero &= iq[2 * k] == 0 && iq[2 * k + 1] == 0;
+    ok(zero, "the lost frame is zero-filled so later samples keep their time");
+    ok(iq[2 * 1536] == 1024, "the frame after the gap lands at sample 1536");
+    ok(c.first_gps_sec == 1000 && c.first_gps_nsec == 5000 && c.first_last_gps == 0, "first frame's GPS kept");
+    is_double(c.rssi_sum / c.n_frames, -77.0, 1e-9, "mean S-meter");
+
+    /* GPS week seconds to event-relative time: 2026-06-01T08:00:00Z is GPS
+     * week 2421, second 115218 (18 leap seconds) */
+    int64_t ev = 1780300800LL * 1000000000LL;
+    is_double(hd_kiwi_gps_t0(115218, 250000000, ev), 0.25, 1e-12, "GPS time 0.25 s after the event");
+    is_double(hd_kiwi_gps_t0(115217, 999999999, ev), -1e-9, 1e-12, "1 ns before the event, to the nanosecond");
+    is_double(hd_kiwi_gps_t0(604799, 0, ev + 115218LL * 0), -115219.0, 1e-9, "previous week's end is before");
+
+    ok(hd_kiwi_gps_unix_ns(115218, 250000001, ev + 123456789) == ev + 250000001,
+       "GPS week time to Unix ns, exactly");
+    ok(hd_kiwi_gps_unix_ns(115218, 0, ev - 3LL * 86400 * 1000000000LL) == ev, "with the week taken nearest the clock");
+
+    /* MSG */
+    hd_kiwi_state st = {0};
+    const char *m1 = "MSG audio_rate=12000 sample_rate=12001.135";
+    int got = hd_kiwi_handle_msg(&st, m1, strlen(m1));
+    ok(got == (HD_KIWI_GOT_AUDIO_RATE | HD_KIWI_GOT_SAMPLE_RATE), "audio_rate and sample_rate in one frame");
+    ok(st.audio_rate == 12000 && st.sample_rate == 12001.135, "values");
+    const char *m2 = "MSG too_busy=4";
+    ok(hd_kiwi_handle_msg(&st, m2, strlen(m2)) == HD_KIWI_GOT_BUSY && st.too_busy == 4, "too_busy");
+    ok(hd_kiwi_handle_msg(&st, "MSG badp=1", 10) == HD_KIWI_GOT_BADP, "badp=1 is a bad password");
+    ok(hd_kiwi_handle_msg(&st, "MSG badp=0", 10) == HD_KIWI_GOT_AUTH_OK, "badp=0 is accepted");
+    ok(hd_kiwi_handle_msg(&st, "MSG down", 8) == HD_KIWI_GOT_DOWN, "down (no value)");
+    const char *m3 = "MSG redirect=ws%3A%2F%2Fother%3A8073";
+    ok(hd_kiwi_handle_msg(&st, m3, strlen(m3)) == HD_KIWI_GOT_REDIRECT, "redirect");
+    is_str(st.redirect, "ws://other:8073", "URL-decoded");
+    const char *m4 = "MSG version_maj=1 version_min=550 extint_list_json=%5B%5D";
+    ok(hd_kiwi_handle_msg(&st, m4, strlen(m4)) == HD_KIWI_GOT_VERSION && st.version_minor == 550, "version");
+    const char *m5 = "MSG sample_rate=nan";
+    is_int(hd_kiwi_handle_msg(&st, m5, strlen(m5)), HD_EDATA, "an absurd sample_rate is an error");
+    is_int(hd_kiwi_handle_msg(&st, "SND", 3), 0, "a non-MSG frame sets nothing");
+    done_testing();
+    return exit_status();
+}
