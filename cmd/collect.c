@@ -261,6 +261,13 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
         rc = HD_ENOMEM;
         goto fail;
     }
+    for (int r = 0; r < R; r++)
+        if (!cfg->stations[r].url[0] || cfg->stations[r].driver != HD_DRIVER_KIWISDR) {
+            rc = hd_error(HD_ECONFIG, "collect.source live: station '%s' %s", cfg->stations[r].id,
+                          !cfg->stations[r].url[0] ? "has no url (set it in the stations file)"
+                                                   : "is not a kiwisdr receiver (only kiwisdr gives IQ in this version)");
+            goto fail;
+        }
     for (int r = 1; r < R; r++)
         if (cfg->stations[r].sample_rate_hz != fs) {
             rc = hd_error(HD_ECONFIG, "live capture needs one sample rate: station '%s' has %g Hz, '%s' %g Hz",

@@ -23,8 +23,9 @@ is "$RC" 1 "unwritable output: exit 1"
 like "$ERR" "no/such/dir" "unwritable output named"
 
 run "$HEIMDALL" collect -q --set collect.source=live -o "$TMP/live.h5"
-is "$RC" 1 "unavailable source refused"
-like "$ERR" "collect.source 'live' is not available" "and says so"
+is "$RC" 2 "live capture without receiver addresses refused (exit 2)"
+like "$ERR" "collect.source live: station 'aquila-giaveno' has no url" "and says which station lacks one"
+[ ! -e "$TMP/live.h5" ]; ok $? "no file written"
 
 run "$HEIMDALL" info "$out"
 is "$RC" 0 "info exits 0"
