@@ -32,6 +32,8 @@ static const hd_cmd commands[] = {
      "score a method against /truth: error percentiles, calibration, CRLB -> eval.h5, report.json, plots",
      hd_cmd_evaluate_usage},
     {"import", hd_cmd_import, 0, "outside data into heimdall files (kiwiwav, powder)", hd_cmd_import_usage},
+    {"export", hd_cmd_export, 0, "captures into outside formats: one file per event x receiver (kiwiwav)",
+     hd_cmd_export_usage},
     {"verify", hd_cmd_verify, 0, "check the sha256 chain of outputs and inputs, and outputs against the config",
      hd_cmd_verify_usage},
     {"stamp", hd_cmd_stamp, 0, "write a stage's config stamp for make (only when it changed)", hd_cmd_stamp_usage},
