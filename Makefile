@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EMBEDDED := $(wildcard configs/*.yaml configs/stations/*.yaml)
 
-.PHONY: all deps check check-unit check-cli demo bench pipeline notebooks install clean help FORCE
+.PHONY: fuzz all deps check check-unit check-cli demo bench pipeline notebooks install clean help FORCE
 
 all: $(BUILD)/heimdall
 
@@ -163,7 +163,32 @@ install: all
 	install -m 644 configs/stations/*.yaml $(DESTDIR)$(PREFIX)/share/heimdall/configs/stations/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
+
+# Fuzzing (libFuzzer, clang): every tests/fuzz/fuzz_*.c defines
+# LLVMFuzzerTestOneInput and names the library sources it needs on a line
+# " * fuzz-sources: a.c b.c". Each runs for FUZZ_SECONDS with a seed corpus
+# from tests/fuzz/corpus/<name>/ (if any); new inputs go to build-fuzz/corpus/.
+# clang and libclang-rt-14-dev are not in install-deps.sh (CI does not fuzz yet).
+FUZZ_SECONDS ?= 30
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               -Isrc $(PKG_CFLAGS)
+
+build-fuzz/%: tests/fuzz/%.c FORCE
+	@command -v clang >/dev/null || { echo "make fuzz: needs clang and libclang-rt-14-dev (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) $< $$(sed -n 's|^ \* fuzz-sources: \([^*]*\).*|\1|p' $<) $(LIBS) -o $@
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build-fuzz/corpus/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=512 -rss_limit_mb=2048 -print_final_stats=1 \
+	      -artifact_prefix=build-fuzz/$$n- build-fuzz/corpus/$$n $$(ls -d tests/fuzz/corpus/$$n 2>/dev/null) \
+	      2>build-fuzz/$$n.log || { tail -40 build-fuzz/$$n.log; echo "fuzz: $$n FAILED (log build-fuzz/$$n.log)"; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^stat::new_units_added' build-fuzz/$$n.log | sed "s/^/fuzz: $$n /"; \
+	done
 
 help:
 	@echo "make            build build/heimdall"
@@ -174,6 +199,7 @@ help:
 	@echo "make notebooks  execute notebooks/*.ipynb headless on the demo results (results/notebooks/)"
 	@echo "make pipeline CONFIG=configs/experiments/NAME.yaml   an experiment as file dependencies in results/NAME/"
 	@echo "make install PREFIX=/usr/local   install the binary and configs"
+	@echo "make fuzz [FUZZ_SECONDS=30]   build tests/fuzz/fuzz_*.c with clang (libFuzzer+ASan+UBSan), run each"
 	@echo "make clean      remove build outputs"
 
 FORCE:
