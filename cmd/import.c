@@ -11,6 +11,7 @@
 #include "capture/captures.h"
 #include "formats/kiwiwav.h"
 #include "formats/powder.h"
+#include "formats/sigmf.h"
 #include "h5/h5.h"
 
 #include <math.h>
@@ -154,25 +155,35 @@ fail:
     return rc;
 }
 
-/* KiwiSDR TDoA recordings: files of the same time and frequency (from their
- * names) are one event, one receiver per station; each file's sample clock
- * from the fit of its fresh GPS stamps (/clock). */
+/* Recordings (KiwiSDR wav, SigMF): one file per receiver per event, read
+ * into this common form, then grouped and written by import_recordings. */
 typedef struct {
     const char *path;
-    int64_t time_ns;
+    int64_t event_time_ns;     /* files of the same event time and frequency are one event */
     double freq_hz;
     char station[HD_ID_LEN];
+    double rate_hz;            /* nominal (the header's) */
+    int64_t n;
+    int16_t *iq;               /* [n*2], owned */
+    int gps_ok, last_gps_solution_s;
+    int has_t0;
+    int64_t t0_ns;             /* first sample, Unix ns UTC */
+    double clock_rate_hz, residual_s;
+    int n_fit;
+    int has_geo;
+    double lat, lon, alt_m;
     int event, rx;
-} kiwi_file;
+} recording;
 
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* the receivers table: the config's stations by id, else gnss_pos/<id>.txt
- * beside the recording, else an unknown position (NaN) with a warning */
-static int kiwi_station(const hd_config *cfg, const kiwi_file *f, uint32_t rate, hd_station *s)
+/* the receivers table: the config's stations by id, else the recording's own
+ * position (SigMF), else gnss_pos/<id>.txt beside it (KiwiSDR TDoA tool),
+ * else an unknown position (NaN) with a warning */
+static int rec_station(const hd_config *cfg, const recording *f, hd_station *s)
 {
     for (int i = 0; i < cfg->n_stations; i++)
         if (strcmp(cfg->stations[i].id, f->station) == 0) {
@@ -184,33 +195,35 @@ static int kiwi_station(const hd_config *cfg, const kiwi_file *f, uint32_t rate,
     hd_strlcpy(s->name, f->station, sizeof s->name);
     s->driver = HD_DRIVER_KIWISDR;
     s->clock = HD_CLOCK_GPS;
-    s->sample_rate_hz = rate;
+    s->sample_rate_hz = f->rate_hz;
     s->noise_figure_db = s->antenna_gain_dbi = s->full_scale_dbm = s->max_gain_db = s->gain_db = NAN;
-    s->alt_m = s->antenna_height_m = 0;
+    if (f->has_geo) {
+        s->lat = f->lat;
+        s->lon = f->lon;
+        s->alt_m = f->alt_m;
+        return 0;
+    }
     char dir[4096];
     const char *sl = strrchr(f->path, '/');
     snprintf(dir, sizeof dir, "%.*s", sl ? (int)(sl - f->path) : 1, sl ? f->path : ".");
     int rc = hd_kiwi_gnss_pos_read(dir, f->station, &s->lat, &s->lon);
     if (rc == HD_ENOTFOUND) {
-        hd_warn("station '%s': not in the stations file and no %s/gnss_pos/%s.txt: position unknown (NaN)",
-                f->station, dir, f->station);
+        hd_warn("station '%s': not in the stations file, no position in the recording and no "
+                "%s/gnss_pos/%s.txt: position unknown (NaN)", f->station, dir, f->station);
         s->lat = s->lon = NAN;
         return 0;
     }
     return rc;
 }
 
-static int import_kiwiwav(const hd_cli *cli, const hd_config *cfg, int argc, char **in)
+static int import_recordings(const hd_cli *cli, const hd_config *cfg, recording *f, int nf, const char *source,
+                             char **in)
 {
     int rc = 0, out_open = 0, w_open = 0, E = 0, R = 0;
-    if (argc < 1)
-        return hd_error(HD_EINVAL, "import kiwiwav needs at least one recording (*_iq.wav)");
-    kiwi_file *f = hd_calloc((size_t)argc, sizeof *f);
-    hd_kiwiwav *wav = hd_calloc((size_t)argc, sizeof *wav);
-    const char **ids = hd_calloc((size_t)argc, sizeof *ids);
-    int64_t *ev_time = hd_calloc((size_t)argc, sizeof *ev_time);
-    double *ev_freq = hd_calloc((size_t)argc, sizeof *ev_freq);
-    hd_station *st = hd_calloc((size_t)argc, sizeof *st);
+    const char **ids = hd_calloc((size_t)nf, sizeof *ids);
+    int64_t *ev_time = hd_calloc((size_t)nf, sizeof *ev_time);
+    double *ev_freq = hd_calloc((size_t)nf, sizeof *ev_freq);
+    hd_station *st = hd_calloc((size_t)nf, sizeof *st);
     hd_sim_event ev;
     hd_sim_link *lk = NULL;
     int16_t *iq = NULL;
@@ -219,35 +232,22 @@ static int import_kiwiwav(const hd_cli *cli, const hd_config *cfg, int argc, cha
     int32_t *nfit = NULL;
     hd_h5_out out;
     hd_captures_writer w = {0};
-    if (!f || !wav || !ids || !ev_time || !ev_freq || !st) {
+    if (!ids || !ev_time || !ev_freq || !st) {
         rc = HD_ENOMEM;
         goto fail;
     }
     int64_t N = 0;
-    for (int i = 0; i < argc; i++) {
-        f[i].path = in[i];
-        if ((rc = hd_kiwiwav_name_parse(in[i], &f[i].time_ns, &f[i].freq_hz, f[i].station, sizeof f[i].station)) < 0 ||
-            (rc = hd_kiwiwav_read(&wav[i], in[i])) < 0)
-            goto fail;
-        if (wav[i].n_samples > N)
-            N = wav[i].n_samples;
-        if (wav[i].n_fit >= 2 && fabs(wav[i].fit_rate_hz / wav[i].header_rate_hz - 1) > 100e-6)
-            hd_warn("%s: the GPS stamps give %.3f Hz against %u Hz in the header (%.0f ppm): kept, clock from the fit",
-                    in[i], wav[i].fit_rate_hz, wav[i].header_rate_hz,
-                    1e6 * (wav[i].fit_rate_hz / wav[i].header_rate_hz - 1));
-        if (wav[i].n_fit == 0)
-            hd_warn("%s: no fresh GPS time stamp: gps_ok 0, header rate", in[i]);
-        /* events: same name time and frequency */
-        int e;
+    for (int i = 0; i < nf; i++) {
+        if (f[i].n > N)
+            N = f[i].n;
+        int e, r;
         for (e = 0; e < E; e++)
-            if (ev_time[e] == f[i].time_ns && ev_freq[e] == f[i].freq_hz)
+            if (ev_time[e] == f[i].event_time_ns && ev_freq[e] == f[i].freq_hz)
                 break;
         if (e == E) {
-            ev_time[E] = f[i].time_ns;
+            ev_time[E] = f[i].event_time_ns;
             ev_freq[E++] = f[i].freq_hz;
         }
-        f[i].event = e;
-        int r;
         for (r = 0; r < R; r++)
             if (strcmp(ids[r], f[i].station) == 0)
                 break;
@@ -266,9 +266,9 @@ static int import_kiwiwav(const hd_cli *cli, const hd_config *cfg, int argc, cha
             ev_freq[b - 1] = q;
         }
     qsort(ids, (size_t)R, sizeof *ids, cmp_str);
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < nf; i++) {
         for (int e = 0; e < E; e++)
-            if (ev_time[e] == f[i].time_ns && ev_freq[e] == f[i].freq_hz)
+            if (ev_time[e] == f[i].event_time_ns && ev_freq[e] == f[i].freq_hz)
                 f[i].event = e;
         for (int r = 0; r < R; r++)
             if (strcmp(ids[r], f[i].station) == 0)
@@ -280,9 +280,9 @@ static int import_kiwiwav(const hd_cli *cli, const hd_config *cfg, int argc, cha
             }
     }
     for (int r = 0; r < R; r++)
-        for (int i = 0; i < argc; i++)
+        for (int i = 0; i < nf; i++)
             if (f[i].rx == r) {
-                if ((rc = kiwi_station(cfg, &f[i], wav[i].header_rate_hz, &st[r])) < 0)
+                if ((rc = rec_station(cfg, &f[i], &st[r])) < 0)
                     goto fail;
                 break;
             }
@@ -322,39 +322,28 @@ static int import_kiwiwav(const hd_cli *cli, const hd_config *cfg, int argc, cha
             lev[r] = NAN;
             rate[(size_t)e * R + r] = resid[(size_t)e * R + r] = NAN;
         }
-        for (int i = 0; i < argc; i++) {
+        for (int i = 0; i < nf; i++) {
             if (f[i].event != e)
                 continue;
-            const hd_kiwiwav *k = &wav[i];
-            int r = f[i].rx;
+            const recording *k = &f[i];
+            int r = k->rx;
             size_t o = (size_t)e * R + r;
             hd_sim_link *l = &lk[r];
             if (ev.sample_rate_hz == 0)
-                ev.sample_rate_hz = k->header_rate_hz;
+                ev.sample_rate_hz = k->rate_hz;
             l->status = HD_RX_OK;
             l->has_iq = 1;
-            l->gps_ok = k->n_fit > 0;
+            l->gps_ok = k->gps_ok;
+            l->last_gps_solution_s = k->last_gps_solution_s;
             int64_t clip = 0;
-            for (int64_t s = 0; s < 2 * k->n_samples; s++)
+            for (int64_t s = 0; s < 2 * k->n; s++)
                 clip += k->iq[s] == 32767 || k->iq[s] == -32768;
-            l->clipped_fraction = (double)clip / (double)(2 * k->n_samples);
-            memcpy(iq + (size_t)r * (size_t)N * 2, k->iq, (size_t)k->n_samples * 4);
-            double t0_week = k->fit_t0_gps_s;
-            if (!l->gps_ok) {
-                /* no fix: the first nonzero stamp at the header rate */
-                l->last_gps_solution_s = k->blocks[0].last_gps_solution;
-                t0_week = NAN;
-                for (int b = 0; b < k->n_blocks; b++)
-                    if (k->blocks[b].gps_sec || k->blocks[b].gps_nsec) {
-                        t0_week = k->blocks[b].gps_sec + 1e-9 * k->blocks[b].gps_nsec -
-                                  (double)k->blocks[b].first_sample / k->header_rate_hz;
-                        break;
-                    }
-            }
-            if (isfinite(t0_week))
-                l->t0_s = 1e-9 * (double)(hd_gps_week_to_unix_ns(t0_week, ev.time_ns) - ev.time_ns);
-            rate[o] = k->fit_rate_hz;
-            resid[o] = k->n_fit >= 2 ? k->fit_rms_s : NAN;
+            l->clipped_fraction = (double)clip / (double)(2 * k->n);
+            memcpy(iq + (size_t)r * (size_t)N * 2, k->iq, (size_t)k->n * 4);
+            if (k->has_t0)
+                l->t0_s = 1e-9 * (double)(k->t0_ns - ev.time_ns);
+            rate[o] = k->clock_rate_hz;
+            resid[o] = k->residual_s;
             nfit[o] = k->n_fit;
         }
         if ((rc = hd_captures_write_block(&w, e, 1, &ev, lk, iq, lev)) < 0)
@@ -371,37 +360,34 @@ static int import_kiwiwav(const hd_cli *cli, const hd_config *cfg, int argc, cha
         }
         H5Gclose(g);
         if ((rc = hd_h5_write(out.file, "clock/rate_hz", H5T_NATIVE_DOUBLE, 2, d2, rate, "Hz",
-                              "sample rate fitted to the fresh GPS time stamps (the header rate when fewer than 2; "
-                              "NaN: no recording)")) < 0 ||
+                              "sample rate of the recording's clock: fitted to its fresh GPS time stamps "
+                              "(kiwiwav; the header rate when fewer than 2), heimdall:clock_rate_hz (sigmf); "
+                              "NaN: no recording")) < 0 ||
             (rc = hd_h5_write(out.file, "clock/residual_s", H5T_NATIVE_DOUBLE, 2, d2, resid, "s",
                               "RMS residual of the time stamps about the fitted clock (NaN: no fit)")) < 0 ||
             (rc = hd_h5_write(out.file, "clock/n_fit", H5T_NATIVE_INT32, 2, d2, nfit, "1",
-                              "fresh GPS time stamps used by the clock fit")) < 0 ||
-            (rc = hd_h5_attr_str(out.file, "source", "kiwiwav")) < 0)
+                              "fresh GPS time stamps used by the clock fit (0: none or not a kiwiwav)")) < 0 ||
+            (rc = hd_h5_attr_str(out.file, "source", source)) < 0)
             goto fail;
     }
     hd_runinfo_set_events(E);
     {
         hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
                                  .command_line = cli->command_line, .config_yaml = cfg->yaml,
-                                 .inputs = (const char *const *)in, .n_inputs = argc};
+                                 .inputs = (const char *const *)in, .n_inputs = nf};
         if ((rc = hd_h5_write_provenance(&out, &prov)) < 0)
             goto fail;
     }
     out_open = 0;
     if ((rc = hd_h5_commit(&out)) < 0)
         goto fail;
-    hd_info("wrote %d event%s × %d receivers from %d recording%s to %s", E, E == 1 ? "" : "s", R, argc,
-            argc == 1 ? "" : "s", cli->output);
+    hd_info("wrote %d event%s × %d receivers from %d recording%s to %s", E, E == 1 ? "" : "s", R, nf,
+            nf == 1 ? "" : "s", cli->output);
 fail:
     if (w_open)
         hd_captures_close(&w);
     if (out_open)
         hd_h5_abort(&out);
-    for (int i = 0; wav && i < argc; i++)
-        hd_kiwiwav_release(&wav[i]);
-    free(f);
-    free(wav);
     free(ids);
     free(ev_time);
     free(ev_freq);
@@ -415,6 +401,111 @@ fail:
     return rc;
 }
 
+static void free_recordings(recording *f, int n)
+{
+    for (int i = 0; f && i < n; i++)
+        free(f[i].iq);
+    free(f);
+}
+
+/* KiwiSDR TDoA recordings: event time and frequency from the file name; the
+ * clock from the fit of the fresh GPS stamps */
+static int import_kiwiwav(const hd_cli *cli, const hd_config *cfg, int argc, char **in)
+{
+    if (argc < 1)
+        return hd_error(HD_EINVAL, "import kiwiwav needs at least one recording (*_iq.wav)");
+    int rc = 0;
+    recording *f = hd_calloc((size_t)argc, sizeof *f);
+    if (!f)
+        return HD_ENOMEM;
+    for (int i = 0; i < argc; i++) {
+        hd_kiwiwav k;
+        recording *r = &f[i];
+        r->path = in[i];
+        if ((rc = hd_kiwiwav_name_parse(in[i], &r->event_time_ns, &r->freq_hz, r->station, sizeof r->station)) < 0 ||
+            (rc = hd_kiwiwav_read(&k, in[i])) < 0)
+            goto done;
+        if (k.n_fit >= 2 && fabs(k.fit_rate_hz / k.header_rate_hz - 1) > 100e-6)
+            hd_warn("%s: the GPS stamps give %.3f Hz against %u Hz in the header (%.0f ppm): kept, clock from the fit",
+                    in[i], k.fit_rate_hz, k.header_rate_hz, 1e6 * (k.fit_rate_hz / k.header_rate_hz - 1));
+        if (k.n_fit == 0)
+            hd_warn("%s: no fresh GPS time stamp: gps_ok 0, header rate", in[i]);
+        r->rate_hz = k.header_rate_hz;
+        r->n = k.n_samples;
+        r->iq = k.iq;
+        k.iq = NULL;
+        r->gps_ok = k.n_fit > 0;
+        r->clock_rate_hz = k.fit_rate_hz;
+        r->residual_s = k.n_fit >= 2 ? k.fit_rms_s : NAN;
+        r->n_fit = k.n_fit;
+        double t0_week = k.fit_t0_gps_s;
+        if (!r->gps_ok) {
+            /* no fix: the first nonzero stamp at the header rate */
+            r->last_gps_solution_s = k.blocks[0].last_gps_solution;
+            t0_week = NAN;
+            for (int b = 0; b < k.n_blocks; b++)
+                if (k.blocks[b].gps_sec || k.blocks[b].gps_nsec) {
+                    t0_week = k.blocks[b].gps_sec + 1e-9 * k.blocks[b].gps_nsec -
+                              (double)k.blocks[b].first_sample / k.header_rate_hz;
+                    break;
+                }
+        }
+        if (isfinite(t0_week)) {
+            r->has_t0 = 1;
+            r->t0_ns = hd_gps_week_to_unix_ns(t0_week, r->event_time_ns);
+        }
+        hd_kiwiwav_release(&k);
+    }
+    rc = import_recordings(cli, cfg, f, argc, "kiwiwav", in);
+done:
+    free_recordings(f, argc);
+    return rc;
+}
+
+/* SigMF recordings: BASE.sigmf-meta (or -data, or BASE) per receiver */
+static int import_sigmf(const hd_cli *cli, const hd_config *cfg, int argc, char **in)
+{
+    if (argc < 1)
+        return hd_error(HD_EINVAL, "import sigmf needs at least one recording (BASE.sigmf-meta)");
+    int rc = 0;
+    recording *f = hd_calloc((size_t)argc, sizeof *f);
+    if (!f)
+        return HD_ENOMEM;
+    for (int i = 0; i < argc; i++) {
+        hd_sigmf_meta m;
+        recording *r = &f[i];
+        r->path = in[i];
+        if ((rc = hd_sigmf_read(in[i], &m, &r->iq, &r->n)) < 0)
+            goto done;
+        if (!m.station[0]) {
+            /* no heimdall:station: the file's base name */
+            const char *b = strrchr(in[i], '/');
+            hd_strlcpy(m.station, b ? b + 1 : in[i], sizeof m.station);
+            char *dot = strstr(m.station, ".sigmf");
+            if (dot)
+                *dot = 0;
+        }
+        hd_strlcpy(r->station, m.station, sizeof r->station);
+        r->event_time_ns = m.event_time_ns;
+        r->freq_hz = m.frequency_hz;
+        r->rate_hz = m.sample_rate_hz;
+        r->gps_ok = m.gps_ok;
+        r->last_gps_solution_s = m.last_gps_solution_s;
+        r->has_t0 = 1;
+        r->t0_ns = m.datetime_ns;
+        r->clock_rate_hz = m.clock_rate_hz;
+        r->residual_s = NAN;
+        r->has_geo = m.has_geo;
+        r->lat = m.lat;
+        r->lon = m.lon;
+        r->alt_m = m.alt_m;
+    }
+    rc = import_recordings(cli, cfg, f, argc, "sigmf", in);
+done:
+    free_recordings(f, argc);
+    return rc;
+}
+
 static const importer importers[] = {
     {"kiwiwav", import_kiwiwav,
      "  kiwiwav FILE_iq.wav... KiwiSDR TDoA recordings (kiwirecorder --kiwi-wav), named\n"
@@ -423,6 +514,11 @@ static const importer importers[] = {
      "                         (position from the stations file of -c, else gnss_pos/<station>.txt\n"
      "                         beside the recording); each file's clock is fitted to its fresh GPS\n"
      "                         stamps (/clock/rate_hz, /clock/residual_s); shorter files zero-padded\n"},
+    {"sigmf", import_sigmf,
+     "  sigmf BASE.sigmf-meta... SigMF recordings (ci16_le, one capture segment) into a captures file:\n"
+     "                         one receiver per heimdall:station (else the file name), events by\n"
+     "                         heimdall:event_time_ns (else core:datetime's second) and core:frequency;\n"
+     "                         first-sample time from core:datetime, position from core:geolocation\n"},
     {"powder", import_powder,
      "  powder CSV RECEIVERS   the POWDER outdoor RSS data set (datasets/powder/): a features file of\n"
      "                         level-only receivers (RSS as rss_dbm, uncalibrated; -101 = not heard,\n"
@@ -453,7 +549,7 @@ int hd_cmd_import(int argc, char **argv)
             imp = &importers[i];
     if (!cli.output || !imp) {
         fprintf(stderr, "heimdall import: error: %s\nTry 'heimdall import --help'.\n",
-                !imp ? "the first argument names a format (kiwiwav, powder)" : "an output file is required (-o FILE)");
+                !imp ? "the first argument names a format (kiwiwav, sigmf, powder)" : "an output file is required (-o FILE)");
         return 2;
     }
     hd_cli_catch_signals();
