@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "formats/kiwiwav.h"
+#include "formats/sigmf.h"
 #include "h5/h5.h"
 
 #include <errno.h>
@@ -123,12 +124,67 @@ done:
     return rc;
 }
 
+static int export_sigmf(const hd_cli *cli, hd_captures_reader *r, const char *dir)
+{
+    int rc = 0, R = r->n_receivers, N = r->n_samples, files = 0;
+    hd_sim_event ev;
+    hd_sim_link *lk = hd_calloc((size_t)R, sizeof *lk);
+    int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
+    double *rates = read_clock_rates(r);
+    char base[8192];
+    if (!lk || !iq) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    for (int64_t e = 0; e < r->n_events; e++) {
+        if ((rc = hd_captures_read_block(r, e, 1, &ev, lk, iq, NULL)) < 0)
+            goto done;
+        for (int k = 0; k < R; k++) {
+            const hd_sim_link *l = &lk[k];
+            const hd_station *s = &r->stations[k];
+            if (l->status != HD_RX_OK || !l->has_iq)
+                continue;
+            if (!isfinite(l->t0_s)) {
+                hd_warn("event %lld receiver %s: no time stamp, not exported", (long long)e, s->id);
+                continue;
+            }
+            hd_sigmf_meta m = {.sample_rate_hz = ev.sample_rate_hz, .frequency_hz = ev.frequency_hz,
+                               .datetime_ns = ev.time_ns + llround(l->t0_s * 1e9), .event_time_ns = ev.time_ns,
+                               .gps_ok = l->gps_ok, .last_gps_solution_s = l->last_gps_solution_s,
+                               .has_geo = isfinite(s->lat) && isfinite(s->lon), .lat = s->lat, .lon = s->lon,
+                               .alt_m = s->alt_m};
+            m.clock_rate_hz = rates && isfinite(rates[e * R + k]) && rates[e * R + k] > 0 ? rates[e * R + k]
+                                                                                        : ev.sample_rate_hz;
+            hd_strlcpy(m.station, s->id, sizeof m.station);
+            char name[512];
+            hd_kiwiwav_name_format(name, sizeof name, ev.time_ns, ev.frequency_hz, s->id);
+            name[strlen(name) - 7] = 0; /* the same name without _iq.wav */
+            snprintf(base, sizeof base, "%s/%s", dir, name);
+            if ((rc = hd_sigmf_write(base, &m, iq + (size_t)k * N * 2, N, cli->force)) < 0)
+                goto done;
+            files++;
+        }
+    }
+    hd_info("wrote %d SigMF recording%s of %lld event%s to %s", files, files == 1 ? "" : "s",
+            (long long)r->n_events, r->n_events == 1 ? "" : "s", dir);
+done:
+    free(lk);
+    free(iq);
+    free(rates);
+    return rc;
+}
+
 static const exporter exporters[] = {
     {"kiwiwav", export_kiwiwav,
      "  kiwiwav   KiwiSDR TDoA recordings DIR/YYYYMMDDTHHMMSSZ_<freqHz>_<station>_iq.wav (PCM 2 x int16, a\n"
      "            10-byte kiwi chunk of GPS time before every 512-sample data chunk; stamps from t0_s and\n"
      "            /clock/rate_hz when present, else the event's rate) and DIR/gnss_pos/<station>.txt,\n"
      "            so the KiwiSDR TDoA tool can read them; `heimdall import kiwiwav` reads them back\n"},
+    {"sigmf", export_sigmf,
+     "  sigmf     SigMF recordings DIR/YYYYMMDDTHHMMSSZ_<freqHz>_<station>.sigmf-{meta,data}: ci16_le,\n"
+     "            core:sample_rate, core:frequency, core:datetime (first sample, ns), core:geolocation,\n"
+     "            and heimdall: fields (station, event time, gps_ok, last_gps_solution_s, clock rate)\n"
+     "            that make `heimdall import sigmf` give the captures back\n"},
 };
 
 void hd_cmd_export_usage(FILE *out)
@@ -155,7 +211,7 @@ int hd_cmd_export(int argc, char **argv)
             ex = &exporters[i];
     if (!ex || !cli.output || cli.n_inputs != 2) {
         fprintf(stderr, "heimdall export: error: %s\nTry 'heimdall export --help'.\n",
-                !ex               ? "the first argument names a format (kiwiwav)"
+                !ex               ? "the first argument names a format (kiwiwav, sigmf)"
                 : !cli.output     ? "an output directory is required (-o DIR)"
                                   : "one captures file is expected after the format");
         return 2;

@@ -32,7 +32,7 @@ static const hd_cmd commands[] = {
      "score a method against /truth: error percentiles, calibration, CRLB -> eval.h5, report.json, plots",
      hd_cmd_evaluate_usage},
     {"import", hd_cmd_import, 0, "outside data into heimdall files (kiwiwav, sigmf, powder)", hd_cmd_import_usage},
-    {"export", hd_cmd_export, 0, "captures into outside formats: one file per event x receiver (kiwiwav)",
+    {"export", hd_cmd_export, 0, "captures into outside formats: one file per event x receiver (kiwiwav, sigmf)",
      hd_cmd_export_usage},
     {"verify", hd_cmd_verify, 0, "check the sha256 chain of outputs and inputs, and outputs against the config",
      hd_cmd_verify_usage},
