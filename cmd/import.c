@@ -450,7 +450,7 @@ static int import_kiwiwav(const hd_cli *cli, const hd_config *cfg, int argc, cha
                     break;
                 }
         }
-        if (isfinite(t0_week)) {
+        if (isfinite(t0_week) && fabs(t0_week) < 2.0 * 604800) { /* within a week or so of the stamps' week */
             r->has_t0 = 1;
             r->t0_ns = hd_gps_week_to_unix_ns(t0_week, r->event_time_ns);
         }
