@@ -177,7 +177,8 @@ fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do mkdir -p $(FUZZ_BUILD)/corpus/$$(basename $$f); \
 	  echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 \
-	      $(FUZZ_BUILD)/corpus/$$(basename $$f) >$(FUZZ_BUILD)/$$(basename $$f).log 2>&1 \
+	      $(FUZZ_BUILD)/corpus/$$(basename $$f) $$(ls -d tests/fuzz/corpus/$$(basename $$f) 2>/dev/null) \
+	      >$(FUZZ_BUILD)/$$(basename $$f).log 2>&1 \
 	    || { tail -n 40 $(FUZZ_BUILD)/$$(basename $$f).log; exit 1; }; \
 	  tail -n 1 $(FUZZ_BUILD)/$$(basename $$f).log; done
 
@@ -200,6 +201,7 @@ help:
 	@echo "make pipeline CONFIG=configs/experiments/NAME.yaml   an experiment as file dependencies in results/NAME/"
 	@echo "make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang), each FUZZ_SECONDS (30)"
 	@echo "make install PREFIX=/usr/local   install the binary and configs"
+	@echo "make fuzz [FUZZ_SECONDS=30]   build tests/fuzz/fuzz_*.c with clang (libFuzzer+ASan+UBSan), run each"
 	@echo "make clean      remove build outputs"
 
 FORCE:

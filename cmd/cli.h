@@ -75,6 +75,8 @@ void hd_cmd_verify_usage(FILE *out);
 int hd_cmd_stamp(int argc, char **argv);
 void hd_cmd_stamp_usage(FILE *out);
 int hd_cmd_import(int argc, char **argv);
+int hd_cmd_export(int argc, char **argv);
+void hd_cmd_export_usage(FILE *out);
 void hd_cmd_import_usage(FILE *out);
 int hd_cmd_train(int argc, char **argv);
 void hd_cmd_train_usage(FILE *out);

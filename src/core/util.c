@@ -141,14 +141,16 @@ int hd_time_parse_iso8601(const char *s, int64_t *ns)
         if (*p == 'Z' || *p == 'z') {
             p++;
         } else if (*p == '+' || *p == '-') {
-            int th, tm;
-            if (sscanf(p + 1, "%2d:%2d", &th, &tm) != 2)
+            int th, tm, n3 = 0;
+            if (sscanf(p + 1, "%2d:%2d%n", &th, &tm, &n3) != 2 || th < 0 || th > 23 || tm < 0 || tm > 59)
                 goto bad;
             tz = (int64_t)(th * 3600 + tm * 60) * (*p == '+' ? 1 : -1);
-            p += 6;
+            p += 1 + n3;
         }
     }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    /* int64 nanoseconds since 1970 span 1678 to 2261 */
+    if (*p != '\0' || y < 1678 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || sec < 0 || sec > 60)
         goto bad;
     struct tm tmv = {0};
     tmv.tm_year = y - 1900;

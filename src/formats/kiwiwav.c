@@ -167,7 +167,9 @@ int hd_kiwiwav_parse(hd_kiwiwav *w, const void *data, size_t len)
         rc = hd_error(HD_EFORMAT, "no samples (no data chunk)");
         goto fail;
     }
-    return hd_kiwiwav_fit(w);
+    if ((rc = hd_kiwiwav_fit(w)) < 0)
+        goto fail;
+    return 0;
 fail:
     hd_kiwiwav_release(w);
     return rc;

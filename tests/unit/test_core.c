@@ -124,6 +124,10 @@ static void test_time_hash(void)
     ok(hd_time_parse_iso8601("1970-01-01T00:00:01.5+01:00", &ns) == 0, "parse fraction and zone");
     is_int(ns, -3598500000000LL, "zone offset applied");
     ok(hd_time_parse_iso8601("June 1st", &ns) == HD_EINVAL, "garbage refused");
+    /* found by fuzz_sigmf: a year beyond int64 nanoseconds overflowed */
+    ok(hd_time_parse_iso8601("6024-03-01T12:00:00Z", &ns) == HD_EINVAL, "year 6024 refused (beyond int64 ns)");
+    ok(hd_time_parse_iso8601("2024-03-01T12:00:00+1:2", &ns) == 0 && ns == (1709294400LL - 3720) * 1000000000LL,
+       "short zone +1:2 read as 01:02 without reading past the end (ASan)");
     char buf[40];
     hd_time_format_iso8601(1780300800123456789LL, buf);
     is_str(buf, "2026-06-01T08:00:00.123456789Z", "format with nanoseconds");

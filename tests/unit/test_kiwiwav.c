@@ -163,6 +163,32 @@ static void test_malformed(void)
     b[22] = 1; /* mono */
     ok(parse_bytes(&w, b, len) == HD_EFORMAT, "mono fmt refused");
 
+    /* fresh stamps going backwards (two 4-sample blocks, the second stamped
+     * 1 us before the first): refused, and nothing leaks (the fuzzer found a
+     * leak on this path) */
+    {
+        unsigned char bb[12 + 24 + 2 * (18 + 8 + 16)];
+        size_t o = 0;
+        memcpy(bb, "RIFF", 4);
+        bb[4] = sizeof bb - 8, bb[5] = bb[6] = bb[7] = 0;
+        memcpy(bb + 8, "WAVEfmt ", 8);
+        const unsigned char fmt[] = {16, 0, 0, 0, 1, 0, 2, 0, 0xe1, 0x2e, 0, 0, 0x84, 0xbb, 0, 0, 4, 0, 16, 0};
+        memcpy(bb + 16, fmt, sizeof fmt);
+        o = 36;
+        for (int k = 0; k < 2; k++) {
+            const unsigned char kiwi[] = {'k', 'i', 'w', 'i', 10, 0, 0, 0, 0, 0, 0xe8, 3, 0, 0,
+                                          (unsigned char)(k ? 0 : 0xe8), (unsigned char)(k ? 0 : 3), 0, 0};
+            memcpy(bb + o, kiwi, sizeof kiwi);
+            o += sizeof kiwi;
+            memcpy(bb + o, "data\x10\0\0\0", 8);
+            o += 8;
+            memset(bb + o, k, 16);
+            o += 16;
+        }
+        ok(o == sizeof bb && parse_bytes(&w, bb, sizeof bb) == HD_EDATA, "time stamps going backwards refused");
+        like(hd_errmsg(), "do not increase", "backwards stamps: the message says so");
+    }
+
     ok(parse_bytes(&w, (const unsigned char *)"RIFX", 4) == HD_EFORMAT, "4 bytes refused");
     ok(parse_bytes(&w, b, 0) == HD_EFORMAT, "empty input refused");
     memcpy(b, buf, 44); /* header and fmt only, RIFF size fixed to match */
