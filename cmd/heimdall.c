@@ -18,7 +18,7 @@ static int cmd_version(int argc, char **argv);
 static void version_usage(FILE *out);
 
 static const hd_cmd commands[] = {
-    {"collect", hd_cmd_collect, HD_CMD_MPI, "capture a campaign of events (simulated network; live and recorded sources follow)",
+    {"collect", hd_cmd_collect, HD_CMD_MPI, "capture a campaign of events: the simulated network, or live KiwiSDR receivers",
      hd_cmd_collect_usage},
     {"featurize", hd_cmd_featurize, HD_CMD_MPI,
      "spectra, SNR, frequency offset and GCC-PHAT time differences: captures.h5 -> features.h5", hd_cmd_featurize_usage},
@@ -26,7 +26,7 @@ static const hd_cmd commands[] = {
      "train the network (set model or MLP) on features with truth, data-parallel: features.h5 -> model.h5",
      hd_cmd_train_usage},
     {"localize", hd_cmd_localize, HD_CMD_LOCATE,
-     "positions with 68 %/95 % uncertainty ellipses (TDOA, RSS, hybrid) -> GeoJSON, KML, JSON lines",
+     "positions with 68 %/95 % uncertainty ellipses (TDOA, RSS, hybrid, network) -> GeoJSON, KML, JSON lines",
      hd_cmd_localize_usage},
     {"evaluate", hd_cmd_evaluate, HD_CMD_LOCATE,
      "score a method against /truth: error percentiles, calibration, CRLB -> eval.h5, report.json, plots",
