@@ -18,7 +18,7 @@ OPT ?= -O2 -g
 endif
 
 CC := gcc
-PKGS := hdf5-openmpi yaml-0.1 libcurl fftw3f openblas proj openssl jansson libxml-2.0
+PKGS := hdf5-openmpi yaml-0.1 libcurl fftw3f openblas proj openssl jansson libxml-2.0 libdeflate
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # gsl's .pc adds -lgslcblas; cblas comes from OpenBLAS instead.
@@ -58,6 +58,8 @@ $(BUILD)/obj/src/dsp/%.o $(BUILD)/obj/src/sim/%.o: CFLAGS += -fcx-limited-range
 # and comparisons may be evaluated eagerly; results are unchanged (no
 # reassociation, no fast-math).
 $(BUILD)/obj/src/dsp/net.o: CFLAGS += -O3 -fno-trapping-math -fno-math-errno
+# captures.c: the /iq unshuffle loop vectorises at -O3.
+$(BUILD)/obj/src/capture/captures.o: CFLAGS += -O3
 
 # The software identity is rebuilt every time so a binary names its commit.
 $(BUILD)/obj/src/core/version.o: src/core/version.c FORCE

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BATCH 16
+#define BATCH 64
 
 
 void hd_cmd_featurize_usage(FILE *out)

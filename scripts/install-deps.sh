@@ -17,7 +17,7 @@ PKGS=(
   libgsl-dev
   libyaml-dev
   libproj-dev
-  libjansson-dev libxml2-dev
+  libjansson-dev libxml2-dev libdeflate-dev
   gnuplot-nox
   munge slurmctld slurmd slurm-client
   perl

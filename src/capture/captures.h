@@ -55,6 +55,11 @@ typedef struct {
     int n_receivers, n_samples, n_levels;
     int has_truth;
     hd_station *stations;    /* [n_receivers]: id, name, driver, clock, position, … */
+    /* the direct chunk path for /iq (see hd_captures_read_block) */
+    void *inflater;          /* struct libdeflate_decompressor */
+    unsigned char *zbuf, *sbuf;
+    size_t zcap;
+    int iq_direct;           /* -1 not yet judged, 0 no, 1 yes */
 } hd_captures_reader;
 
 /* Open and check the format (refuses a wrong or newer file), read the

@@ -55,7 +55,7 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
         names[k] = feature_info[k].name;
         units[k] = feature_info[k].units;
     }
-    hsize_t fd[3] = {E, R, F}, fc[3] = {1, R, F};
+    hsize_t fd[3] = {E, R, F}, fc[3] = {E < 64 ? E : 64, R, F}; /* the /tdoa blocks: 64 events */
     w->d_feat = hd_h5_dataset(file, "features", H5T_NATIVE_FLOAT, 3, fd, E ? fc : NULL, compression, "mixed",
                               "per event and receiver feature rows [event, receiver, feature]; names in "
                               "/feature_names, units in /feature_units; 0 where /mask is 0");

@@ -88,6 +88,31 @@ is "$RC" 1 "truncated captures refused"
 run "$HEIMDALL" featurize -q -o "$TMP/x.h5"
 is "$RC" 2 "no input: usage error"
 
+# /iq is read chunk by chunk (libdeflate) when it has collect's layout, else
+# by HDF5: both give the same features, and a damaged chunk is an error
+run "$HEIMDALL" collect -q -c "$cfg" --set collect.events=8 --set collect.compression=0 -o "$TMP/c0.h5"
+run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f0.h5" "$TMP/c0.h5"
+is "$RC" 0 "featurize an uncompressed captures file"
+if command -v h5diff >/dev/null; then
+    run h5diff "$TMP/f.h5" "$TMP/f0.h5" /features; is "$RC" 0 "its features equal the compressed file's"
+    run h5diff "$TMP/f.h5" "$TMP/f0.h5" /tdoa/delay_s; is "$RC" 0 "and its time differences"
+fi
+if "$PYTHON" -c 'import h5py' 2>/dev/null; then
+    cp "$TMP/c.h5" "$TMP/bad.h5"
+    run "$PYTHON" - "$TMP/bad.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    info = f["iq"].id.get_chunk_info(3)
+with open(sys.argv[1], "r+b") as g:
+    g.seek(info.byte_offset + info.size // 2)
+    g.write(b"\xff" * 64)
+PY
+    run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/bad_f.h5" "$TMP/bad.h5"
+    is "$RC" 1 "a damaged /iq chunk fails the run"
+    like "$ERR" "reading /iq" "and names the dataset"
+    [ ! -e "$TMP/bad_f.h5" ]; ok $? "nothing written"
+fi
+
 if "$PYTHON" -c 'import h5py' 2>/dev/null; then
     run "$PYTHON" - "$TMP/f.h5" <<'PY'
 import sys, h5py, numpy as np

@@ -31,7 +31,7 @@ arr = f["truth/arrival_s"][:]
 err = d - (arr[:, pairs[:, 1]] - arr[:, pairs[:, 0]])
 lo_snr = np.minimum(t[:, pairs[:, 0]], t[:, pairs[:, 1]])
 # the Cramér–Rao bound of the full band (from the features) for reference;
-# sigma is the bound of the band the fit used plus a 0.002-sample floor
+# sigma is the bound of the band the fit used
 N = h5py.File(sys.argv[2], "r")["iq"].shape[2]
 s_lin = 10 ** (X[..., names.index("snr_db")] / 10)
 sa, sb = s_lin[:, pairs[:, 0]], s_lin[:, pairs[:, 1]]
@@ -48,10 +48,20 @@ for lo, hi_ in ((0, 10), (10, 20), (20, 30), (30, 99)):
     assert s.sum() > 30, (lo, s.sum())
     assert 0.45 < np.median(abs(z)) < 1.1, (lo, "sigma consistent with the error")
     assert np.mean(abs(z) < 2) > 0.85, (lo, "sigma consistent with the error")
-# at high SNR (20-30 dB) the error is within 2x the CRLB: median |err| / CRLB
-# under 2 x 0.67
-s = tm & (lo_snr >= 20) & (lo_snr < 30)
-assert np.median(abs(err[s]) / crlb[s]) < 2 * 0.67, "error within 2x the CRLB at 20-30 dB"
+# at high SNR (20-30 and above 30 dB) the error is within 2x the CRLB:
+# median |err| / CRLB under 2 x 0.67
+for lo, hi_ in ((20, 30), (30, 99)):
+    s = tm & (lo_snr >= lo) & (lo_snr < hi_)
+    assert np.median(abs(err[s]) / crlb[s]) < 2 * 0.67, ("error within 2x the CRLB", lo)
+# captures starting up to 20 ms apart are windowed over the same instants:
+# no error growing with the start difference (each capture's own taper gave
+# 1e-5 of it, 0.002 sample at 30 dB and more)
+t0 = h5py.File(sys.argv[2], "r")["t0_s"][:]
+dt0 = t0[:, pairs[:, 1]] - t0[:, pairs[:, 0]]
+s = tm & (lo_snr >= 20)
+slope = np.polyfit(dt0[s], err[s], 1)[0]
+print(f"error against the start difference: {slope:.2e} s/s over {s.sum()} pairs")
+assert abs(slope) < 2e-6, ("delay biased by the start difference", slope)
 # no false peaks: gross errors (beyond 5 sigma) under 1 % of the valid pairs
 gross = tm & (abs(err) > 5 * sg)
 print(f"gross errors: {gross.sum()} of {tm.sum()} valid pairs")
