@@ -163,8 +163,10 @@ int hd_dsp_tdoa_mpi(const float *a, const float *b, int n, double fs, double cen
  *    de-rotated and transformed again. Every pair then correlates
  *    de-rotated spectra.
  *  - sigma_s is the bound of that weighted fit from the per-bin SNRs (the
- *    Cramér–Rao bound of the band actually used), widened when the fit's
- *    residuals exceed what the SNR explains, plus an estimator floor. */
+ *    Cramér–Rao bound of the band actually used).
+ *  - The pairs' spectra are of the captures windowed over the instants all
+ *    timed captures cover (absolute time), so that captures started apart
+ *    weight the same stretch of the signal. */
 typedef struct hd_dsp_net hd_dsp_net;
 hd_dsp_net *hd_dsp_net_new(int n_receivers, int n, int nfft);
 void hd_dsp_net_free(hd_dsp_net *w);
