@@ -534,6 +534,12 @@ static int run(const hd_cli *cli, hd_config *cfg)
     json_object_set_new(report, "outside_region", json_integer(counts[HD_LOC_OUTSIDE]));
     json_object_set_new(report, "nominal_coverage_1sigma", json_real(HD_COVERAGE_1SIGMA));
     json_object_set_new(report, "nominal_coverage_2sigma", json_real(HD_COVERAGE_2SIGMA));
+    /* the sampling spread of a calibrated method's coverage over this many
+     * events (binomial): how far from nominal chance alone goes */
+    double se1 = all.located > 0 ? sqrt(HD_COVERAGE_1SIGMA * (1 - HD_COVERAGE_1SIGMA) / (double)all.located) : NAN;
+    double se2 = all.located > 0 ? sqrt(HD_COVERAGE_2SIGMA * (1 - HD_COVERAGE_2SIGMA) / (double)all.located) : NAN;
+    json_object_set_new(report, "coverage_1sigma_se", num(se1));
+    json_object_set_new(report, "coverage_2sigma_se", num(se2));
     json_object_set_new(report, "model_sigma_ns", json_real(cfg->localize.model_sigma_ns));
     json_object_set_new(report, "latency_median_us", num(lat_med));
     json_object_set_new(report, "latency_p95_us", num(lat_p95));
@@ -577,8 +583,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
            (long long)counts[HD_LOC_TOO_FEW], (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_OUTSIDE]);
     printf("  error: median %.0f m, p68 %.0f m, p95 %.0f m, mean %.0f m, rmse %.0f m, bias (%.0f, %.0f) m east/north\n",
            all.median_m, all.p68_m, all.p95_m, all.mean_m, all.rmse_m, all.bias_east_m, all.bias_north_m);
-    printf("  calibration: %.1f %% inside 1-sigma (nominal 39.3 %%), %.1f %% inside 2-sigma (nominal 86.5 %%); mean NLL %.2f\n",
-           100 * all.coverage_1sigma, 100 * all.coverage_2sigma, all.mean_nll);
+    printf("  calibration: %.1f %% inside 1-sigma (nominal 39.3 ± %.1f %%), %.1f %% inside 2-sigma (nominal 86.5 ± %.1f %%; "
+           "± one binomial s.e. over %lld events); mean NLL %.2f\n",
+           100 * all.coverage_1sigma, 100 * se1, 100 * all.coverage_2sigma, 100 * se2, (long long)all.located, all.mean_nll);
     printf("  bound: median CRLB %.0f m, median error/CRLB %.2f\n", all.median_crlb_m, all.median_efficiency);
     printf("  >= 4 receivers timed by valid time differences, >= 10 dB: %lld located, median %.0f m against median CRLB %.0f m (x%.2f), "
            "coverage %.1f %% / %.1f %%\n",

@@ -128,6 +128,9 @@ for k in ("n", "mean_m", "median_m", "p68_m", "p95_m", "rmse_m", "coverage_1sigm
           "median_crlb_m", "method", "by_snr", "by_receivers", "mean_nll", "bias_east_m"):
     assert k in r, k
 assert r["method"] == "tdoa" and r["n"] == 12
+located = (h5py.File(sys.argv[2], "r")["status"][:] == 0).sum()
+assert abs(r["coverage_1sigma_se"] - math.sqrt(0.3934693 * (1 - 0.3934693) / located)) < 1e-6, "binomial s.e."
+assert abs(r["coverage_2sigma_se"] - math.sqrt(0.8646647 * (1 - 0.8646647) / located)) < 1e-6, "binomial s.e."
 f = h5py.File(sys.argv[2], "r")
 assert f.attrs["heimdall_format"] == "evaluation"
 assert f["error_m"].shape == (12,) and f["cov_enu_m2"].shape == (12, 3)
