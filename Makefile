@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EMBEDDED := $(wildcard configs/*.yaml configs/stations/*.yaml)
 
-.PHONY: all deps check check-unit check-cli demo bench pipeline notebooks fuzz install clean help FORCE
+.PHONY: all deps check check-unit check-cli demo bench pipeline notebooks fuzz fuzz-run install clean help FORCE
 
 all: $(BUILD)/heimdall
 
@@ -175,7 +175,10 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) $(LIBS) -o $@
 
-fuzz: $(FUZZ_BIN)
+fuzz: deps
+	@$(MAKE) --no-print-directory $(BUILD)/obj/src/config/embedded.o fuzz-run
+
+fuzz-run: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do mkdir -p $(FUZZ_BUILD)/corpus/$$(basename $$f); \
 	  echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 \

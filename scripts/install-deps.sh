@@ -23,6 +23,7 @@ PKGS=(
   perl
   python3-h5py python3-numpy python3-scipy
   python3-websockets libjansson-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()
