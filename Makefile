@@ -58,6 +58,9 @@ $(BUILD)/obj/src/dsp/%.o $(BUILD)/obj/src/sim/%.o: CFLAGS += -fcx-limited-range
 # and comparisons may be evaluated eagerly; results are unchanged (no
 # reassociation, no fast-math).
 $(BUILD)/obj/src/dsp/net.o: CFLAGS += -O3 -fno-trapping-math -fno-math-errno
+# nn.c: the training loops (GELU through nn_expf, layer norm, pooling)
+# vectorise at -O3; no reassociation, so results stay deterministic.
+$(BUILD)/obj/src/nn/nn.o: CFLAGS += -O3 -fno-trapping-math -fno-math-errno
 # captures.c: the /iq unshuffle loop vectorises at -O3.
 $(BUILD)/obj/src/capture/captures.o: CFLAGS += -O3
 

@@ -19,6 +19,7 @@
 #include <cblas.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,11 @@ void hd_cmd_train_usage(FILE *out)
             "in all, resumable), batch_size 128 (global), lr 0.002, weight_decay 0.0001,\n"
             "clip_norm 5, warmup_steps 100, patience 8, val_fraction 0.15.\n"
             "\n"
-            "Runs alone or under MPI (mpirun/srun -n N): each rank takes its share of every\n"
-            "global batch and gradients are summed across ranks in 4 MiB buckets, so the\n"
-            "loss trajectory does not depend on the number of ranks.\n"
+            "Runs alone or under MPI (mpirun/srun -n N): each rank reads its block of the\n"
+            "features with parallel HDF5 and prepares those events' inputs, which the\n"
+            "ranks then share; each rank takes its share of every global batch and\n"
+            "gradients are summed across ranks in 4 MiB buckets, so the loss trajectory\n"
+            "does not depend on the number of ranks.\n"
             "--resume model.h5 continues a run exactly (parameters, optimiser, step, RNG).\n"
             "SIGTERM or SIGINT (a Slurm time limit) writes the checkpoint to -o and exits\n"
             "with status 75: requeue the job with --resume.\n"
@@ -86,6 +89,40 @@ typedef struct {
     int64_t *index;
     double *unit;  /* [E] the event's output unit (m) */
 } dataset;
+
+/* Each rank prepared events [block) of d (and use[]): gather every block to
+ * every rank, one event per element so counts stay small. */
+static int share_shards(dataset *d, int8_t *use, int64_t E, MPI_Comm comm, int size)
+{
+    int *cnt = calloc((size_t)size, sizeof *cnt), *dsp = calloc((size_t)size, sizeof *dsp);
+    int rc = 0;
+    if (!cnt || !dsp || E > INT_MAX) {
+        free(cnt);
+        free(dsp);
+        return E > INT_MAX ? hd_error(HD_EDATA, "%lld events: too many to train on at once", (long long)E) : HD_ENOMEM;
+    }
+    for (int k = 0; k < size; k++) {
+        int64_t a, b;
+        hd_par_block(E, k, size, &a, &b);
+        cnt[k] = (int)(b - a);
+        dsp[k] = (int)a;
+    }
+    struct { void *buf; MPI_Datatype base; int per; } v[] = {
+        {d->x, MPI_FLOAT, d->R * HD_NN_DIN}, {d->m, MPI_UINT8_T, d->R}, {d->y, MPI_FLOAT, 2},
+        {d->index, MPI_INT64_T, 1},         {d->unit, MPI_DOUBLE, 1},   {use, MPI_INT8_T, 1},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0] && rc == 0; i++) {
+        MPI_Datatype t;
+        MPI_Type_contiguous(v[i].per, v[i].base, &t);
+        MPI_Type_commit(&t);
+        if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v[i].buf, cnt, dsp, t, comm) != MPI_SUCCESS)
+            rc = hd_error(HD_EIO, "sharing the prepared events across ranks failed");
+        MPI_Type_free(&t);
+    }
+    free(cnt);
+    free(dsp);
+    return rc;
+}
 
 /* mean NLL and median error (m) over the events in list */
 static void validate(const hd_nn_arch *A, const float *p, const dataset *d, const int64_t *list, int64_t n,
@@ -188,7 +225,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
     int net_ok = 0, exit_code = 0;
     memset(&M, 0, sizeof M);
     openblas_set_num_threads(1);
-    if ((rc = hd_features_open(&rd, cli->inputs[0], MPI_COMM_NULL)) < 0)
+    /* under MPI the file is opened with parallel HDF5 (MPI-IO) and each rank
+     * reads and prepares only its block of events */
+    if ((rc = hd_features_open(&rd, cli->inputs[0], size > 1 ? comm : MPI_COMM_NULL)) < 0)
         return rc;
     const int R = rd.meta.n_receivers, F = HD_FEAT_COUNT, P = rd.n_pairs;
     const int64_t E = rd.meta.n_events;
@@ -218,8 +257,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
         rc = HD_ENOMEM;
         goto fail;
     }
-    if ((rc = hd_features_read_block(&rd, 0, E, ev, NULL, feat, mask, delay, sigma, NULL, tmask)) < 0)
-        goto fail;
+    int64_t s0, s1; /* this rank's shard: read, then made into inputs, then shared */
+    hd_par_block(E, rank, size, &s0, &s1);
+    rc = hd_features_read_block(&rd, s0, s1 - s0, ev + s0, NULL, feat + (size_t)s0 * R * F, mask + (size_t)s0 * R,
+                                delay + (size_t)s0 * Pn, sigma + (size_t)s0 * Pn, NULL, tmask + (size_t)s0 * Pn);
     d.E = E;
     d.R = R;
     int8_t *group = NULL; /* train.exclude_split: one group of the file's splits is never seen */
@@ -240,12 +281,15 @@ static int run(const hd_cli *cli, hd_config *cfg)
         }
     }
     int64_t ntr = 0, nva = 0, excluded = 0;
-    for (int64_t e = 0; e < E; e++) {
+    int8_t *use = hd_calloc(En, 1); /* per event: 0 not for learning, 1 training, 2 validation, 3 held out */
+    if (!use && rc == 0)
+        rc = HD_ENOMEM;
+    for (int64_t e = s0; e < s1 && rc == 0; e++) {
         hd_locate_obs obs = {feat + (size_t)e * R * F, mask + (size_t)e * R, delay + (size_t)e * Pn,
                              sigma + (size_t)e * Pn, tmask + (size_t)e * Pn, NULL, NULL};
         double anchor[3];
         if ((rc = hd_nn_event_inputs(&net, &obs, d.x + (size_t)e * R * HD_NN_DIN, d.m + (size_t)e * R, anchor)) < 0)
-            goto fail;
+            break;
         d.index[e] = ev[e].index;
         double te, tn;
         int any = 0;
@@ -254,7 +298,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if (!any || !isfinite(ev[e].tx_lat) || !isfinite(ev[e].tx_lon))
             continue; /* nothing heard, or no truth: not for learning */
         if (group && group[e] == tc->exclude_group) {
-            excluded++;
+            use[e] = 3;
             continue; /* held out for an honest evaluation */
         }
         hd_locate_from_geo(&net, ev[e].tx_lat, ev[e].tx_lon, &te, &tn);
@@ -262,12 +306,30 @@ static int run(const hd_cli *cli, hd_config *cfg)
         d.y[2 * e + 1] = (float)((tn - anchor[1]) / anchor[2]);
         d.unit[e] = anchor[2];
         /* the split by a hash of the event: the same whatever the ranks or order */
-        if ((double)(mix(cfg->seed * 0x51ed27ULL ^ (uint64_t)ev[e].index) % 1000000) < tc->val_fraction * 1e6)
-            val[nva++] = e;
-        else
-            train[ntr++] = e;
+        use[e] = (double)(mix(cfg->seed * 0x51ed27ULL ^ (uint64_t)ev[e].index) % 1000000) < tc->val_fraction * 1e6 ? 2 : 1;
     }
     free(group);
+    if (size > 1) { /* every rank ends with every event's inputs (small next to the features) */
+        int worst = rc;
+        MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, comm);
+        if (worst < 0 && rc == 0)
+            rc = hd_error(HD_EIO, "another rank failed to read or prepare its events");
+        if (rc == 0)
+            rc = share_shards(&d, use, E, comm, size);
+    }
+    if (rc < 0) {
+        free(use);
+        goto fail;
+    }
+    for (int64_t e = 0; e < E; e++) {
+        if (use[e] == 1)
+            train[ntr++] = e;
+        else if (use[e] == 2)
+            val[nva++] = e;
+        else if (use[e] == 3)
+            excluded++;
+    }
+    free(use);
     if (excluded)
         hd_info("%lld events of group %d held out of training (train.exclude_split)", (long long)excluded,
                 tc->exclude_group);

@@ -15,6 +15,7 @@ typedef struct {
     T *x;                    /* [B*R*Din] inputs (set) or [B*R*Din] flattened (mlp) */
     const uint8_t *m;        /* [B*R] receiver present */
     T *a1, *h1, *a2, *h2, *ln, *pool, *a3, *h3, *out;
+    T *s1, *s2, *s3;         /* GELU's sigmoid of each activation, kept for the backward pass */
     T *mu_ln, *rs_ln;        /* layer-norm statistics per row */
     int *argmax;             /* [B*H] max pooling's receiver */
     T *d1, *d2, *d3, *d4, *d5; /* backward scratch */
@@ -39,30 +40,36 @@ static void F(dense_back)(const T *x, const T *W, const T *dy, T *dx, T *dW, T *
 }
 
 #define GELU_K 0.7978845608028654 /* sqrt(2/pi) */
-static void F(act)(const T *a, T *h, size_t n, int gelu)
+/* h = act(a); for GELU also sg = 0.5 (1 + tanh u) = 1 / (1 + e^{-2u}) (one
+ * exponential, not tanh's two), which the backward pass reuses */
+HD_NN_VEC static void F(act)(const T *restrict a, T *restrict h, T *restrict sg, size_t n, int gelu)
 {
-    for (size_t i = 0; i < n; i++) {
-        T v = a[i];
-        /* 0.5 (1 + tanh u) = 1 / (1 + e^{-2u}): one exponential, not tanh's two */
-        h[i] = gelu ? v / (1 + EXP((T)(-2 * GELU_K) * (v + (T)0.044715 * v * v * v))) : (v > 0 ? v : 0);
-    }
-}
-
-static void F(act_back)(const T *a, T *d, size_t n, int gelu)
-{
-    for (size_t i = 0; i < n; i++) {
-        T v = a[i];
-        if (gelu) {
-            T u = (T)GELU_K * (v + (T)0.044715 * v * v * v), s = 1 / (1 + EXP(-2 * u));
-            T du = (T)GELU_K * (1 + 3 * (T)0.044715 * v * v);
-            d[i] *= s + 2 * v * s * (1 - s) * du;
-        } else {
-            d[i] *= v > 0 ? 1 : 0;
+    if (gelu) {
+        for (size_t i = 0; i < n; i++) {
+            T v = a[i], s = 1 / (1 + EXP((T)(-2 * GELU_K) * (v + (T)0.044715 * v * v * v)));
+            sg[i] = s;
+            h[i] = v * s;
         }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            h[i] = a[i] > 0 ? a[i] : 0;
     }
 }
 
-static void F(layernorm)(const T *x, const T *g, const T *b, T *y, T *mu, T *rs, int n, int h)
+HD_NN_VEC static void F(act_back)(const T *restrict a, const T *restrict sg, T *restrict d, size_t n, int gelu)
+{
+    if (gelu) {
+        for (size_t i = 0; i < n; i++) {
+            T v = a[i], s = sg[i], du = (T)GELU_K * (1 + 3 * (T)0.044715 * v * v);
+            d[i] *= s + 2 * v * s * (1 - s) * du;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            d[i] *= a[i] > 0 ? 1 : 0;
+    }
+}
+
+HD_NN_VEC static void F(layernorm)(const T *x, const T *g, const T *b, T *y, T *mu, T *rs, int n, int h)
 {
     for (int i = 0; i < n; i++) {
         const T *r = x + (size_t)i * h;
@@ -81,7 +88,7 @@ static void F(layernorm)(const T *x, const T *g, const T *b, T *y, T *mu, T *rs,
 }
 
 /* dy in, dx out (may alias dy); dg, db accumulated */
-static void F(layernorm_back)(const T *x, const T *g, const T *mu, const T *rs, T *dy, T *dg, T *db, int n, int h)
+HD_NN_VEC static void F(layernorm_back)(const T *x, const T *g, const T *mu, const T *rs, T *dy, T *dg, T *db, int n, int h)
 {
     for (int i = 0; i < n; i++) {
         const T *r = x + (size_t)i * h;
@@ -102,6 +109,45 @@ static void F(layernorm_back)(const T *x, const T *g, const T *mu, const T *rs, 
 }
 
 /* Forward: out[B*5]. p: the flat parameters (layout in hd_nn_arch). */
+/* masked mean and max over each event's receivers: pool[B × 2H] = [mean, max];
+ * argmax the first receiver holding the max (-1 when none is present) */
+HD_NN_VEC static void F(pool)(const T *restrict ln, const uint8_t *m, T *restrict pool, int *restrict argmax, int B, int R,
+                               int H)
+{
+    for (int e = 0; e < B; e++) {
+        T *restrict pm = pool + (size_t)e * 2 * H, *restrict px = pm + H;
+        int *restrict am = argmax + (size_t)e * H;
+        int n = 0;
+        for (int r = 0; r < R; r++) {
+            if (!m[e * R + r])
+                continue;
+            const T *restrict hr = ln + ((size_t)e * R + r) * H;
+            if (!n++) {
+                for (int j = 0; j < H; j++) {
+                    pm[j] = hr[j];
+                    px[j] = hr[j];
+                    am[j] = r;
+                }
+                continue;
+            }
+            for (int j = 0; j < H; j++) { /* branch-free: vectorises */
+                int gt = hr[j] > px[j];
+                pm[j] += hr[j];
+                px[j] = gt ? hr[j] : px[j];
+                am[j] = gt ? r : am[j];
+            }
+        }
+        if (!n)
+            for (int j = 0; j < H; j++) {
+                pm[j] = 0;
+                px[j] = 0;
+                am[j] = -1;
+            }
+        for (int j = 0; n > 1 && j < H; j++)
+            pm[j] /= n;
+    }
+}
+
 static void F(forward)(const hd_nn_arch *A, const T *p, F(work) *w)
 {
     const int B = w->B, R = A->R, D = A->din, H = A->hidden, set = A->kind == HD_NN_SET;
@@ -110,40 +156,17 @@ static void F(forward)(const hd_nn_arch *A, const T *p, F(work) *w)
     const T *g = p + A->off[2], *be = g + H, *W3 = p + A->off[3], *b3 = W3 + (set ? 2 * H : H) * H;
     const T *W4 = p + A->off[4], *b4 = W4 + H * 5;
     F(dense)(w->x, W1, b1, w->a1, rows, in1, H);
-    F(act)(w->a1, w->h1, (size_t)rows * H, A->gelu);
+    F(act)(w->a1, w->h1, w->s1, (size_t)rows * H, A->gelu);
     F(dense)(w->h1, W2, b2, w->a2, rows, H, H);
-    F(act)(w->a2, w->h2, (size_t)rows * H, A->gelu);
+    F(act)(w->a2, w->h2, w->s2, (size_t)rows * H, A->gelu);
     F(layernorm)(w->h2, g, be, w->ln, w->mu_ln, w->rs_ln, rows, H);
     if (set) { /* masked mean and max over each event's receivers */
-        for (int e = 0; e < B; e++) {
-            T *pm = w->pool + (size_t)e * 2 * H, *px = pm + H;
-            int n = 0;
-            for (int j = 0; j < H; j++) {
-                pm[j] = 0;
-                px[j] = 0;
-                w->argmax[e * H + j] = -1;
-            }
-            for (int r = 0; r < R; r++) {
-                if (!w->m[e * R + r])
-                    continue;
-                const T *hr = w->ln + ((size_t)e * R + r) * H;
-                for (int j = 0; j < H; j++) {
-                    pm[j] += hr[j];
-                    if (w->argmax[e * H + j] < 0 || hr[j] > px[j]) {
-                        px[j] = hr[j];
-                        w->argmax[e * H + j] = r;
-                    }
-                }
-                n++;
-            }
-            for (int j = 0; n && j < H; j++)
-                pm[j] /= n;
-        }
+        F(pool)(w->ln, w->m, w->pool, w->argmax, B, R, H);
         F(dense)(w->pool, W3, b3, w->a3, B, 2 * H, H);
     } else {
         F(dense)(w->ln, W3, b3, w->a3, B, H, H);
     }
-    F(act)(w->a3, w->h3, (size_t)B * H, A->gelu);
+    F(act)(w->a3, w->h3, w->s3, (size_t)B * H, A->gelu);
     F(dense)(w->h3, W4, b4, w->out, B, H, 5);
 }
 
@@ -187,7 +210,7 @@ static void F(backward)(const hd_nn_arch *A, const T *p, F(work) *w, T *gp)
     T *gg = gp + A->off[2], *gbe = gg + H, *gW3 = gp + A->off[3], *gb3 = gW3 + (set ? 2 * H : H) * H;
     T *gW4 = gp + A->off[4], *gb4 = gW4 + H * 5;
     F(dense_back)(w->h3, W4, w->d5, w->d4, gW4, gb4, B, H, 5);
-    F(act_back)(w->a3, w->d4, (size_t)B * H, A->gelu);
+    F(act_back)(w->a3, w->s3, w->d4, (size_t)B * H, A->gelu);
     if (set) {
         F(dense_back)(w->pool, W3, w->d4, w->d3, gW3, gb3, B, 2 * H, H);
         memset(w->d2, 0, (size_t)rows * H * sizeof *w->d2);
@@ -211,9 +234,9 @@ static void F(backward)(const hd_nn_arch *A, const T *p, F(work) *w, T *gp)
         F(dense_back)(w->ln, W3, w->d4, w->d2, gW3, gb3, B, H, H);
     }
     F(layernorm_back)(w->h2, g, w->mu_ln, w->rs_ln, w->d2, gg, gbe, rows, H);
-    F(act_back)(w->a2, w->d2, (size_t)rows * H, A->gelu);
+    F(act_back)(w->a2, w->s2, w->d2, (size_t)rows * H, A->gelu);
     F(dense_back)(w->h1, W2, w->d2, w->d1, gW2, gb2, rows, H, H);
-    F(act_back)(w->a1, w->d1, (size_t)rows * H, A->gelu);
+    F(act_back)(w->a1, w->s1, w->d1, (size_t)rows * H, A->gelu);
     F(dense_back)(w->x, W1, w->d1, NULL, gW1, gb1, rows, in1, H);
 }
 
@@ -241,8 +264,11 @@ static int F(work_alloc)(const hd_nn_arch *A, int B, F(work) *w)
     w->d3 = calloc((size_t)B * 2 * H, sizeof(T));
     w->d4 = calloc((size_t)B * H, sizeof(T));
     w->d5 = calloc((size_t)B * 5, sizeof(T));
+    w->s1 = calloc(rows * H, sizeof(T));
+    w->s2 = calloc(rows * H, sizeof(T));
+    w->s3 = calloc((size_t)B * H, sizeof(T));
     return w->x && w->a1 && w->h1 && w->a2 && w->h2 && w->ln && w->mu_ln && w->rs_ln && w->pool && w->argmax &&
-                   w->a3 && w->h3 && w->out && w->d1 && w->d2 && w->d3 && w->d4 && w->d5
+                   w->a3 && w->h3 && w->out && w->d1 && w->d2 && w->d3 && w->d4 && w->d5 && w->s1 && w->s2 && w->s3
                ? 0
                : -1;
 }
@@ -250,7 +276,7 @@ static int F(work_alloc)(const hd_nn_arch *A, int B, F(work) *w)
 static void F(work_free)(F(work) *w)
 {
     T *ps[] = {w->x, w->a1, w->h1, w->a2, w->h2, w->ln, w->mu_ln, w->rs_ln, w->pool,
-               w->a3, w->h3, w->out, w->d1, w->d2, w->d3, w->d4, w->d5};
+               w->a3, w->h3, w->out, w->d1, w->d2, w->d3, w->d4, w->d5, w->s1, w->s2, w->s3};
     for (size_t i = 0; i < sizeof ps / sizeof *ps; i++)
         free(ps[i]);
     free(w->argmax);
