@@ -103,6 +103,33 @@ ok(len(same) == fa.shape[2], "every per-receiver feature but rss_dbm agrees (%s 
 PY
 _tap_n=$((_tap_n + 3))
 
+# localize both: the live capture must give the simulated file's positions
+run "$HEIMDALL" localize -q -c "$ROOT/configs/smoke.yaml" -o "$TMP/sim_p.geojson" "$TMP/sim_f.h5"
+is "$RC" 0 "localize the simulated file"
+run "$HEIMDALL" localize -q -c "$ROOT/configs/smoke.yaml" -o "$TMP/live_p.geojson" "$TMP/live_f.h5"
+is "$RC" 0 "localize the live file"
+"$PYTHON" - "$TMP/sim_p.jsonl" "$TMP/live_p.jsonl" <<'PY'
+import sys, json, math
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+def ok(c, name): print(("ok" if c else "not ok"), "-", name)
+ok(len(a) == len(b) == 6 and [x["status"] for x in a] == [x["status"] for x in b],
+   "same events, same statuses (%s)" % [x["status"] for x in b])
+located = [(x, y) for x, y in zip(a, b) if x["status"] == "ok"]
+def dist(x, y):
+    return 6371e3 * math.hypot(math.radians(x["lat"] - y["lat"]),
+                               math.radians(x["lon"] - y["lon"]) * math.cos(math.radians(x["lat"])))
+# nanosecond-level differences of the time differences move a position by
+# a tiny part of its uncertainty (an event timed by three receivers only is
+# ill-conditioned: a large ellipse, and a larger but still tiny move)
+rel = [dist(x, y) / x["ellipse_68"]["semi_major_m"] for x, y in located]
+ok(len(located) >= 4 and max(rel) < 0.01, "%d positions agree within 1 %% of their 68 %% ellipse (max %.2g; %s m)"
+   % (len(located), max(rel) if rel else -1, ["%.2g" % dist(x, y) for x, y in located]))
+ok(all(abs(x["ellipse_68"]["semi_major_m"] - y["ellipse_68"]["semi_major_m"]) < 0.1 * x["ellipse_68"]["semi_major_m"]
+       for x, y in located), "same uncertainty ellipses (within 10 %)")
+PY
+_tap_n=$((_tap_n + 3))
+
 # --- two receivers failing in different ways: busy and disconnected mid-stream
 start_emulators bad --fault 1:busy --fault 4:disconnect; ok $? "emulators with two faults listening"
 make_config bad ""
