@@ -127,7 +127,8 @@ class Receiver:
                     return
                 await ws.send(json.dumps({"type": "smeter", "value": value}))
                 if self.fault == "disconnect" and k == 2:
-                    await asyncio.sleep(0.1)
+                    # well inside the client's capture window (duration + one level)
+                    await asyncio.sleep(0.01)
                     ws.transport.abort()
                     return
                 if self.fault == "drip":
