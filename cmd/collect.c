@@ -1,5 +1,6 @@
 /* heimdall collect: capture a campaign of events into captures.h5.
- * Sources: the simulated receiver network (collect.source: simulate). */
+ * Sources: the simulated receiver network (collect.source: simulate) and
+ * live KiwiSDR / OpenWebRX receivers (collect.source: live). */
 #include "capture/captures.h"
 #include "cli.h"
 #include "config/config.h"
@@ -10,6 +11,7 @@
 #include "core/progress.h"
 #include "core/runinfo.h"
 #include "core/util.h"
+#include "geo/geo.h"
 #include "h5/h5.h"
 #include "net/kiwi.h"
 #include "net/session.h"
@@ -39,12 +41,15 @@ void hd_cmd_collect_usage(FILE *out)
             "             transmitters drawn in the region, propagation (path loss,\n"
             "             shadowing, fading, multipath), receivers (LO and clock errors,\n"
             "             thermal noise, gain, int16 quantization)\n"
-            "  live       the receivers of the stations file (driver kiwisdr, url\n"
-            "             ws://host:port): every receiver of an event at once, IQ with\n"
-            "             GPS time stamps, each receiver's exact failure recorded\n"
-            "             (refused, timeout, busy, auth, protocol, disconnected); an event\n"
-            "             is kept when collect.min_receivers succeeded. Passwords come\n"
-            "             from HEIMDALL_PASSWORD_<STATION ID> (upper case, '-' as '_').\n"
+            "  live       the receivers of the stations file (url ws://host:port), all\n"
+            "             of an event at once in one loop: driver kiwisdr gives IQ with\n"
+            "             GPS time stamps; driver openwebrx gives S-meter levels (dBFS,\n"
+            "             collect.live.level_rate_hz of them per second, held when the\n"
+            "             server sends fewer; nfm, usb below 30 MHz). Each receiver's\n"
+            "             exact failure is recorded (refused, timeout, busy, auth,\n"
+            "             protocol, disconnected); an event is kept when\n"
+            "             collect.min_receivers succeeded. KiwiSDR passwords come from\n"
+            "             HEIMDALL_PASSWORD_<STATION ID> (upper case, '-' as '_').\n"
             "             Ctrl-C writes what was captured, marked partial\n"
             "  kiwiwav, sigmf   not available in this version\n"
             "\n"
@@ -243,10 +248,19 @@ static void sleep_until(int64_t t_ns)
 
 static int collect_live(const hd_cli *cli, const hd_config *cfg)
 {
-    int rc = 0, R = cfg->n_stations, E = cfg->collect.events, L = 1;
+    int rc = 0, R = cfg->n_stations, E = cfg->collect.events;
     const hd_collect_cfg *cc = &cfg->collect;
-    double fs = cfg->stations[0].sample_rate_hz;
+    /* IQ at the kiwisdr stations' rate; levels at collect.live.level_rate_hz
+     * (as the simulator counts them: floor(duration × rate), at least 1) */
+    int first_kiwi = -1;
+    for (int r = 0; r < R && first_kiwi < 0; r++)
+        if (cfg->stations[r].driver == HD_DRIVER_KIWISDR)
+            first_kiwi = r;
+    double fs = cfg->stations[first_kiwi >= 0 ? first_kiwi : 0].sample_rate_hz;
     int N = (int)llround(cc->duration_s * fs);
+    int L = (int)floor(cc->duration_s * cc->live.level_rate_hz);
+    if (L < 1)
+        L = 1;
     hd_sim_event *ev = hd_calloc((size_t)E, sizeof *ev);
     hd_sim_link *links = hd_calloc((size_t)E * (size_t)R, sizeof *links);
     int16_t *iq = hd_calloc((size_t)E * (size_t)R * (size_t)N * 2, sizeof *iq);
@@ -262,16 +276,17 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
         goto fail;
     }
     for (int r = 0; r < R; r++)
-        if (!cfg->stations[r].url[0] || cfg->stations[r].driver != HD_DRIVER_KIWISDR) {
+        if (!cfg->stations[r].url[0] ||
+            (cfg->stations[r].driver != HD_DRIVER_KIWISDR && cfg->stations[r].driver != HD_DRIVER_OPENWEBRX)) {
             rc = hd_error(HD_ECONFIG, "collect.source live: station '%s' %s", cfg->stations[r].id,
                           !cfg->stations[r].url[0] ? "has no url (set it in the stations file)"
-                                                   : "is not a kiwisdr receiver (only kiwisdr gives IQ in this version)");
+                                                   : "has driver simulate (live capture needs kiwisdr or openwebrx)");
             goto fail;
         }
-    for (int r = 1; r < R; r++)
-        if (cfg->stations[r].sample_rate_hz != fs) {
-            rc = hd_error(HD_ECONFIG, "live capture needs one sample rate: station '%s' has %g Hz, '%s' %g Hz",
-                          cfg->stations[r].id, cfg->stations[r].sample_rate_hz, cfg->stations[0].id, fs);
+    for (int r = 0; r < R; r++)
+        if (cfg->stations[r].driver == HD_DRIVER_KIWISDR && cfg->stations[r].sample_rate_hz != fs) {
+            rc = hd_error(HD_ECONFIG, "live capture needs one IQ sample rate: station '%s' has %g Hz, '%s' %g Hz",
+                          cfg->stations[r].id, cfg->stations[r].sample_rate_hz, cfg->stations[first_kiwi].id, fs);
             goto fail;
         }
     for (int e = 0; e < E && !interrupted; e++) {
@@ -284,19 +299,24 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
         hd_net_event_cfg ec = {.frequency_hz = cc->frequencies_hz[e % cc->n_frequencies], .n_samples = N,
                                .passband_hz = cc->live.passband_hz, .timeout_ms = (int)(cc->live.timeout_s * 1e3),
                                .retries = cc->live.retries, .backoff_s = cc->live.backoff_s,
-                               .max_message = (size_t)cc->live.max_message_kib * 1024, .seed = cfg->seed};
+                               .max_message = (size_t)cc->live.max_message_kib * 1024, .seed = cfg->seed,
+                               .n_levels = L, .level_rate_hz = cc->live.level_rate_hz, .duration_s = cc->duration_s};
+        ec.owrx_mod = ec.frequency_hz < 30e6 ? "usb" : "nfm";
         int16_t *eiq = iq + (size_t)kept * (size_t)R * (size_t)N * 2;
+        float *elv = levels + (size_t)kept * (size_t)R * (size_t)L;
         int64_t wall = hd_time_now_ns();
-        rc = hd_net_capture_event(cfg->stations, R, &ec, hd_cli_interrupted, eiq, rx);
+        rc = hd_net_capture_event(cfg->stations, R, &ec, hd_cli_interrupted, eiq, elv, rx);
         if (rc == HD_EINTR) {
             interrupted = 1;
             rc = 0;
         } else if (rc < 0) {
             goto fail;
         }
-        /* the event's time: the earliest GPS first sample, down to the second */
-        int n_ok = 0;
-        int64_t first = INT64_MAX;
+        /* the event's time: the earliest GPS first sample, down to the second;
+         * with only openwebrx receivers, the host clock at the earliest first
+         * S-meter message */
+        int n_ok = 0, n_iq = 0;
+        int64_t first = INT64_MAX, first_host = INT64_MAX;
         double ev_fs = fs;
         for (int r = 0; r < R; r++) {
             if (rx[r].status != HD_RX_OK) {
@@ -305,9 +325,28 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
                         rx[r].message[0] ? ": " : "", rx[r].message);
                 continue;
             }
+            n_ok++;
+            if (cfg->stations[r].driver == HD_DRIVER_OPENWEBRX) {
+                first_host = rx[r].first_level_ns < first_host ? rx[r].first_level_ns : first_host;
+                if (rx[r].levels_held)
+                    hd_warn("event %d: %s: %d S-meter messages for %d levels (%.3g/s measured): held", e,
+                            cfg->stations[r].id, rx[r].n_level_msgs, L, rx[r].level_rate_measured_hz);
+                if (rx[r].have_server_gps) {
+                    double d = 0;
+                    hd_geo_inverse(cfg->stations[r].lat, cfg->stations[r].lon, rx[r].server_lat, rx[r].server_lon,
+                                   &d, NULL, NULL);
+                    if (d > 5000)
+                        hd_warn("%s: the server says it is at %.5f, %.5f, %.1f km from the stations file's position",
+                                cfg->stations[r].id, rx[r].server_lat, rx[r].server_lon, d / 1e3);
+                }
+                hd_debug("event %d: %s: openwebrx %s, %d users, %d levels at %.3g/s", e, cfg->stations[r].id,
+                         rx[r].version[0] ? rx[r].version : "(version unknown)", rx[r].users, rx[r].n_level_msgs,
+                         rx[r].level_rate_measured_hz);
+                continue;
+            }
             int64_t t = hd_kiwi_gps_unix_ns(rx[r].gps_sec, rx[r].gps_nsec, wall);
             first = t < first ? t : first;
-            if (n_ok++ == 0)
+            if (n_iq++ == 0)
                 ev_fs = rx[r].sample_rate_hz;
             if (rx[r].gaps)
                 hd_warn("event %d: %s: %d sequence gaps (%lld frames lost, zero-filled)", e, cfg->stations[r].id,
@@ -324,19 +363,29 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
         hd_sim_event *v = &ev[kept];
         memset(v, 0, sizeof *v);
         v->index = e;
+        if (first == INT64_MAX)
+            first = first_host;
         v->time_ns = first / 1000000000LL * 1000000000LL;
         v->frequency_hz = ec.frequency_hz;
         v->sample_rate_hz = ev_fs;
         v->n_samples = N;
         v->n_levels = L;
-        v->level_rate_hz = 1.0 / cc->duration_s;
+        v->level_rate_hz = cc->live.level_rate_hz;
         for (int r = 0; r < R; r++) {
             hd_sim_link *lk = &links[(size_t)kept * (size_t)R + (size_t)r];
             memset(lk, 0, sizeof *lk);
             lk->status = rx[r].status;
-            levels[(size_t)kept * (size_t)R + (size_t)r] = NAN;
             if (rx[r].status != HD_RX_OK) {
                 lk->t0_s = NAN;
+                continue;
+            }
+            if (cfg->stations[r].driver == HD_DRIVER_OPENWEBRX) {
+                /* levels in dBFS; the server's gain is not on the wire: the
+                 * station's gain_db is recorded as the assumed one */
+                lk->has_levels = 1;
+                lk->gps_ok = 0;
+                lk->t0_s = (double)(rx[r].first_level_ns - v->time_ns) * 1e-9;
+                lk->gain_db = cfg->stations[r].gain_db;
                 continue;
             }
             lk->has_iq = 1;

@@ -103,6 +103,7 @@ typedef struct {
     double backoff_s;            /* first retry delay; doubles each time, ±50 % jitter */
     double passband_hz;          /* IQ passband requested (± half) */
     int max_message_kib;         /* largest WebSocket message accepted */
+    double level_rate_hz;        /* openwebrx S-meter levels per second recorded */
 } hd_live_cfg;
 
 typedef struct {

@@ -1,4 +1,4 @@
-/* Live capture session over KiwiSDR receivers; see session.h. */
+/* Live capture session over KiwiSDR and OpenWebRX receivers; see session.h. */
 #include "net/session.h"
 
 #include "core/alloc.h"
@@ -7,6 +7,7 @@
 #include "core/rng.h"
 #include "core/util.h"
 #include "net/kiwi.h"
+#include "net/owrx.h"
 #include "net/ws.h"
 #include "sim/sim.h"
 
@@ -23,10 +24,14 @@ enum { ST_WAIT = 0, ST_AUTH, ST_STREAM, ST_DONE };
 
 typedef struct {
     int state;
+    int owrx;                  /* 1: an openwebrx receiver (levels), 0: kiwisdr (IQ) */
     hd_ws_conn *ws;
     hd_kiwi_state ks;
     hd_kiwi_capture cap;
+    hd_owrx_state os;
+    hd_owrx_levels lv;
     int64_t next_attempt_ns, last_rx_ns, last_keepalive_ns;
+    int64_t window_end_ns;     /* openwebrx: the capture window closes (0 before the first level) */
     int configured;
 } rx_conn;
 
@@ -52,8 +57,9 @@ static const char *station_password(const hd_station *st)
     return pw ? pw : "";
 }
 
-/* The KiwiSDR stream URL: ws://host:port/<timestamp>/SND. */
-static void snd_url(const hd_station *st, int64_t now_ns, char *url, size_t size)
+/* The stream URL: ws://host:port/<timestamp>/SND (KiwiSDR) or
+ * ws://host:port/ws/ (OpenWebRX). */
+static void stream_url(const hd_station *st, int owrx, int64_t now_ns, char *url, size_t size)
 {
     const char *u = st->url;
     const char *scheme = "ws://";
@@ -62,7 +68,10 @@ static void snd_url(const hd_station *st, int64_t now_ns, char *url, size_t size
     else if (!strncmp(u, "http://", 7)) u += 7;
     else if (!strncmp(u, "https://", 8)) { u += 8; scheme = "wss://"; }
     size_t hl = strcspn(u, "/");
-    snprintf(url, size, "%s%.*s/%lld/SND", scheme, (int)hl, u, (long long)(now_ns / 1000000));
+    if (owrx)
+        snprintf(url, size, "%s%.*s/ws/", scheme, (int)hl, u);
+    else
+        snprintf(url, size, "%s%.*s/%lld/SND", scheme, (int)hl, u, (long long)(now_ns / 1000000));
 }
 
 static int send_setup(rx_conn *c, const hd_net_event_cfg *ec, const hd_station *st)
@@ -79,6 +88,55 @@ static int send_setup(rx_conn *c, const hd_net_event_cfg *ec, const hd_station *
         (rc = hd_ws_send_text(c->ws, "SET keepalive")) < 0)
         return rc;
     c->configured = 1;
+    return 0;
+}
+
+static double level_rate(const hd_net_event_cfg *ec) { return ec->level_rate_hz > 0 ? ec->level_rate_hz : 10.0; }
+
+/* One message from OpenWebRX receiver i at now. Returns 0, or a final
+ * hd_rx_status + 1. */
+static int on_owrx_message(rx_conn *c, const hd_net_event_cfg *ec, const hd_ws_msg *m, int64_t now)
+{
+    if (m->opcode != HD_WS_TEXT) {
+        int got = hd_owrx_handle_binary(&c->os, m->data, m->len);
+        return got < 0 ? HD_RX_PROTOCOL + 1 : 0;   /* waterfall and audio frames: not used */
+    }
+    int got = hd_owrx_handle_text(&c->os, (const char *)m->data, m->len);
+    if (got < 0)
+        return HD_RX_PROTOCOL + 1;
+    if (!(c->os.got & HD_OWRX_GOT_HELLO) && got)
+        return hd_error(HD_EDATA, "openwebrx: a message before the handshake reply"), HD_RX_PROTOCOL + 1;
+    if (got & HD_OWRX_GOT_BACKOFF)
+        return hd_error(HD_ENET, "server refuses new clients (backoff: %s)", c->os.reason[0] ? c->os.reason : "no reason"),
+               HD_RX_BUSY + 1;
+    if (got & HD_OWRX_GOT_SDR_ERROR)
+        return hd_error(HD_ENET, "server has no receiver for us (sdr_error: %s)", c->os.reason), HD_RX_REFUSED + 1;
+    if (got & HD_OWRX_GOT_HELLO) {
+        c->last_rx_ns = now;
+        if (hd_ws_send_text(c->ws, "{\"type\":\"connectionproperties\",\"params\":{\"output_rate\":12000,"
+                                   "\"hd_output_rate\":48000}}") < 0)
+            return HD_RX_DISCONNECTED + 1;
+    }
+    if ((got & HD_OWRX_GOT_CONFIG) && !c->configured && c->os.center_freq_hz > 0 && c->os.samp_rate_hz > 0) {
+        char tune[512];
+        c->last_rx_ns = now;
+        if (hd_owrx_tune_json(&c->os, ec->frequency_hz, ec->owrx_mod ? ec->owrx_mod : "nfm", ec->passband_hz, tune,
+                              sizeof tune) < 0)
+            return HD_RX_REFUSED + 1;
+        if (hd_ws_send_text(c->ws, tune) < 0 ||
+            hd_ws_send_text(c->ws, "{\"type\":\"dspcontrol\",\"action\":\"start\"}") < 0)
+            return HD_RX_DISCONNECTED + 1;
+        c->configured = 1;
+        c->state = ST_STREAM;
+    }
+    /* S-meter messages before our tuning took effect describe another channel */
+    if ((got & HD_OWRX_GOT_SMETER) && c->configured) {
+        c->last_rx_ns = now;
+        if (c->lv.n_have == 0)
+            c->window_end_ns = now + (int64_t)((ec->duration_s + 1.0 / level_rate(ec)) * 1e9);
+        if (hd_owrx_levels_feed(&c->lv, c->os.smeter_db, now))
+            return HD_RX_OK + 1;
+    }
     return 0;
 }
 
@@ -122,13 +180,15 @@ static int on_message(rx_conn *c, hd_net_rx *r, const hd_net_event_cfg *ec, cons
 }
 
 int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec, int (*interrupted)(void),
-                         int16_t *iq, hd_net_rx *rx)
+                         int16_t *iq, float *levels, hd_net_rx *rx)
 {
     int rc = 0;
     rx_conn *cs = hd_calloc((size_t)n, sizeof *cs);
     struct pollfd *pf = hd_calloc((size_t)n, sizeof *pf);
     int *pi = hd_calloc((size_t)n, sizeof *pi);
-    if (!cs || !pf || !pi) {
+    int L = ec->n_levels > 0 ? ec->n_levels : 1;
+    int64_t *lt = hd_calloc((size_t)n * (size_t)L, sizeof *lt);
+    if (!cs || !pf || !pi || !lt) {
         rc = HD_ENOMEM;
         goto done;
     }
@@ -140,9 +200,19 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
         rx[i].status = HD_RX_NOT_RUN;
         cs[i].cap.iq = iq + (size_t)i * (size_t)ec->n_samples * 2;
         cs[i].cap.n_samples = ec->n_samples;
-        if (st[i].driver != HD_DRIVER_KIWISDR || !st[i].url[0]) {
+        cs[i].owrx = st[i].driver == HD_DRIVER_OPENWEBRX;
+        cs[i].lv = (hd_owrx_levels){.levels = levels ? levels + (size_t)i * (size_t)L : NULL,
+                                    .t_ns = lt + (size_t)i * (size_t)L, .n_levels = levels ? L : 0};
+        rx[i].users = -1;
+        if (levels)
+            for (int l = 0; l < L; l++)
+                levels[(size_t)i * (size_t)L + (size_t)l] = NAN;
+        if ((st[i].driver != HD_DRIVER_KIWISDR && st[i].driver != HD_DRIVER_OPENWEBRX) || !st[i].url[0] ||
+            (cs[i].owrx && !levels)) {
             snprintf(rx[i].message, sizeof rx[i].message, "%s",
-                     st[i].url[0] ? "only kiwisdr receivers give IQ in this version" : "no url in the stations file");
+                     !st[i].url[0] ? "no url in the stations file"
+                     : cs[i].owrx  ? "no level buffer for an openwebrx receiver"
+                                   : "only kiwisdr and openwebrx receivers can be captured live");
             rx[i].status = HD_RX_REFUSED;
             cs[i].state = ST_DONE;
         }
@@ -155,7 +225,7 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
                 if (cs[i].state != ST_DONE)
                     finish(&cs[i], &rx[i], HD_RX_NOT_RUN, "interrupted");
             rc = hd_error(HD_EINTR, "interrupted");
-            goto done;
+            break;   /* what finished before is reported below */
         }
         /* connect those due (a blocking connect, bounded by timeout_ms) */
         for (int i = 0; i < n; i++) {
@@ -164,7 +234,7 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
                 continue;
             char url[HD_URL_LEN + 64];
             int to = 0;
-            snd_url(&st[i], now, url, sizeof url);
+            stream_url(&st[i], c->owrx, now, url, sizeof url);
             rx[i].attempts++;
             int r = hd_ws_connect(url, ec->timeout_ms, ec->max_message, &c->ws, &to);
             if (r < 0) {
@@ -181,7 +251,10 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
                 continue;
             }
             char auth[320];
-            snprintf(auth, sizeof auth, "SET auth t=kiwi p=%s", station_password(&st[i]));
+            if (c->owrx)
+                hd_strlcpy(auth, HD_OWRX_HELLO, sizeof auth);
+            else
+                snprintf(auth, sizeof auth, "SET auth t=kiwi p=%s", station_password(&st[i]));
             if (hd_ws_send_text(c->ws, auth) < 0) {
                 finish(c, &rx[i], HD_RX_DISCONNECTED, hd_errmsg());
                 continue;
@@ -215,32 +288,73 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
                 while (c->state != ST_DONE && (r = hd_ws_recv(c->ws, &m, 0)) != 0) {
                     if (r < 0) {
                         int status = r == HD_EDATA ? HD_RX_PROTOCOL
-                                     : c->cap.n_frames ? HD_RX_DISCONNECTED
+                                     : c->cap.n_frames || c->lv.n_have || c->configured ? HD_RX_DISCONNECTED
                                      : c->state == ST_AUTH ? HD_RX_REFUSED : HD_RX_DISCONNECTED;
                         finish(c, &rx[i], status, hd_errmsg());
                         break;
                     }
-                    c->last_rx_ns = now;
-                    int fin = on_message(c, &rx[i], ec, &st[i], &m);
+                    int fin;
+                    if (c->owrx) {
+                        fin = on_owrx_message(c, ec, &m, now);
+                    } else {
+                        c->last_rx_ns = now;
+                        fin = on_message(c, &rx[i], ec, &st[i], &m);
+                    }
                     if (fin)
                         finish(c, &rx[i], fin - 1, fin - 1 == HD_RX_OK ? NULL : hd_errmsg());
                 }
             }
             if (c->state == ST_DONE)
                 continue;
-            if (now - c->last_rx_ns > (int64_t)ec->timeout_ms * 1000000) {
-                char msg[96];
-                snprintf(msg, sizeof msg, "no data for %.1f s (%d of %d samples received)", ec->timeout_ms / 1e3,
-                         c->cap.n_have, ec->n_samples);
+            if (c->owrx && c->window_end_ns && now >= c->window_end_ns) {
+                finish(c, &rx[i], HD_RX_OK, NULL);   /* fewer messages than levels: held below */
+            } else if (now - c->last_rx_ns > (int64_t)ec->timeout_ms * 1000000) {
+                char msg[128];
+                if (c->owrx)
+                    snprintf(msg, sizeof msg, "no %s for %.1f s (%d of %d levels received)",
+                             c->configured ? "S-meter message" : "handshake progress", ec->timeout_ms / 1e3,
+                             c->lv.n_have, c->lv.n_levels);
+                else
+                    snprintf(msg, sizeof msg, "no data for %.1f s (%d of %d samples received)", ec->timeout_ms / 1e3,
+                             c->cap.n_have, ec->n_samples);
                 finish(c, &rx[i], HD_RX_TIMEOUT, msg);
-            } else if (now - c->last_keepalive_ns > KEEPALIVE_NS) {
+            } else if (!c->owrx && now - c->last_keepalive_ns > KEEPALIVE_NS) {
                 c->last_keepalive_ns = now;
                 (void)hd_ws_send_text(c->ws, "SET keepalive");
             }
         }
     }
     for (int i = 0; i < n; i++) {
+        rx_conn *c = &cs[i];
+        if (!c->owrx)
+            continue;
+        hd_strlcpy(rx[i].version, c->os.version, sizeof rx[i].version);
+        if (c->os.got & HD_OWRX_GOT_CLIENTS)
+            rx[i].users = c->os.users;
+        if (c->os.got & HD_OWRX_GOT_GPS) {
+            rx[i].have_server_gps = 1;
+            rx[i].server_lat = c->os.gps_lat;
+            rx[i].server_lon = c->os.gps_lon;
+        }
+        rx[i].n_level_msgs = c->lv.n_have;
+        rx[i].level_rate_measured_hz = hd_owrx_levels_rate(&c->lv);
+        if (rx[i].status == HD_RX_OK && hd_owrx_levels_finish(&c->lv, level_rate(ec)) < 0) {
+            rx[i].status = HD_RX_PROTOCOL;
+            hd_strlcpy(rx[i].message, hd_errmsg(), sizeof rx[i].message);
+        }
+        if (rx[i].status == HD_RX_OK) {
+            rx[i].has_levels = 1;
+            rx[i].levels_held = c->lv.held;
+            rx[i].first_level_ns = c->lv.t_ns[0];
+        } else {
+            for (int l = 0; l < c->lv.n_levels; l++)   /* nothing half-captured */
+                c->lv.levels[l] = NAN;
+        }
+    }
+    for (int i = 0; i < n; i++) {
         hd_kiwi_capture *k = &cs[i].cap;
+        if (cs[i].owrx)
+            continue;
         rx[i].version_major = cs[i].ks.version_major;
         rx[i].version_minor = cs[i].ks.version_minor;
         if (k->n_frames) {
@@ -262,5 +376,6 @@ done:
     free(cs);
     free(pf);
     free(pi);
+    free(lt);
     return rc;
 }
