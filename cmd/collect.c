@@ -50,8 +50,10 @@ void hd_cmd_collect_usage(FILE *out)
             "             protocol, disconnected); an event is kept when\n"
             "             collect.min_receivers succeeded. KiwiSDR passwords come from\n"
             "             HEIMDALL_PASSWORD_<STATION ID> (upper case, '-' as '_').\n"
-            "             Ctrl-C writes what was captured, marked partial\n"
-            "  kiwiwav, sigmf   not available in this version\n"
+            "             Ctrl-C writes what was captured, marked partial. One\n"
+            "             connection per server: two stations naming the same\n"
+            "             host:port are refused\n"
+            "  kiwiwav, sigmf   recordings on disk: use heimdall import kiwiwav|sigmf\n"
             "\n"
             "Runs alone or under MPI (mpirun -np N heimdall collect ...): events are\n"
             "split in contiguous blocks per rank and written collectively; the file is\n"
@@ -283,6 +285,19 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
                                                    : "has driver simulate (live capture needs kiwisdr or openwebrx)");
             goto fail;
         }
+    for (int r = 0; r < R; r++) { /* one connection per server */
+        char a[320], b[320];
+        if ((rc = hd_net_url_server(cfg->stations[r].url, a, sizeof a)) < 0)
+            goto fail;
+        for (int q = 0; q < r; q++)
+            if (hd_net_url_server(cfg->stations[q].url, b, sizeof b) == 0 && !strcmp(a, b)) {
+                rc = hd_error(HD_ECONFIG,
+                              "collect.source live: stations '%s' and '%s' name the same server (%s): one "
+                              "connection per server, list it once",
+                              cfg->stations[q].id, cfg->stations[r].id, a);
+                goto fail;
+            }
+    }
     for (int r = 0; r < R; r++)
         if (cfg->stations[r].driver == HD_DRIVER_KIWISDR && cfg->stations[r].sample_rate_hz != fs) {
             rc = hd_error(HD_ECONFIG, "live capture needs one IQ sample rate: station '%s' has %g Hz, '%s' %g Hz",

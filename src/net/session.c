@@ -379,3 +379,38 @@ done:
     free(lt);
     return rc;
 }
+
+int hd_net_url_server(const char *url, char *out, size_t size)
+{
+    const char *u = url, *port = "80";
+    if (!strncmp(u, "ws://", 5)) u += 5;
+    else if (!strncmp(u, "wss://", 6)) { u += 6; port = "443"; }
+    else if (!strncmp(u, "http://", 7)) u += 7;
+    else if (!strncmp(u, "https://", 8)) { u += 8; port = "443"; }
+    size_t n = strcspn(u, "/?#");
+    const char *at = memchr(u, '@', n); /* user info is not part of the server */
+    if (at) {
+        n -= (size_t)(at + 1 - u);
+        u = at + 1;
+    }
+    size_t hl = n;
+    if (n && u[0] == '[') { /* [IPv6]:port */
+        const char *e = memchr(u, ']', n);
+        hl = e ? (size_t)(e - u) + 1 : n;
+    } else {
+        const char *c = memchr(u, ':', n);
+        hl = c ? (size_t)(c - u) : n;
+    }
+    if (hl == 0 || hl + 8 > size)
+        return hd_error(HD_ECONFIG, "url '%s' names no server", url);
+    size_t o = 0;
+    for (size_t i = 0; i < hl; i++)
+        out[o++] = (char)tolower((unsigned char)u[i]);
+    if (hl < n && u[hl] == ':' && n - hl > 1) {
+        port = u + hl + 1;
+        snprintf(out + o, size - o, ":%.*s", (int)(n - hl - 1), port);
+    } else {
+        snprintf(out + o, size - o, ":%s", port);
+    }
+    return 0;
+}

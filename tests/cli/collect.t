@@ -27,6 +27,20 @@ is "$RC" 2 "live capture without receiver addresses refused (exit 2)"
 like "$ERR" "collect.source live: station 'aquila-giaveno' has no url" "and says which station lacks one"
 [ ! -e "$TMP/live.h5" ]; ok $? "no file written"
 
+# one connection per server: two stations naming the same host:port are refused
+cat >"$TMP/dup.stations.yaml" <<'Y'
+stations:
+  - {id: alpha, lat: 45.0, lon: 7.6, alt_m: 300, driver: kiwisdr, url: "ws://127.0.0.1:8073/", sample_rate_hz: 12000, clock: gps}
+  - {id: beta, lat: 45.1, lon: 7.7, alt_m: 300, driver: kiwisdr, url: "ws://127.0.0.1:8074/", sample_rate_hz: 12000, clock: gps}
+  - {id: gamma, lat: 45.2, lon: 7.8, alt_m: 300, driver: openwebrx, url: "http://LOCALHOST.test:8073/ws/"}
+  - {id: delta, lat: 45.3, lon: 7.9, alt_m: 300, driver: kiwisdr, url: "ws://127.0.0.1:8073", sample_rate_hz: 12000, clock: gps}
+Y
+printf 'seed: 1\nstations: dup.stations.yaml\ncollect: {source: live, events: 1, min_receivers: 2}\n' >"$TMP/dup.yaml"
+run "$HEIMDALL" collect -q -c "$TMP/dup.yaml" -o "$TMP/dup.h5"
+is "$RC" 2 "two stations on one server refused (exit 2)"
+like "$ERR" "stations 'alpha' and 'delta' name the same server \\(127.0.0.1:8073\\)" "both named, with the server"
+[ ! -e "$TMP/dup.h5" ]; ok $? "no file written"
+
 run "$HEIMDALL" info "$out"
 is "$RC" 0 "info exits 0"
 like "$OUT" "heimdall captures file, format version 1" "info names the format"

@@ -2,6 +2,7 @@
  * I/Q), MSG key=value handling, sequence gaps, GPS time of the first sample. */
 #include "core/error.h"
 #include "net/kiwi.h"
+#include "net/session.h"
 #include "tap.h"
 
 #include <stdlib.h>
@@ -103,6 +104,18 @@ int main(void)
     const char *m5 = "MSG sample_rate=nan";
     is_int(hd_kiwi_handle_msg(&st, m5, strlen(m5)), HD_EDATA, "an absurd sample_rate is an error");
     is_int(hd_kiwi_handle_msg(&st, "SND", 3), 0, "a non-MSG frame sets nothing");
+    /* the server a url names: one connection per server */
+    char sv[128];
+    is_int(hd_net_url_server("ws://Kiwi.Example.org:8073/", sv, sizeof sv), 0, "ws url parsed");
+    is_str(sv, "kiwi.example.org:8073", "host in lower case with its port");
+    hd_net_url_server("wss://kiwi.example.org/ws/", sv, sizeof sv);
+    is_str(sv, "kiwi.example.org:443", "wss without a port: 443");
+    hd_net_url_server("http://user@10.0.0.2:8073?x=1", sv, sizeof sv);
+    is_str(sv, "10.0.0.2:8073", "user info and query dropped");
+    hd_net_url_server("ws://[::1]:8074/ws/", sv, sizeof sv);
+    is_str(sv, "[::1]:8074", "IPv6 literal kept whole");
+    is_int(hd_net_url_server("ws:///SND", sv, sizeof sv), HD_ECONFIG, "a url without a host is an error");
+    is_int(hd_net_url_server("ws://host:1", sv, 4), HD_ECONFIG, "too small an output is an error, not a truncation");
     done_testing();
     return exit_status();
 }
