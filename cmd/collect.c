@@ -50,6 +50,7 @@ void hd_cmd_collect_usage(FILE *out)
             "             protocol, disconnected); an event is kept when\n"
             "             collect.min_receivers succeeded. KiwiSDR passwords come from\n"
             "             HEIMDALL_PASSWORD_<STATION ID> (upper case, '-' as '_').\n"
+            "             wss:// certificates are verified (HEIMDALL_CA_BUNDLE: a CA file).\n"
             "             Ctrl-C writes what was captured, marked partial. One\n"
             "             connection per server: two stations naming the same\n"
             "             host:port are refused\n"

@@ -422,6 +422,11 @@ int hd_ws_connect(const char *url, int timeout_ms, size_t max_message, hd_ws_con
     curl_easy_setopt(c->curl, CURLOPT_CONNECT_ONLY, 1L);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)c->io_timeout_ms);
+    if (tls) { /* certificates always verified; a private CA by file */
+        const char *ca = getenv("HEIMDALL_CA_BUNDLE");
+        if (ca && *ca)
+            curl_easy_setopt(c->curl, CURLOPT_CAINFO, ca);
+    }
     CURLcode cr = curl_easy_perform(c->curl);
     if (cr != CURLE_OK) {
         if (cr == CURLE_OPERATION_TIMEDOUT && timed_out)

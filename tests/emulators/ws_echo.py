@@ -11,9 +11,12 @@ Commands a client may send as text:
   close       -> a close frame with code 4001 and reason "bye"
   big N       -> a binary message of N bytes (byte i = i % 251)
 anything else is echoed back with its type.
+--tls CERT KEY serves wss:// instead (the client's tests make a throwaway
+certificate with openssl).
 """
 import argparse
 import asyncio
+import ssl
 import sys
 
 import websockets
@@ -43,10 +46,15 @@ async def handler(ws, path=None):
 async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lifetime", type=float, default=20.0)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve wss:// with this certificate")
     args = ap.parse_args()
+    tls = None
+    if args.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(*args.tls)
     global done
     done = asyncio.Event()
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, ping_interval=None) as server:
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, ping_interval=None, ssl=tls) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"PORT {port}", flush=True)
         try:

@@ -238,12 +238,76 @@ static void test_loopback(void)
     pclose(srv);
 }
 
+/* wss:// against the echo server with a throwaway certificate: verified
+ * through HEIMDALL_CA_BUNDLE, refused without it */
+static void test_tls(void)
+{
+    const char *py = getenv("PYTHON");
+    char dir[] = "/tmp/heimdall-ws-tls.XXXXXX", cmd[1024], line[64], url[128], cert[128], key[128];
+    int port = 0, to;
+    hd_ws_conn *c = NULL;
+    hd_ws_msg m;
+    if (!py || access(py, X_OK) != 0 || access("/usr/bin/openssl", X_OK) != 0 || !mkdtemp(dir)) {
+        skip(6, "no $PYTHON or openssl for the TLS loopback server");
+        return;
+    }
+    snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+    snprintf(key, sizeof key, "%s/key.pem", dir);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+             "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1",
+             key, cert);
+    if (system(cmd) != 0) {
+        skip(6, "openssl could not make a certificate");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "%s tests/emulators/ws_echo.py --lifetime 20 --tls %s %s", py, cert, key);
+    FILE *srv = popen(cmd, "r");
+    if (!srv || !fgets(line, sizeof line, srv) || sscanf(line, "PORT %d", &port) != 1) {
+        ok(0, "TLS echo server started");
+        skip(5, "no TLS echo server");
+        if (srv)
+            pclose(srv);
+        return;
+    }
+    ok(1, "TLS echo server started on port %d", port);
+    snprintf(url, sizeof url, "wss://localhost:%d/123/SND", port);
+    unsetenv("HEIMDALL_CA_BUNDLE");
+    int rc = hd_ws_connect(url, 5000, 1 << 20, &c, &to);
+    is_int(rc, HD_ENET, "an unknown certificate is refused (never skipped)");
+    ok(strstr(hd_errmsg(), "certificate") || strstr(hd_errmsg(), "SSL"), "and the message says why: %s", hd_errmsg());
+    setenv("HEIMDALL_CA_BUNDLE", cert, 1);
+    rc = hd_ws_connect(url, 5000, 1 << 20, &c, &to);
+    is_int(rc, 0, "wss:// handshake with the certificate trusted through HEIMDALL_CA_BUNDLE");
+    if (rc == 0) {
+        hd_ws_send_text(c, "big 300000");
+        rc = hd_ws_recv(c, &m, 5000);
+        int same = rc == 1 && m.len == 300000;
+        for (size_t i = 0; same && i < m.len; i++)
+            same = m.data[i] == i % 251;
+        ok(same, "a 300000-byte message arrives intact over TLS");
+        hd_ws_send_text(c, "close");
+        rc = hd_ws_recv(c, &m, 5000);
+        like(hd_errmsg(), "code 4001: bye", "the server's close frame read over TLS");
+        hd_ws_close(c);
+    } else {
+        diag("%s", hd_errmsg());
+        skip(2, "no TLS connection");
+    }
+    unsetenv("HEIMDALL_CA_BUNDLE");
+    pclose(srv);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(void)
 {
     plan_no_plan();
     test_handshake();
     test_frames();
     test_loopback();
+    test_tls();
     done_testing();
     return exit_status();
 }
