@@ -12,8 +12,10 @@ W=${1:-results/nn}
 mkdir -p "$W"
 [ -s results/demo/features.h5 ] || make demo
 L=${LAUNCH:-}
-[ -s "$W/captures.h5" ] || $L "$H" collect -q --set seed=21 --set collect.events=20000 -o "$W/captures.h5"
-$L "$H" featurize -q --force -o "$W/features.h5" "$W/captures.h5"
+# named by what it holds: a file from another campaign is never reused
+C="$W/captures-seed21-20000.h5"
+[ -s "$C" ] || $L "$H" collect -q --set seed=21 --set collect.events=20000 -o "$C"
+$L "$H" featurize -q --force -o "$W/features.h5" "$C"
 "$H" train -q --force --set train.hidden=128 -o "$W/model.h5" "$W/features.h5"
 "$H" evaluate -q --force --set evaluate.plots=false -o "$W/eval_tdoa.h5" results/demo/features.h5 >/dev/null
 "$H" evaluate -q --force --method nn -m "$W/model.h5" --set evaluate.plots=false -o "$W/eval_nn.h5" results/demo/features.h5 >/dev/null
