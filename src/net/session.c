@@ -20,7 +20,7 @@
 
 #define KEEPALIVE_NS (5LL * 1000000000LL)
 
-enum { ST_WAIT = 0, ST_AUTH, ST_STREAM, ST_DONE };
+enum { ST_WAIT = 0, ST_CONNECTING, ST_AUTH, ST_STREAM, ST_DONE };
 
 typedef struct {
     int state;
@@ -227,16 +227,31 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
             rc = hd_error(HD_EINTR, "interrupted");
             break;   /* what finished before is reported below */
         }
-        /* connect those due (a blocking connect, bounded by timeout_ms) */
+        /* start the connections that are due; none of this blocks: every
+         * receiver connects at once, whatever the others do */
         for (int i = 0; i < n; i++) {
             rx_conn *c = &cs[i];
             if (c->state != ST_WAIT || now < c->next_attempt_ns)
                 continue;
             char url[HD_URL_LEN + 64];
-            int to = 0;
             stream_url(&st[i], c->owrx, now, url, sizeof url);
             rx[i].attempts++;
-            int r = hd_ws_connect(url, ec->timeout_ms, ec->max_message, &c->ws, &to);
+            int r = hd_ws_start(url, ec->timeout_ms, ec->max_message, &c->ws);
+            if (r < 0) {
+                finish(c, &rx[i], HD_RX_REFUSED, hd_errmsg());
+                continue;
+            }
+            c->state = ST_CONNECTING;
+        }
+        /* advance those connecting: TCP, TLS, the upgrade */
+        for (int i = 0; i < n; i++) {
+            rx_conn *c = &cs[i];
+            if (c->state != ST_CONNECTING)
+                continue;
+            int to = 0;
+            int r = hd_ws_step(c->ws, &to);
+            if (r == 0)
+                continue;
             if (r < 0) {
                 int status = to ? HD_RX_TIMEOUT : r == HD_EDATA ? HD_RX_PROTOCOL : HD_RX_REFUSED;
                 if (strstr(hd_errmsg(), "503"))
@@ -244,6 +259,9 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
                 if ((status == HD_RX_REFUSED || status == HD_RX_TIMEOUT) && rx[i].attempts <= ec->retries) {
                     double d = ec->backoff_s * pow(2.0, rx[i].attempts - 1) * hd_rng_uniform_range(&jit, 0.5, 1.5);
                     hd_debug("%s: %s; retry in %.2f s", st[i].id, hd_errmsg(), d);
+                    hd_ws_close(c->ws);
+                    c->ws = NULL;
+                    c->state = ST_WAIT;
                     c->next_attempt_ns = hd_time_now_ns() + (int64_t)(d * 1e9);
                     continue;
                 }
@@ -267,6 +285,15 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
         for (int i = 0; i < n; i++) {
             if (cs[i].state == ST_WAIT)
                 waiting = 1;
+            if (cs[i].state == ST_CONNECTING) {
+                short ev = 0;
+                int fd = hd_ws_wait(cs[i].ws, &ev);
+                waiting = 1; /* stepped at least every 50 ms (timers, the resolver) */
+                if (fd >= 0 && ev) {
+                    pf[np] = (struct pollfd){.fd = fd, .events = ev};
+                    pi[np++] = -1 - i; /* connecting: stepped above, not read here */
+                }
+            }
             if (cs[i].state == ST_AUTH || cs[i].state == ST_STREAM) {
                 pf[np] = (struct pollfd){.fd = hd_ws_fd(cs[i].ws), .events = POLLIN};
                 pi[np++] = i;
@@ -280,6 +307,8 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
             continue;   /* a signal: checked at the top */
         now = hd_time_now_ns();
         for (int k = 0; k < np; k++) {
+            if (pi[k] < 0)
+                continue; /* a connection being opened */
             int i = pi[k];
             rx_conn *c = &cs[i];
             if (pf[k].revents) {

@@ -273,14 +273,24 @@ int hd_ws_check_response(const char *resp, const char *key, int *http_status)
 
 /* ---- connection ---- */
 
+enum { PH_CONNECT = 0, PH_REQUEST, PH_RESPONSE, PH_OPEN };
+
 struct hd_ws_conn {
     CURL *curl;
+    CURLM *multi;            /* drives the TCP (and TLS) connect without blocking */
     curl_socket_t fd;
     int io_timeout_ms;
     hd_ws_parser p;
     uint8_t *rx;
     size_t rx_len, rx_off, rx_cap, rx_max;
     int closed, sent_close;
+    /* opening */
+    int phase;               /* PH_* */
+    int64_t deadline_ns;     /* connect and handshake together */
+    curl_socket_t cfd;       /* what libcurl waits on while connecting (socket callback) */
+    short cevents;
+    char hostport[512], key[32], req[1400];
+    size_t req_len, req_off;
 };
 
 int hd_ws_fd(const hd_ws_conn *c) { return (int)c->fd; }
@@ -376,15 +386,28 @@ static int random_bytes(uint8_t *b, int n)
     return 0;
 }
 
-int hd_ws_connect(const char *url, int timeout_ms, size_t max_message, hd_ws_conn **out, int *timed_out)
+/* libcurl's socket callback: what the connect in progress waits for */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)e;
+    (void)socketp;
+    hd_ws_conn *c = userp;
+    if (what == CURL_POLL_REMOVE) {
+        if (c->cfd == s)
+            c->cfd = CURL_SOCKET_BAD;
+        return 0;
+    }
+    c->cfd = s;
+    c->cevents = (short)((what & CURL_POLL_IN ? POLLIN : 0) | (what & CURL_POLL_OUT ? POLLOUT : 0));
+    return 0;
+}
+
+int hd_ws_start(const char *url, int timeout_ms, size_t max_message, hd_ws_conn **out)
 {
     int rc = 0;
     hd_ws_conn *c = NULL;
-    char *resp = NULL;
-    char http_url[1200], hostport[512], path[512], key[32], req[1400];
+    char http_url[1200], path[512];
     *out = NULL;
-    if (timed_out)
-        *timed_out = 0;
 
     const char *rest;
     int tls;
@@ -399,22 +422,35 @@ int hd_ws_connect(const char *url, int timeout_ms, size_t max_message, hd_ws_con
     }
     const char *slash = strchr(rest, '/');
     size_t hl = slash ? (size_t)(slash - rest) : strlen(rest);
-    if (hl == 0 || hl >= sizeof hostport || (slash && strlen(slash) >= sizeof path))
+    if (hl == 0 || hl >= sizeof c->hostport || (slash && strlen(slash) >= sizeof path))
         return hd_error(HD_EINVAL, "websocket: malformed URL '%s'", url);
-    memcpy(hostport, rest, hl);
-    hostport[hl] = 0;
-    snprintf(path, sizeof path, "%s", slash ? slash : "/");
-    snprintf(http_url, sizeof http_url, "%s://%s%s", tls ? "https" : "http", hostport, path);
 
     c = hd_calloc(1, sizeof *c);
     if (!c)
         return HD_ENOMEM;
-    c->fd = CURL_SOCKET_BAD;
+    memcpy(c->hostport, rest, hl);
+    c->hostport[hl] = 0;
+    snprintf(path, sizeof path, "%s", slash ? slash : "/");
+    snprintf(http_url, sizeof http_url, "%s://%s%s", tls ? "https" : "http", c->hostport, path);
+    c->fd = c->cfd = CURL_SOCKET_BAD;
     c->io_timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
+    c->deadline_ns = hd_time_now_ns() + (int64_t)c->io_timeout_ms * 1000000;
     c->rx_max = max_message + WS_READ_CHUNK + 16;
     hd_ws_parser_init(&c->p, max_message, 0);
+
+    uint8_t raw[16];
+    if ((rc = random_bytes(raw, sizeof raw)) < 0)
+        goto fail;
+    EVP_EncodeBlock((unsigned char *)c->key, raw, sizeof raw);
+    int rl = snprintf(c->req, sizeof c->req,
+                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: heimdall\r\n\r\n",
+                      path, c->hostport, c->key);
+    c->req_len = (size_t)rl;
+
     c->curl = curl_easy_init();
-    if (!c->curl) {
+    c->multi = curl_multi_init();
+    if (!c->curl || !c->multi) {
         rc = hd_error(HD_ENOMEM, "websocket: curl_easy_init failed");
         goto fail;
     }
@@ -427,77 +463,151 @@ int hd_ws_connect(const char *url, int timeout_ms, size_t max_message, hd_ws_con
         if (ca && *ca)
             curl_easy_setopt(c->curl, CURLOPT_CAINFO, ca);
     }
-    CURLcode cr = curl_easy_perform(c->curl);
-    if (cr != CURLE_OK) {
-        if (cr == CURLE_OPERATION_TIMEDOUT && timed_out)
-            *timed_out = 1;
-        rc = hd_error(HD_ENET, "%s: %s", hostport,
-                      cr == CURLE_COULDNT_CONNECT ? "connection refused" : curl_easy_strerror(cr));
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    if (curl_multi_add_handle(c->multi, c->curl) != CURLM_OK) {
+        rc = hd_error(HD_ENOMEM, "websocket: curl_multi_add_handle failed");
         goto fail;
     }
-    curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &c->fd);
-    if (c->fd == CURL_SOCKET_BAD) {
-        rc = hd_error(HD_ENET, "%s: no socket after connecting", hostport);
-        goto fail;
-    }
-
-    uint8_t raw[16];
-    if ((rc = random_bytes(raw, sizeof raw)) < 0)
-        goto fail;
-    EVP_EncodeBlock((unsigned char *)key, raw, sizeof raw);
-    int rl = snprintf(req, sizeof req,
-                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: heimdall\r\n\r\n",
-                      path, hostport, key);
-    if ((rc = send_all(c, (const uint8_t *)req, (size_t)rl)) < 0)
-        goto fail;
-
-    /* the response headers, up to the blank line; what follows is frames */
-    int64_t deadline = hd_time_now_ns() + (int64_t)c->io_timeout_ms * 1000000;
-    char *end = NULL;
-    while (!end) {
-        int64_t left = (deadline - hd_time_now_ns()) / 1000000;
-        if (left <= 0) {
-            if (timed_out)
-                *timed_out = 1;
-            rc = hd_error(HD_ENET, "%s: timed out waiting for the websocket handshake", hostport);
-            goto fail;
-        }
-        rc = fill(c, (int)left);
-        if (rc < 0) {
-            hd_error_context(rc, "%s: during the handshake", hostport);
-            goto fail;
-        }
-        if (c->rx_len > WS_MAX_RESPONSE) {
-            rc = hd_error(HD_EDATA, "%s: handshake response longer than %d bytes", hostport, WS_MAX_RESPONSE);
-            goto fail;
-        }
-        free(resp);
-        resp = hd_malloc(c->rx_len + 1);
-        if (!resp) {
-            rc = HD_ENOMEM;
-            goto fail;
-        }
-        memcpy(resp, c->rx, c->rx_len);
-        resp[c->rx_len] = 0;
-        end = strstr(resp, "\r\n\r\n");
-    }
-    int status;
-    end[4] = 0;
-    if ((rc = hd_ws_check_response(resp, key, &status)) < 0) {
-        hd_error_context(rc, "%s", hostport);
-        goto fail;
-    }
-    c->rx_off = (size_t)(end + 4 - resp);
-    free(resp);
+    c->phase = PH_CONNECT;
     *out = c;
     return 0;
 fail:
-    free(resp);
-    if (c)
-        c->closed = 1;   /* no close frame before the handshake completed */
+    c->closed = 1;
     hd_ws_close(c);
     return rc;
+}
+
+/* A failure while opening: the connection is closed (no close frame). */
+static int open_failed(hd_ws_conn *c, int rc)
+{
+    c->closed = 1;
+    return rc;
+}
+
+int hd_ws_step(hd_ws_conn *c, int *timed_out)
+{
+    if (timed_out)
+        *timed_out = 0;
+    if (c->closed)
+        return hd_error(HD_ENET, "%s: connection already closed", c->hostport);
+    if (c->phase == PH_OPEN)
+        return 1;
+    if (c->phase == PH_CONNECT) {
+        int running = 0;
+        curl_multi_perform(c->multi, &running);
+        int left;
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(c->multi, &left))) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            CURLcode cr = m->data.result;
+            if (cr != CURLE_OK) {
+                if (cr == CURLE_OPERATION_TIMEDOUT && timed_out)
+                    *timed_out = 1;
+                return open_failed(c, hd_error(HD_ENET, "%s: %s", c->hostport,
+                                               cr == CURLE_COULDNT_CONNECT ? "connection refused" : curl_easy_strerror(cr)));
+            }
+            curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &c->fd);
+            if (c->fd == CURL_SOCKET_BAD)
+                return open_failed(c, hd_error(HD_ENET, "%s: no socket after connecting", c->hostport));
+            c->phase = PH_REQUEST;
+        }
+    }
+    if (c->phase == PH_REQUEST) {
+        while (c->req_off < c->req_len) {
+            size_t sent = 0;
+            CURLcode cr = curl_easy_send(c->curl, c->req + c->req_off, c->req_len - c->req_off, &sent);
+            if (cr == CURLE_AGAIN)
+                break;
+            if (cr != CURLE_OK)
+                return open_failed(c, hd_error(HD_ENET, "%s: sending the websocket handshake: %s", c->hostport,
+                                               curl_easy_strerror(cr)));
+            c->req_off += sent;
+        }
+        if (c->req_off == c->req_len)
+            c->phase = PH_RESPONSE;
+    }
+    if (c->phase == PH_RESPONSE) {
+        /* the response headers, up to the blank line; what follows is frames */
+        int rc = fill(c, 0);
+        if (rc < 0) {
+            hd_error_context(rc, "%s: during the handshake", c->hostport);
+            return open_failed(c, rc);
+        }
+        const char *end = c->rx_len >= 4 ? memmem(c->rx, c->rx_len, "\r\n\r\n", 4) : NULL;
+        if (!end && c->rx_len > WS_MAX_RESPONSE)
+            return open_failed(c, hd_error(HD_EDATA, "%s: handshake response longer than %d bytes", c->hostport,
+                                           WS_MAX_RESPONSE));
+        if (end) {
+            size_t hlen = (size_t)(end - (const char *)c->rx) + 4;
+            if (hlen > WS_MAX_RESPONSE)
+                return open_failed(c, hd_error(HD_EDATA, "%s: handshake response longer than %d bytes",
+                                               c->hostport, WS_MAX_RESPONSE));
+            char resp[WS_MAX_RESPONSE + 1];
+            memcpy(resp, c->rx, hlen);
+            resp[hlen] = 0;
+            int status;
+            if ((rc = hd_ws_check_response(resp, c->key, &status)) < 0) {
+                hd_error_context(rc, "%s", c->hostport);
+                return open_failed(c, rc);
+            }
+            c->rx_off = hlen;
+            c->phase = PH_OPEN;
+            return 1;
+        }
+    }
+    if (hd_time_now_ns() >= c->deadline_ns) {
+        if (timed_out)
+            *timed_out = 1;
+        return open_failed(c, hd_error(HD_ENET, "%s: timed out %s", c->hostport,
+                                       c->phase == PH_CONNECT ? "connecting" : "waiting for the websocket handshake"));
+    }
+    return 0;
+}
+
+int hd_ws_wait(const hd_ws_conn *c, short *events)
+{
+    switch (c->phase) {
+    case PH_CONNECT:
+        *events = c->cevents;
+        return c->cfd == CURL_SOCKET_BAD ? -1 : (int)c->cfd;
+    case PH_REQUEST:
+        *events = POLLOUT;
+        return (int)c->fd;
+    default:
+        *events = POLLIN;
+        return (int)c->fd;
+    }
+}
+
+int hd_ws_connect(const char *url, int timeout_ms, size_t max_message, hd_ws_conn **out, int *timed_out)
+{
+    hd_ws_conn *c;
+    int rc = hd_ws_start(url, timeout_ms, max_message, &c);
+    *out = NULL;
+    if (timed_out)
+        *timed_out = 0;
+    if (rc < 0)
+        return rc;
+    while ((rc = hd_ws_step(c, timed_out)) == 0) {
+        short ev = 0;
+        int fd = hd_ws_wait(c, &ev);
+        int64_t left = (c->deadline_ns - hd_time_now_ns()) / 1000000 + 1;
+        int ms = left > 50 ? 50 : left < 1 ? 1 : (int)left; /* libcurl's resolver and timers: never long */
+        if (fd >= 0 && ev) {
+            if ((rc = wait_fd((curl_socket_t)fd, ev, ms)) < 0)
+                break;
+        } else {
+            poll(NULL, 0, ms);
+        }
+    }
+    if (rc < 0) {
+        hd_ws_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
 }
 
 int hd_ws_send(hd_ws_conn *c, int opcode, const void *data, size_t len)
@@ -578,8 +688,12 @@ void hd_ws_close(hd_ws_conn *c)
         c->io_timeout_ms = 1000;
         (void)hd_ws_send(c, HD_WS_CLOSE, b, 2);
     }
+    if (c->multi && c->curl)
+        curl_multi_remove_handle(c->multi, c->curl);
     if (c->curl)
         curl_easy_cleanup(c->curl);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
     hd_ws_parser_release(&c->p);
     free(c->rx);
     free(c);

@@ -77,6 +77,18 @@ typedef struct hd_ws_conn hd_ws_conn;
 int hd_ws_connect(const char *url, int timeout_ms, size_t max_message, hd_ws_conn **out,
                   int *timed_out);
 
+/* The same without blocking, for an event loop driving many connections:
+ * hd_ws_start begins (nothing is waited for); hd_ws_step advances the TCP
+ * and TLS connect (libcurl's multi interface), the upgrade request and the
+ * response, and returns 1 once open, 0 while still opening, or the error
+ * hd_ws_connect would give (the connection is then closed: hd_ws_close it).
+ * hd_ws_wait gives the socket and poll() events to wait on before the next
+ * step, or -1 when libcurl has none yet (resolving): step again soon. The
+ * timeout covers connect and handshake together. */
+int hd_ws_start(const char *url, int timeout_ms, size_t max_message, hd_ws_conn **out);
+int hd_ws_step(hd_ws_conn *c, int *timed_out);
+int hd_ws_wait(const hd_ws_conn *c, short *events);
+
 /* The socket, for poll() (POLLIN). */
 int hd_ws_fd(const hd_ws_conn *c);
 
