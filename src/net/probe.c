@@ -129,8 +129,22 @@ int hd_probe_http_response(const char *buf, size_t len, int eof, int *http_statu
                 return hd_error(HD_EDATA, "HTTP body longer than %u bytes", HD_PROBE_MAX_BODY);
             }
             i += sl + 1;
-            if (sz == 0)
-                break;   /* trailers are ignored */
+            if (sz == 0) {
+                /* trailers (ignored) up to an empty line */
+                for (;;) {
+                    const char *tl = memchr(b + i, '\n', avail - i);
+                    if (!tl) {
+                        if (avail - i > 1024)
+                            goto bad_chunk;
+                        goto more;
+                    }
+                    size_t tn = (size_t)(tl - (b + i));
+                    i += tn + 1;
+                    if (tn == 0 || (tn == 1 && b[i - 2] == '\r'))
+                        break;
+                }
+                break;
+            }
             if (avail - i < sz + 2)
                 goto more;
             if (b[i + sz] != '\r' || b[i + sz + 1] != '\n')
