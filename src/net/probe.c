@@ -76,6 +76,8 @@ int hd_probe_http_response(const char *buf, size_t len, int eof, int *http_statu
         !isdigit((unsigned char)buf[10]) || !isdigit((unsigned char)buf[11]) || (hl > 12 && buf[12] != ' '))
         return hd_error(HD_EDATA, "not an HTTP/1.x status line");
     int status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    if (status < 100 || status > 599)
+        return hd_error(HD_EDATA, "HTTP status %d out of range", status);
     int chunked = 0, have_cl = 0;
     size_t cl = 0;
     const char *p = memchr(buf, '\n', hl);

@@ -53,6 +53,7 @@ int main(void)
         "SSH-2.0-OpenSSH_9.2\r\n\r\n",
         "HTTP/1.1 2x0 OK\r\n\r\n",
         "HTTP/2 200\r\n\r\n",
+        "HTTP/1.1 020 OK\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef",
