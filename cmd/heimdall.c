@@ -66,6 +66,8 @@ static void main_usage(FILE *out)
             "  heimdall localize  -c exp.yaml -o positions.geojson features.h5\n"
             "  heimdall evaluate  -c exp.yaml -o eval.h5 features.h5\n"
             "\n"
+            "Before a live campaign, check its receivers: heimdall stations check -c exp.yaml\n"
+            "\n"
             "Commands:\n");
     for (size_t i = 0; i < HD_ARRAY_LEN(commands); i++)
         fprintf(out, "  %-10s %s%s\n", commands[i].name, commands[i].summary,
