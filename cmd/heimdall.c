@@ -18,7 +18,7 @@ static int cmd_version(int argc, char **argv);
 static void version_usage(FILE *out);
 
 static const hd_cmd commands[] = {
-    {"collect", hd_cmd_collect, HD_CMD_MPI, "capture a campaign of events: the simulated network, or live KiwiSDR receivers",
+    {"collect", hd_cmd_collect, HD_CMD_MPI, "capture a campaign of events: the simulated network, or live KiwiSDR / OpenWebRX receivers",
      hd_cmd_collect_usage},
     {"featurize", hd_cmd_featurize, HD_CMD_MPI,
      "spectra, SNR, frequency offset and GCC-PHAT time differences: captures.h5 -> features.h5", hd_cmd_featurize_usage},
@@ -34,6 +34,9 @@ static const hd_cmd commands[] = {
     {"import", hd_cmd_import, 0, "outside data into heimdall files (kiwiwav, sigmf, powder)", hd_cmd_import_usage},
     {"export", hd_cmd_export, 0, "captures into outside formats: one file per event x receiver (kiwiwav, sigmf)",
      hd_cmd_export_usage},
+    {"stations", hd_cmd_stations, 0,
+     "stations check [--json]: probe every live station (reachable, version, users, GPS, latency, position)",
+     hd_cmd_stations_usage},
     {"verify", hd_cmd_verify, 0, "check the sha256 chain of outputs and inputs, and outputs against the config",
      hd_cmd_verify_usage},
     {"stamp", hd_cmd_stamp, 0, "write a stage's config stamp for make (only when it changed)", hd_cmd_stamp_usage},
@@ -62,6 +65,8 @@ static void main_usage(FILE *out)
             "  heimdall featurize -c exp.yaml -o features.h5 captures.h5\n"
             "  heimdall localize  -c exp.yaml -o positions.geojson features.h5\n"
             "  heimdall evaluate  -c exp.yaml -o eval.h5 features.h5\n"
+            "\n"
+            "Before a live campaign, check its receivers: heimdall stations check -c exp.yaml\n"
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < HD_ARRAY_LEN(commands); i++)

@@ -5,6 +5,8 @@
 #include "core/error.h"
 #include "core/util.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,4 +197,155 @@ int64_t hd_kiwi_gps_unix_ns(uint32_t gps_sec, uint32_t gps_nsec, int64_t near_ns
     /* whole seconds exactly, then the nanoseconds */
     int64_t ws = near_s + (int64_t)llround(t0 + (double)(near_ns - near_s * 1000000000LL) * 1e-9 - (double)gps_nsec * 1e-9);
     return ws * 1000000000LL + (int64_t)gps_nsec;
+}
+
+/* A whole decimal integer in [lo, hi] (trailing blanks allowed). */
+static int status_int(const char *v, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    while (end != v && (*end == ' ' || *end == '\t'))
+        end++;
+    if (end == v || *end || errno || x < lo || x > hi)
+        return -1;
+    *out = (int)x;
+    return 0;
+}
+
+/* Free text: copied with control characters (and bytes a terminal would
+ * act on) replaced by '?', so a hostile page cannot move the cursor. */
+static void status_text(char *dst, size_t size, const char *v)
+{
+    size_t o = 0;
+    for (; *v && o + 1 < size; v++)
+        dst[o++] = ((unsigned char)*v < 0x20 || *v == 0x7f) ? '?' : *v;
+    dst[o] = 0;
+}
+
+/* gps=(lat, lon), parentheses optional. */
+static int status_position(const char *v, double *lat, double *lon)
+{
+    while (*v == ' ')
+        v++;
+    int paren = *v == '(';
+    if (paren)
+        v++;
+    char *end;
+    double a = strtod(v, &end);
+    if (end == v)
+        return -1;
+    v = end;
+    while (*v == ' ')
+        v++;
+    if (*v != ',')
+        return -1;
+    v++;
+    double b = strtod(v, &end);
+    if (end == v)
+        return -1;
+    v = end;
+    while (*v == ' ')
+        v++;
+    if (paren && *v++ != ')')
+        return -1;
+    while (*v == ' ')
+        v++;
+    if (*v || !(a >= -90 && a <= 90) || !(b >= -180 && b <= 180))
+        return -1;
+    *lat = a;
+    *lon = b;
+    return 0;
+}
+
+int hd_kiwi_parse_status(const char *text, size_t len, hd_kiwi_status *out)
+{
+    memset(out, 0, sizeof *out);
+    out->users = out->users_max = out->gps_good = out->fixes = out->fixes_min = -1;
+    out->version_major = out->version_minor = -1;
+    out->asl_m = INT_MIN;
+    if (len > HD_KIWI_STATUS_MAX)
+        return hd_error(HD_EDATA, "kiwisdr: /status page of %zu bytes (at most %u)", len, HD_KIWI_STATUS_MAX);
+    size_t i = 0;
+    while (i < len) {
+        size_t s = i;
+        while (i < len && text[i] != '\n')
+            i++;
+        size_t e = i++;
+        if (e > s && text[e - 1] == '\r')
+            e--;
+        const char *eq = memchr(text + s, '=', e - s);
+        if (!eq)
+            continue;
+        char name[32], val[256];
+        size_t nl = (size_t)(eq - (text + s)), vl = e - (size_t)(eq + 1 - text);
+        if (nl == 0 || nl >= sizeof name)
+            continue;
+        memcpy(name, text + s, nl);
+        name[nl] = 0;
+        if (vl >= sizeof val)
+            vl = sizeof val - 1;   /* long free text: truncated */
+        memcpy(val, eq + 1, vl);
+        val[vl] = 0;
+        if (memchr(val, 0, vl))
+            return hd_error(HD_EDATA, "kiwisdr: /status line '%s' holds a NUL byte", name);
+        int known = 1;
+        if (strcmp(name, "users") == 0) {
+            if (status_int(val, 0, HD_KIWI_MAX_USERS, &out->users))
+                return hd_error(HD_EDATA, "kiwisdr: absurd /status users '%.32s'", val);
+        } else if (strcmp(name, "users_max") == 0) {
+            if (status_int(val, 0, HD_KIWI_MAX_USERS, &out->users_max))
+                return hd_error(HD_EDATA, "kiwisdr: absurd /status users_max '%.32s'", val);
+        } else if (strcmp(name, "gps_good") == 0) {
+            if (status_int(val, 0, 1000, &out->gps_good))
+                return hd_error(HD_EDATA, "kiwisdr: absurd /status gps_good '%.32s'", val);
+        } else if (strcmp(name, "fixes") == 0) {
+            if (status_int(val, 0, INT_MAX, &out->fixes))
+                return hd_error(HD_EDATA, "kiwisdr: absurd /status fixes '%.32s'", val);
+        } else if (strcmp(name, "fixes_min") == 0) {
+            if (status_int(val, 0, INT_MAX, &out->fixes_min))
+                return hd_error(HD_EDATA, "kiwisdr: absurd /status fixes_min '%.32s'", val);
+        } else if (strcmp(name, "asl") == 0) {
+            if (status_int(val, -1000, 10000, &out->asl_m))
+                out->asl_m = INT_MIN;   /* not set by the operator: unknown, not an error */
+        } else if (strcmp(name, "gps") == 0) {
+            out->has_position = 0;
+            if (status_position(val, &out->lat, &out->lon) == 0)
+                out->has_position = 1;
+            else if (val[0] && strspn(val, " ") != strlen(val) && strcmp(val, "()") != 0)
+                return hd_error(HD_EDATA, "kiwisdr: /status gps '%.40s' is not (lat, lon) on the globe", val);
+        } else if (strcmp(name, "offline") == 0) {
+            out->offline = strcmp(val, "yes") == 0;
+        } else if (strcmp(name, "status") == 0) {
+            status_text(out->status, sizeof out->status, val);
+            if (strcmp(val, "offline") == 0)
+                out->offline = 1;
+        } else if (strcmp(name, "auth") == 0) {
+            out->auth_password = strcmp(val, "password") == 0;
+        } else if (strcmp(name, "sw_version") == 0) {
+            status_text(out->sw_version, sizeof out->sw_version, val);
+            const char *v = strstr(val, "_v");
+            if (v && v[2] >= '0' && v[2] <= '9') {
+                char *dot;
+                long maj = strtol(v + 2, &dot, 10);
+                if (*dot == '.' && dot[1] >= '0' && dot[1] <= '9') {
+                    long min = strtol(dot + 1, NULL, 10);
+                    if (maj < 1000 && min < 100000) {
+                        out->version_major = (int)maj;
+                        out->version_minor = (int)min;
+                    }
+                }
+            }
+        } else if (strcmp(name, "loc") == 0) {
+            status_text(out->loc, sizeof out->loc, val);
+        } else if (strcmp(name, "antenna") == 0) {
+            status_text(out->antenna, sizeof out->antenna, val);
+        } else {
+            known = 0;
+        }
+        out->n_keys += known;
+    }
+    if (!out->n_keys)
+        return hd_error(HD_EDATA, "kiwisdr: not a KiwiSDR /status page (no known key)");
+    return 0;
 }

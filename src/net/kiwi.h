@@ -84,4 +84,34 @@ double hd_kiwi_gps_t0(uint32_t gps_sec, uint32_t gps_nsec, int64_t event_time_ns
 /* The same as Unix nanoseconds (the GPS week nearest near_ns). */
 int64_t hd_kiwi_gps_unix_ns(uint32_t gps_sec, uint32_t gps_nsec, int64_t near_ns);
 
+/* The KiwiSDR's own /status page (HTTP GET /status): key=value lines such
+ * as status=, offline=, users=, users_max=, gps=(lat, lon), gps_good=,
+ * fixes=, fixes_min=, asl=, loc=, sw_version=KiwiSDR_vM.N, antenna=, and
+ * auth=password when every channel needs a password. Unknown keys are
+ * ignored, later lines win. Fields stay -1 / 0 / "" when absent. */
+#define HD_KIWI_STATUS_MAX (64u * 1024u)   /* a longer page is refused */
+#define HD_KIWI_MAX_USERS 1024
+typedef struct {
+    int n_keys;                 /* recognised keys seen */
+    int offline;                /* offline=yes, or status=offline */
+    char status[16];            /* active, offline, private */
+    int users, users_max;       /* -1 unknown */
+    int has_position;           /* gps=(lat, lon) parsed */
+    double lat, lon;            /* the position the server advertises */
+    int gps_good;               /* satellites in the GPS solution, -1 unknown */
+    int fixes, fixes_min;       /* GPS fixes since start / in the last minute, -1 unknown */
+    int asl_m;                  /* antenna height above sea level as configured, INT_MIN unknown */
+    int auth_password;          /* auth=password: no channel without a password */
+    int version_major, version_minor; /* from sw_version, -1 unknown */
+    char sw_version[32];
+    char loc[64];               /* free text location, control characters replaced */
+    char antenna[64];
+} hd_kiwi_status;
+
+/* Parse a /status page body. HD_EDATA when it is longer than
+ * HD_KIWI_STATUS_MAX, has no recognised key (not a KiwiSDR status page), or
+ * holds an absurd value (users or users_max negative or above
+ * HD_KIWI_MAX_USERS, a position off the globe, negative GPS counts). */
+int hd_kiwi_parse_status(const char *text, size_t len, hd_kiwi_status *out);
+
 #endif

@@ -21,9 +21,18 @@ closes). Faults per receiver (--fault R:MODE):
   malformed   one good SND frame, then a truncated one
   absurd      a frame header announcing 2^62 bytes
   drip        frames sent slowly (0.05 s apart): still complete
+  silent      the port accepts TCP connections and never answers (no HTTP, no handshake)
+
+Every served port also answers HTTP GET /status like a KiwiSDR (key=value
+lines: status, offline, users, users_max, gps=(lat, lon), gps_good, fixes,
+fixes_min, asl, loc, sw_version, antenna; auth=password with --password):
+the advertised position is the receiver's in the file unless --position
+R:LAT,LON says otherwise, users are --users R:N (default 1) of 4, a busy
+receiver reports 4 of 4.
 """
 import argparse
 import asyncio
+import http
 import os
 import socket
 import struct
@@ -44,9 +53,29 @@ def gps_fields(unix_ns):
 
 
 class Receiver:
-    def __init__(self, data, r, fault, password):
+    def __init__(self, data, r, fault, password, position=None, users=1):
         self.d, self.r, self.fault, self.password = data, r, fault, password
+        self.position = position if position is not None else (float(data["lat"][r]), float(data["lon"][r]))
+        self.users = users
         self.conn = 0
+
+    def status_page(self):
+        users_max = 4
+        users = users_max if self.fault == "busy" else min(self.users, users_max)
+        lat, lon = self.position
+        lines = ["status=active"] + (["auth=password"] if self.password is not None else []) + [
+            "offline=no", f"name=emulated KiwiSDR {self.r}", "sdr_hw=KiwiSDR 2 v1.560 GPS ", "op_email=",
+            "bands=0-30000000", "freq_offset=0.000", f"users={users}", f"users_max={users_max}", "avatar_ctime=0",
+            f"gps=({lat:.6f}, {lon:.6f})", "grid=JN35", "gps_good=7", "fixes=4321", "fixes_min=12",
+            "fixes_hour=700", "tdoa_id=", "tdoa_ch=4", "asl=300", "loc=loopback", "sw_version=KiwiSDR_v1.560",
+            "antenna=emulated", "snr=20,18", "uptime=100"]
+        return "\n".join(lines) + "\n"
+
+    def process_request(self, path, headers):
+        if path.split("?")[0] == "/status":
+            return (http.HTTPStatus.OK, [("Content-Type", "text/plain"), ("Connection", "close")],
+                    self.status_page().encode())
+        return None  # the WebSocket handshake goes on
 
     async def handler(self, ws, path=None):
         path = path if path is not None else ws.path
@@ -121,6 +150,15 @@ class Receiver:
             pass
 
 
+async def silent(reader, writer):
+    """Accept, read whatever comes, never answer."""
+    try:
+        while await reader.read(4096):
+            pass
+    finally:
+        writer.close()
+
+
 def closed_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -135,11 +173,15 @@ async def main():
     ap.add_argument("--fault", action="append", default=[], help="R:MODE")
     ap.add_argument("--password", default=None, help="password every receiver requires")
     ap.add_argument("--lifetime", type=float, default=60)
+    ap.add_argument("--position", action="append", default=[], help="R:LAT,LON advertised by /status")
+    ap.add_argument("--users", action="append", default=[], help="R:N users reported by /status")
     a = ap.parse_args()
+    positions = {int(x.split(":")[0]): tuple(float(v) for v in x.split(":")[1].split(",")) for x in a.position}
+    users = {int(x.split(":")[0]): int(x.split(":")[1]) for x in a.users}
     with h5py.File(a.captures, "r") as f:
         d = {"iq": f["iq"][...], "t0": f["t0_s"][...], "time_ns": f["events/time_ns"][...],
              "fs": f["events/sample_rate_hz"][...], "status": f["status"][...],
-             "lgs": f["last_gps_solution_s"][...]}
+             "lgs": f["last_gps_solution_s"][...], "lat": f["receivers/lat"][...], "lon": f["receivers/lon"][...]}
     d["E"], R = d["iq"].shape[0], d["iq"].shape[1]
     faults = {}
     for x in a.fault:
@@ -151,8 +193,14 @@ async def main():
         if fault == "refuse":
             print(f"PORT {r} {closed_port()}", flush=True)
             continue
-        rx = Receiver(d, r, fault, a.password)
-        srv = await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16)
+        if fault == "silent":
+            srv = await asyncio.start_server(silent, "127.0.0.1", 0)
+            servers.append(srv)
+            print(f"PORT {r} {srv.sockets[0].getsockname()[1]}", flush=True)
+            continue
+        rx = Receiver(d, r, fault, a.password, positions.get(r), users.get(r, 1))
+        srv = await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16,
+                                     process_request=rx.process_request)
         servers.append(srv)
         print(f"PORT {r} {srv.sockets[0].getsockname()[1]}", flush=True)
     print("READY", flush=True)

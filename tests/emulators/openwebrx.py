@@ -29,6 +29,10 @@ stdin closes). Faults per receiver (--fault R:MODE):
   absurd      a frame header announcing 2^62 bytes
   badvalue    one good smeter message, then a negative smeter value
   drip        smeter messages sent slowly (0.02 s apart): the client holds what came
+  silent      the port accepts TCP connections and never answers (no handshake)
+
+--position R:LAT,LON makes receiver_details advertise another receiver_gps;
+--users R:N sets the clients count (default 2).
 """
 import argparse
 import asyncio
@@ -46,8 +50,10 @@ SAMP_RATE = 2400000
 
 
 class Receiver:
-    def __init__(self, data, r, fault):
+    def __init__(self, data, r, fault, position=None, users=2):
         self.d, self.r, self.fault = data, r, fault
+        self.position = position if position is not None else (float(data["lat"][r]), float(data["lon"][r]))
+        self.users = users
         self.conn = 0
 
     async def handler(self, ws, path=None):
@@ -69,7 +75,7 @@ class Receiver:
                 return
             await ws.send(json.dumps({"type": "receiver_details", "value": {
                 "receiver_name": f"emulated {r}", "receiver_location": "loopback", "receiver_asl": 100,
-                "receiver_gps": {"lat": float(d["lat"][r]), "lon": float(d["lon"][r])}, "photo_title": "",
+                "receiver_gps": {"lat": self.position[0], "lon": self.position[1]}, "photo_title": "",
                 "photo_desc": ""}}))
             await ws.send(json.dumps({"type": "config", "value": {
                 "waterfall_scheme": "GoogleTurboWaterfall", "fft_size": 4096, "audio_compression": "adpcm",
@@ -85,7 +91,7 @@ class Receiver:
                 "start_offset_freq": -CENTER_OFFSET, "sdr_id": "rtl", "profile_id": "2m",
                 "waterfall_levels": {"min": -88, "max": -20}}}))
             await ws.send(json.dumps({"type": "profiles", "value": [{"id": "rtl|2m", "name": "2 m"}]}))
-            await ws.send(json.dumps({"type": "clients", "value": 2}))
+            await ws.send(json.dumps({"type": "clients", "value": self.users}))
             # dspcontrol: params with the right offset, and start, in any order
             tuned = started = False
             while not (tuned and started):
@@ -140,6 +146,15 @@ class Receiver:
             pass
 
 
+async def silent(reader, writer):
+    """Accept, read whatever comes, never answer."""
+    try:
+        while await reader.read(4096):
+            pass
+    finally:
+        writer.close()
+
+
 def closed_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -153,7 +168,11 @@ async def main():
     ap.add_argument("captures")
     ap.add_argument("--fault", action="append", default=[], help="R:MODE")
     ap.add_argument("--lifetime", type=float, default=60)
+    ap.add_argument("--position", action="append", default=[], help="R:LAT,LON advertised in receiver_details")
+    ap.add_argument("--users", action="append", default=[], help="R:N clients reported")
     a = ap.parse_args()
+    positions = {int(x.split(":")[0]): tuple(float(v) for v in x.split(":")[1].split(",")) for x in a.position}
+    users = {int(x.split(":")[0]): int(x.split(":")[1]) for x in a.users}
     with h5py.File(a.captures, "r") as f:
         d = {"levels": f["levels"][...], "has_levels": f["has_levels"][...].astype(bool),
              "freq": f["events/frequency_hz"][...], "lat": f["receivers/lat"][...], "lon": f["receivers/lon"][...],
@@ -171,7 +190,12 @@ async def main():
         if fault == "refuse":
             print(f"PORT {r} {closed_port()}", flush=True)
             continue
-        rx = Receiver(d, r, fault)
+        if fault == "silent":
+            srv = await asyncio.start_server(silent, "127.0.0.1", 0)
+            servers.append(srv)
+            print(f"PORT {r} {srv.sockets[0].getsockname()[1]}", flush=True)
+            continue
+        rx = Receiver(d, r, fault, positions.get(r), users.get(r, 2))
         srv = await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16)
         servers.append(srv)
         print(f"PORT {r} {srv.sockets[0].getsockname()[1]}", flush=True)

@@ -6,6 +6,8 @@
 #include "tap.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <math.h>
 
 /* A frame built byte by byte from the layout in kiwiclient, not from kiwi.c. */
 static size_t make_snd(uint8_t *b, int flags, uint32_t seq, unsigned smeter, int lgs, uint32_t sec,
@@ -116,6 +118,45 @@ int main(void)
     is_str(sv, "[::1]:8074", "IPv6 literal kept whole");
     is_int(hd_net_url_server("ws:///SND", sv, sizeof sv), HD_ECONFIG, "a url without a host is an error");
     is_int(hd_net_url_server("ws://host:1", sv, 4), HD_ECONFIG, "too small an output is an error, not a truncation");
+    /* /status: a page as a KiwiSDR v1.6xx serves it (layout from the server's
+     * status handler), CRLF or LF lines, unknown keys ignored */
+    {
+        const char *page = "status=active\nauth=password\noffline=no\nname=Test Kiwi\n"
+                           "sdr_hw=KiwiSDR 2 v1.665 GPS \nop_email=\nbands=0-30000000\nfreq_offset=0.000\n"
+                           "users=3\r\nusers_max=8\nextra=1\navatar_ctime=0\ngps=(45.020000, 7.290000)\n"
+                           "grid=JN35\ngps_good=7\nfixes=123456\nfixes_min=42\nfixes_hour=2500\nasl=600\n"
+                           "loc=Giaveno\x1b[2J, Italy\nsw_version=KiwiSDR_v1.665\nantenna=T2FD\nsnr=20,18\n";
+        hd_kiwi_status ks;
+        is_int(hd_kiwi_parse_status(page, strlen(page), &ks), 0, "status: a full page parses");
+        ok(ks.users == 3 && ks.users_max == 8, "status: users 3 of 8 (CRLF line too)");
+        ok(ks.has_position && fabs(ks.lat - 45.02) < 1e-12 && fabs(ks.lon - 7.29) < 1e-12, "status: gps=(lat, lon)");
+        ok(ks.gps_good == 7 && ks.fixes == 123456 && ks.fixes_min == 42, "status: gps_good, fixes, fixes_min");
+        ok(ks.version_major == 1 && ks.version_minor == 665, "status: sw_version 1.665");
+        ok(ks.auth_password && !ks.offline && ks.asl_m == 600, "status: auth=password, online, asl");
+        ok(strchr(ks.loc, 0x1b) == NULL && strstr(ks.loc, "Giaveno") != NULL, "status: control bytes in loc replaced");
+        const char *off = "status=offline\nusers=0\nusers_max=4\ngps=\n";
+        is_int(hd_kiwi_parse_status(off, strlen(off), &ks), 0, "status: offline page");
+        ok(ks.offline && !ks.has_position && ks.gps_good == -1 && ks.version_major == -1, "status: offline, unknowns stay -1");
+        /* hostile pages */
+        const char *bad[] = {"users=-1\n", "users=99999999999999999999\n", "users_max=4x\n", "users=\n",
+                             "gps=(91, 7)\n", "gps=(45, nan)\n", "gps=(45 7)\n", "gps=(45, 7) trailing\n",
+                             "fixes=-3\n", "gps_good=1e9\n", "<html><body>404 Not Found</body></html>",
+                             "", "=\n=\n==\n", "sw_version=KiwiSDR_v99999999999999999999.1\nusers=\n"};
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+            ok(hd_kiwi_parse_status(bad[k], strlen(bad[k]), &ks) == HD_EDATA, "status: hostile page %zu refused", k);
+        const char nul[] = "users=1\0\nusers_max=2\n";
+        is_int(hd_kiwi_parse_status(nul, sizeof nul - 1, &ks), HD_EDATA, "status: a NUL byte in a value refused");
+        size_t big = HD_KIWI_STATUS_MAX + 1;
+        char *huge = malloc(big);
+        memset(huge, 'a', big);
+        is_int(hd_kiwi_parse_status(huge, big, &ks), HD_EDATA, "status: a page beyond 64 KiB refused");
+        memset(huge, '=', big);   /* within the limit, all separators: no key */
+        is_int(hd_kiwi_parse_status(huge, HD_KIWI_STATUS_MAX, &ks), HD_EDATA, "status: 64 KiB of '=' refused (no key)");
+        free(huge);
+        const char *vlong = "users=1\nsw_version=KiwiSDR_v99999999999999999999.1\n";
+        is_int(hd_kiwi_parse_status(vlong, strlen(vlong), &ks), 0, "status: an absurd version is unknown, not fatal");
+        ok(ks.version_major == -1, "status: absurd version left unknown");
+    }
     done_testing();
     return exit_status();
 }
