@@ -1,6 +1,6 @@
 /* Station health probe (`heimdall stations check`): every station with a url
  * and a live driver (kiwisdr, openwebrx) is probed concurrently from one
- * poll() loop, one connection at a time per distinct host:port (stations
+ * event loop, one connection at a time per distinct host:port (stations
  * sharing a server share its probe), each connection bounded by a timeout.
  *
  * KiwiSDR: first HTTP GET /status (users, users_max, the advertised
@@ -11,9 +11,10 @@
  * OpenWebRX: the /ws/ WebSocket handshake ("CLIENT DE SERVER ...
  * version=…"), receiver_details (receiver_gps) and clients, or backoff.
  *
- * Sockets are plain nonblocking TCP (ws:// and http:// only; a wss:// or
- * https:// station is reported as not probed), name resolution uses
- * getaddrinfo (blocking, but local). Passwords come from
+ * Transport: /status through libcurl's multi interface, the WebSockets
+ * through hd_ws_start/step (libcurl underneath), all waited on together by
+ * curl_multi_poll: TLS (wss://, https://; HEIMDALL_CA_BUNDLE for a private
+ * CA) and name resolution never block the loop. Passwords come from
  * HEIMDALL_PASSWORD_<ID> (as the capture session) and never appear in
  * messages; the send buffer is wiped after use. */
 #ifndef HD_NET_PROBE_H
@@ -21,7 +22,7 @@
 #include <stddef.h>
 #include "config/config.h"
 
-#define HD_PROBE_MAX_BODY (1u << 20)      /* largest HTTP body or WebSocket message accepted */
+#define HD_PROBE_MAX_BODY (1u << 20)      /* largest WebSocket message accepted */
 
 typedef struct {
     int timeout_ms;             /* per connection: connect, request and answer */
@@ -53,13 +54,5 @@ typedef struct {
  * a negative code for a local failure. */
 int hd_probe_stations(const hd_station *st, int n, const hd_probe_cfg *cfg, int (*interrupted)(void),
                       hd_probe_result *res);
-
-/* One HTTP/1.x response in buf[0..len) (eof: the peer closed). Returns 1
- * when complete, with *http_status and a malloc'd NUL-terminated body
- * (*body, *body_len; the caller frees it), 0 when more bytes are needed,
- * or HD_EDATA (not HTTP, headers beyond 16 KiB, a body beyond
- * HD_PROBE_MAX_BODY, a bad Content-Length or chunk, closed early). Bodies
- * are delimited by Content-Length, chunked transfer coding, or the close. */
-int hd_probe_http_response(const char *buf, size_t len, int eof, int *http_status, char **body, size_t *body_len);
 
 #endif

@@ -45,8 +45,7 @@ static void finish(rx_conn *c, hd_net_rx *r, int status, const char *msg)
     c->state = ST_DONE;
 }
 
-/* HEIMDALL_PASSWORD_<ID>: upper case, non-alphanumerics as '_'. */
-static const char *station_password(const hd_station *st)
+const char *hd_net_station_password(const hd_station *st)
 {
     char name[64 + HD_ID_LEN] = "HEIMDALL_PASSWORD_";
     size_t o = strlen(name);
@@ -272,7 +271,7 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
             if (c->owrx)
                 hd_strlcpy(auth, HD_OWRX_HELLO, sizeof auth);
             else
-                snprintf(auth, sizeof auth, "SET auth t=kiwi p=%s", station_password(&st[i]));
+                snprintf(auth, sizeof auth, "SET auth t=kiwi p=%s", hd_net_station_password(&st[i]));
             if (hd_ws_send_text(c->ws, auth) < 0) {
                 finish(c, &rx[i], HD_RX_DISCONNECTED, hd_errmsg());
                 continue;

@@ -76,4 +76,8 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
  * without a host. */
 int hd_net_url_server(const char *url, char *out, size_t size);
 
+/* The station's password: HEIMDALL_PASSWORD_<ID> (upper case,
+ * non-alphanumerics as '_'), "" when unset. Never log it. */
+const char *hd_net_station_password(const hd_station *st);
+
 #endif

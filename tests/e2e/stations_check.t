@@ -200,4 +200,22 @@ run "$HEIMDALL" stations check
 is "$RC" 0 "the embedded default (simulated stations, no url): nothing to probe, exit 0"
 like "$OUT" "not-probed +- +- +- +- +- +no url in the stations file" "listed as not probed"
 
+# --- TLS: a KiwiSDR served over https:// and wss:// with a throwaway certificate
+if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1 &&
+   start kiwisdr kiwi_tls --tls "$TMP/cert.pem" "$TMP/key.pem"; then
+    port=$(awk '$1 == "PORT" && $2 == 0 { print $3 }' "$TMP/kiwi_tls.ports")
+    printf 'stations:\n  - {id: tls-kiwi, lat: 45.02, lon: 7.29, alt_m: 600, driver: kiwisdr, url: "wss://localhost:%s/", sample_rate_hz: 24000, clock: gps}\n' \
+        "$port" >"$TMP/tls.stations.yaml"
+    printf 'seed: 1\nstations: tls.stations.yaml\n' >"$TMP/tls.yaml"
+    run env -u HEIMDALL_CA_BUNDLE "$HEIMDALL" stations check -c "$TMP/tls.yaml" --timeout 2
+    is "$RC" 3 "TLS with an unknown certificate: not ok (exit 3)"
+    like "$OUT" "tls-kiwi .* refused .*TLS" "refused, saying TLS: certificates are always verified"
+    run env HEIMDALL_CA_BUNDLE="$TMP/cert.pem" "$HEIMDALL" stations check -c "$TMP/tls.yaml" --timeout 2
+    is "$RC" 0 "TLS with the certificate trusted (HEIMDALL_CA_BUNDLE): exit 0"
+    like "$OUT" "tls-kiwi +kiwisdr +localhost:[0-9]+ +ok +[0-9]+ ms +1\.560" "https:// /status and wss:// SND probed: ok, with the version"
+else
+    skip 4 "no openssl or the TLS emulator did not start"
+fi
+
 done_testing

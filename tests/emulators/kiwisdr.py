@@ -21,6 +21,7 @@ closes). Faults per receiver (--fault R:MODE):
   malformed   one good SND frame, then a truncated one
   absurd      a frame header announcing 2^62 bytes
   drip        frames sent slowly (0.05 s apart): still complete
+--tls CERT KEY serves https:// and wss:// (tests make a throwaway certificate).
   silent      the port accepts TCP connections and never answers (no HTTP, no handshake)
 
 Every served port also answers HTTP GET /status like a KiwiSDR (key=value
@@ -35,6 +36,7 @@ import asyncio
 import http
 import os
 import socket
+import ssl
 import struct
 import sys
 
@@ -175,7 +177,12 @@ async def main():
     ap.add_argument("--lifetime", type=float, default=60)
     ap.add_argument("--position", action="append", default=[], help="R:LAT,LON advertised by /status")
     ap.add_argument("--users", action="append", default=[], help="R:N users reported by /status")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https:// and wss:// with this certificate")
     a = ap.parse_args()
+    tls = None
+    if a.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(*a.tls)
     positions = {int(x.split(":")[0]): tuple(float(v) for v in x.split(":")[1].split(",")) for x in a.position}
     users = {int(x.split(":")[0]): int(x.split(":")[1]) for x in a.users}
     with h5py.File(a.captures, "r") as f:
@@ -200,7 +207,7 @@ async def main():
             continue
         rx = Receiver(d, r, fault, a.password, positions.get(r), users.get(r, 1))
         srv = await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16,
-                                     process_request=rx.process_request)
+                                     process_request=rx.process_request, ssl=tls)
         servers.append(srv)
         print(f"PORT {r} {srv.sockets[0].getsockname()[1]}", flush=True)
     print("READY", flush=True)
