@@ -155,6 +155,25 @@ like "$ERR" "larger than the maximum" "the absurd length is caught by the messag
 unlike "$ERR" "hunter2" "the password is not in the messages"
 grep -q hunter2 "$TMP/faults.h5"; ok $((!$?)) "nor in the file"
 
+# --- a server that accepts TCP and never answers does not hold up the others:
+# every receiver connects at once (the connects never block the loop)
+start_emulators silent --fault 0:silent; ok $? "emulators with a silent server listening"
+make_config silent ""
+sed -i 's/events: 6/events: 1/; s/timeout_s: 2/timeout_s: 3/; s/retries: 1/retries: 0/' "$TMP/silent.yaml"
+t_start=$("$PYTHON" -c 'import time; print("%.6f" % time.time())')
+run "$HEIMDALL" collect -c "$TMP/silent.yaml" -o "$TMP/silent.h5"
+is "$RC" 3 "the silent server fails, the event is kept (exit 3)"
+like "$ERR" "aquila-giaveno: timeout" "the silent server is a timeout"
+"$PYTHON" - "$TMP/silent.err" "$t_start" <<'PY'
+import sys
+t0 = float(sys.argv[2])
+t = {int(l.split()[1]): float(l.split()[2]) for l in open(sys.argv[1]) if l.startswith("CONNECT")}
+late = max(t.values()) - t0 if t else -1
+print(("ok" if sorted(t) == [1, 2, 3, 4, 5, 6] and late < 1.0 else "not ok"),
+      "- the six others opened their streams %.2f s after the start, not after the 3 s timeout" % late)
+PY
+_tap_n=$((_tap_n + 1))
+
 # --- Ctrl-C during a live collect: what was captured is written, marked partial
 start_emulators int; ok $? "emulators for the interrupt test"
 make_config int ""

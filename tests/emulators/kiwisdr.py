@@ -39,6 +39,7 @@ import socket
 import ssl
 import struct
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -86,6 +87,8 @@ class Receiver:
             return
         ev = self.conn
         self.conn += 1
+        # when each SND stream opened (wall clock), for tests of simultaneity
+        print(f"CONNECT {self.r} {time.time():.6f}", file=sys.stderr, flush=True)
         d = self.d
         try:
             msg = await asyncio.wait_for(ws.recv(), 10)
