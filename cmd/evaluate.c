@@ -39,7 +39,8 @@ void hd_cmd_evaluate_usage(FILE *out)
             "    bias (east, north);\n"
             "  calibration: the fraction of truths inside the 1-sigma and 2-sigma ellipses\n"
             "    (nominal 39.3 %% and 86.5 %% in two dimensions) and the mean negative\n"
-            "    log-likelihood of the truth;\n"
+            "    log-likelihood of the truth; and inside the 68 %% and 95 %% ellipses\n"
+            "    localize draws (coverage_68, coverage_95);\n"
             "  the Cramér–Rao bound at the truth for each event's receivers, SNRs and\n"
             "    bandwidth (sqrt of the trace), and the efficiency (error over the bound);\n"
             "  broken down by SNR (median over the receivers used; edges\n"
@@ -106,6 +107,8 @@ static json_t *metrics_json(const hd_metrics *m)
     json_object_set_new(o, "bias_north_m", num(m->bias_north_m));
     json_object_set_new(o, "coverage_1sigma", num(m->coverage_1sigma));
     json_object_set_new(o, "coverage_2sigma", num(m->coverage_2sigma));
+    json_object_set_new(o, "coverage_68", num(m->coverage_68));
+    json_object_set_new(o, "coverage_95", num(m->coverage_95));
     json_object_set_new(o, "mean_nll", num(m->mean_nll));
     json_object_set_new(o, "median_crlb_m", num(m->median_crlb_m));
     json_object_set_new(o, "median_efficiency", num(m->median_efficiency));
@@ -136,6 +139,8 @@ static int write_group_table(hid_t file, const char *path, const group *g, int n
         {"p95_m", offsetof(hd_metrics, p95_m), "m", "95th percentile of the error"},
         {"coverage_1sigma", offsetof(hd_metrics, coverage_1sigma), "1", "fraction of truths inside the 1-sigma ellipse"},
         {"coverage_2sigma", offsetof(hd_metrics, coverage_2sigma), "1", "fraction of truths inside the 2-sigma ellipse"},
+        {"coverage_68", offsetof(hd_metrics, coverage_68), "1", "fraction of truths inside the drawn 68 % ellipse"},
+        {"coverage_95", offsetof(hd_metrics, coverage_95), "1", "fraction of truths inside the drawn 95 % ellipse"},
         {"median_crlb_m", offsetof(hd_metrics, median_crlb_m), "m", "median Cramér–Rao bound at the truth"},
     };
     for (int i = 0; rc == 0 && i < n; i++)
@@ -505,6 +510,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
             {"median_m", all.median_m}, {"p68_m", all.p68_m}, {"p95_m", all.p95_m}, {"rmse_m", all.rmse_m},
             {"bias_east_m", all.bias_east_m}, {"bias_north_m", all.bias_north_m},
             {"coverage_1sigma", all.coverage_1sigma}, {"coverage_2sigma", all.coverage_2sigma},
+            {"coverage_68", all.coverage_68}, {"coverage_95", all.coverage_95},
             {"mean_nll", all.mean_nll}, {"median_crlb_m", all.median_crlb_m},
             {"median_efficiency", all.median_efficiency}, {"latency_median_us", lat_med},
             {"latency_p95_us", lat_p95},
@@ -586,6 +592,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
     printf("  calibration: %.1f %% inside 1-sigma (nominal 39.3 ± %.1f %%), %.1f %% inside 2-sigma (nominal 86.5 ± %.1f %%; "
            "± one binomial s.e. over %lld events); mean NLL %.2f\n",
            100 * all.coverage_1sigma, 100 * se1, 100 * all.coverage_2sigma, 100 * se2, (long long)all.located, all.mean_nll);
+    printf("  ellipses drawn (GeoJSON, KML): %.1f %% inside the 68 %% one, %.1f %% inside the 95 %% one\n",
+           100 * all.coverage_68, 100 * all.coverage_95);
     printf("  bound: median CRLB %.0f m, median error/CRLB %.2f\n", all.median_crlb_m, all.median_efficiency);
     printf("  >= 4 receivers timed by valid time differences, >= 10 dB: %lld located, median %.0f m against median CRLB %.0f m (x%.2f), "
            "coverage %.1f %% / %.1f %%\n",

@@ -47,7 +47,7 @@ int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_met
     }
     size_t k = 0, kc = 0, ke = 0;
     double sum = 0, sum2 = 0, be = 0, bn = 0, nll = 0;
-    int64_t in1 = 0, in2 = 0;
+    int64_t in1 = 0, in2 = 0, in68 = 0, in95 = 0;
     m->n = 0;
     for (int64_t i = 0; i < n; i++) {
         if (sel && !sel[i])
@@ -63,6 +63,8 @@ int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_met
         nll += s[i].nll;
         in1 += s[i].d2 <= 1;
         in2 += s[i].d2 <= 4;
+        in68 += s[i].d2 <= -2 * log(1 - 0.68);
+        in95 += s[i].d2 <= -2 * log(1 - 0.95);
         if (isfinite(s[i].crlb_m))
             crlb[kc++] = s[i].crlb_m;
         if (isfinite(s[i].efficiency))
@@ -81,6 +83,8 @@ int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_met
     m->bias_north_m = k ? bn / k : NAN;
     m->coverage_1sigma = k ? (double)in1 / k : NAN;
     m->coverage_2sigma = k ? (double)in2 / k : NAN;
+    m->coverage_68 = k ? (double)in68 / k : NAN;
+    m->coverage_95 = k ? (double)in95 / k : NAN;
     m->mean_nll = k ? nll / k : NAN;
     m->median_crlb_m = quantile(crlb, kc, 0.5);
     m->median_efficiency = quantile(eff, ke, 0.5);

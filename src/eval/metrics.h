@@ -27,6 +27,7 @@ typedef struct {
     double mean_m, median_m, p68_m, p95_m, rmse_m;
     double bias_east_m, bias_north_m;
     double coverage_1sigma, coverage_2sigma; /* fraction of truths with d2 <= 1, <= 4 */
+    double coverage_68, coverage_95; /* inside the drawn 68 % and 95 % ellipses (d2 <= -2 ln(1 - p)) */
     double mean_nll;
     double median_crlb_m, median_efficiency;
 } hd_metrics;

@@ -118,6 +118,7 @@ is "$RC" 0 "evaluate exits 0"
 [ "$RC" -eq 0 ] || diag "$ERR"
 like "$OUT" "error: median [0-9]+ m, p68 [0-9]+ m, p95" "prints the error percentiles"
 like "$OUT" "calibration: .* inside 1-sigma" "prints the calibration"
+like "$OUT" "ellipses drawn .* inside the 68 % one, .* inside the 95 % one" "prints the drawn ellipses' coverage"
 like "$OUT" "latency: median [0-9]+ us" "prints per-event latency"
 [ -s "$TMP/report.json" ]; ok $? "report.json beside eval.h5"
 if "$PYTHON" -c 'import h5py' 2>/dev/null; then
@@ -140,6 +141,12 @@ e = f["error_m"][:]
 assert all(math.isfinite(x) for x in e[ok]) and all(math.isnan(x) for x in e[~ok])
 assert abs(sorted(e[ok])[len(e[ok]) // 2] - r["median_m"]) < 1e-6 * r["median_m"] + 1e-9 or len(e[ok]) % 2 == 0
 assert "breakdown/snr/median_m" in f and "breakdown/receivers/coverage_1sigma" in f
+# the drawn ellipses' coverage: fraction with d2 inside the 68 % and 95 % radii
+d2 = f["mahalanobis2"][:][ok]
+for p, k in ((0.68, "coverage_68"), (0.95, "coverage_95")):
+    want = (d2 <= -2 * math.log(1 - p)).mean()
+    assert abs(r[k] - want) < 1e-9 and abs(f.attrs[k] - want) < 1e-9, (k, r[k], want)
+assert "breakdown/snr/coverage_68" in f
 PY
     is "$RC" 0 "report.json keys and eval.h5 per-event datasets"
     [ "$RC" -eq 0 ] || diag "$ERR"
