@@ -347,6 +347,12 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
                 if (rx[r].levels_held)
                     hd_warn("event %d: %s: %d S-meter messages for %d levels (%.3g/s measured): held", e,
                             cfg->stations[r].id, rx[r].n_level_msgs, L, rx[r].level_rate_measured_hz);
+                else if (rx[r].level_rate_measured_hz > 1.25 * cc->live.level_rate_hz && L > 1)
+                    /* a faster server fills the series early: it spans less time than asked */
+                    hd_warn("event %d: %s: the server sends %.3g S-meter messages/s, more than "
+                            "collect.live.level_rate_hz %g: the %d levels span %.3g s, not %g s",
+                            e, cfg->stations[r].id, rx[r].level_rate_measured_hz, cc->live.level_rate_hz, L,
+                            (L - 1) / rx[r].level_rate_measured_hz, cc->duration_s);
                 if (rx[r].have_server_gps) {
                     double d = 0;
                     hd_geo_inverse(cfg->stations[r].lat, cfg->stations[r].lon, rx[r].server_lat, rx[r].server_lon,
