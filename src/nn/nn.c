@@ -17,7 +17,7 @@
  * and the loader picks one (GCC's target_clones). Without FMA (no
  * contraction in ISO C mode) each element takes the same IEEE operations
  * in either clone: the results are bit-identical, only 8 lanes wide. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(HD_NN_NO_CLONES)
 #define HD_NN_VEC __attribute__((target_clones("avx2", "default")))
 #else
 #define HD_NN_VEC
