@@ -497,9 +497,10 @@ int hd_cmd_collect(int argc, char **argv)
         return rc < 0 ? hd_cli_fail(&cli, rc) : 0;
     }
     if (cfg.collect.source != HD_SOURCE_SIMULATE) {
-        rc = hd_error(HD_EUNSUPPORTED,
-                      "collect.source '%s' is not available in this version (only 'simulate' is)",
-                      hd_source_name(cfg.collect.source));
+        rc = hd_error(HD_ECONFIG,
+                      "collect.source '%s': recordings come in through heimdall import %s (collect "
+                      "takes simulate or live)",
+                      hd_source_name(cfg.collect.source), hd_source_name(cfg.collect.source));
         hd_config_release(&cfg);
         return hd_cli_fail(&cli, rc);
     }

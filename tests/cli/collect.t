@@ -27,6 +27,10 @@ is "$RC" 2 "live capture without receiver addresses refused (exit 2)"
 like "$ERR" "collect.source live: station 'aquila-giaveno' has no url" "and says which station lacks one"
 [ ! -e "$TMP/live.h5" ]; ok $? "no file written"
 
+run "$HEIMDALL" collect -q --set collect.source=sigmf -o "$TMP/rec.h5"
+is "$RC" 2 "collect.source sigmf refused (exit 2)"
+like "$ERR" "recordings come in through heimdall import sigmf" "and points to heimdall import"
+
 # one connection per server: two stations naming the same host:port are refused
 cat >"$TMP/dup.stations.yaml" <<'Y'
 stations:
