@@ -16,9 +16,10 @@ fi
 EP=${BENCH_TRAIN_EPOCHS:-8}
 HID=64
 B=128
+NU=${BENCH_TRAIN_NU:-4}   # the loss: Student-t degrees of freedom, as configs/default.yaml's train.tail_nu
 "$H" collect -q --set collect.events=3000 --set collect.duration_s=0.1 -o "$D/c.h5"
 "$H" featurize -q -o "$D/f.h5" "$D/c.h5"
-T=(--set train.epochs=$EP --set train.patience=1000 --set train.batch_size=$B --set train.hidden=$HID)
+T=(--set train.epochs=$EP --set train.patience=1000 --set train.batch_size=$B --set train.hidden=$HID --set train.tail_nu=$NU)
 HD_TRAIN_DUMP="$D/tensors.h5" "$H" train "${T[@]}" -o "$D/m1.h5" "$D/f.h5" 2>"$D/log1"
 core=$(grep -o 'OpenBLAS core [A-Za-z0-9_]*' "$D/log1" | head -1 || true)
 read -r hs hv <<<"$("$PY" - "$D/m1.h5" <<'PY'
@@ -29,7 +30,7 @@ steps = len(f["log/step_loss"]); sec = f["log/seconds"][:].sum()
 print("%.1f %.4f" % (f.attrs["run_events"] and (f.attrs["run_events"] - n) * len(f["log/epoch"]) / sec, f["log/val_loss"][-1]))
 PY
 )"
-read -r ps pv <<<"$("$PY" bench/train_peer.py "$D/tensors.h5" "$EP" "$B" "$HID")"
+read -r ps pv <<<"$("$PY" bench/train_peer.py "$D/tensors.h5" "$EP" "$B" "$HID" "$NU")"
 awk -v h="$hs" -v p="$ps" -v hv="$hv" -v pv="$pv" -v c="$core" 'BEGIN { printf "bench train: heimdall=%.0f samples/s peer=%.0f samples/s ratio=%.1f (PyTorch, same set network, batch, AdamW, one thread; final validation NLL heimdall %.3f, peer %.3f; %s)\n", h, p, h / p, hv, pv, c }'
 # achieved GFLOP/s against a measured sgemm peak (numpy float32 matmul, one thread)
 "$PY" - "$hs" "$HID" <<'PY'

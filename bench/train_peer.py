@@ -14,6 +14,7 @@ torch.set_num_threads(1)
 torch.manual_seed(0)
 f = h5py.File(sys.argv[1], "r")
 epochs, batch, hidden, lr, wd, warm, clip = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), 0.002, 1e-4, 100, 5.0
+nu = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0  # train.tail_nu: Student-t loss (0: Gaussian)
 x = torch.tensor(f["train_x"][()]); m = torch.tensor(f["train_m"][()]).bool(); y = torch.tensor(f["train_y"][()])
 vx = torch.tensor(f["val_x"][()]); vm = torch.tensor(f["val_m"][()]).bool(); vy = torch.tensor(f["val_y"][()])
 N, R, D = x.shape
@@ -40,7 +41,10 @@ def nll(o, y):
     a, b, c = o[:, 2].clamp(-20, 20), o[:, 3].clamp(-20, 20), o[:, 4]
     z1 = (y[:, 0] - o[:, 0]) * torch.exp(-a)
     z2 = (y[:, 1] - o[:, 1] - c * z1) * torch.exp(-b)
-    return (0.5 * (z1 * z1 + z2 * z2) + a + b + 1.8378770664093453).mean()
+    q = z1 * z1 + z2 * z2
+    if nu > 2:  # a Student-t with covariance L Lᵀ, as heimdall's
+        return (0.5 * (nu + 2) * torch.log1p(q / (nu - 2)) + math.log((nu - 2) / nu) + a + b + 1.8378770664093453).mean()
+    return (0.5 * q + a + b + 1.8378770664093453).mean()
 
 
 net = SetNet()

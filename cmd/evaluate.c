@@ -37,10 +37,13 @@ void hd_cmd_evaluate_usage(FILE *out)
             "featurized on the fly) and score the method:\n"
             "  geodesic error on WGS84: count, mean, median, 68th and 95th percentile, RMSE,\n"
             "    bias (east, north);\n"
-            "  calibration: the fraction of truths inside the 1-sigma and 2-sigma ellipses\n"
-            "    (nominal 39.3 %% and 86.5 %% in two dimensions) and the mean negative\n"
-            "    log-likelihood of the truth; and inside the 68 %% and 95 %% ellipses\n"
-            "    localize draws (coverage_68, coverage_95);\n"
+            "  calibration: the fraction of truths inside the predictive's 1-sigma and\n"
+            "    2-sigma ellipses, those holding 39.3 %% and 86.5 %% of it (a Gaussian's\n"
+            "    Mahalanobis radius 1 and 2; other radii for a Student-t, tail_nu),\n"
+            "    and the mean negative log-likelihood of the truth; inside the 68 %% and\n"
+            "    95 %% ellipses localize draws (coverage_68, coverage_95); and within\n"
+            "    Mahalanobis distance 1 and 2 of the covariance whatever the shape\n"
+            "    (coverage_d2_1, coverage_d2_4);\n"
             "  the Cramér–Rao bound at the truth for each event's receivers, SNRs and\n"
             "    bandwidth (sqrt of the trace), and the efficiency (error over the bound);\n"
             "  broken down by SNR (median over the receivers used; edges\n"
@@ -109,6 +112,8 @@ static json_t *metrics_json(const hd_metrics *m)
     json_object_set_new(o, "coverage_2sigma", num(m->coverage_2sigma));
     json_object_set_new(o, "coverage_68", num(m->coverage_68));
     json_object_set_new(o, "coverage_95", num(m->coverage_95));
+    json_object_set_new(o, "coverage_d2_1", num(m->coverage_d2_1));
+    json_object_set_new(o, "coverage_d2_4", num(m->coverage_d2_4));
     json_object_set_new(o, "mean_nll", num(m->mean_nll));
     json_object_set_new(o, "median_crlb_m", num(m->median_crlb_m));
     json_object_set_new(o, "median_efficiency", num(m->median_efficiency));
@@ -137,8 +142,10 @@ static int write_group_table(hid_t file, const char *path, const group *g, int n
         {"median_m", offsetof(hd_metrics, median_m), "m", "median geodesic error"},
         {"p68_m", offsetof(hd_metrics, p68_m), "m", "68th percentile of the error"},
         {"p95_m", offsetof(hd_metrics, p95_m), "m", "95th percentile of the error"},
-        {"coverage_1sigma", offsetof(hd_metrics, coverage_1sigma), "1", "fraction of truths inside the 1-sigma ellipse"},
-        {"coverage_2sigma", offsetof(hd_metrics, coverage_2sigma), "1", "fraction of truths inside the 2-sigma ellipse"},
+        {"coverage_1sigma", offsetof(hd_metrics, coverage_1sigma), "1",
+         "fraction of truths inside the predictive's 39.3 % ellipse (a Gaussian's 1 sigma)"},
+        {"coverage_2sigma", offsetof(hd_metrics, coverage_2sigma), "1",
+         "fraction of truths inside the predictive's 86.5 % ellipse (a Gaussian's 2 sigma)"},
         {"coverage_68", offsetof(hd_metrics, coverage_68), "1", "fraction of truths inside the drawn 68 % ellipse"},
         {"coverage_95", offsetof(hd_metrics, coverage_95), "1", "fraction of truths inside the drawn 95 % ellipse"},
         {"median_crlb_m", offsetof(hd_metrics, median_crlb_m), "m", "median Cramér–Rao bound at the truth"},
@@ -210,7 +217,7 @@ static int write_plots(const hd_cli *cli, const hd_run *r, const hd_scored *sc, 
         if (!sc[i].located)
             continue;
         double ll[HD_ELLIPSE_VERTICES][2];
-        hd_locate_ellipse_outline(r->ev[i].res.lat, r->ev[i].res.lon, r->ev[i].res.cov, 0.68, HD_ELLIPSE_VERTICES, ll);
+        hd_locate_ellipse_outline(r->ev[i].res.lat, r->ev[i].res.lon, r->ev[i].res.cov, r->ev[i].res.nu, 0.68, HD_ELLIPSE_VERTICES, ll);
         for (int v = 0; v <= HD_ELLIPSE_VERTICES; v++)
             fprintf(of[2].f, "%.7f %.7f\n", ll[v % HD_ELLIPSE_VERTICES][1], ll[v % HD_ELLIPSE_VERTICES][0]);
         fprintf(of[2].f, "\n");
@@ -476,7 +483,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
         COL(sc[i].de_m, "error_east_m", "m", "estimate minus truth, east")
         COL(sc[i].dn_m, "error_north_m", "m", "estimate minus truth, north")
         COL(sc[i].d2, "mahalanobis2", "1", "squared Mahalanobis distance of the truth under the covariance")
-        COL(sc[i].nll, "nll", "1", "negative log-likelihood of the truth (2-D Gaussian, metres)")
+        COL(r.ev[i].res.nu, "nu", "1", "the predictive's degrees of freedom: a Student-t with the covariance cov_enu_m2 (0: a Gaussian)")
+        COL(sc[i].content, "content", "1",
+            "probability of the predictive's smallest ellipse holding the truth (uniform on [0, 1] when calibrated)")
+        COL(sc[i].nll, "nll", "1", "negative log-likelihood of the truth under the predictive (metres)")
         COL(sc[i].crlb_m, "crlb_m", "m", "Cramér–Rao bound at the truth, sqrt of the trace (noise, bandwidth, clocks)")
         COL(crlb_model[i], "crlb_with_model_m", "m", "the same with localize.model_sigma_ns added to the timing variances")
         COL(r.ev[i].res.gdop, "gdop", "1", "horizontal dilution of precision at the estimate")
@@ -511,6 +521,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
             {"bias_east_m", all.bias_east_m}, {"bias_north_m", all.bias_north_m},
             {"coverage_1sigma", all.coverage_1sigma}, {"coverage_2sigma", all.coverage_2sigma},
             {"coverage_68", all.coverage_68}, {"coverage_95", all.coverage_95},
+            {"coverage_d2_1", all.coverage_d2_1}, {"coverage_d2_4", all.coverage_d2_4},
             {"mean_nll", all.mean_nll}, {"median_crlb_m", all.median_crlb_m},
             {"median_efficiency", all.median_efficiency}, {"latency_median_us", lat_med},
             {"latency_p95_us", lat_p95},
@@ -547,6 +558,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
     json_object_set_new(report, "coverage_1sigma_se", num(se1));
     json_object_set_new(report, "coverage_2sigma_se", num(se2));
     json_object_set_new(report, "model_sigma_ns", json_real(cfg->localize.model_sigma_ns));
+    const double tail_nu = in.method == HD_LOC_NN && in.model                  ? in.model->A.nu
+                           : in.method == HD_LOC_RSS || in.method == HD_LOC_KNN ? 0
+                                                                                : cfg->localize.tail_nu;
+    json_object_set_new(report, "tail_nu", json_real(tail_nu));
     json_object_set_new(report, "latency_median_us", num(lat_med));
     json_object_set_new(report, "latency_p95_us", num(lat_p95));
     json_object_set_new(report, "latency_max_us", num(lat_max));
@@ -589,9 +604,12 @@ static int run(const hd_cli *cli, hd_config *cfg)
            (long long)counts[HD_LOC_TOO_FEW], (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_OUTSIDE]);
     printf("  error: median %.0f m, p68 %.0f m, p95 %.0f m, mean %.0f m, rmse %.0f m, bias (%.0f, %.0f) m east/north\n",
            all.median_m, all.p68_m, all.p95_m, all.mean_m, all.rmse_m, all.bias_east_m, all.bias_north_m);
-    printf("  calibration: %.1f %% inside 1-sigma (nominal 39.3 ± %.1f %%), %.1f %% inside 2-sigma (nominal 86.5 ± %.1f %%; "
-           "± one binomial s.e. over %lld events); mean NLL %.2f\n",
-           100 * all.coverage_1sigma, 100 * se1, 100 * all.coverage_2sigma, 100 * se2, (long long)all.located, all.mean_nll);
+    char shape[48] = "Gaussian";
+    if (tail_nu > 2)
+        snprintf(shape, sizeof shape, "Student-t, %g degrees of freedom", tail_nu);
+    printf("  calibration (%s): %.1f %% inside 1-sigma (nominal 39.3 ± %.1f %%), %.1f %% inside 2-sigma (nominal 86.5 ± "
+           "%.1f %%; ± one binomial s.e. over %lld events); mean NLL %.2f\n",
+           shape, 100 * all.coverage_1sigma, 100 * se1, 100 * all.coverage_2sigma, 100 * se2, (long long)all.located, all.mean_nll);
     printf("  ellipses drawn (GeoJSON, KML): %.1f %% inside the 68 %% one, %.1f %% inside the 95 %% one\n",
            100 * all.coverage_68, 100 * all.coverage_95);
     printf("  bound: median CRLB %.0f m, median error/CRLB %.2f\n", all.median_crlb_m, all.median_efficiency);

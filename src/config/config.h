@@ -137,6 +137,7 @@ typedef struct {
     int arch;                    /* 0 set, 1 mlp */
     int hidden;
     int gelu;                    /* activation: 1 gelu, 0 relu */
+    double tail_nu;              /* the loss: Student-t NLL with this many degrees of freedom (0: Gaussian) */
     int epochs;                  /* planned (the learning-rate schedule's length) */
     int stop_after;              /* stop after this many epochs in all, resumable (0: run to the end) */
     int batch_size;              /* global batch, split over ranks */
@@ -162,6 +163,7 @@ typedef struct {
     double outlier_sigma;        /* a pair or receiver inconsistent by more than this many sigma is dropped */
     int scale_by_chi2;           /* widen an event's covariance by its reduced chi² when above 1 */
     double model_sigma_ns;       /* per receiver timing error the features do not carry (multipath) */
+    double tail_nu;              /* timing methods' predictive: Student-t with this many degrees of freedom (0: Gaussian) */
     double rss_exponent;         /* log-distance path-loss exponent */
     int rss_fit_exponent;        /* fit the exponent per event too (needs one more receiver) */
     double rss_sigma_db;         /* RSS error (shadowing) 1-sigma */

@@ -11,7 +11,7 @@ void hd_eval_score(const hd_locate_net *net, const hd_locate_result *res, double
                    hd_scored *o)
 {
     o->located = res->status == HD_LOC_OK || res->status == HD_LOC_OUTSIDE; /* a position, if a far one */
-    o->err_m = o->de_m = o->dn_m = o->d2 = o->nll = o->crlb_m = o->efficiency = NAN;
+    o->err_m = o->de_m = o->dn_m = o->d2 = o->content = o->nll = o->crlb_m = o->efficiency = NAN;
     double et, nt, c[3];
     if (!isfinite(lat) || !isfinite(lon))
         return;
@@ -24,8 +24,8 @@ void hd_eval_score(const hd_locate_net *net, const hd_locate_result *res, double
     o->de_m = res->e - et;
     o->dn_m = res->n - nt;
     o->d2 = hd_locate_mahalanobis2(res->cov, o->de_m, o->dn_m);
-    double det = res->cov[0] * res->cov[2] - res->cov[1] * res->cov[1];
-    o->nll = det > 0 ? 0.5 * o->d2 + log(2 * M_PI) + 0.5 * log(det) : INFINITY;
+    o->content = isfinite(o->d2) ? hd_locate_content(o->d2, res->nu) : 1;
+    o->nll = hd_locate_nll(o->d2, res->cov[0] * res->cov[2] - res->cov[1] * res->cov[1], res->nu);
     o->efficiency = o->err_m / o->crlb_m;
 }
 
@@ -47,7 +47,7 @@ int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_met
     }
     size_t k = 0, kc = 0, ke = 0;
     double sum = 0, sum2 = 0, be = 0, bn = 0, nll = 0;
-    int64_t in1 = 0, in2 = 0, in68 = 0, in95 = 0;
+    int64_t in1 = 0, in2 = 0, in68 = 0, in95 = 0, ind1 = 0, ind4 = 0;
     m->n = 0;
     for (int64_t i = 0; i < n; i++) {
         if (sel && !sel[i])
@@ -61,10 +61,12 @@ int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_met
         be += s[i].de_m;
         bn += s[i].dn_m;
         nll += s[i].nll;
-        in1 += s[i].d2 <= 1;
-        in2 += s[i].d2 <= 4;
-        in68 += s[i].d2 <= -2 * log(1 - 0.68);
-        in95 += s[i].d2 <= -2 * log(1 - 0.95);
+        in1 += s[i].content <= HD_COVERAGE_1SIGMA;
+        in2 += s[i].content <= HD_COVERAGE_2SIGMA;
+        in68 += s[i].content <= 0.68;
+        in95 += s[i].content <= 0.95;
+        ind1 += s[i].d2 <= 1;
+        ind4 += s[i].d2 <= 4;
         if (isfinite(s[i].crlb_m))
             crlb[kc++] = s[i].crlb_m;
         if (isfinite(s[i].efficiency))
@@ -85,6 +87,8 @@ int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_met
     m->coverage_2sigma = k ? (double)in2 / k : NAN;
     m->coverage_68 = k ? (double)in68 / k : NAN;
     m->coverage_95 = k ? (double)in95 / k : NAN;
+    m->coverage_d2_1 = k ? (double)ind1 / k : NAN;
+    m->coverage_d2_4 = k ? (double)ind4 / k : NAN;
     m->mean_nll = k ? nll / k : NAN;
     m->median_crlb_m = quantile(crlb, kc, 0.5);
     m->median_efficiency = quantile(eff, ke, 0.5);

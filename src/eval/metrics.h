@@ -11,7 +11,8 @@ typedef struct {
     double err_m;            /* geodesic distance truth → estimate (WGS84) */
     double de_m, dn_m;       /* estimate − truth, east and north (m) */
     double d2;               /* Mahalanobis distance² of the truth under the covariance */
-    double nll;              /* −log density of the truth (2-D Gaussian, metres) */
+    double content;          /* probability of the predictive's smallest ellipse holding the truth */
+    double nll;              /* −log density of the truth under the predictive (metres) */
     double crlb_m;           /* sqrt(trace) of the bound at the truth (NaN: none) */
     double efficiency;       /* err_m / crlb_m */
 } hd_scored;
@@ -26,8 +27,12 @@ typedef struct {
     int64_t located;         /* of them, with a position */
     double mean_m, median_m, p68_m, p95_m, rmse_m;
     double bias_east_m, bias_north_m;
-    double coverage_1sigma, coverage_2sigma; /* fraction of truths with d2 <= 1, <= 4 */
-    double coverage_68, coverage_95; /* inside the drawn 68 % and 95 % ellipses (d2 <= -2 ln(1 - p)) */
+    /* fractions of truths inside the predictive's ellipses holding 39.3 %
+     * and 86.5 % (a Gaussian's 1σ and 2σ: d2 <= 1, <= 4; a Student-t's
+     * other radii, hd_locate_radius2), and the drawn 68 % and 95 % ones */
+    double coverage_1sigma, coverage_2sigma;
+    double coverage_68, coverage_95;
+    double coverage_d2_1, coverage_d2_4; /* d2 <= 1, <= 4 whatever the shape */
     double mean_nll;
     double median_crlb_m, median_efficiency;
 } hd_metrics;

@@ -20,10 +20,10 @@ static json_t *receivers_used(const hd_station *st, int R, uint64_t used)
     return a;
 }
 
-static json_t *ellipse_props(const double cov[3], double p)
+static json_t *ellipse_props(const double cov[3], double nu, double p)
 {
     double a, b, az;
-    hd_locate_ellipse(cov, p, &a, &b, &az);
+    hd_locate_ellipse(cov, nu, p, &a, &b, &az);
     return json_pack("{s:f, s:f, s:f, s:f}", "probability", p, "semi_major_m", a, "semi_minor_m", b, "azimuth_deg", az);
 }
 
@@ -42,8 +42,11 @@ static json_t *event_props(const hd_station *st, int R, const hd_located *ev)
         json_object_set_new(o, "lon", json_real(r->lon));
         json_object_set_new(o, "alt_m", json_real(r->alt));
         json_object_set_new(o, "cov_enu_m2", json_pack("[f, f, f]", r->cov[0], r->cov[1], r->cov[2]));
-        json_object_set_new(o, "ellipse_68", ellipse_props(r->cov, 0.68));
-        json_object_set_new(o, "ellipse_95", ellipse_props(r->cov, 0.95));
+        /* the predictive's shape: a Student-t with nu degrees of freedom
+         * and the covariance above, or a Gaussian (nu 0) */
+        json_object_set_new(o, "nu", json_real(r->nu));
+        json_object_set_new(o, "ellipse_68", ellipse_props(r->cov, r->nu, 0.68));
+        json_object_set_new(o, "ellipse_95", ellipse_props(r->cov, r->nu, 0.95));
         if (isfinite(r->gdop))
             json_object_set_new(o, "gdop", json_real(r->gdop));
         if (isfinite(r->crlb[0]))
@@ -292,8 +295,8 @@ int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st
         int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
         outline ll68, ll95;
         if (located && (geojson || kml)) { /* each outline once, for both maps */
-            hd_locate_ellipse_outline(r->lat, r->lon, r->cov, 0.68, HD_ELLIPSE_VERTICES, ll68);
-            hd_locate_ellipse_outline(r->lat, r->lon, r->cov, 0.95, HD_ELLIPSE_VERTICES, ll95);
+            hd_locate_ellipse_outline(r->lat, r->lon, r->cov, r->nu, 0.68, HD_ELLIPSE_VERTICES, ll68);
+            hd_locate_ellipse_outline(r->lat, r->lon, r->cov, r->nu, 0.95, HD_ELLIPSE_VERTICES, ll95);
         }
         if (geojson)
             rc = geojson_event(geojson, st, R, e, ll68, ll95, text);
@@ -329,7 +332,7 @@ void hd_located_summary(const hd_station *st, int R, const hd_located *e, char *
         return;
     }
     double a, b, az;
-    hd_locate_ellipse(r->cov, 0.68, &a, &b, &az);
+    hd_locate_ellipse(r->cov, r->nu, 0.68, &a, &b, &az);
     int o2 = snprintf(buf + off, size - off, "%.5f %c %.5f %c ± %.0f × %.0f m (68 %%, major axis %.0f°), %d receivers",
                       fabs(r->lat), r->lat >= 0 ? 'N' : 'S', fabs(r->lon), r->lon >= 0 ? 'E' : 'W', a, b, az,
                       r->n_receivers);

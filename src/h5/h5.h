@@ -20,7 +20,7 @@
 /* Current versions written (a reader refuses a newer major). */
 #define HD_CAPTURES_VERSION 1
 #define HD_FEATURES_VERSION 1
-#define HD_MODEL_VERSION 1
+#define HD_MODEL_VERSION 2 /* 2: tail_nu (a version 1 model is Gaussian) */
 #define HD_EVALUATION_VERSION 1
 
 typedef struct {

@@ -86,6 +86,9 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     memset(net, 0, sizeof *net);
     if (R < 1 || R > HD_MAX_STATIONS)
         return hd_error(HD_EINVAL, "locate: %d receivers (1 to %d)", R, HD_MAX_STATIONS);
+    if (cfg->tail_nu != 0 && !(cfg->tail_nu > 2))
+        return hd_error(HD_ECONFIG, "localize.tail_nu is %g: a Student-t needs more than 2 degrees of freedom "
+                        "for a covariance (0: Gaussian)", cfg->tail_nu);
     if (cfg->n_rss_offsets && cfg->n_rss_offsets != R)
         return hd_error(HD_ECONFIG, "localize.rss_offsets_db has %d values for %d receivers", cfg->n_rss_offsets, R);
     gsl_set_error_handler_off(); /* GSL's default handler aborts */
@@ -731,6 +734,9 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     if (net->cfg.scale_by_chi2 && res->dof > 0)
         for (int k = 0; k < 3; k++)
             res->cov[k] *= (res->chi2 + 4.0) / (res->dof + 4.0);
+    /* the timing errors' heavy tail (multipath): a Student-t predictive
+     * where time differences are used; levels alone stay Gaussian */
+    res->nu = pb.use_t ? net->cfg.tail_nu : 0;
 
     res->status = outside ? HD_LOC_OUTSIDE : HD_LOC_OK;
     return 0;
@@ -775,9 +781,36 @@ static void eig2(const double c[3], double *l1, double *l2, double *theta)
     *theta = 0.5 * atan2(2 * c[1], c[0] - c[2]); /* major axis, from east toward north */
 }
 
-void hd_locate_ellipse(const double cov[3], double p, double *major_m, double *minor_m, double *azimuth_deg)
+double hd_locate_radius2(double p, double nu)
 {
-    double l1, l2, th, k = sqrt(-2 * log(1 - p));
+    if (!(p > 0))
+        return 0;
+    if (!(p < 1))
+        return INFINITY;
+    return nu > 2 ? (nu - 2) * expm1(-2 / nu * log1p(-p)) : -2 * log1p(-p);
+}
+
+double hd_locate_content(double d2, double nu)
+{
+    if (!(d2 > 0))
+        return d2 == 0 ? 0 : NAN;
+    return nu > 2 ? -expm1(-0.5 * nu * log1p(d2 / (nu - 2))) : -expm1(-0.5 * d2);
+}
+
+double hd_locate_nll(double d2, double det, double nu)
+{
+    if (!(det > 0))
+        return INFINITY;
+    /* the t's scale matrix is cov (nu - 2) / nu: log 2π + ½ log|S| + (nu + 2)/2 log(1 + d2_S / nu) */
+    if (nu > 2)
+        return log(2 * M_PI) + 0.5 * log(det) + log((nu - 2) / nu) + 0.5 * (nu + 2) * log1p(d2 / (nu - 2));
+    return log(2 * M_PI) + 0.5 * log(det) + 0.5 * d2;
+}
+
+void hd_locate_ellipse(const double cov[3], double nu, double p, double *major_m, double *minor_m,
+                       double *azimuth_deg)
+{
+    double l1, l2, th, k = sqrt(hd_locate_radius2(p, nu));
     eig2(cov, &l1, &l2, &th);
     *major_m = k * sqrt(l1);
     *minor_m = k * sqrt(l2);
@@ -786,9 +819,10 @@ void hd_locate_ellipse(const double cov[3], double p, double *major_m, double *m
     *azimuth_deg = az < 0 ? az + 180 : az;
 }
 
-void hd_locate_ellipse_outline(double lat, double lon, const double cov[3], double p, int n, double (*latlon)[2])
+void hd_locate_ellipse_outline(double lat, double lon, const double cov[3], double nu, double p, int n,
+                               double (*latlon)[2])
 {
-    double l1, l2, th, k = sqrt(-2 * log(1 - p));
+    double l1, l2, th, k = sqrt(hd_locate_radius2(p, nu));
     eig2(cov, &l1, &l2, &th);
     double a = k * sqrt(l1), b = k * sqrt(l2), ct = cos(th), st = sin(th);
     for (int i = 0; i < n; i++) {

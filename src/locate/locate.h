@@ -78,6 +78,9 @@ typedef struct {
     double e, n;                     /* metres in net->frame */
     double lat, lon, alt;
     double cov[3];                   /* ee, en, nn (m²) */
+    double nu;                       /* the predictive's shape: a Student-t with nu
+                                        degrees of freedom (> 2) and covariance cov;
+                                        0: a Gaussian */
     double crlb[3];                  /* Cramér–Rao bound at the estimate, same units */
     double gdop;                     /* horizontal dilution of precision (TDOA: per unit
                                         range error; RSS: per dB) */
@@ -116,14 +119,30 @@ int hd_locate_arrivals(int R, const hd_locate_obs *obs, double outlier_sigma, do
 void hd_locate_to_geo(const hd_locate_net *net, double e, double n, double *lat, double *lon);
 void hd_locate_from_geo(const hd_locate_net *net, double lat, double lon, double *e, double *n);
 
-/* Uncertainty ellipse of a 2×2 covariance at probability p (0.68, 0.95):
- * semi-axes (m) and the major axis' azimuth (degrees clockwise from north,
- * in [0, 180)). */
-void hd_locate_ellipse(const double cov[3], double p, double *major_m, double *minor_m, double *azimuth_deg);
+/* The predictive of a position (see hd_locate_result.nu): a bivariate
+ * Student-t with nu degrees of freedom and covariance cov, or a Gaussian
+ * (nu 0). Its regions of probability p are the ellipses of Mahalanobis
+ * distance² (under cov) up to hd_locate_radius2(p, nu): -2 ln(1 - p) for
+ * a Gaussian, (nu - 2)((1 - p)^(-2/nu) - 1) for the t. */
+double hd_locate_radius2(double p, double nu);
+/* The probability inside the ellipse through a point at Mahalanobis
+ * distance² d2: the inverse of hd_locate_radius2. Uniform on [0, 1] over
+ * truths drawn from the predictive (a calibration check at every level). */
+double hd_locate_content(double d2, double nu);
+/* −log density (m⁻²) of an offset at Mahalanobis distance² d2 under the
+ * predictive with covariance determinant det (m⁴). */
+double hd_locate_nll(double d2, double det, double nu);
+
+/* Uncertainty ellipse of the predictive (covariance cov, shape nu) holding
+ * probability p (0.68, 0.95): semi-axes (m) and the major axis' azimuth
+ * (degrees clockwise from north, in [0, 180)). */
+void hd_locate_ellipse(const double cov[3], double nu, double p, double *major_m, double *minor_m,
+                       double *azimuth_deg);
 /* Its outline as n geodetic vertices (latlon[n][2]) around (lat, lon),
  * each placed on the ellipsoid by a geodesic from the centre, in
  * counter-clockwise order (east, then north, then west). */
-void hd_locate_ellipse_outline(double lat, double lon, const double cov[3], double p, int n, double (*latlon)[2]);
+void hd_locate_ellipse_outline(double lat, double lon, const double cov[3], double nu, double p, int n,
+                               double (*latlon)[2]);
 
 /* Mahalanobis distance² of an offset (de, dn) under cov. */
 double hd_locate_mahalanobis2(const double cov[3], double de, double dn);

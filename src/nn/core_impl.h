@@ -170,12 +170,18 @@ static void F(forward)(const hd_nn_arch *A, const T *p, F(work) *w)
     F(dense)(w->h3, W4, b4, w->out, B, H, 5);
 }
 
-/* Gaussian NLL of targets y[B*2] (km) under out: the mean over the batch of
- * 0.5 |L⁻¹ (y − μ)|² + log L11 + log L22 (+ log 2π). dout[B*5] = dNLL/dout
+/* NLL of targets y[B*2] (km) under out, covariance L Lᵀ with
+ * L = [[e^a, 0], [c, e^b]], q = |L⁻¹ (y − μ)|²: the mean over the batch of
+ * 0.5 q + a + b (+ log 2π), a Gaussian (nu 0); or for a Student-t with nu > 2
+ * degrees of freedom and that covariance (scale L Lᵀ (nu − 2)/nu)
+ * 0.5 (nu + 2) log(1 + q/(nu − 2)) + a + b + log((nu − 2)/nu) (+ log 2π).
+ * The t's gradient is the Gaussian's with the q terms weighted by
+ * (nu + 2)/(nu − 2 + q): a far outlier pulls less. dout[B*5] = dNLL/dout
  * (of the mean) when not NULL. */
-static double F(nll)(const T *out, const T *y, int B, T *dout)
+static double F(nll)(const T *out, const T *y, int B, double nu, T *dout)
 {
     double sum = 0;
+    const int t = nu > 2;
     for (int e = 0; e < B; e++) {
         const T *o = out + (size_t)e * 5;
         T a = o[2], b = o[3], c = o[4];
@@ -186,14 +192,17 @@ static double F(nll)(const T *out, const T *y, int B, T *dout)
         T ea = EXP(-a), eb = EXP(-b);
         T d1 = y[2 * e] - o[0], d2 = y[2 * e + 1] - o[1];
         T z1 = d1 * ea, z2 = (d2 - c * z1) * eb;
-        sum += 0.5 * ((double)z1 * z1 + (double)z2 * z2) + a + b + 1.8378770664093453;
+        double q = (double)z1 * z1 + (double)z2 * z2;
+        sum += (t ? log((nu - 2) / nu) + 0.5 * (nu + 2) * log1p(q / (nu - 2)) : 0.5 * q) + a + b +
+               1.8378770664093453;
         if (dout) {
+            T wq = t ? (T)((nu + 2) / (nu - 2 + q)) : (T)1;
             T *g = dout + (size_t)e * 5, s = (T)1 / B;
-            T gz2 = z2, gz1 = z1 - z2 * c * eb;
+            T gz2 = wq * z2, gz1 = wq * (z1 - z2 * c * eb);
             g[0] = -gz1 * ea * s;
             g[1] = -gz2 * eb * s;
             g[2] = (o[2] > 20 || o[2] < -20) ? 0 : (1 - gz1 * z1) * s;
-            g[3] = (o[3] > 20 || o[3] < -20) ? 0 : (1 - z2 * z2) * s;
+            g[3] = (o[3] > 20 || o[3] < -20) ? 0 : (1 - gz2 * z2) * s;
             g[4] = -gz2 * z1 * eb * s;
         }
     }

@@ -157,6 +157,7 @@ int hd_nn_model_save(const hd_nn_model *M, const char *path, int force, const hd
     if ((rc = hd_h5_attr_str(f, "arch", set ? "set" : "mlp")) < 0 || (rc = hd_h5_attr_int(f, "n_receivers", A->R)) < 0 ||
         (rc = hd_h5_attr_int(f, "n_inputs", A->din)) < 0 || (rc = hd_h5_attr_int(f, "hidden", H)) < 0 ||
         (rc = hd_h5_attr_str(f, "activation", A->gelu ? "gelu" : "relu")) < 0 ||
+        (rc = hd_h5_attr_double(f, "tail_nu", A->nu)) < 0 ||
         (rc = hd_h5_attr_int(f, "n_params", (int64_t)A->n_params)) < 0 || (rc = hd_h5_attr_int(f, "step", M->step)) < 0 ||
         (rc = hd_h5_attr_int(f, "epoch", M->epoch)) < 0 || (rc = hd_h5_attr_double(f, "best_val_loss", M->best_val)) < 0 ||
         (rc = hd_h5_attr_int(f, "bad_epochs", M->bad_epochs)) < 0 || (rc = hd_h5_attr_int(f, "seed", (int64_t)M->seed)) < 0 ||
@@ -224,6 +225,14 @@ int hd_nn_model_load(hd_nn_model *M, const char *path)
     }
     if ((rc = hd_nn_arch_init(&A, kind, (int)R, (int)hidden, strcmp(act, "gelu") == 0)) < 0)
         goto fail;
+    /* the loss's and the predictive's shape (absent before it existed: Gaussian) */
+    A.nu = 0;
+    if (H5Aexists(f, "tail_nu") > 0 && (rc = hd_h5_read_attr_double(f, "tail_nu", &A.nu)) < 0)
+        goto fail;
+    if (A.nu != 0 && !(A.nu > 2)) {
+        rc = hd_error(HD_EFORMAT, "tail_nu %g is not a Student-t with a covariance (more than 2) nor 0", A.nu);
+        goto fail;
+    }
     if ((int64_t)A.n_params != np) {
         rc = hd_error(HD_EFORMAT, "n_params %lld does not match the architecture's %zu", (long long)np, A.n_params);
         goto fail;
@@ -350,6 +359,7 @@ int hd_nn_predict(const hd_nn_model *M, const hd_locate_net *net, const hd_locat
         r->n = anchor[3 * e + 1] + mu[1] * S;
         for (int k = 0; k < 3; k++)
             r->cov[k] = c[k] * S * S;
+        r->nu = M->A.nu;
         hd_locate_to_geo(net, r->e, r->n, &r->lat, &r->lon);
         r->alt = net->tx_alt_m;
         r->status = HD_LOC_OK;

@@ -250,7 +250,7 @@ double hd_nn_loss_grad(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int 
 {
     b->w.B = n;
     forward_f(A, p, &b->w);
-    double mean = nll_f(b->w.out, y, n, b->w.d5);
+    double mean = nll_f(b->w.out, y, n, A->nu, b->w.d5);
     /* the gradient of the SUM: nll_f gives that of the mean */
     for (int i = 0; i < n * 5; i++)
         b->w.d5[i] *= (float)n;
@@ -322,7 +322,7 @@ double hd_nn_loss_double(const hd_nn_arch *A, const double *pd, const float *x, 
     for (int i = 0; yd && i < 2 * n; i++)
         yd[i] = y[i];
     forward_d(A, pd, &w);
-    double l = yd ? nll_d(w.out, yd, n, NULL) * n : NAN;
+    double l = yd ? nll_d(w.out, yd, n, A->nu, NULL) * n : NAN;
     free(yd);
     work_free_d(&w);
     return l;
@@ -338,7 +338,7 @@ double hd_nn_loss_grad_double(const hd_nn_arch *A, const double *pd, const float
     for (int i = 0; yd && i < 2 * n; i++)
         yd[i] = y[i];
     forward_d(A, pd, &w);
-    double l = yd ? nll_d(w.out, yd, n, w.d5) * n : NAN;
+    double l = yd ? nll_d(w.out, yd, n, A->nu, w.d5) * n : NAN;
     for (int i = 0; i < n * 5; i++)
         w.d5[i] *= n;
     backward_d(A, pd, &w, g);

@@ -33,6 +33,7 @@ enum {
 typedef struct {
     int kind;                /* hd_nn_kind */
     int R, din, hidden, gelu;
+    double nu;               /* the loss and predictive: Student-t degrees of freedom (> 2), 0 Gaussian */
     size_t off[5];           /* dense1, dense2, layer norm, dense3, dense4 */
     size_t n_params;
 } hd_nn_arch;

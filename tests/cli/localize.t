@@ -117,7 +117,7 @@ run "$HEIMDALL" evaluate -c "$cfg" --set evaluate.plots=false -o "$TMP/eval.h5" 
 is "$RC" 0 "evaluate exits 0"
 [ "$RC" -eq 0 ] || diag "$ERR"
 like "$OUT" "error: median [0-9]+ m, p68 [0-9]+ m, p95" "prints the error percentiles"
-like "$OUT" "calibration: .* inside 1-sigma" "prints the calibration"
+like "$OUT" "calibration \(Gaussian\): .* inside 1-sigma" "prints the calibration and the predictive's shape"
 like "$OUT" "ellipses drawn .* inside the 68 % one, .* inside the 95 % one" "prints the drawn ellipses' coverage"
 like "$OUT" "latency: median [0-9]+ us" "prints per-event latency"
 [ -s "$TMP/report.json" ]; ok $? "report.json beside eval.h5"
@@ -150,6 +150,52 @@ assert "breakdown/snr/coverage_68" in f
 PY
     is "$RC" 0 "report.json keys and eval.h5 per-event datasets"
     [ "$RC" -eq 0 ] || diag "$ERR"
+    # a Student-t predictive (localize.tail_nu): its regions hold their
+    # probability of the t (tighter than a Gaussian's of the same covariance
+    # at 68 %, wider at 95 %)
+    run "$HEIMDALL" evaluate -q -c "$cfg" --set evaluate.plots=false --set localize.tail_nu=5 -o "$TMP/evt.h5" "$TMP/f.h5"
+    is "$RC" 0 "evaluate with localize.tail_nu 5"
+    run "$HEIMDALL" localize -q -c "$cfg" --set localize.tail_nu=5 -o "$TMP/t.geojson" "$TMP/f.h5"
+    is "$RC" 0 "localize with localize.tail_nu 5"
+    run "$PYTHON" - "$TMP/evt.report.json" "$TMP/evt.h5" "$TMP/t.jsonl" "$TMP/pos.jsonl" <<'PY'
+import json, sys, h5py, math
+r = json.load(open(sys.argv[1]))
+f = h5py.File(sys.argv[2], "r")
+ok = f["status"][:] == 0
+d2, c, nu = f["mahalanobis2"][:][ok], f["content"][:][ok], f["nu"][:][ok]
+assert len(d2) > 0 and all(nu == 5) and r["tail_nu"] == 5
+rad2 = lambda p: 3 * ((1 - p) ** (-2 / 5) - 1)            # (nu - 2)((1 - p)^(-2/nu) - 1)
+for i in range(len(d2)):
+    assert abs(c[i] - (1 - (1 + d2[i] / 3) ** -2.5)) < 1e-9, (d2[i], c[i])
+for p, k in ((1 - math.exp(-0.5), "coverage_1sigma"), (1 - math.exp(-2), "coverage_2sigma"), (0.68, "coverage_68"), (0.95, "coverage_95")):
+    want = (d2 <= rad2(p)).mean()
+    assert abs(r[k] - want) < 1e-9, (k, r[k], want)
+assert abs(r["coverage_d2_1"] - (d2 <= 1).mean()) < 1e-9 and abs(r["coverage_d2_4"] - (d2 <= 4).mean()) < 1e-9
+assert rad2(0.95) > -2 * math.log(0.05) and rad2(0.68) < -2 * math.log(0.32), "the t's 95 % region is wider, its 68 % one tighter"
+# the ellipses localize writes: semi-axes from the covariance's eigenvalues and the t's radius
+t = [json.loads(l) for l in open(sys.argv[3])]
+g = [json.loads(l) for l in open(sys.argv[4])]
+n = 0
+for a, b in zip(t, g):
+    if "cov_enu_m2" not in a:
+        continue
+    assert a["nu"] == 5 and b["nu"] == 0, (a["nu"], b["nu"])
+    ee, en, nn = a["cov_enu_m2"]
+    l1 = (ee + nn) / 2 + math.sqrt(((ee - nn) / 2) ** 2 + en * en)
+    for p, k in ((0.68, "ellipse_68"), (0.95, "ellipse_95")):
+        want = math.sqrt(rad2(p) * l1)
+        assert abs(a[k]["semi_major_m"] - want) < 1e-6 * want, (k, a[k]["semi_major_m"], want)
+        ratio = a[k]["semi_major_m"] / b[k]["semi_major_m"]
+        assert abs(ratio - math.sqrt(rad2(p) / (-2 * math.log(1 - p)))) < 1e-6, ratio
+    n += 1
+assert n > 0
+print(n)
+PY
+    is "$RC" 0 "Student-t: content, coverage at every level and the drawn ellipses follow nu"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    run "$HEIMDALL" localize -q -c "$cfg" --set localize.tail_nu=2 -o "$TMP/t2.geojson" "$TMP/f.h5"
+    is "$RC" 2 "localize.tail_nu 2 (no covariance) is a config error"
+    like "$ERR" "more than 2 degrees of freedom" "and says why"
     cp "$TMP/f.h5" "$TMP/notruth.h5"
     "$PYTHON" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['truth']" "$TMP/notruth.h5"
     run "$HEIMDALL" evaluate -q -o "$TMP/e2.h5" "$TMP/notruth.h5"

@@ -79,7 +79,33 @@ is "$RC" 0 "localize --method nn"
 grep -q '"method":"nn"' "$TMP/nn.jsonl" && grep -q '"ellipse_95"' "$TMP/nn.jsonl"; ok $? "positions with ellipses"
 run "$HEIMDALL" evaluate -q -c "$cfg" --method nn -m "$TMP/m4.h5" --set evaluate.plots=false -o "$TMP/e.h5" "$TMP/f.h5"
 is "$RC" 0 "evaluate --method nn"
-like "$OUT" "calibration: .* inside 1-sigma" "scored like the others"
+like "$OUT" "calibration \(.*\): .* inside 1-sigma" "scored like the others"
+
+# the Student-t loss (train.tail_nu): kept in the model, whose predictions
+# carry it; a model from before it existed is Gaussian
+run "$HEIMDALL" train -q -c "$cfg" "${T[@]}" --set train.epochs=2 --set train.tail_nu=4 -o "$TMP/mt4.h5" "$TMP/f.h5"
+is "$RC" 0 "train with train.tail_nu 4"
+run "$HEIMDALL" evaluate -q -c "$cfg" --method nn -m "$TMP/mt4.h5" --set evaluate.plots=false -o "$TMP/et4.h5" "$TMP/f.h5"
+is "$RC" 0 "evaluate its model"
+cp "$TMP/m4.h5" "$TMP/old.h5"
+"$PYTHON" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f.attrs['tail_nu']" "$TMP/old.h5"
+run "$HEIMDALL" evaluate -q -c "$cfg" --method nn -m "$TMP/old.h5" --set evaluate.plots=false -o "$TMP/eold.h5" "$TMP/f.h5"
+is "$RC" 0 "a model without tail_nu still loads"
+run "$PYTHON" - "$TMP/mt4.h5" "$TMP/et4.h5" "$TMP/m4.h5" "$TMP/eold.h5" <<'PY'
+import sys, h5py, numpy as np
+m, e, m0, e0 = (h5py.File(p, "r") for p in sys.argv[1:5])
+assert m.attrs["tail_nu"] == 4 and m0.attrs["tail_nu"] == 0, (m.attrs["tail_nu"], m0.attrs["tail_nu"])
+ok = e["status"][:] == 0
+assert ok.any() and np.all(e["nu"][:][ok] == 4) and np.all(e0["nu"][:][e0["status"][:] == 0] == 0)
+# the logged validation loss (the t's) is finite
+assert np.all(np.isfinite(m["log/val_loss"][:]))
+PY
+is "$RC" 0 "the model keeps nu 4, its predictions carry it; an old model is Gaussian"
+[ "$RC" -eq 0 ] || diag "$ERR"
+run "$HEIMDALL" train -q -c "$cfg" "${T[@]}" --set train.tail_nu=1.5 -o "$TMP/bad_nu.h5" "$TMP/f.h5"
+is "$RC" 2 "train.tail_nu 1.5 (no covariance) is a config error"
+like "$ERR" "more than 2 degrees of freedom" "and says why"
+[ ! -e "$TMP/bad_nu.h5" ]; ok $? "and writes nothing"
 
 # refusals
 run "$HEIMDALL" localize -q --method nn -o "$TMP/x.geojson" "$TMP/f.h5"

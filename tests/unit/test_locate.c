@@ -188,15 +188,15 @@ int main(void)
     /* ellipses */
     {
         double c[3] = {400.0 * 400.0, 0, 100.0 * 100.0}, a, b, az;
-        hd_locate_ellipse(c, 1 - exp(-0.5), &a, &b, &az);
+        hd_locate_ellipse(c, 0, 1 - exp(-0.5), &a, &b, &az);
         is_double(a, 400, 1e-6, "1-sigma major axis");
         is_double(b, 100, 1e-6, "1-sigma minor axis");
         is_double(az, 90, 1e-9, "major axis east-west: azimuth 90");
         double c2[3] = {1e4, 0.99e4, 1e4};
-        hd_locate_ellipse(c2, 0.95, &a, &b, &az);
+        hd_locate_ellipse(c2, 0, 0.95, &a, &b, &az);
         is_double(az, 45, 1e-6, "correlated east-north: azimuth 45");
         double ll[36][2], area = 0;
-        hd_locate_ellipse_outline(45.0, 8.0, c, 0.95, 36, ll);
+        hd_locate_ellipse_outline(45.0, 8.0, c, 0, 0.95, 36, ll);
         for (int i = 0; i < 36; i++) {
             int j = (i + 1) % 36;
             area += ll[i][1] * ll[j][0] - ll[j][1] * ll[i][0];
@@ -206,6 +206,49 @@ int main(void)
         hd_geo_inverse(45.0, 8.0, ll[0][0], ll[0][1], &d0, NULL, NULL);
         is_double(d0, 400 * sqrt(-2 * log(0.05)), 1e-3, "vertex on the major axis at the 95 % distance (geodesic)");
         is_double(hd_locate_mahalanobis2(c, 400, 0), 1, 1e-12, "Mahalanobis distance of the 1-sigma point");
+    }
+
+    /* the Student-t predictive: regions by probability, checked against
+     * draws of a bivariate t with that covariance */
+    {
+        is_double(hd_locate_radius2(0.3934693402873666, 0), 1, 1e-12, "Gaussian 39.3 % region: d2 1");
+        is_double(hd_locate_radius2(0.8646647167633873, 0), 4, 1e-12, "Gaussian 86.5 % region: d2 4");
+        is_double(hd_locate_radius2(0.95, 1e9), -2 * log(0.05), 1e-6, "t with nu -> infinity is the Gaussian");
+        /* nu 4: content 1 - (1 + d2/2)^-2, so the 39.3 % region is d2 = 2 (e^{1/4} - 1) */
+        is_double(hd_locate_radius2(0.3934693402873666, 4), 2 * (exp(0.25) - 1), 1e-12, "t4 39.3 % region");
+        int inv = 1;
+        for (double nu = 0; nu <= 12; nu += 3)
+            for (double p = 0.05; p < 1; p += 0.1)
+                inv &= fabs(hd_locate_content(hd_locate_radius2(p, nu), nu) - p) < 1e-12;
+        ok(inv, "content inverts radius2 (nu 0, 3, 6, 9, 12)");
+        is_double(hd_locate_nll(2.0, 9.0, 0), log(2 * M_PI) + 0.5 * log(9.0) + 1.0, 1e-12, "Gaussian NLL");
+        is_double(hd_locate_nll(2.0, 9.0, 1e9), hd_locate_nll(2.0, 9.0, 0), 1e-6, "t NLL -> Gaussian NLL");
+        /* nu 4, covariance diag(4, 1) (scale diag(2, 0.5)): draws z sqrt(nu/w) */
+        double cv[3] = {4, 0, 1}, nu = 4;
+        const int N = 200000;
+        int in[3] = {0}, fin = 1;
+        const double ps[3] = {0.3934693402873666, 0.68, 0.95};
+        double sum_de2 = 0;
+        hd_rng rng;
+        hd_rng_init(&rng, 77, 0, 0, 0);
+        for (int i = 0; i < N; i++) {
+            /* chi-square with 4 degrees of freedom: -2 ln(u1 u2) */
+            double w = -2 * log(hd_rng_uniform(&rng) * hd_rng_uniform(&rng));
+            double k = sqrt((nu - 2) / w); /* covariance, not scale: E[k²] = 1 */
+            double de = 2 * hd_rng_normal(&rng) * k, dn = hd_rng_normal(&rng) * k;
+            double d2 = hd_locate_mahalanobis2(cv, de, dn);
+            sum_de2 += de * de;
+            for (int q = 0; q < 3; q++)
+                in[q] += d2 <= hd_locate_radius2(ps[q], nu);
+            fin &= isfinite(hd_locate_nll(d2, 4, nu));
+        }
+        for (int q = 0; q < 3; q++)
+            ok(fabs((double)in[q] / N - ps[q]) < 0.004, "t4 draws inside the %.1f %% region: %.4f", 100 * ps[q],
+               (double)in[q] / N);
+        ok(fin, "t NLL finite for every draw");
+        /* the Gaussian's d2 <= 1 holds more of a t4 (55.6 %): why the regions are by probability */
+        is_double(hd_locate_content(1, 4), 1 - 1 / 2.25, 1e-12, "t4: 55.6 % inside Mahalanobis 1");
+        diag("E[de^2] %.3f (covariance 4)", sum_de2 / N);
     }
     hd_locate_net_release(&net);
     hd_config_release(&cfg);

@@ -25,10 +25,11 @@ static void fill(hd_rng *g, float *x, uint8_t *m, float *y, int n)
     }
 }
 
-static void gradcheck(int kind, int gelu)
+static void gradcheck(int kind, int gelu, double nu)
 {
     hd_nn_arch A;
     hd_nn_arch_init(&A, kind, R, 6, gelu);
+    A.nu = nu;
     float *p = malloc(A.n_params * sizeof *p), x[N * R * HD_NN_DIN], y[2 * N];
     uint8_t m[N * R];
     double *pd = malloc(A.n_params * sizeof *pd), *g = calloc(A.n_params, sizeof *g);
@@ -62,8 +63,9 @@ static void gradcheck(int kind, int gelu)
         }
     }
     for (int k = 0; k < 5; k++)
-        ok(worst_layer[k] < 1e-4, "%s %s: %s gradient matches finite differences (worst relative %.2g)",
-           kind == HD_NN_SET ? "set" : "mlp", gelu ? "gelu" : "relu", layer[k], worst_layer[k]);
+        ok(worst_layer[k] < 1e-4, "%s %s %s: %s gradient matches finite differences (worst relative %.2g)",
+           kind == HD_NN_SET ? "set" : "mlp", gelu ? "gelu" : "relu", nu > 2 ? "Student-t" : "Gaussian", layer[k],
+           worst_layer[k]);
     if (worst >= 1e-4)
         diag("worst at parameter %zu", where);
     /* float gradients against the double ones */
@@ -96,10 +98,30 @@ int main(void)
         hd_nn_arch_init(&A, HD_NN_SET, R, 4, 0);
         ok(A.n_params == (size_t)(HD_NN_DIN * 4 + 4 + 4 * 4 + 4 + 8 + 8 * 4 + 4 + 4 * 5 + 5), "parameter count (%zu)", A.n_params);
     }
-    gradcheck(HD_NN_SET, 0);
-    gradcheck(HD_NN_SET, 1);
-    gradcheck(HD_NN_MLP, 0);
-    gradcheck(HD_NN_MLP, 1);
+    gradcheck(HD_NN_SET, 0, 0);
+    gradcheck(HD_NN_SET, 1, 0);
+    gradcheck(HD_NN_MLP, 0, 0);
+    gradcheck(HD_NN_MLP, 1, 0);
+    gradcheck(HD_NN_SET, 1, 4);   /* the Student-t loss (train.tail_nu) */
+    gradcheck(HD_NN_MLP, 0, 3.5);
+
+    /* the Student-t loss's value: 0.5 (nu + 2) log(1 + q/(nu - 2)) + log|L| + log((nu - 2)/nu) + log 2π */
+    {
+        hd_nn_arch A;
+        hd_nn_arch_init(&A, HD_NN_SET, R, 4, 0);
+        float *p = calloc(A.n_params, sizeof *p), x[R * HD_NN_DIN] = {0}, y[2] = {3, 4};
+        uint8_t m[R] = {1};
+        double *pd = calloc(A.n_params, sizeof *pd);
+        /* all weights 0: outputs 0, so mean 0 and L = I: q = 25 */
+        A.nu = 4;
+        double lt = hd_nn_loss_double(&A, pd, x, m, 1, y);
+        A.nu = 0;
+        double lg = hd_nn_loss_double(&A, pd, x, m, 1, y);
+        ok(fabs(lt - (3 * log1p(25 / 2.0) + log(0.5) + log(2 * M_PI))) < 1e-9, "Student-t NLL value (%.6f)", lt);
+        ok(fabs(lg - (12.5 + log(2 * M_PI))) < 1e-9, "Gaussian NLL value (%.6f)", lg);
+        free(p);
+        free(pd);
+    }
 
     /* the covariance from the Cholesky outputs */
     {
