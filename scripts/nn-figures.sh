@@ -24,13 +24,17 @@ import sys, h5py, numpy as np
 w = sys.argv[1]
 nn, td = h5py.File(w + "/eval_nn.h5", "r"), h5py.File(w + "/eval_tdoa.h5", "r")
 en, et, nt = nn["error_m"][:], td["error_m"][:], td["n_timed"][:]
-d2 = nn["mahalanobis2"][:]
+# the probability of the predictive's smallest ellipse holding the truth
+# (the network's is a Student-t with train.tail_nu degrees of freedom)
+c = nn["content"][:]
 loc = np.isfinite(et)
 few = nt < 4
 print("events %d; TDOA located %d" % (len(et), loc.sum()))
 print("on the TDOA-located events: median error TDOA %.0f m, network %.0f m" % (np.median(et[loc]), np.median(en[loc])))
 print("with fewer than 4 receivers timed by valid time differences (%d events): TDOA locates %d; network median %.0f m"
       % (few.sum(), np.isfinite(et[few]).sum(), np.nanmedian(en[few])))
+p1, p2 = 1 - np.exp(-0.5), 1 - np.exp(-2)
 print("network coverage, all events: %.1f %% / %.1f %%; TDOA-located: %.1f %% / %.1f %% (nominal 39.3 / 86.5)"
-      % (100 * np.mean(d2 <= 1), 100 * np.mean(d2 <= 4), 100 * np.mean(d2[loc] <= 1), 100 * np.mean(d2[loc] <= 4)))
+      % (100 * np.mean(c <= p1), 100 * np.mean(c <= p2), 100 * np.mean(c[loc] <= p1), 100 * np.mean(c[loc] <= p2)))
+print("inside the drawn 68 %% / 95 %% ellipses: %.1f %% / %.1f %%" % (100 * np.mean(c <= 0.68), 100 * np.mean(c <= 0.95)))
 PY
