@@ -34,8 +34,6 @@ receiver reports 4 of 4.
 import argparse
 import asyncio
 import http
-import os
-import socket
 import ssl
 import struct
 import sys
@@ -44,6 +42,8 @@ import time
 import h5py
 import numpy as np
 import websockets
+
+import emu_common
 
 GPS_EPOCH = 315964800
 LEAP = 18
@@ -155,71 +155,29 @@ class Receiver:
             pass
 
 
-async def silent(reader, writer):
-    """Accept, read whatever comes, never answer."""
-    try:
-        while await reader.read(4096):
-            pass
-    finally:
-        writer.close()
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 async def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("captures")
-    ap.add_argument("--fault", action="append", default=[], help="R:MODE")
+    emu_common.add_arguments(ap, "by /status", "by /status")
     ap.add_argument("--password", default=None, help="password every receiver requires")
-    ap.add_argument("--lifetime", type=float, default=60)
-    ap.add_argument("--position", action="append", default=[], help="R:LAT,LON advertised by /status")
-    ap.add_argument("--users", action="append", default=[], help="R:N users reported by /status")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https:// and wss:// with this certificate")
     a = ap.parse_args()
     tls = None
     if a.tls:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(*a.tls)
-    positions = {int(x.split(":")[0]): tuple(float(v) for v in x.split(":")[1].split(",")) for x in a.position}
-    users = {int(x.split(":")[0]): int(x.split(":")[1]) for x in a.users}
+    faults, positions, users = emu_common.parse_common(a)
     with h5py.File(a.captures, "r") as f:
         d = {"iq": f["iq"][...], "t0": f["t0_s"][...], "time_ns": f["events/time_ns"][...],
              "fs": f["events/sample_rate_hz"][...], "status": f["status"][...],
              "lgs": f["last_gps_solution_s"][...], "lat": f["receivers/lat"][...], "lon": f["receivers/lon"][...]}
     d["E"], R = d["iq"].shape[0], d["iq"].shape[1]
-    faults = {}
-    for x in a.fault:
-        r, mode = x.split(":")
-        faults[int(r)] = mode
-    servers = []
-    for r in range(R):
-        fault = faults.get(r)
-        if fault == "refuse":
-            print(f"PORT {r} {closed_port()}", flush=True)
-            continue
-        if fault == "silent":
-            srv = await asyncio.start_server(silent, "127.0.0.1", 0)
-            servers.append(srv)
-            print(f"PORT {r} {srv.sockets[0].getsockname()[1]}", flush=True)
-            continue
+
+    async def start(r, fault):
         rx = Receiver(d, r, fault, a.password, positions.get(r), users.get(r, 1))
-        srv = await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16,
-                                     process_request=rx.process_request, ssl=tls)
-        servers.append(srv)
-        print(f"PORT {r} {srv.sockets[0].getsockname()[1]}", flush=True)
-    print("READY", flush=True)
-    loop = asyncio.get_running_loop()
-    stdin_closed = loop.run_in_executor(None, sys.stdin.read)
-    await asyncio.wait([stdin_closed], timeout=a.lifetime)
-    for s in servers:
-        s.close()
-    os._exit(0)  # the executor thread may still block on stdin
+        return await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16,
+                                      process_request=rx.process_request, ssl=tls)
+
+    await emu_common.serve(range(R), faults, a.lifetime, start)
 
 
 if __name__ == "__main__":

@@ -37,13 +37,12 @@ stdin closes). Faults per receiver (--fault R:MODE):
 import argparse
 import asyncio
 import json
-import os
-import socket
 import sys
 
 import h5py
-import numpy as np
 import websockets
+
+import emu_common
 
 CENTER_OFFSET = 300000.0
 SAMP_RATE = 2400000
@@ -146,66 +145,23 @@ class Receiver:
             pass
 
 
-async def silent(reader, writer):
-    """Accept, read whatever comes, never answer."""
-    try:
-        while await reader.read(4096):
-            pass
-    finally:
-        writer.close()
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 async def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("captures")
-    ap.add_argument("--fault", action="append", default=[], help="R:MODE")
-    ap.add_argument("--lifetime", type=float, default=60)
-    ap.add_argument("--position", action="append", default=[], help="R:LAT,LON advertised in receiver_details")
-    ap.add_argument("--users", action="append", default=[], help="R:N clients reported")
+    emu_common.add_arguments(ap, "in receiver_details", "in the clients message")
     a = ap.parse_args()
-    positions = {int(x.split(":")[0]): tuple(float(v) for v in x.split(":")[1].split(",")) for x in a.position}
-    users = {int(x.split(":")[0]): int(x.split(":")[1]) for x in a.users}
+    faults, positions, users = emu_common.parse_common(a)
     with h5py.File(a.captures, "r") as f:
         d = {"levels": f["levels"][...], "has_levels": f["has_levels"][...].astype(bool),
              "freq": f["events/frequency_hz"][...], "lat": f["receivers/lat"][...], "lon": f["receivers/lon"][...],
              "driver": [x.decode() if isinstance(x, bytes) else str(x) for x in f["receivers/driver"][...]]}
     d["E"], R = d["levels"].shape[0], d["levels"].shape[1]
-    faults = {}
-    for x in a.fault:
-        r, mode = x.split(":")
-        faults[int(r)] = mode
-    servers = []
-    for r in range(R):
-        if not (d["has_levels"][:, r].any() or d["driver"][r] == "openwebrx"):
-            continue
-        fault = faults.get(r)
-        if fault == "refuse":
-            print(f"PORT {r} {closed_port()}", flush=True)
-            continue
-        if fault == "silent":
-            srv = await asyncio.start_server(silent, "127.0.0.1", 0)
-            servers.append(srv)
-            print(f"PORT {r} {srv.sockets[0].getsockname()[1]}", flush=True)
-            continue
+
+    async def start(r, fault):
         rx = Receiver(d, r, fault, positions.get(r), users.get(r, 2))
-        srv = await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16)
-        servers.append(srv)
-        print(f"PORT {r} {srv.sockets[0].getsockname()[1]}", flush=True)
-    print("READY", flush=True)
-    loop = asyncio.get_running_loop()
-    stdin_closed = loop.run_in_executor(None, sys.stdin.read)
-    await asyncio.wait([stdin_closed], timeout=a.lifetime)
-    for s in servers:
-        s.close()
-    os._exit(0)  # the executor thread may still block on stdin
+        return await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16)
+
+    served = [r for r in range(R) if d["has_levels"][:, r].any() or d["driver"][r] == "openwebrx"]
+    await emu_common.serve(served, faults, a.lifetime, start)
 
 
 if __name__ == "__main__":
