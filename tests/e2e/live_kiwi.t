@@ -5,24 +5,7 @@
 # and compared with the simulated file; two failing receivers; passwords;
 # Ctrl-C. Every emulator is ours, on 127.0.0.1, stopped at the end.
 . "$(dirname "$0")/../cli/lib.sh"
-
-"$PYTHON" -c 'import websockets, h5py' 2>/dev/null || skip_all "python3-websockets or h5py missing"
-
-EMU_PIDS=()
-cleanup() { for p in "${EMU_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-
-# start_emulators NAME ARGS...: ports in $TMP/NAME.ports; waits for READY (bounded)
-start_emulators() {
-    local name=$1; shift
-    mkfifo "$TMP/$name.in"
-    "$PYTHON" "$ROOT/tests/emulators/kiwisdr.py" "$TMP/sim.h5" --lifetime 120 "$@" \
-        <"$TMP/$name.in" >"$TMP/$name.ports" 2>"$TMP/$name.err" &
-    EMU_PIDS+=($!)
-    exec {fd}>"$TMP/$name.in"   # holding stdin open keeps it alive
-    for _ in $(seq 100); do grep -q READY "$TMP/$name.ports" && return 0; sleep 0.1; done
-    return 1
-}
+. "$(dirname "$0")/emu.sh"
 
 # make_config NAME EXTRA_YAML: a stations file pointing at NAME's ports and an experiment
 make_config() {
@@ -57,7 +40,7 @@ run "$HEIMDALL" collect -q -c "$ROOT/configs/smoke.yaml" -o "$TMP/sim.h5"
 is "$RC" 0 "smoke campaign simulated"
 
 # --- seven healthy receivers
-start_emulators ok; ok $? "seven emulators listening on 127.0.0.1"
+start kiwisdr ok; ok $? "seven emulators listening on 127.0.0.1"
 make_config ok ""
 run "$HEIMDALL" collect -c "$TMP/ok.yaml" -o "$TMP/live.h5"
 is "$RC" 0 "live collect from seven emulators exits 0"
@@ -131,7 +114,7 @@ PY
 _tap_n=$((_tap_n + 3))
 
 # --- two receivers failing in different ways: busy and disconnected mid-stream
-start_emulators bad --fault 1:busy --fault 4:disconnect; ok $? "emulators with two faults listening"
+start kiwisdr bad --fault 1:busy --fault 4:disconnect; ok $? "emulators with two faults listening"
 make_config bad ""
 sed -i 's/events: 6/events: 1/' "$TMP/bad.yaml"
 run "$HEIMDALL" collect -c "$TMP/bad.yaml" -o "$TMP/bad.h5"
@@ -143,7 +126,7 @@ is "$("$PYTHON" -c "import h5py; f = h5py.File('$TMP/bad.h5'); print(f['status']
    "[0, 3, 0, 0, 6, 0, 0] 1" "statuses recorded: busy (3) and disconnected (6); file marked partial"
 
 # --- refused, stall, malformed, absurd length: each its exact status
-start_emulators faults --fault 0:refuse --fault 2:stall --fault 3:malformed --fault 5:absurd --fault 6:auth
+start kiwisdr faults --fault 0:refuse --fault 2:stall --fault 3:malformed --fault 5:absurd --fault 6:auth
 ok $? "emulators with five faults listening"
 make_config faults ""
 sed -i 's/events: 6/events: 1/; s/min_receivers: 5/min_receivers: 1/; s/timeout_s: 2/timeout_s: 1/' "$TMP/faults.yaml"
@@ -157,7 +140,7 @@ grep -q hunter2 "$TMP/faults.h5"; ok $((!$?)) "nor in the file"
 
 # --- a server that accepts TCP and never answers does not hold up the others:
 # every receiver connects at once (the connects never block the loop)
-start_emulators silent --fault 0:silent; ok $? "emulators with a silent server listening"
+start kiwisdr silent --fault 0:silent; ok $? "emulators with a silent server listening"
 make_config silent ""
 sed -i 's/events: 6/events: 1/; s/timeout_s: 2/timeout_s: 3/; s/retries: 1/retries: 0/' "$TMP/silent.yaml"
 t_start=$("$PYTHON" -c 'import time; print("%.6f" % time.time())')
@@ -175,7 +158,7 @@ PY
 _tap_n=$((_tap_n + 1))
 
 # --- Ctrl-C during a live collect: what was captured is written, marked partial
-start_emulators int; ok $? "emulators for the interrupt test"
+start kiwisdr int; ok $? "emulators for the interrupt test"
 make_config int ""
 sed -i 's/interval_s: 0.01/interval_s: 60/' "$TMP/int.yaml"
 "$HEIMDALL" collect -c "$TMP/int.yaml" -o "$TMP/int.h5" 2>"$TMP/int.err" &

@@ -8,61 +8,11 @@
 # absurd value) each recorded with the event still written, and a slow server
 # whose levels are held. Every emulator is ours, on 127.0.0.1, stopped at the end.
 . "$(dirname "$0")/../cli/lib.sh"
-
-"$PYTHON" -c 'import websockets, h5py' 2>/dev/null || skip_all "python3-websockets or h5py missing"
-
-EMU_PIDS=()
-cleanup() { for p in "${EMU_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-
-# pycheck SCRIPT ARGS...: a Python check printing "ok - …" / "not ok - …" lines
-pycheck() {
-    local out rc line
-    out=$("$PYTHON" "$@" 2>&1); rc=$?
-    while IFS= read -r line; do
-        case "$line" in
-            "ok - "*) ok 0 "${line#ok - }" ;;
-            "not ok - "*) ok 1 "${line#not ok - }" ;;
-            *) [ -n "$line" ] && diag "$line" ;;
-        esac
-    done <<<"$out"
-    ok $rc "python check $(basename "$1") ran to the end"
-}
-
-# start EMULATOR NAME ARGS...: ports in $TMP/NAME.ports; waits for READY (bounded)
-start() {
-    local emu=$1 name=$2; shift 2
-    mkfifo "$TMP/$name.in"
-    "$PYTHON" "$ROOT/tests/emulators/$emu.py" "$TMP/sim.h5" --lifetime 120 "$@" \
-        <"$TMP/$name.in" >"$TMP/$name.ports" 2>"$TMP/$name.err" &
-    EMU_PIDS+=($!)
-    exec {fd}>"$TMP/$name.in"   # holding stdin open keeps it alive
-    for _ in $(seq 100); do grep -q READY "$TMP/$name.ports" && return 0; sleep 0.1; done
-    return 1
-}
+. "$(dirname "$0")/emu.sh"
 
 # The network: nw-italy's seven sites, the first four KiwiSDR (GPS), the
 # last three OpenWebRX (free-running clocks, levels only).
-cat >"$TMP/py_stations.py" <<'PY'
-import sys
-sites = [("aquila-giaveno", 45.02, 7.29, 600), ("montanaro", 45.234, 7.857, 300), ("torino", 45.044, 7.672, 250),
-         ("coazze", 45.048, 7.238, 700), ("passo-giovi", 44.561, 8.956, 480), ("genova", 44.395, 8.956, 100),
-         ("milano-baggio", 45.478, 9.123, 120)]
-out, ports = sys.argv[1], {}
-for pf in sys.argv[2:]:
-    for l in open(pf):
-        if l.startswith("PORT"):
-            _, r, p = l.split()
-            ports.setdefault(int(r), int(p))
-with open(out, "w") as o:
-    o.write("stations:\n")
-    for r, (i, lat, lon, alt) in enumerate(sites):
-        drv = "kiwisdr" if r < 4 else "openwebrx"
-        url = f"ws://127.0.0.1:{ports[r]}/" if r in ports else ""
-        o.write(f"  - {{id: {i}, lat: {lat}, lon: {lon}, alt_m: {alt}, driver: {drv}, url: \"{url}\", "
-                f"sample_rate_hz: 24000, clock: {'gps' if r < 4 else 'free'}}}\n")
-PY
-"$PYTHON" "$TMP/py_stations.py" "$TMP/sim_stations.yaml"
+"$PYTHON" "$ROOT/tests/e2e/mixed_stations.py" "$TMP/sim_stations.yaml"
 cat >"$TMP/sim.yaml" <<Y
 seed: 1
 stations: sim_stations.yaml
@@ -80,7 +30,7 @@ is "$RC" 0 "mixed campaign simulated (four IQ, three level-only receivers)"
 # make_config NAME KIWI_PORTS OWRX_PORTS: a stations file on the emulators' ports and a live experiment
 make_config() {
     # OpenWebRX ports first: a receiver takes the port of the emulator of its driver
-    "$PYTHON" "$TMP/py_stations.py" "$TMP/$1.stations.yaml" "$3" "$2"
+    "$PYTHON" "$ROOT/tests/e2e/mixed_stations.py" "$TMP/$1.stations.yaml" "$3" "$2"
     cat >"$TMP/$1.yaml" <<Y
 seed: 1
 stations: $1.stations.yaml

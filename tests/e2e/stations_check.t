@@ -10,71 +10,15 @@
 # printed; the timeouts run concurrently. Every emulator is ours, on
 # 127.0.0.1, stopped at the end.
 . "$(dirname "$0")/../cli/lib.sh"
-
-"$PYTHON" -c 'import websockets, h5py' 2>/dev/null || skip_all "python3-websockets or h5py missing"
-
-EMU_PIDS=()
-cleanup() { for p in "${EMU_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
+. "$(dirname "$0")/emu.sh"
 
 PW='s3cr3t-Pa55word'
 export HEIMDALL_PASSWORD_AQUILA_GIAVENO=$PW HEIMDALL_PASSWORD_MONTANARO=$PW HEIMDALL_PASSWORD_TORINO=$PW \
        HEIMDALL_PASSWORD_COAZZE=$PW HEIMDALL_PASSWORD_COAZZE_2=$PW
 
-# pycheck SCRIPT ARGS...: a Python check printing "ok - …" / "not ok - …" lines
-pycheck() {
-    local out rc line
-    out=$("$PYTHON" "$@" 2>&1); rc=$?
-    while IFS= read -r line; do
-        case "$line" in
-            "ok - "*) ok 0 "${line#ok - }" ;;
-            "not ok - "*) ok 1 "${line#not ok - }" ;;
-            *) [ -n "$line" ] && diag "$line" ;;
-        esac
-    done <<<"$out"
-    ok $rc "python check $(basename "$1") ran to the end"
-}
-
-# start EMULATOR NAME ARGS...: ports in $TMP/NAME.ports; waits for READY (bounded)
-start() {
-    local emu=$1 name=$2; shift 2
-    mkfifo "$TMP/$name.in"
-    "$PYTHON" "$ROOT/tests/emulators/$emu.py" "$TMP/sim.h5" --lifetime 120 "$@" \
-        <"$TMP/$name.in" >"$TMP/$name.ports" 2>"$TMP/$name.err" &
-    EMU_PIDS+=($!)
-    exec {fd}>"$TMP/$name.in"   # holding stdin open keeps it alive
-    for _ in $(seq 100); do grep -q READY "$TMP/$name.ports" && return 0; sleep 0.1; done
-    return 1
-}
-
 # nw-italy's seven sites, the first four KiwiSDR, the last three OpenWebRX;
 # with --shared, an eighth station "coazze-2" on coazze's server.
-cat >"$TMP/py_stations.py" <<'PY'
-import sys
-sites = [("aquila-giaveno", 45.02, 7.29, 600), ("montanaro", 45.234, 7.857, 300), ("torino", 45.044, 7.672, 250),
-         ("coazze", 45.048, 7.238, 700), ("passo-giovi", 44.561, 8.956, 480), ("genova", 44.395, 8.956, 100),
-         ("milano-baggio", 45.478, 9.123, 120)]
-args = sys.argv[1:]
-shared = "--shared" in args
-args = [a for a in args if a != "--shared"]
-out, ports = args[0], {}
-for pf in args[1:]:
-    for l in open(pf):
-        if l.startswith("PORT"):
-            _, r, p = l.split()
-            ports.setdefault(int(r), int(p))
-if shared:
-    sites.append(("coazze-2", 45.048, 7.238, 700))
-with open(out, "w") as o:
-    o.write("stations:\n")
-    for r, (i, lat, lon, alt) in enumerate(sites):
-        drv = "kiwisdr" if r < 4 or r == 7 else "openwebrx"
-        port = ports.get(3 if r == 7 else r)
-        url = f"ws://127.0.0.1:{port}/" if port else ""
-        o.write(f"  - {{id: {i}, lat: {lat}, lon: {lon}, alt_m: {alt}, driver: {drv}, url: \"{url}\", "
-                f"sample_rate_hz: 24000, clock: {'gps' if drv == 'kiwisdr' else 'free'}}}\n")
-PY
-"$PYTHON" "$TMP/py_stations.py" "$TMP/sim_stations.yaml"
+"$PYTHON" "$ROOT/tests/e2e/mixed_stations.py" "$TMP/sim_stations.yaml"
 cat >"$TMP/sim.yaml" <<Y
 seed: 1
 stations: sim_stations.yaml
@@ -91,7 +35,7 @@ is "$RC" 0 "mixed network simulated (the emulators serve its receivers)"
 
 # make_config NAME KIWI_PORTS OWRX_PORTS [--shared]
 make_config() {
-    "$PYTHON" "$TMP/py_stations.py" ${4:-} "$TMP/$1.stations.yaml" "$3" "$2"
+    "$PYTHON" "$ROOT/tests/e2e/mixed_stations.py" ${4:-} "$TMP/$1.stations.yaml" "$3" "$2"
     printf 'seed: 1\nstations: %s.stations.yaml\ncollect:\n  live: {timeout_s: 1}\n' "$1" >"$TMP/$1.yaml"
 }
 
