@@ -152,9 +152,8 @@ static void validate(const hd_nn_arch *A, const float *p, const dataset *d, cons
             double mu[2], c[3];
             hd_nn_output(out + (size_t)i * 5, mu, c);
             double d1 = yb[2 * i] - mu[0], d2 = yb[2 * i + 1] - mu[1];
-            double det = c[0] * c[2] - c[1] * c[1];
             /* the loss's own likelihood: Gaussian, or the Student-t of A->nu */
-            sum += hd_locate_nll((c[2] * d1 * d1 - 2 * c[1] * d1 * d2 + c[0] * d2 * d2) / det, det, A->nu);
+            sum += hd_locate_nll(hd_locate_mahalanobis2(c, d1, d2), c[0] * c[2] - c[1] * c[1], A->nu);
             err[k++] = d->unit[list[s + i]] * hypot(d1, d2);
         }
     }

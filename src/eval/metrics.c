@@ -24,7 +24,7 @@ void hd_eval_score(const hd_locate_net *net, const hd_locate_result *res, double
     o->de_m = res->e - et;
     o->dn_m = res->n - nt;
     o->d2 = hd_locate_mahalanobis2(res->cov, o->de_m, o->dn_m);
-    o->content = isfinite(o->d2) ? hd_locate_content(o->d2, res->nu) : 1;
+    o->content = hd_locate_content(o->d2, res->nu); /* 1 for d2 = inf */
     o->nll = hd_locate_nll(o->d2, res->cov[0] * res->cov[2] - res->cov[1] * res->cov[1], res->nu);
     o->efficiency = o->err_m / o->crlb_m;
 }

@@ -225,8 +225,8 @@ int hd_nn_model_load(hd_nn_model *M, const char *path)
     }
     if ((rc = hd_nn_arch_init(&A, kind, (int)R, (int)hidden, strcmp(act, "gelu") == 0)) < 0)
         goto fail;
-    /* the loss's and the predictive's shape (absent before it existed: Gaussian) */
-    A.nu = 0;
+    /* the loss's and the predictive's shape (absent before it existed: Gaussian,
+     * the 0 hd_nn_arch_init left) */
     if (H5Aexists(f, "tail_nu") > 0 && (rc = hd_h5_read_attr_double(f, "tail_nu", &A.nu)) < 0)
         goto fail;
     if (A.nu != 0 && !(A.nu > 2)) {
