@@ -347,6 +347,10 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
                 if (rx[r].levels_held)
                     hd_warn("event %d: %s: %d S-meter messages for %d levels (%.3g/s measured): held", e,
                             cfg->stations[r].id, rx[r].n_level_msgs, L, rx[r].level_rate_measured_hz);
+                else if (isinf(rx[r].level_rate_measured_hz) && L > 1)
+                    hd_warn("event %d: %s: the server sent all %d S-meter messages at once, faster than "
+                            "collect.live.level_rate_hz %g: the %d levels span no time, not %g s",
+                            e, cfg->stations[r].id, rx[r].n_level_msgs, cc->live.level_rate_hz, L, cc->duration_s);
                 else if (rx[r].level_rate_measured_hz > 1.25 * cc->live.level_rate_hz && L > 1)
                     /* a faster server fills the series early: it spans less time than asked */
                     hd_warn("event %d: %s: the server sends %.3g S-meter messages/s, more than "

@@ -248,5 +248,5 @@ double hd_owrx_levels_rate(const hd_owrx_levels *lv)
     if (lv->n_have < 2)
         return 0;
     int64_t dt = lv->t_ns[lv->n_have - 1] - lv->t_ns[0];
-    return dt > 0 ? (double)(lv->n_have - 1) / ((double)dt * 1e-9) : 0;
+    return dt > 0 ? (double)(lv->n_have - 1) / ((double)dt * 1e-9) : INFINITY;
 }

@@ -94,8 +94,9 @@ int hd_owrx_levels_feed(hd_owrx_levels *lv, double db, int64_t t_ns);
  * full series is left as it is. HD_EDATA when no message came at all. */
 int hd_owrx_levels_finish(hd_owrx_levels *lv, double rate_hz);
 
-/* The server's S-meter message rate measured from arrival times (Hz), 0
- * with fewer than two messages or no time between them. */
+/* The server's S-meter message rate measured from arrival times (Hz): 0
+ * with fewer than two messages, INFINITY when two or more arrived in one
+ * read (a burst with no measurable time between them). */
 double hd_owrx_levels_rate(const hd_owrx_levels *lv);
 
 #endif

@@ -135,6 +135,14 @@ int main(void)
     ok(!L.held && lv[0] == -50 && lv[4] == -54, "a full series is left as it came");
     is_double(hd_owrx_levels_rate(&L), 10.0, 1e-9, "measured message rate 10 Hz");
 
+    hd_owrx_levels Q = {.levels = lv, .t_ns = tn, .n_levels = 5};
+    is_double(hd_owrx_levels_rate(&Q), 0.0, 0, "no message: rate 0");
+    hd_owrx_levels_feed(&Q, -10, 7000000000LL);
+    is_double(hd_owrx_levels_rate(&Q), 0.0, 0, "one message: rate 0");
+    for (int i = 1; i < 5; i++)
+        hd_owrx_levels_feed(&Q, -10 - i, 7000000000LL);
+    ok(isinf(hd_owrx_levels_rate(&Q)), "five messages in one read: rate infinite (a burst), not 0");
+
     /* level series: two messages at 0 and 0.25 s for five levels at 10 Hz */
     hd_owrx_levels H = {.levels = lv, .t_ns = tn, .n_levels = 5};
     hd_owrx_levels_feed(&H, -10, 5000000000LL);
