@@ -39,7 +39,8 @@ void hd_cmd_evaluate_usage(FILE *out)
             "    bias (east, north);\n"
             "  calibration: the fraction of truths inside the predictive's 1-sigma and\n"
             "    2-sigma ellipses, those holding 39.3 %% and 86.5 %% of it (a Gaussian's\n"
-            "    Mahalanobis radius 1 and 2; other radii for a Student-t, tail_nu),\n"
+            "    Mahalanobis radius 1 and 2; other radii for a Student-t: per event\n"
+            "    localize.prior_nu + dof degrees of freedom, in eval.h5 as nu),\n"
             "    and the mean negative log-likelihood of the truth; inside the 68 %% and\n"
             "    95 %% ellipses localize draws (coverage_68, coverage_95); and within\n"
             "    Mahalanobis distance 1 and 2 of the covariance whatever the shape\n"
@@ -442,6 +443,15 @@ static int run(const hd_cli *cli, hd_config *cfg)
     double lat_med = E ? gsl_stats_quantile_from_sorted_data(lt, 1, (size_t)E, 0.5) : NAN;
     double lat_p95 = E ? gsl_stats_quantile_from_sorted_data(lt, 1, (size_t)E, 0.95) : NAN;
     double lat_max = E ? lt[E - 1] : NAN;
+    /* the predictive's degrees of freedom over the located events (each
+     * event's own with localize.scale_by_chi2) */
+    size_t n_nu = 0;
+    for (int64_t i = 0; i < E; i++)
+        if (isfinite(r.ev[i].res.e))
+            lt[n_nu++] = r.ev[i].res.nu;
+    gsl_sort(lt, 1, n_nu);
+    double nu_med = n_nu ? gsl_stats_quantile_from_sorted_data(lt, 1, n_nu, 0.5) : NAN;
+    double nu_min = n_nu ? lt[0] : NAN, nu_max = n_nu ? lt[n_nu - 1] : NAN;
     free(lt);
     int64_t counts[HD_LOC_STATUS_COUNT] = {0};
     for (int64_t i = 0; i < E; i++)
@@ -468,7 +478,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
         rc = hd_h5_write(f, "event_index", H5T_NATIVE_INT64, 1, d1, idx, "1", "event number (events/index)");
         if (rc == 0)
             rc = hd_h5_write(f, "status", H5T_NATIVE_INT8, 1, d1, status, "1",
-                             "0 ok, 1 not enough receivers, 2 no convergence, 3 outside the search region");
+                             "0 ok, 1 not enough receivers, 2 no convergence, 3 outside the search region, "
+                             "4 the receivers' geometry fixes no position");
 #define COL(expr, name, units, desc)                                                                                   \
     if (rc == 0) {                                                                                                     \
         for (int64_t i = 0; i < E; i++)                                                                                \
@@ -490,6 +501,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
         COL(sc[i].crlb_m, "crlb_m", "m", "Cramér–Rao bound at the truth, sqrt of the trace (noise, bandwidth, clocks)")
         COL(crlb_model[i], "crlb_with_model_m", "m", "the same with localize.model_sigma_ns added to the timing variances")
         COL(r.ev[i].res.gdop, "gdop", "1", "horizontal dilution of precision at the estimate")
+        COL(r.ev[i].res.chi2, "chi2", "1", "weighted residual sum of squares of the fit (NaN without a position)")
+        COL(r.ev[i].res.status == HD_LOC_OK || r.ev[i].res.status == HD_LOC_OUTSIDE ? r.ev[i].res.dof : NAN, "dof", "1",
+            "residuals minus fitted parameters (NaN without a position)")
         COL(r.snr_db[i], "snr_db", "dB", "median SNR of the receivers used")
         COL(r.ev[i].res.n_receivers, "n_receivers", "1", "receivers used")
         COL(r.n_timed[i], "n_timed", "1", "receivers with an arrival time from valid time differences (GPS-timed)")
@@ -549,6 +563,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     json_object_set_new(report, "not_enough_receivers", json_integer(counts[HD_LOC_TOO_FEW]));
     json_object_set_new(report, "no_convergence", json_integer(counts[HD_LOC_NO_CONVERGENCE]));
     json_object_set_new(report, "outside_region", json_integer(counts[HD_LOC_OUTSIDE]));
+    json_object_set_new(report, "no_fix", json_integer(counts[HD_LOC_NO_FIX]));
     json_object_set_new(report, "nominal_coverage_1sigma", json_real(HD_COVERAGE_1SIGMA));
     json_object_set_new(report, "nominal_coverage_2sigma", json_real(HD_COVERAGE_2SIGMA));
     /* the sampling spread of a calibrated method's coverage over this many
@@ -558,10 +573,17 @@ static int run(const hd_cli *cli, hd_config *cfg)
     json_object_set_new(report, "coverage_1sigma_se", num(se1));
     json_object_set_new(report, "coverage_2sigma_se", num(se2));
     json_object_set_new(report, "model_sigma_ns", json_real(cfg->localize.model_sigma_ns));
-    const double tail_nu = in.method == HD_LOC_NN && in.model                  ? in.model->A.nu
-                           : in.method == HD_LOC_RSS || in.method == HD_LOC_KNN ? 0
-                                                                                : cfg->localize.tail_nu;
+    /* the predictive: per event a Student-t with prior_nu + dof degrees of
+     * freedom (classical solvers scaled by their residuals), or one fixed nu
+     * for every event (tail_nu; 0 Gaussian) */
+    const int classical = in.method == HD_LOC_TDOA || in.method == HD_LOC_RSS || in.method == HD_LOC_HYBRID;
+    const double prior_nu = classical && cfg->localize.scale_by_chi2 ? cfg->localize.prior_nu : 0;
+    const double tail_nu = in.method == HD_LOC_NN && in.model                       ? in.model->A.nu
+                           : in.method == HD_LOC_KNN || prior_nu > 0 || in.method == HD_LOC_RSS ? 0
+                                                                                     : cfg->localize.tail_nu;
+    json_object_set_new(report, "prior_nu", json_real(prior_nu));
     json_object_set_new(report, "tail_nu", json_real(tail_nu));
+    json_object_set_new(report, "median_nu", num(nu_med));
     json_object_set_new(report, "latency_median_us", num(lat_med));
     json_object_set_new(report, "latency_p95_us", num(lat_p95));
     json_object_set_new(report, "latency_max_us", num(lat_max));
@@ -599,14 +621,20 @@ static int run(const hd_cli *cli, hd_config *cfg)
         goto fail;
 
     /* the headline, on stdout: what a person running evaluate reads */
-    printf("evaluate %s on %s: %lld events, %lld located, %lld not enough receivers, %lld no convergence, %lld outside\n",
+    printf("evaluate %s on %s: %lld events, %lld located, %lld not enough receivers, %lld no convergence, %lld outside",
            hd_method_name(in.method), cli->inputs[0], (long long)E, (long long)all.located,
            (long long)counts[HD_LOC_TOO_FEW], (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_OUTSIDE]);
+    if (counts[HD_LOC_NO_FIX])
+        printf(", %lld where the receivers' geometry fixes no position", (long long)counts[HD_LOC_NO_FIX]);
+    printf("\n");
     printf("  error: median %.0f m, p68 %.0f m, p95 %.0f m, mean %.0f m, rmse %.0f m, bias (%.0f, %.0f) m east/north\n",
            all.median_m, all.p68_m, all.p95_m, all.mean_m, all.rmse_m, all.bias_east_m, all.bias_north_m);
-    char shape[48] = "Gaussian";
-    if (tail_nu > 2)
-        snprintf(shape, sizeof shape, "Student-t, %g degrees of freedom", tail_nu);
+    char shape[160] = "Gaussian";
+    if (prior_nu > 0 && nu_max > 0)
+        snprintf(shape, sizeof shape, "Student-t, %g + dof degrees of freedom: %g to %g, median %g", prior_nu, nu_min,
+                 nu_max, nu_med);
+    else if (nu_max > 0)
+        snprintf(shape, sizeof shape, "Student-t, %g degrees of freedom", nu_med);
     printf("  calibration (%s): %.1f %% inside 1-sigma (nominal 39.3 ± %.1f %%), %.1f %% inside 2-sigma (nominal 86.5 ± "
            "%.1f %%; ± one binomial s.e. over %lld events); mean NLL %.2f\n",
            shape, 100 * all.coverage_1sigma, 100 * se1, 100 * all.coverage_2sigma, 100 * se2, (long long)all.located, all.mean_nll);

@@ -40,19 +40,24 @@ void hd_cmd_localize_usage(FILE *out)
             "          (GSL); covariance from the weighted Jacobian\n"
             "  rss     received power, log-distance model with the source power unknown\n"
             "  hybrid  both in one weighted fit\n"
-            "  nn      the trained network (arrives with heimdall train)\n"
+            "  nn      the trained network (heimdall train; its anchor fit uses the\n"
+            "          localize settings it was trained with)\n"
             "Events with too few usable receivers get the status \"not enough receivers\"\n"
-            "and no position.\n"
+            "and no position; those whose receivers' geometry fixes none (a 1-sigma\n"
+            "ellipse wider than the search region) \"geometry fixes no position\".\n"
             "\n"
             "Config (localize:): method tdoa, tx_alt_m 0 (transmitter height assumed,\n"
             "ellipsoidal), grid_step_km 2, margin_km 30 (the search region is the\n"
             "receivers' box grown by this), min_receivers 3, outlier_sigma 5 (pairs\n"
             "inconsistent beyond this are dropped), model_sigma_ns 0 (timing error per\n"
-            "receiver the features do not carry, e.g. multipath, added in quadrature),\n"
-            "tail_nu 0 (methods that use time differences: the position's predictive is a\n"
-            "Student-t with this many degrees of freedom, > 2, and the covariance: its\n"
-            "68 %% ellipse is tighter than a Gaussian's, its 95 %% one wider; 0 Gaussian;\n"
-            "the default campaign's config says 6), scale_by_chi2 true,\n"
+            "receiver the features do not carry, e.g. multipath, added in quadrature;\n"
+            "the default campaign's config says 290),\n"
+            "scale_by_chi2 true (the event's residuals scale its variances, under a prior\n"
+            "worth prior_nu 4 residuals: the position's predictive is a Student-t with\n"
+            "prior_nu + dof degrees of freedom, heavy-tailed when few residuals are spare;\n"
+            "its 68 %% ellipse is tighter than a Gaussian's, its 95 %% one wider),\n"
+            "tail_nu 0 (with scale_by_chi2 false only: a Student-t with this many degrees\n"
+            "of freedom, > 2, for methods that use time differences; 0 Gaussian),\n"
             "rss_exponent 3.0, rss_fit_exponent false, rss_sigma_db 6, rss_offsets_db []\n"
             "(per receiver calibration, receivers' order).\n"
             "\n"
@@ -131,10 +136,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
             fprintf(stderr, "%s\n", line);
         }
     }
-    hd_info("%lld events by %s: %lld located, %lld not enough receivers, %lld no convergence, %lld outside the region; "
-            "%.0f events/s in the solver (%.1f s in all)",
+    hd_info("%lld events by %s: %lld located, %lld not enough receivers, %lld no convergence, %lld outside the region, "
+            "%lld where the receivers' geometry fixes no position; %.0f events/s in the solver (%.1f s in all)",
             (long long)r.n, hd_method_name(in.method), (long long)counts[HD_LOC_OK], (long long)counts[HD_LOC_TOO_FEW],
-            (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_OUTSIDE],
+            (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_OUTSIDE], (long long)counts[HD_LOC_NO_FIX],
             solve > 0 ? r.n / solve : 0.0, el);
     hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
 fail:

@@ -7,7 +7,7 @@
 # printed. Usage:
 #   scripts/calibration.sh [-n N] [-w WORK_DIR] [--set localize.KEY=VALUE]...
 # e.g. the Gaussian predictive for comparison:
-#   scripts/calibration.sh --set localize.tail_nu=0 --set localize.model_sigma_ns=400
+#   scripts/calibration.sh --set localize.scale_by_chi2=false --set localize.tail_nu=6
 # About 9 s per campaign to collect and featurize on one core, 0.2 s to evaluate.
 set -euo pipefail
 H=${HEIMDALL:-build/heimdall}
@@ -53,5 +53,8 @@ if o:
     mean = lambda k: 100 * sum(r[k] for r in o) / len(o)
     print("\nseeds 2..%d: mean inside 1σ %.1f %%, 2σ %.1f %%, drawn 68 %% %.1f %%, 95 %% %.1f %%; %d of %d within 5 points at both levels"
           % (n, mean("coverage_1sigma"), mean("coverage_2sigma"), mean("coverage_68"), mean("coverage_95"), sum(ok), len(ok)))
-print("settings: tail_nu %g, model_sigma_ns %g" % (rows[0]["tail_nu"], rows[0]["model_sigma_ns"]))
+nll = [r["mean_nll"] for r in o if r.get("mean_nll") is not None]  # null: a campaign with an infinite NLL
+print("settings: prior_nu %g, tail_nu %g, model_sigma_ns %g; mean NLL over seeds 2..%d: %s"
+      % (rows[0]["prior_nu"], rows[0]["tail_nu"], rows[0]["model_sigma_ns"], n,
+         "%.2f (%d campaigns with a finite one)" % (sum(nll) / len(nll), len(nll)) if nll else "none finite"))
 PY

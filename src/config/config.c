@@ -175,6 +175,7 @@ static const key_def keys[] = {
     {"localize.outlier_sigma", K_DOUBLE, C(localize.outlier_sigma), 0, 0, 2, 1e6, "5", NULL},
     {"localize.scale_by_chi2", K_BOOL, C(localize.scale_by_chi2), 0, 0, 0, 0, "true", NULL},
     {"localize.model_sigma_ns", K_DOUBLE, C(localize.model_sigma_ns), 0, 0, 0, 1e9, "0", NULL},
+    {"localize.prior_nu", K_DOUBLE, C(localize.prior_nu), 0, 0, 0, 1e6, "4", NULL},
     {"localize.tail_nu", K_DOUBLE, C(localize.tail_nu), 0, 0, 0, 1e6, "0", NULL},
     {"localize.rss_exponent", K_DOUBLE, C(localize.rss_exponent), 0, 0, 1, 8, "3.0", NULL},
     {"localize.rss_fit_exponent", K_BOOL, C(localize.rss_fit_exponent), 0, 0, 0, 0, "false", NULL},

@@ -161,9 +161,12 @@ typedef struct {
     double margin_km;            /* the grid covers the stations' box grown by this */
     int min_receivers;           /* fewer usable receivers: "not enough receivers" */
     double outlier_sigma;        /* a pair or receiver inconsistent by more than this many sigma is dropped */
-    int scale_by_chi2;           /* widen an event's covariance by its reduced chi² when above 1 */
+    int scale_by_chi2;           /* the event's own residuals scale its variances: posterior predictive Student-t */
+    double prior_nu;             /* ... whose prior on the variance factor weighs this many residuals; nu = prior_nu + dof */
     double model_sigma_ns;       /* per receiver timing error the features do not carry (multipath) */
-    double tail_nu;              /* timing methods' predictive: Student-t with this many degrees of freedom (0: Gaussian) */
+    double tail_nu;              /* without scale_by_chi2: timing methods' predictive a Student-t with this nu (0: Gaussian) */
+    int legacy_scale;            /* not a key: scale_by_chi2 as before model format 3, the covariance times
+                                  * (chi² + 4)/(dof + 4) and nu = tail_nu (to reproduce an older model's anchors) */
     double rss_exponent;         /* log-distance path-loss exponent */
     int rss_fit_exponent;        /* fit the exponent per event too (needs one more receiver) */
     double rss_sigma_db;         /* RSS error (shadowing) 1-sigma */

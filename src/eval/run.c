@@ -153,8 +153,8 @@ static int cmp_double(const void *a, const void *b)
 /* The uncertainty's scale learnt on the training groups: locate up to 400
  * training events (kNN without the events within 5 minutes of the one
  * located, which a held-out group never has) and return the factor that
- * makes the median squared Mahalanobis distance of their truths the 2-D
- * Gaussian's, 2 ln 2. */
+ * puts half their truths inside the predictive's 50 % region (the median
+ * squared Mahalanobis distance 2 ln 2 for a Gaussian). */
 static double learn_scale(const hd_locate_net *net, const hd_dataset *d, const uint8_t *train, const int64_t *time_ns,
                           int method, int k, uint8_t *scratch)
 {
@@ -186,14 +186,16 @@ static double learn_scale(const hd_locate_net *net, const hd_dataset *d, const u
             continue;
         double te, tn;
         hd_locate_from_geo(net, d->tx_lat[e], d->tx_lon[e], &te, &tn);
-        double m = hd_locate_mahalanobis2(res.cov, res.e - te, res.n - tn);
+        /* in units of the predictive's median radius² (2 ln 2 for a
+         * Gaussian, the t's own for a Student-t) */
+        double m = hd_locate_mahalanobis2(res.cov, res.e - te, res.n - tn) / hd_locate_radius2(0.5, res.nu);
         if (isfinite(m))
             d2[n++] = m;
     }
     double f = 1;
     if (n >= 20) {
         qsort(d2, (size_t)n, sizeof *d2, cmp_double);
-        f = d2[n / 2] / (2 * M_LN2);
+        f = d2[n / 2];
     }
     free(d2);
     return f;

@@ -17,7 +17,8 @@
 #define C_KM_S (HD_SPEED_OF_LIGHT / 1000.0) /* km per second */
 #define LN10 2.302585092994046
 
-static const char *const status_names[] = {"ok", "not enough receivers", "no convergence", "outside the search region"};
+static const char *const status_names[] = {"ok", "not enough receivers", "no convergence", "outside the search region",
+                                           "geometry fixes no position"};
 
 const char *hd_loc_status_name(int s)
 {
@@ -89,6 +90,14 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     if (cfg->tail_nu != 0 && !(cfg->tail_nu > 2))
         return hd_error(HD_ECONFIG, "localize.tail_nu is %g: a Student-t needs more than 2 degrees of freedom "
                         "for a covariance (0: Gaussian)", cfg->tail_nu);
+    if (cfg->scale_by_chi2 && !cfg->legacy_scale && !(cfg->prior_nu > 2))
+        return hd_error(HD_ECONFIG, "localize.prior_nu is %g: the predictive of an event without spare residuals "
+                        "is a Student-t with prior_nu degrees of freedom, which needs more than 2 for a covariance",
+                        cfg->prior_nu);
+    if (cfg->scale_by_chi2 && !cfg->legacy_scale && cfg->tail_nu != 0)
+        return hd_error(HD_ECONFIG, "localize.tail_nu %g applies with scale_by_chi2 false: with scale_by_chi2 true "
+                        "each event's tail follows from its residuals (prior_nu + dof degrees of freedom)",
+                        cfg->tail_nu);
     if (cfg->n_rss_offsets && cfg->n_rss_offsets != R)
         return hd_error(HD_ECONFIG, "localize.rss_offsets_db has %d values for %d receivers", cfg->n_rss_offsets, R);
     gsl_set_error_handler_off(); /* GSL's default handler aborts */
@@ -644,6 +653,8 @@ static int worst_timing(const problem *pb, const double *x, double limit)
     return worst;
 }
 
+static void eig2(const double c[3], double *l1, double *l2, double *theta);
+
 int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd_locate_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -726,18 +737,47 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     if (pb.fit_gamma)
         res->exponent = xs[pb.ig];
     hd_locate_crlb(net, obs, res, res->e, res->n, 0, res->crlb);
-    /* the residuals measure the event's own error scale: the covariance is
-     * scaled by (chi² + nu0) / (dof + nu0), the posterior mean of the
-     * variance factor under a prior worth nu0 = 4 residuals centred on the
-     * modelled variances; 1 on average for errors as modelled, larger for an
-     * event whose measurements disagree (multipath the model missed) */
-    if (net->cfg.scale_by_chi2 && res->dof > 0)
+    if (net->cfg.scale_by_chi2 && net->cfg.legacy_scale) {
+        /* before model format 3: the posterior mean of the variance factor
+         * alone, with a fixed tail */
+        if (res->dof > 0)
+            for (int k = 0; k < 3; k++)
+                res->cov[k] *= (res->chi2 + 4.0) / (res->dof + 4.0);
+        res->nu = pb.use_t ? net->cfg.tail_nu : 0;
+    } else if (net->cfg.scale_by_chi2) {
+        /* the residuals measure the event's own error scale. The modelled
+         * variances times an unknown factor s², with a scaled inverse-chi²
+         * prior on s² worth nu0 residuals centred on 1: the posterior is
+         * scaled inverse-chi² with nu0 + dof degrees of freedom and scale
+         * (chi² + nu0) / (dof + nu0), and the position's predictive is a
+         * Student-t with nu = nu0 + dof and that times the fitted covariance
+         * as its scale matrix; its covariance is nu / (nu - 2) times that.
+         * Few spare residuals: heavy tails (multipath the model cannot
+         * exclude); many: close to a Gaussian of the scale they measured. */
+        double nu0 = net->cfg.prior_nu, nu = nu0 + (res->dof > 0 ? res->dof : 0);
+        double s2 = res->dof > 0 ? (res->chi2 + nu0) / (res->dof + nu0) : 1;
         for (int k = 0; k < 3; k++)
-            res->cov[k] *= (res->chi2 + 4.0) / (res->dof + 4.0);
-    /* the timing errors' heavy tail (multipath): a Student-t predictive
-     * where time differences are used; levels alone stay Gaussian */
-    res->nu = pb.use_t ? net->cfg.tail_nu : 0;
+            res->cov[k] *= s2 * nu / (nu - 2);
+        res->nu = nu;
+    } else {
+        /* a fixed heavy tail (multipath) where time differences are used;
+         * levels alone Gaussian */
+        res->nu = pb.use_t ? net->cfg.tail_nu : 0;
+    }
 
+    /* the receivers used do not fix a position (e.g. three timed ones in a
+     * line with the transmitter beyond them): a 1-sigma ellipse wider than
+     * the whole search region says nothing the region does not, and a point
+     * with it would be a made-up position */
+    double l1, l2, th;
+    eig2(res->cov, &l1, &l2, &th);
+    if (!isfinite(res->gdop) || !(sqrt(l1) <= hypot(net->e_max - net->e_min, net->n_max - net->n_min))) {
+        res->status = HD_LOC_NO_FIX;
+        res->e = res->n = res->lat = res->lon = NAN;
+        for (int k = 0; k < 3; k++)
+            res->cov[k] = NAN;
+        return 0;
+    }
     res->status = outside ? HD_LOC_OUTSIDE : HD_LOC_OK;
     return 0;
 }

@@ -37,6 +37,7 @@ typedef enum {
     HD_LOC_TOO_FEW = 1,       /* not enough receivers for the method */
     HD_LOC_NO_CONVERGENCE = 2,/* the fit did not converge */
     HD_LOC_OUTSIDE = 3,       /* the solution left the search region */
+    HD_LOC_NO_FIX = 4,        /* the receivers' geometry fixes no position (1-sigma wider than the region) */
     HD_LOC_STATUS_COUNT
 } hd_loc_status;
 const char *hd_loc_status_name(int status); /* "ok", "not enough receivers", … */

@@ -270,6 +270,28 @@ int hd_nn_model_load(hd_nn_model *M, const char *path)
         goto fail;
     }
     M->seed = (uint64_t)v;
+    /* the anchor's settings: the localize section of the config it was
+     * trained with (a file without one: the config at hand) */
+    if (H5Aexists(f, "config_yaml") > 0) {
+        char *yaml = NULL;
+        int64_t fv = 0;
+        hd_config c;
+        if ((rc = hd_h5_read_attr_str(f, "config_yaml", &yaml)) < 0 ||
+            (rc = hd_h5_read_attr_int(f, "heimdall_format_version", &fv)) < 0) {
+            free(yaml);
+            goto fail;
+        }
+        rc = hd_config_load_string(&c, yaml, "the model's config_yaml", NULL, 0);
+        free(yaml);
+        if (rc < 0) {
+            rc = hd_error(HD_EFORMAT, "%s: its config_yaml does not load", path);
+            goto fail;
+        }
+        M->anchor = c.localize;
+        M->anchor.legacy_scale = fv < 3;
+        M->has_anchor = 1;
+        hd_config_release(&c);
+    }
     int64_t n = 0;
     double **logs[] = {&M->log_epoch, &M->log_train, &M->log_val, &M->log_med, &M->log_lr, &M->log_sec};
     const char *lnames[] = {"log/epoch", "log/train_loss", "log/val_loss", "log/val_median_m", "log/lr", "log/seconds"};
@@ -306,11 +328,31 @@ fail:
     return hd_error_context(rc, "%s", path);
 }
 
+static int predict_with(const hd_nn_model *M, const hd_locate_net *net, const hd_locate_obs *obs, int n_events,
+                        int R, hd_locate_result *res);
+
 int hd_nn_predict(const hd_nn_model *M, const hd_locate_net *net, const hd_locate_obs *obs, int n_events, int R,
                   hd_locate_result *res)
 {
     if (R != M->R)
         return hd_error(HD_EDATA, "the model was trained on %d receivers, the data have %d", M->R, R);
+    /* the anchors as in training: the model's own localize settings */
+    hd_locate_net own;
+    if (M->has_anchor) {
+        int irc = hd_locate_net_init(&own, M->st, M->R, &M->anchor);
+        if (irc < 0)
+            return irc;
+        net = &own;
+    }
+    int rc = predict_with(M, net, obs, n_events, R, res);
+    if (M->has_anchor)
+        hd_locate_net_release(&own);
+    return rc;
+}
+
+static int predict_with(const hd_nn_model *M, const hd_locate_net *net, const hd_locate_obs *obs, int n_events,
+                              int R, hd_locate_result *res)
+{
     hd_nn_batch *b = hd_nn_batch_new(&M->A, n_events);
     float *out = hd_malloc((size_t)n_events * 5 * sizeof *out);
     if (!b || !out) {

@@ -117,12 +117,13 @@ run "$HEIMDALL" evaluate -c "$cfg" --set evaluate.plots=false -o "$TMP/eval.h5" 
 is "$RC" 0 "evaluate exits 0"
 [ "$RC" -eq 0 ] || diag "$ERR"
 like "$OUT" "error: median [0-9]+ m, p68 [0-9]+ m, p95" "prints the error percentiles"
-like "$OUT" "calibration \(Gaussian\): .* inside 1-sigma" "prints the calibration and the predictive's shape"
+like "$OUT" "calibration \(Student-t, 4 \+ dof degrees of freedom: [0-9]+ to [0-9]+, median [0-9.]+\): .* inside 1-sigma" \
+     "prints the calibration and the predictive's shape (each event's own, from its residuals)"
 like "$OUT" "ellipses drawn .* inside the 68 % one, .* inside the 95 % one" "prints the drawn ellipses' coverage"
 like "$OUT" "latency: median [0-9]+ us" "prints per-event latency"
 [ -s "$TMP/report.json" ]; ok $? "report.json beside eval.h5"
 if "$PYTHON" -c 'import h5py' 2>/dev/null; then
-    run "$PYTHON" - "$TMP/report.json" "$TMP/eval.h5" <<'PY'
+    run "$PYTHON" - "$TMP/report.json" "$TMP/eval.h5" "$TMP/pos.jsonl" <<'PY'
 import json, sys, h5py, math
 r = json.load(open(sys.argv[1]))
 for k in ("n", "mean_m", "median_m", "p68_m", "p95_m", "rmse_m", "coverage_1sigma", "coverage_2sigma",
@@ -141,29 +142,47 @@ e = f["error_m"][:]
 assert all(math.isfinite(x) for x in e[ok]) and all(math.isnan(x) for x in e[~ok])
 assert abs(sorted(e[ok])[len(e[ok]) // 2] - r["median_m"]) < 1e-6 * r["median_m"] + 1e-9 or len(e[ok]) % 2 == 0
 assert "breakdown/snr/median_m" in f and "breakdown/receivers/coverage_1sigma" in f
-# the drawn ellipses' coverage: fraction with d2 inside the 68 % and 95 % radii
-d2 = f["mahalanobis2"][:][ok]
+# the posterior predictive: a Student-t with prior_nu + dof degrees of freedom per event
+d2, nu, dof, c = f["mahalanobis2"][:][ok], f["nu"][:][ok], f["dof"][:][ok], f["content"][:][ok]
+assert (nu == 4 + dof).all() and (nu > 4).any(), (nu, dof)
+assert r["prior_nu"] == 4 and r["tail_nu"] == 0 and abs(r["median_nu"] - sorted(nu)[len(nu) // 2]) <= 1, r["median_nu"]
+assert (f["chi2"][:][ok] >= 0).all() and all(math.isnan(x) for x in f["dof"][:][~ok])
+for i in range(len(d2)):
+    assert abs(c[i] - (1 - (1 + d2[i] / (nu[i] - 2)) ** (-nu[i] / 2))) < 1e-9, (d2[i], nu[i], c[i])
+# the drawn ellipses' coverage: fraction with d2 inside each event's 68 % and 95 % radii
+rad2 = lambda p, v: (v - 2) * ((1 - p) ** (-2 / v) - 1)
 for p, k in ((0.68, "coverage_68"), (0.95, "coverage_95")):
-    want = (d2 <= -2 * math.log(1 - p)).mean()
+    want = (d2 <= rad2(p, nu)).mean()
     assert abs(r[k] - want) < 1e-9 and abs(f.attrs[k] - want) < 1e-9, (k, r[k], want)
 assert "breakdown/snr/coverage_68" in f
+# localize's positions carry the same nu and dof
+n = 0
+for line in open(sys.argv[3]):
+    a = json.loads(line)
+    if "cov_enu_m2" in a:
+        assert a["nu"] == 4 + a["dof"], a
+        n += 1
+assert n == ok.sum(), (n, ok.sum())
 PY
     is "$RC" 0 "report.json keys and eval.h5 per-event datasets"
     [ "$RC" -eq 0 ] || diag "$ERR"
-    # a Student-t predictive (localize.tail_nu): its regions hold their
-    # probability of the t (tighter than a Gaussian's of the same covariance
-    # at 68 %, wider at 95 %)
-    run "$HEIMDALL" evaluate -q -c "$cfg" --set evaluate.plots=false --set localize.tail_nu=5 -o "$TMP/evt.h5" "$TMP/f.h5"
+    # without the residuals' scaling, a fixed Student-t predictive
+    # (localize.tail_nu): its regions hold their probability of the t
+    # (tighter than a Gaussian's of the same covariance at 68 %, wider at 95 %)
+    fixed=(--set localize.scale_by_chi2=false)
+    run "$HEIMDALL" evaluate -q -c "$cfg" --set evaluate.plots=false "${fixed[@]}" --set localize.tail_nu=5 -o "$TMP/evt.h5" "$TMP/f.h5"
     is "$RC" 0 "evaluate with localize.tail_nu 5"
-    run "$HEIMDALL" localize -q -c "$cfg" --set localize.tail_nu=5 -o "$TMP/t.geojson" "$TMP/f.h5"
+    run "$HEIMDALL" localize -q -c "$cfg" "${fixed[@]}" --set localize.tail_nu=5 -o "$TMP/t.geojson" "$TMP/f.h5"
     is "$RC" 0 "localize with localize.tail_nu 5"
-    run "$PYTHON" - "$TMP/evt.report.json" "$TMP/evt.h5" "$TMP/t.jsonl" "$TMP/pos.jsonl" <<'PY'
+    run "$HEIMDALL" localize -q -c "$cfg" "${fixed[@]}" -o "$TMP/g.geojson" "$TMP/f.h5"
+    is "$RC" 0 "localize with the fitted covariance as a Gaussian"
+    run "$PYTHON" - "$TMP/evt.report.json" "$TMP/evt.h5" "$TMP/t.jsonl" "$TMP/g.jsonl" <<'PY'
 import json, sys, h5py, math
 r = json.load(open(sys.argv[1]))
 f = h5py.File(sys.argv[2], "r")
 ok = f["status"][:] == 0
 d2, c, nu = f["mahalanobis2"][:][ok], f["content"][:][ok], f["nu"][:][ok]
-assert len(d2) > 0 and all(nu == 5) and r["tail_nu"] == 5
+assert len(d2) > 0 and all(nu == 5) and r["tail_nu"] == 5 and r["prior_nu"] == 0
 rad2 = lambda p: 3 * ((1 - p) ** (-2 / 5) - 1)            # (nu - 2)((1 - p)^(-2/nu) - 1)
 for i in range(len(d2)):
     assert abs(c[i] - (1 - (1 + d2[i] / 3) ** -2.5)) < 1e-9, (d2[i], c[i])
@@ -193,9 +212,16 @@ print(n)
 PY
     is "$RC" 0 "Student-t: content, coverage at every level and the drawn ellipses follow nu"
     [ "$RC" -eq 0 ] || diag "$ERR"
-    run "$HEIMDALL" localize -q -c "$cfg" --set localize.tail_nu=2 -o "$TMP/t2.geojson" "$TMP/f.h5"
+    run "$HEIMDALL" localize -q -c "$cfg" "${fixed[@]}" --set localize.tail_nu=2 -o "$TMP/t2.geojson" "$TMP/f.h5"
     is "$RC" 2 "localize.tail_nu 2 (no covariance) is a config error"
     like "$ERR" "more than 2 degrees of freedom" "and says why"
+    run "$HEIMDALL" localize -q -c "$cfg" --set localize.prior_nu=2 -o "$TMP/t2.geojson" "$TMP/f.h5"
+    is "$RC" 2 "localize.prior_nu 2 (no covariance without spare residuals) is a config error"
+    like "$ERR" "prior_nu is 2: .* more than 2 for a covariance" "and says why"
+    run "$HEIMDALL" localize -q -c "$cfg" --set localize.tail_nu=5 -o "$TMP/t2.geojson" "$TMP/f.h5"
+    is "$RC" 2 "a fixed tail_nu with scale_by_chi2 true is a config error"
+    like "$ERR" "tail_nu 5 applies with scale_by_chi2 false" "and says which applies"
+    [ ! -e "$TMP/t2.geojson" ]; ok $? "nothing written on a config error"
     cp "$TMP/f.h5" "$TMP/notruth.h5"
     "$PYTHON" -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['truth']" "$TMP/notruth.h5"
     run "$HEIMDALL" evaluate -q -o "$TMP/e2.h5" "$TMP/notruth.h5"

@@ -102,6 +102,36 @@ assert np.all(np.isfinite(m["log/val_loss"][:]))
 PY
 is "$RC" 0 "the model keeps nu 4, its predictions carry it; an old model is Gaussian"
 [ "$RC" -eq 0 ] || diag "$ERR"
+# the anchor fit uses the localize settings the model was trained with,
+# whatever the config at hand: the same predictions under another one; a
+# format-2 model (before the residuals' posterior t) keeps its old anchor
+# settings, a fixed tail_nu with scale_by_chi2 among them
+run "$HEIMDALL" evaluate -q -c "$cfg" --method nn -m "$TMP/m4.h5" --set evaluate.plots=false \
+    --set localize.model_sigma_ns=900 --set localize.scale_by_chi2=false -o "$TMP/e_other.h5" "$TMP/f.h5"
+is "$RC" 0 "evaluate --method nn under other localize settings"
+cp "$TMP/m4.h5" "$TMP/v2.h5"
+"$PYTHON" - "$TMP/v2.h5" <<'PY'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r+")
+y = f.attrs["config_yaml"]
+y = y.decode() if isinstance(y, bytes) else y
+assert "  tail_nu: 0.0\n" in y.split("localize:")[1], "localize.tail_nu in the model's config"
+f.attrs["config_yaml"] = y.split("localize:")[0] + "localize:" + y.split("localize:")[1].replace("  tail_nu: 0.0\n", "  tail_nu: 6.0\n", 1)
+f.attrs["heimdall_format_version"] = 2
+PY
+run "$HEIMDALL" evaluate -q -c "$cfg" --method nn -m "$TMP/v2.h5" --set evaluate.plots=false -o "$TMP/e_v2.h5" "$TMP/f.h5"
+is "$RC" 0 "a format-2 model with a fixed tail_nu and scale_by_chi2 loads and predicts"
+[ "$RC" -eq 0 ] || diag "$ERR"
+run "$PYTHON" - "$TMP/e.h5" "$TMP/e_other.h5" "$TMP/e_v2.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b, c = (h5py.File(p, "r") for p in sys.argv[1:4])
+for k in ("lat", "lon", "cov_enu_m2"):
+    assert np.array_equal(a[k][:], b[k][:], equal_nan=True), k
+ok = np.isfinite(c["lat"][:])
+assert ok.sum() == np.isfinite(a["lat"][:]).sum() and ok.any()
+PY
+is "$RC" 0 "the same predictions, bit for bit, under other localize settings"
+[ "$RC" -eq 0 ] || diag "$ERR"
 run "$HEIMDALL" train -q -c "$cfg" "${T[@]}" --set train.tail_nu=1.5 -o "$TMP/bad_nu.h5" "$TMP/f.h5"
 is "$RC" 2 "train.tail_nu 1.5 (no covariance) is a config error"
 like "$ERR" "more than 2 degrees of freedom" "and says why"

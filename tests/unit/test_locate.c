@@ -18,6 +18,7 @@
 
 static hd_station st[R];
 static hd_locate_net net;
+static double noise_scale = 1; /* the timing noise drawn is this times the sigmas the solver is told */
 
 /* true ranges from (lat, lon, alt) to every receiver */
 static void true_ranges(double lat, double lon, double alt, double *d)
@@ -37,7 +38,7 @@ static void observe(double lat, double lon, const double *sig_s, double rss_sd, 
     memset(feat, 0, sizeof(float) * R * F);
     for (int r = 0; r < R; r++) {
         mask[r] = 1;
-        toa[r] = d[r] / HD_SPEED_OF_LIGHT + (g ? sig_s[r] * hd_rng_normal(g) : 0) + 1e-3;
+        toa[r] = d[r] / HD_SPEED_OF_LIGHT + (g ? noise_scale * sig_s[r] * hd_rng_normal(g) : 0) + 1e-3;
         feat[r * F + HD_FEAT_RSS_DBM] = (float)(30 - 30 * log10(d[r]) + (g ? rss_sd * hd_rng_normal(g) : 0));
         feat[r * F + HD_FEAT_GPS_OK] = 1;
     }
@@ -99,25 +100,44 @@ int main(void)
         ok(res.status == HD_LOC_OK && err < 1.0, "hybrid noise-free: error %.3f m", err);
     }
 
-    /* Monte-Carlo: covariance against the spread of noisy solves (the
-     * covariance as modelled; the chi² scaling is checked below) */
+    /* Monte-Carlo: covariance against the spread of noisy solves. Unscaled:
+     * the noise is as modelled and the predictive the fitted Gaussian.
+     * Scaled by the residuals: the noise is the modelled times s, with s²
+     * drawn per solve from the prior the solver assumes (prior_nu / chi²
+     * with prior_nu = 4 degrees of freedom); the posterior predictive, a
+     * Student-t with 4 + dof degrees of freedom, must then hold its
+     * regions' probabilities and its covariance the errors' spread. The
+     * outlier test is off: here a large s is the model, not a fault. */
+    const double outlier_sigma = net.cfg.outlier_sigma;
     for (int scaled = 0; scaled < 2; scaled++) {
         net.cfg.scale_by_chi2 = scaled;
+        net.cfg.prior_nu = 4;
+        net.cfg.outlier_sigma = scaled ? 1e9 : outlier_sigma;
         const int M = 2000;
         double lat0 = 44.9, lon0 = 8.2, e0, n0;
         hd_locate_from_geo(&net, lat0, lon0, &e0, &n0);
         for (int r = 0; r < R; r++)
             sig[r] = (100 + 60 * r) * 1e-9;
         double see = 0, sen = 0, snn = 0, me = 0, mn = 0, cov[3] = {0}, crlb[3] = {0};
-        int in1 = 0, in2 = 0, n_ok = 0;
+        int in1 = 0, in2 = 0, n_ok = 0, nu_ok = 0;
         for (int m = 0; m < M; m++) {
             hd_rng g;
             hd_rng_init(&g, 7, (uint32_t)m, 0, 0);
+            noise_scale = 1;
+            if (scaled) {
+                double chi2 = 0;
+                for (int k = 0; k < 4; k++) {
+                    double z = hd_rng_normal(&g);
+                    chi2 += z * z;
+                }
+                noise_scale = sqrt(4 / chi2);
+            }
             observe(lat0, lon0, sig, 0, &g, feat, mask, delay, sigma, tmask);
             hd_locate(&net, &obs, HD_LOC_TDOA, &res);
             if (res.status != HD_LOC_OK)
                 continue;
             n_ok++;
+            nu_ok += scaled ? res.dof == R - 3 && res.nu == 4 + res.dof : res.nu == 0;
             double de = res.e - e0, dn = res.n - n0;
             me += de;
             mn += dn;
@@ -129,10 +149,13 @@ int main(void)
                 crlb[k] += res.crlb[k];
             }
             double d2 = hd_locate_mahalanobis2(res.cov, de, dn);
-            in1 += d2 <= 1;
-            in2 += d2 <= 4;
+            in1 += d2 <= hd_locate_radius2(1 - exp(-0.5), res.nu);
+            in2 += d2 <= hd_locate_radius2(1 - exp(-2), res.nu);
         }
+        noise_scale = 1;
         is_int(n_ok, M, "every noisy solve succeeded");
+        is_int(nu_ok, M, scaled ? "scaled: every predictive a Student-t with prior_nu + dof = 8 degrees of freedom"
+                                : "unscaled: every predictive Gaussian");
         me /= M;
         mn /= M;
         double ee = see / M - me * me, en = sen / M - me * mn, nn = snn / M - mn * mn;
@@ -142,14 +165,49 @@ int main(void)
              sqrt(ee), sqrt(nn), en / sqrt(ee * nn), sqrt(cov[0]), sqrt(cov[2]), cov[1] / sqrt(cov[0] * cov[2]));
         ok(fabs(sqrt(cov[0] / ee) - 1) < 0.08 && fabs(sqrt(cov[2] / nn) - 1) < 0.08,
            "%sreported sigmas within 8 %% of the Monte-Carlo spread", scaled ? "chi²-scaled: " : "");
+        ok(fabs((double)in1 / M - 0.393) < 0.035 && fabs((double)in2 / M - 0.865) < 0.025,
+           "%scoverage %.3f / %.3f against 0.393 / 0.865", scaled ? "chi²-scaled, noise scale from the prior: " : "",
+           (double)in1 / M, (double)in2 / M);
         if (scaled)
-            continue; /* a random scale per event widens the tails (a t distribution): coverage is for the model */
+            continue; /* the noise here is not the model's: no bound to reach */
         ok(fabs(cov[1] / sqrt(cov[0] * cov[2]) - en / sqrt(ee * nn)) < 0.06, "reported correlation matches the spread");
         ok(fabs(me) < 4 * sqrt(ee / M) + 1 && fabs(mn) < 4 * sqrt(nn / M) + 1, "no bias (%.1f, %.1f m)", me, mn);
-        ok(fabs((double)in1 / M - 0.393) < 0.035 && fabs((double)in2 / M - 0.865) < 0.025,
-           "coverage %.3f / %.3f against 0.393 / 0.865", (double)in1 / M, (double)in2 / M);
         ok(fabs(crlb[0] / M / ee - 1) < 0.15 && fabs(crlb[2] / M / nn - 1) < 0.15,
            "an efficient estimator here: the spread reaches the bound");
+    }
+    net.cfg.outlier_sigma = outlier_sigma;
+    net.cfg.scale_by_chi2 = 1;
+
+    /* three timed receivers on a meridian and the transmitter on it beyond
+     * them: every point of that ray fits, the geometry fixes no position */
+    {
+        hd_station keep[R];
+        memcpy(keep, st, sizeof keep);
+        hd_locate_net line;
+        for (int r = 0; r < 3; r++) {
+            st[r].lat = 44.8 + 0.2 * r;
+            st[r].lon = 8.0;
+            st[r].alt_m = 200;
+        }
+        int lrc = hd_locate_net_init(&line, st, R, &lc);
+        for (int r = 0; r < R; r++)
+            sig[r] = 100e-9;
+        observe(45.5, 8.0, sig, 0, NULL, feat, mask, delay, sigma, tmask);
+        for (int r = 3; r < R; r++)
+            mask[r] = 0;
+        for (int p = 0; p < P; p++) {
+            int i, j;
+            hd_features_pair(R, p, &i, &j);
+            tmask[p] = i < 3 && j < 3;
+        }
+        if (lrc == 0)
+            hd_locate(&line, &obs, HD_LOC_TDOA, &res);
+        ok(lrc == 0 && res.status == HD_LOC_NO_FIX && isnan(res.lat) && isnan(res.cov[0]),
+           "three receivers in a line with the transmitter beyond: no position (status %d, GDOP %g)", res.status,
+           res.gdop);
+        ok(strcmp(hd_loc_status_name(res.status), "geometry fixes no position") == 0, "status named");
+        hd_locate_net_release(&line);
+        memcpy(st, keep, sizeof keep);
     }
 
     /* not enough receivers: two timed receivers (one pair) */
