@@ -39,6 +39,8 @@ void hd_nn_model_release(hd_nn_model *M)
     free(M->check_x);
     free(M->check_out);
     free(M->check_m);
+    if (M->has_anchor)
+        hd_locate_net_release(&M->anchor);
     memset(M, 0, sizeof *M);
 }
 
@@ -272,6 +274,8 @@ int hd_nn_model_load(hd_nn_model *M, const char *path)
     M->seed = (uint64_t)v;
     /* the anchor's settings: the localize section of the config it was
      * trained with (a file without one: the config at hand) */
+    hd_localize_cfg acfg;
+    int have_acfg = 0;
     if (H5Aexists(f, "config_yaml") > 0) {
         char *yaml = NULL;
         int64_t fv = 0;
@@ -287,9 +291,9 @@ int hd_nn_model_load(hd_nn_model *M, const char *path)
             rc = hd_error(HD_EFORMAT, "%s: its config_yaml does not load", path);
             goto fail;
         }
-        M->anchor = c.localize;
-        M->anchor.legacy_scale = fv < 3;
-        M->has_anchor = 1;
+        acfg = c.localize;
+        acfg.legacy_scale = fv < 3;
+        have_acfg = 1;
         hd_config_release(&c);
     }
     int64_t n = 0;
@@ -316,6 +320,11 @@ int hd_nn_model_load(hd_nn_model *M, const char *path)
     M->R = cr.n_receivers;
     memcpy(M->st, cr.stations, (size_t)M->R * sizeof *M->st);
     hd_captures_release(&cr);
+    if (have_acfg) {
+        if ((rc = hd_locate_net_init(&M->anchor, M->st, M->R, &acfg)) < 0)
+            goto fail;
+        M->has_anchor = 1;
+    }
     free(arch);
     free(act);
     return 0;
@@ -328,31 +337,13 @@ fail:
     return hd_error_context(rc, "%s", path);
 }
 
-static int predict_with(const hd_nn_model *M, const hd_locate_net *net, const hd_locate_obs *obs, int n_events,
-                        int R, hd_locate_result *res);
-
 int hd_nn_predict(const hd_nn_model *M, const hd_locate_net *net, const hd_locate_obs *obs, int n_events, int R,
                   hd_locate_result *res)
 {
     if (R != M->R)
         return hd_error(HD_EDATA, "the model was trained on %d receivers, the data have %d", M->R, R);
-    /* the anchors as in training: the model's own localize settings */
-    hd_locate_net own;
-    if (M->has_anchor) {
-        int irc = hd_locate_net_init(&own, M->st, M->R, &M->anchor);
-        if (irc < 0)
-            return irc;
-        net = &own;
-    }
-    int rc = predict_with(M, net, obs, n_events, R, res);
-    if (M->has_anchor)
-        hd_locate_net_release(&own);
-    return rc;
-}
-
-static int predict_with(const hd_nn_model *M, const hd_locate_net *net, const hd_locate_obs *obs, int n_events,
-                              int R, hd_locate_result *res)
-{
+    if (M->has_anchor) /* the anchors as in training */
+        net = &M->anchor;
     hd_nn_batch *b = hd_nn_batch_new(&M->A, n_events);
     float *out = hd_malloc((size_t)n_events * 5 * sizeof *out);
     if (!b || !out) {

@@ -28,9 +28,10 @@ typedef struct {
     hd_station st[HD_MAX_STATIONS];
     int R;
     double outlier_sigma;             /* of the arrival-time step (localize.outlier_sigma) */
-    /* the localize settings of the anchor fit in training (the model's
-     * config_yaml): predictions use them, whatever the config at hand */
-    hd_localize_cfg anchor;
+    /* the anchor fit's network, prepared at load: the model's receivers with
+     * the localize settings of training (its config_yaml); predictions use
+     * it, whatever the config at hand */
+    hd_locate_net anchor;
     int has_anchor;
     uint64_t seed;
     int64_t step, epoch;
@@ -66,7 +67,7 @@ int hd_nn_model_load(hd_nn_model *M, const char *path);
 /* Predict events of a features file whose receivers must be the model's
  * (same ids in the same order): res filled like the classical solvers'
  * (lat, lon, cov east/north m², status). The anchor fit uses the model's
- * own localize settings (has_anchor), else net's. */
+ * own network (has_anchor), else net. */
 int hd_nn_predict(const hd_nn_model *M, const hd_locate_net *net, const hd_locate_obs *obs, int n_events, int R,
                   hd_locate_result *res);
 
