@@ -69,8 +69,8 @@ void hd_cmd_collect_usage(FILE *out)
 }
 
 /* Render events ids[0..n) of the campaign into the batch buffers. */
-static int render_batch(const hd_config *cfg, const int64_t *ids, int n, int R, int N, int L, hd_sim_event *ev,
-                        hd_sim_link *links, int16_t *iq, float *levels)
+static int render_batch(const hd_config *cfg, const int64_t *ids, int n, int R, int N, int L, hd_event *ev,
+                        hd_link *links, int16_t *iq, float *levels)
 {
     for (int k = 0; k < n; k++) {
         int rc = hd_sim_event_draw(cfg, ids[k], &ev[k]);
@@ -95,9 +95,9 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
     MPI_Comm comm = hd_par_comm();
     int64_t E = cfg->collect.events, b, e;
     int R = cfg->n_stations;
-    hd_sim_event ev0;
-    hd_sim_link *links = NULL;
-    hd_sim_event *ev = NULL;
+    hd_event ev0;
+    hd_link *links = NULL;
+    hd_event *ev = NULL;
     int16_t *iq = NULL;
     float *levels = NULL;
     int64_t *kept_ids = NULL;
@@ -127,12 +127,12 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
     }
     int64_t dropped = 0;
     for (int64_t i = b; i < e; i++) {
-        hd_sim_event evi;
+        hd_event evi;
         if ((rc = hd_sim_event_draw(cfg, i, &evi)) < 0)
             goto fail;
         int ok = 0;
         for (int r = 0; r < R; r++) {
-            hd_sim_link lk;
+            hd_link lk;
             if ((rc = hd_sim_render(cfg, &evi, r, &lk, NULL, NULL)) < 0)
                 goto fail;
             ok += lk.status == HD_RX_OK;
@@ -264,8 +264,8 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
     int L = (int)floor(cc->duration_s * cc->live.level_rate_hz);
     if (L < 1)
         L = 1;
-    hd_sim_event *ev = hd_calloc((size_t)E, sizeof *ev);
-    hd_sim_link *links = hd_calloc((size_t)E * (size_t)R, sizeof *links);
+    hd_event *ev = hd_calloc((size_t)E, sizeof *ev);
+    hd_link *links = hd_calloc((size_t)E * (size_t)R, sizeof *links);
     int16_t *iq = hd_calloc((size_t)E * (size_t)R * (size_t)N * 2, sizeof *iq);
     float *levels = hd_calloc((size_t)E * (size_t)R * (size_t)L, sizeof *levels);
     hd_net_rx *rx = hd_calloc((size_t)R, sizeof *rx);
@@ -386,7 +386,7 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
                     cc->min_receivers);
             continue;
         }
-        hd_sim_event *v = &ev[kept];
+        hd_event *v = &ev[kept];
         memset(v, 0, sizeof *v);
         v->index = e;
         if (first == INT64_MAX)
@@ -398,7 +398,7 @@ static int collect_live(const hd_cli *cli, const hd_config *cfg)
         v->n_levels = L;
         v->level_rate_hz = cc->live.level_rate_hz;
         for (int r = 0; r < R; r++) {
-            hd_sim_link *lk = &links[(size_t)kept * (size_t)R + (size_t)r];
+            hd_link *lk = &links[(size_t)kept * (size_t)R + (size_t)r];
             memset(lk, 0, sizeof *lk);
             lk->status = rx[r].status;
             if (rx[r].status != HD_RX_OK) {

@@ -43,8 +43,8 @@ static double *read_clock_rates(hd_captures_reader *r)
 static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *dir)
 {
     int rc = 0, R = r->n_receivers, N = r->n_samples, files = 0;
-    hd_sim_event ev;
-    hd_sim_link *lk = hd_calloc((size_t)R, sizeof *lk);
+    hd_event ev;
+    hd_link *lk = hd_calloc((size_t)R, sizeof *lk);
     int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
     hd_kiwi_block *st = hd_calloc((size_t)N / HD_KIWI_BLOCK + 1, sizeof *st);
     double *rates = read_clock_rates(r);
@@ -62,7 +62,7 @@ static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *
             goto done;
         }
         for (int k = 0; k < R; k++) {
-            const hd_sim_link *l = &lk[k];
+            const hd_link *l = &lk[k];
             if (l->status != HD_RX_OK || !l->has_iq)
                 continue;
             if (!isfinite(l->t0_s)) {
@@ -127,8 +127,8 @@ done:
 static int export_sigmf(const hd_cli *cli, hd_captures_reader *r, const char *dir)
 {
     int rc = 0, R = r->n_receivers, N = r->n_samples, files = 0;
-    hd_sim_event ev;
-    hd_sim_link *lk = hd_calloc((size_t)R, sizeof *lk);
+    hd_event ev;
+    hd_link *lk = hd_calloc((size_t)R, sizeof *lk);
     int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
     double *rates = read_clock_rates(r);
     char base[8192];
@@ -140,7 +140,7 @@ static int export_sigmf(const hd_cli *cli, hd_captures_reader *r, const char *di
         if ((rc = hd_captures_read_block(r, e, 1, &ev, lk, iq, NULL)) < 0)
             goto done;
         for (int k = 0; k < R; k++) {
-            const hd_sim_link *l = &lk[k];
+            const hd_link *l = &lk[k];
             const hd_station *s = &r->stations[k];
             if (l->status != HD_RX_OK || !l->has_iq)
                 continue;

@@ -81,7 +81,7 @@ typedef struct {
 
 /* Per receiver features of one event: feat[R*F], mask[R]; leaves each
  * receiver's float IQ in c->x and its spectral summary in c->sp. */
-static int receiver_features(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, const int16_t *iq,
+static int receiver_features(fz_ctx *c, const hd_event *ev, const hd_link *lk, const int16_t *iq,
                              const float *levels, float *feat, uint8_t *mask)
 {
     const int R = c->R, N = c->N, L = c->L, F = HD_FEAT_COUNT;
@@ -101,7 +101,7 @@ static int receiver_features(fz_ctx *c, const hd_sim_event *ev, const hd_sim_lin
     if ((rc = hd_dsp_net_begin(c->net, fs, (int)ceil(span * fs < N ? span * fs : N) + 2)) < 0)
         return rc;
     for (int r = 0; r < R; r++) {
-        const hd_sim_link *l = &lk[r];
+        const hd_link *l = &lk[r];
         float *f = feat + (size_t)r * F;
         hd_spectral *sp = &c->sp[r];
         memset(sp, 0, sizeof *sp);
@@ -161,7 +161,7 @@ static int receiver_features(fz_ctx *c, const hd_sim_event *ev, const hd_sim_lin
 
 /* Time differences of one event's pairs: both ends GPS-timed IQ with valid
  * features; delay/sigma/psr/tmask[P]. */
-static int pair_tdoa(fz_ctx *c, const hd_sim_event *ev, const hd_sim_link *lk, const uint8_t *mask, double *delay,
+static int pair_tdoa(fz_ctx *c, const hd_event *ev, const hd_link *lk, const uint8_t *mask, double *delay,
                      double *sigma, float *psr, uint8_t *tmask)
 {
     const int R = c->R, N = c->N;
@@ -253,8 +253,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
     int w_open = 0;
     hd_progress prog = {.quiet = 1};
     fz_ctx c = {0};
-    hd_sim_event *ev = NULL;
-    hd_sim_link *lk = NULL;
+    hd_event *ev = NULL;
+    hd_link *lk = NULL;
     int16_t *iq = NULL;
     float *levels = NULL, *feat = NULL, *psr = NULL, *logmel = NULL;
     uint8_t *mask = NULL, *tmask = NULL;
@@ -338,8 +338,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if (n > 0 && !flag && (rc = hd_captures_read_block(&rd, first, n, ev, lk, iq, levels)) < 0)
             flag = 2;
         for (int i = 0; i < n && !flag; i++) {
-            hd_sim_event *evi = &ev[i];
-            hd_sim_link *li = lk + (size_t)i * R;
+            hd_event *evi = &ev[i];
+            hd_link *li = lk + (size_t)i * R;
             const uint8_t *mk = mask + (size_t)i * R;
             if ((rc = receiver_features(&c, evi, li, iq + (size_t)i * R * N * 2, levels + (size_t)i * R * L,
                                         feat + (size_t)i * R * F, mask + (size_t)i * R)) < 0) {

@@ -41,8 +41,8 @@ static int import_powder(const hd_cli *cli, const hd_config *cfg, int argc, char
     hd_features_writer w;
     int out_open = 0, w_open = 0;
     const int64_t B = 512;
-    hd_sim_event *ev = hd_calloc((size_t)B, sizeof *ev);
-    hd_sim_link *lk = hd_calloc((size_t)(B * R), sizeof *lk);
+    hd_event *ev = hd_calloc((size_t)B, sizeof *ev);
+    hd_link *lk = hd_calloc((size_t)(B * R), sizeof *lk);
     float *feat = hd_calloc((size_t)(B * R * F), sizeof *feat), *psr = hd_calloc((size_t)(B * P), sizeof *psr);
     double *delay = hd_calloc((size_t)(B * P), sizeof *delay), *sigma = hd_calloc((size_t)(B * P), sizeof *sigma);
     uint8_t *tmask = hd_calloc((size_t)(B * P), 1);
@@ -63,26 +63,23 @@ static int import_powder(const hd_cli *cli, const hd_config *cfg, int argc, char
         memset(feat, 0, (size_t)(n * R * F) * sizeof *feat);
         for (int i = 0; i < n; i++) {
             int64_t e = first + i;
-            hd_sim_event *v = &ev[i];
+            hd_event *v = &ev[i];
             memset(v, 0, sizeof *v);
             v->index = e;
             v->time_ns = p.time_ns[e];
             v->frequency_hz = HD_POWDER_FREQUENCY_HZ;
             v->sample_rate_hz = 2e6;
-            v->tx_lat = p.tx_lat[e];
-            v->tx_lon = p.tx_lon[e];
-            v->tx_alt_m = v->tx_height_m = v->tx_power_dbm = v->tx_gain_dbi = v->tx_freq_offset_hz = NAN;
-            v->signal_type = -1;
+            hd_tx_truth_unknown(&v->truth);
+            v->truth.lat = p.tx_lat[e];
+            v->truth.lon = p.tx_lon[e];
             for (int r = 0; r < R; r++) {
                 size_t o = (size_t)e * R + r, k = (size_t)i * R + r;
-                hd_sim_link *l = &lk[k];
+                hd_link *l = &lk[k];
                 memset(l, 0, sizeof *l);
                 l->status = HD_RX_OK;
                 l->has_levels = p.heard[o];
                 l->t0_s = l->gain_db = NAN;
-                l->distance_m = l->path_loss_db = l->shadowing_db = l->fading_db = l->rx_power_dbm = NAN;
-                l->noise_dbm = l->snr_db = l->arrival_s = l->true_t0_s = l->clock_error_s = NAN;
-                l->lo_offset_hz = l->sample_rate_error_ppm = l->freq_offset_hz = NAN;
+                hd_link_truth_unknown(&l->truth);
                 if (p.heard[o]) {
                     feat[k * F + HD_FEAT_RSS_DBFS] = p.rss[o];
                     feat[k * F + HD_FEAT_RSS_DBM] = p.rss[o];
@@ -224,8 +221,8 @@ static int import_recordings(const hd_cli *cli, const hd_config *cfg, recording 
     int64_t *ev_time = hd_calloc((size_t)nf, sizeof *ev_time);
     double *ev_freq = hd_calloc((size_t)nf, sizeof *ev_freq);
     hd_station *st = hd_calloc((size_t)nf, sizeof *st);
-    hd_sim_event ev;
-    hd_sim_link *lk = NULL;
+    hd_event ev;
+    hd_link *lk = NULL;
     int16_t *iq = NULL;
     float *lev = NULL;
     double *rate = NULL, *resid = NULL;
@@ -310,12 +307,10 @@ static int import_recordings(const hd_cli *cli, const hd_config *cfg, recording 
         ev.frequency_hz = ev_freq[e];
         ev.n_samples = (int)N;
         ev.n_levels = 1;
-        ev.tx_lat = ev.tx_lon = ev.tx_alt_m = ev.tx_height_m = ev.tx_power_dbm = ev.tx_gain_dbi = NAN;
-        ev.tx_freq_offset_hz = NAN;
-        ev.signal_type = -1;
+        hd_tx_truth_unknown(&ev.truth);
         memset(iq, 0, (size_t)R * (size_t)N * 4);
         for (int r = 0; r < R; r++) {
-            hd_sim_link *l = &lk[r];
+            hd_link *l = &lk[r];
             memset(l, 0, sizeof *l);
             l->status = HD_RX_NOT_RUN;
             l->t0_s = l->gain_db = NAN;
@@ -328,7 +323,7 @@ static int import_recordings(const hd_cli *cli, const hd_config *cfg, recording 
             const recording *k = &f[i];
             int r = k->rx;
             size_t o = (size_t)e * R + r;
-            hd_sim_link *l = &lk[r];
+            hd_link *l = &lk[r];
             if (ev.sample_rate_hz == 0)
                 ev.sample_rate_hz = k->rate_hz;
             l->status = HD_RX_OK;

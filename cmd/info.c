@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "h5/h5.h"
-#include "sim/sim.h"
+#include "capture/event.h"
 
 #include <stdlib.h>
 #include <string.h>

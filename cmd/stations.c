@@ -7,7 +7,7 @@
 #include "core/runinfo.h"
 #include "core/util.h"
 #include "net/probe.h"
-#include "sim/sim.h"
+#include "capture/event.h"
 
 #include <getopt.h>
 #include <jansson.h>

@@ -220,7 +220,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_nn_model M;
     dataset d = {0};
     int64_t *train = NULL, *val = NULL, *perm = NULL;
-    hd_sim_event *ev = NULL;
+    hd_event *ev = NULL;
     float *feat = NULL, *g = NULL, *yb = NULL;
     uint8_t *mask = NULL, *tmask = NULL;
     double *delay = NULL, *sigma = NULL;
@@ -298,13 +298,13 @@ static int run(const hd_cli *cli, hd_config *cfg)
         int any = 0;
         for (int r = 0; r < R; r++)
             any |= d.m[(size_t)e * R + r];
-        if (!any || !isfinite(ev[e].tx_lat) || !isfinite(ev[e].tx_lon))
+        if (!any || !isfinite(ev[e].truth.lat) || !isfinite(ev[e].truth.lon))
             continue; /* nothing heard, or no truth: not for learning */
         if (group && group[e] == tc->exclude_group) {
             use[e] = 3;
             continue; /* held out for an honest evaluation */
         }
-        hd_locate_from_geo(&net, ev[e].tx_lat, ev[e].tx_lon, &te, &tn);
+        hd_locate_from_geo(&net, ev[e].truth.lat, ev[e].truth.lon, &te, &tn);
         d.y[2 * e] = (float)((te - anchor[0]) / anchor[2]); /* the correction, in the anchor's sigma */
         d.y[2 * e + 1] = (float)((tn - anchor[1]) / anchor[2]);
         d.unit[e] = anchor[2];

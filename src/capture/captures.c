@@ -25,8 +25,8 @@ typedef struct {
     const char *description;
 } field;
 
-#define EV(m) SRC_EVENT, offsetof(hd_sim_event, m)
-#define LK(m) SRC_LINK, offsetof(hd_sim_link, m)
+#define EV(m) SRC_EVENT, offsetof(hd_event, m)
+#define LK(m) SRC_LINK, offsetof(hd_link, m)
 
 static const field fields[] = {
     {"events/index", EV(index), C_INT64, ST_I64, 0, "1", "event number within the campaign (the simulator's event index)"},
@@ -42,27 +42,27 @@ static const field fields[] = {
     {"t0_s", LK(t0_s), C_DOUBLE, ST_F64, 0, "s", "reported time of the first IQ sample, relative to events/time_ns"},
     {"gain_db", LK(gain_db), C_DOUBLE, ST_F32, 0, "dB", "receiver gain applied before the ADC"},
     {"clipped_fraction", LK(clipped_fraction), C_DOUBLE, ST_F32, 0, "1", "fraction of IQ samples at full scale"},
-    {"truth/tx_lat", EV(tx_lat), C_DOUBLE, ST_F64, 1, "degree", "transmitter latitude, WGS84"},
-    {"truth/tx_lon", EV(tx_lon), C_DOUBLE, ST_F64, 1, "degree", "transmitter longitude, WGS84"},
-    {"truth/tx_alt_m", EV(tx_alt_m), C_DOUBLE, ST_F64, 1, "m", "transmitter antenna ellipsoidal height"},
-    {"truth/tx_height_m", EV(tx_height_m), C_DOUBLE, ST_F64, 1, "m", "transmitter antenna height above ground"},
-    {"truth/tx_power_dbm", EV(tx_power_dbm), C_DOUBLE, ST_F64, 1, "dBm", "transmitter output power"},
-    {"truth/tx_gain_dbi", EV(tx_gain_dbi), C_DOUBLE, ST_F64, 1, "dBi", "transmitter antenna gain"},
-    {"truth/signal_type", EV(signal_type), C_INT, ST_I8, 1, "1", "signal type (names in attribute names)"},
-    {"truth/tx_freq_offset_hz", EV(tx_freq_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "transmitter crystal frequency error"},
-    {"truth/distance_m", LK(distance_m), C_DOUBLE, ST_F64, 1, "m", "slant range transmitter to receiver antenna"},
-    {"truth/path_loss_db", LK(path_loss_db), C_DOUBLE, ST_F64, 1, "dB", "median path loss of the propagation model"},
-    {"truth/shadowing_db", LK(shadowing_db), C_DOUBLE, ST_F64, 1, "dB", "log-normal shadowing loss added to the median"},
-    {"truth/fading_db", LK(fading_db), C_DOUBLE, ST_F64, 1, "dB", "small-scale fading power gain of the channel"},
-    {"truth/rx_power_dbm", LK(rx_power_dbm), C_DOUBLE, ST_F64, 1, "dBm", "mean signal power at the antenna port"},
-    {"truth/noise_dbm", LK(noise_dbm), C_DOUBLE, ST_F64, 1, "dBm", "thermal noise kTBF over the sample rate"},
-    {"truth/snr_db", LK(snr_db), C_DOUBLE, ST_F64, 1, "dB", "signal-to-noise ratio over the full sample-rate band"},
-    {"truth/arrival_s", LK(arrival_s), C_DOUBLE, ST_F64, 1, "s", "true arrival of emission epoch 0 (direct path), relative to events/time_ns"},
-    {"truth/true_t0_s", LK(true_t0_s), C_DOUBLE, ST_F64, 1, "s", "true time of the first IQ sample, relative to events/time_ns"},
-    {"truth/clock_error_s", LK(clock_error_s), C_DOUBLE, ST_F64, 1, "s", "time-stamp error: t0_s - true_t0_s"},
-    {"truth/lo_offset_hz", LK(lo_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "receiver local-oscillator error"},
-    {"truth/sample_rate_error_ppm", LK(sample_rate_error_ppm), C_DOUBLE, ST_F64, 1, "ppm", "receiver sample-clock error"},
-    {"truth/freq_offset_hz", LK(freq_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "total frequency offset of the signal in the baseband"},
+    {"truth/tx_lat", EV(truth.lat), C_DOUBLE, ST_F64, 1, "degree", "transmitter latitude, WGS84"},
+    {"truth/tx_lon", EV(truth.lon), C_DOUBLE, ST_F64, 1, "degree", "transmitter longitude, WGS84"},
+    {"truth/tx_alt_m", EV(truth.alt_m), C_DOUBLE, ST_F64, 1, "m", "transmitter antenna ellipsoidal height"},
+    {"truth/tx_height_m", EV(truth.height_m), C_DOUBLE, ST_F64, 1, "m", "transmitter antenna height above ground"},
+    {"truth/tx_power_dbm", EV(truth.power_dbm), C_DOUBLE, ST_F64, 1, "dBm", "transmitter output power"},
+    {"truth/tx_gain_dbi", EV(truth.gain_dbi), C_DOUBLE, ST_F64, 1, "dBi", "transmitter antenna gain"},
+    {"truth/signal_type", EV(truth.signal_type), C_INT, ST_I8, 1, "1", "signal type (names in attribute names)"},
+    {"truth/tx_freq_offset_hz", EV(truth.freq_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "transmitter crystal frequency error"},
+    {"truth/distance_m", LK(truth.distance_m), C_DOUBLE, ST_F64, 1, "m", "slant range transmitter to receiver antenna"},
+    {"truth/path_loss_db", LK(truth.path_loss_db), C_DOUBLE, ST_F64, 1, "dB", "median path loss of the propagation model"},
+    {"truth/shadowing_db", LK(truth.shadowing_db), C_DOUBLE, ST_F64, 1, "dB", "log-normal shadowing loss added to the median"},
+    {"truth/fading_db", LK(truth.fading_db), C_DOUBLE, ST_F64, 1, "dB", "small-scale fading power gain of the channel"},
+    {"truth/rx_power_dbm", LK(truth.rx_power_dbm), C_DOUBLE, ST_F64, 1, "dBm", "mean signal power at the antenna port"},
+    {"truth/noise_dbm", LK(truth.noise_dbm), C_DOUBLE, ST_F64, 1, "dBm", "thermal noise kTBF over the sample rate"},
+    {"truth/snr_db", LK(truth.snr_db), C_DOUBLE, ST_F64, 1, "dB", "signal-to-noise ratio over the full sample-rate band"},
+    {"truth/arrival_s", LK(truth.arrival_s), C_DOUBLE, ST_F64, 1, "s", "true arrival of emission epoch 0 (direct path), relative to events/time_ns"},
+    {"truth/true_t0_s", LK(truth.true_t0_s), C_DOUBLE, ST_F64, 1, "s", "true time of the first IQ sample, relative to events/time_ns"},
+    {"truth/clock_error_s", LK(truth.clock_error_s), C_DOUBLE, ST_F64, 1, "s", "time-stamp error: t0_s - true_t0_s"},
+    {"truth/lo_offset_hz", LK(truth.lo_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "receiver local-oscillator error"},
+    {"truth/sample_rate_error_ppm", LK(truth.sample_rate_error_ppm), C_DOUBLE, ST_F64, 1, "ppm", "receiver sample-clock error"},
+    {"truth/freq_offset_hz", LK(truth.freq_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "total frequency offset of the signal in the baseband"},
 };
 #define N_FIELDS ((int)HD_ARRAY_LEN(fields))
 
@@ -180,8 +180,8 @@ fail:
     return rc;
 }
 
-int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
-                            const hd_sim_link *links, const int16_t *iq, const float *levels)
+int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count, const hd_event *ev,
+                            const hd_link *links, const int16_t *iq, const float *levels)
 {
     int rc = 0;
     size_t R = (size_t)w->n_receivers;
@@ -503,8 +503,8 @@ static int iq_direct(hd_captures_reader *r, int64_t start, size_t rows, int16_t 
     return ok;
 }
 
-int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, hd_sim_event *ev,
-                           hd_sim_link *links, int16_t *iq, float *levels)
+int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, hd_event *ev,
+                           hd_link *links, int16_t *iq, float *levels)
 {
     int rc = 0;
     size_t R = (size_t)r->n_receivers, rows = (size_t)(count > 0 ? count : 0);
@@ -519,19 +519,14 @@ int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, 
         if (ev)
             for (size_t k = 0; k < rows; k++) {
                 memset(&ev[k], 0, sizeof ev[k]);
-                ev[k].tx_lat = ev[k].tx_lon = ev[k].tx_alt_m = ev[k].tx_height_m = NAN;
-                ev[k].tx_power_dbm = ev[k].tx_gain_dbi = ev[k].tx_freq_offset_hz = NAN;
-                ev[k].signal_type = -1;
+                hd_tx_truth_unknown(&ev[k].truth);
                 ev[k].n_samples = r->n_samples;
                 ev[k].n_levels = r->n_levels;
             }
         if (links)
             for (size_t k = 0; k < rows * R; k++) {
-                hd_sim_link *l = &links[k];
-                memset(l, 0, sizeof *l);
-                l->distance_m = l->path_loss_db = l->shadowing_db = l->fading_db = l->rx_power_dbm = NAN;
-                l->noise_dbm = l->snr_db = l->arrival_s = l->true_t0_s = l->clock_error_s = NAN;
-                l->lo_offset_hz = l->sample_rate_error_ppm = l->freq_offset_hz = NAN;
+                memset(&links[k], 0, sizeof links[k]);
+                hd_link_truth_unknown(&links[k].truth);
             }
         for (int i = 0; i < N_FIELDS; i++) {
             const field *f = &fields[i];

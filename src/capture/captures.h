@@ -17,7 +17,7 @@
 #include <hdf5.h>
 #include <mpi.h>
 #include "config/config.h"
-#include "sim/sim.h"
+#include "capture/event.h"
 
 typedef struct {
     hid_t file;
@@ -43,8 +43,8 @@ int hd_captures_write_receivers(hid_t file, const hd_station *st, int n);
  * iq[count*R*N*2], levels[count*R*L] (iq and levels ignored without
  * HD_CAPTURES_BULK). Collective: every rank calls it the
  * same number of times; count may be 0. */
-int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
-                            const hd_sim_link *links, const int16_t *iq, const float *levels);
+int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count, const hd_event *ev,
+                            const hd_link *links, const int16_t *iq, const float *levels);
 
 void hd_captures_close(hd_captures_writer *w);
 
@@ -72,8 +72,8 @@ int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *for
 /* Read events [start, start+count): ev[count], links[count*R] (truth fields
  * NaN when the file has none), iq[count*R*N*2], levels[count*R*L]; any of
  * the output pointers may be NULL. */
-int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, hd_sim_event *ev,
-                           hd_sim_link *links, int16_t *iq, float *levels);
+int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, hd_event *ev,
+                           hd_link *links, int16_t *iq, float *levels);
 void hd_captures_release(hd_captures_reader *r);
 
 #endif

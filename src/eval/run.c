@@ -44,7 +44,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     if (rc < 0)
         return rc;
     size_t B = BLOCK;
-    hd_sim_event *ev = hd_calloc(B, sizeof *ev);
+    hd_event *ev = hd_calloc(B, sizeof *ev);
     float *feat = hd_calloc(B * R * F, sizeof *feat), *psr = NULL;
     uint8_t *mask = hd_calloc(B * R, 1), *tmask = hd_calloc(B * (P > 0 ? P : 1), 1);
     double *delay = hd_calloc(B * (P > 0 ? P : 1), sizeof *delay), *sigma = hd_calloc(B * (P > 0 ? P : 1), sizeof *sigma);
@@ -83,8 +83,8 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
             out->index = ev[i].index;
             out->time_ns = ev[i].time_ns;
             out->frequency_hz = ev[i].frequency_hz;
-            run->truth_lat[first + i] = ev[i].tx_lat;
-            run->truth_lon[first + i] = ev[i].tx_lon;
+            run->truth_lat[first + i] = ev[i].truth.lat;
+            run->truth_lon[first + i] = ev[i].truth.lon;
             /* receivers with an arrival time from valid time differences */
             hd_locate_obs o = {feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
                                sigma + (size_t)i * P, tmask + (size_t)i * P, NULL, NULL};
@@ -237,7 +237,7 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
     if (rc < 0)
         return rc;
     size_t En = (size_t)(E > 0 ? E : 1);
-    hd_sim_event *ev = hd_calloc(En, sizeof *ev);
+    hd_event *ev = hd_calloc(En, sizeof *ev);
     float *feat = hd_calloc(En * R * F, sizeof *feat);
     uint8_t *mask = hd_calloc(En * R, 1), *train = hd_calloc(En, 1), *scratch = hd_calloc(En, 1);
     int64_t *time_ns = hd_calloc(En, sizeof *time_ns);
@@ -273,8 +273,8 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
         goto fail;
     for (int64_t e = 0; e < E; e++) {
         time_ns[e] = ev[e].time_ns;
-        tx_lat[e] = run->truth_lat[e] = ev[e].tx_lat;
-        tx_lon[e] = run->truth_lon[e] = ev[e].tx_lon;
+        tx_lat[e] = run->truth_lat[e] = ev[e].truth.lat;
+        tx_lon[e] = run->truth_lon[e] = ev[e].truth.lon;
         run->snr_db[e] = NAN;
         hd_located *o = &run->ev[e];
         o->index = ev[e].index;

@@ -115,8 +115,8 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
     return 0;
 }
 
-int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
-                            const hd_sim_link *links, const float *feat, const uint8_t *mask,
+int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count, const hd_event *ev,
+                            const hd_link *links, const float *feat, const uint8_t *mask,
                             const double *delay, const double *sigma, const float *psr, const uint8_t *tmask,
                             const float *logmel)
 {
@@ -225,8 +225,8 @@ fail:
     return rc;
 }
 
-int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, hd_sim_event *ev,
-                           hd_sim_link *links, float *feat, uint8_t *mask, double *delay, double *sigma,
+int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, hd_event *ev,
+                           hd_link *links, float *feat, uint8_t *mask, double *delay, double *sigma,
                            float *psr, uint8_t *tmask)
 {
     int rc;

@@ -58,8 +58,8 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
  * file; feat[count*R*F], mask[count*R], delay/sigma[count*P], psr[count*P],
  * tmask[count*P], logmel[count*R*T*M] (ignored without /logmel).
  * Collective, count may be 0. */
-int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count, const hd_sim_event *ev,
-                            const hd_sim_link *links, const float *feat, const uint8_t *mask,
+int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count, const hd_event *ev,
+                            const hd_link *links, const float *feat, const uint8_t *mask,
                             const double *delay, const double *sigma, const float *psr, const uint8_t *tmask,
                             const float *logmel);
 void hd_features_close(hd_features_writer *w);
@@ -79,8 +79,8 @@ int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm);
 /* Read events [start, start+count): ev[count], links[count*R] (truth NaN
  * without /truth), feat[count*R*F], mask[count*R], delay/sigma[count*P],
  * psr[count*P], tmask[count*P]; any output may be NULL. Independent I/O. */
-int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, hd_sim_event *ev,
-                           hd_sim_link *links, float *feat, uint8_t *mask, double *delay, double *sigma,
+int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, hd_event *ev,
+                           hd_link *links, float *feat, uint8_t *mask, double *delay, double *sigma,
                            float *psr, uint8_t *tmask);
 void hd_features_release(hd_features_reader *r);
 

@@ -10,7 +10,7 @@
 #include "net/owrx.h"
 #include "net/session.h"
 #include "net/ws.h"
-#include "sim/sim.h"
+#include "capture/event.h"
 
 #include <curl/curl.h>
 #include <math.h>

@@ -9,7 +9,7 @@
 #include "net/kiwi.h"
 #include "net/owrx.h"
 #include "net/ws.h"
-#include "sim/sim.h"
+#include "capture/event.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -21,13 +21,6 @@
 #define T_BEFORE 0.05            /* emission-time span before the event time (s) */
 #define FULL_SCALE 32767.0
 
-const char *hd_rx_status_name(int s)
-{
-    static const char *const names[HD_RX_STATUS_COUNT] = {"ok", "refused", "timeout", "busy",
-                                                          "auth", "protocol", "disconnected", "not_run"};
-    return s >= 0 && s < HD_RX_STATUS_COUNT ? names[s] : "unknown";
-}
-
 /* ---- receivers ---------------------------------------------------------------- */
 
 void hd_sim_station(const hd_config *cfg, int rx, hd_station *out)
@@ -143,7 +136,7 @@ static void region_box(const hd_config *cfg, double box[4])
     box[3] = lo1;
 }
 
-int hd_sim_event_draw(const hd_config *cfg, int64_t index, hd_sim_event *ev)
+int hd_sim_event_draw(const hd_config *cfg, int64_t index, hd_event *ev)
 {
     const hd_collect_cfg *c = &cfg->collect;
     const hd_sim_cfg *s = &c->simulate;
@@ -182,20 +175,20 @@ int hd_sim_event_draw(const hd_config *cfg, int64_t index, hd_sim_event *ev)
     double z0 = sin(box[0] * M_PI / 180), z1 = sin(box[1] * M_PI / 180);
     for (int tries = 0;; tries++) {
         double z = hd_rng_uniform_range(&r, z0, z1);
-        ev->tx_lat = asin(z) * 180 / M_PI;
-        ev->tx_lon = hd_rng_uniform_range(&r, box[2], box[3]);
-        if (s->n_polygon < 3 || hd_geo_in_polygon((const double (*)[2])s->polygon, s->n_polygon, ev->tx_lat, ev->tx_lon))
+        ev->truth.lat = asin(z) * 180 / M_PI;
+        ev->truth.lon = hd_rng_uniform_range(&r, box[2], box[3]);
+        if (s->n_polygon < 3 || hd_geo_in_polygon((const double (*)[2])s->polygon, s->n_polygon, ev->truth.lat, ev->truth.lon))
             break;
         if (tries > 100000)
             return hd_error(HD_ECONFIG, "collect.simulate.region.polygon: no point found inside it");
     }
     const hd_tx_cfg *t = &s->transmitter;
-    ev->tx_height_m = hd_rng_uniform_range(&r, t->height_m[0], t->height_m[1]);
-    ev->tx_alt_m = ev->tx_height_m; /* flat ground at the ellipsoid */
-    ev->tx_power_dbm = hd_rng_uniform_range(&r, t->power_dbm[0], t->power_dbm[1]);
-    ev->tx_gain_dbi = t->antenna_gain_dbi;
-    ev->signal_type = t->signal_types[hd_rng_below(&r, (uint32_t)(t->n_signal_types > 0 ? t->n_signal_types : 1))];
-    ev->tx_freq_offset_hz = t->frequency_error_hz * hd_rng_normal(&r);
+    ev->truth.height_m = hd_rng_uniform_range(&r, t->height_m[0], t->height_m[1]);
+    ev->truth.alt_m = ev->truth.height_m; /* flat ground at the ellipsoid */
+    ev->truth.power_dbm = hd_rng_uniform_range(&r, t->power_dbm[0], t->power_dbm[1]);
+    ev->truth.gain_dbi = t->antenna_gain_dbi;
+    ev->truth.signal_type = t->signal_types[hd_rng_below(&r, (uint32_t)(t->n_signal_types > 0 ? t->n_signal_types : 1))];
+    ev->truth.freq_offset_hz = t->frequency_error_hz * hd_rng_normal(&r);
     return 0;
 }
 
@@ -212,12 +205,12 @@ typedef struct {
     int n_sym;
 } signal_model;
 
-static int signal_init(signal_model *m, const hd_config *cfg, const hd_sim_event *ev, double t_end)
+static int signal_init(signal_model *m, const hd_config *cfg, const hd_event *ev, double t_end)
 {
     const hd_tx_cfg *t = &cfg->collect.simulate.transmitter;
     hd_rng r;
     memset(m, 0, sizeof *m);
-    m->type = ev->signal_type;
+    m->type = ev->truth.signal_type;
     hd_rng_init(&r, cfg->seed, (uint32_t)ev->index, RX_EVENT, HD_RNG_MODULATION);
     if (m->type == HD_SIG_NBFM) {
         double asum = 0, a[NB_TONES];
@@ -330,7 +323,7 @@ static void channel_draw(const hd_prop_cfg *p, double d_m, hd_rng *r, channel *c
     }
 }
 
-int hd_sim_render(const hd_config *cfg, const hd_sim_event *ev, int rx, hd_sim_link *link, int16_t *iq, float *levels)
+int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx, hd_link *link, int16_t *iq, float *levels)
 {
     const hd_sim_cfg *s = &cfg->collect.simulate;
     const int N = ev->n_samples, L = ev->n_levels;
@@ -368,30 +361,30 @@ int hd_sim_render(const hd_config *cfg, const hd_sim_event *ev, int rx, hd_sim_l
     double sigma_s = st.clock_sigma_ns * 1e-9;
     if (outage) /* free-running since the last fix, drifting about 1 µs/s */
         sigma_s = fmax(sigma_s, link->last_gps_solution_s * 1e-6);
-    link->clock_error_s = sigma_s * z_clock;
-    link->lo_offset_hz = st.lo_ppm * 1e-6 * ev->frequency_hz * z_lo;
-    link->sample_rate_error_ppm = st.sample_rate_ppm * z_sr;
-    link->true_t0_s = u_start * s->receivers.start_jitter_ms * 1e-3;
-    link->t0_s = link->true_t0_s + link->clock_error_s;
-    link->freq_offset_hz = ev->tx_freq_offset_hz - link->lo_offset_hz;
+    link->truth.clock_error_s = sigma_s * z_clock;
+    link->truth.lo_offset_hz = st.lo_ppm * 1e-6 * ev->frequency_hz * z_lo;
+    link->truth.sample_rate_error_ppm = st.sample_rate_ppm * z_sr;
+    link->truth.true_t0_s = u_start * s->receivers.start_jitter_ms * 1e-3;
+    link->t0_s = link->truth.true_t0_s + link->truth.clock_error_s;
+    link->truth.freq_offset_hz = ev->truth.freq_offset_hz - link->truth.lo_offset_hz;
 
     /* the link */
     double hrx = st.alt_m + st.antenna_height_m;
-    link->distance_m = hd_geo_slant_range(ev->tx_lat, ev->tx_lon, ev->tx_alt_m, st.lat, st.lon, hrx);
-    link->arrival_s = link->distance_m / HD_SPEED_OF_LIGHT;
-    link->path_loss_db = hd_sim_path_loss_db(&s->propagation, ev->frequency_hz, link->distance_m, ev->tx_height_m,
+    link->truth.distance_m = hd_geo_slant_range(ev->truth.lat, ev->truth.lon, ev->truth.alt_m, st.lat, st.lon, hrx);
+    link->truth.arrival_s = link->truth.distance_m / HD_SPEED_OF_LIGHT;
+    link->truth.path_loss_db = hd_sim_path_loss_db(&s->propagation, ev->frequency_hz, link->truth.distance_m, ev->truth.height_m,
                                              st.antenna_height_m);
     channel ch;
     hd_rng_init(&rc_, cfg->seed, (uint32_t)ev->index, (uint32_t)rx, HD_RNG_CHANNEL);
-    channel_draw(&s->propagation, link->distance_m, &rc_, &ch, &link->shadowing_db);
-    double mean_dbm = ev->tx_power_dbm + ev->tx_gain_dbi + st.antenna_gain_dbi - link->path_loss_db - link->shadowing_db;
-    link->noise_dbm = hd_sim_noise_dbm(ev->sample_rate_hz, st.noise_figure_db);
+    channel_draw(&s->propagation, link->truth.distance_m, &rc_, &ch, &link->truth.shadowing_db);
+    double mean_dbm = ev->truth.power_dbm + ev->truth.gain_dbi + st.antenna_gain_dbi - link->truth.path_loss_db - link->truth.shadowing_db;
+    link->truth.noise_dbm = hd_sim_noise_dbm(ev->sample_rate_hz, st.noise_figure_db);
     double g2 = 0;
     for (int k = 0; k < ch.n; k++)
         g2 += creal(ch.gain[k] * conj(ch.gain[k]));
-    link->fading_db = 10.0 * log10(fmax(g2, 1e-30)); /* refined from the rendered signal below */
-    link->rx_power_dbm = mean_dbm + link->fading_db;
-    link->snr_db = link->rx_power_dbm - link->noise_dbm;
+    link->truth.fading_db = 10.0 * log10(fmax(g2, 1e-30)); /* refined from the rendered signal below */
+    link->truth.rx_power_dbm = mean_dbm + link->truth.fading_db;
+    link->truth.snr_db = link->truth.rx_power_dbm - link->truth.noise_dbm;
 
     int gives_iq = st.driver != HD_DRIVER_OPENWEBRX;
     if (link->status != HD_RX_OK)
@@ -402,8 +395,8 @@ int hd_sim_render(const hd_config *cfg, const hd_sim_event *ev, int rx, hd_sim_l
         return 0; /* metadata only */
 
     /* render the noiseless received signal in sqrt(mW) */
-    double fs_true = ev->sample_rate_hz * (1.0 + link->sample_rate_error_ppm * 1e-6);
-    double t_end = link->true_t0_s + (N + 1) / fs_true;
+    double fs_true = ev->sample_rate_hz * (1.0 + link->truth.sample_rate_error_ppm * 1e-6);
+    double t_end = link->truth.true_t0_s + (N + 1) / fs_true;
     if ((rc = signal_init(&sig, cfg, ev, t_end)) < 0)
         return rc;
     x = hd_malloc((size_t)N * sizeof *x);
@@ -414,28 +407,28 @@ int hd_sim_render(const hd_config *cfg, const hd_sim_event *ev, int rx, hd_sim_l
     double amp = sqrt(pow(10.0, mean_dbm / 10.0));
     double complex rot[MAX_TAPS];
     for (int k = 0; k < ch.n; k++) {
-        double tau = link->arrival_s + ch.delay[k];
-        double ph = -2 * M_PI * (ev->frequency_hz + ev->tx_freq_offset_hz) * tau;
+        double tau = link->truth.arrival_s + ch.delay[k];
+        double ph = -2 * M_PI * (ev->frequency_hz + ev->truth.freq_offset_hz) * tau;
         rot[k] = amp * ch.gain[k] * (cos(ph) + I * sin(ph));
     }
     double psig = 0;
     for (int n = 0; n < N; n++) {
-        double t = link->true_t0_s + n / fs_true;
+        double t = link->truth.true_t0_s + n / fs_true;
         double complex v = 0;
         for (int k = 0; k < ch.n; k++)
-            v += rot[k] * signal_at(&sig, t - link->arrival_s - ch.delay[k]);
-        double ph = 2 * M_PI * link->freq_offset_hz * t;
+            v += rot[k] * signal_at(&sig, t - link->truth.arrival_s - ch.delay[k]);
+        double ph = 2 * M_PI * link->truth.freq_offset_hz * t;
         x[n] = v * (cos(ph) + I * sin(ph));
         psig += creal(x[n] * conj(x[n]));
     }
     psig /= N;
     /* the realised fading of this signal over this capture */
-    link->fading_db = 10.0 * log10(fmax(psig / (amp * amp), 1e-30));
-    link->rx_power_dbm = mean_dbm + link->fading_db;
-    link->snr_db = link->rx_power_dbm - link->noise_dbm;
+    link->truth.fading_db = 10.0 * log10(fmax(psig / (amp * amp), 1e-30));
+    link->truth.rx_power_dbm = mean_dbm + link->truth.fading_db;
+    link->truth.snr_db = link->truth.rx_power_dbm - link->truth.noise_dbm;
 
     /* thermal noise */
-    double nsig = sqrt(pow(10.0, link->noise_dbm / 10.0) / 2.0);
+    double nsig = sqrt(pow(10.0, link->truth.noise_dbm / 10.0) / 2.0);
     hd_rng_init(&rn, cfg->seed, (uint32_t)ev->index, (uint32_t)rx, HD_RNG_NOISE);
     double ptot = 0;
     for (int n = 0; n < N; n++) {

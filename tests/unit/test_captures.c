@@ -36,8 +36,8 @@ int main(void)
         st[r].clock = r == 1 ? HD_CLOCK_FREE : HD_CLOCK_GPS;
         st[r].sample_rate_hz = 24000;
     }
-    hd_sim_event ev[E] = {0};
-    hd_sim_link lk[E * R] = {0};
+    hd_event ev[E] = {0};
+    hd_link lk[E * R] = {0};
     int16_t *iq = calloc(E * R * N * 2, sizeof *iq);
     float *lv = calloc(E * R * L, sizeof *lv);
     for (int e = 0; e < E; e++) {
@@ -46,18 +46,18 @@ int main(void)
         ev[e].frequency_hz = 145.5e6 + e;
         ev[e].sample_rate_hz = 24000;
         ev[e].level_rate_hz = 10;
-        ev[e].tx_lat = 45.1 + e * 0.01;
-        ev[e].tx_lon = 7.7;
-        ev[e].signal_type = e % 3;
+        ev[e].truth.lat = 45.1 + e * 0.01;
+        ev[e].truth.lon = 7.7;
+        ev[e].truth.signal_type = e % 3;
         for (int r = 0; r < R; r++) {
-            hd_sim_link *l = &lk[e * R + r];
+            hd_link *l = &lk[e * R + r];
             l->status = (e + r) % 4 == 0 ? HD_RX_BUSY : HD_RX_OK;
             l->has_iq = r != 2;
             l->has_levels = r == 2;
             l->gps_ok = r == 0;
             l->t0_s = 0.001 * e + 1e-9 * r;
-            l->snr_db = 10.5 + r;
-            l->arrival_s = 1e-4 * (e + 1) * (r + 1);
+            l->truth.snr_db = 10.5 + r;
+            l->truth.arrival_s = 1e-4 * (e + 1) * (r + 1);
             l->gain_db = 20.25f;
         }
     }
@@ -99,8 +99,8 @@ int main(void)
         is_int(rd.stations[2].driver, HD_DRIVER_OPENWEBRX, "station driver");
         is_int(rd.stations[1].clock, HD_CLOCK_FREE, "station clock");
 
-        hd_sim_event ev2[E];
-        hd_sim_link lk2[E * R];
+        hd_event ev2[E];
+        hd_link lk2[E * R];
         int16_t *iq2 = calloc(E * R * N * 2, sizeof *iq2);
         float *lv2 = calloc(E * R * L, sizeof *lv2);
         rc = hd_captures_read_block(&rd, 1, 4, ev2, lk2, iq2, lv2);
@@ -108,12 +108,12 @@ int main(void)
         int evok = 1, lkok = 1;
         for (int e = 0; e < 4; e++) {
             evok &= ev2[e].index == ev[e + 1].index && ev2[e].time_ns == ev[e + 1].time_ns &&
-                    ev2[e].frequency_hz == ev[e + 1].frequency_hz && ev2[e].tx_lat == ev[e + 1].tx_lat &&
-                    ev2[e].signal_type == ev[e + 1].signal_type;
+                    ev2[e].frequency_hz == ev[e + 1].frequency_hz && ev2[e].truth.lat == ev[e + 1].truth.lat &&
+                    ev2[e].truth.signal_type == ev[e + 1].truth.signal_type;
             for (int r = 0; r < R; r++) {
-                const hd_sim_link *a = &lk[(e + 1) * R + r], *b = &lk2[e * R + r];
+                const hd_link *a = &lk[(e + 1) * R + r], *b = &lk2[e * R + r];
                 lkok &= a->status == b->status && a->has_iq == b->has_iq && a->gps_ok == b->gps_ok &&
-                        a->t0_s == b->t0_s && a->snr_db == b->snr_db && a->arrival_s == b->arrival_s &&
+                        a->t0_s == b->t0_s && a->truth.snr_db == b->truth.snr_db && a->truth.arrival_s == b->truth.arrival_s &&
                         fabs(a->gain_db - b->gain_db) < 1e-6;
             }
         }

@@ -15,7 +15,7 @@
 #define P 3
 #define F HD_FEAT_COUNT
 
-static int write_file(const char *path, const hd_station *st, const hd_sim_event *ev, const hd_sim_link *lk,
+static int write_file(const char *path, const hd_station *st, const hd_event *ev, const hd_link *lk,
                       const float *feat, const uint8_t *mask, const double *delay, const double *sigma,
                       const float *psr, const uint8_t *tmask)
 {
@@ -57,20 +57,20 @@ int main(void)
         st[r].lon = 7.5;
         st[r].clock = HD_CLOCK_GPS;
     }
-    hd_sim_event ev[E] = {0};
-    hd_sim_link lk[E * R] = {0};
+    hd_event ev[E] = {0};
+    hd_link lk[E * R] = {0};
     float feat[E * R * F], psr[E * P];
     uint8_t mask[E * R], tmask[E * P];
     double delay[E * P], sigma[E * P];
     for (int e = 0; e < E; e++) {
         ev[e].index = e;
         ev[e].sample_rate_hz = 24000;
-        ev[e].tx_lat = 45.05 + 0.01 * e;
-        ev[e].tx_lon = 7.6;
+        ev[e].truth.lat = 45.05 + 0.01 * e;
+        ev[e].truth.lon = 7.6;
         for (int r = 0; r < R; r++) {
             lk[e * R + r].status = HD_RX_OK;
             lk[e * R + r].gps_ok = 1;
-            lk[e * R + r].arrival_s = 1e-4 * (r + 1);
+            lk[e * R + r].truth.arrival_s = 1e-4 * (r + 1);
             mask[e * R + r] = (e + r) % 3 != 0;
             for (int k = 0; k < F; k++)
                 feat[(e * R + r) * F + k] = (float)(e * 100 + r * 10 + k);
@@ -91,14 +91,14 @@ int main(void)
     is_int(rd.n_pairs, P, "pairs");
     ok(rd.meta.has_truth, "truth present");
     ok(strcmp(rd.meta.stations[1].id, "rx1") == 0 && fabs(rd.meta.stations[2].lat - 45.2) < 1e-12, "receivers table");
-    hd_sim_event ev2[2];
-    hd_sim_link lk2[2 * R];
+    hd_event ev2[2];
+    hd_link lk2[2 * R];
     float feat2[2 * R * F], psr2[2 * P];
     uint8_t mask2[2 * R], tmask2[2 * P];
     double delay2[2 * P], sigma2[2 * P];
     ok(hd_features_read_block(&rd, 1, 2, ev2, lk2, feat2, mask2, delay2, sigma2, psr2, tmask2) == 0, "block read");
-    ok(ev2[1].index == 2 && fabs(ev2[1].tx_lat - ev[2].tx_lat) < 1e-12, "events and truth read back");
-    ok(fabs(lk2[R + 2].arrival_s - 3e-4) < 1e-15, "link truth read back");
+    ok(ev2[1].index == 2 && fabs(ev2[1].truth.lat - ev[2].truth.lat) < 1e-12, "events and truth read back");
+    ok(fabs(lk2[R + 2].truth.arrival_s - 3e-4) < 1e-15, "link truth read back");
     ok(memcmp(feat2, feat + R * F, sizeof feat2) == 0 && memcmp(mask2, mask + R, sizeof mask2) == 0,
        "features and mask read back");
     ok(memcmp(delay2, delay + P, sizeof delay2) == 0 && memcmp(sigma2, sigma + P, sizeof sigma2) == 0 &&

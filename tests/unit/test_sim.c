@@ -30,7 +30,7 @@ static int load(hd_config *cfg, const char *extra, const char *const *sets, int 
 }
 
 /* Mean power of int16 IQ, converted back to dBm at the antenna port. */
-static double iq_dbm(const int16_t *iq, int n, const hd_sim_link *l, const hd_station *st)
+static double iq_dbm(const int16_t *iq, int n, const hd_link *l, const hd_station *st)
 {
     double p = 0;
     for (int i = 0; i < 2 * n; i++)
@@ -43,8 +43,8 @@ static void test_determinism(void)
 {
     hd_config cfg;
     load(&cfg, NULL, NULL, 0);
-    hd_sim_event ev;
-    hd_sim_link l1, l2, lx;
+    hd_event ev;
+    hd_link l1, l2, lx;
     hd_sim_event_draw(&cfg, 5, &ev);
     int N = ev.n_samples;
     int16_t *a = calloc(2 * N, 2), *b = calloc(2 * N, 2), *c = calloc(2 * N, 2);
@@ -52,7 +52,7 @@ static void test_determinism(void)
     hd_sim_render(&cfg, &ev, 2, &l1, a, lv);
     for (int r = 0; r < 4; r++) /* other receivers in between */
         hd_sim_render(&cfg, &ev, r, &lx, c, lv);
-    hd_sim_event ev2;
+    hd_event ev2;
     hd_sim_event_draw(&cfg, 5, &ev2);
     hd_sim_render(&cfg, &ev2, 2, &l2, b, lv);
     ok(memcmp(a, b, 4 * N) == 0 && memcmp(&l1, &l2, sizeof l1) == 0, "a receiver renders identically whatever was rendered before");
@@ -60,8 +60,8 @@ static void test_determinism(void)
     const char *sets[] = {"seed=8"};
     load(&cfg2, NULL, sets, 1);
     hd_sim_event_draw(&cfg2, 5, &ev2);
-    ok(ev2.tx_lat != ev.tx_lat, "another seed draws another transmitter");
-    ok(ev.tx_lat > 44.4 && ev.tx_lat < 45.6 && ev.tx_lon > 7.0 && ev.tx_lon < 9.1, "transmitter inside the stations' box plus margin");
+    ok(ev2.truth.lat != ev.truth.lat, "another seed draws another transmitter");
+    ok(ev.truth.lat > 44.4 && ev.truth.lat < 45.6 && ev.truth.lon > 7.0 && ev.truth.lon < 9.1, "transmitter inside the stations' box plus margin");
     free(a);
     free(b);
     free(c);
@@ -76,7 +76,7 @@ static void test_determinism(void)
     int inside = 0;
     for (int e = 0; e < 200; e++) {
         hd_sim_event_draw(&cfg, e, &ev);
-        inside += hd_geo_in_polygon((const double (*)[2])tri, 3, ev.tx_lat, ev.tx_lon);
+        inside += hd_geo_in_polygon((const double (*)[2])tri, 3, ev.truth.lat, ev.truth.lon);
     }
     is_int(inside, 200, "transmitters drawn inside a polygon region");
     hd_config_release(&cfg);
@@ -126,22 +126,22 @@ static void test_path_loss_recovered(void)
         int n = 0;
         double *xs = calloc(4000, sizeof *xs), *ys = calloc(4000, sizeof *ys);
         for (int e = 0; e < (pass ? 400 : 60); e++) {
-            hd_sim_event ev;
+            hd_event ev;
             hd_sim_event_draw(&cfg, e, &ev);
             int16_t *iq = calloc(2 * ev.n_samples, 2);
             for (int r = 0; r < cfg.n_stations; r++) {
-                hd_sim_link l;
+                hd_link l;
                 hd_station st;
                 hd_sim_station(&cfg, r, &st);
                 hd_sim_render(&cfg, &ev, r, &l, iq, NULL);
                 /* strong enough that no link is censored by the selection */
-                if (l.snr_db < 10 || l.distance_m < 2000 || l.clipped_fraction > 0)
+                if (l.truth.snr_db < 10 || l.truth.distance_m < 2000 || l.clipped_fraction > 0)
                     continue;
                 double meas = iq_dbm(iq, ev.n_samples, &l, &st);
                 /* remove the (small) noise share */
-                double sig = 10 * log10(pow(10, meas / 10) - pow(10, l.noise_dbm / 10));
-                double loss = ev.tx_power_dbm + ev.tx_gain_dbi + st.antenna_gain_dbi - sig;
-                double x = 10 * log10(l.distance_m);
+                double sig = 10 * log10(pow(10, meas / 10) - pow(10, l.truth.noise_dbm / 10));
+                double loss = ev.truth.power_dbm + ev.truth.gain_dbi + st.antenna_gain_dbi - sig;
+                double x = 10 * log10(l.truth.distance_m);
                 xs[n] = x;
                 ys[n] = loss;
                 sx += x, sy += loss, sxx += x * x, sxy += x * loss;
@@ -181,20 +181,20 @@ static void test_noise_and_signal_power(void)
         ok(0, "config loads");
         return;
     }
-    hd_sim_event ev;
+    hd_event ev;
     hd_sim_event_draw(&cfg, 0, &ev);
     int16_t *iq = calloc(2 * ev.n_samples, 2);
     double worst = 0;
     for (int r = 0; r < cfg.n_stations; r++) {
-        hd_sim_link l;
+        hd_link l;
         hd_station st;
         hd_sim_station(&cfg, r, &st);
         hd_sim_render(&cfg, &ev, r, &l, iq, NULL);
         double d = fabs(iq_dbm(iq, ev.n_samples, &l, &st) - hd_sim_noise_dbm(ev.sample_rate_hz, st.noise_figure_db));
         worst = d > worst ? d : worst;
         if (r == 0)
-            diag("noise: SNR %.1f dB, gain %.1f dB, measured %.2f dBm, kTBF %.2f dBm", l.snr_db, l.gain_db,
-                 iq_dbm(iq, ev.n_samples, &l, &st), l.noise_dbm);
+            diag("noise: SNR %.1f dB, gain %.1f dB, measured %.2f dBm, kTBF %.2f dBm", l.truth.snr_db, l.gain_db,
+                 iq_dbm(iq, ev.n_samples, &l, &st), l.truth.noise_dbm);
     }
     ok(worst < 0.3, "IQ noise power within 0.3 dB of kTBF (worst %.3f dB)", worst);
     free(iq);
@@ -208,14 +208,14 @@ static void test_noise_and_signal_power(void)
         hd_sim_event_draw(&cfg, e, &ev);
         iq = calloc(2 * ev.n_samples, 2);
         for (int r = 0; r < cfg.n_stations; r++) {
-            hd_sim_link l;
+            hd_link l;
             hd_station st;
             hd_sim_station(&cfg, r, &st);
             hd_sim_render(&cfg, &ev, r, &l, iq, NULL);
-            if (l.snr_db < 10 || l.clipped_fraction > 0)
+            if (l.truth.snr_db < 10 || l.clipped_fraction > 0)
                 continue;
             n++;
-            double want = 10 * log10(pow(10, l.rx_power_dbm / 10) + pow(10, l.noise_dbm / 10));
+            double want = 10 * log10(pow(10, l.truth.rx_power_dbm / 10) + pow(10, l.truth.noise_dbm / 10));
             double got = iq_dbm(iq, ev.n_samples, &l, &st);
             good += fabs(got - want) < 0.5;
             double dbfs = got + l.gain_db - st.full_scale_dbm;
@@ -251,15 +251,15 @@ static void test_arrival_time(void)
     int exact = 1, within = 0, tried = 0;
     double worst = 0;
     for (int e = 0; e < 6; e++) {
-        hd_sim_event ev;
+        hd_event ev;
         hd_sim_event_draw(&cfg, e, &ev);
         int N = ev.n_samples, P = 2 * N, U = 64, M = P * U;
         int16_t *ia = calloc(2 * N, 2), *ib = calloc(2 * N, 2);
-        hd_sim_link la, lb;
+        hd_link la, lb;
         hd_sim_render(&cfg, &ev, 0, &la, ia, NULL);
         hd_sim_render(&cfg, &ev, 1, &lb, ib, NULL);
-        exact &= la.arrival_s == la.distance_m / HD_SPEED_OF_LIGHT && lb.arrival_s == lb.distance_m / HD_SPEED_OF_LIGHT;
-        if (la.snr_db < 20 || lb.snr_db < 20) {
+        exact &= la.truth.arrival_s == la.truth.distance_m / HD_SPEED_OF_LIGHT && lb.truth.arrival_s == lb.truth.distance_m / HD_SPEED_OF_LIGHT;
+        if (la.truth.snr_db < 20 || lb.truth.snr_db < 20) {
             free(ia);
             free(ib);
             continue;
@@ -292,11 +292,11 @@ static void test_arrival_time(void)
         if (lag > M / 2)
             lag -= M;
         lag /= U; /* samples: b(t) = a(t - lag) */
-        double want = (lb.arrival_s - la.arrival_s) * ev.sample_rate_hz;
+        double want = (lb.truth.arrival_s - la.truth.arrival_s) * ev.sample_rate_hz;
         double err = fabs(lag - want);
         worst = err > worst ? err : worst;
         within += err < 0.02;
-        diag("event %d: delay %.4f samples measured, %.4f true (%.1f µs); SNR %.0f/%.0f dB, clipped %.3f/%.3f, lo %.2f/%.2f Hz", e, lag, want, want / ev.sample_rate_hz * 1e6, la.snr_db, lb.snr_db, la.clipped_fraction, lb.clipped_fraction, la.freq_offset_hz, lb.freq_offset_hz);
+        diag("event %d: delay %.4f samples measured, %.4f true (%.1f µs); SNR %.0f/%.0f dB, clipped %.3f/%.3f, lo %.2f/%.2f Hz", e, lag, want, want / ev.sample_rate_hz * 1e6, la.truth.snr_db, lb.truth.snr_db, la.clipped_fraction, lb.clipped_fraction, la.truth.freq_offset_hz, lb.truth.freq_offset_hz);
         fftw_destroy_plan(pa);
         fftw_destroy_plan(pb);
         fftw_destroy_plan(pc);
@@ -320,18 +320,18 @@ static void test_clocks(void)
     double s2 = 0, s2o = 0;
     int n = 0, out = 0, consistent = 1;
     for (int e = 0; e < 500; e++) {
-        hd_sim_event ev;
+        hd_event ev;
         hd_sim_event_draw(&cfg, e, &ev);
         for (int r = 0; r < cfg.n_stations; r++) {
-            hd_sim_link l;
+            hd_link l;
             hd_sim_render(&cfg, &ev, r, &l, NULL, NULL);
-            consistent &= l.t0_s - l.true_t0_s == l.clock_error_s || fabs(l.t0_s - l.true_t0_s - l.clock_error_s) < 1e-15;
+            consistent &= l.t0_s - l.truth.true_t0_s == l.truth.clock_error_s || fabs(l.t0_s - l.truth.true_t0_s - l.truth.clock_error_s) < 1e-15;
             if (l.gps_ok) {
-                s2 += l.clock_error_s * l.clock_error_s;
+                s2 += l.truth.clock_error_s * l.truth.clock_error_s;
                 n++;
             } else {
                 out++;
-                s2o += l.clock_error_s * l.clock_error_s;
+                s2o += l.truth.clock_error_s * l.truth.clock_error_s;
                 consistent &= l.last_gps_solution_s >= 60;
             }
         }
@@ -350,12 +350,12 @@ static void test_clocks(void)
     s2 = 0;
     n = 0;
     for (int e = 0; e < 300; e++) {
-        hd_sim_event ev;
+        hd_event ev;
         hd_sim_event_draw(&cfg, e, &ev);
         for (int r = 0; r < cfg.n_stations; r++) {
-            hd_sim_link l;
+            hd_link l;
             hd_sim_render(&cfg, &ev, r, &l, NULL, NULL);
-            s2 += l.clock_error_s * l.clock_error_s;
+            s2 += l.truth.clock_error_s * l.truth.clock_error_s;
             n++;
             consistent &= !l.gps_ok;
         }
@@ -374,16 +374,16 @@ static void test_frequency_and_levels(void)
     load(&cfg, y, NULL, 0);
     int n = 0, good = 0;
     for (int e = 0; e < 10; e++) {
-        hd_sim_event ev;
+        hd_event ev;
         hd_sim_event_draw(&cfg, e, &ev);
         int N = ev.n_samples;
         int16_t *iq = calloc(2 * N, 2);
         fftw_complex *X = fftw_alloc_complex(N);
         fftw_plan p = fftw_plan_dft_1d(N, X, X, FFTW_FORWARD, FFTW_ESTIMATE);
         for (int r = 0; r < cfg.n_stations; r++) {
-            hd_sim_link l;
+            hd_link l;
             hd_sim_render(&cfg, &ev, r, &l, iq, NULL);
-            if (l.snr_db < 20)
+            if (l.truth.snr_db < 20)
                 continue;
             for (int i = 0; i < N; i++)
                 X[i] = iq[2 * i] + I * iq[2 * i + 1];
@@ -394,7 +394,7 @@ static void test_frequency_and_levels(void)
                     best = i;
             double f = (best < N / 2 ? best : best - N) * ev.sample_rate_hz / N;
             n++;
-            good += fabs(f - l.freq_offset_hz) <= ev.sample_rate_hz / N;
+            good += fabs(f - l.truth.freq_offset_hz) <= ev.sample_rate_hz / N;
         }
         fftw_destroy_plan(p);
         fftw_free(X);
@@ -411,11 +411,11 @@ static void test_frequency_and_levels(void)
         ok(0, "config loads");
         return;
     }
-    hd_sim_event ev;
+    hd_event ev;
     hd_sim_event_draw(&cfg, 0, &ev);
     int16_t *iq = calloc(2 * ev.n_samples, 2);
     float lv[4] = {0};
-    hd_sim_link l;
+    hd_link l;
     hd_sim_render(&cfg, &ev, 0, &l, iq, lv);
     int sat = 0;
     for (int i = 0; i < 2 * ev.n_samples; i++)

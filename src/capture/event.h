@@ -1,0 +1,80 @@
+/* The observation data model every source fills — the simulator, live
+ * receivers and every importer alike: one event (what was captured when, at
+ * which frequency) and one link per event × receiver (what that receiver
+ * delivered). Truth is an optional part of each: known for simulated
+ * campaigns and for recordings of known transmitters, NaN otherwise (a
+ * reader of a file without /truth sets it so). */
+#ifndef HD_CAPTURE_EVENT_H
+#define HD_CAPTURE_EVENT_H
+#include <stdint.h>
+
+/* Per event × receiver capture status (any source). Append only: the
+ * numbers are stored in files. */
+typedef enum {
+    HD_RX_OK = 0,
+    HD_RX_REFUSED = 1,
+    HD_RX_TIMEOUT = 2,
+    HD_RX_BUSY = 3,
+    HD_RX_AUTH = 4,
+    HD_RX_PROTOCOL = 5,
+    HD_RX_DISCONNECTED = 6,
+    HD_RX_NOT_RUN = 7,     /* never attempted (interrupted) */
+    HD_RX_STATUS_COUNT
+} hd_rx_status;
+const char *hd_rx_status_name(int status);
+
+/* The transmitter of an event, when known. */
+typedef struct {
+    double lat, lon, alt_m;    /* antenna position, WGS84; alt_m ellipsoidal (ground + height) */
+    double height_m;           /* antenna height above ground */
+    double power_dbm, gain_dbi;
+    int signal_type;           /* hd_signal_type */
+    double freq_offset_hz;     /* transmitter crystal error */
+} hd_tx_truth;
+
+/* One event: a capture of every receiver around one nominal instant. */
+typedef struct {
+    int64_t index;             /* event number within the campaign */
+    int64_t time_ns;           /* nominal start, Unix ns UTC */
+    double frequency_hz;       /* channel centre = receivers' tuning */
+    double sample_rate_hz;     /* nominal, all receivers */
+    int n_samples;             /* IQ samples per receiver */
+    int n_levels;              /* level samples per receiver */
+    double level_rate_hz;
+    hd_tx_truth truth;         /* NaN (signal_type -1) when unknown */
+} hd_event;
+
+/* What a link truly was (simulated sources), NaN when unknown. */
+typedef struct {
+    double distance_m;         /* slant range */
+    double path_loss_db;       /* median path loss (model) */
+    double shadowing_db;       /* added loss from log-normal shadowing */
+    double fading_db;          /* small-scale power gain of the channel, dB */
+    double rx_power_dbm;       /* mean signal power at the antenna port */
+    double noise_dbm;          /* kTBF over the sample rate */
+    double snr_db;             /* rx_power - noise over the full band */
+    double arrival_s;          /* true arrival of emission epoch 0 (direct path) */
+    double true_t0_s;          /* true first-sample time */
+    double clock_error_s;      /* t0_s - true_t0_s */
+    double lo_offset_hz;       /* receiver LO error (received tone moves by -this) */
+    double sample_rate_error_ppm;
+    double freq_offset_hz;     /* total offset of the signal in the baseband */
+} hd_link_truth;
+
+/* One receiver's view of an event: what it delivered and how it was timed. */
+typedef struct {
+    int status;                /* hd_rx_status */
+    int has_iq, has_levels;
+    int gps_ok;                /* time stamp GPS-disciplined for this capture */
+    int last_gps_solution_s;   /* seconds since last GPS fix (KiwiSDR), 0 when locked */
+    double t0_s;               /* reported first-sample time, rel. event time */
+    double gain_db;            /* receiver gain applied */
+    double clipped_fraction;   /* IQ samples at full scale */
+    hd_link_truth truth;
+} hd_link;
+
+/* Mark an event's or a link's truth unknown (NaN; signal_type -1). */
+void hd_tx_truth_unknown(hd_tx_truth *t);
+void hd_link_truth_unknown(hd_link_truth *t);
+
+#endif
