@@ -161,6 +161,10 @@ int hd_cli_stage(const char *name, int argc, char **argv, const char *output_exa
     }
     hd_cli_catch_signals();
     int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
+    /* collect is the one stage whose receivers come from the config (the
+     * others read them from their input files) */
+    if (rc == 0 && cfg.stations_default && strcmp(name, "collect") == 0)
+        hd_info("%s names no stations: the default network, %s (built in)", cfg.path, cfg.stations_path);
     if (rc == 0)
         rc = run(&cli, &cfg);
     hd_config_release(&cfg);

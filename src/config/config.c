@@ -87,11 +87,11 @@ static const key_def keys[] = {
     /* `stations` is handled apart (a path or an inline list) */
     {"collect", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"collect.source", K_ENUM, COL(source), 0, 0, 0, 0, "simulate", &E_SOURCE},
-    {"collect.events", K_INT, COL(events), 0, 0, 1, 1e7, "200", NULL},
+    {"collect.events", K_INT, COL(events), 0, 0, 1, 1e7, "400", NULL},
     {"collect.start_time", K_TIME, COL(start_ns), 0, 0, 0, 0, "2026-06-01T08:00:00Z", NULL},
     {"collect.interval_s", K_DOUBLE, COL(interval_s), 0, 0, 1e-9, 1e7, "30", NULL},
     {"collect.duration_s", K_DOUBLE, COL(duration_s), 0, 0, 0.001, 600, "0.25", NULL},
-    {"collect.frequencies_hz", K_DLIST, COL(frequencies_hz), COL(n_frequencies), HD_MAX_FREQS, 1e5, 6e9, "[145500000]", NULL},
+    {"collect.frequencies_hz", K_DLIST, COL(frequencies_hz), COL(n_frequencies), HD_MAX_FREQS, 1e5, 6e9, "[145500000, 433500000]", NULL},
     {"collect.min_receivers", K_INT, COL(min_receivers), 0, 0, 0, 64, "1", NULL},
     {"collect.compression", K_INT, COL(compression), 0, 0, 0, 9, "4", NULL},
     {"collect.live", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
@@ -154,7 +154,7 @@ static const key_def keys[] = {
     {"train.arch", K_ENUM, C(train.arch), 0, 0, 0, 0, "set", &E_ARCH},
     {"train.hidden", K_INT, C(train.hidden), 0, 0, 2, 4096, "64", NULL},
     {"train.activation", K_ENUM, C(train.gelu), 0, 0, 0, 0, "gelu", &E_ACT},
-    {"train.tail_nu", K_DOUBLE, C(train.tail_nu), 0, 0, 0, 1e6, "0", NULL},
+    {"train.tail_nu", K_DOUBLE, C(train.tail_nu), 0, 0, 0, 1e6, "4", NULL},
     {"train.epochs", K_INT, C(train.epochs), 0, 0, 1, 100000, "40", NULL},
     {"train.stop_after", K_INT, C(train.stop_after), 0, 0, 0, 100000, "0", NULL},
     {"train.batch_size", K_INT, C(train.batch_size), 0, 0, 1, 1000000, "128", NULL},
@@ -174,7 +174,7 @@ static const key_def keys[] = {
     {"localize.min_receivers", K_INT, C(localize.min_receivers), 0, 0, 3, 64, "3", NULL},
     {"localize.outlier_sigma", K_DOUBLE, C(localize.outlier_sigma), 0, 0, 2, 1e6, "5", NULL},
     {"localize.scale_by_chi2", K_BOOL, C(localize.scale_by_chi2), 0, 0, 0, 0, "true", NULL},
-    {"localize.model_sigma_ns", K_DOUBLE, C(localize.model_sigma_ns), 0, 0, 0, 1e9, "0", NULL},
+    {"localize.model_sigma_ns", K_DOUBLE, C(localize.model_sigma_ns), 0, 0, 0, 1e9, "290", NULL},
     {"localize.prior_nu", K_DOUBLE, C(localize.prior_nu), 0, 0, 0, 1e6, "4", NULL},
     {"localize.tail_nu", K_DOUBLE, C(localize.tail_nu), 0, 0, 0, 1e6, "0", NULL},
     {"localize.rss_exponent", K_DOUBLE, C(localize.rss_exponent), 0, 0, 1, 8, "3.0", NULL},
@@ -223,8 +223,8 @@ static int node_error(const hd_ynode *n, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (n->line > 0)
-        return hd_error(HD_ECONFIG, "%s:%d:%d: error: %s", n->src, n->line, n->col, msg);
-    return hd_error(HD_ECONFIG, "%s: error: %s", n->src, msg);
+        return hd_error(HD_ECONFIG, "%s:%d:%d: %s", n->src, n->line, n->col, msg);
+    return hd_error(HD_ECONFIG, "%s: %s", n->src, msg);
 }
 
 /* ---- scalar parsing ---------------------------------------------------------- */
@@ -946,14 +946,14 @@ static int load_tree(hd_config *cfg, hd_ynode *root, int embedded, const char *c
     if ((rc = bind_table(keys, (int)HD_ARRAY_LEN(keys), root, (char *)cfg, NULL)) < 0)
         goto done;
     const hd_ynode *st = hd_ynode_get(root, "stations");
-    if (!st) {
-        hd_ynode dummy = {.src = cfg->path};
-        rc = node_error(root->line ? root : &dummy, "missing 'stations' (a stations file or a list of receivers)");
-        goto done;
-    }
-    if (st->kind == HD_YSCALAR) {
-        hd_strlcpy(cfg->stations_path, st->value, sizeof cfg->stations_path);
-        if ((rc = load_stations_file(cfg, st->value, st, embedded, &st_root, &st_text, st_src, sizeof st_src)) < 0)
+    if (!st || st->kind == HD_YSCALAR) {
+        /* no stations: the default's network, built in (stages after
+         * collect take their receivers from their input files) */
+        const char *name = st ? st->value : HD_DEFAULT_STATIONS;
+        cfg->stations_default = !st;
+        hd_strlcpy(cfg->stations_path, name, sizeof cfg->stations_path);
+        if ((rc = load_stations_file(cfg, name, st ? st : root, embedded || !st, &st_root, &st_text, st_src,
+                                     sizeof st_src)) < 0)
             goto done;
         /* the stations file's nodes point at st_src for messages */
         rc = bind_stations(cfg, hd_ynode_get(st_root, "stations"));

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #define HD_MAX_STATIONS 64
+#define HD_DEFAULT_STATIONS "stations/nw-italy.yaml" /* the network of a config that names none (built in) */
 #define HD_MAX_FREQS 16
 #define HD_MAX_POLY 64
 #define HD_ID_LEN 32
@@ -185,6 +186,7 @@ typedef struct {
 typedef struct {
     char path[HD_PATH_LEN];      /* the file loaded, or "<embedded:default.yaml>" */
     char stations_path[HD_PATH_LEN]; /* as written in the config ("" when inline) */
+    int stations_default;            /* 1: the config names no stations; the built-in HD_DEFAULT_STATIONS */
     uint64_t seed;
     hd_station stations[HD_MAX_STATIONS];
     int n_stations;

@@ -76,7 +76,7 @@ typedef struct {
 
 static int yerr(const char *src, int line, int col, const char *what)
 {
-    return hd_error(HD_ECONFIG, "%s:%d:%d: error: %s", src, line, col, what);
+    return hd_error(HD_ECONFIG, "%s:%d:%d: %s", src, line, col, what);
 }
 
 static int next_event(ctx *c, yaml_event_t *ev)

@@ -7,14 +7,15 @@ check() { # check NAME YAML REGEX
     run "$HEIMDALL" collect -q -c "$TMP/c.yaml" -o "$TMP/out.h5"
     is "$RC" 2 "$1: exit 2"
     like "$ERR" "^heimdall collect: error: $TMP/c.yaml:$3" "$1: message names file:line:column"
+    unlike "$ERR" "error:.*error:" "$1: says error once"
     [ ! -e "$TMP/out.h5" ]; ok $? "$1: no output written"
 }
 
-check "malformed YAML" $'collect:\n  events: [1, 2\n' "[0-9]+:[0-9]+: error: .*"
-check "unknown key" $'collect:\n  evnts: 3\n' "2:3: error: unknown key 'evnts' .*did you mean 'events'"
-check "wrong type" $'collect:\n  events: many\n' "2:11: error: collect.events: expected an integer"
-check "out of range" $'collect:\n  events: 0\n' "2:11: error: collect.events: .*out of range"
-check "bad enum" $'collect:\n  simulate:\n    propagation:\n      model: okumura\n' "4:14: error: .*log-distance"
+check "malformed YAML" $'collect:\n  events: [1, 2\n' "[0-9]+:[0-9]+: .*"
+check "unknown key" $'collect:\n  evnts: 3\n' "2:3: unknown key 'evnts' .*did you mean 'events'"
+check "wrong type" $'collect:\n  events: many\n' "2:11: collect.events: expected an integer"
+check "out of range" $'collect:\n  events: 0\n' "2:11: collect.events: .*out of range"
+check "bad enum" $'collect:\n  simulate:\n    propagation:\n      model: okumura\n' "4:14: .*log-distance"
 
 run "$HEIMDALL" collect -q --set collect.evnts=3 -o "$TMP/out.h5"
 is "$RC" 2 "bad --set key: exit 2"

@@ -8,7 +8,7 @@ cfg="$ROOT/configs/smoke.yaml"
 run "$HEIMDALL" collect -q -c "$cfg" --set collect.events=80 -o "$TMP/c.h5"
 run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f.h5" "$TMP/c.h5"
 is "$RC" 0 "a small campaign"
-T=(--set train.batch_size=16 --set train.hidden=16 --set train.warmup_steps=5 --set train.patience=100)
+T=(--set train.tail_nu=0 --set train.batch_size=16 --set train.hidden=16 --set train.warmup_steps=5 --set train.patience=100)
 
 run "$HEIMDALL" train -c "$cfg" "${T[@]}" --set train.epochs=4 -o "$TMP/m4.h5" "$TMP/f.h5"
 is "$RC" 0 "train exits 0"

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,31 +52,53 @@ int main(void)
     is_int(c.collect.events, 6, "smoke has six events");
     hd_config_release(&c);
 
-    ERR("collect: {events: [1, 2\n", NULL, 0, "t.yaml:5:1: error: malformed YAML", "malformed YAML");
-    ERR("collect:\n  evnts: 3\n", NULL, 0, "t.yaml:5:3: error: unknown key 'evnts' in collect (did you mean 'events'?)", "unknown key");
-    ERR("colect:\n  events: 3\n", NULL, 0, "t.yaml:4:1: error: unknown key 'colect' (did you mean 'collect'?)", "unknown section");
-    ERR("collect:\n  events: many\n", NULL, 0, "t.yaml:5:11: error: collect.events: expected an integer, got 'many'", "wrong type");
-    ERR("collect:\n  duration_s: '3'\n", NULL, 0, "t.yaml:5:15: error: collect.duration_s: expected a number", "quoted number");
-    ERR("collect:\n  events: 0\n", NULL, 0, "t.yaml:5:11: error: collect.events: 0 is out of range [1, 10000000]", "out of range");
+    ERR("collect: {events: [1, 2\n", NULL, 0, "t.yaml:5:1: malformed YAML", "malformed YAML");
+    ERR("collect:\n  evnts: 3\n", NULL, 0, "t.yaml:5:3: unknown key 'evnts' in collect (did you mean 'events'?)", "unknown key");
+    ERR("colect:\n  events: 3\n", NULL, 0, "t.yaml:4:1: unknown key 'colect' (did you mean 'collect'?)", "unknown section");
+    ERR("collect:\n  events: many\n", NULL, 0, "t.yaml:5:11: collect.events: expected an integer, got 'many'", "wrong type");
+    ERR("collect:\n  duration_s: '3'\n", NULL, 0, "t.yaml:5:15: collect.duration_s: expected a number", "quoted number");
+    ERR("collect:\n  events: 0\n", NULL, 0, "t.yaml:5:11: collect.events: 0 is out of range [1, 10000000]", "out of range");
     ERR("collect:\n  simulate:\n    propagation: {model: okumura}\n", NULL, 0,
-        "t.yaml:6:26: error: collect.simulate.propagation.model: 'okumura' is not one of: log-distance, hata, free-space", "bad enum");
-    ERR("collect:\n  events: 3\n  events: 4\n", NULL, 0, "t.yaml:6:3: error: duplicate key 'events'", "duplicate key");
+        "t.yaml:6:26: collect.simulate.propagation.model: 'okumura' is not one of: log-distance, hata, free-space", "bad enum");
+    ERR("collect:\n  events: 3\n  events: 4\n", NULL, 0, "t.yaml:6:3: duplicate key 'events'", "duplicate key");
     ERR("collect:\n  simulate:\n    transmitter: {power_dbm: [40, 30]}\n", NULL, 0, "min 40 is greater than max 30", "range min > max");
     ERR("collect:\n  simulate:\n    transmitter: {signal_types: [cw, cw]}\n", NULL, 0, "'cw' is listed twice", "duplicate list item");
-    ERR("seed: -1\n", NULL, 0, "t.yaml:4:7: error: seed: must not be negative", "negative seed");
-    ERR("- just\n- a list\n", NULL, 0, "error:", "a list is not a config");
+    ERR("seed: -1\n", NULL, 0, "t.yaml:4:7: seed: must not be negative", "negative seed");
+    ERR("- just\n- a list\n", NULL, 0, "t.yaml:4:1: ", "a list is not a config");
 
     hd_config d;
     ok(hd_config_load_string(&d, "stations:\n  - {id: a, lat: 45, lon: 7}\n  - {id: a, lat: 46, lon: 7}\n", "s.yaml", NULL, 0) ==
            HD_ECONFIG, "duplicate station id refused");
-    like(hd_errmsg(), "s.yaml:3:10: error: duplicate station id 'a'", "named at the second one");
+    like(hd_errmsg(), "s.yaml:3:10: duplicate station id 'a'", "named at the second one");
     ok(hd_config_load_string(&d, "stations:\n  - {id: a, lon: 7}\n", "s.yaml", NULL, 0) == HD_ECONFIG, "missing lat refused");
-    like(hd_errmsg(), "s.yaml:2:5: error: station 1: missing required key 'lat'", "names the station and key");
+    like(hd_errmsg(), "s.yaml:2:5: station 1: missing required key 'lat'", "names the station and key");
     ok(hd_config_load_string(&d, "stations:\n  - {id: A!, lat: 1, lon: 7}\n", "s.yaml", NULL, 0) == HD_ECONFIG, "bad id refused");
     ok(hd_config_load_string(&d, "stations:\n  - {id: a, lat: 1, lon: 7, url: ftp://x}\n", "s.yaml", NULL, 0) == HD_ECONFIG,
        "bad url scheme refused");
-    ok(hd_config_load_string(&d, "seed: 3\n", "s.yaml", NULL, 0) == HD_ECONFIG, "no stations refused");
-    like(hd_errmsg(), "missing 'stations'", "and says so");
+    /* one source of defaults: a config is the default plus what it states */
+    {
+        hd_config def, bare;
+        ok(hd_config_load(&def, NULL, NULL, 0) == 0 && hd_config_load_string(&bare, "seed: 1\n", "s.yaml", NULL, 0) == 0,
+           "a config of 'seed: 1' alone loads (no stations: the default network)");
+        ok(bare.stations_default && !def.stations_default, "and says its stations are the default's");
+        is_str(bare.stations_path, "stations/nw-italy.yaml", "the default's network");
+        /* every key of configs/default.yaml equals the schema's default */
+        int same = strcmp(def.yaml, bare.yaml) == 0;
+        ok(same, "the schema's defaults are the values of configs/default.yaml");
+        if (!same) /* the first line that differs */
+            for (const char *a = def.yaml, *b = bare.yaml; *a && *b;) {
+                const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
+                if (!ea || !eb) break;
+                if (ea - a != eb - b || strncmp(a, b, (size_t)(ea - a))) {
+                    diag("default.yaml: %.*s / schema: %.*s", (int)(ea - a), a, (int)(eb - b), b);
+                    break;
+                }
+                a = ea + 1;
+                b = eb + 1;
+            }
+        hd_config_release(&def);
+        hd_config_release(&bare);
+    }
 
     /* --set */
     const char *s1[] = {"collect.events=12", "collect.simulate.propagation.exponent=2.5",
@@ -87,9 +110,9 @@ int main(void)
     const char *s2[] = {"collect.simulate.region.lat_min=44.1"};
     ok(load_str(&c, "", s2, 1) == HD_ECONFIG, "--set creating a half region is checked");
     const char *s3[] = {"collect.evnts=3"};
-    ERR("", s3, 1, "--set collect.evnts=3: error: unknown key 'evnts' in collect (did you mean 'events'?)", "bad --set key");
+    ERR("", s3, 1, "--set collect.evnts=3: unknown key 'evnts' in collect (did you mean 'events'?)", "bad --set key");
     const char *s4[] = {"collect.events=abc"};
-    ERR("", s4, 1, "--set collect.events=abc: error: collect.events: expected an integer, got 'abc'", "bad --set value");
+    ERR("", s4, 1, "--set collect.events=abc: collect.events: expected an integer, got 'abc'", "bad --set value");
     const char *s5[] = {"collect.events"};
     ERR("", s5, 1, "expected --set KEY=VALUE", "--set without =");
     const char *s6[] = {"collect.simulate.receivers.driver=as-stations"};
@@ -119,7 +142,7 @@ int main(void)
         fprintf(f, "statons:\n  - {id: g, lat: 45, lon: 7}\n");
         fclose(f);
         ok(hd_config_load(&c, p1, NULL, 0) == HD_ECONFIG, "bad stations file refused");
-        like(hd_errmsg(), "st/net.yaml:1:1: error: unknown key 'statons' in a stations file (did you mean 'stations'?)",
+        like(hd_errmsg(), "st/net.yaml:1:1: unknown key 'statons' in a stations file (did you mean 'stations'?)",
              "with the stations file's own position");
         unlink(p2);
         ok(hd_config_load(&c, p1, NULL, 0) == HD_ECONFIG, "missing stations file refused");
