@@ -126,8 +126,13 @@ bench: deps
 	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/train.sh
 
 # An experiment as file dependencies: make pipeline CONFIG=configs/experiments/<name>.yaml
-# writes results/<name>/{captures,features,model,eval}.h5 (+ positions.geojson,
-# eval_nn.h5: the network's evaluation). PIPE_LAUNCH="mpirun -np 2" trains on 2 ranks.
+# writes results/<name>/: the training campaign {captures,features}.h5 (the
+# config's seed) and model.h5 trained on it; a separate test campaign
+# test-{captures,features}.h5 (seed PIPE_TEST_SEED: the config's seed + 1000
+# unless given) on which every method is scored — eval.h5 (+ report.json,
+# positions.geojson) and eval_nn.h5 — so the network is never scored on the
+# events it trained on. PIPE_LAUNCH="mpirun -np 2" trains on 2 ranks (as
+# root: OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1).
 # Each stage also depends on a stamp of the config sections it reads
 # (heimdall stamp rewrites it only when they change), so editing one
 # stage's settings reruns that stage and those after it; `make -n pipeline
@@ -136,21 +141,30 @@ ifdef CONFIG
 PIPE_NAME := $(basename $(notdir $(CONFIG)))
 PIPE_DIR ?= results/$(PIPE_NAME)
 HD ?= $(BUILD)/heimdall
+PIPE_SEED := $(or $(shell sed -n 's/^seed: *\([0-9][0-9]*\).*/\1/p' $(CONFIG) | head -n 1),1)
+PIPE_TEST_SEED ?= $(shell echo $$(( $(PIPE_SEED) + 1000 )))
 pipeline: $(PIPE_DIR)/eval.h5 $(PIPE_DIR)/positions.geojson $(PIPE_DIR)/eval_nn.h5
+	@echo "pipeline: trained on the campaign of seed $(PIPE_SEED) ($(PIPE_DIR)/features.h5); every method scored on the test campaign of seed $(PIPE_TEST_SEED) ($(PIPE_DIR)/test-features.h5)"
 	@echo "pipeline: results in $(PIPE_DIR)/ (check them: $(HD) verify -c $(CONFIG) $(PIPE_DIR))"
 $(PIPE_DIR)/.stamp-%: FORCE | $(HD)
 	+@mkdir -p $(PIPE_DIR) && $(HD) stamp -c $(CONFIG) -o $@ $*
+$(PIPE_DIR)/.test-seed: FORCE
+	+@mkdir -p $(PIPE_DIR) && { [ "$$(cat $@ 2>/dev/null)" = "$(PIPE_TEST_SEED)" ] || echo "$(PIPE_TEST_SEED)" > $@; }
 $(PIPE_DIR)/captures.h5: $(PIPE_DIR)/.stamp-captures | $(HD)
 	$(HD) collect -q --force -c $(CONFIG) -o $@
+$(PIPE_DIR)/test-captures.h5: $(PIPE_DIR)/.stamp-captures $(PIPE_DIR)/.test-seed | $(HD)
+	$(HD) collect -q --force -c $(CONFIG) --set seed=$(PIPE_TEST_SEED) -o $@
 $(PIPE_DIR)/features.h5: $(PIPE_DIR)/captures.h5 $(PIPE_DIR)/.stamp-features | $(HD)
 	$(HD) featurize -q --force -c $(CONFIG) -o $@ $<
-$(PIPE_DIR)/eval.h5: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
+$(PIPE_DIR)/test-features.h5: $(PIPE_DIR)/test-captures.h5 $(PIPE_DIR)/.stamp-features | $(HD)
+	$(HD) featurize -q --force -c $(CONFIG) -o $@ $<
+$(PIPE_DIR)/eval.h5: $(PIPE_DIR)/test-features.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
 	$(HD) evaluate -q --force -c $(CONFIG) -o $@ $<
-$(PIPE_DIR)/positions.geojson: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
+$(PIPE_DIR)/positions.geojson: $(PIPE_DIR)/test-features.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
 	$(HD) localize -q --force -c $(CONFIG) -o $@ $<
 $(PIPE_DIR)/model.h5: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/.stamp-model | $(HD)
 	$(PIPE_LAUNCH) $(HD) train -q --force -c $(CONFIG) -o $@ $<
-$(PIPE_DIR)/eval_nn.h5: $(PIPE_DIR)/features.h5 $(PIPE_DIR)/model.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
+$(PIPE_DIR)/eval_nn.h5: $(PIPE_DIR)/test-features.h5 $(PIPE_DIR)/model.h5 $(PIPE_DIR)/.stamp-evaluation | $(HD)
 	$(HD) evaluate -q --force -c $(CONFIG) --method nn -m $(PIPE_DIR)/model.h5 -o $@ $<
 else
 pipeline:

@@ -23,7 +23,8 @@ void hd_cmd_verify_usage(FILE *out)
             "*.h5 files are all checked. For each file:\n"
             "  - every input it names (root attribute `inputs`: path and sha256 when it was\n"
             "    made) is hashed again: an input changed since it was used, or missing, is\n"
-            "    reported (the recorded path is tried as it is, then beside the file);\n"
+            "    reported (the recorded path is tried as it is, then relative to the file's\n"
+            "    folder and each folder above it, then its name beside the file);\n"
             "  - with -c, the config sections its stage reads (captures: seed, stations,\n"
             "    collect; features: featurize; model: train; evaluation: localize, evaluate)\n"
             "    are compared with exp.yaml's (after --set): an output whose config no longer\n"
@@ -38,17 +39,43 @@ typedef struct {
     int files, problems;
 } tally;
 
-static void resolve(const char *file, const char *recorded, char *buf, size_t size)
+/* Where a recorded input is now: the recorded path as it is (absolute, or
+ * relative to here), then relative to the file's folder and each folder
+ * above it (the command that made the file may have run in any of them),
+ * then its name beside the file. The first candidate whose content has the
+ * recorded hash wins; else the first that exists (changed); else none. */
+static int resolve(const char *file, const char *recorded, const char *want, char *buf, size_t size, char *hex)
 {
-    struct stat st;
-    if (stat(recorded, &st) == 0) {
-        snprintf(buf, size, "%s", recorded);
-        return;
+    char cand[40][2100];
+    int n = 0, found = -1;
+    snprintf(cand[n++], sizeof cand[0], "%s", recorded);
+    if (recorded[0] != '/') {
+        char d[2048];
+        snprintf(d, sizeof d, "%s", file);
+        for (char *dir = dirname(d); n < 38;) {
+            snprintf(cand[n++], sizeof cand[0], "%s/%s", dir, recorded);
+            if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0)
+                break;
+            dir = dirname(dir);
+        }
     }
-    char d[1024], b[1024];
+    char d[2048], b[2048];
     snprintf(d, sizeof d, "%s", file);
     snprintf(b, sizeof b, "%s", recorded);
-    snprintf(buf, size, "%s/%s", dirname(d), basename(b));
+    snprintf(cand[n++], sizeof cand[0], "%s/%s", dirname(d), basename(b));
+    for (int i = 0; i < n; i++) {
+        char h[65];
+        if (access(cand[i], R_OK) != 0 || hd_sha256_file(cand[i], h) < 0)
+            continue;
+        if (found < 0 || strcmp(h, want) == 0) {
+            found = i;
+            memcpy(hex, h, sizeof h);
+        }
+        if (strcmp(h, want) == 0)
+            break;
+    }
+    snprintf(buf, size, "%s", cand[found >= 0 ? found : 0]);
+    return found >= 0;
 }
 
 static int verify_file(const char *path, const hd_config *cfg, tally *t)
@@ -79,12 +106,8 @@ static int verify_file(const char *path, const hd_config *cfg, tally *t)
         *sp = 0;
         const char *want = sp + 1;
         char where[2100], hex[65];
-        resolve(path, inputs[i], where, sizeof where);
-        if (access(where, R_OK) != 0) {
+        if (!resolve(path, inputs[i], want, where, sizeof where, hex)) {
             printf("MISSING %s: input %s (sha256 %.12s…) is gone\n", path, inputs[i], want);
-            t->problems++;
-        } else if (hd_sha256_file(where, hex) < 0) {
-            printf("MISSING %s: input %s cannot be read: %s\n", path, where, hd_errmsg());
             t->problems++;
         } else if (strcmp(hex, want) != 0) {
             printf("CHANGED %s: input %s changed since it was used (sha256 %.12s… then, %.12s… now)\n", path, where,
@@ -107,7 +130,23 @@ static int verify_file(const char *path, const hd_config *cfg, tally *t)
             char names[64] = "";
             for (int k = 0; k < nk; k++)
                 snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", keys[k]);
-            if (strcmp(then, now) != 0) {
+            /* another campaign of the same experiment (make pipeline's test
+             * campaign): the same settings with another seed */
+            const char *rest[4];
+            int nr = 0;
+            for (int k = 0; k < nk; k++)
+                if (strcmp(keys[k], "seed") != 0)
+                    rest[nr++] = keys[k];
+            char then2[65] = "", now2[65] = "";
+            const char *sd = strstr(yaml, "\nseed: ");
+            if (strcmp(then, now) != 0 && nr < nk && sd && hd_config_sections_sha256(yaml, rest, nr, then2) == 0 &&
+                hd_config_sections_sha256(cfg->yaml, rest, nr, now2) == 0 && strcmp(then2, now2) == 0) {
+                char others[64] = "";
+                for (int k = 0; k < nr; k++)
+                    snprintf(others + strlen(others), sizeof others - strlen(others), "%s%s", k ? ", " : "", rest[k]);
+                printf("ok      %s: %s as in %s, with seed %lld (another campaign of this experiment)\n", path,
+                       others, cfg->path, strtoll(sd + 7, NULL, 10));
+            } else if (strcmp(then, now) != 0) {
                 printf("STALE   %s: made with other %s settings than %s has now\n", path, names, cfg->path);
                 t->problems++;
             } else {

@@ -43,6 +43,19 @@ run "$HEIMDALL" verify "$TMP/moved/eval.h5"
 is "$RC" 1 "a missing input is a problem"
 like "$OUT" "MISSING .*features.h5" "and is named"
 
+# stages in folders, made from their parent with relative paths, verified
+# from elsewhere: inputs resolve against the folders above each file
+mkdir -p "$TMP/exp/sim" "$TMP/exp/train" "$TMP/exp/eval"
+(cd "$TMP/exp" && "$HEIMDALL" collect -q -c "$ROOT/configs/smoke.yaml" -o sim/captures.h5 &&
+    "$HEIMDALL" featurize -q -o sim/features.h5 sim/captures.h5 &&
+    "$HEIMDALL" train -q -c "$ROOT/configs/smoke.yaml" --set train.epochs=1 -o train/model.h5 sim/features.h5 &&
+    "$HEIMDALL" evaluate -q --method nn -m train/model.h5 --set evaluate.plots=false -o eval/eval.h5 sim/features.h5)
+ok $? "a campaign in sim/, train/, eval/ made from its folder"
+run "$HEIMDALL" verify "$TMP/exp/eval" "$TMP/exp/train"
+is "$RC" 0 "verify DIR from elsewhere finds train/model.h5 and sim/features.h5"
+unlike "$OUT" "MISSING" "no input reported missing"
+like "$OUT" "ok +.*eval/eval.h5: input .*exp/train/model.h5 unchanged" "the model found where it is"
+
 run "$HEIMDALL" verify "$TMP/nowhere"
 is "$RC" 1 "a path that does not exist"
 like "$ERR" "does not exist" "is refused clearly"
