@@ -3,6 +3,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/par.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "core/util.h"
 #include "tap.h"
@@ -154,6 +155,28 @@ static void test_block(void)
     is_int(hd_par_size(), 1, "world of one without MPI");
 }
 
+static void test_progress_line(void)
+{
+    hd_progress p;
+    char line[256];
+    hd_progress_start(&p, "featurize", "events", 1000, 1);
+    p.done = 70; /* 7 % in 0.03 s: 0.4 s to go */
+    hd_progress_format(&p, p.t_start + 0.03, 0, 0, line, sizeof line);
+    like(line, "(7.0%), 2333.3 events/s, elapsed 00:00, eta 00:01", "a run with under a second to go does not show eta 00:00 at 7 %");
+    p.done = 0;
+    hd_progress_format(&p, p.t_start + 5, 0, 0, line, sizeof line);
+    like(line, "elapsed 00:05, eta --:--", "no estimate before anything is done");
+    p.done = 70;
+    hd_progress_format(&p, p.t_start + 1, 1, 0, line, sizeof line);
+    like(line, "elapsed 00:01, stopped", "a final line before the total says stopped, not eta 00:00");
+    p.done = 1000;
+    hd_progress_format(&p, p.t_start + 100, 1, 1, line, sizeof line);
+    like(line, "##] 1000/1000 events 100.0% 10.0 events/s elapsed 01:40 eta 00:00", "the finished tty line");
+    p.done = 500;
+    hd_progress_format(&p, p.t_start + 3600, 0, 0, line, sizeof line);
+    like(line, "elapsed 1:00:00, eta 1:00:00", "hours");
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -163,6 +186,7 @@ int main(void)
     test_strings();
     test_time_hash();
     test_block();
+    test_progress_line();
     done_testing();
     return exit_status();
 }
