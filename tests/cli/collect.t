@@ -22,9 +22,10 @@ run "$HEIMDALL" collect -q -c "$ROOT/configs/smoke.yaml" -o "$TMP/no/such/dir/c.
 is "$RC" 1 "unwritable output: exit 1"
 like "$ERR" "no/such/dir" "unwritable output named"
 
-run "$HEIMDALL" collect -q --set collect.source=live -o "$TMP/live.h5"
+printf 'stations:\n  - {id: rx-a, lat: 45, lon: 7, driver: kiwisdr, url: "ws://127.0.0.1:9/"}\n  - {id: rx-b, lat: 45.2, lon: 7.3, driver: openwebrx}\n' > "$TMP/nourl.yaml"
+run "$HEIMDALL" collect -q -c "$TMP/nourl.yaml" --set collect.source=live -o "$TMP/live.h5"
 is "$RC" 2 "live capture without receiver addresses refused (exit 2)"
-like "$ERR" "collect.source live: station 'aquila-giaveno' has no url" "and says which station lacks one"
+like "$ERR" "collect.source live: station 'rx-b' has no url" "and says which station lacks one"
 [ ! -e "$TMP/live.h5" ]; ok $? "no file written"
 
 run "$HEIMDALL" collect -q --set collect.source=sigmf -o "$TMP/rec.h5"
@@ -54,12 +55,13 @@ like "$OUT" "events: 6 +receivers: 7" "info summary counts"
 like "$OUT" "SNR of received links" "info summarises SNR"
 like "$OUT" "git_commit" "info shows provenance"
 
-# the real nw-italy servers: OpenWebRX, level series only, free-running clocks
+# the real nw-italy servers: five OpenWebRX (level series), two KiwiSDR
+# (IQ), free-running clocks
 run "$HEIMDALL" collect -q -c "$ROOT/configs/smoke.yaml" --set collect.simulate.receivers.driver=as-stations \
     --set collect.simulate.receivers.clock=as-stations -o "$TMP/levels.h5"
-is "$RC" 0 "collect as the stations say (OpenWebRX)"
+is "$RC" 0 "collect as the stations say (OpenWebRX and KiwiSDR)"
 run "$HEIMDALL" info "$TMP/levels.h5"
-like "$OUT" "IQ captures: 0 \(GPS-timed 0\) +level series: [1-9]" "level series instead of IQ"
+like "$OUT" "IQ captures: [1-9][0-9]* \(GPS-timed 0\) +level series: [1-9]" "level series from the OpenWebRX servers, IQ from the KiwiSDRs, no GPS time"
 
 printf 'not hdf5\n' >"$TMP/text.h5"
 run "$HEIMDALL" info "$TMP/text.h5"

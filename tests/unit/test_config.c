@@ -32,7 +32,9 @@ int main(void)
     is_str(c.stations[0].name, "Aquila di Giaveno", "first station");
     is_double(c.stations[6].lat, 45.478, 1e-12, "Milano-Baggio latitude");
     is_double(c.stations[6].lon, 9.123, 1e-12, "Milano-Baggio longitude");
-    is_int(c.stations[2].driver, HD_DRIVER_OPENWEBRX, "stations are OpenWebRX servers");
+    is_int(c.stations[3].driver, HD_DRIVER_OPENWEBRX, "Coazze is an OpenWebRX server");
+    is_int(c.stations[2].driver, HD_DRIVER_KIWISDR, "Torino (port 8073) a KiwiSDR");
+    like(c.stations[2].url, "vst-aero.it:8073", "the public receivers have their URLs");
     is_int(c.collect.simulate.receivers.driver, HD_DRIVER_KIWISDR, "default simulates KiwiSDR-like IQ receivers");
     is_int(c.collect.events, 400, "default events");
     is_int(c.collect.n_frequencies, 2, "two bands");
