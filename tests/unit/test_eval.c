@@ -231,8 +231,10 @@ int main(void)
     hd_run r;
     int rc = build_run(&r, &cfg.localize);
     ok(rc == 0, "a run of %d events built by hand", E);
-    if (rc != 0)
+    if (rc != 0) {
+        hd_config_release(&cfg);
         return exit_status();
+    }
     const double edges[3] = {0, 10, 20};
     hd_eval_report rep;
     rc = hd_eval_score_run(&rep, &r, edges, 3);
@@ -274,6 +276,7 @@ int main(void)
     ok(prior == 0 && tail == 6, "hybrid without chi2 scaling: localize.tail_nu");
     hd_eval_predictive(HD_LOC_RSS, &lc, 0, 0, &prior, &tail);
     ok(prior == 0 && tail == 0, "rss without chi2 scaling: Gaussian");
+    hd_config_release(&cfg);
     done_testing();
     return exit_status();
 }
