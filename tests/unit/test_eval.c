@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "eval/report.h"
 #include "eval/score.h"
+#include "h5/h5.h"
 #include "locate/locate.h"
 #include "tap.h"
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define R 5
 #define E 12
@@ -222,6 +224,76 @@ static void check_json(const hd_eval_report *rep)
     json_decref(j);
 }
 
+/* eval.h5's datasets, tables and attributes, and the plots' data, into a
+ * temporary folder (no gnuplot run) */
+static void check_files(const hd_run *r, const hd_eval_report *rep)
+{
+    char dir[] = "/tmp/test_eval.XXXXXX", path[300];
+    if (!mkdtemp(dir)) {
+        skip(11, "no temporary folder");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/eval.h5", dir);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = f < 0 ? -1 : hd_eval_write_h5(f, r, rep, "tdoa");
+    ok(rc == 0, "eval.h5 written");
+    double med = NAN, n = NAN;
+    hd_h5_read_attr_double(f, "median_m", &med);
+    hd_h5_read_attr_double(f, "n", &n);
+    is_double(med, 450, 0.01, "eval.h5 median_m attribute");
+    is_double(n, E, 0, "eval.h5 n attribute");
+    char *method = NULL;
+    hd_h5_read_attr_str(f, "method", &method);
+    is_str(method, "tdoa", "eval.h5 method attribute");
+    free(method);
+    int rank = 0;
+    hsize_t dims[8] = {0};
+    double *v = NULL;
+    rc = hd_h5_read(f, "error_m", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&v);
+    ok(rc == 0 && rank == 1 && dims[0] == E && fabs(v[7] - 800) < 0.01 && isnan(v[8]) && isnan(v[NAN_TRUTH]),
+       "eval.h5 /error_m per event (NaN without a position or a truth)");
+    free(v);
+    v = NULL;
+    rc = hd_h5_read(f, "breakdown/receivers/n", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&v);
+    ok(rc == 0 && dims[0] == 4 && v[0] == 1 && v[1] == 1 && v[2] == 5 && v[3] == 5, "eval.h5 /breakdown/receivers/n");
+    free(v);
+    char **names = NULL;
+    hsize_t nn = 0;
+    rc = hd_h5_read_strings(f, "breakdown/snr/group", &names, &nn);
+    ok(rc == 0 && nn == 4 && strcmp(names[2], "10 <= snr < 20 dB") == 0, "eval.h5 /breakdown/snr/group");
+    if (rc == 0)
+        hd_h5_free_strings(names, nn);
+    if (f >= 0)
+        H5Fclose(f);
+
+    hd_station st[R];
+    memset(st, 0, sizeof st);
+    for (int k = 0; k < R; k++) {
+        snprintf(st[k].id, sizeof st[k].id, "rx%d", k);
+        st[k].lat = k == 0 ? NAN : 45; /* a bus: not on the map */
+        st[k].lon = k == 0 ? NAN : 8;
+    }
+    rc = hd_eval_write_plots(path, r, rep->sc, st, R, "tdoa", 0);
+    ok(rc == 0, "plots' script and data written");
+    const char *names_dat[] = {"eval.gp", "eval_errors.dat", "eval_map.dat", "eval_receivers.dat"};
+    int lines[4] = {0};
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names_dat[k]);
+        FILE *in = fopen(path, "r");
+        for (int c; in && (c = fgetc(in)) != EOF;)
+            lines[k] += c == '\n';
+        if (in)
+            fclose(in);
+        unlink(path);
+    }
+    is_int(lines[1], 1 + 8, "errors: a header and the 8 scored events (not the NaN truth)");
+    is_int(lines[3], 1 + R - 1, "receivers: a header and those with fixed positions");
+    ok(lines[0] > 10 && lines[2] > 9 * HD_ELLIPSE_VERTICES, "the script and the map's ellipses");
+    snprintf(path, sizeof path, "%s/eval.h5", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -242,6 +314,7 @@ int main(void)
     if (rc == 0) {
         check_report(&rep);
         check_json(&rep);
+        check_files(&r, &rep);
     }
     hd_eval_report_release(&rep);
     hd_run_release(&r);
