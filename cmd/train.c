@@ -76,17 +76,13 @@ static int dump_tensors(const char *path, const hd_nn_dataset *d)
             rc = HD_ENOMEM;
         else
             hd_nn_dataset_rows(d, lists[k], n, x, m, y);
-        char nx[32], nm[32], ny[32];
-        snprintf(nx, sizeof nx, "%s_x", names[k]);
-        snprintf(nm, sizeof nm, "%s_m", names[k]);
-        snprintf(ny, sizeof ny, "%s_y", names[k]);
+        char nm[3][32];
+        for (int j = 0; j < 3; j++)
+            snprintf(nm[j], sizeof nm[j], "%s_%c", names[k], "xmy"[j]);
         hsize_t dx[3] = {(hsize_t)n, (hsize_t)d->R, HD_NN_DIN}, dy[2] = {(hsize_t)n, 2};
-        if (rc == 0)
-            rc = hd_h5_write(out.file, nx, H5T_NATIVE_FLOAT, 3, dx, x, "1", "normalised inputs");
-        if (rc == 0)
-            rc = hd_h5_write(out.file, nm, H5T_NATIVE_UINT8, 2, dx, m, "1", "receiver present");
-        if (rc == 0)
-            rc = hd_h5_write(out.file, ny, H5T_NATIVE_FLOAT, 2, dy, y, "1", "targets (anchor units)");
+        if (rc == 0 && (rc = hd_h5_write(out.file, nm[0], H5T_NATIVE_FLOAT, 3, dx, x, "1", "normalised inputs")) == 0 &&
+            (rc = hd_h5_write(out.file, nm[1], H5T_NATIVE_UINT8, 2, dx, m, "1", "receiver present")) == 0)
+            rc = hd_h5_write(out.file, nm[2], H5T_NATIVE_FLOAT, 2, dy, y, "1", "targets (anchor units)");
         free(x);
         free(y);
         free(m);
@@ -194,16 +190,15 @@ static int run(const hd_cli *cli, hd_config *cfg)
     openblas_set_num_threads(1);
     if ((rc = hd_features_open(&rd, cli->inputs[0], env.size > 1 ? env.comm : MPI_COMM_NULL)) < 0)
         return rc;
-    const int R = rd.meta.n_receivers;
     if ((rc = load_events(cli, cfg, &rd, &d, &env)) < 0)
         goto fail;
     if (cli->resume) {
         if ((rc = hd_nn_model_load(&M, cli->resume)) < 0 ||
-            (rc = hd_nn_train_resumable(&M, rd.meta.stations, R, cli->resume, cli->inputs[0])) < 0)
+            (rc = hd_nn_train_resumable(&M, rd.meta.stations, rd.meta.n_receivers, cli->resume, cli->inputs[0])) < 0)
             goto fail;
         hd_info("resuming %s at epoch %lld, step %lld", cli->resume, (long long)M.epoch, (long long)M.step);
-    } else if ((rc = hd_nn_train_new_model(&M, tc, cfg->seed, rd.meta.stations, R, cfg->localize.outlier_sigma, &d,
-                                           &env)) < 0) {
+    } else if ((rc = hd_nn_train_new_model(&M, tc, cfg->seed, rd.meta.stations, rd.meta.n_receivers,
+                                           cfg->localize.outlier_sigma, &d, &env)) < 0) {
         goto fail;
     }
     if ((rc = hd_nn_train_begin(&M, &d)) < 0)
