@@ -1,6 +1,7 @@
 /* heimdall train: features.h5 (with truth) → model.h5, data-parallel over
- * MPI ranks: the global batch is split across ranks, gradients summed in
- * fixed-size buckets; resumable; SIGTERM checkpoints and exits 75. */
+ * MPI ranks. This command reads its block of the features and the splits,
+ * calls the training loop of src/nn/train.c and writes model.h5 through
+ * src/nn/model.c; SIGTERM checkpoints and exits 75. */
 #include "cli.h"
 #include "config/config.h"
 #include "core/alloc.h"
