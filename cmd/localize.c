@@ -9,6 +9,7 @@
 #include "core/runinfo.h"
 #include "eval/outputs.h"
 #include "eval/run.h"
+#include "eval/score.h"
 #include "locate_common.h"
 
 #include <math.h>
@@ -125,10 +126,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
     for (int k = 0; k < 3; k++)
         if ((rc = hd_outfile_commit(&of[k])) < 0)
             goto fail;
-    int64_t counts[HD_LOC_STATUS_COUNT] = {0};
+    int64_t counts[HD_LOC_STATUS_COUNT];
+    hd_eval_count_status(&r, counts);
     double solve = 0;
     for (int64_t i = 0; i < r.n; i++) {
-        counts[r.ev[i].res.status]++;
         solve += r.latency_s[i];
         if (!cli->quiet) {
             char line[512];

@@ -1,0 +1,265 @@
+/* eval.h5 through the h5 helpers, report.json through jansson. */
+#include "eval/report.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/util.h"
+#include "h5/h5.h"
+
+#include <jansson.h>
+#include <libgen.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hd_eval_beside(const char *out, const char *suffix, char *buf, size_t size)
+{
+    size_t n = strlen(out);
+    const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    if (dot && (!slash || dot > slash))
+        n = (size_t)(dot - out);
+    snprintf(buf, size, "%.*s%s", (int)n, out, suffix);
+}
+
+void hd_eval_report_path(const char *out, char *buf, size_t size)
+{
+    char b[1024];
+    snprintf(b, sizeof b, "%s", out);
+    const char *base = basename(b);
+    if (strcmp(base, "eval.h5") == 0) {
+        char d[1024];
+        snprintf(d, sizeof d, "%s", out);
+        snprintf(buf, size, "%s/report.json", dirname(d));
+    } else {
+        hd_eval_beside(out, ".report.json", buf, size);
+    }
+}
+
+static int write_group_table(hid_t file, const char *path, const hd_eval_group *g, int n, const char *what)
+{
+    hid_t grp = H5Gcreate2(file, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (grp < 0)
+        return hd_error(HD_EIO, "cannot create /%s", path);
+    double *v = hd_calloc((size_t)n + 1, sizeof *v);
+    int rc = v ? 0 : HD_ENOMEM;
+    const char **names = hd_calloc((size_t)n + 1, sizeof *names);
+    if (!names)
+        rc = HD_ENOMEM;
+    hsize_t dims[1] = {(hsize_t)n};
+    struct { const char *name; size_t off; const char *units; const char *desc; } cols[] = {
+        {"median_m", offsetof(hd_metrics, median_m), "m", "median geodesic error"},
+        {"p68_m", offsetof(hd_metrics, p68_m), "m", "68th percentile of the error"},
+        {"p95_m", offsetof(hd_metrics, p95_m), "m", "95th percentile of the error"},
+        {"coverage_1sigma", offsetof(hd_metrics, coverage_1sigma), "1",
+         "fraction of truths inside the predictive's 39.3 % ellipse (a Gaussian's 1 sigma)"},
+        {"coverage_2sigma", offsetof(hd_metrics, coverage_2sigma), "1",
+         "fraction of truths inside the predictive's 86.5 % ellipse (a Gaussian's 2 sigma)"},
+        {"coverage_68", offsetof(hd_metrics, coverage_68), "1", "fraction of truths inside the drawn 68 % ellipse"},
+        {"coverage_95", offsetof(hd_metrics, coverage_95), "1", "fraction of truths inside the drawn 95 % ellipse"},
+        {"median_crlb_m", offsetof(hd_metrics, median_crlb_m), "m", "median Cramér–Rao bound at the truth"},
+    };
+    for (int i = 0; rc == 0 && i < n; i++)
+        names[i] = g[i].name;
+    if (rc == 0)
+        rc = hd_h5_write_strings(grp, "group", names, (hsize_t)n, what);
+    for (int i = 0; rc == 0 && i < n; i++)
+        v[i] = (double)g[i].m.n;
+    if (rc == 0)
+        rc = hd_h5_write(grp, "n", H5T_NATIVE_DOUBLE, 1, dims, v, "1", "events in the group");
+    for (int i = 0; rc == 0 && i < n; i++)
+        v[i] = (double)g[i].m.located;
+    if (rc == 0)
+        rc = hd_h5_write(grp, "located", H5T_NATIVE_DOUBLE, 1, dims, v, "1", "events of the group with a position");
+    for (size_t c = 0; rc == 0 && c < HD_ARRAY_LEN(cols); c++) {
+        for (int i = 0; i < n; i++)
+            memcpy(&v[i], (const char *)&g[i].m + cols[c].off, sizeof(double));
+        rc = hd_h5_write(grp, cols[c].name, H5T_NATIVE_DOUBLE, 1, dims, v, cols[c].units, cols[c].desc);
+    }
+    free(v);
+    free(names);
+    H5Gclose(grp);
+    return rc;
+}
+
+/* the per-event datasets */
+static int write_events(hid_t f, const hd_run *r, const hd_eval_report *rep)
+{
+    const int64_t E = r->n;
+    const size_t En = (size_t)(E > 0 ? E : 1);
+    const hd_scored *sc = rep->sc;
+    hsize_t d1[1] = {(hsize_t)E}, d2[2] = {(hsize_t)E, 3};
+    int64_t *idx = hd_malloc(En * sizeof *idx);
+    int8_t *status = hd_malloc(En);
+    double *v = hd_malloc(En * 3 * sizeof *v);
+    int rc = HD_ENOMEM;
+    if (!idx || !status || !v)
+        goto fail;
+    for (int64_t i = 0; i < E; i++) {
+        idx[i] = r->ev[i].index;
+        status[i] = (int8_t)r->ev[i].res.status;
+    }
+    rc = hd_h5_write(f, "event_index", H5T_NATIVE_INT64, 1, d1, idx, "1", "event number (events/index)");
+    if (rc == 0)
+        rc = hd_h5_write(f, "status", H5T_NATIVE_INT8, 1, d1, status, "1",
+                         "0 ok, 1 not enough receivers, 2 no convergence, 3 outside the search region, "
+                         "4 the receivers' geometry fixes no position");
+#define COL(expr, name, units, desc)                                                                                   \
+    if (rc == 0) {                                                                                                     \
+        for (int64_t i = 0; i < E; i++)                                                                                \
+            v[i] = (expr);                                                                                             \
+        rc = hd_h5_write(f, name, H5T_NATIVE_DOUBLE, 1, d1, v, units, desc);                                           \
+    }
+    COL(r->ev[i].res.lat, "lat", "degree", "estimated latitude (WGS84; NaN without a position)")
+    COL(r->ev[i].res.lon, "lon", "degree", "estimated longitude")
+    COL(r->truth_lat[i], "truth_lat", "degree", "transmitter latitude")
+    COL(r->truth_lon[i], "truth_lon", "degree", "transmitter longitude")
+    COL(sc[i].err_m, "error_m", "m", "geodesic distance from the truth to the estimate")
+    COL(sc[i].de_m, "error_east_m", "m", "estimate minus truth, east")
+    COL(sc[i].dn_m, "error_north_m", "m", "estimate minus truth, north")
+    COL(sc[i].d2, "mahalanobis2", "1", "squared Mahalanobis distance of the truth under the covariance")
+    COL(r->ev[i].res.nu, "nu", "1", "the predictive's degrees of freedom: a Student-t with the covariance cov_enu_m2 (0: a Gaussian)")
+    COL(sc[i].content, "content", "1",
+        "probability of the predictive's smallest ellipse holding the truth (uniform on [0, 1] when calibrated)")
+    COL(sc[i].nll, "nll", "1", "negative log-likelihood of the truth under the predictive (metres)")
+    COL(sc[i].crlb_m, "crlb_m", "m", "Cramér–Rao bound at the truth, sqrt of the trace (noise, bandwidth, clocks)")
+    COL(rep->crlb_model_m[i], "crlb_with_model_m", "m", "the same with localize.model_sigma_ns added to the timing variances")
+    COL(r->ev[i].res.gdop, "gdop", "1", "horizontal dilution of precision at the estimate")
+    COL(r->ev[i].res.chi2, "chi2", "1", "weighted residual sum of squares of the fit (NaN without a position)")
+    COL(r->ev[i].res.status == HD_LOC_OK || r->ev[i].res.status == HD_LOC_OUTSIDE ? r->ev[i].res.dof : NAN, "dof", "1",
+        "residuals minus fitted parameters (NaN without a position)")
+    COL(r->snr_db[i], "snr_db", "dB", "median SNR of the receivers used")
+    COL(r->ev[i].res.n_receivers, "n_receivers", "1", "receivers used")
+    COL(r->n_timed[i], "n_timed", "1", "receivers with an arrival time from valid time differences (GPS-timed)")
+    COL(r->latency_s[i] * 1e6, "latency_us", "us", "solver time for the event")
+#undef COL
+    if (rc == 0) {
+        for (int64_t i = 0; i < E; i++)
+            memcpy(&v[3 * i], r->ev[i].res.cov, sizeof r->ev[i].res.cov);
+        rc = hd_h5_write(f, "cov_enu_m2", H5T_NATIVE_DOUBLE, 2, d2, v, "m2",
+                         "position covariance: east², east·north, north² (local tangent frame)");
+    }
+fail:
+    free(idx);
+    free(status);
+    free(v);
+    return rc;
+}
+
+int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, const char *method)
+{
+    int rc = write_events(f, run, rep);
+    if (rc < 0)
+        return rc;
+    hid_t g = H5Gcreate2(f, "breakdown", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return hd_error(HD_EIO, "cannot create /breakdown");
+    H5Gclose(g);
+    if ((rc = write_group_table(f, "breakdown/snr", rep->snr, rep->n_snr, "SNR group (median over the receivers used)")) < 0 ||
+        (rc = write_group_table(f, "breakdown/receivers", rep->rx, rep->n_rx, "receivers used")) < 0)
+        return rc;
+    const hd_metrics *a = &rep->all;
+    struct { const char *name; double v; } attrs[] = {
+        {"n", (double)a->n}, {"located", (double)a->located}, {"mean_m", a->mean_m},
+        {"median_m", a->median_m}, {"p68_m", a->p68_m}, {"p95_m", a->p95_m}, {"rmse_m", a->rmse_m},
+        {"bias_east_m", a->bias_east_m}, {"bias_north_m", a->bias_north_m},
+        {"coverage_1sigma", a->coverage_1sigma}, {"coverage_2sigma", a->coverage_2sigma},
+        {"coverage_68", a->coverage_68}, {"coverage_95", a->coverage_95},
+        {"coverage_d2_1", a->coverage_d2_1}, {"coverage_d2_4", a->coverage_d2_4},
+        {"mean_nll", a->mean_nll}, {"median_crlb_m", a->median_crlb_m},
+        {"median_efficiency", a->median_efficiency}, {"latency_median_us", rep->latency_median_us},
+        {"latency_p95_us", rep->latency_p95_us},
+    };
+    for (size_t k = 0; k < HD_ARRAY_LEN(attrs) && rc == 0; k++)
+        rc = hd_h5_attr_double(f, attrs[k].name, attrs[k].v);
+    if (rc == 0)
+        rc = hd_h5_attr_str(f, "method", method);
+    return rc;
+}
+
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *metrics_json(const hd_metrics *m)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "n", json_integer(m->n));
+    json_object_set_new(o, "located", json_integer(m->located));
+    json_object_set_new(o, "mean_m", num(m->mean_m));
+    json_object_set_new(o, "median_m", num(m->median_m));
+    json_object_set_new(o, "p68_m", num(m->p68_m));
+    json_object_set_new(o, "p95_m", num(m->p95_m));
+    json_object_set_new(o, "rmse_m", num(m->rmse_m));
+    json_object_set_new(o, "bias_east_m", num(m->bias_east_m));
+    json_object_set_new(o, "bias_north_m", num(m->bias_north_m));
+    json_object_set_new(o, "coverage_1sigma", num(m->coverage_1sigma));
+    json_object_set_new(o, "coverage_2sigma", num(m->coverage_2sigma));
+    json_object_set_new(o, "coverage_68", num(m->coverage_68));
+    json_object_set_new(o, "coverage_95", num(m->coverage_95));
+    json_object_set_new(o, "coverage_d2_1", num(m->coverage_d2_1));
+    json_object_set_new(o, "coverage_d2_4", num(m->coverage_d2_4));
+    json_object_set_new(o, "mean_nll", num(m->mean_nll));
+    json_object_set_new(o, "median_crlb_m", num(m->median_crlb_m));
+    json_object_set_new(o, "median_efficiency", num(m->median_efficiency));
+    return o;
+}
+
+static json_t *report_json(const hd_eval_report *rep, const hd_eval_report_info *info)
+{
+    const hd_metrics *all = &rep->all, *good = &rep->good;
+    const int64_t E = rep->n;
+    json_t *report = metrics_json(all);
+    json_object_set_new(report, "method", json_string(info->method));
+    json_object_set_new(report, "input", json_string(info->input));
+    json_object_set_new(report, "split", json_string(info->split == HD_SPLIT_MONTH        ? "month"
+                                                     : info->split == HD_SPLIT_TIME_BLOCK ? "time_block"
+                                                                                          : "none"));
+    json_object_set_new(report, "events", json_integer(E));
+    json_object_set_new(report, "not_enough_receivers", json_integer(rep->counts[HD_LOC_TOO_FEW]));
+    json_object_set_new(report, "no_convergence", json_integer(rep->counts[HD_LOC_NO_CONVERGENCE]));
+    json_object_set_new(report, "outside_region", json_integer(rep->counts[HD_LOC_OUTSIDE]));
+    json_object_set_new(report, "no_fix", json_integer(rep->counts[HD_LOC_NO_FIX]));
+    json_object_set_new(report, "nominal_coverage_1sigma", json_real(HD_COVERAGE_1SIGMA));
+    json_object_set_new(report, "nominal_coverage_2sigma", json_real(HD_COVERAGE_2SIGMA));
+    json_object_set_new(report, "coverage_1sigma_se", num(rep->coverage_1sigma_se));
+    json_object_set_new(report, "coverage_2sigma_se", num(rep->coverage_2sigma_se));
+    json_object_set_new(report, "model_sigma_ns", json_real(info->model_sigma_ns));
+    json_object_set_new(report, "prior_nu", json_real(info->prior_nu));
+    json_object_set_new(report, "tail_nu", json_real(info->tail_nu));
+    json_object_set_new(report, "median_nu", num(rep->nu_median));
+    json_object_set_new(report, "latency_median_us", num(rep->latency_median_us));
+    json_object_set_new(report, "latency_p95_us", num(rep->latency_p95_us));
+    json_object_set_new(report, "latency_max_us", num(rep->latency_max_us));
+    json_object_set_new(report, "events_per_second", num(rep->latency_total_s > 0 ? E / rep->latency_total_s : NAN));
+    json_t *gj = metrics_json(good);
+    json_object_set_new(gj, "efficiency_of_medians", num(good->median_m / good->median_crlb_m));
+    json_object_set_new(report, "timed4_snr10", gj);
+    json_t *bs = json_array(), *br = json_array();
+    for (int b = 0; b < rep->n_snr; b++) {
+        json_t *o = metrics_json(&rep->snr[b].m);
+        json_object_set_new(o, "group", json_string(rep->snr[b].name));
+        json_array_append_new(bs, o);
+    }
+    for (int b = 0; b < rep->n_rx; b++) {
+        json_t *o = metrics_json(&rep->rx[b].m);
+        json_object_set_new(o, "group", json_string(rep->rx[b].name));
+        json_object_set_new(o, "receivers", json_integer((json_int_t)rep->rx[b].lo));
+        json_array_append_new(br, o);
+    }
+    json_object_set_new(report, "by_snr", bs);
+    json_object_set_new(report, "by_receivers", br);
+    return report;
+}
+
+int hd_eval_write_json(FILE *out, const char *path, const hd_eval_report *rep, const hd_eval_report_info *info)
+{
+    json_t *report = report_json(rep, info);
+    if (!report)
+        return HD_ENOMEM;
+    int bad = json_dumpf(report, out, JSON_INDENT(2) | JSON_REAL_PRECISION(8)) != 0;
+    json_decref(report);
+    if (bad || fputc('\n', out) == EOF)
+        return hd_error(HD_EIO, "cannot write %s", path);
+    return 0;
+}

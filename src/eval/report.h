@@ -1,0 +1,45 @@
+/* What evaluate writes from a scored run (score.h): eval.h5's datasets,
+ * breakdown tables and summary attributes, report.json, and the gnuplot
+ * plots. Knows files and formats; the scoring is score.c's. */
+#ifndef HD_EVAL_REPORT_H
+#define HD_EVAL_REPORT_H
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "config/config.h"
+#include "eval/run.h"
+#include "eval/score.h"
+
+/* <dir>/<stem><suffix> for output <dir>/<stem>.h5 */
+void hd_eval_beside(const char *out, const char *suffix, char *buf, size_t size);
+/* report.json beside eval.h5, NAME.report.json beside another NAME.h5 */
+void hd_eval_report_path(const char *out, char *buf, size_t size);
+
+/* Into the open file f: per event the estimate, covariance, truth, error,
+ * Mahalanobis distance, predictive, bounds, status; /breakdown/snr and
+ * /breakdown/receivers; the summary (rep->all, latency) and method as root
+ * attributes. The provenance is the caller's. */
+int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, const char *method);
+
+/* What report.json says besides the scores. */
+typedef struct {
+    const char *method;      /* hd_method_name */
+    const char *input;       /* the file evaluated */
+    int split;               /* hd_split (evaluate.split) */
+    double model_sigma_ns;   /* localize.model_sigma_ns */
+    double prior_nu, tail_nu; /* hd_eval_predictive */
+} hd_eval_report_info;
+
+/* report.json (indented, 8 significant digits, a final newline) to out,
+ * the stream of path (named in errors). */
+int hd_eval_write_json(FILE *out, const char *path, const hd_eval_report *rep, const hd_eval_report_info *info);
+
+/* Beside output (eval.h5): NAME.gp, the gnuplot script drawing NAME_cdf.png
+ * (error CDF) and NAME_map.png (truths, estimates, 68 % ellipses, the
+ * receivers st[R] with fixed positions) from NAME_errors.dat, NAME_map.dat
+ * and NAME_receivers.dat; with draw and gnuplot installed, runs it (a
+ * missing or failing gnuplot is a warning). */
+int hd_eval_write_plots(const char *output, const hd_run *run, const hd_scored *sc, const hd_station *st, int R,
+                        const char *method, int draw);
+
+#endif

@@ -1,0 +1,55 @@
+/* Scoring a whole run against its truth: every event scored (hd_eval_score),
+ * the headline metrics, the subset a good network should reach, breakdowns
+ * by SNR and by receivers used, counts by status, the solver's latency and
+ * the predictive's degrees of freedom. Memory only; report.h writes it. */
+#ifndef HD_EVAL_SCORE_H
+#define HD_EVAL_SCORE_H
+#include <stdint.h>
+#include "config/config.h"
+#include "eval/metrics.h"
+#include "eval/run.h"
+
+/* One row of a breakdown table. */
+typedef struct {
+    char name[48];           /* "snr < 0 dB", "10 <= snr < 20 dB", "4 receivers" */
+    double lo, hi;           /* the SNR bin [lo, hi) (dB); receivers: lo = hi = the count */
+    hd_metrics m;
+} hd_eval_group;
+
+typedef struct {
+    int64_t n;               /* events */
+    hd_scored *sc;           /* [n]: each event against its truth; the bound without the model error
+                                (at the estimate when the receivers were placed per event) */
+    double *crlb_model_m;    /* [n]: the bound at the truth with localize.model_sigma_ns */
+    hd_metrics all;          /* every event */
+    hd_metrics good;         /* >= 4 receivers timed by valid time differences at >= 10 dB */
+    hd_eval_group *snr;      /* [n_snr]: bins below, between and above evaluate.snr_bins_db */
+    int n_snr;
+    hd_eval_group rx[HD_MAX_STATIONS + 1]; /* [n_rx]: by receivers used, counts that occur, ascending */
+    int n_rx;
+    int64_t counts[HD_LOC_STATUS_COUNT]; /* events by status; they add up to n */
+    int64_t no_truth;        /* events without a finite truth: in n, never located nor scored */
+    double latency_median_us, latency_p95_us, latency_max_us; /* NaN without events */
+    double latency_total_s;  /* solver time summed */
+    double nu_median, nu_min, nu_max; /* over the events with a position estimate (NaN: none) */
+    double coverage_1sigma_se, coverage_2sigma_se; /* a calibrated method's binomial spread over all.located */
+} hd_eval_report;
+
+/* Score run (truth in run->truth_lat/lon, the receivers in run->net) with
+ * the SNR bin edges snr_bins_db[n_bins] (ascending; n_bins + 1 rows).
+ * Returns 0 or HD_ENOMEM; release with hd_eval_report_release either way. */
+int hd_eval_score_run(hd_eval_report *rep, const hd_run *run, const double *snr_bins_db, int n_bins);
+void hd_eval_report_release(hd_eval_report *rep);
+
+/* Events of run by status (counts[HD_LOC_STATUS_COUNT], zeroed here). */
+void hd_eval_count_status(const hd_run *run, int64_t *counts);
+
+/* The predictive evaluate scores: per event a Student-t with prior_nu + dof
+ * degrees of freedom (classical solvers scaling by their residuals,
+ * localize.scale_by_chi2), or one fixed tail_nu for every event (0: a
+ * Gaussian). model_nu: the trained network's nu when one model is loaded
+ * (has_model), else ignored. */
+void hd_eval_predictive(int method, const hd_localize_cfg *cfg, int has_model, double model_nu, double *prior_nu,
+                        double *tail_nu);
+
+#endif

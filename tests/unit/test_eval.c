@@ -1,0 +1,355 @@
+/* eval: scoring a run of known predictions (hd_eval_score_run) — error
+ * percentiles by GSL's interpolation rule, RMSE and bias, coverage of the
+ * 1σ/2σ and drawn 68/95 % ellipses (Gaussian and Student-t) against hand
+ * counts, counts by status, the SNR and receivers breakdowns, an event with
+ * a NaN truth, latency, nu; then report.json and the report's path, and the
+ * predictive's nu per method. */
+#include "config/config.h"
+#include "eval/report.h"
+#include "eval/score.h"
+#include "h5/h5.h"
+#include "locate/locate.h"
+#include "tap.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define R 5
+#define E 12
+
+/* One event by hand: status, the estimate's offset from the truth (m, east
+ * and north), the squared Mahalanobis distance its covariance gives that
+ * offset, the predictive's nu, the median SNR, receivers used. */
+static const struct {
+    int status;
+    double de, dn, d2, nu;
+    float snr;
+    int nrx;
+} ev_spec[E] = {
+    {HD_LOC_OK, 100, 0, 9.00, 0, -5, 4},
+    {HD_LOC_OK, -200, 0, 0.25, 0, 5, 4},
+    {HD_LOC_OK, 0, 300, 2.00, 3, 5, 4}, /* a Student-t: content 1 - 3^-1.5 = 0.81, outside the drawn 68 % */
+    {HD_LOC_OK, 0, -400, 4.84, 0, 15, 4},
+    {HD_LOC_OK, 500, 0, 0.81, 0, 15, 5},
+    {HD_LOC_OK, 0, 600, 3.24, 0, 25, 5},
+    {HD_LOC_OK, -700, 0, 1.44, 0, 25, 5},
+    {HD_LOC_OUTSIDE, 0, 800, 5.76, 0, 25, 5}, /* a position, if a far one: scored */
+    {HD_LOC_TOO_FEW, 0, 0, 0, 0, NAN, 2},
+    {HD_LOC_NO_CONVERGENCE, 0, 0, 0, 0, -3, 4},
+    {HD_LOC_NO_FIX, 0, 0, 0, 0, 12, 3},
+    {HD_LOC_OK, 50, 0, 1.00, 0, 15, 5}, /* its truth is NaN */
+};
+#define NAN_TRUTH 11
+
+static int build_run(hd_run *r, const hd_localize_cfg *lc)
+{
+    hd_station st[R];
+    memset(st, 0, sizeof st);
+    const double pos[R][2] = {{45.10, 7.90}, {45.10, 8.10}, {44.90, 8.10}, {44.90, 7.90}, {45.00, 8.00}};
+    for (int k = 0; k < R; k++) {
+        snprintf(st[k].id, sizeof st[k].id, "rx%d", k);
+        st[k].lat = pos[k][0];
+        st[k].lon = pos[k][1];
+        st[k].clock = HD_CLOCK_GPS;
+    }
+    memset(r, 0, sizeof *r);
+    if (hd_locate_net_init(&r->net, st, R, lc) < 0)
+        return -1;
+    r->n = E;
+    r->ev = calloc(E, sizeof *r->ev);
+    r->latency_s = calloc(E, sizeof *r->latency_s);
+    r->snr_db = calloc(E, sizeof *r->snr_db);
+    r->truth_lat = calloc(E, sizeof *r->truth_lat);
+    r->truth_lon = calloc(E, sizeof *r->truth_lon);
+    r->n_timed = calloc(E, sizeof *r->n_timed);
+    if (!r->ev || !r->latency_s || !r->snr_db || !r->truth_lat || !r->truth_lon || !r->n_timed)
+        return -1;
+    for (int i = 0; i < E; i++) {
+        hd_locate_result *res = &r->ev[i].res;
+        r->ev[i].index = 100 + i;
+        res->status = ev_spec[i].status;
+        res->n_receivers = ev_spec[i].nrx;
+        r->n_timed[i] = ev_spec[i].nrx;
+        r->snr_db[i] = ev_spec[i].snr;
+        r->latency_s[i] = (i + 1) * 1e-6;
+        /* truths spread over a few km about the frame's origin */
+        double et = 300.0 * (i - 6), nt = -200.0 * (i - 5);
+        hd_locate_to_geo(&r->net, et, nt, &r->truth_lat[i], &r->truth_lon[i]);
+        if (i == NAN_TRUTH)
+            r->truth_lat[i] = r->truth_lon[i] = NAN;
+        res->e = res->n = res->lat = res->lon = NAN;
+        res->cov[0] = res->cov[1] = res->cov[2] = NAN;
+        res->crlb[0] = res->crlb[1] = res->crlb[2] = NAN;
+        res->used = 0; /* no bound at the truth: the one at the estimate (res->crlb) stands in */
+        if (res->status != HD_LOC_OK && res->status != HD_LOC_OUTSIDE)
+            continue;
+        res->e = et + ev_spec[i].de;
+        res->n = nt + ev_spec[i].dn;
+        hd_locate_to_geo(&r->net, res->e, res->n, &res->lat, &res->lon);
+        /* a round covariance s² that puts the offset at d2 */
+        double d = hypot(ev_spec[i].de, ev_spec[i].dn), s2 = d * d / ev_spec[i].d2;
+        res->cov[0] = res->cov[2] = s2;
+        res->cov[1] = 0;
+        res->nu = ev_spec[i].nu;
+        res->crlb[0] = res->crlb[2] = 100.0 * 100.0 / 2; /* sqrt of the trace: 100 m */
+        res->crlb[1] = 0;
+    }
+    return 0;
+}
+
+static void check_report(const hd_eval_report *rep)
+{
+    const hd_metrics *a = &rep->all;
+    is_int(rep->n, E, "n: every event");
+    is_int(a->n, E, "all.n: every event, the NaN truth included");
+    is_int(a->located, 8, "located: 7 ok + 1 outside with a truth (not the NaN truth one, not the 4 without a position)");
+    is_int(rep->no_truth, 1, "one event without a truth");
+    ok(rep->sc[NAN_TRUTH].located && isnan(rep->sc[NAN_TRUTH].err_m) && isnan(rep->sc[NAN_TRUTH].d2),
+       "the NaN truth event has a position but no error and no distance");
+
+    /* the errors 100, 200, …, 800 m; GSL's rule: position (k - 1) q, linear between */
+    for (int i = 0; i < 8; i++)
+        is_double(rep->sc[i].err_m, 100.0 * (i + 1), 0.01, "event error (geodesic) is the offset given");
+    is_double(a->median_m, 450, 0.01, "median: (400 + 500) / 2");
+    is_double(a->p68_m, 576, 0.01, "p68: position 7 × 0.68 = 4.76 → 500 + 0.76 × 100");
+    is_double(a->p95_m, 765, 0.01, "p95: position 7 × 0.95 = 6.65 → 700 + 0.65 × 100");
+    is_double(a->mean_m, 450, 0.01, "mean");
+    is_double(a->rmse_m, sqrt(2040000.0 / 8), 0.01, "rmse: sqrt(sum of squares / 8)");
+    is_double(a->bias_east_m, (100 - 200 + 500 - 700) / 8.0, 0.01, "bias east");
+    is_double(a->bias_north_m, (300 - 400 + 600 + 800) / 8.0, 0.01, "bias north");
+
+    /* d2: 9, .25, 2 (t, nu 3), 4.84, .81, 3.24, 1.44, 5.76 */
+    is_double(rep->sc[1].d2, 0.25, 1e-6, "Mahalanobis distance² as built");
+    is_double(rep->sc[2].content, 1 - pow(3, -1.5), 1e-6, "a Student-t's content at d2 2, nu 3");
+    is_double(rep->sc[1].nll, log(2 * M_PI) + log(200.0 * 200.0 / 0.25) + 0.125, 1e-6, "a Gaussian's NLL");
+    is_double(a->coverage_1sigma, 2 / 8.0, 1e-12, "inside 1 sigma: d2 .25, .81");
+    is_double(a->coverage_2sigma, 5 / 8.0, 1e-12, "inside 2 sigma: .25, .81, 1.44, 2 (t: content .81 <= .865), 3.24");
+    is_double(a->coverage_68, 3 / 8.0, 1e-12, "inside the drawn 68 %: .25, .81, 1.44 (not the t at 2)");
+    is_double(a->coverage_95, 7 / 8.0, 1e-12, "inside the drawn 95 %: all but d2 9");
+    is_double(a->coverage_d2_1, 2 / 8.0, 1e-12, "d2 <= 1");
+    is_double(a->coverage_d2_4, 5 / 8.0, 1e-12, "d2 <= 4");
+    is_double(rep->coverage_1sigma_se, sqrt(HD_COVERAGE_1SIGMA * (1 - HD_COVERAGE_1SIGMA) / 8), 1e-12,
+              "binomial s.e. of the 1-sigma coverage over 8");
+    is_double(a->median_crlb_m, 100, 1e-9, "median bound (at the estimate: no receivers used to place one at the truth)");
+    is_double(a->median_efficiency, 4.5, 1e-4, "median efficiency: median of error / 100 m");
+    ok(isnan(rep->crlb_model_m[0]), "no bound with the model error without receivers used");
+
+    /* counts by status */
+    is_int(rep->counts[HD_LOC_OK], 8, "ok: 7 + the NaN truth one");
+    is_int(rep->counts[HD_LOC_OUTSIDE], 1, "outside");
+    is_int(rep->counts[HD_LOC_TOO_FEW], 1, "not enough receivers");
+    is_int(rep->counts[HD_LOC_NO_CONVERGENCE], 1, "no convergence");
+    is_int(rep->counts[HD_LOC_NO_FIX], 1, "no fix");
+    int64_t sum = 0;
+    for (int s = 0; s < HD_LOC_STATUS_COUNT; s++)
+        sum += rep->counts[s];
+    is_int(sum, E, "the counts add up to n");
+
+    /* >= 4 timed at >= 10 dB: events 3, 4, 5, 6, 7 and the NaN truth */
+    is_int(rep->good.n, 6, "timed4_snr10: n");
+    is_int(rep->good.located, 5, "timed4_snr10: located");
+    is_double(rep->good.median_m, 600, 0.01, "timed4_snr10: median");
+
+    /* by SNR, edges 0, 10, 20 (a NaN SNR is in no row) */
+    is_int(rep->n_snr, 4, "four SNR rows");
+    is_str(rep->snr[0].name, "snr < 0 dB", "first SNR row's name");
+    is_str(rep->snr[1].name, "0 <= snr < 10 dB", "second SNR row's name");
+    is_str(rep->snr[3].name, "snr >= 20 dB", "last SNR row's name");
+    const int snr_n[4] = {2, 2, 4, 3}, snr_loc[4] = {1, 2, 2, 3};
+    const double snr_med[4] = {100, 250, 450, 700};
+    for (int b = 0; b < 4; b++) {
+        is_int(rep->snr[b].m.n, snr_n[b], "SNR row: n");
+        is_int(rep->snr[b].m.located, snr_loc[b], "SNR row: located");
+        is_double(rep->snr[b].m.median_m, snr_med[b], 0.01, "SNR row: median");
+    }
+    is_double(rep->snr[3].m.p68_m, 736, 0.01, "SNR >= 20: p68 of 600, 700, 800");
+
+    /* by receivers used: 2, 3, 4, 5 occur */
+    is_int(rep->n_rx, 4, "four receivers rows");
+    const int rx_k[4] = {2, 3, 4, 5}, rx_n[4] = {1, 1, 5, 5}, rx_loc[4] = {0, 0, 4, 4};
+    for (int b = 0; b < 4; b++) {
+        char want[48];
+        snprintf(want, sizeof want, "%d receivers", rx_k[b]);
+        is_str(rep->rx[b].name, want, "receivers row's name");
+        is_double(rep->rx[b].lo, rx_k[b], 0, "receivers row's count");
+        is_int(rep->rx[b].m.n, rx_n[b], "receivers row: n");
+        is_int(rep->rx[b].m.located, rx_loc[b], "receivers row: located");
+    }
+    ok(isnan(rep->rx[0].m.median_m) && isnan(rep->rx[0].m.coverage_68), "a row without a position: NaN scores");
+    is_double(rep->rx[2].m.median_m, 250, 0.01, "4 receivers: median of 100..400");
+    is_double(rep->rx[3].m.median_m, 650, 0.01, "5 receivers: median of 500..800");
+
+    /* latency 1..12 us; nu over the 9 events with a position: eight 0 and one 3 */
+    is_double(rep->latency_median_us, 6.5, 1e-9, "latency median");
+    is_double(rep->latency_p95_us, 11.45, 1e-9, "latency p95: 11 + 0.45");
+    is_double(rep->latency_max_us, 12, 1e-9, "latency max");
+    is_double(rep->latency_total_s, 78e-6, 1e-15, "latency total");
+    is_double(rep->nu_median, 0, 0, "median nu");
+    is_double(rep->nu_max, 3, 0, "max nu");
+}
+
+static void check_json(const hd_eval_report *rep)
+{
+    FILE *f = tmpfile();
+    hd_eval_report_info info = {.method = "tdoa", .input = "in.h5", .split = HD_SPLIT_MONTH, .model_sigma_ns = 290,
+                                .prior_nu = 4, .tail_nu = 0};
+    int rc = f ? hd_eval_write_json(f, "report.json", rep, &info) : -1;
+    ok(rc == 0, "report.json written");
+    if (rc != 0)
+        return;
+    rewind(f);
+    json_error_t err;
+    json_t *j = json_loadf(f, 0, &err);
+    fclose(f);
+    ok(j != NULL, "report.json parses");
+    if (!j)
+        return;
+    is_int(json_integer_value(json_object_get(j, "n")), E, "json n");
+    is_int(json_integer_value(json_object_get(j, "located")), 8, "json located");
+    is_double(json_real_value(json_object_get(j, "median_m")), 450, 0.01, "json median_m");
+    is_int(json_integer_value(json_object_get(j, "not_enough_receivers")), 1, "json not_enough_receivers");
+    is_int(json_integer_value(json_object_get(j, "no_fix")), 1, "json no_fix");
+    is_str(json_string_value(json_object_get(j, "split")), "month", "json split");
+    is_double(json_real_value(json_object_get(j, "events_per_second")), E / 78e-6, 1, "json events_per_second");
+    json_t *br = json_object_get(j, "by_receivers");
+    ok(json_array_size(br) == 4, "json by_receivers has 4 rows");
+    ok(json_is_null(json_object_get(json_array_get(br, 0), "median_m")), "json: NaN is null");
+    is_int(json_integer_value(json_object_get(json_array_get(br, 2), "receivers")), 4, "json by_receivers[2] is 4");
+    is_double(json_real_value(json_object_get(json_object_get(j, "timed4_snr10"), "efficiency_of_medians")), 6, 1e-4,
+              "json timed4_snr10 efficiency of medians: 600 / 100");
+    json_decref(j);
+}
+
+/* eval.h5's datasets, tables and attributes, and the plots' data, into a
+ * temporary folder (no gnuplot run) */
+static void check_files(const hd_run *r, const hd_eval_report *rep)
+{
+    char dir[] = "/tmp/test_eval.XXXXXX", path[300];
+    if (!mkdtemp(dir)) {
+        skip(11, "no temporary folder");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/eval.h5", dir);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = f < 0 ? -1 : hd_eval_write_h5(f, r, rep, "tdoa");
+    ok(rc == 0, "eval.h5 written");
+    double med = NAN, n = NAN;
+    hd_h5_read_attr_double(f, "median_m", &med);
+    hd_h5_read_attr_double(f, "n", &n);
+    is_double(med, 450, 0.01, "eval.h5 median_m attribute");
+    is_double(n, E, 0, "eval.h5 n attribute");
+    char *method = NULL;
+    hd_h5_read_attr_str(f, "method", &method);
+    is_str(method, "tdoa", "eval.h5 method attribute");
+    free(method);
+    int rank = 0;
+    hsize_t dims[8] = {0};
+    double *v = NULL;
+    rc = hd_h5_read(f, "error_m", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&v);
+    ok(rc == 0 && rank == 1 && dims[0] == E && fabs(v[7] - 800) < 0.01 && isnan(v[8]) && isnan(v[NAN_TRUTH]),
+       "eval.h5 /error_m per event (NaN without a position or a truth)");
+    free(v);
+    v = NULL;
+    rc = hd_h5_read(f, "breakdown/receivers/n", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&v);
+    ok(rc == 0 && dims[0] == 4 && v[0] == 1 && v[1] == 1 && v[2] == 5 && v[3] == 5, "eval.h5 /breakdown/receivers/n");
+    free(v);
+    char **names = NULL;
+    hsize_t nn = 0;
+    rc = hd_h5_read_strings(f, "breakdown/snr/group", &names, &nn);
+    ok(rc == 0 && nn == 4 && strcmp(names[2], "10 <= snr < 20 dB") == 0, "eval.h5 /breakdown/snr/group");
+    if (rc == 0)
+        hd_h5_free_strings(names, nn);
+    if (f >= 0)
+        H5Fclose(f);
+
+    hd_station st[R];
+    memset(st, 0, sizeof st);
+    for (int k = 0; k < R; k++) {
+        snprintf(st[k].id, sizeof st[k].id, "rx%d", k);
+        st[k].lat = k == 0 ? NAN : 45; /* a bus: not on the map */
+        st[k].lon = k == 0 ? NAN : 8;
+    }
+    rc = hd_eval_write_plots(path, r, rep->sc, st, R, "tdoa", 0);
+    ok(rc == 0, "plots' script and data written");
+    const char *names_dat[] = {"eval.gp", "eval_errors.dat", "eval_map.dat", "eval_receivers.dat"};
+    int lines[4] = {0};
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names_dat[k]);
+        FILE *in = fopen(path, "r");
+        for (int c; in && (c = fgetc(in)) != EOF;)
+            lines[k] += c == '\n';
+        if (in)
+            fclose(in);
+        unlink(path);
+    }
+    is_int(lines[1], 1 + 8, "errors: a header and the 8 scored events (not the NaN truth)");
+    is_int(lines[3], 1 + R - 1, "receivers: a header and those with fixed positions");
+    ok(lines[0] > 10 && lines[2] > 9 * HD_ELLIPSE_VERTICES, "the script and the map's ellipses");
+    snprintf(path, sizeof path, "%s/eval.h5", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    plan_no_plan();
+    hd_config cfg;
+    if (hd_config_load(&cfg, NULL, NULL, 0) != 0) /* the embedded default's localize keys */
+        return 1;
+    hd_run r;
+    int rc = build_run(&r, &cfg.localize);
+    ok(rc == 0, "a run of %d events built by hand", E);
+    if (rc != 0) {
+        hd_config_release(&cfg);
+        return exit_status();
+    }
+    const double edges[3] = {0, 10, 20};
+    hd_eval_report rep;
+    rc = hd_eval_score_run(&rep, &r, edges, 3);
+    ok(rc == 0, "scored");
+    if (rc == 0) {
+        check_report(&rep);
+        check_json(&rep);
+        check_files(&r, &rep);
+    }
+    hd_eval_report_release(&rep);
+    hd_run_release(&r);
+
+    /* where report.json goes */
+    char buf[256];
+    hd_eval_report_path("out/eval.h5", buf, sizeof buf);
+    is_str(buf, "out/report.json", "report.json beside eval.h5");
+    hd_eval_report_path("out/nn.h5", buf, sizeof buf);
+    is_str(buf, "out/nn.report.json", "NAME.report.json beside NAME.h5");
+    hd_eval_report_path("eval.h5", buf, sizeof buf);
+    is_str(buf, "./report.json", "report.json in the current folder");
+    hd_eval_beside("a.b/out", "_map.png", buf, sizeof buf);
+    is_str(buf, "a.b/out_map.png", "a dot in a folder name is no extension");
+
+    /* the predictive's nu per method */
+    hd_localize_cfg lc = cfg.localize;
+    double prior, tail;
+    lc.scale_by_chi2 = 1;
+    lc.prior_nu = 4;
+    lc.tail_nu = 6;
+    hd_eval_predictive(HD_LOC_TDOA, &lc, 0, 0, &prior, &tail);
+    ok(prior == 4 && tail == 0, "tdoa scaled by chi2: prior_nu, no fixed tail");
+    hd_eval_predictive(HD_LOC_KNN, &lc, 0, 0, &prior, &tail);
+    ok(prior == 0 && tail == 0, "knn: Gaussian");
+    hd_eval_predictive(HD_LOC_NN, &lc, 1, 7, &prior, &tail);
+    ok(prior == 0 && tail == 7, "nn with its model: the model's nu");
+    hd_eval_predictive(HD_LOC_NN, &lc, 0, 7, &prior, &tail);
+    ok(prior == 0 && tail == 6, "nn by folds (no one model): localize.tail_nu");
+    lc.scale_by_chi2 = 0;
+    hd_eval_predictive(HD_LOC_HYBRID, &lc, 0, 0, &prior, &tail);
+    ok(prior == 0 && tail == 6, "hybrid without chi2 scaling: localize.tail_nu");
+    hd_eval_predictive(HD_LOC_RSS, &lc, 0, 0, &prior, &tail);
+    ok(prior == 0 && tail == 0, "rss without chi2 scaling: Gaussian");
+    hd_config_release(&cfg);
+    done_testing();
+    return exit_status();
+}
