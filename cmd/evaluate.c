@@ -68,12 +68,9 @@ static void print_headline(const hd_cli *cli, const char *method, const hd_eval_
 {
     const hd_metrics *all = &rep->all, *good = &rep->good;
     const int64_t E = rep->n, *counts = rep->counts;
-    printf("evaluate %s on %s: %lld events, %lld located, %lld not enough receivers, %lld no convergence, %lld outside",
-           method, cli->inputs[0], (long long)E, (long long)all->located, (long long)counts[HD_LOC_TOO_FEW],
-           (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_OUTSIDE]);
-    if (counts[HD_LOC_NO_FIX])
-        printf(", %lld where the receivers' geometry fixes no position", (long long)counts[HD_LOC_NO_FIX]);
-    printf("\n");
+    char st[320];
+    hd_eval_status_summary(counts, st, sizeof st);
+    printf("evaluate %s on %s: %lld events: %s\n", method, cli->inputs[0], (long long)E, st);
     printf("  error: median %.0f m, p68 %.0f m, p95 %.0f m, mean %.0f m, rmse %.0f m, bias (%.0f, %.0f) m east/north\n",
            all->median_m, all->p68_m, all->p95_m, all->mean_m, all->rmse_m, all->bias_east_m, all->bias_north_m);
     char shape[160] = "Gaussian";

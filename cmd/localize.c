@@ -137,11 +137,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
             fprintf(stderr, "%s\n", line);
         }
     }
-    hd_info("%lld events by %s: %lld located, %lld not enough receivers, %lld no convergence, %lld outside the region, "
-            "%lld where the receivers' geometry fixes no position; %.0f events/s in the solver (%.1f s in all)",
-            (long long)r.n, hd_method_name(in.method), (long long)counts[HD_LOC_OK], (long long)counts[HD_LOC_TOO_FEW],
-            (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_OUTSIDE], (long long)counts[HD_LOC_NO_FIX],
-            solve > 0 ? r.n / solve : 0.0, el);
+    char sts[320];
+    hd_eval_status_summary(counts, sts, sizeof sts);
+    hd_info("%lld events by %s: %s; %.0f events/s in the solver (%.1f s in all)", (long long)r.n,
+            hd_method_name(in.method), sts, solve > 0 ? r.n / solve : 0.0, el);
     hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
 fail:
     for (int k = 0; k < 3; k++)

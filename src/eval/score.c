@@ -16,6 +16,18 @@ void hd_eval_count_status(const hd_run *run, int64_t *counts)
         counts[run->ev[i].res.status]++;
 }
 
+int hd_eval_status_summary(const int64_t *counts, char *buf, size_t n)
+{
+    /* parts that add up to the events: located (inside or outside the
+     * region, both scored) and each reason for no position */
+    return snprintf(buf, n,
+                    "%lld located (%lld inside the region, %lld outside it), %lld not enough receivers, %lld no "
+                    "convergence, %lld where the receivers' geometry fixes no position",
+                    (long long)(counts[HD_LOC_OK] + counts[HD_LOC_OUTSIDE]), (long long)counts[HD_LOC_OK],
+                    (long long)counts[HD_LOC_OUTSIDE], (long long)counts[HD_LOC_TOO_FEW],
+                    (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_NO_FIX]);
+}
+
 void hd_eval_predictive(int method, const hd_localize_cfg *cfg, int has_model, double model_nu, double *prior_nu,
                         double *tail_nu)
 {

@@ -43,6 +43,10 @@ void hd_eval_report_release(hd_eval_report *rep);
 
 /* Events of run by status (counts[HD_LOC_STATUS_COUNT], zeroed here). */
 void hd_eval_count_status(const hd_run *run, int64_t *counts);
+/* "N located (A inside the region, B outside it), C not enough receivers,
+ * D no convergence, F where the receivers' geometry fixes no position":
+ * parts that add up to the events (counts from hd_eval_count_status). */
+int hd_eval_status_summary(const int64_t *counts, char *buf, size_t n);
 
 /* The predictive evaluate scores: per event a Student-t with prior_nu + dof
  * degrees of freedom (classical solvers scaling by their residuals,

@@ -82,7 +82,7 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
             -o "$TMP/e_$m.h5" "$TMP/powder.h5"
         is "$RC" 0 "evaluate --method $m by time block"
         like "$ERR" "time_block 4: 931 events held out" "each block held out in turn"
-        like "$OUT" "4655 events, ([0-9]+) located, 0 not enough receivers, 0 no convergence, [0-9]+ outside(, [0-9]+ where the receivers.? geometry fixes no position)?" "every sample located once or said why not"
+        like "$OUT" "4655 events: ([0-9]+) located \([0-9]+ inside the region, [0-9]+ outside it\), 0 not enough receivers, 0 no convergence, [0-9]+ where the receivers.? geometry fixes no position" "every sample located once or said why not"
         med=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_$m.report.json")
         awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 1000) }'; ok $? "$m median error ${med} m: a campus-scale answer"
         grep -q '"split": "time_block"' "$TMP/e_$m.report.json"; ok $? "the split is in the report"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The headline counts of evaluate and localize add up to the events and
+# agree with eval.h5's status, for every classical method (a campaign whose
+# transmitters are drawn far outside the network, so that some fits leave
+# the region and some geometries fix no position).
+. "$(dirname "$0")/lib.sh"
+
+cfg="$ROOT/configs/smoke.yaml"
+run "$HEIMDALL" collect -q -c "$cfg" --set collect.events=60 --set collect.simulate.margin_km=60 -o "$TMP/c.h5"
+is "$RC" 0 "a campaign"
+run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f.h5" "$TMP/c.h5"
+is "$RC" 0 "featurized"
+for m in tdoa hybrid rss; do
+    run "$HEIMDALL" evaluate -c "$cfg" --method $m --set evaluate.plots=false -o "$TMP/e_$m.h5" "$TMP/f.h5"
+    is "$RC" 0 "evaluate $m"
+    head=$(printf '%s\n' "$OUT" | head -n 1)
+    run "$HEIMDALL" localize -c "$cfg" --method $m -o "$TMP/p_$m.geojson" "$TMP/f.h5"
+    loc=$(printf '%s\n' "$ERR" | grep "events by $m")
+    run "$PYTHON" - "$TMP/e_$m.h5" "$head" "$loc" <<'PY'
+import re, sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+st = f["status"][:]
+n = len(st)
+want = [int((st == 0).sum() + (st == 3).sum()), int((st == 0).sum()), int((st == 3).sum()),
+        int((st == 1).sum()), int((st == 2).sum()), int((st == 4).sum())]
+pat = (r"(\d+) located \((\d+) inside the region, (\d+) outside it\), (\d+) not enough receivers, "
+       r"(\d+) no convergence, (\d+) where the receivers' geometry fixes no position")
+for line in sys.argv[2:4]:
+    m = re.search(pat, line)
+    assert m, line
+    got = [int(x) for x in m.groups()]
+    assert got == want, (line, want)
+    assert got[0] + got[3] + got[4] + got[5] == n, (got, n)
+    assert str(n) + " events" in line, line
+PY
+    is "$RC" 0 "$m: evaluate's and localize's counts add up to the events and match eval.h5"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+done
+done_testing
