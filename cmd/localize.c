@@ -1,5 +1,6 @@
 /* heimdall localize: features.h5 (or captures.h5) → positions with
  * uncertainty ellipses as GeoJSON, KML and JSON lines. */
+#include "capture/captures.h"
 #include "cli.h"
 #include "config/config.h"
 #include "core/error.h"
@@ -8,8 +9,10 @@
 #include "core/progress.h"
 #include "core/runinfo.h"
 #include "eval/outputs.h"
+#include "eval/report.h"
 #include "eval/run.h"
 #include "eval/score.h"
+#include "h5/h5.h"
 #include "locate_common.h"
 
 #include <math.h>
@@ -20,10 +23,15 @@ void hd_cmd_localize_usage(FILE *out)
 {
     fprintf(out,
             "usage: heimdall localize [-c exp.yaml] [--set KEY=VALUE]... [--method tdoa|rss|hybrid]\n"
-            "                         -o OUT.geojson INPUT.h5\n"
+            "                         -o OUT.geojson|OUT.kml|OUT.jsonl|OUT.h5 INPUT.h5\n"
             "\n"
             "Locate the transmitter of every event of a features file (or of a captures\n"
-            "file, featurized on the fly with the config's featurize: section) and write\n"
+            "file, featurized on the fly with the config's featurize: section). What is\n"
+            "written follows -o's extension: OUT.geojson (or .json) writes the three text\n"
+            "files below; OUT.kml or OUT.jsonl that one alone; OUT.h5 an HDF5 positions\n"
+            "file (format positions: per event index, time_ns, frequency_hz, status, lat,\n"
+            "lon, cov_enu_m2, nu, gdop, chi2, dof, n_receivers, n_timed, snr_db; the\n"
+            "receivers); any other extension is refused.\n"
             "  OUT.geojson  RFC 7946 FeatureCollection: the receivers, a Point per event and\n"
             "               its 68 %% and 95 %% uncertainty ellipses as Polygons ([lon, lat],\n"
             "               vertices placed on the WGS84 ellipsoid); an event that could not\n"
@@ -50,9 +58,9 @@ void hd_cmd_localize_usage(FILE *out)
             "Config (localize:): method tdoa, tx_alt_m 0 (transmitter height assumed,\n"
             "ellipsoidal), grid_step_km 2, margin_km 30 (the search region is the\n"
             "receivers' box grown by this), min_receivers 3, outlier_sigma 5 (pairs\n"
-            "inconsistent beyond this are dropped), model_sigma_ns 0 (timing error per\n"
+            "inconsistent beyond this are dropped), model_sigma_ns 290 (timing error per\n"
             "receiver the features do not carry, e.g. multipath, added in quadrature;\n"
-            "the default campaign's config says 290),\n"
+            "calibrated on the default campaign's seeds 2-40),\n"
             "scale_by_chi2 true (the event's residuals scale its variances, under a prior\n"
             "worth prior_nu 4 residuals: the position's predictive is a Student-t with\n"
             "prior_nu + dof degrees of freedom, heavy-tailed when few residuals are spare;\n"
@@ -68,14 +76,20 @@ void hd_cmd_localize_usage(FILE *out)
     hd_cli_common_usage(out);
 }
 
-/* OUT.geojson → OUT.kml, OUT.jsonl */
-static void sibling(const char *out, const char *ext, char *buf, size_t size)
+/* What -o's extension asks for: .geojson (or .json) the GeoJSON with the
+ * KML and JSON lines beside it, .kml, .jsonl or .h5 alone; else -1. */
+enum { OUT_GEOJSON, OUT_KML, OUT_JSONL, OUT_H5 };
+static int output_kind(const char *out)
 {
-    size_t n = strlen(out);
     const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
-    if (dot && (!slash || dot > slash) && (strcmp(dot, ".geojson") == 0 || strcmp(dot, ".json") == 0))
-        n = (size_t)(dot - out);
-    snprintf(buf, size, "%.*s%s", (int)n, out, ext);
+    if (!dot || (slash && dot < slash))
+        return -1;
+    static const char *const ext[] = {".geojson", ".json", ".kml", ".jsonl", ".h5"};
+    static const int kind[] = {OUT_GEOJSON, OUT_GEOJSON, OUT_KML, OUT_JSONL, OUT_H5};
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (strcmp(dot, ext[i]) == 0)
+            return kind[i];
+    return -1;
 }
 
 static void on_progress(void *ctx, int64_t done)
@@ -88,23 +102,36 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_locate_input in;
     hd_run r;
     hd_outfile of[3];
+    hd_h5_out h5;
+    int h5_open = 0;
     memset(of, 0, sizeof of);
     memset(&r, 0, sizeof r);
     int rc = hd_locate_input_open(&in, cli, cfg);
     if (rc < 0)
         return rc;
-    char paths[3][1100];
-    snprintf(paths[0], sizeof paths[0], "%s", cli->output);
-    sibling(cli->output, ".kml", paths[1], sizeof paths[1]);
-    sibling(cli->output, ".jsonl", paths[2], sizeof paths[2]);
-    if (strcmp(paths[0], paths[1]) == 0 || strcmp(paths[0], paths[2]) == 0) {
-        rc = hd_error(HD_ECONFIG, "-o %s: name the GeoJSON output OUT.geojson (KML and JSON lines go beside it)",
-                      cli->output);
+    int kind = output_kind(cli->output);
+    if (kind < 0) {
+        rc = hd_error(HD_ECONFIG, "-o %s: the output kind follows the extension: .geojson (with .kml and .jsonl "
+                      "beside it), .kml, .jsonl or .h5 (an HDF5 positions file)", cli->output);
         goto fail;
     }
+    /* of[0] GeoJSON, of[1] KML, of[2] JSON lines: the ones asked for */
+    char paths[3][1100] = {"", "", ""};
+    if (kind == OUT_GEOJSON) {
+        snprintf(paths[0], sizeof paths[0], "%s", cli->output);
+        hd_eval_beside(cli->output, ".kml", paths[1], sizeof paths[1]);
+        hd_eval_beside(cli->output, ".jsonl", paths[2], sizeof paths[2]);
+    } else if (kind != OUT_H5) {
+        snprintf(paths[kind], sizeof paths[kind], "%s", cli->output);
+    }
     for (int k = 0; k < 3; k++)
-        if ((rc = hd_outfile_open(&of[k], paths[k], cli->force)) < 0)
+        if (paths[k][0] && (rc = hd_outfile_open(&of[k], paths[k], cli->force)) < 0)
             goto fail;
+    if (kind == OUT_H5) {
+        if ((rc = hd_h5_create(&h5, cli->output, cli->force, MPI_COMM_NULL)) < 0)
+            goto fail;
+        h5_open = 1;
+    }
     hd_progress prog;
     hd_progress_start(&prog, "localize", "events", in.rd.meta.n_events, cli->quiet);
     double t0 = hd_now();
@@ -121,11 +148,24 @@ static int run(const hd_cli *cli, hd_config *cfg)
         rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
         goto fail;
     }
-    if ((rc = hd_write_outputs(of[0].f, of[1].f, of[2].f, st, R, r.ev, r.n)) < 0)
+    if (kind != OUT_H5 && (rc = hd_write_outputs(of[0].f, of[1].f, of[2].f, st, R, r.ev, r.n)) < 0)
         goto fail;
     for (int k = 0; k < 3; k++)
-        if ((rc = hd_outfile_commit(&of[k])) < 0)
+        if (paths[k][0] && (rc = hd_outfile_commit(&of[k])) < 0)
             goto fail;
+    if (kind == OUT_H5) {
+        const char *inputs[] = {cli->inputs[0]};
+        hd_h5_provenance prov = {.format = HD_FORMAT_POSITIONS, .version = HD_POSITIONS_VERSION,
+                                 .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
+                                 .n_inputs = 1};
+        if ((rc = hd_captures_write_receivers(h5.file, st, R)) < 0 ||
+            (rc = hd_eval_write_positions(h5.file, &r, hd_method_name(in.method))) < 0 ||
+            (rc = hd_h5_write_provenance(&h5, &prov)) < 0)
+            goto fail;
+        h5_open = 0;
+        if ((rc = hd_h5_commit(&h5)) < 0)
+            goto fail;
+    }
     int64_t counts[HD_LOC_STATUS_COUNT];
     hd_eval_count_status(&r, counts);
     double solve = 0;
@@ -141,10 +181,15 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_eval_status_summary(counts, sts, sizeof sts);
     hd_info("%lld events by %s: %s; %.0f events/s in the solver (%.1f s in all)", (long long)r.n,
             hd_method_name(in.method), sts, solve > 0 ? r.n / solve : 0.0, el);
-    hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
+    if (kind == OUT_GEOJSON)
+        hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
+    else
+        hd_info("wrote %s", cli->output);
 fail:
     for (int k = 0; k < 3; k++)
         hd_outfile_abort(&of[k]);
+    if (h5_open)
+        hd_h5_abort(&h5);
     hd_run_release(&r);
     hd_locate_input_release(&in);
     return rc;

@@ -1077,6 +1077,7 @@ int hd_config_stage_sections(const char *format, const char *names[4])
         {"features", {"featurize"}, 1},
         {"model", {"train"}, 1},
         {"evaluation", {"localize", "evaluate"}, 2},
+        {"positions", {"localize"}, 1},
     };
     for (size_t i = 0; i < HD_ARRAY_LEN(stages); i++)
         if (strcmp(format, stages[i].format) == 0) {

@@ -62,14 +62,18 @@ static int write_group_table(hid_t file, const char *path, const hd_eval_group *
         names[i] = g[i].name;
     if (rc == 0)
         rc = hd_h5_write_strings(grp, "group", names, (hsize_t)n, what);
+    int64_t *cnt = hd_calloc((size_t)n + 1, sizeof *cnt);
+    if (!cnt)
+        rc = HD_ENOMEM;
     for (int i = 0; rc == 0 && i < n; i++)
-        v[i] = (double)g[i].m.n;
+        cnt[i] = g[i].m.n;
     if (rc == 0)
-        rc = hd_h5_write(grp, "n", H5T_NATIVE_DOUBLE, 1, dims, v, "1", "events in the group");
+        rc = hd_h5_write(grp, "n", H5T_NATIVE_INT64, 1, dims, cnt, "1", "events in the group");
     for (int i = 0; rc == 0 && i < n; i++)
-        v[i] = (double)g[i].m.located;
+        cnt[i] = g[i].m.located;
     if (rc == 0)
-        rc = hd_h5_write(grp, "located", H5T_NATIVE_DOUBLE, 1, dims, v, "1", "events of the group with a position");
+        rc = hd_h5_write(grp, "located", H5T_NATIVE_INT64, 1, dims, cnt, "1", "events of the group with a position");
+    free(cnt);
     for (size_t c = 0; rc == 0 && c < HD_ARRAY_LEN(cols); c++) {
         for (int i = 0; i < n; i++)
             memcpy(&v[i], (const char *)&g[i].m + cols[c].off, sizeof(double));
@@ -81,18 +85,33 @@ static int write_group_table(hid_t file, const char *path, const hd_eval_group *
     return rc;
 }
 
-/* the per-event datasets */
-static int write_events(hid_t f, const hd_run *r, const hd_eval_report *rep)
+#define COL(expr, name, units, desc)                                                                                   \
+    if (rc == 0) {                                                                                                     \
+        for (int64_t i = 0; i < E; i++)                                                                                \
+            v[i] = (expr);                                                                                             \
+        rc = hd_h5_write(f, name, H5T_NATIVE_DOUBLE, 1, d1, v, units, desc);                                           \
+    }
+#define ICOL(expr, name, units, desc)                                                                                  \
+    if (rc == 0) {                                                                                                     \
+        for (int64_t i = 0; i < E; i++)                                                                                \
+            iv[i] = (int32_t)(expr);                                                                                   \
+        rc = hd_h5_write(f, name, H5T_NATIVE_INT32, 1, d1, iv, units, desc);                                          \
+    }
+
+/* What every file of located events holds per event: index, status, the
+ * estimate, its covariance and predictive, the fit's quality, the
+ * receivers used. */
+static int write_solutions(hid_t f, const hd_run *r)
 {
     const int64_t E = r->n;
     const size_t En = (size_t)(E > 0 ? E : 1);
-    const hd_scored *sc = rep->sc;
     hsize_t d1[1] = {(hsize_t)E}, d2[2] = {(hsize_t)E, 3};
     int64_t *idx = hd_malloc(En * sizeof *idx);
     int8_t *status = hd_malloc(En);
+    int32_t *iv = hd_malloc(En * sizeof *iv);
     double *v = hd_malloc(En * 3 * sizeof *v);
     int rc = HD_ENOMEM;
-    if (!idx || !status || !v)
+    if (!idx || !status || !iv || !v)
         goto fail;
     for (int64_t i = 0; i < E; i++) {
         idx[i] = r->ev[i].index;
@@ -103,35 +122,16 @@ static int write_events(hid_t f, const hd_run *r, const hd_eval_report *rep)
         rc = hd_h5_write(f, "status", H5T_NATIVE_INT8, 1, d1, status, "1",
                          "0 ok, 1 not enough receivers, 2 no convergence, 3 outside the search region, "
                          "4 the receivers' geometry fixes no position");
-#define COL(expr, name, units, desc)                                                                                   \
-    if (rc == 0) {                                                                                                     \
-        for (int64_t i = 0; i < E; i++)                                                                                \
-            v[i] = (expr);                                                                                             \
-        rc = hd_h5_write(f, name, H5T_NATIVE_DOUBLE, 1, d1, v, units, desc);                                           \
-    }
     COL(r->ev[i].res.lat, "lat", "degree", "estimated latitude (WGS84; NaN without a position)")
     COL(r->ev[i].res.lon, "lon", "degree", "estimated longitude")
-    COL(r->truth_lat[i], "truth_lat", "degree", "transmitter latitude")
-    COL(r->truth_lon[i], "truth_lon", "degree", "transmitter longitude")
-    COL(sc[i].err_m, "error_m", "m", "geodesic distance from the truth to the estimate")
-    COL(sc[i].de_m, "error_east_m", "m", "estimate minus truth, east")
-    COL(sc[i].dn_m, "error_north_m", "m", "estimate minus truth, north")
-    COL(sc[i].d2, "mahalanobis2", "1", "squared Mahalanobis distance of the truth under the covariance")
     COL(r->ev[i].res.nu, "nu", "1", "the predictive's degrees of freedom: a Student-t with the covariance cov_enu_m2 (0: a Gaussian)")
-    COL(sc[i].content, "content", "1",
-        "probability of the predictive's smallest ellipse holding the truth (uniform on [0, 1] when calibrated)")
-    COL(sc[i].nll, "nll", "1", "negative log-likelihood of the truth under the predictive (metres)")
-    COL(sc[i].crlb_m, "crlb_m", "m", "Cramér–Rao bound at the truth, sqrt of the trace (noise, bandwidth, clocks)")
-    COL(rep->crlb_model_m[i], "crlb_with_model_m", "m", "the same with localize.model_sigma_ns added to the timing variances")
     COL(r->ev[i].res.gdop, "gdop", "1", "horizontal dilution of precision at the estimate")
     COL(r->ev[i].res.chi2, "chi2", "1", "weighted residual sum of squares of the fit (NaN without a position)")
     COL(r->ev[i].res.status == HD_LOC_OK || r->ev[i].res.status == HD_LOC_OUTSIDE ? r->ev[i].res.dof : NAN, "dof", "1",
         "residuals minus fitted parameters (NaN without a position)")
     COL(r->snr_db[i], "snr_db", "dB", "median SNR of the receivers used")
-    COL(r->ev[i].res.n_receivers, "n_receivers", "1", "receivers used")
-    COL(r->n_timed[i], "n_timed", "1", "receivers with an arrival time from valid time differences (GPS-timed)")
-    COL(r->latency_s[i] * 1e6, "latency_us", "us", "solver time for the event")
-#undef COL
+    ICOL(r->ev[i].res.n_receivers, "n_receivers", "1", "receivers used")
+    ICOL(r->n_timed[i], "n_timed", "1", "receivers with an arrival time from valid time differences (GPS-timed)")
     if (rc == 0) {
         for (int64_t i = 0; i < E; i++)
             memcpy(&v[3 * i], r->ev[i].res.cov, sizeof r->ev[i].res.cov);
@@ -141,9 +141,57 @@ static int write_events(hid_t f, const hd_run *r, const hd_eval_report *rep)
 fail:
     free(idx);
     free(status);
+    free(iv);
     free(v);
     return rc;
 }
+
+/* eval.h5's per-event datasets: the solutions and their scores */
+static int write_events(hid_t f, const hd_run *r, const hd_eval_report *rep)
+{
+    const int64_t E = r->n;
+    const hd_scored *sc = rep->sc;
+    hsize_t d1[1] = {(hsize_t)E};
+    double *v = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *v);
+    if (!v)
+        return HD_ENOMEM;
+    int rc = write_solutions(f, r);
+    COL(r->truth_lat[i], "truth_lat", "degree", "transmitter latitude")
+    COL(r->truth_lon[i], "truth_lon", "degree", "transmitter longitude")
+    COL(sc[i].err_m, "error_m", "m", "geodesic distance from the truth to the estimate")
+    COL(sc[i].de_m, "error_east_m", "m", "estimate minus truth, east")
+    COL(sc[i].dn_m, "error_north_m", "m", "estimate minus truth, north")
+    COL(sc[i].d2, "mahalanobis2", "1", "squared Mahalanobis distance of the truth under the covariance")
+    COL(sc[i].content, "content", "1",
+        "probability of the predictive's smallest ellipse holding the truth (uniform on [0, 1] when calibrated)")
+    COL(sc[i].nll, "nll", "1", "negative log-likelihood of the truth under the predictive (metres)")
+    COL(sc[i].crlb_m, "crlb_m", "m", "Cramér–Rao bound at the truth, sqrt of the trace (noise, bandwidth, clocks)")
+    COL(rep->crlb_model_m[i], "crlb_with_model_m", "m", "the same with localize.model_sigma_ns added to the timing variances")
+    COL(r->latency_s[i] * 1e6, "latency_us", "us", "solver time for the event")
+    free(v);
+    return rc;
+}
+
+int hd_eval_write_positions(hid_t f, const hd_run *r, const char *method)
+{
+    const int64_t E = r->n;
+    hsize_t d1[1] = {(hsize_t)E};
+    int64_t *t = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *t);
+    double *v = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *v);
+    int rc = t && v ? write_solutions(f, r) : HD_ENOMEM;
+    for (int64_t i = 0; rc == 0 && i < E; i++)
+        t[i] = r->ev[i].time_ns;
+    if (rc == 0)
+        rc = hd_h5_write(f, "time_ns", H5T_NATIVE_INT64, 1, d1, t, "ns", "capture time, nanoseconds since 1970-01-01 UTC");
+    COL(r->ev[i].frequency_hz, "frequency_hz", "Hz", "receivers' tuning (channel centre)")
+    if (rc == 0)
+        rc = hd_h5_attr_str(f, "method", method);
+    free(t);
+    free(v);
+    return rc;
+}
+#undef COL
+#undef ICOL
 
 int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, const char *method)
 {
@@ -159,7 +207,7 @@ int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, cons
         return rc;
     const hd_metrics *a = &rep->all;
     struct { const char *name; double v; } attrs[] = {
-        {"n", (double)a->n}, {"located", (double)a->located}, {"mean_m", a->mean_m},
+        {"mean_m", a->mean_m},
         {"median_m", a->median_m}, {"p68_m", a->p68_m}, {"p95_m", a->p95_m}, {"rmse_m", a->rmse_m},
         {"bias_east_m", a->bias_east_m}, {"bias_north_m", a->bias_north_m},
         {"coverage_1sigma", a->coverage_1sigma}, {"coverage_2sigma", a->coverage_2sigma},
@@ -169,6 +217,8 @@ int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, cons
         {"median_efficiency", a->median_efficiency}, {"latency_median_us", rep->latency_median_us},
         {"latency_p95_us", rep->latency_p95_us},
     };
+    if ((rc = hd_h5_attr_int(f, "n", a->n)) < 0 || (rc = hd_h5_attr_int(f, "located", a->located)) < 0)
+        return rc;
     for (size_t k = 0; k < HD_ARRAY_LEN(attrs) && rc == 0; k++)
         rc = hd_h5_attr_double(f, attrs[k].name, attrs[k].v);
     if (rc == 0)

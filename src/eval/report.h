@@ -21,6 +21,12 @@ void hd_eval_report_path(const char *out, char *buf, size_t size);
  * attributes. The provenance is the caller's. */
 int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, const char *method);
 
+/* A positions file (localize -o OUT.h5, format HD_FORMAT_POSITIONS): per
+ * event the index, time, frequency, status, estimate, covariance,
+ * predictive, fit quality and receivers used, as eval.h5 has them (without
+ * truth or scores); the method as a root attribute. */
+int hd_eval_write_positions(hid_t f, const hd_run *run, const char *method);
+
 /* What report.json says besides the scores. */
 typedef struct {
     const char *method;      /* hd_method_name */

@@ -16,13 +16,15 @@
 #define HD_FORMAT_FEATURES "features"
 #define HD_FORMAT_MODEL "model"
 #define HD_FORMAT_EVALUATION "evaluation"
+#define HD_FORMAT_POSITIONS "positions"
 
 /* Current versions written (a reader refuses a newer major). */
 #define HD_CAPTURES_VERSION 1
 #define HD_FEATURES_VERSION 1
 #define HD_MODEL_VERSION 3 /* 2: tail_nu (a version 1 model is Gaussian); 3: the anchor fit's predictive is the \
                               residuals' posterior t (earlier: the legacy scaling, hd_localize_cfg.legacy_scale) */
-#define HD_EVALUATION_VERSION 1
+#define HD_EVALUATION_VERSION 2 /* 2: counts (n, located, n_receivers, n_timed) stored as integers */
+#define HD_POSITIONS_VERSION 1
 
 typedef struct {
     const char *format;          /* HD_FORMAT_* */

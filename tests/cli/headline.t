@@ -2,7 +2,8 @@
 # The headline counts of evaluate and localize add up to the events and
 # agree with eval.h5's status, for every classical method (a campaign whose
 # transmitters are drawn far outside the network, so that some fits leave
-# the region and some geometries fix no position).
+# the region and some geometries fix no position); eval.h5 stores counts as
+# integers.
 . "$(dirname "$0")/lib.sh"
 
 cfg="$ROOT/configs/smoke.yaml"
@@ -32,6 +33,13 @@ for line in sys.argv[2:4]:
     assert got == want, (line, want)
     assert got[0] + got[3] + got[4] + got[5] == n, (got, n)
     assert str(n) + " events" in line, line
+# counts are integers in the file, not float64
+for k in ("n_receivers", "n_timed"):
+    assert f[k].dtype.kind == "i", (k, f[k].dtype)
+for k in ("n", "located"):
+    assert isinstance(f.attrs[k], (np.integer, int)), (k, type(f.attrs[k]))
+    assert f["breakdown/snr/" + k].dtype.kind == "i"
+assert f.attrs["n"] == n
 PY
     is "$RC" 0 "$m: evaluate's and localize's counts add up to the events and match eval.h5"
     [ "$RC" -eq 0 ] || diag "$ERR"

@@ -235,4 +235,33 @@ if command -v gnuplot >/dev/null; then
     [ -s "$TMP/plots_cdf.png" ] && [ -s "$TMP/plots_map.png" ] && [ -s "$TMP/plots.gp" ]; ok $? "CDF and map drawn from a script beside them"
     [ -s "$TMP/plots.report.json" ]; ok $? "NAME.report.json for another NAME"
 fi
+# the output kind follows -o's extension
+run "$HEIMDALL" localize -q -c "$cfg" -o "$TMP/y.h5" "$TMP/f.h5"
+is "$RC" 0 "-o y.h5: an HDF5 positions file"
+[ ! -e "$TMP/y.h5.kml" ] && [ ! -e "$TMP/y.h5.jsonl" ] && [ ! -e "$TMP/y.kml" ]; ok $? "and nothing beside it"
+run "$PYTHON" - "$TMP/y.h5" "$TMP/pos.jsonl" <<'PY'
+import sys, json, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+assert f.attrs["heimdall_format"] in ("positions", b"positions"), f.attrs["heimdall_format"]
+j = [json.loads(l) for l in open(sys.argv[2])]
+assert len(f["lat"]) == len(j)
+for i, e in enumerate(j):
+    if e.get("lat") is not None:
+        assert abs(f["lat"][i] - e["lat"]) < 1e-7 and abs(f["lon"][i] - e["lon"]) < 1e-7, i
+    else:
+        assert np.isnan(f["lat"][i])
+assert f["n_receivers"].dtype.kind == "i" and f["time_ns"].dtype == np.int64 and f["cov_enu_m2"].shape == (len(j), 3)
+assert len(f["receivers/id"]) > 0 and f["status"].attrs["units"] in ("1", b"1")
+PY
+is "$RC" 0 "the positions file holds what the JSON lines hold, as numbers of the right kind"
+[ "$RC" -eq 0 ] || diag "$ERR"
+run "$HEIMDALL" localize -q -c "$cfg" -o "$TMP/only.kml" "$TMP/f.h5"
+is "$RC" 0 "-o only.kml"
+grep -q "<kml" "$TMP/only.kml" && [ ! -e "$TMP/only.jsonl" ] && [ ! -e "$TMP/only.geojson" ]; ok $? "writes KML alone"
+run "$HEIMDALL" localize -q -c "$cfg" -o "$TMP/only.jsonl" "$TMP/f.h5"
+head -c1 "$TMP/only.jsonl" | grep -q "{" && [ ! -e "$TMP/only.geojson" ]; ok $? "-o only.jsonl writes JSON lines alone"
+run "$HEIMDALL" localize -q -c "$cfg" -o "$TMP/y.txt" "$TMP/f.h5"
+is "$RC" 2 "-o y.txt refused (exit 2)"
+like "$ERR" "the output kind follows the extension: .geojson .*, .kml, .jsonl or .h5" "and says which kinds there are"
+[ ! -e "$TMP/y.txt" ]; ok $? "nothing written"
 done_testing
