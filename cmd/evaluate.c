@@ -13,6 +13,7 @@
 #include "h5/h5.h"
 #include "locate_common.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,11 +86,17 @@ static void print_headline(const hd_cli *cli, const char *method, const hd_eval_
            100 * rep->coverage_2sigma_se, (long long)all->located, all->mean_nll);
     printf("  ellipses drawn (GeoJSON, KML): %.1f %% inside the 68 %% one, %.1f %% inside the 95 %% one\n",
            100 * all->coverage_68, 100 * all->coverage_95);
-    printf("  bound: median CRLB %.0f m, median error/CRLB %.2f\n", all->median_crlb_m, all->median_efficiency);
-    printf("  >= 4 receivers timed by valid time differences, >= 10 dB: %lld located, median %.0f m against median CRLB %.0f m (x%.2f), "
+    if (isfinite(all->median_crlb_m))
+        printf("  bound: median CRLB %.0f m, median error/CRLB %.2f\n", all->median_crlb_m, all->median_efficiency);
+    else
+        printf("  bound: no CRLB (it is computed from the receivers a fit used; method %s names none)\n", method);
+    char vs[96] = "";
+    if (isfinite(good->median_crlb_m))
+        snprintf(vs, sizeof vs, " against median CRLB %.0f m (x%.2f)", good->median_crlb_m,
+                 good->median_m / good->median_crlb_m);
+    printf("  >= 4 receivers timed by valid time differences, >= 10 dB: %lld located, median %.0f m%s, "
            "coverage %.1f %% / %.1f %%\n",
-           (long long)good->located, good->median_m, good->median_crlb_m, good->median_m / good->median_crlb_m,
-           100 * good->coverage_1sigma, 100 * good->coverage_2sigma);
+           (long long)good->located, good->median_m, vs, 100 * good->coverage_1sigma, 100 * good->coverage_2sigma);
     printf("  latency: median %.0f us, p95 %.0f us, max %.0f us per event (%.0f events/s on one core)\n",
            rep->latency_median_us, rep->latency_p95_us, rep->latency_max_us,
            rep->latency_total_s > 0 ? E / rep->latency_total_s : 0.0);

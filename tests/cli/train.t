@@ -80,6 +80,7 @@ grep -q '"method":"nn"' "$TMP/nn.jsonl" && grep -q '"ellipse_95"' "$TMP/nn.jsonl
 run "$HEIMDALL" evaluate -q -c "$cfg" --method nn -m "$TMP/m4.h5" --set evaluate.plots=false -o "$TMP/e.h5" "$TMP/f.h5"
 is "$RC" 0 "evaluate --method nn"
 like "$OUT" "calibration \(.*\): .* inside 1-sigma" "scored like the others"
+unlike "$OUT" "nan" "no 'nan' in the network's headline (no CRLB is said in words)"
 
 # the Student-t loss (train.tail_nu): kept in the model, whose predictions
 # carry it; a model from before it existed is Gaussian
