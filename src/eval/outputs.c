@@ -140,12 +140,34 @@ fail:
     return -1;
 }
 
-static int kml_point(xmlTextWriterPtr w, const char *name, const char *style, const char *desc, double lat, double lon)
+/* An event's time (Google Earth's time slider) and frequency on its placemarks */
+static int kml_when(xmlTextWriterPtr w, const hd_located *e)
+{
+    char t[40];
+    hd_time_format_iso8601(e->time_ns, t);
+    X(xmlTextWriterStartElement(w, BAD_CAST "TimeStamp"));
+    X(xmlTextWriterWriteElement(w, BAD_CAST "when", BAD_CAST t));
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterStartElement(w, BAD_CAST "ExtendedData"));
+    X(xmlTextWriterStartElement(w, BAD_CAST "Data"));
+    X(xmlTextWriterWriteAttribute(w, BAD_CAST "name", BAD_CAST "frequency_hz"));
+    X(xmlTextWriterWriteFormatElement(w, BAD_CAST "value", "%.0f", e->frequency_hz));
+    X(xmlTextWriterEndElement(w));
+    X(xmlTextWriterEndElement(w));
+    return 0;
+fail:
+    return -1;
+}
+
+static int kml_point(xmlTextWriterPtr w, const char *name, const char *style, const char *desc, double lat, double lon,
+                     const hd_located *e)
 {
     X(xmlTextWriterStartElement(w, BAD_CAST "Placemark"));
     X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name));
     if (desc)
         X(xmlTextWriterWriteElement(w, BAD_CAST "description", BAD_CAST desc));
+    if (e)
+        X(kml_when(w, e));
     X(xmlTextWriterWriteFormatElement(w, BAD_CAST "styleUrl", "#%s", style));
     X(xmlTextWriterStartElement(w, BAD_CAST "Point"));
     X(xmlTextWriterWriteFormatElement(w, BAD_CAST "coordinates", "%.8f,%.8f,0", lon, lat));
@@ -163,6 +185,7 @@ static int kml_ellipse(xmlTextWriterPtr w, const hd_located *e, double p, const 
     ring_text(ll, 1, text);
     X(xmlTextWriterStartElement(w, BAD_CAST "Placemark"));
     X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name));
+    X(kml_when(w, e));
     X(xmlTextWriterWriteElement(w, BAD_CAST "styleUrl", BAD_CAST(p < 0.9 ? "#ellipse68" : "#ellipse95")));
     X(xmlTextWriterStartElement(w, BAD_CAST "Polygon"));
     X(xmlTextWriterWriteElement(w, BAD_CAST "tessellate", BAD_CAST "1"));
@@ -193,7 +216,7 @@ static int kml_begin(xmlTextWriterPtr w, const hd_station *st, int R)
     X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
     X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST "Receivers"));
     for (int r = 0; r < R; r++)
-        X(kml_point(w, st[r].id, "receiver", st[r].name, st[r].lat, st[r].lon));
+        X(kml_point(w, st[r].id, "receiver", st[r].name, st[r].lat, st[r].lon, NULL));
     X(xmlTextWriterEndElement(w));
     X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
     X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST "Events"));
@@ -210,7 +233,7 @@ static int kml_event(xmlTextWriterPtr w, const hd_station *st, int R, const hd_l
     hd_located_summary(st, R, e, desc, sizeof desc);
     X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
     X(xmlTextWriterWriteElement(w, BAD_CAST "name", BAD_CAST name));
-    X(kml_point(w, name, "estimate", desc, e->res.lat, e->res.lon));
+    X(kml_point(w, name, "estimate", desc, e->res.lat, e->res.lon, e));
     X(kml_ellipse(w, e, 0.68, ll68, text));
     X(kml_ellipse(w, e, 0.95, ll95, text));
     X(xmlTextWriterEndElement(w));
@@ -228,9 +251,24 @@ fail:
     return -1;
 }
 
-static int geojson_receivers(FILE *f, const hd_station *st, int R)
+/* RFC 7946 bbox: west, south, east, north of every geometry written */
+typedef struct {
+    double w, s, e, n;
+} bbox;
+
+static void bbox_add(bbox *b, double lat, double lon)
+{
+    b->w = lon < b->w ? lon : b->w;
+    b->e = lon > b->e ? lon : b->e;
+    b->s = lat < b->s ? lat : b->s;
+    b->n = lat > b->n ? lat : b->n;
+}
+
+static int geojson_receivers(FILE *f, const hd_station *st, int R, bbox *bb)
 {
     int rc = 0;
+    for (int r = 0; r < R; r++)
+        bbox_add(bb, st[r].lat, st[r].lon);
     fputs("{\"type\":\"FeatureCollection\",\"features\":[\n", f);
     for (int r = 0; r < R && rc == 0; r++) {
         json_t *j = json_pack("{s:s, s:{s:s, s:[f, f]}, s:{s:s, s:s, s:s, s:s, s:f}}", "type", "Feature", "geometry",
@@ -259,8 +297,11 @@ static int geojson_event(FILE *f, const hd_station *st, int R, const hd_located 
         ring_text(q ? ll95 : ll68, 0, text);
         fprintf(f, ",\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[%s]]},\"properties\":",
                 text);
-        rc = dump(f, json_pack("{s:s, s:I, s:f}", "kind", q ? "ellipse_95" : "ellipse_68", "event", (json_int_t)e->index,
-                               "probability", q ? 0.95 : 0.68));
+        char t[40];
+        hd_time_format_iso8601(e->time_ns, t);
+        rc = dump(f, json_pack("{s:s, s:I, s:f, s:s, s:f}", "kind", q ? "ellipse_95" : "ellipse_68", "event",
+                               (json_int_t)e->index, "probability", q ? 0.95 : 0.68, "time", t, "frequency_hz",
+                               e->frequency_hz));
         fputc('}', f);
     }
     return rc;
@@ -287,8 +328,9 @@ int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st
         if (kml_begin(w, st, R) < 0)
             rc = hd_error(HD_EIO, "cannot write KML");
     }
+    bbox bb = {INFINITY, INFINITY, -INFINITY, -INFINITY};
     if (geojson && rc == 0)
-        rc = geojson_receivers(geojson, st, R);
+        rc = geojson_receivers(geojson, st, R, &bb);
     for (int64_t k = 0; k < n && rc == 0; k++) {
         const hd_located *e = &ev[k];
         const hd_locate_result *r = &e->res;
@@ -297,6 +339,9 @@ int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st
         if (located && (geojson || kml)) { /* each outline once, for both maps */
             hd_locate_ellipse_outline(r->lat, r->lon, r->cov, r->nu, 0.68, HD_ELLIPSE_VERTICES, ll68);
             hd_locate_ellipse_outline(r->lat, r->lon, r->cov, r->nu, 0.95, HD_ELLIPSE_VERTICES, ll95);
+            bbox_add(&bb, r->lat, r->lon);
+            for (int v = 0; v < HD_ELLIPSE_VERTICES; v++) /* the 95 % outline holds the 68 % one */
+                bbox_add(&bb, ll95[v][0], ll95[v][1]);
         }
         if (geojson)
             rc = geojson_event(geojson, st, R, e, ll68, ll95, text);
@@ -305,8 +350,17 @@ int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st
         if (rc == 0 && jsonl && (rc = dump(jsonl, event_props(st, R, e))) == 0)
             fputc('\n', jsonl);
     }
-    if (geojson && rc == 0)
-        fputs("\n]}\n", geojson);
+    if (geojson && rc == 0) {
+        char b[4][32];
+        fmt_deg(b[0], bb.w)[0] = 0;
+        fmt_deg(b[1], bb.s)[0] = 0;
+        fmt_deg(b[2], bb.e)[0] = 0;
+        fmt_deg(b[3], bb.n)[0] = 0;
+        if (bb.w <= bb.e)
+            fprintf(geojson, "\n],\"bbox\":[%s,%s,%s,%s]}\n", b[0], b[1], b[2], b[3]);
+        else
+            fputs("\n]}\n", geojson);
+    }
     if (w && rc == 0 && kml_end(w) < 0)
         rc = hd_error(HD_EIO, "cannot write KML");
     if (w)

@@ -264,4 +264,30 @@ run "$HEIMDALL" localize -q -c "$cfg" -o "$TMP/y.txt" "$TMP/f.h5"
 is "$RC" 2 "-o y.txt refused (exit 2)"
 like "$ERR" "the output kind follows the extension: .geojson .*, .kml, .jsonl or .h5" "and says which kinds there are"
 [ ! -e "$TMP/y.txt" ]; ok $? "nothing written"
+# time and frequency on every feature (Google Earth's time slider, QGIS
+# filters); the GeoJSON's bbox holds every geometry
+run "$PYTHON" - "$TMP/pos.geojson" "$TMP/pos.kml" <<'PY'
+import sys, json, re
+import xml.etree.ElementTree as ET
+g = json.load(open(sys.argv[1]))
+w, s, e, n = g["bbox"]
+pts = []
+for f in g["features"]:
+    p = f["properties"]
+    if p.get("kind") != "receiver":
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", p["time"]) and p["frequency_hz"] > 1e6, p
+    geo = f["geometry"]
+    if geo is None:
+        continue
+    pts += [geo["coordinates"]] if geo["type"] == "Point" else geo["coordinates"][0]
+assert pts and all(w <= x <= e and s <= y <= n for x, y in pts), "bbox"
+assert min(x for x, _ in pts) == w and max(y for _, y in pts) == n, "bbox is tight"
+k = ET.parse(sys.argv[2]).getroot()
+ns = {"k": "http://www.opengis.net/kml/2.2"}
+ev = [pm for pm in k.iter("{%s}Placemark" % ns["k"]) if pm.find("k:name", ns).text.startswith("event")]
+assert ev and all(pm.find("k:TimeStamp/k:when", ns) is not None for pm in ev), "every event placemark has a TimeStamp"
+assert all(pm.find("k:ExtendedData/k:Data[@name='frequency_hz']/k:value", ns) is not None for pm in ev)
+PY
+is "$RC" 0 "GeoJSON and KML features carry time and frequency; the GeoJSON has a tight bbox"
+[ "$RC" -eq 0 ] || diag "$ERR"
 done_testing
