@@ -115,7 +115,7 @@ demo: deps
 	@echo "demo: features  $(DEMO_DIR)/features.h5"
 	@echo "demo: positions $(DEMO_DIR)/positions.geojson, .kml (Google Earth), .jsonl"
 	@echo "demo: scores    $(DEMO_DIR)/eval.h5, $(DEMO_DIR)/report.json"
-	@echo "demo: map       $(DEMO_DIR)/eval_map.png; error CDF $(DEMO_DIR)/eval_cdf.png (redraw: cd $(DEMO_DIR) && gnuplot eval.gp)"
+	@echo "demo: map       $(DEMO_DIR)/eval_map.png (GMT; restyle: bash $(DEMO_DIR)/eval_map.sh); error CDF $(DEMO_DIR)/eval_cdf.png (cd $(DEMO_DIR) && gnuplot eval.gp)"
 	@echo "demo: read them with: $(PYTHON) -c \"import h5py; f = h5py.File('$(DEMO_DIR)/eval.h5'); print(dict(f.attrs))\""
 
 bench: deps

@@ -19,6 +19,7 @@ PKGS=(
   libproj-dev
   libjansson-dev libxml2-dev libdeflate-dev
   gnuplot-nox
+  gmt gmt-gshhg-low gmt-dcw ghostscript
   munge slurmctld slurmd slurm-client
   perl
   python3-h5py python3-numpy python3-scipy

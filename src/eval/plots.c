@@ -34,56 +34,16 @@ static void write_errors(FILE *f, const double *e, size_t k, const char *method)
         fprintf(f, "%.3f %.6f\n", e[i], (i + 1.0) / k);
 }
 
-/* block 0 truths and estimates (lon lat lon lat), block 1 the 68 % ellipses */
-static void write_map(FILE *f, const hd_run *r, const hd_scored *sc)
+/* the CDF's gnuplot script, naming its files relative to its folder */
+static void write_script(FILE *f, const char *gp, const char *errs, const char *cdf_png, const char *method)
 {
-    fprintf(f, "# truth_lon truth_lat est_lon est_lat\n");
-    for (int64_t i = 0; i < r->n; i++)
-        if (sc[i].located)
-            fprintf(f, "%.7f %.7f %.7f %.7f\n", r->truth_lon[i], r->truth_lat[i], r->ev[i].res.lon, r->ev[i].res.lat);
-    fprintf(f, "\n\n# 68 %% ellipses: lon lat, one block per event\n");
-    for (int64_t i = 0; i < r->n; i++) {
-        if (!sc[i].located)
-            continue;
-        double ll[HD_ELLIPSE_VERTICES][2];
-        hd_locate_ellipse_outline(r->ev[i].res.lat, r->ev[i].res.lon, r->ev[i].res.cov, r->ev[i].res.nu, 0.68,
-                                  HD_ELLIPSE_VERTICES, ll);
-        for (int v = 0; v <= HD_ELLIPSE_VERTICES; v++)
-            fprintf(f, "%.7f %.7f\n", ll[v % HD_ELLIPSE_VERTICES][1], ll[v % HD_ELLIPSE_VERTICES][0]);
-        fprintf(f, "\n");
-    }
-}
-
-/* the receivers with fixed positions; returns their mean latitude (0: none) */
-static double write_receivers(FILE *f, const hd_station *st, int R)
-{
-    fprintf(f, "# lon lat id\n");
-    double lat_mid = 0;
-    int n_fixed = 0;
-    for (int i = 0; i < R; i++) {
-        if (!isfinite(st[i].lat) || !isfinite(st[i].lon))
-            continue; /* a receiver that moves (a bus) has no place on the map */
-        fprintf(f, "%.7f %.7f %s\n", st[i].lon, st[i].lat, st[i].id);
-        lat_mid += st[i].lat;
-        n_fixed++;
-    }
-    return n_fixed ? lat_mid / n_fixed : 0;
-}
-
-/* the script, naming its files relative to its folder */
-static void write_script(FILE *f, const char *gp, const char *errs, const char *map, const char *rx,
-                         const char *cdf_png, const char *map_png, const char *method, double lat_mid)
-{
-    char b0[1100], b1[1100], b2[1100], b3[1100], b4[1100], b5[1100];
+    char b0[1100], b1[1100], b4[1100];
     snprintf(b0, sizeof b0, "%s", gp);
     snprintf(b1, sizeof b1, "%s", errs);
-    snprintf(b2, sizeof b2, "%s", map);
-    snprintf(b3, sizeof b3, "%s", rx);
     snprintf(b4, sizeof b4, "%s", cdf_png);
-    snprintf(b5, sizeof b5, "%s", map_png);
     fprintf(f,
-            "# heimdall evaluate plots: restyle and redraw with  gnuplot %s\n"
-            "# (run it from this folder: file names are relative to it)\n"
+            "# heimdall evaluate: the error CDF; restyle and redraw with  gnuplot %s\n"
+            "# (run it from this folder: file names are relative to it; the map is drawn by GMT: *_map.sh)\n"
             "set terminal pngcairo size 900,650 noenhanced\n"
             "set output '%s'\n"
             "set title 'Localization error, method %s'\n"
@@ -92,33 +52,231 @@ static void write_script(FILE *f, const char *gp, const char *errs, const char *
             "set logscale x\n"
             "set grid\n"
             "set key bottom right\n"
-            "plot '%s' using 1:2 with steps lw 2 title 'empirical CDF'\n"
-            "unset logscale x\n"
-            "set output '%s'\n"
-            "set title 'Truths, estimates and 68 %% ellipses, method %s'\n"
-            "set xlabel 'longitude (deg)'\n"
-            "set ylabel 'latitude (deg)'\n"
-            "set size ratio -1\n"
-            "set xtics format '%%.2f'\n"
-            "set ytics format '%%.2f'\n"
-            "# degrees of longitude are shorter than degrees of latitude by cos(latitude)\n"
-            "set size ratio %.4f\n"
-            "set key outside right\n"
-            "plot '%s' index 1 using 1:2 with lines lc rgb '#a0a0ff' title '68 %% ellipse', \\\n"
-            "     '%s' index 0 using 1:2:($3-$1):($4-$2) with vectors nohead lc rgb '#c0c0c0' title 'error', \\\n"
-            "     '%s' index 0 using 1:2 with points pt 7 ps 0.5 lc rgb '#208020' title 'truth', \\\n"
-            "     '%s' index 0 using 3:4 with points pt 1 ps 0.7 lc rgb '#d02020' title 'estimate', \\\n"
-            "     '%s' using 1:2 with points pt 5 ps 1.2 lc rgb 'black' title 'receiver', \\\n"
-            "     '%s' using 1:2:3 with labels offset 0,1 font ',8' notitle\n",
-            basename(b0), basename(b4), method, basename(b1), basename(b5), method, -1.0 / cos(lat_mid * M_PI / 180),
-            basename(b2), basename(b2), basename(b2), basename(b2), basename(b3), basename(b3));
+            "plot '%s' using 1:2 with steps lw 2 title 'empirical CDF'\n",
+            basename(b0), basename(b4), method, basename(b1));
+}
+
+/* ---- the map, drawn with GMT -------------------------------------------------- */
+
+#define MAP_W_CM 15.0
+#define MAP_ELLIPSES 60          /* at most this many 68 % ellipses drawn (evenly over the events) */
+
+/* Mercator y of a latitude (the map's projection, -JM) */
+static double merc_y(double lat)
+{
+    return log(tan(M_PI / 4 + lat * M_PI / 360));
+}
+
+typedef struct {
+    double w, e, s, n;           /* degrees */
+    double cm_per_rad;           /* Mercator scale */
+} map_frame;
+
+static void to_cm(const map_frame *m, double lat, double lon, double *x, double *y)
+{
+    *x = (lon - m->w) * M_PI / 180 * m->cm_per_rad;
+    *y = (merc_y(lat) - merc_y(m->s)) * m->cm_per_rad;
+}
+
+/* the map's region: the receivers and the truths (estimates far off are
+ * counted, not allowed to shrink everything else), grown by a fifth */
+static void map_region(const hd_run *r, const hd_scored *sc, const hd_station *st, int R, map_frame *m)
+{
+    double w = INFINITY, e = -INFINITY, s = INFINITY, n = -INFINITY;
+#define ADD(la, lo) do { if (isfinite(la) && isfinite(lo)) { w = fmin(w, lo); e = fmax(e, lo); s = fmin(s, la); n = fmax(n, la); } } while (0)
+    for (int i = 0; i < R; i++)
+        ADD(st[i].lat, st[i].lon);
+    for (int64_t i = 0; i < r->n; i++)
+        ADD(r->truth_lat[i], r->truth_lon[i]);
+    if (!isfinite(w)) /* no receiver placed and no truth: the estimates */
+        for (int64_t i = 0; i < r->n; i++)
+            if (sc[i].located)
+                ADD(r->ev[i].res.lat, r->ev[i].res.lon);
+#undef ADD
+    if (!isfinite(w)) {
+        w = -1, e = 1, s = -1, n = 1;
+    }
+    double pw = fmax((e - w) * 0.2, 0.02), ph = fmax((n - s) * 0.2, 0.02);
+    m->w = w - pw, m->e = e + pw, m->s = fmax(s - ph, -85), m->n = fmin(n + ph, 85);
+    m->cm_per_rad = MAP_W_CM / ((m->e - m->w) * M_PI / 180);
+}
+
+/* a scale bar about a fifth of the map wide, rounded to 1, 2 or 5 × 10^k km */
+static double scale_km(const map_frame *m)
+{
+    double mid = 0.5 * (m->s + m->n);
+    double km = (m->e - m->w) * 111.32 * cos(mid * M_PI / 180) / 5;
+    double p = pow(10, floor(log10(km))), f = km / p;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+}
+
+/* receivers' labels placed without overlap: for each receiver the first of
+ * eight positions around it whose box meets no label placed and no marker */
+static void write_labels(FILE *f, const map_frame *m, const hd_station *st, int R)
+{
+    static const struct { double dx, dy; const char *just; } cand[8] = {
+        {0.25, 0, "ML"}, {-0.25, 0, "MR"}, {0, 0.25, "BC"}, {0, -0.25, "TC"},
+        {0.2, 0.2, "BL"}, {-0.2, 0.2, "BR"}, {0.2, -0.2, "TL"}, {-0.2, -0.2, "TR"}};
+    double (*box)[4] = hd_calloc((size_t)R + 1, sizeof *box);
+    double *mx = hd_calloc((size_t)R + 1, sizeof *mx), *my = hd_calloc((size_t)R + 1, sizeof *my);
+    if (!box || !mx || !my)
+        goto done;
+    for (int i = 0; i < R; i++)
+        to_cm(m, st[i].lat, st[i].lon, &mx[i], &my[i]);
+    int placed = 0;
+    for (int i = 0; i < R; i++) {
+        if (!isfinite(st[i].lat) || !isfinite(st[i].lon))
+            continue;
+        double w = 0.16 * (double)strlen(st[i].id) + 0.1, h = 0.32;
+        int best = 0;
+        for (int c = 0; c < 8; c++) {
+            double x0 = mx[i] + cand[c].dx, y0 = my[i] + cand[c].dy;
+            /* the box by its justification: L/C/R, B/M/T */
+            char hj = cand[c].just[1], vj = cand[c].just[0];
+            double l = hj == 'L' ? x0 : hj == 'R' ? x0 - w : x0 - w / 2, b = vj == 'B' ? y0 : vj == 'T' ? y0 - h : y0 - h / 2;
+            int clash = 0;
+            for (int k = 0; k < placed && !clash; k++)
+                clash = l < box[k][2] && l + w > box[k][0] && b < box[k][3] && b + h > box[k][1];
+            for (int k = 0; k < R && !clash; k++)
+                clash = k != i && mx[k] > l - 0.15 && mx[k] < l + w + 0.15 && my[k] > b - 0.15 && my[k] < b + h + 0.15;
+            if (!clash) {
+                best = c;
+                break;
+            }
+        }
+        char hj = cand[best].just[1], vj = cand[best].just[0];
+        double x0 = mx[i] + cand[best].dx, y0 = my[i] + cand[best].dy;
+        box[placed][0] = hj == 'L' ? x0 : hj == 'R' ? x0 - w : x0 - w / 2;
+        box[placed][1] = vj == 'B' ? y0 : vj == 'T' ? y0 - h : y0 - h / 2;
+        box[placed][2] = box[placed][0] + w;
+        box[placed][3] = box[placed][1] + h;
+        placed++;
+        fprintf(f, "%.7f %.7f %s %.2fc/%.2fc %s\n", st[i].lon, st[i].lat, cand[best].just, cand[best].dx, cand[best].dy,
+                st[i].id);
+    }
+done:
+    free(box);
+    free(mx);
+    free(my);
+}
+
+/* NAME_map.sh (GMT modern mode) and its data NAME_gmt.d/: coastlines,
+ * borders, a scale bar, Mercator; errors, truths, estimates, a subset of
+ * the 68 % ellipses, receivers labelled without overlap; the events without
+ * a position and those off the map listed in a corner */
+static int write_gmt(const char *output, const hd_run *r, const hd_scored *sc, const hd_station *st, int R,
+                     const char *method, char *script, size_t script_size, char *png, size_t png_size)
+{
+    char dir[1100], base[1100], ob[1100], ob2[1100];
+    snprintf(ob, sizeof ob, "%s", output);
+    snprintf(ob2, sizeof ob2, "%s", output);
+    snprintf(dir, sizeof dir, "%s", dirname(ob));
+    hd_eval_beside(basename(ob2), "", base, sizeof base);
+    hd_eval_beside(output, "_map.sh", script, script_size);
+    hd_eval_beside(output, "_map.png", png, png_size);
+    map_frame m;
+    map_region(r, sc, st, R, &m);
+    const char *names[5] = {"errors", "truths", "estimates", "ellipses", "receivers"};
+    char paths[6][2300];
+    hd_outfile of[6];
+    memset(of, 0, sizeof of);
+    int rc = 0;
+    for (int k = 0; k < 5; k++)
+        snprintf(paths[k], sizeof paths[k], "%s/%s_map_%s.dat", dir, base, names[k]);
+    snprintf(paths[5], sizeof paths[5], "%s", script);
+    for (int k = 0; k < 6; k++)
+        if ((rc = hd_outfile_open(&of[k], paths[k], 1)) < 0)
+            goto fail;
+    int64_t located = 0, off = 0, counts[HD_LOC_STATUS_COUNT] = {0};
+    for (int64_t i = 0; i < r->n; i++) {
+        counts[r->ev[i].res.status]++;
+        located += sc[i].located;
+    }
+    int64_t every = located > MAP_ELLIPSES ? (located + MAP_ELLIPSES - 1) / MAP_ELLIPSES : 1, drawn = 0, seen = 0;
+    for (int64_t i = 0; i < r->n; i++) {
+        if (!sc[i].located)
+            continue;
+        const hd_locate_result *res = &r->ev[i].res;
+        off += res->lat < m.s || res->lat > m.n || res->lon < m.w || res->lon > m.e;
+        fprintf(of[2].f, "%.7f %.7f\n", res->lon, res->lat);
+        if (isfinite(r->truth_lat[i])) {
+            fprintf(of[1].f, "%.7f %.7f\n", r->truth_lon[i], r->truth_lat[i]);
+            fprintf(of[0].f, "> event %lld\n%.7f %.7f\n%.7f %.7f\n", (long long)r->ev[i].index, r->truth_lon[i],
+                    r->truth_lat[i], res->lon, res->lat);
+        }
+        if (seen++ % every == 0) {
+            double ll[HD_ELLIPSE_VERTICES][2];
+            hd_locate_ellipse_outline(res->lat, res->lon, res->cov, res->nu, 0.68, HD_ELLIPSE_VERTICES, ll);
+            fprintf(of[3].f, "> event %lld\n", (long long)r->ev[i].index);
+            for (int v = 0; v <= HD_ELLIPSE_VERTICES; v++)
+                fprintf(of[3].f, "%.7f %.7f\n", ll[v % HD_ELLIPSE_VERTICES][1], ll[v % HD_ELLIPSE_VERTICES][0]);
+            drawn++;
+        }
+    }
+    write_labels(of[4].f, &m, st, R);
+    double km = scale_km(&m);
+    FILE *f = of[5].f;
+    fprintf(f,
+            "#!/usr/bin/env bash\n"
+            "# heimdall evaluate: the map of method %s, drawn with GMT (Debian: gmt, gmt-gshhg-low,\n"
+            "# gmt-dcw, ghostscript). Restyle and redraw with  bash %s_map.sh  from this folder.\n"
+            "set -e\n"
+            "cd \"$(dirname \"$0\")\"\n"
+            "R=%.6f/%.6f/%.6f/%.6f\n"
+            "gmt begin %s_map png\n"
+            "gmt set MAP_FRAME_TYPE plain FORMAT_GEO_MAP ddd.xx FONT_ANNOT_PRIMARY 8p FONT_TITLE 11p\n"
+            "gmt coast -R$R -JM%.1fc -Baf -B+t\"%s: truths, estimates and 68 %% ellipses\" -Dl -A50 -W0.5p,gray40 \\\n"
+            "    -N1/0.4p,gray50,- -Gwhitesmoke -Slightsteelblue1 -LjBL+w%gk+o0.4c/0.4c+f+u\n"
+            "gmt plot %s_map_ellipses.dat -W0.4p,royalblue@40\n"
+            "gmt plot %s_map_errors.dat -W0.3p,gray60\n"
+            "gmt plot %s_map_truths.dat -Sc0.10c -Gforestgreen -l\"truth\"\n"
+            "gmt plot %s_map_estimates.dat -Sx0.16c -W0.8p,red3 -l\"estimate\"\n"
+            "gmt plot %s_map_receivers.dat -St0.30c -Gblack -W0.3p,white -l\"receiver\"\n"
+            "while read -r lon lat just off id; do\n"
+            "  echo \"$lon $lat $id\" | gmt text -F+f8p,Helvetica-Bold,black+j$just -D$off -Gwhite@30\n"
+            "done < %s_map_receivers.dat\n"
+            "gmt legend -DjTR+o0.2c -F+gwhite@20+p0.3p --FONT_ANNOT_PRIMARY=7p\n"
+            "# the corner: what the map does not show\n"
+            "gmt text -F+cTL+jTL+f7p -Dj0.2c/0.2c -Gwhite@20 <<< \"%lld events, %lld located (68 %% ellipses of %lld drawn)\"\n"
+            "gmt text -F+cTL+jTL+f7p -Dj0.2c/0.55c -Gwhite@20 <<< \"no position: %lld too few receivers, %lld no "
+            "convergence, %lld geometry fixes none\"\n"
+            "gmt text -F+cTL+jTL+f7p -Dj0.2c/0.9c -Gwhite@20 <<< \"%lld estimates off this map\"\n"
+            "gmt end\n",
+            method, base, m.w, m.e, m.s, m.n, base, MAP_W_CM, method, km, base, base, base, base, base, base,
+            (long long)r->n, (long long)located, (long long)drawn, (long long)counts[HD_LOC_TOO_FEW],
+            (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_NO_FIX], (long long)off);
+    for (int k = 0; k < 6; k++)
+        if ((rc = hd_outfile_commit(&of[k])) < 0)
+            goto fail;
+    return 0;
+fail:
+    for (int k = 0; k < 6; k++)
+        hd_outfile_abort(&of[k]);
+    return rc;
+}
+
+/* GMT, from the script's folder (a missing or failing GMT is a warning) */
+static void draw_map(const char *script, const char *png)
+{
+    if (system("command -v gmt >/dev/null 2>&1") != 0) {
+        hd_warn("gmt not found (Debian: gmt gmt-gshhg-low gmt-dcw ghostscript): map not drawn (the script is %s)",
+                script);
+        return;
+    }
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "bash '%s' >/dev/null 2>&1", script);
+    int st = system(cmd);
+    if (st != 0)
+        hd_warn("gmt failed (status %d): map not drawn; run bash %s to see why", st, script);
+    else
+        hd_info("map: %s", png);
 }
 
 /* gnuplot, from the script's folder (a missing or failing gnuplot is a warning) */
-static void draw(const char *gp, const char *cdf_png, const char *map_png)
+static void draw(const char *gp, const char *cdf_png)
 {
     if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
-        hd_warn("gnuplot not found: plots not drawn (the script is %s)", gp);
+        hd_warn("gnuplot not found: the CDF not drawn (the script is %s)", gp);
         return;
     }
     char dirb[1100], gpb[1100], cmd[2400];
@@ -127,26 +285,23 @@ static void draw(const char *gp, const char *cdf_png, const char *map_png)
     snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot '%s'", dirname(dirb), basename(gpb));
     int st = system(cmd);
     if (st != 0)
-        hd_warn("gnuplot failed (status %d): plots not drawn; the script is %s", st, gp);
+        hd_warn("gnuplot failed (status %d): the CDF not drawn; the script is %s", st, gp);
     else
-        hd_info("plots: %s and %s", cdf_png, map_png);
+        hd_info("plots: %s", cdf_png);
 }
 
 int hd_eval_write_plots(const char *output, const hd_run *r, const hd_scored *sc, const hd_station *st, int R,
                         const char *method, int do_draw)
 {
-    char gp[1100], errs[1100], map[1100], rx[1100], cdf_png[1100], map_png[1100];
+    char gp[1100], errs[1100], cdf_png[1100], map_sh[1100], map_png[1100];
     hd_eval_beside(output, ".gp", gp, sizeof gp);
     hd_eval_beside(output, "_errors.dat", errs, sizeof errs);
-    hd_eval_beside(output, "_map.dat", map, sizeof map);
-    hd_eval_beside(output, "_receivers.dat", rx, sizeof rx);
     hd_eval_beside(output, "_cdf.png", cdf_png, sizeof cdf_png);
-    hd_eval_beside(output, "_map.png", map_png, sizeof map_png);
-    hd_outfile of[4];
+    hd_outfile of[2];
     memset(of, 0, sizeof of);
     int rc;
-    const char *paths[4] = {gp, errs, map, rx};
-    for (int k = 0; k < 4; k++)
+    const char *paths[2] = {gp, errs};
+    for (int k = 0; k < 2; k++)
         if ((rc = hd_outfile_open(&of[k], paths[k], 1)) < 0)
             goto fail;
     size_t k;
@@ -157,17 +312,19 @@ int hd_eval_write_plots(const char *output, const hd_run *r, const hd_scored *sc
     }
     write_errors(of[1].f, e, k, method);
     free(e);
-    write_map(of[2].f, r, sc);
-    double lat_mid = write_receivers(of[3].f, st, R);
-    write_script(of[0].f, gp, errs, map, rx, cdf_png, map_png, method, lat_mid);
-    for (int q = 0; q < 4; q++)
+    write_script(of[0].f, gp, errs, cdf_png, method);
+    for (int q = 0; q < 2; q++)
         if ((rc = hd_outfile_commit(&of[q])) < 0)
             goto fail;
-    if (do_draw)
-        draw(gp, cdf_png, map_png);
+    if ((rc = write_gmt(output, r, sc, st, R, method, map_sh, sizeof map_sh, map_png, sizeof map_png)) < 0)
+        return rc;
+    if (do_draw) {
+        draw(gp, cdf_png);
+        draw_map(map_sh, map_png);
+    }
     return 0;
 fail:
-    for (int q = 0; q < 4; q++)
+    for (int q = 0; q < 2; q++)
         hd_outfile_abort(&of[q]);
     return rc;
 }

@@ -232,8 +232,25 @@ fi
 if command -v gnuplot >/dev/null; then
     run "$HEIMDALL" evaluate -q -c "$cfg" -o "$TMP/plots.h5" "$TMP/f.h5"
     is "$RC" 0 "evaluate with plots"
-    [ -s "$TMP/plots_cdf.png" ] && [ -s "$TMP/plots_map.png" ] && [ -s "$TMP/plots.gp" ]; ok $? "CDF and map drawn from a script beside them"
+    [ -s "$TMP/plots_cdf.png" ] && [ -s "$TMP/plots.gp" ]; ok $? "CDF drawn by gnuplot from a script beside it"
+    [ -s "$TMP/plots_map.sh" ] && grep -q "gmt coast" "$TMP/plots_map.sh"; ok $? "the map's GMT script beside it"
     [ -s "$TMP/plots.report.json" ]; ok $? "NAME.report.json for another NAME"
+fi
+if command -v gmt >/dev/null && [ -s "$TMP/plots_map.sh" ]; then
+    run "$PYTHON" - "$TMP/plots_map.png" "$TMP/plots_map_receivers.dat" <<'PY'
+import sys, struct
+b = open(sys.argv[1], "rb").read(24)
+assert b[:8] == b"\x89PNG\r\n\x1a\n", "a PNG"
+w, h = struct.unpack(">II", b[16:24])
+assert 1500 <= w <= 2200 and 0.4 * w <= h <= 1.3 * w, (w, h)   # 15 cm wide at 300 dpi plus frame
+rows = [l.split() for l in open(sys.argv[2])]
+assert len(rows) == 7 and all(len(r) == 5 for r in rows), rows   # every receiver labelled
+PY
+    is "$RC" 0 "the GMT map drawn (coastlines, borders, scale bar), about 1900 px wide, every receiver labelled"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    like "$(cat "$TMP/plots_map.sh")" "no position: .* too few receivers" "unlocated events listed in a corner"
+else
+    skip 2 "gmt not installed (scripts/install-deps.sh installs it)"
 fi
 # the output kind follows -o's extension
 run "$HEIMDALL" localize -q -c "$cfg" -o "$TMP/y.h5" "$TMP/f.h5"
