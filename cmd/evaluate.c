@@ -11,6 +11,7 @@
 #include "eval/run.h"
 #include "eval/score.h"
 #include "h5/h5.h"
+#include "evaluate.h"
 #include "locate_common.h"
 
 #include <math.h>
@@ -20,7 +21,7 @@
 void hd_cmd_evaluate_usage(FILE *out)
 {
     fprintf(out,
-            "usage: heimdall evaluate [-c exp.yaml] [--set KEY=VALUE]... [--method tdoa|rss|hybrid]\n"
+            "usage: heimdall evaluate [-c exp.yaml] [--set KEY=VALUE]... [--method M[,M…]] [-m model.h5]\n"
             "                         -o eval.h5 INPUT.h5\n"
             "\n"
             "Locate every event of a features file with truth (or of a captures file,\n"
@@ -44,16 +45,22 @@ void hd_cmd_evaluate_usage(FILE *out)
             "Writes eval.h5 (per event: estimate, covariance, error, Mahalanobis distance,\n"
             "bound, status; the summary as attributes; /breakdown tables), report.json\n"
             "beside it (NAME.report.json for another NAME.h5), and with evaluate.plots and\n"
-            "gnuplot installed NAME_cdf.png (error CDF) and NAME_map.png (truths, estimates,\n"
-            "68 %% ellipses, receivers) drawn by NAME.gp from NAME_*.dat, all beside it, so\n"
-            "the plots can be restyled and redrawn with `gnuplot NAME.gp`.\n"
+            "gnuplot and GMT installed NAME_cdf.png (error CDF, by NAME.gp) and NAME_map.png\n"
+            "(coastlines, borders, scale bar; truths, estimates, 68 %% ellipses, receivers;\n"
+            "the events without a position listed in a corner; by NAME_map.sh), from\n"
+            "NAME_*.dat beside them: restyle and redraw with gnuplot NAME.gp, bash NAME_map.sh.\n"
+            "Several methods (--method tdoa,hybrid,nn): each scored alone into NAME_<m>.h5\n"
+            "(with its report and plots), then all on the events every one located:\n"
+            "NAME.h5 (format comparison: /compare/alone, /compare/same_events, /compare/common),\n"
+            "report.json, one CDF and the maps side by side, and one table.\n"
             "Prints the headline figures and the solver's latency per event.\n"
             "\n"
             "Config: the localize: section (see heimdall localize --help); evaluate:\n"
             "snr_bins_db [0, 10, 20, 30], plots true.\n"
             "\n"
             "Options:\n"
-            "      --method NAME     tdoa, rss, hybrid or nn (default: localize.method)\n"
+            "      --method NAME     tdoa, rss, hybrid, nn or knn, or several: tdoa,hybrid,nn\n"
+            "                        (default: localize.method)\n"
             "  -m, --model FILE      model.h5 for --method nn\n");
     hd_cli_common_usage(out);
 }
@@ -103,7 +110,9 @@ static void print_headline(const hd_cli *cli, const char *method, const hd_eval_
     printf("  wrote %s and %s\n", cli->output, report_file);
 }
 
-static int run(const hd_cli *cli, hd_config *cfg)
+/* one method: eval.h5, report.json, plots, the headline; the run and its
+ * scores are left in r and sr (the caller releases them) */
+int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_report *ssr)
 {
     hd_locate_input in;
     hd_run r;
@@ -173,9 +182,22 @@ fail:
     if (out_open)
         hd_h5_abort(&out);
     hd_outfile_abort(&rep);
+    *rr = r;
+    *ssr = sr;
+    hd_locate_input_release(&in);
+    return rc;
+}
+
+/* one method, or several compared on the same events (evaluate_compare.c) */
+static int run(const hd_cli *cli, hd_config *cfg)
+{
+    if (cli->method && strchr(cli->method, ','))
+        return hd_evaluate_compare(cli, cfg);
+    hd_run r;
+    hd_eval_report sr;
+    int rc = hd_evaluate_one(cli, cfg, &r, &sr);
     hd_eval_report_release(&sr);
     hd_run_release(&r);
-    hd_locate_input_release(&in);
     return rc;
 }
 

@@ -1078,6 +1078,7 @@ int hd_config_stage_sections(const char *format, const char *names[4])
         {"model", {"train"}, 1},
         {"evaluation", {"localize", "evaluate"}, 2},
         {"positions", {"localize"}, 1},
+        {"comparison", {"localize", "evaluate"}, 2},
     };
     for (size_t i = 0; i < HD_ARRAY_LEN(stages); i++)
         if (strcmp(format, stages[i].format) == 0) {

@@ -328,3 +328,110 @@ fail:
         hd_outfile_abort(&of[q]);
     return rc;
 }
+
+/* ---- several methods ---------------------------------------------------------- */
+
+int hd_eval_write_compare_plots(const char *output, const hd_eval_comparison *c, const hd_eval_report *const *reps,
+                                const char *const *methods, const hd_run *run0, int do_draw)
+{
+    /* the receivers as the run's network has them (the map's region) */
+    const int R = run0->net.R;
+    hd_station st[HD_MAX_STATIONS];
+    for (int i = 0; i < R; i++) {
+        st[i].lat = run0->net.rx_lat[i];
+        st[i].lon = run0->net.rx_lon[i];
+    }
+    char gp[1100], errs[1100], cdf_png[1100], sh[1100], map_png[1100], base[1100], ob[1100];
+    hd_eval_beside(output, ".gp", gp, sizeof gp);
+    hd_eval_beside(output, "_errors.dat", errs, sizeof errs);
+    hd_eval_beside(output, "_cdf.png", cdf_png, sizeof cdf_png);
+    hd_eval_beside(output, "_map.sh", sh, sizeof sh);
+    hd_eval_beside(output, "_map.png", map_png, sizeof map_png);
+    snprintf(ob, sizeof ob, "%s", output);
+    hd_eval_beside(basename(ob), "", base, sizeof base);
+    hd_outfile of[3];
+    memset(of, 0, sizeof of);
+    const char *paths[3] = {gp, errs, sh};
+    int rc = 0;
+    double *e = hd_malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *e);
+    if (!e)
+        return HD_ENOMEM;
+    for (int k = 0; k < 3; k++)
+        if ((rc = hd_outfile_open(&of[k], paths[k], 1)) < 0)
+            goto fail;
+    /* the errors on the common events, a block per method */
+    for (int m = 0; m < c->n_methods; m++) {
+        size_t k = 0;
+        for (int64_t i = 0; i < c->n; i++)
+            if (c->common[i])
+                e[k++] = reps[m]->sc[i].err_m;
+        gsl_sort(e, 1, k);
+        write_errors(of[1].f, e, k, methods[m]);
+        fprintf(of[1].f, "\n\n");
+    }
+    char b[2][1100];
+    snprintf(b[0], sizeof b[0], "%s", errs);
+    snprintf(b[1], sizeof b[1], "%s", cdf_png);
+    fprintf(of[0].f,
+            "# heimdall evaluate: the methods' error CDFs on the %lld events every one located;\n"
+            "# restyle and redraw with  gnuplot %s.gp  from this folder\n"
+            "set terminal pngcairo size 900,650 noenhanced\n"
+            "set output '%s'\n"
+            "set title 'Localization error on the same %lld events'\n"
+            "set xlabel 'geodesic error (m)'\nset ylabel 'fraction of the events'\n"
+            "set logscale x\nset grid\nset key bottom right\nplot ",
+            (long long)c->n_common, base, basename(b[1]), (long long)c->n_common);
+    for (int m = 0; m < c->n_methods; m++)
+        fprintf(of[0].f, "%s'%s' index %d using 1:2 with steps lw 2 title '%s'", m ? ", " : "", basename(b[0]), m,
+                methods[m]);
+    fprintf(of[0].f, "\n");
+    /* the maps side by side: each method's own map layers */
+    map_frame mf;
+    hd_scored *none = hd_calloc((size_t)(run0->n > 0 ? run0->n : 1), sizeof *none);
+    if (!none) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    map_region(run0, none, st, R, &mf);
+    free(none);
+    const int rows = c->n_methods > 2 ? 2 : 1, cols = (c->n_methods + rows - 1) / rows;
+    double km = scale_km(&mf), panel = cols > 2 ? 9.0 : 12.0;
+    FILE *f = of[2].f;
+    fprintf(f,
+            "#!/usr/bin/env bash\n"
+            "# heimdall evaluate: the methods' maps side by side (GMT); redraw with  bash %s_map.sh\n"
+            "set -e\ncd \"$(dirname \"$0\")\"\nR=%.6f/%.6f/%.6f/%.6f\n"
+            "gmt begin %s_map png\n"
+            "gmt set MAP_FRAME_TYPE plain FORMAT_GEO_MAP ddd.xx FONT_ANNOT_PRIMARY 7p FONT_TITLE 9p\n"
+            "gmt subplot begin %dx%d -Fs%.1fc/0 -R$R -JM%.1fc -M0.3c/0.6c\n",
+            base, mf.w, mf.e, mf.s, mf.n, base, rows, cols, panel, panel);
+    for (int m = 0; m < c->n_methods; m++) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s_%s_map", base, methods[m]);
+        fprintf(f,
+                "gmt subplot set %d\n"
+                "gmt coast -Baf -B+t\"%s: %lld located, median %.0f m (%.0f m on the %lld common)\" -Dl -A50 -W0.5p,gray40 -N1/0.4p,gray50,- -Gwhitesmoke -Slightsteelblue1 -LjBL+w%gk+o0.3c+f+u\n"
+                "gmt plot %s_ellipses.dat -W0.4p,royalblue@40\n"
+                "gmt plot %s_errors.dat -W0.3p,gray60\n"
+                "gmt plot %s_truths.dat -Sc0.08c -Gforestgreen\n"
+                "gmt plot %s_estimates.dat -Sx0.13c -W0.7p,red3\n"
+                "gmt plot %s_receivers.dat -St0.26c -Gblack -W0.3p,white\n",
+                m, methods[m], (long long)c->alone[m].located, c->alone[m].median_m, c->same[m].median_m,
+                (long long)c->n_common, km, p, p, p, p, p);
+    }
+    fprintf(f, "gmt subplot end\ngmt end\n");
+    for (int k = 0; k < 3; k++)
+        if ((rc = hd_outfile_commit(&of[k])) < 0)
+            goto fail;
+    free(e);
+    if (do_draw) {
+        draw(gp, cdf_png);
+        draw_map(sh, map_png);
+    }
+    return 0;
+fail:
+    free(e);
+    for (int k = 0; k < 3; k++)
+        hd_outfile_abort(&of[k]);
+    return rc;
+}

@@ -1,5 +1,6 @@
 /* eval.h5 through the h5 helpers, report.json through jansson. */
 #include "eval/report.h"
+#include "eval/compare.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/util.h"
@@ -309,6 +310,54 @@ int hd_eval_write_json(FILE *out, const char *path, const hd_eval_report *rep, c
         return HD_ENOMEM;
     int bad = json_dumpf(report, out, JSON_INDENT(2) | JSON_REAL_PRECISION(8)) != 0;
     json_decref(report);
+    if (bad || fputc('\n', out) == EOF)
+        return hd_error(HD_EIO, "cannot write %s", path);
+    return 0;
+}
+
+/* ---- several methods on the same events ----------------------------------------- */
+
+int hd_eval_write_compare_h5(hid_t f, const hd_eval_comparison *c, const char *const *methods)
+{
+    hid_t g = H5Gcreate2(f, "compare", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return hd_error(HD_EIO, "cannot create /compare");
+    H5Gclose(g);
+    hd_eval_group rows[HD_EVAL_MAX_METHODS];
+    int rc = 0;
+    for (int q = 0; q < 2 && rc == 0; q++) {
+        for (int m = 0; m < c->n_methods; m++) {
+            memset(&rows[m], 0, sizeof rows[m]);
+            snprintf(rows[m].name, sizeof rows[m].name, "%s", methods[m]);
+            rows[m].m = q ? c->same[m] : c->alone[m];
+        }
+        rc = write_group_table(f, q ? "compare/same_events" : "compare/alone", rows, c->n_methods,
+                               q ? "method, on the events every method located" : "method, on every event");
+    }
+    hsize_t d1[1] = {(hsize_t)c->n};
+    if (rc == 0)
+        rc = hd_h5_write(f, "compare/common", H5T_NATIVE_UINT8, 1, d1, c->common, "1",
+                         "1: every method located the event (the same_events rows are scored on these)");
+    if (rc == 0)
+        rc = hd_h5_attr_int(f, "n_common", c->n_common);
+    if (rc == 0)
+        rc = hd_h5_attr_int(f, "n", c->n);
+    return rc;
+}
+
+int hd_eval_write_compare_json(FILE *out, const char *path, const hd_eval_comparison *c, const char *const *methods,
+                               const char *input)
+{
+    json_t *r = json_object(), *arr = json_array();
+    json_object_set_new(r, "input", json_string(input));
+    json_object_set_new(r, "events", json_integer(c->n));
+    json_object_set_new(r, "events_every_method_located", json_integer(c->n_common));
+    for (int m = 0; m < c->n_methods; m++)
+        json_array_append_new(arr, json_pack("{s:s, s:o, s:o}", "method", methods[m], "alone",
+                                             metrics_json(&c->alone[m]), "same_events", metrics_json(&c->same[m])));
+    json_object_set_new(r, "methods", arr);
+    int bad = json_dumpf(r, out, JSON_INDENT(2) | JSON_REAL_PRECISION(8)) != 0;
+    json_decref(r);
     if (bad || fputc('\n', out) == EOF)
         return hd_error(HD_EIO, "cannot write %s", path);
     return 0;

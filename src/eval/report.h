@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "config/config.h"
+#include "eval/compare.h"
 #include "eval/run.h"
 #include "eval/score.h"
 
@@ -47,5 +48,19 @@ int hd_eval_write_json(FILE *out, const char *path, const hd_eval_report *rep, c
  * missing or failing gnuplot is a warning). */
 int hd_eval_write_plots(const char *output, const hd_run *run, const hd_scored *sc, const hd_station *st, int R,
                         const char *method, int draw);
+
+/* Several methods on the same events (compare.h): /compare/alone and
+ * /compare/same_events (a row per method: n, located, median_m, p68_m,
+ * p95_m, coverage_1sigma, coverage_2sigma, coverage_68, coverage_95,
+ * median_crlb_m), /compare/common [n], root n and n_common; and the JSON
+ * report of the same. */
+int hd_eval_write_compare_h5(hid_t f, const hd_eval_comparison *c, const char *const *methods);
+int hd_eval_write_compare_json(FILE *out, const char *path, const hd_eval_comparison *c, const char *const *methods,
+                               const char *input);
+/* Beside output: NAME_cdf.png (gnuplot: each method's error CDF on the
+ * events every one located) and NAME_map.png (GMT: the methods' maps side
+ * by side, from each one's NAME_<method>_map_*.dat), with their scripts. */
+int hd_eval_write_compare_plots(const char *output, const hd_eval_comparison *c, const hd_eval_report *const *reps,
+                                const char *const *methods, const hd_run *run0, int draw);
 
 #endif

@@ -17,6 +17,7 @@
 #define HD_FORMAT_MODEL "model"
 #define HD_FORMAT_EVALUATION "evaluation"
 #define HD_FORMAT_POSITIONS "positions"
+#define HD_FORMAT_COMPARISON "comparison"
 
 /* Current versions written (a reader refuses a newer major). */
 #define HD_CAPTURES_VERSION 1
@@ -25,6 +26,7 @@
                               residuals' posterior t (earlier: the legacy scaling, hd_localize_cfg.legacy_scale) */
 #define HD_EVALUATION_VERSION 2 /* 2: counts (n, located, n_receivers, n_timed) stored as integers */
 #define HD_POSITIONS_VERSION 1
+#define HD_COMPARISON_VERSION 1
 
 typedef struct {
     const char *format;          /* HD_FORMAT_* */

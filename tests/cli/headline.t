@@ -44,4 +44,36 @@ PY
     is "$RC" 0 "$m: evaluate's and localize's counts add up to the events and match eval.h5"
     [ "$RC" -eq 0 ] || diag "$ERR"
 done
+
+# several methods on the same events: each alone, then one table on the
+# events every method located
+mkdir -p "$TMP/cmp"
+run "$HEIMDALL" evaluate -c "$cfg" --method tdoa,hybrid,rss -o "$TMP/cmp/eval.h5" "$TMP/f.h5"
+is "$RC" 0 "evaluate --method tdoa,hybrid,rss"
+like "$OUT" "the same [0-9]+ events \(located by every method, of 60\)" "says on how many events they are compared"
+like "$OUT" "hybrid +[0-9]+ \| +[0-9]+ " "one table, a row per method"
+run "$PYTHON" - "$TMP/cmp" <<'PY'
+import sys, json, h5py, numpy as np
+d = sys.argv[1]
+c = h5py.File(d + "/eval.h5", "r")
+assert c.attrs["heimdall_format"] in ("comparison", b"comparison")
+common = c["compare/common"][:].astype(bool)
+r = json.load(open(d + "/report.json"))
+assert r["events_every_method_located"] == common.sum() and [m["method"] for m in r["methods"]] == ["tdoa", "hybrid", "rss"]
+for k, m in enumerate(["tdoa", "hybrid", "rss"]):
+    e = h5py.File(d + "/eval_%s.h5" % m, "r")
+    st = e["status"][:]
+    located = (st == 0) | (st == 3)
+    assert not (common & ~located).any(), m          # common events are located by every method
+    med = np.median(e["error_m"][:][common])
+    assert abs(c["compare/same_events/median_m"][k] - med) < 1e-6 * max(med, 1), (m, med)
+    assert abs(r["methods"][k]["alone"]["median_m"] - e.attrs["median_m"]) < 1e-6 * e.attrs["median_m"]
+PY
+is "$RC" 0 "the same-event medians are each method's errors on exactly the events all located"
+[ "$RC" -eq 0 ] || diag "$ERR"
+for f in eval_cdf.png eval_map.sh eval_tdoa.h5 eval_hybrid_map.sh eval_rss.report.json; do
+    [ -s "$TMP/cmp/$f" ]; ok $? "cmp/$f"
+done
+run "$HEIMDALL" evaluate -q -c "$cfg" --method tdoa,tdoa -o "$TMP/cmp2.h5" "$TMP/f.h5"
+is "$RC" 2 "a method listed twice is refused"
 done_testing
