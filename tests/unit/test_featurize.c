@@ -1,0 +1,397 @@
+/* featurize: the featurizer library (src/features/featurize.h) on hand-made
+ * events — healthy, dead, clipped, not captured, level-only and
+ * uncalibrated receivers; the pair masking rules (no GPS time, a narrow
+ * carrier, reference pairs) and a wideband pair with a known delay timed
+ * within a few sigma; the automatic lag window. */
+#include "config/config.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "features/featurize.h"
+#include "features/features.h"
+#include "geo/geo.h"
+#include "tap.h"
+
+#include <complex.h>
+#include <fftw3.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FS 24000.0
+#define N 8192
+#define R 4
+#define NP 6
+#define L 16
+#define F HD_FEAT_COUNT
+#define SCALE 0.1 /* signal amplitude re full scale */
+
+/* A band-limited noise-like signal (±bw/2 Hz, unit power) as heard by R
+ * receivers: receiver r's copy delayed by d[r] samples (fractional, exact
+ * for the band), with its own complex noise at snr_db[r] (full band),
+ * scaled by SCALE and quantised to int16 interleaved into iq[r*2N]. */
+static void wideband(int16_t *iq, const double *d, const double *snr_db, const int *which, int nr, double bw,
+                     uint32_t seed)
+{
+    int M = 4 * N;
+    fftw_complex *S = fftw_alloc_complex(M), *T = fftw_alloc_complex(M);
+    hd_rng g;
+    hd_rng_init(&g, seed, 1, 0, HD_RNG_TEST);
+    int kb = (int)(bw / 2 / FS * M);
+    for (int k = 0; k < M; k++) {
+        int kk = k < M / 2 ? k : k - M;
+        S[k] = abs(kk) <= kb ? hd_rng_normal(&g) + I * hd_rng_normal(&g) : 0;
+    }
+    double p = 0;
+    for (int q = 0; q < nr; q++) {
+        int r = which[q];
+        for (int k = 0; k < M; k++) {
+            int kk = k < M / 2 ? k : k - M;
+            T[k] = S[k] * cexp(-I * 2 * M_PI * kk * d[q] / M);
+        }
+        fftw_plan pl = fftw_plan_dft_1d(M, T, T, FFTW_BACKWARD, FFTW_ESTIMATE);
+        fftw_execute(pl);
+        fftw_destroy_plan(pl);
+        if (q == 0) {
+            p = 0;
+            for (int i = 0; i < N; i++)
+                p += creal(T[N + i] * conj(T[N + i]));
+            p /= N;
+        }
+        double sc = SCALE / sqrt(p), ns = SCALE * sqrt(pow(10, -snr_db[q] / 10) / 2);
+        for (int i = 0; i < N; i++) {
+            double re = creal(T[N + i]) * sc + ns * hd_rng_normal(&g);
+            double im = cimag(T[N + i]) * sc + ns * hd_rng_normal(&g);
+            iq[(size_t)r * 2 * N + 2 * i] = (int16_t)lrint(re * 32768);
+            iq[(size_t)r * 2 * N + 2 * i + 1] = (int16_t)lrint(im * 32768);
+        }
+    }
+    fftw_free(S);
+    fftw_free(T);
+}
+
+/* A carrier at f Hz (amplitude SCALE) in noise at snr_db. */
+static void carrier(int16_t *x, double f, double snr_db, uint32_t seed)
+{
+    hd_rng g;
+    hd_rng_init(&g, seed, 2, 0, HD_RNG_TEST);
+    double ns = SCALE * sqrt(pow(10, -snr_db / 10) / 2);
+    for (int i = 0; i < N; i++) {
+        double ph = 2 * M_PI * f * i / FS;
+        x[2 * i] = (int16_t)lrint((SCALE * cos(ph) + ns * hd_rng_normal(&g)) * 32768);
+        x[2 * i + 1] = (int16_t)lrint((SCALE * sin(ph) + ns * hd_rng_normal(&g)) * 32768);
+    }
+}
+
+/* Amplify receiver r's capture by gain and saturate it at full scale; the
+ * clipped fraction as cmd/import.c counts it. */
+static double saturate(int16_t *x, double gain)
+{
+    int64_t clip = 0;
+    for (int i = 0; i < 2 * N; i++) {
+        double v = x[i] * gain;
+        x[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+        clip += x[i] == 32767 || x[i] == -32768;
+    }
+    return (double)clip / (2.0 * N);
+}
+
+static double power_dbfs(const int16_t *x)
+{
+    double p = 0;
+    for (int i = 0; i < 2 * N; i++)
+        p += ((double)x[i] / 32768) * ((double)x[i] / 32768);
+    return 10 * log10(p / N);
+}
+
+static int pair_index(int i, int j)
+{
+    for (int p = 0; p < NP; p++) {
+        int a, b;
+        hd_features_pair(R, p, &a, &b);
+        if (a == i && b == j)
+            return p;
+    }
+    return -1;
+}
+
+static int all_zero(const float *f, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (f[k] != 0)
+            return 0;
+    return 1;
+}
+
+static int all_finite(const float *f, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (!isfinite(f[k]))
+            return 0;
+    return 1;
+}
+
+typedef struct {
+    hd_event ev;
+    hd_link lk[R];
+    int16_t iq[R * 2 * N];
+    float levels[R * L];
+    float feat[R * F], psr[NP];
+    uint8_t mask[R], tmask[NP];
+    double delay[NP], sigma[NP];
+    float *logmel;
+} event_buf;
+
+static void event_reset(event_buf *b)
+{
+    memset(&b->ev, 0, sizeof b->ev);
+    b->ev.sample_rate_hz = FS;
+    b->ev.n_samples = N;
+    b->ev.n_levels = L;
+    b->ev.frequency_hz = 446e6;
+    hd_tx_truth_unknown(&b->ev.truth);
+    memset(b->iq, 0, sizeof b->iq);
+    memset(b->levels, 0, sizeof b->levels);
+    for (int r = 0; r < R; r++) {
+        hd_link *l = &b->lk[r];
+        memset(l, 0, sizeof *l);
+        l->status = HD_RX_OK;
+        l->has_iq = 1;
+        l->gps_ok = 1;
+        l->gain_db = 10;
+        hd_link_truth_unknown(&l->truth);
+    }
+}
+
+static int featurize(hd_featurizer *fz, event_buf *b, hd_featurize_counts *cnt)
+{
+    hd_featurize_rows o = {b->feat, b->mask, b->delay, b->sigma, b->psr, b->tmask, b->logmel};
+    return hd_featurizer_block(fz, 1, &b->ev, b->lk, b->iq, b->levels, &o, cnt);
+}
+
+int main(void)
+{
+    plan_no_plan();
+    hd_config cfg;
+    if (hd_config_load(&cfg, NULL, NULL, 0) < 0) {
+        diag("%s", hd_errmsg());
+        return 1;
+    }
+    hd_featurize_cfg fc = cfg.featurize;
+    hd_station st[R];
+    memset(st, 0, sizeof st);
+    for (int r = 0; r < R; r++) {
+        snprintf(st[r].id, sizeof st[r].id, "rx%d", r);
+        st[r].lat = 45.0 + 0.05 * r;
+        st[r].lon = 7.6 + 0.03 * r;
+        st[r].alt_m = 300;
+        st[r].antenna_height_m = 10;
+        st[r].clock = HD_CLOCK_GPS;
+        st[r].clock_sigma_ns = 20;
+        st[r].full_scale_dbm = -20;
+    }
+
+    /* the automatic lag window: largest baseline over c, 6 clock sigma, 50 µs */
+    double dmax = 0;
+    for (int i = 0; i < R; i++)
+        for (int j = i + 1; j < R; j++) {
+            double dd = hd_geo_slant_range(st[i].lat, st[i].lon, 310, st[j].lat, st[j].lon, 310);
+            dmax = dd > dmax ? dd : dmax;
+        }
+    double want_lag = 1.05 * dmax / HD_SPEED_OF_LIGHT + 6 * 20e-9 + 50e-6;
+    is_double(hd_featurize_auto_max_lag(st, R), want_lag, 1e-12, "auto max lag: 1.05 baseline/c + 6 clock sigma + 50 us");
+    hd_featurizer fz;
+    fc.max_lag_s = 0;
+    ok(hd_featurizer_init(&fz, &fc, st, R, N, L, MPI_COMM_NULL) == 0, "featurizer init (auto lag)");
+    is_double(fz.max_lag_s, want_lag, 1e-12, "featurize.max_lag_s 0 takes the automatic window");
+    is_int(fz.P, NP, "pairs of 4 receivers");
+    hd_featurizer_release(&fz);
+    {
+        hd_featurize_cfg bad = fc;
+        bad.logmel = 1;
+        bad.logmel_n_fft = 2 * N;
+        ok(hd_featurizer_init(&fz, &bad, st, R, N, L, MPI_COMM_NULL) == HD_ECONFIG,
+           "a log-mel frame longer than the captures is a config error");
+    }
+
+    fc.max_lag_s = 1e-3;
+    fc.logmel = 1;
+    ok(hd_featurizer_init(&fz, &fc, st, R, N, L, MPI_COMM_NULL) == 0, "featurizer init (1 ms lag, log-mel)");
+    int T = fz.logmel_frames, M = fz.logmel_mels;
+    ok(T > 0 && M == fc.logmel_n_mels, "log-mel frames %d × %d mels", T, M);
+    event_buf *b = calloc(1, sizeof *b);
+    b->logmel = calloc((size_t)R * T * M, sizeof *b->logmel);
+    hd_featurize_counts cnt = {0};
+
+    /* ---- event 1: healthy pair with a known delay, a dead and a clipped receiver */
+    event_reset(b);
+    const double d01 = 3.37; /* samples: receiver 1 hears it 140 µs later */
+    {
+        double d[3] = {0, d01, 0}, snr[3] = {20, 20, 20};
+        int which[3] = {0, 1, 3};
+        wideband(b->iq, d, snr, which, 3, 8000, 11);
+    }
+    b->lk[3].clipped_fraction = saturate(b->iq + 3 * 2 * N, 8.0); /* receiver 2 stays all zero: dead */
+    ok(b->lk[3].clipped_fraction > fc.max_clipped_fraction, "clipped receiver: %.3f above max_clipped_fraction %.3f",
+       b->lk[3].clipped_fraction, fc.max_clipped_fraction);
+    double p0 = power_dbfs(b->iq);
+    ok(featurize(&fz, b, &cnt) == 0, "event 1 featurized");
+    const float *f0 = b->feat, *f1 = b->feat + F;
+    is_int(b->mask[0], 1, "healthy receiver: mask 1");
+    ok(all_finite(f0, F), "healthy receiver: every feature finite");
+    is_double(f0[HD_FEAT_RSS_DBFS], p0, 0.1, "healthy receiver: RSS dBFS is the capture's power (0.1 dB: tapered spectrum)");
+    is_double(f0[HD_FEAT_SNR_DB], 20, 2, "healthy receiver: SNR about 20 dB");
+    ok(f0[HD_FEAT_RMS_BW_HZ] > 1500 && f0[HD_FEAT_RMS_BW_HZ] < 3500, "healthy receiver: RMS bandwidth %.0f Hz of ±4 kHz",
+       f0[HD_FEAT_RMS_BW_HZ]);
+    ok(f0[HD_FEAT_OCC_BW_HZ] > 6000 && f0[HD_FEAT_OCC_BW_HZ] < 9000, "healthy receiver: occupied bandwidth %.0f Hz",
+       f0[HD_FEAT_OCC_BW_HZ]);
+    {
+        /* signal power = total - noise: SNR 20 dB → signal is 100/101 of the total */
+        double sig = p0 + 10 * log10(100.0 / 101.0);
+        is_double(f0[HD_FEAT_RSS_DBM], sig - 10 + (-20), 0.5, "healthy receiver: dBm = signal dBFS - gain + full scale");
+    }
+    is_double(f0[HD_FEAT_HAS_IQ], 1, 0, "healthy receiver: has_iq 1");
+    is_double(f0[HD_FEAT_GPS_OK], 1, 0, "healthy receiver: gps_ok 1");
+    is_int(b->mask[1], 1, "second healthy receiver: mask 1");
+    ok(all_finite(f1, F), "second healthy receiver: features finite");
+    is_int(b->mask[2], 0, "dead receiver (all-zero IQ): masked");
+    ok(all_zero(b->feat + 2 * F, F), "dead receiver: features 0");
+    is_int(b->mask[3], 0, "clipped receiver: masked");
+    ok(all_zero(b->feat + 3 * F, F), "clipped receiver: features 0");
+    {
+        int p = pair_index(0, 1);
+        double want = d01 / FS;
+        is_int(b->tmask[p], 1, "wideband pair (0,1): timed");
+        ok(b->sigma[p] > 0 && b->sigma[p] < 1e-6, "wideband pair: sigma %.3g s (sub-microsecond)", b->sigma[p]);
+        ok(fabs(b->delay[p] - want) < 4 * b->sigma[p], "wideband pair: delay %.4g us, true %.4g us, within 4 sigma (%.3g us)",
+           b->delay[p] * 1e6, want * 1e6, b->sigma[p] * 1e6);
+        ok(b->sigma[p] >= sqrt(2) * 20e-9 * 0.999, "wideband pair: sigma includes both GPS clocks' sigma");
+        ok(b->psr[p] >= fc.psr_min_db, "wideband pair: psr %.1f dB above psr_min_db", b->psr[p]);
+    }
+    for (int p = 0; p < NP; p++) {
+        int i, j;
+        hd_features_pair(R, p, &i, &j);
+        if (i == 2 || j == 2 || i == 3 || j == 3) {
+            char what[64];
+            snprintf(what, sizeof what, "pair (%d,%d) with a masked end: masked, zeros", i, j);
+            ok(b->tmask[p] == 0 && b->delay[p] == 0 && b->sigma[p] == 0 && b->psr[p] == 0, "%s", what);
+        }
+    }
+    ok(!all_zero(b->logmel, T * M), "healthy receiver: log-mel spectrogram filled");
+    ok(all_zero(b->logmel + (size_t)2 * T * M, T * M) && all_zero(b->logmel + (size_t)3 * T * M, T * M),
+       "masked receivers: log-mel 0");
+    is_int(cnt.tdoa_cand, 1, "event 1: one GPS-timed candidate pair");
+    is_int(cnt.tdoa_ok, 1, "event 1: one valid pair measurement");
+
+    /* ---- event 2: no GPS on one end, a narrow carrier, a receiver not captured */
+    event_reset(b);
+    {
+        double d[3] = {0, 2.0, 1.0}, snr[3] = {20, 20, 20};
+        int which[3] = {0, 1, 3};
+        wideband(b->iq, d, snr, which, 3, 8000, 12);
+    }
+    b->lk[1].gps_ok = 0; /* a free-running clock */
+    carrier(b->iq + 2 * 2 * N, 1000, 25, 13);
+    b->lk[3].status = HD_RX_TIMEOUT;
+    memset(&cnt, 0, sizeof cnt);
+    ok(featurize(&fz, b, &cnt) == 0, "event 2 featurized");
+    is_int(b->mask[1], 1, "receiver without GPS time: features valid (mask 1)");
+    is_double(b->feat[F + HD_FEAT_GPS_OK], 0, 0, "receiver without GPS time: gps_ok feature 0");
+    is_int(b->tmask[pair_index(0, 1)], 0, "pair with no GPS time on one end: masked");
+    is_int(b->mask[2], 1, "narrow carrier: receiver features valid");
+    ok(b->feat[2 * F + HD_FEAT_RMS_BW_HZ] < fc.min_rms_bw_hz, "narrow carrier: RMS bandwidth %.1f Hz below min_rms_bw_hz %.0f",
+       b->feat[2 * F + HD_FEAT_RMS_BW_HZ], fc.min_rms_bw_hz);
+    is_double(b->feat[2 * F + HD_FEAT_FREQ_OFFSET_HZ], 1000, 50, "narrow carrier: frequency offset 1 kHz");
+    is_int(b->tmask[pair_index(0, 2)], 0, "pair with a narrow carrier (GPS on both ends): masked");
+    is_int(b->mask[3], 0, "receiver not captured (timeout): masked");
+    ok(all_zero(b->feat + 3 * F, F), "receiver not captured: features 0");
+    is_int(cnt.tdoa_cand, 1, "event 2: only (0,2) is a GPS-timed candidate");
+    is_int(cnt.tdoa_ok, 0, "event 2: no valid pair measurement");
+
+    /* ---- event 3: a level-only receiver and an uncalibrated one */
+    event_reset(b);
+    {
+        double d[3] = {0, 1.5, 2.5}, snr[3] = {20, 20, 20};
+        int which[3] = {0, 1, 3};
+        wideband(b->iq, d, snr, which, 3, 8000, 14);
+    }
+    b->lk[2].has_iq = 0;
+    b->lk[2].has_levels = 1;
+    b->lk[2].gps_ok = 0;
+    double lin = 0;
+    for (int i = 0; i < L; i++) {
+        float v = (float)(-50 + (i % 2 ? 2 : -2));
+        b->levels[2 * L + i] = v;
+        lin += pow(10, v / 10);
+    }
+    double lrss = 10 * log10(lin / L);
+    b->lk[3].gain_db = NAN; /* what import kiwiwav gives: gain and full scale unknown */
+    memset(&cnt, 0, sizeof cnt);
+    ok(featurize(&fz, b, &cnt) == 0, "event 3 featurized");
+    const float *f2 = b->feat + 2 * F;
+    is_int(b->mask[2], 1, "level-only receiver: mask 1");
+    is_double(f2[HD_FEAT_RSS_DBFS], lrss, 1e-4, "level-only receiver: RSS is the mean level power");
+    is_double(f2[HD_FEAT_RSS_DBM], lrss - 10 - 20, 1e-4, "level-only receiver: dBm = RSS - gain + full scale");
+    is_double(f2[HD_FEAT_LEVEL_STD_DB], 2, 1e-4, "level-only receiver: level spread 2 dB");
+    is_double(f2[HD_FEAT_HAS_IQ], 0, 0, "level-only receiver: has_iq 0");
+    is_double(f2[HD_FEAT_SNR_DB], 0, 0, "level-only receiver: no SNR");
+    is_int(b->tmask[pair_index(0, 2)] + b->tmask[pair_index(1, 2)] + b->tmask[pair_index(2, 3)], 0,
+           "level-only receiver: its pairs masked");
+    /* BUG (issue 16, fixed in the next commit): an uncalibrated gain makes
+     * the dBm NaN and the never-NaN rule wipes every feature and the mask */
+    is_int(b->mask[3], 0, "BUG today: uncalibrated receiver (gain_db NaN) masked");
+    ok(all_zero(b->feat + 3 * F, F), "BUG today: uncalibrated receiver's finite features wiped to 0");
+    is_int(b->tmask[pair_index(0, 3)], 0, "BUG today: uncalibrated receiver's pairs masked (not timed)");
+    is_int(b->tmask[pair_index(0, 1)], 1, "calibrated pair (0,1) in the same event: timed");
+    hd_featurizer_release(&fz);
+
+    /* the same with the station's full scale unknown (SigMF / kiwiwav stations) */
+    {
+        hd_station su[R];
+        memcpy(su, st, sizeof su);
+        su[3].full_scale_dbm = NAN;
+        event_reset(b);
+        double d[2] = {0, 1.5}, snr[2] = {20, 20};
+        int which[2] = {0, 3};
+        wideband(b->iq, d, snr, which, 2, 8000, 15);
+        b->lk[1].status = b->lk[2].status = HD_RX_NOT_RUN;
+        ok(hd_featurizer_init(&fz, &fc, su, R, N, L, MPI_COMM_NULL) == 0, "featurizer init (uncalibrated station)");
+        ok(featurize(&fz, b, NULL) == 0, "event 4 featurized (counts NULL)");
+        is_int(b->mask[3], 0, "BUG today: full_scale_dbm NaN masks the receiver");
+        is_int(b->tmask[pair_index(0, 3)], 0, "BUG today: and its pair is not timed");
+        hd_featurizer_release(&fz);
+    }
+
+    /* ---- pairs: reference — only each event's best-SNR receiver against the others */
+    fc.pairs = HD_PAIRS_REFERENCE;
+    fc.logmel = 0;
+    ok(hd_featurizer_init(&fz, &fc, st, R, N, L, MPI_COMM_NULL) == 0, "featurizer init (pairs: reference)");
+    event_reset(b);
+    {
+        double d[3] = {0, 1.25, 2.75}, snr[3] = {15, 30, 10};
+        int which[3] = {0, 1, 2};
+        wideband(b->iq, d, snr, which, 3, 8000, 16);
+    }
+    b->lk[3].status = HD_RX_REFUSED;
+    memset(&cnt, 0, sizeof cnt);
+    ok(featurize(&fz, b, &cnt) == 0, "event 5 featurized");
+    is_int(b->tmask[pair_index(0, 1)], 1, "reference pairs: (0,1) with the best-SNR receiver 1 timed");
+    is_int(b->tmask[pair_index(1, 2)], 1, "reference pairs: (1,2) timed");
+    is_int(b->tmask[pair_index(0, 2)], 0, "reference pairs: (0,2) without the reference masked");
+    {
+        int p = pair_index(1, 2);
+        double want = (2.75 - 1.25) / FS;
+        ok(fabs(b->delay[p] - want) < 4 * b->sigma[p], "reference pair (1,2): delay %.4g us, true %.4g us (sigma %.3g us)",
+           b->delay[p] * 1e6, want * 1e6, b->sigma[p] * 1e6);
+    }
+    is_int(cnt.tdoa_cand, 3, "event 5: three candidate pairs");
+    is_int(cnt.tdoa_ok, 2, "event 5: two timed");
+    hd_featurizer_release(&fz);
+
+    free(b->logmel);
+    free(b);
+    hd_config_release(&cfg);
+    fftw_cleanup();
+    hd_fft_cleanup();
+    done_testing();
+    return exit_status();
+}
