@@ -18,7 +18,8 @@ void hd_cmd_info_usage(FILE *out)
             "Describe heimdall HDF5 files: format and version, provenance (software,\n"
             "git commit, creation time, command line, config and input hashes), every\n"
             "dataset with its shape, type and units, and a summary (for captures:\n"
-            "events, receivers, sample rate, link status counts, SNR spread).\n"
+            "events, receivers, sample rate, link status counts, SNR spread; for\n"
+            "features: valid receivers, and why receivers and pairs were masked).\n"
             "\n"
             "Options:\n"
             "  -h, --help   this help\n");
@@ -161,6 +162,65 @@ done:
     free(has_lv);
 }
 
+/* One reason dataset (/mask_reason, /tdoa/mask_reason): counts per name in
+ * its `names` attribute, on one line. */
+static void reason_counts(hid_t f, const char *name, const char *label)
+{
+    int rank, nn = 0;
+    hsize_t dims[8];
+    uint8_t *why = NULL;
+    char **names = NULL;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0)
+        return;
+    if (hd_h5_read_attr_strarray(d, "names", &names, &nn) == 0 &&
+        hd_h5_read(f, name, H5T_NATIVE_UINT8, &rank, dims, (void **)&why) == 0 && rank == 2) {
+        size_t n = (size_t)dims[0] * dims[1], counts[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            counts[why[i]]++;
+        printf("  %s: %zu ok; masked:", label, counts[0]);
+        for (int k = 1; k < 256; k++)
+            if (counts[k] || k < nn)
+                printf(" %s %zu", k < nn ? names[k] : "unknown", counts[k]);
+        printf("\n");
+    }
+    for (int k = 0; names && k < nn; k++)
+        free(names[k]);
+    free(names);
+    free(why);
+    H5Dclose(d);
+}
+
+static void features_summary(hid_t f)
+{
+    int rank;
+    hsize_t dims[8];
+    uint8_t *mask = NULL, *dbm = NULL;
+    printf("\nSummary:\n");
+    if (hd_h5_read(f, "mask", H5T_NATIVE_UINT8, &rank, dims, (void **)&mask) == 0 && rank == 2) {
+        size_t n = (size_t)dims[0] * dims[1], valid = 0, nodbm = 0;
+        int has_dbm = H5Lexists(f, "dbm_ok", H5P_DEFAULT) > 0 &&
+                      hd_h5_read(f, "dbm_ok", H5T_NATIVE_UINT8, &rank, dims, (void **)&dbm) == 0;
+        for (size_t i = 0; i < n; i++) {
+            valid += mask[i];
+            nodbm += has_dbm && mask[i] && !dbm[i];
+        }
+        printf("  events: %llu   receivers: %llu   valid receiver features: %zu of %zu", (unsigned long long)dims[0],
+               (unsigned long long)dims[1], valid, n);
+        if (has_dbm)
+            printf(" (%zu without a calibrated dBm)", nodbm);
+        printf("\n");
+    }
+    if (H5Lexists(f, "mask_reason", H5P_DEFAULT) > 0) {
+        reason_counts(f, "mask_reason", "receivers");
+        reason_counts(f, "tdoa/mask_reason", "pairs");
+    } else {
+        printf("  mask reasons: not recorded (older file or imported features)\n");
+    }
+    free(mask);
+    free(dbm);
+}
+
 static int info_one(const char *path)
 {
     hid_t f;
@@ -189,6 +249,8 @@ static int info_one(const char *path)
     H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, NULL);
     if (strcmp(format, HD_FORMAT_CAPTURES) == 0)
         captures_summary(f);
+    else if (strcmp(format, HD_FORMAT_FEATURES) == 0)
+        features_summary(f);
     H5Fclose(f);
     return 0;
 }
