@@ -60,6 +60,21 @@ void hd_cmd_featurize_usage(FILE *out)
     hd_cli_common_usage(out);
 }
 
+/* why receivers and pairs were masked, one line each */
+static void report_reasons(const hd_featurize_counts *c)
+{
+    char line[512];
+    int off = snprintf(line, sizeof line, "receivers: %lld valid (%lld without a calibrated dBm); masked:",
+                       (long long)c->rx_why[0], (long long)c->no_dbm);
+    for (int k = 1; k < HD_WHY_RX_COUNT; k++)
+        off += snprintf(line + off, sizeof line - (size_t)off, " %s %lld", hd_rx_why_name(k), (long long)c->rx_why[k]);
+    hd_info("%s", line);
+    off = snprintf(line, sizeof line, "pairs: %lld timed; not timed:", (long long)c->pair_why[0]);
+    for (int k = 1; k < HD_WHY_PAIR_COUNT; k++)
+        off += snprintf(line + off, sizeof line - (size_t)off, " %s %lld", hd_pair_why_name(k), (long long)c->pair_why[k]);
+    hd_info("%s", line);
+}
+
 static int run(const hd_cli *cli, hd_config *cfg)
 {
     int rc, rank = hd_par_rank(), size = hd_par_size();
@@ -100,7 +115,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
     o.psr = hd_calloc(B * Pn, sizeof *o.psr);
     o.tmask = hd_calloc(B * Pn, 1);
     o.logmel = hd_calloc(B * R * (size_t)T * (size_t)Mm + 1, sizeof *o.logmel);
-    if (!ev || !lk || !iq || !levels || !o.feat || !o.mask || !o.delay || !o.sigma || !o.psr || !o.tmask || !o.logmel) {
+    o.why = hd_calloc(B * R, 1);
+    o.twhy = hd_calloc(B * Pn, 1);
+    o.dbm_ok = hd_calloc(B * R, 1);
+    if (!ev || !lk || !iq || !levels || !o.feat || !o.mask || !o.delay || !o.sigma || !o.psr || !o.tmask || !o.logmel ||
+        !o.why || !o.twhy || !o.dbm_ok) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -112,6 +131,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
         (rc = hd_features_create(&w, out.file, rd.n_events, R, rd.has_truth, cfg->featurize.compression, T, Mm)) < 0)
         goto fail;
     w_open = 1;
+    if ((rc = hd_features_create_reasons(&w, out.file, cfg->featurize.compression)) < 0)
+        goto fail;
 
     if (coop)
         hd_info("captures of %d samples: transforms distributed over %d ranks (fftw3-mpi)", N, size);
@@ -147,7 +168,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
         /* cooperative: every rank holds the same rows; rank 0 writes them */
         int nw = coop && rank != 0 ? 0 : n;
         if ((rc = hd_features_write_block(&w, first < e ? first : e, nw, ev, lk, o.feat, o.mask, o.delay, o.sigma,
-                                          o.psr, o.tmask, o.logmel)) < 0)
+                                          o.psr, o.tmask, o.logmel)) < 0 ||
+            (rc = hd_features_write_reasons(&w, first < e ? first : e, nw, o.why, o.twhy, o.dbm_ok)) < 0)
             goto fail;
         int64_t d = nw;
         if (size > 1)
@@ -159,10 +181,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_features_close(&w);
     hd_runinfo_set_events(rd.n_events);
     w_open = 0;
-    if (size > 1 && !coop) {
-        MPI_Allreduce(MPI_IN_PLACE, &cnt.tdoa_ok, 1, MPI_INT64_T, MPI_SUM, comm);
-        MPI_Allreduce(MPI_IN_PLACE, &cnt.tdoa_cand, 1, MPI_INT64_T, MPI_SUM, comm);
-    }
+    if (size > 1 && !coop) /* the counts are int64_t only */
+        MPI_Allreduce(MPI_IN_PLACE, &cnt, (int)(sizeof cnt / sizeof(int64_t)), MPI_INT64_T, MPI_SUM, comm);
     {
         const char *inputs[] = {input};
         hd_h5_provenance prov = {.format = HD_FORMAT_FEATURES, .version = HD_FEATURES_VERSION,
@@ -182,6 +202,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
             "%.1f s (%.1f events/s, %d rank%s)",
             (long long)rd.n_events, R, P, (long long)cnt.tdoa_ok, (long long)cnt.tdoa_cand, cli->output, el,
             el > 0 ? rd.n_events / el : 0.0, size, size > 1 ? "s" : "");
+    report_reasons(&cnt);
 fail:
     if (rc < 0 && prog.total)
         hd_progress_finish(&prog);
@@ -203,6 +224,9 @@ fail:
     free(o.psr);
     free(o.tmask);
     free(o.logmel);
+    free(o.why);
+    free(o.twhy);
+    free(o.dbm_ok);
     hd_fft_cleanup();
     return rc;
 }

@@ -1,4 +1,5 @@
-/* The featurizer's science (moved from cmd/featurize.c, unchanged). */
+/* The featurizer's science (moved from cmd/featurize.c), with the reason
+ * behind every mask. */
 #include "features/featurize.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -9,10 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Per receiver features of one event: feat[R*F], mask[R]; leaves each
+/* Per receiver features of one event: feat[R*F], mask[R], why[R],
+ * dbm_ok[R]; leaves each
  * receiver's float IQ in c->x and its spectral summary in c->sp. */
 static int receiver_features(hd_featurizer *c, const hd_event *ev, const hd_link *lk, const int16_t *iq,
-                             const float *levels, float *feat, uint8_t *mask)
+                             const float *levels, float *feat, uint8_t *mask, uint8_t *why, uint8_t *dbm_ok)
 {
     const int R = c->R, N = c->N, L = c->L, F = HD_FEAT_COUNT;
     const hd_featurize_cfg *fc = &c->cfg;
@@ -20,6 +22,8 @@ static int receiver_features(hd_featurizer *c, const hd_event *ev, const hd_link
     int rc;
     memset(feat, 0, (size_t)R * F * sizeof *feat);
     memset(mask, 0, (size_t)R);
+    memset(why, HD_WHY_RX_OK, (size_t)R);
+    memset(dbm_ok, 0, (size_t)R);
     /* the lags any pair may search: the GPS time stamps' spread and max lag */
     double t0lo = INFINITY, t0hi = -INFINITY;
     for (int r = 0; r < R; r++)
@@ -35,8 +39,10 @@ static int receiver_features(hd_featurizer *c, const hd_event *ev, const hd_link
         float *f = feat + (size_t)r * F;
         hd_spectral *sp = &c->sp[r];
         memset(sp, 0, sizeof *sp);
-        if (l->status != HD_RX_OK)
+        if (l->status != HD_RX_OK) {
+            why[r] = HD_WHY_RX_NOT_CAPTURED;
             continue;
+        }
         const hd_station *st = &c->stations[r];
         if (l->has_iq) {
             float *x = c->x + (size_t)r * 2 * N;
@@ -45,8 +51,10 @@ static int receiver_features(hd_featurizer *c, const hd_event *ev, const hd_link
             for (int i = 0; i < 2 * N && !nonzero; i++)
                 nonzero = q[i] != 0;
             hd_dsp_iq_to_float(q, (size_t)N, 1.0f / 32768.0f, x);
-            if (!nonzero || l->clipped_fraction > fc->max_clipped_fraction)
-                continue; /* a dead or saturated receiver: masked */
+            if (!nonzero || l->clipped_fraction > fc->max_clipped_fraction) {
+                why[r] = !nonzero ? HD_WHY_RX_DEAD : HD_WHY_RX_CLIPPED; /* masked */
+                continue;
+            }
             if ((rc = hd_dsp_net_receiver(c->net, r, x, c->psd, sp)) < 0)
                 return rc;
             double sig_dbfs = 10 * log10(sp->signal_power > 1e-30 ? sp->signal_power : 1e-30);
@@ -77,22 +85,42 @@ static int receiver_features(hd_featurizer *c, const hd_event *ev, const hd_link
             f[HD_FEAT_LEVEL_STD_DB] = (float)(var > 0 ? sqrt(var) : 0);
             f[HD_FEAT_GPS_OK] = (float)l->gps_ok;
             mask[r] = isfinite(rss);
+        } else {
+            why[r] = HD_WHY_RX_NO_DATA;
+            continue;
         }
-        for (int k = 0; k < F; k++) /* never NaN in the output */
+        /* never NaN in the output: only what is not finite is dropped. An
+         * unknown gain or full scale leaves the receiver without a dBm */
+        dbm_ok[r] = mask[r] && isfinite(f[HD_FEAT_RSS_DBM]);
+        for (int k = 0; k < F; k++)
             if (!isfinite(f[k])) {
-                memset(f, 0, F * sizeof *f);
-                mask[r] = 0;
-                break;
+                f[k] = 0;
+                if (k != HD_FEAT_RSS_DBM)
+                    mask[r] = 0;
             }
+        if (!mask[r]) {
+            why[r] = HD_WHY_RX_NOT_FINITE;
+            dbm_ok[r] = 0;
+        }
     }
 
     return 0;
 }
 
+/* Does the lag window center_s ± max_lag_s miss every lag at which two
+ * n-sample captures overlap? (The correlators' own test, src/dsp.) */
+static int outside_overlap(double center_s, double max_lag_s, double fs, int n)
+{
+    long center = lround(center_s * fs), maxlag = (long)ceil(max_lag_s * fs);
+    if (maxlag < 1)
+        maxlag = 1;
+    return center - maxlag > n - 1 || center + maxlag < -(n - 1);
+}
+
 /* Time differences of one event's pairs: both ends GPS-timed IQ with valid
- * features; delay/sigma/psr/tmask[P]. */
+ * features; delay/sigma/psr/tmask/twhy[P]. */
 static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, const uint8_t *mask, double *delay,
-                     double *sigma, float *psr, uint8_t *tmask)
+                     double *sigma, float *psr, uint8_t *tmask, uint8_t *twhy)
 {
     const int R = c->R, N = c->N;
     const hd_featurize_cfg *fc = &c->cfg;
@@ -118,13 +146,22 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
         sigma[p] = 0;
         psr[p] = 0;
         tmask[p] = 0;
-        if (!mask[i] || !mask[j] || !lk[i].has_iq || !lk[j].has_iq || !lk[i].gps_ok || !lk[j].gps_ok)
+        twhy[p] = HD_WHY_PAIR_OK;
+        if (!mask[i] || !mask[j] || !lk[i].has_iq || !lk[j].has_iq || !lk[i].gps_ok || !lk[j].gps_ok) {
+            twhy[p] = !mask[i] || !mask[j]               ? HD_WHY_PAIR_END_MASKED
+                      : !lk[i].has_iq || !lk[j].has_iq ? HD_WHY_PAIR_LEVEL_ONLY
+                                                       : HD_WHY_PAIR_NO_GPS_TIME;
             continue;
+        }
         /* a carrier (or anything too narrow) has no bandwidth to time */
-        if (c->sp[i].rms_bw_hz < fc->min_rms_bw_hz || c->sp[j].rms_bw_hz < fc->min_rms_bw_hz)
+        if (c->sp[i].rms_bw_hz < fc->min_rms_bw_hz || c->sp[j].rms_bw_hz < fc->min_rms_bw_hz) {
+            twhy[p] = HD_WHY_PAIR_TOO_NARROW;
             continue;
-        if (fc->pairs == HD_PAIRS_REFERENCE && i != ref && j != ref)
+        }
+        if (fc->pairs == HD_PAIRS_REFERENCE && i != ref && j != ref) {
+            twhy[p] = HD_WHY_PAIR_NOT_REFERENCE;
             continue;
+        }
         float *a = c->x + (size_t)i * 2 * N, *b = c->x + (size_t)j * 2 * N;
         /* b(n) ≈ a(n - D) with D = (TOA_j - TOA_i) - (t0_j - t0_i): search
          * around the lag the time stamps predict, TOA difference ± baseline */
@@ -141,8 +178,11 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
         } else {
             xc = c->xc[p];
         }
-        if (!xc.valid || !isfinite(xc.delay_s) || !isfinite(xc.sigma_s))
+        if (!xc.valid || !isfinite(xc.delay_s) || !isfinite(xc.sigma_s)) {
+            twhy[p] = outside_overlap(center, c->max_lag_s, fs, N) ? HD_WHY_PAIR_OUTSIDE_LAG_WINDOW
+                                                                   : HD_WHY_PAIR_NO_PEAK;
             continue;
+        }
         delay[p] = lk[j].t0_s - lk[i].t0_s + xc.delay_s;
         /* the correlation's own bound plus both time stamps' GPS sigma */
         double ci = c->stations[i].clock_sigma_ns * 1e-9, cj = c->stations[j].clock_sigma_ns * 1e-9;
@@ -222,13 +262,13 @@ int hd_featurizer_block(hd_featurizer *f, int n, const hd_event *ev, const hd_li
     for (int i = 0; i < n; i++) {
         const hd_event *evi = &ev[i];
         const hd_link *li = links + (size_t)i * R;
-        uint8_t *mk = out->mask + (size_t)i * R;
-        uint8_t *tm = out->tmask + (size_t)i * P;
+        uint8_t *mk = out->mask + (size_t)i * R, *why = out->why + (size_t)i * R, *dok = out->dbm_ok + (size_t)i * R;
+        uint8_t *tm = out->tmask + (size_t)i * P, *twhy = out->twhy + (size_t)i * P;
         if ((rc = receiver_features(f, evi, li, iq + (size_t)i * R * N * 2, levels + (size_t)i * R * L,
-                                    out->feat + (size_t)i * R * F, mk)) < 0)
+                                    out->feat + (size_t)i * R * F, mk, why, dok)) < 0)
             return rc;
         if ((rc = pair_tdoa(f, evi, li, mk, out->delay + (size_t)i * P, out->sigma + (size_t)i * P,
-                            out->psr + (size_t)i * P, tm)) < 0)
+                            out->psr + (size_t)i * P, tm, twhy)) < 0)
             return rc;
         for (int r = 0; T > 0 && r < R; r++) {
             float *lm = out->logmel + (size_t)i * lm_per_event + (size_t)r * T * Mm;
@@ -243,6 +283,11 @@ int hd_featurizer_block(hd_featurizer *f, int n, const hd_event *ev, const hd_li
             hd_features_pair(R, p, &a, &b);
             counts->tdoa_cand += li[a].gps_ok && li[b].gps_ok && mk[a] && mk[b];
             counts->tdoa_ok += tm[p];
+            counts->pair_why[twhy[p]]++;
+        }
+        for (int r = 0; counts && r < R; r++) {
+            counts->rx_why[why[r]]++;
+            counts->no_dbm += mk[r] && !dok[r];
         }
     }
     return 0;

@@ -14,11 +14,17 @@
 #include "capture/event.h"
 #include "config/config.h"
 #include "dsp/dsp.h"
+#include "features/features.h"
 
 /* Where one block's outputs go: rows of count events, in features.h5's
- * layout (hd_features_write_block): feat[count*R*F], mask[count*R],
- * delay/sigma/psr/tmask[count*P], logmel[count*R*T*M] (may be NULL when
- * the featurizer makes no log-mel spectrograms). */
+ * layout (hd_features_write_block, hd_features_write_reasons):
+ * feat[count*R*F], mask[count*R], delay/sigma/psr/tmask[count*P],
+ * logmel[count*R*T*M] (may be NULL when the featurizer makes no log-mel
+ * spectrograms), why[count*R] (hd_rx_why), twhy[count*P] (hd_pair_why),
+ * dbm_ok[count*R]. No feature is ever NaN: a value that is not finite is
+ * stored as 0 and only that one is dropped — rss_dbm (an uncalibrated gain
+ * or full scale) clears dbm_ok and keeps the receiver; any other masks the
+ * receiver (HD_WHY_RX_NOT_FINITE) and keeps its other features. */
 typedef struct {
     float *feat;
     uint8_t *mask;
@@ -26,12 +32,16 @@ typedef struct {
     float *psr;
     uint8_t *tmask;
     float *logmel;
+    uint8_t *why, *twhy, *dbm_ok;
 } hd_featurize_rows;
 
 /* What a block found, added to by hd_featurizer_block. */
 typedef struct {
     int64_t tdoa_ok;     /* pair measurements valid (tdoa mask 1) */
     int64_t tdoa_cand;   /* pairs with both ends GPS-timed and valid features */
+    int64_t rx_why[HD_WHY_RX_COUNT];     /* receivers by reason (0: valid) */
+    int64_t pair_why[HD_WHY_PAIR_COUNT]; /* pairs by reason (0: timed) */
+    int64_t no_dbm;      /* valid receivers without a calibrated dBm */
 } hd_featurize_counts;
 
 typedef struct {

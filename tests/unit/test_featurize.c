@@ -2,13 +2,17 @@
  * events — healthy, dead, clipped, not captured, level-only and
  * uncalibrated receivers; the pair masking rules (no GPS time, a narrow
  * carrier, reference pairs) and a wideband pair with a known delay timed
- * within a few sigma; the automatic lag window. */
+ * within a few sigma; the automatic lag window; every mask reason from an
+ * event built to trigger it; the reasons written and read back (and an
+ * older file without them); the RSS method skipping an uncalibrated dBm. */
 #include "config/config.h"
 #include "core/error.h"
 #include "core/rng.h"
+#include "eval/run.h"
 #include "features/featurize.h"
 #include "features/features.h"
 #include "geo/geo.h"
+#include "h5/h5.h"
 #include "tap.h"
 
 #include <complex.h>
@@ -16,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FS 24000.0
 #define N 8192
@@ -136,7 +141,7 @@ typedef struct {
     int16_t iq[R * 2 * N];
     float levels[R * L];
     float feat[R * F], psr[NP];
-    uint8_t mask[R], tmask[NP];
+    uint8_t mask[R], tmask[NP], why[R], twhy[NP], dbm_ok[R];
     double delay[NP], sigma[NP];
     float *logmel;
 } event_buf;
@@ -162,9 +167,38 @@ static void event_reset(event_buf *b)
     }
 }
 
+/* One event's rows to a features file, with the reason datasets or
+ * without them (as an older featurize or an import wrote it). */
+static int write_features(const char *path, const hd_station *st, const event_buf *b, int reasons, int version)
+{
+    hd_h5_out out;
+    hd_features_writer w;
+    int rc = hd_h5_create(&out, path, 1, MPI_COMM_NULL);
+    if (rc < 0)
+        return rc;
+    if ((rc = hd_captures_write_receivers(out.file, st, R)) < 0 ||
+        (rc = hd_features_create(&w, out.file, 1, R, 0, 0, 0, 0)) < 0 ||
+        (reasons && (rc = hd_features_create_reasons(&w, out.file, 0)) < 0) ||
+        (rc = hd_features_write_block(&w, 0, 1, &b->ev, b->lk, b->feat, b->mask, b->delay, b->sigma, b->psr, b->tmask,
+                                      NULL)) < 0 ||
+        (reasons && (rc = hd_features_write_reasons(&w, 0, 1, b->why, b->twhy, b->dbm_ok)) < 0)) {
+        hd_features_close(&w);
+        hd_h5_abort(&out);
+        return rc;
+    }
+    hd_features_close(&w);
+    hd_h5_provenance prov = {.format = HD_FORMAT_FEATURES, .version = version, .command_line = "test",
+                             .config_yaml = "seed: 1\n"};
+    if ((rc = hd_h5_write_provenance(&out, &prov)) < 0) {
+        hd_h5_abort(&out);
+        return rc;
+    }
+    return hd_h5_commit(&out);
+}
+
 static int featurize(hd_featurizer *fz, event_buf *b, hd_featurize_counts *cnt)
 {
-    hd_featurize_rows o = {b->feat, b->mask, b->delay, b->sigma, b->psr, b->tmask, b->logmel};
+    hd_featurize_rows o = {b->feat, b->mask, b->delay, b->sigma, b->psr, b->tmask, b->logmel, b->why, b->twhy, b->dbm_ok};
     return hd_featurizer_block(fz, 1, &b->ev, b->lk, b->iq, b->levels, &o, cnt);
 }
 
@@ -253,14 +287,20 @@ int main(void)
     is_double(f0[HD_FEAT_GPS_OK], 1, 0, "healthy receiver: gps_ok 1");
     is_int(b->mask[1], 1, "second healthy receiver: mask 1");
     ok(all_finite(f1, F), "second healthy receiver: features finite");
+    is_int(b->why[0], HD_WHY_RX_OK, "healthy receiver: reason ok");
+    is_int(b->dbm_ok[0], 1, "healthy receiver: dBm calibrated (dbm_ok 1)");
     is_int(b->mask[2], 0, "dead receiver (all-zero IQ): masked");
+    is_str(hd_rx_why_name(b->why[2]), "dead", "dead receiver: reason dead");
+    is_int(b->dbm_ok[2], 0, "dead receiver: no dBm");
     ok(all_zero(b->feat + 2 * F, F), "dead receiver: features 0");
     is_int(b->mask[3], 0, "clipped receiver: masked");
+    is_str(hd_rx_why_name(b->why[3]), "clipped", "clipped receiver: reason clipped");
     ok(all_zero(b->feat + 3 * F, F), "clipped receiver: features 0");
     {
         int p = pair_index(0, 1);
         double want = d01 / FS;
         is_int(b->tmask[p], 1, "wideband pair (0,1): timed");
+        is_int(b->twhy[p], HD_WHY_PAIR_OK, "wideband pair (0,1): reason ok");
         ok(b->sigma[p] > 0 && b->sigma[p] < 1e-6, "wideband pair: sigma %.3g s (sub-microsecond)", b->sigma[p]);
         ok(fabs(b->delay[p] - want) < 4 * b->sigma[p], "wideband pair: delay %.4g us, true %.4g us, within 4 sigma (%.3g us)",
            b->delay[p] * 1e6, want * 1e6, b->sigma[p] * 1e6);
@@ -273,7 +313,8 @@ int main(void)
         if (i == 2 || j == 2 || i == 3 || j == 3) {
             char what[64];
             snprintf(what, sizeof what, "pair (%d,%d) with a masked end: masked, zeros", i, j);
-            ok(b->tmask[p] == 0 && b->delay[p] == 0 && b->sigma[p] == 0 && b->psr[p] == 0, "%s", what);
+            ok(b->tmask[p] == 0 && b->delay[p] == 0 && b->sigma[p] == 0 && b->psr[p] == 0 &&
+                   b->twhy[p] == HD_WHY_PAIR_END_MASKED, "%s, reason end_masked", what);
         }
     }
     ok(!all_zero(b->logmel, T * M), "healthy receiver: log-mel spectrogram filled");
@@ -281,6 +322,9 @@ int main(void)
        "masked receivers: log-mel 0");
     is_int(cnt.tdoa_cand, 1, "event 1: one GPS-timed candidate pair");
     is_int(cnt.tdoa_ok, 1, "event 1: one valid pair measurement");
+    ok(cnt.rx_why[HD_WHY_RX_OK] == 2 && cnt.rx_why[HD_WHY_RX_DEAD] == 1 && cnt.rx_why[HD_WHY_RX_CLIPPED] == 1,
+       "event 1 counts: 2 valid, 1 dead, 1 clipped");
+    ok(cnt.pair_why[HD_WHY_PAIR_OK] == 1 && cnt.pair_why[HD_WHY_PAIR_END_MASKED] == 5, "event 1 counts: 1 timed, 5 end_masked");
 
     /* ---- event 2: no GPS on one end, a narrow carrier, a receiver not captured */
     event_reset(b);
@@ -297,12 +341,15 @@ int main(void)
     is_int(b->mask[1], 1, "receiver without GPS time: features valid (mask 1)");
     is_double(b->feat[F + HD_FEAT_GPS_OK], 0, 0, "receiver without GPS time: gps_ok feature 0");
     is_int(b->tmask[pair_index(0, 1)], 0, "pair with no GPS time on one end: masked");
+    is_str(hd_pair_why_name(b->twhy[pair_index(0, 1)]), "no_gps_time", "pair with no GPS time on one end: reason no_gps_time");
     is_int(b->mask[2], 1, "narrow carrier: receiver features valid");
     ok(b->feat[2 * F + HD_FEAT_RMS_BW_HZ] < fc.min_rms_bw_hz, "narrow carrier: RMS bandwidth %.1f Hz below min_rms_bw_hz %.0f",
        b->feat[2 * F + HD_FEAT_RMS_BW_HZ], fc.min_rms_bw_hz);
     is_double(b->feat[2 * F + HD_FEAT_FREQ_OFFSET_HZ], 1000, 50, "narrow carrier: frequency offset 1 kHz");
     is_int(b->tmask[pair_index(0, 2)], 0, "pair with a narrow carrier (GPS on both ends): masked");
+    is_str(hd_pair_why_name(b->twhy[pair_index(0, 2)]), "too_narrow", "pair with a narrow carrier: reason too_narrow");
     is_int(b->mask[3], 0, "receiver not captured (timeout): masked");
+    is_str(hd_rx_why_name(b->why[3]), "not_captured", "receiver not captured: reason not_captured");
     ok(all_zero(b->feat + 3 * F, F), "receiver not captured: features 0");
     is_int(cnt.tdoa_cand, 1, "event 2: only (0,2) is a GPS-timed candidate");
     is_int(cnt.tdoa_ok, 0, "event 2: no valid pair measurement");
@@ -324,9 +371,15 @@ int main(void)
         lin += pow(10, v / 10);
     }
     double lrss = 10 * log10(lin / L);
-    b->lk[3].gain_db = NAN; /* what import kiwiwav gives: gain and full scale unknown */
+    /* the same event calibrated first, then with receiver 3's gain unknown
+     * (what import kiwiwav gives: gain and full scale NaN) */
+    ok(featurize(&fz, b, NULL) == 0, "event 3 featurized, calibrated");
+    float cal[F];
+    memcpy(cal, b->feat + 3 * F, sizeof cal);
+    double cal_delay = b->delay[pair_index(0, 3)];
+    b->lk[3].gain_db = NAN;
     memset(&cnt, 0, sizeof cnt);
-    ok(featurize(&fz, b, &cnt) == 0, "event 3 featurized");
+    ok(featurize(&fz, b, &cnt) == 0, "event 3 featurized, receiver 3 uncalibrated");
     const float *f2 = b->feat + 2 * F;
     is_int(b->mask[2], 1, "level-only receiver: mask 1");
     is_double(f2[HD_FEAT_RSS_DBFS], lrss, 1e-4, "level-only receiver: RSS is the mean level power");
@@ -336,11 +389,24 @@ int main(void)
     is_double(f2[HD_FEAT_SNR_DB], 0, 0, "level-only receiver: no SNR");
     is_int(b->tmask[pair_index(0, 2)] + b->tmask[pair_index(1, 2)] + b->tmask[pair_index(2, 3)], 0,
            "level-only receiver: its pairs masked");
-    /* BUG (issue 16, fixed in the next commit): an uncalibrated gain makes
-     * the dBm NaN and the never-NaN rule wipes every feature and the mask */
-    is_int(b->mask[3], 0, "BUG today: uncalibrated receiver (gain_db NaN) masked");
-    ok(all_zero(b->feat + 3 * F, F), "BUG today: uncalibrated receiver's finite features wiped to 0");
-    is_int(b->tmask[pair_index(0, 3)], 0, "BUG today: uncalibrated receiver's pairs masked (not timed)");
+    ok(b->twhy[pair_index(0, 2)] == HD_WHY_PAIR_LEVEL_ONLY && b->twhy[pair_index(2, 3)] == HD_WHY_PAIR_LEVEL_ONLY,
+       "level-only receiver: its pairs' reason level_only");
+    is_int(b->dbm_ok[2], 1, "level-only receiver: dBm calibrated");
+    /* issue 16: an uncalibrated receiver keeps every feature; only the dBm is absent */
+    is_int(b->mask[3], 1, "uncalibrated receiver (gain_db NaN): mask 1");
+    is_int(b->why[3], HD_WHY_RX_OK, "uncalibrated receiver: reason ok");
+    is_int(b->dbm_ok[3], 0, "uncalibrated receiver: dbm_ok 0");
+    is_double(b->feat[3 * F + HD_FEAT_RSS_DBM], 0, 0, "uncalibrated receiver: rss_dbm stored as 0, not NaN");
+    {
+        int same = 1;
+        for (int k = 0; k < F; k++)
+            same &= k == HD_FEAT_RSS_DBM || b->feat[3 * F + k] == cal[k];
+        ok(same, "uncalibrated receiver: every other feature as when calibrated");
+    }
+    ok(cal[HD_FEAT_RSS_DBFS] != 0 && cal[HD_FEAT_SNR_DB] > 10, "uncalibrated receiver: its dBFS and SNR kept");
+    is_int(b->tmask[pair_index(0, 3)], 1, "uncalibrated receiver: its pair (0,3) timed");
+    is_double(b->delay[pair_index(0, 3)], cal_delay, 0, "uncalibrated receiver: the same time difference as calibrated");
+    is_int(cnt.no_dbm, 1, "counts: one valid receiver without a calibrated dBm");
     is_int(b->tmask[pair_index(0, 1)], 1, "calibrated pair (0,1) in the same event: timed");
     hd_featurizer_release(&fz);
 
@@ -356,8 +422,9 @@ int main(void)
         b->lk[1].status = b->lk[2].status = HD_RX_NOT_RUN;
         ok(hd_featurizer_init(&fz, &fc, su, R, N, L, MPI_COMM_NULL) == 0, "featurizer init (uncalibrated station)");
         ok(featurize(&fz, b, NULL) == 0, "event 4 featurized (counts NULL)");
-        is_int(b->mask[3], 0, "BUG today: full_scale_dbm NaN masks the receiver");
-        is_int(b->tmask[pair_index(0, 3)], 0, "BUG today: and its pair is not timed");
+        ok(b->mask[3] == 1 && b->dbm_ok[3] == 0, "full_scale_dbm NaN: receiver kept, dbm_ok 0");
+        is_int(b->tmask[pair_index(0, 3)], 1, "full_scale_dbm NaN: its pair timed");
+        ok(b->twhy[pair_index(0, 1)] == HD_WHY_PAIR_END_MASKED, "pair with a receiver not run: end_masked");
         hd_featurizer_release(&fz);
     }
 
@@ -377,6 +444,7 @@ int main(void)
     is_int(b->tmask[pair_index(0, 1)], 1, "reference pairs: (0,1) with the best-SNR receiver 1 timed");
     is_int(b->tmask[pair_index(1, 2)], 1, "reference pairs: (1,2) timed");
     is_int(b->tmask[pair_index(0, 2)], 0, "reference pairs: (0,2) without the reference masked");
+    is_str(hd_pair_why_name(b->twhy[pair_index(0, 2)]), "not_reference", "reference pairs: (0,2) reason not_reference");
     {
         int p = pair_index(1, 2);
         double want = (2.75 - 1.25) / FS;
@@ -386,6 +454,114 @@ int main(void)
     is_int(cnt.tdoa_cand, 3, "event 5: three candidate pairs");
     is_int(cnt.tdoa_ok, 2, "event 5: two timed");
     hd_featurizer_release(&fz);
+
+    /* ---- the other reasons: no peak, no data, not finite, outside the lag window */
+    fc.pairs = HD_PAIRS_ALL;
+    ok(hd_featurizer_init(&fz, &fc, st, R, N, L, MPI_COMM_NULL) == 0, "featurizer init (pairs: all)");
+    event_reset(b);
+    {
+        double d[1] = {0}, snr[1] = {20};
+        int w0[1] = {0}, w1[1] = {1};
+        wideband(b->iq, d, snr, w0, 1, 8000, 17);
+        wideband(b->iq, d, snr, w1, 1, 8000, 18); /* another signal: nothing in common */
+    }
+    b->lk[2].has_iq = 0; /* captured, but with nothing in it */
+    b->lk[3].has_iq = 0;
+    b->lk[3].has_levels = 1;
+    for (int i = 0; i < L; i++)
+        b->levels[3 * L + i] = NAN;
+    memset(&cnt, 0, sizeof cnt);
+    ok(featurize(&fz, b, &cnt) == 0, "event 6 featurized");
+    ok(b->mask[0] && b->mask[1], "event 6: two healthy receivers");
+    is_int(b->tmask[pair_index(0, 1)], 0, "two receivers of unrelated signals: not timed");
+    is_str(hd_pair_why_name(b->twhy[pair_index(0, 1)]), "no_peak", "unrelated signals: reason no_peak");
+    is_int(b->mask[2], 0, "receiver with neither IQ nor levels: masked");
+    is_str(hd_rx_why_name(b->why[2]), "no_data", "receiver with neither IQ nor levels: reason no_data");
+    is_int(b->mask[3], 0, "level-only receiver with NaN levels: masked");
+    is_str(hd_rx_why_name(b->why[3]), "not_finite", "NaN levels: reason not_finite");
+    ok(all_finite(b->feat + 3 * F, F), "NaN levels: no NaN in the features");
+    is_double(b->feat[3 * F + HD_FEAT_GPS_OK], 1, 0, "NaN levels: the finite features kept (gps_ok 1)");
+    ok(cnt.rx_why[HD_WHY_RX_NO_DATA] == 1 && cnt.rx_why[HD_WHY_RX_NOT_FINITE] == 1 && cnt.pair_why[HD_WHY_PAIR_NO_PEAK] == 1,
+       "event 6 counts: no_data 1, not_finite 1, no_peak 1");
+
+    event_reset(b);
+    {
+        double d[2] = {0, 1.5}, snr[2] = {20, 20};
+        int which[2] = {0, 1};
+        wideband(b->iq, d, snr, which, 2, 8000, 19);
+    }
+    b->lk[1].t0_s = 1.0; /* stamped a second later than a 0.34 s capture */
+    b->lk[2].status = b->lk[3].status = HD_RX_NOT_RUN;
+    ok(featurize(&fz, b, NULL) == 0, "event 7 featurized");
+    is_int(b->tmask[pair_index(0, 1)], 0, "time stamps 1 s apart: not timed");
+    is_str(hd_pair_why_name(b->twhy[pair_index(0, 1)]), "outside_lag_window",
+           "time stamps 1 s apart: reason outside_lag_window");
+    hd_featurizer_release(&fz);
+
+    /* ---- the reasons in a file, and RSS methods skipping an uncalibrated dBm */
+    char dir[] = "/tmp/hd-test-featurize.XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char path[300], old[300];
+    snprintf(path, sizeof path, "%s/f.h5", dir);
+    snprintf(old, sizeof old, "%s/v1.h5", dir);
+    event_reset(b);
+    for (int r = 0; r < R; r++) {
+        double dd = hd_geo_slant_range(45.06, 7.64, 300, st[r].lat, st[r].lon, 310);
+        b->mask[r] = 1;
+        b->why[r] = HD_WHY_RX_OK;
+        b->dbm_ok[r] = r != 3;
+        memset(b->feat + r * F, 0, F * sizeof *b->feat);
+        b->feat[r * F + HD_FEAT_RSS_DBM] = r != 3 ? (float)(30 - 30 * log10(dd)) : 0;
+        b->feat[r * F + HD_FEAT_SNR_DB] = 20;
+    }
+    for (int p = 0; p < NP; p++) {
+        b->tmask[p] = 0;
+        b->twhy[p] = (uint8_t)(1 + p % (HD_WHY_PAIR_COUNT - 1));
+        b->delay[p] = b->sigma[p] = b->psr[p] = 0;
+    }
+    ok(write_features(path, st, b, 1, HD_FEATURES_VERSION) == 0, "features file with reasons written");
+    ok(write_features(old, st, b, 0, 1) == 0, "version 1 features file (no reasons) written");
+    hd_features_reader rd;
+    uint8_t why2[R], twhy2[NP], dok2[R];
+    ok(hd_features_open(&rd, path, MPI_COMM_NULL) == 0, "features file opens");
+    ok(rd.has_reasons && rd.has_dbm_ok, "reasons and dbm_ok present");
+    ok(hd_features_read_reasons(&rd, 0, 1, why2, twhy2, dok2) == 0, "reasons read");
+    ok(memcmp(why2, b->why, R) == 0 && memcmp(twhy2, b->twhy, NP) == 0 && memcmp(dok2, b->dbm_ok, R) == 0,
+       "reasons and dbm_ok read back as written");
+    {
+        char **names = NULL;
+        int nn = 0;
+        hid_t ds = H5Dopen2(rd.meta.file, "tdoa/mask_reason", H5P_DEFAULT);
+        ok(ds >= 0 && hd_h5_read_attr_strarray(ds, "names", &names, &nn) == 0 && nn == HD_WHY_PAIR_COUNT &&
+               strcmp(names[HD_WHY_PAIR_NO_PEAK], "no_peak") == 0,
+           "/tdoa/mask_reason carries its names table");
+        for (int k = 0; k < nn; k++)
+            free(names[k]);
+        free(names);
+        if (ds >= 0)
+            H5Dclose(ds);
+    }
+    hd_run run;
+    ok(hd_run_locate(&run, &rd, &cfg.localize, HD_LOC_RSS, NULL, NULL) == 0, "RSS run on the file");
+    is_int(run.ev[0].res.leveled, 0x7, "RSS: the receiver without a calibrated dBm is not used as dBm");
+    hd_run_release(&run);
+    hd_features_release(&rd);
+    ok(hd_features_open(&rd, old, MPI_COMM_NULL) == 0, "a version 1 features file still opens");
+    ok(!rd.has_reasons && !rd.has_dbm_ok, "version 1: no reasons");
+    ok(hd_features_read_reasons(&rd, 0, 1, why2, twhy2, dok2) == 0, "version 1: reasons read");
+    ok(why2[0] == HD_WHY_UNKNOWN && twhy2[NP - 1] == HD_WHY_UNKNOWN && dok2[3] == 1,
+       "version 1: reasons unknown (255), dbm_ok 1");
+    ok(hd_run_locate(&run, &rd, &cfg.localize, HD_LOC_RSS, NULL, NULL) == 0, "RSS run on the version 1 file");
+    is_int(run.ev[0].res.leveled, 0xf, "RSS on a file without dbm_ok: every valid receiver's dBm used (as before)");
+    hd_run_release(&run);
+    hd_features_release(&rd);
+    unlink(path);
+    unlink(old);
+    rmdir(dir);
+
+    is_str(hd_rx_why_name(HD_WHY_UNKNOWN), "unknown", "reason names: out of range is unknown");
+    is_str(hd_pair_why_name(HD_WHY_PAIR_COUNT), "unknown", "pair reason names: out of range is unknown");
 
     free(b->logmel);
     free(b);
