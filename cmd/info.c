@@ -6,6 +6,7 @@
 #include "core/util.h"
 #include "h5/h5.h"
 #include "capture/event.h"
+#include "features/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +84,6 @@ static void captures_summary(hid_t f)
     uint8_t *gps = NULL, *has_iq = NULL, *has_lv = NULL;
     char **ids = NULL;
     hsize_t n_ids = 0;
-    int16_t *dummy = NULL;
-    (void)dummy;
     if (hd_h5_read(f, "status", H5T_NATIVE_INT8, &rank, dims, (void **)&status) < 0 || rank != 2)
         goto done;
     size_t E = dims[0], R = dims[1];
@@ -162,63 +161,32 @@ done:
     free(has_lv);
 }
 
-/* One reason dataset (/mask_reason, /tdoa/mask_reason): counts per name in
- * its `names` attribute, on one line. */
-static void reason_counts(hid_t f, const char *name, const char *label)
+/* valid receivers, and why the others and the pairs were masked */
+static void features_summary(const char *path)
 {
-    int rank, nn = 0;
-    hsize_t dims[8];
-    uint8_t *why = NULL;
-    char **names = NULL;
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-    if (d < 0)
+    hd_features_reader rd;
+    hd_features_tally t;
+    if (hd_features_open(&rd, path, MPI_COMM_NULL) < 0)
         return;
-    if (hd_h5_read_attr_strarray(d, "names", &names, &nn) == 0 &&
-        hd_h5_read(f, name, H5T_NATIVE_UINT8, &rank, dims, (void **)&why) == 0 && rank == 2) {
-        size_t n = (size_t)dims[0] * dims[1], counts[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            counts[why[i]]++;
-        printf("  %s: %zu ok; masked:", label, counts[0]);
-        for (int k = 1; k < 256; k++)
-            if (counts[k] || k < nn)
-                printf(" %s %zu", k < nn ? names[k] : "unknown", counts[k]);
-        printf("\n");
-    }
-    for (int k = 0; names && k < nn; k++)
-        free(names[k]);
-    free(names);
-    free(why);
-    H5Dclose(d);
-}
-
-static void features_summary(hid_t f)
-{
-    int rank;
-    hsize_t dims[8];
-    uint8_t *mask = NULL, *dbm = NULL;
-    printf("\nSummary:\n");
-    if (hd_h5_read(f, "mask", H5T_NATIVE_UINT8, &rank, dims, (void **)&mask) == 0 && rank == 2) {
-        size_t n = (size_t)dims[0] * dims[1], valid = 0, nodbm = 0;
-        int has_dbm = H5Lexists(f, "dbm_ok", H5P_DEFAULT) > 0 &&
-                      hd_h5_read(f, "dbm_ok", H5T_NATIVE_UINT8, &rank, dims, (void **)&dbm) == 0;
-        for (size_t i = 0; i < n; i++) {
-            valid += mask[i];
-            nodbm += has_dbm && mask[i] && !dbm[i];
+    if (hd_features_count(&rd, &t) == 0) {
+        printf("\nSummary:\n  events: %lld   receivers: %d   valid receiver features: %lld of %lld",
+               (long long)rd.meta.n_events, rd.meta.n_receivers, (long long)t.valid,
+               (long long)rd.meta.n_events * rd.meta.n_receivers);
+        if (rd.has_dbm_ok)
+            printf(" (%lld without a calibrated dBm)", (long long)t.no_dbm);
+        if (!rd.has_reasons) {
+            printf("\n  mask reasons: not recorded (older file or imported features)\n");
+        } else {
+            printf("\n  receivers: %lld ok; masked:", (long long)t.rx[0]);
+            for (int k = 1; k < HD_WHY_RX_COUNT; k++)
+                printf(" %s %lld", hd_rx_why_name(k), (long long)t.rx[k]);
+            printf("\n  pairs: %lld ok; masked:", (long long)t.pair[0]);
+            for (int k = 1; k < HD_WHY_PAIR_COUNT; k++)
+                printf(" %s %lld", hd_pair_why_name(k), (long long)t.pair[k]);
+            printf("\n");
         }
-        printf("  events: %llu   receivers: %llu   valid receiver features: %zu of %zu", (unsigned long long)dims[0],
-               (unsigned long long)dims[1], valid, n);
-        if (has_dbm)
-            printf(" (%zu without a calibrated dBm)", nodbm);
-        printf("\n");
     }
-    if (H5Lexists(f, "mask_reason", H5P_DEFAULT) > 0) {
-        reason_counts(f, "mask_reason", "receivers");
-        reason_counts(f, "tdoa/mask_reason", "pairs");
-    } else {
-        printf("  mask reasons: not recorded (older file or imported features)\n");
-    }
-    free(mask);
-    free(dbm);
+    hd_features_release(&rd);
 }
 
 static int info_one(const char *path)
@@ -250,7 +218,7 @@ static int info_one(const char *path)
     if (strcmp(format, HD_FORMAT_CAPTURES) == 0)
         captures_summary(f);
     else if (strcmp(format, HD_FORMAT_FEATURES) == 0)
-        features_summary(f);
+        features_summary(path);
     H5Fclose(f);
     return 0;
 }

@@ -351,6 +351,32 @@ int hd_features_read_reasons(hd_features_reader *r, int64_t start, int64_t count
     return 0;
 }
 
+int hd_features_count(hd_features_reader *r, hd_features_tally *t)
+{
+    int rc = 0;
+    memset(t, 0, sizeof *t);
+    size_t E = (size_t)r->meta.n_events, R = (size_t)r->meta.n_receivers, P = (size_t)r->n_pairs;
+    uint8_t *m = hd_calloc(E * R + 1, 1), *w = hd_calloc(E * R + 1, 1), *d = hd_calloc(E * R + 1, 1),
+            *tw = hd_calloc(E * P + 1, 1);
+    if (!m || !w || !d || !tw)
+        rc = HD_ENOMEM;
+    if (rc == 0 && (rc = hd_features_read_block(r, 0, (int64_t)E, NULL, NULL, NULL, m, NULL, NULL, NULL, NULL)) == 0 &&
+        (rc = hd_features_read_reasons(r, 0, (int64_t)E, w, tw, d)) == 0) {
+        for (size_t i = 0; i < E * R; i++) {
+            t->valid += m[i];
+            t->no_dbm += m[i] && !d[i];
+            t->rx[w[i]]++;
+        }
+        for (size_t i = 0; i < E * P; i++)
+            t->pair[tw[i]]++;
+    }
+    free(m);
+    free(w);
+    free(d);
+    free(tw);
+    return rc;
+}
+
 void hd_features_release(hd_features_reader *r)
 {
     hd_captures_release(&r->meta);

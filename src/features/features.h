@@ -133,6 +133,14 @@ int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, 
  * dbm_ok 1 (its rss_dbm is as valid as its /mask says). */
 int hd_features_read_reasons(hd_features_reader *r, int64_t start, int64_t count, uint8_t *why, uint8_t *twhy,
                              uint8_t *dbm_ok);
+/* The whole file's tally: valid receivers, those without a calibrated dBm,
+ * receivers and pairs per reason (index HD_WHY_UNKNOWN in a file without
+ * reasons). */
+typedef struct {
+    int64_t valid, no_dbm;
+    int64_t rx[256], pair[256];
+} hd_features_tally;
+int hd_features_count(hd_features_reader *r, hd_features_tally *t);
 void hd_features_release(hd_features_reader *r);
 
 #endif

@@ -542,6 +542,10 @@ int main(void)
         if (ds >= 0)
             H5Dclose(ds);
     }
+    hd_features_tally tl;
+    ok(hd_features_count(&rd, &tl) == 0 && tl.valid == R && tl.no_dbm == 1 && tl.rx[HD_WHY_RX_OK] == R &&
+           tl.pair[1] == 1 && tl.pair[HD_WHY_PAIR_NO_PEAK] == 1 && tl.pair[HD_WHY_PAIR_OUTSIDE_LAG_WINDOW] == 0 && tl.pair[0] == 0,
+       "tally: 4 valid, 1 without dBm, pairs per reason");
     hd_run run;
     ok(hd_run_locate(&run, &rd, &cfg.localize, HD_LOC_RSS, NULL, NULL) == 0, "RSS run on the file");
     is_int(run.ev[0].res.leveled, 0x7, "RSS: the receiver without a calibrated dBm is not used as dBm");
@@ -552,6 +556,8 @@ int main(void)
     ok(hd_features_read_reasons(&rd, 0, 1, why2, twhy2, dok2) == 0, "version 1: reasons read");
     ok(why2[0] == HD_WHY_UNKNOWN && twhy2[NP - 1] == HD_WHY_UNKNOWN && dok2[3] == 1,
        "version 1: reasons unknown (255), dbm_ok 1");
+    ok(hd_features_count(&rd, &tl) == 0 && tl.rx[HD_WHY_UNKNOWN] == R && tl.pair[HD_WHY_UNKNOWN] == NP && tl.no_dbm == 0,
+       "version 1 tally: every reason unknown");
     ok(hd_run_locate(&run, &rd, &cfg.localize, HD_LOC_RSS, NULL, NULL) == 0, "RSS run on the version 1 file");
     is_int(run.ev[0].res.leveled, 0xf, "RSS on a file without dbm_ok: every valid receiver's dBm used (as before)");
     hd_run_release(&run);
