@@ -19,7 +19,7 @@
 
 /* Current versions written (a reader refuses a newer major). */
 #define HD_CAPTURES_VERSION 1
-#define HD_FEATURES_VERSION 1
+#define HD_FEATURES_VERSION 2 /* 2: /mask_reason, /tdoa/mask_reason, /dbm_ok (optional: absent means unknown) */
 #define HD_MODEL_VERSION 3 /* 2: tail_nu (a version 1 model is Gaussian); 3: the anchor fit's predictive is the \
                               residuals' posterior t (earlier: the legacy scaling, hd_localize_cfg.legacy_scale) */
 #define HD_EVALUATION_VERSION 1
