@@ -1,0 +1,77 @@
+/* Recordings on disk (KiwiSDR TDoA wav, SigMF) assembled into a captures
+ * file: one file per receiver per event is read into an hd_recording, the
+ * recordings are grouped into events (same event time and frequency) and
+ * receivers (same station), each receiver gets its station entry, and the
+ * set is written as captures.h5 with the per-file clock in /clock.
+ *
+ * The clock fit itself (a least-squares line through a kiwiwav file's fresh
+ * GPS stamps) stays in formats/kiwiwav.c: it is how that format's time is
+ * read, not a step of localization, and it needs the block stamps only the
+ * parser sees. Here the fit's result becomes the first-sample time. */
+#ifndef HD_FORMATS_RECORDINGS_H
+#define HD_FORMATS_RECORDINGS_H
+#include <stdint.h>
+#include "config/config.h"
+#include "formats/import.h"
+#include "formats/kiwiwav.h"
+
+typedef struct {
+    const char *path;          /* not owned */
+    int64_t event_time_ns;     /* files of the same event time and frequency are one event */
+    double freq_hz;
+    char station[HD_ID_LEN];
+    double rate_hz;            /* nominal (the header's) */
+    int64_t n;
+    int16_t *iq;               /* [n*2], owned */
+    int gps_ok, last_gps_solution_s;
+    int has_t0;
+    int64_t t0_ns;             /* first sample, Unix ns UTC */
+    double clock_rate_hz, residual_s;
+    int n_fit;
+    int has_geo;               /* the file carries its position (SigMF core:geolocation) */
+    double lat, lon, alt_m;
+    int event, rx;             /* set by hd_recordings_group */
+} hd_recording;
+
+/* A parsed kiwiwav into a recording (takes k->iq; k is still released by
+ * the caller): event time, frequency and station from the file name, the
+ * clock from the fit of the fresh GPS stamps; with no fresh stamp, gps_ok
+ * 0 and the first nonzero stamp at the header rate. Warns (hd_warn) when
+ * the fit is more than 100 ppm off the header, or there is no fix. */
+int hd_recording_from_kiwiwav(hd_recording *r, const char *path, hd_kiwiwav *k);
+int hd_recording_read_kiwiwav(hd_recording *r, const char *path);
+/* BASE.sigmf-meta (or -data, or BASE): station heimdall:station, else the
+ * file's base name. */
+int hd_recording_read_sigmf(hd_recording *r, const char *path);
+/* Free the samples of f[0..n) and f itself. */
+void hd_recordings_free(hd_recording *f, int n);
+
+/* The events and receivers of a set of recordings. */
+typedef struct {
+    int n_events, n_receivers;
+    int64_t n_samples;         /* the longest recording (shorter ones are zero-padded) */
+    int64_t *time_ns;          /* [n_events] */
+    double *frequency_hz;      /* [n_events] */
+    const char **ids;          /* [n_receivers] station ids (pointing into the recordings) */
+    hd_station *stations;      /* [n_receivers], filled by hd_recordings_stations */
+} hd_recording_set;
+
+/* Group: events ordered by time then frequency, receivers by id; sets
+ * f[i].event and f[i].rx. HD_EDATA when two files are the same station,
+ * time and frequency. */
+int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf);
+/* The station entry of a recording: the config's stations by id, else the
+ * recording's own position (SigMF), else gnss_pos/<id>.txt beside it
+ * (KiwiSDR TDoA tool), else an unknown position (NaN) with a warning. */
+int hd_recording_station(const hd_config *cfg, const hd_recording *f, hd_station *s);
+/* Every receiver's station entry, from its first recording. */
+int hd_recordings_stations(hd_recording_set *s, const hd_config *cfg, const hd_recording *f, int nf);
+void hd_recording_set_release(hd_recording_set *s);
+
+/* Write the captures file: receivers, one event per group (IQ zero-padded
+ * to the longest recording, the clipped fraction counted), /clock/{rate_hz,
+ * residual_s,n_fit}, root attribute `source`, provenance hashing inputs. */
+int hd_recordings_write_captures(const hd_import_out *o, const hd_recording_set *s, const hd_recording *f, int nf,
+                                 const char *source, const char *const *inputs);
+
+#endif
