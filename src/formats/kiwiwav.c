@@ -479,6 +479,25 @@ void hd_unix_ns_to_gps_week(int64_t unix_ns, uint32_t *sec, uint32_t *nsec)
     *nsec = (uint32_t)(r % 1000000000LL);
 }
 
+void hd_kiwi_stamps(hd_kiwi_block *st, int nb, int64_t t0_ns, double rate_hz, int gps_ok, int last_gps_solution_s)
+{
+    for (int b = 0; b < nb; b++) {
+        int64_t tb = t0_ns + llround((double)b * HD_KIWI_BLOCK * 1e9 / rate_hz);
+        hd_unix_ns_to_gps_week(tb, &st[b].gps_sec, &st[b].gps_nsec);
+        int lgs = gps_ok ? 0 : last_gps_solution_s + (int)((double)b * HD_KIWI_BLOCK / rate_hz);
+        st[b].last_gps_solution = (uint8_t)(gps_ok ? 0 : lgs < 1 ? 1 : lgs > 255 ? 255 : lgs);
+    }
+}
+
+void hd_kiwi_gnss_pos_format(char *buf, size_t len, const char *station, double lat, double lon, const char *url)
+{
+    const char *host = url;
+    if (strncmp(host, "ws://", 5) == 0 || strncmp(host, "http://", 7) == 0)
+        host = strstr(host, "//") + 2;
+    snprintf(buf, len, "d.%s = struct('coord',[%.6f,%.6f],'host','%.*s','port',8073);\n", station, lat, lon,
+             (int)strcspn(host, ":/"), host);
+}
+
 int hd_kiwi_gnss_pos_parse(const char *text, const char *station, double *lat, double *lon)
 {
     char key[160];

@@ -264,6 +264,46 @@ static void test_clock(void)
     free(iq);
 }
 
+/* export's stamps are the inverse of import's clock: stamps from a first
+ * sample time and a rate fit back to the same time and rate */
+static void test_stamps(void)
+{
+    const int64_t t0 = INT64_C(1709019182250000000);
+    int64_t n = 512 * 100;
+    int nb = 100;
+    hd_kiwi_block st[100];
+    int16_t *iq = calloc((size_t)n * 2, sizeof *iq);
+    unsigned char *buf;
+    size_t len;
+    hd_kiwiwav k;
+    hd_recording r;
+    hd_kiwi_stamps(st, nb, t0, 12000.7, 1, 0);
+    ok(st[0].gps_sec == 200000 && st[0].gps_nsec == 250000000 && st[0].last_gps_solution == 0,
+       "block 0 stamped with the first sample's GPS second of week, fresh");
+    ok(hd_kiwiwav_encode(12001, iq, n, st, &buf, &len) == 0 && hd_kiwiwav_parse(&k, buf, len) == 0 &&
+           hd_recording_from_kiwiwav(&r, "20240301T120000Z_7100000_kiwi1_iq.wav", &k) == 0,
+       "a file of these stamps reads back");
+    is_double(r.clock_rate_hz, 12000.7, 1e-6, "the rate comes back from the fit");
+    ok(llabs(r.t0_ns - t0) <= 1, "the first-sample time comes back (1 ns)");
+    hd_kiwiwav_release(&k);
+    free(buf);
+    free(r.iq);
+    hd_kiwi_stamps(st, nb, t0, 12000, 0, 3);
+    ok(st[0].last_gps_solution == 3 && st[24].last_gps_solution == 4 && st[99].last_gps_solution == 7,
+       "no GPS: last_gps_solution counts the seconds since the last fix");
+    hd_kiwi_stamps(st, nb, t0, 12000, 0, 0);
+    ok(st[0].last_gps_solution == 1, "no GPS: never 0 (0 means fresh)");
+    free(iq);
+
+    char line[512];
+    double la, lo;
+    hd_kiwi_gnss_pos_format(line, sizeof line, "kiwi1", 45.123456, 7.5, "ws://kiwi.example.org:8073/");
+    is_str(line, "d.kiwi1 = struct('coord',[45.123456,7.500000],'host','kiwi.example.org','port',8073);\n",
+           "gnss_pos line: coord, the host of the url, port 8073");
+    ok(hd_kiwi_gnss_pos_parse(line, "kiwi1", &la, &lo) == 0 && la == 45.123456 && lo == 7.5,
+       "and it parses back");
+}
+
 static void test_powder(void)
 {
     hd_powder p;
@@ -303,6 +343,7 @@ int main(void)
     test_group();
     test_station(tmp);
     test_clock();
+    test_stamps();
     test_powder();
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
