@@ -304,6 +304,44 @@ static void test_stamps(void)
        "and it parses back");
 }
 
+/* ids with '-' (muc-center): the Octave the TDoA service sources needs a
+ * name without it; it derives d.<vname> by '-' -> '_' */
+static void test_octave_names(const char *tmp)
+{
+    char line[512], v[HD_KIWI_NAME_LEN];
+    double la = 0, lo = 0;
+    hd_kiwi_octave_name(v, sizeof v, "muc-center");
+    is_str(v, "muc_center", "muc-center is d.muc_center in Octave");
+    hd_kiwi_gnss_pos_format(line, sizeof line, "muc-center", 48.137, 11.575, "");
+    is_str(line, "d.muc_center = struct('coord',[48.137000,11.575000],'host','','port',8073);\n",
+           "the gnss_pos line of muc-center is valid Octave");
+    ok(hd_kiwi_gnss_pos_parse(line, "muc-center", &la, &lo) == 0 && la == 48.137, "and is found for muc-center");
+    ok(hd_kiwi_gnss_pos_parse("d.muc-center = struct('coord',[48.5,11.5],'host','x','port',8073);\n", "muc-center",
+                              &la, &lo) == 0 &&
+           la == 48.5,
+       "a line of an older export (d.muc-center) is still read");
+    ok(hd_kiwi_gnss_pos_parse("d.JO51xl = struct('coord', [51.466044,11.977189], 'host', 'h', 'port', 8073);\n",
+                              "JO51xl", &la, &lo) == 0 &&
+           la == 51.466044 && lo == 11.977189,
+       "the TDoA service's own spacing ('coord', [lat,lon]) parses");
+
+    /* gnss_pos with the line in a file of another name: every .txt is read */
+    char dir[1024], path[1200], found[1200] = "";
+    snprintf(dir, sizeof dir, "%s/oct/gnss_pos", tmp);
+    snprintf(path, sizeof path, "%s/oct", tmp);
+    mkdir(path, 0777);
+    mkdir(dir, 0777);
+    snprintf(path, sizeof path, "%s/all.txt", dir);
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "d.a = struct('coord',[1,2],'host','','port',8073);\nd.f1jek_p = struct('coord',[46.5,2.25],'host','',"
+                "'port',8073);\n");
+    fclose(fp);
+    ok(hd_kiwi_gnss_pos_find(dir, "f1jek-p", &la, &lo, found, sizeof found) == 0 && la == 46.5 && lo == 2.25,
+       "a station found in any gnss_pos/*.txt");
+    like(found, "/oct/gnss_pos/all.txt", "the file that gave it is named");
+    ok(hd_kiwi_gnss_pos_find(dir, "nobody", &la, &lo, NULL, 0) == HD_ENOTFOUND, "a station in none: HD_ENOTFOUND");
+}
+
 static void test_powder(void)
 {
     hd_powder p;
@@ -344,6 +382,7 @@ int main(void)
     test_station(tmp);
     test_clock();
     test_stamps();
+    test_octave_names(tmp);
     test_powder();
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
