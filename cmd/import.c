@@ -54,24 +54,37 @@ static int import_powder(const hd_cli *cli, const hd_config *cfg, int argc, char
 
 /* Recordings (KiwiSDR wav, SigMF): one file per receiver per event, read
  * into the common form, grouped into events and receivers, written. */
+static const char *positions_path; /* --positions FILE */
+
 static int import_recordings(const hd_cli *cli, const hd_config *cfg, int argc, char **in, const char *source,
                              int (*read)(hd_recording *r, const char *path))
 {
-    int rc = 0;
+    int rc = 0, have_pos = 0;
     hd_recording_set s = {0};
+    hd_positions pos;
     hd_recording *f = hd_calloc((size_t)argc, sizeof *f);
     if (!f)
         return HD_ENOMEM;
+    if (positions_path && (rc = hd_positions_read(&pos, positions_path)) < 0)
+        goto done;
+    have_pos = positions_path != NULL;
     for (int i = 0; i < argc; i++)
         if ((rc = read(&f[i], in[i])) < 0)
             goto done;
     hd_import_out o = import_out(cli, cfg->collect.compression, cfg);
-    if ((rc = hd_recordings_group(&s, f, argc)) < 0 || (rc = hd_recordings_stations(&s, cfg, f, argc)) < 0 ||
-        (rc = hd_recordings_write_captures(&o, &s, f, argc, source, (const char *const *)in)) < 0)
+    if ((rc = hd_recordings_group(&s, f, argc)) < 0 ||
+        (rc = hd_recordings_stations(&s, cfg, have_pos ? &pos : NULL, f, argc)) < 0)
+        goto done;
+    for (int r = 0; r < s.n_receivers; r++)
+        hd_info("station %s: %.6f, %.6f from %s", s.stations[r].id, s.stations[r].lat, s.stations[r].lon,
+                s.source[r]);
+    if ((rc = hd_recordings_write_captures(&o, &s, f, argc, source, (const char *const *)in)) < 0)
         goto done;
     hd_info("wrote %d event%s × %d receivers from %d recording%s to %s", s.n_events, s.n_events == 1 ? "" : "s",
             s.n_receivers, argc, argc == 1 ? "" : "s", cli->output);
 done:
+    if (have_pos)
+        hd_positions_release(&pos);
     hd_recording_set_release(&s);
     hd_recordings_free(f, argc);
     return rc;
@@ -99,15 +112,14 @@ static const importer importers[] = {
     {"kiwiwav", import_kiwiwav,
      "  kiwiwav FILE_iq.wav... KiwiSDR TDoA recordings (kiwirecorder --kiwi-wav), named\n"
      "                         YYYYMMDDTHHMMSSZ_<freqHz>_<station>_iq.wav, into a captures file: files of\n"
-     "                         the same time and frequency are one event, one receiver per station\n"
-     "                         (position from the stations file of -c, else gnss_pos/<station>.txt\n"
-     "                         beside the recording); each file's clock is fitted to its fresh GPS\n"
-     "                         stamps (/clock/rate_hz, /clock/residual_s); shorter files zero-padded\n"},
+     "                         the same time and frequency are one event, one receiver per station;\n"
+     "                         each file's clock is fitted to its fresh GPS stamps (/clock/rate_hz,\n"
+     "                         /clock/residual_s); shorter files zero-padded\n"},
     {"sigmf", import_sigmf,
      "  sigmf BASE.sigmf-meta... SigMF recordings (ci16_le, one capture segment) into a captures file:\n"
      "                         one receiver per heimdall:station (else the file name), events by\n"
      "                         heimdall:event_time_ns (else core:datetime's second) and core:frequency;\n"
-     "                         first-sample time from core:datetime, position from core:geolocation\n"},
+     "                         first-sample time from core:datetime\n"},
     {"powder", import_powder,
      "  powder CSV RECEIVERS   the POWDER outdoor RSS data set (datasets/powder/): a features file of\n"
      "                         level-only receivers (RSS as rss_dbm, uncalibrated; -101 = not heard,\n"
@@ -118,20 +130,62 @@ static const importer importers[] = {
 
 void hd_cmd_import_usage(FILE *out)
 {
-    fprintf(out, "usage: heimdall import FORMAT INPUT... -o FILE\n\nFormats:\n");
+    fprintf(out, "usage: heimdall import FORMAT INPUT... -o FILE [--positions FILE]\n\nFormats:\n");
     for (size_t i = 0; i < HD_ARRAY_LEN(importers); i++)
         fputs(importers[i].usage, out);
-    fputc('\n', out);
+    fprintf(out,
+            "\nStation positions of recordings (kiwiwav, sigmf), the first that has the station:\n"
+            "  the stations file of -c (else the embedded default's), the recording's own position\n"
+            "  (SigMF core:geolocation), gnss_pos/*.txt beside the recording, gnss_pos/*.txt beside its\n"
+            "  parent folder (the KiwiSDR TDoA layout iq/<files> with gnss_pos/ beside iq/), then\n"
+            "      --positions FILE  a CSV of lines id,lat,lon[,alt_m] (degrees, metres), or a stations\n"
+            "                        YAML file (.yaml: a `stations:` list with id, lat, lon, alt_m)\n"
+            "  Each station's source is printed; a station found in none is refused (exit 2).\n\n");
     hd_cli_common_usage(out);
+}
+
+/* --positions FILE (or --positions=FILE), import's own option: taken out
+ * of argv before the common options are parsed; the recorded command line
+ * keeps it. 0, or 2 after a usage error. */
+static int take_positions(int *argc, char **argv)
+{
+    int n = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp(argv[i], "--positions") == 0 || strncmp(argv[i], "--positions=", 12) == 0) {
+            const char *v = argv[i][11] == '=' ? argv[i] + 12 : i + 1 < *argc ? argv[++i] : NULL;
+            if (!v || !*v) {
+                fprintf(stderr, "heimdall import: error: option --positions needs a value\n"
+                                "Try 'heimdall import --help'.\n");
+                return 2;
+            }
+            positions_path = v;
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
+    *argc = n;
+    return 0;
 }
 
 int hd_cmd_import(int argc, char **argv)
 {
     hd_cli cli;
     hd_config cfg = {0};
-    int st = hd_cli_parse(&cli, hd_cmd_find("import"), argc, argv);
-    if (st)
+    char **args = hd_calloc((size_t)argc + 1, sizeof *args), line[sizeof cli.command_line];
+    if (!args)
+        return hd_cli_fail(&(hd_cli){.cmd = "import"}, HD_ENOMEM);
+    memcpy(args, argv, (size_t)argc * sizeof *args);
+    size_t off = 0;
+    for (int i = 0; i < argc && off < sizeof line - 1; i++) /* as hd_cli_parse records it */
+        off += (size_t)snprintf(line + off, sizeof line - off, "%s%s", i ? " " : "heimdall ", argv[i]);
+    int nargs = argc, st = take_positions(&nargs, args);
+    if (!st)
+        st = hd_cli_parse(&cli, hd_cmd_find("import"), nargs, args);
+    if (st) {
+        free(args);
         return st == 1 ? 0 : 2;
+    }
+    memcpy(cli.command_line, line, sizeof line);
     const importer *imp = NULL;
     for (size_t i = 0; cli.n_inputs > 0 && i < HD_ARRAY_LEN(importers); i++)
         if (strcmp(cli.inputs[0], importers[i].name) == 0)
@@ -146,5 +200,7 @@ int hd_cmd_import(int argc, char **argv)
     if (rc == 0)
         rc = imp->run(&cli, &cfg, cli.n_inputs - 1, cli.inputs + 1);
     hd_config_release(&cfg);
-    return rc < 0 ? hd_cli_fail(&cli, rc) : 0;
+    rc = rc < 0 ? hd_cli_fail(&cli, rc) : 0;
+    free(args);
+    return rc;
 }

@@ -9,6 +9,8 @@
 #include "formats/sigmf.h"
 #include "h5/h5.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +120,7 @@ void hd_recording_set_release(hd_recording_set *s)
     free(s->frequency_hz);
     free(s->ids);
     free(s->stations);
+    free(s->source);
     memset(s, 0, sizeof *s);
 }
 
@@ -186,11 +189,160 @@ int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf)
     return 0;
 }
 
-int hd_recording_station(const hd_config *cfg, const hd_recording *f, hd_station *s)
+static int bad_line(const char *path, int line, const char *text, const char *why)
+{
+    return hd_error(HD_ECONFIG, "%s:%d: %s (expected id,lat,lon[,alt_m]; got '%.80s')", path, line, why, text);
+}
+
+static char *trim(char *t)
+{
+    while (*t == ' ' || *t == '\t')
+        t++;
+    size_t n = strlen(t);
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r'))
+        t[--n] = 0;
+    return t;
+}
+
+static int number(const char *t, double *v)
+{
+    char *e;
+    if (!*t)
+        return -1;
+    *v = strtod(t, &e);
+    return *e || !isfinite(*v) ? -1 : 0;
+}
+
+static int add_position(hd_positions *ps, const char *id, double lat, double lon, double alt, int line, int *cap)
+{
+    for (int i = 0; i < ps->n; i++)
+        if (strcmp(ps->p[i].id, id) == 0) {
+            if (line)
+                return hd_error(HD_ECONFIG, "%s:%d: station '%s' again (first on line %d)", ps->path, line, id,
+                                ps->p[i].line);
+            return hd_error(HD_ECONFIG, "%s: station '%s' twice", ps->path, id);
+        }
+    if (ps->n == *cap) {
+        int nc = *cap ? 2 * *cap : 16;
+        hd_position *np = realloc(ps->p, (size_t)nc * sizeof *np);
+        if (!np)
+            return hd_error(HD_ENOMEM, "out of memory reading %s", ps->path);
+        ps->p = np;
+        *cap = nc;
+    }
+    hd_position *q = &ps->p[ps->n++];
+    memset(q, 0, sizeof *q);
+    hd_strlcpy(q->id, id, sizeof q->id);
+    q->lat = lat;
+    q->lon = lon;
+    q->alt_m = alt;
+    q->line = line;
+    return 0;
+}
+
+static int positions_yaml(hd_positions *ps, int *cap)
+{
+    char abs[PATH_MAX], yaml[PATH_MAX + 32];
+    if (!realpath(ps->path, abs))
+        return hd_error(HD_EIO, "cannot read %s: %s", ps->path, strerror(errno));
+    snprintf(yaml, sizeof yaml, "stations: \"%s\"\n", abs);
+    hd_config *c = hd_calloc(1, sizeof *c);
+    if (!c)
+        return HD_ENOMEM;
+    int rc = hd_config_load_string(c, yaml, ps->path, NULL, 0);
+    for (int i = 0; rc == 0 && i < c->n_stations; i++)
+        rc = add_position(ps, c->stations[i].id, c->stations[i].lat, c->stations[i].lon, c->stations[i].alt_m, 0,
+                          cap);
+    hd_config_release(c);
+    free(c);
+    return rc;
+}
+
+int hd_positions_read(hd_positions *ps, const char *path)
+{
+    memset(ps, 0, sizeof *ps);
+    hd_strlcpy(ps->path, path, sizeof ps->path);
+    int cap = 0, rc = 0;
+    size_t pl = strlen(path);
+    if ((pl > 5 && strcmp(path + pl - 5, ".yaml") == 0) || (pl > 4 && strcmp(path + pl - 4, ".yml") == 0)) {
+        rc = positions_yaml(ps, &cap);
+    } else {
+        char *text = NULL;
+        if ((rc = hd_read_file(path, &text, NULL)) < 0)
+            return hd_error_context(rc, "--positions");
+        int line = 0, data = 0;
+        for (char *ln = text, *next; ln && rc == 0; ln = next) {
+            next = strchr(ln, '\n');
+            if (next)
+                *next++ = 0;
+            line++;
+            char *t = trim(ln);
+            if (!*t || *t == '#')
+                continue;
+            char copy[256], *fld[5];
+            hd_strlcpy(copy, t, sizeof copy);
+            int nf = 0;
+            for (char *c = copy, *sep; c && nf < 5; c = sep) {
+                sep = strchr(c, ',');
+                if (sep)
+                    *sep++ = 0;
+                fld[nf++] = trim(c);
+            }
+            double lat, lon, alt = 0;
+            if (!data++ && nf >= 3 && strcmp(fld[0], "id") == 0 && number(fld[1], &lat) < 0)
+                continue; /* a header line */
+            if (nf < 3 || nf > 4)
+                rc = bad_line(path, line, t, nf < 3 ? "too few fields" : "too many fields");
+            else if (!fld[0][0] || strlen(fld[0]) >= HD_ID_LEN)
+                rc = bad_line(path, line, t, "the id is empty or longer than 31 characters");
+            else if (number(fld[1], &lat) < 0 || number(fld[2], &lon) < 0 || (nf == 4 && number(fld[3], &alt) < 0))
+                rc = bad_line(path, line, t, "a coordinate is not a number");
+            else if (fabs(lat) > 90 || fabs(lon) > 180)
+                rc = bad_line(path, line, t, "latitude outside [-90, 90] or longitude outside [-180, 180]");
+            else
+                rc = add_position(ps, fld[0], lat, lon, alt, line, &cap);
+        }
+        free(text);
+    }
+    if (rc == 0 && ps->n == 0)
+        rc = hd_error(HD_ECONFIG, "%s: no positions in it (lines id,lat,lon[,alt_m])", path);
+    if (rc < 0)
+        hd_positions_release(ps);
+    return rc;
+}
+
+void hd_positions_release(hd_positions *ps)
+{
+    free(ps->p);
+    ps->p = NULL;
+    ps->n = 0;
+}
+
+/* the folder of a path, and the folder above it */
+static void folders(const char *path, char *dir, size_t dl, char *parent, size_t pl)
+{
+    const char *sl = strrchr(path, '/');
+    snprintf(dir, dl, "%.*s", sl ? (int)(sl - path) : 1, sl ? path : ".");
+    const char *last = strrchr(dir, '/');
+    const char *base = last ? last + 1 : dir;
+    if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        snprintf(parent, pl, "%s/..", dir);
+    else if (!last)
+        snprintf(parent, pl, ".");
+    else
+        snprintf(parent, pl, "%.*s", last == dir ? 1 : (int)(last - dir), dir);
+}
+
+int hd_recording_station(const hd_config *cfg, const hd_positions *pos, const hd_recording *f, hd_station *s,
+                         char *source, size_t source_len)
 {
     for (int i = 0; i < cfg->n_stations; i++)
         if (strcmp(cfg->stations[i].id, f->station) == 0) {
             *s = cfg->stations[i];
+            if (cfg->stations_path[0])
+                snprintf(source, source_len, "the stations file %s", cfg->stations_path);
+            else
+                snprintf(source, source_len, "the stations of %s", cfg->path);
             return 0;
         }
     memset(s, 0, sizeof *s);
@@ -204,32 +356,60 @@ int hd_recording_station(const hd_config *cfg, const hd_recording *f, hd_station
         s->lat = f->lat;
         s->lon = f->lon;
         s->alt_m = f->alt_m;
+        snprintf(source, source_len, "the recording's core:geolocation");
         return 0;
     }
-    char dir[4096];
-    const char *sl = strrchr(f->path, '/');
-    snprintf(dir, sizeof dir, "%.*s", sl ? (int)(sl - f->path) : 1, sl ? f->path : ".");
-    int rc = hd_kiwi_gnss_pos_read(dir, f->station, &s->lat, &s->lon);
-    if (rc == HD_ENOTFOUND) {
-        hd_warn("station '%s': not in the stations file, no position in the recording and no "
-                "%s/gnss_pos/%s.txt: position unknown (NaN)", f->station, dir, f->station);
-        s->lat = s->lon = NAN;
-        return 0;
+    char dir[2048], parent[2100], gdir[2][2200];
+    folders(f->path, dir, sizeof dir, parent, sizeof parent);
+    snprintf(gdir[0], sizeof gdir[0], "%s/gnss_pos", dir);
+    snprintf(gdir[1], sizeof gdir[1], "%s/gnss_pos", parent);
+    for (int k = 0; k < 2; k++) {
+        int rc = hd_kiwi_gnss_pos_find(gdir[k], f->station, &s->lat, &s->lon, source, source_len);
+        if (rc == 0)
+            return 0;
+        if (rc != HD_ENOTFOUND)
+            return rc;
     }
-    return rc;
+    for (int i = 0; pos && i < pos->n; i++)
+        if (strcmp(pos->p[i].id, f->station) == 0) {
+            s->lat = pos->p[i].lat;
+            s->lon = pos->p[i].lon;
+            s->alt_m = pos->p[i].alt_m;
+            if (pos->p[i].line)
+                snprintf(source, source_len, "%s:%d", pos->path, pos->p[i].line);
+            else
+                snprintf(source, source_len, "%s", pos->path);
+            return 0;
+        }
+    char vname[HD_KIWI_NAME_LEN], cfgname[HD_PATH_LEN + 40], posname[HD_PATH_LEN + 40];
+    hd_kiwi_octave_name(vname, sizeof vname, f->station);
+    snprintf(cfgname, sizeof cfgname, "%s", cfg->stations_path[0] ? cfg->stations_path : cfg->path);
+    if (pos)
+        snprintf(posname, sizeof posname, "not in %s", pos->path);
+    else
+        snprintf(posname, sizeof posname, "no --positions file given");
+    s->lat = s->lon = NAN;
+    return hd_error(HD_ECONFIG,
+                    "station '%s' (%s) has no position: not in the stations of %s, no position in the recording, "
+                    "no d.%s line in %s/*.txt nor %s/*.txt, %s; give it in the stations file of -c or with "
+                    "--positions FILE (lines id,lat,lon[,alt_m])",
+                    f->station, f->path, cfgname, vname, gdir[0], gdir[1], posname);
 }
 
-int hd_recordings_stations(hd_recording_set *s, const hd_config *cfg, const hd_recording *f, int nf)
+int hd_recordings_stations(hd_recording_set *s, const hd_config *cfg, const hd_positions *pos,
+                           const hd_recording *f, int nf)
 {
     int R = s->n_receivers;
     free(s->stations);
+    free(s->source);
     s->stations = hd_calloc((size_t)nf + 1, sizeof *s->stations);
-    if (!s->stations)
+    s->source = hd_calloc((size_t)nf + 1, sizeof *s->source);
+    if (!s->stations || !s->source)
         return HD_ENOMEM;
     for (int r = 0; r < R; r++)
         for (int i = 0; i < nf; i++)
             if (f[i].rx == r) {
-                int rc = hd_recording_station(cfg, &f[i], &s->stations[r]);
+                int rc = hd_recording_station(cfg, pos, &f[i], &s->stations[r], s->source[r], sizeof s->source[r]);
                 if (rc < 0)
                     return rc;
                 break;

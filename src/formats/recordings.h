@@ -55,18 +55,46 @@ typedef struct {
     double *frequency_hz;      /* [n_events] */
     const char **ids;          /* [n_receivers] station ids (pointing into the recordings) */
     hd_station *stations;      /* [n_receivers], filled by hd_recordings_stations */
+    char (*source)[1200];      /* [n_receivers] where each position came from (HD_SOURCE_LEN) */
 } hd_recording_set;
 
 /* Group: events ordered by time then frequency, receivers by id; sets
  * f[i].event and f[i].rx. HD_EDATA when two files are the same station,
  * time and frequency. */
 int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf);
-/* The station entry of a recording: the config's stations by id, else the
- * recording's own position (SigMF), else gnss_pos/<id>.txt beside it
- * (KiwiSDR TDoA tool), else an unknown position (NaN) with a warning. */
-int hd_recording_station(const hd_config *cfg, const hd_recording *f, hd_station *s);
-/* Every receiver's station entry, from its first recording. */
-int hd_recordings_stations(hd_recording_set *s, const hd_config *cfg, const hd_recording *f, int nf);
+/* Station positions given with --positions FILE: a CSV of lines
+ * id,lat,lon[,alt_m] (degrees WGS84, metres; '#' comments, blank lines and
+ * a header line "id,lat,lon…" skipped), or, for a .yaml/.yml name, a
+ * stations file (`stations:` list of id, lat, lon, alt_m, as
+ * configs/stations/). HD_ECONFIG naming file:line for a malformed line, a
+ * latitude or longitude out of range, a repeated id. */
+typedef struct {
+    char id[HD_ID_LEN];
+    double lat, lon, alt_m;
+    int line;                  /* 0 for a YAML file */
+} hd_position;
+typedef struct {
+    char path[HD_PATH_LEN];
+    hd_position *p;
+    int n;
+} hd_positions;
+int hd_positions_read(hd_positions *ps, const char *path);
+void hd_positions_release(hd_positions *ps);
+
+#define HD_SOURCE_LEN 1200
+
+/* The station entry of a recording, from the first of: the config's
+ * stations (the stations file of -c, else the embedded default's), the
+ * recording's own position (SigMF core:geolocation), gnss_pos/ beside the
+ * recording, gnss_pos/ beside its parent folder (the TDoA service layout:
+ * iq/<file> with gnss_pos/ beside iq/), the positions file (pos, may be
+ * NULL). source says which (e.g. "gnss_pos/x.txt"). A station found in
+ * none is refused: HD_ECONFIG naming the station and every place looked. */
+int hd_recording_station(const hd_config *cfg, const hd_positions *pos, const hd_recording *f, hd_station *s,
+                         char *source, size_t source_len);
+/* Every receiver's station entry and source, from its first recording. */
+int hd_recordings_stations(hd_recording_set *s, const hd_config *cfg, const hd_positions *pos,
+                           const hd_recording *f, int nf);
 void hd_recording_set_release(hd_recording_set *s);
 
 /* Write the captures file: receivers, one event per group (IQ zero-padded

@@ -88,12 +88,13 @@ static void test_station(const char *tmp)
     ok(rc == 0, "a config with two stations loads");
     if (rc < 0) {
         diag("%s", hd_errmsg());
-        skip(11, "no config");
+        skip(47, "no config");
         return;
     }
     hd_station s;
+    char src[HD_SOURCE_LEN];
     hd_recording r = rec("/nowhere/20240301T120000Z_7100000_torino_iq.wav", "torino", T_2024_03_01_12, 7.1e6, 4);
-    ok(hd_recording_station(&cfg, &r, &s) == 0 && strcmp(s.name, "Torino Nord") == 0 && s.lat == 45.1 &&
+    ok(hd_recording_station(&cfg, NULL, &r, &s, src, sizeof src) == 0 && strcmp(s.name, "Torino Nord") == 0 && s.lat == 45.1 &&
            s.lon == 7.65 && s.alt_m == 250,
        "a station of the stations file: its entry (name, position)");
 
@@ -102,7 +103,7 @@ static void test_station(const char *tmp)
     g.lat = 10.5;
     g.lon = -3.25;
     g.alt_m = 12;
-    ok(hd_recording_station(&cfg, &g, &s) == 0 && s.lat == 10.5 && s.lon == -3.25 && s.alt_m == 12,
+    ok(hd_recording_station(&cfg, NULL, &g, &s, src, sizeof src) == 0 && s.lat == 10.5 && s.lon == -3.25 && s.alt_m == 12,
        "not in the stations file: the recording's own position");
     ok(strcmp(s.id, "elsewhere") == 0 && s.driver == HD_DRIVER_KIWISDR && s.clock == HD_CLOCK_GPS &&
            s.sample_rate_hz == 12000 && isnan(s.full_scale_dbm) && isnan(s.gain_db),
@@ -117,17 +118,72 @@ static void test_station(const char *tmp)
     fclose(fp);
     snprintf(path, sizeof path, "%s/20240301T120000Z_7100000_kiwi9_iq.wav", tmp);
     hd_recording k = rec(path, "kiwi9", T_2024_03_01_12, 7.1e6, 4);
-    ok(hd_recording_station(&cfg, &k, &s) == 0 && s.lat == 47.25 && s.lon == 11.5,
+    ok(hd_recording_station(&cfg, NULL, &k, &s, src, sizeof src) == 0 && s.lat == 47.25 && s.lon == 11.5,
        "not in the stations file, no own position: gnss_pos/<id>.txt beside the recording");
+    like(src, "/gnss_pos/kiwi9.txt", "and the source names that file");
     hd_recording u = rec(path, "kiwi8", T_2024_03_01_12, 7.1e6, 4);
-    ok(hd_recording_station(&cfg, &u, &s) == 0 && isnan(s.lat) && isnan(s.lon),
-       "nowhere: position unknown (NaN)");
+    ok(hd_recording_station(&cfg, NULL, &u, &s, src, sizeof src) == HD_ECONFIG, "nowhere: refused (HD_ECONFIG)");
+    like(hd_errmsg(), "station 'kiwi8' (", "the message names the station");
+    like(hd_errmsg(), "gnss_pos/*.txt nor ", "and says where it looked");
+    like(hd_errmsg(), "no --positions file given", "including the positions file");
+
+    /* gnss_pos beside the parent folder: <tmp>/iq/<file>, <tmp>/gnss_pos/ (the TDoA layout) */
+    char iqp[1100];
+    snprintf(iqp, sizeof iqp, "%s/iq", tmp);
+    mkdir(iqp, 0777);
+    snprintf(iqp, sizeof iqp, "%s/iq/20240301T120000Z_7100000_kiwi9_iq.wav", tmp);
+    hd_recording kp = rec(iqp, "kiwi9", T_2024_03_01_12, 7.1e6, 4);
+    ok(hd_recording_station(&cfg, NULL, &kp, &s, src, sizeof src) == 0 && s.lat == 47.25 && s.lon == 11.5,
+       "iq/<file>: gnss_pos/ beside iq/ (the TDoA service layout)");
+    ok(strstr(src, "/gnss_pos/kiwi9.txt") && !strstr(src, "/iq/"), "found in the parent's gnss_pos (%s)", src);
+    free(kp.iq);
+
+    /* a positions file, last */
+    hd_positions pos;
+    snprintf(path, sizeof path, "%s/pos.csv", tmp);
+    fp = fopen(path, "w");
+    fprintf(fp, "# station positions\nid,lat,lon,alt_m\n\nkiwi8, 50.5, 8.25, 120\ntorino,1,2\n");
+    fclose(fp);
+    ok(hd_positions_read(&pos, path) == 0 && pos.n == 2 && pos.p[0].line == 4, "a CSV positions file reads");
+    ok(hd_recording_station(&cfg, &pos, &u, &s, src, sizeof src) == 0 && s.lat == 50.5 && s.lon == 8.25 &&
+           s.alt_m == 120,
+       "a station found only in the positions file");
+    like(src, "pos.csv:4", "its source is file:line");
+    ok(hd_recording_station(&cfg, &pos, &r, &s, src, sizeof src) == 0 && s.lat == 45.1,
+       "the stations file comes before the positions file");
+    hd_positions_release(&pos);
+    const char *bad[][2] = {{"kiwi1,45.0\n", "pos.csv:1: too few fields"},
+                            {"# c\nkiwi1,45.0,x\n", "pos.csv:2: a coordinate is not a number"},
+                            {"kiwi1,95,7\n", "pos.csv:1: latitude outside"},
+                            {"a,1,2\nb,1,2,3,4\n", "pos.csv:2: too many fields"},
+                            {"a,1,2\na,3,4\n", "pos.csv:2: station 'a' again (first on line 1)"},
+                            {"# nothing\n", "no positions in it"}};
+    for (int i = 0; i < 6; i++) {
+        fp = fopen(path, "w");
+        fputs(bad[i][0], fp);
+        fclose(fp);
+        ok(hd_positions_read(&pos, path) == HD_ECONFIG, "malformed positions file %d refused (HD_ECONFIG)", i);
+        like(hd_errmsg(), bad[i][1], "with file:line and the reason");
+    }
+    snprintf(path, sizeof path, "%s/pos.yaml", tmp);
+    fp = fopen(path, "w");
+    fprintf(fp, "stations:\n  - id: kiwi8\n    lat: 50.5\n    lon: 8.25\n");
+    fclose(fp);
+    ok(hd_positions_read(&pos, path) == 0 && pos.n == 1 && pos.p[0].lat == 50.5, "a YAML positions file reads");
+    if (pos.n)
+        hd_positions_release(&pos);
+    fp = fopen(path, "w");
+    fprintf(fp, "stations:\n  - id: kiwi8\n    lat: north\n    lon: 8.25\n");
+    fclose(fp);
+    ok(hd_positions_read(&pos, path) == HD_ECONFIG, "a malformed YAML positions file is refused");
+    like(hd_errmsg(), "pos.yaml:3:", "with file:line:column");
+    snprintf(path, sizeof path, "%s/20240301T120000Z_7100000_kiwi9_iq.wav", tmp);
 
     /* the set: receivers in id order, each from its first recording */
     hd_recording f[3] = {k, r, rec("/nowhere/20240301T120000Z_7100000_genova_iq.wav", "genova", T_2024_03_01_12,
                                    7.1e6, 4)};
     hd_recording_set set;
-    ok(hd_recordings_group(&set, f, 3) == 0 && hd_recordings_stations(&set, &cfg, f, 3) == 0,
+    ok(hd_recordings_group(&set, f, 3) == 0 && hd_recordings_stations(&set, &cfg, NULL, f, 3) == 0,
        "a set's stations are found");
     ok(set.n_receivers == 3 && strcmp(set.stations[0].id, "genova") == 0 && set.stations[0].lat == 44.4 &&
            strcmp(set.stations[1].id, "kiwi9") == 0 && set.stations[1].lat == 47.25 &&
