@@ -72,7 +72,7 @@ static int import_recordings(const hd_cli *cli, const hd_config *cfg, int argc, 
         if ((rc = read(&f[i], in[i])) < 0)
             goto done;
     hd_import_out o = import_out(cli, cfg->collect.compression, cfg);
-    if ((rc = hd_recordings_group(&s, f, argc)) < 0 ||
+    if ((rc = hd_recordings_group(&s, f, argc, cfg)) < 0 ||
         (rc = hd_recordings_stations(&s, cfg, have_pos ? &pos : NULL, f, argc)) < 0)
         goto done;
     for (int r = 0; r < s.n_receivers; r++)
@@ -140,7 +140,8 @@ void hd_cmd_import_usage(FILE *out)
             "  parent folder (the KiwiSDR TDoA layout iq/<files> with gnss_pos/ beside iq/), then\n"
             "      --positions FILE  a CSV of lines id,lat,lon[,alt_m] (degrees, metres), or a stations\n"
             "                        YAML file (.yaml: a `stations:` list with id, lat, lon, alt_m)\n"
-            "  Each station's source is printed; a station found in none is refused (exit 2).\n\n");
+            "  Each station's source is printed; a station found in none is refused (exit 2).\n"
+            "  Receivers keep the order of the stations file, then that of the command line.\n\n");
     hd_cli_common_usage(out);
 }
 

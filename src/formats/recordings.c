@@ -109,11 +109,6 @@ void hd_recordings_free(hd_recording *f, int n)
     free(f);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 void hd_recording_set_release(hd_recording_set *s)
 {
     free(s->time_ns);
@@ -124,7 +119,7 @@ void hd_recording_set_release(hd_recording_set *s)
     memset(s, 0, sizeof *s);
 }
 
-int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf)
+int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf, const hd_config *cfg)
 {
     memset(s, 0, sizeof *s);
     int E = 0, R = 0;
@@ -167,7 +162,17 @@ int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf)
             ev_freq[b] = ev_freq[b - 1];
             ev_freq[b - 1] = q;
         }
-    qsort(ids, (size_t)R, sizeof *ids, cmp_str);
+    /* receivers: the config's stations in their order, then the others in
+     * the order of the command line (first appearance) */
+    int front = 0;
+    for (int c = 0; cfg && c < cfg->n_stations; c++)
+        for (int r = front; r < R; r++)
+            if (strcmp(ids[r], cfg->stations[c].id) == 0) {
+                const char *t = ids[r];
+                memmove(ids + front + 1, ids + front, (size_t)(r - front) * sizeof *ids);
+                ids[front++] = t;
+                break;
+            }
     s->n_events = E;
     s->n_receivers = R;
     s->n_samples = N;

@@ -58,10 +58,11 @@ typedef struct {
     char (*source)[1200];      /* [n_receivers] where each position came from (HD_SOURCE_LEN) */
 } hd_recording_set;
 
-/* Group: events ordered by time then frequency, receivers by id; sets
- * f[i].event and f[i].rx. HD_EDATA when two files are the same station,
- * time and frequency. */
-int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf);
+/* Group: events ordered by time then frequency; receivers in the order of
+ * cfg's stations (may be NULL), then the rest in the order they first
+ * appear in f; sets f[i].event and f[i].rx. HD_EDATA when two files are the
+ * same station, time and frequency. */
+int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf, const hd_config *cfg);
 /* Station positions given with --positions FILE: a CSV of lines
  * id,lat,lon[,alt_m] (degrees WGS84, metres; '#' comments, blank lines and
  * a header line "id,lat,lon…" skipped), or, for a .yaml/.yml name, a

@@ -48,28 +48,28 @@ static void test_group(void)
     f[3] = rec("a/t1_alpha_10m", "alpha", t1, 10e6, 80);
     f[4] = rec("a/t2_alpha", "alpha", t2, 7e6, 90);
     hd_recording_set s;
-    ok(hd_recordings_group(&s, f, 3) == 0, "three recordings group");
+    ok(hd_recordings_group(&s, f, 3, NULL) == 0, "three recordings group");
     is_int(s.n_events, 2, "two event times: two events");
     is_int(s.n_receivers, 2, "two stations: two receivers");
     is_int(s.n_samples, 120, "samples: the longest recording");
     ok(s.time_ns[0] == t1 && s.time_ns[1] == t2, "events in time order");
-    is_str(s.ids[0], "alpha", "receivers by id: alpha first");
-    is_str(s.ids[1], "zeta", "then zeta");
-    ok(f[0].event == 1 && f[0].rx == 1, "the later zeta file is event 1, receiver 1");
-    ok(f[1].event == 0 && f[1].rx == 1 && f[2].event == 0 && f[2].rx == 0,
+    is_str(s.ids[0], "zeta", "no stations file: receivers in the command line's order, zeta first");
+    is_str(s.ids[1], "alpha", "then alpha (not alphabetical)");
+    ok(f[0].event == 1 && f[0].rx == 0, "the later zeta file is event 1, receiver 0");
+    ok(f[1].event == 0 && f[1].rx == 0 && f[2].event == 0 && f[2].rx == 1,
        "the two files of the same time are one event, two receivers");
     hd_recording_set_release(&s);
 
-    ok(hd_recordings_group(&s, f + 1, 2) == 0 && s.n_events == 1 && s.n_receivers == 2,
+    ok(hd_recordings_group(&s, f + 1, 2, NULL) == 0 && s.n_events == 1 && s.n_receivers == 2,
        "same time and frequency: one event");
     hd_recording_set_release(&s);
-    ok(hd_recordings_group(&s, f + 2, 2) == 0 && s.n_events == 2 && s.n_receivers == 1 &&
+    ok(hd_recordings_group(&s, f + 2, 2, NULL) == 0 && s.n_events == 2 && s.n_receivers == 1 &&
            s.frequency_hz[0] == 7e6 && s.frequency_hz[1] == 10e6,
        "same time, another frequency: two events, ordered by frequency");
     hd_recording_set_release(&s);
 
     hd_recording dup[2] = {rec("x/one_iq.wav", "kiwi1", t1, 7e6, 10), rec("y/two_iq.wav", "kiwi1", t1, 7e6, 10)};
-    ok(hd_recordings_group(&s, dup, 2) == HD_EDATA, "two files of one station in one event: HD_EDATA");
+    ok(hd_recordings_group(&s, dup, 2, NULL) == HD_EDATA, "two files of one station in one event: HD_EDATA");
     like(hd_errmsg(), "x/one_iq.wav and y/two_iq.wav are the same station, time and frequency",
          "the message names both files");
     for (int i = 0; i < 2; i++)
@@ -183,12 +183,12 @@ static void test_station(const char *tmp)
     hd_recording f[3] = {k, r, rec("/nowhere/20240301T120000Z_7100000_genova_iq.wav", "genova", T_2024_03_01_12,
                                    7.1e6, 4)};
     hd_recording_set set;
-    ok(hd_recordings_group(&set, f, 3) == 0 && hd_recordings_stations(&set, &cfg, NULL, f, 3) == 0,
+    ok(hd_recordings_group(&set, f, 3, &cfg) == 0 && hd_recordings_stations(&set, &cfg, NULL, f, 3) == 0,
        "a set's stations are found");
-    ok(set.n_receivers == 3 && strcmp(set.stations[0].id, "genova") == 0 && set.stations[0].lat == 44.4 &&
-           strcmp(set.stations[1].id, "kiwi9") == 0 && set.stations[1].lat == 47.25 &&
-           strcmp(set.stations[2].id, "torino") == 0,
-       "the set's stations by receiver (genova, kiwi9, torino)");
+    ok(set.n_receivers == 3 && strcmp(set.stations[0].id, "torino") == 0 && set.stations[0].lat == 45.1 &&
+           strcmp(set.stations[1].id, "genova") == 0 && set.stations[1].lat == 44.4 &&
+           strcmp(set.stations[2].id, "kiwi9") == 0 && set.stations[2].lat == 47.25,
+       "receivers in the stations file's order (torino, genova), then the command line's (kiwi9)");
 
     /* written and read back as a captures file */
     f[0].has_t0 = 1;
@@ -215,14 +215,14 @@ static void test_station(const char *tmp)
         ok(cr.n_events == 1 && cr.n_receivers == 3 && cr.n_samples == 4 &&
                hd_captures_read_block(&cr, 0, 1, &ev, lk, iq, NULL) == 0,
            "read back: 1 event, 3 receivers, 4 samples");
-        ok(ev.time_ns == T_2024_03_01_12 && ev.frequency_hz == 7.1e6 && fabs(lk[1].t0_s - 0.25) < 1e-12 &&
-               isnan(lk[0].t0_s) && lk[1].status == HD_RX_OK && fabs(lk[1].clipped_fraction - 1.0 / 8) < 1e-12,
+        ok(ev.time_ns == T_2024_03_01_12 && ev.frequency_hz == 7.1e6 && fabs(lk[2].t0_s - 0.25) < 1e-12 &&
+               isnan(lk[0].t0_s) && lk[2].status == HD_RX_OK && fabs(lk[2].clipped_fraction - 1.0 / 8) < 1e-12,
            "event time, t0_s of the timed file (0.25 s), NaN of the others, clipped fraction 1/8");
         double *rate = NULL;
         int rank;
         hsize_t dims[8];
         ok(hd_h5_read(cr.file, "clock/rate_hz", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&rate) == 0 && rank == 2 &&
-               rate[1] == 12000.5 && rate[0] == 12000,
+               rate[2] == 12000.5 && rate[0] == 12000,
            "/clock/rate_hz per event and receiver");
         free(rate);
         hd_captures_release(&cr);
