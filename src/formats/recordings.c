@@ -25,8 +25,6 @@ int hd_recording_from_kiwiwav(hd_recording *r, const char *path, hd_kiwiwav *k)
     if (k->n_fit >= 2 && fabs(k->fit_rate_hz / k->header_rate_hz - 1) > 100e-6)
         hd_warn("%s: the GPS stamps give %.3f Hz against %u Hz in the header (%.0f ppm): kept, clock from the fit",
                 path, k->fit_rate_hz, k->header_rate_hz, 1e6 * (k->fit_rate_hz / k->header_rate_hz - 1));
-    if (k->n_fit == 0)
-        hd_warn("%s: no fresh GPS time stamp: gps_ok 0, header rate", path);
     r->rate_hz = k->header_rate_hz;
     r->n = k->n_samples;
     r->iq = k->iq;
@@ -47,6 +45,17 @@ int hd_recording_from_kiwiwav(hd_recording *r, const char *path, hd_kiwiwav *k)
                 break;
             }
     }
+    if (!r->gps_ok && !isfinite(t0_week)) {
+        rc = hd_error(HD_EDATA,
+                      "%s: GPS never fixed: none of its %d time stamps is set (last_gps_solution %d), so the "
+                      "recording has no time; leave it out",
+                      path, k->n_blocks, k->blocks[0].last_gps_solution);
+        free(r->iq);
+        r->iq = NULL;
+        return rc;
+    }
+    if (k->n_fit == 0)
+        hd_warn("%s: no fresh GPS time stamp: gps_ok 0, header rate", path);
     if (isfinite(t0_week) && fabs(t0_week) < 2.0 * 604800) { /* within a week or so of the stamps' week */
         r->has_t0 = 1;
         r->t0_ns = hd_gps_week_to_unix_ns(t0_week, r->event_time_ns);
@@ -183,13 +192,21 @@ int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf, const hd_c
         for (int r = 0; r < R; r++)
             if (strcmp(ids[r], f[i].station) == 0)
                 f[i].rx = r;
-        for (int j = 0; j < i; j++)
-            if (f[j].event == f[i].event && f[j].rx == f[i].rx) {
-                int rc = hd_error(HD_EDATA, "%s and %s are the same station, time and frequency", f[j].path,
-                                  f[i].path);
+        for (int j = 0; j < i; j++) {
+            int rc = 0;
+            if (f[j].event == f[i].event && f[j].rx == f[i].rx)
+                rc = hd_error(HD_EINVAL, "%s and %s are the same station, time and frequency: give one of them",
+                              f[j].path, f[i].path);
+            else if (f[j].event == f[i].event && fabs(f[i].rate_hz / f[j].rate_hz - 1) > HD_RECORDINGS_RATE_TOL)
+                rc = hd_error(HD_EINVAL,
+                              "mixed sample rates in one event: %s is %.0f Hz, %s is %.0f Hz (one event needs "
+                              "one rate within %.0f ppm; import each rate separately)",
+                              f[j].path, f[j].rate_hz, f[i].path, f[i].rate_hz, 1e6 * HD_RECORDINGS_RATE_TOL);
+            if (rc < 0) {
                 hd_recording_set_release(s);
                 return rc;
             }
+        }
     }
     return 0;
 }
@@ -345,7 +362,7 @@ int hd_recording_station(const hd_config *cfg, const hd_positions *pos, const hd
         if (strcmp(cfg->stations[i].id, f->station) == 0) {
             *s = cfg->stations[i];
             if (cfg->stations_path[0])
-                snprintf(source, source_len, "the stations file %s", cfg->stations_path);
+                snprintf(source, source_len, "the stations of %s (of %s)", cfg->stations_path, cfg->path);
             else
                 snprintf(source, source_len, "the stations of %s", cfg->path);
             return 0;
@@ -388,7 +405,11 @@ int hd_recording_station(const hd_config *cfg, const hd_positions *pos, const hd
         }
     char vname[HD_KIWI_NAME_LEN], cfgname[HD_PATH_LEN + 40], posname[HD_PATH_LEN + 40];
     hd_kiwi_octave_name(vname, sizeof vname, f->station);
-    snprintf(cfgname, sizeof cfgname, "%s", cfg->stations_path[0] ? cfg->stations_path : cfg->path);
+    if (cfg->stations_path[0])
+        snprintf(cfgname, sizeof cfgname, "%.*s (of %.*s)", HD_PATH_LEN / 2, cfg->stations_path, HD_PATH_LEN / 2,
+                 cfg->path);
+    else
+        snprintf(cfgname, sizeof cfgname, "%s", cfg->path);
     if (pos)
         snprintf(posname, sizeof posname, "not in %s", pos->path);
     else

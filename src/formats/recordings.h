@@ -36,9 +36,10 @@ typedef struct {
 
 /* A parsed kiwiwav into a recording (takes k->iq; k is still released by
  * the caller): event time, frequency and station from the file name, the
- * clock from the fit of the fresh GPS stamps; with no fresh stamp, gps_ok
- * 0 and the first nonzero stamp at the header rate. Warns (hd_warn) when
- * the fit is more than 100 ppm off the header, or there is no fix. */
+ * clock from the fit of the fresh GPS stamps; with no fresh stamp (stale
+ * GPS), gps_ok 0 and the first nonzero stamp at the header rate. Warns
+ * (hd_warn) when the fit is more than 100 ppm off the header, or there is
+ * no fresh fix. HD_EDATA when GPS never fixed (every stamp zero: no time). */
 int hd_recording_from_kiwiwav(hd_recording *r, const char *path, hd_kiwiwav *k);
 int hd_recording_read_kiwiwav(hd_recording *r, const char *path);
 /* BASE.sigmf-meta (or -data, or BASE): station heimdall:station, else the
@@ -60,8 +61,12 @@ typedef struct {
 
 /* Group: events ordered by time then frequency; receivers in the order of
  * cfg's stations (may be NULL), then the rest in the order they first
- * appear in f; sets f[i].event and f[i].rx. HD_EDATA when two files are the
- * same station, time and frequency. */
+ * appear in f; sets f[i].event and f[i].rx. HD_EINVAL (a usage error: the
+ * set of files given is wrong) when two files are the same station, time
+ * and frequency, or the nominal rates of one event differ by more than
+ * HD_RECORDINGS_RATE_TOL (KiwiSDRs' 12000 and 12001 Hz headers are one
+ * rate, the clock fit takes the rest; 12 kHz and 20.25 kHz are not). */
+#define HD_RECORDINGS_RATE_TOL 1e-3
 int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf, const hd_config *cfg);
 /* Station positions given with --positions FILE: a CSV of lines
  * id,lat,lon[,alt_m] (degrees WGS84, metres; '#' comments, blank lines and

@@ -69,9 +69,21 @@ static void test_group(void)
     hd_recording_set_release(&s);
 
     hd_recording dup[2] = {rec("x/one_iq.wav", "kiwi1", t1, 7e6, 10), rec("y/two_iq.wav", "kiwi1", t1, 7e6, 10)};
-    ok(hd_recordings_group(&s, dup, 2, NULL) == HD_EDATA, "two files of one station in one event: HD_EDATA");
+    ok(hd_recordings_group(&s, dup, 2, NULL) == HD_EINVAL, "two files of one station in one event: HD_EINVAL");
     like(hd_errmsg(), "x/one_iq.wav and y/two_iq.wav are the same station, time and frequency",
          "the message names both files");
+    dup[1].path = "y/other_iq.wav";
+    snprintf(dup[1].station, sizeof dup[1].station, "kiwi2");
+    dup[1].rate_hz = 12001; /* two KiwiSDRs' headers: one rate */
+    ok(hd_recordings_group(&s, dup, 2, NULL) == 0, "12000 and 12001 Hz in one event: one rate (83 ppm)");
+    hd_recording_set_release(&s);
+    dup[1].rate_hz = 20250;
+    ok(hd_recordings_group(&s, dup, 2, NULL) == HD_EINVAL, "12000 and 20250 Hz in one event: refused");
+    like(hd_errmsg(), "mixed sample rates in one event: x/one_iq.wav is 12000 Hz, y/other_iq.wav is 20250 Hz",
+         "the message names both files and rates");
+    dup[1].event_time_ns += 60000000000;
+    ok(hd_recordings_group(&s, dup, 2, NULL) == 0 && s.n_events == 2, "different rates in different events: fine");
+    hd_recording_set_release(&s);
     for (int i = 0; i < 2; i++)
         free(dup[i].iq);
     for (int i = 0; i < 5; i++)
@@ -305,7 +317,8 @@ static void test_clock(void)
         st[b].last_gps_solution = 9;
     hd_kiwiwav_encode(12001, iq, n, st, &buf, &len);
     hd_kiwiwav_parse(&k, buf, len);
-    ok(hd_recording_from_kiwiwav(&r, name, &k) == 0 && !r.has_t0, "every stamp zero: no first-sample time");
+    ok(hd_recording_from_kiwiwav(&r, name, &k) == HD_EDATA && !r.iq, "GPS never fixed (every stamp zero): refused");
+    like(hd_errmsg(), "kiwi1_iq.wav: GPS never fixed", "the message names the file and says GPS never fixed");
     hd_kiwiwav_release(&k);
     free(buf);
     free(r.iq);
