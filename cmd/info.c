@@ -205,14 +205,11 @@ static int info_one(const char *path)
             printf("  %-17s %s\n", attrs[i], v);
         free(v);
     }
-    if (H5Aexists(f, "inputs") > 0) {
-        hid_t a = H5Aopen(f, "inputs", H5P_DEFAULT);
-        hid_t sp = H5Aget_space(a);
-        hssize_t n = H5Sget_simple_extent_npoints(sp);
-        printf("  inputs            %lld file(s)\n", (long long)n);
-        H5Sclose(sp);
-        H5Aclose(a);
-    }
+    char **inputs = NULL;
+    int n_in = 0;
+    if (hd_h5_read_inputs(f, &inputs, &n_in) == 0 && n_in > 0)
+        printf("  inputs            %d file(s)\n", n_in);
+    hd_h5_free_strings(inputs, (hsize_t)n_in);
     printf("\nDatasets:\n");
     H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, NULL);
     if (strcmp(format, HD_FORMAT_CAPTURES) == 0)
