@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "formats/kiwiwav.h"
+#include "formats/recordings.h"
 #include "formats/sigmf.h"
 #include "h5/h5.h"
 
@@ -17,28 +18,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* One row per format in exporters[] below. */
 typedef struct {
     const char *name;
     int (*run)(const hd_cli *cli, hd_captures_reader *r, const char *dir);
     const char *usage;
 } exporter;
-
-/* the clock of (event, receiver): /clock/rate_hz of an imported file, else
- * the event's nominal rate */
-static double *read_clock_rates(hd_captures_reader *r)
-{
-    if (H5Lexists(r->file, "clock", H5P_DEFAULT) <= 0 || H5Lexists(r->file, "clock/rate_hz", H5P_DEFAULT) <= 0)
-        return NULL;
-    int rank;
-    hsize_t dims[8];
-    void *data = NULL;
-    if (hd_h5_read(r->file, "clock/rate_hz", H5T_NATIVE_DOUBLE, &rank, dims, &data) < 0 || rank != 2 ||
-        (int64_t)dims[0] != r->n_events || (int)dims[1] != r->n_receivers) {
-        free(data);
-        return NULL;
-    }
-    return data;
-}
 
 static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *dir)
 {
@@ -47,7 +32,7 @@ static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *
     hd_link *lk = hd_calloc((size_t)R, sizeof *lk);
     int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
     hd_kiwi_block *st = hd_calloc((size_t)N / HD_KIWI_BLOCK + 1, sizeof *st);
-    double *rates = read_clock_rates(r);
+    double *rates = hd_recordings_read_clock_rates(r->file, r->n_events, r->n_receivers);
     char path[8192];
     if (!lk || !iq || !st) {
         rc = HD_ENOMEM;
@@ -72,13 +57,7 @@ static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *
             double rate = rates && isfinite(rates[e * R + k]) && rates[e * R + k] > 0 ? rates[e * R + k]
                                                                                       : ev.sample_rate_hz;
             int64_t t0 = ev.time_ns + llround(l->t0_s * 1e9);
-            int nb = (N + HD_KIWI_BLOCK - 1) / HD_KIWI_BLOCK;
-            for (int b = 0; b < nb; b++) {
-                int64_t tb = t0 + llround((double)b * HD_KIWI_BLOCK * 1e9 / rate);
-                hd_unix_ns_to_gps_week(tb, &st[b].gps_sec, &st[b].gps_nsec);
-                int lgs = l->gps_ok ? 0 : l->last_gps_solution_s + (int)((double)b * HD_KIWI_BLOCK / rate);
-                st[b].last_gps_solution = (uint8_t)(l->gps_ok ? 0 : lgs < 1 ? 1 : lgs > 255 ? 255 : lgs);
-            }
+            hd_kiwi_stamps(st, (N + HD_KIWI_BLOCK - 1) / HD_KIWI_BLOCK, t0, rate, l->gps_ok, l->last_gps_solution_s);
             char name[512];
             hd_kiwiwav_name_format(name, sizeof name, ev.time_ns, ev.frequency_hz, r->stations[k].id);
             snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -104,11 +83,9 @@ static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *
             rc = hd_error(HD_EIO, "cannot write %s: %s", path, strerror(errno));
             goto done;
         }
-        const char *host = s->url;
-        if (strncmp(host, "ws://", 5) == 0 || strncmp(host, "http://", 7) == 0)
-            host = strstr(host, "//") + 2;
-        fprintf(f, "d.%s = struct('coord',[%.6f,%.6f],'host','%.*s','port',8073);\n", s->id, s->lat, s->lon,
-                (int)strcspn(host, ":/"), host);
+        char line[512];
+        hd_kiwi_gnss_pos_format(line, sizeof line, s->id, s->lat, s->lon, s->url);
+        fputs(line, f);
         if (fclose(f) != 0) {
             rc = hd_error(HD_EIO, "cannot write %s: %s", path, strerror(errno));
             goto done;
@@ -130,7 +107,7 @@ static int export_sigmf(const hd_cli *cli, hd_captures_reader *r, const char *di
     hd_event ev;
     hd_link *lk = hd_calloc((size_t)R, sizeof *lk);
     int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
-    double *rates = read_clock_rates(r);
+    double *rates = hd_recordings_read_clock_rates(r->file, r->n_events, r->n_receivers);
     char base[8192];
     if (!lk || !iq) {
         rc = HD_ENOMEM;

@@ -6,6 +6,7 @@
 #include "core/util.h"
 #include "h5/h5.h"
 #include "capture/event.h"
+#include "features/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@ void hd_cmd_info_usage(FILE *out)
             "Describe heimdall HDF5 files: format and version, provenance (software,\n"
             "git commit, creation time, command line, config and input hashes), every\n"
             "dataset with its shape, type and units, and a summary (for captures:\n"
-            "events, receivers, sample rate, link status counts, SNR spread).\n"
+            "events, receivers, sample rate, link status counts, SNR spread; for\n"
+            "features: valid receivers, and why receivers and pairs were masked).\n"
             "\n"
             "Options:\n"
             "  -h, --help   this help\n");
@@ -82,8 +84,6 @@ static void captures_summary(hid_t f)
     uint8_t *gps = NULL, *has_iq = NULL, *has_lv = NULL;
     char **ids = NULL;
     hsize_t n_ids = 0;
-    int16_t *dummy = NULL;
-    (void)dummy;
     if (hd_h5_read(f, "status", H5T_NATIVE_INT8, &rank, dims, (void **)&status) < 0 || rank != 2)
         goto done;
     size_t E = dims[0], R = dims[1];
@@ -161,6 +161,34 @@ done:
     free(has_lv);
 }
 
+/* valid receivers, and why the others and the pairs were masked */
+static void features_summary(const char *path)
+{
+    hd_features_reader rd;
+    hd_features_tally t;
+    if (hd_features_open(&rd, path, MPI_COMM_NULL) < 0)
+        return;
+    if (hd_features_count(&rd, &t) == 0) {
+        printf("\nSummary:\n  events: %lld   receivers: %d   valid receiver features: %lld of %lld",
+               (long long)rd.meta.n_events, rd.meta.n_receivers, (long long)t.valid,
+               (long long)rd.meta.n_events * rd.meta.n_receivers);
+        if (rd.has_dbm_ok)
+            printf(" (%lld without a calibrated dBm)", (long long)t.no_dbm);
+        if (!rd.has_reasons) {
+            printf("\n  mask reasons: not recorded (older file or imported features)\n");
+        } else {
+            printf("\n  receivers: %lld ok; masked:", (long long)t.rx[0]);
+            for (int k = 1; k < HD_WHY_RX_COUNT; k++)
+                printf(" %s %lld", hd_rx_why_name(k), (long long)t.rx[k]);
+            printf("\n  pairs: %lld ok; masked:", (long long)t.pair[0]);
+            for (int k = 1; k < HD_WHY_PAIR_COUNT; k++)
+                printf(" %s %lld", hd_pair_why_name(k), (long long)t.pair[k]);
+            printf("\n");
+        }
+    }
+    hd_features_release(&rd);
+}
+
 static int info_one(const char *path)
 {
     hid_t f;
@@ -177,18 +205,17 @@ static int info_one(const char *path)
             printf("  %-17s %s\n", attrs[i], v);
         free(v);
     }
-    if (H5Aexists(f, "inputs") > 0) {
-        hid_t a = H5Aopen(f, "inputs", H5P_DEFAULT);
-        hid_t sp = H5Aget_space(a);
-        hssize_t n = H5Sget_simple_extent_npoints(sp);
-        printf("  inputs            %lld file(s)\n", (long long)n);
-        H5Sclose(sp);
-        H5Aclose(a);
-    }
+    char **inputs = NULL;
+    int n_in = 0;
+    if (hd_h5_read_inputs(f, &inputs, &n_in) == 0 && n_in > 0)
+        printf("  inputs            %d file(s)\n", n_in);
+    hd_h5_free_strings(inputs, (hsize_t)n_in);
     printf("\nDatasets:\n");
     H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, NULL);
     if (strcmp(format, HD_FORMAT_CAPTURES) == 0)
         captures_summary(f);
+    else if (strcmp(format, HD_FORMAT_FEATURES) == 0)
+        features_summary(path);
     H5Fclose(f);
     return 0;
 }

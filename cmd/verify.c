@@ -21,7 +21,7 @@ void hd_cmd_verify_usage(FILE *out)
             "\n"
             "Check the provenance chain of heimdall files. PATH is a file, or a folder whose\n"
             "*.h5 files are all checked. For each file:\n"
-            "  - every input it names (root attribute `inputs`: path and sha256 when it was\n"
+            "  - every input it names (/provenance/inputs, or the root attribute `inputs` of older files: path and sha256 when it was\n"
             "    made) is hashed again: an input changed since it was used, or missing, is\n"
             "    reported (the recorded path is tried as it is, then relative to the file's\n"
             "    folder and each folder above it, then its name beside the file);\n"
@@ -90,7 +90,7 @@ static int verify_file(const char *path, const hd_config *cfg, tally *t)
     t->files++;
     char **inputs = NULL;
     int n = 0;
-    if (H5Aexists(f, "inputs") > 0 && (rc = hd_h5_read_attr_strarray(f, "inputs", &inputs, &n)) < 0) {
+    if ((rc = hd_h5_read_inputs(f, &inputs, &n)) < 0) {
         H5Fclose(f);
         return rc;
     }

@@ -4,7 +4,7 @@
 # trained and scored by the network (1 and 2 ranks), the POWDER import with
 # RSS and kNN, kiwiwav and SigMF export → import → featurize, and featurize
 # on 2 ranks — then compares every HDF5 file with h5diff (every dataset and
-# every attribute but the root's provenance, which names the binary and the
+# every attribute but the root's provenance and /provenance (input paths and hashes), which name the binary and the
 # time; train's /log/seconds and evaluate's /latency_us, wall clocks),
 # report.json without its input path and timings, and other text with cmp.
 #   scripts/same-outputs.sh OLD_BINARY NEW_BINARY [WORKDIR]
@@ -52,7 +52,7 @@ same=0; differ=0
 while IFS= read -r f; do
   rel=${f#"$W/a/"}
   case "$f" in
-    *.h5) if h5diff -q --exclude-attribute / --exclude-path /log/seconds --exclude-path /latency_us "$f" "$W/b/$rel" >/dev/null 2>&1; then r=identical; else r=DIFFER; fi ;;
+    *.h5) if h5diff -q --exclude-attribute / --exclude-path /provenance --exclude-path /log/seconds --exclude-path /latency_us "$f" "$W/b/$rel" >/dev/null 2>&1; then r=identical; else r=DIFFER; fi ;;
     *.png|*.gp) continue ;;
     *.json) if $PYTHON - "$f" "$W/b/$rel" <<'PY'
 import json, sys

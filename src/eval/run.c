@@ -22,6 +22,30 @@ static int cmp_float(const void *a, const void *b)
 static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method, const hd_nn_model *nn,
                    void (*progress)(void *ctx, int64_t done), void *ctx);
 
+/* Receivers whose rss_dbm is no calibrated dBm (/dbm_ok 0: gain or full
+ * scale unknown): without a dBm for the RSS solvers (NaN, which they skip;
+ * their time differences stay), or masked (mask_it) for the methods that
+ * take rss_dbm as it is (the network, the learned RSS methods). */
+static int drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, float *feat, uint8_t *mask, int mask_it)
+{
+    const int R = rd->meta.n_receivers;
+    if (!rd->has_dbm_ok)
+        return 0;
+    uint8_t *ok = hd_calloc((size_t)(n > 0 ? n : 1) * R, 1);
+    if (!ok)
+        return HD_ENOMEM;
+    int rc = hd_features_read_reasons(rd, first, n, NULL, NULL, ok);
+    for (size_t o = 0; rc == 0 && o < (size_t)n * R; o++)
+        if (mask[o] && !ok[o]) {
+            if (mask_it)
+                mask[o] = 0;
+            else
+                feat[o * HD_FEAT_COUNT + HD_FEAT_RSS_DBM] = NAN;
+        }
+    free(ok);
+    return rc;
+}
+
 int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                   void (*progress)(void *ctx, int64_t done), void *ctx)
 {
@@ -61,7 +85,8 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     run->n = E;
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
-        if ((rc = hd_features_read_block(rd, first, n, ev, NULL, feat, mask, delay, sigma, psr, tmask)) < 0)
+        if ((rc = hd_features_read_block(rd, first, n, ev, NULL, feat, mask, delay, sigma, psr, tmask)) < 0 ||
+            (rc = drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0)
             goto fail;
         if (nn) { /* the network takes the block at once */
             hd_locate_obs obs[BLOCK];
@@ -257,7 +282,8 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
         goto fail;
     }
     run->n = E;
-    if ((rc = hd_features_read_block(rd, 0, E, ev, NULL, feat, mask, NULL, NULL, NULL, NULL)) < 0)
+    if ((rc = hd_features_read_block(rd, 0, E, ev, NULL, feat, mask, NULL, NULL, NULL, NULL)) < 0 ||
+        (method != HD_LOC_TDOA && (rc = drop_uncalibrated(rd, 0, E, feat, mask, 1)) < 0))
         goto fail;
     int rank;
     hsize_t dims[8];

@@ -21,6 +21,24 @@ static const struct { const char *name, *units; } feature_info[HD_FEAT_COUNT] = 
     [HD_FEAT_HAS_IQ] = {"has_iq", "1"},
 };
 
+static const char *const rx_why_names[HD_WHY_RX_COUNT] = {
+    [HD_WHY_RX_OK] = "ok",           [HD_WHY_RX_NOT_CAPTURED] = "not_captured", [HD_WHY_RX_DEAD] = "dead",
+    [HD_WHY_RX_CLIPPED] = "clipped", [HD_WHY_RX_NO_DATA] = "no_data",           [HD_WHY_RX_NOT_FINITE] = "not_finite",
+};
+static const char *const pair_why_names[HD_WHY_PAIR_COUNT] = {
+    [HD_WHY_PAIR_OK] = "ok",
+    [HD_WHY_PAIR_END_MASKED] = "end_masked",
+    [HD_WHY_PAIR_LEVEL_ONLY] = "level_only",
+    [HD_WHY_PAIR_NO_GPS_TIME] = "no_gps_time",
+    [HD_WHY_PAIR_TOO_NARROW] = "too_narrow",
+    [HD_WHY_PAIR_NOT_REFERENCE] = "not_reference",
+    [HD_WHY_PAIR_NO_PEAK] = "no_peak",
+    [HD_WHY_PAIR_OUTSIDE_LAG_WINDOW] = "outside_lag_window",
+};
+
+const char *hd_rx_why_name(int k) { return k >= 0 && k < HD_WHY_RX_COUNT ? rx_why_names[k] : "unknown"; }
+const char *hd_pair_why_name(int k) { return k >= 0 && k < HD_WHY_PAIR_COUNT ? pair_why_names[k] : "unknown"; }
+
 const char *hd_feature_name(int k) { return k >= 0 && k < HD_FEAT_COUNT ? feature_info[k].name : "?"; }
 const char *hd_feature_units(int k) { return k >= 0 && k < HD_FEAT_COUNT ? feature_info[k].units : "?"; }
 
@@ -43,6 +61,7 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
     int rc;
     memset(w, 0, sizeof *w);
     w->d_feat = w->d_mask = w->d_delay = w->d_sigma = w->d_psr = w->d_tmask = w->d_logmel = H5I_INVALID_HID;
+    w->d_why = w->d_twhy = w->d_dbm_ok = H5I_INVALID_HID;
     w->n_events = n_events;
     w->n_receivers = n_receivers;
     w->n_pairs = hd_features_npairs(n_receivers);
@@ -135,10 +154,44 @@ int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count,
     return 0;
 }
 
+int hd_features_create_reasons(hd_features_writer *w, hid_t file, int compression)
+{
+    hsize_t E = (hsize_t)w->n_events, R = (hsize_t)w->n_receivers, P = (hsize_t)w->n_pairs;
+    hsize_t md[2] = {E, R}, mc[2] = {E < 64 ? E : 64, R}, td[2] = {E, P}, tc[2] = {E < 64 ? E : 64, P};
+    w->d_why = hd_h5_dataset(file, "mask_reason", H5T_NATIVE_UINT8, 2, md, E && R ? mc : NULL, compression, "1",
+                             "why /mask is 0: an index into the attribute names (0 ok)");
+    w->d_twhy = hd_h5_dataset(file, "tdoa/mask_reason", H5T_NATIVE_UINT8, 2, td, E && P ? tc : NULL, compression, "1",
+                              "why /tdoa/mask is 0: an index into the attribute names (0 ok)");
+    w->d_dbm_ok = hd_h5_dataset(file, "dbm_ok", H5T_NATIVE_UINT8, 2, md, E && R ? mc : NULL, compression, "1",
+                                "1 where rss_dbm is a calibrated dBm; 0 where it is absent (stored as 0: the "
+                                "receiver's gain or full scale is unknown, or the receiver is masked)");
+    if (w->d_why < 0 || w->d_twhy < 0 || w->d_dbm_ok < 0)
+        return hd_error(HD_EIO, "cannot create the mask reason datasets");
+    int rc;
+    if ((rc = hd_h5_attr_strarray(w->d_why, "names", rx_why_names, HD_WHY_RX_COUNT)) < 0 ||
+        (rc = hd_h5_attr_strarray(w->d_twhy, "names", pair_why_names, HD_WHY_PAIR_COUNT)) < 0)
+        return rc;
+    return 0;
+}
+
+int hd_features_write_reasons(hd_features_writer *w, int64_t start, int64_t count, const uint8_t *why,
+                              const uint8_t *twhy, const uint8_t *dbm_ok)
+{
+    int rc;
+    hsize_t s = (hsize_t)start, n = (hsize_t)(count > 0 ? count : 0);
+    if ((rc = hd_h5_write_rows(w->d_why, H5T_NATIVE_UINT8, s, n, why)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_twhy, H5T_NATIVE_UINT8, s, n, twhy)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_dbm_ok, H5T_NATIVE_UINT8, s, n, dbm_ok)) < 0)
+        return hd_error_context(rc, "writing mask reasons of events [%lld, %lld)", (long long)start,
+                                (long long)(start + count));
+    return 0;
+}
+
 void hd_features_close(hd_features_writer *w)
 {
     hd_captures_close(&w->meta);
-    hid_t *ds[] = {&w->d_feat, &w->d_mask, &w->d_delay, &w->d_sigma, &w->d_psr, &w->d_tmask, &w->d_logmel};
+    hid_t *ds[] = {&w->d_feat, &w->d_mask, &w->d_delay, &w->d_sigma, &w->d_psr, &w->d_tmask, &w->d_logmel,
+                   &w->d_why, &w->d_twhy, &w->d_dbm_ok};
     for (size_t i = 0; i < HD_ARRAY_LEN(ds); i++) {
         if (*ds[i] >= 0)
             H5Dclose(*ds[i]);
@@ -213,6 +266,24 @@ int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm)
     }
     if (H5Aexists(f, "max_lag_s") > 0 && (rc = hd_h5_read_attr_double(f, "max_lag_s", &r->max_lag_s)) < 0)
         goto fail;
+    /* version 2: why each mask is 0, and which dBm values are calibrated */
+    const struct { const char *name; int n; } opt[] = {{"mask_reason", R}, {"tdoa/mask_reason", r->n_pairs}, {"dbm_ok", R}};
+    int have[3] = {0};
+    for (size_t k = 0; k < HD_ARRAY_LEN(opt); k++) {
+        const char *nm = opt[k].name;
+        if (H5Lexists(f, nm, H5P_DEFAULT) <= 0)
+            continue;
+        if ((rc = hd_h5_dims(f, nm, 2, dims)) < 0)
+            goto fail;
+        if ((int64_t)dims[0] != E || (int)dims[1] != opt[k].n) {
+            rc = hd_error(HD_EFORMAT, "/%s is %llu × %llu, expected %lld × %d", nm, (unsigned long long)dims[0],
+                          (unsigned long long)dims[1], (long long)E, opt[k].n);
+            goto fail;
+        }
+        have[k] = 1;
+    }
+    r->has_reasons = have[0] && have[1];
+    r->has_dbm_ok = have[2];
     hd_h5_free_strings(names, ns);
     free(pairs);
     return 0;
@@ -250,6 +321,60 @@ int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, 
             return hd_error_context(rc, "reading /%s", d[k].name);
     }
     return 0;
+}
+
+int hd_features_read_reasons(hd_features_reader *r, int64_t start, int64_t count, uint8_t *why, uint8_t *twhy,
+                             uint8_t *dbm_ok)
+{
+    int rc;
+    size_t n = (size_t)(count > 0 ? count : 0), R = (size_t)r->meta.n_receivers, P = (size_t)r->n_pairs;
+    struct { const char *name; uint8_t *data; int present; size_t width; uint8_t absent; } d[] = {
+        {"mask_reason", why, r->has_reasons, R, HD_WHY_UNKNOWN},
+        {"tdoa/mask_reason", twhy, r->has_reasons, P, HD_WHY_UNKNOWN},
+        {"dbm_ok", dbm_ok, r->has_dbm_ok, R, 1},
+    };
+    for (size_t k = 0; k < HD_ARRAY_LEN(d); k++) {
+        if (!d[k].data)
+            continue;
+        if (!d[k].present) {
+            memset(d[k].data, d[k].absent, n * d[k].width);
+            continue;
+        }
+        hid_t ds = H5Dopen2(r->meta.file, d[k].name, H5P_DEFAULT);
+        if (ds < 0)
+            return hd_error(HD_EFORMAT, "features file has no /%s dataset", d[k].name);
+        rc = hd_h5_read_rows(ds, H5T_NATIVE_UINT8, (hsize_t)start, (hsize_t)n, d[k].data);
+        H5Dclose(ds);
+        if (rc < 0)
+            return hd_error_context(rc, "reading /%s", d[k].name);
+    }
+    return 0;
+}
+
+int hd_features_count(hd_features_reader *r, hd_features_tally *t)
+{
+    int rc = 0;
+    memset(t, 0, sizeof *t);
+    size_t E = (size_t)r->meta.n_events, R = (size_t)r->meta.n_receivers, P = (size_t)r->n_pairs;
+    uint8_t *m = hd_calloc(E * R + 1, 1), *w = hd_calloc(E * R + 1, 1), *d = hd_calloc(E * R + 1, 1),
+            *tw = hd_calloc(E * P + 1, 1);
+    if (!m || !w || !d || !tw)
+        rc = HD_ENOMEM;
+    if (rc == 0 && (rc = hd_features_read_block(r, 0, (int64_t)E, NULL, NULL, NULL, m, NULL, NULL, NULL, NULL)) == 0 &&
+        (rc = hd_features_read_reasons(r, 0, (int64_t)E, w, tw, d)) == 0) {
+        for (size_t i = 0; i < E * R; i++) {
+            t->valid += m[i];
+            t->no_dbm += m[i] && !d[i];
+            t->rx[w[i]]++;
+        }
+        for (size_t i = 0; i < E * P; i++)
+            t->pair[tw[i]]++;
+    }
+    free(m);
+    free(w);
+    free(d);
+    free(tw);
+    return rc;
 }
 
 void hd_features_release(hd_features_reader *r)

@@ -6,11 +6,16 @@
  *   /truth/...                              copied when present
  *   /features   float32 [E, R, F]           names and units in /feature_names, /feature_units
  *   /mask       uint8   [E, R]              1: the receiver's features are valid
+ *   /mask_reason uint8  [E, R]              why /mask is 0 (hd_rx_why; 0 ok), names in its attribute `names`
+ *   /dbm_ok     uint8   [E, R]              1: rss_dbm is a calibrated dBm; 0: absent (stored as 0)
  *   /tdoa/pairs int32   [P, 2]              receiver indices (i, j)
  *   /tdoa/delay_s  float64 [E, P]           TOA_j - TOA_i (time stamps applied)
  *   /tdoa/sigma_s  float64 [E, P]           standard deviation estimate
  *   /tdoa/psr_db   float32 [E, P]           correlation peak-to-sidelobe ratio
  *   /tdoa/mask     uint8   [E, P]           1: GPS-timed on both ends and a significant peak
+ *   /tdoa/mask_reason uint8 [E, P]          why /tdoa/mask is 0 (hd_pair_why; 0 ok), names in `names`
+ * (/mask_reason, /tdoa/mask_reason and /dbm_ok since version 2, written by
+ * featurize; absent in older files and in imported features: unknown.)
  *   /logmel     float32 [E, R, T, M]        optional log-mel spectrograms (log10 energy)
  */
 #ifndef HD_FEATURES_FEATURES_H
@@ -35,6 +40,36 @@ enum {
     HD_FEAT_COUNT
 };
 
+/* Why a receiver is masked (/mask_reason). Append only: stored in files. */
+typedef enum {
+    HD_WHY_RX_OK = 0,
+    HD_WHY_RX_NOT_CAPTURED = 1, /* the capture's status is not ok */
+    HD_WHY_RX_DEAD = 2,         /* all-zero IQ */
+    HD_WHY_RX_CLIPPED = 3,      /* clipped_fraction above featurize.max_clipped_fraction */
+    HD_WHY_RX_NO_DATA = 4,      /* captured, but neither IQ nor a level series */
+    HD_WHY_RX_NOT_FINITE = 5,   /* a feature other than rss_dbm is not finite (zeroed, the rest kept) */
+    HD_WHY_RX_COUNT
+} hd_rx_why;
+
+/* Why a pair is not timed (/tdoa/mask_reason). Append only. */
+typedef enum {
+    HD_WHY_PAIR_OK = 0,
+    HD_WHY_PAIR_END_MASKED = 1,     /* one end's receiver is masked */
+    HD_WHY_PAIR_LEVEL_ONLY = 2,     /* one end has no IQ */
+    HD_WHY_PAIR_NO_GPS_TIME = 3,    /* one end's time stamp is not GPS-disciplined */
+    HD_WHY_PAIR_TOO_NARROW = 4,     /* one end's RMS bandwidth below featurize.min_rms_bw_hz */
+    HD_WHY_PAIR_NOT_REFERENCE = 5,  /* featurize.pairs reference: neither end is the reference */
+    HD_WHY_PAIR_NO_PEAK = 6,        /* no significant correlation peak (psr below psr_min_db, or invalid) */
+    HD_WHY_PAIR_OUTSIDE_LAG_WINDOW = 7, /* the time stamps put the lag window outside the captures' overlap */
+    HD_WHY_PAIR_COUNT
+} hd_pair_why;
+
+/* A reason a file does not record (an older file, imported features). */
+#define HD_WHY_UNKNOWN 255
+
+const char *hd_rx_why_name(int k);   /* "dead", …; "unknown" out of range */
+const char *hd_pair_why_name(int k);
+
 const char *hd_feature_name(int k);
 const char *hd_feature_units(int k);
 
@@ -45,6 +80,7 @@ void hd_features_pair(int n_receivers, int p, int *i, int *j);
 typedef struct {
     hd_captures_writer meta;   /* events, status, truth fields */
     hid_t d_feat, d_mask, d_delay, d_sigma, d_psr, d_tmask, d_logmel;
+    hid_t d_why, d_twhy, d_dbm_ok;    /* hd_features_create_reasons, else invalid */
     int64_t n_events;
     int n_receivers, n_pairs;
     int logmel_frames, logmel_mels;   /* 0: no /logmel */
@@ -62,6 +98,13 @@ int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count,
                             const hd_link *links, const float *feat, const uint8_t *mask,
                             const double *delay, const double *sigma, const float *psr, const uint8_t *tmask,
                             const float *logmel);
+/* Add /mask_reason, /tdoa/mask_reason and /dbm_ok to a writer just made by
+ * hd_features_create (collective). */
+int hd_features_create_reasons(hd_features_writer *w, hid_t file, int compression);
+/* Write their rows [start, start+count): why[count*R], twhy[count*P],
+ * dbm_ok[count*R]. Collective, count may be 0. */
+int hd_features_write_reasons(hd_features_writer *w, int64_t start, int64_t count, const uint8_t *why,
+                              const uint8_t *twhy, const uint8_t *dbm_ok);
 void hd_features_close(hd_features_writer *w);
 
 /* Reading a features file. */
@@ -71,6 +114,8 @@ typedef struct {
     int n_features;            /* HD_FEAT_COUNT: the file's names are checked against ours */
     int logmel_frames, logmel_mels; /* 0 when the file has no /logmel */
     double max_lag_s;          /* the lag window featurize searched (0 if unknown) */
+    int has_reasons;           /* /mask_reason and /tdoa/mask_reason present */
+    int has_dbm_ok;            /* /dbm_ok present */
 } hd_features_reader;
 
 /* Open and check the format (refuses a wrong or newer file, a feature list
@@ -82,6 +127,20 @@ int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm);
 int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, hd_event *ev,
                            hd_link *links, float *feat, uint8_t *mask, double *delay, double *sigma,
                            float *psr, uint8_t *tmask);
+/* The reasons and the dBm flag of events [start, start+count): why[count*R],
+ * twhy[count*P], dbm_ok[count*R]; any may be NULL. A file without them
+ * (version 1, imported features) gives HD_WHY_UNKNOWN for every reason and
+ * dbm_ok 1 (its rss_dbm is as valid as its /mask says). */
+int hd_features_read_reasons(hd_features_reader *r, int64_t start, int64_t count, uint8_t *why, uint8_t *twhy,
+                             uint8_t *dbm_ok);
+/* The whole file's tally: valid receivers, those without a calibrated dBm,
+ * receivers and pairs per reason (index HD_WHY_UNKNOWN in a file without
+ * reasons). */
+typedef struct {
+    int64_t valid, no_dbm;
+    int64_t rx[256], pair[256];
+} hd_features_tally;
+int hd_features_count(hd_features_reader *r, hd_features_tally *t);
 void hd_features_release(hd_features_reader *r);
 
 #endif

@@ -6,6 +6,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,10 +480,43 @@ void hd_unix_ns_to_gps_week(int64_t unix_ns, uint32_t *sec, uint32_t *nsec)
     *nsec = (uint32_t)(r % 1000000000LL);
 }
 
-int hd_kiwi_gnss_pos_parse(const char *text, const char *station, double *lat, double *lon)
+void hd_kiwi_stamps(hd_kiwi_block *st, int nb, int64_t t0_ns, double rate_hz, int gps_ok, int last_gps_solution_s)
+{
+    for (int b = 0; b < nb; b++) {
+        int64_t tb = t0_ns + llround((double)b * HD_KIWI_BLOCK * 1e9 / rate_hz);
+        hd_unix_ns_to_gps_week(tb, &st[b].gps_sec, &st[b].gps_nsec);
+        int lgs = gps_ok ? 0 : last_gps_solution_s + (int)((double)b * HD_KIWI_BLOCK / rate_hz);
+        st[b].last_gps_solution = (uint8_t)(gps_ok ? 0 : lgs < 1 ? 1 : lgs > 255 ? 255 : lgs);
+    }
+}
+
+void hd_kiwi_gnss_pos_format(char *buf, size_t len, const char *station, double lat, double lon, const char *url)
+{
+    const char *host = url;
+    if (strncmp(host, "ws://", 5) == 0 || strncmp(host, "http://", 7) == 0)
+        host = strstr(host, "//") + 2;
+    char vname[HD_KIWI_NAME_LEN];
+    hd_kiwi_octave_name(vname, sizeof vname, station);
+    snprintf(buf, len, "d.%s = struct('coord',[%.6f,%.6f],'host','%.*s','port',8073);\n", vname, lat, lon,
+             (int)strcspn(host, ":/"), host);
+}
+
+void hd_kiwi_octave_name(char *buf, size_t len, const char *station)
+{
+    /* the TDoA service's vname: the file name's station with '-' as '_' */
+    size_t i = 0;
+    for (; station[i] && i + 1 < len; i++) {
+        char c = station[i];
+        buf[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ? c : '_';
+    }
+    if (len)
+        buf[i] = 0;
+}
+
+static int gnss_pos_key(const char *text, const char *name, double *lat, double *lon)
 {
     char key[160];
-    snprintf(key, sizeof key, "d.%s", station);
+    snprintf(key, sizeof key, "d.%s", name);
     size_t kl = strlen(key);
     for (const char *p = strstr(text, key); p; p = strstr(p + 1, key)) {
         const char *q = p + kl;
@@ -511,14 +545,24 @@ int hd_kiwi_gnss_pos_parse(const char *text, const char *station, double *lat, d
         *lon = lo > 180 ? lo - 360 : lo;
         return 0;
     }
-    return hd_error(HD_ENOTFOUND, "no 'd.%s = struct('coord',[lat,lon],...)' line", station);
+    return HD_ENOTFOUND;
 }
 
-int hd_kiwi_gnss_pos_read(const char *dir, const char *station, double *lat, double *lon)
+int hd_kiwi_gnss_pos_parse(const char *text, const char *station, double *lat, double *lon)
 {
-    char path[4200], *text = NULL;
+    char vname[HD_KIWI_NAME_LEN];
+    hd_kiwi_octave_name(vname, sizeof vname, station);
+    /* the Octave name, then the raw id (files written before ids were sanitised) */
+    if (gnss_pos_key(text, vname, lat, lon) == 0 ||
+        (strcmp(vname, station) != 0 && gnss_pos_key(text, station, lat, lon) == 0))
+        return 0;
+    return hd_error(HD_ENOTFOUND, "no 'd.%s = struct('coord',[lat,lon],...)' line", vname);
+}
+
+static int gnss_pos_file(const char *path, const char *station, double *lat, double *lon)
+{
+    char *text = NULL;
     size_t len;
-    snprintf(path, sizeof path, "%s/gnss_pos/%s.txt", dir, station);
     if (access(path, R_OK) != 0)
         return hd_error(HD_ENOTFOUND, "%s not found", path);
     int rc = hd_read_file(path, &text, &len);
@@ -529,4 +573,43 @@ int hd_kiwi_gnss_pos_read(const char *dir, const char *station, double *lat, dou
     if (rc < 0)
         return hd_error_context(rc, "%s", path);
     return 0;
+}
+
+int hd_kiwi_gnss_pos_find(const char *gnss_dir, const char *station, double *lat, double *lon, char *found,
+                          size_t found_len)
+{
+    char path[4200], vname[HD_KIWI_NAME_LEN];
+    hd_kiwi_octave_name(vname, sizeof vname, station);
+    const char *names[2] = {station, vname};
+    for (int i = 0; i < 2; i++) {
+        if (i == 1 && strcmp(vname, station) == 0)
+            break;
+        snprintf(path, sizeof path, "%s/%s.txt", gnss_dir, names[i]);
+        int rc = gnss_pos_file(path, station, lat, lon);
+        if (rc != HD_ENOTFOUND) {
+            if (rc == 0 && found)
+                snprintf(found, found_len, "%s", path);
+            return rc;
+        }
+    }
+    /* the TDoA service sources every .txt in gnss_pos/: the line may be in any */
+    glob_t g;
+    snprintf(path, sizeof path, "%s/*.txt", gnss_dir);
+    int rc = HD_ENOTFOUND;
+    if (glob(path, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && rc == HD_ENOTFOUND; i++)
+            if ((rc = gnss_pos_file(g.gl_pathv[i], station, lat, lon)) == 0 && found)
+                snprintf(found, found_len, "%s", g.gl_pathv[i]);
+        globfree(&g);
+    }
+    if (rc == HD_ENOTFOUND)
+        return hd_error(HD_ENOTFOUND, "no d.%s line in %s/*.txt", vname, gnss_dir);
+    return rc;
+}
+
+int hd_kiwi_gnss_pos_read(const char *dir, const char *station, double *lat, double *lon)
+{
+    char gdir[4200];
+    snprintf(gdir, sizeof gdir, "%s/gnss_pos", dir);
+    return hd_kiwi_gnss_pos_find(gdir, station, lat, lon, NULL, 0);
 }

@@ -73,10 +73,29 @@ void hd_kiwiwav_name_format(char *buf, size_t len, int64_t time_ns, double freq_
 int64_t hd_gps_week_to_unix_ns(double gps_week_s, int64_t near_unix_ns);
 void hd_unix_ns_to_gps_week(int64_t unix_ns, uint32_t *sec, uint32_t *nsec);
 
-/* The KiwiSDR TDoA tool's gnss_pos/<station>.txt:
- *   d.<station> = struct('coord',[lat,lon],'host','...','port',8073);
+/* The stamps of a recording written from a capture, the inverse of the fit:
+ * block k (HD_KIWI_BLOCK samples) stamped t0_ns + k * 512 / rate_hz in GPS
+ * seconds of week; last_gps_solution 0 when gps_ok, else counting up from
+ * last_gps_solution_s by the block's start (1..255). st[nb]. */
+void hd_kiwi_stamps(hd_kiwi_block *st, int nb, int64_t t0_ns, double rate_hz, int gps_ok, int last_gps_solution_s);
+
+/* The KiwiSDR TDoA tool's gnss_pos/<station>.txt (Octave, sourced by the
+ * tool, which reads every .txt in gnss_pos/):
+ *   d.<vname> = struct('coord',[lat,lon],'host','...','port',8073);
+ * vname is the station of the file name with every character Octave does
+ * not allow in a name ('-') as '_' (the tool's strrep(fname, '-', '_')).
+ * parse also accepts d.<station> verbatim (older heimdall exports).
  * HD_ENOTFOUND when the file or the station is not there. */
+#define HD_KIWI_NAME_LEN 96
+void hd_kiwi_octave_name(char *buf, size_t len, const char *station);
 int hd_kiwi_gnss_pos_parse(const char *text, const char *station, double *lat, double *lon);
+/* dir/gnss_pos/: see hd_kiwi_gnss_pos_find */
 int hd_kiwi_gnss_pos_read(const char *dir, const char *station, double *lat, double *lon);
+/* In the folder gnss_dir: <station>.txt, <vname>.txt, then every other .txt
+ * (sorted); found (may be NULL) gets the file that gave the position. */
+int hd_kiwi_gnss_pos_find(const char *gnss_dir, const char *station, double *lat, double *lon, char *found,
+                          size_t found_len);
+/* The line of one station (url: its server, the host is kept, "" allowed). */
+void hd_kiwi_gnss_pos_format(char *buf, size_t len, const char *station, double lat, double lon, const char *url);
 
 #endif

@@ -228,13 +228,18 @@ int hd_h5_write_provenance(hd_h5_out *out, const hd_h5_provenance *prov)
             }
             snprintf(lines[i], sizeof lines[i], "%s %s", prov->inputs[i], hex);
             ptrs[i] = lines[i];
-            char name[300], pathbuf[1024];
-            hd_strlcpy(pathbuf, prov->inputs[i], sizeof pathbuf);
-            snprintf(name, sizeof name, "input_sha256:%s", basename(pathbuf));
-            rc = hd_h5_attr_str(f, name, hex);
+        }
+        /* one dataset however many inputs (an import may hash hundreds) */
+        if (rc == 0) {
+            hid_t g = H5Gcreate2(f, "provenance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+            if (g < 0)
+                rc = hd_error(HD_EIO, "cannot create /provenance");
+            else
+                H5Gclose(g);
         }
         if (rc == 0)
-            rc = hd_h5_attr_strarray(f, "inputs", ptrs, prov->n_inputs);
+            rc = hd_h5_write_strings(f, "provenance/inputs", ptrs, (hsize_t)prov->n_inputs,
+                                     "the input files: 'path sha256' per line (path as given on the command line)");
         free(lines);
         free(ptrs);
         if (rc < 0)
@@ -700,6 +705,21 @@ done:
     H5Sclose(fs);
     H5Dclose(d);
     return rc;
+}
+
+int hd_h5_read_inputs(hid_t file, char ***lines, int *n)
+{
+    *lines = NULL;
+    *n = 0;
+    if (H5Lexists(file, "provenance", H5P_DEFAULT) > 0 && H5Lexists(file, "provenance/inputs", H5P_DEFAULT) > 0) {
+        hsize_t m = 0;
+        int rc = hd_h5_read_strings(file, "provenance/inputs", lines, &m);
+        *n = (int)m;
+        return rc;
+    }
+    if (H5Aexists(file, "inputs") > 0) /* files written before /provenance/inputs */
+        return hd_h5_read_attr_strarray(file, "inputs", lines, n);
+    return 0;
 }
 
 void hd_h5_free_strings(char **values, hsize_t n)

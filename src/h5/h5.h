@@ -3,8 +3,9 @@
  *
  * Every file has root attributes heimdall_format, heimdall_format_version,
  * software_version, git_commit, created_utc, command_line, config_yaml,
- * config_sha256, and for each input file an attribute input_sha256:<name>
- * plus the string array attribute `inputs` (path=sha256 lines).
+ * config_sha256, and the dataset /provenance/inputs ("path sha256" per
+ * input file; files before it have the root attribute `inputs` of the same
+ * lines and one attribute input_sha256:<name> per input).
  * Every dataset has `units` and `description` attributes. */
 #ifndef HD_H5_H5_H
 #define HD_H5_H5_H
@@ -21,7 +22,7 @@
 
 /* Current versions written (a reader refuses a newer major). */
 #define HD_CAPTURES_VERSION 1
-#define HD_FEATURES_VERSION 1
+#define HD_FEATURES_VERSION 2 /* 2: /mask_reason, /tdoa/mask_reason, /dbm_ok (optional: absent means unknown) */
 #define HD_MODEL_VERSION 3 /* 2: tail_nu (a version 1 model is Gaussian); 3: the anchor fit's predictive is the \
                               residuals' posterior t (earlier: the legacy scaling, hd_localize_cfg.legacy_scale) */
 #define HD_EVALUATION_VERSION 2 /* 2: counts (n, located, n_receivers, n_timed) stored as integers */
@@ -116,6 +117,10 @@ int hd_h5_dims(hid_t file, const char *name, int want_rank, hsize_t *dims);
 int hd_h5_read(hid_t loc, const char *name, hid_t type, int *rank, hsize_t dims[8], void **data);
 int hd_h5_read_strings(hid_t loc, const char *name, char ***values, hsize_t *n);
 void hd_h5_free_strings(char **values, hsize_t n);
+/* The input records ("path sha256") of a heimdall file: /provenance/inputs,
+ * else the root attribute `inputs` of older files; n 0 when none. Free with
+ * hd_h5_free_strings(lines, n). */
+int hd_h5_read_inputs(hid_t file, char ***lines, int *n);
 
 /* Software identity recorded in files. */
 const char *hd_version(void);      /* "0.1.0" */

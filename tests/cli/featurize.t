@@ -10,9 +10,74 @@ run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f.h5" "$TMP/c.h5"
 is "$RC" 0 "featurize exits 0"
 [ "$RC" -eq 0 ] || diag "$ERR"
 run "$HEIMDALL" info "$TMP/f.h5"
-like "$OUT" "heimdall features file, format version 1" "a features file"
+like "$OUT" "heimdall features file, format version 2" "a features file"
 like "$OUT" "/features +8 × 7 × 11 +float32" "features [event, receiver, feature]"
 like "$OUT" "/tdoa/delay_s +8 × 21 +float64 +s" "21 pairs of time differences"
+like "$OUT" "/mask_reason +8 × 7 +uint8" "/mask_reason [event, receiver]"
+like "$OUT" "/tdoa/mask_reason +8 × 21 +uint8" "/tdoa/mask_reason [event, pair]"
+like "$OUT" "/dbm_ok +8 × 7 +uint8" "/dbm_ok [event, receiver]"
+like "$OUT" "receivers: [0-9]+ ok; masked: not_captured [0-9]+ dead [0-9]+ clipped [0-9]+" "info counts the receivers' mask reasons"
+like "$OUT" "pairs: [0-9]+ ok; masked: end_masked [0-9]+ level_only [0-9]+ no_gps_time [0-9]+ too_narrow [0-9]+" \
+    "info counts the pairs' mask reasons"
+
+# why every mask is 0: the summary and the reason datasets
+run "$HEIMDALL" featurize -c "$cfg" -o "$TMP/fs.h5" "$TMP/c.h5"
+is "$RC" 0 "featurize (not quiet)"
+like "$ERR" "receivers: [0-9]+ valid \([0-9]+ without a calibrated dBm\); masked: not_captured [0-9]+ dead [0-9]+ clipped [0-9]+ no_data [0-9]+ not_finite [0-9]+" \
+    "the summary counts the receivers by mask reason"
+like "$ERR" "pairs: [0-9]+ timed; not timed: end_masked [0-9]+ level_only [0-9]+ no_gps_time [0-9]+ too_narrow [0-9]+ not_reference [0-9]+ no_peak [0-9]+ outside_lag_window [0-9]+" \
+    "the summary counts the pairs by mask reason"
+if "$PYTHON" -c 'import h5py' 2>/dev/null; then
+    run "$PYTHON" - "$TMP/f.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+def names(d):
+    return [n.decode() if isinstance(n, bytes) else n for n in f[d].attrs["names"]]
+rn, pn = names("mask_reason"), names("tdoa/mask_reason")
+assert rn[:4] == ["ok", "not_captured", "dead", "clipped"], rn
+assert "no_gps_time" in pn and "too_narrow" in pn and "no_peak" in pn and "end_masked" in pn, pn
+m, w = f["mask"][:], f["mask_reason"][:]
+tm, tw = f["tdoa/mask"][:], f["tdoa/mask_reason"][:]
+assert ((m == 1) == (w == 0)).all(), "a receiver's reason is 0 exactly when it is valid"
+assert ((tm == 1) == (tw == 0)).all(), "a pair's reason is 0 exactly when it is timed"
+assert (w < len(rn)).all() and (tw < len(pn)).all()
+assert (f["dbm_ok"][:] <= m).all(), "a masked receiver has no dBm"
+st = f["status"][:]
+assert ((st != 0) == (w == rn.index("not_captured"))).all(), "not_captured exactly where the status is not ok"
+print("receivers", np.bincount(w.ravel()), "pairs", np.bincount(tw.ravel()))
+PY
+    is "$RC" 0 "h5py: reason names, reasons 0 exactly where valid, not_captured where the status says"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    diag "$OUT"
+fi
+
+# an uncalibrated receiver (a kiwiwav recording: no gain, no full scale)
+# keeps its features and is timed; only its dBm is absent
+run "$HEIMDALL" export kiwiwav -q -o "$TMP/rec" "$TMP/c.h5"
+run "$HEIMDALL" import kiwiwav -q -o "$TMP/ck.h5" "$TMP"/rec/*.wav
+is "$RC" 0 "kiwiwav export and import"
+run "$HEIMDALL" featurize -o "$TMP/fk.h5" "$TMP/ck.h5"
+is "$RC" 0 "featurize the imported recordings"
+like "$ERR" "receivers: [1-9][0-9]* valid \([1-9][0-9]* without a calibrated dBm\)" "the summary counts receivers without a calibrated dBm"
+if "$PYTHON" -c 'import h5py' 2>/dev/null; then
+    run "$PYTHON" - "$TMP/fk.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+m, d, X = f["mask"][:], f["dbm_ok"][:], f["features"][:]
+names = [n.decode() for n in f["feature_names"][:]]
+assert m.sum() > 10, m.sum()
+assert d.sum() == 0, "no calibrated dBm in a kiwiwav recording"
+assert np.isfinite(X).all(), "no NaN"
+assert (X[..., names.index("rss_dbm")] == 0).all(), "rss_dbm stored as 0"
+v = m.astype(bool)
+assert (X[..., names.index("snr_db")][v] != 0).all() and (X[..., names.index("rss_dbfs")][v] != 0).all(), "SNR and dBFS kept"
+assert f["tdoa/mask"][:].sum() > 5, f["tdoa/mask"][:].sum()
+print("valid receivers", m.sum(), "timed pairs", f["tdoa/mask"][:].sum())
+PY
+    is "$RC" 0 "h5py: uncalibrated receivers valid (dbm_ok 0, rss_dbm 0), SNR and dBFS kept, pairs timed"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    diag "$OUT"
+fi
 
 if command -v mpirun >/dev/null && command -v h5diff >/dev/null; then
     run mpirun --oversubscribe -np 2 "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f2.h5" "$TMP/c.h5"

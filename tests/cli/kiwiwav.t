@@ -18,6 +18,10 @@ like "$(ls "$TMP/wav")" '^20260601T080000Z_145500000_[a-z-]+_iq\.wav' "file name
 ok "$([ -s "$TMP/wav/gnss_pos/torino.txt" ]; echo $?)" "gnss_pos/<station>.txt written"
 like "$(cat "$TMP/wav/gnss_pos/torino.txt")" "^d\.torino = struct\('coord',\[[0-9.]+,[0-9.]+\],'host','[^']*','port',8073\);" \
     "gnss_pos line in the TDoA tool's form"
+like "$(cat "$TMP/wav/gnss_pos/aquila-giaveno.txt")" "^d\.aquila_giaveno = struct" \
+    "an id with '-' is written as the TDoA tool's Octave name (d.aquila_giaveno, '-' as '_')"
+bad=$(cat "$TMP"/wav/gnss_pos/*.txt | grep -cvE "^d\.[A-Za-z][A-Za-z0-9_]* = struct\('coord',")
+is "$bad" 0 "every gnss_pos line assigns a valid Octave name"
 
 # every file: RIFF size right, a kiwi chunk before every data chunk of <= 512 pairs
 out=$("$PYTHON" - "$TMP"/wav/*_iq.wav <<'PY'

@@ -56,7 +56,13 @@ json.dump(meta, open(d + "/rx1.sigmf-meta", "w"))
 open(d + "/rx1.sigmf-data", "wb").write(struct.pack("<200h", *range(200)))
 PY
 run "$HEIMDALL" import sigmf "$TMP/plain/rx1.sigmf-meta" -o "$TMP/plain.h5"
-is "$RC" 0 "a plain SigMF recording imports"
+is "$RC" 2 "a plain SigMF recording without a position anywhere is refused (exit 2)"
+like "$ERR" "station 'rx1' .* has no position: .*no --positions file given" "the message names the station and where it looked"
+ok "$([ ! -e "$TMP/plain.h5" ]; echo $?)" "no position: no output file"
+printf 'id,lat,lon\nrx1,45.5,7.25\n' > "$TMP/plain/pos.csv"
+run "$HEIMDALL" import sigmf "$TMP/plain/rx1.sigmf-meta" --positions "$TMP/plain/pos.csv" -o "$TMP/plain.h5"
+is "$RC" 0 "a plain SigMF recording imports with --positions"
+like "$ERR" "station rx1: 45.500000, 7.250000 from .*pos.csv:2" "the station's source is printed (file:line)"
 out=$("$PYTHON" -c "
 import h5py, sys
 f = h5py.File(sys.argv[1])
