@@ -26,7 +26,10 @@ import sys, json, h5py
 d = sys.argv[1]
 seed = lambda p: int(h5py.File(p, "r").attrs["config_yaml"].split("\nseed: ")[1].split()[0])
 assert seed(d + "/captures.h5") == 3 and seed(d + "/test-captures.h5") == 1003
-ins = lambda p: " ".join(h5py.File(p, "r").attrs["inputs"])
+def ins(p):
+    f = h5py.File(p, "r")
+    rows = f["provenance/inputs"][:] if "provenance" in f else f.attrs["inputs"]
+    return " ".join(r.decode() if isinstance(r, bytes) else r for r in rows)
 assert "/features.h5 " in ins(d + "/model.h5") and "test-features" not in ins(d + "/model.h5")
 for e in ("eval.h5", "eval_nn.h5"):
     assert "test-features.h5" in ins(d + "/" + e), e
