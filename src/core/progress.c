@@ -23,7 +23,7 @@ static void fmt_duration(double s, char *buf, size_t n, int up)
         snprintf(buf, n, "--:--");
         return;
     }
-    long t = up ? (long)ceil(s) : (long)(s + 0.5);
+    long t = up ? (long)ceil(s - 1e-6) : (long)(s + 0.5); /* (rounding noise is not a second more) */
     if (t >= 3600)
         snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
     else

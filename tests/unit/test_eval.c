@@ -9,6 +9,7 @@
 #include "eval/score.h"
 #include "h5/h5.h"
 #include "locate/locate.h"
+#include "core/util.h"
 #include "tap.h"
 
 #include <jansson.h>
@@ -275,20 +276,31 @@ static void check_files(const hd_run *r, const hd_eval_report *rep)
     }
     rc = hd_eval_write_plots(path, r, rep->sc, st, R, "tdoa", 0);
     ok(rc == 0, "plots' script and data written");
-    const char *names_dat[] = {"eval.gp", "eval_errors.dat", "eval_map.dat", "eval_receivers.dat"};
-    int lines[4] = {0};
-    for (int k = 0; k < 4; k++) {
+    const char *names_dat[] = {"eval.gp", "eval_errors.dat", "eval_map.sh", "eval_map_receivers.dat",
+                               "eval_map_ellipses.dat", "eval_map_errors.dat", "eval_map_truths.dat",
+                               "eval_map_estimates.dat"};
+    int lines[8] = {0};
+    char *script = NULL;
+    for (int k = 0; k < 8; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, names_dat[k]);
         FILE *in = fopen(path, "r");
         for (int c; in && (c = fgetc(in)) != EOF;)
             lines[k] += c == '\n';
         if (in)
             fclose(in);
+        if (k == 2)
+            hd_read_file(path, &script, NULL);
         unlink(path);
     }
     is_int(lines[1], 1 + 8, "errors: a header and the 8 scored events (not the NaN truth)");
-    is_int(lines[3], 1 + R - 1, "receivers: a header and those with fixed positions");
-    ok(lines[0] > 10 && lines[2] > 9 * HD_ELLIPSE_VERTICES, "the script and the map's ellipses");
+    is_int(lines[3], R - 1, "map: every receiver with a fixed position labelled, the moving one not");
+    is_int(lines[4], 9 * (1 + HD_ELLIPSE_VERTICES + 1), "map: the 9 located events' 68 % ellipses (the one without a truth too), closed");
+    is_int(lines[5], 8 * 3, "map: an error segment per located event with a truth");
+    ok(lines[0] > 10 && lines[2] > 15, "the gnuplot and GMT scripts");
+    like(script ? script : "", "12 events, 9 located", "the map's corner counts the events");
+    like(script ? script : "", "no position: 1 too few receivers, 1 no convergence, 1 geometry fixes none",
+         "and lists those without a position");
+    free(script);
     snprintf(path, sizeof path, "%s/eval.h5", dir);
     unlink(path);
     rmdir(dir);
