@@ -1,7 +1,7 @@
 /* heimdall collect: capture a campaign of events into captures.h5.
  * Sources: the simulated receiver network (collect.source: simulate) and
  * live KiwiSDR / OpenWebRX receivers (collect.source: live). */
-#include "capture/captures.h"
+#include "capture/campaign.h"
 #include "cli.h"
 #include "config/config.h"
 #include "core/alloc.h"
@@ -68,12 +68,37 @@ void hd_cmd_collect_usage(FILE *out)
             "output name.\n");
 }
 
-/* Render events ids[0..n) of the campaign into the batch buffers. */
-static int render_batch(const hd_config *cfg, const int64_t *ids, int n, int R, int N, int L, hd_event *ev,
-                        hd_link *links, int16_t *iq, float *levels)
+/* The simulated campaign: what hd_capture_campaign_write needs to render it. */
+typedef struct {
+    const hd_config *cfg;
+    int R, N, L;
+} sim_ctx;
+
+/* Does event i have enough receivers? (statuses only) */
+static int sim_keep(void *ctx, int64_t i)
 {
+    const sim_ctx *s = ctx;
+    hd_event evi;
+    int rc, ok = 0;
+    if ((rc = hd_sim_event_draw(s->cfg, i, &evi)) < 0)
+        return rc;
+    for (int r = 0; r < s->R; r++) {
+        hd_link lk;
+        if ((rc = hd_sim_render(s->cfg, &evi, r, &lk, NULL, NULL)) < 0)
+            return rc;
+        ok += lk.status == HD_RX_OK;
+    }
+    return ok >= s->cfg->collect.min_receivers;
+}
+
+/* Render events ids[0..n) of the campaign into the block buffers. */
+static int render_batch(void *ctx, const int64_t *ids, int n, hd_event *ev, hd_link *links, int16_t *iq,
+                        float *levels)
+{
+    const sim_ctx *s = ctx;
+    int R = s->R, N = s->N, L = s->L;
     for (int k = 0; k < n; k++) {
-        int rc = hd_sim_event_draw(cfg, ids[k], &ev[k]);
+        int rc = hd_sim_event_draw(s->cfg, ids[k], &ev[k]);
         if (rc < 0)
             return rc;
         if (ev[k].n_samples != N || ev[k].n_levels != L)
@@ -81,7 +106,7 @@ static int render_batch(const hd_config *cfg, const int64_t *ids, int n, int R, 
                             ev[k].n_samples, N);
         for (int r = 0; r < R; r++) {
             size_t lr = (size_t)k * (size_t)R + (size_t)r;
-            rc = hd_sim_render(cfg, &ev[k], r, &links[lr], iq + lr * (size_t)N * 2, levels + lr * (size_t)L);
+            rc = hd_sim_render(s->cfg, &ev[k], r, &links[lr], iq + lr * (size_t)N * 2, levels + lr * (size_t)L);
             if (rc < 0)
                 return hd_error_context(rc, "event %lld receiver %d", (long long)ids[k], r);
         }
@@ -91,146 +116,41 @@ static int render_batch(const hd_config *cfg, const int64_t *ids, int n, int R, 
 
 static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
 {
-    int rc = 0, rank = hd_par_rank(), size = hd_par_size();
-    MPI_Comm comm = hd_par_comm();
-    int64_t E = cfg->collect.events, b, e;
-    int R = cfg->n_stations;
+    int rc, size = hd_par_size(), R = cfg->n_stations;
     hd_event ev0;
-    hd_link *links = NULL;
-    hd_event *ev = NULL;
-    int16_t *iq = NULL;
-    float *levels = NULL;
-    int64_t *kept_ids = NULL;
-    hd_h5_out out;
-    int out_open = 0;
-    hd_captures_writer w = {0};
+    hd_capture_plan plan = {0};
     hd_station *eff = NULL;
-    hd_progress p = {.quiet = 1};
     double t0 = hd_now();
 
     if ((rc = hd_sim_event_draw(cfg, 0, &ev0)) < 0)
         return rc;
-    int N = ev0.n_samples, L = ev0.n_levels;
-
-    /* pass 1: which events of my block have enough receivers (statuses only) */
-    hd_par_block(E, rank, size, &b, &e);
-    int64_t mine = e - b, n_kept = 0;
-    kept_ids = hd_calloc((size_t)(mine > 0 ? mine : 1), sizeof *kept_ids);
-    links = hd_calloc((size_t)BATCH * (size_t)R, sizeof *links);
-    ev = hd_calloc(BATCH, sizeof *ev);
-    iq = hd_calloc((size_t)BATCH * (size_t)R * (size_t)N * 2, sizeof *iq);
-    levels = hd_calloc((size_t)BATCH * (size_t)R * (size_t)L, sizeof *levels);
-    eff = hd_calloc((size_t)R, sizeof *eff);
-    if (!kept_ids || !links || !ev || !iq || !levels || !eff) {
-        rc = HD_ENOMEM;
-        goto fail;
-    }
-    int64_t dropped = 0;
-    for (int64_t i = b; i < e; i++) {
-        hd_event evi;
-        if ((rc = hd_sim_event_draw(cfg, i, &evi)) < 0)
-            goto fail;
-        int ok = 0;
-        for (int r = 0; r < R; r++) {
-            hd_link lk;
-            if ((rc = hd_sim_render(cfg, &evi, r, &lk, NULL, NULL)) < 0)
-                goto fail;
-            ok += lk.status == HD_RX_OK;
-        }
-        if (ok >= cfg->collect.min_receivers)
-            kept_ids[n_kept++] = i;
-        else
-            dropped++;
-    }
-
-    /* where my kept events go in the file: after those of lower ranks */
-    int64_t offset = 0, total = n_kept, all_dropped = dropped;
-    if (size > 1) {
-        MPI_Exscan(&n_kept, &offset, 1, MPI_INT64_T, MPI_SUM, comm);
-        if (rank == 0)
-            offset = 0;
-        MPI_Allreduce(&n_kept, &total, 1, MPI_INT64_T, MPI_SUM, comm);
-        MPI_Allreduce(&dropped, &all_dropped, 1, MPI_INT64_T, MPI_SUM, comm);
-    }
+    sim_ctx s = {.cfg = cfg, .R = R, .N = ev0.n_samples, .L = ev0.n_levels};
+    hd_capture_campaign c = {.n_events = cfg->collect.events, .n_receivers = R, .n_samples = s.N,
+                             .n_levels = s.L, .block = BATCH, .keep = sim_keep, .render = render_batch,
+                             .ctx = &s, .interrupted = hd_cli_interrupted,
+                             .comm = size > 1 ? hd_par_comm() : MPI_COMM_NULL};
+    if (!(eff = hd_calloc((size_t)R, sizeof *eff)))
+        return HD_ENOMEM;
+    if ((rc = hd_capture_plan_init(&plan, &c)) < 0)
+        goto done;
     hd_runinfo_set_events(cfg->collect.events); /* simulated, kept or dropped */
-    if (all_dropped)
+    if (plan.dropped)
         hd_info("%lld of %lld events dropped: fewer than collect.min_receivers = %d receivers succeeded",
-                (long long)all_dropped, (long long)E, cfg->collect.min_receivers);
-
-    if ((rc = hd_h5_create(&out, cli->output, cli->force, size > 1 ? comm : MPI_COMM_NULL)) < 0)
-        goto fail;
-    out_open = 1;
+                (long long)plan.dropped, (long long)c.n_events, cfg->collect.min_receivers);
     for (int r = 0; r < R; r++)
         hd_sim_station(cfg, r, &eff[r]);
-    if ((rc = hd_captures_write_receivers(out.file, eff, R)) < 0 ||
-        (rc = hd_captures_create(&w, out.file, total, R, N, L, cfg->collect.compression,
-                                     HD_CAPTURES_TRUTH | HD_CAPTURES_BULK)) < 0)
-        goto fail;
-
-    /* pass 2: render and write, in batches; every rank makes the same number
-     * of collective writes */
-    int64_t my_batches = (n_kept + BATCH - 1) / BATCH, batches = my_batches;
-    if (size > 1)
-        MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm);
-    hd_progress_start(&p, "collect", "events", total, cli->quiet);
-    int64_t done = 0;
-    for (int64_t k = 0; k < batches; k++) {
-        int64_t first = k * BATCH;
-        int n = (int)(first < n_kept ? (n_kept - first < BATCH ? n_kept - first : BATCH) : 0);
-        /* 0 go on, 1 interrupted, 2 failed: every rank learns the worst */
-        int flag = hd_cli_interrupted() ? 1 : 0;
-        if (n > 0 && !flag && (rc = render_batch(cfg, kept_ids + first, n, R, N, L, ev, links, iq, levels)) < 0)
-            flag = 2;
-        if (size > 1)
-            MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, comm);
-        if (flag) {
-            if (rc >= 0)
-                rc = flag == 1 ? hd_error(HD_EINTR, "interrupted; %s not written", cli->output)
-                               : hd_error(HD_EIO, "another rank failed; %s not written", cli->output);
-            goto fail_out;
-        }
-        if ((rc = hd_captures_write_block(&w, offset + first, n, ev, links, iq, levels)) < 0)
-            goto fail_out;
-        int64_t d = n, dsum = d;
-        if (size > 1)
-            MPI_Allreduce(&d, &dsum, 1, MPI_INT64_T, MPI_SUM, comm);
-        done += dsum;
-        hd_progress_update(&p, done);
-    }
-    hd_progress_finish(&p);
-    hd_captures_close(&w);
-
-    {
-        hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
-                                 .command_line = cli->command_line, .config_yaml = cfg->yaml};
-        if ((rc = hd_h5_attr_str(out.file, "source", hd_source_name(cfg->collect.source))) < 0 ||
-            (rc = hd_h5_write_provenance(&out, &prov)) < 0)
-            goto fail_out;
-    }
-    if (hd_cli_interrupted()) {
-        rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
-        goto fail_out;
-    }
-    if ((rc = hd_h5_commit(&out)) < 0)
-        goto fail;
-    out_open = 0;
+    hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
+                             .command_line = cli->command_line, .config_yaml = cfg->yaml};
+    hd_capture_output o = {.path = cli->output, .force = cli->force, .receivers = eff,
+                           .compression = cfg->collect.compression, .what = HD_CAPTURES_TRUTH | HD_CAPTURES_BULK,
+                           .source = hd_source_name(cfg->collect.source), .prov = &prov, .quiet = cli->quiet};
+    if ((rc = hd_capture_campaign_write(&c, &plan, &o)) < 0)
+        goto done;
     double el = hd_now() - t0;
-    hd_info("wrote %lld events × %d receivers to %s in %.1f s (%.1f events/s, %d rank%s)", (long long)total, R,
-            cli->output, el, el > 0 ? (double)total / el : 0.0, size, size > 1 ? "s" : "");
-    goto done;
-
-fail_out:
-    hd_progress_finish(&p);
-fail:
-    hd_captures_close(&w);
-    if (out_open)
-        hd_h5_abort(&out);
+    hd_info("wrote %lld events × %d receivers to %s in %.1f s (%.1f events/s, %d rank%s)", (long long)plan.total,
+            R, cli->output, el, el > 0 ? (double)plan.total / el : 0.0, size, size > 1 ? "s" : "");
 done:
-    free(kept_ids);
-    free(links);
-    free(ev);
-    free(iq);
-    free(levels);
+    hd_capture_plan_release(&plan);
     free(eff);
     return rc;
 }
