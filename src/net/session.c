@@ -33,6 +33,7 @@ typedef struct {
     int64_t next_attempt_ns, last_rx_ns, last_keepalive_ns;
     int64_t window_end_ns;     /* openwebrx: the capture window closes (0 before the first level) */
     int configured;
+    int drain;                 /* read once without waiting: the upgrade reply may have brought messages */
 } rx_conn;
 
 static void finish(rx_conn *c, hd_net_rx *r, int status, const char *msg)
@@ -305,9 +306,10 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
             }
             memset(auth, 0, sizeof auth);
             c->state = ST_AUTH;
+            c->drain = 1;   /* a server may send at once (too_busy, down): already read with the reply */
             c->last_rx_ns = c->last_keepalive_ns = hd_time_now_ns();
         }
-        int np = 0, waiting = 0;
+        int np = 0, waiting = 0, drain = 0;
         for (int i = 0; i < n; i++) {
             if (cs[i].state == ST_WAIT)
                 waiting = 1;
@@ -323,12 +325,13 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
             if (cs[i].state == ST_AUTH || cs[i].state == ST_STREAM) {
                 pf[np] = (struct pollfd){.fd = hd_ws_fd(cs[i].ws), .events = POLLIN};
                 pi[np++] = i;
+                drain |= cs[i].drain;
             }
         }
         active = np + waiting;
         if (!active)
             break;
-        int pr = poll(pf, (nfds_t)np, 50);
+        int pr = poll(pf, (nfds_t)np, drain ? 0 : 50);
         if (pr < 0)
             continue;   /* a signal: checked at the top */
         now = hd_time_now_ns();
@@ -337,7 +340,8 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
                 continue; /* a connection being opened */
             int i = pi[k];
             rx_conn *c = &cs[i];
-            if (pf[k].revents) {
+            if (pf[k].revents || c->drain) {
+                c->drain = 0;
                 hd_ws_msg m;
                 int r;
                 while (c->state != ST_DONE && (r = hd_ws_recv(c->ws, &m, 0)) != 0) {

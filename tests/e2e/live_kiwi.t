@@ -53,6 +53,8 @@ def ok(c, name):
     global n; n += 1
     print(("ok" if c else "not ok"), "-", name)
 ok(b.attrs["source"] in (b"live", "live") and int(b.attrs["partial"]) == 0, "file says source live, not partial")
+# the emulator, like a server, first sends a frame of stale samples with no
+# time stamp: identical IQ and gps_ok mean it was dropped
 ok(np.array_equal(a["iq"][...], b["iq"][...]), "IQ identical to the simulated file, sample for sample")
 ok((b["status"][...] == 0).all(), "every receiver ok")
 da = a["t0_s"][...] - a["t0_s"][:, :1]
@@ -137,6 +139,36 @@ is "$("$PYTHON" -c "import h5py; f = h5py.File('$TMP/faults.h5'); print(f['statu
 like "$ERR" "larger than the maximum" "the absurd length is caught by the message limit"
 unlike "$ERR" "hunter2" "the password is not in the messages"
 grep -q hunter2 "$TMP/faults.h5"; ok $((!$?)) "nor in the file"
+
+# --- what a real server says when it refuses or ends a session (every MSG a
+# binary frame; Beagle_SDR_GPS rx_server.cpp, rx_cmd.h, support/stats.cpp):
+# redirect when full, reason_disabled/down, badp=5, inactivity_timeout
+start kiwisdr refusals --fault 0:redirect --fault 2:down --fault 3:badp5 --fault 5:inactive
+ok $? "emulators with four server refusals listening"
+make_config refusals ""
+sed -i 's/events: 6/events: 1/; s/min_receivers: 5/min_receivers: 1/' "$TMP/refusals.yaml"
+run "$HEIMDALL" collect -c "$TMP/refusals.yaml" -o "$TMP/refusals.h5"
+is "$RC" 3 "four refusing receivers: exit 3"
+is "$("$PYTHON" -c "import h5py; f = h5py.File('$TMP/refusals.h5'); print(f['status'][0].tolist())")" \
+   "[3, 0, 1, 3, 0, 6, 0]" "redirect = busy 3, down = refused 1, badp=5 = busy 3, inactivity timeout = disconnected 6"
+like "$ERR" "redirects to http://other.example.org:8073/" "the redirect names where to"
+like "$ERR" "server is disabled \(down=0\): antenna work, back on Monday" "down names the admin's reason"
+like "$ERR" "one connection per address.*\(badp=5\)" "badp=5 is not called a wrong password"
+like "$ERR" "the server ended the session: inactivity timeout after 1 min" "an inactivity timeout is named"
+
+# --- MSG in text frames (older emulators, other servers): still understood
+start kiwisdr textmsg --msg-frames text; ok $? "emulators sending MSG as text frames listening"
+make_config textmsg ""
+sed -i 's/events: 6/events: 2/' "$TMP/textmsg.yaml"
+run "$HEIMDALL" collect -c "$TMP/textmsg.yaml" -o "$TMP/textmsg.h5"
+is "$RC" 0 "MSG in text frames: exit 0"
+"$PYTHON" - "$TMP/sim.h5" "$TMP/textmsg.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+print(("ok" if np.array_equal(a["iq"][:2], b["iq"][...]) and (b["gps_ok"][...] == a["gps_ok"][:2]).all() else "not ok"),
+      "- the same IQ and GPS flags as from binary MSG (the stale first frame dropped)")
+PY
+_tap_n=$((_tap_n + 1))
 
 # --- a server that accepts TCP and never answers does not hold up the others:
 # every receiver connects at once (the connects never block the loop)
