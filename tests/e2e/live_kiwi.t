@@ -156,6 +156,54 @@ like "$ERR" "server is disabled \(down=0\): antenna work, back on Monday" "down 
 like "$ERR" "one connection per address.*\(badp=5\)" "badp=5 is not called a wrong password"
 like "$ERR" "the server ended the session: inactivity timeout after 1 min" "an inactivity timeout is named"
 
+# --- the emulator itself follows the server: every MSG binary, sample_rate
+# before auth, no SND before frequency, mode, passband, AGC and AR OK (a
+# client sending more than 4 keepalives without them is closed), SND flags
+# 0x08 with sequence numbers from 1, the first frame without a time stamp
+start kiwisdr raw; ok $? "an emulator for a raw protocol check"
+"$PYTHON" - "$(awk '$2==0{print $3}' "$TMP/raw.ports")" <<'PY'
+import asyncio, struct, sys, websockets
+port = int(sys.argv[1])
+def ok(c, name): print(("ok" if c else "not ok"), "-", name)
+async def session(cmds, keepalives):
+    got = []
+    async with websockets.connect(f"ws://127.0.0.1:{port}/1/SND", max_size=2**20) as ws:
+        first = await asyncio.wait_for(ws.recv(), 5)
+        got.append(first)
+        await ws.send("SET auth t=kiwi p=")
+        for c in cmds:
+            await ws.send(c)
+        for _ in range(keepalives):
+            await ws.send("SET keepalive")
+        try:
+            while True:
+                m = await asyncio.wait_for(ws.recv(), 2)
+                got.append(m)
+                if isinstance(m, bytes) and m[:3] == b"SND" and len([x for x in got if x[:3] == b"SND"]) >= 2:
+                    break
+        except (asyncio.TimeoutError, websockets.ConnectionClosed) as e:
+            got.append(e)
+    return got
+a = asyncio.run(session(["SET mod=iq low_cut=-5000 high_cut=5000 freq=145500.000", "SET AR OK in=12000 out=44100"], 5))
+ok(isinstance(a[0], bytes) and a[0].startswith(b"MSG sample_rate="), "the first message, before auth: MSG sample_rate, binary")
+ok(all(not isinstance(m, str) for m in a), "no text frame at all")
+ok(not any(isinstance(m, bytes) and m[:3] == b"SND" for m in a) and isinstance(a[-1], websockets.ConnectionClosed),
+   "without SET agc: no SND, and closed after 5 keepalives")
+msgs = [m[4:].decode() for m in a if isinstance(m, bytes) and m[:3] == b"MSG"]
+ok(len(msgs) > 3 and msgs[1] == "badp=0" and msgs[2].startswith("version_maj=") and any(m.startswith("load_cfg=") for m in msgs)
+   and any(m.startswith("audio_init=0 audio_rate=") for m in msgs), "after auth: badp=0, version, load_cfg, audio_init/audio_rate")
+b = asyncio.run(session(["SET mod=iq low_cut=-5000 high_cut=5000 freq=145500.000",
+                         "SET agc=0 hang=0 thresh=-100 slope=6 decay=1000 manGain=0", "SET AR OK in=12000 out=44100"], 1))
+snd = [m for m in b if isinstance(m, bytes) and m[:3] == b"SND"]
+ok(len(snd) >= 2, "with every command: SND frames")
+f0 = snd[0][3] if snd else 0
+s0 = struct.unpack("<I", snd[0][4:8])[0] if snd else -1
+ok(len(snd) >= 2 and f0 & 0x08 and s0 == 1 and struct.unpack("<I", snd[1][4:8])[0] == 2, "flags 0x08 (IQ), sequence from 1")
+ok(len(snd) >= 2 and struct.unpack("<BBII", snd[0][10:20]) == (0, 0, 0, 0) and struct.unpack("<II", snd[1][12:20]) != (0, 0),
+   "the first frame has no time stamp, the second has")
+PY
+_tap_n=$((_tap_n + 7))
+
 # --- MSG in text frames (older emulators, other servers): still understood
 start kiwisdr textmsg --msg-frames text; ok $? "emulators sending MSG as text frames listening"
 make_config textmsg ""
