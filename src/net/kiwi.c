@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,23 @@ static int parse_int(const char *v, long lo, long hi, long *out)
     return 0;
 }
 
+int hd_kiwi_is_msg(const uint8_t *data, size_t len) { return len >= 3 && memcmp(data, "MSG", 3) == 0; }
+
+const char *hd_kiwi_badp_text(int badp)
+{
+    switch (badp) {
+    case HD_KIWI_BADP_OK: return "accepted";
+    case HD_KIWI_BADP_TRY_AGAIN: return "wrong password";
+    case HD_KIWI_BADP_STILL_DETERMINING_LOCAL_IP: return "the server is still determining its local address, try later";
+    case HD_KIWI_BADP_NOT_ALLOWED_FROM_IP: return "not allowed from this address";
+    case HD_KIWI_BADP_NO_ADMIN_PWD_SET: return "no admin password set";
+    case HD_KIWI_BADP_NO_MULTIPLE_CONNS: return "one connection per address, and this address has one open";
+    case HD_KIWI_BADP_DATABASE_UPDATE: return "a database update is in progress, try later";
+    case HD_KIWI_BADP_ADMIN_CONN_OPEN: return "an admin connection is already open";
+    default: return "refused";
+    }
+}
+
 int hd_kiwi_handle_msg(hd_kiwi_state *st, const char *text, size_t len)
 {
     if (len < 4 || memcmp(text, "MSG", 3) != 0)
@@ -125,9 +143,29 @@ int hd_kiwi_handle_msg(hd_kiwi_state *st, const char *text, size_t len)
             st->too_busy = parse_int(val, 0, 1000, &x) ? 0 : (int)x;
             got |= HD_KIWI_GOT_BUSY;
         } else if (strcmp(name, "badp") == 0) {
-            got |= strcmp(val, "0") == 0 ? HD_KIWI_GOT_AUTH_OK : HD_KIWI_GOT_BADP;
+            st->badp = parse_int(val, 0, 1000, &x) ? HD_KIWI_BADP_TRY_AGAIN : (int)x;
+            got |= st->badp == HD_KIWI_BADP_OK ? HD_KIWI_GOT_AUTH_OK : HD_KIWI_GOT_BADP;
         } else if (strcmp(name, "down") == 0) {
+            st->down = parse_int(val, 0, 1000, &x) ? 0 : (int)x;
             got |= HD_KIWI_GOT_DOWN;
+        } else if (strcmp(name, "reason_disabled") == 0) {
+            hd_strlcpy(st->reason, val, sizeof st->reason);
+        } else if (strcmp(name, "inactivity_timeout") == 0 || strcmp(name, "ip_limit") == 0 ||
+                   strcmp(name, "kiwi_kick") == 0 || strcmp(name, "password_timeout") == 0 ||
+                   strcmp(name, "exclusive_use") == 0 || strcmp(name, "wb_only") == 0) {
+            if (strcmp(name, "inactivity_timeout") == 0)
+                snprintf(st->ended, sizeof st->ended, "inactivity timeout after %.16s min (inactivity_timeout)", val);
+            else if (strcmp(name, "ip_limit") == 0)
+                snprintf(st->ended, sizeof st->ended, "24-hour time limit per address reached: %.48s (ip_limit)", val);
+            else if (strcmp(name, "kiwi_kick") == 0)
+                snprintf(st->ended, sizeof st->ended, "kicked by the server: %.80s (kiwi_kick)", val);
+            else if (strcmp(name, "password_timeout") == 0)
+                snprintf(st->ended, sizeof st->ended, "no password accepted in time (password_timeout)");
+            else if (strcmp(name, "exclusive_use") == 0)
+                snprintf(st->ended, sizeof st->ended, "locked for exclusive use (exclusive_use)");
+            else
+                snprintf(st->ended, sizeof st->ended, "a wideband-only server (wb_only)");
+            got |= HD_KIWI_GOT_ENDED;
         } else if (strcmp(name, "redirect") == 0) {
             hd_strlcpy(st->redirect, val, sizeof st->redirect);
             got |= HD_KIWI_GOT_REDIRECT;
@@ -158,6 +196,10 @@ int hd_kiwi_capture_feed(hd_kiwi_capture *c, const hd_kiwi_snd *s)
 {
     if (c->n_have >= c->n_samples)
         return 1;
+    if (c->skip_first && c->n_skipped == 0 && c->n_frames == 0) {
+        c->n_skipped = 1;
+        return 0;
+    }
     if (c->n_frames == 0) {
         c->first_last_gps = s->last_gps_solution;
         c->first_gps_sec = s->gps_sec;

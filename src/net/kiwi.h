@@ -1,8 +1,12 @@
 /* KiwiSDR protocol (the /<timestamp>/SND stream), as pure functions over
  * memory so that tests/fuzz/fuzz_snd.c can drive them.
  *
- * Text frames are "MSG k=v k=v …" (values URL-encoded by the server); binary
- * frames are "SND" followed by: u8 flags, u32 little-endian sequence number,
+ * Every server message comes in a binary WebSocket frame (the server writes
+ * all of them with WS_OPCODE_BINARY: send_msg/send_msg_mc in
+ * Beagle_SDR_GPS; kiwiclient decodes the tag from the first three bytes),
+ * tagged by its first three bytes: "MSG k=v k=v …" (values URL-encoded by
+ * the server), "SND", "W/F", "EXT", "DAT". A client accepts "MSG" in text
+ * frames too. "SND" is followed by: u8 flags, u32 little-endian sequence number,
  * u16 big-endian S-meter (dBm = 0.1 × value − 127), and in IQ mode u8
  * last_gps_solution, u8 pad, u32 LE GPS seconds of the week, u32 LE
  * nanoseconds, then int16 big-endian I, Q pairs (512 per frame). The
@@ -42,7 +46,26 @@ enum {
     HD_KIWI_GOT_REDIRECT = 32,
     HD_KIWI_GOT_AUTH_OK = 64,   /* badp=0 */
     HD_KIWI_GOT_VERSION = 128,
+    HD_KIWI_GOT_ENDED = 256,    /* the server ends the session: inactivity_timeout, ip_limit, kiwi_kick,
+                                   password_timeout, exclusive_use, wb_only (hd_kiwi_state.ended says which) */
 };
+
+/* badp values (Beagle_SDR_GPS rx/rx_cmd.h; "must match kiwi.js") */
+enum {
+    HD_KIWI_BADP_OK = 0,
+    HD_KIWI_BADP_TRY_AGAIN = 1,              /* wrong password */
+    HD_KIWI_BADP_STILL_DETERMINING_LOCAL_IP = 2,
+    HD_KIWI_BADP_NOT_ALLOWED_FROM_IP = 3,
+    HD_KIWI_BADP_NO_ADMIN_PWD_SET = 4,
+    HD_KIWI_BADP_NO_MULTIPLE_CONNS = 5,      /* one connection per address, and one is open */
+    HD_KIWI_BADP_DATABASE_UPDATE = 6,
+    HD_KIWI_BADP_ADMIN_CONN_OPEN = 7,
+};
+/* What a badp value means, in words ("wrong password", …). */
+const char *hd_kiwi_badp_text(int badp);
+
+/* 1 when a WebSocket message (text or binary) is a "MSG" message. */
+int hd_kiwi_is_msg(const uint8_t *data, size_t len);
 
 typedef struct {
     unsigned got;               /* HD_KIWI_GOT_* seen so far */
@@ -51,9 +74,13 @@ typedef struct {
     int too_busy;               /* channels the server has (all taken) */
     int version_major, version_minor;
     char redirect[256];
+    int badp;                   /* the last badp value (HD_KIWI_BADP_*) */
+    int down;                   /* down=N (HD_KIWI_GOT_DOWN): 0 disabled, 1 updating, 2 backing up */
+    char reason[128];           /* reason_disabled, as the admin wrote it */
+    char ended[128];            /* why the server ended the session (HD_KIWI_GOT_ENDED) */
 } hd_kiwi_state;
 
-/* Handle one text frame. Returns the HD_KIWI_GOT_* bits this frame set (0 for
+/* Handle one MSG message (the frame's bytes, text or binary). Returns the HD_KIWI_GOT_* bits this frame set (0 for
  * frames of no interest), or HD_EDATA for an absurd value. */
 int hd_kiwi_handle_msg(hd_kiwi_state *st, const char *text, size_t len);
 
@@ -69,9 +96,17 @@ typedef struct {
     int first_last_gps;         /* last_gps_solution of the first frame */
     uint32_t first_gps_sec, first_gps_nsec;
     int64_t clipped;
+    int skip_first;             /* drop the stream's first frame (a live server's: see below) */
+    int n_skipped;              /* frames dropped so far */
 } hd_kiwi_capture;
 
-/* Append a frame's samples; a sequence gap of g frames is zero-filled (g ×
+/* A live server's first SND frame of a stream is sent before its time
+ * stamps are set (rx_sound.cpp: gps_init false, so last_gps_solution,
+ * gpssec and gpsnsec are 0) and holds samples the channel kept from its last
+ * use (kiwiclient: "first audio buffer is leftover"): with skip_first set it
+ * is dropped, and the capture starts with the second frame.
+ *
+ * Append a frame's samples; a sequence gap of g frames is zero-filled (g ×
  * the frame's pair count) so the time axis stays right. Returns 1 when the
  * capture is full, 0 when more is needed. */
 int hd_kiwi_capture_feed(hd_kiwi_capture *c, const hd_kiwi_snd *s);

@@ -199,23 +199,43 @@ static int on_ws_message(target *t, const hd_station *st, const hd_ws_msg *m)
             return target_finish(t, HD_RX_OK, NULL), 1;
         return 0;
     }
-    if (m->opcode != HD_WS_TEXT)
+    /* a KiwiSDR sends MSG in binary frames (text accepted too) */
+    if (!hd_kiwi_is_msg(m->data, m->len))
         return 0;
     int got = hd_kiwi_handle_msg(&t->ks, (const char *)m->data, m->len);
     if (got < 0)
         return target_finish(t, HD_RX_PROTOCOL, hd_errmsg()), 1;
     if (got & HD_KIWI_GOT_BADP) {
         const char *pw = hd_net_station_password(st);
-        return target_finish(t, HD_RX_AUTH, pw[0] ? "wrong password (badp=1)" : "password required (badp=1), none given"), 1;
+        char msg[160];
+        int b = t->ks.badp;
+        if (b == HD_KIWI_BADP_TRY_AGAIN)
+            return target_finish(t, HD_RX_AUTH, pw[0] ? "wrong password (badp=1)" : "password required (badp=1), none given"), 1;
+        snprintf(msg, sizeof msg, "%s (badp=%d)", hd_kiwi_badp_text(b), b);
+        if (b == HD_KIWI_BADP_NOT_ALLOWED_FROM_IP)
+            return target_finish(t, HD_RX_REFUSED, msg), 1;
+        if (b == HD_KIWI_BADP_STILL_DETERMINING_LOCAL_IP || b == HD_KIWI_BADP_NO_MULTIPLE_CONNS ||
+            b == HD_KIWI_BADP_DATABASE_UPDATE || b == HD_KIWI_BADP_ADMIN_CONN_OPEN) {
+            t->r.busy = 1;
+            return target_finish(t, HD_RX_BUSY, msg), 1;
+        }
+        return target_finish(t, HD_RX_AUTH, msg), 1;
     }
     if (got & (HD_KIWI_GOT_BUSY | HD_KIWI_GOT_REDIRECT)) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "all %d channels busy (too_busy)", t->ks.too_busy);
+        char msg[320];
+        if (got & HD_KIWI_GOT_REDIRECT)
+            snprintf(msg, sizeof msg, "all channels busy; the server redirects to %.256s (redirect)", t->ks.redirect);
+        else
+            snprintf(msg, sizeof msg, "all %d channels busy (too_busy)", t->ks.too_busy);
         t->r.busy = 1;
         return target_finish(t, HD_RX_BUSY, msg), 1;
     }
-    if (got & HD_KIWI_GOT_DOWN)
-        return target_finish(t, HD_RX_REFUSED, "server is down (down)"), 1;
+    if (got & HD_KIWI_GOT_DOWN) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "server is down (down=%d)%s%.128s", t->ks.down, t->ks.reason[0] ? ": " : "",
+                 t->ks.reason);
+        return target_finish(t, HD_RX_REFUSED, msg), 1;
+    }
     unsigned g = t->ks.got;
     if ((g & HD_KIWI_GOT_AUTH_OK) && (g & (HD_KIWI_GOT_VERSION | HD_KIWI_GOT_SAMPLE_RATE)))
         return target_finish(t, HD_RX_OK, NULL), 1;

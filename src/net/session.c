@@ -33,6 +33,7 @@ typedef struct {
     int64_t next_attempt_ns, last_rx_ns, last_keepalive_ns;
     int64_t window_end_ns;     /* openwebrx: the capture window closes (0 before the first level) */
     int configured;
+    int drain;                 /* read once without waiting: the upgrade reply may have brought messages */
 } rx_conn;
 
 static void finish(rx_conn *c, hd_net_rx *r, int status, const char *msg)
@@ -139,19 +140,45 @@ static int on_owrx_message(rx_conn *c, const hd_net_event_cfg *ec, const hd_ws_m
     return 0;
 }
 
-/* One message from receiver i. Returns 0, or a final hd_rx_status + 1. */
+/* A MSG message that ends the attempt: the status + 1 with a message, or 0. */
+static int kiwi_msg_final(const rx_conn *c, int got)
+{
+    const hd_kiwi_state *k = &c->ks;
+    if (got & HD_KIWI_GOT_BADP) {
+        int b = k->badp;
+        int st = b == HD_KIWI_BADP_NOT_ALLOWED_FROM_IP ? HD_RX_REFUSED
+                 : b == HD_KIWI_BADP_STILL_DETERMINING_LOCAL_IP || b == HD_KIWI_BADP_NO_MULTIPLE_CONNS ||
+                         b == HD_KIWI_BADP_DATABASE_UPDATE || b == HD_KIWI_BADP_ADMIN_CONN_OPEN
+                     ? HD_RX_BUSY
+                     : HD_RX_AUTH;
+        return hd_error(HD_ENET, "%s (badp=%d)", hd_kiwi_badp_text(b), b), st + 1;
+    }
+    if (got & HD_KIWI_GOT_REDIRECT)
+        return hd_error(HD_ENET, "all channels busy; the server redirects to %s (redirect)", k->redirect), HD_RX_BUSY + 1;
+    if (got & HD_KIWI_GOT_BUSY)
+        return hd_error(HD_ENET, "all %d channels busy (too_busy)", k->too_busy), HD_RX_BUSY + 1;
+    if (got & HD_KIWI_GOT_DOWN)
+        return hd_error(HD_ENET, "server is %s (down=%d)%s%s",
+                        k->down == 1 ? "updating its software" : k->down == 2 ? "backing up" : "disabled", k->down,
+                        k->reason[0] ? ": " : "", k->reason),
+               HD_RX_REFUSED + 1;
+    if (got & HD_KIWI_GOT_ENDED)
+        return hd_error(HD_ENET, "the server ended the session: %s", k->ended), HD_RX_DISCONNECTED + 1;
+    return 0;
+}
+
+/* One message from receiver i. Returns 0, or a final hd_rx_status + 1.
+ * The server sends MSG in binary frames like every other message; text
+ * frames are accepted too. */
 static int on_message(rx_conn *c, hd_net_rx *r, const hd_net_event_cfg *ec, const hd_station *st, const hd_ws_msg *m)
 {
-    if (m->opcode == HD_WS_TEXT) {
+    if (hd_kiwi_is_msg(m->data, m->len)) {
         int got = hd_kiwi_handle_msg(&c->ks, (const char *)m->data, m->len);
         if (got < 0)
             return HD_RX_PROTOCOL + 1;
-        if (got & HD_KIWI_GOT_BADP)
-            return hd_error(HD_ENET, "wrong password (badp=1)"), HD_RX_AUTH + 1;
-        if (got & (HD_KIWI_GOT_BUSY | HD_KIWI_GOT_REDIRECT))
-            return hd_error(HD_ENET, "all %d channels busy (too_busy)", c->ks.too_busy), HD_RX_BUSY + 1;
-        if (got & HD_KIWI_GOT_DOWN)
-            return hd_error(HD_ENET, "server is down (down)"), HD_RX_REFUSED + 1;
+        int fin = kiwi_msg_final(c, got);
+        if (fin)
+            return fin;
         if (got & HD_KIWI_GOT_AUDIO_RATE) {
             char ar[96];
             snprintf(ar, sizeof ar, "SET AR OK in=%d out=44100", c->ks.audio_rate);
@@ -166,7 +193,7 @@ static int on_message(rx_conn *c, hd_net_rx *r, const hd_net_event_cfg *ec, cons
         }
         return 0;
     }
-    if (m->len >= 3 && memcmp(m->data, "SND", 3) == 0) {
+    if (m->opcode != HD_WS_TEXT && m->len >= 3 && memcmp(m->data, "SND", 3) == 0) {
         if (!c->configured)
             return hd_error(HD_EDATA, "kiwisdr: SND frame before sample_rate"), HD_RX_PROTOCOL + 1;
         hd_kiwi_snd s;
@@ -175,7 +202,7 @@ static int on_message(rx_conn *c, hd_net_rx *r, const hd_net_event_cfg *ec, cons
         if (hd_kiwi_capture_feed(&c->cap, &s))
             return HD_RX_OK + 1;
     }
-    return 0;   /* W/F and others ignored */
+    return 0;   /* W/F, EXT, DAT and other text ignored */
 }
 
 int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec, int (*interrupted)(void),
@@ -199,6 +226,7 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
         rx[i].status = HD_RX_NOT_RUN;
         cs[i].cap.iq = iq + (size_t)i * (size_t)ec->n_samples * 2;
         cs[i].cap.n_samples = ec->n_samples;
+        cs[i].cap.skip_first = 1;   /* the server's first frame: no time stamp, stale samples */
         cs[i].owrx = st[i].driver == HD_DRIVER_OPENWEBRX;
         cs[i].lv = (hd_owrx_levels){.levels = levels ? levels + (size_t)i * (size_t)L : NULL,
                                     .t_ns = lt + (size_t)i * (size_t)L, .n_levels = levels ? L : 0};
@@ -278,9 +306,10 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
             }
             memset(auth, 0, sizeof auth);
             c->state = ST_AUTH;
+            c->drain = 1;   /* a server may send at once (too_busy, down): already read with the reply */
             c->last_rx_ns = c->last_keepalive_ns = hd_time_now_ns();
         }
-        int np = 0, waiting = 0;
+        int np = 0, waiting = 0, drain = 0;
         for (int i = 0; i < n; i++) {
             if (cs[i].state == ST_WAIT)
                 waiting = 1;
@@ -296,12 +325,13 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
             if (cs[i].state == ST_AUTH || cs[i].state == ST_STREAM) {
                 pf[np] = (struct pollfd){.fd = hd_ws_fd(cs[i].ws), .events = POLLIN};
                 pi[np++] = i;
+                drain |= cs[i].drain;
             }
         }
         active = np + waiting;
         if (!active)
             break;
-        int pr = poll(pf, (nfds_t)np, 50);
+        int pr = poll(pf, (nfds_t)np, drain ? 0 : 50);
         if (pr < 0)
             continue;   /* a signal: checked at the top */
         now = hd_time_now_ns();
@@ -310,7 +340,8 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
                 continue; /* a connection being opened */
             int i = pi[k];
             rx_conn *c = &cs[i];
-            if (pf[k].revents) {
+            if (pf[k].revents || c->drain) {
+                c->drain = 0;
                 hd_ws_msg m;
                 int r;
                 while (c->state != ST_DONE && (r = hd_ws_recv(c->ws, &m, 0)) != 0) {
@@ -389,7 +420,8 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
             rx[i].gps_sec = k->first_gps_sec;
             rx[i].gps_nsec = k->first_gps_nsec;
             rx[i].last_gps_solution_s = k->first_last_gps;
-            /* a zero time stamp means the server had no fix yet */
+            /* a zero time stamp (after the first frame): the server sends
+             * none (GPS time stamps disabled by its admin) */
             rx[i].gps_ok = (k->first_gps_sec || k->first_gps_nsec) && k->first_last_gps < 60;
             rx[i].rssi_dbm = k->rssi_sum / k->n_frames;
             rx[i].gaps = k->gaps;

@@ -53,6 +53,8 @@ def ok(c, name):
     global n; n += 1
     print(("ok" if c else "not ok"), "-", name)
 ok(b.attrs["source"] in (b"live", "live") and int(b.attrs["partial"]) == 0, "file says source live, not partial")
+# the emulator, like a server, first sends a frame of stale samples with no
+# time stamp: identical IQ and gps_ok mean it was dropped
 ok(np.array_equal(a["iq"][...], b["iq"][...]), "IQ identical to the simulated file, sample for sample")
 ok((b["status"][...] == 0).all(), "every receiver ok")
 da = a["t0_s"][...] - a["t0_s"][:, :1]
@@ -137,6 +139,84 @@ is "$("$PYTHON" -c "import h5py; f = h5py.File('$TMP/faults.h5'); print(f['statu
 like "$ERR" "larger than the maximum" "the absurd length is caught by the message limit"
 unlike "$ERR" "hunter2" "the password is not in the messages"
 grep -q hunter2 "$TMP/faults.h5"; ok $((!$?)) "nor in the file"
+
+# --- what a real server says when it refuses or ends a session (every MSG a
+# binary frame; Beagle_SDR_GPS rx_server.cpp, rx_cmd.h, support/stats.cpp):
+# redirect when full, reason_disabled/down, badp=5, inactivity_timeout
+start kiwisdr refusals --fault 0:redirect --fault 2:down --fault 3:badp5 --fault 5:inactive
+ok $? "emulators with four server refusals listening"
+make_config refusals ""
+sed -i 's/events: 6/events: 1/; s/min_receivers: 5/min_receivers: 1/' "$TMP/refusals.yaml"
+run "$HEIMDALL" collect -c "$TMP/refusals.yaml" -o "$TMP/refusals.h5"
+is "$RC" 3 "four refusing receivers: exit 3"
+is "$("$PYTHON" -c "import h5py; f = h5py.File('$TMP/refusals.h5'); print(f['status'][0].tolist())")" \
+   "[3, 0, 1, 3, 0, 6, 0]" "redirect = busy 3, down = refused 1, badp=5 = busy 3, inactivity timeout = disconnected 6"
+like "$ERR" "redirects to http://other.example.org:8073/" "the redirect names where to"
+like "$ERR" "server is disabled \(down=0\): antenna work, back on Monday" "down names the admin's reason"
+like "$ERR" "one connection per address.*\(badp=5\)" "badp=5 is not called a wrong password"
+like "$ERR" "the server ended the session: inactivity timeout after 1 min" "an inactivity timeout is named"
+
+# --- the emulator itself follows the server: every MSG binary, sample_rate
+# before auth, no SND before frequency, mode, passband, AGC and AR OK (a
+# client sending more than 4 keepalives without them is closed), SND flags
+# 0x08 with sequence numbers from 1, the first frame without a time stamp
+start kiwisdr raw; ok $? "an emulator for a raw protocol check"
+"$PYTHON" - "$(awk '$2==0{print $3}' "$TMP/raw.ports")" <<'PY'
+import asyncio, struct, sys, websockets
+port = int(sys.argv[1])
+def ok(c, name): print(("ok" if c else "not ok"), "-", name)
+async def session(cmds, keepalives):
+    got = []
+    async with websockets.connect(f"ws://127.0.0.1:{port}/1/SND", max_size=2**20) as ws:
+        first = await asyncio.wait_for(ws.recv(), 5)
+        got.append(first)
+        await ws.send("SET auth t=kiwi p=")
+        for c in cmds:
+            await ws.send(c)
+        for _ in range(keepalives):
+            await ws.send("SET keepalive")
+        try:
+            while True:
+                m = await asyncio.wait_for(ws.recv(), 2)
+                got.append(m)
+                if isinstance(m, bytes) and m[:3] == b"SND" and len([x for x in got if x[:3] == b"SND"]) >= 2:
+                    break
+        except (asyncio.TimeoutError, websockets.ConnectionClosed) as e:
+            got.append(e)
+    return got
+a = asyncio.run(session(["SET mod=iq low_cut=-5000 high_cut=5000 freq=145500.000", "SET AR OK in=12000 out=44100"], 5))
+ok(isinstance(a[0], bytes) and a[0].startswith(b"MSG sample_rate="), "the first message, before auth: MSG sample_rate, binary")
+ok(all(not isinstance(m, str) for m in a), "no text frame at all")
+ok(not any(isinstance(m, bytes) and m[:3] == b"SND" for m in a) and isinstance(a[-1], websockets.ConnectionClosed),
+   "without SET agc: no SND, and closed after 5 keepalives")
+msgs = [m[4:].decode() for m in a if isinstance(m, bytes) and m[:3] == b"MSG"]
+ok(len(msgs) > 3 and msgs[1] == "badp=0" and msgs[2].startswith("version_maj=") and any(m.startswith("load_cfg=") for m in msgs)
+   and any(m.startswith("audio_init=0 audio_rate=") for m in msgs), "after auth: badp=0, version, load_cfg, audio_init/audio_rate")
+b = asyncio.run(session(["SET mod=iq low_cut=-5000 high_cut=5000 freq=145500.000",
+                         "SET agc=0 hang=0 thresh=-100 slope=6 decay=1000 manGain=0", "SET AR OK in=12000 out=44100"], 1))
+snd = [m for m in b if isinstance(m, bytes) and m[:3] == b"SND"]
+ok(len(snd) >= 2, "with every command: SND frames")
+f0 = snd[0][3] if snd else 0
+s0 = struct.unpack("<I", snd[0][4:8])[0] if snd else -1
+ok(len(snd) >= 2 and f0 & 0x08 and s0 == 1 and struct.unpack("<I", snd[1][4:8])[0] == 2, "flags 0x08 (IQ), sequence from 1")
+ok(len(snd) >= 2 and struct.unpack("<BBII", snd[0][10:20]) == (0, 0, 0, 0) and struct.unpack("<II", snd[1][12:20]) != (0, 0),
+   "the first frame has no time stamp, the second has")
+PY
+_tap_n=$((_tap_n + 7))
+
+# --- MSG in text frames (older emulators, other servers): still understood
+start kiwisdr textmsg --msg-frames text; ok $? "emulators sending MSG as text frames listening"
+make_config textmsg ""
+sed -i 's/events: 6/events: 2/' "$TMP/textmsg.yaml"
+run "$HEIMDALL" collect -c "$TMP/textmsg.yaml" -o "$TMP/textmsg.h5"
+is "$RC" 0 "MSG in text frames: exit 0"
+"$PYTHON" - "$TMP/sim.h5" "$TMP/textmsg.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+print(("ok" if np.array_equal(a["iq"][:2], b["iq"][...]) and (b["gps_ok"][...] == a["gps_ok"][:2]).all() else "not ok"),
+      "- the same IQ and GPS flags as from binary MSG (the stale first frame dropped)")
+PY
+_tap_n=$((_tap_n + 1))
 
 # --- a server that accepts TCP and never answers does not hold up the others:
 # every receiver connects at once (the connects never block the loop)

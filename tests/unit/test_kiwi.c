@@ -106,6 +106,73 @@ int main(void)
     const char *m5 = "MSG sample_rate=nan";
     is_int(hd_kiwi_handle_msg(&st, m5, strlen(m5)), HD_EDATA, "an absurd sample_rate is an error");
     is_int(hd_kiwi_handle_msg(&st, "SND", 3), 0, "a non-MSG frame sets nothing");
+
+    /* as a live server sends them (Beagle_SDR_GPS): binary frames, "MSG "
+     * then the parameters, no terminating NUL; several per message */
+    {
+        hd_kiwi_state k = {0};
+        static const uint8_t bin[] = {'M', 'S', 'G', ' ', 'a', 'u', 'd', 'i', 'o', '_', 'i', 'n', 'i', 't', '=',
+                                      '0', ' ', 'a', 'u', 'd', 'i', 'o', '_', 'r', 'a', 't', 'e', '=', '1', '2',
+                                      '0', '0', '0'};
+        ok(hd_kiwi_is_msg(bin, sizeof bin), "a binary frame tagged MSG is a message");
+        ok(!hd_kiwi_is_msg((const uint8_t *)"SND\x08", 4) && !hd_kiwi_is_msg((const uint8_t *)"MS", 2),
+           "SND and a short frame are not");
+        ok(hd_kiwi_handle_msg(&k, (const char *)bin, sizeof bin) == HD_KIWI_GOT_AUDIO_RATE && k.audio_rate == 12000,
+           "audio_init=0 audio_rate=12000 from a binary frame");
+        const char *sr = "MSG sample_rate=12000.047619";
+        ok(hd_kiwi_handle_msg(&k, sr, strlen(sr)) == HD_KIWI_GOT_SAMPLE_RATE && fabs(k.sample_rate - 12000.047619) < 1e-9,
+           "sample_rate with six decimals");
+        const char *cfg = "MSG load_cfg=%7B%22rx_name%22%3A%22x%22%2C%22pad%22%3A%22xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx%22%7D";
+        is_int(hd_kiwi_handle_msg(&k, cfg, strlen(cfg)), 0, "a long load_cfg is harmless");
+        const char *v = "MSG version_maj=1 version_min=560 debian_ver=11 model=2 platform=0 ext_clk=0 abyy= freq_offset=0.000";
+        ok(hd_kiwi_handle_msg(&k, v, strlen(v)) == HD_KIWI_GOT_VERSION && k.version_major == 1 && k.version_minor == 560,
+           "the version message of a v1.5xx+ server, with its other fields");
+        const char *b5 = "MSG badp=5";
+        ok(hd_kiwi_handle_msg(&k, b5, strlen(b5)) == HD_KIWI_GOT_BADP && k.badp == HD_KIWI_BADP_NO_MULTIPLE_CONNS,
+           "badp=5 is kept as its code");
+        like(hd_kiwi_badp_text(k.badp), "one connection per address", "and named");
+        is_str(hd_kiwi_badp_text(1), "wrong password", "badp=1: wrong password");
+        like(hd_kiwi_badp_text(3), "not allowed", "badp=3: not allowed from this address");
+        const char *dn = "MSG reason_disabled=antenna%20work%2C%20back%20Monday down=0";
+        ok(hd_kiwi_handle_msg(&k, dn, strlen(dn)) == HD_KIWI_GOT_DOWN && k.down == 0, "reason_disabled … down=0");
+        is_str(k.reason, "antenna work, back Monday", "the reason, URL-decoded");
+        const char *up = "MSG reason_disabled= down=1";
+        ok(hd_kiwi_handle_msg(&k, up, strlen(up)) == HD_KIWI_GOT_DOWN && k.down == 1 && !k.reason[0], "down=1: updating");
+        const char *ia = "MSG inactivity_timeout=30";
+        ok(hd_kiwi_handle_msg(&k, ia, strlen(ia)) == HD_KIWI_GOT_ENDED, "inactivity_timeout ends the session");
+        like(k.ended, "inactivity timeout after 30 min", "with the minutes");
+        const char *ipl = "MSG ip_limit=60%2C10.0.0.2";
+        ok(hd_kiwi_handle_msg(&k, ipl, strlen(ipl)) == HD_KIWI_GOT_ENDED, "ip_limit ends it");
+        like(k.ended, "60,10.0.0.2", "with the limit and the address");
+        ok(hd_kiwi_handle_msg(&k, "MSG password_timeout", 20) == HD_KIWI_GOT_ENDED, "password_timeout ends it");
+        const char *kick = "MSG kiwi_kick=1%2Cmaintenance";
+        ok(hd_kiwi_handle_msg(&k, kick, strlen(kick)) == HD_KIWI_GOT_ENDED && strstr(k.ended, "maintenance"),
+           "kiwi_kick ends it, with the admin's text");
+        const char *rd = "MSG redirect=http%3A%2F%2Fother.example.org%3A8073%2F";
+        ok(hd_kiwi_handle_msg(&k, rd, strlen(rd)) == HD_KIWI_GOT_REDIRECT, "redirect");
+        is_str(k.redirect, "http://other.example.org:8073/", "to where");
+    }
+
+    /* a live server's first SND frame: no time stamp, stale samples */
+    {
+        int16_t iq2[2 * 1024];
+        hd_kiwi_capture k = {.iq = iq2, .n_samples = 1024, .skip_first = 1};
+        n = make_snd(b, 0x08, 1, 500, 0, 0, 0, 512, 9000);
+        hd_kiwi_parse_snd(b, n, &s);
+        ok(hd_kiwi_capture_feed(&k, &s) == 0 && k.n_have == 0 && k.n_skipped == 1, "the first frame is dropped");
+        n = make_snd(b, 0x08, 2, 500, 0, 345600, 5000, 512, 0);
+        hd_kiwi_parse_snd(b, n, &s);
+        hd_kiwi_capture_feed(&k, &s);
+        n = make_snd(b, 0x08, 3, 500, 0, 345600, 42671667, 512, 512);
+        hd_kiwi_parse_snd(b, n, &s);
+        ok(hd_kiwi_capture_feed(&k, &s) == 1 && k.n_have == 1024, "the next two fill the capture");
+        ok(k.first_gps_sec == 345600 && k.first_gps_nsec == 5000, "the time stamp is the second frame's");
+        ok(iq2[0] == 0 && iq2[2 * 1023] == 1023, "and so are the samples");
+        is_int(k.gaps, 0, "no gap counted for the dropped frame");
+        ok((s.flags & 0x08) && hd_kiwi_parse_snd(b, n, &s) == 0, "the IQ-mode flag (0x08) is accepted");
+    }
     /* the server a url names: one connection per server */
     char sv[128];
     is_int(hd_net_url_server("ws://Kiwi.Example.org:8073/", sv, sizeof sv), 0, "ws url parsed");

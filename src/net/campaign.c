@@ -1,0 +1,275 @@
+/* A live campaign (see campaign.h): scheduling, one session per event, the
+ * events and links filled from the receivers' results, captures.h5 written. */
+#include "net/campaign.h"
+#include "capture/captures.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "geo/geo.h"
+#include "h5/h5.h"
+#include "net/kiwi.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t hook_now(const hd_net_campaign_hooks *h)
+{
+    return h && h->now_ns ? h->now_ns(h->ctx) : hd_time_now_ns();
+}
+
+int hd_net_sleep_until(int64_t t_ns, const hd_net_campaign_hooks *hooks, int (*interrupted)(void))
+{
+    while (!(interrupted && interrupted())) {
+        int64_t left = t_ns - hook_now(hooks);
+        if (left <= 0)
+            return 0;
+        if (left > 50000000)
+            left = 50000000;
+        if (hooks && hooks->sleep_ns) {
+            hooks->sleep_ns(hooks->ctx, left);
+        } else {
+            struct timespec ts = {0, (long)left};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return 1;
+}
+
+/* The first kiwisdr station (its rate is the campaign's), or -1. */
+static int first_kiwi(const hd_config *cfg)
+{
+    for (int r = 0; r < cfg->n_stations; r++)
+        if (cfg->stations[r].driver == HD_DRIVER_KIWISDR)
+            return r;
+    return -1;
+}
+
+int hd_net_campaign_check(const hd_config *cfg)
+{
+    int R = cfg->n_stations, fk = first_kiwi(cfg);
+    double fs = cfg->stations[fk >= 0 ? fk : 0].sample_rate_hz;
+    for (int r = 0; r < R; r++)
+        if (!cfg->stations[r].url[0] ||
+            (cfg->stations[r].driver != HD_DRIVER_KIWISDR && cfg->stations[r].driver != HD_DRIVER_OPENWEBRX))
+            return hd_error(HD_ECONFIG, "collect.source live: station '%s' %s", cfg->stations[r].id,
+                            !cfg->stations[r].url[0] ? "has no url (set it in the stations file)"
+                                                     : "has driver simulate (live capture needs kiwisdr or openwebrx)");
+    for (int r = 0; r < R; r++) { /* one connection per server */
+        char a[320], b[320];
+        int rc;
+        if ((rc = hd_net_url_server(cfg->stations[r].url, a, sizeof a)) < 0)
+            return rc;
+        for (int q = 0; q < r; q++)
+            if (hd_net_url_server(cfg->stations[q].url, b, sizeof b) == 0 && !strcmp(a, b))
+                return hd_error(HD_ECONFIG,
+                                "collect.source live: stations '%s' and '%s' name the same server (%s): one "
+                                "connection per server, list it once",
+                                cfg->stations[q].id, cfg->stations[r].id, a);
+    }
+    for (int r = 0; r < R; r++)
+        if (cfg->stations[r].driver == HD_DRIVER_KIWISDR && cfg->stations[r].sample_rate_hz != fs)
+            return hd_error(HD_ECONFIG, "live capture needs one IQ sample rate: station '%s' has %g Hz, '%s' %g Hz",
+                            cfg->stations[r].id, cfg->stations[r].sample_rate_hz, cfg->stations[fk].id, fs);
+    return 0;
+}
+
+/* Warnings and debug lines about an openwebrx receiver's levels and position. */
+static void owrx_notes(const hd_config *cfg, int e, int r, int L, const hd_net_rx *x)
+{
+    const hd_collect_cfg *cc = &cfg->collect;
+    if (x->levels_held)
+        hd_warn("event %d: %s: %d S-meter messages for %d levels (%.3g/s measured): held", e, cfg->stations[r].id,
+                x->n_level_msgs, L, x->level_rate_measured_hz);
+    else if (isinf(x->level_rate_measured_hz) && L > 1)
+        hd_warn("event %d: %s: the server sent all %d S-meter messages at once, faster than "
+                "collect.live.level_rate_hz %g: the %d levels span no time, not %g s",
+                e, cfg->stations[r].id, x->n_level_msgs, cc->live.level_rate_hz, L, cc->duration_s);
+    else if (x->level_rate_measured_hz > 1.25 * cc->live.level_rate_hz && L > 1)
+        /* a faster server fills the series early: it spans less time than asked */
+        hd_warn("event %d: %s: the server sends %.3g S-meter messages/s, more than "
+                "collect.live.level_rate_hz %g: the %d levels span %.3g s, not %g s",
+                e, cfg->stations[r].id, x->level_rate_measured_hz, cc->live.level_rate_hz, L,
+                (L - 1) / x->level_rate_measured_hz, cc->duration_s);
+    if (x->have_server_gps) {
+        double d = 0;
+        hd_geo_inverse(cfg->stations[r].lat, cfg->stations[r].lon, x->server_lat, x->server_lon, &d, NULL, NULL);
+        if (d > 5000)
+            hd_warn("%s: the server says it is at %.5f, %.5f, %.1f km from the stations file's position",
+                    cfg->stations[r].id, x->server_lat, x->server_lon, d / 1e3);
+    }
+    hd_debug("event %d: %s: openwebrx %s, %d users, %d levels at %.3g/s", e, cfg->stations[r].id,
+             x->version[0] ? x->version : "(version unknown)", x->users, x->n_level_msgs, x->level_rate_measured_hz);
+}
+
+int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, int (*interrupted)(void),
+                        const hd_net_campaign_hooks *hooks)
+{
+    int rc = 0, R = cfg->n_stations, E = cfg->collect.events;
+    const hd_collect_cfg *cc = &cfg->collect;
+    /* IQ at the kiwisdr stations' rate; levels at collect.live.level_rate_hz
+     * (as the simulator counts them: floor(duration × rate), at least 1) */
+    int fk = first_kiwi(cfg);
+    double fs = cfg->stations[fk >= 0 ? fk : 0].sample_rate_hz;
+    int N = (int)llround(cc->duration_s * fs);
+    int L = (int)floor(cc->duration_s * cc->live.level_rate_hz);
+    if (L < 1)
+        L = 1;
+    hd_event *ev = hd_calloc((size_t)E, sizeof *ev);
+    hd_link *links = hd_calloc((size_t)E * (size_t)R, sizeof *links);
+    int16_t *iq = hd_calloc((size_t)E * (size_t)R * (size_t)N * 2, sizeof *iq);
+    float *levels = hd_calloc((size_t)E * (size_t)R * (size_t)L, sizeof *levels);
+    hd_net_rx *rx = hd_calloc((size_t)R, sizeof *rx);
+    hd_h5_out out;
+    int out_open = 0, partial = 0, is_interrupted = 0;
+    hd_captures_writer w = {0};
+    int64_t kept = 0, dropped = 0, t_start = hook_now(hooks);
+
+    if (!ev || !links || !iq || !levels || !rx) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    if ((rc = hd_net_campaign_check(cfg)) < 0)
+        goto fail;
+    for (int e = 0; e < E && !is_interrupted; e++) {
+        if (e > 0)
+            hd_net_sleep_until(t_start + (int64_t)(e * cc->interval_s * 1e9), hooks, interrupted);
+        if (interrupted && interrupted()) {
+            is_interrupted = 1;
+            break;
+        }
+        hd_net_event_cfg ec = {.frequency_hz = cc->frequencies_hz[e % cc->n_frequencies], .n_samples = N,
+                               .passband_hz = cc->live.passband_hz, .timeout_ms = (int)(cc->live.timeout_s * 1e3),
+                               .retries = cc->live.retries, .backoff_s = cc->live.backoff_s,
+                               .max_message = (size_t)cc->live.max_message_kib * 1024, .seed = cfg->seed,
+                               .n_levels = L, .level_rate_hz = cc->live.level_rate_hz, .duration_s = cc->duration_s};
+        ec.owrx_mod = ec.frequency_hz < 30e6 ? "usb" : "nfm";
+        int16_t *eiq = iq + (size_t)kept * (size_t)R * (size_t)N * 2;
+        float *elv = levels + (size_t)kept * (size_t)R * (size_t)L;
+        int64_t wall = hook_now(hooks);
+        rc = hooks && hooks->capture ? hooks->capture(hooks->ctx, cfg->stations, R, &ec, interrupted, eiq, elv, rx)
+                                     : hd_net_capture_event(cfg->stations, R, &ec, interrupted, eiq, elv, rx);
+        if (rc == HD_EINTR) {
+            is_interrupted = 1;
+            rc = 0;
+        } else if (rc < 0) {
+            goto fail;
+        }
+        /* the event's time: the earliest GPS first sample, down to the second;
+         * with only openwebrx receivers, the host clock at the earliest first
+         * S-meter message */
+        int n_ok = 0, n_iq = 0;
+        int64_t first = INT64_MAX, first_host = INT64_MAX;
+        double ev_fs = fs;
+        for (int r = 0; r < R; r++) {
+            if (rx[r].status != HD_RX_OK) {
+                partial = 1;
+                hd_warn("event %d: %s: %s%s%s", e, cfg->stations[r].id, hd_rx_status_name(rx[r].status),
+                        rx[r].message[0] ? ": " : "", rx[r].message);
+                continue;
+            }
+            n_ok++;
+            if (cfg->stations[r].driver == HD_DRIVER_OPENWEBRX) {
+                first_host = rx[r].first_level_ns < first_host ? rx[r].first_level_ns : first_host;
+                owrx_notes(cfg, e, r, L, &rx[r]);
+                continue;
+            }
+            int64_t t = hd_kiwi_gps_unix_ns(rx[r].gps_sec, rx[r].gps_nsec, wall);
+            first = t < first ? t : first;
+            if (n_iq++ == 0)
+                ev_fs = rx[r].sample_rate_hz;
+            if (rx[r].gaps)
+                hd_warn("event %d: %s: %d sequence gaps (%lld frames lost, zero-filled)", e, cfg->stations[r].id,
+                        rx[r].gaps, (long long)rx[r].missing_frames);
+        }
+        hd_info("event %d: %d of %d receivers ok", e, n_ok, R);
+        if (n_ok == 0 || n_ok < cc->min_receivers) {
+            dropped++;
+            partial = 1;
+            hd_warn("event %d dropped: %d receivers succeeded (collect.min_receivers = %d)", e, n_ok,
+                    cc->min_receivers);
+            continue;
+        }
+        hd_event *v = &ev[kept];
+        memset(v, 0, sizeof *v);
+        v->index = e;
+        if (first == INT64_MAX)
+            first = first_host;
+        v->time_ns = first / 1000000000LL * 1000000000LL;
+        v->frequency_hz = ec.frequency_hz;
+        v->sample_rate_hz = ev_fs;
+        v->n_samples = N;
+        v->n_levels = L;
+        v->level_rate_hz = cc->live.level_rate_hz;
+        for (int r = 0; r < R; r++) {
+            hd_link *lk = &links[(size_t)kept * (size_t)R + (size_t)r];
+            memset(lk, 0, sizeof *lk);
+            lk->status = rx[r].status;
+            if (rx[r].status != HD_RX_OK) {
+                lk->t0_s = NAN;
+                continue;
+            }
+            if (cfg->stations[r].driver == HD_DRIVER_OPENWEBRX) {
+                /* levels in dBFS; the server's gain is not on the wire: the
+                 * station's gain_db is recorded as the assumed one */
+                lk->has_levels = 1;
+                lk->gps_ok = 0;
+                lk->t0_s = (double)(rx[r].first_level_ns - v->time_ns) * 1e-9;
+                lk->gain_db = cfg->stations[r].gain_db;
+                continue;
+            }
+            lk->has_iq = 1;
+            lk->gps_ok = rx[r].gps_ok;
+            lk->last_gps_solution_s = rx[r].last_gps_solution_s;
+            lk->t0_s = (double)(hd_kiwi_gps_unix_ns(rx[r].gps_sec, rx[r].gps_nsec, wall) - v->time_ns) * 1e-9;
+            lk->gain_db = cfg->stations[r].gain_db;   /* AGC off, manGain set to it (session.c) */
+            lk->clipped_fraction = rx[r].clipped_fraction;
+        }
+        kept++;
+    }
+    if (is_interrupted)
+        partial = 1;
+    if (kept == 0) {
+        rc = is_interrupted
+                 ? hd_error(HD_EINTR, "interrupted before any event was captured; %s not written", o->path)
+                 : hd_error(HD_ENET, "no event captured (%lld dropped); %s not written", (long long)dropped, o->path);
+        goto fail;
+    }
+    if ((rc = hd_h5_create(&out, o->path, o->force, MPI_COMM_NULL)) < 0)
+        goto fail;
+    out_open = 1;
+    if ((rc = hd_captures_write_receivers(out.file, cfg->stations, R)) < 0 ||
+        (rc = hd_captures_create(&w, out.file, kept, R, N, L, cc->compression, HD_CAPTURES_BULK)) < 0 ||
+        (rc = hd_captures_write_block(&w, 0, kept, ev, links, iq, levels)) < 0)
+        goto fail;
+    hd_captures_close(&w);
+    {
+        hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
+                                 .command_line = o->command_line, .config_yaml = cfg->yaml};
+        if ((rc = hd_h5_attr_str(out.file, "source", "live")) < 0 ||
+            (rc = hd_h5_attr_int(out.file, "partial", partial)) < 0 ||
+            (rc = hd_h5_attr_int(out.file, "interrupted", is_interrupted)) < 0 ||
+            (rc = hd_h5_write_provenance(&out, &prov)) < 0)
+            goto fail;
+    }
+    if ((rc = hd_h5_commit(&out)) < 0)
+        goto fail;
+    out_open = 0;
+    hd_info("wrote %lld events × %d receivers to %s%s", (long long)kept, R, o->path,
+            is_interrupted ? " (interrupted: partial)" : partial ? " (partial)" : "");
+    if (partial)
+        rc = hd_error(HD_EPARTIAL, "partial: %s%lld of %d events written, receivers failed (see above)",
+                      is_interrupted ? "interrupted; " : "", (long long)kept, E);
+fail:
+    hd_captures_close(&w);
+    if (out_open)
+        hd_h5_abort(&out);
+    free(ev);
+    free(links);
+    free(iq);
+    free(levels);
+    free(rx);
+    return rc;
+}
