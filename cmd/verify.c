@@ -39,45 +39,6 @@ typedef struct {
     int files, problems;
 } tally;
 
-/* Where a recorded input is now: the recorded path as it is (absolute, or
- * relative to here), then relative to the file's folder and each folder
- * above it (the command that made the file may have run in any of them),
- * then its name beside the file. The first candidate whose content has the
- * recorded hash wins; else the first that exists (changed); else none. */
-static int resolve(const char *file, const char *recorded, const char *want, char *buf, size_t size, char *hex)
-{
-    char cand[40][2100];
-    int n = 0, found = -1;
-    snprintf(cand[n++], sizeof cand[0], "%s", recorded);
-    if (recorded[0] != '/') {
-        char d[2048];
-        snprintf(d, sizeof d, "%s", file);
-        for (char *dir = dirname(d); n < 38;) {
-            snprintf(cand[n++], sizeof cand[0], "%s/%s", dir, recorded);
-            if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0)
-                break;
-            dir = dirname(dir);
-        }
-    }
-    char d[2048], b[2048];
-    snprintf(d, sizeof d, "%s", file);
-    snprintf(b, sizeof b, "%s", recorded);
-    snprintf(cand[n++], sizeof cand[0], "%s/%s", dirname(d), basename(b));
-    for (int i = 0; i < n; i++) {
-        char h[65];
-        if (access(cand[i], R_OK) != 0 || hd_sha256_file(cand[i], h) < 0)
-            continue;
-        if (found < 0 || strcmp(h, want) == 0) {
-            found = i;
-            memcpy(hex, h, sizeof h);
-        }
-        if (strcmp(h, want) == 0)
-            break;
-    }
-    snprintf(buf, size, "%s", cand[found >= 0 ? found : 0]);
-    return found >= 0;
-}
-
 static int verify_file(const char *path, const hd_config *cfg, tally *t)
 {
     hid_t f;
@@ -106,7 +67,7 @@ static int verify_file(const char *path, const hd_config *cfg, tally *t)
         *sp = 0;
         const char *want = sp + 1;
         char where[2100], hex[65];
-        if (!resolve(path, inputs[i], want, where, sizeof where, hex)) {
+        if (!hd_h5_find_input(path, inputs[i], want, where, sizeof where, hex)) {
             printf("MISSING %s: input %s (sha256 %.12s…) is gone\n", path, inputs[i], want);
             t->problems++;
         } else if (strcmp(hex, want) != 0) {

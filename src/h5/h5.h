@@ -126,4 +126,12 @@ int hd_h5_read_inputs(hid_t file, char ***lines, int *n);
 const char *hd_version(void);      /* "0.1.0" */
 const char *hd_git_commit(void);   /* from the build, "unknown" if not a git checkout */
 
+/* Where an input recorded in `file`'s provenance (path `recorded`, sha256
+ * `want`) is now: the path as recorded (absolute, or relative to here), then
+ * relative to the file's folder and each folder above it, then its name
+ * beside the file. The first candidate with the recorded hash wins, else the
+ * first that exists. Returns 1 with its path in buf and its hash in hex, or 0
+ * when none exists (buf: the path as recorded). */
+int hd_h5_find_input(const char *file, const char *recorded, const char *want, char *buf, size_t size, char hex[65]);
+
 #endif
