@@ -84,6 +84,7 @@ static json_t *result_json(const hd_station *s, const hd_probe_result *r)
     json_object_set_new(o, "message", r->message[0] ? json_string(r->message) : json_null());
     json_object_set_new(o, "latency_ms", num_or_null(r->latency_ms));
     json_object_set_new(o, "version", r->version[0] ? json_string(r->version) : json_null());
+    json_object_set_new(o, "server_driver", r->server_driver >= 0 ? json_string(hd_driver_name(r->server_driver)) : json_null());
     json_object_set_new(o, "users", int_or_null(r->users));
     json_object_set_new(o, "users_max", int_or_null(r->users_max));
     json_object_set_new(o, "busy", json_boolean(r->busy));

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { STEP_STATUS = 0, STEP_WS, STEP_DONE };
+enum { STEP_STATUS = 0, STEP_INDEX, STEP_WS, STEP_DONE };
 
 typedef struct {
     int station;                /* the first station on this server */
@@ -29,7 +29,8 @@ typedef struct {
     int64_t t_start;            /* the step's start (its deadline is t_start + timeout) */
     int64_t t_probe;            /* the probe's start */
     int64_t t_first;            /* the first answer */
-    /* STEP_STATUS: an HTTP GET /status through libcurl */
+    /* STEP_STATUS: an HTTP GET /status through libcurl (a KiwiSDR answers it);
+     * STEP_INDEX: GET / (an OpenWebRX names itself there) */
     CURL *http;
     char *body;
     size_t body_len;
@@ -80,8 +81,9 @@ static void start_step(target *t, CURLM *multi, int timeout_ms)
 {
     char url[256];
     t->t_start = hd_time_now_ns();
-    if (t->step == STEP_STATUS) {
-        snprintf(url, sizeof url, "%s://%s/status", t->tls ? "https" : "http", t->hostport);
+    if (t->step == STEP_STATUS || t->step == STEP_INDEX) {
+        snprintf(url, sizeof url, "%s://%s/%s", t->tls ? "https" : "http", t->hostport,
+                 t->step == STEP_STATUS ? "status" : "");
         t->http = curl_easy_init();
         if (!t->http) {
             target_finish(t, HD_RX_REFUSED, "out of memory (curl)");
@@ -118,6 +120,18 @@ static void start_step(target *t, CURLM *multi, int timeout_ms)
 
 static void on_status_page(target *t, int http_status, const char *body, size_t n);
 
+/* The server told what it is, and it is not what the stations file says:
+ * finish with the driver named (a capture would only fail on protocol). */
+static void detected(target *t, int driver, const char *how)
+{
+    char msg[256];
+    t->r.server_driver = driver;
+    snprintf(msg, sizeof msg, "the server answers as a%s %s (%s), the stations file says driver %s: set driver: %s",
+             driver == HD_DRIVER_OPENWEBRX ? "n" : "", driver == HD_DRIVER_OPENWEBRX ? "OpenWebRX" : "KiwiSDR", how,
+             t->owrx ? "openwebrx" : "kiwisdr", hd_driver_name(driver));
+    target_finish(t, HD_RX_PROTOCOL, msg);
+}
+
 /* The /status transfer ended: keep what it told, go on to the WebSocket
  * (or stop, when the server could not be reached at all). */
 static void status_done(target *t, CURLM *multi, CURLcode cr, int timeout_ms)
@@ -131,7 +145,10 @@ static void status_done(target *t, CURLM *multi, CURLcode cr, int timeout_ms)
     curl_multi_remove_handle(multi, t->http);
     curl_easy_cleanup(t->http);
     t->http = NULL;
-    if (cr == CURLE_OK) {
+    if (t->step == STEP_INDEX) { /* only to tell what the server is */
+        if (cr == CURLE_OK && code == 200 && t->body && strcasestr(t->body, "openwebrx"))
+            detected(t, HD_DRIVER_OPENWEBRX, "its web page at /");
+    } else if (cr == CURLE_OK) {
         on_status_page(t, (int)code, t->body ? t->body : "", t->body_len);
     } else if (cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST) {
         target_finish(t, HD_RX_REFUSED, cr == CURLE_COULDNT_CONNECT ? "connection refused" : curl_easy_strerror(cr));
@@ -152,7 +169,10 @@ static void status_done(target *t, CURLM *multi, CURLcode cr, int timeout_ms)
     free(t->body);
     t->body = NULL;
     t->body_len = 0;
-    if (t->step != STEP_DONE) {
+    if (t->step == STEP_STATUS && !t->owrx && !t->have_kst) {
+        t->step = STEP_INDEX; /* no KiwiSDR /status: is it another kind of server? */
+        start_step(t, multi, timeout_ms);
+    } else if (t->step != STEP_DONE) {
         t->step = STEP_WS;
         start_step(t, multi, timeout_ms);
     }
@@ -162,14 +182,23 @@ static void status_done(target *t, CURLM *multi, CURLcode cr, int timeout_ms)
 static void on_status_page(target *t, int http_status, const char *body, size_t n)
 {
     if (http_status != 200) {
-        snprintf(t->note, sizeof t->note, "no /status page (HTTP %d)", http_status);
+        if (!t->owrx) /* an OpenWebRX has no /status page: nothing to note */
+            snprintf(t->note, sizeof t->note, "no /status page (HTTP %d)", http_status);
         return;
     }
     if (hd_kiwi_parse_status(body, n, &t->kst) < 0) {
-        snprintf(t->note, sizeof t->note, "/status unreadable: %.100s", hd_errmsg());
+        if (!t->owrx)
+            snprintf(t->note, sizeof t->note, "/status unreadable: %.100s", hd_errmsg());
+        return;
+    }
+    if (t->owrx) { /* a KiwiSDR's /status page */
+        char how[80];
+        snprintf(how, sizeof how, "GET /status%s%s", t->kst.sw_version[0] ? ": " : "", t->kst.sw_version);
+        detected(t, HD_DRIVER_KIWISDR, how);
         return;
     }
     t->have_kst = 1;
+    t->r.server_driver = HD_DRIVER_KIWISDR;
 }
 
 /* A WebSocket data message. Returns 1 when the target is finished (status
@@ -194,6 +223,8 @@ static int on_ws_message(target *t, const hd_station *st, const hd_ws_msg *m)
             snprintf(msg, sizeof msg, "server has no receiver for us (sdr_error: %s)", t->os.reason);
             return target_finish(t, HD_RX_REFUSED, msg), 1;
         }
+        if (t->os.got & HD_OWRX_GOT_HELLO)
+            t->r.server_driver = HD_DRIVER_OPENWEBRX;
         unsigned want = HD_OWRX_GOT_HELLO | HD_OWRX_GOT_DETAILS | HD_OWRX_GOT_CLIENTS;
         if ((t->os.got & want) == want)
             return target_finish(t, HD_RX_OK, NULL), 1;
@@ -387,6 +418,7 @@ int hd_probe_stations(const hd_station *st, int n, const hd_probe_cfg *cfg, int 
         r->same_as = -1;
         r->latency_ms = NAN;
         r->users = r->users_max = r->gps_sats = r->gps_fixes = r->gps_fixes_min = -1;
+        r->server_driver = -1;
         r->offset_m = NAN;
         tof[i] = -1;
         if (st[i].driver != HD_DRIVER_KIWISDR && st[i].driver != HD_DRIVER_OPENWEBRX) {
@@ -420,7 +452,7 @@ int hd_probe_stations(const hd_station *st, int n, const hd_probe_cfg *cfg, int 
         t->owrx = owrx;
         t->tls = !strncmp(u, "wss://", 6) || !strncmp(u, "https://", 8);
         hd_strlcpy(t->hostport, r->hostport, sizeof t->hostport);
-        t->step = owrx ? STEP_WS : STEP_STATUS;
+        t->step = STEP_STATUS; /* every server: what it says it is */
         t->r = *r;
     }
     for (int k = 0; k < nt; k++) {

@@ -3,6 +3,10 @@
  * event loop, one connection at a time per distinct host:port (stations
  * sharing a server share its probe), each connection bounded by a timeout.
  *
+ * Every server is first asked GET /status: a KiwiSDR answers it, and a
+ * station whose file says openwebrx is then reported (protocol, the right
+ * driver named); a kiwisdr station whose server has no such page is asked
+ * GET /, where an OpenWebRX names itself, and reported likewise.
  * KiwiSDR: first HTTP GET /status (users, users_max, the advertised
  * position gps=(lat, lon), gps_good satellites, fixes, sw_version, see
  * hd_kiwi_parse_status), then the /<ms>/SND WebSocket with
@@ -46,6 +50,8 @@ typedef struct {
     double server_lat, server_lon;
     double offset_m;            /* geodesic distance to the stations file's position, NAN without one */
     int offset_flagged;         /* offset_m > max_offset_m */
+    int server_driver;          /* what the server answered as (HD_DRIVER_KIWISDR: its /status page;
+                                   HD_DRIVER_OPENWEBRX: its handshake or web page), -1 unknown */
 } hd_probe_result;
 
 /* Probe stations st[0..n) into res[0..n). Returns 0 when the probe ran (a

@@ -88,6 +88,34 @@ is "$RC" 3 "a wrong password: exit 3"
 like "$OUT" "torino +kiwisdr .* auth .*wrong password \(badp=1\)" "reported as auth (badp=1)"
 unlike "$OUT$ERR" "$PW|Xy9-bad-guess" "no password in the table or on stderr (even with -v)"
 
+# --- the wrong driver in the stations file: the server says what it is
+kport=$(awk '$1 == "PORT" && $2 == 0 {print $3}' "$TMP/kiwi_ok.ports")
+oport=$(awk '$1 == "PORT" && $2 == 4 {print $3}' "$TMP/owrx_ok.ports")
+cat >"$TMP/wrong.yaml" <<Y
+seed: 1
+collect:
+  live: {timeout_s: 1}
+stations:
+  - {id: says-owrx, lat: 45.02, lon: 7.29, driver: openwebrx, url: "ws://127.0.0.1:$kport/"}
+  - {id: says-kiwi, lat: 44.561, lon: 8.956, driver: kiwisdr, url: "ws://127.0.0.1:$oport/"}
+Y
+run "$HEIMDALL" stations check -c "$TMP/wrong.yaml" --json
+is "$RC" 3 "stations with the wrong driver: exit 3"
+run "$PYTHON" - <<PY
+import json
+d = {s["id"]: s for s in json.loads('''$OUT''')["stations"]}
+o, k = d["says-owrx"], d["says-kiwi"]
+assert o["status"] == "protocol" and o["server_driver"] == "kiwisdr", o
+assert "answers as a KiwiSDR (GET /status" in o["message"] and "set driver: kiwisdr" in o["message"], o["message"]
+assert k["status"] == "protocol" and k["server_driver"] == "openwebrx", k
+assert "answers as an OpenWebRX (its web page at /)" in k["message"] and "set driver: openwebrx" in k["message"], k["message"]
+PY
+is "$RC" 0 "each told from the server's own answer (a KiwiSDR's /status page, an OpenWebRX's web page), the right driver named"
+[ "$RC" -eq 0 ] || diag "$ERR"
+run "$HEIMDALL" stations check -c "$TMP/ok.yaml" --json
+run "$PYTHON" -c 'import json, sys; d = json.loads(sys.stdin.read()); assert all(s["server_driver"] == s["driver"] for s in d["stations"]), [(s["id"], s["server_driver"]) for s in d["stations"]]' <<<"$OUT"
+is "$RC" 0 "healthy stations: the server's answer agrees with the file's driver"
+
 # --- faults: KiwiSDR 0 refused, 1 busy, 2 silent, 3 advertises 10 km north;
 #     OpenWebRX 4 advertises 10 km north, 5 busy, 6 silent
 north() { "$PYTHON" -c "print('%.6f,%s' % ($1 + 10000 / 111132.95, $2))"; }   # 10 km north, near 45° N
@@ -104,7 +132,7 @@ like "$OUT" "torino .* timeout .*no answer to GET /status within 1\.0 s" "silent
 like "$OUT" "coazze .* ok .* 10\.0[0-9] km !" "KiwiSDR 10 km off: flagged"
 like "$OUT" "passo-giovi .* ok .* 10\.0[0-9] km !" "OpenWebRX 10 km off: flagged"
 like "$OUT" "genova .* busy .*backoff: Too many clients" "OpenWebRX busy reported (backoff)"
-like "$OUT" "milano-baggio .* timeout .*no websocket handshake within 1\.0 s" "silent OpenWebRX: timeout"
+like "$OUT" "milano-baggio .* timeout .*no answer to GET /status within 1\.0 s" "silent OpenWebRX: timeout (the first question every server is asked)"
 unlike "$OUT$ERR" "$PW" "no password printed"
 run "$HEIMDALL" stations check -c "$TMP/bad.yaml" --timeout 1 --json --max-offset 0.5
 is "$RC" 3 "--json: exit 3 as well"

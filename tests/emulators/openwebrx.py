@@ -36,6 +36,7 @@ stdin closes). Faults per receiver (--fault R:MODE):
 """
 import argparse
 import asyncio
+import http
 import json
 import sys
 
@@ -54,6 +55,16 @@ class Receiver:
         self.position = position if position is not None else (float(data["lat"][r]), float(data["lon"][r]))
         self.users = users
         self.conn = 0
+
+    def process_request(self, path, headers):
+        """Plain HTTP like the real server: its web page at /, no /status
+        (that is a KiwiSDR's); WebSocket upgrades go on."""
+        if "upgrade" in headers.get("Connection", "").lower():
+            return None
+        if path.split("?")[0] in ("/", "/index.html"):
+            page = "<!DOCTYPE html><html><head><title>OpenWebRX | Open Source SDR Web App for Everyone!</title></head><body></body></html>"
+            return (http.HTTPStatus.OK, [("Content-Type", "text/html"), ("Connection", "close")], page.encode())
+        return (http.HTTPStatus.NOT_FOUND, [("Content-Type", "text/plain"), ("Connection", "close")], b"not found\n")
 
     async def handler(self, ws, path=None):
         path = path if path is not None else ws.path
@@ -158,7 +169,8 @@ async def main():
 
     async def start(r, fault):
         rx = Receiver(d, r, fault, positions.get(r), users.get(r, 2))
-        return await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16)
+        return await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16,
+                                      process_request=rx.process_request)
 
     served = [r for r in range(R) if d["has_levels"][:, r].any() or d["driver"][r] == "openwebrx"]
     await emu_common.serve(served, faults, a.lifetime, start)
