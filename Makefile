@@ -118,12 +118,14 @@ demo: deps
 	@echo "demo: map       $(DEMO_DIR)/eval_map.png (GMT; restyle: bash $(DEMO_DIR)/eval_map.sh); error CDF $(DEMO_DIR)/eval_cdf.png (cd $(DEMO_DIR) && gnuplot eval.gp)"
 	@echo "demo: read them with: $(PYTHON) -c \"import h5py; f = h5py.File('$(DEMO_DIR)/eval.h5'); print(dict(f.attrs))\""
 
+# Every bench line names the machine it ran on (CPU model, OpenBLAS core
+# type, cores): a ratio means nothing without it.
+BENCH_MACHINE := $(shell sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr -d '|'); OpenBLAS core type $(or $(OPENBLAS_CORETYPE),auto); $(shell nproc) cores
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@echo "bench: OpenBLAS core type $${OPENBLAS_CORETYPE:-auto}; $$(nproc) cores"
-	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/featurize.sh
-	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/localize.sh
-	@HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash bench/train.sh
+	@echo "bench: machine $(BENCH_MACHINE)"
+	@for b in $(BENCH_SCRIPTS); do bash -o pipefail -c 'HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash "$$0" | sed -u "/^bench /s|\$$| [machine: $(BENCH_MACHINE)]|"' $$b || exit 1; done
+BENCH_SCRIPTS ?= bench/featurize.sh bench/localize.sh bench/train.sh
 
 # An experiment as file dependencies: make pipeline CONFIG=configs/experiments/<name>.yaml
 # writes results/<name>/: the training campaign {captures,features}.h5 (the
