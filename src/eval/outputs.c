@@ -37,6 +37,8 @@ static json_t *event_props(const hd_station *st, int R, const hd_located *ev)
                           "frequency_hz", ev->frequency_hz, "method", hd_method_name(r->method), "status",
                           hd_loc_status_name(r->status), "receivers", receivers_used(st, R, r->used),
                           "n_receivers", r->n_receivers, "n_pairs", r->n_pairs);
+    if (ev->why[0])
+        json_object_set_new(o, "why", json_string(ev->why));
     if (r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE) {
         json_object_set_new(o, "lat", json_real(r->lat));
         json_object_set_new(o, "lon", json_real(r->lon));
@@ -381,8 +383,8 @@ void hd_located_summary(const hd_station *st, int R, const hd_located *e, char *
     if (off < 0 || (size_t)off >= size)
         return;
     if (r->status != HD_LOC_OK && r->status != HD_LOC_OUTSIDE) {
-        snprintf(buf + off, size - off, "%s (%d receiver%s usable)", hd_loc_status_name(r->status), r->n_receivers,
-                 r->n_receivers == 1 ? "" : "s");
+        snprintf(buf + off, size - off, "%s (%d receiver%s usable%s%s)", hd_loc_status_name(r->status), r->n_receivers,
+                 r->n_receivers == 1 ? "" : "s", e->why[0] ? "; " : "", e->why);
         return;
     }
     double a, b, az;

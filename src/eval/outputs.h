@@ -14,6 +14,8 @@ typedef struct {
     int64_t time_ns;             /* capture time, Unix ns UTC */
     double frequency_hz;
     hd_locate_result res;        /* status, lat/lon, cov, gdop, receivers used, … */
+    char why[160];               /* without a position: the masks' reasons, "receivers: dead 1; pairs:
+                                    no_gps_time 6, too_narrow 4" ("" when the file records none) */
 } hd_located;
 
 #define HD_ELLIPSE_VERTICES 72   /* per ellipse outline (the ring closes with a 73rd) */

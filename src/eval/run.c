@@ -46,6 +46,30 @@ static int drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, f
     return rc;
 }
 
+void hd_run_why(int R, int P, const uint8_t *why, const uint8_t *twhy, char *buf, size_t size)
+{
+    int nr[HD_WHY_RX_COUNT] = {0}, np[HD_WHY_PAIR_COUNT] = {0};
+    for (int r = 0; r < R; r++)
+        nr[why[r] < HD_WHY_RX_COUNT ? why[r] : 0]++;
+    for (int p = 0; p < P; p++)
+        np[twhy[p] < HD_WHY_PAIR_COUNT ? twhy[p] : 0]++;
+    size_t o = 0;
+    buf[0] = 0;
+#define PUT(...) (o += (size_t)snprintf(buf + (o < size ? o : size), o < size ? size - o : 0, __VA_ARGS__))
+    for (int k = 1, first = 1; k < HD_WHY_RX_COUNT; k++)
+        if (nr[k]) {
+            PUT("%s%s %d", first ? "receivers: " : ", ", hd_rx_why_name(k), nr[k]);
+            first = 0;
+        }
+    /* a masked receiver's pairs say no more than the receiver */
+    for (int k = 1, first = 1; k < HD_WHY_PAIR_COUNT; k++)
+        if (np[k] && k != HD_WHY_PAIR_END_MASKED) {
+            PUT("%s%s %d", first ? (o ? "; pairs: " : "pairs: ") : ", ", hd_pair_why_name(k), np[k]);
+            first = 0;
+        }
+#undef PUT
+}
+
 int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                   void (*progress)(void *ctx, int64_t done), void *ctx)
 {
@@ -70,7 +94,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     size_t B = BLOCK;
     hd_event *ev = hd_calloc(B, sizeof *ev);
     float *feat = hd_calloc(B * R * F, sizeof *feat), *psr = NULL;
-    uint8_t *mask = hd_calloc(B * R, 1), *tmask = hd_calloc(B * (P > 0 ? P : 1), 1);
+    uint8_t *mask = hd_calloc(B * R, 1), *tmask = hd_calloc(B * (P > 0 ? P : 1), 1), *why = NULL, *twhy = NULL;
     double *delay = hd_calloc(B * (P > 0 ? P : 1), sizeof *delay), *sigma = hd_calloc(B * (P > 0 ? P : 1), sizeof *sigma);
     run->ev = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->ev);
     run->latency_s = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->latency_s);
@@ -83,10 +107,15 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
         goto fail;
     }
     run->n = E;
+    if (rd->has_reasons && (!(why = hd_calloc(B * R, 1)) || !(twhy = hd_calloc(B * (P > 0 ? P : 1), 1)))) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
         if ((rc = hd_features_read_block(rd, first, n, ev, NULL, feat, mask, delay, sigma, psr, tmask)) < 0 ||
-            (rc = drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0)
+            (rc = drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0 ||
+            (why && (rc = hd_features_read_reasons(rd, first, n, why, twhy, NULL)) < 0))
             goto fail;
         if (nn) { /* the network takes the block at once */
             hd_locate_obs obs[BLOCK];
@@ -126,6 +155,8 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
                     goto fail;
                 run->latency_s[first + i] = hd_now() - t0;
             }
+            if (why && out->res.status != HD_LOC_OK && out->res.status != HD_LOC_OUTSIDE)
+                hd_run_why(R, P, why + (size_t)i * R, twhy + (size_t)i * P, out->why, sizeof out->why);
             float s[64];
             int ns = 0;
             for (int r = 0; r < R; r++)
@@ -139,6 +170,8 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     }
     free(ev);
     free(feat);
+    free(why);
+    free(twhy);
     free(mask);
     free(tmask);
     free(delay);

@@ -36,4 +36,9 @@ int hd_run_folds_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *
                     const char *model_pattern, void (*progress)(void *ctx, int64_t done), void *ctx);
 void hd_run_release(hd_run *run);
 
+/* What keeps an event from a position, from its masks' reasons (features
+ * version 2): "receivers: not_captured 1, dead 1; pairs: no_gps_time 6,
+ * too_narrow 4" (pairs masked only because an end is masked are left out). */
+void hd_run_why(int R, int P, const uint8_t *why, const uint8_t *twhy, char *buf, size_t size);
+
 #endif

@@ -88,9 +88,26 @@ done
 run "$HEIMDALL" collect -q -c "$cfg" --set collect.simulate.receivers.failure_probability=1 --set collect.min_receivers=0 -o "$TMP/dead.h5"
 run "$HEIMDALL" localize -c "$cfg" -o "$TMP/dead.geojson" "$TMP/dead.h5"
 is "$RC" 0 "localize of events nobody heard exits 0"
-like "$ERR" "not enough receivers \(0 receivers usable\)" "says not enough receivers"
+like "$ERR" "not enough receivers \(0 receivers usable; receivers: not_captured 7\)" "says not enough receivers, and why (every capture failed)"
 grep -q '"lat"' "$TMP/dead.jsonl"; ok $((1 - $?)) "and writes no position"
 is "$(grep -c '"status":"not enough receivers"' "$TMP/dead.jsonl")" 6 "each event has that status"
+is "$(grep -c '"why":"receivers: not_captured 7"' "$TMP/dead.jsonl")" 6 "and its reason in the JSON lines"
+run "$PYTHON" - "$TMP/pos.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+bad = [e for e in ev if e["status"] not in ("ok", "outside the search region")]
+assert bad, "some events without a position"
+assert all(e.get("why") for e in bad), [e for e in bad if not e.get("why")]
+names = {"not_captured", "dead", "clipped", "no_data", "not_finite", "level_only", "no_gps_time", "too_narrow",
+         "not_reference", "no_peak", "outside_lag_window"}
+for e in bad:
+    for part in e["why"].replace("receivers: ", "").replace("pairs: ", "").replace(";", ",").split(","):
+        name, n = part.split()
+        assert name in names and int(n) > 0, e["why"]
+assert not any("why" in e for e in ev if e["status"] == "ok")
+PY
+is "$RC" 0 "every event without a position names its masks' reasons; located events have none"
+[ "$RC" -eq 0 ] || diag "$ERR"
 
 # wrong inputs
 run "$HEIMDALL" localize -q -o "$TMP/pos.geojson" "$TMP/f.h5"
