@@ -2,11 +2,62 @@
 #include "core/error.h"
 #include "core/util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* This host's name, as temporaries carry it ('.' and '/' would confuse the
+ * parse: replaced by '-') */
+static void host_name(char *h, size_t n)
+{
+    if (gethostname(h, n) != 0 || !h[0])
+        hd_strlcpy(h, "localhost", n);
+    h[n - 1] = 0;
+    for (char *c = h; *c; c++)
+        if (*c == '.' || *c == '/')
+            *c = '-';
+}
+
+int hd_tmp_name(const char *dir, const char *base, char *buf, size_t size)
+{
+    char host[64], prefix[1100];
+    host_name(host, sizeof host);
+    snprintf(prefix, sizeof prefix, ".%s.tmp.", base);
+    size_t pl = strlen(prefix);
+    int removed = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, pl) != 0)
+            continue;
+        /* ".<base>.tmp.<host>.<pid>", or ".<base>.tmp.<pid>" (before hosts) */
+        const char *rest = e->d_name + pl, *dot = strrchr(rest, '.');
+        const char *pid_s = dot ? dot + 1 : rest;
+        size_t hl = dot ? (size_t)(dot - rest) : 0;
+        char *end;
+        long pid = strtol(pid_s, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid())
+            continue;
+        if (dot && (hl != strlen(host) || strncmp(rest, host, hl) != 0))
+            continue; /* another host's run (a shared file system): not ours to judge */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (or not ours to signal): its run may still be writing */
+        char p[2400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        removed += unlink(p) == 0;
+    }
+    if (d)
+        closedir(d);
+    int n = snprintf(buf, size, "%s/%s%s.%ld", dir, prefix, host, (long)getpid());
+    if (n < 0 || (size_t)n >= size)
+        return hd_error(HD_EINVAL, "output path too long: %s/%s", dir, base);
+    return removed;
+}
 
 int hd_outfile_open(hd_outfile *o, const char *path, int force)
 {
@@ -23,7 +74,11 @@ int hd_outfile_open(hd_outfile *o, const char *path, int force)
         return hd_error(HD_EEXIST, "%s exists; use --force to overwrite", path);
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return hd_error(HD_EIO, "cannot write %s: directory %s does not exist", path, dir);
-    snprintf(o->tmp_path, sizeof o->tmp_path, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
+    int rc = hd_tmp_name(dir, base, o->tmp_path, sizeof o->tmp_path);
+    if (rc < 0) {
+        o->tmp_path[0] = 0;
+        return rc;
+    }
     o->f = fopen(o->tmp_path, "w");
     if (!o->f) {
         int e = errno;

@@ -4,6 +4,8 @@
 #include "core/runinfo.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "core/outfile.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -117,7 +119,11 @@ int hd_h5_create(hd_h5_out *out, const char *path, int force, MPI_Comm comm)
             status = HD_EIO;
             hd_error(HD_EIO, "cannot write %s: directory %s is not writable", path, dir);
         } else {
-            snprintf(out->tmp_path, sizeof out->tmp_path, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
+            int removed = hd_tmp_name(dir, base, out->tmp_path, sizeof out->tmp_path);
+            if (removed < 0)
+                status = removed;
+            else if (removed > 0)
+                hd_info("removed %d temporar%s of %s left by runs that died", removed, removed == 1 ? "y" : "ies", path);
         }
     }
     if (out->parallel) {

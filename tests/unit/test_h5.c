@@ -4,6 +4,7 @@
 #include "core/util.h"
 #include "h5/h5.h"
 #include "tap.h"
+#include <sys/wait.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,44 @@ int main(void)
     hd_h5_abort(&o);
     ok(!exists(path) && !exists(o.tmp_path), "abort leaves nothing");
     is_str(hd_h5_pending_tmp(), "", "nothing pending after abort");
+
+    /* temporaries of runs that died (killed, out of time) are swept by the
+     * next run; a live run's, another host's and other outputs' are kept */
+    {
+        char host[64], dead[400], live[400], other_host[400], other_out[400], legacy[400];
+        gethostname(host, sizeof host);
+        host[sizeof host - 1] = 0;
+        for (char *c = host; *c; c++)
+            if (*c == '.' || *c == '/')
+                *c = '-';
+        pid_t child = fork();
+        if (child == 0)
+            _exit(0);
+        waitpid(child, NULL, 0); /* a pid that no longer exists */
+        snprintf(dead, sizeof dead, "%s/.a.h5.tmp.%s.%ld", dir, host, (long)child);
+        snprintf(legacy, sizeof legacy, "%s/.a.h5.tmp.%ld", dir, (long)child);
+        snprintf(live, sizeof live, "%s/.a.h5.tmp.%s.%ld", dir, host, (long)getppid());
+        snprintf(other_host, sizeof other_host, "%s/.a.h5.tmp.node-17.%ld", dir, (long)child);
+        snprintf(other_out, sizeof other_out, "%s/.b.h5.tmp.%s.%ld", dir, host, (long)child);
+        const char *all[] = {dead, legacy, live, other_host, other_out};
+        for (int k = 0; k < 5; k++) {
+            FILE *f = fopen(all[k], "w");
+            if (f)
+                fclose(f);
+        }
+        ok(hd_h5_create(&o, path, 0, MPI_COMM_NULL) == 0, "create beside a dead run's temporaries");
+        ok(!exists(dead) && !exists(legacy), "the dead runs' temporaries are removed (with and without a host)");
+        ok(exists(live), "a live run's temporary is kept");
+        ok(exists(other_host), "another host's temporary is kept (a shared file system)");
+        ok(exists(other_out), "another output's temporary is kept");
+        char want[100];
+        snprintf(want, sizeof want, "/.a.h5.tmp.%s.%ld", host, (long)getpid());
+        like(o.tmp_path, want, "the temporary names this host and process");
+        hd_h5_abort(&o);
+        unlink(live);
+        unlink(other_host);
+        unlink(other_out);
+    }
 
     ok(write_file(path, HD_FORMAT_CAPTURES, 1) == 0, "write and commit");
     ok(exists(path), "committed file present");
