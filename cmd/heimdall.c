@@ -8,6 +8,7 @@
 #include "core/util.h"
 #include "h5/h5.h"
 
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,11 @@ int main(int argc, char **argv)
     const hd_cmd *c = hd_cmd_find(name);
     if (!c)
         return unknown_command(name);
+    /* HDF5's own exit handler closes what is still open; a file whose writes
+     * failed (a full disk) cannot be closed and crashed it. Outputs are
+     * committed or aborted before exit, so the library is closed here,
+     * explicitly, only when nothing failed. */
+    H5dont_atexit();
 
     char prefix[64];
     snprintf(prefix, sizeof prefix, "heimdall %s", c->name);
@@ -167,6 +173,8 @@ int main(int argc, char **argv)
     int status = c->run(sub_argc, sub_argv);
     if (hd_runinfo_emit(status) < 0)
         fprintf(stderr, "heimdall %s: error: %s\n", c->name, hd_errmsg());
+    if (status == 0 || status == 3)
+        H5close();
     if (c->flags & HD_CMD_MPI)
         hd_par_finalize();
     return status;

@@ -148,8 +148,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
         rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
         goto fail;
     }
-    if (kind != OUT_H5 && (rc = hd_write_outputs(of[0].f, of[1].f, of[2].f, st, R, r.ev, r.n)) < 0)
+    if (kind != OUT_H5 && (rc = hd_write_outputs(of[0].f, of[1].f, of[2].f, st, R, r.ev, r.n)) < 0) {
+        hd_error_context(rc, "writing %s", cli->output);
         goto fail;
+    }
     for (int k = 0; k < 3; k++)
         if (paths[k][0] && (rc = hd_outfile_commit(&of[k])) < 0)
             goto fail;

@@ -83,7 +83,8 @@ int hd_outfile_open(hd_outfile *o, const char *path, int force)
     if (!o->f) {
         int e = errno;
         o->tmp_path[0] = 0;
-        return hd_error(HD_EIO, "cannot write %s: %s", path, strerror(e));
+        return hd_error(HD_EIO, "cannot write %s: %s", path,
+                        e == ENOSPC || e == EDQUOT ? "no space left on device" : strerror(e));
     }
     return 0;
 }
@@ -99,7 +100,8 @@ int hd_outfile_commit(hd_outfile *o)
     if (bad) {
         unlink(o->tmp_path);
         o->tmp_path[0] = 0;
-        return hd_error(HD_EIO, "cannot write %s: %s", o->final_path, strerror(e));
+        return hd_error(HD_EIO, "cannot write %s: %s", o->final_path,
+                        e == ENOSPC || e == EDQUOT ? "no space left on device" : strerror(e));
     }
     if (rename(o->tmp_path, o->final_path) != 0) {
         e = errno;

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <libxml/xmlwriter.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +64,17 @@ static json_t *event_props(const hd_station *st, int R, const hd_located *ev)
     return o;
 }
 
+/* what a failed write says when the file system is full ("" otherwise:
+ * errno may be left over from elsewhere) */
+static const char *full_disk(void)
+{
+    return errno == ENOSPC || errno == EDQUOT ? ": no space left on device" : "";
+}
+
 static int dump(FILE *f, json_t *j)
 {
-    int rc = j && json_dumpf(j, f, JSON_FLAGS) == 0 ? 0 : hd_error(HD_EIO, "cannot write JSON");
+    int rc = j && json_dumpf(j, f, JSON_FLAGS) == 0 ? 0
+             : hd_error(HD_EIO, "cannot write JSON%s", full_disk());
     json_decref(j);
     return rc;
 }
@@ -328,7 +337,7 @@ int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st
             return hd_error(HD_ENOMEM, "cannot start the KML writer");
         }
         if (kml_begin(w, st, R) < 0)
-            rc = hd_error(HD_EIO, "cannot write KML");
+            rc = hd_error(HD_EIO, "cannot write KML%s", full_disk());
     }
     bbox bb = {INFINITY, INFINITY, -INFINITY, -INFINITY};
     if (geojson && rc == 0)
@@ -348,7 +357,7 @@ int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st
         if (geojson)
             rc = geojson_event(geojson, st, R, e, ll68, ll95, text);
         if (rc == 0 && kml && located && kml_event(w, st, R, e, ll68, ll95, text) < 0)
-            rc = hd_error(HD_EIO, "cannot write KML");
+            rc = hd_error(HD_EIO, "cannot write KML%s", full_disk());
         if (rc == 0 && jsonl && (rc = dump(jsonl, event_props(st, R, e))) == 0)
             fputc('\n', jsonl);
     }
@@ -364,7 +373,7 @@ int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st
             fputs("\n]}\n", geojson);
     }
     if (w && rc == 0 && kml_end(w) < 0)
-        rc = hd_error(HD_EIO, "cannot write KML");
+        rc = hd_error(HD_EIO, "cannot write KML%s", full_disk());
     if (w)
         xmlFreeTextWriter(w);
     free(text);

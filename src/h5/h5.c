@@ -21,6 +21,32 @@ static char pending_tmp[1100];
 
 const char *hd_h5_pending_tmp(void) { return pending_tmp; }
 
+/* Why a write to obj's file failed, when the system says: ": no space left
+ * on device writing <the output>" (the output's final name, not its
+ * temporary one), or "" */
+static const char *io_why(hid_t obj, const char *path)
+{
+    static char why[1200];
+    int e = errno;
+    why[0] = 0;
+    if (e != ENOSPC && e != EDQUOT && e != EFBIG)
+        return why;
+    char name[1100] = "";
+    if (path)
+        hd_strlcpy(name, path, sizeof name);
+    else if (obj >= 0 && H5Fget_name(obj, name, sizeof name) < 0)
+        name[0] = 0;
+    /* <dir>/.<base>.tmp.<host>.<pid> → <dir>/<base> */
+    char *slash = strrchr(name, '/'), *base = slash ? slash + 1 : name, *tmp = strstr(base, ".tmp.");
+    if (base[0] == '.' && tmp) {
+        *tmp = 0;
+        memmove(base, base + 1, strlen(base));
+    }
+    snprintf(why, sizeof why, ": %s writing %s", e == EFBIG ? "file too large" : "no space left on device", name);
+    return why;
+}
+
+
 /* HDF5 prints its error stack on stderr by default; our messages say it. */
 static void h5_quiet(void)
 {
@@ -150,7 +176,10 @@ int hd_h5_create(hd_h5_out *out, const char *path, int force, MPI_Comm comm)
     out->file = H5Fcreate(out->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (out->file < 0) {
-        rc = hd_error(HD_EIO, "cannot create %s (temporary file for %s)", out->tmp_path, path);
+        const char *why = io_why(H5I_INVALID_HID, path);
+        rc = hd_error(HD_EIO, "cannot create %s (temporary file for %s)%s", out->tmp_path, path, why);
+        if (rank == 0) /* a full disk leaves what the create began */
+            unlink(out->tmp_path);
         if (out->comm != MPI_COMM_NULL)
             MPI_Comm_free(&out->comm);
         return rc;
@@ -258,7 +287,7 @@ int hd_h5_commit(hd_h5_out *out)
 {
     int rc = 0, rank = out->parallel ? comm_rank(out->comm) : 0;
     if (out->file >= 0 && H5Fclose(out->file) < 0)
-        rc = hd_error(HD_EIO, "cannot close %s", out->tmp_path);
+        rc = hd_error(HD_EIO, "cannot close %s%s", out->tmp_path, io_why(H5I_INVALID_HID, out->final_path));
     out->file = H5I_INVALID_HID;
     if (out->parallel) {
         MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MIN, out->comm);
@@ -535,11 +564,12 @@ int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t
         H5Sselect_none(ms);
     }
     herr_t e = H5Dwrite(d, type, ms, fs, dxpl, data);
+    const char *why = e < 0 ? io_why(d, NULL) : "";
     H5Sclose(ms);
     H5Sclose(fs);
     H5Pclose(dxpl);
     H5Dclose(d);
-    return e < 0 ? hd_error(HD_EIO, "cannot write /%s", name) : 0;
+    return e < 0 ? hd_error(HD_EIO, "cannot write /%s%s", name, why) : 0;
 }
 
 int hd_h5_write_strings(hid_t loc, const char *name, const char *const *values, hsize_t n, const char *description)
@@ -604,8 +634,8 @@ static int rows_io(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *d
     H5Sclose(ms);
     H5Sclose(fs);
     if (e < 0)
-        return hd_error(HD_EIO, "cannot %s rows [%llu, %llu)", write ? "write" : "read", (unsigned long long)start,
-                        (unsigned long long)(start + count));
+        return hd_error(HD_EIO, "cannot %s rows [%llu, %llu)%s", write ? "write" : "read", (unsigned long long)start,
+                        (unsigned long long)(start + count), write ? io_why(dset, NULL) : "");
     return 0;
 }
 
