@@ -186,6 +186,13 @@ static const key_def keys[] = {
     {"evaluate.split", K_ENUM, C(evaluate.split), 0, 0, 0, 0, "none", &E_SPLIT},
     {"evaluate.knn_k", K_INT, C(evaluate.knn_k), 0, 0, 1, 64, "5", NULL},
     {"evaluate.plots", K_BOOL, C(evaluate.plots), 0, 0, 0, 0, "true", NULL},
+    {"import", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"import.mlat", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"import.mlat.gps_sigma_ns", K_DOUBLE, C(import.mlat.gps_sigma_ns), 0, 0, 0.01, 1e9, "100", NULL},
+    {"import.mlat.other_sigma_ns", K_DOUBLE, C(import.mlat.other_sigma_ns), 0, 0, 0.01, 1e12, "1000000", NULL},
+    {"import.mlat.alt_sigma_m", K_DOUBLE, C(import.mlat.alt_sigma_m), 0, 0, 0.01, 1e5, "120", NULL},
+    {"import.mlat.alt_offset_m", K_DOUBLE, C(import.mlat.alt_offset_m), 0, 0, -1e4, 1e4, "0", NULL},
+    {"import.mlat.clock_offsets", K_STRING, C(import.mlat.clock_offsets), HD_PATH_LEN, 0, 0, 0, "''", NULL},
 };
 
 /* Station records. NAN defaults are filled from the clock kind. */

@@ -182,6 +182,19 @@ typedef struct {
     int knn_k;                   /* neighbours of the kNN fingerprinting baseline */
 } hd_evaluate_cfg;
 
+/* import.mlat: ADS-B multilateration messages (heimdall import mlat). */
+typedef struct {
+    double gps_sigma_ns;         /* timing 1-sigma of a GPS-disciplined receiver (sensors.csv good TRUE) */
+    double other_sigma_ns;       /* of any other receiver (its pairs are masked) */
+    double alt_sigma_m;          /* the barometric altitude as an observation of the ellipsoidal height, 1-sigma */
+    double alt_offset_m;         /* added to the barometric altitude */
+    char clock_offsets[HD_PATH_LEN]; /* CSV serial,offset_ns subtracted from each receiver's arrival times ("": none) */
+} hd_import_mlat_cfg;
+
+typedef struct {
+    hd_import_mlat_cfg mlat;
+} hd_import_cfg;
+
 typedef struct {
     char path[HD_PATH_LEN];      /* the file loaded, or "<embedded:default.yaml>" */
     char stations_path[HD_PATH_LEN]; /* as written in the config ("" when inline) */
@@ -193,6 +206,7 @@ typedef struct {
     hd_train_cfg train;
     hd_localize_cfg localize;
     hd_evaluate_cfg evaluate;
+    hd_import_cfg import;
     char *yaml;                  /* the resolved config (hd_config_dump), owned */
 } hd_config;
 
