@@ -27,11 +27,16 @@ const char *hd_loc_status_name(int s)
 
 /* ---- geometry ---------------------------------------------------------------- */
 
-static void pos_ecef(const hd_locate_net *net, double e, double n, double xyz[3])
+static void pos_ecef_h(const hd_locate_net *net, double e, double n, double h, double xyz[3])
 {
     double lat, lon;
     hd_locate_to_geo(net, e, n, &lat, &lon);
-    hd_geo_to_ecef(lat, lon, net->tx_alt_m, xyz);
+    hd_geo_to_ecef(lat, lon, h, xyz);
+}
+
+static void pos_ecef(const hd_locate_net *net, double e, double n, double xyz[3])
+{
+    pos_ecef_h(net, e, n, net->tx_alt_m, xyz);
 }
 
 void hd_locate_to_geo(const hd_locate_net *net, double e, double n, double *lat, double *lon)
@@ -59,16 +64,26 @@ void hd_locate_from_geo(const hd_locate_net *net, double lat, double lon, double
     }
 }
 
-/* Ranges (m) from frame point (e, n) to every receiver, and the partial
- * derivatives of each range along e and n (unitless). */
-static void ranges(const hd_locate_net *net, const double (*rx)[3], double e, double n, double *d, double (*dd)[2])
+/* Ranges (m) from frame point (e, n) at height alt (m, ellipsoidal) to
+ * every receiver, and the partial derivatives of each range along e and n
+ * (unitless) and, with dz, along the height. */
+static void ranges_h(const hd_locate_net *net, const double (*rx)[3], double e, double n, double alt, double *d,
+                     double (*dd)[2], double *dz)
 {
-    double p[3], pe[3], pn[3];
+    double p[3], pe[3], pn[3], up[3] = {0, 0, 0};
     const double h = 1.0; /* metres: the map is smooth on this scale */
-    pos_ecef(net, e, n, p);
+    pos_ecef_h(net, e, n, alt, p);
     if (dd) {
-        pos_ecef(net, e + h, n, pe);
-        pos_ecef(net, e, n + h, pn);
+        pos_ecef_h(net, e + h, n, alt, pe);
+        pos_ecef_h(net, e, n + h, alt, pn);
+    }
+    if (dz) { /* the ellipsoid's normal at the point: d(ECEF)/d(height) */
+        double lat, lon;
+        hd_locate_to_geo(net, e, n, &lat, &lon);
+        double cl = cos(lat * M_PI / 180);
+        up[0] = cl * cos(lon * M_PI / 180);
+        up[1] = cl * sin(lon * M_PI / 180);
+        up[2] = sin(lat * M_PI / 180);
     }
     for (int r = 0; r < net->R; r++) {
         const double *x = rx[r];
@@ -79,7 +94,15 @@ static void ranges(const hd_locate_net *net, const double (*rx)[3], double e, do
             dd[r][0] = (u[0] * (pe[0] - p[0]) + u[1] * (pe[1] - p[1]) + u[2] * (pe[2] - p[2])) / h;
             dd[r][1] = (u[0] * (pn[0] - p[0]) + u[1] * (pn[1] - p[1]) + u[2] * (pn[2] - p[2])) / h;
         }
+        if (dz)
+            dz[r] = (v[0] * up[0] + v[1] * up[1] + v[2] * up[2]) / d[r];
     }
+}
+
+/* The same at the assumed transmitter height localize.tx_alt_m. */
+static void ranges(const hd_locate_net *net, const double (*rx)[3], double e, double n, double *d, double (*dd)[2])
+{
+    ranges_h(net, rx, e, n, net->tx_alt_m, d, dd, NULL);
 }
 
 int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd_localize_cfg *cfg)
@@ -335,7 +358,9 @@ typedef struct {
     uint64_t moving;         /* receivers whose position is the event's own */
     int use_t, use_r, fit_gamma;
     int it, ir, ig;          /* parameter indices of c·t0 (km), P (dBm), γ */
-    int nt, nr;              /* residual counts */
+    int ia;                  /* of the height (km) when the event observes it (3-D), else -1 */
+    int nt, nr, na;          /* residual counts (na: 1 with the height's pseudo-measurement) */
+    double alt_km, asig_km;  /* the height observation and its sigma */
     int trx[HD_MAX_STATIONS], rrx[HD_MAX_STATIONS];
     double tau_km[HD_MAX_STATIONS], tsig_km[HD_MAX_STATIONS];
     double y_db[HD_MAX_STATIONS], rsig_db;
@@ -344,15 +369,28 @@ typedef struct {
 
 static int np_of(const problem *pb)
 {
-    return 2 + pb->use_t + pb->use_r + pb->fit_gamma;
+    return 2 + pb->use_t + pb->use_r + pb->fit_gamma + (pb->ia >= 0);
 }
+
+/* Residual count: the timings, then the levels, then the height's pseudo-measurement. */
+static int nr_of(const problem *pb)
+{
+    return pb->nt + pb->nr + pb->na;
+}
+
+/* Row buffers: every timing and level residual and the height. */
+#define MAXROWS (2 * HD_MAX_STATIONS + 1)
 
 /* Residuals f (may be NULL) and Jacobian J (may be NULL, row-major n×p) at x. */
 static void eval_problem(const problem *pb, const double *x, double *f, double *J)
 {
     const hd_locate_net *net = pb->net;
-    double d[HD_MAX_STATIONS], dd[HD_MAX_STATIONS][2];
-    ranges(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, d, J ? dd : NULL);
+    double d[HD_MAX_STATIONS], dd[HD_MAX_STATIONS][2], dz[HD_MAX_STATIONS];
+    if (pb->ia >= 0)
+        ranges_h(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, x[pb->ia] * 1000, d, J ? dd : NULL,
+                 J ? dz : NULL);
+    else
+        ranges(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, d, J ? dd : NULL);
     int p = np_of(pb), row = 0;
     double gamma = pb->fit_gamma ? x[pb->ig] : pb->gamma;
     for (int k = 0; k < pb->nt; k++, row++) {
@@ -366,6 +404,8 @@ static void eval_problem(const problem *pb, const double *x, double *f, double *
             j[0] = -dd[r][0] / s;
             j[1] = -dd[r][1] / s;
             j[pb->it] = -1 / s;
+            if (pb->ia >= 0)
+                j[pb->ia] = -dz[r] / s;
         }
     }
     for (int k = 0; k < pb->nr; k++, row++) {
@@ -382,6 +422,17 @@ static void eval_problem(const problem *pb, const double *x, double *f, double *
             j[pb->ir] = -1 / s;
             if (pb->fit_gamma)
                 j[pb->ig] = l / s;
+            if (pb->ia >= 0)
+                j[pb->ia] = g * dz[r];
+        }
+    }
+    if (pb->na) { /* the height observed: a pseudo-measurement */
+        if (f)
+            f[row] = (x[pb->ia] - pb->alt_km) / pb->asig_km;
+        if (J) {
+            double *j = J + (size_t)row * p;
+            memset(j, 0, (size_t)p * sizeof *j);
+            j[pb->ia] = 1 / pb->asig_km;
         }
     }
 }
@@ -395,8 +446,8 @@ static int gsl_f(const gsl_vector *x, void *params, gsl_vector *f)
 static int gsl_df(const gsl_vector *x, void *params, gsl_matrix *J)
 {
     const problem *pb = params;
-    int n = pb->nt + pb->nr, p = np_of(pb);
-    double buf[(2 * HD_MAX_STATIONS) * 8];
+    int n = nr_of(pb), p = np_of(pb);
+    double buf[MAXROWS * 8];
     eval_problem(pb, x->data, NULL, buf);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < p; k++)
@@ -408,7 +459,7 @@ static int gsl_df(const gsl_vector *x, void *params, gsl_matrix *J)
  * 0 on success, -1 when JᵀJ is singular. */
 static int normal_inverse(const problem *pb, const double *x, double *f, double *J, double *N)
 {
-    int n = pb->nt + pb->nr, p = np_of(pb);
+    int n = nr_of(pb), p = np_of(pb);
     eval_problem(pb, x, f, J);
     memset(N, 0, (size_t)p * p * sizeof *N);
     for (int a = 0; a < p; a++)
@@ -425,7 +476,7 @@ static int normal_inverse(const problem *pb, const double *x, double *f, double 
 static int position_cov(const problem *pb, const double *x, double cov[3])
 {
     int p = np_of(pb);
-    double J[(2 * HD_MAX_STATIONS) * 8], N[64];
+    double J[MAXROWS * 8], N[64];
     if (normal_inverse(pb, x, NULL, J, N) < 0)
         return -1;
     cov[0] = N[0] * 1e6;
@@ -434,9 +485,141 @@ static int position_cov(const problem *pb, const double *x, double cov[3])
     return isfinite(cov[0]) && isfinite(cov[2]) && cov[0] > 0 && cov[2] > 0 ? 0 : -1;
 }
 
+/* 3-D: the height's variance (m²) and its covariances with east and north
+ * (m²) at x, the other parameters marginalised; 0 on success. */
+static int height_cov(const problem *pb, const double *x, double *var_h, double *c_eh, double *c_nh)
+{
+    int p = np_of(pb), a = pb->ia;
+    double J[MAXROWS * 8], N[64];
+    if (a < 0 || normal_inverse(pb, x, NULL, J, N) < 0)
+        return -1;
+    *var_h = N[a * p + a] * 1e6;
+    *c_eh = N[a] * 1e6;
+    *c_nh = N[p + a] * 1e6;
+    return isfinite(*var_h) && *var_h > 0 ? 0 : -1;
+}
+
+/* The grid's cost at ranges d (m) of the event's receivers: the weighted
+ * timing misfit with t0 at its best, plus the levels' with P at its best. */
+static double grid_cost(const problem *pb, const double *d, const double *wt, double sw, double *t0o, double *p0o)
+{
+    double cost = 0, t0 = 0, p0 = 0;
+    if (pb->nt) {
+        for (int k = 0; k < pb->nt; k++)
+            t0 += wt[k] * (pb->tau_km[k] - d[pb->trx[k]] / 1000);
+        t0 /= sw;
+        for (int k = 0; k < pb->nt; k++) {
+            double e = pb->tau_km[k] - d[pb->trx[k]] / 1000 - t0;
+            cost += wt[k] * e * e;
+        }
+    }
+    if (pb->nr) {
+        double l[HD_MAX_STATIONS];
+        for (int k = 0; k < pb->nr; k++) {
+            l[k] = pb->y_db[k] + pb->gamma * 10 * log10(fmax(d[pb->rrx[k]], 1.0));
+            p0 += l[k];
+        }
+        p0 /= pb->nr;
+        for (int k = 0; k < pb->nr; k++)
+            cost += (l[k] - p0) * (l[k] - p0) / (pb->rsig_db * pb->rsig_db);
+    }
+    *t0o = t0;
+    *p0o = p0;
+    return cost;
+}
+
+/* 3-D grid search: the grid points within the event's receivers' box grown
+ * by localize.margin_km, lifted along the ellipsoid's normal to the observed
+ * height; every 10 km first, then every point around the best. */
+static void grid_start_3d(const problem *pb, double *x)
+{
+    const hd_locate_net *net = pb->net;
+    const double b2 = HD_WGS84_A * HD_WGS84_A * (1 - HD_WGS84_F) * (1 - HD_WGS84_F), a2 = HD_WGS84_A * HD_WGS84_A;
+    double wt[HD_MAX_STATIONS], sw = 0, lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    for (int k = 0; k < pb->nt; k++) {
+        wt[k] = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
+        sw += wt[k];
+    }
+    for (int k = 0; k < pb->nt + pb->nr; k++) {
+        int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
+        double en[2] = {net->rx_en[r][0], net->rx_en[r][1]};
+        if (pb->moving >> r & 1) {
+            double lat, lon, h, enu[3];
+            hd_geo_from_ecef(pb->rx[r], &lat, &lon, &h);
+            hd_enu_from_geo(&net->frame, lat, lon, h, enu);
+            en[0] = enu[0];
+            en[1] = enu[1];
+        }
+        for (int c = 0; c < 2; c++)
+            if (isfinite(en[c])) {
+                lo[c] = fmin(lo[c], en[c]);
+                hi[c] = fmax(hi[c], en[c]);
+            }
+    }
+    double m = net->cfg.margin_km * 1000, dh = pb->alt_km * 1000 - net->tx_alt_m;
+    int i0[2] = {0, 0}, i1[2] = {net->gx - 1, net->gy - 1}, gn[2] = {net->gx, net->gy};
+    double g0[2] = {net->gx0, net->gy0};
+    for (int c = 0; c < 2 && isfinite(lo[0]) && isfinite(lo[1]); c++) {
+        i0[c] = (int)fmax(0, floor((lo[c] - m - g0[c]) / net->gstep));
+        i1[c] = (int)fmin(gn[c] - 1, ceil((hi[c] + m - g0[c]) / net->gstep));
+        if (i1[c] < i0[c])
+            i0[c] = 0, i1[c] = gn[c] - 1;
+    }
+    int stride = (int)fmax(1, floor(10000 / net->gstep)), bx = i0[0], by = i0[1];
+    double bestc = INFINITY, bt = 0, bp = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int s = pass ? 1 : stride, x0 = i0[0], x1 = i1[0], y0 = i0[1], y1 = i1[1];
+        if (pass) {
+            if (stride == 1)
+                break;
+            x0 = bx - stride > i0[0] ? bx - stride : i0[0];
+            x1 = bx + stride < i1[0] ? bx + stride : i1[0];
+            y0 = by - stride > i0[1] ? by - stride : i0[1];
+            y1 = by + stride < i1[1] ? by + stride : i1[1];
+        }
+        int cbx = bx, cby = by;
+        for (int iy = y0; iy <= y1; iy += s)
+            for (int ix = x0; ix <= x1; ix += s) {
+                const double *q0 = net->grid_p + ((size_t)iy * net->gx + ix) * 3;
+                double nn[3] = {q0[0] / a2, q0[1] / a2, q0[2] / b2};
+                double nl = dh / sqrt(nn[0] * nn[0] + nn[1] * nn[1] + nn[2] * nn[2]);
+                double q[3] = {q0[0] + nn[0] * nl, q0[1] + nn[1] * nl, q0[2] + nn[2] * nl}, d[HD_MAX_STATIONS];
+                for (int k = 0; k < pb->nt + pb->nr; k++) {
+                    int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
+                    const double *y = pb->rx[r];
+                    d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) +
+                                (q[2] - y[2]) * (q[2] - y[2]));
+                }
+                double t0, p0, cost = grid_cost(pb, d, wt, sw, &t0, &p0);
+                if (cost < bestc) {
+                    bestc = cost;
+                    cbx = ix;
+                    cby = iy;
+                    bt = t0;
+                    bp = p0;
+                }
+            }
+        bx = cbx;
+        by = cby;
+    }
+    x[0] = (net->gx0 + bx * net->gstep) / 1000;
+    x[1] = (net->gy0 + by * net->gstep) / 1000;
+    if (pb->use_t)
+        x[pb->it] = bt;
+    if (pb->use_r)
+        x[pb->ir] = bp;
+    if (pb->fit_gamma)
+        x[pb->ig] = pb->gamma;
+    x[pb->ia] = pb->alt_km;
+}
+
 /* Grid search: the best point's parameters into x. */
 static void grid_start(const problem *pb, double *x)
 {
+    if (pb->ia >= 0) {
+        grid_start_3d(pb, x);
+        return;
+    }
     const hd_locate_net *net = pb->net;
     int R = net->R, best = 0;
     double bestc = INFINITY, bt = 0, bp = 0;
@@ -501,11 +684,32 @@ static void grid_start(const problem *pb, double *x)
 static double gdop_of(const problem *pb, const double *x)
 {
     problem u = *pb;
+    if (u.na) { /* 3-D: the height observation keeps its weight relative to the timings */
+        double m = 0;
+        for (int k = 0; k < u.nt; k++)
+            m += u.tsig_km[k] * u.tsig_km[k];
+        u.asig_km = u.nt ? u.asig_km / sqrt(m / u.nt) * 1e-3 : 1e-3;
+    }
     for (int k = 0; k < u.nt; k++)
         u.tsig_km[k] = 1e-3; /* per metre of range error */
     u.rsig_db = 1;
     double cov[3];
     return position_cov(&u, x, cov) == 0 ? sqrt(cov[0] + cov[2]) : INFINITY;
+}
+
+/* 3-D: VDOP, the height's standard deviation per unit range error (the
+ * height observation weighted as in gdop_of). */
+static double vdop_of(const problem *pb, const double *x)
+{
+    problem u = *pb;
+    double m = 0, vh, a, b;
+    for (int k = 0; k < u.nt; k++)
+        m += u.tsig_km[k] * u.tsig_km[k];
+    u.asig_km = u.nt ? u.asig_km / sqrt(m / u.nt) * 1e-3 : 1e-3;
+    for (int k = 0; k < u.nt; k++)
+        u.tsig_km[k] = 1e-3;
+    u.rsig_db = 1;
+    return height_cov(&u, x, &vh, &a, &b) == 0 ? sqrt(vh) : INFINITY;
 }
 
 /* ---- the public solver ---------------------------------------------------------------- */
@@ -596,6 +800,15 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
     pb->it = pb->use_t ? k++ : -1;
     pb->ir = pb->use_r ? k++ : -1;
     pb->ig = pb->fit_gamma ? k++ : -1;
+    pb->ia = -1;
+    if (obs && obs->alt_sigma_m > 0 && isfinite(obs->alt_sigma_m) && isfinite(obs->alt_m)) {
+        pb->ia = k++;
+        pb->na = 1;
+        pb->alt_km = obs->alt_m / 1000;
+        pb->asig_km = obs->alt_sigma_m / 1000;
+        res->alt_obs_m = obs->alt_m;
+        res->alt_obs_sigma_m = obs->alt_sigma_m;
+    }
     res->exponent = pb->gamma;
     return 0;
 }
@@ -604,7 +817,7 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
  * 1 when the fit failed, < 0 on allocation failure. */
 static int solve(problem *pb, double *xs, double cov[3])
 {
-    int p = np_of(pb), n = pb->nt + pb->nr;
+    int p = np_of(pb), n = nr_of(pb);
     double x[8];
     grid_start(pb, x);
     gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
@@ -631,11 +844,12 @@ static int solve(problem *pb, double *xs, double cov[3])
 }
 
 /* The timing residual most beyond `limit` standardised by its leverage
- * (f_i / sqrt(1 - h_ii)), or -1. */
-static int worst_timing(const problem *pb, const double *x, double limit)
+ * (f_i / sqrt(1 - h_ii)), or -1; *z its standardised size, *ns the
+ * residual in nanoseconds. */
+static int worst_timing(const problem *pb, const double *x, double limit, double *zo, double *ns)
 {
     int p = np_of(pb);
-    double J[(2 * HD_MAX_STATIONS) * 8], f[2 * HD_MAX_STATIONS], N[64];
+    double J[MAXROWS * 8], f[MAXROWS], N[64];
     if (normal_inverse(pb, x, f, J, N) < 0)
         return -1;
     int worst = -1;
@@ -648,9 +862,22 @@ static int worst_timing(const problem *pb, const double *x, double limit)
         if (z > limit) {
             limit = z;
             worst = i;
+            *zo = z;
+            *ns = f[i] * pb->tsig_km[i] / C_KM_S * 1e9;
         }
     }
     return worst;
+}
+
+void hd_locate_reject_reason(const hd_locate_result *res, int r, char *buf, int size)
+{
+    if (size <= 0)
+        return;
+    buf[0] = 0;
+    if (r < 0 || r >= HD_MAX_STATIONS || !(res->rejected >> r & 1))
+        return;
+    snprintf(buf, (size_t)size, "timing residual %.0f ns (%.1f sigma) against the other receivers", res->reject_ns[r],
+             res->reject_z[r]);
 }
 
 static void eig2(const double c[3], double *l1, double *l2, double *theta);
@@ -661,6 +888,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     res->method = method;
     res->e = res->n = res->lat = res->lon = NAN;
     res->alt = net->tx_alt_m;
+    res->alt_var = res->vdop = res->crlb_alt = NAN;
     for (int k = 0; k < 3; k++)
         res->cov[k] = res->crlb[k] = NAN;
     res->gdop = res->chi2 = res->source_dbm = NAN;
@@ -670,7 +898,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     int rc = set_up(net, obs, method, res, &pb);
     if (rc < 0)
         return rc;
-    int p = np_of(&pb), n = pb.nt + pb.nr;
+    int p = np_of(&pb), n = nr_of(&pb);
     /* receivers: every parameter beyond the position needs one more, and the
      * configured minimum holds for the method's own measurements */
     int enough = n >= p && (!pb.use_t || pb.nt >= net->cfg.min_receivers || (pb.use_r && n > p)) &&
@@ -686,7 +914,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     double xs[8];
     int outside = 0;
     for (;;) {
-        n = pb.nt + pb.nr;
+        n = nr_of(&pb);
         if ((rc = solve(&pb, xs, res->cov)) < 0)
             return rc;
         if (rc > 0) {
@@ -706,10 +934,14 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         }
         /* a receiver whose arrival time the others contradict (a multipath
          * or mis-picked peak) is dropped, while five or more remain to tell */
-        int worst = pb.nt > 4 ? worst_timing(&pb, xs, net->cfg.outlier_sigma) : -1;
+        double wz = 0, wns = 0;
+        int worst = pb.nt > 4 ? worst_timing(&pb, xs, net->cfg.outlier_sigma, &wz, &wns) : -1;
         if (worst < 0)
             break;
         res->timed &= ~(1ull << pb.trx[worst]);
+        res->rejected |= 1ull << pb.trx[worst];
+        res->reject_z[pb.trx[worst]] = wz;
+        res->reject_ns[pb.trx[worst]] = wns;
         for (int k = worst; k + 1 < pb.nt; k++) {
             pb.trx[k] = pb.trx[k + 1];
             pb.tau_km[k] = pb.tau_km[k + 1];
@@ -722,7 +954,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     for (int r = 0; r < net->R; r++)
         res->n_receivers += (int)(used >> r & 1);
     res->used = used;
-    double f[2 * HD_MAX_STATIONS];
+    double f[MAXROWS];
     eval_problem(&pb, xs, f, NULL);
     res->chi2 = 0;
     for (int i = 0; i < n; i++)
@@ -732,17 +964,26 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     res->n = xs[1] * 1000;
     hd_locate_to_geo(net, res->e, res->n, &res->lat, &res->lon);
     res->gdop = gdop_of(&pb, xs);
+    double ceh = NAN, cnh = NAN;
+    if (pb.ia >= 0) {
+        res->alt = xs[pb.ia] * 1000;
+        if (height_cov(&pb, xs, &res->alt_var, &ceh, &cnh) < 0)
+            res->alt_var = NAN;
+        res->vdop = vdop_of(&pb, xs);
+    }
     if (pb.use_r)
         res->source_dbm = xs[pb.ir];
     if (pb.fit_gamma)
         res->exponent = xs[pb.ig];
-    hd_locate_crlb(net, obs, res, res->e, res->n, 0, res->crlb);
+    hd_locate_crlb_3d(net, obs, res, res->e, res->n, 0, res->crlb, &res->crlb_alt);
     if (net->cfg.scale_by_chi2 && net->cfg.legacy_scale) {
         /* before model format 3: the posterior mean of the variance factor
          * alone, with a fixed tail */
-        if (res->dof > 0)
+        if (res->dof > 0) {
             for (int k = 0; k < 3; k++)
                 res->cov[k] *= (res->chi2 + 4.0) / (res->dof + 4.0);
+            res->alt_var *= (res->chi2 + 4.0) / (res->dof + 4.0);
+        }
         res->nu = pb.use_t ? net->cfg.tail_nu : 0;
     } else if (net->cfg.scale_by_chi2) {
         /* the residuals measure the event's own error scale. The modelled
@@ -758,6 +999,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         double s2 = res->dof > 0 ? (res->chi2 + nu0) / (res->dof + nu0) : 1;
         for (int k = 0; k < 3; k++)
             res->cov[k] *= s2 * nu / (nu - 2);
+        res->alt_var *= s2 * nu / (nu - 2);
         res->nu = nu;
     } else {
         /* a fixed heavy tail (multipath) where time differences are used;
@@ -785,7 +1027,13 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
 int hd_locate_crlb(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e, double n,
                    int with_model, double cov[3])
 {
-    problem pb = {.net = net};
+    return hd_locate_crlb_3d(net, obs, res, e, n, with_model, cov, NULL);
+}
+
+int hd_locate_crlb_3d(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e,
+                      double n, int with_model, double cov[3], double *var_alt)
+{
+    problem pb = {.net = net, .ia = -1};
     set_positions(net, obs, &pb);
     pb.use_t = res->timed != 0;
     pb.use_r = res->leveled != 0;
@@ -803,11 +1051,23 @@ int hd_locate_crlb(const hd_locate_net *net, const hd_locate_obs *obs, const hd_
     pb.it = pb.use_t ? k++ : -1;
     pb.ir = pb.use_r ? k++ : -1;
     pb.ig = -1;
-    double x[8] = {e / 1000, n / 1000, 0, 0};
-    if (pb.nt + pb.nr < np_of(&pb) || position_cov(&pb, x, cov) < 0) {
+    double x[8] = {e / 1000, n / 1000, 0, 0, 0, 0, 0, 0};
+    if (res->alt_obs_sigma_m > 0) { /* 3-D: the height a parameter, its observation a pseudo-measurement */
+        pb.ia = k++;
+        pb.na = 1;
+        pb.alt_km = res->alt_obs_m / 1000;
+        pb.asig_km = res->alt_obs_sigma_m / 1000;
+        x[pb.ia] = (isfinite(res->alt) ? res->alt : res->alt_obs_m) / 1000;
+    }
+    if (var_alt)
+        *var_alt = NAN;
+    if (nr_of(&pb) < np_of(&pb) || position_cov(&pb, x, cov) < 0) {
         cov[0] = cov[1] = cov[2] = NAN;
         return hd_error(HD_EDATA, "no bound: the receivers do not fix a position");
     }
+    double ceh, cnh;
+    if (var_alt && pb.ia >= 0 && height_cov(&pb, x, var_alt, &ceh, &cnh) < 0)
+        *var_alt = NAN;
     return 0;
 }
 
