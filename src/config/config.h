@@ -165,6 +165,9 @@ typedef struct {
     double prior_nu;             /* ... whose prior on the variance factor weighs this many residuals; nu = prior_nu + dof */
     double model_sigma_ns;       /* per receiver timing error the features do not carry (multipath) */
     double tail_nu;              /* without scale_by_chi2: timing methods' predictive a Student-t with this nu (0: Gaussian) */
+    double refractivity_n;       /* 3-D solves: the air's refractivity at sea level, N units (ppm): ranges are
+                                  * longer by that fraction along the path (0: vacuum) */
+    double refractivity_scale_km;/* its exponential scale height (0: the same N at every height) */
     int legacy_scale;            /* not a key: scale_by_chi2 as before model format 3, the covariance times
                                   * (chi² + 4)/(dof + 4) and nu = tail_nu (to reproduce an older model's anchors) */
     double rss_exponent;         /* log-distance path-loss exponent */

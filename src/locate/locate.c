@@ -99,6 +99,40 @@ static void ranges_h(const hd_locate_net *net, const double (*rx)[3], double e, 
     }
 }
 
+/* 3-D: the path's mean refractivity (a fraction) between heights h1 and h2
+ * (m) for localize.refractivity_n at sea level decaying with
+ * localize.refractivity_scale_km: the radio path is longer than the
+ * straight line's length by this fraction (straight-line approximation). */
+static double path_refractivity(const hd_localize_cfg *cfg, double h1, double h2)
+{
+    double n0 = cfg->refractivity_n * 1e-6, H = cfg->refractivity_scale_km * 1000;
+    if (n0 == 0 || !(H > 0))
+        return n0;
+    double dh = h2 - h1;
+    if (fabs(dh) < 1)
+        return n0 * exp(-0.5 * (h1 + h2) / H);
+    return n0 * H / dh * (exp(-h1 / H) - exp(-h2 / H));
+}
+
+/* 3-D ranges: the straight lines lengthened by the air's refractivity. */
+static void ranges_3d(const hd_locate_net *net, const double (*rx)[3], double e, double n, double alt, double *d,
+                      double (*dd)[2], double *dz)
+{
+    ranges_h(net, rx, e, n, alt, d, dd, dz);
+    if (net->cfg.refractivity_n == 0)
+        return;
+    for (int r = 0; r < net->R; r++) {
+        double k = 1 + path_refractivity(&net->cfg, net->rx_h[r], alt);
+        d[r] *= k;
+        if (dd) {
+            dd[r][0] *= k;
+            dd[r][1] *= k;
+        }
+        if (dz)
+            dz[r] *= k;
+    }
+}
+
 /* The same at the assumed transmitter height localize.tx_alt_m. */
 static void ranges(const hd_locate_net *net, const double (*rx)[3], double e, double n, double *d, double (*dd)[2])
 {
@@ -387,8 +421,8 @@ static void eval_problem(const problem *pb, const double *x, double *f, double *
     const hd_locate_net *net = pb->net;
     double d[HD_MAX_STATIONS], dd[HD_MAX_STATIONS][2], dz[HD_MAX_STATIONS];
     if (pb->ia >= 0)
-        ranges_h(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, x[pb->ia] * 1000, d, J ? dd : NULL,
-                 J ? dz : NULL);
+        ranges_3d(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, x[pb->ia] * 1000, d, J ? dd : NULL,
+                  J ? dz : NULL);
     else
         ranges(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, d, J ? dd : NULL);
     int p = np_of(pb), row = 0;
@@ -530,11 +564,37 @@ static double grid_cost(const problem *pb, const double *d, const double *wt, do
 
 /* 3-D grid search: the grid points within the event's receivers' box grown
  * by localize.margin_km, lifted along the ellipsoid's normal to the observed
- * height; every 10 km first, then every point around the best. */
-static void grid_start_3d(const problem *pb, double *x)
+ * height, every 10 km first; the K lowest local minima of that coarse map
+ * (long narrow valleys of the timing misfit can hide the true basin between
+ * coarse points, so more than one start is tried), each refined on every
+ * grid point around it. Starts into x[k*8 …], best first; returns their
+ * number (>= 1). */
+#define N_STARTS 4
+
+/* The grid's cost at grid point (ix, iy) lifted by dh metres along the
+ * ellipsoid's normal (the event's observed height). */
+static double lifted_cost(const problem *pb, int ix, int iy, double dh, const double *wt, double sw, double *t0,
+                          double *p0)
 {
     const hd_locate_net *net = pb->net;
     const double b2 = HD_WGS84_A * HD_WGS84_A * (1 - HD_WGS84_F) * (1 - HD_WGS84_F), a2 = HD_WGS84_A * HD_WGS84_A;
+    const double *q0 = net->grid_p + ((size_t)iy * net->gx + ix) * 3;
+    double nn[3] = {q0[0] / a2, q0[1] / a2, q0[2] / b2};
+    double nl = dh / sqrt(nn[0] * nn[0] + nn[1] * nn[1] + nn[2] * nn[2]);
+    double q[3] = {q0[0] + nn[0] * nl, q0[1] + nn[1] * nl, q0[2] + nn[2] * nl}, d[HD_MAX_STATIONS];
+    for (int k = 0; k < pb->nt + pb->nr; k++) {
+        int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
+        const double *y = pb->rx[r];
+        d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
+        if (net->cfg.refractivity_n != 0)
+            d[r] *= 1 + path_refractivity(&net->cfg, net->rx_h[r], pb->alt_km * 1000);
+    }
+    return grid_cost(pb, d, wt, sw, t0, p0);
+}
+
+static int grid_starts_3d(const problem *pb, double *x, int K)
+{
+    const hd_locate_net *net = pb->net;
     double wt[HD_MAX_STATIONS], sw = 0, lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
     for (int k = 0; k < pb->nt; k++) {
         wt[k] = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
@@ -565,52 +625,84 @@ static void grid_start_3d(const problem *pb, double *x)
         if (i1[c] < i0[c])
             i0[c] = 0, i1[c] = gn[c] - 1;
     }
-    int stride = (int)fmax(1, floor(10000 / net->gstep)), bx = i0[0], by = i0[1];
-    double bestc = INFINITY, bt = 0, bp = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        int s = pass ? 1 : stride, x0 = i0[0], x1 = i1[0], y0 = i0[1], y1 = i1[1];
-        if (pass) {
-            if (stride == 1)
-                break;
-            x0 = bx - stride > i0[0] ? bx - stride : i0[0];
-            x1 = bx + stride < i1[0] ? bx + stride : i1[0];
-            y0 = by - stride > i0[1] ? by - stride : i0[1];
-            y1 = by + stride < i1[1] ? by + stride : i1[1];
-        }
-        int cbx = bx, cby = by;
-        for (int iy = y0; iy <= y1; iy += s)
-            for (int ix = x0; ix <= x1; ix += s) {
-                const double *q0 = net->grid_p + ((size_t)iy * net->gx + ix) * 3;
-                double nn[3] = {q0[0] / a2, q0[1] / a2, q0[2] / b2};
-                double nl = dh / sqrt(nn[0] * nn[0] + nn[1] * nn[1] + nn[2] * nn[2]);
-                double q[3] = {q0[0] + nn[0] * nl, q0[1] + nn[1] * nl, q0[2] + nn[2] * nl}, d[HD_MAX_STATIONS];
-                for (int k = 0; k < pb->nt + pb->nr; k++) {
-                    int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
-                    const double *y = pb->rx[r];
-                    d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) +
-                                (q[2] - y[2]) * (q[2] - y[2]));
+    const int stride = (int)fmax(1, floor(10000 / net->gstep));
+    const int cx = (i1[0] - i0[0]) / stride + 1, cy = (i1[1] - i0[1]) / stride + 1;
+    double *cost = hd_malloc((size_t)cx * cy * sizeof *cost);
+    if (K > N_STARTS)
+        K = N_STARTS;
+    int cand[N_STARTS], nc = 0;
+    double ccost[N_STARTS];
+    if (cost) {
+        for (int jy = 0; jy < cy; jy++)
+            for (int jx = 0; jx < cx; jx++) {
+                double t0, p0;
+                cost[jy * cx + jx] = lifted_cost(pb, i0[0] + jx * stride, i0[1] + jy * stride, dh, wt, sw, &t0, &p0);
+            }
+        /* the local minima of the coarse map, the K lowest */
+        for (int jy = 0; jy < cy; jy++)
+            for (int jx = 0; jx < cx; jx++) {
+                double c = cost[jy * cx + jx];
+                int is_min = 1;
+                for (int dy = -1; dy <= 1 && is_min; dy++)
+                    for (int dx = -1; dx <= 1 && is_min; dx++) {
+                        int ux = jx + dx, uy = jy + dy;
+                        if ((dx || dy) && ux >= 0 && uy >= 0 && ux < cx && uy < cy && cost[uy * cx + ux] < c)
+                            is_min = 0;
+                    }
+                if (!is_min || (nc == K && c >= ccost[nc - 1]))
+                    continue;
+                int at = nc < K ? nc++ : K - 1;
+                while (at > 0 && ccost[at - 1] > c) {
+                    ccost[at] = ccost[at - 1];
+                    cand[at] = cand[at - 1];
+                    at--;
                 }
-                double t0, p0, cost = grid_cost(pb, d, wt, sw, &t0, &p0);
-                if (cost < bestc) {
-                    bestc = cost;
-                    cbx = ix;
-                    cby = iy;
+                ccost[at] = c;
+                cand[at] = jy * cx + jx;
+            }
+        free(cost);
+    }
+    if (nc == 0) { /* no memory for the map: the box's centre */
+        cand[0] = (cy / 2) * cx + cx / 2;
+        nc = 1;
+    }
+    for (int c = 0; c < nc; c++) {
+        int bx = i0[0] + (cand[c] % cx) * stride, by = i0[1] + (cand[c] / cx) * stride;
+        double bestc = INFINITY, bt = 0, bp = 0;
+        int fx = bx, fy = by;
+        for (int iy = by - stride + 1; iy <= by + stride - 1; iy++)
+            for (int ix = bx - stride + 1; ix <= bx + stride - 1; ix++) {
+                if (ix < 0 || iy < 0 || ix >= net->gx || iy >= net->gy)
+                    continue;
+                double t0, p0, v = lifted_cost(pb, ix, iy, dh, wt, sw, &t0, &p0);
+                if (v < bestc) {
+                    bestc = v;
+                    fx = ix;
+                    fy = iy;
                     bt = t0;
                     bp = p0;
                 }
             }
-        bx = cbx;
-        by = cby;
+        double *xc = x + (size_t)c * 8;
+        memset(xc, 0, 8 * sizeof *xc);
+        xc[0] = (net->gx0 + fx * net->gstep) / 1000;
+        xc[1] = (net->gy0 + fy * net->gstep) / 1000;
+        if (pb->use_t)
+            xc[pb->it] = bt;
+        if (pb->use_r)
+            xc[pb->ir] = bp;
+        if (pb->fit_gamma)
+            xc[pb->ig] = pb->gamma;
+        xc[pb->ia] = pb->alt_km;
     }
-    x[0] = (net->gx0 + bx * net->gstep) / 1000;
-    x[1] = (net->gy0 + by * net->gstep) / 1000;
-    if (pb->use_t)
-        x[pb->it] = bt;
-    if (pb->use_r)
-        x[pb->ir] = bp;
-    if (pb->fit_gamma)
-        x[pb->ig] = pb->gamma;
-    x[pb->ia] = pb->alt_km;
+    return nc;
+}
+
+static void grid_start_3d(const problem *pb, double *x)
+{
+    double xs[N_STARTS * 8];
+    grid_starts_3d(pb, xs, 1);
+    memcpy(x, xs, 8 * sizeof *x);
 }
 
 /* Grid search: the best point's parameters into x. */
@@ -815,8 +907,69 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
 
 /* Grid start and Levenberg–Marquardt: 0 with xs and the position covariance,
  * 1 when the fit failed, < 0 on allocation failure. */
+/* Levenberg–Marquardt from x: 0 with xs and the position covariance, 1
+ * when the fit failed, < 0 on allocation failure. */
+static int lm_from(problem *pb, double *x, double *xs, double cov[3])
+{
+    int p = np_of(pb), n = nr_of(pb);
+    gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
+    fp.trs = gsl_multifit_nlinear_trs_lm;
+    gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, (size_t)n, (size_t)p);
+    if (!w)
+        return hd_error(HD_ENOMEM, "locate: cannot allocate the solver");
+    gsl_multifit_nlinear_fdf fdf = {.f = gsl_f, .df = gsl_df, .fvv = NULL, .n = (size_t)n, .p = (size_t)p, .params = pb};
+    gsl_vector_view xv = gsl_vector_view_array(x, (size_t)p);
+    int info = 0, st = gsl_multifit_nlinear_init(&xv.vector, &fdf, w);
+    if (st == GSL_SUCCESS)
+        st = gsl_multifit_nlinear_driver(100, 1e-10, 1e-10, 1e-12, NULL, NULL, &info, w);
+    const gsl_vector *sol = gsl_multifit_nlinear_position(w);
+    int finite = 1;
+    for (int k = 0; k < p; k++) {
+        xs[k] = gsl_vector_get(sol, (size_t)k);
+        finite &= isfinite(xs[k]);
+    }
+    gsl_multifit_nlinear_free(w);
+    if (!finite || (st != GSL_SUCCESS && st != GSL_EMAXITER) || position_cov(pb, xs, cov) < 0)
+        return 1;
+    return 0;
+}
+
+static double chi2_at(const problem *pb, const double *x)
+{
+    double f[MAXROWS], c = 0;
+    eval_problem(pb, x, f, NULL);
+    for (int i = 0; i < nr_of(pb); i++)
+        c += f[i] * f[i];
+    return c;
+}
+
+/* 3-D: LM from each of the grid's starts; the converged fit of least chi². */
+static int solve_3d(problem *pb, double *xs, double cov[3], double *chi2)
+{
+    double x0[N_STARTS * 8], best = INFINITY;
+    int nst = grid_starts_3d(pb, x0, N_STARTS), found = 0;
+    for (int c = 0; c < nst; c++) {
+        double x[8], c3[3];
+        int rc = lm_from(pb, x0 + (size_t)c * 8, x, c3);
+        if (rc < 0)
+            return rc;
+        double v = rc == 0 ? chi2_at(pb, x) : INFINITY;
+        if (rc == 0 && v < best) {
+            best = v;
+            memcpy(xs, x, sizeof x);
+            memcpy(cov, c3, sizeof c3);
+            found = 1;
+        }
+    }
+    if (chi2)
+        *chi2 = best;
+    return found ? 0 : 1;
+}
+
 static int solve(problem *pb, double *xs, double cov[3])
 {
+    if (pb->ia >= 0)
+        return solve_3d(pb, xs, cov, NULL);
     int p = np_of(pb), n = nr_of(pb);
     double x[8];
     grid_start(pb, x);
@@ -880,6 +1033,58 @@ void hd_locate_reject_reason(const hd_locate_result *res, int r, char *buf, int 
              res->reject_z[r]);
 }
 
+static void drop_timing(problem *pb, int i)
+{
+    for (int k = i; k + 1 < pb->nt; k++) {
+        pb->trx[k] = pb->trx[k + 1];
+        pb->tau_km[k] = pb->tau_km[k + 1];
+        pb->tsig_km[k] = pb->tsig_km[k + 1];
+    }
+    pb->nt--;
+}
+
+/* The timing receiver to drop, each subset without one solved from the
+ * grid: of the subsets that agree within localize.outlier_sigma, the most
+ * probable explanation — the subset's chi² plus 2 |offset| / b, the
+ * dropped receiver's offset under a Laplace prior of scale b = 1 µs (four
+ * receivers and a height can agree on two points; the wrong one puts the
+ * dropped receiver tens of kilometres off, the right one a few
+ * microseconds) — else the subset of least chi². Into *worst with its
+ * residual against the others' fit: *ns, and *z in units of its own sigma.
+ * Unchanged when no subset converges. */
+#define OUTLIER_SCALE_KM (1e-6 * C_KM_S)
+static int leave_one_out(const problem *pb, int *worst, double *z, double *ns)
+{
+    double best_c2 = INFINITY, best_off = INFINITY;
+    int have_consistent = 0;
+    for (int i = 0; i < pb->nt; i++) {
+        problem q = *pb;
+        drop_timing(&q, i);
+        double x[8], cov[3], c2, wz, wns;
+        int rc = solve_3d(&q, x, cov, &c2);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            continue;
+        /* its arrival time against the fit of the others */
+        double d[HD_MAX_STATIONS];
+        ranges_3d(pb->net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, x[pb->ia] * 1000, d, NULL, NULL);
+        double rk = pb->tau_km[i] - x[pb->it] - d[pb->trx[i]] / 1000;
+        int consistent = worst_timing(&q, x, pb->net->cfg.outlier_sigma, &wz, &wns) < 0;
+        double score = c2 + 2 * fabs(rk) / OUTLIER_SCALE_KM;
+        int take = consistent ? !have_consistent || score < best_off : !have_consistent && c2 < best_c2;
+        if (!take)
+            continue;
+        have_consistent |= consistent;
+        best_c2 = c2;
+        best_off = score;
+        *worst = i;
+        *ns = rk / C_KM_S * 1e9;
+        *z = fabs(rk) / pb->tsig_km[i];
+    }
+    return 0;
+}
+
 static void eig2(const double c[3], double *l1, double *l2, double *theta);
 
 int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd_locate_result *res)
@@ -938,16 +1143,16 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         int worst = pb.nt > 4 ? worst_timing(&pb, xs, net->cfg.outlier_sigma, &wz, &wns) : -1;
         if (worst < 0)
             break;
+        /* 3-D: with few spare residuals one bad arrival time pulls the fit
+         * so that another receiver can show the largest residual: the one
+         * dropped is the one without which the others agree best */
+        if (pb.ia >= 0 && (rc = leave_one_out(&pb, &worst, &wz, &wns)) < 0)
+            return rc;
         res->timed &= ~(1ull << pb.trx[worst]);
         res->rejected |= 1ull << pb.trx[worst];
         res->reject_z[pb.trx[worst]] = wz;
         res->reject_ns[pb.trx[worst]] = wns;
-        for (int k = worst; k + 1 < pb.nt; k++) {
-            pb.trx[k] = pb.trx[k + 1];
-            pb.tau_km[k] = pb.tau_km[k + 1];
-            pb.tsig_km[k] = pb.tsig_km[k + 1];
-        }
-        pb.nt--;
+        drop_timing(&pb, worst);
     }
     used = res->timed | res->leveled;
     res->n_receivers = 0;
