@@ -179,6 +179,7 @@ static const key_def keys[] = {
     {"localize.tail_nu", K_DOUBLE, C(localize.tail_nu), 0, 0, 0, 1e6, "0", NULL},
     {"localize.refractivity_n", K_DOUBLE, C(localize.refractivity_n), 0, 0, 0, 1000, "0", NULL},
     {"localize.refractivity_scale_km", K_DOUBLE, C(localize.refractivity_scale_km), 0, 0, 0, 100, "0", NULL},
+    {"localize.max_range_km", K_DOUBLE, C(localize.max_range_km), 0, 0, 0, 20000, "0", NULL},
     {"localize.rss_exponent", K_DOUBLE, C(localize.rss_exponent), 0, 0, 1, 8, "3.0", NULL},
     {"localize.rss_fit_exponent", K_BOOL, C(localize.rss_fit_exponent), 0, 0, 0, 0, "false", NULL},
     {"localize.rss_sigma_db", K_DOUBLE, C(localize.rss_sigma_db), 0, 0, 0.1, 40, "6", NULL},

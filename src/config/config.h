@@ -168,6 +168,7 @@ typedef struct {
     double refractivity_n;       /* 3-D solves: the air's refractivity at sea level, N units (ppm): ranges are
                                   * longer by that fraction along the path (0: vacuum) */
     double refractivity_scale_km;/* its exponential scale height (0: the same N at every height) */
+    double max_range_km;         /* 3-D solves: the grid looks only where every receiver used is this close (0: anywhere) */
     int legacy_scale;            /* not a key: scale_by_chi2 as before model format 3, the covariance times
                                   * (chi² + 4)/(dof + 4) and nu = tail_nu (to reproduce an older model's anchors) */
     double rss_exponent;         /* log-distance path-loss exponent */

@@ -570,6 +570,8 @@ static double grid_cost(const problem *pb, const double *d, const double *wt, do
  * grid point around it. Starts into x[k*8 …], best first; returns their
  * number (>= 1). */
 #define N_STARTS 4
+#define COARSE_M 20000.0   /* the coarse map's spacing (m) */
+#define RETRY_M 5000.0     /* ... when no start from it gave agreeing residuals */
 
 /* The grid's cost at grid point (ix, iy) lifted by dh metres along the
  * ellipsoid's normal (the event's observed height). */
@@ -592,10 +594,11 @@ static double lifted_cost(const problem *pb, int ix, int iy, double dh, const do
     return grid_cost(pb, d, wt, sw, t0, p0);
 }
 
-static int grid_starts_3d(const problem *pb, double *x, int K)
+static int grid_starts_3d(const problem *pb, double *x, int K, double coarse_m)
 {
     const hd_locate_net *net = pb->net;
     double wt[HD_MAX_STATIONS], sw = 0, lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    double cap_lo[2] = {-INFINITY, -INFINITY}, cap_hi[2] = {INFINITY, INFINITY}, mr = net->cfg.max_range_km * 1000;
     for (int k = 0; k < pb->nt; k++) {
         wt[k] = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
         sw += wt[k];
@@ -614,18 +617,22 @@ static int grid_starts_3d(const problem *pb, double *x, int K)
             if (isfinite(en[c])) {
                 lo[c] = fmin(lo[c], en[c]);
                 hi[c] = fmax(hi[c], en[c]);
+                if (mr > 0) { /* within max_range_km of every receiver: inside each one's square */
+                    cap_lo[c] = fmax(cap_lo[c], en[c] - mr);
+                    cap_hi[c] = fmin(cap_hi[c], en[c] + mr);
+                }
             }
     }
     double m = net->cfg.margin_km * 1000, dh = pb->alt_km * 1000 - net->tx_alt_m;
     int i0[2] = {0, 0}, i1[2] = {net->gx - 1, net->gy - 1}, gn[2] = {net->gx, net->gy};
     double g0[2] = {net->gx0, net->gy0};
     for (int c = 0; c < 2 && isfinite(lo[0]) && isfinite(lo[1]); c++) {
-        i0[c] = (int)fmax(0, floor((lo[c] - m - g0[c]) / net->gstep));
-        i1[c] = (int)fmin(gn[c] - 1, ceil((hi[c] + m - g0[c]) / net->gstep));
+        i0[c] = (int)fmax(0, floor((fmax(lo[c] - m, cap_lo[c]) - g0[c]) / net->gstep));
+        i1[c] = (int)fmin(gn[c] - 1, ceil((fmin(hi[c] + m, cap_hi[c]) - g0[c]) / net->gstep));
         if (i1[c] < i0[c])
             i0[c] = 0, i1[c] = gn[c] - 1;
     }
-    const int stride = (int)fmax(1, floor(10000 / net->gstep));
+    const int stride = (int)fmax(1, floor(coarse_m / net->gstep));
     const int cx = (i1[0] - i0[0]) / stride + 1, cy = (i1[1] - i0[1]) / stride + 1;
     double *cost = hd_malloc((size_t)cx * cy * sizeof *cost);
     if (K > N_STARTS)
@@ -701,7 +708,7 @@ static int grid_starts_3d(const problem *pb, double *x, int K)
 static void grid_start_3d(const problem *pb, double *x)
 {
     double xs[N_STARTS * 8];
-    grid_starts_3d(pb, xs, 1);
+    grid_starts_3d(pb, xs, 1, COARSE_M);
     memcpy(x, xs, 8 * sizeof *x);
 }
 
@@ -943,23 +950,37 @@ static double chi2_at(const problem *pb, const double *x)
     return c;
 }
 
-/* 3-D: LM from each of the grid's starts; the converged fit of least chi². */
+static int worst_timing(const problem *pb, const double *x, double limit, double *zo, double *ns);
+
+/* 3-D: LM from the grid's best start; when that fit leaves a timing
+ * residual beyond localize.outlier_sigma, from the other starts too, and
+ * the converged fit of least chi² is kept. */
 static int solve_3d(problem *pb, double *xs, double cov[3], double *chi2)
 {
-    double x0[N_STARTS * 8], best = INFINITY;
-    int nst = grid_starts_3d(pb, x0, N_STARTS), found = 0;
-    for (int c = 0; c < nst; c++) {
-        double x[8], c3[3];
-        int rc = lm_from(pb, x0 + (size_t)c * 8, x, c3);
-        if (rc < 0)
-            return rc;
-        double v = rc == 0 ? chi2_at(pb, x) : INFINITY;
-        if (rc == 0 && v < best) {
-            best = v;
-            memcpy(xs, x, sizeof x);
-            memcpy(cov, c3, sizeof c3);
-            found = 1;
+    double x0[N_STARTS * 8], best = INFINITY, z, ns;
+    const double limit = pb->net->cfg.outlier_sigma;
+    int found = 0;
+    /* no start gave agreeing residuals: once more from a finer map before
+     * a receiver is blamed */
+    for (int pass = 0; pass < 2; pass++) {
+        int nst = grid_starts_3d(pb, x0, N_STARTS, pass ? RETRY_M : COARSE_M);
+        for (int c = 0; c < nst; c++) {
+            double x[8], c3[3];
+            int rc = lm_from(pb, x0 + (size_t)c * 8, x, c3);
+            if (rc < 0)
+                return rc;
+            double v = rc == 0 ? chi2_at(pb, x) : INFINITY;
+            if (rc == 0 && v < best) {
+                best = v;
+                memcpy(xs, x, sizeof x);
+                memcpy(cov, c3, sizeof c3);
+                found = 1;
+            }
+            if (c == 0 && found && worst_timing(pb, xs, limit, &z, &ns) < 0)
+                break; /* the residuals agree: no other basin to look for */
         }
+        if (found && worst_timing(pb, xs, limit, &z, &ns) < 0)
+            break;
     }
     if (chi2)
         *chi2 = best;
