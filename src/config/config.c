@@ -191,7 +191,7 @@ static const key_def keys[] = {
     {"evaluate.plots", K_BOOL, C(evaluate.plots), 0, 0, 0, 0, "true", NULL},
     {"import", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"import.mlat", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
-    {"import.mlat.gps_sigma_ns", K_DOUBLE, C(import.mlat.gps_sigma_ns), 0, 0, 0.01, 1e9, "100", NULL},
+    {"import.mlat.gps_sigma_ns", K_DOUBLE, C(import.mlat.gps_sigma_ns), 0, 0, 0.01, 1e9, "150", NULL},
     {"import.mlat.other_sigma_ns", K_DOUBLE, C(import.mlat.other_sigma_ns), 0, 0, 0.01, 1e12, "1000000", NULL},
     {"import.mlat.alt_sigma_m", K_DOUBLE, C(import.mlat.alt_sigma_m), 0, 0, 0.01, 1e5, "120", NULL},
     {"import.mlat.alt_offset_m", K_DOUBLE, C(import.mlat.alt_offset_m), 0, 0, -1e4, 1e4, "0", NULL},
