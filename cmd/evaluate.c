@@ -312,10 +312,14 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_scored *sc = NULL;
     double *crlb_model = NULL, *lat = NULL;
     uint8_t *sel = NULL;
-    group *snr_g = NULL, rx_g[HD_MAX_STATIONS + 1];
+    group *snr_g = NULL, rx_g[HD_MAX_STATIONS + 1], gd_g[8];
+    static const double gdop_edges[] = {1, 1.5, 2, 3, 5};
+    const int n_gd = (int)HD_ARRAY_LEN(gdop_edges) + 1;
+    char gd_names[8][48];
     json_t *report = NULL;
     memset(&r, 0, sizeof r);
     memset(rx_g, 0, sizeof rx_g);
+    memset(gd_g, 0, sizeof gd_g);
     int rc = hd_locate_input_open(&in, cli, cfg);
     if (rc < 0)
         return rc;
@@ -428,6 +432,30 @@ static int run(const hd_cli *cli, hd_config *cfg)
             goto fail;
         nr++;
     }
+    /* by GDOP at the estimate (geometry: the error per unit range error);
+     * reported for files with the transmitter's height observed (3-D
+     * solves: import mlat), the others' reports unchanged */
+    int any3d = 0;
+    for (int64_t i = 0; i < E; i++)
+        any3d |= r.ev[i].res.alt_obs_sigma_m > 0;
+    for (int b = 0; b < n_gd; b++) {
+        group *g = &gd_g[b];
+        g->lo = b ? gdop_edges[b - 1] : 0;
+        g->hi = b < n_gd - 1 ? gdop_edges[b] : INFINITY;
+        if (b == n_gd - 1)
+            snprintf(gd_names[b], sizeof gd_names[b], "gdop >= %g", g->lo);
+        else
+            snprintf(gd_names[b], sizeof gd_names[b], "%g <= gdop < %g", g->lo, g->hi);
+        g->name = gd_names[b];
+        if (!(g->sel = hd_calloc(En, 1))) {
+            rc = HD_ENOMEM;
+            goto fail;
+        }
+        for (int64_t i = 0; i < E; i++)
+            g->sel[i] = r.ev[i].res.gdop >= g->lo && r.ev[i].res.gdop < g->hi;
+        if ((rc = hd_metrics_compute(sc, g->sel, E, &g->m)) < 0)
+            goto fail;
+    }
     /* latency */
     double *lt = hd_malloc(En * sizeof *lt);
     if (!lt) {
@@ -527,7 +555,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
         }
         H5Gclose(g);
         if ((rc = write_group_table(f, "breakdown/snr", snr_g, nb, "SNR group (median over the receivers used)")) < 0 ||
-            (rc = write_group_table(f, "breakdown/receivers", rx_g, nr, "receivers used")) < 0)
+            (rc = write_group_table(f, "breakdown/receivers", rx_g, nr, "receivers used")) < 0 ||
+            (any3d && (rc = write_group_table(f, "breakdown/gdop", gd_g, n_gd, "GDOP at the estimate")) < 0))
             goto fail;
         struct { const char *name; double v; } attrs[] = {
             {"n", (double)all.n}, {"located", (double)all.located}, {"mean_m", all.mean_m},
@@ -605,6 +634,18 @@ static int run(const hd_cli *cli, hd_config *cfg)
     }
     json_object_set_new(report, "by_snr", bs);
     json_object_set_new(report, "by_receivers", br);
+    json_t *bg = json_array();
+    for (int b = 0; b < n_gd; b++) {
+        json_t *o = metrics_json(&gd_g[b].m);
+        json_object_set_new(o, "group", json_string(gd_g[b].name));
+        json_object_set_new(o, "gdop_min", json_real(gd_g[b].lo));
+        json_object_set_new(o, "gdop_max", num(gd_g[b].hi));
+        json_array_append_new(bg, o);
+    }
+    if (any3d)
+        json_object_set_new(report, "by_gdop", bg);
+    else
+        json_decref(bg);
     if (json_dumpf(report, rep.f, JSON_INDENT(2) | JSON_REAL_PRECISION(8)) != 0) {
         rc = hd_error(HD_EIO, "cannot write %s", report_file);
         goto fail;
@@ -647,6 +688,17 @@ static int run(const hd_cli *cli, hd_config *cfg)
            100 * good.coverage_1sigma, 100 * good.coverage_2sigma);
     printf("  latency: median %.0f us, p95 %.0f us, max %.0f us per event (%.0f events/s on one core)\n", lat_med,
            lat_p95, lat_max, total > 0 ? E / total : 0.0);
+    if (any3d) { /* 3-D: the geometry's share, and the receivers dropped as timing outliers */
+        printf("  by GDOP (median / p95 m, events):");
+        for (int b = 0; b < n_gd; b++)
+            if (gd_g[b].m.located)
+                printf(" %s: %.0f / %.0f (%lld);", gd_g[b].name, gd_g[b].m.median_m, gd_g[b].m.p95_m,
+                       (long long)gd_g[b].m.located);
+        int64_t nrej = 0;
+        for (int64_t i = 0; i < E; i++)
+            nrej += r.ev[i].res.rejected != 0;
+        printf("\n  timing outliers: %lld events located without one receiver\n", (long long)nrej);
+    }
     printf("  wrote %s and %s\n", cli->output, report_file);
 fail:
     if (out_open)
@@ -658,6 +710,8 @@ fail:
             free(snr_g[b].sel);
     for (int b = 0; b <= HD_MAX_STATIONS; b++)
         free(rx_g[b].sel);
+    for (int b = 0; b < 8; b++)
+        free(gd_g[b].sel);
     free(snr_g);
     free(sc);
     free(crlb_model);
