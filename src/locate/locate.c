@@ -114,11 +114,55 @@ static double path_refractivity(const hd_localize_cfg *cfg, double h1, double h2
     return n0 * H / dh * (exp(-h1 / H) - exp(-h2 / H));
 }
 
-/* 3-D ranges: the straight lines lengthened by the air's refractivity. */
+/* 3-D: the ECEF point at height alt (m) over the frame point (e, n) and
+ * the ellipsoid's normal there, without trigonometry: the geodetic
+ * latitude of the tangent-plane point by Bowring's formula (one step; off
+ * by well under a millimetre within hundreds of kilometres of the
+ * ellipsoid), its sine and cosine as ratios. */
+static void plane_point(const hd_locate_net *net, double e, double n, double alt, double xyz[3], double up[3])
+{
+    const double a = HD_WGS84_A, f = HD_WGS84_F, e2 = f * (2 - f), b = a * (1 - f), ep2 = e2 / (1 - e2);
+    const hd_enu *fr = &net->frame;
+    double q[3];
+    for (int j = 0; j < 3; j++)
+        q[j] = fr->ecef0[j] + fr->r[0][j] * e + fr->r[1][j] * n;
+    double p = hypot(q[0], q[1]), za = q[2] * a, pb = p * b, t = hypot(za, pb);
+    double st = za / t, ct = pb / t;
+    double Y = q[2] + ep2 * b * st * st * st, X = p - e2 * a * ct * ct * ct, u = hypot(X, Y);
+    double sp = Y / u, cp = X / u, cl = q[0] / p, sl = q[1] / p;
+    double N = a / sqrt(1 - e2 * sp * sp);
+    up[0] = cp * cl;
+    up[1] = cp * sl;
+    up[2] = sp;
+    xyz[0] = (N + alt) * cp * cl;
+    xyz[1] = (N + alt) * cp * sl;
+    xyz[2] = (N * (1 - e2) + alt) * sp;
+}
+
+/* 3-D ranges from (e, n) at height alt, their derivatives along e, n and
+ * the height, the straight lines lengthened by the air's refractivity. */
 static void ranges_3d(const hd_locate_net *net, const double (*rx)[3], double e, double n, double alt, double *d,
                       double (*dd)[2], double *dz)
 {
-    ranges_h(net, rx, e, n, alt, d, dd, dz);
+    double p[3], pe[3], pn[3], up[3], u2[3];
+    const double h = 1.0;
+    plane_point(net, e, n, alt, p, up);
+    if (dd) {
+        plane_point(net, e + h, n, alt, pe, u2);
+        plane_point(net, e, n + h, alt, pn, u2);
+    }
+    for (int r = 0; r < net->R; r++) {
+        const double *x = rx[r];
+        double v[3] = {p[0] - x[0], p[1] - x[1], p[2] - x[2]};
+        d[r] = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        if (dd) {
+            double w[3] = {v[0] / d[r], v[1] / d[r], v[2] / d[r]};
+            dd[r][0] = (w[0] * (pe[0] - p[0]) + w[1] * (pe[1] - p[1]) + w[2] * (pe[2] - p[2])) / h;
+            dd[r][1] = (w[0] * (pn[0] - p[0]) + w[1] * (pn[1] - p[1]) + w[2] * (pn[2] - p[2])) / h;
+        }
+        if (dz)
+            dz[r] = (v[0] * up[0] + v[1] * up[1] + v[2] * up[2]) / d[r];
+    }
     if (net->cfg.refractivity_n == 0)
         return;
     for (int r = 0; r < net->R; r++) {
