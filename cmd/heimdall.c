@@ -32,7 +32,7 @@ static const hd_cmd commands[] = {
     {"evaluate", hd_cmd_evaluate, HD_CMD_LOCATE,
      "score a method against /truth: error percentiles, calibration, CRLB -> eval.h5, report.json, plots",
      hd_cmd_evaluate_usage},
-    {"import", hd_cmd_import, 0, "outside data into heimdall files (kiwiwav, sigmf, powder)", hd_cmd_import_usage},
+    {"import", hd_cmd_import, 0, "outside data into heimdall files (kiwiwav, sigmf, powder, mlat)", hd_cmd_import_usage},
     {"export", hd_cmd_export, 0, "captures into outside formats: one file per event x receiver (kiwiwav, sigmf)",
      hd_cmd_export_usage},
     {"stations", hd_cmd_stations, 0,

@@ -108,6 +108,8 @@ static int import_sigmf(const hd_cli *cli, const hd_config *cfg, int argc, char 
 }
 
 /* One row per format: add an importer here (name, run, usage). */
+int hd_import_mlat(const hd_cli *cli, const hd_config *cfg, int argc, char **inputs); /* import_mlat.c */
+
 static const importer importers[] = {
     {"kiwiwav", import_kiwiwav,
      "  kiwiwav FILE_iq.wav... KiwiSDR TDoA recordings (kiwirecorder --kiwi-wav), named\n"
@@ -126,6 +128,11 @@ static const importer importers[] = {
      "                         masked), bus positions per sample (/rx_lat, /rx_lon; -1 = no report),\n"
      "                         GPS truth, and splits /splits/month and /splits/time_block (5 contiguous\n"
      "                         blocks in time order)\n"},
+    {"mlat", hd_import_mlat,
+     "  mlat SENSORS.csv MESSAGES.csv...  ADS-B multilateration messages (LocaRDS, GPS-timed receivers) into\n"
+     "                         a features file: the receivers that occur, /toa/time_ns arrival times, /tdoa\n"
+     "                         pair differences (sigma by clock type, import.mlat.*), the barometric\n"
+     "                         altitude as /obs/alt_m, the aircraft's position as /truth\n"},
 };
 
 void hd_cmd_import_usage(FILE *out)
@@ -193,7 +200,7 @@ int hd_cmd_import(int argc, char **argv)
             imp = &importers[i];
     if (!cli.output || !imp) {
         fprintf(stderr, "heimdall import: error: %s\nTry 'heimdall import --help'.\n",
-                !imp ? "the first argument names a format (kiwiwav, sigmf, powder)" : "an output file is required (-o FILE)");
+                !imp ? "the first argument names a format (kiwiwav, sigmf, powder, mlat)" : "an output file is required (-o FILE)");
         return 2;
     }
     hd_cli_catch_signals();

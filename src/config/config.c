@@ -177,6 +177,9 @@ static const key_def keys[] = {
     {"localize.model_sigma_ns", K_DOUBLE, C(localize.model_sigma_ns), 0, 0, 0, 1e9, "290", NULL},
     {"localize.prior_nu", K_DOUBLE, C(localize.prior_nu), 0, 0, 0, 1e6, "4", NULL},
     {"localize.tail_nu", K_DOUBLE, C(localize.tail_nu), 0, 0, 0, 1e6, "0", NULL},
+    {"localize.refractivity_n", K_DOUBLE, C(localize.refractivity_n), 0, 0, 0, 1000, "0", NULL},
+    {"localize.refractivity_scale_km", K_DOUBLE, C(localize.refractivity_scale_km), 0, 0, 0, 100, "0", NULL},
+    {"localize.max_range_km", K_DOUBLE, C(localize.max_range_km), 0, 0, 0, 20000, "0", NULL},
     {"localize.rss_exponent", K_DOUBLE, C(localize.rss_exponent), 0, 0, 1, 8, "3.0", NULL},
     {"localize.rss_fit_exponent", K_BOOL, C(localize.rss_fit_exponent), 0, 0, 0, 0, "false", NULL},
     {"localize.rss_sigma_db", K_DOUBLE, C(localize.rss_sigma_db), 0, 0, 0.1, 40, "6", NULL},
@@ -186,6 +189,13 @@ static const key_def keys[] = {
     {"evaluate.split", K_ENUM, C(evaluate.split), 0, 0, 0, 0, "none", &E_SPLIT},
     {"evaluate.knn_k", K_INT, C(evaluate.knn_k), 0, 0, 1, 64, "5", NULL},
     {"evaluate.plots", K_BOOL, C(evaluate.plots), 0, 0, 0, 0, "true", NULL},
+    {"import", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"import.mlat", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"import.mlat.gps_sigma_ns", K_DOUBLE, C(import.mlat.gps_sigma_ns), 0, 0, 0.01, 1e9, "150", NULL},
+    {"import.mlat.other_sigma_ns", K_DOUBLE, C(import.mlat.other_sigma_ns), 0, 0, 0.01, 1e12, "1000000", NULL},
+    {"import.mlat.alt_sigma_m", K_DOUBLE, C(import.mlat.alt_sigma_m), 0, 0, 0.01, 1e5, "120", NULL},
+    {"import.mlat.alt_offset_m", K_DOUBLE, C(import.mlat.alt_offset_m), 0, 0, -1e4, 1e4, "0", NULL},
+    {"import.mlat.clock_offsets", K_STRING, C(import.mlat.clock_offsets), HD_PATH_LEN, 0, 0, 0, "''", NULL},
 };
 
 /* Station records. NAN defaults are filled from the clock kind. */

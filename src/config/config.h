@@ -166,6 +166,10 @@ typedef struct {
     double prior_nu;             /* ... whose prior on the variance factor weighs this many residuals; nu = prior_nu + dof */
     double model_sigma_ns;       /* per receiver timing error the features do not carry (multipath) */
     double tail_nu;              /* without scale_by_chi2: timing methods' predictive a Student-t with this nu (0: Gaussian) */
+    double refractivity_n;       /* 3-D solves: the air's refractivity at sea level, N units (ppm): ranges are
+                                  * longer by that fraction along the path (0: vacuum) */
+    double refractivity_scale_km;/* its exponential scale height (0: the same N at every height) */
+    double max_range_km;         /* 3-D solves: the grid looks only where every receiver used is this close (0: anywhere) */
     int legacy_scale;            /* not a key: scale_by_chi2 as before model format 3, the covariance times
                                   * (chi² + 4)/(dof + 4) and nu = tail_nu (to reproduce an older model's anchors) */
     double rss_exponent;         /* log-distance path-loss exponent */
@@ -183,6 +187,19 @@ typedef struct {
     int knn_k;                   /* neighbours of the kNN fingerprinting baseline */
 } hd_evaluate_cfg;
 
+/* import.mlat: ADS-B multilateration messages (heimdall import mlat). */
+typedef struct {
+    double gps_sigma_ns;         /* timing 1-sigma of a GPS-disciplined receiver (sensors.csv good TRUE) */
+    double other_sigma_ns;       /* of any other receiver (its pairs are masked) */
+    double alt_sigma_m;          /* the barometric altitude as an observation of the ellipsoidal height, 1-sigma */
+    double alt_offset_m;         /* added to the barometric altitude */
+    char clock_offsets[HD_PATH_LEN]; /* CSV serial,offset_ns subtracted from each receiver's arrival times ("": none) */
+} hd_import_mlat_cfg;
+
+typedef struct {
+    hd_import_mlat_cfg mlat;
+} hd_import_cfg;
+
 typedef struct {
     char path[HD_PATH_LEN];      /* the file loaded, or "<embedded:default.yaml>" */
     char stations_path[HD_PATH_LEN]; /* as written in the config ("" when inline) */
@@ -195,6 +212,7 @@ typedef struct {
     hd_train_cfg train;
     hd_localize_cfg localize;
     hd_evaluate_cfg evaluate;
+    hd_import_cfg import;
     char *yaml;                  /* the resolved config (hd_config_dump), owned */
 } hd_config;
 

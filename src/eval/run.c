@@ -70,6 +70,27 @@ void hd_run_why(int R, int P, const uint8_t *why, const uint8_t *twhy, char *buf
 #undef PUT
 }
 
+/* The optional /obs/alt_m and /obs/alt_sigma_m [E] (import mlat): both or
+ * neither (NULL). */
+static int read_alt(hd_features_reader *rd, double **alt, double **sd)
+{
+    hid_t f = rd->meta.file;
+    int rank, rc;
+    hsize_t d1[8], d2[8];
+    *alt = *sd = NULL;
+    if (H5Lexists(f, "obs", H5P_DEFAULT) <= 0 || H5Lexists(f, "obs/alt_m", H5P_DEFAULT) <= 0)
+        return 0;
+    if ((rc = hd_h5_read(f, "obs/alt_m", H5T_NATIVE_DOUBLE, &rank, d1, (void **)alt)) < 0 ||
+        (rc = hd_h5_read(f, "obs/alt_sigma_m", H5T_NATIVE_DOUBLE, &rank, d2, (void **)sd)) < 0 ||
+        (int64_t)d1[0] != rd->meta.n_events || d1[0] != d2[0]) {
+        free(*alt);
+        free(*sd);
+        *alt = *sd = NULL;
+        return rc < 0 ? rc : hd_error(HD_EFORMAT, "/obs/alt_m and /obs/alt_sigma_m need one value per event");
+    }
+    return 0;
+}
+
 int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                   void (*progress)(void *ctx, int64_t done), void *ctx)
 {
@@ -88,6 +109,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     memset(run, 0, sizeof *run);
     const int R = rd->meta.n_receivers, P = rd->n_pairs, F = HD_FEAT_COUNT;
     const int64_t E = rd->meta.n_events;
+    double *alt = NULL, *alt_sd = NULL;
     int rc = hd_locate_net_init(&run->net, rd->meta.stations, R, cfg);
     if (rc < 0)
         return rc;
@@ -111,6 +133,9 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
         rc = HD_ENOMEM;
         goto fail;
     }
+    /* the transmitter's height observed per event (/obs: import mlat): a 3-D solve */
+    if (!nn && (rc = read_alt(rd, &alt, &alt_sd)) < 0)
+        goto fail;
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
         if ((rc = hd_features_read_block(rd, first, n, ev, NULL, feat, mask, delay, sigma, psr, tmask)) < 0 ||
@@ -149,6 +174,10 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
             run->n_timed[first + i] = __builtin_popcountll(timed);
             hd_locate_obs obs = {feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
                                  sigma + (size_t)i * P, tmask + (size_t)i * P};
+            if (alt) {
+                obs.alt_m = alt[first + i];
+                obs.alt_sigma_m = alt_sd[first + i];
+            }
             if (!nn) {
                 double t0 = hd_now();
                 if ((rc = hd_locate(&run->net, &obs, method, &out->res)) < 0)
@@ -168,6 +197,8 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
         if (progress)
             progress(ctx, first + n);
     }
+    free(alt);
+    free(alt_sd);
     free(ev);
     free(feat);
     free(why);
@@ -178,6 +209,8 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     free(sigma);
     return 0;
 fail:
+    free(alt);
+    free(alt_sd);
     free(ev);
     free(feat);
     free(mask);

@@ -17,6 +17,11 @@
  * (/mask_reason, /tdoa/mask_reason and /dbm_ok since version 2, written by
  * featurize; absent in older files and in imported features: unknown.)
  *   /logmel     float32 [E, R, T, M]        optional log-mel spectrograms (log10 energy)
+ * Optional, from import mlat (ADS-B multilateration):
+ *   /toa/time_ns int64 [E, R], /toa/mask uint8 [E, R], /toa/rssi float32 [E, R]
+ *                                           raw arrival times (the /tdoa pairs are their differences)
+ *   /obs/alt_m, /obs/alt_sigma_m float64 [E] the transmitter's height observed: a 3-D TDOA solve
+ *   /obs/baro_alt_m [E], /events/aircraft, /events/message_id int64 [E], /receivers/serial, /receivers/good
  */
 #ifndef HD_FEATURES_FEATURES_H
 #define HD_FEATURES_FEATURES_H

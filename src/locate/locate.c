@@ -27,11 +27,16 @@ const char *hd_loc_status_name(int s)
 
 /* ---- geometry ---------------------------------------------------------------- */
 
-static void pos_ecef(const hd_locate_net *net, double e, double n, double xyz[3])
+static void pos_ecef_h(const hd_locate_net *net, double e, double n, double h, double xyz[3])
 {
     double lat, lon;
     hd_locate_to_geo(net, e, n, &lat, &lon);
-    hd_geo_to_ecef(lat, lon, net->tx_alt_m, xyz);
+    hd_geo_to_ecef(lat, lon, h, xyz);
+}
+
+static void pos_ecef(const hd_locate_net *net, double e, double n, double xyz[3])
+{
+    pos_ecef_h(net, e, n, net->tx_alt_m, xyz);
 }
 
 void hd_locate_to_geo(const hd_locate_net *net, double e, double n, double *lat, double *lon)
@@ -59,16 +64,26 @@ void hd_locate_from_geo(const hd_locate_net *net, double lat, double lon, double
     }
 }
 
-/* Ranges (m) from frame point (e, n) to every receiver, and the partial
- * derivatives of each range along e and n (unitless). */
-static void ranges(const hd_locate_net *net, const double (*rx)[3], double e, double n, double *d, double (*dd)[2])
+/* Ranges (m) from frame point (e, n) at height alt (m, ellipsoidal) to
+ * every receiver, and the partial derivatives of each range along e and n
+ * (unitless) and, with dz, along the height. */
+static void ranges_h(const hd_locate_net *net, const double (*rx)[3], double e, double n, double alt, double *d,
+                     double (*dd)[2], double *dz)
 {
-    double p[3], pe[3], pn[3];
+    double p[3], pe[3], pn[3], up[3] = {0, 0, 0};
     const double h = 1.0; /* metres: the map is smooth on this scale */
-    pos_ecef(net, e, n, p);
+    pos_ecef_h(net, e, n, alt, p);
     if (dd) {
-        pos_ecef(net, e + h, n, pe);
-        pos_ecef(net, e, n + h, pn);
+        pos_ecef_h(net, e + h, n, alt, pe);
+        pos_ecef_h(net, e, n + h, alt, pn);
+    }
+    if (dz) { /* the ellipsoid's normal at the point: d(ECEF)/d(height) */
+        double lat, lon;
+        hd_locate_to_geo(net, e, n, &lat, &lon);
+        double cl = cos(lat * M_PI / 180);
+        up[0] = cl * cos(lon * M_PI / 180);
+        up[1] = cl * sin(lon * M_PI / 180);
+        up[2] = sin(lat * M_PI / 180);
     }
     for (int r = 0; r < net->R; r++) {
         const double *x = rx[r];
@@ -79,7 +94,93 @@ static void ranges(const hd_locate_net *net, const double (*rx)[3], double e, do
             dd[r][0] = (u[0] * (pe[0] - p[0]) + u[1] * (pe[1] - p[1]) + u[2] * (pe[2] - p[2])) / h;
             dd[r][1] = (u[0] * (pn[0] - p[0]) + u[1] * (pn[1] - p[1]) + u[2] * (pn[2] - p[2])) / h;
         }
+        if (dz)
+            dz[r] = (v[0] * up[0] + v[1] * up[1] + v[2] * up[2]) / d[r];
     }
+}
+
+/* 3-D: the path's mean refractivity (a fraction) between heights h1 and h2
+ * (m) for localize.refractivity_n at sea level decaying with
+ * localize.refractivity_scale_km: the radio path is longer than the
+ * straight line's length by this fraction (straight-line approximation). */
+static double path_refractivity(const hd_localize_cfg *cfg, double h1, double h2)
+{
+    double n0 = cfg->refractivity_n * 1e-6, H = cfg->refractivity_scale_km * 1000;
+    if (n0 == 0 || !(H > 0))
+        return n0;
+    double dh = h2 - h1;
+    if (fabs(dh) < 1)
+        return n0 * exp(-0.5 * (h1 + h2) / H);
+    return n0 * H / dh * (exp(-h1 / H) - exp(-h2 / H));
+}
+
+/* 3-D: the ECEF point at height alt (m) over the frame point (e, n) and
+ * the ellipsoid's normal there, without trigonometry: the geodetic
+ * latitude of the tangent-plane point by Bowring's formula (one step; off
+ * by well under a millimetre within hundreds of kilometres of the
+ * ellipsoid), its sine and cosine as ratios. */
+static void plane_point(const hd_locate_net *net, double e, double n, double alt, double xyz[3], double up[3])
+{
+    const double a = HD_WGS84_A, f = HD_WGS84_F, e2 = f * (2 - f), b = a * (1 - f), ep2 = e2 / (1 - e2);
+    const hd_enu *fr = &net->frame;
+    double q[3];
+    for (int j = 0; j < 3; j++)
+        q[j] = fr->ecef0[j] + fr->r[0][j] * e + fr->r[1][j] * n;
+    double p = hypot(q[0], q[1]), za = q[2] * a, pb = p * b, t = hypot(za, pb);
+    double st = za / t, ct = pb / t;
+    double Y = q[2] + ep2 * b * st * st * st, X = p - e2 * a * ct * ct * ct, u = hypot(X, Y);
+    double sp = Y / u, cp = X / u, cl = q[0] / p, sl = q[1] / p;
+    double N = a / sqrt(1 - e2 * sp * sp);
+    up[0] = cp * cl;
+    up[1] = cp * sl;
+    up[2] = sp;
+    xyz[0] = (N + alt) * cp * cl;
+    xyz[1] = (N + alt) * cp * sl;
+    xyz[2] = (N * (1 - e2) + alt) * sp;
+}
+
+/* 3-D ranges from (e, n) at height alt, their derivatives along e, n and
+ * the height, the straight lines lengthened by the air's refractivity. */
+static void ranges_3d(const hd_locate_net *net, const double (*rx)[3], double e, double n, double alt, double *d,
+                      double (*dd)[2], double *dz)
+{
+    double p[3], pe[3], pn[3], up[3], u2[3];
+    const double h = 1.0;
+    plane_point(net, e, n, alt, p, up);
+    if (dd) {
+        plane_point(net, e + h, n, alt, pe, u2);
+        plane_point(net, e, n + h, alt, pn, u2);
+    }
+    for (int r = 0; r < net->R; r++) {
+        const double *x = rx[r];
+        double v[3] = {p[0] - x[0], p[1] - x[1], p[2] - x[2]};
+        d[r] = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        if (dd) {
+            double w[3] = {v[0] / d[r], v[1] / d[r], v[2] / d[r]};
+            dd[r][0] = (w[0] * (pe[0] - p[0]) + w[1] * (pe[1] - p[1]) + w[2] * (pe[2] - p[2])) / h;
+            dd[r][1] = (w[0] * (pn[0] - p[0]) + w[1] * (pn[1] - p[1]) + w[2] * (pn[2] - p[2])) / h;
+        }
+        if (dz)
+            dz[r] = (v[0] * up[0] + v[1] * up[1] + v[2] * up[2]) / d[r];
+    }
+    if (net->cfg.refractivity_n == 0)
+        return;
+    for (int r = 0; r < net->R; r++) {
+        double k = 1 + path_refractivity(&net->cfg, net->rx_h[r], alt);
+        d[r] *= k;
+        if (dd) {
+            dd[r][0] *= k;
+            dd[r][1] *= k;
+        }
+        if (dz)
+            dz[r] *= k;
+    }
+}
+
+/* The same at the assumed transmitter height localize.tx_alt_m. */
+static void ranges(const hd_locate_net *net, const double (*rx)[3], double e, double n, double *d, double (*dd)[2])
+{
+    ranges_h(net, rx, e, n, net->tx_alt_m, d, dd, NULL);
 }
 
 int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd_localize_cfg *cfg)
@@ -335,7 +436,9 @@ typedef struct {
     uint64_t moving;         /* receivers whose position is the event's own */
     int use_t, use_r, fit_gamma;
     int it, ir, ig;          /* parameter indices of c·t0 (km), P (dBm), γ */
-    int nt, nr;              /* residual counts */
+    int ia;                  /* of the height (km) when the event observes it (3-D), else -1 */
+    int nt, nr, na;          /* residual counts (na: 1 with the height's pseudo-measurement) */
+    double alt_km, asig_km;  /* the height observation and its sigma */
     int trx[HD_MAX_STATIONS], rrx[HD_MAX_STATIONS];
     double tau_km[HD_MAX_STATIONS], tsig_km[HD_MAX_STATIONS];
     double y_db[HD_MAX_STATIONS], rsig_db;
@@ -344,15 +447,28 @@ typedef struct {
 
 static int np_of(const problem *pb)
 {
-    return 2 + pb->use_t + pb->use_r + pb->fit_gamma;
+    return 2 + pb->use_t + pb->use_r + pb->fit_gamma + (pb->ia >= 0);
 }
+
+/* Residual count: the timings, then the levels, then the height's pseudo-measurement. */
+static int nr_of(const problem *pb)
+{
+    return pb->nt + pb->nr + pb->na;
+}
+
+/* Row buffers: every timing and level residual and the height. */
+#define MAXROWS (2 * HD_MAX_STATIONS + 1)
 
 /* Residuals f (may be NULL) and Jacobian J (may be NULL, row-major n×p) at x. */
 static void eval_problem(const problem *pb, const double *x, double *f, double *J)
 {
     const hd_locate_net *net = pb->net;
-    double d[HD_MAX_STATIONS], dd[HD_MAX_STATIONS][2];
-    ranges(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, d, J ? dd : NULL);
+    double d[HD_MAX_STATIONS], dd[HD_MAX_STATIONS][2], dz[HD_MAX_STATIONS];
+    if (pb->ia >= 0)
+        ranges_3d(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, x[pb->ia] * 1000, d, J ? dd : NULL,
+                  J ? dz : NULL);
+    else
+        ranges(net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, d, J ? dd : NULL);
     int p = np_of(pb), row = 0;
     double gamma = pb->fit_gamma ? x[pb->ig] : pb->gamma;
     for (int k = 0; k < pb->nt; k++, row++) {
@@ -366,6 +482,8 @@ static void eval_problem(const problem *pb, const double *x, double *f, double *
             j[0] = -dd[r][0] / s;
             j[1] = -dd[r][1] / s;
             j[pb->it] = -1 / s;
+            if (pb->ia >= 0)
+                j[pb->ia] = -dz[r] / s;
         }
     }
     for (int k = 0; k < pb->nr; k++, row++) {
@@ -382,6 +500,17 @@ static void eval_problem(const problem *pb, const double *x, double *f, double *
             j[pb->ir] = -1 / s;
             if (pb->fit_gamma)
                 j[pb->ig] = l / s;
+            if (pb->ia >= 0)
+                j[pb->ia] = g * dz[r];
+        }
+    }
+    if (pb->na) { /* the height observed: a pseudo-measurement */
+        if (f)
+            f[row] = (x[pb->ia] - pb->alt_km) / pb->asig_km;
+        if (J) {
+            double *j = J + (size_t)row * p;
+            memset(j, 0, (size_t)p * sizeof *j);
+            j[pb->ia] = 1 / pb->asig_km;
         }
     }
 }
@@ -395,8 +524,8 @@ static int gsl_f(const gsl_vector *x, void *params, gsl_vector *f)
 static int gsl_df(const gsl_vector *x, void *params, gsl_matrix *J)
 {
     const problem *pb = params;
-    int n = pb->nt + pb->nr, p = np_of(pb);
-    double buf[(2 * HD_MAX_STATIONS) * 8];
+    int n = nr_of(pb), p = np_of(pb);
+    double buf[MAXROWS * 8];
     eval_problem(pb, x->data, NULL, buf);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < p; k++)
@@ -408,7 +537,7 @@ static int gsl_df(const gsl_vector *x, void *params, gsl_matrix *J)
  * 0 on success, -1 when JᵀJ is singular. */
 static int normal_inverse(const problem *pb, const double *x, double *f, double *J, double *N)
 {
-    int n = pb->nt + pb->nr, p = np_of(pb);
+    int n = nr_of(pb), p = np_of(pb);
     eval_problem(pb, x, f, J);
     memset(N, 0, (size_t)p * p * sizeof *N);
     for (int a = 0; a < p; a++)
@@ -425,7 +554,7 @@ static int normal_inverse(const problem *pb, const double *x, double *f, double 
 static int position_cov(const problem *pb, const double *x, double cov[3])
 {
     int p = np_of(pb);
-    double J[(2 * HD_MAX_STATIONS) * 8], N[64];
+    double J[MAXROWS * 8], N[64];
     if (normal_inverse(pb, x, NULL, J, N) < 0)
         return -1;
     cov[0] = N[0] * 1e6;
@@ -434,9 +563,206 @@ static int position_cov(const problem *pb, const double *x, double cov[3])
     return isfinite(cov[0]) && isfinite(cov[2]) && cov[0] > 0 && cov[2] > 0 ? 0 : -1;
 }
 
+/* 3-D: the height's variance (m²) and its covariances with east and north
+ * (m²) at x, the other parameters marginalised; 0 on success. */
+static int height_cov(const problem *pb, const double *x, double *var_h, double *c_eh, double *c_nh)
+{
+    int p = np_of(pb), a = pb->ia;
+    double J[MAXROWS * 8], N[64];
+    if (a < 0 || normal_inverse(pb, x, NULL, J, N) < 0)
+        return -1;
+    *var_h = N[a * p + a] * 1e6;
+    *c_eh = N[a] * 1e6;
+    *c_nh = N[p + a] * 1e6;
+    return isfinite(*var_h) && *var_h > 0 ? 0 : -1;
+}
+
+/* The grid's cost at ranges d (m) of the event's receivers: the weighted
+ * timing misfit with t0 at its best, plus the levels' with P at its best. */
+static double grid_cost(const problem *pb, const double *d, const double *wt, double sw, double *t0o, double *p0o)
+{
+    double cost = 0, t0 = 0, p0 = 0;
+    if (pb->nt) {
+        for (int k = 0; k < pb->nt; k++)
+            t0 += wt[k] * (pb->tau_km[k] - d[pb->trx[k]] / 1000);
+        t0 /= sw;
+        for (int k = 0; k < pb->nt; k++) {
+            double e = pb->tau_km[k] - d[pb->trx[k]] / 1000 - t0;
+            cost += wt[k] * e * e;
+        }
+    }
+    if (pb->nr) {
+        double l[HD_MAX_STATIONS];
+        for (int k = 0; k < pb->nr; k++) {
+            l[k] = pb->y_db[k] + pb->gamma * 10 * log10(fmax(d[pb->rrx[k]], 1.0));
+            p0 += l[k];
+        }
+        p0 /= pb->nr;
+        for (int k = 0; k < pb->nr; k++)
+            cost += (l[k] - p0) * (l[k] - p0) / (pb->rsig_db * pb->rsig_db);
+    }
+    *t0o = t0;
+    *p0o = p0;
+    return cost;
+}
+
+/* 3-D grid search: the grid points within the event's receivers' box grown
+ * by localize.margin_km, lifted along the ellipsoid's normal to the observed
+ * height, every 10 km first; the K lowest local minima of that coarse map
+ * (long narrow valleys of the timing misfit can hide the true basin between
+ * coarse points, so more than one start is tried), each refined on every
+ * grid point around it. Starts into x[k*8 …], best first; returns their
+ * number (>= 1). */
+#define N_STARTS 4
+#define COARSE_M 20000.0   /* the coarse map's spacing (m) */
+#define RETRY_M 5000.0     /* ... when no start from it gave agreeing residuals */
+
+/* The grid's cost at grid point (ix, iy) lifted by dh metres along the
+ * ellipsoid's normal (the event's observed height). */
+static double lifted_cost(const problem *pb, int ix, int iy, double dh, const double *wt, double sw, double *t0,
+                          double *p0)
+{
+    const hd_locate_net *net = pb->net;
+    const double b2 = HD_WGS84_A * HD_WGS84_A * (1 - HD_WGS84_F) * (1 - HD_WGS84_F), a2 = HD_WGS84_A * HD_WGS84_A;
+    const double *q0 = net->grid_p + ((size_t)iy * net->gx + ix) * 3;
+    double nn[3] = {q0[0] / a2, q0[1] / a2, q0[2] / b2};
+    double nl = dh / sqrt(nn[0] * nn[0] + nn[1] * nn[1] + nn[2] * nn[2]);
+    double q[3] = {q0[0] + nn[0] * nl, q0[1] + nn[1] * nl, q0[2] + nn[2] * nl}, d[HD_MAX_STATIONS];
+    for (int k = 0; k < pb->nt + pb->nr; k++) {
+        int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
+        const double *y = pb->rx[r];
+        d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
+        if (net->cfg.refractivity_n != 0)
+            d[r] *= 1 + path_refractivity(&net->cfg, net->rx_h[r], pb->alt_km * 1000);
+    }
+    return grid_cost(pb, d, wt, sw, t0, p0);
+}
+
+static int grid_starts_3d(const problem *pb, double *x, int K, double coarse_m)
+{
+    const hd_locate_net *net = pb->net;
+    double wt[HD_MAX_STATIONS], sw = 0, lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    double cap_lo[2] = {-INFINITY, -INFINITY}, cap_hi[2] = {INFINITY, INFINITY}, mr = net->cfg.max_range_km * 1000;
+    for (int k = 0; k < pb->nt; k++) {
+        wt[k] = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
+        sw += wt[k];
+    }
+    for (int k = 0; k < pb->nt + pb->nr; k++) {
+        int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
+        double en[2] = {net->rx_en[r][0], net->rx_en[r][1]};
+        if (pb->moving >> r & 1) {
+            double lat, lon, h, enu[3];
+            hd_geo_from_ecef(pb->rx[r], &lat, &lon, &h);
+            hd_enu_from_geo(&net->frame, lat, lon, h, enu);
+            en[0] = enu[0];
+            en[1] = enu[1];
+        }
+        for (int c = 0; c < 2; c++)
+            if (isfinite(en[c])) {
+                lo[c] = fmin(lo[c], en[c]);
+                hi[c] = fmax(hi[c], en[c]);
+                if (mr > 0) { /* within max_range_km of every receiver: inside each one's square */
+                    cap_lo[c] = fmax(cap_lo[c], en[c] - mr);
+                    cap_hi[c] = fmin(cap_hi[c], en[c] + mr);
+                }
+            }
+    }
+    double m = net->cfg.margin_km * 1000, dh = pb->alt_km * 1000 - net->tx_alt_m;
+    int i0[2] = {0, 0}, i1[2] = {net->gx - 1, net->gy - 1}, gn[2] = {net->gx, net->gy};
+    double g0[2] = {net->gx0, net->gy0};
+    for (int c = 0; c < 2 && isfinite(lo[0]) && isfinite(lo[1]); c++) {
+        i0[c] = (int)fmax(0, floor((fmax(lo[c] - m, cap_lo[c]) - g0[c]) / net->gstep));
+        i1[c] = (int)fmin(gn[c] - 1, ceil((fmin(hi[c] + m, cap_hi[c]) - g0[c]) / net->gstep));
+        if (i1[c] < i0[c])
+            i0[c] = 0, i1[c] = gn[c] - 1;
+    }
+    const int stride = (int)fmax(1, floor(coarse_m / net->gstep));
+    const int cx = (i1[0] - i0[0]) / stride + 1, cy = (i1[1] - i0[1]) / stride + 1;
+    double *cost = hd_malloc((size_t)cx * cy * sizeof *cost);
+    if (K > N_STARTS)
+        K = N_STARTS;
+    int cand[N_STARTS], nc = 0;
+    double ccost[N_STARTS];
+    if (cost) {
+        for (int jy = 0; jy < cy; jy++)
+            for (int jx = 0; jx < cx; jx++) {
+                double t0, p0;
+                cost[jy * cx + jx] = lifted_cost(pb, i0[0] + jx * stride, i0[1] + jy * stride, dh, wt, sw, &t0, &p0);
+            }
+        /* the local minima of the coarse map, the K lowest */
+        for (int jy = 0; jy < cy; jy++)
+            for (int jx = 0; jx < cx; jx++) {
+                double c = cost[jy * cx + jx];
+                int is_min = 1;
+                for (int dy = -1; dy <= 1 && is_min; dy++)
+                    for (int dx = -1; dx <= 1 && is_min; dx++) {
+                        int ux = jx + dx, uy = jy + dy;
+                        if ((dx || dy) && ux >= 0 && uy >= 0 && ux < cx && uy < cy && cost[uy * cx + ux] < c)
+                            is_min = 0;
+                    }
+                if (!is_min || (nc == K && c >= ccost[nc - 1]))
+                    continue;
+                int at = nc < K ? nc++ : K - 1;
+                while (at > 0 && ccost[at - 1] > c) {
+                    ccost[at] = ccost[at - 1];
+                    cand[at] = cand[at - 1];
+                    at--;
+                }
+                ccost[at] = c;
+                cand[at] = jy * cx + jx;
+            }
+        free(cost);
+    }
+    if (nc == 0) { /* no memory for the map: the box's centre */
+        cand[0] = (cy / 2) * cx + cx / 2;
+        nc = 1;
+    }
+    for (int c = 0; c < nc; c++) {
+        int bx = i0[0] + (cand[c] % cx) * stride, by = i0[1] + (cand[c] / cx) * stride;
+        double bestc = INFINITY, bt = 0, bp = 0;
+        int fx = bx, fy = by;
+        for (int iy = by - stride + 1; iy <= by + stride - 1; iy++)
+            for (int ix = bx - stride + 1; ix <= bx + stride - 1; ix++) {
+                if (ix < 0 || iy < 0 || ix >= net->gx || iy >= net->gy)
+                    continue;
+                double t0, p0, v = lifted_cost(pb, ix, iy, dh, wt, sw, &t0, &p0);
+                if (v < bestc) {
+                    bestc = v;
+                    fx = ix;
+                    fy = iy;
+                    bt = t0;
+                    bp = p0;
+                }
+            }
+        double *xc = x + (size_t)c * 8;
+        memset(xc, 0, 8 * sizeof *xc);
+        xc[0] = (net->gx0 + fx * net->gstep) / 1000;
+        xc[1] = (net->gy0 + fy * net->gstep) / 1000;
+        if (pb->use_t)
+            xc[pb->it] = bt;
+        if (pb->use_r)
+            xc[pb->ir] = bp;
+        if (pb->fit_gamma)
+            xc[pb->ig] = pb->gamma;
+        xc[pb->ia] = pb->alt_km;
+    }
+    return nc;
+}
+
+static void grid_start_3d(const problem *pb, double *x)
+{
+    double xs[N_STARTS * 8];
+    grid_starts_3d(pb, xs, 1, COARSE_M);
+    memcpy(x, xs, 8 * sizeof *x);
+}
+
 /* Grid search: the best point's parameters into x. */
 static void grid_start(const problem *pb, double *x)
 {
+    if (pb->ia >= 0) {
+        grid_start_3d(pb, x);
+        return;
+    }
     const hd_locate_net *net = pb->net;
     int R = net->R, best = 0;
     double bestc = INFINITY, bt = 0, bp = 0;
@@ -501,11 +827,32 @@ static void grid_start(const problem *pb, double *x)
 static double gdop_of(const problem *pb, const double *x)
 {
     problem u = *pb;
+    if (u.na) { /* 3-D: the height observation keeps its weight relative to the timings */
+        double m = 0;
+        for (int k = 0; k < u.nt; k++)
+            m += u.tsig_km[k] * u.tsig_km[k];
+        u.asig_km = u.nt ? u.asig_km / sqrt(m / u.nt) * 1e-3 : 1e-3;
+    }
     for (int k = 0; k < u.nt; k++)
         u.tsig_km[k] = 1e-3; /* per metre of range error */
     u.rsig_db = 1;
     double cov[3];
     return position_cov(&u, x, cov) == 0 ? sqrt(cov[0] + cov[2]) : INFINITY;
+}
+
+/* 3-D: VDOP, the height's standard deviation per unit range error (the
+ * height observation weighted as in gdop_of). */
+static double vdop_of(const problem *pb, const double *x)
+{
+    problem u = *pb;
+    double m = 0, vh, a, b;
+    for (int k = 0; k < u.nt; k++)
+        m += u.tsig_km[k] * u.tsig_km[k];
+    u.asig_km = u.nt ? u.asig_km / sqrt(m / u.nt) * 1e-3 : 1e-3;
+    for (int k = 0; k < u.nt; k++)
+        u.tsig_km[k] = 1e-3;
+    u.rsig_db = 1;
+    return height_cov(&u, x, &vh, &a, &b) == 0 ? sqrt(vh) : INFINITY;
 }
 
 /* ---- the public solver ---------------------------------------------------------------- */
@@ -596,15 +943,99 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
     pb->it = pb->use_t ? k++ : -1;
     pb->ir = pb->use_r ? k++ : -1;
     pb->ig = pb->fit_gamma ? k++ : -1;
+    pb->ia = -1;
+    if (obs && obs->alt_sigma_m > 0 && isfinite(obs->alt_sigma_m) && isfinite(obs->alt_m)) {
+        pb->ia = k++;
+        pb->na = 1;
+        pb->alt_km = obs->alt_m / 1000;
+        pb->asig_km = obs->alt_sigma_m / 1000;
+        res->alt_obs_m = obs->alt_m;
+        res->alt_obs_sigma_m = obs->alt_sigma_m;
+    }
     res->exponent = pb->gamma;
     return 0;
 }
 
 /* Grid start and Levenberg–Marquardt: 0 with xs and the position covariance,
  * 1 when the fit failed, < 0 on allocation failure. */
+/* Levenberg–Marquardt from x: 0 with xs and the position covariance, 1
+ * when the fit failed, < 0 on allocation failure. */
+static int lm_from(problem *pb, double *x, double *xs, double cov[3])
+{
+    int p = np_of(pb), n = nr_of(pb);
+    gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
+    fp.trs = gsl_multifit_nlinear_trs_lm;
+    gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, (size_t)n, (size_t)p);
+    if (!w)
+        return hd_error(HD_ENOMEM, "locate: cannot allocate the solver");
+    gsl_multifit_nlinear_fdf fdf = {.f = gsl_f, .df = gsl_df, .fvv = NULL, .n = (size_t)n, .p = (size_t)p, .params = pb};
+    gsl_vector_view xv = gsl_vector_view_array(x, (size_t)p);
+    int info = 0, st = gsl_multifit_nlinear_init(&xv.vector, &fdf, w);
+    if (st == GSL_SUCCESS)
+        st = gsl_multifit_nlinear_driver(100, 1e-10, 1e-10, 1e-12, NULL, NULL, &info, w);
+    const gsl_vector *sol = gsl_multifit_nlinear_position(w);
+    int finite = 1;
+    for (int k = 0; k < p; k++) {
+        xs[k] = gsl_vector_get(sol, (size_t)k);
+        finite &= isfinite(xs[k]);
+    }
+    gsl_multifit_nlinear_free(w);
+    if (!finite || (st != GSL_SUCCESS && st != GSL_EMAXITER) || position_cov(pb, xs, cov) < 0)
+        return 1;
+    return 0;
+}
+
+static double chi2_at(const problem *pb, const double *x)
+{
+    double f[MAXROWS], c = 0;
+    eval_problem(pb, x, f, NULL);
+    for (int i = 0; i < nr_of(pb); i++)
+        c += f[i] * f[i];
+    return c;
+}
+
+static int worst_timing(const problem *pb, const double *x, double limit, double *zo, double *ns);
+
+/* 3-D: LM from the grid's best start; when that fit leaves a timing
+ * residual beyond localize.outlier_sigma, from the other starts too, and
+ * the converged fit of least chi² is kept. */
+static int solve_3d(problem *pb, double *xs, double cov[3], double *chi2)
+{
+    double x0[N_STARTS * 8], best = INFINITY, z, ns;
+    const double limit = pb->net->cfg.outlier_sigma;
+    int found = 0;
+    /* no start gave agreeing residuals: once more from a finer map before
+     * a receiver is blamed */
+    for (int pass = 0; pass < 2; pass++) {
+        int nst = grid_starts_3d(pb, x0, N_STARTS, pass ? RETRY_M : COARSE_M);
+        for (int c = 0; c < nst; c++) {
+            double x[8], c3[3];
+            int rc = lm_from(pb, x0 + (size_t)c * 8, x, c3);
+            if (rc < 0)
+                return rc;
+            double v = rc == 0 ? chi2_at(pb, x) : INFINITY;
+            if (rc == 0 && v < best) {
+                best = v;
+                memcpy(xs, x, sizeof x);
+                memcpy(cov, c3, sizeof c3);
+                found = 1;
+            }
+            if (c == 0 && found && worst_timing(pb, xs, limit, &z, &ns) < 0)
+                break; /* the residuals agree: no other basin to look for */
+        }
+        if (found && worst_timing(pb, xs, limit, &z, &ns) < 0)
+            break;
+    }
+    if (chi2)
+        *chi2 = best;
+    return found ? 0 : 1;
+}
+
 static int solve(problem *pb, double *xs, double cov[3])
 {
-    int p = np_of(pb), n = pb->nt + pb->nr;
+    if (pb->ia >= 0)
+        return solve_3d(pb, xs, cov, NULL);
+    int p = np_of(pb), n = nr_of(pb);
     double x[8];
     grid_start(pb, x);
     gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
@@ -631,11 +1062,12 @@ static int solve(problem *pb, double *xs, double cov[3])
 }
 
 /* The timing residual most beyond `limit` standardised by its leverage
- * (f_i / sqrt(1 - h_ii)), or -1. */
-static int worst_timing(const problem *pb, const double *x, double limit)
+ * (f_i / sqrt(1 - h_ii)), or -1; *z its standardised size, *ns the
+ * residual in nanoseconds. */
+static int worst_timing(const problem *pb, const double *x, double limit, double *zo, double *ns)
 {
     int p = np_of(pb);
-    double J[(2 * HD_MAX_STATIONS) * 8], f[2 * HD_MAX_STATIONS], N[64];
+    double J[MAXROWS * 8], f[MAXROWS], N[64];
     if (normal_inverse(pb, x, f, J, N) < 0)
         return -1;
     int worst = -1;
@@ -648,9 +1080,74 @@ static int worst_timing(const problem *pb, const double *x, double limit)
         if (z > limit) {
             limit = z;
             worst = i;
+            *zo = z;
+            *ns = f[i] * pb->tsig_km[i] / C_KM_S * 1e9;
         }
     }
     return worst;
+}
+
+void hd_locate_reject_reason(const hd_locate_result *res, int r, char *buf, int size)
+{
+    if (size <= 0)
+        return;
+    buf[0] = 0;
+    if (r < 0 || r >= HD_MAX_STATIONS || !(res->rejected >> r & 1))
+        return;
+    snprintf(buf, (size_t)size, "timing residual %.0f ns (%.1f sigma) against the other receivers", res->reject_ns[r],
+             res->reject_z[r]);
+}
+
+static void drop_timing(problem *pb, int i)
+{
+    for (int k = i; k + 1 < pb->nt; k++) {
+        pb->trx[k] = pb->trx[k + 1];
+        pb->tau_km[k] = pb->tau_km[k + 1];
+        pb->tsig_km[k] = pb->tsig_km[k + 1];
+    }
+    pb->nt--;
+}
+
+/* The timing receiver to drop, each subset without one solved from the
+ * grid: of the subsets that agree within localize.outlier_sigma, the most
+ * probable explanation — the subset's chi² plus 2 |offset| / b, the
+ * dropped receiver's offset under a Laplace prior of scale b = 1 µs (four
+ * receivers and a height can agree on two points; the wrong one puts the
+ * dropped receiver tens of kilometres off, the right one a few
+ * microseconds) — else the subset of least chi². Into *worst with its
+ * residual against the others' fit: *ns, and *z in units of its own sigma.
+ * Unchanged when no subset converges. */
+#define OUTLIER_SCALE_KM (1e-6 * C_KM_S)
+static int leave_one_out(const problem *pb, int *worst, double *z, double *ns)
+{
+    double best_c2 = INFINITY, best_off = INFINITY;
+    int have_consistent = 0;
+    for (int i = 0; i < pb->nt; i++) {
+        problem q = *pb;
+        drop_timing(&q, i);
+        double x[8], cov[3], c2, wz, wns;
+        int rc = solve_3d(&q, x, cov, &c2);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            continue;
+        /* its arrival time against the fit of the others */
+        double d[HD_MAX_STATIONS];
+        ranges_3d(pb->net, (const double(*)[3])pb->rx, x[0] * 1000, x[1] * 1000, x[pb->ia] * 1000, d, NULL, NULL);
+        double rk = pb->tau_km[i] - x[pb->it] - d[pb->trx[i]] / 1000;
+        int consistent = worst_timing(&q, x, pb->net->cfg.outlier_sigma, &wz, &wns) < 0;
+        double score = c2 + 2 * fabs(rk) / OUTLIER_SCALE_KM;
+        int take = consistent ? !have_consistent || score < best_off : !have_consistent && c2 < best_c2;
+        if (!take)
+            continue;
+        have_consistent |= consistent;
+        best_c2 = c2;
+        best_off = score;
+        *worst = i;
+        *ns = rk / C_KM_S * 1e9;
+        *z = fabs(rk) / pb->tsig_km[i];
+    }
+    return 0;
 }
 
 static void eig2(const double c[3], double *l1, double *l2, double *theta);
@@ -661,6 +1158,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     res->method = method;
     res->e = res->n = res->lat = res->lon = NAN;
     res->alt = net->tx_alt_m;
+    res->alt_var = res->vdop = res->crlb_alt = NAN;
     for (int k = 0; k < 3; k++)
         res->cov[k] = res->crlb[k] = NAN;
     res->gdop = res->chi2 = res->source_dbm = NAN;
@@ -670,7 +1168,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     int rc = set_up(net, obs, method, res, &pb);
     if (rc < 0)
         return rc;
-    int p = np_of(&pb), n = pb.nt + pb.nr;
+    int p = np_of(&pb), n = nr_of(&pb);
     /* receivers: every parameter beyond the position needs one more, and the
      * configured minimum holds for the method's own measurements */
     int enough = n >= p && (!pb.use_t || pb.nt >= net->cfg.min_receivers || (pb.use_r && n > p)) &&
@@ -686,7 +1184,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     double xs[8];
     int outside = 0;
     for (;;) {
-        n = pb.nt + pb.nr;
+        n = nr_of(&pb);
         if ((rc = solve(&pb, xs, res->cov)) < 0)
             return rc;
         if (rc > 0) {
@@ -706,23 +1204,27 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         }
         /* a receiver whose arrival time the others contradict (a multipath
          * or mis-picked peak) is dropped, while five or more remain to tell */
-        int worst = pb.nt > 4 ? worst_timing(&pb, xs, net->cfg.outlier_sigma) : -1;
+        double wz = 0, wns = 0;
+        int worst = pb.nt > 4 ? worst_timing(&pb, xs, net->cfg.outlier_sigma, &wz, &wns) : -1;
         if (worst < 0)
             break;
+        /* 3-D: with few spare residuals one bad arrival time pulls the fit
+         * so that another receiver can show the largest residual: the one
+         * dropped is the one without which the others agree best */
+        if (pb.ia >= 0 && (rc = leave_one_out(&pb, &worst, &wz, &wns)) < 0)
+            return rc;
         res->timed &= ~(1ull << pb.trx[worst]);
-        for (int k = worst; k + 1 < pb.nt; k++) {
-            pb.trx[k] = pb.trx[k + 1];
-            pb.tau_km[k] = pb.tau_km[k + 1];
-            pb.tsig_km[k] = pb.tsig_km[k + 1];
-        }
-        pb.nt--;
+        res->rejected |= 1ull << pb.trx[worst];
+        res->reject_z[pb.trx[worst]] = wz;
+        res->reject_ns[pb.trx[worst]] = wns;
+        drop_timing(&pb, worst);
     }
     used = res->timed | res->leveled;
     res->n_receivers = 0;
     for (int r = 0; r < net->R; r++)
         res->n_receivers += (int)(used >> r & 1);
     res->used = used;
-    double f[2 * HD_MAX_STATIONS];
+    double f[MAXROWS];
     eval_problem(&pb, xs, f, NULL);
     res->chi2 = 0;
     for (int i = 0; i < n; i++)
@@ -732,17 +1234,26 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     res->n = xs[1] * 1000;
     hd_locate_to_geo(net, res->e, res->n, &res->lat, &res->lon);
     res->gdop = gdop_of(&pb, xs);
+    double ceh = NAN, cnh = NAN;
+    if (pb.ia >= 0) {
+        res->alt = xs[pb.ia] * 1000;
+        if (height_cov(&pb, xs, &res->alt_var, &ceh, &cnh) < 0)
+            res->alt_var = NAN;
+        res->vdop = vdop_of(&pb, xs);
+    }
     if (pb.use_r)
         res->source_dbm = xs[pb.ir];
     if (pb.fit_gamma)
         res->exponent = xs[pb.ig];
-    hd_locate_crlb(net, obs, res, res->e, res->n, 0, res->crlb);
+    hd_locate_crlb_3d(net, obs, res, res->e, res->n, 0, res->crlb, &res->crlb_alt);
     if (net->cfg.scale_by_chi2 && net->cfg.legacy_scale) {
         /* before model format 3: the posterior mean of the variance factor
          * alone, with a fixed tail */
-        if (res->dof > 0)
+        if (res->dof > 0) {
             for (int k = 0; k < 3; k++)
                 res->cov[k] *= (res->chi2 + 4.0) / (res->dof + 4.0);
+            res->alt_var *= (res->chi2 + 4.0) / (res->dof + 4.0);
+        }
         res->nu = pb.use_t ? net->cfg.tail_nu : 0;
     } else if (net->cfg.scale_by_chi2) {
         /* the residuals measure the event's own error scale. The modelled
@@ -758,6 +1269,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         double s2 = res->dof > 0 ? (res->chi2 + nu0) / (res->dof + nu0) : 1;
         for (int k = 0; k < 3; k++)
             res->cov[k] *= s2 * nu / (nu - 2);
+        res->alt_var *= s2 * nu / (nu - 2);
         res->nu = nu;
     } else {
         /* a fixed heavy tail (multipath) where time differences are used;
@@ -785,7 +1297,13 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
 int hd_locate_crlb(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e, double n,
                    int with_model, double cov[3])
 {
-    problem pb = {.net = net};
+    return hd_locate_crlb_3d(net, obs, res, e, n, with_model, cov, NULL);
+}
+
+int hd_locate_crlb_3d(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e,
+                      double n, int with_model, double cov[3], double *var_alt)
+{
+    problem pb = {.net = net, .ia = -1};
     set_positions(net, obs, &pb);
     pb.use_t = res->timed != 0;
     pb.use_r = res->leveled != 0;
@@ -803,11 +1321,23 @@ int hd_locate_crlb(const hd_locate_net *net, const hd_locate_obs *obs, const hd_
     pb.it = pb.use_t ? k++ : -1;
     pb.ir = pb.use_r ? k++ : -1;
     pb.ig = -1;
-    double x[8] = {e / 1000, n / 1000, 0, 0};
-    if (pb.nt + pb.nr < np_of(&pb) || position_cov(&pb, x, cov) < 0) {
+    double x[8] = {e / 1000, n / 1000, 0, 0, 0, 0, 0, 0};
+    if (res->alt_obs_sigma_m > 0) { /* 3-D: the height a parameter, its observation a pseudo-measurement */
+        pb.ia = k++;
+        pb.na = 1;
+        pb.alt_km = res->alt_obs_m / 1000;
+        pb.asig_km = res->alt_obs_sigma_m / 1000;
+        x[pb.ia] = (isfinite(res->alt) ? res->alt : res->alt_obs_m) / 1000;
+    }
+    if (var_alt)
+        *var_alt = NAN;
+    if (nr_of(&pb) < np_of(&pb) || position_cov(&pb, x, cov) < 0) {
         cov[0] = cov[1] = cov[2] = NAN;
         return hd_error(HD_EDATA, "no bound: the receivers do not fix a position");
     }
+    double ceh, cnh;
+    if (var_alt && pb.ia >= 0 && height_cov(&pb, x, var_alt, &ceh, &cnh) < 0)
+        *var_alt = NAN;
     return 0;
 }
 

@@ -71,13 +71,23 @@ typedef struct {
     const double *delay_s, *sigma_s;
     const uint8_t *tmask;
     const double *rx_lat, *rx_lon;   /* [R] the event's own receiver positions (buses), or NULL */
+    /* The transmitter's height observed (an aircraft's barometric altitude,
+     * a ground transmitter's terrain height): alt_m ellipsoidal with 1-sigma
+     * alt_sigma_m > 0 makes the problem 3-D (east, north, height, with the
+     * observation as a pseudo-measurement). alt_sigma_m 0 (or NaN): the
+     * height is localize.tx_alt_m, fixed, as before. */
+    double alt_m, alt_sigma_m;
 } hd_locate_obs;
 
 typedef struct {
     int status;                      /* hd_loc_status */
     int method;                      /* hd_locate_method */
     double e, n;                     /* metres in net->frame */
-    double lat, lon, alt;
+    double lat, lon, alt;            /* alt: the fitted height (3-D), else localize.tx_alt_m */
+    double alt_var;                  /* 3-D: the height's variance (m², scaled as cov), NaN in 2-D */
+    double alt_obs_m, alt_obs_sigma_m; /* 3-D: the height observation used (sigma 0: none, 2-D) */
+    double vdop;                     /* 3-D: vertical dilution of precision (NaN in 2-D) */
+    double crlb_alt;                 /* 3-D: the bound on the height's variance (m²) */
     double cov[3];                   /* ee, en, nn (m²) */
     double nu;                       /* the predictive's shape: a Student-t with nu
                                         degrees of freedom (> 2) and covariance cov;
@@ -98,7 +108,16 @@ typedef struct {
     double toa_var_meas[HD_MAX_STATIONS]; /* TDOA: the same without the model error term */
     uint64_t timed;                  /* TDOA receivers */
     uint64_t leveled;                /* RSS receivers */
+    /* receivers dropped as timing outliers (bit r; timed no longer has them),
+     * with the reason: the residual of their arrival time against the
+     * others' fit (ns) and its leverage-standardised size (sigma) */
+    uint64_t rejected;
+    double reject_ns[HD_MAX_STATIONS], reject_z[HD_MAX_STATIONS];
 } hd_locate_result;
+
+/* The reason receiver r was rejected, in words ("" when it was not):
+ * "timing residual 2013 ns (41.2 sigma) against the other receivers". */
+void hd_locate_reject_reason(const hd_locate_result *res, int r, char *buf, int size);
 
 /* Locate one event by net->cfg.method (tdoa, rss or hybrid). Always fills
  * res->status; returns < 0 only for invalid arguments or memory. */
@@ -109,6 +128,11 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
  * with_model: include the model-error term of the timing variances. */
 int hd_locate_crlb(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e, double n,
                    int with_model, double cov[3]);
+
+/* The same, and in 3-D (res observed the height) the bound on the height's
+ * variance (m², NaN in 2-D; var_alt may be NULL). */
+int hd_locate_crlb_3d(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e,
+                      double n, int with_model, double cov[3], double *var_alt);
 
 /* The TDOA model's first step alone: per-receiver relative arrival times
  * toa_s[R] (mean 0 over the timed set, bits in *timed) and variances
