@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/table.h"
 #include "core/util.h"
 #include "h5/h5.h"
 #include "capture/event.h"
@@ -28,7 +29,6 @@ void hd_cmd_info_usage(FILE *out)
 
 static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *op)
 {
-    (void)op;
     if (info->type != H5O_TYPE_DATASET)
         return 0;
     hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
@@ -61,12 +61,66 @@ static herr_t visit(hid_t obj, const char *name, const H5O_info_t *info, void *o
     char *units = NULL;
     if (H5Aexists(d, "units") > 0)
         hd_h5_read_attr_str(d, "units", &units);
-    printf("  /%-28s %-22s %-8s %s\n", name, shape, tname, units ? units : "");
+    char path[1100];
+    snprintf(path, sizeof path, "/%s", name);
+    const char *row[4] = {path, shape, tname, units ? units : ""};
+    int rc = hd_table_add(op, row);
     free(units);
     H5Tclose(ty);
     H5Sclose(sp);
     H5Dclose(d);
-    return 0;
+    return rc < 0 ? -1 : 0;
+}
+
+static void print_table(hd_table *t, const char *align)
+{
+    char *text = NULL;
+    if (hd_table_format(t, "  ", "  ", align, &text) == 0)
+        fputs(text, stdout);
+    free(text);
+    hd_table_release(t);
+}
+
+/* the receivers' ids, names, positions, drivers, clocks: widths from the data */
+static void receivers_table(hid_t f)
+{
+    static const char *cols[] = {"id", "name", "driver", "clock"};
+    char **s[4] = {NULL};
+    hsize_t n[4] = {0}, nr = 0;
+    double *lat = NULL, *lon = NULL;
+    int rank;
+    hsize_t dims[8];
+    if (H5Lexists(f, "receivers", H5P_DEFAULT) <= 0 || H5Lexists(f, "receivers/id", H5P_DEFAULT) <= 0)
+        return;
+    for (int k = 0; k < 4; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "receivers/%s", cols[k]);
+        if (H5Lexists(f, name, H5P_DEFAULT) > 0 && hd_h5_read_strings(f, name, &s[k], &n[k]) < 0)
+            s[k] = NULL, n[k] = 0;
+    }
+    nr = n[0];
+    if (hd_h5_read(f, "receivers/lat", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&lat) < 0 || dims[0] != nr ||
+        hd_h5_read(f, "receivers/lon", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&lon) < 0 || dims[0] != nr)
+        goto done;
+    hd_table t;
+    hd_table_init(&t, 6);
+    const char *head[6] = {"ID", "NAME", "LAT", "LON", "DRIVER", "CLOCK"};
+    hd_table_add(&t, head);
+    for (hsize_t i = 0; i < nr; i++) {
+        char la[32], lo[32];
+        snprintf(la, sizeof la, "%.5f", lat[i]);
+        snprintf(lo, sizeof lo, "%.5f", lon[i]);
+        const char *row[6] = {s[0][i], i < n[1] ? s[1][i] : "", la, lo, i < n[2] ? s[2][i] : "", i < n[3] ? s[3][i] : ""};
+        hd_table_add(&t, row);
+    }
+    printf("\nReceivers:\n");
+    print_table(&t, "llrrll");
+done:
+    for (int k = 0; k < 4; k++)
+        if (s[k])
+            hd_h5_free_strings(s[k], n[k]);
+    free(lat);
+    free(lon);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -211,7 +265,11 @@ static int info_one(const char *path)
         printf("  inputs            %d file(s)\n", n_in);
     hd_h5_free_strings(inputs, (hsize_t)n_in);
     printf("\nDatasets:\n");
-    H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, NULL);
+    hd_table t;
+    hd_table_init(&t, 4);
+    H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit, &t);
+    print_table(&t, NULL);
+    receivers_table(f);
     if (strcmp(format, HD_FORMAT_CAPTURES) == 0)
         captures_summary(f);
     else if (strcmp(format, HD_FORMAT_FEATURES) == 0)

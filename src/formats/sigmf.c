@@ -125,13 +125,42 @@ int hd_sigmf_meta_format(const hd_sigmf_meta *m, char **out)
                              "heimdall:clock_rate_hz", m->clock_rate_hz, "annotations");
     if (!root)
         return hd_error(HD_EINVAL, "cannot build the SigMF metadata");
-    if (m->has_geo && isfinite(m->lat) && isfinite(m->lon))
-        json_object_set_new(json_object_get(root, "global"), "core:geolocation",
-                            json_pack("{s:s,s:[f,f,f]}", "type", "Point", "coordinates", m->lon, m->lat,
-                                      isfinite(m->alt_m) ? m->alt_m : 0.0));
-    *out = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    /* rates and times are written with 17 digits (they must read back
+     * exactly); the position is rounded to 1e-7 degree (1 cm) and 1 mm and
+     * written with 12 digits, so 11.434 reads 11.434, not 11.433999999999999:
+     * jansson has one precision per dump, so the geolocation is dumped on its
+     * own and put in place of a marker */
+    static const char marker[] = "\"@heimdall-geolocation@\"";
+    json_t *geo = NULL;
+    if (m->has_geo && isfinite(m->lat) && isfinite(m->lon)) {
+        double alt = isfinite(m->alt_m) ? round(m->alt_m * 1e3) / 1e3 : 0.0;
+        geo = json_pack("{s:s,s:[f,f,f]}", "type", "Point", "coordinates", round(m->lon * 1e7) / 1e7,
+                        round(m->lat * 1e7) / 1e7, alt);
+        json_object_set_new(json_object_get(root, "global"), "core:geolocation", json_string("@heimdall-geolocation@"));
+    }
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    char *gtext = geo ? json_dumps(geo, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(root);
-    return *out ? 0 : HD_ENOMEM;
+    json_decref(geo);
+    *out = NULL;
+    if (text && geo && gtext) {
+        char *at = strstr(text, marker);
+        size_t head = at ? (size_t)(at - text) : 0, ml = strlen(marker), gl = strlen(gtext);
+        char *joined = at ? malloc(strlen(text) - ml + gl + 1) : NULL;
+        if (joined) {
+            memcpy(joined, text, head);
+            memcpy(joined + head, gtext, gl);
+            strcpy(joined + head + gl, at + ml);
+        }
+        free(text);
+        text = joined;
+    } else if (geo) {
+        free(text);
+        text = NULL;
+    }
+    free(gtext);
+    *out = text;
+    return *out ? 0 : hd_error(HD_ENOMEM, "out of memory formatting the SigMF metadata");
 }
 
 static void base_of(const char *path, char *base, size_t len)

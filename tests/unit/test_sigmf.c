@@ -34,6 +34,22 @@ int main(void)
     like(json, "\"core:datatype\": \"ci16_le\"", "datatype ci16_le");
     free(json);
 
+    /* coordinates: a readable precision (1e-7 degree), rates still exact */
+    hd_sigmf_meta g = m;
+    g.lat = 45.434, g.lon = 11.433999999999999, g.alt_m = 123.4567891;
+    g.clock_rate_hz = 12001.234567891234;
+    ok(hd_sigmf_meta_format(&g, &json) == 0, "format with a position");
+    like(json, "\"coordinates\":[11.434,45.434,123.457]", "coordinates written as 11.434, 45.434");
+    ok(!strstr(json, "433999"), "no 11.433999999999999");
+    ok(parse(&b, json) == 0 && b.lat == 45.434 && b.lon == 11.434 && b.alt_m == 123.457,
+       "position reads back rounded to 1e-7 degree, 1 mm");
+    ok(b.clock_rate_hz == g.clock_rate_hz, "clock rate still exact (17 digits)");
+    free(json);
+    g.has_geo = 0;
+    ok(hd_sigmf_meta_format(&g, &json) == 0 && !strstr(json, "geolocation") && !strstr(json, "@heimdall"),
+       "no position: no geolocation, no marker left");
+    free(json);
+
     ok(parse(&b, "{\"global\":{\"core:datatype\":\"ci16_le\",\"core:sample_rate\":48000},"
                  "\"captures\":[{\"core:frequency\":7e6,\"core:datetime\":\"2024-03-01T12:00:00.5Z\"}]}") == 0,
        "minimal recording parses");
