@@ -450,7 +450,7 @@ static int prepare(trk *w, const hd_track_fix *fix, const int64_t *idx, int64_t 
         hd_enu_from_geo(enu, f->lat, f->lon, 0, e);
         w->z[k][0] = e[0];
         w->z[k][1] = e[1];
-        double infl = f->nu > 2 ? f->nu / (f->nu - 2) : f->nu > 0 ? HD_TRACK_NU_LOW_INFLATE : 1;
+        double infl = f->nu > 0 && f->nu <= 2 ? HD_TRACK_NU_LOW_INFLATE : 1; /* cov is the t's covariance */
         for (int i = 0; i < 3; i++)
             w->R[k][i] = f->cov[i] * infl;
     }

@@ -15,9 +15,13 @@
  * likelihood, per track when it has at least HD_TRACK_LEARN_MIN usable fixes,
  * else one value pooled over the shorter tracks.
  *
- * Fixes: a fix with a Student-t predictive (nu > 2) enters with its
- * covariance times nu / (nu − 2), the t's own covariance; nu in (0, 2] (no
- * variance) with HD_TRACK_NU_LOW_INFLATE times. A fix whose innovation's
+ * Fixes: a fix's predictive is a Student-t with nu degrees of freedom whose
+ * covariance is cov (localize's convention, locate.h: its ellipses of
+ * probability p have Mahalanobis radius² (nu − 2)((1 − p)^(−2/nu) − 1) under
+ * cov), so a fix enters as the Gaussian of the same covariance, cov itself
+ * (cov is not the t's scale matrix: multiplying by nu / (nu − 2) would count
+ * the tails twice); its heavy tails are left to the gate. nu in (0, 2], a t
+ * without a variance, enters with cov times HD_TRACK_NU_LOW_INFLATE. A fix whose innovation's
  * Mahalanobis distance exceeds gate_sigma is gated out (its reason recorded);
  * in the learning likelihood a gated fix counts as if it lay on the gate.
  * Every event gets a smoothed state once its track has one usable fix (the

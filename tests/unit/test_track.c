@@ -281,7 +281,7 @@ static void test_bad_input(void)
     ok(hypot(e - truth[0][0], n - truth[0][1]) < 100, "the event before the first usable fix: extrapolated backwards");
     hd_track_result_release(&a);
 
-    /* a single-event track; its Student-t fix inflated by nu/(nu-2) */
+    /* a single-event track; a Student-t fix enters with its covariance */
     const double cov1[3] = {400, 100, 900};
     set_fix(&h[0], 0, 0, 10, 20, cov1, 4);
     ok(hd_track_run(&a, h, 1, &c) == 0, "a single-event track: run");
@@ -289,8 +289,12 @@ static void test_bad_input(void)
     double e1, n1;
     enu_of(a.pt[0].lat, a.pt[0].lon, &e1, &n1);
     ok(fabs(e1 - 10) < 1e-3 && fabs(n1 - 20) < 1e-3, "its state is the fix");
-    is_double(a.pt[0].cov[0], 800, 1e-6, "its covariance the fix's times nu/(nu-2) = 2 (east²)");
-    is_double(a.pt[0].cov[1], 200, 1e-6, "(east·north)");
+    is_double(a.pt[0].cov[0], 400, 1e-6, "its covariance the Student-t fix's covariance (east²)");
+    is_double(a.pt[0].cov[1], 100, 1e-6, "(east·north)");
+    hd_track_result_release(&a);
+    h[0].nu = 2;
+    hd_track_run(&a, h, 1, &c);
+    is_double(a.pt[0].cov[0], 400 * HD_TRACK_NU_LOW_INFLATE, 1e-6, "nu 2 (no variance): inflated");
     ok(all_finite(&a), "no NaN from one event");
     hd_track_result_release(&a);
 
