@@ -50,7 +50,9 @@ void hd_cmd_track_usage(FILE *out)
             "constant acceleration), accel_sigma_mps2 0 (the process noise: white\n"
             "acceleration of density sigma² x 1 s, white jerk for ca; 0: learnt by\n"
             "maximum likelihood of the innovations, per track of >= %d usable fixes, pooled\n"
-            "over the shorter ones), gate_sigma 4 (0: no gate).\n"
+            "over the shorter ones), gate_sigma 4 (0: no gate), fix_error_tau_s 0 (> 0: the\n"
+            "fixes' errors correlated over this time, a Gauss-Markov error in the state,\n"
+            "of sd fix_error_sigma_m, 0: learnt over all tracks; POWDER: 40 s).\n"
             "\n"
             "Options:\n"
             "      --truth FILE      the features file with /truth and /events (times, ids)\n",
@@ -177,6 +179,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
     else
         hd_info("process noise learnt on %lld tracks%s%.3g m/s²", (long long)learnt,
                 isfinite(r.pooled_sigma) ? "; the others pooled: " : "", isfinite(r.pooled_sigma) ? r.pooled_sigma : 0.0);
+    if (cfg->track.fix_error_tau_s > 0)
+        hd_info("the fixes' correlated error: %.0f m over %.0f s (%s)", r.trk && r.n_tracks ? r.trk[0].fix_error_sigma : 0.0,
+                cfg->track.fix_error_tau_s, cfg->track.fix_error_sigma_m > 0 ? "configured" : "learnt over all tracks");
     if (in.truth_lat)
         print_score(&in, &r);
     if (kind == OUT_GEOJSON)

@@ -193,6 +193,8 @@ static const key_def keys[] = {
     {"track.model", K_ENUM, C(track.model), 0, 0, 0, 0, "cv", &E_TRACK_MODEL},
     {"track.accel_sigma_mps2", K_DOUBLE, C(track.accel_sigma_mps2), 0, 0, 0, 1e4, "0", NULL},
     {"track.gate_sigma", K_DOUBLE, C(track.gate_sigma), 0, 0, 0, 1e6, "4", NULL},
+    {"track.fix_error_tau_s", K_DOUBLE, C(track.fix_error_tau_s), 0, 0, 0, 1e7, "0", NULL},
+    {"track.fix_error_sigma_m", K_DOUBLE, C(track.fix_error_sigma_m), 0, 0, 0, 1e7, "0", NULL},
 };
 
 /* Station records. NAN defaults are filled from the clock kind. */

@@ -190,6 +190,8 @@ typedef struct {
     int model;                   /* hd_track_model: constant velocity or nearly constant acceleration */
     double accel_sigma_mps2;     /* process noise (white acceleration, cv; white jerk, ca, per s); 0: learnt */
     double gate_sigma;           /* a fix whose innovation is beyond this many sigma is gated out; 0: no gate */
+    double fix_error_tau_s;      /* the fixes' errors correlated over this time (a Gauss–Markov state); 0: white */
+    double fix_error_sigma_m;    /* that error's standard deviation; 0: learnt */
 } hd_track_cfg;
 
 typedef struct {

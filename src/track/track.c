@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAXN 6
+#define MAXN 8
+#define MM (MAXN * MAXN)
 #define EARTH_R 6371008.8
 
 static const char *const reason_names[HD_TRACK_REASON_COUNT] = {
@@ -96,10 +97,11 @@ static void chol_solve(const double *l, double *b, int n)
 /* ---- the motion model ------------------------------------------------------- */
 
 /* Transition F and process noise Q over dt (may be negative: |dt| in Q) for
- * the state (e, n, ve, vn[, ae, an]) */
-static void model_fq(int model, double dt, double q, double *F, double *Q)
+ * the state (e, n, ve, vn[, ae, an][, be, bn]) at density q; the fixes'
+ * correlated error b (when bi >= 0) a Gauss–Markov process of time constant
+ * tau and variance sb2 (backwards in time too: it is stationary) */
+static void model_fq(int model, int n, int bi, double tau, double sb2, double dt, double q, double *F, double *Q)
 {
-    int n = model == HD_TRACK_CA ? 6 : 4;
     memset(F, 0, sizeof(double) * (size_t)(n * n));
     memset(Q, 0, sizeof(double) * (size_t)(n * n));
     for (int i = 0; i < n; i++)
@@ -124,6 +126,12 @@ static void model_fq(int model, double dt, double q, double *F, double *Q)
             Q[p * n + v] = Q[v * n + p] = q * a * a / 2;
             Q[v * n + v] = q * a;
         }
+        if (bi >= 0) {
+            int b = bi + ax;
+            double rho = exp(-a / tau);
+            F[b * n + b] = rho;
+            Q[b * n + b] = sb2 * (1 - rho * rho);
+        }
     }
 }
 
@@ -132,6 +140,9 @@ static void model_fq(int model, double dt, double q, double *F, double *Q)
 typedef struct {
     int64_t m;                   /* points */
     int n, model;
+    int bi;                      /* index of the fixes' correlated error in the state; -1: none */
+    double tau, sb2;             /* its time constant (s) and variance (m²) */
+    double sigma;                /* its process noise while the fix error is learnt over all tracks */
     double gate2;                /* gate_sigma², 0: none */
     const int64_t *idx;          /* sorted index → input index */
     const hd_track_fix *fix;
@@ -149,7 +160,7 @@ typedef struct {
 static double forward(trk *w, double q)
 {
     const int n = w->n;
-    double F[36], Q[36], T[36];
+    double F[MM], Q[MM], T[MM];
     double ll = 0;
     int started = 0;
     for (int64_t k = 0; k < w->m; k++) {
@@ -169,6 +180,13 @@ static double forward(trk *w, double q)
             Pf[n + 1] = w->R[k][2];
             for (int i = 2; i < n; i++)
                 Pf[i * n + i] = i < 4 ? HD_TRACK_V0_SIGMA * HD_TRACK_V0_SIGMA : HD_TRACK_A0_SIGMA * HD_TRACK_A0_SIGMA;
+            if (w->bi >= 0) /* z = p + b + w: p = z − b − w */
+                for (int a = 0; a < 2; a++) {
+                    int b = w->bi + a;
+                    Pf[a * n + a] += w->sb2;
+                    Pf[b * n + b] = w->sb2;
+                    Pf[a * n + b] = Pf[b * n + a] = -w->sb2;
+                }
             memcpy(xp, xf, sizeof(double) * (size_t)n);
             memcpy(Pp, Pf, sizeof(double) * (size_t)(n * n));
             w->k0 = k;
@@ -176,7 +194,7 @@ static double forward(trk *w, double q)
             continue;
         }
         const double *xprev = &w->xf[(k - 1) * n], *Pprev = &w->Pf[(k - 1) * n * n];
-        model_fq(w->model, w->t[k] - w->t[k - 1], q, F, Q);
+        model_fq(w->model, w->n, w->bi, w->tau, w->sb2, w->t[k] - w->t[k - 1], q, F, Q);
         for (int i = 0; i < n; i++) {
             double s = 0;
             for (int j = 0; j < n; j++)
@@ -193,8 +211,18 @@ static double forward(trk *w, double q)
         if (!valid)
             continue;
         /* innovation */
-        double y0 = w->z[k][0] - xp[0], y1 = w->z[k][1] - xp[1];
-        double s00 = Pp[0] + w->R[k][0], s01 = Pp[1] + w->R[k][1], s11 = Pp[n + 1] + w->R[k][2];
+        /* H: the position plus the fixes' correlated error */
+        const int b0 = w->bi;
+        double hx0 = xp[0] + (b0 >= 0 ? xp[b0] : 0), hx1 = xp[1] + (b0 >= 0 ? xp[b0 + 1] : 0);
+        double PH[MAXN][2] = {{0}};
+        for (int i = 0; i < n; i++) {
+            PH[i][0] = Pp[i * n + 0] + (b0 >= 0 ? Pp[i * n + b0] : 0);
+            PH[i][1] = Pp[i * n + 1] + (b0 >= 0 ? Pp[i * n + b0 + 1] : 0);
+        }
+        double hph00 = PH[0][0] + (b0 >= 0 ? PH[b0][0] : 0), hph01 = PH[0][1] + (b0 >= 0 ? PH[b0][1] : 0),
+               hph11 = PH[1][1] + (b0 >= 0 ? PH[b0 + 1][1] : 0);
+        double y0 = w->z[k][0] - hx0, y1 = w->z[k][1] - hx1;
+        double s00 = hph00 + w->R[k][0], s01 = hph01 + w->R[k][1], s11 = hph11 + w->R[k][2];
         double det = s00 * s11 - s01 * s01;
         if (!(det > 0) || !isfinite(det)) {
             w->gated[k] = 1; /* cannot test it: treat as gated */
@@ -212,17 +240,19 @@ static double forward(trk *w, double q)
         /* K = P Hᵀ S⁻¹ (n×2) */
         double K[MAXN][2];
         for (int i = 0; i < n; i++) {
-            double p0 = Pp[i * n + 0], p1 = Pp[i * n + 1];
+            double p0 = PH[i][0], p1 = PH[i][1];
             K[i][0] = p0 * i00 + p1 * i01;
             K[i][1] = p0 * i01 + p1 * i11;
         }
         for (int i = 0; i < n; i++)
             xf[i] = xp[i] + K[i][0] * y0 + K[i][1] * y1;
         /* Joseph form: (I − KH) P (I − KH)ᵀ + K R Kᵀ */
-        double A[36];
+        double A[MM];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
-                A[i * n + j] = (i == j) - (j == 0 ? K[i][0] : j == 1 ? K[i][1] : 0);
+                A[i * n + j] = (i == j) - (j == 0 || (b0 >= 0 && j == b0)       ? K[i][0]
+                                           : j == 1 || (b0 >= 0 && j == b0 + 1) ? K[i][1]
+                                                                                : 0);
         mat_mul(A, Pp, T, n);
         mat_mul_t(T, A, Pf, n);
         for (int i = 0; i < n; i++)
@@ -241,12 +271,12 @@ static int smooth(trk *w, double q)
 {
     const int n = w->n;
     const int64_t m = w->m, k0 = w->k0;
-    double F[36], Q[36], L[36], X[36], C[36], T[36], dP[36];
+    double F[MM], Q[MM], L[MM], X[MM], C[MM], T[MM], dP[MM];
     memcpy(&w->xs[(m - 1) * n], &w->xf[(m - 1) * n], sizeof(double) * (size_t)n);
     memcpy(&w->Ps[(m - 1) * n * n], &w->Pf[(m - 1) * n * n], sizeof(double) * (size_t)(n * n));
     for (int64_t k = m - 2; k >= k0; k--) {
         const double *Pf = &w->Pf[k * n * n], *Ppn = &w->Pp[(k + 1) * n * n];
-        model_fq(w->model, w->t[k + 1] - w->t[k], q, F, Q);
+        model_fq(w->model, w->n, w->bi, w->tau, w->sb2, w->t[k + 1] - w->t[k], q, F, Q);
         if (cholesky(Ppn, L, n) < 0)
             return hd_error(HD_EDATA, "track smoother: a predicted covariance is not positive definite");
         mat_mul(F, Pf, X, n); /* X = F Pf; solve Pp X' = F Pf: X' = Cᵀ */
@@ -273,7 +303,7 @@ static int smooth(trk *w, double q)
     }
     /* before the first usable fix: the first smoothed state extrapolated backwards */
     for (int64_t k = k0 - 1; k >= 0; k--) {
-        model_fq(w->model, w->t[k] - w->t[k0], q, F, Q);
+        model_fq(w->model, w->n, w->bi, w->tau, w->sb2, w->t[k] - w->t[k0], q, F, Q);
         const double *x0 = &w->xs[k0 * n], *P0 = &w->Ps[k0 * n * n];
         for (int i = 0; i < n; i++) {
             double s = 0;
@@ -296,39 +326,72 @@ static double q_of(double sigma)
     return sigma * sigma;
 }
 
-/* Golden-section search of log(sigma) on [1e-3, 1e2] maximising the summed
- * log-likelihood of the tracks w[0…nw) */
-static double learn(trk *const *w, int nw, int model)
+/* the tracks' summed log-likelihood at process noise sigma (< 0: each its
+ * own) and correlated fix error sb */
+static double ll_at(trk *const *w, int nw, double sigma, double sb)
 {
-    (void)model;
-    const double g = 0.5 * (sqrt(5.0) - 1);
-    double a = log(1e-3), b = log(1e2);
-    double c = b - g * (b - a), d = a + g * (b - a);
-    double fc = 0, fd = 0;
+    double ll = 0;
     for (int i = 0; i < nw; i++) {
-        fc += forward(w[i], q_of(exp(c)));
-        fd += forward(w[i], q_of(exp(d)));
+        if (w[i]->bi >= 0)
+            w[i]->sb2 = sb * sb;
+        ll += forward(w[i], q_of(sigma >= 0 ? sigma : w[i]->sigma));
     }
+    return ll;
+}
+
+/* Golden-section search of the log of parameter `which` (0 sigma, 1 sb) on
+ * [lo, hi] maximising the summed log-likelihood, the other held */
+static double golden(trk *const *w, int nw, int which, double lo, double hi, double sigma, double sb)
+{
+    const double g = 0.5 * (sqrt(5.0) - 1);
+    double a = log(lo), b = log(hi);
+    double c = b - g * (b - a), d = a + g * (b - a);
+#define F_AT(u) (which ? ll_at(w, nw, sigma, exp(u)) : ll_at(w, nw, exp(u), sb))
+    double fc = F_AT(c), fd = F_AT(d);
     for (int it = 0; it < 40 && b - a > 1e-3; it++) {
         if (fc > fd) {
             b = d;
             d = c;
             fd = fc;
             c = b - g * (b - a);
-            fc = 0;
-            for (int i = 0; i < nw; i++)
-                fc += forward(w[i], q_of(exp(c)));
+            fc = F_AT(c);
         } else {
             a = c;
             c = d;
             fc = fd;
             d = a + g * (b - a);
-            fd = 0;
-            for (int i = 0; i < nw; i++)
-                fd += forward(w[i], q_of(exp(d)));
+            fd = F_AT(d);
         }
     }
+#undef F_AT
     return exp(0.5 * (a + b));
+}
+
+/* Maximum likelihood of what the config leaves to learn: the process noise
+ * (accel_sigma_mps2 0) and the fixes' correlated error (fix_error_sigma_m 0
+ * with fix_error_tau_s > 0), alternately */
+static void learn(trk *const *w, int nw, const hd_track_cfg *cfg, double *sigma, double *sb)
+{
+    int lq = cfg->accel_sigma_mps2 == 0, lb = w[0]->bi >= 0 && cfg->fix_error_sigma_m == 0;
+    *sigma = lq ? 0.3 : cfg->accel_sigma_mps2;
+    *sb = w[0]->bi < 0 ? 0 : lb ? 50 : cfg->fix_error_sigma_m;
+    for (int round = 0; round < (lq && lb ? 3 : 1); round++) {
+        if (lq)
+            *sigma = golden(w, nw, 0, 1e-3, 1e2, *sigma, *sb);
+        if (lb)
+            *sb = golden(w, nw, 1, 1, 1e4, *sigma, *sb);
+    }
+}
+
+static double median_of(double *v, int n)
+{
+    for (int a = 1; a < n; a++)
+        for (int b = a; b > 0 && v[b - 1] > v[b]; b--) {
+            double t = v[b];
+            v[b] = v[b - 1];
+            v[b - 1] = t;
+        }
+    return n == 0 ? NAN : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static int fix_reason(const hd_track_fix *f)
@@ -413,12 +476,15 @@ static void free_trk(trk *w)
 static int prepare(trk *w, const hd_track_fix *fix, const int64_t *idx, int64_t m, const hd_track_cfg *cfg,
                    hd_track_info *info, hd_enu *enu)
 {
-    int n = cfg->model == HD_TRACK_CA ? 6 : 4;
+    int base = cfg->model == HD_TRACK_CA ? 6 : 4, n = base + (cfg->fix_error_tau_s > 0 ? 2 : 0);
     int rc = alloc_trk(w, m, n);
     if (rc < 0)
         return rc;
     w->m = m;
     w->n = n;
+    w->bi = cfg->fix_error_tau_s > 0 ? base : -1;
+    w->tau = cfg->fix_error_tau_s;
+    w->sb2 = cfg->fix_error_sigma_m * cfg->fix_error_sigma_m;
     w->model = cfg->model;
     w->gate2 = cfg->gate_sigma * cfg->gate_sigma;
     w->idx = idx;
@@ -480,7 +546,7 @@ static void emit(const trk *w, const hd_enu *enu, hd_track_point *pt, hd_track_i
         p->ve = p->vn = p->speed_mps = p->speed_sd_mps = NAN;
         for (int i = 0; i < 3; i++)
             p->cov[i] = p->cov_v[i] = p->filt_cov[i] = NAN;
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < MAXN; i++)
             p->state[i] = NAN;
         for (int i = 0; i < 36; i++)
             p->state_cov[i] = NAN;
@@ -520,11 +586,12 @@ static void emit(const trk *w, const hd_enu *enu, hd_track_point *pt, hd_track_i
 int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const hd_track_cfg *cfg)
 {
     memset(out, 0, sizeof *out);
-    out->pooled_sigma = NAN;
+    out->pooled_sigma = out->pooled_fix_error = NAN;
     if (n < 0 || (n > 0 && !fix))
         return hd_error(HD_EINVAL, "track: no fixes given");
     if (!(cfg->max_gap_s > 0) || !(cfg->accel_sigma_mps2 >= 0) || !(cfg->gate_sigma >= 0) ||
-        (cfg->model != HD_TRACK_CV && cfg->model != HD_TRACK_CA))
+        !(cfg->fix_error_tau_s >= 0) ||
+        !(cfg->fix_error_sigma_m >= 0) || (cfg->model != HD_TRACK_CV && cfg->model != HD_TRACK_CA))
         return hd_error(HD_EINVAL, "track: max_gap_s must be > 0, accel_sigma_mps2 and gate_sigma >= 0, model cv or ca");
     int rc = 0, nt = 0, nshort = 0, nlearnt = 0;
     double *learnt = NULL;
@@ -558,7 +625,7 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
     }
     out->n_tracks = nt;
     out->n = n;
-    out->dim = cfg->model == HD_TRACK_CA ? 6 : 4;
+    out->dim = (cfg->model == HD_TRACK_CA ? 6 : 4) + (cfg->fix_error_tau_s > 0 ? 2 : 0);
     int t = -1;
     for (int64_t i = 0; i < n; i++) {
         const hd_track_fix *f = &fix[idx[i]], *p = i > 0 ? &fix[idx[i - 1]] : NULL;
@@ -579,11 +646,12 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
         q->track = t;
     }
     /* prepare; learn per long track, then pooled over the short ones */
-    learnt = hd_calloc((size_t)(nt > 0 ? nt : 1), sizeof *learnt);
+    learnt = hd_calloc((size_t)(2 * (nt > 0 ? nt : 1)), sizeof *learnt);
     if (!learnt) {
         rc = HD_ENOMEM;
         goto fail;
     }
+    int to_learn = cfg->accel_sigma_mps2 == 0 || (cfg->fix_error_tau_s > 0 && cfg->fix_error_sigma_m == 0);
     for (int k = 0; k < nt; k++) {
         hd_track_info *ti = &out->trk[k];
         if ((rc = prepare(&w[k], fix, idx + ti->first, ti->n, cfg, ti, &enu[k])) < 0)
@@ -592,41 +660,72 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
         for (int64_t j = 0; j < ti->n; j++)
             valid += w[k].reason[j] == HD_TRACK_USED;
         ti->accel_sigma = cfg->accel_sigma_mps2;
-        if (cfg->accel_sigma_mps2 > 0)
+        ti->fix_error_sigma = cfg->fix_error_tau_s > 0 ? cfg->fix_error_sigma_m : 0;
+        if (!to_learn)
             continue;
         if (valid >= HD_TRACK_LEARN_MIN) {
             trk *one = &w[k];
-            ti->accel_sigma = learn(&one, 1, cfg->model);
+            learn(&one, 1, cfg, &ti->accel_sigma, &ti->fix_error_sigma);
             ti->learnt = 1;
-            learnt[nlearnt++] = ti->accel_sigma;
+            learnt[nlearnt] = ti->accel_sigma;
+            learnt[nt + nlearnt] = ti->fix_error_sigma;
+            nlearnt++;
         } else if (valid >= 3) {
             shortw[nshort++] = &w[k];
         }
     }
-    if (cfg->accel_sigma_mps2 == 0) {
-        double pooled = NAN;
+    if (to_learn) {
+        double ps = NAN, pb = NAN;
         if (nshort > 0)
-            pooled = learn(shortw, nshort, cfg->model);
-        else if (nlearnt > 0) { /* the median of the long tracks' */
-            for (int a = 1; a < nlearnt; a++)
-                for (int b = a; b > 0 && learnt[b - 1] > learnt[b]; b--) {
-                    double s = learnt[b];
-                    learnt[b] = learnt[b - 1];
-                    learnt[b - 1] = s;
-                }
-            pooled = nlearnt % 2 ? learnt[nlearnt / 2] : 0.5 * (learnt[nlearnt / 2 - 1] + learnt[nlearnt / 2]);
+            learn(shortw, nshort, cfg, &ps, &pb);
+        else if (nlearnt > 0) { /* the medians of the long tracks' */
+            ps = median_of(learnt, nlearnt);
+            pb = median_of(learnt + nt, nlearnt);
         }
-        out->pooled_sigma = pooled;
+        out->pooled_sigma = ps;
+        out->pooled_fix_error = pb;
         for (int k = 0; k < nt; k++)
             if (!out->trk[k].learnt) {
-                out->trk[k].accel_sigma = isfinite(pooled) ? pooled : 1.0;
-                out->trk[k].learnt = isfinite(pooled) ? 2 : 0;
+                hd_track_info *ti = &out->trk[k];
+                if (cfg->accel_sigma_mps2 == 0)
+                    ti->accel_sigma = isfinite(ps) ? ps : 1.0;
+                if (cfg->fix_error_tau_s > 0 && cfg->fix_error_sigma_m == 0)
+                    ti->fix_error_sigma = isfinite(pb) ? pb : 50.0;
+                ti->learnt = isfinite(ps) ? 2 : 0;
             }
+    }
+    /* the fixes' correlated error is the localizer's, not the track's: learnt
+     * over all tracks at once (a slow error has few independent values in
+     * one track, and one track's maximum likelihood underestimates it) */
+    if (cfg->fix_error_tau_s > 0 && cfg->fix_error_sigma_m == 0) {
+        trk **all = shortw; /* reused: every track with >= 3 usable fixes */
+        int na = 0;
+        for (int k = 0; k < nt; k++) {
+            int valid = 0;
+            for (int64_t j = 0; j < w[k].m; j++)
+                valid += w[k].reason[j] == HD_TRACK_USED;
+            w[k].sigma = out->trk[k].accel_sigma;
+            if (valid >= 3)
+                all[na++] = &w[k];
+        }
+        double sb = isfinite(out->pooled_fix_error) ? out->pooled_fix_error : 50;
+        for (int round = 0; na > 0 && round < 2; round++) {
+            sb = golden(all, na, 1, 1, 1e4, -1, sb);
+            for (int k = 0; cfg->accel_sigma_mps2 == 0 && k < nt; k++)
+                if (out->trk[k].learnt == 1) {
+                    trk *one = &w[k];
+                    w[k].sigma = out->trk[k].accel_sigma = golden(&one, 1, 0, 1e-3, 1e2, w[k].sigma, sb);
+                }
+        }
+        out->pooled_fix_error = sb;
+        for (int k = 0; k < nt; k++)
+            out->trk[k].fix_error_sigma = sb;
     }
     /* filter, smooth, emit */
     for (int k = 0; k < nt; k++) {
         hd_track_info *ti = &out->trk[k];
         double q = q_of(ti->accel_sigma);
+        w[k].sb2 = ti->fix_error_sigma * ti->fix_error_sigma;
         ti->loglik = forward(&w[k], q);
         if (w[k].k0 >= 0 && (rc = smooth(&w[k], q)) < 0)
             goto fail;

@@ -24,6 +24,12 @@
  * without a variance, enters with cov times HD_TRACK_NU_LOW_INFLATE. A fix whose innovation's
  * Mahalanobis distance exceeds gate_sigma is gated out (its reason recorded);
  * in the learning likelihood a gated fix counts as if it lay on the gate.
+ * Correlated fix errors (fix_error_tau_s > 0): the fixes of a walk err alike
+ * for a while (a model's bias in one neighbourhood); the state then carries
+ * that error b, a Gauss–Markov process of time constant fix_error_tau_s and
+ * standard deviation fix_error_sigma_m (0: learnt with the process noise,
+ * alternately), and a fix measures position + b. The positions' covariance
+ * then includes what the fixes cannot tell apart from b.
  * Every event gets a smoothed state once its track has one usable fix (the
  * events before the first usable fix: the smoothed first state extrapolated
  * backwards). */
@@ -76,7 +82,7 @@ typedef struct {
     double cov_v[3];             /* its covariance (m²/s²) */
     double speed_mps, speed_sd_mps;
     double filt_lat, filt_lon, filt_cov[3]; /* the forward filter's (NaN before the first usable fix) */
-    double state[6], state_cov[36]; /* smoothed ENU state (e, n, ve, vn[, ae, an]) in the track's frame */
+    double state[8], state_cov[64]; /* smoothed ENU state (e, n, ve, vn[, ae, an][, be, bn]) in the track's frame */
 } hd_track_point;
 
 typedef struct {
@@ -88,6 +94,7 @@ typedef struct {
     int n_same_time;             /* events sharing the previous one's time (fused; duplicates skipped) */
     int n_out_of_order;          /* events that came before an earlier one in the input */
     double accel_sigma;          /* the process noise used */
+    double fix_error_sigma;      /* the fixes' correlated error used (m; 0 without fix_error_tau_s) */
     int learnt;                  /* 1: learnt on this track, 2: pooled over the short tracks, 0: configured */
     double loglik;               /* innovation log-likelihood at accel_sigma */
     double lat0, lon0;           /* origin of its ENU frame */
@@ -98,19 +105,14 @@ typedef struct {
     int64_t n;
     hd_track_info *trk;
     int n_tracks;
-    int dim;                     /* state dimension: 4 (cv) or 6 (ca) */
-    double pooled_sigma;         /* the pooled learnt value (NaN: none) */
+    int dim;                     /* state dimension: 4 (cv) or 6 (ca), + 2 with fix_error_tau_s */
+    double pooled_sigma;         /* the pooled learnt process noise (NaN: none) */
+    double pooled_fix_error;     /* and correlated fix error */
 } hd_track_result;
 
 /* Group, filter and smooth n fixes. Errors: HD_EINVAL (a bad config),
  * HD_ENOMEM. Bad fixes are not errors: their reasons say why. */
 int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const hd_track_cfg *cfg);
 void hd_track_result_release(hd_track_result *r);
-
-/* The innovation log-likelihood of one track's fixes (points pt[0…m)
- * of the result's sorting, fixes by pt[i].input) under accel_sigma; for
- * tests and the learning. */
-double hd_track_loglik(const hd_track_fix *fix, const hd_track_point *pt, int64_t m, const hd_track_cfg *cfg,
-                       double accel_sigma);
 
 #endif

@@ -140,8 +140,14 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
     ok $? "and the p95 ($tp95 m) below half the fixes' ($fp95 m)"
     run "$HEIMDALL" track -o "$TMP/pt.jsonl" --truth "$TMP/powder.h5" "$TMP/eval.h5"
     like "$ERR" "scored on 4605 events" "--truth: scored on the 4605 located events, as evaluate"
+    run "$HEIMDALL" track -o "$TMP/pc.h5" --set track.fix_error_tau_s=40 "$TMP/eval.h5"
+    is "$RC" 0 "the fixes' errors correlated over 40 s"
+    diag "$(printf '%s\n' "$ERR" | grep -E 'correlated|tracks:|ratio')"
+    trk=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median \([0-9]*\) m.*/\1/p')
+    [ -n "$fix" ] && [ -n "$trk" ] && [ $((trk * 100)) -le $((fix * 80)) ]
+    ok $? "then the tracks' median ($trk m) is at most 0.8 x the fixes' ($fix m)"
 else
-    skip 7 "datasets/powder not shipped in this tree"
+    skip 9 "datasets/powder not shipped in this tree"
 fi
 
 done_testing

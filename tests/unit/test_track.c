@@ -353,6 +353,79 @@ static void test_ca(void)
        rmse[0]);
 }
 
+static void test_correlated_errors(void)
+{
+    /* fixes whose errors are a Gauss–Markov bias (tau 40 s, 60 m) plus white
+     * 30 m: with fix_error_tau_s the smoother stays calibrated; without, it
+     * is overconfident */
+    const int tracks = 120, m = 100;
+    const double dt = 4, sigma_a = 0.3, tau = 40, sb = 60, cov[3] = {900, 0, 900};
+    hd_track_fix *fix = calloc((size_t)(tracks * m), sizeof *fix);
+    double (*truth)[2] = calloc((size_t)(tracks * m), sizeof *truth);
+    hd_rng rng;
+    hd_rng_init(&rng, 8, 0, 0, 99);
+    double rho = exp(-dt / tau);
+    for (int t = 0; t < tracks; t++) {
+        simulate(&rng, m, dt, sigma_a, cov, fix + t * m, truth + t * m, (int64_t)t * m, t * (m * dt + 1000));
+        double b[2] = {sb * hd_rng_normal(&rng), sb * hd_rng_normal(&rng)};
+        for (int k = 0; k < m; k++) {
+            hd_track_fix *f = &fix[t * m + k];
+            if (k > 0)
+                for (int a = 0; a < 2; a++)
+                    b[a] = rho * b[a] + sb * sqrt(1 - rho * rho) * hd_rng_normal(&rng);
+            double e, n;
+            enu_of(f->lat, f->lon, &e, &n);
+            double v[3] = {e + b[0], n + b[1], 0}, h;
+            hd_enu_to_geo(&frame, v, &f->lat, &f->lon, &h);
+        }
+    }
+    for (int pass = 0; pass < 3; pass++) {
+        hd_track_cfg c = cfg_default();
+        c.accel_sigma_mps2 = pass < 2 ? sigma_a : 0;
+        c.fix_error_tau_s = pass ? tau : 0;
+        c.fix_error_sigma_m = pass == 1 ? sb : 0;
+        c.gate_sigma = 0;
+        hd_track_result r;
+        if (hd_track_run(&r, fix, (int64_t)tracks * m, &c) < 0) {
+            ok(0, "correlated errors: run");
+            continue;
+        }
+        double in1 = 0, in2 = 0, se = 0;
+        int64_t cnt = 0;
+        for (int64_t i = 0; i < r.n; i++) {
+            const hd_track_point *p = &r.pt[i];
+            if (i - r.trk[p->track].first < 10)
+                continue;
+            double e, n;
+            enu_of(p->lat, p->lon, &e, &n);
+            const double *tr = truth[p->input];
+            double d2 = d2_of(e - tr[0], n - tr[1], p->cov);
+            in1 += d2 <= 1;
+            in2 += d2 <= 4;
+            se += (e - tr[0]) * (e - tr[0]) + (n - tr[1]) * (n - tr[1]);
+            cnt++;
+        }
+        in1 *= 100.0 / cnt;
+        in2 *= 100.0 / cnt;
+        const char *what = pass == 0 ? "white model" : pass == 1 ? "bias model, configured" : "bias model, learnt";
+        diag("correlated errors, %s: rmse %.1f m, coverage %.1f/%.1f %%, fix error sigma %.1f m", what,
+             sqrt(se / cnt), in1, in2, r.trk[0].fix_error_sigma);
+        if (pass == 0)
+            ok(in2 < 80, "the white model is overconfident on correlated errors (%.1f %% inside 2-sigma)", in2);
+        else
+            ok(fabs(in1 - 39.3) <= 3 && fabs(in2 - 86.5) <= 3,
+               "%s: coverage %.1f/%.1f %% within 3 points of 39.3/86.5 %%", what, in1, in2);
+        if (pass == 2) {
+            is_double(r.pooled_fix_error, sb, 0.1 * sb, "the correlated error learnt over all tracks within 10 %");
+            is_int(r.dim, 6, "the state carries the bias (6)");
+        }
+        ok(all_finite(&r), "%s: no NaN", what);
+        hd_track_result_release(&r);
+    }
+    free(fix);
+    free(truth);
+}
+
 int main(void)
 {
     hd_enu_init(&frame, LAT0, LON0, 0);
@@ -362,6 +435,7 @@ int main(void)
     test_outlier();
     test_bad_input();
     test_ca();
+    test_correlated_errors();
     done_testing();
     return exit_status();
 }
