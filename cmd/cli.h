@@ -68,6 +68,8 @@ int hd_cmd_featurize(int argc, char **argv);
 void hd_cmd_featurize_usage(FILE *out);
 int hd_cmd_localize(int argc, char **argv);
 void hd_cmd_localize_usage(FILE *out);
+int hd_cmd_track(int argc, char **argv);
+void hd_cmd_track_usage(FILE *out);
 int hd_cmd_evaluate(int argc, char **argv);
 void hd_cmd_evaluate_usage(FILE *out);
 int hd_cmd_verify(int argc, char **argv);

@@ -27,6 +27,7 @@ static const char *const method_names[] = {"tdoa", "rss", "hybrid", "nn", "knn"}
 static const char *const split_names[] = {"none", "month", "time_block"};
 static const char *const arch_names[] = {"set", "mlp"};
 static const char *const act_names[] = {"relu", "gelu"};
+static const char *const track_model_names[] = {"cv", "ca"};
 
 #define NAME_OF(tab, v) ((v) >= 0 && (size_t)(v) < HD_ARRAY_LEN(tab) ? tab[v] : (v) == HD_AS_STATIONS ? "as-stations" : "?")
 const char *hd_driver_name(int d) { return NAME_OF(driver_names, d); }
@@ -65,6 +66,7 @@ static const enum_def E_METHOD = {method_names, 5, 0};
 static const enum_def E_SPLIT = {split_names, 3, 0};
 static const enum_def E_ARCH = {arch_names, 2, 0};
 static const enum_def E_ACT = {act_names, 2, 0};
+static const enum_def E_TRACK_MODEL = {track_model_names, 2, 0};
 
 typedef struct {
     const char *path;         /* dotted, relative to the config (or station record) */
@@ -196,6 +198,13 @@ static const key_def keys[] = {
     {"import.mlat.alt_sigma_m", K_DOUBLE, C(import.mlat.alt_sigma_m), 0, 0, 0.01, 1e5, "120", NULL},
     {"import.mlat.alt_offset_m", K_DOUBLE, C(import.mlat.alt_offset_m), 0, 0, -1e4, 1e4, "0", NULL},
     {"import.mlat.clock_offsets", K_STRING, C(import.mlat.clock_offsets), HD_PATH_LEN, 0, 0, 0, "''", NULL},
+    {"track", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"track.max_gap_s", K_DOUBLE, C(track.max_gap_s), 0, 0, 0.001, 1e9, "60", NULL},
+    {"track.model", K_ENUM, C(track.model), 0, 0, 0, 0, "cv", &E_TRACK_MODEL},
+    {"track.accel_sigma_mps2", K_DOUBLE, C(track.accel_sigma_mps2), 0, 0, 0, 1e4, "0", NULL},
+    {"track.gate_sigma", K_DOUBLE, C(track.gate_sigma), 0, 0, 0, 1e6, "4", NULL},
+    {"track.fix_error_tau_s", K_DOUBLE, C(track.fix_error_tau_s), 0, 0, 0, 1e7, "0", NULL},
+    {"track.fix_error_sigma_m", K_DOUBLE, C(track.fix_error_sigma_m), 0, 0, 0, 1e7, "0", NULL},
 };
 
 /* Station records. NAN defaults are filled from the clock kind. */

@@ -199,6 +199,16 @@ typedef struct {
 typedef struct {
     hd_import_mlat_cfg mlat;
 } hd_import_cfg;
+/* heimdall track: fixes of one transmitter over time, filtered and smoothed */
+typedef enum { HD_TRACK_CV = 0, HD_TRACK_CA = 1 } hd_track_model;
+typedef struct {
+    double max_gap_s;            /* a longer silence starts a new track */
+    int model;                   /* hd_track_model: constant velocity or nearly constant acceleration */
+    double accel_sigma_mps2;     /* process noise (white acceleration, cv; white jerk, ca, per s); 0: learnt */
+    double gate_sigma;           /* a fix whose innovation is beyond this many sigma is gated out; 0: no gate */
+    double fix_error_tau_s;      /* the fixes' errors correlated over this time (a Gauss–Markov state); 0: white */
+    double fix_error_sigma_m;    /* that error's standard deviation; 0: learnt */
+} hd_track_cfg;
 
 typedef struct {
     char path[HD_PATH_LEN];      /* the file loaded, or "<embedded:default.yaml>" */
@@ -213,6 +223,7 @@ typedef struct {
     hd_localize_cfg localize;
     hd_evaluate_cfg evaluate;
     hd_import_cfg import;
+    hd_track_cfg track;
     char *yaml;                  /* the resolved config (hd_config_dump), owned */
 } hd_config;
 

@@ -1,0 +1,232 @@
+/* heimdall track: fixes over time (positions.h5, positions.jsonl, eval.h5)
+ * → tracks filtered and smoothed, as GeoJSON, KML, JSON lines or tracks.h5,
+ * scored against the truth when there is one. */
+#include "cli.h"
+#include "config/config.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/outfile.h"
+#include "core/runinfo.h"
+#include "eval/outputs.h"
+#include "eval/report.h"
+#include "h5/h5.h"
+#include "track/io.h"
+#include "track/track.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hd_cmd_track_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: heimdall track [-c exp.yaml] [--set KEY=VALUE]... [--truth FEATURES.h5]\n"
+            "                      -o OUT.geojson|OUT.kml|OUT.jsonl|OUT.h5 POSITIONS.h5|POSITIONS.jsonl|EVAL.h5\n"
+            "\n"
+            "Follow transmitters over time: the fixes of heimdall localize (positions.h5 or\n"
+            "its JSON lines) or of heimdall evaluate (eval.h5) grouped into tracks (by\n"
+            "transmitter id where the features file has /events/tx_id, then by frequency;\n"
+            "a silence longer than track.max_gap_s starts a new track), each filtered\n"
+            "(Kalman, forward) and smoothed (Rauch-Tung-Striebel, backward) in a local\n"
+            "east-north frame. Every event of a track gets a smoothed state, also the\n"
+            "events without a usable fix. A fix enters as the Gaussian of its covariance\n"
+            "(a Student-t fix's covariance is already the t's); a fix whose innovation\n"
+            "lies beyond track.gate_sigma is gated out as an outlier, its reason kept.\n"
+            "What is written follows -o's extension, as for localize:\n"
+            "  OUT.geojson  a LineString per track, a Point per smoothed state (time,\n"
+            "               speed, heading, the fix's reason) and its 68 %% ellipse as a\n"
+            "               Polygon; with OUT.kml (gx:Track per track: Google Earth's time\n"
+            "               slider plays it; ellipses with TimeStamps) and OUT.jsonl beside it\n"
+            "  OUT.kml, OUT.jsonl  that one alone\n"
+            "  OUT.h5       tracks.h5 (format tracks): per state track, event_index,\n"
+            "               time_ns, lat, lon, cov_enu_m2, velocity_enu_mps, speed_mps,\n"
+            "               state, state_cov, reason, innovation_d2; /tracks per track\n"
+            "With the truth (an eval.h5, or the features file: --truth, or found through\n"
+            "the input's provenance) it prints the median error of the fixes and of the\n"
+            "smoothed tracks on the same events, and the 1-sigma/2-sigma coverage of both.\n"
+            "An eval.h5 carries no times: they come from its features file likewise.\n"
+            "\n"
+            "Config (track:): max_gap_s 60, model cv (constant velocity; ca: nearly\n"
+            "constant acceleration), accel_sigma_mps2 0 (the process noise: white\n"
+            "acceleration of density sigma² x 1 s, white jerk for ca; 0: learnt by\n"
+            "maximum likelihood of the innovations, per track of >= %d usable fixes, pooled\n"
+            "over the shorter ones), gate_sigma 4 (0: no gate), fix_error_tau_s 0 (> 0: the\n"
+            "fixes' errors correlated over this time, a Gauss-Markov error in the state,\n"
+            "of sd fix_error_sigma_m, 0: learnt over all tracks; POWDER: 40 s).\n"
+            "\n"
+            "Options:\n"
+            "      --truth FILE      the features file with /truth and /events (times, ids)\n",
+            HD_TRACK_LEARN_MIN);
+    hd_cli_common_usage(out);
+}
+
+static const char *truth_path;
+
+enum { OUT_GEOJSON, OUT_KML, OUT_JSONL, OUT_H5 };
+static int output_kind(const char *out)
+{
+    const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    if (!dot || (slash && dot < slash))
+        return -1;
+    static const char *const ext[] = {".geojson", ".json", ".kml", ".jsonl", ".h5"};
+    static const int kind[] = {OUT_GEOJSON, OUT_GEOJSON, OUT_KML, OUT_JSONL, OUT_H5};
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (strcmp(dot, ext[i]) == 0)
+            return kind[i];
+    return -1;
+}
+
+static void print_score(const hd_track_input *in, const hd_track_result *r)
+{
+    hd_track_score s;
+    if (hd_track_score_compute(in, r, &s) < 0 || s.n == 0) {
+        hd_info("no truth for these events: not scored");
+        return;
+    }
+    hd_info("scored on %lld events with a fix and the truth%s%s:", (long long)s.n, in->features[0] ? " from " : "",
+            in->features);
+    hd_info("  fixes:  median %.0f m, p95 %.0f m; %.1f %% inside 1-sigma, %.1f %% inside 2-sigma", s.fix_median_m,
+            s.fix_p95_m, 100 * s.fix_cov1, 100 * s.fix_cov2);
+    hd_info("  tracks: median %.0f m, p95 %.0f m; %.1f %% inside 1-sigma, %.1f %% inside 2-sigma (nominal 39.3 / "
+            "86.5 %%); filter alone median %.0f m", s.track_median_m, s.track_p95_m, 100 * s.track_cov1,
+            100 * s.track_cov2, s.filter_median_m);
+    hd_info("  track/fix median ratio %.2f", s.track_median_m / s.fix_median_m);
+    if (s.n_nofix)
+        hd_info("  events without a fix: %lld, the tracks' median error there %.0f m", (long long)s.n_nofix,
+                s.nofix_median_m);
+}
+
+static int run(const hd_cli *cli, hd_config *cfg)
+{
+    hd_track_input in;
+    hd_track_result r;
+    hd_outfile of[3];
+    hd_h5_out h5;
+    int h5_open = 0;
+    memset(of, 0, sizeof of);
+    memset(&r, 0, sizeof r);
+    int kind = output_kind(cli->output);
+    if (kind < 0)
+        return hd_error(HD_ECONFIG, "-o %s: the output kind follows the extension: .geojson (with .kml and .jsonl "
+                        "beside it), .kml, .jsonl or .h5 (tracks.h5)", cli->output);
+    int rc = hd_track_input_read(&in, cli->inputs[0], truth_path);
+    if (rc < 0)
+        return rc;
+    const char *model = cfg->track.model == HD_TRACK_CA ? "ca" : "cv";
+    if ((rc = hd_track_run(&r, in.fix, in.n, &cfg->track)) < 0)
+        goto fail;
+    hd_runinfo_set_events(in.n);
+    char paths[3][1100] = {"", "", ""};
+    if (kind == OUT_GEOJSON) {
+        snprintf(paths[0], sizeof paths[0], "%s", cli->output);
+        hd_eval_beside(cli->output, ".kml", paths[1], sizeof paths[1]);
+        hd_eval_beside(cli->output, ".jsonl", paths[2], sizeof paths[2]);
+    } else if (kind != OUT_H5) {
+        snprintf(paths[kind], sizeof paths[kind], "%s", cli->output);
+    }
+    for (int k = 0; k < 3; k++)
+        if (paths[k][0] && (rc = hd_outfile_open(&of[k], paths[k], cli->force)) < 0)
+            goto fail;
+    if (kind == OUT_H5) {
+        if ((rc = hd_h5_create(&h5, cli->output, cli->force, MPI_COMM_NULL)) < 0)
+            goto fail;
+        h5_open = 1;
+        const char *inputs[2] = {cli->inputs[0], in.features};
+        hd_h5_provenance prov = {.format = HD_FORMAT_TRACKS, .version = HD_TRACKS_VERSION,
+                                 .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
+                                 .n_inputs = in.features[0] ? 2 : 1};
+        if ((rc = hd_track_write_h5(h5.file, &r, model)) < 0 || (rc = hd_h5_write_provenance(&h5, &prov)) < 0)
+            goto fail;
+        h5_open = 0;
+        if ((rc = hd_h5_commit(&h5)) < 0)
+            goto fail;
+    } else {
+        if ((rc = hd_track_write_text(of[0].f, of[1].f, of[2].f, &r, model)) < 0) {
+            hd_error_context(rc, "writing %s", cli->output);
+            goto fail;
+        }
+        for (int k = 0; k < 3; k++)
+            if (paths[k][0] && (rc = hd_outfile_commit(&of[k])) < 0)
+                goto fail;
+    }
+    /* what happened, and what was odd in the input */
+    int64_t reasons[HD_TRACK_REASON_COUNT] = {0}, states = 0, ooo = 0, same = 0, learnt = 0;
+    for (int k = 0; k < r.n_tracks; k++) {
+        for (int q = 0; q < HD_TRACK_REASON_COUNT; q++)
+            reasons[q] += r.trk[k].n_reason[q];
+        ooo += r.trk[k].n_out_of_order;
+        same += r.trk[k].n_same_time;
+        learnt += r.trk[k].learnt == 1;
+    }
+    for (int64_t i = 0; i < r.n; i++)
+        states += r.pt[i].has_state;
+    if (ooo)
+        hd_warn("%lld events came out of time order in %s: sorted by time", (long long)ooo, cli->inputs[0]);
+    if (same)
+        hd_warn("%lld events share their predecessor's time: fused (%lld exact duplicates counted once)",
+                (long long)same, (long long)reasons[HD_TRACK_DUPLICATE]);
+    if (reasons[HD_TRACK_BAD_COV])
+        hd_warn("%lld fixes with a NaN, infinite or not positive definite position or covariance: not used",
+                (long long)reasons[HD_TRACK_BAD_COV]);
+    if (states < r.n)
+        hd_warn("%lld events on tracks without any usable fix: no state", (long long)(r.n - states));
+    hd_info("%lld events in %d tracks (%s, gate %.1f sigma): %lld fixes used, %lld gated as outliers, %lld without a "
+            "position; %lld smoothed states", (long long)r.n, r.n_tracks, model, cfg->track.gate_sigma,
+            (long long)reasons[HD_TRACK_USED], (long long)reasons[HD_TRACK_GATED], (long long)reasons[HD_TRACK_NO_FIX],
+            (long long)states);
+    if (cfg->track.accel_sigma_mps2 > 0)
+        hd_info("process noise %.3g m/s² (configured)", cfg->track.accel_sigma_mps2);
+    else
+        hd_info("process noise learnt on %lld tracks%s%.3g m/s²", (long long)learnt,
+                isfinite(r.pooled_sigma) ? "; the others pooled: " : "", isfinite(r.pooled_sigma) ? r.pooled_sigma : 0.0);
+    if (cfg->track.fix_error_tau_s > 0)
+        hd_info("the fixes' correlated error: %.0f m over %.0f s (%s)", r.trk && r.n_tracks ? r.trk[0].fix_error_sigma : 0.0,
+                cfg->track.fix_error_tau_s, cfg->track.fix_error_sigma_m > 0 ? "configured" : "learnt over all tracks");
+    if (in.truth_lat)
+        print_score(&in, &r);
+    if (kind == OUT_GEOJSON)
+        hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
+    else
+        hd_info("wrote %s", cli->output);
+fail:
+    for (int k = 0; k < 3; k++)
+        hd_outfile_abort(&of[k]);
+    if (h5_open)
+        hd_h5_abort(&h5);
+    hd_track_result_release(&r);
+    hd_track_input_release(&in);
+    return rc;
+}
+
+int hd_cmd_track(int argc, char **argv)
+{
+    /* --truth FILE is this command's own: taken out before the common parser */
+    char **args = malloc(((size_t)argc + 1) * sizeof *args);
+    if (!args)
+        return 1;
+    int n = 0;
+    truth_path = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                args[n++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--truth") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "heimdall track: error: option --truth needs a value\n");
+                free(args);
+                return 2;
+            }
+            truth_path = argv[++i];
+        } else if (strncmp(argv[i], "--truth=", 8) == 0) {
+            truth_path = argv[i] + 8;
+        } else {
+            args[n++] = argv[i];
+        }
+    }
+    args[n] = NULL;
+    int rc = hd_cli_stage("track", n, args, "tracks.geojson", "one positions or evaluation file", run);
+    free(args);
+    return rc;
+}
