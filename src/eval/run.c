@@ -46,6 +46,37 @@ static int drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, f
     return rc;
 }
 
+/* The calibration's part of a block: clock offsets out of the time
+ * differences; receivers it does not know counted and, asked to, masked. */
+static void apply_calibration(hd_run *run, const hd_localize_cfg *cfg, int R, int P, int64_t first, int n,
+                              uint8_t *mask, double *delay, uint8_t *tmask)
+{
+    if (!cfg->calibrated)
+        return;
+    for (int i = 0; i < n; i++) {
+        uint8_t *m = mask + (size_t)i * R;
+        int un = 0;
+        for (int r = 0; r < R; r++)
+            if (m[r] && cfg->rx_uncalibrated[r]) {
+                un++;
+                run->uncalibrated_heard[r]++;
+            }
+        run->n_uncalibrated[first + i] = un;
+        for (int p = 0; p < P; p++) {
+            int a, b;
+            hd_features_pair(R, p, &a, &b);
+            size_t o = (size_t)i * P + p;
+            delay[o] -= cfg->clock_offsets_s[b] - cfg->clock_offsets_s[a];
+            if (cfg->unknown_receivers == HD_UNKNOWN_RX_MASK && (cfg->rx_uncalibrated[a] || cfg->rx_uncalibrated[b]))
+                tmask[o] = 0;
+        }
+        if (cfg->unknown_receivers == HD_UNKNOWN_RX_MASK)
+            for (int r = 0; r < R; r++)
+                if (cfg->rx_uncalibrated[r])
+                    m[r] = 0;
+    }
+}
+
 void hd_run_why(int R, int P, const uint8_t *why, const uint8_t *twhy, char *buf, size_t size)
 {
     int nr[HD_WHY_RX_COUNT] = {0}, np[HD_WHY_PAIR_COUNT] = {0};
@@ -102,6 +133,10 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     run->truth_lat = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->truth_lat);
     run->truth_lon = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->truth_lon);
     run->n_timed = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->n_timed);
+    if (cfg->calibrated && !(run->n_uncalibrated = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->n_uncalibrated))) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
     if (!run->truth_lat || !run->truth_lon || !run->n_timed || !ev || !feat || !mask || !tmask || !delay || !sigma || !run->ev || !run->latency_s || !run->snr_db) {
         rc = HD_ENOMEM;
         goto fail;
@@ -117,6 +152,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
             (rc = drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0 ||
             (why && (rc = hd_features_read_reasons(rd, first, n, why, twhy, NULL)) < 0))
             goto fail;
+        apply_calibration(run, cfg, R, P, first, n, mask, delay, tmask);
         if (nn) { /* the network takes the block at once */
             hd_locate_obs obs[BLOCK];
             hd_locate_result res[BLOCK];
@@ -196,8 +232,35 @@ void hd_run_release(hd_run *run)
     free(run->truth_lat);
     free(run->truth_lon);
     free(run->n_timed);
+    free(run->n_uncalibrated);
     hd_locate_net_release(&run->net);
     memset(run, 0, sizeof *run);
+}
+
+int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int R, int masked, char *buf,
+                                    size_t size)
+{
+    buf[0] = 0;
+    if (!run->n_uncalibrated)
+        return 0;
+    int64_t n = 0;
+    for (int64_t i = 0; i < run->n; i++)
+        n += run->n_uncalibrated[i] > 0;
+    if (!n) {
+        snprintf(buf, size, "calibration: every receiver heard is calibrated");
+        return 0;
+    }
+    size_t o = (size_t)snprintf(buf, size, "calibration: %lld event%s heard receivers it does not know (", (long long)n,
+                                n == 1 ? "" : "s");
+    for (int r = 0, first = 1; r < R; r++)
+        if (run->uncalibrated_heard[r] && o < size) {
+            o += (size_t)snprintf(buf + o, size - o, "%s%s %lld", first ? "" : ", ", st[r].id,
+                                  (long long)run->uncalibrated_heard[r]);
+            first = 0;
+        }
+    if (o < size)
+        snprintf(buf + o, size - o, "), %s", masked ? "masked" : "used uncalibrated");
+    return n;
 }
 
 static const char *const split_dataset[] = {NULL, "splits/month", "splits/time_block"};
@@ -286,6 +349,9 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
     const char *sname = ecfg->split > 0 && ecfg->split < 3 ? split_dataset[ecfg->split] : NULL;
     if (!sname)
         return hd_error(HD_EINVAL, "no split to evaluate by");
+    if (cfg->calibrated)
+        return hd_error(HD_ECONFIG, "a calibration was fitted elsewhere: score it on the whole file "
+                                    "(evaluate.split none); the split refits on the other groups");
     if (method != HD_LOC_RSS && method != HD_LOC_KNN && method != HD_LOC_TDOA && !(method == HD_LOC_NN && pattern))
         return hd_error(HD_EUNSUPPORTED, "evaluate.split works with the methods rss, knn, nn and tdoa, not %s",
                         hd_method_name(method));
