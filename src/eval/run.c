@@ -60,6 +60,7 @@ static void apply_calibration(hd_run *run, const hd_localize_cfg *cfg, int R, in
             if (m[r] && cfg->rx_uncalibrated[r]) {
                 un++;
                 run->uncalibrated_heard[r]++;
+                run->ev[first + i].uncalibrated |= 1ull << r;
             }
         run->n_uncalibrated[first + i] = un;
         for (int p = 0; p < P; p++) {
