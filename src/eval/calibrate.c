@@ -250,31 +250,32 @@ static int solve3(const double A[9], const double v[3], double x[3], double Ai[9
     return 0;
 }
 
-/* Position check: y_er = t_e + a_r + u_er·D_r / c jointly (alternating:
- * the emission times from every receiver's model, then per receiver its
- * offset a_r and D_r by least squares on [1, u_east, u_north]), so that one
- * receiver's wrong position does not leak into the emission times. D_r is
- * the advertised position minus the one the data are consistent with; the
- * report is its opposite. t[E] on entry: the plain fit's emission times. */
-static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, const double *ue, const double *un,
-                              int64_t E, int R, double *t)
+/* Position check: y_er = t_e + a_r + (d_er(p_r + s_r) - d_er(p_r)) / c
+ * jointly, Gauss-Newton on the shift s_r of each receiver from its
+ * advertised position p_r (ranges in the tangent plane: only their change
+ * matters) alternating with the emission times t_e, so that one receiver's
+ * wrong position does not leak into the emission times. t[E] on entry: the
+ * plain fit's emission times. rxe/rxn[E*R], txe/txn[E]: positions (m). */
+static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, const double *rxe, const double *rxn,
+                              const double *txe, const double *txn, int64_t E, int R, double *t)
 {
     const double C = HD_SPEED_OF_LIGHT;
-    double sol[HD_MAX_STATIONS][3], cov[HD_MAX_STATIONS][9];
-    int fit[HD_MAX_STATIONS];
-    for (int r = 0; r < R; r++) {
-        fit[r] = 0;
-        sol[r][0] = sol[r][1] = sol[r][2] = 0;
-    }
-    for (int it = 0; it < 50; it++) {
+    double se[HD_MAX_STATIONS] = {0}, sn[HD_MAX_STATIONS] = {0}, a[HD_MAX_STATIONS] = {0}, cov[HD_MAX_STATIONS][9];
+    int fit[HD_MAX_STATIONS] = {0};
+/* the model's residual of link o (receiver r, event e), metres, and its direction */
+#define LINK(o, r, e, z, ux, uy)                                                                                           do {                                                                                                                       double dxa = txe[e] - rxe[o], dya = txn[e] - rxn[o], dx = dxa - se[r], dy = dya - sn[r];                               double d0 = hypot(dxa, dya), d1 = hypot(dx, dy);                                                                       z = C * (y[o] - t[e]) + d0 - d1;                                                                                       ux = d1 > 1 ? dx / d1 : 0;                                                                                             uy = d1 > 1 ? dy / d1 : 0;                                                                                         } while (0)
+    for (int it = 0; it < 60; it++) {
         for (int r = 0; r < R; r++) {
-            double A[9] = {0}, v[3] = {0};
+            double A[9] = {0}, v[3] = {0}, sol[3];
             int64_t n = 0;
             for (int64_t e = 0; e < E; e++) {
                 size_t o = (size_t)e * R + r;
                 if (!ok[o] || !isfinite(t[e]))
                     continue;
-                double x[3] = {1, ue[o], un[o]}, z = C * (y[o] - t[e]);
+                double z, ux, uy;
+                LINK(o, r, e, z, ux, uy);
+                /* z ≈ a + u·D with D the shift still wrong (current minus consistent) */
+                double x[3] = {1, ux, uy};
                 for (int i = 0; i < 3; i++) {
                     v[i] += x[i] * z;
                     for (int j = 0; j < 3; j++)
@@ -282,10 +283,15 @@ static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, c
                 }
                 n++;
             }
-            fit[r] = n >= 6 && solve3(A, v, sol[r], cov[r]) == 0;
-            if (!fit[r]) { /* an offset alone */
-                sol[r][0] = n ? v[0] / (double)n : 0;
-                sol[r][1] = sol[r][2] = 0;
+            fit[r] = n >= 6 && solve3(A, v, sol, cov[r]) == 0;
+            if (fit[r]) {
+                a[r] = sol[0];
+                double step = hypot(sol[1], sol[2]), lim = 5000; /* a damped step */
+                double f = step > lim ? lim / step : 1;
+                se[r] -= f * sol[1];
+                sn[r] -= f * sol[2];
+            } else {
+                a[r] = n ? v[0] / (double)n : 0;
             }
         }
         for (int64_t e = 0; e < E; e++) {
@@ -294,7 +300,8 @@ static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, c
             for (int r = 0; r < R; r++) {
                 size_t o = (size_t)e * R + r;
                 if (ok[o]) {
-                    s += y[o] - (sol[r][0] + ue[o] * sol[r][1] + un[o] * sol[r][2]) / C;
+                    double dxa = txe[e] - rxe[o], dya = txn[e] - rxn[o];
+                    s += y[o] - (a[r] + hypot(dxa - se[r], dya - sn[r]) - hypot(dxa, dya)) / C;
                     n++;
                 }
             }
@@ -313,17 +320,22 @@ static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, c
             int k = 0;
             for (int q = 0; q < R; q++)
                 k += ok[(size_t)e * R + q];
-            double res = C * (y[o] - t[e]) - (sol[r][0] + ue[o] * sol[r][1] + un[o] * sol[r][2]);
+            double z, ux, uy;
+            LINK(o, r, e, z, ux, uy);
+            (void)ux;
+            (void)uy;
+            double res = z - a[r];
             ss += res * res * (k > 1 ? (double)k / (k - 1) : 1);
             n++;
         }
         double sm = n > 3 ? sqrt(ss / (double)(n - 3)) : NAN;
-        c->disp_east_m[r] = -sol[r][1];
-        c->disp_north_m[r] = -sol[r][2];
-        c->disp_m[r] = hypot(sol[r][1], sol[r][2]);
+        c->disp_east_m[r] = se[r];
+        c->disp_north_m[r] = sn[r];
+        c->disp_m[r] = hypot(se[r], sn[r]);
         c->disp_sigma_m[r] = sm * sqrt(0.5 * (fabs(cov[r][4]) + fabs(cov[r][8])));
         c->displaced[r] = c->disp_m[r] > 4 * c->disp_sigma_m[r] && c->disp_m[r] > 100;
     }
+#undef LINK
 }
 
 /* Clock offsets from the arrival times against the truths' travel times,
@@ -335,12 +347,13 @@ static int fit_clock(hd_calib *c, const merged *m, const hd_locate_net *net)
     size_t N = (size_t)(E > 0 ? E : 1) * R;
     double *y = hd_malloc(N * sizeof *y), *t = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *t);
     double *ue = hd_malloc(N * sizeof *ue), *un = hd_malloc(N * sizeof *un), *ar = hd_malloc(N * sizeof *ar);
+    double *txe = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *txe), *txn = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *txn);
     uint8_t *ok = hd_calloc(N, 1);
     int rc = 0;
     for (int r = 0; r < R; r++)
         c->clock_offset_ns[r] = c->clock_offset_sigma_ns[r] = c->clock_residual_ns[r] = c->disp_east_m[r] =
             c->disp_north_m[r] = c->disp_m[r] = c->disp_sigma_m[r] = NAN;
-    if (!y || !t || !ue || !un || !ar || !ok) {
+    if (!y || !t || !ue || !un || !ar || !ok || !txe || !txn) {
         rc = HD_ENOMEM;
         goto done;
     }
@@ -354,6 +367,8 @@ static int fit_clock(hd_calib *c, const merged *m, const hd_locate_net *net)
         c->n_events_tdoa++;
         double te, tn;
         hd_locate_from_geo(net, m->tx_lat[e], m->tx_lon[e], &te, &tn);
+        txe[e] = te;
+        txn[e] = tn;
         for (int r = 0; r < R; r++) {
             size_t o = (size_t)e * R + r;
             if (!isfinite(m->toa[o]) || !isfinite(m->rx_lat[o]))
@@ -361,11 +376,7 @@ static int fit_clock(hd_calib *c, const merged *m, const hd_locate_net *net)
             double dist = hd_geo_slant_range(m->tx_lat[e], m->tx_lon[e], m->tx_alt[e], m->rx_lat[o], m->rx_lon[o],
                                              net->rx_h[r]);
             y[o] = m->toa[o] - dist / HD_SPEED_OF_LIGHT;
-            double re, rn;
-            hd_locate_from_geo(net, m->rx_lat[o], m->rx_lon[o], &re, &rn);
-            double h = hypot(te - re, tn - rn);
-            ue[o] = h > 1 ? (te - re) / h : 0;
-            un[o] = h > 1 ? (tn - rn) / h : 0;
+            hd_locate_from_geo(net, m->rx_lat[o], m->rx_lon[o], &ue[o], &un[o]); /* the receiver, m */
             ok[o] = 1;
             links++;
         }
@@ -411,7 +422,7 @@ static int fit_clock(hd_calib *c, const merged *m, const hd_locate_net *net)
         c->clock_offset_sigma_ns[r] = 1e9 * s / sqrt((double)n);
         c->clock_residual_ns[r] = 1e9 * s;
     }
-    fit_displacements(c, y, ok, ue, un, E, R, t);
+    fit_displacements(c, y, ok, ue, un, txe, txn, E, R, t);
 done:
     free(y);
     free(t);
@@ -419,6 +430,8 @@ done:
     free(un);
     free(ar);
     free(ok);
+    free(txe);
+    free(txn);
     return rc;
 }
 

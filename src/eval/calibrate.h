@@ -14,11 +14,14 @@
  *    + b_r (per receiver, mean zero over the receivers timed) by alternating
  *    least squares, links beyond 5 robust sigma dropped; sigma as for RSS
  *    (times sqrt(k/(k-1)) for the per-event mean of k receivers).
- *  - Position check: the receiver's timing residuals regressed on the unit
- *    vector towards each transmitter (a + u·Δ): a receiver whose advertised
- *    position is off by Δ has residuals c·res ≈ a + u·Δ; Δ is reported with
- *    its sigma, flagged when |Δ| > 4 sigma and > 100 m. Needs time
- *    differences (level-only data: no check).
+ *  - Position check: the timing residuals refitted with, per receiver, a
+ *    shift of its position from the advertised one (Gauss-Newton on the
+ *    ranges to the known transmitters, alternating with the emission times
+ *    so that one wrong receiver does not leak into them); the shift is
+ *    reported with its sigma, flagged when |shift| > 4 sigma and > 100 m.
+ *    Needs time differences (level-only data: no check). The clock offsets
+ *    are those of the plain fit (what localize applies at the advertised
+ *    positions): a displaced receiver's offset absorbs part of its error.
  * Nothing here prints; the command prints the table. */
 #ifndef HD_EVAL_CALIBRATE_H
 #define HD_EVAL_CALIBRATE_H
