@@ -54,7 +54,8 @@ static void print_table(const hd_calib *c)
     printf("calibration of %d receivers from %lld events with truth (%lld with RSS, %lld with time differences)\n",
            c->R, (long long)c->n_events, (long long)c->n_events_rss, (long long)c->n_events_tdoa);
     if (isfinite(c->rss_exponent))
-        printf("  RSS: path-loss exponent %.2f, shadowing sigma %.1f dB\n", c->rss_exponent, c->rss_sigma_db);
+        printf("  RSS: path-loss exponent %.2f, shadowing sigma %.1f dB, covariance scale %.2f\n", c->rss_exponent,
+               c->rss_sigma_db, c->rss_cov_scale);
     else
         printf("  RSS: not fitted (too few links with a calibrated level)\n");
     printf("  %-24s %22s %6s %24s %6s %22s\n", "receiver", "rss offset dB", "links", "clock offset ns", "links",

@@ -179,6 +179,7 @@ typedef struct {
     int calibrated;              /* 1: a calibration was applied */
     double clock_offsets_s[HD_MAX_STATIONS]; /* receivers' order, subtracted from the time differences */
     uint8_t rx_uncalibrated[HD_MAX_STATIONS]; /* 1: the calibration does not know the receiver */
+    double rss_cov_scale;        /* the calibration's factor on the rss method's covariance (0 or 1: none) */
 } hd_localize_cfg;
 
 /* localize.unknown_receivers: use them as they are (flagged), or mask them */

@@ -187,6 +187,47 @@ static int fit_rss(hd_calib *c, const merged *m, const hd_locate_net *net, const
             c->rss_offset_db[r] = off[r];
             c->rss_offset_sigma_db[r] = sqrt(ss[r] / (double)(c->rss_links[r] - 1)) / sqrt((double)c->rss_links[r]);
         }
+    /* the covariance scale (as evaluate.split learns it): locate up to 400
+     * of the events with the fit and put half their truths inside the
+     * predictive's 50 % region */
+    hd_localize_cfg c2 = *cfg;
+    for (int r = 0; r < R; r++)
+        c2.rss_offsets_db[r] = off[r];
+    c2.n_rss_offsets = R;
+    c2.rss_exponent = g;
+    c2.rss_sigma_db = sig;
+    hd_locate_net fitted;
+    c->rss_cov_scale = 1;
+    double *d2 = hd_malloc(400 * sizeof *d2);
+    if (!d2 || (rc = hd_locate_net_init(&fitted, c->st, R, &c2)) < 0) {
+        free(d2);
+        free(train);
+        return d2 ? rc : HD_ENOMEM;
+    }
+    int64_t step = c->n_events_rss > 400 ? c->n_events_rss / 400 : 1, seen = 0;
+    int nd = 0;
+    for (int64_t e = 0; e < m->E && nd < 400; e++) {
+        if (!train[e] || seen++ % step)
+            continue;
+        double zd[1] = {0};
+        uint8_t zm[1] = {0};
+        hd_locate_obs obs = {m->feat + (size_t)e * R * F, m->mask + (size_t)e * R, zd, zd, zm,
+                             m->rx_lat + (size_t)e * R, m->rx_lon + (size_t)e * R};
+        hd_locate_result res;
+        if (hd_locate(&fitted, &obs, HD_LOC_RSS, &res) < 0 || res.status != HD_LOC_OK)
+            continue;
+        double te, tn;
+        hd_locate_from_geo(&fitted, m->tx_lat[e], m->tx_lon[e], &te, &tn);
+        double q = hd_locate_mahalanobis2(res.cov, res.e - te, res.n - tn) / hd_locate_radius2(0.5, res.nu);
+        if (isfinite(q))
+            d2[nd++] = q;
+    }
+    if (nd >= 20) {
+        qsort(d2, (size_t)nd, sizeof *d2, cmp_double);
+        c->rss_cov_scale = d2[nd / 2];
+    }
+    hd_locate_net_release(&fitted);
+    free(d2);
     free(train);
     return 0;
 }
@@ -553,6 +594,7 @@ int hd_calib_write(const hd_calib *c, hid_t file)
     if (cg >= 0) {
         if ((rc = hd_h5_attr_double(cg, "rss_exponent", c->rss_exponent)) == 0 &&
             (rc = hd_h5_attr_double(cg, "rss_sigma_db", c->rss_sigma_db)) == 0 &&
+            (rc = hd_h5_attr_double(cg, "rss_cov_scale", c->rss_cov_scale)) == 0 &&
             (rc = hd_h5_attr_int(cg, "n_events", c->n_events)) == 0 &&
             (rc = hd_h5_attr_int(cg, "n_events_rss", c->n_events_rss)) == 0)
             rc = hd_h5_attr_int(cg, "n_events_tdoa", c->n_events_tdoa);
@@ -617,7 +659,8 @@ int hd_calib_load(hd_calib *c, const char *path)
         goto done;
     }
     if ((rc = hd_h5_read_attr_double(g, "rss_exponent", &c->rss_exponent)) == 0 &&
-        (rc = hd_h5_read_attr_double(g, "rss_sigma_db", &c->rss_sigma_db)) == 0)
+        (rc = hd_h5_read_attr_double(g, "rss_sigma_db", &c->rss_sigma_db)) == 0 &&
+        (rc = hd_h5_read_attr_double(g, "rss_cov_scale", &c->rss_cov_scale)) == 0)
         rc = hd_h5_read_attr_int(g, "n_events", &c->n_events);
     H5Gclose(g);
 done:
@@ -646,6 +689,7 @@ int hd_calib_apply(const hd_calib *c, const char *path, const hd_station *st, in
         cfg->rss_exponent = c->rss_exponent;
     if (isfinite(c->rss_sigma_db))
         cfg->rss_sigma_db = c->rss_sigma_db;
+    cfg->rss_cov_scale = isfinite(c->rss_cov_scale) && c->rss_cov_scale > 0 ? c->rss_cov_scale : 1;
     cfg->calibrated = 1;
     return known;
 }

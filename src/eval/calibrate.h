@@ -7,7 +7,9 @@
  *    mean zero over the receivers heard; only differences matter, the
  *    source term is free per event), with the path-loss exponent and the
  *    shadowing sigma; the offset's sigma is its residuals' RMS over the
- *    square root of its links.
+ *    square root of its links; and the factor on the RSS solver's
+ *    covariance that puts half of (up to 400 of) the events' truths inside
+ *    its 50 % region, as evaluate.split learns it.
  *  - Clock offset (ns): each event's time differences turned into relative
  *    arrival times (hd_locate_arrivals), minus the truth's geometric travel
  *    time; the residual is fitted as t_e (per event, the emission time)
@@ -37,6 +39,8 @@ typedef struct {
     double rss_offset_db[HD_MAX_STATIONS], rss_offset_sigma_db[HD_MAX_STATIONS];
     int64_t rss_links[HD_MAX_STATIONS];
     double rss_exponent, rss_sigma_db;   /* NaN when no RSS was fitted */
+    double rss_cov_scale;                /* the RSS covariance's factor that puts half the events' truths
+                                            inside the 50 % region (as evaluate.split learns it); 1 unknown */
     double clock_offset_ns[HD_MAX_STATIONS], clock_offset_sigma_ns[HD_MAX_STATIONS];
     double clock_residual_ns[HD_MAX_STATIONS]; /* RMS of the receiver's timing residuals */
     int64_t clock_links[HD_MAX_STATIONS];

@@ -128,6 +128,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     float *feat = hd_calloc(B * R * F, sizeof *feat), *psr = NULL;
     uint8_t *mask = hd_calloc(B * R, 1), *tmask = hd_calloc(B * (P > 0 ? P : 1), 1), *why = NULL, *twhy = NULL;
     double *delay = hd_calloc(B * (P > 0 ? P : 1), sizeof *delay), *sigma = hd_calloc(B * (P > 0 ? P : 1), sizeof *sigma);
+    double *rx_lat = NULL, *rx_lon = NULL;
     run->ev = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->ev);
     run->latency_s = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->latency_s);
     run->snr_db = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->snr_db);
@@ -146,6 +147,19 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     if (rd->has_reasons && (!(why = hd_calloc(B * R, 1)) || !(twhy = hd_calloc(B * (P > 0 ? P : 1), 1)))) {
         rc = HD_ENOMEM;
         goto fail;
+    }
+    /* per-event receiver positions (buses, /rx_lat and /rx_lon): used with a
+     * calibration (the classical solvers; without one, as before) */
+    if (cfg->calibrated && !nn && H5Lexists(rd->meta.file, "rx_lat", H5P_DEFAULT) > 0) {
+        int rank;
+        hsize_t dims[8];
+        if ((rc = hd_h5_read(rd->meta.file, "rx_lat", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&rx_lat)) < 0 ||
+            (rc = hd_h5_read(rd->meta.file, "rx_lon", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&rx_lon)) < 0)
+            goto fail;
+        if (rank != 2 || (int64_t)dims[0] != E || (int)dims[1] != R) {
+            rc = hd_error(HD_EFORMAT, "/rx_lon is not [events, receivers]");
+            goto fail;
+        }
     }
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
@@ -185,12 +199,17 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
                 timed = 0;
             run->n_timed[first + i] = __builtin_popcountll(timed);
             hd_locate_obs obs = {feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
-                                 sigma + (size_t)i * P, tmask + (size_t)i * P};
+                                 sigma + (size_t)i * P, tmask + (size_t)i * P,
+                                 rx_lat ? rx_lat + (size_t)(first + i) * R : NULL,
+                                 rx_lon ? rx_lon + (size_t)(first + i) * R : NULL};
             if (!nn) {
                 double t0 = hd_now();
                 if ((rc = hd_locate(&run->net, &obs, method, &out->res)) < 0)
                     goto fail;
                 run->latency_s[first + i] = hd_now() - t0;
+                if (cfg->calibrated && method == HD_LOC_RSS && cfg->rss_cov_scale > 0)
+                    for (int q = 0; q < 3; q++) /* the calibration's learnt uncertainty scale */
+                        out->res.cov[q] *= cfg->rss_cov_scale;
             }
             if (why && out->res.status != HD_LOC_OK && out->res.status != HD_LOC_OUTSIDE)
                 hd_run_why(R, P, why + (size_t)i * R, twhy + (size_t)i * P, out->why, sizeof out->why);
@@ -213,8 +232,12 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     free(tmask);
     free(delay);
     free(sigma);
+    free(rx_lat);
+    free(rx_lon);
     return 0;
 fail:
+    free(rx_lat);
+    free(rx_lon);
     free(ev);
     free(feat);
     free(mask);
