@@ -133,6 +133,28 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
         awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 1000) }'; ok $? "$m median error ${med} m: a campus-scale answer"
         grep -q '"split": "time_block"' "$TMP/e_$m.report.json"; ok $? "the split is in the report"
     done
+    # fit once, apply later: calibrate on April, locate July through the
+    # calibration file alone (no concatenation, no split)
+    head -1 "$ROOT/datasets/powder/single_tx_apr_jul.csv" > "$TMP/apr.csv"
+    cp "$TMP/apr.csv" "$TMP/jul.csv"
+    grep '^2022-04' "$ROOT/datasets/powder/single_tx_apr_jul.csv" >> "$TMP/apr.csv"
+    grep '^2022-07' "$ROOT/datasets/powder/single_tx_apr_jul.csv" >> "$TMP/jul.csv"
+    for m in apr jul; do
+        run "$HEIMDALL" import powder "$TMP/$m.csv" "$ROOT/datasets/powder/receivers.csv" -o "$TMP/$m.h5"
+    done
+    run "$HEIMDALL" calibrate -c "$ROOT/configs/experiments/powder.yaml" -o "$TMP/cal_apr.h5" "$TMP/apr.h5"
+    is "$RC" 0 "calibrate on April"
+    like "$OUT" "from 811 events with truth \(811 with RSS, 0 with time differences\)" "RSS only: no time differences in POWDER"
+    run "$HEIMDALL" evaluate -c "$ROOT/configs/experiments/powder.yaml" --set evaluate.split=none --method rss \
+        --calibration "$TMP/cal_apr.h5" --set evaluate.plots=false -o "$TMP/e_cal.h5" "$TMP/jul.h5"
+    is "$RC" 0 "evaluate July with April's calibration"
+    like "$ERR" "12 of 40 receivers calibrated; not in it: .*cnode-mario-dd-b210" "July's receivers April never heard are named"
+    like "$OUT" "calibration: 3844 events heard receivers it does not know \(.*cnode-mario-dd-b210 3844" "and counted"
+    med=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_cal.report.json")
+    awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 400) }'; ok $? "July by April's calibration: median ${med} m"
+    run "$HEIMDALL" calibrate -q -c "$ROOT/configs/experiments/powder.yaml" -o "$TMP/cal_both.h5" "$TMP/apr.h5" "$TMP/jul.h5"
+    is "$RC" 0 "calibrate on two files"
+    like "$OUT" "calibration of 40 receivers from 4655 events" "pooled by receiver id"
     # the network, one model per held-out month (short training: the path, not the figure)
     for g in 4 7; do
         run "$HEIMDALL" train -q -c "$ROOT/configs/experiments/powder.yaml" --set train.exclude_split=month \
