@@ -65,7 +65,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},         {"method", required_argument, NULL, 'M'},
         {"model", required_argument, NULL, 'm'},  {"metrics", required_argument, NULL, 'X'},
-        {"resume", required_argument, NULL, 'U'},
+        {"resume", required_argument, NULL, 'U'}, {"calibration", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     int locate = (cmd->flags & HD_CMD_LOCATE) != 0;
@@ -79,13 +79,14 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, locate ? "c:o:m:fqvh" : "c:o:fqvh", opts, NULL)) != -1) {
-        if (((c == 'M' || c == 'm') && !locate) || (c == 'U' && !(cmd->flags & HD_CMD_RESUME))) {
+        if (((c == 'M' || c == 'm' || c == 'K') && !locate) || (c == 'U' && !(cmd->flags & HD_CMD_RESUME))) {
             fprintf(stderr, "heimdall %s: error: unknown option '%s'\nTry 'heimdall %s --help'.\n", cmd->name,
                     argv[optind - 1], cmd->name);
             return 2;
         }
         switch (c) {
         case 'M': cli->method = optarg; break;
+        case 'K': cli->calibration = optarg; break;
         case 'X': hd_runinfo_set_metrics_path(optarg); break;
         case 'U': cli->resume = optarg; break;
         case 'm': cli->model = optarg; break;
@@ -108,9 +109,9 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         case 'v': cli->verbose = 1; break;
         case 'h': cmd->usage(stdout); return 1;
         default:
-            if (optopt == 'M' || optopt == 'X' || optopt == 'U')
+            if (optopt == 'M' || optopt == 'X' || optopt == 'U' || optopt == 'K')
                 fprintf(stderr, "heimdall %s: error: option --%s needs a value\n", cmd->name,
-                        optopt == 'M' ? "method" : optopt == 'X' ? "metrics" : "resume");
+                        optopt == 'M' ? "method" : optopt == 'X' ? "metrics" : optopt == 'K' ? "calibration" : "resume");
             else if (optopt)
                 fprintf(stderr, "heimdall %s: error: option -%c %s\n", cmd->name, optopt,
                         strchr(locate ? "cosm" : "cos", optopt) ? "needs a value" : "is not known");

@@ -18,6 +18,7 @@ typedef struct {
     int force, quiet, verbose;
     const char *method;         /* --method (commands flagged HD_CMD_LOCATE) */
     const char *model;          /* -m/--model */
+    const char *calibration;    /* --calibration (commands flagged HD_CMD_LOCATE): over localize.calibration */
     const char *resume;         /* --resume (commands flagged HD_CMD_RESUME) */
     char **inputs;              /* positional arguments */
     int n_inputs;
@@ -33,7 +34,7 @@ typedef struct hd_cmd {
 } hd_cmd;
 
 #define HD_CMD_MPI 1u   /* initialise MPI (the command scales over ranks) */
-#define HD_CMD_LOCATE 2u /* takes --method and -m/--model */
+#define HD_CMD_LOCATE 2u /* takes --method, -m/--model and --calibration */
 #define HD_CMD_RESUME 4u /* takes --resume FILE */
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
@@ -80,6 +81,8 @@ int hd_cmd_import(int argc, char **argv);
 int hd_cmd_export(int argc, char **argv);
 void hd_cmd_export_usage(FILE *out);
 void hd_cmd_import_usage(FILE *out);
+int hd_cmd_calibrate(int argc, char **argv);
+void hd_cmd_calibrate_usage(FILE *out);
 int hd_cmd_train(int argc, char **argv);
 void hd_cmd_train_usage(FILE *out);
 int hd_cmd_info(int argc, char **argv);

@@ -61,7 +61,9 @@ void hd_cmd_evaluate_usage(FILE *out)
             "Options:\n"
             "      --method NAME     tdoa, rss, hybrid, nn or knn, or several: tdoa,hybrid,nn\n"
             "                        (default: localize.method)\n"
-            "  -m, --model FILE      model.h5 for --method nn\n");
+            "  -m, --model FILE      model.h5 for --method nn\n"
+            "      --calibration FILE  calib.h5 (heimdall calibrate) applied by receiver id; the whole\n"
+            "                        file is scored (not with evaluate.split, which refits)\n");
     hd_cli_common_usage(out);
 }
 
@@ -151,6 +153,11 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
     hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)
         goto fail;
+    char un[1024];
+    hd_run_uncalibrated_summary(&r, in.rd.meta.stations, in.rd.meta.n_receivers,
+                                cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK, un, sizeof un);
+    if (un[0])
+        printf("%s\n", un);
     if (hd_cli_interrupted()) {
         rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
         goto fail;
@@ -160,10 +167,10 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
         (rc = hd_eval_write_h5(out.file, &r, &sr, method)) < 0)
         goto fail;
     /* the model is an input too (a per-group pattern is not one file) */
-    const char *inputs[] = {cli->inputs[0], cli->model};
+    const char *inputs[] = {cli->inputs[0], in.model ? cli->model : in.calibration, in.calibration};
     hd_h5_provenance prov = {.format = HD_FORMAT_EVALUATION, .version = HD_EVALUATION_VERSION,
                              .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
-                             .n_inputs = in.model ? 2 : 1};
+                             .n_inputs = 1 + (in.model != NULL) + (in.calibration != NULL)};
     if ((rc = hd_h5_write_provenance(&out, &prov)) < 0)
         goto fail;
     hd_eval_report_info info = {.method = method, .input = cli->inputs[0], .split = cfg->evaluate.split,

@@ -24,6 +24,8 @@ static hd_import_out import_out(const hd_cli *cli, int compression, const hd_con
                            .command_line = cli->command_line, .config_yaml = cfg->yaml};
 }
 
+static const char *tz_name; /* --tz ZONE (powder) */
+
 /* POWDER: the CSV and receivers list into a features file (level-only
  * receivers: RSS features, no time differences), with bus positions per
  * sample, the GPS truth and the honest splits. */
@@ -32,21 +34,26 @@ static int import_powder(const hd_cli *cli, const hd_config *cfg, int argc, char
     if (argc != 2)
         return hd_error(HD_EINVAL, "import powder needs CSV and RECEIVERS (got %d input%s)", argc, argc == 1 ? "" : "s");
     hd_powder p;
-    int rc = hd_powder_read(&p, in[0], in[1], 5);
+    int rc = hd_powder_read(&p, in[0], in[1], 5, tz_name);
     if (rc < 0)
         return rc;
     hd_import_out o = import_out(cli, cfg->featurize.compression, cfg);
     const char *inputs[] = {in[0], in[1]};
     if ((rc = hd_powder_write_features(&o, &p, inputs)) == 0) {
         const int64_t E = p.E;
-        int64_t heard = 0, apr = 0;
+        int64_t heard = 0, per[13] = {0};
         for (int64_t i = 0; i < E * p.R; i++)
             heard += p.heard[i];
         for (int64_t i = 0; i < E; i++)
-            apr += p.month[i] == 4;
-        hd_info("wrote %lld samples × %d receivers (%.1f heard per sample; %lld in April, %lld in July; %d time "
-                "blocks) to %s",
-                (long long)E, p.R, (double)heard / E, (long long)apr, (long long)(E - apr), p.n_blocks, cli->output);
+            per[p.month[i] >= 1 && p.month[i] <= 12 ? p.month[i] : 0]++;
+        char months[512] = "";
+        size_t off = 0;
+        for (int m = 1; m <= 12; m++)
+            if (per[m] && off < sizeof months)
+                off += (size_t)snprintf(months + off, sizeof months - off, "%s%lld in %s", off ? ", " : "",
+                                        (long long)per[m], hd_powder_month_name(m));
+        hd_info("wrote %lld samples × %d receivers (%.1f heard per sample; %s; %d time blocks; local time %s) to %s",
+                (long long)E, p.R, (double)heard / E, months, p.n_blocks, p.tz, cli->output);
     }
     hd_powder_release(&p);
     return rc;
@@ -126,8 +133,10 @@ static const importer importers[] = {
      "  powder CSV RECEIVERS   the POWDER outdoor RSS data set (datasets/powder/): a features file of\n"
      "                         level-only receivers (RSS as rss_dbm, uncalibrated; -101 = not heard,\n"
      "                         masked), bus positions per sample (/rx_lat, /rx_lon; -1 = no report),\n"
-     "                         GPS truth, and splits /splits/month and /splits/time_block (5 contiguous\n"
-     "                         blocks in time order)\n"},
+     "                         GPS truth, and splits /splits/month (1..12, local time) and\n"
+     "                         /splits/time_block (5 contiguous blocks in time order)\n"
+     "      --tz ZONE          the time zone of the CSV's local timestamps, a tz database name\n"
+     "                         (default America/Denver: daylight time applied where it was in force)\n"},
     {"mlat", hd_import_mlat,
      "  mlat SENSORS.csv MESSAGES.csv...  ADS-B multilateration messages (LocaRDS, GPS-timed receivers) into\n"
      "                         a features file: the receivers that occur, /toa/time_ns arrival times, /tdoa\n"
@@ -137,7 +146,7 @@ static const importer importers[] = {
 
 void hd_cmd_import_usage(FILE *out)
 {
-    fprintf(out, "usage: heimdall import FORMAT INPUT... -o FILE [--positions FILE]\n\nFormats:\n");
+    fprintf(out, "usage: heimdall import FORMAT INPUT... -o FILE [--positions FILE] [--tz ZONE]\n\nFormats:\n");
     for (size_t i = 0; i < HD_ARRAY_LEN(importers); i++)
         fputs(importers[i].usage, out);
     fprintf(out,
@@ -152,21 +161,31 @@ void hd_cmd_import_usage(FILE *out)
     hd_cli_common_usage(out);
 }
 
-/* --positions FILE (or --positions=FILE), import's own option: taken out
- * of argv before the common options are parsed; the recorded command line
- * keeps it. 0, or 2 after a usage error. */
+/* --positions FILE and --tz ZONE (or --opt=VALUE), import's own options:
+ * taken out of argv before the common options are parsed; the recorded
+ * command line keeps them. 0, or 2 after a usage error. */
 static int take_positions(int *argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        const char **value;
+    } own[] = {{"--positions", &positions_path}, {"--tz", &tz_name}};
     int n = 0;
     for (int i = 0; i < *argc; i++) {
-        if (strcmp(argv[i], "--positions") == 0 || strncmp(argv[i], "--positions=", 12) == 0) {
-            const char *v = argv[i][11] == '=' ? argv[i] + 12 : i + 1 < *argc ? argv[++i] : NULL;
+        size_t k = 0, l = 0;
+        for (; k < HD_ARRAY_LEN(own); k++) {
+            l = strlen(own[k].name);
+            if (strncmp(argv[i], own[k].name, l) == 0 && (argv[i][l] == 0 || argv[i][l] == '='))
+                break;
+        }
+        if (k < HD_ARRAY_LEN(own)) {
+            const char *v = argv[i][l] == '=' ? argv[i] + l + 1 : i + 1 < *argc ? argv[++i] : NULL;
             if (!v || !*v) {
-                fprintf(stderr, "heimdall import: error: option --positions needs a value\n"
-                                "Try 'heimdall import --help'.\n");
+                fprintf(stderr, "heimdall import: error: option %s needs a value\n"
+                                "Try 'heimdall import --help'.\n", own[k].name);
                 return 2;
             }
-            positions_path = v;
+            *own[k].value = v;
             continue;
         }
         argv[n++] = argv[i];

@@ -23,6 +23,7 @@ void hd_cmd_localize_usage(FILE *out)
 {
     fprintf(out,
             "usage: heimdall localize [-c exp.yaml] [--set KEY=VALUE]... [--method tdoa|rss|hybrid]\n"
+            "                         [--calibration calib.h5]\n"
             "                         -o OUT.geojson|OUT.kml|OUT.jsonl|OUT.h5 INPUT.h5\n"
             "\n"
             "Locate the transmitter of every event of a features file (or of a captures\n"
@@ -68,11 +69,15 @@ void hd_cmd_localize_usage(FILE *out)
             "tail_nu 0 (with scale_by_chi2 false only: a Student-t with this many degrees\n"
             "of freedom, > 2, for methods that use time differences; 0 Gaussian),\n"
             "rss_exponent 3.0, rss_fit_exponent false, rss_sigma_db 6, rss_offsets_db []\n"
-            "(per receiver calibration, receivers' order).\n"
+            "(per receiver calibration, receivers' order), calibration '' (a calib.h5 of\n"
+            "heimdall calibrate, applied by receiver id: RSS offsets, exponent and sigma,\n"
+            "clock offsets out of the time differences), unknown_receivers use (receivers\n"
+            "the calibration does not know: use, counted in the summary, or mask).\n"
             "\n"
             "Options:\n"
             "      --method NAME     tdoa, rss, hybrid or nn (default: localize.method)\n"
-            "  -m, --model FILE      model.h5 for --method nn\n");
+            "  -m, --model FILE      model.h5 for --method nn\n"
+            "      --calibration FILE  calib.h5 (heimdall calibrate), over localize.calibration\n");
     hd_cli_common_usage(out);
 }
 
@@ -156,10 +161,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if (paths[k][0] && (rc = hd_outfile_commit(&of[k])) < 0)
             goto fail;
     if (kind == OUT_H5) {
-        const char *inputs[] = {cli->inputs[0]};
+        const char *inputs[] = {cli->inputs[0], in.calibration};
         hd_h5_provenance prov = {.format = HD_FORMAT_POSITIONS, .version = HD_POSITIONS_VERSION,
                                  .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
-                                 .n_inputs = 1};
+                                 .n_inputs = in.calibration ? 2 : 1};
         if ((rc = hd_captures_write_receivers(h5.file, st, R)) < 0 ||
             (rc = hd_eval_write_positions(h5.file, &r, hd_method_name(in.method))) < 0 ||
             (rc = hd_h5_write_provenance(&h5, &prov)) < 0)
@@ -183,6 +188,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_eval_status_summary(counts, sts, sizeof sts);
     hd_info("%lld events by %s: %s; %.0f events/s in the solver (%.1f s in all)", (long long)r.n,
             hd_method_name(in.method), sts, solve > 0 ? r.n / solve : 0.0, el);
+    char un[1024];
+    hd_run_uncalibrated_summary(&r, st, R, cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK, un, sizeof un);
+    if (un[0])
+        hd_info("%s", un);
     if (kind == OUT_GEOJSON)
         hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
     else

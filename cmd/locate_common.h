@@ -12,10 +12,14 @@ typedef struct {
     char tmp_features[1100];   /* the on-the-fly features file, removed at release */
     int method;
     hd_nn_model *model;        /* --method nn */
+    const char *calibration;   /* the calibration applied (--calibration or localize.calibration), or NULL */
+    int calibrated_known;      /* receivers it knows */
 } hd_locate_input;
 
 /* Resolve the method (--method over localize.method) and open the input,
- * featurizing a captures file into a temporary file first. */
+ * featurizing a captures file into a temporary file first; a calibration
+ * (--calibration over localize.calibration) is applied to cfg->localize by
+ * receiver id, and its receivers unknown to it are named on stderr. */
 int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg);
 void hd_locate_input_release(hd_locate_input *in);
 

@@ -64,6 +64,8 @@ static const enum_def E_PATHLOSS = {pathloss_names, 3, 0};
 static const enum_def E_SOURCE = {source_names, 4, 0};
 static const enum_def E_METHOD = {method_names, 5, 0};
 static const enum_def E_SPLIT = {split_names, 3, 0};
+static const char *const unknown_rx_names[] = {"use", "mask"};
+static const enum_def E_UNKNOWN_RX = {unknown_rx_names, 2, 0};
 static const enum_def E_ARCH = {arch_names, 2, 0};
 static const enum_def E_ACT = {act_names, 2, 0};
 static const enum_def E_TRACK_MODEL = {track_model_names, 2, 0};
@@ -186,6 +188,8 @@ static const key_def keys[] = {
     {"localize.rss_fit_exponent", K_BOOL, C(localize.rss_fit_exponent), 0, 0, 0, 0, "false", NULL},
     {"localize.rss_sigma_db", K_DOUBLE, C(localize.rss_sigma_db), 0, 0, 0.1, 40, "6", NULL},
     {"localize.rss_offsets_db", K_DLIST, C(localize.rss_offsets_db), C(localize.n_rss_offsets), HD_MAX_STATIONS, -100, 100, "[]", NULL},
+    {"localize.calibration", K_STRING, C(localize.calibration), HD_PATH_LEN, 0, 0, 0, "''", NULL},
+    {"localize.unknown_receivers", K_ENUM, C(localize.unknown_receivers), 0, 0, 0, 0, "use", &E_UNKNOWN_RX},
     {"evaluate", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"evaluate.snr_bins_db", K_DLIST, C(evaluate.snr_bins_db), C(evaluate.n_snr_bins), 16, -50, 200, "[0, 10, 20, 30]", NULL},
     {"evaluate.split", K_ENUM, C(evaluate.split), 0, 0, 0, 0, "none", &E_SPLIT},

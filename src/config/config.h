@@ -177,7 +177,17 @@ typedef struct {
     double rss_sigma_db;         /* RSS error (shadowing) 1-sigma */
     double rss_offsets_db[HD_MAX_STATIONS]; /* per receiver calibration offsets (receivers order) */
     int n_rss_offsets;
+    char calibration[HD_PATH_LEN]; /* calib.h5 (heimdall calibrate) applied by receiver id; "" none */
+    int unknown_receivers;       /* hd_unknown_rx: receivers the calibration does not know */
+    /* not keys: what hd_calib_apply filled in from the calibration */
+    int calibrated;              /* 1: a calibration was applied */
+    double clock_offsets_s[HD_MAX_STATIONS]; /* receivers' order, subtracted from the time differences */
+    uint8_t rx_uncalibrated[HD_MAX_STATIONS]; /* 1: the calibration does not know the receiver */
+    double rss_cov_scale;        /* the calibration's factor on the rss method's covariance (0 or 1: none) */
 } hd_localize_cfg;
+
+/* localize.unknown_receivers: use them as they are (flagged), or mask them */
+typedef enum { HD_UNKNOWN_RX_USE = 0, HD_UNKNOWN_RX_MASK = 1 } hd_unknown_rx;
 
 typedef struct {
     double snr_bins_db[16];      /* edges of the SNR breakdown */

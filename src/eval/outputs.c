@@ -40,6 +40,8 @@ static json_t *event_props(const hd_station *st, int R, const hd_located *ev)
                           "n_receivers", r->n_receivers, "n_pairs", r->n_pairs);
     if (ev->why[0])
         json_object_set_new(o, "why", json_string(ev->why));
+    if (ev->uncalibrated)
+        json_object_set_new(o, "uncalibrated", receivers_used(st, R, ev->uncalibrated));
     if (r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE) {
         json_object_set_new(o, "lat", json_real(r->lat));
         json_object_set_new(o, "lon", json_real(r->lon));

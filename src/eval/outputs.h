@@ -16,6 +16,8 @@ typedef struct {
     hd_locate_result res;        /* status, lat/lon, cov, gdop, receivers used, … */
     char why[160];               /* without a position: the masks' reasons, "receivers: dead 1; pairs:
                                     no_gps_time 6, too_narrow 4" ("" when the file records none) */
+    uint64_t uncalibrated;       /* bit r: receiver r heard but unknown to the calibration applied (JSON
+                                    "uncalibrated": their ids, absent when none) */
 } hd_located;
 
 #define HD_ELLIPSE_VERTICES 72   /* per ellipse outline (the ring closes with a 73rd) */

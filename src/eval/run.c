@@ -46,6 +46,38 @@ static int drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, f
     return rc;
 }
 
+/* The calibration's part of a block: clock offsets out of the time
+ * differences; receivers it does not know counted and, asked to, masked. */
+static void apply_calibration(hd_run *run, const hd_localize_cfg *cfg, int R, int P, int64_t first, int n,
+                              uint8_t *mask, double *delay, uint8_t *tmask)
+{
+    if (!cfg->calibrated)
+        return;
+    for (int i = 0; i < n; i++) {
+        uint8_t *m = mask + (size_t)i * R;
+        int un = 0;
+        for (int r = 0; r < R; r++)
+            if (m[r] && cfg->rx_uncalibrated[r]) {
+                un++;
+                run->uncalibrated_heard[r]++;
+                run->ev[first + i].uncalibrated |= 1ull << r;
+            }
+        run->n_uncalibrated[first + i] = un;
+        for (int p = 0; p < P; p++) {
+            int a, b;
+            hd_features_pair(R, p, &a, &b);
+            size_t o = (size_t)i * P + p;
+            delay[o] -= cfg->clock_offsets_s[b] - cfg->clock_offsets_s[a];
+            if (cfg->unknown_receivers == HD_UNKNOWN_RX_MASK && (cfg->rx_uncalibrated[a] || cfg->rx_uncalibrated[b]))
+                tmask[o] = 0;
+        }
+        if (cfg->unknown_receivers == HD_UNKNOWN_RX_MASK)
+            for (int r = 0; r < R; r++)
+                if (cfg->rx_uncalibrated[r])
+                    m[r] = 0;
+    }
+}
+
 void hd_run_why(int R, int P, const uint8_t *why, const uint8_t *twhy, char *buf, size_t size)
 {
     int nr[HD_WHY_RX_COUNT] = {0}, np[HD_WHY_PAIR_COUNT] = {0};
@@ -118,12 +150,17 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     float *feat = hd_calloc(B * R * F, sizeof *feat), *psr = NULL;
     uint8_t *mask = hd_calloc(B * R, 1), *tmask = hd_calloc(B * (P > 0 ? P : 1), 1), *why = NULL, *twhy = NULL;
     double *delay = hd_calloc(B * (P > 0 ? P : 1), sizeof *delay), *sigma = hd_calloc(B * (P > 0 ? P : 1), sizeof *sigma);
+    double *rx_lat = NULL, *rx_lon = NULL;
     run->ev = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->ev);
     run->latency_s = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->latency_s);
     run->snr_db = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->snr_db);
     run->truth_lat = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->truth_lat);
     run->truth_lon = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->truth_lon);
     run->n_timed = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->n_timed);
+    if (cfg->calibrated && !(run->n_uncalibrated = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->n_uncalibrated))) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
     if (!run->truth_lat || !run->truth_lon || !run->n_timed || !ev || !feat || !mask || !tmask || !delay || !sigma || !run->ev || !run->latency_s || !run->snr_db) {
         rc = HD_ENOMEM;
         goto fail;
@@ -136,12 +173,26 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     /* the transmitter's height observed per event (/obs: import mlat): a 3-D solve */
     if (!nn && (rc = read_alt(rd, &alt, &alt_sd)) < 0)
         goto fail;
+    /* per-event receiver positions (buses, /rx_lat and /rx_lon): used with a
+     * calibration (the classical solvers; without one, as before) */
+    if (cfg->calibrated && !nn && H5Lexists(rd->meta.file, "rx_lat", H5P_DEFAULT) > 0) {
+        int rank;
+        hsize_t dims[8];
+        if ((rc = hd_h5_read(rd->meta.file, "rx_lat", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&rx_lat)) < 0 ||
+            (rc = hd_h5_read(rd->meta.file, "rx_lon", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&rx_lon)) < 0)
+            goto fail;
+        if (rank != 2 || (int64_t)dims[0] != E || (int)dims[1] != R) {
+            rc = hd_error(HD_EFORMAT, "/rx_lon is not [events, receivers]");
+            goto fail;
+        }
+    }
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
         if ((rc = hd_features_read_block(rd, first, n, ev, NULL, feat, mask, delay, sigma, psr, tmask)) < 0 ||
             (rc = drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0 ||
             (why && (rc = hd_features_read_reasons(rd, first, n, why, twhy, NULL)) < 0))
             goto fail;
+        apply_calibration(run, cfg, R, P, first, n, mask, delay, tmask);
         if (nn) { /* the network takes the block at once */
             hd_locate_obs obs[BLOCK];
             hd_locate_result res[BLOCK];
@@ -173,7 +224,9 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
                 timed = 0;
             run->n_timed[first + i] = __builtin_popcountll(timed);
             hd_locate_obs obs = {feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
-                                 sigma + (size_t)i * P, tmask + (size_t)i * P};
+                                 sigma + (size_t)i * P, tmask + (size_t)i * P,
+                                 rx_lat ? rx_lat + (size_t)(first + i) * R : NULL,
+                                 rx_lon ? rx_lon + (size_t)(first + i) * R : NULL};
             if (alt) {
                 obs.alt_m = alt[first + i];
                 obs.alt_sigma_m = alt_sd[first + i];
@@ -183,6 +236,9 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
                 if ((rc = hd_locate(&run->net, &obs, method, &out->res)) < 0)
                     goto fail;
                 run->latency_s[first + i] = hd_now() - t0;
+                if (cfg->calibrated && method == HD_LOC_RSS && cfg->rss_cov_scale > 0)
+                    for (int q = 0; q < 3; q++) /* the calibration's learnt uncertainty scale */
+                        out->res.cov[q] *= cfg->rss_cov_scale;
             }
             if (why && out->res.status != HD_LOC_OK && out->res.status != HD_LOC_OUTSIDE)
                 hd_run_why(R, P, why + (size_t)i * R, twhy + (size_t)i * P, out->why, sizeof out->why);
@@ -207,10 +263,14 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     free(tmask);
     free(delay);
     free(sigma);
+    free(rx_lat);
+    free(rx_lon);
     return 0;
 fail:
     free(alt);
     free(alt_sd);
+    free(rx_lat);
+    free(rx_lon);
     free(ev);
     free(feat);
     free(mask);
@@ -229,8 +289,35 @@ void hd_run_release(hd_run *run)
     free(run->truth_lat);
     free(run->truth_lon);
     free(run->n_timed);
+    free(run->n_uncalibrated);
     hd_locate_net_release(&run->net);
     memset(run, 0, sizeof *run);
+}
+
+int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int R, int masked, char *buf,
+                                    size_t size)
+{
+    buf[0] = 0;
+    if (!run->n_uncalibrated)
+        return 0;
+    int64_t n = 0;
+    for (int64_t i = 0; i < run->n; i++)
+        n += run->n_uncalibrated[i] > 0;
+    if (!n) {
+        snprintf(buf, size, "calibration: every receiver heard is calibrated");
+        return 0;
+    }
+    size_t o = (size_t)snprintf(buf, size, "calibration: %lld event%s heard receivers it does not know (", (long long)n,
+                                n == 1 ? "" : "s");
+    for (int r = 0, first = 1; r < R; r++)
+        if (run->uncalibrated_heard[r] && o < size) {
+            o += (size_t)snprintf(buf + o, size - o, "%s%s %lld", first ? "" : ", ", st[r].id,
+                                  (long long)run->uncalibrated_heard[r]);
+            first = 0;
+        }
+    if (o < size)
+        snprintf(buf + o, size - o, "), %s", masked ? "masked" : "used uncalibrated");
+    return n;
 }
 
 static const char *const split_dataset[] = {NULL, "splits/month", "splits/time_block"};
@@ -319,6 +406,9 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
     const char *sname = ecfg->split > 0 && ecfg->split < 3 ? split_dataset[ecfg->split] : NULL;
     if (!sname)
         return hd_error(HD_EINVAL, "no split to evaluate by");
+    if (cfg->calibrated)
+        return hd_error(HD_ECONFIG, "a calibration was fitted elsewhere: score it on the whole file "
+                                    "(evaluate.split none); the split refits on the other groups");
     if (method != HD_LOC_RSS && method != HD_LOC_KNN && method != HD_LOC_TDOA && !(method == HD_LOC_NN && pattern))
         return hd_error(HD_EUNSUPPORTED, "evaluate.split works with the methods rss, knn, nn and tdoa, not %s",
                         hd_method_name(method));

@@ -12,11 +12,18 @@ typedef struct {
     float *snr_db;           /* [n]: median SNR of the receivers used (NaN: none) */
     double *truth_lat, *truth_lon; /* [n]: the transmitter (NaN without /truth) */
     int *n_timed;            /* [n]: receivers with an arrival time from valid time differences */
+    int *n_uncalibrated;     /* [n]: receivers heard that the calibration does not know (NULL: no calibration) */
+    int64_t uncalibrated_heard[HD_MAX_STATIONS]; /* per receiver: events it was heard in while uncalibrated */
     int64_t n;
     hd_locate_net net;
 } hd_run;
 
 /* Read every event of rd and locate it with method (tdoa, rss, hybrid).
+ * With a calibration applied to cfg (cfg->calibrated, eval/calibrate.h):
+ * the clock offsets are subtracted from the time differences, the RSS
+ * offsets are in cfg, and the receivers it does not know are counted per
+ * event (n_uncalibrated) and, with localize.unknown_receivers mask, masked
+ * (their pairs too).
  * progress: called every block with the events done (may be NULL). */
 int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                   void (*progress)(void *ctx, int64_t done), void *ctx);
@@ -35,6 +42,12 @@ int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg
 int hd_run_folds_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
                     const char *model_pattern, void (*progress)(void *ctx, int64_t done), void *ctx);
 void hd_run_release(hd_run *run);
+
+/* With a calibration: "calibration: 12 events heard receivers it does not
+ * know (dense-b 12, bus-1 3), masked" ("" without one; "…: every receiver
+ * heard is calibrated" when none). Returns the events counted. */
+int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int R, int masked, char *buf,
+                                    size_t size);
 
 /* What keeps an event from a position, from its masks' reasons (features
  * version 2): "receivers: not_captured 1, dead 1; pairs: no_gps_time 6,

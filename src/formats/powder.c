@@ -41,7 +41,10 @@ static int num(const char *s, double *v)
     return *s && !*end && errno == 0 && isfinite(*v) ? 0 : -1;
 }
 
-/* "YYYY-MM-DD HH:MM:SS", local Mountain Daylight Time (UTC-6) */
+/* "YYYY-MM-DD HH:MM:SS", local time of the zone in TZ (set by
+ * hd_powder_read): mktime with tm_isdst -1 lets the tz database decide
+ * whether daylight time applies (an hour repeated when clocks go back is
+ * read as glibc chooses; a time skipped when they go forward is moved on). */
 static int parse_time(const char *s, int64_t *ns, int *month)
 {
     struct tm tm = {0};
@@ -49,8 +52,61 @@ static int parse_time(const char *s, int64_t *ns, int *month)
     if (!end || *end)
         return -1;
     *month = tm.tm_mon + 1;
-    *ns = ((int64_t)timegm(&tm) + 6 * 3600) * 1000000000LL;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    if (t == (time_t)-1 && !(tm.tm_year == 69 && tm.tm_mon == 11 && tm.tm_mday == 31))
+        return -1;
+    *ns = (int64_t)t * 1000000000LL;
     return 0;
+}
+
+int hd_powder_check_tz(const char *tz)
+{
+    if (!tz || !*tz)
+        return hd_error(HD_EINVAL, "powder: an empty time zone");
+    if (strcmp(tz, "UTC") == 0)
+        return 0;
+    const char *dir = getenv("TZDIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
+    FILE *f = strstr(tz, "..") ? NULL : fopen(path, "rb");
+    char magic[4] = {0};
+    int ok = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+    if (f)
+        fclose(f);
+    if (!ok)
+        return hd_error(HD_EINVAL, "unknown time zone '%s' (a tz database name such as America/Denver, or UTC)", tz);
+    return 0;
+}
+
+/* TZ set to tz for the parse, then put back */
+typedef struct {
+    char *old;
+    int had;
+} tz_saved;
+
+static int tz_push(tz_saved *s, const char *tz)
+{
+    const char *o = getenv("TZ");
+    s->had = o != NULL;
+    s->old = o ? strdup(o) : NULL;
+    if ((o && !s->old) || setenv("TZ", tz, 1) != 0) {
+        free(s->old);
+        return hd_error(HD_ENOMEM, "cannot set the time zone");
+    }
+    tzset();
+    return 0;
+}
+
+static void tz_pop(tz_saved *s)
+{
+    if (s->had)
+        setenv("TZ", s->old, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    free(s->old);
+    s->old = NULL;
 }
 
 typedef struct {
@@ -124,18 +180,29 @@ static int cmp_time(const void *a, const void *b, void *ctx)
     return x != y ? (x > y) - (x < y) : (i > j) - (i < j);
 }
 
-int hd_powder_read(hd_powder *p, const char *csv, const char *receivers, int n_blocks)
+int hd_powder_read(hd_powder *p, const char *csv, const char *receivers, int n_blocks, const char *tz)
 {
     memset(p, 0, sizeof *p);
+    if (!tz)
+        tz = HD_POWDER_DEFAULT_TZ;
     if (n_blocks < 2 || n_blocks > 100)
         return hd_error(HD_EINVAL, "powder: %d time blocks (2 to 100)", n_blocks);
-    rx_row rows[HD_MAX_STATIONS];
-    int nrx = 0, rc = read_receivers(receivers, rows, &nrx);
+    int rc = hd_powder_check_tz(tz);
     if (rc < 0)
+        return rc;
+    rx_row rows[HD_MAX_STATIONS];
+    int nrx = 0;
+    if ((rc = read_receivers(receivers, rows, &nrx)) < 0)
         return rc;
     FILE *f = fopen(csv, "r");
     if (!f)
         return hd_error(HD_EIO, "cannot open %s: %s", csv, strerror(errno));
+    tz_saved saved;
+    if ((rc = tz_push(&saved, tz)) < 0) {
+        fclose(f);
+        return rc;
+    }
+    hd_strlcpy(p->tz, tz, sizeof p->tz);
     size_t cap = 1 << 16;
     char *line = hd_malloc(cap), **fl = hd_malloc(MAX_COLS * sizeof *fl);
     int col_rss[HD_MAX_STATIONS], col_x[HD_MAX_STATIONS], col_y[HD_MAX_STATIONS], col_tx = -1, col_ty = -1, ncol = 0;
@@ -314,11 +381,21 @@ int hd_powder_read(hd_powder *p, const char *csv, const char *receivers, int n_b
     for (int64_t i = 0; i < E; i++)
         p->block[order[i]] = (int8_t)(i * n_blocks / E);
 done:
+    tz_pop(&saved);
     free(order);
     free(line);
     free(fl);
     fclose(f);
     if (rc < 0)
         hd_powder_release(p);
+    else
+        hd_strlcpy(p->tz, tz, sizeof p->tz);
     return rc;
+}
+
+const char *hd_powder_month_name(int month)
+{
+    static const char *const names[] = {"January", "February", "March",     "April",   "May",      "June",
+                                        "July",    "August",   "September", "October", "November", "December"};
+    return month >= 1 && month <= 12 ? names[month - 1] : "an unknown month";
 }

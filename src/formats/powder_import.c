@@ -8,6 +8,7 @@
 #include "h5/h5.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,13 +94,19 @@ int hd_powder_write_features(const hd_import_out *o, const hd_powder *p, const c
         (rc = hd_h5_write(out.file, "receivers/is_bus", H5T_NATIVE_INT8, 1, dr, kind, "1",
                           "1 for a bus-mounted receiver (position per sample in /rx_lat, /rx_lon)")) < 0 ||
         (rc = hd_h5_write(out.file, "splits/month", H5T_NATIVE_INT8, 1, d1, p->month, "1",
-                          "calendar month of the sample: split by month (April vs July)")) < 0 ||
+                          "calendar month of the sample's local time (1 January .. 12 December): split by month")) < 0 ||
         (rc = hd_h5_write(out.file, "splits/time_block", H5T_NATIVE_INT8, 1, d1, p->block, "1",
                           "contiguous time block of the sample (equal counts in time order): hold one out")) < 0 ||
         (rc = hd_h5_attr_int(out.file, "time_blocks", p->n_blocks)) < 0 ||
-        (rc = hd_h5_attr_str(out.file, "source", "POWDER outdoor RSS data set (University of Utah), 462.7 MHz; "
-                                                 "RSS uncalibrated per receiver; timestamps read as UTC-6")) < 0)
+        (rc = hd_h5_attr_str(out.file, "time_zone", p->tz)) < 0)
         goto fail;
+    {
+        char src[256];
+        snprintf(src, sizeof src, "POWDER outdoor RSS data set (University of Utah), 462.7 MHz; RSS uncalibrated per "
+                                  "receiver; timestamps read as local time in %s (tz database)", p->tz);
+        if ((rc = hd_h5_attr_str(out.file, "source", src)) < 0)
+            goto fail;
+    }
     hd_runinfo_set_events(E);
     {
         hd_h5_provenance prov = {.format = HD_FORMAT_FEATURES, .version = HD_FEATURES_VERSION,

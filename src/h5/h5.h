@@ -19,6 +19,7 @@
 #define HD_FORMAT_EVALUATION "evaluation"
 #define HD_FORMAT_POSITIONS "positions"
 #define HD_FORMAT_COMPARISON "comparison"
+#define HD_FORMAT_CALIBRATION "calibration"
 
 /* Current versions written (a reader refuses a newer major). */
 #define HD_CAPTURES_VERSION 1
@@ -28,6 +29,7 @@
 #define HD_EVALUATION_VERSION 2 /* 2: counts (n, located, n_receivers, n_timed) stored as integers */
 #define HD_POSITIONS_VERSION 1
 #define HD_COMPARISON_VERSION 1
+#define HD_CALIBRATION_VERSION 1
 
 typedef struct {
     const char *format;          /* HD_FORMAT_* */

@@ -50,6 +50,52 @@ PY
 is "$RC" 0 "missing RSS masked, bus -1 positions unknown, truth, splits by month and time block"
 [ "$RC" -eq 0 ] || diag "$ERR"
 
+# months by number and name, the time zone by the tz database (DST-correct):
+# 14:12:32 in April is daylight time (UTC-6), noon in November standard (UTC-7)
+cat > "$TMP/tz.csv" <<'CSV'
+timestamp,bus-1_rss,bus-1_x,bus-1_y,roof-a,dense-b,tx_x_coord,tx_y_coord
+2022-04-25 14:12:32,-80.5,40.7601,-111.8501,-70.25,-101,40.7610,-111.8420
+2022-07-06 09:00:00,-101,40.7602,-111.8502,-71.0,-61.0,40.7620,-111.8430
+2022-11-15 12:00:00,-82.0,40.7603,-111.8503,-72.0,-62.0,40.7621,-111.8431
+2022-11-15 12:00:04,-83.0,40.7604,-111.8504,-73.0,-63.0,40.7622,-111.8432
+2023-01-10 08:00:00,-83.0,40.7604,-111.8504,-73.0,-63.0,40.7622,-111.8432
+CSV
+run "$HEIMDALL" import powder "$TMP/tz.csv" "$TMP/rx.csv" -o "$TMP/tz.h5"
+is "$RC" 0 "import powder with November and January rows"
+like "$ERR" "1 in January, 1 in April, 1 in July, 2 in November; 5 time blocks; local time America/Denver" "months named, none called July that is not"
+run "$HEIMDALL" import powder --tz UTC "$TMP/tz.csv" "$TMP/rx.csv" -o "$TMP/tz_utc.h5"
+is "$RC" 0 "import powder --tz UTC"
+run "$HEIMDALL" import powder --tz=America/New_York "$TMP/tz.csv" "$TMP/rx.csv" -o "$TMP/tz_ny.h5"
+is "$RC" 0 "import powder --tz=America/New_York"
+run "$PYTHON" - "$TMP/tz.h5" "$TMP/tz_utc.h5" "$TMP/tz_ny.h5" <<'PY'
+import sys, h5py, calendar
+def utc(s): return calendar.timegm(__import__("time").strptime(s, "%Y-%m-%d %H:%M:%S")) * 10**9
+d, u, ny = (h5py.File(x, "r") for x in sys.argv[1:4])
+t = d["events/time_ns"][:].tolist()
+want = [utc("2022-04-25 20:12:32"), utc("2022-07-06 15:00:00"), utc("2022-11-15 19:00:00"),
+        utc("2022-11-15 19:00:04"), utc("2023-01-10 15:00:00")]
+assert t == want, (t, want)
+assert u["events/time_ns"][:].tolist() == [utc("2022-04-25 14:12:32"), utc("2022-07-06 09:00:00"),
+        utc("2022-11-15 12:00:00"), utc("2022-11-15 12:00:04"), utc("2023-01-10 08:00:00")]
+assert ny["events/time_ns"][2] == utc("2022-11-15 17:00:00") and ny["events/time_ns"][0] == utc("2022-04-25 18:12:32")
+assert d["splits/month"][:].tolist() == [4, 7, 11, 11, 1]
+desc = d["splits/month"].attrs["description"]
+desc = desc.decode() if isinstance(desc, bytes) else desc
+assert "April vs July" not in desc and "1 January" in desc, desc
+tz = d.attrs["time_zone"]; tz = tz.decode() if isinstance(tz, bytes) else tz
+assert tz == "America/Denver", tz
+src = d.attrs["source"]; src = src.decode() if isinstance(src, bytes) else src
+assert "UTC-6" not in src and "America/Denver" in src, src
+PY
+is "$RC" 0 "times: UTC-6 in April and July, UTC-7 in November and January; --tz UTC and New York as such; months 1..12"
+[ "$RC" -eq 0 ] || diag "$ERR"
+run "$HEIMDALL" import powder --tz Mars/Olympus_Mons "$TMP/tz.csv" "$TMP/rx.csv" -o "$TMP/tz_bad.h5"
+is "$RC" 2 "an unknown time zone is a usage error"
+like "$ERR" "unknown time zone 'Mars/Olympus_Mons'" "and names it"
+[ ! -e "$TMP/tz_bad.h5" ]; ok $? "and nothing written"
+run "$HEIMDALL" import powder --tz "$TMP/tz.csv" "$TMP/rx.csv"
+[ "$RC" -ne 0 ]; ok $? "--tz without a zone and output fails"
+
 # malformed rows: named with their line number, nothing written
 sed '4s/-71.0/minus-seventy/' "$TMP/s.csv" > "$TMP/bad1.csv"
 run "$HEIMDALL" import powder "$TMP/bad1.csv" "$TMP/rx.csv" -o "$TMP/b1.h5"
@@ -75,7 +121,7 @@ is "$RC" 2 "an unknown format is a usage error"
 if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
     run "$HEIMDALL" import powder "$ROOT/datasets/powder/single_tx_apr_jul.csv" "$ROOT/datasets/powder/receivers.csv" -o "$TMP/powder.h5"
     is "$RC" 0 "the POWDER data set imports"
-    like "$ERR" "wrote 4655 samples × 40 receivers \(21.1 heard per sample; 811 in April, 3844 in July" "all of it"
+    like "$ERR" "wrote 4655 samples × 40 receivers \(21.1 heard per sample; 811 in April, 3844 in July; 5 time blocks; local time America/Denver" "all of it"
     # baselines, fitted on the other time blocks, scored on each held-out block
     for m in rss knn; do
         run "$HEIMDALL" evaluate -c "$ROOT/configs/experiments/powder.yaml" --method $m --set evaluate.plots=false \
@@ -87,6 +133,28 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
         awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 1000) }'; ok $? "$m median error ${med} m: a campus-scale answer"
         grep -q '"split": "time_block"' "$TMP/e_$m.report.json"; ok $? "the split is in the report"
     done
+    # fit once, apply later: calibrate on April, locate July through the
+    # calibration file alone (no concatenation, no split)
+    head -1 "$ROOT/datasets/powder/single_tx_apr_jul.csv" > "$TMP/apr.csv"
+    cp "$TMP/apr.csv" "$TMP/jul.csv"
+    grep '^2022-04' "$ROOT/datasets/powder/single_tx_apr_jul.csv" >> "$TMP/apr.csv"
+    grep '^2022-07' "$ROOT/datasets/powder/single_tx_apr_jul.csv" >> "$TMP/jul.csv"
+    for m in apr jul; do
+        run "$HEIMDALL" import powder "$TMP/$m.csv" "$ROOT/datasets/powder/receivers.csv" -o "$TMP/$m.h5"
+    done
+    run "$HEIMDALL" calibrate -c "$ROOT/configs/experiments/powder.yaml" -o "$TMP/cal_apr.h5" "$TMP/apr.h5"
+    is "$RC" 0 "calibrate on April"
+    like "$OUT" "from 811 events with truth \(811 with RSS, 0 with time differences\)" "RSS only: no time differences in POWDER"
+    run "$HEIMDALL" evaluate -c "$ROOT/configs/experiments/powder.yaml" --set evaluate.split=none --method rss \
+        --calibration "$TMP/cal_apr.h5" --set evaluate.plots=false -o "$TMP/e_cal.h5" "$TMP/jul.h5"
+    is "$RC" 0 "evaluate July with April's calibration"
+    like "$ERR" "12 of 40 receivers calibrated; not in it: .*cnode-mario-dd-b210" "July's receivers April never heard are named"
+    like "$OUT" "calibration: 3844 events heard receivers it does not know \(.*cnode-mario-dd-b210 3844" "and counted"
+    med=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_cal.report.json")
+    awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 400) }'; ok $? "July by April's calibration: median ${med} m"
+    run "$HEIMDALL" calibrate -q -c "$ROOT/configs/experiments/powder.yaml" -o "$TMP/cal_both.h5" "$TMP/apr.h5" "$TMP/jul.h5"
+    is "$RC" 0 "calibrate on two files"
+    like "$OUT" "calibration of 40 receivers from 4655 events" "pooled by receiver id"
     # the network, one model per held-out month (short training: the path, not the figure)
     for g in 4 7; do
         run "$HEIMDALL" train -q -c "$ROOT/configs/experiments/powder.yaml" --set train.exclude_split=month \

@@ -1,0 +1,73 @@
+/* Fit once, apply later: a network's calibration learnt from events with
+ * truth (features files, one or several campaigns), saved as calib.h5
+ * (format "calibration") and applied by receiver id to a new campaign.
+ *
+ * Per receiver (union of the files' receivers, by id):
+ *  - RSS offset (dB): hd_learn_rss on every event with truth (offsets of
+ *    mean zero over the receivers heard; only differences matter, the
+ *    source term is free per event), with the path-loss exponent and the
+ *    shadowing sigma; the offset's sigma is its residuals' RMS over the
+ *    square root of its links; and the factor on the RSS solver's
+ *    covariance that puts half of (up to 400 of) the events' truths inside
+ *    its 50 % region, as evaluate.split learns it.
+ *  - Clock offset (ns): each event's time differences turned into relative
+ *    arrival times (hd_locate_arrivals), minus the truth's geometric travel
+ *    time; the residual is fitted as t_e (per event, the emission time)
+ *    + b_r (per receiver, mean zero over the receivers timed) by alternating
+ *    least squares, links beyond 5 robust sigma dropped; sigma as for RSS
+ *    (times sqrt(k/(k-1)) for the per-event mean of k receivers).
+ *  - Position check: the timing residuals refitted with, per receiver, a
+ *    shift of its position from the advertised one (Gauss-Newton on the
+ *    ranges to the known transmitters, alternating with the emission times
+ *    so that one wrong receiver does not leak into them); the shift is
+ *    reported with its sigma, flagged when |shift| > 4 sigma and > 100 m.
+ *    Needs time differences (level-only data: no check). The clock offsets
+ *    are those of the plain fit (what localize applies at the advertised
+ *    positions): a displaced receiver's offset absorbs part of its error.
+ * Nothing here prints; the command prints the table. */
+#ifndef HD_EVAL_CALIBRATE_H
+#define HD_EVAL_CALIBRATE_H
+#include <stdint.h>
+#include "config/config.h"
+#include "features/features.h"
+
+#define HD_CALIB_MIN_LINKS 3 /* fewer links of a kind: that part of a receiver is not calibrated */
+
+typedef struct {
+    int R;
+    hd_station st[HD_MAX_STATIONS];      /* ids and advertised positions (first file that has the id) */
+    double rss_offset_db[HD_MAX_STATIONS], rss_offset_sigma_db[HD_MAX_STATIONS];
+    int64_t rss_links[HD_MAX_STATIONS];
+    double rss_exponent, rss_sigma_db;   /* NaN when no RSS was fitted */
+    double rss_cov_scale;                /* the RSS covariance's factor that puts half the events' truths
+                                            inside the 50 % region (as evaluate.split learns it); 1 unknown */
+    double clock_offset_ns[HD_MAX_STATIONS], clock_offset_sigma_ns[HD_MAX_STATIONS];
+    double clock_residual_ns[HD_MAX_STATIONS]; /* RMS of the receiver's timing residuals */
+    int64_t clock_links[HD_MAX_STATIONS];
+    double disp_east_m[HD_MAX_STATIONS], disp_north_m[HD_MAX_STATIONS]; /* position the data point to, minus advertised */
+    double disp_m[HD_MAX_STATIONS], disp_sigma_m[HD_MAX_STATIONS];
+    int displaced[HD_MAX_STATIONS];      /* |Δ| > 4 sigma and > 100 m */
+    int64_t n_events, n_events_rss, n_events_tdoa; /* with truth; those used by each part */
+    int64_t *event_file, *event_index;   /* [n_events] the events learnt from (file number, /events/index) */
+} hd_calib;
+
+void hd_calib_release(hd_calib *c);
+
+/* Fit from n open features files (each must have /truth: else HD_ECONFIG
+ * naming it). cfg: localize settings (exponent start, tx_alt_m, outlier_sigma). */
+int hd_calib_fit(hd_calib *c, hd_features_reader *const *rd, const char *const *paths, int n,
+                 const hd_localize_cfg *cfg);
+/* Write the datasets into an open file being made (/receivers, /calibration). */
+int hd_calib_write(const hd_calib *c, hid_t file);
+/* Load calib.h5 (checks the format and version). */
+int hd_calib_load(hd_calib *c, const char *path);
+
+/* A calibration applied to a network's receivers st[R] (by id): fills the
+ * localize settings: rss_offsets_db (receivers' order; 0 for receivers it
+ * does not know), rss_exponent and rss_sigma_db when fitted, clock offsets,
+ * and the receivers it does not know (cfg->rx_uncalibrated). Returns the
+ * number of receivers it knows; HD_EINVAL when it knows none (a calibration
+ * of another network). */
+int hd_calib_apply(const hd_calib *c, const char *path, const hd_station *st, int R, hd_localize_cfg *cfg);
+
+#endif
