@@ -88,6 +88,8 @@ void hd_cmd_train_usage(FILE *out);
 int hd_cmd_info(int argc, char **argv);
 int hd_cmd_stations(int argc, char **argv);
 void hd_cmd_stations_usage(FILE *out);
+int hd_cmd_stations_import(int argc, char **argv);
+void hd_cmd_stations_import_usage(FILE *out);
 void hd_cmd_info_usage(FILE *out);
 
 #endif

@@ -42,7 +42,7 @@ static const hd_cmd commands[] = {
     {"export", hd_cmd_export, 0, "captures into outside formats: one file per event x receiver (kiwiwav, sigmf)",
      hd_cmd_export_usage},
     {"stations", hd_cmd_stations, 0,
-     "stations check [--json]: probe every live station (reachable, version, users, GPS, latency, position)",
+     "stations check: probe every live station (reachable, version, users, GPS, position); stations import: the KiwiSDR list -> a stations file",
      hd_cmd_stations_usage},
     {"verify", hd_cmd_verify, 0, "check the sha256 chain of outputs and inputs, and outputs against the config",
      hd_cmd_verify_usage},
@@ -159,7 +159,10 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--") == 0)
             break;
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            c->usage(stdout);
+            if (c->run == hd_cmd_stations && strcmp(argv[2], "import") == 0)
+                hd_cmd_stations_import_usage(stdout);
+            else
+                c->usage(stdout);
             return 0;
         }
     }

@@ -23,6 +23,7 @@ void hd_cmd_stations_usage(FILE *out)
     fprintf(out,
             "usage: heimdall stations check [-c exp.yaml] [--set KEY=VALUE]... [--json]\n"
             "                               [--timeout S] [--max-offset KM]\n"
+            "       heimdall stations import -o STATIONS.yaml LIST|GNSS_POS... (see stations import --help)\n"
             "\n"
             "Probe every station of the stations file (the config's `stations:`) that has a\n"
             "url and a live driver (kiwisdr, openwebrx), all at once from one event loop, one\n"
@@ -264,7 +265,13 @@ int hd_cmd_stations(int argc, char **argv)
     }
     if (strcmp(argv[1], "check") == 0)
         return stations_check(argc - 1, argv + 1);
-    fprintf(stderr, "heimdall stations: error: '%s' is not a stations subcommand (only 'check')\n"
+    if (strcmp(argv[1], "import") == 0)
+        return hd_cmd_stations_import(argc - 1, argv + 1);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        hd_cmd_stations_usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "heimdall stations: error: '%s' is not a stations subcommand (check, import)\n"
                     "Try 'heimdall stations --help'.\n",
             argv[1]);
     return 2;

@@ -233,6 +233,8 @@ static const key_def station_keys[] = {
     {"agc", K_BOOL, S(agc), 0, 0, 0, 0, "true", NULL},
     {"gain_db", K_DOUBLE, S(gain_db), 0, 0, 0, 120, "30", NULL},
     {"gain_calibrated", K_BOOL, S(gain_calibrated), 0, 0, 0, 0, "false", NULL},
+    {"antenna", K_STRING, S(antenna), HD_NAME_LEN, 0, 0, 0, "''", NULL},
+    {"bands", K_STRING, S(bands), HD_BANDS_LEN, 0, 0, 0, "''", NULL},
 };
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -585,6 +587,74 @@ static int bind_table(const key_def *tab, int ntab, const hd_ynode *root, char *
 
 /* ---- stations ----------------------------------------------------------------- */
 
+static void fill_clock_defaults(hd_station *st)
+{
+    int gps = st->clock == HD_CLOCK_GPS;
+    if (isnan(st->clock_sigma_ns))
+        st->clock_sigma_ns = gps ? 100.0 : 1e7;
+    if (isnan(st->lo_ppm))
+        st->lo_ppm = gps ? 0.01 : 1.0;
+    if (isnan(st->sample_rate_ppm))
+        st->sample_rate_ppm = gps ? 0.01 : 1.0;
+}
+
+int hd_station_covers(const hd_station *st, double freq_hz)
+{
+    if (!st->bands[0])
+        return 0;
+    int covered = 0, n = 0;
+    const char *p = st->bands;
+    while (*p) {
+        char *e;
+        double lo = strtod(p, &e);
+        if (e == p || *e != '-')
+            return -1;
+        p = e + 1;
+        double hi = strtod(p, &e);
+        if (e == p || !(lo >= 0) || !(hi > lo))
+            return -1;
+        p = e;
+        while (*p == ' ')
+            p++;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return -1;
+        while (*p == ' ')
+            p++;
+        n++;
+        covered |= freq_hz >= lo && freq_hz <= hi;
+    }
+    return n ? 1 + covered : -1;
+}
+
+void hd_station_id_make(const char *in, char *out, size_t n)
+{
+    size_t k = 0;
+    for (const char *c = in; *c && k + 1 < n; c++) {
+        unsigned char u = (unsigned char)*c;
+        char o = isalnum(u) && u < 128 ? (char)tolower(u) : u == '_' ? '_' : '-';
+        if (o == '-' && (k == 0 || out[k - 1] == '-'))
+            continue;
+        out[k++] = o;
+    }
+    while (k && out[k - 1] == '-')
+        k--;
+    out[k] = '\0';
+    if (!k)
+        hd_strlcpy(out, "rx", n);
+}
+
+int hd_station_id_valid(const char *id)
+{
+    if (!id[0])
+        return 0;
+    for (const char *c = id; *c; c++)
+        if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '-' || *c == '_'))
+            return 0;
+    return 1;
+}
+
 static int bind_stations(hd_config *cfg, const hd_ynode *list)
 {
     int rc;
@@ -604,10 +674,9 @@ static int bind_stations(hd_config *cfg, const hd_ynode *list)
             return rc;
         if (!st->id[0])
             return node_error(rec, "station %d: id is empty", i + 1);
-        for (const char *c = st->id; *c; c++)
-            if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '-' || *c == '_'))
-                return node_error(hd_ynode_get(rec, "id"), "station id '%s': use lower-case letters, digits, '-' and '_'",
-                                  st->id);
+        if (!hd_station_id_valid(st->id))
+            return node_error(hd_ynode_get(rec, "id"), "station id '%s': use lower-case letters, digits, '-' and '_'",
+                              st->id);
         for (int j = 0; j < i; j++)
             if (strcmp(cfg->stations[j].id, st->id) == 0)
                 return node_error(hd_ynode_get(rec, "id"), "duplicate station id '%s'", st->id);
@@ -617,13 +686,10 @@ static int bind_stations(hd_config *cfg, const hd_ynode *list)
             strncmp(st->url, "http://", 7) && strncmp(st->url, "https://", 8))
             return node_error(hd_ynode_get(rec, "url"), "station '%s': url must start with ws://, wss://, http:// or https://",
                               st->id);
-        int gps = st->clock == HD_CLOCK_GPS;
-        if (isnan(st->clock_sigma_ns))
-            st->clock_sigma_ns = gps ? 100.0 : 1e7;
-        if (isnan(st->lo_ppm))
-            st->lo_ppm = gps ? 0.01 : 1.0;
-        if (isnan(st->sample_rate_ppm))
-            st->sample_rate_ppm = gps ? 0.01 : 1.0;
+        if (st->bands[0] && hd_station_covers(st, 0) < 0)
+            return node_error(hd_ynode_get(rec, "bands"),
+                              "station '%s': bands '%s': expected LO-HI[,LO-HI...] in Hz (LO < HI)", st->id, st->bands);
+        fill_clock_defaults(st);
     }
     cfg->n_stations = list->n;
     return 0;
@@ -934,6 +1000,72 @@ static int dump_config(hd_config *cfg)
     free(cfg->yaml);
     cfg->yaml = b.buf;
     return 0;
+}
+
+int hd_station_defaults(hd_station *st, int clock)
+{
+    char text[96];
+    if (clock < 0)
+        snprintf(text, sizeof text, "{id: x, lat: 0, lon: 0}");
+    else
+        snprintf(text, sizeof text, "{id: x, lat: 0, lon: 0, clock: %s}", hd_clock_name(clock));
+    hd_ynode *n = NULL;
+    int rc = hd_yaml_parse(text, "<station defaults>", &n);
+    memset(st, 0, sizeof *st);
+    if (rc == 0)
+        rc = bind_table(station_keys, (int)HD_ARRAY_LEN(station_keys), n, (char *)st, "station");
+    hd_ynode_free(n);
+    if (rc < 0)
+        return rc;
+    st->id[0] = '\0';
+    fill_clock_defaults(st);
+    return 0;
+}
+
+int hd_stations_yaml(const hd_station *st, int n, const char *const *comments, char **text)
+{
+    sbuf b = {0};
+    *text = NULL;
+    for (int s = 0; s < n; s++) {
+        hd_station def, schema;
+        int rc = hd_station_defaults(&def, st[s].clock);
+        if (rc == 0)
+            rc = hd_station_defaults(&schema, -1);
+        if (rc < 0) {
+            free(b.buf);
+            return rc;
+        }
+        if (comments && comments[s])
+            for (const char *l = comments[s]; *l;) {
+                const char *e = strchr(l, '\n');
+                int len = e ? (int)(e - l) : (int)strlen(l);
+                sb_printf(&b, "  # %.*s\n", len, l);
+                l += len + (e != NULL);
+            }
+        int first = 1;
+        for (size_t j = 0; j < HD_ARRAY_LEN(station_keys); j++) {
+            const key_def *k = &station_keys[j];
+            sbuf v = {0}, d = {0};
+            dump_value(&v, k, (const char *)&st[s]);
+            /* the clock against the schema's; what follows from it against the clock's */
+            dump_value(&d, k, (const char *)(strcmp(k->path, "clock") == 0 ? &schema : &def));
+            int always = strcmp(k->path, "id") == 0 || strcmp(k->path, "lat") == 0 || strcmp(k->path, "lon") == 0;
+            if (v.oom || d.oom)
+                b.oom = 1;
+            else if (always || strcmp(v.buf ? v.buf : "", d.buf ? d.buf : "") != 0) {
+                sb_printf(&b, "  %s %s: %s\n", first ? "-" : " ", k->path, v.buf ? v.buf : "");
+                first = 0;
+            }
+            free(v.buf);
+            free(d.buf);
+        }
+    }
+    if (b.oom) {
+        free(b.buf);
+        return hd_error(HD_ENOMEM, "out of memory");
+    }
+    *text = b.buf ? b.buf : strdup("");
+    return *text ? 0 : hd_error(HD_ENOMEM, "out of memory");
 }
 
 /* ---- loading ----------------------------------------------------------------------- */

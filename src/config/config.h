@@ -9,6 +9,7 @@
  * config (every key, stations inlined) that outputs embed verbatim. */
 #ifndef HD_CONFIG_CONFIG_H
 #define HD_CONFIG_CONFIG_H
+#include <stddef.h>
 #include <stdint.h>
 
 #define HD_MAX_STATIONS 64
@@ -18,6 +19,7 @@
 #define HD_ID_LEN 32
 #define HD_NAME_LEN 96
 #define HD_URL_LEN 256
+#define HD_BANDS_LEN 128
 #define HD_PATH_LEN 1024
 
 typedef enum { HD_DRIVER_SIMULATE = 0, HD_DRIVER_KIWISDR = 1, HD_DRIVER_OPENWEBRX = 2 } hd_driver;
@@ -51,6 +53,8 @@ typedef struct {
     int agc;                     /* 1: gain set per capture; 0: gain_db fixed */
     double gain_db;              /* fixed gain when agc is 0 */
     double gain_calibrated;      /* 1 if full_scale_dbm is a measured calibration */
+    char antenna[HD_NAME_LEN];   /* the antenna as its owner describes it ("" unknown) */
+    char bands[HD_BANDS_LEN];    /* frequency ranges received, "LO-HI[,LO-HI]" Hz ("" unknown) */
 } hd_station;
 
 typedef struct {
@@ -264,6 +268,22 @@ int hd_config_stage_sections(const char *format, const char *keys[4]);
 int hd_config_sha256(const hd_config *cfg, char hex[65]);
 
 /* Name ↔ enum helpers ("kiwisdr", "gps", "nbfm", "log-distance", "simulate"). */
+/* 2 when the station's bands cover freq_hz, 1 when they do not, 0 when it
+ * lists none, -1 when the bands text is malformed. */
+int hd_station_covers(const hd_station *st, double freq_hz);
+/* A station id ([a-z0-9_-]) made from any text: lower case, every other
+ * character as '-', repeats and ends trimmed; "rx" when nothing is left. */
+void hd_station_id_make(const char *in, char *out, size_t n);
+int hd_station_id_valid(const char *id);
+/* Stations as a stations file's `stations:` list (YAML, the loader's own
+ * quoting): id, lat, lon and every key whose value differs from its
+ * default; comments[i] (may be NULL, lines split at '\n') written as
+ * "# ..." lines before station i. *text is malloc'd. */
+int hd_stations_yaml(const hd_station *st, int n, const char *const *comments, char **text);
+/* A station of defaults with the given clock (-1: the schema's; id empty,
+ * lat and lon zero). */
+int hd_station_defaults(hd_station *st, int clock);
+
 const char *hd_driver_name(int driver);
 const char *hd_clock_name(int clock);
 const char *hd_signal_name(int sig);

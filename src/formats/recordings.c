@@ -15,6 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A recording's station (as in its file name: "DL0MUC") is the stations
+ * file's station of that id, or of the id made from it ("dl0muc", as
+ * heimdall stations import makes ids). */
+static int same_station(const char *cfg_id, const char *file_station)
+{
+    if (strcmp(cfg_id, file_station) == 0)
+        return 1;
+    char id[HD_ID_LEN];
+    hd_station_id_make(file_station, id, sizeof id);
+    return strcmp(cfg_id, id) == 0;
+}
+
+
 int hd_recording_from_kiwiwav(hd_recording *r, const char *path, hd_kiwiwav *k)
 {
     int rc;
@@ -176,7 +189,7 @@ int hd_recordings_group(hd_recording_set *s, hd_recording *f, int nf, const hd_c
     int front = 0;
     for (int c = 0; cfg && c < cfg->n_stations; c++)
         for (int r = front; r < R; r++)
-            if (strcmp(ids[r], cfg->stations[c].id) == 0) {
+            if (same_station(cfg->stations[c].id, ids[r])) {
                 const char *t = ids[r];
                 memmove(ids + front + 1, ids + front, (size_t)(r - front) * sizeof *ids);
                 ids[front++] = t;
@@ -359,7 +372,7 @@ int hd_recording_station(const hd_config *cfg, const hd_positions *pos, const hd
                          char *source, size_t source_len)
 {
     for (int i = 0; i < cfg->n_stations; i++)
-        if (strcmp(cfg->stations[i].id, f->station) == 0) {
+        if (same_station(cfg->stations[i].id, f->station)) {
             *s = cfg->stations[i];
             if (cfg->stations_path[0])
                 snprintf(source, source_len, "the stations of %s (of %s)", cfg->stations_path, cfg->path);

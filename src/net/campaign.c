@@ -133,6 +133,12 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     }
     if ((rc = hd_net_campaign_check(cfg)) < 0)
         goto fail;
+    /* a receiver whose listed bands (stations import) miss a frequency */
+    for (int r = 0; r < R; r++)
+        for (int f = 0; f < cc->n_frequencies; f++)
+            if (cfg->stations[r].driver != HD_DRIVER_SIMULATE && hd_station_covers(&cfg->stations[r], cc->frequencies_hz[f]) == 1)
+                hd_warn("%s: its bands (%s Hz) do not cover %.6g MHz: expect no signal from it at that frequency",
+                        cfg->stations[r].id, cfg->stations[r].bands, cc->frequencies_hz[f] / 1e6);
     for (int e = 0; e < E && !is_interrupted; e++) {
         if (e > 0)
             hd_net_sleep_until(t_start + (int64_t)(e * cc->interval_s * 1e9), hooks, interrupted);

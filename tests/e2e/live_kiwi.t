@@ -66,6 +66,13 @@ ok(np.allclose(b["events/frequency_hz"][...], a["events/frequency_hz"][...]), "f
 PY
 _tap_n=$((_tap_n + 7))
 
+# a receiver whose listed bands (heimdall stations import) miss the frequency is named
+sed '0,/    clock: gps/s//    clock: gps\n    bands: 0-30000000/' "$TMP/ok.stations.yaml" >"$TMP/bands.stations.yaml"
+sed 's/ok.stations.yaml/bands.stations.yaml/' "$TMP/ok.yaml" >"$TMP/bands.yaml"
+# (the emulators have served their campaign: only the warning, given before any capture, is checked)
+run "$HEIMDALL" collect -c "$TMP/bands.yaml" --set collect.events=1 -o "$TMP/bands.h5"
+like "$ERR" "its bands \(0-30000000 Hz\) do not cover 145.5 MHz" "the receiver whose bands miss 145.5 MHz is warned of"
+
 run "$HEIMDALL" featurize -q -c "$ROOT/configs/smoke.yaml" -o "$TMP/sim_f.h5" "$TMP/sim.h5"
 is "$RC" 0 "featurize the simulated file"
 run "$HEIMDALL" featurize -q -c "$ROOT/configs/smoke.yaml" -o "$TMP/live_f.h5" "$TMP/live.h5"
