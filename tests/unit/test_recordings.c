@@ -100,7 +100,7 @@ static void test_station(const char *tmp)
     ok(rc == 0, "a config with two stations loads");
     if (rc < 0) {
         diag("%s", hd_errmsg());
-        skip(47, "no config");
+        skip(48, "no config");
         return;
     }
     hd_station s;
@@ -109,6 +109,9 @@ static void test_station(const char *tmp)
     ok(hd_recording_station(&cfg, NULL, &r, &s, src, sizeof src) == 0 && strcmp(s.name, "Torino Nord") == 0 && s.lat == 45.1 &&
            s.lon == 7.65 && s.alt_m == 250,
        "a station of the stations file: its entry (name, position)");
+    hd_recording ru = rec("/nowhere/20240301T120000Z_7100000_TORINO_iq.wav", "TORINO", T_2024_03_01_12, 7.1e6, 4);
+    ok(hd_recording_station(&cfg, NULL, &ru, &s, src, sizeof src) == 0 && strcmp(s.id, "torino") == 0 && s.lat == 45.1,
+       "a recording named TORINO (as the TDoA service names them) is the stations file's torino (the id made from it)");
 
     hd_recording g = rec("/nowhere/x", "elsewhere", T_2024_03_01_12, 7.1e6, 4);
     g.has_geo = 1;
