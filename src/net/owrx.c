@@ -90,15 +90,30 @@ static int handle_json(hd_owrx_state *st, json_t *m)
     if (!strcmp(type, "config")) {
         if (!json_is_object(val))
             return hd_error(HD_EDATA, "openwebrx: config value is not an object");
+        int got = HD_OWRX_GOT_CONFIG;
         if ((rc = get_num(val, "center_freq", 1.0, 1e12, &v, "config")) < 0)
             return rc;
-        if (rc == 0)
+        if (rc == 0) {
+            if (st->center_freq_hz > 0 && v != st->center_freq_hz)
+                got |= HD_OWRX_GOT_RETUNE;
             st->center_freq_hz = v;
+        }
         if ((rc = get_num(val, "samp_rate", 1.0, 1e10, &v, "config")) < 0)
             return rc;
-        if (rc == 0)
+        if (rc == 0) {
+            if (st->samp_rate_hz > 0 && v != st->samp_rate_hz)
+                got |= HD_OWRX_GOT_RETUNE;
             st->samp_rate_hz = v;
-        return HD_OWRX_GOT_CONFIG;
+        }
+        const char *sdr = json_string_value(json_object_get(val, "sdr_id")),
+                   *prof = json_string_value(json_object_get(val, "profile_id"));
+        size_t ls = sdr ? strlen(sdr) : 0, lp = prof ? strlen(prof) : 0;
+        if (sdr && prof && ls + lp + 2 <= sizeof st->current) {
+            memcpy(st->current, sdr, ls);
+            st->current[ls] = '|';
+            memcpy(st->current + ls + 1, prof, lp + 1);
+        }
+        return got;
     }
     if (!strcmp(type, "receiver_details")) {
         if (!json_is_object(val))
@@ -107,12 +122,25 @@ static int handle_json(hd_owrx_state *st, json_t *m)
         int got = HD_OWRX_GOT_DETAILS;
         if (g && !json_is_null(g)) {
             double lat = NAN, lon = NAN;
-            if (!json_is_object(g))
-                return hd_error(HD_EDATA, "openwebrx: receiver_gps is not an object");
-            int a = get_num(g, "lat", -90, 90, &lat, "receiver_gps");
+            int a, b;
+            if (json_is_array(g)) { /* older servers: [lat, lon] */
+                json_t *o = json_pack("{s:O?, s:O?}", "lat", json_array_get(g, 0), "lon", json_array_get(g, 1));
+                if (!o || json_array_size(g) != 2) {
+                    json_decref(o);
+                    return hd_error(HD_EDATA, "openwebrx: receiver_gps is a list of %zu, not [lat, lon]",
+                                    json_array_size(g));
+                }
+                a = get_num(o, "lat", -90, 90, &lat, "receiver_gps");
+                b = a < 0 ? 0 : get_num(o, "lon", -180, 180, &lon, "receiver_gps");
+                json_decref(o);
+            } else if (json_is_object(g)) {
+                a = get_num(g, "lat", -90, 90, &lat, "receiver_gps");
+                b = a < 0 ? 0 : get_num(g, "lon", -180, 180, &lon, "receiver_gps");
+            } else {
+                return hd_error(HD_EDATA, "openwebrx: receiver_gps is neither {lat, lon} nor [lat, lon]");
+            }
             if (a < 0)
                 return a;
-            int b = get_num(g, "lon", -180, 180, &lon, "receiver_gps");
             if (b < 0)
                 return b;
             if (a == 0 && b == 0) {
@@ -122,6 +150,22 @@ static int handle_json(hd_owrx_state *st, json_t *m)
             }
         }
         return got;
+    }
+    if (!strcmp(type, "profiles")) {
+        if (!json_is_array(val))
+            return hd_error(HD_EDATA, "openwebrx: profiles value is not a list");
+        st->n_profiles = 0;
+        size_t i;
+        json_t *p;
+        json_array_foreach(val, i, p)
+        {
+            const char *id = json_string_value(json_object_get(p, "id"));
+            if (!id || !id[0] || strlen(id) >= HD_OWRX_PROFILE_LEN || strchr(id, '"') || strchr(id, '\\'))
+                continue; /* not one we could ask for */
+            if (st->n_profiles < HD_OWRX_MAX_PROFILES)
+                hd_strlcpy(st->profiles[st->n_profiles++], id, HD_OWRX_PROFILE_LEN);
+        }
+        return HD_OWRX_GOT_PROFILES;
     }
     if (!strcmp(type, "clients")) {
         if (!json_is_number(val))
@@ -187,6 +231,21 @@ int hd_owrx_handle_binary(hd_owrx_state *st, const uint8_t *msg, size_t len)
     }
     st->got |= (unsigned)got;
     return got;
+}
+
+int hd_owrx_covers(const hd_owrx_state *st, double frequency_hz)
+{
+    return st->center_freq_hz > 0 && st->samp_rate_hz > 0 && fabs(frequency_hz - st->center_freq_hz) <= st->samp_rate_hz / 2;
+}
+
+int hd_owrx_select_json(const hd_owrx_state *st, int i, char *out, size_t size)
+{
+    if (i < 0 || i >= st->n_profiles)
+        return hd_error(HD_EINVAL, "openwebrx: no profile %d", i);
+    int n = snprintf(out, size, "{\"type\":\"selectprofile\",\"params\":{\"profile\":\"%s\"}}", st->profiles[i]);
+    if (n < 0 || (size_t)n >= size)
+        return hd_error(HD_EINVAL, "openwebrx: selectprofile message does not fit %zu bytes", size);
+    return 0;
 }
 
 int hd_owrx_tune_json(const hd_owrx_state *st, double frequency_hz, const char *mod, double passband_hz, char *out,

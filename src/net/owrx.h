@@ -6,12 +6,14 @@
  * "CLIENT DE SERVER server=openwebrx version=vX.Y.Z". After that every text
  * message is a JSON object with a "type": the server sends "config" (in
  * several partial messages: center_freq, samp_rate, …), "receiver_details"
- * (receiver_gps {lat, lon}, …), "clients" (users connected), "smeter" (the
+ * (receiver_gps {lat, lon}, or [lat, lon] from older servers, …), "profiles"
+ * (the bands of the SDRs: [{id: "sdr|profile", name}]), "clients" (users connected), "smeter" (the
  * linear power of the demodulator's channel, relative to full scale 1.0),
  * "backoff" {reason} when it refuses a client (too many users), "sdr_error",
  * and others of no interest here. Binary messages carry their type in the
  * first byte: 1 waterfall FFT, 2 audio, 3 secondary FFT, 4 HD audio. The
- * client sends "connectionproperties", then "dspcontrol" messages with
+ * client sends "connectionproperties", "selectprofile" {profile} when the
+ * running band does not cover the frequency, then "dspcontrol" messages with
  * params {offset_freq, mod, low_cut, high_cut, …} and {action: "start"}.
  * Read from jketterl/openwebrx (owrx/connection.py, htdocs/openwebrx.js). */
 #ifndef HD_NET_OWRX_H
@@ -37,7 +39,12 @@ enum {
     HD_OWRX_GOT_FFT = 128,          /* a waterfall line */
     HD_OWRX_GOT_AUDIO = 256,        /* an audio frame */
     HD_OWRX_GOT_GPS = 512,          /* st->gps_lat/lon set */
+    HD_OWRX_GOT_PROFILES = 1024,    /* st->profiles: the server's band profiles */
+    HD_OWRX_GOT_RETUNE = 2048,      /* a config moved center_freq or samp_rate after a first one */
 };
+
+#define HD_OWRX_MAX_PROFILES 32
+#define HD_OWRX_PROFILE_LEN 96
 
 typedef struct {
     unsigned got;                   /* HD_OWRX_GOT_* seen so far */
@@ -50,6 +57,11 @@ typedef struct {
     double smeter;                  /* newest S-meter, linear */
     double smeter_db;               /* 10·log10(smeter), HD_OWRX_MIN_DB at zero */
     int64_t n_smeter, n_fft, n_audio, n_other;
+    /* "profiles": the bands the shared SDR(s) can run, as "sdr_id|profile_id";
+     * the one running is config's sdr_id|profile_id (current, "" unknown) */
+    char profiles[HD_OWRX_MAX_PROFILES][HD_OWRX_PROFILE_LEN];
+    int n_profiles;
+    char current[HD_OWRX_PROFILE_LEN];
 } hd_owrx_state;
 
 /* Handle one text message. Returns the HD_OWRX_GOT_* bits it set (0 for
@@ -72,6 +84,15 @@ int hd_owrx_handle_binary(hd_owrx_state *st, const uint8_t *msg, size_t len);
  * HD_EINVAL also when out is too small. */
 int hd_owrx_tune_json(const hd_owrx_state *st, double frequency_hz, const char *mod, double passband_hz,
                       char *out, size_t size);
+
+/* 1 when frequency_hz lies within center_freq ± samp_rate / 2 (both known). */
+int hd_owrx_covers(const hd_owrx_state *st, double frequency_hz);
+
+/* The selectprofile message for profile i of st->profiles (the web client's
+ * own: {"type":"selectprofile","params":{"profile":"sdr|profile"}}). The
+ * server answers with a config of the new band. HD_EINVAL when i is out of
+ * range or out is too small. */
+int hd_owrx_select_json(const hd_owrx_state *st, int i, char *out, size_t size);
 
 /* One receiver's level series being assembled from S-meter messages, one
  * level per message (the server's message rate taken as the level rate).

@@ -33,6 +33,8 @@ typedef struct {
     int64_t next_attempt_ns, last_rx_ns, last_keepalive_ns;
     int64_t window_end_ns;     /* openwebrx: the capture window closes (0 before the first level) */
     int configured;
+    unsigned profiles_tried;   /* openwebrx: bit i, st->profiles[i] asked for (or found running) */
+    int selecting;             /* openwebrx: profile asked for, its band not announced yet (its index + 1) */
     int drain;                 /* read once without waiting: the upgrade reply may have brought messages */
 } rx_conn;
 
@@ -68,9 +70,14 @@ static void stream_url(const hd_station *st, int owrx, int64_t now_ns, char *url
     else if (!strncmp(u, "http://", 7)) u += 7;
     else if (!strncmp(u, "https://", 8)) { u += 8; scheme = "wss://"; }
     size_t hl = strcspn(u, "/");
-    if (owrx)
-        snprintf(url, size, "%s%.*s/ws/", scheme, (int)hl, u);
-    else
+    if (owrx) { /* the url's path kept (a server behind a reverse proxy: /sdr/ -> /sdr/ws/) */
+        const char *path = u + hl;
+        size_t pl = strcspn(path, "?#");
+        while (pl && path[pl - 1] == '/')
+            pl--;
+        int has_ws = pl >= 3 && !strncmp(path + pl - 3, "/ws", 3);
+        snprintf(url, size, "%s%.*s%.*s%s", scheme, (int)hl, u, (int)pl, path, has_ws ? "/" : "/ws/");
+    } else
         snprintf(url, size, "%s%.*s/%lld/SND", scheme, (int)hl, u, (long long)(now_ns / 1000000));
 }
 
@@ -104,8 +111,8 @@ static int on_owrx_message(rx_conn *c, const hd_net_event_cfg *ec, const hd_ws_m
     int got = hd_owrx_handle_text(&c->os, (const char *)m->data, m->len);
     if (got < 0)
         return HD_RX_PROTOCOL + 1;
-    if (!(c->os.got & HD_OWRX_GOT_HELLO) && got)
-        return hd_error(HD_EDATA, "openwebrx: a message before the handshake reply"), HD_RX_PROTOCOL + 1;
+    /* some servers send receiver_details, config or backoff before their
+     * handshake reply: taken as they come */
     if (got & HD_OWRX_GOT_BACKOFF)
         return hd_error(HD_ENET, "server refuses new clients (backoff: %s)", c->os.reason[0] ? c->os.reason : "no reason"),
                HD_RX_BUSY + 1;
@@ -117,7 +124,52 @@ static int on_owrx_message(rx_conn *c, const hd_net_event_cfg *ec, const hd_ws_m
                                    "\"hd_output_rate\":48000}}") < 0)
             return HD_RX_DISCONNECTED + 1;
     }
-    if ((got & HD_OWRX_GOT_CONFIG) && !c->configured && c->os.center_freq_hz > 0 && c->os.samp_rate_hz > 0) {
+    /* a config during the capture: another user chose another band, or the SDR failed over */
+    if ((got & HD_OWRX_GOT_RETUNE) && c->configured) {
+        if (!hd_owrx_covers(&c->os, ec->frequency_hz))
+            return hd_error(HD_ENET,
+                            "the server retuned to %.6f MHz during the capture (another user's profile or an SDR "
+                            "failover): %.6f MHz is no longer received",
+                            c->os.center_freq_hz / 1e6, ec->frequency_hz / 1e6),
+                   HD_RX_BUSY + 1;
+        c->configured = 0; /* still in band: tuned again, the levels so far dropped */
+        c->lv.n_have = 0;
+        c->window_end_ns = 0;
+    }
+    /* the band running does not cover the frequency: ask for the server's other profiles in turn */
+    if ((got & (HD_OWRX_GOT_CONFIG | HD_OWRX_GOT_PROFILES)) && !c->configured && c->os.center_freq_hz > 0 &&
+        c->os.samp_rate_hz > 0 && !hd_owrx_covers(&c->os, ec->frequency_hz)) {
+        for (int p = 0; p < c->os.n_profiles; p++)
+            if (!strcmp(c->os.profiles[p], c->os.current))
+                c->profiles_tried |= 1u << p;
+        if (c->selecting && ((got & HD_OWRX_GOT_RETUNE) || !strcmp(c->os.current, c->os.profiles[c->selecting - 1])))
+            c->selecting = 0; /* the band asked for is announced (and does not cover either) */
+        int next = -1;
+        for (int p = 0; p < c->os.n_profiles && next < 0; p++)
+            if (!(c->profiles_tried >> p & 1))
+                next = p;
+        if (!c->selecting && next >= 0) {
+            char sel[HD_OWRX_PROFILE_LEN + 64];
+            if (hd_owrx_select_json(&c->os, next, sel, sizeof sel) < 0 || hd_ws_send_text(c->ws, sel) < 0)
+                return HD_RX_DISCONNECTED + 1;
+            c->profiles_tried |= 1u << next;
+            c->selecting = next + 1;
+            c->last_rx_ns = now;
+            hd_debug("openwebrx: %.6f MHz outside %.6f +- %.3f MHz (%s): selectprofile %s", ec->frequency_hz / 1e6,
+                     c->os.center_freq_hz / 1e6, c->os.samp_rate_hz / 2e6, c->os.current[0] ? c->os.current : "?",
+                     c->os.profiles[next]);
+            return 0;
+        }
+        if (!c->selecting && next < 0 && c->os.n_profiles > 0)
+            return hd_error(HD_ENET, "no profile of the server covers %.6f MHz (%d tried; the last ran %.6f-%.6f MHz)",
+                            ec->frequency_hz / 1e6, c->os.n_profiles,
+                            (c->os.center_freq_hz - c->os.samp_rate_hz / 2) / 1e6,
+                            (c->os.center_freq_hz + c->os.samp_rate_hz / 2) / 1e6),
+                   HD_RX_REFUSED + 1;
+        return 0; /* a profile asked for, its config to come; or the list of profiles */
+    }
+    if ((got & (HD_OWRX_GOT_CONFIG | HD_OWRX_GOT_RETUNE)) && !c->configured && c->os.center_freq_hz > 0 &&
+        c->os.samp_rate_hz > 0) {
         char tune[512];
         c->last_rx_ns = now;
         if (hd_owrx_tune_json(&c->os, ec->frequency_hz, ec->owrx_mod ? ec->owrx_mod : "nfm", ec->passband_hz, tune,

@@ -154,4 +154,48 @@ ok(idx == sorted(idx) and len(set(idx)) < len(idx), "held in order, some repeate
 PY
 pycheck "$TMP/held.py" "$TMP/sim.h5" "$TMP/f2.h5"
 
+# --- OpenWebRX as real servers differ from the plain case (issue 16): another band running (the client
+# selects the profile that covers the event), messages before the handshake reply, receiver_gps as a list
+start openwebrx owrx_g --fault 4:profiles --fault 5:early --fault 6:gpslist
+ok $? "emulators with profiles, early and gpslist listening"
+make_config g "$TMP/kiwi_f.ports" "$TMP/owrx_g.ports"
+sed -i 's/events: 4/events: 1/' "$TMP/g.yaml"
+run "$HEIMDALL" collect -c "$TMP/g.yaml" -o "$TMP/g.h5"
+is "$RC" 0 "another band running, early messages, a list receiver_gps: every receiver ok"
+is "$(grep -c '^SELECT 4 ' "$TMP/owrx_g.err")" 2 "the client asked for the server's other profiles in turn (selectprofile)"
+like "$(grep '^SELECT 4 ' "$TMP/owrx_g.err" | tail -1)" "rtl\|good" "ending on the one that covers the event"
+is "$("$PYTHON" -c "
+import h5py, numpy as np
+a, b = h5py.File('$TMP/sim.h5'), h5py.File('$TMP/g.h5')
+print(b['status'][0].tolist(), bool(np.allclose(a['levels'][0, 4:], b['levels'][0, 4:], rtol=1e-5)))")" \
+   "[0, 0, 0, 0, 0, 0, 0] True" "all ok, and the levels are the event's (after the profile switch)"
+
+# no profile covers the event; the band moved mid-capture; a server behind a reverse proxy (/sdr/ws/)
+start openwebrx owrx_h --fault 4:noband --fault 5:retune --fault 6:path
+ok $? "emulators with noband, retune and path listening"
+make_config h "$TMP/kiwi_f.ports" "$TMP/owrx_h.ports"
+sed -i 's/events: 4/events: 1/' "$TMP/h.yaml"
+p6=$(awk '$1 == "PORT" && $2 == 6 {print $3}' "$TMP/owrx_h.ports")
+sed -i "s|ws://127.0.0.1:$p6/|http://127.0.0.1:$p6/sdr/|" "$TMP/h.stations.yaml"
+run "$HEIMDALL" collect -c "$TMP/h.yaml" -o "$TMP/h.h5"
+is "$RC" 3 "no band, retuned: exit 3"
+is "$("$PYTHON" -c "import h5py; print(h5py.File('$TMP/h.h5')['status'][0].tolist())")" \
+   "[0, 0, 0, 0, 1, 3, 0]" "no band = refused 1, retuned away = busy 3, the /sdr/ server ok"
+like "$ERR" "passo-giovi: refused: no profile of the server covers 145.50* MHz \(3 tried" "no profile: said, with the count"
+like "$ERR" "genova: busy: the server retuned to .* MHz during the capture" "the retune named"
+
+# waterfall lines of 262145 bytes; S-meter messages at the servers' real rate (5.9/s) with the default level rate
+start kiwisdr kiwi_p && start openwebrx owrx_p --fault 4:bigfft --fault 5:paced
+ok $? "emulators with bigfft and paced listening"
+make_config p "$TMP/kiwi_p.ports" "$TMP/owrx_p.ports"
+sed -i 's/events: 4/events: 1/; s/duration_s: 0.05/duration_s: 1.0/; s/, level_rate_hz: 200//' "$TMP/p.yaml"
+run "$HEIMDALL" collect -c "$TMP/p.yaml" -o "$TMP/p.h5"
+is "$RC" 3 "262145-byte waterfall lines and a paced server (the KiwiSDR emulators hold 0.05 s: they time out)"
+unlike "$ERR" "genova: .*held" "at the default level rate (5.9/s) a real-rate server's levels are not held"
+is "$("$PYTHON" -c "
+import h5py
+f = h5py.File('$TMP/p.h5')
+print(f['status'][0].tolist()[4:], f['levels'].shape[2], round(float(f['events/level_rate_hz'][0]), 1))")" \
+   "[0, 0, 0] 5 5.9" "the OpenWebRX receivers ok, 5 levels of 1 s at 5.9/s"
+
 done_testing

@@ -30,6 +30,17 @@ stdin closes). Faults per receiver (--fault R:MODE):
   badvalue    one good smeter message, then a negative smeter value
   drip        smeter messages sent slowly (0.02 s apart): the client holds what came
   silent      the port accepts TCP connections and never answers (no handshake)
+  profiles    the SDR runs another band first (70 cm while the event is elsewhere, or 2 m): the
+              client must selectprofile the profile that covers the event; the profiles it asks
+              for are printed to stderr as "SELECT <receiver> <profile>"
+  noband      like profiles, but no profile covers the event
+  retune      three smeter messages, then a config moving center_freq 10 MHz away (another user
+              chose another profile): the event's frequency is no longer received
+  early       receiver_details and config sent before the handshake reply (some builds do)
+  path        served only under /sdr/ws/ (a server behind a reverse proxy), 404 at /ws/
+  gpslist     receiver_gps as [lat, lon] (older servers)
+  bigfft      waterfall lines of 65536 uncompressed float bins (262145-byte binary messages)
+  paced       smeter messages at the servers' real rate, 5.9 per second
 
 --position R:LAT,LON makes receiver_details advertise another receiver_gps;
 --users R:N sets the clients count (default 2).
@@ -68,8 +79,9 @@ class Receiver:
 
     async def handler(self, ws, path=None):
         path = path if path is not None else ws.path
-        if path.rstrip("/") != "/ws":
-            await ws.close(1008, "only /ws/")
+        want = "/sdr/ws" if self.fault == "path" else "/ws"
+        if path.rstrip("/") != want:
+            await ws.close(1008, f"only {want}/")
             return
         ev = self.conn
         self.conn += 1
@@ -78,15 +90,17 @@ class Receiver:
             hello = await asyncio.wait_for(ws.recv(), 10)
             if not (isinstance(hello, str) and hello.startswith("SERVER DE CLIENT") and "type=receiver" in hello):
                 return  # the real server does not answer without the handshake
-            await ws.send("CLIENT DE SERVER server=openwebrx version=v1.2.2")
+            if self.fault != "early":
+                await ws.send("CLIENT DE SERVER server=openwebrx version=v1.2.2")
             if self.fault == "busy":
                 await ws.send(json.dumps({"type": "backoff", "reason": "Too many clients"}))
                 await ws.close()
                 return
+            gps = ([self.position[0], self.position[1]] if self.fault == "gpslist"
+                   else {"lat": self.position[0], "lon": self.position[1]})
             await ws.send(json.dumps({"type": "receiver_details", "value": {
                 "receiver_name": f"emulated {r}", "receiver_location": "loopback", "receiver_asl": 100,
-                "receiver_gps": {"lat": self.position[0], "lon": self.position[1]}, "photo_title": "",
-                "photo_desc": ""}}))
+                "receiver_gps": gps, "photo_title": "", "photo_desc": ""}}))
             await ws.send(json.dumps({"type": "config", "value": {
                 "waterfall_scheme": "GoogleTurboWaterfall", "fft_size": 4096, "audio_compression": "adpcm",
                 "fft_compression": "adpcm", "max_clients": 20, "tuning_precision": 2}}))
@@ -96,12 +110,28 @@ class Receiver:
                 return
             f = float(d["freq"][ev])
             center = f + CENTER_OFFSET
-            await ws.send(json.dumps({"type": "config", "value": {
-                "center_freq": center, "samp_rate": SAMP_RATE, "start_mod": "nfm",
-                "start_offset_freq": -CENTER_OFFSET, "sdr_id": "rtl", "profile_id": "2m",
-                "waterfall_levels": {"min": -88, "max": -20}}}))
-            await ws.send(json.dumps({"type": "profiles", "value": [{"id": "rtl|2m", "name": "2 m"}]}))
+            # the bands of the shared SDR: the event's (good), and two others
+            bands = {"rtl|good": center, "rtl|hf": 14.2e6 if f > 30e6 else 300e6, "rtl|far": f + 50e6}
+            running = "rtl|good"
+            if self.fault in ("profiles", "noband"):
+                running = "rtl|hf"
+            if self.fault == "noband":
+                bands["rtl|good"] = f + 20e6
+
+            def config(pid):
+                sdr, prof = pid.split("|")
+                return json.dumps({"type": "config", "value": {
+                    "center_freq": bands[pid], "samp_rate": SAMP_RATE, "start_mod": "nfm",
+                    "start_offset_freq": -CENTER_OFFSET, "sdr_id": sdr, "profile_id": prof,
+                    "waterfall_levels": {"min": -88, "max": -20}}})
+            await ws.send(config(running))
+            await ws.send(json.dumps({"type": "profiles", "value": [
+                {"id": "rtl|hf", "name": "RTL HF"}, {"id": "rtl|far", "name": "RTL far"},
+                {"id": "rtl|good", "name": "RTL the event's band"}]}))
             await ws.send(json.dumps({"type": "clients", "value": self.users}))
+            if self.fault == "early":
+                await ws.send("CLIENT DE SERVER server=openwebrx version=v1.2.2")
+            center = bands[running]
             # dspcontrol: params with the right offset, and start, in any order
             tuned = started = False
             while not (tuned and started):
@@ -109,6 +139,14 @@ class Receiver:
                 if not isinstance(msg, str):
                     continue
                 m = json.loads(msg)
+                if m.get("type") == "selectprofile":
+                    pid = m.get("params", {}).get("profile")
+                    print(f"SELECT {r} {pid}", file=sys.stderr, flush=True)
+                    if pid in bands:
+                        running, center = pid, bands[pid]
+                        tuned = False
+                        await ws.send(config(pid))
+                    continue
                 if m.get("type") != "dspcontrol":
                     continue
                 if m.get("action") == "start":
@@ -127,7 +165,12 @@ class Receiver:
             lv = d["levels"][ev, r]
             for k, level in enumerate(lv):
                 if k % 3 == 0:
-                    await ws.send(b"\x01" + bytes(range(64)))  # a waterfall line (not decoded by the client)
+                    line = bytes(65536 * 4) if self.fault == "bigfft" else bytes(range(64))
+                    await ws.send(b"\x01" + line)  # a waterfall line (not decoded by the client)
+                if self.fault == "retune" and k == 3:
+                    await ws.send(json.dumps({"type": "config", "value": {
+                        "center_freq": center + 10e6, "samp_rate": SAMP_RATE, "sdr_id": "rtl", "profile_id": "far"}}))
+                    await asyncio.sleep(0.05)
                 if k % 4 == 1:
                     await ws.send(json.dumps({"type": "cpuusage", "value": 0.25}))
                 value = 10.0 ** (float(level) / 10.0)
@@ -149,6 +192,8 @@ class Receiver:
                     return
                 if self.fault == "drip":
                     await asyncio.sleep(0.02)
+                if self.fault == "paced":
+                    await asyncio.sleep(1 / 5.9)
             # keep the connection until the client closes it
             async for _ in ws:
                 pass

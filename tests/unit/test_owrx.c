@@ -160,6 +160,34 @@ int main(void)
     ok(lv[0] == -1 && lv[1] == -2 && lv[2] == -3 && lv[3] == -3, "a burst holds the newest (%g %g %g %g)", lv[0],
        lv[1], lv[2], lv[3]);
 
+    /* issue 16: as real servers differ */
+    {
+        hd_owrx_state p = {0};
+        is_int(txt(&p, "{\"type\":\"receiver_details\",\"value\":{\"receiver_gps\":[45.5,9.25]}}"),
+               HD_OWRX_GOT_DETAILS | HD_OWRX_GOT_GPS, "receiver_gps as [lat, lon] (older servers)");
+        ok(p.gps_lat == 45.5 && p.gps_lon == 9.25, "read from the list");
+        is_int(txt(&p, "{\"type\":\"receiver_details\",\"value\":{\"receiver_gps\":[45.5]}}"), HD_EDATA,
+               "a list of one refused");
+        is_int(txt(&p, "{\"type\":\"profiles\",\"value\":[{\"id\":\"rtl|2m\",\"name\":\"2 m\"},{\"name\":\"no id\"},"
+                       "{\"id\":\"rtl|70cm\",\"name\":\"70 cm\"}]}"),
+               HD_OWRX_GOT_PROFILES, "profiles");
+        is_int(p.n_profiles, 2, "the two with an id kept");
+        is_str(p.profiles[1], "rtl|70cm", "in order");
+        is_int(txt(&p, "{\"type\":\"config\",\"value\":{\"center_freq\":145000000,\"samp_rate\":2400000,"
+                       "\"sdr_id\":\"rtl\",\"profile_id\":\"2m\"}}"),
+               HD_OWRX_GOT_CONFIG, "a first config: no retune");
+        is_str(p.current, "rtl|2m", "the running profile from sdr_id|profile_id");
+        ok(hd_owrx_covers(&p, 145.5e6) && !hd_owrx_covers(&p, 433.5e6), "covers: 145.5 in, 433.5 out");
+        is_int(txt(&p, "{\"type\":\"config\",\"value\":{\"waterfall_levels\":{\"min\":-90}}}"), HD_OWRX_GOT_CONFIG,
+               "a partial config without the band: no retune");
+        is_int(txt(&p, "{\"type\":\"config\",\"value\":{\"center_freq\":433000000}}"),
+               HD_OWRX_GOT_CONFIG | HD_OWRX_GOT_RETUNE, "a new center_freq: retune");
+        char m[256];
+        ok(hd_owrx_select_json(&p, 1, m, sizeof m) == 0, "selectprofile message");
+        is_str(m, "{\"type\":\"selectprofile\",\"params\":{\"profile\":\"rtl|70cm\"}}", "as the web client sends it");
+        ok(hd_owrx_select_json(&p, 2, m, sizeof m) == HD_EINVAL, "no profile 2");
+        is_int(txt(&p, "{\"type\":\"profiles\",\"value\":{}}"), HD_EDATA, "profiles that are not a list refused");
+    }
     done_testing();
     return exit_status();
 }
