@@ -44,7 +44,11 @@ void hd_cmd_featurize_usage(FILE *out)
             "best-SNR receiver against the others; the other pairs are masked),\n"
             "psr_min_db 10, max_lag_s 0 (from the network's\n"
             "largest baseline and clock sigma), min_rms_bw_hz 200 (narrower signals, such\n"
-            "as a CW carrier, give no time difference), max_clipped_fraction 0.01,\n"
+            "as a CW carrier, are not correlated), modulation_min_s 2 (in captures at least\n"
+            "this long, a pair the correlation cannot time, too narrow or without a peak,\n"
+            "is timed from its modulation: the power envelope of a keyed carrier, a time\n"
+            "code's marks, AM; the instantaneous frequency of FSK; /tdoa/method says which;\n"
+            "0: never), max_clipped_fraction 0.01,\n"
             "compression 4; logmel false (true adds /logmel [event, receiver, frame, band]\n"
             "with logmel_n_fft 256, logmel_hop 128, logmel_n_mels 32),\n"
             "distributed_fft_min_samples 4194304 (under MPI, captures at least this long\n"
@@ -73,6 +77,11 @@ static void report_reasons(const hd_featurize_counts *c)
     for (int k = 1; k < HD_WHY_PAIR_COUNT; k++)
         off += snprintf(line + off, sizeof line - (size_t)off, " %s %lld", hd_pair_why_name(k), (long long)c->pair_why[k]);
     hd_info("%s", line);
+    if (c->tdoa_by[HD_TDOA_ENVELOPE] + c->tdoa_by[HD_TDOA_FREQUENCY])
+        hd_info("pairs timed from their modulation (narrow signals, /tdoa/method): %lld by the envelope, %lld by the "
+                "frequency; %lld by correlation",
+                (long long)c->tdoa_by[HD_TDOA_ENVELOPE], (long long)c->tdoa_by[HD_TDOA_FREQUENCY],
+                (long long)c->tdoa_by[HD_TDOA_CORRELATION]);
 }
 
 static int run(const hd_cli *cli, hd_config *cfg)
@@ -117,9 +126,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
     o.logmel = hd_calloc(B * R * (size_t)T * (size_t)Mm + 1, sizeof *o.logmel);
     o.why = hd_calloc(B * R, 1);
     o.twhy = hd_calloc(B * Pn, 1);
+    o.tmethod = hd_calloc(B * Pn, 1);
     o.dbm_ok = hd_calloc(B * R, 1);
     if (!ev || !lk || !iq || !levels || !o.feat || !o.mask || !o.delay || !o.sigma || !o.psr || !o.tmask || !o.logmel ||
-        !o.why || !o.twhy || !o.dbm_ok) {
+        !o.why || !o.twhy || !o.dbm_ok || !o.tmethod) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -169,7 +179,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
         int nw = coop && rank != 0 ? 0 : n;
         if ((rc = hd_features_write_block(&w, first < e ? first : e, nw, ev, lk, o.feat, o.mask, o.delay, o.sigma,
                                           o.psr, o.tmask, o.logmel)) < 0 ||
-            (rc = hd_features_write_reasons(&w, first < e ? first : e, nw, o.why, o.twhy, o.dbm_ok)) < 0)
+            (rc = hd_features_write_reasons(&w, first < e ? first : e, nw, o.why, o.twhy, o.dbm_ok, o.tmethod)) < 0)
             goto fail;
         int64_t d = nw;
         if (size > 1)
@@ -226,6 +236,7 @@ fail:
     free(o.logmel);
     free(o.why);
     free(o.twhy);
+    free(o.tmethod);
     free(o.dbm_ok);
     hd_fft_cleanup();
     return rc;

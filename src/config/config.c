@@ -146,6 +146,7 @@ static const key_def keys[] = {
     {"featurize.psr_min_db", K_DOUBLE, C(featurize.psr_min_db), 0, 0, 0, 60, "10", NULL},
     {"featurize.max_lag_s", K_DOUBLE, C(featurize.max_lag_s), 0, 0, 0, 1, "0", NULL},
     {"featurize.min_rms_bw_hz", K_DOUBLE, C(featurize.min_rms_bw_hz), 0, 0, 0, 1e6, "200", NULL},
+    {"featurize.modulation_min_s", K_DOUBLE, C(featurize.modulation_min_s), 0, 0, 0, 86400, "2", NULL},
     {"featurize.max_clipped_fraction", K_DOUBLE, C(featurize.max_clipped_fraction), 0, 0, 0, 1, "0.01", NULL},
     {"featurize.compression", K_INT, C(featurize.compression), 0, 0, 0, 9, "4", NULL},
     {"featurize.distributed_fft_min_samples", K_INT64, C(featurize.distributed_fft_min_samples), 0, 0, 64, 1e15, "4194304", NULL},

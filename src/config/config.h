@@ -130,6 +130,8 @@ typedef struct {
     double psr_min_db;           /* a correlation peak below this is masked */
     double max_lag_s;            /* 0: from the network's largest baseline and clock quality */
     double min_rms_bw_hz;        /* narrower signals (a CW carrier) give no time difference */
+    double modulation_min_s;     /* captures this long: pairs the correlation cannot time are timed from
+                                    their modulation (hd_dsp_modulation_tdoa); 0: never */
     double max_clipped_fraction; /* a capture clipped beyond this is masked */
     int compression;             /* gzip level of /features */
     int64_t distributed_fft_min_samples; /* captures this long: transforms shared by all ranks */

@@ -109,6 +109,23 @@ int hd_dsp_gcc_phat(const float *a, const float *b, int n, double fs, double cen
 int hd_dsp_tdoa(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s, double snr_a,
                 double snr_b, double rms_bw_hz, double psr_min_db, float *scratch, hd_xcorr *out);
 
+/* Time difference of a narrow signal from its modulation, for what
+ * hd_dsp_tdoa cannot time: a keyed carrier (CW, on-off time codes), AM, a
+ * signal whose receivers' frequencies differ by more than a long capture's
+ * coherence allows. Both captures' power envelope |x|² and instantaneous
+ * frequency are formed (insensitive to the LO offsets between receivers),
+ * each pair of series is correlated from its segment-averaged cross
+ * spectrum with the maximum-likelihood weighting γ²/((1-γ²)|S_ab|), γ² the
+ * bias-corrected coherence; the integer lag (within center_s ± max_lag_s)
+ * is refined by the coherence-weighted phase slope; sigma_s is the
+ * Knapp–Carter bound 1/sqrt(2T ∫(2πf)² γ²/(1-γ²) df) from the same
+ * coherence, so a 30 s capture's processing gain counts in full. The kind
+ * with the smaller sigma is kept (*kind_used 0 envelope, 1 instantaneous
+ * frequency, -1 none valid); valid needs 3 coherent bins and psr_db ≥
+ * psr_min_db. Overlaps under 512 samples are never valid. */
+int hd_dsp_modulation_tdoa(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
+                           double psr_min_db, int *kind_used, hd_xcorr *out);
+
 /* The same from spectra computed once per receiver (hd_dsp_spectrum), so a
  * network of R receivers needs R forward transforms, not R(R-1). */
 int hd_dsp_tdoa_spec(const float *a, const float *b, const float *SA, const float *SB, int n, double fs, double center_s,

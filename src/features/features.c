@@ -25,6 +25,10 @@ static const char *const rx_why_names[HD_WHY_RX_COUNT] = {
     [HD_WHY_RX_OK] = "ok",           [HD_WHY_RX_NOT_CAPTURED] = "not_captured", [HD_WHY_RX_DEAD] = "dead",
     [HD_WHY_RX_CLIPPED] = "clipped", [HD_WHY_RX_NO_DATA] = "no_data",           [HD_WHY_RX_NOT_FINITE] = "not_finite",
 };
+const char *const hd_tdoa_method_names[HD_TDOA_METHOD_COUNT] = {
+    [HD_TDOA_NONE] = "none", [HD_TDOA_CORRELATION] = "correlation", [HD_TDOA_ENVELOPE] = "envelope",
+    [HD_TDOA_FREQUENCY] = "frequency"};
+
 static const char *const pair_why_names[HD_WHY_PAIR_COUNT] = {
     [HD_WHY_PAIR_OK] = "ok",
     [HD_WHY_PAIR_END_MASKED] = "end_masked",
@@ -61,7 +65,7 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
     int rc;
     memset(w, 0, sizeof *w);
     w->d_feat = w->d_mask = w->d_delay = w->d_sigma = w->d_psr = w->d_tmask = w->d_logmel = H5I_INVALID_HID;
-    w->d_why = w->d_twhy = w->d_dbm_ok = H5I_INVALID_HID;
+    w->d_why = w->d_twhy = w->d_dbm_ok = w->d_tmethod = H5I_INVALID_HID;
     w->n_events = n_events;
     w->n_receivers = n_receivers;
     w->n_pairs = hd_features_npairs(n_receivers);
@@ -165,23 +169,27 @@ int hd_features_create_reasons(hd_features_writer *w, hid_t file, int compressio
     w->d_dbm_ok = hd_h5_dataset(file, "dbm_ok", H5T_NATIVE_UINT8, 2, md, E && R ? mc : NULL, compression, "1",
                                 "1 where rss_dbm is a calibrated dBm; 0 where it is absent (stored as 0: the "
                                 "receiver's gain or full scale is unknown, or the receiver is masked)");
-    if (w->d_why < 0 || w->d_twhy < 0 || w->d_dbm_ok < 0)
+    w->d_tmethod = hd_h5_dataset(file, "tdoa/method", H5T_NATIVE_UINT8, 2, td, E && P ? tc : NULL, compression, "1",
+                                 "how each timed pair was timed: an index into the attribute names (0 not timed)");
+    if (w->d_why < 0 || w->d_twhy < 0 || w->d_dbm_ok < 0 || w->d_tmethod < 0)
         return hd_error(HD_EIO, "cannot create the mask reason datasets");
     int rc;
     if ((rc = hd_h5_attr_strarray(w->d_why, "names", rx_why_names, HD_WHY_RX_COUNT)) < 0 ||
-        (rc = hd_h5_attr_strarray(w->d_twhy, "names", pair_why_names, HD_WHY_PAIR_COUNT)) < 0)
+        (rc = hd_h5_attr_strarray(w->d_twhy, "names", pair_why_names, HD_WHY_PAIR_COUNT)) < 0 ||
+        (rc = hd_h5_attr_strarray(w->d_tmethod, "names", hd_tdoa_method_names, HD_TDOA_METHOD_COUNT)) < 0)
         return rc;
     return 0;
 }
 
 int hd_features_write_reasons(hd_features_writer *w, int64_t start, int64_t count, const uint8_t *why,
-                              const uint8_t *twhy, const uint8_t *dbm_ok)
+                              const uint8_t *twhy, const uint8_t *dbm_ok, const uint8_t *tmethod)
 {
     int rc;
     hsize_t s = (hsize_t)start, n = (hsize_t)(count > 0 ? count : 0);
     if ((rc = hd_h5_write_rows(w->d_why, H5T_NATIVE_UINT8, s, n, why)) < 0 ||
         (rc = hd_h5_write_rows(w->d_twhy, H5T_NATIVE_UINT8, s, n, twhy)) < 0 ||
-        (rc = hd_h5_write_rows(w->d_dbm_ok, H5T_NATIVE_UINT8, s, n, dbm_ok)) < 0)
+        (rc = hd_h5_write_rows(w->d_dbm_ok, H5T_NATIVE_UINT8, s, n, dbm_ok)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_tmethod, H5T_NATIVE_UINT8, s, n, tmethod)) < 0)
         return hd_error_context(rc, "writing mask reasons of events [%lld, %lld)", (long long)start,
                                 (long long)(start + count));
     return 0;
@@ -191,7 +199,7 @@ void hd_features_close(hd_features_writer *w)
 {
     hd_captures_close(&w->meta);
     hid_t *ds[] = {&w->d_feat, &w->d_mask, &w->d_delay, &w->d_sigma, &w->d_psr, &w->d_tmask, &w->d_logmel,
-                   &w->d_why, &w->d_twhy, &w->d_dbm_ok};
+                   &w->d_why, &w->d_twhy, &w->d_dbm_ok, &w->d_tmethod};
     for (size_t i = 0; i < HD_ARRAY_LEN(ds); i++) {
         if (*ds[i] >= 0)
             H5Dclose(*ds[i]);

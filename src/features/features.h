@@ -69,6 +69,16 @@ typedef enum {
     HD_WHY_PAIR_COUNT
 } hd_pair_why;
 
+/* How a timed pair was timed (/tdoa/method). Append only. */
+typedef enum {
+    HD_TDOA_NONE = 0,               /* not timed */
+    HD_TDOA_CORRELATION = 1,        /* the captures' cross-correlation (hd_dsp_tdoa) */
+    HD_TDOA_ENVELOPE = 2,           /* a narrow signal's power envelope (hd_dsp_modulation_tdoa) */
+    HD_TDOA_FREQUENCY = 3,          /* a narrow signal's instantaneous frequency (FSK, PSK) */
+    HD_TDOA_METHOD_COUNT
+} hd_tdoa_method;
+extern const char *const hd_tdoa_method_names[HD_TDOA_METHOD_COUNT];
+
 /* A reason a file does not record (an older file, imported features). */
 #define HD_WHY_UNKNOWN 255
 
@@ -86,6 +96,7 @@ typedef struct {
     hd_captures_writer meta;   /* events, status, truth fields */
     hid_t d_feat, d_mask, d_delay, d_sigma, d_psr, d_tmask, d_logmel;
     hid_t d_why, d_twhy, d_dbm_ok;    /* hd_features_create_reasons, else invalid */
+    hid_t d_tmethod;                  /* /tdoa/method (hd_features_create_reasons) */
     int64_t n_events;
     int n_receivers, n_pairs;
     int logmel_frames, logmel_mels;   /* 0: no /logmel */
@@ -107,9 +118,9 @@ int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count,
  * hd_features_create (collective). */
 int hd_features_create_reasons(hd_features_writer *w, hid_t file, int compression);
 /* Write their rows [start, start+count): why[count*R], twhy[count*P],
- * dbm_ok[count*R]. Collective, count may be 0. */
+ * dbm_ok[count*R], tmethod[count*P] (hd_tdoa_method). Collective, count may be 0. */
 int hd_features_write_reasons(hd_features_writer *w, int64_t start, int64_t count, const uint8_t *why,
-                              const uint8_t *twhy, const uint8_t *dbm_ok);
+                              const uint8_t *twhy, const uint8_t *dbm_ok, const uint8_t *tmethod);
 void hd_features_close(hd_features_writer *w);
 
 /* Reading a features file. */

@@ -117,10 +117,34 @@ static int outside_overlap(double center_s, double max_lag_s, double fs, int n)
     return center - maxlag > n - 1 || center + maxlag < -(n - 1);
 }
 
+/* One pair timed from its modulation (hd_dsp_modulation_tdoa); left as it
+ * is (with the reason already set) when that finds nothing either. */
+static int modulation_pair(hd_featurizer *c, const float *a, const float *b, int N, double fs, double center, int i,
+                           int j, const hd_link *lk, double *delay, double *sigma, float *psr, uint8_t *tmask,
+                           uint8_t *twhy, uint8_t *method)
+{
+    hd_xcorr xc;
+    int kind, rc = hd_dsp_modulation_tdoa(a, b, N, fs, center, c->max_lag_s, c->cfg.psr_min_db, &kind, &xc);
+    if (rc < 0)
+        return rc;
+    if (!xc.valid || !isfinite(xc.delay_s) || !isfinite(xc.sigma_s))
+        return 0;
+    *delay = lk[j].t0_s - lk[i].t0_s + xc.delay_s;
+    double ci = c->stations[i].clock_sigma_ns * 1e-9, cj = c->stations[j].clock_sigma_ns * 1e-9;
+    *sigma = sqrt(xc.sigma_s * xc.sigma_s + ci * ci + cj * cj);
+    *psr = (float)xc.psr_db;
+    *tmask = 1;
+    *twhy = HD_WHY_PAIR_OK;
+    *method = kind == 0 ? HD_TDOA_ENVELOPE : HD_TDOA_FREQUENCY;
+    return 0;
+}
+
 /* Time differences of one event's pairs: both ends GPS-timed IQ with valid
- * features; delay/sigma/psr/tmask/twhy[P]. */
+ * features; delay/sigma/psr/tmask/twhy/method[P]. A pair the correlation
+ * cannot time (too narrow, no peak) in a capture of at least
+ * featurize.modulation_min_s is timed from its modulation. */
 static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, const uint8_t *mask, double *delay,
-                     double *sigma, float *psr, uint8_t *tmask, uint8_t *twhy)
+                     double *sigma, float *psr, uint8_t *tmask, uint8_t *twhy, uint8_t *method)
 {
     const int R = c->R, N = c->N;
     const hd_featurize_cfg *fc = &c->cfg;
@@ -146,6 +170,7 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
         sigma[p] = 0;
         psr[p] = 0;
         tmask[p] = 0;
+        method[p] = HD_TDOA_NONE;
         twhy[p] = HD_WHY_PAIR_OK;
         if (!mask[i] || !mask[j] || !lk[i].has_iq || !lk[j].has_iq || !lk[i].gps_ok || !lk[j].gps_ok) {
             twhy[p] = !mask[i] || !mask[j]               ? HD_WHY_PAIR_END_MASKED
@@ -153,20 +178,26 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
                                                        : HD_WHY_PAIR_NO_GPS_TIME;
             continue;
         }
-        /* a carrier (or anything too narrow) has no bandwidth to time */
+        float *a = c->x + (size_t)i * 2 * N, *b = c->x + (size_t)j * 2 * N;
+        /* b(n) ≈ a(n - D) with D = (TOA_j - TOA_i) - (t0_j - t0_i): search
+         * around the lag the time stamps predict, TOA difference ± baseline */
+        double center = -(lk[j].t0_s - lk[i].t0_s);
+        int long_capture = fc->modulation_min_s > 0 && N >= fc->modulation_min_s * fs;
+        hd_xcorr xc;
+        /* a carrier (or anything too narrow) has no bandwidth to time: in a
+         * long capture its modulation may have */
         if (c->sp[i].rms_bw_hz < fc->min_rms_bw_hz || c->sp[j].rms_bw_hz < fc->min_rms_bw_hz) {
             twhy[p] = HD_WHY_PAIR_TOO_NARROW;
+            if (long_capture && fc->pairs != HD_PAIRS_REFERENCE &&
+                (rc = modulation_pair(c, a, b, N, fs, center, i, j, lk, delay + p, sigma + p, psr + p, tmask + p,
+                                      twhy + p, method + p)) < 0)
+                return rc;
             continue;
         }
         if (fc->pairs == HD_PAIRS_REFERENCE && i != ref && j != ref) {
             twhy[p] = HD_WHY_PAIR_NOT_REFERENCE;
             continue;
         }
-        float *a = c->x + (size_t)i * 2 * N, *b = c->x + (size_t)j * 2 * N;
-        /* b(n) ≈ a(n - D) with D = (TOA_j - TOA_i) - (t0_j - t0_i): search
-         * around the lag the time stamps predict, TOA difference ± baseline */
-        double center = -(lk[j].t0_s - lk[i].t0_s);
-        hd_xcorr xc;
         double beta = 0.5 * (c->sp[i].rms_bw_hz + c->sp[j].rms_bw_hz);
         double sa = pow(10, c->sp[i].snr_db / 10), sb = pow(10, c->sp[j].snr_db / 10);
         if (c->dist != MPI_COMM_NULL) {
@@ -181,6 +212,10 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
         if (!xc.valid || !isfinite(xc.delay_s) || !isfinite(xc.sigma_s)) {
             twhy[p] = outside_overlap(center, c->max_lag_s, fs, N) ? HD_WHY_PAIR_OUTSIDE_LAG_WINDOW
                                                                    : HD_WHY_PAIR_NO_PEAK;
+            if (twhy[p] == HD_WHY_PAIR_NO_PEAK && long_capture &&
+                (rc = modulation_pair(c, a, b, N, fs, center, i, j, lk, delay + p, sigma + p, psr + p, tmask + p,
+                                      twhy + p, method + p)) < 0)
+                return rc;
             continue;
         }
         delay[p] = lk[j].t0_s - lk[i].t0_s + xc.delay_s;
@@ -189,6 +224,7 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
         sigma[p] = sqrt(xc.sigma_s * xc.sigma_s + ci * ci + cj * cj);
         psr[p] = (float)xc.psr_db;
         tmask[p] = 1;
+        method[p] = HD_TDOA_CORRELATION;
     }
     return 0;
 }
@@ -263,12 +299,13 @@ int hd_featurizer_block(hd_featurizer *f, int n, const hd_event *ev, const hd_li
         const hd_event *evi = &ev[i];
         const hd_link *li = links + (size_t)i * R;
         uint8_t *mk = out->mask + (size_t)i * R, *why = out->why + (size_t)i * R, *dok = out->dbm_ok + (size_t)i * R;
-        uint8_t *tm = out->tmask + (size_t)i * P, *twhy = out->twhy + (size_t)i * P;
+        uint8_t *tm = out->tmask + (size_t)i * P, *twhy = out->twhy + (size_t)i * P,
+                *meth = out->tmethod + (size_t)i * P;
         if ((rc = receiver_features(f, evi, li, iq + (size_t)i * R * N * 2, levels + (size_t)i * R * L,
                                     out->feat + (size_t)i * R * F, mk, why, dok)) < 0)
             return rc;
         if ((rc = pair_tdoa(f, evi, li, mk, out->delay + (size_t)i * P, out->sigma + (size_t)i * P,
-                            out->psr + (size_t)i * P, tm, twhy)) < 0)
+                            out->psr + (size_t)i * P, tm, twhy, meth)) < 0)
             return rc;
         for (int r = 0; T > 0 && r < R; r++) {
             float *lm = out->logmel + (size_t)i * lm_per_event + (size_t)r * T * Mm;
@@ -284,6 +321,7 @@ int hd_featurizer_block(hd_featurizer *f, int n, const hd_event *ev, const hd_li
             counts->tdoa_cand += li[a].gps_ok && li[b].gps_ok && mk[a] && mk[b];
             counts->tdoa_ok += tm[p];
             counts->pair_why[twhy[p]]++;
+            counts->tdoa_by[meth[p]]++;
         }
         for (int r = 0; counts && r < R; r++) {
             counts->rx_why[why[r]]++;

@@ -21,7 +21,7 @@
  * feat[count*R*F], mask[count*R], delay/sigma/psr/tmask[count*P],
  * logmel[count*R*T*M] (may be NULL when the featurizer makes no log-mel
  * spectrograms), why[count*R] (hd_rx_why), twhy[count*P] (hd_pair_why),
- * dbm_ok[count*R]. No feature is ever NaN: a value that is not finite is
+ * dbm_ok[count*R], tmethod[count*P] (hd_tdoa_method). No feature is ever NaN: a value that is not finite is
  * stored as 0 and only that one is dropped — rss_dbm (an uncalibrated gain
  * or full scale) clears dbm_ok and keeps the receiver; any other masks the
  * receiver (HD_WHY_RX_NOT_FINITE) and keeps its other features. */
@@ -33,6 +33,7 @@ typedef struct {
     uint8_t *tmask;
     float *logmel;
     uint8_t *why, *twhy, *dbm_ok;
+    uint8_t *tmethod;            /* [count*P] hd_tdoa_method */
 } hd_featurize_rows;
 
 /* What a block found, added to by hd_featurizer_block. */
@@ -42,6 +43,7 @@ typedef struct {
     int64_t rx_why[HD_WHY_RX_COUNT];     /* receivers by reason (0: valid) */
     int64_t pair_why[HD_WHY_PAIR_COUNT]; /* pairs by reason (0: timed) */
     int64_t no_dbm;      /* valid receivers without a calibrated dBm */
+    int64_t tdoa_by[HD_TDOA_METHOD_COUNT]; /* timed pairs by method */
 } hd_featurize_counts;
 
 typedef struct {

@@ -141,7 +141,7 @@ typedef struct {
     int16_t iq[R * 2 * N];
     float levels[R * L];
     float feat[R * F], psr[NP];
-    uint8_t mask[R], tmask[NP], why[R], twhy[NP], dbm_ok[R];
+    uint8_t mask[R], tmask[NP], why[R], twhy[NP], dbm_ok[R], tmethod[NP];
     double delay[NP], sigma[NP];
     float *logmel;
 } event_buf;
@@ -181,7 +181,7 @@ static int write_features(const char *path, const hd_station *st, const event_bu
         (reasons && (rc = hd_features_create_reasons(&w, out.file, 0)) < 0) ||
         (rc = hd_features_write_block(&w, 0, 1, &b->ev, b->lk, b->feat, b->mask, b->delay, b->sigma, b->psr, b->tmask,
                                       NULL)) < 0 ||
-        (reasons && (rc = hd_features_write_reasons(&w, 0, 1, b->why, b->twhy, b->dbm_ok)) < 0)) {
+        (reasons && (rc = hd_features_write_reasons(&w, 0, 1, b->why, b->twhy, b->dbm_ok, b->tmethod)) < 0)) {
         hd_features_close(&w);
         hd_h5_abort(&out);
         return rc;
@@ -198,7 +198,7 @@ static int write_features(const char *path, const hd_station *st, const event_bu
 
 static int featurize(hd_featurizer *fz, event_buf *b, hd_featurize_counts *cnt)
 {
-    hd_featurize_rows o = {b->feat, b->mask, b->delay, b->sigma, b->psr, b->tmask, b->logmel, b->why, b->twhy, b->dbm_ok};
+    hd_featurize_rows o = {b->feat, b->mask, b->delay, b->sigma, b->psr, b->tmask, b->logmel, b->why, b->twhy, b->dbm_ok, b->tmethod};
     return hd_featurizer_block(fz, 1, &b->ev, b->lk, b->iq, b->levels, &o, cnt);
 }
 
