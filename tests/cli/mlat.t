@@ -53,16 +53,41 @@ is "$RC" 0 "receivers in order of appearance; arrival times, pair differences, a
 run "$HEIMDALL" evaluate -c "$CFG" --method tdoa -o "$TMP/e.h5" "$TMP/m.h5"
 is "$RC" 0 "evaluate --method tdoa on the imported file"
 like "$OUT" "80 events: 80 located" "every message located"
-# (the GDOP breakdown of the mlat branch is not ported into src/eval yet)
-run "$PYTHON" - "$TMP/e.report.json" "$TMP/e.h5" <<'PY'
-import sys, json, h5py
+like "$OUT" "by GDOP \\(median / p95 m, events located\\): " "the GDOP breakdown on stdout"
+like "$OUT" "by receivers used \\(median / p95 m, events located\\): " "the receivers breakdown on stdout"
+like "$OUT" "timing outliers: [0-9]+ events located with a receiver rejected" "the events located without a rejected receiver"
+printf '%s\n' "$OUT" | grep -E "by GDOP|by receivers" > "$TMP/lines.txt"
+run "$PYTHON" - "$TMP/e.report.json" "$TMP/e.h5" "$TMP/lines.txt" <<'PY'
+import sys, json, h5py, numpy as np
 r = json.load(open(sys.argv[1]))
 assert r["median_m"] < 150, r["median_m"]
 assert r["by_receivers"] and r["n"] == 80
+g = r["by_gdop"]
+assert [x["group"] for x in g] == ["0 <= gdop < 1", "1 <= gdop < 1.5", "1.5 <= gdop < 2", "2 <= gdop < 3",
+                                   "3 <= gdop < 5", "gdop >= 5"], g
+assert sum(x["n"] for x in g) == 80 and sum(x["located"] for x in g) == 80
 f = h5py.File(sys.argv[2], "r")
-assert "breakdown/receivers" in f
+gd, st = f["gdop"][:], f["status"][:]
+err = f["error_m"][:]
+tab = f["breakdown/gdop"]
+for k, x in enumerate(g):
+    lo, hi = x["gdop_min"], x["gdop_max"] if x["gdop_max"] is not None else np.inf
+    sel = (gd >= lo) & (gd < hi)
+    assert tab["n"][k] == sel.sum() == x["n"], (k, tab["n"][k], sel.sum())
+    if sel.sum():
+        assert abs(np.median(err[sel]) - tab["median_m"][k]) < 1e-6 and abs(x["median_m"] - tab["median_m"][k]) < 1e-4
+nr = f["n_receivers"][:]
+rt = f["breakdown/receivers"]
+for k, x in enumerate(r["by_receivers"]):
+    assert rt["n"][k] == (nr == x["receivers"]).sum() == x["n"]
+assert int(f.attrs["located_with_rejected_receiver"]) == r["located_with_rejected_receiver"]
+lines = open(sys.argv[3]).read()
+for x in g:
+    if x["located"]:
+        want = "%s: %.0f / %.0f (%d)" % (x["group"], x["median_m"], x["p95_m"], x["located"])
+        assert want in lines, (want, lines)
 PY
-is "$RC" 0 "report: median under 150 m, by_receivers; eval.h5 /breakdown/receivers"
+is "$RC" 0 "report: median under 150 m; by_gdop and by_receivers in report.json, eval.h5 and the printed lines agree with the events"
 [ "$RC" -eq 0 ] || diag "$ERR"
 
 { head -3 "$TMP/m.csv"; echo '9,1.0,5,48.1,ten,9000,8950,2,"[[10,1,5],[147,2,6]]"'; } > "$TMP/bad.csv"
