@@ -114,6 +114,13 @@ static double path_refractivity(const hd_localize_cfg *cfg, double h1, double h2
     return n0 * H / dh * (exp(-h1 / H) - exp(-h2 / H));
 }
 
+double hd_locate_path_factor(const hd_locate_net *net, int r, double alt_m)
+{
+    if (net->cfg.refractivity_n == 0 || r < 0 || r >= net->R)
+        return 1;
+    return 1 + path_refractivity(&net->cfg, net->rx_h[r], alt_m);
+}
+
 /* 3-D: the ECEF point at height alt (m) over the frame point (e, n) and
  * the ellipsoid's normal there, without trigonometry: the geodetic
  * latitude of the tangent-plane point by Bowring's formula (one step; off

@@ -90,6 +90,37 @@ PY
 is "$RC" 0 "report: median under 150 m; by_gdop and by_receivers in report.json, eval.h5 and the printed lines agree with the events"
 [ "$RC" -eq 0 ] || diag "$ERR"
 
+# clock offsets through heimdall calibrate: learnt on sets 1-2 (3-D: each
+# message's GNSS altitude as the truth's height, the solver's refractivity),
+# applied by receiver id on sets 3-4, which they were not learnt on
+run "$HEIMDALL" import -q mlat -c "$CFG" "$DATA/sensors.csv" "$DATA/set_1.csv" "$DATA/set_2.csv" -o "$TMP/m12.h5"
+is "$RC" 0 "import sets 1-2"
+run "$HEIMDALL" import -q mlat -c "$CFG" "$DATA/sensors.csv" "$DATA/set_3.csv" "$DATA/set_4.csv" -o "$TMP/m34.h5"
+is "$RC" 0 "import sets 3-4"
+run "$HEIMDALL" calibrate -q -c "$CFG" -o "$TMP/calib12.h5" "$TMP/m12.h5"
+is "$RC" 0 "calibrate on sets 1-2"
+like "$OUT" "from 660 events with truth \\([0-9]+ with RSS, 660 with time differences\\)" "every message of sets 1-2 timed"
+run "$HEIMDALL" evaluate -q -c "$CFG" --method tdoa -o "$TMP/e34.h5" "$TMP/m34.h5"
+is "$RC" 0 "evaluate sets 3-4 without calibration"
+run "$HEIMDALL" evaluate -c "$CFG" --method tdoa --calibration "$TMP/calib12.h5" -o "$TMP/e34c.h5" "$TMP/m34.h5"
+is "$RC" 0 "evaluate sets 3-4 with the calibration of sets 1-2"
+like "$ERR" "calibration .*calib12.h5: 22 of 24 receivers calibrated" "the calibration applied by receiver id"
+run "$PYTHON" - "$TMP/e34.report.json" "$TMP/e34c.report.json" "$TMP/calib12.h5" <<'PY'
+import sys, json, h5py, numpy as np
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["located"] == b["located"] == 487, (a["located"], b["located"])
+print("# median %.1f -> %.1f m, p68 %.1f -> %.1f m" % (a["median_m"], b["median_m"], a["p68_m"], b["p68_m"]))
+assert b["median_m"] < a["median_m"] - 3, (a["median_m"], b["median_m"])
+assert b["p68_m"] < a["p68_m"], (a["p68_m"], b["p68_m"])
+c = h5py.File(sys.argv[3], "r")["calibration"]
+off, sig = c["clock_offset_ns"][:], c["clock_offset_sigma_ns"][:]
+k = np.isfinite(off)
+assert k.sum() >= 18 and (np.abs(off[k] - np.median(off[k])) < 400).all() and (sig[k] < 50).all(), (off, sig)
+PY
+is "$RC" 0 "calibrated on sets 1-2: sets 3-4's median at least 3 m and p68 better than without; offsets within 400 ns of their median (only differences matter), sigma under 50 ns"
+[ "$RC" -eq 0 ] || diag "$ERR"
+printf '%s\n' "$OUT" | grep '^#' | while read -r l; do diag "${l#\# }"; done
+
 { head -3 "$TMP/m.csv"; echo '9,1.0,5,48.1,ten,9000,8950,2,"[[10,1,5],[147,2,6]]"'; } > "$TMP/bad.csv"
 run "$HEIMDALL" import mlat "$DATA/sensors.csv" "$TMP/bad.csv" -o "$TMP/bad.h5"
 is "$RC" 1 "a malformed row: exit 1"
