@@ -626,8 +626,8 @@ static double grid_cost(const problem *pb, const double *d, const double *wt, do
 
 /* The grid's cost at grid point (ix, iy) lifted by dh metres along the
  * ellipsoid's normal (the event's observed height). */
-static double lifted_cost(const problem *pb, int ix, int iy, double dh, const double *wt, double sw, double *t0,
-                          double *p0)
+static double lifted_cost(const problem *pb, int ix, int iy, double dh, const double *wt, double sw, const double *kr,
+                          double *t0, double *p0)
 {
     const hd_locate_net *net = pb->net;
     const double b2 = HD_WGS84_A * HD_WGS84_A * (1 - HD_WGS84_F) * (1 - HD_WGS84_F), a2 = HD_WGS84_A * HD_WGS84_A;
@@ -639,8 +639,8 @@ static double lifted_cost(const problem *pb, int ix, int iy, double dh, const do
         int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
         const double *y = pb->rx[r];
         d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
-        if (net->cfg.refractivity_n != 0)
-            d[r] *= 1 + path_refractivity(&net->cfg, net->rx_h[r], pb->alt_km * 1000);
+        if (kr)
+            d[r] *= kr[r];
     }
     return grid_cost(pb, d, wt, sw, t0, p0);
 }
@@ -683,6 +683,16 @@ static int grid_starts_3d(const problem *pb, double *x, int K, double coarse_m)
         if (i1[c] < i0[c])
             i0[c] = 0, i1[c] = gn[c] - 1;
     }
+    /* the refractivity's factor per receiver: the height is the event's for every point */
+    double kr[HD_MAX_STATIONS];
+    const double *krp = NULL;
+    if (net->cfg.refractivity_n != 0) {
+        for (int k = 0; k < pb->nt + pb->nr; k++) {
+            int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
+            kr[r] = 1 + path_refractivity(&net->cfg, net->rx_h[r], pb->alt_km * 1000);
+        }
+        krp = kr;
+    }
     const int stride = (int)fmax(1, floor(coarse_m / net->gstep));
     const int cx = (i1[0] - i0[0]) / stride + 1, cy = (i1[1] - i0[1]) / stride + 1;
     double *cost = hd_malloc((size_t)cx * cy * sizeof *cost);
@@ -694,7 +704,7 @@ static int grid_starts_3d(const problem *pb, double *x, int K, double coarse_m)
         for (int jy = 0; jy < cy; jy++)
             for (int jx = 0; jx < cx; jx++) {
                 double t0, p0;
-                cost[jy * cx + jx] = lifted_cost(pb, i0[0] + jx * stride, i0[1] + jy * stride, dh, wt, sw, &t0, &p0);
+                cost[jy * cx + jx] = lifted_cost(pb, i0[0] + jx * stride, i0[1] + jy * stride, dh, wt, sw, krp, &t0, &p0);
             }
         /* the local minima of the coarse map, the K lowest */
         for (int jy = 0; jy < cy; jy++)
@@ -732,7 +742,7 @@ static int grid_starts_3d(const problem *pb, double *x, int K, double coarse_m)
             for (int ix = bx - stride + 1; ix <= bx + stride - 1; ix++) {
                 if (ix < 0 || iy < 0 || ix >= net->gx || iy >= net->gy)
                     continue;
-                double t0, p0, v = lifted_cost(pb, ix, iy, dh, wt, sw, &t0, &p0);
+                double t0, p0, v = lifted_cost(pb, ix, iy, dh, wt, sw, krp, &t0, &p0);
                 if (v < bestc) {
                     bestc = v;
                     fx = ix;
