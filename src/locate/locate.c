@@ -1013,7 +1013,75 @@ static double chi2_at(const problem *pb, const double *x)
 
 static int worst_timing(const problem *pb, const double *x, double limit, double *zo, double *ns);
 
-/* 3-D: LM from the grid's best start; when that fit leaves a timing
+/* 3-D, timings only: a closed-form start by Bancroft's method (the
+ * pseudo-ranges' Lorentz-quadratic; the root whose height is nearer the
+ * observed one), at the observed height, the emission time fitted. 0 with
+ * x, -1 when the system is singular or gives no real root. */
+static int bancroft_start(const problem *pb, double *x)
+{
+    const hd_locate_net *net = pb->net;
+    const int n = pb->nt;
+    const double *ref = pb->rx[pb->trx[0]];
+    double kb = 0, rho0 = pb->tau_km[0] * 1000;
+    for (int k = 0; k < n; k++)
+        kb += (net->cfg.refractivity_n != 0 ? 1 + path_refractivity(&net->cfg, net->rx_h[pb->trx[k]], pb->alt_km * 1000) : 1) / n;
+    double BtB[16] = {0}, Bt1[4] = {0}, Bta[4] = {0};
+    for (int k = 0; k < n; k++) {
+        const double *y = pb->rx[pb->trx[k]];
+        double b[4] = {y[0] - ref[0], y[1] - ref[1], y[2] - ref[2], (pb->tau_km[k] * 1000 - rho0) / kb};
+        double a = 0.5 * (b[0] * b[0] + b[1] * b[1] + b[2] * b[2] - b[3] * b[3]);
+        for (int i = 0; i < 4; i++) {
+            Bt1[i] += b[i];
+            Bta[i] += b[i] * a;
+            for (int j = 0; j < 4; j++)
+                BtB[4 * i + j] += b[i] * b[j];
+        }
+    }
+    double A2[16];
+    memcpy(A2, BtB, sizeof A2);
+    if (spd_solve(BtB, Bt1, 4) < 0 || spd_solve(A2, Bta, 4) < 0)
+        return -1;
+    const double *u = Bt1, *v = Bta;
+#define LORENTZ(p, q) ((p)[0] * (q)[0] + (p)[1] * (q)[1] + (p)[2] * (q)[2] - (p)[3] * (q)[3])
+    double qa = LORENTZ(u, u), qb = LORENTZ(u, v) - 1, qc = LORENTZ(v, v);
+#undef LORENTZ
+    double disc = qb * qb - qa * qc;
+    if (!(disc >= 0) || qa == 0)
+        return -1;
+    double best = INFINITY, e = 0, nn = 0;
+    for (int sgn = -1; sgn <= 1; sgn += 2) {
+        double L = (-qb + sgn * sqrt(disc)) / qa, p[3], lat, lon, h, pe, pn;
+        for (int i = 0; i < 3; i++)
+            p[i] = v[i] + L * u[i] + ref[i];
+        hd_geo_from_ecef(p, &lat, &lon, &h);
+        hd_locate_from_geo(net, lat, lon, &pe, &pn);
+        if (!isfinite(pe) || !isfinite(pn) || fabs(h - pb->alt_km * 1000) >= best)
+            continue;
+        best = fabs(h - pb->alt_km * 1000);
+        e = pe;
+        nn = pn;
+    }
+    if (!isfinite(best))
+        return -1;
+    memset(x, 0, 8 * sizeof *x);
+    x[0] = e / 1000;
+    x[1] = nn / 1000;
+    x[pb->ia] = pb->alt_km;
+    double d[HD_MAX_STATIONS], w = 0, t = 0;
+    ranges_3d(net, (const double(*)[3])pb->rx, e, nn, pb->alt_km * 1000, d, NULL, NULL);
+    for (int k = 0; k < n; k++) {
+        double wk = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
+        t += wk * (pb->tau_km[k] - d[pb->trx[k]] / 1000);
+        w += wk;
+    }
+    x[pb->it] = t / w;
+    return 0;
+}
+
+/* 3-D: with five or more timings and no levels, LM from Bancroft's
+ * closed-form start, kept when it converges inside the region with
+ * agreeing residuals (two spare residuals or more: no second basin to
+ * fear); else LM from the grid's best start; when that fit leaves a timing
  * residual beyond localize.outlier_sigma, from the other starts too, and
  * the converged fit of least chi² is kept. */
 static int solve_3d(problem *pb, double *xs, double cov[3], double *chi2)
@@ -1021,6 +1089,24 @@ static int solve_3d(problem *pb, double *xs, double cov[3], double *chi2)
     double x0[N_STARTS * 8], best = INFINITY, z, ns;
     const double limit = pb->net->cfg.outlier_sigma;
     int found = 0;
+    if (pb->nt >= 5 && !pb->use_r && pb->use_t && !pb->moving) {
+        double xb[8], x[8], c3[3];
+        if (bancroft_start(pb, xb) == 0) {
+            int rc = lm_from(pb, xb, x, c3);
+            if (rc < 0)
+                return rc;
+            const hd_locate_net *net = pb->net;
+            int inside = x[0] * 1000 >= net->e_min && x[0] * 1000 <= net->e_max && x[1] * 1000 >= net->n_min &&
+                         x[1] * 1000 <= net->n_max;
+            if (rc == 0 && inside && worst_timing(pb, x, limit, &z, &ns) < 0) {
+                memcpy(xs, x, sizeof x);
+                memcpy(cov, c3, sizeof c3);
+                if (chi2)
+                    *chi2 = chi2_at(pb, x);
+                return 0;
+            }
+        }
+    }
     /* no start gave agreeing residuals: once more from a finer map before
      * a receiver is blamed */
     for (int pass = 0; pass < 2; pass++) {
