@@ -1013,11 +1013,11 @@ static double chi2_at(const problem *pb, const double *x)
 
 static int worst_timing(const problem *pb, const double *x, double limit, double *zo, double *ns);
 
-/* 3-D, timings only: a closed-form start by Bancroft's method (the
- * pseudo-ranges' Lorentz-quadratic; the root whose height is nearer the
- * observed one), at the observed height, the emission time fitted. 0 with
- * x, -1 when the system is singular or gives no real root. */
-static int bancroft_start(const problem *pb, double *x)
+/* 3-D, timings only: closed-form starts by Bancroft's method (the
+ * pseudo-ranges' Lorentz-quadratic, both roots), each at the observed
+ * height with the emission time fitted, into x[8 * k]. Returns how many
+ * (0 when the system is singular or has no real root). */
+static int bancroft_starts(const problem *pb, double *x)
 {
     const hd_locate_net *net = pb->net;
     const int n = pb->nt;
@@ -1040,75 +1040,79 @@ static int bancroft_start(const problem *pb, double *x)
     double A2[16];
     memcpy(A2, BtB, sizeof A2);
     if (spd_solve(BtB, Bt1, 4) < 0 || spd_solve(A2, Bta, 4) < 0)
-        return -1;
+        return 0;
     const double *u = Bt1, *v = Bta;
 #define LORENTZ(p, q) ((p)[0] * (q)[0] + (p)[1] * (q)[1] + (p)[2] * (q)[2] - (p)[3] * (q)[3])
     double qa = LORENTZ(u, u), qb = LORENTZ(u, v) - 1, qc = LORENTZ(v, v);
 #undef LORENTZ
     double disc = qb * qb - qa * qc;
     if (!(disc >= 0) || qa == 0)
-        return -1;
-    double best = INFINITY, e = 0, nn = 0;
+        return 0;
+    int ns = 0;
     for (int sgn = -1; sgn <= 1; sgn += 2) {
         double L = (-qb + sgn * sqrt(disc)) / qa, p[3], lat, lon, h, pe, pn;
         for (int i = 0; i < 3; i++)
             p[i] = v[i] + L * u[i] + ref[i];
         hd_geo_from_ecef(p, &lat, &lon, &h);
         hd_locate_from_geo(net, lat, lon, &pe, &pn);
-        if (!isfinite(pe) || !isfinite(pn) || fabs(h - pb->alt_km * 1000) >= best)
+        if (!isfinite(pe) || !isfinite(pn))
             continue;
-        best = fabs(h - pb->alt_km * 1000);
-        e = pe;
-        nn = pn;
+        double *xc = x + 8 * ns++;
+        memset(xc, 0, 8 * sizeof *xc);
+        xc[0] = pe / 1000;
+        xc[1] = pn / 1000;
+        xc[pb->ia] = pb->alt_km;
+        double d[HD_MAX_STATIONS], w = 0, t = 0;
+        ranges_3d(net, (const double(*)[3])pb->rx, pe, pn, pb->alt_km * 1000, d, NULL, NULL);
+        for (int k = 0; k < n; k++) {
+            double wk = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
+            t += wk * (pb->tau_km[k] - d[pb->trx[k]] / 1000);
+            w += wk;
+        }
+        xc[pb->it] = t / w;
     }
-    if (!isfinite(best))
-        return -1;
-    memset(x, 0, 8 * sizeof *x);
-    x[0] = e / 1000;
-    x[1] = nn / 1000;
-    x[pb->ia] = pb->alt_km;
-    double d[HD_MAX_STATIONS], w = 0, t = 0;
-    ranges_3d(net, (const double(*)[3])pb->rx, e, nn, pb->alt_km * 1000, d, NULL, NULL);
-    for (int k = 0; k < n; k++) {
-        double wk = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
-        t += wk * (pb->tau_km[k] - d[pb->trx[k]] / 1000);
-        w += wk;
-    }
-    x[pb->it] = t / w;
-    return 0;
+    return ns;
 }
 
-/* 3-D: with five or more timings and no levels, LM from Bancroft's
- * closed-form start, kept when it converges inside the region with
- * agreeing residuals (two spare residuals or more: no second basin to
- * fear); else LM from the grid's best start; when that fit leaves a timing
- * residual beyond localize.outlier_sigma, from the other starts too, and
- * the converged fit of least chi² is kept. */
+/* 3-D: with five or more timings and no levels, LM from both of
+ * Bancroft's closed-form starts; the fit of least chi² kept when it
+ * converged inside the region with agreeing residuals and a chi² no larger
+ * than its spare residuals (what a fit in the right basin leaves; a wrong
+ * basin can agree too, with a larger chi²). Otherwise, LM from the grid's
+ * best start; when that fit leaves a timing residual beyond
+ * localize.outlier_sigma, from the other starts too, and the converged fit
+ * of least chi² is kept. */
 static int solve_3d(problem *pb, double *xs, double cov[3], double *chi2)
 {
     double x0[N_STARTS * 8], best = INFINITY, z, ns;
     const double limit = pb->net->cfg.outlier_sigma;
     int found = 0;
     if (pb->nt >= 5 && !pb->use_r && pb->use_t && !pb->moving) {
-        double xb[8], x[8], c3[3];
-        if (bancroft_start(pb, xb) == 0) {
-            int rc = lm_from(pb, xb, x, c3);
+        const hd_locate_net *net = pb->net;
+        double xb[16], x[8], c3[3], fast = INFINITY, fx[8], fc[3];
+        int nb = bancroft_starts(pb, xb);
+        for (int k = 0; k < nb; k++) {
+            int rc = lm_from(pb, xb + 8 * k, x, c3);
             if (rc < 0)
                 return rc;
-            const hd_locate_net *net = pb->net;
-            int inside = x[0] * 1000 >= net->e_min && x[0] * 1000 <= net->e_max && x[1] * 1000 >= net->n_min &&
-                         x[1] * 1000 <= net->n_max;
-            if (rc == 0 && inside && worst_timing(pb, x, limit, &z, &ns) < 0) {
-                memcpy(xs, x, sizeof x);
-                memcpy(cov, c3, sizeof c3);
-                if (chi2)
-                    *chi2 = chi2_at(pb, x);
-                return 0;
+            if (rc != 0 || x[0] * 1000 < net->e_min || x[0] * 1000 > net->e_max || x[1] * 1000 < net->n_min ||
+                x[1] * 1000 > net->n_max)
+                continue;
+            double v = chi2_at(pb, x);
+            if (v < fast) {
+                fast = v;
+                memcpy(fx, x, sizeof x);
+                memcpy(fc, c3, sizeof c3);
             }
         }
+        if (fast <= nr_of(pb) - np_of(pb) && worst_timing(pb, fx, limit, &z, &ns) < 0) {
+            memcpy(xs, fx, sizeof fx);
+            memcpy(cov, fc, sizeof fc);
+            if (chi2)
+                *chi2 = fast;
+            return 0;
+        }
     }
-    /* no start gave agreeing residuals: once more from a finer map before
-     * a receiver is blamed */
     for (int pass = 0; pass < 2; pass++) {
         int nst = grid_starts_3d(pb, x0, N_STARTS, pass ? RETRY_M : COARSE_M);
         for (int c = 0; c < nst; c++) {
