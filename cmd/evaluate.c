@@ -39,11 +39,13 @@ void hd_cmd_evaluate_usage(FILE *out)
             "  the Cramér–Rao bound at the truth for each event's receivers, SNRs and\n"
             "    bandwidth (sqrt of the trace), and the efficiency (error over the bound);\n"
             "  broken down by SNR (median over the receivers used; edges\n"
-            "    evaluate.snr_bins_db) and by the number of receivers used, and for the\n"
+            "    evaluate.snr_bins_db) and by the number of receivers used, for 3-D solves\n"
+            "    (a height observed: import mlat) by GDOP at the estimate (0, 1, 1.5, 2, 3,\n"
+            "    5, inf) with the events located after a receiver was rejected, and for the\n"
             "    events with at least 4 receivers timed by valid time differences (GPS-timed\n"
             "    IQ) at 10 dB or more.\n"
             "Writes eval.h5 (per event: estimate, covariance, error, Mahalanobis distance,\n"
-            "bound, status; the summary as attributes; /breakdown tables), report.json\n"
+            "bound, status; the summary as attributes; /breakdown/snr, receivers, gdop), report.json\n"
             "beside it (NAME.report.json for another NAME.h5), and with evaluate.plots and\n"
             "gnuplot and GMT installed NAME_cdf.png (error CDF, by NAME.gp) and NAME_map.png\n"
             "(coastlines, borders, scale bar; truths, estimates, 68 %% ellipses, receivers;\n"
@@ -109,6 +111,12 @@ static void print_headline(const hd_cli *cli, const char *method, const hd_eval_
     printf("  latency: median %.0f us, p95 %.0f us, max %.0f us per event (%.0f events/s on one core)\n",
            rep->latency_median_us, rep->latency_p95_us, rep->latency_max_us,
            rep->latency_total_s > 0 ? E / rep->latency_total_s : 0.0);
+    char bd[1200];
+    if (hd_eval_breakdown_summary("receivers used", rep->rx, rep->n_rx, bd, sizeof bd) > 0)
+        printf("  %s\n", bd);
+    if (hd_eval_breakdown_summary("GDOP", rep->gdop, rep->n_gdop, bd, sizeof bd) > 0) /* 3-D solves */
+        printf("  %s\n  timing outliers: %lld events located with a receiver rejected\n", bd,
+               (long long)rep->n_rejected);
     printf("  wrote %s and %s\n", cli->output, report_file);
 }
 

@@ -379,6 +379,9 @@ static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, c
 #undef LINK
 }
 
+#define CLIP_SIGMA 3  /* links beyond this many robust sigma are not fitted */
+#define CLIP_PASSES 20
+
 /* Clock offsets from the arrival times against the truths' travel times,
  * then each receiver's position check on its residuals. */
 static int fit_clock(hd_calib *c, const merged *m, const hd_locate_net *net)
@@ -389,7 +392,7 @@ static int fit_clock(hd_calib *c, const merged *m, const hd_locate_net *net)
     double *y = hd_malloc(N * sizeof *y), *t = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *t);
     double *ue = hd_malloc(N * sizeof *ue), *un = hd_malloc(N * sizeof *un), *ar = hd_malloc(N * sizeof *ar);
     double *txe = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *txe), *txn = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *txn);
-    uint8_t *ok = hd_calloc(N, 1);
+    uint8_t *ok = hd_calloc(N, 1), *ok0 = NULL, *ok5 = NULL;
     int rc = 0;
     for (int r = 0; r < R; r++)
         c->clock_offset_ns[r] = c->clock_offset_sigma_ns[r] = c->clock_residual_ns[r] = c->disp_east_m[r] =
@@ -416,6 +419,8 @@ static int fit_clock(hd_calib *c, const merged *m, const hd_locate_net *net)
                 continue;
             double dist = hd_geo_slant_range(m->tx_lat[e], m->tx_lon[e], m->tx_alt[e], m->rx_lat[o], m->rx_lon[o],
                                              net->rx_h[r]);
+            if (net->cfg.refractivity_n != 0) /* the radio path as the solver models it */
+                dist *= hd_locate_path_factor(net, r, m->tx_alt[e]);
             y[o] = m->toa[o] - dist / HD_SPEED_OF_LIGHT;
             hd_locate_from_geo(net, m->rx_lat[o], m->rx_lon[o], &ue[o], &un[o]); /* the receiver, m */
             ok[o] = 1;
@@ -428,17 +433,41 @@ static int fit_clock(hd_calib *c, const merged *m, const hd_locate_net *net)
     }
     double b[HD_MAX_STATIONS];
     fit_additive(y, ok, E, R, t, b);
-    /* drop links beyond 5 robust sigma (MAD), refit */
-    size_t na = 0;
-    for (size_t o = 0; o < N; o++)
-        if (ok[o])
-            ar[na++] = fabs(y[o] - t[o / R] - b[o % R]);
-    qsort(ar, na, sizeof *ar, cmp_double);
-    double rsig = 1.4826 * ar[na / 2];
-    if (rsig > 0) {
+    /* links beyond CLIP_SIGMA robust sigma (MAD over every link) dropped and
+     * the fit repeated, each pass judging every link anew against the last
+     * fit, until the set of links stays the same: arrival times that
+     * disagree with the truth by microseconds (a mis-picked time stamp, a
+     * stale reported position) pull the plain fit by tens of ns */
+    ok0 = hd_malloc(N);
+    ok5 = hd_malloc(N);
+    if (!ok0 || !ok5) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    memcpy(ok0, ok, N);
+    memcpy(ok5, ok, N);
+    for (int pass = 0; pass < CLIP_PASSES; pass++) {
+        size_t na = 0;
         for (size_t o = 0; o < N; o++)
-            if (ok[o] && fabs(y[o] - t[o / R] - b[o % R]) > 5 * rsig)
-                ok[o] = 0;
+            if (ok0[o])
+                ar[na++] = fabs(y[o] - t[o / R] - b[o % R]);
+        qsort(ar, na, sizeof *ar, cmp_double);
+        double rsig = 1.4826 * ar[na / 2];
+        if (!(rsig > 0))
+            break;
+        if (pass == 0) /* the position check's links: beyond 5 robust sigma of the plain fit dropped
+                          (a displaced receiver's links are far off until its shift is fitted) */
+            for (size_t o = 0; o < N; o++)
+                ok5[o] = ok0[o] && fabs(y[o] - t[o / R] - b[o % R]) <= 5 * rsig;
+        int changed = 0;
+        for (size_t o = 0; o < N; o++)
+            if (ok0[o]) {
+                uint8_t keep = fabs(y[o] - t[o / R] - b[o % R]) <= CLIP_SIGMA * rsig;
+                changed |= keep != ok[o];
+                ok[o] = keep;
+            }
+        if (!changed)
+            break;
         fit_additive(y, ok, E, R, t, b);
     }
     for (int r = 0; r < R; r++) {
@@ -463,8 +492,12 @@ static int fit_clock(hd_calib *c, const merged *m, const hd_locate_net *net)
         c->clock_offset_sigma_ns[r] = 1e9 * s / sqrt((double)n);
         c->clock_residual_ns[r] = 1e9 * s;
     }
-    fit_displacements(c, y, ok, ue, un, txe, txn, E, R, t);
+    double b5[HD_MAX_STATIONS];
+    fit_additive(y, ok5, E, R, t, b5); /* the emission times the position check starts from */
+    fit_displacements(c, y, ok5, ue, un, txe, txn, E, R, t);
 done:
+    free(ok0);
+    free(ok5);
     free(y);
     free(t);
     free(ue);

@@ -11,10 +11,14 @@
  *    covariance that puts half of (up to 400 of) the events' truths inside
  *    its 50 % region, as evaluate.split learns it.
  *  - Clock offset (ns): each event's time differences turned into relative
- *    arrival times (hd_locate_arrivals), minus the truth's geometric travel
- *    time; the residual is fitted as t_e (per event, the emission time)
- *    + b_r (per receiver, mean zero over the receivers timed) by alternating
- *    least squares, links beyond 5 robust sigma dropped; sigma as for RSS
+ *    arrival times (hd_locate_arrivals), minus the truth's travel time
+ *    (slant range from the truth's height, times hd_locate_path_factor:
+ *    the solver's refractivity); the residual is fitted as t_e (per event,
+ *    the emission time) + b_r (per receiver, mean zero over the receivers
+ *    timed) by alternating least squares, links beyond 3 robust sigma (MAD)
+ *    of the fit dropped and the fit repeated until the links stay the same
+ *    (the position check keeps the plain fit's links within 5 robust
+ *    sigma: a displaced receiver's are far off until its shift is fitted); sigma as for RSS
  *    (times sqrt(k/(k-1)) for the per-event mean of k receivers).
  *  - Position check: the timing residuals refitted with, per receiver, a
  *    shift of its position from the advertised one (Gauss-Newton on the

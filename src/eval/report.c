@@ -204,7 +204,10 @@ int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, cons
         return hd_error(HD_EIO, "cannot create /breakdown");
     H5Gclose(g);
     if ((rc = write_group_table(f, "breakdown/snr", rep->snr, rep->n_snr, "SNR group (median over the receivers used)")) < 0 ||
-        (rc = write_group_table(f, "breakdown/receivers", rep->rx, rep->n_rx, "receivers used")) < 0)
+        (rc = write_group_table(f, "breakdown/receivers", rep->rx, rep->n_rx, "receivers used")) < 0 ||
+        (rep->n_gdop && (rc = write_group_table(f, "breakdown/gdop", rep->gdop, rep->n_gdop, "GDOP at the estimate")) < 0))
+        return rc;
+    if (rep->n_gdop && (rc = hd_h5_attr_int(f, "located_with_rejected_receiver", rep->n_rejected)) < 0)
         return rc;
     const hd_metrics *a = &rep->all;
     struct { const char *name; double v; } attrs[] = {
@@ -300,6 +303,18 @@ static json_t *report_json(const hd_eval_report *rep, const hd_eval_report_info 
     }
     json_object_set_new(report, "by_snr", bs);
     json_object_set_new(report, "by_receivers", br);
+    if (rep->n_gdop) { /* 3-D solves only: 2-D reports unchanged */
+        json_t *bg = json_array();
+        for (int b = 0; b < rep->n_gdop; b++) {
+            json_t *o = metrics_json(&rep->gdop[b].m);
+            json_object_set_new(o, "group", json_string(rep->gdop[b].name));
+            json_object_set_new(o, "gdop_min", json_real(rep->gdop[b].lo));
+            json_object_set_new(o, "gdop_max", num(rep->gdop[b].hi));
+            json_array_append_new(bg, o);
+        }
+        json_object_set_new(report, "by_gdop", bg);
+        json_object_set_new(report, "located_with_rejected_receiver", json_integer((json_int_t)rep->n_rejected));
+    }
     return report;
 }
 

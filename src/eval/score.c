@@ -104,6 +104,59 @@ static int by_receivers(hd_eval_report *rep, const hd_run *r, uint8_t *sel)
     return 0;
 }
 
+/* by GDOP at the estimate (geometry: the error per unit range error), for
+ * runs with the transmitter's height observed (3-D solves); the events
+ * located with a receiver rejected as a timing outlier counted */
+static int by_gdop(hd_eval_report *rep, const hd_run *r, uint8_t *sel)
+{
+    static const double edges[] = HD_EVAL_GDOP_EDGES;
+    const int nb = (int)(sizeof edges / sizeof edges[0]) + 1;
+    int any3d = 0;
+    for (int64_t i = 0; i < r->n && !any3d; i++)
+        any3d = r->ev[i].res.alt_obs_sigma_m > 0;
+    if (!any3d)
+        return 0;
+    for (int b = 0; b < nb; b++) {
+        hd_eval_group *g = &rep->gdop[b];
+        g->lo = b ? edges[b - 1] : 0;
+        g->hi = b < nb - 1 ? edges[b] : INFINITY;
+        if (b == nb - 1)
+            snprintf(g->name, sizeof g->name, "gdop >= %g", g->lo);
+        else
+            snprintf(g->name, sizeof g->name, "%g <= gdop < %g", g->lo, g->hi);
+        for (int64_t i = 0; i < r->n; i++)
+            sel[i] = r->ev[i].res.gdop >= g->lo && r->ev[i].res.gdop < g->hi;
+        int rc = hd_metrics_compute(rep->sc, sel, r->n, &g->m);
+        if (rc < 0)
+            return rc;
+        rep->n_gdop++;
+    }
+    for (int64_t i = 0; i < r->n; i++) {
+        const hd_locate_result *res = &r->ev[i].res;
+        rep->n_rejected += res->rejected != 0 && (res->status == HD_LOC_OK || res->status == HD_LOC_OUTSIDE);
+    }
+    return 0;
+}
+
+int hd_eval_breakdown_summary(const char *what, const hd_eval_group *g, int n, char *buf, size_t size)
+{
+    if (!size)
+        return 0;
+    buf[0] = 0;
+    if (n <= 0)
+        return 0;
+    size_t off = (size_t)snprintf(buf, size, "by %s (median / p95 m, events located):", what);
+    for (int b = 0; b < n && off < size; b++)
+        if (g[b].m.located)
+            off += (size_t)snprintf(buf + off, size - off, " %s: %.0f / %.0f (%lld);", g[b].name, g[b].m.median_m,
+                                    g[b].m.p95_m, (long long)g[b].m.located);
+    if (off >= size)
+        off = size - 1;
+    if (off > 0 && buf[off - 1] == ';')
+        buf[--off] = 0;
+    return (int)off;
+}
+
 /* the solver's latency per event, and the predictive's degrees of freedom
  * over the events with a position estimate (each event's own with
  * localize.scale_by_chi2) */
@@ -155,7 +208,7 @@ int hd_eval_score_run(hd_eval_report *rep, const hd_run *r, const double *snr_bi
     for (int64_t i = 0; i < E; i++)
         sel[i] = r->n_timed[i] >= 4 && r->snr_db[i] >= 10;
     if ((rc = hd_metrics_compute(rep->sc, sel, E, &rep->good)) < 0 || (rc = by_snr(rep, r, snr_bins_db, n_bins, sel)) < 0 ||
-        (rc = by_receivers(rep, r, sel)) < 0 || (rc = latency_and_nu(rep, r)) < 0)
+        (rc = by_receivers(rep, r, sel)) < 0 || (rc = by_gdop(rep, r, sel)) < 0 || (rc = latency_and_nu(rep, r)) < 0)
         goto fail;
     hd_eval_count_status(r, rep->counts);
     /* the sampling spread of a calibrated method's coverage over this many

@@ -27,6 +27,13 @@ typedef struct {
     int n_snr;
     hd_eval_group rx[HD_MAX_STATIONS + 1]; /* [n_rx]: by receivers used, counts that occur, ascending */
     int n_rx;
+    /* 3-D solves (the transmitter's height observed, import mlat): by GDOP at
+     * the estimate, bins [0, 1), [1, 1.5) … [5, inf) (HD_EVAL_GDOP_EDGES; the
+     * lo and hi of each row), and the events located with a receiver rejected
+     * as a timing outlier. n_gdop 0 for 2-D files, whose reports are unchanged. */
+    hd_eval_group gdop[8];
+    int n_gdop;
+    int64_t n_rejected;
     int64_t counts[HD_LOC_STATUS_COUNT]; /* events by status; they add up to n */
     int64_t no_truth;        /* events without a finite truth: in n, never located nor scored */
     double latency_median_us, latency_p95_us, latency_max_us; /* NaN without events */
@@ -35,11 +42,19 @@ typedef struct {
     double coverage_1sigma_se, coverage_2sigma_se; /* a calibrated method's binomial spread over all.located */
 } hd_eval_report;
 
+/* The GDOP bins' inner edges. */
+#define HD_EVAL_GDOP_EDGES {1, 1.5, 2, 3, 5}
+
 /* Score run (truth in run->truth_lat/lon, the receivers in run->net) with
  * the SNR bin edges snr_bins_db[n_bins] (ascending; n_bins + 1 rows).
  * Returns 0 or HD_ENOMEM; release with hd_eval_report_release either way. */
 int hd_eval_score_run(hd_eval_report *rep, const hd_run *run, const double *snr_bins_db, int n_bins);
 void hd_eval_report_release(hd_eval_report *rep);
+
+/* One breakdown table in a line: "by GDOP (median / p95 m, events located):
+ * 1 <= gdop < 1.5: 30 / 80 (120); …" over the rows with a located event
+ * (what: "GDOP", "receivers used"); "" without rows. Returns the length. */
+int hd_eval_breakdown_summary(const char *what, const hd_eval_group *g, int n, char *buf, size_t size);
 
 /* Events of run by status (counts[HD_LOC_STATUS_COUNT], zeroed here). */
 void hd_eval_count_status(const hd_run *run, int64_t *counts);

@@ -114,6 +114,13 @@ static double path_refractivity(const hd_localize_cfg *cfg, double h1, double h2
     return n0 * H / dh * (exp(-h1 / H) - exp(-h2 / H));
 }
 
+double hd_locate_path_factor(const hd_locate_net *net, int r, double alt_m)
+{
+    if (net->cfg.refractivity_n == 0 || r < 0 || r >= net->R)
+        return 1;
+    return 1 + path_refractivity(&net->cfg, net->rx_h[r], alt_m);
+}
+
 /* 3-D: the ECEF point at height alt (m) over the frame point (e, n) and
  * the ellipsoid's normal there, without trigonometry: the geodetic
  * latitude of the tangent-plane point by Bowring's formula (one step; off
@@ -619,8 +626,8 @@ static double grid_cost(const problem *pb, const double *d, const double *wt, do
 
 /* The grid's cost at grid point (ix, iy) lifted by dh metres along the
  * ellipsoid's normal (the event's observed height). */
-static double lifted_cost(const problem *pb, int ix, int iy, double dh, const double *wt, double sw, double *t0,
-                          double *p0)
+static double lifted_cost(const problem *pb, int ix, int iy, double dh, const double *wt, double sw, const double *kr,
+                          double *t0, double *p0)
 {
     const hd_locate_net *net = pb->net;
     const double b2 = HD_WGS84_A * HD_WGS84_A * (1 - HD_WGS84_F) * (1 - HD_WGS84_F), a2 = HD_WGS84_A * HD_WGS84_A;
@@ -632,8 +639,8 @@ static double lifted_cost(const problem *pb, int ix, int iy, double dh, const do
         int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
         const double *y = pb->rx[r];
         d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
-        if (net->cfg.refractivity_n != 0)
-            d[r] *= 1 + path_refractivity(&net->cfg, net->rx_h[r], pb->alt_km * 1000);
+        if (kr)
+            d[r] *= kr[r];
     }
     return grid_cost(pb, d, wt, sw, t0, p0);
 }
@@ -676,6 +683,16 @@ static int grid_starts_3d(const problem *pb, double *x, int K, double coarse_m)
         if (i1[c] < i0[c])
             i0[c] = 0, i1[c] = gn[c] - 1;
     }
+    /* the refractivity's factor per receiver: the height is the event's for every point */
+    double kr[HD_MAX_STATIONS];
+    const double *krp = NULL;
+    if (net->cfg.refractivity_n != 0) {
+        for (int k = 0; k < pb->nt + pb->nr; k++) {
+            int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
+            kr[r] = 1 + path_refractivity(&net->cfg, net->rx_h[r], pb->alt_km * 1000);
+        }
+        krp = kr;
+    }
     const int stride = (int)fmax(1, floor(coarse_m / net->gstep));
     const int cx = (i1[0] - i0[0]) / stride + 1, cy = (i1[1] - i0[1]) / stride + 1;
     double *cost = hd_malloc((size_t)cx * cy * sizeof *cost);
@@ -687,7 +704,7 @@ static int grid_starts_3d(const problem *pb, double *x, int K, double coarse_m)
         for (int jy = 0; jy < cy; jy++)
             for (int jx = 0; jx < cx; jx++) {
                 double t0, p0;
-                cost[jy * cx + jx] = lifted_cost(pb, i0[0] + jx * stride, i0[1] + jy * stride, dh, wt, sw, &t0, &p0);
+                cost[jy * cx + jx] = lifted_cost(pb, i0[0] + jx * stride, i0[1] + jy * stride, dh, wt, sw, krp, &t0, &p0);
             }
         /* the local minima of the coarse map, the K lowest */
         for (int jy = 0; jy < cy; jy++)
@@ -725,7 +742,7 @@ static int grid_starts_3d(const problem *pb, double *x, int K, double coarse_m)
             for (int ix = bx - stride + 1; ix <= bx + stride - 1; ix++) {
                 if (ix < 0 || iy < 0 || ix >= net->gx || iy >= net->gy)
                     continue;
-                double t0, p0, v = lifted_cost(pb, ix, iy, dh, wt, sw, &t0, &p0);
+                double t0, p0, v = lifted_cost(pb, ix, iy, dh, wt, sw, krp, &t0, &p0);
                 if (v < bestc) {
                     bestc = v;
                     fx = ix;
@@ -996,16 +1013,106 @@ static double chi2_at(const problem *pb, const double *x)
 
 static int worst_timing(const problem *pb, const double *x, double limit, double *zo, double *ns);
 
-/* 3-D: LM from the grid's best start; when that fit leaves a timing
- * residual beyond localize.outlier_sigma, from the other starts too, and
- * the converged fit of least chi² is kept. */
+/* 3-D, timings only: closed-form starts by Bancroft's method (the
+ * pseudo-ranges' Lorentz-quadratic, both roots), each at the observed
+ * height with the emission time fitted, into x[8 * k]. Returns how many
+ * (0 when the system is singular or has no real root). */
+static int bancroft_starts(const problem *pb, double *x)
+{
+    const hd_locate_net *net = pb->net;
+    const int n = pb->nt;
+    const double *ref = pb->rx[pb->trx[0]];
+    double kb = 0, rho0 = pb->tau_km[0] * 1000;
+    for (int k = 0; k < n; k++)
+        kb += (net->cfg.refractivity_n != 0 ? 1 + path_refractivity(&net->cfg, net->rx_h[pb->trx[k]], pb->alt_km * 1000) : 1) / n;
+    double BtB[16] = {0}, Bt1[4] = {0}, Bta[4] = {0};
+    for (int k = 0; k < n; k++) {
+        const double *y = pb->rx[pb->trx[k]];
+        double b[4] = {y[0] - ref[0], y[1] - ref[1], y[2] - ref[2], (pb->tau_km[k] * 1000 - rho0) / kb};
+        double a = 0.5 * (b[0] * b[0] + b[1] * b[1] + b[2] * b[2] - b[3] * b[3]);
+        for (int i = 0; i < 4; i++) {
+            Bt1[i] += b[i];
+            Bta[i] += b[i] * a;
+            for (int j = 0; j < 4; j++)
+                BtB[4 * i + j] += b[i] * b[j];
+        }
+    }
+    double A2[16];
+    memcpy(A2, BtB, sizeof A2);
+    if (spd_solve(BtB, Bt1, 4) < 0 || spd_solve(A2, Bta, 4) < 0)
+        return 0;
+    const double *u = Bt1, *v = Bta;
+#define LORENTZ(p, q) ((p)[0] * (q)[0] + (p)[1] * (q)[1] + (p)[2] * (q)[2] - (p)[3] * (q)[3])
+    double qa = LORENTZ(u, u), qb = LORENTZ(u, v) - 1, qc = LORENTZ(v, v);
+#undef LORENTZ
+    double disc = qb * qb - qa * qc;
+    if (!(disc >= 0) || qa == 0)
+        return 0;
+    int ns = 0;
+    for (int sgn = -1; sgn <= 1; sgn += 2) {
+        double L = (-qb + sgn * sqrt(disc)) / qa, p[3], lat, lon, h, pe, pn;
+        for (int i = 0; i < 3; i++)
+            p[i] = v[i] + L * u[i] + ref[i];
+        hd_geo_from_ecef(p, &lat, &lon, &h);
+        hd_locate_from_geo(net, lat, lon, &pe, &pn);
+        if (!isfinite(pe) || !isfinite(pn))
+            continue;
+        double *xc = x + 8 * ns++;
+        memset(xc, 0, 8 * sizeof *xc);
+        xc[0] = pe / 1000;
+        xc[1] = pn / 1000;
+        xc[pb->ia] = pb->alt_km;
+        double d[HD_MAX_STATIONS], w = 0, t = 0;
+        ranges_3d(net, (const double(*)[3])pb->rx, pe, pn, pb->alt_km * 1000, d, NULL, NULL);
+        for (int k = 0; k < n; k++) {
+            double wk = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
+            t += wk * (pb->tau_km[k] - d[pb->trx[k]] / 1000);
+            w += wk;
+        }
+        xc[pb->it] = t / w;
+    }
+    return ns;
+}
+
+/* 3-D: with five or more timings and no levels, LM from both of
+ * Bancroft's closed-form starts; the fit of least chi² kept when it
+ * converged inside the region with agreeing residuals and a chi² no larger
+ * than its spare residuals (what a fit in the right basin leaves; a wrong
+ * basin can agree too, with a larger chi²). Otherwise, LM from the grid's
+ * best start; when that fit leaves a timing residual beyond
+ * localize.outlier_sigma, from the other starts too, and the converged fit
+ * of least chi² is kept. */
 static int solve_3d(problem *pb, double *xs, double cov[3], double *chi2)
 {
     double x0[N_STARTS * 8], best = INFINITY, z, ns;
     const double limit = pb->net->cfg.outlier_sigma;
     int found = 0;
-    /* no start gave agreeing residuals: once more from a finer map before
-     * a receiver is blamed */
+    if (pb->nt >= 5 && !pb->use_r && pb->use_t && !pb->moving) {
+        const hd_locate_net *net = pb->net;
+        double xb[16], x[8], c3[3], fast = INFINITY, fx[8], fc[3];
+        int nb = bancroft_starts(pb, xb);
+        for (int k = 0; k < nb; k++) {
+            int rc = lm_from(pb, xb + 8 * k, x, c3);
+            if (rc < 0)
+                return rc;
+            if (rc != 0 || x[0] * 1000 < net->e_min || x[0] * 1000 > net->e_max || x[1] * 1000 < net->n_min ||
+                x[1] * 1000 > net->n_max)
+                continue;
+            double v = chi2_at(pb, x);
+            if (v < fast) {
+                fast = v;
+                memcpy(fx, x, sizeof x);
+                memcpy(fc, c3, sizeof c3);
+            }
+        }
+        if (fast <= nr_of(pb) - np_of(pb) && worst_timing(pb, fx, limit, &z, &ns) < 0) {
+            memcpy(xs, fx, sizeof fx);
+            memcpy(cov, fc, sizeof fc);
+            if (chi2)
+                *chi2 = fast;
+            return 0;
+        }
+    }
     for (int pass = 0; pass < 2; pass++) {
         int nst = grid_starts_3d(pb, x0, N_STARTS, pass ? RETRY_M : COARSE_M);
         for (int c = 0; c < nst; c++) {

@@ -63,6 +63,13 @@ typedef struct {
 int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd_localize_cfg *cfg);
 void hd_locate_net_release(hd_locate_net *net);
 
+/* The factor by which the 3-D model lengthens the straight line from a
+ * transmitter at height alt_m (m, ellipsoidal) to receiver r: 1 + the
+ * path's mean refractivity (localize.refractivity_n, _scale_km); exactly 1
+ * without refractivity. What a calibration against known positions must
+ * use so that its clock offsets match the solver's model. */
+double hd_locate_path_factor(const hd_locate_net *net, int r, double alt_m);
+
 /* One event's observations, as in a features file (see features.h):
  * feat[R*F] and mask[R]; delay/sigma/tmask over hd_features_pair order. */
 typedef struct {

@@ -53,17 +53,73 @@ is "$RC" 0 "receivers in order of appearance; arrival times, pair differences, a
 run "$HEIMDALL" evaluate -c "$CFG" --method tdoa -o "$TMP/e.h5" "$TMP/m.h5"
 is "$RC" 0 "evaluate --method tdoa on the imported file"
 like "$OUT" "80 events: 80 located" "every message located"
-# (the GDOP breakdown of the mlat branch is not ported into src/eval yet)
-run "$PYTHON" - "$TMP/e.report.json" "$TMP/e.h5" <<'PY'
-import sys, json, h5py
+like "$OUT" "by GDOP \\(median / p95 m, events located\\): " "the GDOP breakdown on stdout"
+like "$OUT" "by receivers used \\(median / p95 m, events located\\): " "the receivers breakdown on stdout"
+like "$OUT" "timing outliers: [0-9]+ events located with a receiver rejected" "the events located without a rejected receiver"
+printf '%s\n' "$OUT" | grep -E "by GDOP|by receivers" > "$TMP/lines.txt"
+run "$PYTHON" - "$TMP/e.report.json" "$TMP/e.h5" "$TMP/lines.txt" <<'PY'
+import sys, json, h5py, numpy as np
 r = json.load(open(sys.argv[1]))
 assert r["median_m"] < 150, r["median_m"]
 assert r["by_receivers"] and r["n"] == 80
+g = r["by_gdop"]
+assert [x["group"] for x in g] == ["0 <= gdop < 1", "1 <= gdop < 1.5", "1.5 <= gdop < 2", "2 <= gdop < 3",
+                                   "3 <= gdop < 5", "gdop >= 5"], g
+assert sum(x["n"] for x in g) == 80 and sum(x["located"] for x in g) == 80
 f = h5py.File(sys.argv[2], "r")
-assert "breakdown/receivers" in f
+gd, st = f["gdop"][:], f["status"][:]
+err = f["error_m"][:]
+tab = f["breakdown/gdop"]
+for k, x in enumerate(g):
+    lo, hi = x["gdop_min"], x["gdop_max"] if x["gdop_max"] is not None else np.inf
+    sel = (gd >= lo) & (gd < hi)
+    assert tab["n"][k] == sel.sum() == x["n"], (k, tab["n"][k], sel.sum())
+    if sel.sum():
+        assert abs(np.median(err[sel]) - tab["median_m"][k]) < 1e-6 and abs(x["median_m"] - tab["median_m"][k]) < 1e-4
+nr = f["n_receivers"][:]
+rt = f["breakdown/receivers"]
+for k, x in enumerate(r["by_receivers"]):
+    assert rt["n"][k] == (nr == x["receivers"]).sum() == x["n"]
+assert int(f.attrs["located_with_rejected_receiver"]) == r["located_with_rejected_receiver"]
+lines = open(sys.argv[3]).read()
+for x in g:
+    if x["located"]:
+        want = "%s: %.0f / %.0f (%d)" % (x["group"], x["median_m"], x["p95_m"], x["located"])
+        assert want in lines, (want, lines)
 PY
-is "$RC" 0 "report: median under 150 m, by_receivers; eval.h5 /breakdown/receivers"
+is "$RC" 0 "report: median under 150 m; by_gdop and by_receivers in report.json, eval.h5 and the printed lines agree with the events"
 [ "$RC" -eq 0 ] || diag "$ERR"
+
+# clock offsets through heimdall calibrate: learnt on sets 1-2 (3-D: each
+# message's GNSS altitude as the truth's height, the solver's refractivity),
+# applied by receiver id on sets 3-4, which they were not learnt on
+run "$HEIMDALL" import -q mlat -c "$CFG" "$DATA/sensors.csv" "$DATA/set_1.csv" "$DATA/set_2.csv" -o "$TMP/m12.h5"
+is "$RC" 0 "import sets 1-2"
+run "$HEIMDALL" import -q mlat -c "$CFG" "$DATA/sensors.csv" "$DATA/set_3.csv" "$DATA/set_4.csv" -o "$TMP/m34.h5"
+is "$RC" 0 "import sets 3-4"
+run "$HEIMDALL" calibrate -q -c "$CFG" -o "$TMP/calib12.h5" "$TMP/m12.h5"
+is "$RC" 0 "calibrate on sets 1-2"
+like "$OUT" "from 660 events with truth \\([0-9]+ with RSS, 660 with time differences\\)" "every message of sets 1-2 timed"
+run "$HEIMDALL" evaluate -q -c "$CFG" --method tdoa -o "$TMP/e34.h5" "$TMP/m34.h5"
+is "$RC" 0 "evaluate sets 3-4 without calibration"
+run "$HEIMDALL" evaluate -c "$CFG" --method tdoa --calibration "$TMP/calib12.h5" -o "$TMP/e34c.h5" "$TMP/m34.h5"
+is "$RC" 0 "evaluate sets 3-4 with the calibration of sets 1-2"
+like "$ERR" "calibration .*calib12.h5: 22 of 24 receivers calibrated" "the calibration applied by receiver id"
+run "$PYTHON" - "$TMP/e34.report.json" "$TMP/e34c.report.json" "$TMP/calib12.h5" <<'PY'
+import sys, json, h5py, numpy as np
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["located"] == b["located"] == 487, (a["located"], b["located"])
+print("# median %.1f -> %.1f m, p68 %.1f -> %.1f m" % (a["median_m"], b["median_m"], a["p68_m"], b["p68_m"]))
+assert b["median_m"] < a["median_m"] - 3, (a["median_m"], b["median_m"])
+assert b["p68_m"] < a["p68_m"], (a["p68_m"], b["p68_m"])
+c = h5py.File(sys.argv[3], "r")["calibration"]
+off, sig = c["clock_offset_ns"][:], c["clock_offset_sigma_ns"][:]
+k = np.isfinite(off)
+assert k.sum() >= 18 and (np.abs(off[k] - np.median(off[k])) < 400).all() and (sig[k] < 50).all(), (off, sig)
+PY
+is "$RC" 0 "calibrated on sets 1-2: sets 3-4's median at least 3 m and p68 better than without; offsets within 400 ns of their median (only differences matter), sigma under 50 ns"
+[ "$RC" -eq 0 ] || diag "$ERR"
+printf '%s\n' "$OUT" | grep '^#' | while read -r l; do diag "${l#\# }"; done
 
 { head -3 "$TMP/m.csv"; echo '9,1.0,5,48.1,ten,9000,8950,2,"[[10,1,5],[147,2,6]]"'; } > "$TMP/bad.csv"
 run "$HEIMDALL" import mlat "$DATA/sensors.csv" "$TMP/bad.csv" -o "$TMP/bad.h5"

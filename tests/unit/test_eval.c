@@ -3,7 +3,8 @@
  * 1σ/2σ and drawn 68/95 % ellipses (Gaussian and Student-t) against hand
  * counts, counts by status, the SNR and receivers breakdowns, an event with
  * a NaN truth, latency, nu; then report.json and the report's path, and the
- * predictive's nu per method. */
+ * predictive's nu per method; the GDOP breakdown of 3-D runs (absent from
+ * 2-D ones). */
 #include "config/config.h"
 #include "eval/report.h"
 #include "eval/score.h"
@@ -306,6 +307,111 @@ static void check_files(const hd_run *r, const hd_eval_report *rep)
     rmdir(dir);
 }
 
+/* The same run solved in 3-D (a height observed): the GDOP breakdown in the
+ * report, report.json and eval.h5, and in one line; a 2-D run has none. */
+static void check_gdop(hd_run *r, const double *edges)
+{
+    hd_eval_report rep;
+    int rc = hd_eval_score_run(&rep, r, edges, 3);
+    ok(rc == 0 && rep.n_gdop == 0 && rep.n_rejected == 0, "2-D: no GDOP breakdown");
+    char line[600];
+    is_int(hd_eval_breakdown_summary("GDOP", rep.gdop, rep.n_gdop, line, sizeof line), 0, "2-D: no GDOP line");
+    FILE *jf = tmpfile();
+    hd_eval_report_info info = {.method = "tdoa", .input = "in.h5"};
+    json_t *j = NULL;
+    if (jf && hd_eval_write_json(jf, "r.json", &rep, &info) == 0) {
+        rewind(jf);
+        j = json_loadf(jf, 0, NULL);
+    }
+    ok(j && !json_object_get(j, "by_gdop") && !json_object_get(j, "located_with_rejected_receiver"),
+       "2-D: report.json unchanged (no by_gdop)");
+    json_decref(j);
+    if (jf)
+        fclose(jf);
+    hd_eval_report_release(&rep);
+
+    /* errors 100..800 m for events 0..7; 11 located without a truth; 8..10 no position */
+    const double gdop[E] = {0.5, 1.2, 1.2, 1.7, 2.5, 4, 6, 1.4, NAN, NAN, NAN, 1.3};
+    for (int i = 0; i < E; i++) {
+        r->ev[i].res.gdop = gdop[i];
+        r->ev[i].res.alt_obs_sigma_m = 120;
+        r->ev[i].res.rejected = 0;
+    }
+    r->ev[4].res.rejected = 1u << 2;  /* located without receiver 2 */
+    r->ev[9].res.rejected = 1u << 1;  /* no position: not counted */
+    rc = hd_eval_score_run(&rep, r, edges, 3);
+    ok(rc == 0, "3-D run scored");
+    is_int(rep.n_gdop, 6, "3-D: six GDOP rows");
+    const char *names[6] = {"0 <= gdop < 1", "1 <= gdop < 1.5", "1.5 <= gdop < 2", "2 <= gdop < 3", "3 <= gdop < 5",
+                            "gdop >= 5"};
+    const int n_want[6] = {1, 4, 1, 1, 1, 1}, loc_want[6] = {1, 3, 1, 1, 1, 1};
+    const double med_want[6] = {100, 300, 400, 500, 600, 700};
+    for (int b = 0; b < 6 && b < rep.n_gdop; b++) {
+        is_str(rep.gdop[b].name, names[b], "GDOP row's name");
+        is_int(rep.gdop[b].m.n, n_want[b], "GDOP row: n");
+        is_int(rep.gdop[b].m.located, loc_want[b], "GDOP row: located (a NaN truth not)");
+        is_double(rep.gdop[b].m.median_m, med_want[b], 0.01, "GDOP row: median");
+    }
+    ok(rep.n_gdop == 6 && rep.gdop[0].lo == 0 && rep.gdop[1].lo == 1 && rep.gdop[1].hi == 1.5 &&
+           isinf(rep.gdop[5].hi),
+       "GDOP rows' edges");
+    is_int(rep.n_rejected, 1, "located with a receiver rejected: 1 (one without a position not counted)");
+    hd_eval_breakdown_summary("GDOP", rep.gdop, rep.n_gdop, line, sizeof line);
+    is_str(line,
+           "by GDOP (median / p95 m, events located): 0 <= gdop < 1: 100 / 100 (1); 1 <= gdop < 1.5: 300 / 750 (3); "
+           "1.5 <= gdop < 2: 400 / 400 (1); 2 <= gdop < 3: 500 / 500 (1); 3 <= gdop < 5: 600 / 600 (1); "
+           "gdop >= 5: 700 / 700 (1)",
+           "the GDOP line");
+    hd_eval_breakdown_summary("receivers used", rep.rx, rep.n_rx, line, sizeof line);
+    is_str(line, "by receivers used (median / p95 m, events located): 4 receivers: 250 / 385 (4); 5 receivers: 650 / 785 (4)",
+           "the receivers line (rows without a position left out)");
+    char small[40];
+    int len = hd_eval_breakdown_summary("GDOP", rep.gdop, rep.n_gdop, small, sizeof small);
+    ok(len < (int)sizeof small && strlen(small) == (size_t)len, "a short buffer: truncated, terminated");
+
+    jf = tmpfile();
+    j = NULL;
+    if (jf && hd_eval_write_json(jf, "r.json", &rep, &info) == 0) {
+        rewind(jf);
+        j = json_loadf(jf, 0, NULL);
+    }
+    json_t *bg = j ? json_object_get(j, "by_gdop") : NULL;
+    ok(json_array_size(bg) == 6, "report.json by_gdop: 6 rows");
+    is_int(json_integer_value(json_object_get(json_array_get(bg, 1), "n")), 4, "by_gdop[1].n");
+    is_double(json_real_value(json_object_get(json_array_get(bg, 1), "gdop_max")), 1.5, 0, "by_gdop[1].gdop_max");
+    ok(json_is_null(json_object_get(json_array_get(bg, 5), "gdop_max")), "by_gdop[5].gdop_max: null (infinite)");
+    is_int(json_integer_value(json_object_get(j, "located_with_rejected_receiver")), 1,
+           "report.json located_with_rejected_receiver");
+    json_decref(j);
+    if (jf)
+        fclose(jf);
+
+    char dir[] = "/tmp/test_eval_gdop.XXXXXX", path[300];
+    if (mkdtemp(dir)) {
+        snprintf(path, sizeof path, "%s/eval.h5", dir);
+        hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        rc = f < 0 ? -1 : hd_eval_write_h5(f, r, &rep, "tdoa");
+        ok(rc == 0, "3-D eval.h5 written");
+        int rank = 0;
+        hsize_t dims[8] = {0};
+        double *v = NULL;
+        rc = hd_h5_read(f, "breakdown/gdop/median_m", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&v);
+        ok(rc == 0 && dims[0] == 6 && fabs(v[1] - 300) < 0.01 && fabs(v[5] - 700) < 0.01,
+           "eval.h5 /breakdown/gdop/median_m");
+        free(v);
+        double nrej = NAN;
+        hd_h5_read_attr_double(f, "located_with_rejected_receiver", &nrej);
+        is_double(nrej, 1, 0, "eval.h5 located_with_rejected_receiver attribute");
+        if (f >= 0)
+            H5Fclose(f);
+        unlink(path);
+        rmdir(dir);
+    } else {
+        skip(3, "no temporary folder");
+    }
+    hd_eval_report_release(&rep);
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -329,6 +435,7 @@ int main(void)
         check_files(&r, &rep);
     }
     hd_eval_report_release(&rep);
+    check_gdop(&r, edges);
     hd_run_release(&r);
 
     /* where report.json goes */

@@ -308,6 +308,27 @@ int main(void)
         is_double(hd_locate_content(1, 4), 1 - 1 / 2.25, 1e-12, "t4: 55.6 % inside Mahalanobis 1");
         diag("E[de^2] %.3f (covariance 4)", sum_de2 / N);
     }
+    /* the model's path factor: 1 without refractivity; 1 + N with a constant
+     * refractivity; with a scale height the mean of N exp(-h / H) along the path */
+    is_double(hd_locate_path_factor(&net, 0, 9000), 1, 0, "path factor without refractivity: exactly 1");
+    {
+        hd_localize_cfg lr = lc;
+        lr.refractivity_n = 300;
+        lr.refractivity_scale_km = 0;
+        lr.grid_step_km = 20;
+        hd_locate_net nr;
+        if (hd_locate_net_init(&nr, st, R, &lr) == 0) {
+            is_double(hd_locate_path_factor(&nr, 2, 9000), 1.0003, 1e-15, "constant refractivity 300: 1.0003");
+            nr.cfg.refractivity_scale_km = 8;
+            double h0 = nr.rx_h[2], H = 8000, want = 1 + 300e-6 * H / (9000 - h0) * (exp(-h0 / H) - exp(-9000 / H));
+            is_double(hd_locate_path_factor(&nr, 2, 9000), want, 1e-12, "scale height 8 km: the path's mean refractivity");
+            ok(hd_locate_path_factor(&nr, 2, 9000) < hd_locate_path_factor(&nr, 2, 1000),
+               "a higher transmitter: less air on the way");
+            hd_locate_net_release(&nr);
+        } else {
+            skip(3, "no network with refractivity");
+        }
+    }
     hd_locate_net_release(&net);
     hd_config_release(&cfg);
     done_testing();
