@@ -64,7 +64,7 @@ like "$ERR" "pairs timed from their modulation \(narrow signals, /tdoa/method\):
     "from the envelope, and said so"
 run "$HEIMDALL" featurize --force --set featurize.modulation_min_s=0 -o "$TMP/f0.h5" "$TMP/c.h5"
 like "$ERR" "pairs: 0 timed; .*too_narrow 3" "without it (modulation_min_s 0): none, each named too_narrow"
-"$PYTHON" - "$TMP/f.h5" "$TMP/truth.txt" <<'PY'
+"$PYTHON" - "$TMP/f.h5" "$TMP/truth.txt" >"$TMP/check.out" 2>&1 <<'PY'
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
 tau = {l.split()[0]: float(l.split()[3]) for l in open(sys.argv[2])}
@@ -81,4 +81,12 @@ for p, (i, j) in enumerate(pairs):
     ok(abs(z) < 4 and s[p] < 1e-3, "%s-%s: %.1f us from the truth, sigma %.1f us (%.1f sigma)" %
        (ids[i], ids[j], (d[p] - truth) * 1e6, s[p] * 1e6, z))
 PY
+ok $? "the check ran to the end"
+while IFS= read -r line; do
+    case "$line" in
+        "ok - "*) ok 0 "${line#ok - }" ;;
+        "not ok - "*) ok 1 "${line#not ok - }" ;;
+        *) diag "$line" ;;
+    esac
+done <"$TMP/check.out"
 done_testing
