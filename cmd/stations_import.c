@@ -71,6 +71,18 @@ typedef struct {
     char from[1024];
 } inputs;
 
+/* n items of size each appended to *arr (*count of them) */
+static int append(void **arr, int *count, const void *items, int n, size_t size)
+{
+    void *nv = realloc(*arr, ((size_t)*count + (size_t)n + 1) * size);
+    if (!nv)
+        return hd_error(HD_ENOMEM, "out of memory");
+    memcpy((char *)nv + (size_t)*count * size, items, (size_t)n * size);
+    *arr = nv;
+    *count += n;
+    return 0;
+}
+
 static int add_file(inputs *in, const char *path)
 {
     char *text = NULL;
@@ -79,41 +91,17 @@ static int add_file(inputs *in, const char *path)
     if (rc < 0)
         return rc;
     size_t k = strlen(in->from);
-    if (strstr(text, "struct('coord'") || strstr(text, "struct( 'coord'")) {
-        hd_kiwi_gnss_pos *g;
-        int n;
-        rc = hd_kiwi_gnss_pos_scan(text, path, &g, &n);
-        if (rc == 0) {
-            hd_kiwi_gnss_pos *nv = realloc(in->g, (size_t)(in->ng + n + 1) * sizeof *nv);
-            if (!nv) {
-                free(g);
-                free(text);
-                return hd_error(HD_ENOMEM, "out of memory");
-            }
-            memcpy(nv + in->ng, g, (size_t)n * sizeof *g);
-            in->g = nv;
-            in->ng += n;
-            free(g);
-            snprintf(in->from + k, sizeof in->from - k, "%s%.200s (%d gnss_pos)", k ? ", " : "", path, n);
-        }
-    } else {
-        hd_kiwi_listing *l;
-        int n;
-        rc = hd_kiwi_list_parse(text, len, path, &l, &n);
-        if (rc == 0) {
-            hd_kiwi_listing *nv = realloc(in->l, (size_t)(in->nl + n + 1) * sizeof *nv);
-            if (!nv) {
-                free(l);
-                free(text);
-                return hd_error(HD_ENOMEM, "out of memory");
-            }
-            memcpy(nv + in->nl, l, (size_t)n * sizeof *l);
-            in->l = nv;
-            in->nl += n;
-            free(l);
-            snprintf(in->from + k, sizeof in->from - k, "%s%.200s (%d listed)", k ? ", " : "", path, n);
-        }
-    }
+    void *items = NULL;
+    int n = 0, gnss = strstr(text, "struct('coord'") || strstr(text, "struct( 'coord'");
+    rc = gnss ? hd_kiwi_gnss_pos_scan(text, path, (hd_kiwi_gnss_pos **)&items, &n)
+              : hd_kiwi_list_parse(text, len, path, (hd_kiwi_listing **)&items, &n);
+    if (rc == 0)
+        rc = gnss ? append((void **)&in->g, &in->ng, items, n, sizeof *in->g)
+                  : append((void **)&in->l, &in->nl, items, n, sizeof *in->l);
+    if (rc == 0)
+        snprintf(in->from + k, sizeof in->from - k, "%s%.200s (%d %s)", k ? ", " : "", path, n,
+                 gnss ? "gnss_pos" : "listed");
+    free(items);
     free(text);
     return rc;
 }
