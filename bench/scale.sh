@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# make bench: how cost grows with the campaign (issue 20): collect ->
+# featurize -> localize on the embedded default network with short captures
+# (collect.duration_s 0.01) at BENCH_SCALE_SIZES events (default 10000
+# 100000; add 1000000 for the full run), one rank, then two (mpirun, the
+# collect and featurize stages). Prints per stage the time per event and the
+# peak resident memory (GNU time), and how both change from the smallest
+# size: flat is the goal (time per event within 15 %, memory independent of
+# the number of events).
+set -eu
+H=${HEIMDALL:-build/heimdall}
+SIZES=${BENCH_SCALE_SIZES:-10000 100000}
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+[ -x /usr/bin/time ] || { echo "bench scale: skipped (GNU time missing: apt-get install time)"; exit 0; }
+SET=(--set collect.duration_s=0.01 --set collect.interval_s=1 --set evaluate.plots=false)
+
+# stage NAME RANKS EVENTS CMD...: "seconds peak_kib" of one run
+stage() {
+    local ranks=$2 ev=$3
+    shift 3
+    local pre=()
+    [ "$ranks" -gt 1 ] && pre=(mpirun -np "$ranks")
+    /usr/bin/time -f "%e %M" -o "$D/time" "${pre[@]}" "$@" >/dev/null 2>"$D/err" || { cat "$D/err" >&2; return 1; }
+    cat "$D/time"
+}
+
+declare -A base_t base_m
+for ranks in 1 2; do
+    for n in $SIZES; do
+        "$H" collect -q --force "${SET[@]}" --set collect.events="$n" -o "$D/c.h5" >/dev/null 2>&1 || true
+        for st in collect featurize localize; do
+            case $st in
+                collect) r=$(stage collect "$ranks" "$n" "$H" collect -q --force "${SET[@]}" --set collect.events="$n" -o "$D/c.h5") ;;
+                featurize) r=$(stage featurize "$ranks" "$n" "$H" featurize -q --force "${SET[@]}" -o "$D/f.h5" "$D/c.h5") ;;
+                localize) [ "$ranks" -gt 1 ] && continue
+                          r=$(stage localize 1 "$n" "$H" localize -q --force "${SET[@]}" -o "$D/p.jsonl" "$D/f.h5") ;;
+            esac
+            read -r sec kib <<<"$r"
+            us=$(awk -v s="$sec" -v n="$n" 'BEGIN { printf "%.1f", s / n * 1e6 }')
+            key="$st-$ranks"
+            [ -z "${base_t[$key]:-}" ] && base_t[$key]=$us && base_m[$key]=$kib
+            awk -v st="$st" -v r="$ranks" -v n="$n" -v us="$us" -v kib="$kib" -v bt="${base_t[$key]}" -v bm="${base_m[$key]}" \
+                'BEGIN { printf "bench scale-%s: %d rank%s, %d events: %.1f us/event (x%.2f of the smallest), peak RSS %.1f MiB (x%.2f)\n",
+                         st, r, (r > 1 ? "s" : ""), n, us, us / bt, kib / 1024, kib / bm }'
+        done
+    done
+done
