@@ -150,4 +150,38 @@ else
     skip 9 "datasets/powder not shipped in this tree"
 fi
 
+# ---- the MLAT aircraft: real TDOA fixes, tracked by aircraft id --------------
+MLAT=${HEIMDALL_MLAT_DATA:-$(cd "$ROOT" && git rev-parse --show-toplevel 2>/dev/null)/../shared/datasets/mlat}
+if [ -r "$MLAT/set_4.csv" ]; then
+    run "$HEIMDALL" import mlat -q -c "$ROOT/configs/experiments/mlat.yaml" "$MLAT/sensors.csv" "$MLAT/set_1.csv" \
+        "$MLAT/set_2.csv" "$MLAT/set_3.csv" "$MLAT/set_4.csv" -o "$TMP/mlat.h5"
+    is "$RC" 0 "import the four MLAT sets"
+    run "$HEIMDALL" evaluate -q -c "$ROOT/configs/experiments/mlat.yaml" --method tdoa -o "$TMP/mlat_eval.h5" "$TMP/mlat.h5"
+    is "$RC" 0 "evaluate tdoa on them"
+    run "$HEIMDALL" track -o "$TMP/mlat_tracks.h5" --set track.max_gap_s=300 "$TMP/mlat_eval.h5"
+    is "$RC" 0 "track the aircraft (by /events/tx_id, the aircraft id)"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    diag "$(printf '%s\n' "$ERR" | grep -E 'tracks|fixes|ratio')"
+    TERR=$ERR
+    run "$PYTHON" - "$TMP/mlat.h5" "$TMP/mlat_tracks.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r"); t = h5py.File(sys.argv[2], "r")
+ac = f["events/aircraft"][:]
+assert (f["events/tx_id"][:] == ac).all()
+ev = t["event_index"][:]; tr = t["track"][:]
+for k in np.unique(tr):          # one aircraft per track
+    assert len(np.unique(ac[ev[tr == k]])) == 1, k
+assert len(np.unique(tr)) >= len(np.unique(ac)), (len(np.unique(tr)), len(np.unique(ac)))
+assert sorted(t["tracks/tx_id"][:].tolist()) == sorted(ac[ev[np.unique(tr, return_index=True)[1]]].tolist())
+PY
+    is "$RC" 0 "/events/tx_id is the aircraft id; every track holds one aircraft"
+    [ "$RC" -eq 0 ] || diag "$OUT" "$ERR"
+    fix=$(printf '%s\n' "$TERR" | sed -n 's/.*fixes: *median \([0-9]*\) m.*/\1/p')
+    trk=$(printf '%s\n' "$TERR" | sed -n 's/.*tracks: median \([0-9]*\) m.*/\1/p')
+    [ -n "$fix" ] && [ -n "$trk" ] && [ $((trk * 100)) -le $((fix * 110)) ]
+    ok $? "the tracks' median ($trk m) within 1.1 x the fixes' ($fix m): the fixes' errors are correlated along a track"
+else
+    skip 4 "no MLAT data set at $MLAT"
+fi
+
 done_testing
