@@ -180,8 +180,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
         hd_info("process noise learnt on %lld tracks%s%.3g m/s²", (long long)learnt,
                 isfinite(r.pooled_sigma) ? "; the others pooled: " : "", isfinite(r.pooled_sigma) ? r.pooled_sigma : 0.0);
     if (cfg->track.fix_error_tau_s > 0)
-        hd_info("the fixes' correlated error: %.0f m over %.0f s (%s)", r.trk && r.n_tracks ? r.trk[0].fix_error_sigma : 0.0,
-                cfg->track.fix_error_tau_s, cfg->track.fix_error_sigma_m > 0 ? "configured" : "learnt over all tracks");
+        hd_info("the fixes' correlated error: %.0f m over %.0f s, their white error %.2f x their covariance (%s)",
+                r.trk && r.n_tracks ? r.trk[0].fix_error_sigma : 0.0, cfg->track.fix_error_tau_s, r.fix_white_scale,
+                cfg->track.fix_error_sigma_m > 0 ? "configured" : "learnt over all tracks");
     if (in.truth_lat)
         print_score(&in, &r);
     if (kind == OUT_GEOJSON)

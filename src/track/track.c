@@ -142,6 +142,7 @@ typedef struct {
     int n, model;
     int bi;                      /* index of the fixes' correlated error in the state; -1: none */
     double tau, sb2;             /* its time constant (s) and variance (m²) */
+    double kappa;                /* the fixes' white error: kappa × their covariance (1 without b) */
     double sigma;                /* its process noise while the fix error is learnt over all tracks */
     double gate2;                /* gate_sigma², 0: none */
     const int64_t *idx;          /* sorted index → input index */
@@ -175,9 +176,9 @@ static double forward(trk *w, double q)
             memset(Pf, 0, sizeof(double) * (size_t)(n * n));
             xf[0] = w->z[k][0];
             xf[1] = w->z[k][1];
-            Pf[0] = w->R[k][0];
-            Pf[1] = Pf[n] = w->R[k][1];
-            Pf[n + 1] = w->R[k][2];
+            Pf[0] = w->kappa * w->R[k][0];
+            Pf[1] = Pf[n] = w->kappa * w->R[k][1];
+            Pf[n + 1] = w->kappa * w->R[k][2];
             for (int i = 2; i < n; i++)
                 Pf[i * n + i] = i < 4 ? HD_TRACK_V0_SIGMA * HD_TRACK_V0_SIGMA : HD_TRACK_A0_SIGMA * HD_TRACK_A0_SIGMA;
             if (w->bi >= 0) /* z = p + b + w: p = z − b − w */
@@ -222,7 +223,8 @@ static double forward(trk *w, double q)
         double hph00 = PH[0][0] + (b0 >= 0 ? PH[b0][0] : 0), hph01 = PH[0][1] + (b0 >= 0 ? PH[b0][1] : 0),
                hph11 = PH[1][1] + (b0 >= 0 ? PH[b0 + 1][1] : 0);
         double y0 = w->z[k][0] - hx0, y1 = w->z[k][1] - hx1;
-        double s00 = hph00 + w->R[k][0], s01 = hph01 + w->R[k][1], s11 = hph11 + w->R[k][2];
+        const double r0 = w->kappa * w->R[k][0], r1 = w->kappa * w->R[k][1], r2 = w->kappa * w->R[k][2];
+        double s00 = hph00 + r0, s01 = hph01 + r1, s11 = hph11 + r2;
         double det = s00 * s11 - s01 * s01;
         if (!(det > 0) || !isfinite(det)) {
             w->gated[k] = 1; /* cannot test it: treat as gated */
@@ -257,8 +259,8 @@ static double forward(trk *w, double q)
         mat_mul_t(T, A, Pf, n);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) {
-                double kr0 = K[i][0] * w->R[k][0] + K[i][1] * w->R[k][1];
-                double kr1 = K[i][0] * w->R[k][1] + K[i][1] * w->R[k][2];
+                double kr0 = K[i][0] * r0 + K[i][1] * r1;
+                double kr1 = K[i][0] * r1 + K[i][1] * r2;
                 Pf[i * n + j] += kr0 * K[j][0] + kr1 * K[j][1];
             }
         symmetrize(Pf, n);
@@ -328,25 +330,29 @@ static double q_of(double sigma)
 
 /* the tracks' summed log-likelihood at process noise sigma (< 0: each its
  * own) and correlated fix error sb */
-static double ll_at(trk *const *w, int nw, double sigma, double sb)
+static double ll_at(trk *const *w, int nw, double sigma, double sb, double kappa)
 {
     double ll = 0;
     for (int i = 0; i < nw; i++) {
         if (w[i]->bi >= 0)
             w[i]->sb2 = sb * sb;
+        if (kappa > 0)
+            w[i]->kappa = kappa;
         ll += forward(w[i], q_of(sigma >= 0 ? sigma : w[i]->sigma));
     }
     return ll;
 }
 
-/* Golden-section search of the log of parameter `which` (0 sigma, 1 sb) on
- * [lo, hi] maximising the summed log-likelihood, the other held */
+/* Golden-section search of the log of parameter `which` (0 sigma, 1 sb, 2
+ * the fixes' white share kappa) on [lo, hi] maximising the summed
+ * log-likelihood, the others held */
 static double golden(trk *const *w, int nw, int which, double lo, double hi, double sigma, double sb)
 {
     const double g = 0.5 * (sqrt(5.0) - 1);
     double a = log(lo), b = log(hi);
     double c = b - g * (b - a), d = a + g * (b - a);
-#define F_AT(u) (which ? ll_at(w, nw, sigma, exp(u)) : ll_at(w, nw, exp(u), sb))
+#define F_AT(u)                                                                                                 \
+    (which == 2 ? ll_at(w, nw, sigma, sb, exp(u)) : which ? ll_at(w, nw, sigma, exp(u), -1) : ll_at(w, nw, exp(u), sb, -1))
     double fc = F_AT(c), fd = F_AT(d);
     for (int it = 0; it < 40 && b - a > 1e-3; it++) {
         if (fc > fd) {
@@ -485,6 +491,7 @@ static int prepare(trk *w, const hd_track_fix *fix, const int64_t *idx, int64_t 
     w->bi = cfg->fix_error_tau_s > 0 ? base : -1;
     w->tau = cfg->fix_error_tau_s;
     w->sb2 = cfg->fix_error_sigma_m * cfg->fix_error_sigma_m;
+    w->kappa = 1;
     w->model = cfg->model;
     w->gate2 = cfg->gate_sigma * cfg->gate_sigma;
     w->idx = idx;
@@ -587,6 +594,7 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
 {
     memset(out, 0, sizeof *out);
     out->pooled_sigma = out->pooled_fix_error = NAN;
+    out->fix_white_scale = 1;
     if (n < 0 || (n > 0 && !fix))
         return hd_error(HD_EINVAL, "track: no fixes given");
     if (!(cfg->max_gap_s > 0) || !(cfg->accel_sigma_mps2 >= 0) || !(cfg->gate_sigma >= 0) ||
@@ -708,9 +716,17 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
             if (valid >= 3)
                 all[na++] = &w[k];
         }
-        double sb = isfinite(out->pooled_fix_error) ? out->pooled_fix_error : 50;
-        for (int round = 0; na > 0 && round < 2; round++) {
+        double sb = isfinite(out->pooled_fix_error) ? out->pooled_fix_error : 50, kappa = 1;
+        /* coordinate ascent until sb and kappa settle (sb and kappa trade off: a few rounds) */
+        for (int round = 0; na > 0 && round < 12; round++) {
+            double sb_was = sb, kappa_was = kappa;
             sb = golden(all, na, 1, 1, 1e4, -1, sb);
+            /* what of the fixes' covariance is white (the rest is b): kappa */
+            kappa = golden(all, na, 2, 0.01, 4, -1, sb);
+            for (int k = 0; k < nt; k++)
+                w[k].kappa = kappa;
+            if (round >= 1 && fabs(sb - sb_was) < 0.005 * sb && fabs(kappa - kappa_was) < 0.005 * kappa)
+                break;
             for (int k = 0; cfg->accel_sigma_mps2 == 0 && k < nt; k++)
                 if (out->trk[k].learnt == 1) {
                     trk *one = &w[k];
@@ -718,6 +734,7 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
                 }
         }
         out->pooled_fix_error = sb;
+        out->fix_white_scale = kappa;
         for (int k = 0; k < nt; k++)
             out->trk[k].fix_error_sigma = sb;
     }

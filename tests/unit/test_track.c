@@ -379,14 +379,22 @@ static void test_correlated_errors(void)
             hd_enu_to_geo(&frame, v, &f->lat, &f->lon, &h);
         }
     }
-    for (int pass = 0; pass < 3; pass++) {
+    /* the same fixes claiming 4 x their white error's covariance (60 m): the
+     * white share kappa learnt (0.25) keeps the smoother calibrated */
+    hd_track_fix *over = calloc((size_t)(tracks * m), sizeof *over);
+    for (int i = 0; i < tracks * m; i++) {
+        over[i] = fix[i];
+        for (int q = 0; q < 3; q++)
+            over[i].cov[q] *= 4;
+    }
+    for (int pass = 0; pass < 4; pass++) {
         hd_track_cfg c = cfg_default();
         c.accel_sigma_mps2 = pass < 2 ? sigma_a : 0;
         c.fix_error_tau_s = pass ? tau : 0;
         c.fix_error_sigma_m = pass == 1 ? sb : 0;
         c.gate_sigma = 0;
         hd_track_result r;
-        if (hd_track_run(&r, fix, (int64_t)tracks * m, &c) < 0) {
+        if (hd_track_run(&r, pass == 3 ? over : fix, (int64_t)tracks * m, &c) < 0) {
             ok(0, "correlated errors: run");
             continue;
         }
@@ -407,9 +415,12 @@ static void test_correlated_errors(void)
         }
         in1 *= 100.0 / cnt;
         in2 *= 100.0 / cnt;
-        const char *what = pass == 0 ? "white model" : pass == 1 ? "bias model, configured" : "bias model, learnt";
-        diag("correlated errors, %s: rmse %.1f m, coverage %.1f/%.1f %%, fix error sigma %.1f m", what,
-             sqrt(se / cnt), in1, in2, r.trk[0].fix_error_sigma);
+        const char *what = pass == 0   ? "white model"
+                           : pass == 1 ? "bias model, configured"
+                           : pass == 2 ? "bias model, learnt"
+                                       : "bias model, learnt, covariances 4 x too large";
+        diag("correlated errors, %s: rmse %.1f m, coverage %.1f/%.1f %%, fix error sigma %.1f m, white share %.3f",
+             what, sqrt(se / cnt), in1, in2, r.trk[0].fix_error_sigma, r.fix_white_scale);
         if (pass == 0)
             ok(in2 < 80, "the white model is overconfident on correlated errors (%.1f %% inside 2-sigma)", in2);
         else
@@ -418,10 +429,16 @@ static void test_correlated_errors(void)
         if (pass == 2) {
             is_double(r.pooled_fix_error, sb, 0.1 * sb, "the correlated error learnt over all tracks within 10 %");
             is_int(r.dim, 6, "the state carries the bias (6)");
+            is_double(r.fix_white_scale, 1, 0.15, "the fixes' white share learnt: 1 (their covariance is right)");
+        }
+        if (pass == 3) {
+            is_double(r.fix_white_scale, 0.25, 0.04, "covariances 4 x too large: the white share learnt 0.25");
+            is_double(r.pooled_fix_error, sb, 0.1 * sb, "and the correlated error still within 10 %");
         }
         ok(all_finite(&r), "%s: no NaN", what);
         hd_track_result_release(&r);
     }
+    free(over);
     free(fix);
     free(truth);
 }
