@@ -209,6 +209,7 @@ static const key_def keys[] = {
     {"track.gate_sigma", K_DOUBLE, C(track.gate_sigma), 0, 0, 0, 1e6, "4", NULL},
     {"track.fix_error_tau_s", K_DOUBLE, C(track.fix_error_tau_s), 0, 0, 0, 1e7, "0", NULL},
     {"track.fix_error_sigma_m", K_DOUBLE, C(track.fix_error_sigma_m), 0, 0, 0, 1e7, "0", NULL},
+    {"track.calibrate", K_BOOL, C(track.calibrate), 0, 0, 0, 0, "true", NULL},
 };
 
 /* Station records. NAN defaults are filled from the clock kind. */

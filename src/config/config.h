@@ -218,6 +218,7 @@ typedef struct {
     double gate_sigma;           /* a fix whose innovation is beyond this many sigma is gated out; 0: no gate */
     double fix_error_tau_s;      /* the fixes' errors correlated over this time (a Gauss–Markov state); 0: white */
     double fix_error_sigma_m;    /* that error's standard deviation; 0: learnt */
+    int calibrate;               /* with the truth: the states' covariance calibrated (cross-validated over tracks) */
 } hd_track_cfg;
 
 typedef struct {

@@ -369,13 +369,15 @@ static json_t *state_props(const hd_track_point *p)
     char t[40];
     hd_time_format_iso8601(p->time_ns, t);
     double a, b, az;
-    hd_locate_ellipse(p->cov, 0, 0.68, &a, &b, &az);
+    hd_locate_ellipse(p->cov, p->nu, 0.68, &a, &b, &az);
     double heading = fmod(atan2(p->ve, p->vn) * 180 / M_PI + 360, 360);
     json_t *o = json_pack("{s:s, s:i, s:I, s:s, s:f, s:f, s:f, s:f, s:[f, f, f], s:[f, f], s:f, s:f, s:s}", "kind",
                           "state", "track", p->track, "event", (json_int_t)p->event_index, "time", t, "lat", p->lat,
                           "lon", p->lon, "speed_mps", p->speed_mps, "speed_sd_mps", p->speed_sd_mps, "cov_enu_m2",
                           p->cov[0], p->cov[1], p->cov[2], "velocity_enu_mps", p->ve, p->vn, "heading_deg", heading,
                           "d2", isfinite(p->d2) ? p->d2 : -1.0, "reason", hd_track_reason_name(p->reason));
+    if (p->nu > 0)
+        json_object_set_new(o, "nu", json_real(p->nu));
     json_object_set_new(o, "ellipse_68", json_pack("{s:f, s:f, s:f, s:f}", "probability", 0.68, "semi_major_m", a,
                                                    "semi_minor_m", b, "azimuth_deg", az));
     return o;
@@ -384,7 +386,7 @@ static json_t *state_props(const hd_track_point *p)
 static void ring(const hd_track_point *p, char *buf, int kml)
 {
     double ll[NV][2];
-    hd_locate_ellipse_outline(p->lat, p->lon, p->cov, 0, 0.68, NV, ll);
+    hd_locate_ellipse_outline(p->lat, p->lon, p->cov, p->nu, 0.68, NV, ll);
     char *q = buf;
     for (int i = 0; i <= NV; i++) {
         int k = i % NV;
@@ -599,7 +601,13 @@ int hd_track_write_h5(hid_t f, const hd_track_result *r, const char *model)
     if (rc == 0) {
         FILL(3, p->cov[c]);
         rc = hd_h5_write(f, "cov_enu_m2", H5T_NATIVE_DOUBLE, 2, d2, v, "m2",
-                         "smoothed position covariance: east², east·north, north² (Gaussian)");
+                         "smoothed position covariance: east², east·north, north² (Gaussian; /nu > 0: a Student-t's)");
+    }
+    if (rc == 0) {
+        FILL(1, p->nu);
+        rc = hd_h5_write(f, "nu", H5T_NATIVE_DOUBLE, 1, d1, v, "1",
+                         "0: the state's error Gaussian; > 2: a Student-t of covariance cov_enu_m2 and nu degrees of "
+                         "freedom (calibrated against the truth, cross-validated over the tracks)");
     }
     if (rc == 0) {
         FILL(2, c ? p->vn : p->ve);
@@ -687,6 +695,23 @@ static double quantile(double *v, int64_t n, double q)
     return i + 1 < n ? v[i] + (pos - (double)i) * (v[i + 1] - v[i]) : v[i];
 }
 
+void hd_track_truth_d2(const hd_track_input *in, const hd_track_result *r, double *d2)
+{
+    for (int64_t i = 0; i < r->n; i++) {
+        const hd_track_point *p = &r->pt[i];
+        d2[i] = NAN;
+        if (!in->truth_lat || !p->has_state)
+            continue;
+        double la = in->truth_lat[p->input], lo = in->truth_lon[p->input], e[3];
+        if (!isfinite(la) || !isfinite(lo))
+            continue;
+        hd_enu fr;
+        hd_enu_init(&fr, la, lo, 0);
+        hd_enu_from_geo(&fr, p->lat, p->lon, 0, e);
+        d2[i] = hd_locate_mahalanobis2(p->cov, e[0], e[1]);
+    }
+}
+
 int hd_track_score_compute(const hd_track_input *in, const hd_track_result *r, hd_track_score *s)
 {
     memset(s, 0, sizeof *s);
@@ -723,8 +748,8 @@ int hd_track_score_compute(const hd_track_input *in, const hd_track_result *r, h
         et[n] = d;
         hd_enu_from_geo(&fr, p->lat, p->lon, 0, e);
         double d2 = hd_locate_mahalanobis2(p->cov, e[0], e[1]);
-        tc1 += d2 <= 1;
-        tc2 += d2 <= 4;
+        tc1 += d2 <= hd_locate_radius2(1 - exp(-0.5), p->nu);
+        tc2 += d2 <= hd_locate_radius2(1 - exp(-2.0), p->nu);
         hd_geo_inverse(la, lo, f->lat, f->lon, &ef[n], NULL, NULL);
         hd_enu_from_geo(&fr, f->lat, f->lon, 0, e);
         double fd2 = hd_locate_mahalanobis2(f->cov, e[0], e[1]);

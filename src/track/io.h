@@ -48,10 +48,15 @@ typedef struct {
     double fix_median_m, track_median_m, filter_median_m;
     double fix_p95_m, track_p95_m;
     double fix_cov1, fix_cov2;       /* fractions inside the fixes' 39.3 % / 86.5 % ellipses (Student-t) */
-    double track_cov1, track_cov2;   /* inside the smoothed states' 1σ / 2σ (d² <= 1, <= 4) */
+    double track_cov1, track_cov2;   /* inside the smoothed states' 39.3 % / 86.5 % ellipses (1σ / 2σ; Student-t
+                                      * when calibrated) */
     int64_t n_nofix;                 /* events with a state and truth but no usable fix */
     double nofix_median_m;           /* the tracks' median error there */
 } hd_track_score;
+
+/* d2[i]: r->pt[i]'s Mahalanobis² against the input's truth under its
+ * covariance (NaN: no truth or no state); for hd_track_calibrate_cv */
+void hd_track_truth_d2(const hd_track_input *in, const hd_track_result *r, double *d2);
 
 /* Score tracks and fixes against the input's truth on the same events
  * (HD_EDATA when the input has none). */

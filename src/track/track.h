@@ -83,6 +83,8 @@ typedef struct {
     double speed_mps, speed_sd_mps;
     double filt_lat, filt_lon, filt_cov[3]; /* the forward filter's (NaN before the first usable fix) */
     double state[8], state_cov[64]; /* smoothed ENU state (e, n, ve, vn[, ae, an][, be, bn]) in the track's frame */
+    double nu;                   /* 0: the state's error Gaussian of covariance cov; > 2: a Student-t of
+                                  * covariance cov and nu degrees of freedom (hd_track_calibrate_cv) */
 } hd_track_point;
 
 typedef struct {
@@ -116,5 +118,25 @@ typedef struct {
  * HD_ENOMEM. Bad fixes are not errors: their reasons say why. */
 int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const hd_track_cfg *cfg);
 void hd_track_result_release(hd_track_result *r);
+
+/* Calibration of the smoothed states' covariance against the truth:
+ * the errors taken as a 2-D Student-t of covariance scale × cov and nu
+ * degrees of freedom (nu 0: Gaussian), (scale, nu) such that its 1-sigma
+ * and 2-sigma regions (39.3 %, 86.5 %) hold those fractions of the states'
+ * Mahalanobis² d2 against the truth (two quantiles, two parameters; nu from
+ * their ratio, which is 4 for a Gaussian); cross-validated: the
+ * tracks in `folds` contiguous folds (by track number), each fold's states
+ * scaled by the fit on the other folds' (so no state is calibrated with its
+ * own error). Fewer than HD_TRACK_CALIB_MIN states with the truth: nothing
+ * changed (applied 0). */
+#define HD_TRACK_CALIB_MIN 30
+typedef struct {
+    int64_t n;                   /* states with the truth */
+    int folds, applied;
+    double scale, nu;            /* the fit on all of them (what the folds' are near) */
+    double model_cov1, model_cov2; /* before: fractions with d2 <= 1, <= 4 */
+} hd_track_calibration;
+/* d2[i]: r->pt[i]'s Mahalanobis² against the truth (NaN: unknown) */
+int hd_track_calibrate_cv(hd_track_result *r, const double *d2, int folds, hd_track_calibration *c);
 
 #endif

@@ -146,8 +146,17 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
     trk=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median \([0-9]*\) m.*/\1/p')
     [ -n "$fix" ] && [ -n "$trk" ] && [ $((trk * 100)) -le $((fix * 80)) ]
     ok $? "then the tracks' median ($trk m) is at most 0.8 x the fixes' ($fix m)"
+    like "$ERR" "covariance calibrated against the truth \(5 folds" "the covariance calibrated by cross-validation"
+    c1=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 1-sigma.*/\1/p')
+    c2=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 2-sigma.*/\1/p')
+    "$PYTHON" -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(not (abs(a - 39.3) <= 3 and abs(b - 86.5) <= 3))" "$c1" "$c2"
+    ok $? "the tracks' 1/2-sigma coverage ($c1 / $c2 %) within 3 points of 39.3 / 86.5 %"
+    run "$HEIMDALL" track -o "$TMP/pu.h5" --set track.fix_error_tau_s=40 --set track.calibrate=false "$TMP/eval.h5"
+    c1=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 1-sigma.*/\1/p')
+    "$PYTHON" -c "import sys; sys.exit(not float(sys.argv[1]) < 30)" "$c1"
+    ok $? "track.calibrate=false: the model's own covariance, overconfident ($c1 % inside 1-sigma)"
 else
-    skip 9 "datasets/powder not shipped in this tree"
+    skip 11 "datasets/powder not shipped in this tree"
 fi
 
 # ---- the MLAT aircraft: real TDOA fixes, tracked by aircraft id --------------
@@ -180,8 +189,11 @@ PY
     trk=$(printf '%s\n' "$TERR" | sed -n 's/.*tracks: median \([0-9]*\) m.*/\1/p')
     [ -n "$fix" ] && [ -n "$trk" ] && [ $((trk * 100)) -le $((fix * 110)) ]
     ok $? "the tracks' median ($trk m) within 1.1 x the fixes' ($fix m): the fixes' errors are correlated along a track"
+    c1=$(printf '%s\n' "$TERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 1-sigma.*/\1/p')
+    "$PYTHON" -c "import sys; sys.exit(not abs(float(sys.argv[1]) - 39.3) <= 3)" "$c1"
+    ok $? "the calibrated tracks' 1-sigma coverage ($c1 %) within 3 points of 39.3 %"
 else
-    skip 4 "no MLAT data set at $MLAT"
+    skip 6 "no MLAT data set at $MLAT"
 fi
 
 done_testing

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define LAT0 40.76
 #define LON0 -111.84
@@ -443,6 +444,93 @@ static void test_correlated_errors(void)
     free(truth);
 }
 
+static void test_calibrate_cv(void)
+{
+    /* states whose errors are a 2-D Student-t (nu 4) of 9 x their covariance,
+     * then Gaussian of 9 x: the cross-validated calibration recovers the scale
+     * and tail, and the coverage of the calibrated states is nominal */
+    const int T = 60, M = 50, N = T * M;
+    for (int pass = 0; pass < 2; pass++) {
+        const double nu = pass == 0 ? 4 : 0, scale = 9;
+        hd_track_result r;
+        memset(&r, 0, sizeof r);
+        r.pt = calloc((size_t)N, sizeof *r.pt);
+        r.n = N;
+        r.n_tracks = T;
+        double *d2 = malloc((size_t)N * sizeof *d2), (*err)[2] = malloc((size_t)N * sizeof *err);
+        hd_rng rng;
+        hd_rng_init(&rng, 5, 0, 0, 17 + pass);
+        for (int i = 0; i < N; i++) {
+            hd_track_point *p = &r.pt[i];
+            p->has_state = 1;
+            p->track = i / M;
+            double sx = 10 + 20 * hd_rng_uniform(&rng), sy = 10 + 20 * hd_rng_uniform(&rng);
+            p->cov[0] = sx * sx;
+            p->cov[1] = 0.3 * sx * sy;
+            p->cov[2] = sy * sy;
+            double w = 1;
+            if (nu > 0) { /* chi² of nu degrees of freedom over nu */
+                double c = 0;
+                for (int k = 0; k < (int)nu; k++) {
+                    double z = hd_rng_normal(&rng);
+                    c += z * z;
+                }
+                w = sqrt((nu - 2) / c); /* covariance of the t: scale² (nu − 2)/nu x nu/(nu − 2) = 1 */
+            }
+            /* a correlated pair with covariance scale x cov */
+            double z1 = hd_rng_normal(&rng), z2 = hd_rng_normal(&rng), l11 = sqrt(scale * p->cov[0]),
+                   l21 = scale * p->cov[1] / l11, l22 = sqrt(scale * p->cov[2] - l21 * l21);
+            err[i][0] = w * l11 * z1;
+            err[i][1] = w * (l21 * z1 + l22 * z2);
+            double det = p->cov[0] * p->cov[2] - p->cov[1] * p->cov[1];
+            d2[i] = (err[i][0] * err[i][0] * p->cov[2] - 2 * err[i][0] * err[i][1] * p->cov[1] +
+                     err[i][1] * err[i][1] * p->cov[0]) / det;
+        }
+        double before = 0;
+        for (int i = 0; i < N; i++)
+            before += d2[i] <= 1;
+        hd_track_calibration c;
+        ok(hd_track_calibrate_cv(&r, d2, 5, &c) == 0 && c.applied, "calibrate_cv runs (%s)",
+           nu > 0 ? "t, nu 4" : "Gaussian");
+        double in1 = 0, in2 = 0;
+        for (int i = 0; i < N; i++) {
+            const hd_track_point *p = &r.pt[i];
+            double det = p->cov[0] * p->cov[2] - p->cov[1] * p->cov[1];
+            double e = (err[i][0] * err[i][0] * p->cov[2] - 2 * err[i][0] * err[i][1] * p->cov[1] +
+                        err[i][1] * err[i][1] * p->cov[0]) / det;
+            double r1 = p->nu > 2 ? (p->nu - 2) * expm1(-2 / p->nu * log(exp(-0.5))) : 1;
+            double r2 = p->nu > 2 ? (p->nu - 2) * expm1(-2 / p->nu * log(exp(-2.0))) : 4;
+            in1 += e <= r1;
+            in2 += e <= r2;
+        }
+        in1 *= 100.0 / N;
+        in2 *= 100.0 / N;
+        diag("calibration %s: scale %.2f, nu %.2f; coverage before %.1f %%, after %.1f/%.1f %%",
+             nu > 0 ? "t4" : "Gaussian", c.scale, c.nu, 100 * before / N, in1, in2);
+        ok(fabs(in1 - 39.3) <= 3 && fabs(in2 - 86.5) <= 3, "%s: calibrated coverage %.1f/%.1f %% within 3 points",
+           nu > 0 ? "t4" : "Gaussian", in1, in2);
+        ok(fabs(c.scale - scale) <= 0.15 * scale, "%s: the scale %.2f recovered within 15 %%", nu > 0 ? "t4" : "Gaussian", c.scale);
+        if (nu > 0)
+            ok(c.nu > 2.8 && c.nu < 7, "t4: heavy tails seen (nu %.2f)", c.nu);
+        else
+            ok(c.nu == 0 || c.nu > 15, "Gaussian: no heavy tail (nu %.2f)", c.nu);
+        free(d2);
+        free(err);
+        free(r.pt);
+    }
+    hd_track_calibration c;
+    hd_track_result few = {0};
+    hd_track_point pts[5] = {{0}};
+    double d2[5] = {1, 2, 3, 4, 5};
+    for (int i = 0; i < 5; i++)
+        pts[i].has_state = 1, pts[i].cov[0] = pts[i].cov[2] = 1;
+    few.pt = pts;
+    few.n = 5;
+    few.n_tracks = 1;
+    ok(hd_track_calibrate_cv(&few, d2, 5, &c) == 0 && !c.applied && pts[0].cov[0] == 1,
+       "too few states with the truth: left alone");
+}
+
 int main(void)
 {
     hd_enu_init(&frame, LAT0, LON0, 0);
@@ -453,6 +541,7 @@ int main(void)
     test_bad_input();
     test_ca();
     test_correlated_errors();
+    test_calibrate_cv();
     done_testing();
     return exit_status();
 }
