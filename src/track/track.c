@@ -14,7 +14,7 @@
 #define EARTH_R 6371008.8
 
 static const char *const reason_names[HD_TRACK_REASON_COUNT] = {
-    "used", "gated", "no position", "bad covariance", "duplicate",
+    "used", "gated", "no position", "bad covariance", "duplicate", "measurements",
 };
 
 const char *hd_track_reason_name(int reason)
@@ -153,6 +153,9 @@ typedef struct {
     double (*R)[3];              /* its covariance, inflated */
     double *xp, *Pp, *xf, *Pf, *xs, *Ps, *d2;
     int *gated;
+    int *measured;               /* 1: updated (or gated) with the event's measurements, not its fix */
+    const hd_track_meas *meas;   /* per input fix (NULL: none) */
+    const hd_enu *frame;         /* the track's ENU frame */
     int64_t k0;                  /* first valid fix */
 } trk;
 
@@ -167,6 +170,7 @@ static double forward(trk *w, double q)
     for (int64_t k = 0; k < w->m; k++) {
         double *xp = &w->xp[k * n], *Pp = &w->Pp[k * n * n], *xf = &w->xf[k * n], *Pf = &w->Pf[k * n * n];
         w->gated[k] = 0;
+        w->measured[k] = 0;
         w->d2[k] = NAN;
         int valid = w->reason[k] == HD_TRACK_USED;
         if (!started) {
@@ -209,6 +213,18 @@ static double forward(trk *w, double q)
         symmetrize(Pp, n);
         memcpy(xf, xp, sizeof(double) * (size_t)n);
         memcpy(Pf, Pp, sizeof(double) * (size_t)(n * n));
+        /* the event's own measurements, when given, instead of its fix */
+        const hd_track_meas *ms = w->meas ? &w->meas[w->idx[k]] : NULL;
+        if (ms && ms->n >= 2 && w->reason[k] != HD_TRACK_DUPLICATE) {
+            double md2 = NAN;
+            int u = hd_track_meas_update(w->frame, ms, n, xp, Pp, w->gate2, xf, Pf, &md2, &ll);
+            if (u >= 0) {
+                w->measured[k] = 1;
+                w->gated[k] = u == 0;
+                w->d2[k] = md2;
+                continue;
+            }
+        }
         if (!valid)
             continue;
         /* innovation */
@@ -445,6 +461,7 @@ static int alloc_trk(trk *w, int64_t m, int n)
     size_t M = (size_t)(m > 0 ? m : 1);
     w->reason = hd_calloc(M, sizeof *w->reason);
     w->gated = hd_calloc(M, sizeof *w->gated);
+    w->measured = hd_calloc(M, sizeof *w->measured);
     w->t = hd_calloc(M, sizeof *w->t);
     w->d2 = hd_calloc(M, sizeof *w->d2);
     w->z = hd_calloc(M, sizeof *w->z);
@@ -455,7 +472,7 @@ static int alloc_trk(trk *w, int64_t m, int n)
     w->Pp = hd_calloc(M * (size_t)(n * n), sizeof(double));
     w->Pf = hd_calloc(M * (size_t)(n * n), sizeof(double));
     w->Ps = hd_calloc(M * (size_t)(n * n), sizeof(double));
-    return w->reason && w->gated && w->t && w->d2 && w->z && w->R && w->xp && w->xf && w->xs && w->Pp && w->Pf &&
+    return w->reason && w->gated && w->measured && w->t && w->d2 && w->z && w->R && w->xp && w->xf && w->xs && w->Pp && w->Pf &&
                    w->Ps
                ? 0
                : HD_ENOMEM;
@@ -465,6 +482,7 @@ static void free_trk(trk *w)
 {
     free(w->reason);
     free(w->gated);
+    free(w->measured);
     free(w->t);
     free(w->d2);
     free(w->z);
@@ -479,8 +497,8 @@ static void free_trk(trk *w)
 }
 
 /* Set up a track's work: its frame, times, fixes in ENU, pre-filter reasons */
-static int prepare(trk *w, const hd_track_fix *fix, const int64_t *idx, int64_t m, const hd_track_cfg *cfg,
-                   hd_track_info *info, hd_enu *enu)
+static int prepare(trk *w, const hd_track_fix *fix, const hd_track_meas *meas, const int64_t *idx, int64_t m,
+                   const hd_track_cfg *cfg, hd_track_info *info, hd_enu *enu)
 {
     int base = cfg->model == HD_TRACK_CA ? 6 : 4, n = base + (cfg->fix_error_tau_s > 0 ? 2 : 0);
     int rc = alloc_trk(w, m, n);
@@ -496,6 +514,8 @@ static int prepare(trk *w, const hd_track_fix *fix, const int64_t *idx, int64_t 
     w->gate2 = cfg->gate_sigma * cfg->gate_sigma;
     w->idx = idx;
     w->fix = fix;
+    w->meas = meas;
+    w->frame = enu;
     w->k0 = -1;
     int have_origin = 0;
     for (int64_t k = 0; k < m; k++) {
@@ -544,7 +564,9 @@ static void emit(const trk *w, const hd_enu *enu, hd_track_point *pt, hd_track_i
     for (int64_t k = 0; k < w->m; k++) {
         hd_track_point *p = &pt[k];
         int r = w->reason[k];
-        if (r == HD_TRACK_USED && w->gated[k])
+        if (w->measured[k])
+            r = w->gated[k] ? HD_TRACK_GATED : HD_TRACK_MEASURED;
+        else if (r == HD_TRACK_USED && w->gated[k])
             r = HD_TRACK_GATED;
         p->reason = r;
         p->d2 = w->d2[k];
@@ -591,6 +613,12 @@ static void emit(const trk *w, const hd_enu *enu, hd_track_point *pt, hd_track_i
 }
 
 int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const hd_track_cfg *cfg)
+{
+    return hd_track_run_meas(out, fix, NULL, n, cfg);
+}
+
+int hd_track_run_meas(hd_track_result *out, const hd_track_fix *fix, const hd_track_meas *meas, int64_t n,
+                      const hd_track_cfg *cfg)
 {
     memset(out, 0, sizeof *out);
     out->pooled_sigma = out->pooled_fix_error = NAN;
@@ -662,7 +690,7 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
     int to_learn = cfg->accel_sigma_mps2 == 0 || (cfg->fix_error_tau_s > 0 && cfg->fix_error_sigma_m == 0);
     for (int k = 0; k < nt; k++) {
         hd_track_info *ti = &out->trk[k];
-        if ((rc = prepare(&w[k], fix, idx + ti->first, ti->n, cfg, ti, &enu[k])) < 0)
+        if ((rc = prepare(&w[k], fix, meas, idx + ti->first, ti->n, cfg, ti, &enu[k])) < 0)
             goto fail;
         int valid = 0;
         for (int64_t j = 0; j < ti->n; j++)

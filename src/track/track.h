@@ -37,6 +37,7 @@
 #define HD_TRACK_TRACK_H
 #include <stdint.h>
 #include "config/config.h"
+#include "track/meas.h"
 
 #define HD_TRACK_LEARN_MIN 20
 #define HD_TRACK_NU_LOW_INFLATE 9.0
@@ -62,6 +63,7 @@ typedef enum {
     HD_TRACK_NO_FIX = 2,         /* the event has no position */
     HD_TRACK_BAD_COV = 3,        /* NaN, infinite or not positive definite covariance, or position NaN */
     HD_TRACK_DUPLICATE = 4,      /* same time and position as the track's previous event: counted once */
+    HD_TRACK_MEASURED = 5,       /* updated with the event's own measurements (hd_track_run_meas), not its fix */
     HD_TRACK_REASON_COUNT
 } hd_track_reason;
 
@@ -117,6 +119,12 @@ typedef struct {
 /* Group, filter and smooth n fixes. Errors: HD_EINVAL (a bad config),
  * HD_ENOMEM. Bad fixes are not errors: their reasons say why. */
 int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const hd_track_cfg *cfg);
+/* The same, each event updated with its own measurements where meas[i]
+ * (per fix, as fix[i]) has them (n >= 2), in place of its fix, also when
+ * it has no fix; a track still starts at its first usable fix (its frame
+ * and first state). meas NULL: hd_track_run. */
+int hd_track_run_meas(hd_track_result *out, const hd_track_fix *fix, const hd_track_meas *meas, int64_t n,
+                      const hd_track_cfg *cfg);
 void hd_track_result_release(hd_track_result *r);
 
 /* Calibration of the smoothed states' covariance against the truth:

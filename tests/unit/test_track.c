@@ -531,6 +531,100 @@ static void test_calibrate_cv(void)
        "too few states with the truth: left alone");
 }
 
+static void test_measurements(void)
+{
+    /* a walk past four receivers; one event in four has a fix (50 m), the
+     * others only three timed receivers (3 m time stamps): no fix of their
+     * own, yet their time differences tighten the track */
+    const int m = 120, reps = 20;
+    const double dt = 4, sigma_a = 0.3, cov[3] = {2500, 0, 2500}, sr = 3;
+    const double rxe[4] = {-3000, 3000, 2500, -2000}, rxn[4] = {-2500, -2000, 3000, 2500};
+    double se_fix = 0, se_meas = 0;
+    int64_t cnt = 0, measured = 0, gated = 0, finite = 1;
+    hd_rng rng;
+    hd_rng_init(&rng, 9, 0, 0, 5);
+    for (int rep = 0; rep < reps; rep++) {
+        hd_track_fix *fix = calloc((size_t)m, sizeof *fix);
+        hd_track_meas *meas = calloc((size_t)m, sizeof *meas);
+        double (*truth)[2] = calloc((size_t)m, sizeof *truth);
+        simulate(&rng, m, dt, sigma_a, cov, fix, truth, 0, 1000.0 * rep);
+        for (int k = 0; k < m; k++) {
+            double v[3] = {truth[k][0], truth[k][1], 0}, lat, lon, h, x[3];
+            hd_enu_to_geo(&frame, v, &lat, &lon, &h);
+            hd_geo_to_ecef(lat, lon, 0, x);
+            if (k % 4 == 0)
+                continue; /* a fix, no measurements */
+            fix[k].located = 0; /* three receivers: no fix alone */
+            hd_track_meas *ms = &meas[k];
+            ms->n = 3;
+            ms->alt_m = 0;
+            int skip = k % 3; /* which of the four is missing */
+            double d[3];
+            for (int r = 0, q = 0; r < 4; r++) {
+                if (r == skip)
+                    continue;
+                double rv[3] = {rxe[r], rxn[r], 0}, rl, ro;
+                hd_enu_to_geo(&frame, rv, &rl, &ro, &h);
+                hd_geo_to_ecef(rl, ro, 10, ms->rx[q]);
+                d[q] = sqrt((x[0] - ms->rx[q][0]) * (x[0] - ms->rx[q][0]) +
+                            (x[1] - ms->rx[q][1]) * (x[1] - ms->rx[q][1]) +
+                            (x[2] - ms->rx[q][2]) * (x[2] - ms->rx[q][2])) +
+                       sr * hd_rng_normal(&rng);
+                q++;
+            }
+            for (int j = 0; j < 2; j++) {
+                ms->z[j] = d[j + 1] - d[0];
+                ms->sig2[j] = sr * sr;
+            }
+            ms->sig2_ref = sr * sr;
+            if (rep == 0 && k == 61)
+                ms->z[1] += 1500; /* one receiver 5 us late: an outlier */
+        }
+        hd_track_cfg c = cfg_default();
+        c.accel_sigma_mps2 = sigma_a;
+        hd_track_result a, b;
+        int ra = hd_track_run(&a, fix, m, &c), rb = hd_track_run_meas(&b, fix, meas, m, &c);
+        if (ra < 0 || rb < 0) {
+            ok(0, "measurements: run");
+            free(fix);
+            free(meas);
+            free(truth);
+            if (ra == 0)
+                hd_track_result_release(&a);
+            if (rb == 0)
+                hd_track_result_release(&b);
+            return;
+        }
+        finite &= all_finite(&b);
+        for (int64_t i = 0; i < b.n; i++) {
+            double e, n;
+            const double *tr = truth[a.pt[i].input];
+            enu_of(a.pt[i].lat, a.pt[i].lon, &e, &n);
+            se_fix += (e - tr[0]) * (e - tr[0]) + (n - tr[1]) * (n - tr[1]);
+            tr = truth[b.pt[i].input];
+            enu_of(b.pt[i].lat, b.pt[i].lon, &e, &n);
+            se_meas += (e - tr[0]) * (e - tr[0]) + (n - tr[1]) * (n - tr[1]);
+            cnt++;
+            measured += b.pt[i].reason == HD_TRACK_MEASURED;
+            if (rep == 0 && b.pt[i].input == 61)
+                gated = b.pt[i].reason == HD_TRACK_GATED;
+        }
+        hd_track_result_release(&a);
+        hd_track_result_release(&b);
+        free(fix);
+        free(meas);
+        free(truth);
+    }
+    double rf = sqrt(se_fix / cnt), rm = sqrt(se_meas / cnt);
+    diag("measurements: rmse with the fixes alone %.1f m, with the 3-receiver events' time differences %.1f m", rf,
+         rm);
+    ok(rm < 0.5 * rf, "events of three timed receivers (no fix) cut the track error: %.1f m vs %.1f m", rm, rf);
+    is_int(measured, (int64_t)reps * 90 - 1, "every such event updated with its measurements, reason 'measurements'");
+    ok(gated, "a 5 us late arrival time: the event gated as an outlier");
+    ok(finite, "measurements: no NaN");
+    is_str(hd_track_reason_name(HD_TRACK_MEASURED), "measurements", "the reason's name");
+}
+
 int main(void)
 {
     hd_enu_init(&frame, LAT0, LON0, 0);
@@ -542,6 +636,7 @@ int main(void)
     test_ca();
     test_correlated_errors();
     test_calibrate_cv();
+    test_measurements();
     done_testing();
     return exit_status();
 }
