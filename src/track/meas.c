@@ -41,90 +41,104 @@ double hd_track_meas_gate(double gate2, int m)
     return m * c * c * c;
 }
 
+/* S⁻¹ v by forward and back substitution with S's Cholesky factor L (m × m) */
+static void chol_solve_vec(double L[][HD_TRACK_MEAS_MAX], int m, double *v)
+{
+    for (int i = 0; i < m; i++) {
+        double s = v[i];
+        for (int k = 0; k < i; k++)
+            s -= L[i][k] * v[k];
+        v[i] = s / L[i][i];
+    }
+    for (int i = m - 1; i >= 0; i--) {
+        double s = v[i];
+        for (int k = i + 1; k < m; k++)
+            s -= L[k][i] * v[k];
+        v[i] = s / L[i][i];
+    }
+}
+
 int hd_track_meas_update(const hd_enu *frame, const hd_track_meas *ms, int n, const double *xp, const double *Pp,
                          double gate2, double *xf, double *Pf, double *d2_out, double *ll)
 {
     const int m = ms->n - 1;
     if (m < 1 || n > HD_TRACK_MEAS_NMAX)
         return -1;
-    double h0[HD_TRACK_MEAS_MAX], h1[HD_TRACK_MEAS_MAX], H[HD_TRACK_MEAS_MAX][2];
-    hfun(frame, ms, xp[0], xp[1], h0);
-    hfun(frame, ms, xp[0] + 1, xp[1], h1);
-    for (int j = 0; j < m; j++)
-        H[j][0] = h1[j] - h0[j];
-    hfun(frame, ms, xp[0], xp[1] + 1, h1);
-    for (int j = 0; j < m; j++)
-        H[j][1] = h1[j] - h0[j];
-    /* P Hᵀ (n × m), S = H P Hᵀ + R (m × m) */
+    double h0[HD_TRACK_MEAS_MAX], h1[HD_TRACK_MEAS_MAX], H[HD_TRACK_MEAS_MAX][2], xl[2] = {xp[0], xp[1]};
     double PH[HD_TRACK_MEAS_NMAX][HD_TRACK_MEAS_MAX], S[HD_TRACK_MEAS_MAX][HD_TRACK_MEAS_MAX], y[HD_TRACK_MEAS_MAX];
-    for (int i = 0; i < n; i++)
+    double L[HD_TRACK_MEAS_MAX][HD_TRACK_MEAS_MAX], K[HD_TRACK_MEAS_NMAX][HD_TRACK_MEAS_MAX], u[HD_TRACK_MEAS_MAX];
+    double xi[HD_TRACK_MEAS_NMAX], d2 = NAN, ld = 0;
+    /* P Hᵀ needs only P's first two columns: H is on the position alone */
+    for (int iter = 0; iter < HD_TRACK_MEAS_ITER; iter++) {
+        /* iterated: relinearised at the updated position until it settles
+         * (a wide prior far from the hyperbolae's crossing) */
+        hfun(frame, ms, xl[0], xl[1], h0);
+        hfun(frame, ms, xl[0] + 1, xl[1], h1);
         for (int j = 0; j < m; j++)
-            PH[i][j] = Pp[i * n + 0] * H[j][0] + Pp[i * n + 1] * H[j][1];
-    for (int a = 0; a < m; a++) {
-        y[a] = ms->z[a] - h0[a];
-        for (int b = 0; b < m; b++)
-            S[a][b] = H[a][0] * PH[0][b] + H[a][1] * PH[1][b] + ms->sig2_ref + (a == b ? ms->sig2[a] : 0);
-    }
-    /* Cholesky of S */
-    double L[HD_TRACK_MEAS_MAX][HD_TRACK_MEAS_MAX] = {{0}}, logdet = 0;
-    for (int j = 0; j < m; j++) {
-        double s = S[j][j];
-        for (int k = 0; k < j; k++)
-            s -= L[j][k] * L[j][k];
-        if (!(s > 0) || !isfinite(s))
-            return -1;
-        L[j][j] = sqrt(s);
-        logdet += 2 * log(L[j][j]);
-        for (int i = j + 1; i < m; i++) {
-            double t = S[i][j];
-            for (int k = 0; k < j; k++)
-                t -= L[i][k] * L[j][k];
-            L[i][j] = t / L[j][j];
+            H[j][0] = h1[j] - h0[j];
+        hfun(frame, ms, xl[0], xl[1] + 1, h1);
+        for (int j = 0; j < m; j++)
+            H[j][1] = h1[j] - h0[j];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++)
+                PH[i][j] = Pp[i * n + 0] * H[j][0] + Pp[i * n + 1] * H[j][1];
+        for (int a = 0; a < m; a++) {
+            /* z − h(xl) − H (xp − xl): the innovation against the prior, linearised at xl */
+            y[a] = ms->z[a] - h0[a] - H[a][0] * (xp[0] - xl[0]) - H[a][1] * (xp[1] - xl[1]);
+            for (int b = 0; b < m; b++)
+                S[a][b] = H[a][0] * PH[0][b] + H[a][1] * PH[1][b] + ms->sig2_ref + (a == b ? ms->sig2[a] : 0);
         }
+        memset(L, 0, sizeof L);
+        double logdet = 0;
+        for (int j = 0; j < m; j++) {
+            double s = S[j][j];
+            for (int k = 0; k < j; k++)
+                s -= L[j][k] * L[j][k];
+            if (!(s > 0) || !isfinite(s))
+                return -1;
+            L[j][j] = sqrt(s);
+            logdet += 2 * log(L[j][j]);
+            for (int i = j + 1; i < m; i++) {
+                double t = S[i][j];
+                for (int k = 0; k < j; k++)
+                    t -= L[i][k] * L[j][k];
+                L[i][j] = t / L[j][j];
+            }
+        }
+        /* the innovation's Mahalanobis² at this linearisation (the last one
+         * gates and scores: at the prior, a wide prior's curvature would) */
+        memcpy(u, y, sizeof(double) * (size_t)m);
+        chol_solve_vec(L, m, u);
+        d2 = 0;
+        for (int a = 0; a < m; a++)
+            d2 += y[a] * u[a];
+        ld = logdet;
+        /* K = P Hᵀ S⁻¹ (n × m): row i solves S k = (P Hᵀ)[i] */
+        for (int i = 0; i < n; i++) {
+            memcpy(K[i], PH[i], sizeof(double) * (size_t)m);
+            chol_solve_vec(L, m, K[i]);
+        }
+        for (int i = 0; i < n; i++) {
+            double s = xp[i];
+            for (int a = 0; a < m; a++)
+                s += K[i][a] * y[a];
+            xi[i] = s;
+        }
+        double step = hypot(xi[0] - xl[0], xi[1] - xl[1]);
+        xl[0] = xi[0];
+        xl[1] = xi[1];
+        if (step < 0.01)
+            break;
     }
-    /* S⁻¹ v by forward and back substitution */
-#define SOLVE(v)                                                                                                       \
-    do {                                                                                                               \
-        for (int i_ = 0; i_ < m; i_++) {                                                                               \
-            double s_ = (v)[i_];                                                                                       \
-            for (int k_ = 0; k_ < i_; k_++)                                                                            \
-                s_ -= L[i_][k_] * (v)[k_];                                                                             \
-            (v)[i_] = s_ / L[i_][i_];                                                                                  \
-        }                                                                                                              \
-        for (int i_ = m - 1; i_ >= 0; i_--) {                                                                          \
-            double s_ = (v)[i_];                                                                                       \
-            for (int k_ = i_ + 1; k_ < m; k_++)                                                                        \
-                s_ -= L[k_][i_] * (v)[k_];                                                                             \
-            (v)[i_] = s_ / L[i_][i_];                                                                                  \
-        }                                                                                                              \
-    } while (0)
-    double u[HD_TRACK_MEAS_MAX];
-    memcpy(u, y, sizeof(double) * (size_t)m);
-    SOLVE(u);
-    double d2 = 0;
-    for (int a = 0; a < m; a++)
-        d2 += y[a] * u[a];
     *d2_out = d2;
     double g = gate2 > 0 ? hd_track_meas_gate(gate2, m) : INFINITY;
-    if (d2 > g) {
-        *ll += -0.5 * (g + logdet) - 0.5 * m * log(2 * M_PI);
+    if (!(d2 <= g)) {
+        *ll += -0.5 * (g + ld) - 0.5 * m * log(2 * M_PI);
         return 0;
     }
-    *ll += -0.5 * (d2 + logdet) - 0.5 * m * log(2 * M_PI);
-    /* K = P Hᵀ S⁻¹ (n × m): row i solves S k = (P Hᵀ)[i] */
-    double K[HD_TRACK_MEAS_NMAX][HD_TRACK_MEAS_MAX];
-    for (int i = 0; i < n; i++) {
-        memcpy(K[i], PH[i], sizeof(double) * (size_t)m);
-        SOLVE(K[i]);
-    }
-#undef SOLVE
-    for (int i = 0; i < n; i++) {
-        double s = xp[i];
-        for (int a = 0; a < m; a++)
-            s += K[i][a] * y[a];
-        xf[i] = s;
-    }
-    /* Joseph form: A = I − K H (H on the position only), Pf = A P Aᵀ + K R Kᵀ */
+    *ll += -0.5 * (d2 + ld) - 0.5 * m * log(2 * M_PI);
+    memcpy(xf, xi, sizeof(double) * (size_t)n);
+    /* Joseph form at the last linearisation: A = I − K H, Pf = A P Aᵀ + K R Kᵀ */
     double A[HD_TRACK_MEAS_NMAX * HD_TRACK_MEAS_NMAX], T[HD_TRACK_MEAS_NMAX * HD_TRACK_MEAS_NMAX];
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) {

@@ -9,6 +9,7 @@
 
 #define HD_TRACK_MEAS_MAX 16  /* timed receivers per event */
 #define HD_TRACK_MEAS_NMAX 8  /* state dimension */
+#define HD_TRACK_MEAS_ITER 10 /* iterations of the update (an iterated extended Kalman filter) */
 
 typedef struct {
     int n;                              /* timed receivers (rx[0] the reference); < 2: no measurement */
@@ -22,9 +23,10 @@ typedef struct {
 
 /* The update of the state (xp, Pp; n-dimensional, position e, n first, in
  * the ENU frame of `frame`, the transmitter on the ellipsoid surface raised
- * to alt_m): linearised at xp (the Jacobian by 1 m differences). The
+ * to alt_m): iterated, relinearised at each updated position (the Jacobian
+ * by 1 m differences) until it moves less than 1 cm; gated and scored at xp. The
  * innovation's Mahalanobis² into d2; gated (beyond the chi² quantile of the
- * 2-D gate gate2's tail, hd_track_meas_gate; gate2 0: none): returns 0, xf
+ * 2-D gate gate2's tail, hd_track_meas_gate; gate2 0: none) at the last linearisation: returns 0, xf
  * and Pf untouched; updated: 1; unusable (S not positive definite): -1. The
  * innovation log-likelihood is added to *ll (a gated one as if on the gate). */
 int hd_track_meas_update(const hd_enu *frame, const hd_track_meas *ms, int n, const double *xp, const double *Pp,

@@ -155,8 +155,10 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
     c1=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 1-sigma.*/\1/p')
     "$PYTHON" -c "import sys; sys.exit(not float(sys.argv[1]) < 30)" "$c1"
     ok $? "track.calibrate=false: the model's own covariance, overconfident ($c1 % inside 1-sigma)"
+    run "$HEIMDALL" track -o "$TMP/pm.h5" --set track.update=measurements "$TMP/eval.h5"
+    like "$ERR" "no event in .* has valid time differences.*the fixes alone" "track.update measurements on RSS-only data: says so"
 else
-    skip 11 "datasets/powder not shipped in this tree"
+    skip 12 "datasets/powder not shipped in this tree"
 fi
 
 # ---- the MLAT aircraft: real TDOA fixes, tracked by aircraft id --------------
@@ -192,8 +194,28 @@ PY
     c1=$(printf '%s\n' "$TERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 1-sigma.*/\1/p')
     "$PYTHON" -c "import sys; sys.exit(not abs(float(sys.argv[1]) - 39.3) <= 3)" "$c1"
     ok $? "the calibrated tracks' 1-sigma coverage ($c1 %) within 3 points of 39.3 %"
+    run "$HEIMDALL" track -o "$TMP/mlat_meas.h5" -c "$ROOT/configs/experiments/mlat.yaml" --set track.max_gap_s=300 \
+        --set track.update=measurements "$TMP/mlat_eval.h5"
+    is "$RC" 0 "track.update measurements: the aircraft tracked on their time differences"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    diag "$(printf '%s\n' "$ERR" | grep -E 'measurements|tracks:')"
+    like "$ERR" "time differences of 1147 events from" "the features file's time differences found through the provenance"
+    nm=$(printf '%s\n' "$ERR" | sed -n 's/.*fixes used, \([0-9]*\) by their measurements.*/\1/p')
+    [ -n "$nm" ] && [ "$nm" -gt 400 ]
+    ok $? "most events ($nm) updated by their measurements (a track's first by its fix)"
+    trk=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median \([0-9]*\) m.*/\1/p')
+    [ -n "$fix" ] && [ -n "$trk" ] && [ $((trk * 100)) -le $((fix * 125)) ]
+    ok $? "the measurement-updated tracks' median ($trk m) within 1.25 x the fixes' ($fix m)"
+    run "$PYTHON" - "$TMP/mlat_meas.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+for k in ("lat", "lon", "cov_enu_m2", "state", "state_cov", "nu"):
+    assert np.isfinite(f[k][:]).all(), k
+assert (f["reason"][:] == 5).sum() > 400
+PY
+    is "$RC" 0 "tracks.h5: no NaN, reason 5 (measurements) recorded"
 else
-    skip 6 "no MLAT data set at $MLAT"
+    skip 11 "no MLAT data set at $MLAT"
 fi
 
 done_testing
