@@ -36,7 +36,7 @@ for _ in 1 2 3; do
     best=$(awk -v a="$t0" -v b="$t1" -v best="$best" 'BEGIN { r = 8000 / (b - a); print (r > best ? r : best) }')
 done
 solver=$("$H" track --force --set track.accel_sigma_mps2=0.6 --set track.gate_sigma=0 -o "$D/t.h5" "$D/fixes.jsonl" 2>&1 |
-    sed -n 's/.*smoother.*: \([0-9]*\) states\/s on one core.*/\1/p')
+    sed -n 's/.*filter and smoother: \([0-9]*\) states\/s on one core.*/\1/p')
 peer=$("$PY" bench/track_peer.py "$D/fixes.jsonl" 0.6)
 awk -v h="$best" -v p="$peer" 'BEGIN { printf "bench track: heimdall=%.0f states/s peer=%.0f states/s ratio=%.1f (cv Kalman + RTS, 8 tracks x 1000 fixes; heimdall: whole command incl. reading JSON lines and writing tracks.h5; peer: numpy filter + smoother only)\n", h, p, h / p }'
-awk -v s="$solver" -v p="$peer" 'BEGIN { printf "bench track-filter: heimdall=%.0f states/s peer=%.0f states/s ratio=%.1f (filter + smoother only, both)\n", s, p, s / p }'
+awk -v s="$solver" -v p="$peer" 'BEGIN { printf "bench track-filter: heimdall=%.0f states/s peer=%.0f states/s ratio=%.1f (forward filter + RTS smoother passes only, both; same states)\n", s, p, s / p }'

@@ -3,6 +3,7 @@
 #include "track/track.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "geo/geo.h"
 
 #include <math.h>
@@ -771,9 +772,11 @@ int hd_track_run_meas(hd_track_result *out, const hd_track_fix *fix, const hd_tr
         hd_track_info *ti = &out->trk[k];
         double q = q_of(ti->accel_sigma);
         w[k].sb2 = ti->fix_error_sigma * ti->fix_error_sigma;
+        double t0 = hd_now();
         ti->loglik = forward(&w[k], q);
         if (w[k].k0 >= 0 && (rc = smooth(&w[k], q)) < 0)
             goto fail;
+        out->filter_s += hd_now() - t0;
         emit(&w[k], &enu[k], out->pt + ti->first, ti);
         if (w[k].k0 < 0)
             ti->loglik = NAN;

@@ -112,6 +112,8 @@ typedef struct {
     int dim;                     /* state dimension: 4 (cv) or 6 (ca), + 2 with fix_error_tau_s */
     double pooled_sigma;         /* the pooled learnt process noise (NaN: none) */
     double pooled_fix_error;     /* and correlated fix error */
+    double filter_s;             /* wall time of the final filter and smoother passes (not the learning,
+                                  * the frames or the output's conversions) */
     double fix_white_scale;      /* the fixes' white error is this times their covariance (learnt with
                                   * the correlated error; 1 otherwise) */
 } hd_track_result;
