@@ -579,7 +579,8 @@ int hd_track_write_h5(hid_t f, const hd_track_result *r, const char *model)
         rc = hd_h5_write(f, "time_ns", H5T_NATIVE_INT64, 1, d1, tm, "ns", "event time, nanoseconds since 1970-01-01 UTC");
     if (rc == 0)
         rc = hd_h5_write(f, "reason", H5T_NATIVE_INT8, 1, d1, reason, "1",
-                         "the event's fix: 0 used, 1 gated (outlier), 2 no position, 3 bad covariance, 4 duplicate");
+                         "the event's fix: 0 used, 1 gated (outlier), 2 no position, 3 bad covariance, 4 duplicate, "
+                         "5 updated by its measurements (track.update measurements)");
 #define FILL(k, expr)                                                                                                  \
     do {                                                                                                               \
         j = 0;                                                                                                         \
