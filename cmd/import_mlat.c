@@ -65,6 +65,8 @@ static int write_extra(hid_t f, const hd_mlat *m, const hd_mlat_table *t)
         (rc = hd_h5_write(f, "obs/baro_alt_m", H5T_NATIVE_DOUBLE, 1, d1, baro, "m", "reported barometric altitude")) < 0 ||
         (rc = hd_h5_write(f, "events/aircraft", H5T_NATIVE_INT64, 1, d1, ac, "1",
                           "aircraft id (the same across the messages of one aircraft: tracks)")) < 0 ||
+        (rc = hd_h5_write(f, "events/tx_id", H5T_NATIVE_INT64, 1, d1, ac, "1",
+                          "transmitter id: the aircraft id (heimdall track groups by it)")) < 0 ||
         (rc = hd_h5_write(f, "events/message_id", H5T_NATIVE_INT64, 1, d1, id, "1", "the data set's message id")) < 0 ||
         (rc = hd_h5_write(f, "receivers/serial", H5T_NATIVE_INT32, 1, dr, serial, "1", "sensor serial")) < 0 ||
         (rc = hd_h5_write(f, "receivers/good", H5T_NATIVE_INT8, 1, dr, good, "1",

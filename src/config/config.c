@@ -28,6 +28,7 @@ static const char *const split_names[] = {"none", "month", "time_block"};
 static const char *const arch_names[] = {"set", "mlp"};
 static const char *const act_names[] = {"relu", "gelu"};
 static const char *const track_model_names[] = {"cv", "ca"};
+static const char *const track_update_names[] = {"fixes", "measurements"};
 
 #define NAME_OF(tab, v) ((v) >= 0 && (size_t)(v) < HD_ARRAY_LEN(tab) ? tab[v] : (v) == HD_AS_STATIONS ? "as-stations" : "?")
 const char *hd_driver_name(int d) { return NAME_OF(driver_names, d); }
@@ -69,6 +70,7 @@ static const enum_def E_UNKNOWN_RX = {unknown_rx_names, 2, 0};
 static const enum_def E_ARCH = {arch_names, 2, 0};
 static const enum_def E_ACT = {act_names, 2, 0};
 static const enum_def E_TRACK_MODEL = {track_model_names, 2, 0};
+static const enum_def E_TRACK_UPDATE = {track_update_names, 2, 0};
 
 typedef struct {
     const char *path;         /* dotted, relative to the config (or station record) */
@@ -210,6 +212,8 @@ static const key_def keys[] = {
     {"track.gate_sigma", K_DOUBLE, C(track.gate_sigma), 0, 0, 0, 1e6, "4", NULL},
     {"track.fix_error_tau_s", K_DOUBLE, C(track.fix_error_tau_s), 0, 0, 0, 1e7, "0", NULL},
     {"track.fix_error_sigma_m", K_DOUBLE, C(track.fix_error_sigma_m), 0, 0, 0, 1e7, "0", NULL},
+    {"track.calibrate", K_BOOL, C(track.calibrate), 0, 0, 0, 0, "true", NULL},
+    {"track.update", K_ENUM, C(track.update), 0, 0, 0, 0, "fixes", &E_TRACK_UPDATE},
 };
 
 /* Station records. NAN defaults are filled from the clock kind. */

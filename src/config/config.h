@@ -217,6 +217,7 @@ typedef struct {
 } hd_import_cfg;
 /* heimdall track: fixes of one transmitter over time, filtered and smoothed */
 typedef enum { HD_TRACK_CV = 0, HD_TRACK_CA = 1 } hd_track_model;
+typedef enum { HD_TRACK_UPDATE_FIXES = 0, HD_TRACK_UPDATE_MEASUREMENTS = 1 } hd_track_update;
 typedef struct {
     double max_gap_s;            /* a longer silence starts a new track */
     int model;                   /* hd_track_model: constant velocity or nearly constant acceleration */
@@ -224,6 +225,8 @@ typedef struct {
     double gate_sigma;           /* a fix whose innovation is beyond this many sigma is gated out; 0: no gate */
     double fix_error_tau_s;      /* the fixes' errors correlated over this time (a Gauss–Markov state); 0: white */
     double fix_error_sigma_m;    /* that error's standard deviation; 0: learnt */
+    int calibrate;               /* with the truth: the states' covariance calibrated (cross-validated over tracks) */
+    int update;                  /* hd_track_update: each event's fix, or its own measurements (time differences) */
 } hd_track_cfg;
 
 typedef struct {

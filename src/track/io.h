@@ -48,13 +48,31 @@ typedef struct {
     double fix_median_m, track_median_m, filter_median_m;
     double fix_p95_m, track_p95_m;
     double fix_cov1, fix_cov2;       /* fractions inside the fixes' 39.3 % / 86.5 % ellipses (Student-t) */
-    double track_cov1, track_cov2;   /* inside the smoothed states' 1σ / 2σ (d² <= 1, <= 4) */
+    double track_cov1, track_cov2;   /* inside the smoothed states' 39.3 % / 86.5 % ellipses (1σ / 2σ; Student-t
+                                      * when calibrated) */
     int64_t n_nofix;                 /* events with a state and truth but no usable fix */
     double nofix_median_m;           /* the tracks' median error there */
 } hd_track_score;
 
+/* Per fix (as in->fix), its event's time differences from the features file
+ * (in->features) as measurements for hd_track_run_meas: the pairs of
+ * /tdoa/mask against the receiver in most of them, in metres at c_mps,
+ * their covariance from /tdoa/sigma_s (the reference's share from the
+ * triangles) plus model_sigma_ns per receiver; the transmitter at
+ * /obs/alt_m when the file has it, else default_alt_m. n_with: fixes with
+ * one (>= 1 difference). Errors: no features file, no /tdoa. */
+int hd_track_meas_read(const hd_track_input *in, double c_mps, double model_sigma_ns, double default_alt_m,
+                       hd_track_meas **out, int64_t *n_with);
+
+/* d2[i]: r->pt[i]'s Mahalanobis² against the input's truth under its
+ * covariance (NaN: no truth or no state); for hd_track_calibrate_cv */
+void hd_track_truth_d2(const hd_track_input *in, const hd_track_result *r, double *d2);
+
 /* Score tracks and fixes against the input's truth on the same events
  * (HD_EDATA when the input has none). */
 int hd_track_score_compute(const hd_track_input *in, const hd_track_result *r, hd_track_score *s);
+/* The same, logged (hd_info): the fixes' and the tracks' median, p95 and
+ * coverage, their ratio, the events without a fix. */
+void hd_track_score_log(const hd_track_input *in, const hd_track_result *r);
 
 #endif

@@ -3,6 +3,7 @@
 #include "track/track.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "geo/geo.h"
 
 #include <math.h>
@@ -14,7 +15,7 @@
 #define EARTH_R 6371008.8
 
 static const char *const reason_names[HD_TRACK_REASON_COUNT] = {
-    "used", "gated", "no position", "bad covariance", "duplicate",
+    "used", "gated", "no position", "bad covariance", "duplicate", "measurements",
 };
 
 const char *hd_track_reason_name(int reason)
@@ -142,6 +143,7 @@ typedef struct {
     int n, model;
     int bi;                      /* index of the fixes' correlated error in the state; -1: none */
     double tau, sb2;             /* its time constant (s) and variance (m²) */
+    double kappa;                /* the fixes' white error: kappa × their covariance (1 without b) */
     double sigma;                /* its process noise while the fix error is learnt over all tracks */
     double gate2;                /* gate_sigma², 0: none */
     const int64_t *idx;          /* sorted index → input index */
@@ -152,6 +154,9 @@ typedef struct {
     double (*R)[3];              /* its covariance, inflated */
     double *xp, *Pp, *xf, *Pf, *xs, *Ps, *d2;
     int *gated;
+    int *measured;               /* 1: updated (or gated) with the event's measurements, not its fix */
+    const hd_track_meas *meas;   /* per input fix (NULL: none) */
+    const hd_enu *frame;         /* the track's ENU frame */
     int64_t k0;                  /* first valid fix */
 } trk;
 
@@ -166,6 +171,7 @@ static double forward(trk *w, double q)
     for (int64_t k = 0; k < w->m; k++) {
         double *xp = &w->xp[k * n], *Pp = &w->Pp[k * n * n], *xf = &w->xf[k * n], *Pf = &w->Pf[k * n * n];
         w->gated[k] = 0;
+        w->measured[k] = 0;
         w->d2[k] = NAN;
         int valid = w->reason[k] == HD_TRACK_USED;
         if (!started) {
@@ -175,9 +181,9 @@ static double forward(trk *w, double q)
             memset(Pf, 0, sizeof(double) * (size_t)(n * n));
             xf[0] = w->z[k][0];
             xf[1] = w->z[k][1];
-            Pf[0] = w->R[k][0];
-            Pf[1] = Pf[n] = w->R[k][1];
-            Pf[n + 1] = w->R[k][2];
+            Pf[0] = w->kappa * w->R[k][0];
+            Pf[1] = Pf[n] = w->kappa * w->R[k][1];
+            Pf[n + 1] = w->kappa * w->R[k][2];
             for (int i = 2; i < n; i++)
                 Pf[i * n + i] = i < 4 ? HD_TRACK_V0_SIGMA * HD_TRACK_V0_SIGMA : HD_TRACK_A0_SIGMA * HD_TRACK_A0_SIGMA;
             if (w->bi >= 0) /* z = p + b + w: p = z − b − w */
@@ -208,6 +214,18 @@ static double forward(trk *w, double q)
         symmetrize(Pp, n);
         memcpy(xf, xp, sizeof(double) * (size_t)n);
         memcpy(Pf, Pp, sizeof(double) * (size_t)(n * n));
+        /* the event's own measurements, when given, instead of its fix */
+        const hd_track_meas *ms = w->meas ? &w->meas[w->idx[k]] : NULL;
+        if (ms && ms->n >= 2 && w->reason[k] != HD_TRACK_DUPLICATE) {
+            double md2 = NAN;
+            int u = hd_track_meas_update(w->frame, ms, n, xp, Pp, w->gate2, xf, Pf, &md2, &ll);
+            if (u >= 0) {
+                w->measured[k] = 1;
+                w->gated[k] = u == 0;
+                w->d2[k] = md2;
+                continue;
+            }
+        }
         if (!valid)
             continue;
         /* innovation */
@@ -222,7 +240,8 @@ static double forward(trk *w, double q)
         double hph00 = PH[0][0] + (b0 >= 0 ? PH[b0][0] : 0), hph01 = PH[0][1] + (b0 >= 0 ? PH[b0][1] : 0),
                hph11 = PH[1][1] + (b0 >= 0 ? PH[b0 + 1][1] : 0);
         double y0 = w->z[k][0] - hx0, y1 = w->z[k][1] - hx1;
-        double s00 = hph00 + w->R[k][0], s01 = hph01 + w->R[k][1], s11 = hph11 + w->R[k][2];
+        const double r0 = w->kappa * w->R[k][0], r1 = w->kappa * w->R[k][1], r2 = w->kappa * w->R[k][2];
+        double s00 = hph00 + r0, s01 = hph01 + r1, s11 = hph11 + r2;
         double det = s00 * s11 - s01 * s01;
         if (!(det > 0) || !isfinite(det)) {
             w->gated[k] = 1; /* cannot test it: treat as gated */
@@ -257,8 +276,8 @@ static double forward(trk *w, double q)
         mat_mul_t(T, A, Pf, n);
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) {
-                double kr0 = K[i][0] * w->R[k][0] + K[i][1] * w->R[k][1];
-                double kr1 = K[i][0] * w->R[k][1] + K[i][1] * w->R[k][2];
+                double kr0 = K[i][0] * r0 + K[i][1] * r1;
+                double kr1 = K[i][0] * r1 + K[i][1] * r2;
                 Pf[i * n + j] += kr0 * K[j][0] + kr1 * K[j][1];
             }
         symmetrize(Pf, n);
@@ -328,25 +347,29 @@ static double q_of(double sigma)
 
 /* the tracks' summed log-likelihood at process noise sigma (< 0: each its
  * own) and correlated fix error sb */
-static double ll_at(trk *const *w, int nw, double sigma, double sb)
+static double ll_at(trk *const *w, int nw, double sigma, double sb, double kappa)
 {
     double ll = 0;
     for (int i = 0; i < nw; i++) {
         if (w[i]->bi >= 0)
             w[i]->sb2 = sb * sb;
+        if (kappa > 0)
+            w[i]->kappa = kappa;
         ll += forward(w[i], q_of(sigma >= 0 ? sigma : w[i]->sigma));
     }
     return ll;
 }
 
-/* Golden-section search of the log of parameter `which` (0 sigma, 1 sb) on
- * [lo, hi] maximising the summed log-likelihood, the other held */
+/* Golden-section search of the log of parameter `which` (0 sigma, 1 sb, 2
+ * the fixes' white share kappa) on [lo, hi] maximising the summed
+ * log-likelihood, the others held */
 static double golden(trk *const *w, int nw, int which, double lo, double hi, double sigma, double sb)
 {
     const double g = 0.5 * (sqrt(5.0) - 1);
     double a = log(lo), b = log(hi);
     double c = b - g * (b - a), d = a + g * (b - a);
-#define F_AT(u) (which ? ll_at(w, nw, sigma, exp(u)) : ll_at(w, nw, exp(u), sb))
+#define F_AT(u)                                                                                                 \
+    (which == 2 ? ll_at(w, nw, sigma, sb, exp(u)) : which ? ll_at(w, nw, sigma, exp(u), -1) : ll_at(w, nw, exp(u), sb, -1))
     double fc = F_AT(c), fd = F_AT(d);
     for (int it = 0; it < 40 && b - a > 1e-3; it++) {
         if (fc > fd) {
@@ -439,6 +462,7 @@ static int alloc_trk(trk *w, int64_t m, int n)
     size_t M = (size_t)(m > 0 ? m : 1);
     w->reason = hd_calloc(M, sizeof *w->reason);
     w->gated = hd_calloc(M, sizeof *w->gated);
+    w->measured = hd_calloc(M, sizeof *w->measured);
     w->t = hd_calloc(M, sizeof *w->t);
     w->d2 = hd_calloc(M, sizeof *w->d2);
     w->z = hd_calloc(M, sizeof *w->z);
@@ -449,7 +473,7 @@ static int alloc_trk(trk *w, int64_t m, int n)
     w->Pp = hd_calloc(M * (size_t)(n * n), sizeof(double));
     w->Pf = hd_calloc(M * (size_t)(n * n), sizeof(double));
     w->Ps = hd_calloc(M * (size_t)(n * n), sizeof(double));
-    return w->reason && w->gated && w->t && w->d2 && w->z && w->R && w->xp && w->xf && w->xs && w->Pp && w->Pf &&
+    return w->reason && w->gated && w->measured && w->t && w->d2 && w->z && w->R && w->xp && w->xf && w->xs && w->Pp && w->Pf &&
                    w->Ps
                ? 0
                : HD_ENOMEM;
@@ -459,6 +483,7 @@ static void free_trk(trk *w)
 {
     free(w->reason);
     free(w->gated);
+    free(w->measured);
     free(w->t);
     free(w->d2);
     free(w->z);
@@ -473,8 +498,8 @@ static void free_trk(trk *w)
 }
 
 /* Set up a track's work: its frame, times, fixes in ENU, pre-filter reasons */
-static int prepare(trk *w, const hd_track_fix *fix, const int64_t *idx, int64_t m, const hd_track_cfg *cfg,
-                   hd_track_info *info, hd_enu *enu)
+static int prepare(trk *w, const hd_track_fix *fix, const hd_track_meas *meas, const int64_t *idx, int64_t m,
+                   const hd_track_cfg *cfg, hd_track_info *info, hd_enu *enu)
 {
     int base = cfg->model == HD_TRACK_CA ? 6 : 4, n = base + (cfg->fix_error_tau_s > 0 ? 2 : 0);
     int rc = alloc_trk(w, m, n);
@@ -485,10 +510,13 @@ static int prepare(trk *w, const hd_track_fix *fix, const int64_t *idx, int64_t 
     w->bi = cfg->fix_error_tau_s > 0 ? base : -1;
     w->tau = cfg->fix_error_tau_s;
     w->sb2 = cfg->fix_error_sigma_m * cfg->fix_error_sigma_m;
+    w->kappa = 1;
     w->model = cfg->model;
     w->gate2 = cfg->gate_sigma * cfg->gate_sigma;
     w->idx = idx;
     w->fix = fix;
+    w->meas = meas;
+    w->frame = enu;
     w->k0 = -1;
     int have_origin = 0;
     for (int64_t k = 0; k < m; k++) {
@@ -537,7 +565,9 @@ static void emit(const trk *w, const hd_enu *enu, hd_track_point *pt, hd_track_i
     for (int64_t k = 0; k < w->m; k++) {
         hd_track_point *p = &pt[k];
         int r = w->reason[k];
-        if (r == HD_TRACK_USED && w->gated[k])
+        if (w->measured[k])
+            r = w->gated[k] ? HD_TRACK_GATED : HD_TRACK_MEASURED;
+        else if (r == HD_TRACK_USED && w->gated[k])
             r = HD_TRACK_GATED;
         p->reason = r;
         p->d2 = w->d2[k];
@@ -585,8 +615,15 @@ static void emit(const trk *w, const hd_enu *enu, hd_track_point *pt, hd_track_i
 
 int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const hd_track_cfg *cfg)
 {
+    return hd_track_run_meas(out, fix, NULL, n, cfg);
+}
+
+int hd_track_run_meas(hd_track_result *out, const hd_track_fix *fix, const hd_track_meas *meas, int64_t n,
+                      const hd_track_cfg *cfg)
+{
     memset(out, 0, sizeof *out);
     out->pooled_sigma = out->pooled_fix_error = NAN;
+    out->fix_white_scale = 1;
     if (n < 0 || (n > 0 && !fix))
         return hd_error(HD_EINVAL, "track: no fixes given");
     if (!(cfg->max_gap_s > 0) || !(cfg->accel_sigma_mps2 >= 0) || !(cfg->gate_sigma >= 0) ||
@@ -654,7 +691,7 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
     int to_learn = cfg->accel_sigma_mps2 == 0 || (cfg->fix_error_tau_s > 0 && cfg->fix_error_sigma_m == 0);
     for (int k = 0; k < nt; k++) {
         hd_track_info *ti = &out->trk[k];
-        if ((rc = prepare(&w[k], fix, idx + ti->first, ti->n, cfg, ti, &enu[k])) < 0)
+        if ((rc = prepare(&w[k], fix, meas, idx + ti->first, ti->n, cfg, ti, &enu[k])) < 0)
             goto fail;
         int valid = 0;
         for (int64_t j = 0; j < ti->n; j++)
@@ -708,9 +745,17 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
             if (valid >= 3)
                 all[na++] = &w[k];
         }
-        double sb = isfinite(out->pooled_fix_error) ? out->pooled_fix_error : 50;
-        for (int round = 0; na > 0 && round < 2; round++) {
+        double sb = isfinite(out->pooled_fix_error) ? out->pooled_fix_error : 50, kappa = 1;
+        /* coordinate ascent until sb and kappa settle (sb and kappa trade off: a few rounds) */
+        for (int round = 0; na > 0 && round < 12; round++) {
+            double sb_was = sb, kappa_was = kappa;
             sb = golden(all, na, 1, 1, 1e4, -1, sb);
+            /* what of the fixes' covariance is white (the rest is b): kappa */
+            kappa = golden(all, na, 2, 0.01, 4, -1, sb);
+            for (int k = 0; k < nt; k++)
+                w[k].kappa = kappa;
+            if (round >= 1 && fabs(sb - sb_was) < 0.005 * sb && fabs(kappa - kappa_was) < 0.005 * kappa)
+                break;
             for (int k = 0; cfg->accel_sigma_mps2 == 0 && k < nt; k++)
                 if (out->trk[k].learnt == 1) {
                     trk *one = &w[k];
@@ -718,6 +763,7 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
                 }
         }
         out->pooled_fix_error = sb;
+        out->fix_white_scale = kappa;
         for (int k = 0; k < nt; k++)
             out->trk[k].fix_error_sigma = sb;
     }
@@ -726,9 +772,11 @@ int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const
         hd_track_info *ti = &out->trk[k];
         double q = q_of(ti->accel_sigma);
         w[k].sb2 = ti->fix_error_sigma * ti->fix_error_sigma;
+        double t0 = hd_now();
         ti->loglik = forward(&w[k], q);
         if (w[k].k0 >= 0 && (rc = smooth(&w[k], q)) < 0)
             goto fail;
+        out->filter_s += hd_now() - t0;
         emit(&w[k], &enu[k], out->pt + ti->first, ti);
         if (w[k].k0 < 0)
             ti->loglik = NAN;

@@ -37,6 +37,7 @@
 #define HD_TRACK_TRACK_H
 #include <stdint.h>
 #include "config/config.h"
+#include "track/meas.h"
 
 #define HD_TRACK_LEARN_MIN 20
 #define HD_TRACK_NU_LOW_INFLATE 9.0
@@ -62,6 +63,7 @@ typedef enum {
     HD_TRACK_NO_FIX = 2,         /* the event has no position */
     HD_TRACK_BAD_COV = 3,        /* NaN, infinite or not positive definite covariance, or position NaN */
     HD_TRACK_DUPLICATE = 4,      /* same time and position as the track's previous event: counted once */
+    HD_TRACK_MEASURED = 5,       /* updated with the event's own measurements (hd_track_run_meas), not its fix */
     HD_TRACK_REASON_COUNT
 } hd_track_reason;
 
@@ -83,6 +85,8 @@ typedef struct {
     double speed_mps, speed_sd_mps;
     double filt_lat, filt_lon, filt_cov[3]; /* the forward filter's (NaN before the first usable fix) */
     double state[8], state_cov[64]; /* smoothed ENU state (e, n, ve, vn[, ae, an][, be, bn]) in the track's frame */
+    double nu;                   /* 0: the state's error Gaussian of covariance cov; > 2: a Student-t of
+                                  * covariance cov and nu degrees of freedom (hd_track_calibrate_cv) */
 } hd_track_point;
 
 typedef struct {
@@ -108,11 +112,41 @@ typedef struct {
     int dim;                     /* state dimension: 4 (cv) or 6 (ca), + 2 with fix_error_tau_s */
     double pooled_sigma;         /* the pooled learnt process noise (NaN: none) */
     double pooled_fix_error;     /* and correlated fix error */
+    double filter_s;             /* wall time of the final filter and smoother passes (not the learning,
+                                  * the frames or the output's conversions) */
+    double fix_white_scale;      /* the fixes' white error is this times their covariance (learnt with
+                                  * the correlated error; 1 otherwise) */
 } hd_track_result;
 
 /* Group, filter and smooth n fixes. Errors: HD_EINVAL (a bad config),
  * HD_ENOMEM. Bad fixes are not errors: their reasons say why. */
 int hd_track_run(hd_track_result *out, const hd_track_fix *fix, int64_t n, const hd_track_cfg *cfg);
+/* The same, each event updated with its own measurements where meas[i]
+ * (per fix, as fix[i]) has them (n >= 2), in place of its fix, also when
+ * it has no fix; a track still starts at its first usable fix (its frame
+ * and first state). meas NULL: hd_track_run. */
+int hd_track_run_meas(hd_track_result *out, const hd_track_fix *fix, const hd_track_meas *meas, int64_t n,
+                      const hd_track_cfg *cfg);
 void hd_track_result_release(hd_track_result *r);
+
+/* Calibration of the smoothed states' covariance against the truth:
+ * the errors taken as a 2-D Student-t of covariance scale × cov and nu
+ * degrees of freedom (nu 0: Gaussian), (scale, nu) such that its 1-sigma
+ * and 2-sigma regions (39.3 %, 86.5 %) hold those fractions of the states'
+ * Mahalanobis² d2 against the truth (two quantiles, two parameters; nu from
+ * their ratio, which is 4 for a Gaussian); cross-validated: the
+ * tracks in `folds` contiguous folds (by track number), each fold's states
+ * scaled by the fit on the other folds' (so no state is calibrated with its
+ * own error). Fewer than HD_TRACK_CALIB_MIN states with the truth: nothing
+ * changed (applied 0). */
+#define HD_TRACK_CALIB_MIN 30
+typedef struct {
+    int64_t n;                   /* states with the truth */
+    int folds, applied;
+    double scale, nu;            /* the fit on all of them (what the folds' are near) */
+    double model_cov1, model_cov2; /* before: fractions with d2 <= 1, <= 4 */
+} hd_track_calibration;
+/* d2[i]: r->pt[i]'s Mahalanobis² against the truth (NaN: unknown) */
+int hd_track_calibrate_cv(hd_track_result *r, const double *d2, int folds, hd_track_calibration *c);
 
 #endif

@@ -146,8 +146,76 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
     trk=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median \([0-9]*\) m.*/\1/p')
     [ -n "$fix" ] && [ -n "$trk" ] && [ $((trk * 100)) -le $((fix * 80)) ]
     ok $? "then the tracks' median ($trk m) is at most 0.8 x the fixes' ($fix m)"
+    like "$ERR" "covariance calibrated against the truth \(5 folds" "the covariance calibrated by cross-validation"
+    c1=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 1-sigma.*/\1/p')
+    c2=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 2-sigma.*/\1/p')
+    "$PYTHON" -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(not (abs(a - 39.3) <= 3 and abs(b - 86.5) <= 3))" "$c1" "$c2"
+    ok $? "the tracks' 1/2-sigma coverage ($c1 / $c2 %) within 3 points of 39.3 / 86.5 %"
+    run "$HEIMDALL" track -o "$TMP/pu.h5" --set track.fix_error_tau_s=40 --set track.calibrate=false "$TMP/eval.h5"
+    c1=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 1-sigma.*/\1/p')
+    "$PYTHON" -c "import sys; sys.exit(not float(sys.argv[1]) < 30)" "$c1"
+    ok $? "track.calibrate=false: the model's own covariance, overconfident ($c1 % inside 1-sigma)"
+    run "$HEIMDALL" track -o "$TMP/pm.h5" --set track.update=measurements "$TMP/eval.h5"
+    like "$ERR" "no event in .* has valid time differences.*the fixes alone" "track.update measurements on RSS-only data: says so"
 else
-    skip 9 "datasets/powder not shipped in this tree"
+    skip 12 "datasets/powder not shipped in this tree"
+fi
+
+# ---- the MLAT aircraft: real TDOA fixes, tracked by aircraft id --------------
+MLAT=${HEIMDALL_MLAT_DATA:-$(cd "$ROOT" && git rev-parse --show-toplevel 2>/dev/null)/../shared/datasets/mlat}
+if [ -r "$MLAT/set_4.csv" ]; then
+    run "$HEIMDALL" import mlat -q -c "$ROOT/configs/experiments/mlat.yaml" "$MLAT/sensors.csv" "$MLAT/set_1.csv" \
+        "$MLAT/set_2.csv" "$MLAT/set_3.csv" "$MLAT/set_4.csv" -o "$TMP/mlat.h5"
+    is "$RC" 0 "import the four MLAT sets"
+    run "$HEIMDALL" evaluate -q -c "$ROOT/configs/experiments/mlat.yaml" --method tdoa -o "$TMP/mlat_eval.h5" "$TMP/mlat.h5"
+    is "$RC" 0 "evaluate tdoa on them"
+    run "$HEIMDALL" track -o "$TMP/mlat_tracks.h5" --set track.max_gap_s=300 "$TMP/mlat_eval.h5"
+    is "$RC" 0 "track the aircraft (by /events/tx_id, the aircraft id)"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    diag "$(printf '%s\n' "$ERR" | grep -E 'tracks|fixes|ratio')"
+    TERR=$ERR
+    run "$PYTHON" - "$TMP/mlat.h5" "$TMP/mlat_tracks.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r"); t = h5py.File(sys.argv[2], "r")
+ac = f["events/aircraft"][:]
+assert (f["events/tx_id"][:] == ac).all()
+ev = t["event_index"][:]; tr = t["track"][:]
+for k in np.unique(tr):          # one aircraft per track
+    assert len(np.unique(ac[ev[tr == k]])) == 1, k
+assert len(np.unique(tr)) >= len(np.unique(ac)), (len(np.unique(tr)), len(np.unique(ac)))
+assert sorted(t["tracks/tx_id"][:].tolist()) == sorted(ac[ev[np.unique(tr, return_index=True)[1]]].tolist())
+PY
+    is "$RC" 0 "/events/tx_id is the aircraft id; every track holds one aircraft"
+    [ "$RC" -eq 0 ] || diag "$OUT" "$ERR"
+    fix=$(printf '%s\n' "$TERR" | sed -n 's/.*fixes: *median \([0-9]*\) m.*/\1/p')
+    trk=$(printf '%s\n' "$TERR" | sed -n 's/.*tracks: median \([0-9]*\) m.*/\1/p')
+    [ -n "$fix" ] && [ -n "$trk" ] && [ $((trk * 100)) -le $((fix * 110)) ]
+    ok $? "the tracks' median ($trk m) within 1.1 x the fixes' ($fix m): the fixes' errors are correlated along a track"
+    c1=$(printf '%s\n' "$TERR" | sed -n 's/.*tracks: median.* \([0-9.]*\) % inside 1-sigma.*/\1/p')
+    "$PYTHON" -c "import sys; sys.exit(not abs(float(sys.argv[1]) - 39.3) <= 3)" "$c1"
+    ok $? "the calibrated tracks' 1-sigma coverage ($c1 %) within 3 points of 39.3 %"
+    run "$HEIMDALL" track -o "$TMP/mlat_meas.h5" -c "$ROOT/configs/experiments/mlat.yaml" --set track.max_gap_s=300 \
+        --set track.update=measurements "$TMP/mlat_eval.h5"
+    is "$RC" 0 "track.update measurements: the aircraft tracked on their time differences"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    diag "$(printf '%s\n' "$ERR" | grep -E 'measurements|tracks:')"
+    like "$ERR" "time differences of 1147 events from" "the features file's time differences found through the provenance"
+    nm=$(printf '%s\n' "$ERR" | sed -n 's/.*fixes used, \([0-9]*\) by their measurements.*/\1/p')
+    [ -n "$nm" ] && [ "$nm" -gt 400 ]
+    ok $? "most events ($nm) updated by their measurements (a track's first by its fix)"
+    trk=$(printf '%s\n' "$ERR" | sed -n 's/.*tracks: median \([0-9]*\) m.*/\1/p')
+    [ -n "$fix" ] && [ -n "$trk" ] && [ $((trk * 100)) -le $((fix * 125)) ]
+    ok $? "the measurement-updated tracks' median ($trk m) within 1.25 x the fixes' ($fix m)"
+    run "$PYTHON" - "$TMP/mlat_meas.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+for k in ("lat", "lon", "cov_enu_m2", "state", "state_cov", "nu"):
+    assert np.isfinite(f[k][:]).all(), k
+assert (f["reason"][:] == 5).sum() > 400
+PY
+    is "$RC" 0 "tracks.h5: no NaN, reason 5 (measurements) recorded"
+else
+    skip 11 "no MLAT data set at $MLAT"
 fi
 
 done_testing

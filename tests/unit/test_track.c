@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define LAT0 40.76
 #define LON0 -111.84
@@ -379,14 +380,22 @@ static void test_correlated_errors(void)
             hd_enu_to_geo(&frame, v, &f->lat, &f->lon, &h);
         }
     }
-    for (int pass = 0; pass < 3; pass++) {
+    /* the same fixes claiming 4 x their white error's covariance (60 m): the
+     * white share kappa learnt (0.25) keeps the smoother calibrated */
+    hd_track_fix *over = calloc((size_t)(tracks * m), sizeof *over);
+    for (int i = 0; i < tracks * m; i++) {
+        over[i] = fix[i];
+        for (int q = 0; q < 3; q++)
+            over[i].cov[q] *= 4;
+    }
+    for (int pass = 0; pass < 4; pass++) {
         hd_track_cfg c = cfg_default();
         c.accel_sigma_mps2 = pass < 2 ? sigma_a : 0;
         c.fix_error_tau_s = pass ? tau : 0;
         c.fix_error_sigma_m = pass == 1 ? sb : 0;
         c.gate_sigma = 0;
         hd_track_result r;
-        if (hd_track_run(&r, fix, (int64_t)tracks * m, &c) < 0) {
+        if (hd_track_run(&r, pass == 3 ? over : fix, (int64_t)tracks * m, &c) < 0) {
             ok(0, "correlated errors: run");
             continue;
         }
@@ -407,9 +416,12 @@ static void test_correlated_errors(void)
         }
         in1 *= 100.0 / cnt;
         in2 *= 100.0 / cnt;
-        const char *what = pass == 0 ? "white model" : pass == 1 ? "bias model, configured" : "bias model, learnt";
-        diag("correlated errors, %s: rmse %.1f m, coverage %.1f/%.1f %%, fix error sigma %.1f m", what,
-             sqrt(se / cnt), in1, in2, r.trk[0].fix_error_sigma);
+        const char *what = pass == 0   ? "white model"
+                           : pass == 1 ? "bias model, configured"
+                           : pass == 2 ? "bias model, learnt"
+                                       : "bias model, learnt, covariances 4 x too large";
+        diag("correlated errors, %s: rmse %.1f m, coverage %.1f/%.1f %%, fix error sigma %.1f m, white share %.3f",
+             what, sqrt(se / cnt), in1, in2, r.trk[0].fix_error_sigma, r.fix_white_scale);
         if (pass == 0)
             ok(in2 < 80, "the white model is overconfident on correlated errors (%.1f %% inside 2-sigma)", in2);
         else
@@ -418,12 +430,199 @@ static void test_correlated_errors(void)
         if (pass == 2) {
             is_double(r.pooled_fix_error, sb, 0.1 * sb, "the correlated error learnt over all tracks within 10 %");
             is_int(r.dim, 6, "the state carries the bias (6)");
+            is_double(r.fix_white_scale, 1, 0.15, "the fixes' white share learnt: 1 (their covariance is right)");
+        }
+        if (pass == 3) {
+            is_double(r.fix_white_scale, 0.25, 0.04, "covariances 4 x too large: the white share learnt 0.25");
+            is_double(r.pooled_fix_error, sb, 0.1 * sb, "and the correlated error still within 10 %");
         }
         ok(all_finite(&r), "%s: no NaN", what);
         hd_track_result_release(&r);
     }
+    free(over);
     free(fix);
     free(truth);
+}
+
+static void test_calibrate_cv(void)
+{
+    /* states whose errors are a 2-D Student-t (nu 4) of 9 x their covariance,
+     * then Gaussian of 9 x: the cross-validated calibration recovers the scale
+     * and tail, and the coverage of the calibrated states is nominal */
+    const int T = 60, M = 50, N = T * M;
+    for (int pass = 0; pass < 2; pass++) {
+        const double nu = pass == 0 ? 4 : 0, scale = 9;
+        hd_track_result r;
+        memset(&r, 0, sizeof r);
+        r.pt = calloc((size_t)N, sizeof *r.pt);
+        r.n = N;
+        r.n_tracks = T;
+        double *d2 = malloc((size_t)N * sizeof *d2), (*err)[2] = malloc((size_t)N * sizeof *err);
+        hd_rng rng;
+        hd_rng_init(&rng, 5, 0, 0, 17 + pass);
+        for (int i = 0; i < N; i++) {
+            hd_track_point *p = &r.pt[i];
+            p->has_state = 1;
+            p->track = i / M;
+            double sx = 10 + 20 * hd_rng_uniform(&rng), sy = 10 + 20 * hd_rng_uniform(&rng);
+            p->cov[0] = sx * sx;
+            p->cov[1] = 0.3 * sx * sy;
+            p->cov[2] = sy * sy;
+            double w = 1;
+            if (nu > 0) { /* chi² of nu degrees of freedom over nu */
+                double c = 0;
+                for (int k = 0; k < (int)nu; k++) {
+                    double z = hd_rng_normal(&rng);
+                    c += z * z;
+                }
+                w = sqrt((nu - 2) / c); /* covariance of the t: scale² (nu − 2)/nu x nu/(nu − 2) = 1 */
+            }
+            /* a correlated pair with covariance scale x cov */
+            double z1 = hd_rng_normal(&rng), z2 = hd_rng_normal(&rng), l11 = sqrt(scale * p->cov[0]),
+                   l21 = scale * p->cov[1] / l11, l22 = sqrt(scale * p->cov[2] - l21 * l21);
+            err[i][0] = w * l11 * z1;
+            err[i][1] = w * (l21 * z1 + l22 * z2);
+            double det = p->cov[0] * p->cov[2] - p->cov[1] * p->cov[1];
+            d2[i] = (err[i][0] * err[i][0] * p->cov[2] - 2 * err[i][0] * err[i][1] * p->cov[1] +
+                     err[i][1] * err[i][1] * p->cov[0]) / det;
+        }
+        double before = 0;
+        for (int i = 0; i < N; i++)
+            before += d2[i] <= 1;
+        hd_track_calibration c;
+        ok(hd_track_calibrate_cv(&r, d2, 5, &c) == 0 && c.applied, "calibrate_cv runs (%s)",
+           nu > 0 ? "t, nu 4" : "Gaussian");
+        double in1 = 0, in2 = 0;
+        for (int i = 0; i < N; i++) {
+            const hd_track_point *p = &r.pt[i];
+            double det = p->cov[0] * p->cov[2] - p->cov[1] * p->cov[1];
+            double e = (err[i][0] * err[i][0] * p->cov[2] - 2 * err[i][0] * err[i][1] * p->cov[1] +
+                        err[i][1] * err[i][1] * p->cov[0]) / det;
+            double r1 = p->nu > 2 ? (p->nu - 2) * expm1(-2 / p->nu * log(exp(-0.5))) : 1;
+            double r2 = p->nu > 2 ? (p->nu - 2) * expm1(-2 / p->nu * log(exp(-2.0))) : 4;
+            in1 += e <= r1;
+            in2 += e <= r2;
+        }
+        in1 *= 100.0 / N;
+        in2 *= 100.0 / N;
+        diag("calibration %s: scale %.2f, nu %.2f; coverage before %.1f %%, after %.1f/%.1f %%",
+             nu > 0 ? "t4" : "Gaussian", c.scale, c.nu, 100 * before / N, in1, in2);
+        ok(fabs(in1 - 39.3) <= 3 && fabs(in2 - 86.5) <= 3, "%s: calibrated coverage %.1f/%.1f %% within 3 points",
+           nu > 0 ? "t4" : "Gaussian", in1, in2);
+        ok(fabs(c.scale - scale) <= 0.15 * scale, "%s: the scale %.2f recovered within 15 %%", nu > 0 ? "t4" : "Gaussian", c.scale);
+        if (nu > 0)
+            ok(c.nu > 2.8 && c.nu < 7, "t4: heavy tails seen (nu %.2f)", c.nu);
+        else
+            ok(c.nu == 0 || c.nu > 15, "Gaussian: no heavy tail (nu %.2f)", c.nu);
+        free(d2);
+        free(err);
+        free(r.pt);
+    }
+    hd_track_calibration c;
+    hd_track_result few = {0};
+    hd_track_point pts[5] = {{0}};
+    double d2[5] = {1, 2, 3, 4, 5};
+    for (int i = 0; i < 5; i++)
+        pts[i].has_state = 1, pts[i].cov[0] = pts[i].cov[2] = 1;
+    few.pt = pts;
+    few.n = 5;
+    few.n_tracks = 1;
+    ok(hd_track_calibrate_cv(&few, d2, 5, &c) == 0 && !c.applied && pts[0].cov[0] == 1,
+       "too few states with the truth: left alone");
+}
+
+static void test_measurements(void)
+{
+    /* a walk past four receivers; one event in four has a fix (50 m), the
+     * others only three timed receivers (3 m time stamps): no fix of their
+     * own, yet their time differences tighten the track */
+    const int m = 120, reps = 20;
+    const double dt = 4, sigma_a = 0.3, cov[3] = {2500, 0, 2500}, sr = 3;
+    const double rxe[4] = {-3000, 3000, 2500, -2000}, rxn[4] = {-2500, -2000, 3000, 2500};
+    double se_fix = 0, se_meas = 0;
+    int64_t cnt = 0, measured = 0, gated = 0, finite = 1;
+    hd_rng rng;
+    hd_rng_init(&rng, 9, 0, 0, 5);
+    for (int rep = 0; rep < reps; rep++) {
+        hd_track_fix *fix = calloc((size_t)m, sizeof *fix);
+        hd_track_meas *meas = calloc((size_t)m, sizeof *meas);
+        double (*truth)[2] = calloc((size_t)m, sizeof *truth);
+        simulate(&rng, m, dt, sigma_a, cov, fix, truth, 0, 1000.0 * rep);
+        for (int k = 0; k < m; k++) {
+            double v[3] = {truth[k][0], truth[k][1], 0}, lat, lon, h, x[3];
+            hd_enu_to_geo(&frame, v, &lat, &lon, &h);
+            hd_geo_to_ecef(lat, lon, 0, x);
+            if (k % 4 == 0)
+                continue; /* a fix, no measurements */
+            fix[k].located = 0; /* three receivers: no fix alone */
+            hd_track_meas *ms = &meas[k];
+            ms->n = 3;
+            ms->alt_m = 0;
+            int skip = k % 3; /* which of the four is missing */
+            double d[3];
+            for (int r = 0, q = 0; r < 4; r++) {
+                if (r == skip)
+                    continue;
+                double rv[3] = {rxe[r], rxn[r], 0}, rl, ro;
+                hd_enu_to_geo(&frame, rv, &rl, &ro, &h);
+                hd_geo_to_ecef(rl, ro, 10, ms->rx[q]);
+                d[q] = sqrt((x[0] - ms->rx[q][0]) * (x[0] - ms->rx[q][0]) +
+                            (x[1] - ms->rx[q][1]) * (x[1] - ms->rx[q][1]) +
+                            (x[2] - ms->rx[q][2]) * (x[2] - ms->rx[q][2])) +
+                       sr * hd_rng_normal(&rng);
+                q++;
+            }
+            for (int j = 0; j < 2; j++) {
+                ms->z[j] = d[j + 1] - d[0];
+                ms->sig2[j] = sr * sr;
+            }
+            ms->sig2_ref = sr * sr;
+            if (rep == 0 && k == 61)
+                ms->z[1] += 1500; /* one receiver 5 us late: an outlier */
+        }
+        hd_track_cfg c = cfg_default();
+        c.accel_sigma_mps2 = sigma_a;
+        hd_track_result a, b;
+        int ra = hd_track_run(&a, fix, m, &c), rb = hd_track_run_meas(&b, fix, meas, m, &c);
+        if (ra < 0 || rb < 0) {
+            ok(0, "measurements: run");
+            free(fix);
+            free(meas);
+            free(truth);
+            if (ra == 0)
+                hd_track_result_release(&a);
+            if (rb == 0)
+                hd_track_result_release(&b);
+            return;
+        }
+        finite &= all_finite(&b);
+        for (int64_t i = 0; i < b.n; i++) {
+            double e, n;
+            const double *tr = truth[a.pt[i].input];
+            enu_of(a.pt[i].lat, a.pt[i].lon, &e, &n);
+            se_fix += (e - tr[0]) * (e - tr[0]) + (n - tr[1]) * (n - tr[1]);
+            tr = truth[b.pt[i].input];
+            enu_of(b.pt[i].lat, b.pt[i].lon, &e, &n);
+            se_meas += (e - tr[0]) * (e - tr[0]) + (n - tr[1]) * (n - tr[1]);
+            cnt++;
+            measured += b.pt[i].reason == HD_TRACK_MEASURED;
+            if (rep == 0 && b.pt[i].input == 61)
+                gated = b.pt[i].reason == HD_TRACK_GATED;
+        }
+        hd_track_result_release(&a);
+        hd_track_result_release(&b);
+        free(fix);
+        free(meas);
+        free(truth);
+    }
+    double rf = sqrt(se_fix / cnt), rm = sqrt(se_meas / cnt);
+    diag("measurements: rmse with the fixes alone %.1f m, with the 3-receiver events' time differences %.1f m", rf,
+         rm);
+    ok(rm < 0.5 * rf, "events of three timed receivers (no fix) cut the track error: %.1f m vs %.1f m", rm, rf);
+    is_int(measured, (int64_t)reps * 90 - 1, "every such event updated with its measurements, reason 'measurements'");
+    ok(gated, "a 5 us late arrival time: the event gated as an outlier");
+    ok(finite, "measurements: no NaN");
+    is_str(hd_track_reason_name(HD_TRACK_MEASURED), "measurements", "the reason's name");
 }
 
 int main(void)
@@ -436,6 +635,8 @@ int main(void)
     test_bad_input();
     test_ca();
     test_correlated_errors();
+    test_calibrate_cv();
+    test_measurements();
     done_testing();
     return exit_status();
 }
