@@ -80,7 +80,11 @@ static void print_headline(const hd_cli *cli, const char *method, const hd_eval_
     const int64_t E = rep->n, *counts = rep->counts;
     char st[320];
     hd_eval_status_summary(counts, st, sizeof st);
-    printf("evaluate %s on %s: %lld events: %s\n", method, cli->inputs[0], (long long)E, st);
+    char split[96] = "no split";
+    if (rep->split != HD_SPLIT_NONE)
+        snprintf(split, sizeof split, "split by %s, each group located by a fit on the others",
+                 hd_eval_split_name(rep->split));
+    printf("evaluate %s on %s (%s): %lld events: %s\n", method, cli->inputs[0], split, (long long)E, st);
     printf("  error: median %.0f m, p68 %.0f m, p95 %.0f m, mean %.0f m, rmse %.0f m, bias (%.0f, %.0f) m east/north\n",
            all->median_m, all->p68_m, all->p95_m, all->mean_m, all->rmse_m, all->bias_east_m, all->bias_north_m);
     char shape[160] = "Gaussian";
@@ -106,6 +110,12 @@ static void print_headline(const hd_cli *cli, const char *method, const hd_eval_
     printf("  >= 4 receivers timed by valid time differences, >= 10 dB: %lld located, median %.0f m%s, "
            "coverage %.1f %% / %.1f %%\n",
            (long long)good->located, good->median_m, vs, 100 * good->coverage_1sigma, 100 * good->coverage_2sigma);
+    for (int g = 0; g < rep->n_grp; g++) {
+        const hd_metrics *m = &rep->grp[g].m;
+        printf("  %s: %lld events, %lld located, median %.0f m, p95 %.0f m, %.1f %% / %.1f %% inside 1/2-sigma\n",
+               rep->grp[g].name, (long long)m->n, (long long)m->located, m->median_m, m->p95_m,
+               100 * m->coverage_1sigma, 100 * m->coverage_2sigma);
+    }
     printf("  latency: median %.0f us, p95 %.0f us, max %.0f us per event (%.0f events/s on one core)\n",
            rep->latency_median_us, rep->latency_p95_us, rep->latency_max_us,
            rep->latency_total_s > 0 ? E / rep->latency_total_s : 0.0);

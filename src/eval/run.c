@@ -290,6 +290,7 @@ void hd_run_release(hd_run *run)
     free(run->truth_lon);
     free(run->n_timed);
     free(run->n_uncalibrated);
+    free(run->group);
     hd_locate_net_release(&run->net);
     memset(run, 0, sizeof *run);
 }
@@ -563,6 +564,10 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
         if (progress)
             progress(ctx, done);
     }
+    /* the groups, for the report's rows by group */
+    run->split = ecfg->split;
+    run->group = split;
+    split = NULL;
 fail:
     hd_locate_net_release(&fitted);
     free(ev);

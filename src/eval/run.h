@@ -14,6 +14,8 @@ typedef struct {
     int *n_timed;            /* [n]: receivers with an arrival time from valid time differences */
     int *n_uncalibrated;     /* [n]: receivers heard that the calibration does not know (NULL: no calibration) */
     int64_t uncalibrated_heard[HD_MAX_STATIONS]; /* per receiver: events it was heard in while uncalibrated */
+    int split;               /* hd_split the run was located by (HD_SPLIT_NONE: the whole file at once) */
+    int8_t *group;           /* [n]: each event's group of /splits/<split> (NULL without a split) */
     int64_t n;
     hd_locate_net net;
 } hd_run;

@@ -27,6 +27,9 @@ typedef struct {
     int n_snr;
     hd_eval_group rx[HD_MAX_STATIONS + 1]; /* [n_rx]: by receivers used, counts that occur, ascending */
     int n_rx;
+    hd_eval_group *grp;      /* [n_grp]: by the split's group ("month 4"; lo = hi = the group), ascending */
+    int n_grp;
+    int split;               /* hd_split the run was located by */
     int64_t counts[HD_LOC_STATUS_COUNT]; /* events by status; they add up to n */
     int64_t no_truth;        /* events without a finite truth: in n, never located nor scored */
     double latency_median_us, latency_p95_us, latency_max_us; /* NaN without events */
@@ -40,6 +43,9 @@ typedef struct {
  * Returns 0 or HD_ENOMEM; release with hd_eval_report_release either way. */
 int hd_eval_score_run(hd_eval_report *rep, const hd_run *run, const double *snr_bins_db, int n_bins);
 void hd_eval_report_release(hd_eval_report *rep);
+
+/* "month", "time_block" or "none" */
+const char *hd_eval_split_name(int split);
 
 /* Events of run by status (counts[HD_LOC_STATUS_COUNT], zeroed here). */
 void hd_eval_count_status(const hd_run *run, int64_t *counts);

@@ -132,6 +132,20 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
         med=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_$m.report.json")
         awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 1000) }'; ok $? "$m median error ${med} m: a campus-scale answer"
         grep -q '"split": "time_block"' "$TMP/e_$m.report.json"; ok $? "the split is in the report"
+        like "$OUT" "evaluate $m on .*powder.h5 \(split by time_block, each group located by a fit on the others\)" "the headline names the split"
+        like "$OUT" "time_block 4: 931 events, [0-9]+ located, median [0-9]+ m, p95 [0-9]+ m" "and prints a row per group"
+        run "$PYTHON" - "$TMP/e_$m.report.json" "$TMP/e_$m.h5" <<'PY'
+import json, sys, h5py
+r = json.load(open(sys.argv[1]))
+g = r["by_group"]
+assert [x["group"] for x in g] == ["time_block %d" % i for i in range(5)], g
+assert sum(x["n"] for x in g) == 4655 and all(x["median_m"] > 0 and "p95_m" in x and "coverage_2sigma" in x for x in g)
+f = h5py.File(sys.argv[2], "r")
+assert f["breakdown/group/value"][:].tolist() == [0, 1, 2, 3, 4]
+assert abs(f["breakdown/group/median_m"][2] - g[2]["median_m"]) < 1e-3
+PY
+        is "$RC" 0 "by_group rows in report.json and eval.h5, one per time block"
+        [ "$RC" -eq 0 ] || diag "$ERR"
     done
     # fit once, apply later: calibrate on April, locate July through the
     # calibration file alone (no concatenation, no split)
@@ -150,6 +164,7 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
     is "$RC" 0 "evaluate July with April's calibration"
     like "$ERR" "12 of 40 receivers calibrated; not in it: .*cnode-mario-dd-b210" "July's receivers April never heard are named"
     like "$OUT" "calibration: 3844 events heard receivers it does not know \(.*cnode-mario-dd-b210 3844" "and counted"
+    like "$OUT" "evaluate rss on .*jul.h5 \(no split\)" "the headline says no split"
     med=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_cal.report.json")
     awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 400) }'; ok $? "July by April's calibration: median ${med} m"
     run "$HEIMDALL" calibrate -q -c "$ROOT/configs/experiments/powder.yaml" -o "$TMP/cal_both.h5" "$TMP/apr.h5" "$TMP/jul.h5"
