@@ -79,7 +79,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, locate ? "c:o:m:fqvh" : "c:o:fqvh", opts, NULL)) != -1) {
-        if (((c == 'M' || c == 'm' || c == 'K') && !locate) || (c == 'U' && !(cmd->flags & HD_CMD_RESUME))) {
+        if (((c == 'M' && !locate && !(cmd->flags & HD_CMD_METHOD)) || ((c == 'm' || c == 'K') && !locate)) || (c == 'U' && !(cmd->flags & HD_CMD_RESUME))) {
             fprintf(stderr, "heimdall %s: error: unknown option '%s'\nTry 'heimdall %s --help'.\n", cmd->name,
                     argv[optind - 1], cmd->name);
             return 2;

@@ -36,6 +36,7 @@ typedef struct hd_cmd {
 #define HD_CMD_MPI 1u   /* initialise MPI (the command scales over ranks) */
 #define HD_CMD_LOCATE 2u /* takes --method, -m/--model and --calibration */
 #define HD_CMD_RESUME 4u /* takes --resume FILE */
+#define HD_CMD_METHOD 8u /* takes --method (train: nn or knn) */
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
  * after printing a usage error. */

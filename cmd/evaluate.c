@@ -61,7 +61,8 @@ void hd_cmd_evaluate_usage(FILE *out)
             "Options:\n"
             "      --method NAME     tdoa, rss, hybrid, nn or knn, or several: tdoa,hybrid,nn\n"
             "                        (default: localize.method)\n"
-            "  -m, --model FILE      model.h5 for --method nn\n"
+            "  -m, --model FILE      model.h5 for --method nn, or of kind knn for --method knn\n"
+            "                        (heimdall train --method knn; fitted elsewhere: evaluate.split none)\n"
             "      --calibration FILE  calib.h5 (heimdall calibrate) applied by receiver id; the whole\n"
             "                        file is scored (not with evaluate.split, which refits)\n");
     hd_cli_common_usage(out);
@@ -154,11 +155,11 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
         rc = hd_run_folds_nn(&r, &in.rd, &cfg->localize, &cfg->evaluate, cli->model, on_progress, &prog);
     else if (cfg->evaluate.split != HD_SPLIT_NONE)
         rc = hd_run_folds(&r, &in.rd, &cfg->localize, &cfg->evaluate, in.method, on_progress, &prog);
-    else if (in.method == HD_LOC_KNN)
-        rc = hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, time_block)");
+    else if (in.method == HD_LOC_KNN && !in.knn)
+        rc = hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, "
+                                  "time_block), or -m model.h5 from heimdall train --method knn");
     else
-        rc = in.model ? hd_run_locate_nn(&r, &in.rd, &cfg->localize, in.model, on_progress, &prog)
-                      : hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
+        rc = hd_locate_input_run(&in, cli, cfg, &r, on_progress, &prog);
     hd_progress_finish(&prog);
     hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)
@@ -177,10 +178,11 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
         (rc = hd_eval_write_h5(out.file, &r, &sr, method)) < 0)
         goto fail;
     /* the model is an input too (a per-group pattern is not one file) */
-    const char *inputs[] = {cli->inputs[0], in.model ? cli->model : in.calibration, in.calibration};
+    const int has_model = in.model || in.knn;
+    const char *inputs[] = {cli->inputs[0], has_model ? cli->model : in.calibration, in.calibration};
     hd_h5_provenance prov = {.format = HD_FORMAT_EVALUATION, .version = HD_EVALUATION_VERSION,
                              .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
-                             .n_inputs = 1 + (in.model != NULL) + (in.calibration != NULL)};
+                             .n_inputs = 1 + has_model + (in.calibration != NULL)};
     if ((rc = hd_h5_write_provenance(&out, &prov)) < 0)
         goto fail;
     hd_eval_report_info info = {.method = method, .input = cli->inputs[0], .split = cfg->evaluate.split,

@@ -26,7 +26,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
  * scale unknown): without a dBm for the RSS solvers (NaN, which they skip;
  * their time differences stay), or masked (mask_it) for the methods that
  * take rss_dbm as it is (the network, the learned RSS methods). */
-static int drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, float *feat, uint8_t *mask, int mask_it)
+int hd_run_drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, float *feat, uint8_t *mask, int mask_it)
 {
     const int R = rd->meta.n_receivers;
     if (!rd->has_dbm_ok)
@@ -189,7 +189,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
         if ((rc = hd_features_read_block(rd, first, n, ev, NULL, feat, mask, delay, sigma, psr, tmask)) < 0 ||
-            (rc = drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0 ||
+            (rc = hd_run_drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0 ||
             (why && (rc = hd_features_read_reasons(rd, first, n, why, twhy, NULL)) < 0))
             goto fail;
         apply_calibration(run, cfg, R, P, first, n, mask, delay, tmask);
@@ -304,11 +304,12 @@ int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int
     int64_t n = 0;
     for (int64_t i = 0; i < run->n; i++)
         n += run->n_uncalibrated[i] > 0;
+    const char *what = run->unknown_to ? run->unknown_to : "calibration";
     if (!n) {
-        snprintf(buf, size, "calibration: every receiver heard is calibrated");
+        snprintf(buf, size, "%s: every receiver heard is %s", what, run->unknown_to ? "known" : "calibrated");
         return 0;
     }
-    size_t o = (size_t)snprintf(buf, size, "calibration: %lld event%s heard receivers it does not know (", (long long)n,
+    size_t o = (size_t)snprintf(buf, size, "%s: %lld event%s heard receivers it does not know (", what, (long long)n,
                                 n == 1 ? "" : "s");
     for (int r = 0, first = 1; r < R; r++)
         if (run->uncalibrated_heard[r] && o < size) {
@@ -317,7 +318,7 @@ int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int
             first = 0;
         }
     if (o < size)
-        snprintf(buf + o, size - o, "), %s", masked ? "masked" : "used uncalibrated");
+        snprintf(buf + o, size - o, "), %s", masked || run->unknown_to ? "masked" : "used uncalibrated");
     return n;
 }
 
@@ -334,7 +335,7 @@ static int cmp_double(const void *a, const void *b)
  * located, which a held-out group never has) and return the factor that
  * puts half their truths inside the predictive's 50 % region (the median
  * squared Mahalanobis distance 2 ln 2 for a Gaussian). */
-static double learn_scale(const hd_locate_net *net, const hd_dataset *d, const uint8_t *train, const int64_t *time_ns,
+double hd_run_learn_scale(const hd_locate_net *net, const hd_dataset *d, const uint8_t *train, const int64_t *time_ns,
                           int method, int k, uint8_t *scratch)
 {
     const int R = d->R, F = HD_FEAT_COUNT;
@@ -440,7 +441,7 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
     }
     run->n = E;
     if ((rc = hd_features_read_block(rd, 0, E, ev, NULL, feat, mask, NULL, NULL, NULL, NULL)) < 0 ||
-        (method != HD_LOC_TDOA && (rc = drop_uncalibrated(rd, 0, E, feat, mask, 1)) < 0))
+        (method != HD_LOC_TDOA && (rc = hd_run_drop_uncalibrated(rd, 0, E, feat, mask, 1)) < 0))
         goto fail;
     int rank;
     hsize_t dims[8];
@@ -526,7 +527,7 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
                 progress(ctx, done);
             continue;
         }
-        double scale = method == HD_LOC_TDOA ? 1 : learn_scale(use, &d, train, time_ns, method, ecfg->knn_k, scratch);
+        double scale = method == HD_LOC_TDOA ? 1 : hd_run_learn_scale(use, &d, train, time_ns, method, ecfg->knn_k, scratch);
         if (method == HD_LOC_RSS)
             hd_info("%s %d: %lld events held out; fitted on the rest: RSS exponent %.2f, sigma %.1f dB, "
                     "covariance scale %.2f",

@@ -167,6 +167,42 @@ PY
     like "$OUT" "evaluate rss on .*jul.h5 \(no split\)" "the headline says no split"
     med=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_cal.report.json")
     awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 400) }'; ok $? "July by April's calibration: median ${med} m"
+    # kNN as a saved model: fingerprints of April, July located by them alone;
+    # the same positions as the month split's kNN (July by April's events)
+    run "$HEIMDALL" train --method knn -c "$ROOT/configs/experiments/powder.yaml" -o "$TMP/knn_apr.h5" "$TMP/apr.h5"
+    is "$RC" 0 "train --method knn on April"
+    like "$ERR" "kNN model of 811 fingerprints over 40 receivers, k 5" "the fingerprint table"
+    run "$HEIMDALL" evaluate -c "$ROOT/configs/experiments/powder.yaml" --set evaluate.split=none --method knn \
+        -m "$TMP/knn_apr.h5" --set evaluate.plots=false -o "$TMP/e_knn_model.h5" "$TMP/jul.h5"
+    is "$RC" 0 "evaluate July with April's kNN model"
+    like "$OUT" "evaluate knn on .*jul.h5 \(no split\): 3844 events: 3844 located" "every July sample located"
+    run "$HEIMDALL" evaluate -q -c "$ROOT/configs/experiments/powder.yaml" --set evaluate.split=month --method knn \
+        --set evaluate.plots=false -o "$TMP/e_knn_month.h5" "$TMP/powder.h5"
+    run "$PYTHON" - "$TMP/e_knn_model.h5" "$TMP/e_knn_month.h5" "$TMP/knn_apr.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b, m = (h5py.File(x, "r") for x in sys.argv[1:4])
+assert m.attrs["heimdall_format"] == "model" and m.attrs["kind"] == "knn"
+assert m["knn/rss_dbm"].shape == (811, 40) and m["knn"].attrs["k"] == 5
+sel = np.arange(811, 4655)  # July in the whole file
+assert np.array_equal(a["lat"][:], b["lat"][sel]) and np.array_equal(a["lon"][:], b["lon"][sel])
+assert np.allclose(a["cov_enu_m2"][:], b["cov_enu_m2"][sel], rtol=1e-12)
+PY
+    is "$RC" 0 "fit on April, locate July: the positions and covariances of the month split's kNN"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    run "$HEIMDALL" localize -q --method knn -m "$TMP/knn_apr.h5" -o "$TMP/knn_jul.jsonl" "$TMP/jul.h5"
+    is "$RC" 0 "localize --method knn with the saved model"
+    [ "$(wc -l < "$TMP/knn_jul.jsonl")" -eq 3844 ]; ok $? "a line per July sample"
+    run "$HEIMDALL" evaluate -q -c "$ROOT/configs/experiments/powder.yaml" --method knn -m "$TMP/knn_apr.h5" \
+        --set evaluate.plots=false -o "$TMP/e_knn_bad.h5" "$TMP/jul.h5"
+    is "$RC" 2 "a kNN model with evaluate.split is refused"
+    like "$ERR" "fitted elsewhere: score it on the whole file" "and says what to set"
+    [ ! -e "$TMP/e_knn_bad.h5" ]; ok $? "and nothing written"
+    run "$HEIMDALL" localize -q --method nn -m "$TMP/knn_apr.h5" -o "$TMP/knn_bad.jsonl" "$TMP/jul.h5"
+    is "$RC" 2 "a kNN model for --method nn is refused"
+    like "$ERR" "is a knn model: use --method knn" "and named"
+    run "$HEIMDALL" localize -q --method knn -o "$TMP/knn_bad2.jsonl" "$TMP/jul.h5"
+    is "$RC" 2 "localize --method knn without a model is refused"
+    like "$ERR" "heimdall train --method knn" "and says how to make one"
     run "$HEIMDALL" calibrate -q -c "$ROOT/configs/experiments/powder.yaml" -o "$TMP/cal_both.h5" "$TMP/apr.h5" "$TMP/jul.h5"
     is "$RC" 0 "calibrate on two files"
     like "$OUT" "calibration of 40 receivers from 4655 events" "pooled by receiver id"
