@@ -169,6 +169,9 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
                                 cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK, un, sizeof un);
     if (un[0])
         printf("%s\n", un);
+    hd_run_clamped_summary(&r, un, sizeof un);
+    if (un[0])
+        printf("%s\n", un);
     if (hd_cli_interrupted()) {
         rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
         goto fail;

@@ -192,6 +192,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_run_uncalibrated_summary(&r, st, R, cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK, un, sizeof un);
     if (un[0])
         hd_info("%s", un);
+    hd_run_clamped_summary(&r, un, sizeof un);
+    if (un[0])
+        hd_info("%s", un);
     if (kind == OUT_GEOJSON)
         hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
     else

@@ -220,7 +220,8 @@ int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, cons
                               "the group's value in /splits/<split> of the features file")) < 0)
             return rc;
     }
-    if ((rc = hd_h5_attr_str(f, "split", hd_eval_split_name(rep->split))) < 0)
+    if ((rc = hd_h5_attr_str(f, "split", hd_eval_split_name(rep->split))) < 0 ||
+        (rc = hd_h5_attr_int(f, "clamped_to_region", rep->n_clamped)) < 0)
         return rc;
     const hd_metrics *a = &rep->all;
     struct { const char *name; double v; } attrs[] = {
@@ -284,6 +285,7 @@ static json_t *report_json(const hd_eval_report *rep, const hd_eval_report_info 
     json_object_set_new(report, "not_enough_receivers", json_integer(rep->counts[HD_LOC_TOO_FEW]));
     json_object_set_new(report, "no_convergence", json_integer(rep->counts[HD_LOC_NO_CONVERGENCE]));
     json_object_set_new(report, "outside_region", json_integer(rep->counts[HD_LOC_OUTSIDE]));
+    json_object_set_new(report, "clamped_to_region", json_integer(rep->n_clamped));
     json_object_set_new(report, "no_fix", json_integer(rep->counts[HD_LOC_NO_FIX]));
     json_object_set_new(report, "nominal_coverage_1sigma", json_real(HD_COVERAGE_1SIGMA));
     json_object_set_new(report, "nominal_coverage_2sigma", json_real(HD_COVERAGE_2SIGMA));

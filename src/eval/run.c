@@ -78,6 +78,46 @@ static void apply_calibration(hd_run *run, const hd_localize_cfg *cfg, int R, in
     }
 }
 
+int hd_run_bound_nn(hd_run *run, int64_t i)
+{
+    const hd_locate_net *net = &run->net;
+    hd_located *out = &run->ev[i];
+    hd_locate_result *r = &out->res;
+    if (r->status != HD_LOC_OK || !isfinite(r->lat) || !isfinite(r->lon))
+        return 0;
+    double e, n;
+    hd_locate_from_geo(net, r->lat, r->lon, &e, &n);
+    double ce = fmin(fmax(e, net->e_min), net->e_max), cn = fmin(fmax(n, net->n_min), net->n_max);
+    if (ce == e && cn == n)
+        return 0;
+    /* at the region's edge nearest its answer, the variance along each axis
+     * grown by the move (the answer stays within about 1 sigma), up to a
+     * uniform position's over the region (a far answer says no more than
+     * "somewhere in the region"); growing the diagonal keeps it positive */
+    const double de = e - ce, dn = n - cn, d = hypot(de, dn), w = net->e_max - net->e_min,
+                 h = net->n_max - net->n_min;
+    r->e = ce;
+    r->n = cn;
+    hd_locate_to_geo(net, ce, cn, &r->lat, &r->lon);
+    r->cov[0] = fmax(r->cov[0], fmin(r->cov[0] + de * de, w * w / 12));
+    r->cov[2] = fmax(r->cov[2], fmin(r->cov[2] + dn * dn, h * h / 12));
+    r->status = HD_LOC_OUTSIDE;
+    run->n_clamped++;
+    run->clamped_max_m = fmax(run->clamped_max_m, d);
+    snprintf(out->why, sizeof out->why, "the network's prediction %.1f km outside the search region, clamped to its edge",
+             d / 1000);
+    return 1;
+}
+
+void hd_run_clamped_summary(const hd_run *run, char *buf, size_t size)
+{
+    buf[0] = 0;
+    if (run->n_clamped)
+        snprintf(buf, size, "network: %lld prediction%s outside the search region, clamped to its edge (the farthest "
+                            "%.1f km out)",
+                 (long long)run->n_clamped, run->n_clamped == 1 ? "" : "s", run->clamped_max_m / 1000);
+}
+
 void hd_run_why(int R, int P, const uint8_t *why, const uint8_t *twhy, char *buf, size_t size)
 {
     int nr[HD_WHY_RX_COUNT] = {0}, np[HD_WHY_PAIR_COUNT] = {0};
@@ -206,6 +246,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
             for (int i = 0; i < n; i++) {
                 run->ev[first + i].res = res[i];
                 run->latency_s[first + i] = dt;
+                hd_run_bound_nn(run, first + i);
             }
         }
         for (int i = 0; i < n; i++) {
@@ -515,6 +556,7 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
                 if (!train[e]) {
                     run->ev[e].res = res[k++];
                     run->latency_s[e] = dt;
+                    hd_run_bound_nn(run, e);
                 }
             hd_info("%s %d: %lld events held out, located by %s", sname, g, (long long)ntest, path);
             hd_nn_model_release(&M);

@@ -15,6 +15,8 @@ typedef struct {
     int *n_uncalibrated;     /* [n]: receivers heard that the calibration does not know (NULL: no calibration) */
     int64_t uncalibrated_heard[HD_MAX_STATIONS]; /* per receiver: events it was heard in while uncalibrated */
     const char *unknown_to;  /* what n_uncalibrated counts receivers unknown to (NULL: "calibration") */
+    int64_t n_clamped;       /* the network's predictions outside the search region, clamped (hd_run_bound_nn) */
+    double clamped_max_m;    /* the farthest of them from the region (m) */
     int split;               /* hd_split the run was located by (HD_SPLIT_NONE: the whole file at once) */
     int8_t *group;           /* [n]: each event's group of /splits/<split> (NULL without a split) */
     int64_t n;
@@ -61,6 +63,18 @@ double hd_run_learn_scale(const hd_locate_net *net, const struct hd_dataset_s *d
  * heard is calibrated" when none). Returns the events counted. */
 int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int R, int masked, char *buf,
                                     size_t size);
+
+/* The network's prediction of event i bounded by run->net's search region:
+ * one outside it is moved to the region's nearest edge, its variance
+ * along each axis grown by the move (at most to a uniform position's over
+ * the region), status
+ * HD_LOC_OUTSIDE and why "the network's prediction 74.1 km outside the
+ * search region, clamped to its edge"; counted in run->n_clamped. Returns 1
+ * when it clamped. */
+int hd_run_bound_nn(hd_run *run, int64_t i);
+/* "network: 178 predictions outside the search region, clamped to its edge
+ * (the farthest 74.1 km out)" ("" when none) */
+void hd_run_clamped_summary(const hd_run *run, char *buf, size_t size);
 
 /* What keeps an event from a position, from its masks' reasons (features
  * version 2): "receivers: not_captured 1, dead 1; pairs: no_gps_time 6,

@@ -193,6 +193,7 @@ int hd_eval_score_run(hd_eval_report *rep, const hd_run *r, const double *snr_bi
         (rc = by_receivers(rep, r, sel)) < 0 || (rc = by_group(rep, r, sel)) < 0 || (rc = latency_and_nu(rep, r)) < 0)
         goto fail;
     hd_eval_count_status(r, rep->counts);
+    rep->n_clamped = r->n_clamped;
     /* the sampling spread of a calibrated method's coverage over this many
      * events (binomial): how far from nominal chance alone goes */
     const int64_t k = rep->all.located;

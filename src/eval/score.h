@@ -30,6 +30,7 @@ typedef struct {
     hd_eval_group *grp;      /* [n_grp]: by the split's group ("month 4"; lo = hi = the group), ascending */
     int n_grp;
     int split;               /* hd_split the run was located by */
+    int64_t n_clamped;       /* the network's predictions outside the region, clamped to it (status outside) */
     int64_t counts[HD_LOC_STATUS_COUNT]; /* events by status; they add up to n */
     int64_t no_truth;        /* events without a finite truth: in n, never located nor scored */
     double latency_median_us, latency_p95_us, latency_max_us; /* NaN without events */

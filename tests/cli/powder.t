@@ -217,6 +217,16 @@ PY
         --set evaluate.split=month --set evaluate.plots=false -o "$TMP/e_nn.h5" "$TMP/powder.h5"
     is "$RC" 0 "evaluate --method nn by month, each month by the model that never saw it"
     like "$ERR" "month 7: 3844 events held out, located by .*m_7.h5" "the right model for each month"
+    run "$PYTHON" - "$TMP/e_nn.h5" "$TMP/e_nn.report.json" <<'PY'
+import sys, json, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r"); r = json.load(open(sys.argv[2]))
+err = f["error_m"][:]; st = f["status"][:]
+# the region: the receivers' box (about 3 x 3 km... 7 km with the buses) grown by 2 km
+assert np.nanmax(err) < 15000, np.nanmax(err)
+assert f.attrs["clamped_to_region"] == r["clamped_to_region"] <= (st == 3).sum()
+PY
+    is "$RC" 0 "the network's positions bounded by the region, those clamped counted"
+    [ "$RC" -eq 0 ] || diag "$ERR"
     run "$HEIMDALL" evaluate -q -c "$ROOT/configs/experiments/powder.yaml" --method nn -m "$TMP/m_4.h5" \
         --set evaluate.split=month --set evaluate.plots=false -o "$TMP/e_nn2.h5" "$TMP/powder.h5"
     is "$RC" 2 "one model for all folds is refused"

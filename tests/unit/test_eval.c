@@ -382,6 +382,45 @@ static void check_files(const hd_run *r, const hd_eval_report *rep)
     rmdir(dir);
 }
 
+/* the network's prediction bounded by the search region */
+static void check_bound(const hd_localize_cfg *lc)
+{
+    hd_run r;
+    if (build_run(&r, lc) != 0) {
+        skip(9, "no run");
+        return;
+    }
+    const hd_locate_net *net = &r.net;
+    hd_locate_result *far = &r.ev[0].res, *in = &r.ev[1].res;
+    /* 74 km east of the region's east edge, at its middle northing */
+    const double nm = 0.5 * (net->n_min + net->n_max), w = net->e_max - net->e_min, h = net->n_max - net->n_min;
+    far->status = HD_LOC_OK;
+    hd_locate_to_geo(net, net->e_max + 74000, nm, &far->lat, &far->lon);
+    far->cov[0] = far->cov[2] = 100 * 100;
+    far->cov[1] = 0;
+    const hd_locate_result in0 = *in;
+    ok(hd_run_bound_nn(&r, 0) == 1, "a prediction 74 km outside the region is clamped");
+    is_int(far->status, HD_LOC_OUTSIDE, "with the status outside the search region");
+    double e, n;
+    hd_locate_from_geo(net, far->lat, far->lon, &e, &n);
+    ok(fabs(e - net->e_max) < 1e-3 && fabs(n - nm) < 1e-3, "onto the region's nearest edge");
+    is_double(far->cov[0], w * w / 12, 1e-6, "east variance: a uniform position's over the region, no more");
+    is_double(far->cov[2], 100 * 100, 1e-9, "north variance unchanged (no move north)");
+    like(r.ev[0].why, "the network's prediction 74.0 km outside the search region, clamped to its edge", "and says so");
+    ok(hd_run_bound_nn(&r, 1) == 0 && memcmp(in, &in0, sizeof in0) == 0, "a prediction inside the region is left alone");
+    /* 300 m north of the region: moved 300 m, variance grown by 300² */
+    hd_locate_to_geo(net, 0.5 * (net->e_min + net->e_max), net->n_max + 300, &in->lat, &in->lon);
+    in->status = HD_LOC_OK;
+    in->cov[2] = 200 * 200;
+    hd_run_bound_nn(&r, 1);
+    ok(h * h / 12 > 500 * 500 && fabs(in->cov[2] - (200 * 200 + 300 * 300)) < 1, "a near one's variance grows by the move");
+    char buf[200];
+    hd_run_clamped_summary(&r, buf, sizeof buf);
+    is_str(buf, "network: 2 predictions outside the search region, clamped to its edge (the farthest 74.0 km out)",
+           "counted for the summary");
+    hd_run_release(&r);
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -407,6 +446,8 @@ int main(void)
     hd_eval_report_release(&rep);
     check_groups(&r, edges);
     hd_run_release(&r);
+
+    check_bound(&cfg.localize);
 
     /* where report.json goes */
     char buf[256];
