@@ -32,7 +32,7 @@ static const hd_cmd commands[] = {
     {"evaluate", hd_cmd_evaluate, HD_CMD_LOCATE,
      "score a method against /truth: error percentiles, calibration, CRLB -> eval.h5, report.json, plots",
      hd_cmd_evaluate_usage},
-    {"calibrate", hd_cmd_calibrate, 0,
+    {"calibrate", hd_cmd_calibrate, HD_CMD_SOURCES,
      "learn per-receiver RSS and clock offsets and check positions from events with truth: features.h5... -> calib.h5",
      hd_cmd_calibrate_usage},
     {"track", hd_cmd_track, 0,
