@@ -135,6 +135,8 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
     hd_eval_report sr;
     memset(&r, 0, sizeof r);
     memset(&sr, 0, sizeof sr);
+    *rr = r; /* the caller releases them whatever happens */
+    *ssr = sr;
     int rc = hd_locate_input_open(&in, cli, cfg);
     if (rc < 0)
         return rc;
