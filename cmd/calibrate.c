@@ -9,6 +9,7 @@
 #include "core/runinfo.h"
 #include "eval/calibrate.h"
 #include "features/features.h"
+#include "formats/known_sources.h"
 #include "h5/h5.h"
 
 #include <math.h>
@@ -19,7 +20,8 @@
 void hd_cmd_calibrate_usage(FILE *out)
 {
     fprintf(out,
-            "usage: heimdall calibrate [-c exp.yaml] [--set KEY=VALUE]... -o calib.h5 FEATURES.h5...\n"
+            "usage: heimdall calibrate [-c exp.yaml] [--set KEY=VALUE]... [--known-sources FILE]\n"
+            "                          -o calib.h5 FEATURES.h5...\n"
             "\n"
             "Learn a network's calibration from events with a known transmitter (/truth: a\n"
             "simulated campaign, beacons, a walk with a GPS), once, to apply it later to new\n"
@@ -43,7 +45,14 @@ void hd_cmd_calibrate_usage(FILE *out)
             "Prints a table per receiver; writes calib.h5 (format calibration: /receivers,\n"
             "/calibration/* per receiver with sigmas and link counts, the exponent and\n"
             "sigma as attributes, the events learnt from, provenance with the inputs'\n"
-            "sha256). A file without /truth is refused (exit 2, nothing written).\n"
+            "sha256). A file without /truth is refused (exit 2, nothing written), unless\n"
+            "--known-sources FILE gives the transmitters' positions: a CSV table with the\n"
+            "header id,lat,lon,alt,frequency (degrees, metres, Hz; # comments); an event\n"
+            "without truth within 1 kHz of a source's frequency was sent from it. A\n"
+            "malformed line is refused with its FILE:LINE (exit 2, nothing written).\n"
+            "\n"
+            "Options:\n"
+            "      --known-sources FILE  transmitters at known positions (repeaters, beacons)\n"
             "\n"
             "Config: the localize: section (rss_exponent as the start, tx_alt_m,\n"
             "outlier_sigma).\n"
@@ -53,8 +62,11 @@ void hd_cmd_calibrate_usage(FILE *out)
 
 static void print_table(const hd_calib *c)
 {
-    printf("calibration of %d receivers from %lld events with truth (%lld with RSS, %lld with time differences)\n",
-           c->R, (long long)c->n_events, (long long)c->n_events_rss, (long long)c->n_events_tdoa);
+    char known[64] = "";
+    if (c->n_events_known)
+        snprintf(known, sizeof known, ", %lld of them by known sources", (long long)c->n_events_known);
+    printf("calibration of %d receivers from %lld events with truth (%lld with RSS, %lld with time differences%s)\n",
+           c->R, (long long)c->n_events, (long long)c->n_events_rss, (long long)c->n_events_tdoa, known);
     if (isfinite(c->rss_exponent))
         printf("  RSS: path-loss exponent %.2f, shadowing sigma %.1f dB, covariance scale %.2f\n", c->rss_exponent,
                c->rss_sigma_db, c->rss_cov_scale);
@@ -87,10 +99,27 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_features_reader **rd = hd_calloc((size_t)n, sizeof *rd);
     hd_calib c;
     hd_h5_out out;
-    int out_open = 0, rc = 0, opened = 0;
+    int out_open = 0, rc = 0, opened = 0, nks = 0;
+    hd_known_source *ks = NULL;
+    double *kv = NULL;
     memset(&c, 0, sizeof c);
     if (!rd)
         return HD_ENOMEM;
+    hd_calib_sources src = {0};
+    if (cli->known_sources) { /* read first: a malformed table writes nothing */
+        if ((rc = hd_known_sources_read(cli->known_sources, &ks, &nks)) < 0 ||
+            !(kv = hd_malloc((size_t)nks * 4 * sizeof *kv))) {
+            rc = rc < 0 ? rc : HD_ENOMEM;
+            goto fail;
+        }
+        for (int j = 0; j < nks; j++) {
+            kv[j] = ks[j].lat;
+            kv[nks + j] = ks[j].lon;
+            kv[2 * nks + j] = ks[j].alt_m;
+            kv[3 * nks + j] = ks[j].frequency_hz;
+        }
+        src = (hd_calib_sources){nks, kv, kv + nks, kv + 2 * nks, kv + 3 * nks, HD_KNOWN_SOURCE_TOL_HZ};
+    }
     for (; opened < n; opened++) {
         if (!(rd[opened] = hd_calloc(1, sizeof **rd))) {
             rc = HD_ENOMEM;
@@ -101,7 +130,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
             goto fail;
         }
     }
-    if ((rc = hd_calib_fit(&c, rd, (const char *const *)cli->inputs, n, &cfg->localize)) < 0)
+    if ((rc = hd_calib_fit_sources(&c, rd, (const char *const *)cli->inputs, n, &cfg->localize, &src)) < 0)
         goto fail;
     hd_runinfo_set_events(c.n_events);
     if ((rc = hd_h5_create(&out, cli->output, cli->force, MPI_COMM_NULL)) < 0)
@@ -129,6 +158,8 @@ fail:
         free(rd[k]);
     }
     free(rd);
+    free(ks);
+    free(kv);
     hd_calib_release(&c);
     return rc;
 }

@@ -20,6 +20,7 @@ typedef struct {
     const char *model;          /* -m/--model */
     const char *calibration;    /* --calibration (commands flagged HD_CMD_LOCATE): over localize.calibration */
     const char *resume;         /* --resume (commands flagged HD_CMD_RESUME) */
+    const char *known_sources;  /* --known-sources (commands flagged HD_CMD_SOURCES) */
     char **inputs;              /* positional arguments */
     int n_inputs;
     char command_line[4096];    /* argv joined, recorded in outputs */
@@ -36,6 +37,8 @@ typedef struct hd_cmd {
 #define HD_CMD_MPI 1u   /* initialise MPI (the command scales over ranks) */
 #define HD_CMD_LOCATE 2u /* takes --method, -m/--model and --calibration */
 #define HD_CMD_RESUME 4u /* takes --resume FILE */
+#define HD_CMD_METHOD 8u /* takes --method (train: nn or knn) */
+#define HD_CMD_SOURCES 16u /* takes --known-sources FILE (calibrate) */
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
  * after printing a usage error. */

@@ -43,7 +43,12 @@ void hd_cmd_evaluate_usage(FILE *out)
             "    (a height observed: import mlat) by GDOP at the estimate (0, 1, 1.5, 2, 3,\n"
             "    5, inf) with the events located after a receiver was rejected, and for the\n"
             "    events with at least 4 receivers timed by valid time differences (GPS-timed\n"
-            "    IQ) at 10 dB or more.\n"
+            "    IQ) at 10 dB or more;\n"
+            "  with evaluate.split, a row per held-out group (eval.h5 /breakdown/group,\n"
+            "    report.json by_group: n, median, p95, 1-sigma/2-sigma coverage, ...); the\n"
+            "    printed headline names the split (or says no split).\n"
+            "The network's positions outside the search region are clamped to its edge\n"
+            "(status outside, counted: clamped_to_region).\n"
             "Writes eval.h5 (per event: estimate, covariance, error, Mahalanobis distance,\n"
             "bound, status; the summary as attributes; /breakdown/snr, receivers, gdop), report.json\n"
             "beside it (NAME.report.json for another NAME.h5), and with evaluate.plots and\n"
@@ -63,7 +68,8 @@ void hd_cmd_evaluate_usage(FILE *out)
             "Options:\n"
             "      --method NAME     tdoa, rss, hybrid, nn or knn, or several: tdoa,hybrid,nn\n"
             "                        (default: localize.method)\n"
-            "  -m, --model FILE      model.h5 for --method nn\n"
+            "  -m, --model FILE      model.h5 for --method nn, or of kind knn for --method knn\n"
+            "                        (heimdall train --method knn; fitted elsewhere: evaluate.split none)\n"
             "      --calibration FILE  calib.h5 (heimdall calibrate) applied by receiver id; the whole\n"
             "                        file is scored (not with evaluate.split, which refits)\n");
     hd_cli_common_usage(out);
@@ -82,7 +88,11 @@ static void print_headline(const hd_cli *cli, const char *method, const hd_eval_
     const int64_t E = rep->n, *counts = rep->counts;
     char st[320];
     hd_eval_status_summary(counts, st, sizeof st);
-    printf("evaluate %s on %s: %lld events: %s\n", method, cli->inputs[0], (long long)E, st);
+    char split[96] = "no split";
+    if (rep->split != HD_SPLIT_NONE)
+        snprintf(split, sizeof split, "split by %s, each group located by a fit on the others",
+                 hd_eval_split_name(rep->split));
+    printf("evaluate %s on %s (%s): %lld events: %s\n", method, cli->inputs[0], split, (long long)E, st);
     printf("  error: median %.0f m, p68 %.0f m, p95 %.0f m, mean %.0f m, rmse %.0f m, bias (%.0f, %.0f) m east/north\n",
            all->median_m, all->p68_m, all->p95_m, all->mean_m, all->rmse_m, all->bias_east_m, all->bias_north_m);
     char shape[160] = "Gaussian";
@@ -108,6 +118,12 @@ static void print_headline(const hd_cli *cli, const char *method, const hd_eval_
     printf("  >= 4 receivers timed by valid time differences, >= 10 dB: %lld located, median %.0f m%s, "
            "coverage %.1f %% / %.1f %%\n",
            (long long)good->located, good->median_m, vs, 100 * good->coverage_1sigma, 100 * good->coverage_2sigma);
+    for (int g = 0; g < rep->n_grp; g++) {
+        const hd_metrics *m = &rep->grp[g].m;
+        printf("  %s: %lld events, %lld located, median %.0f m, p95 %.0f m, %.1f %% / %.1f %% inside 1/2-sigma\n",
+               rep->grp[g].name, (long long)m->n, (long long)m->located, m->median_m, m->p95_m,
+               100 * m->coverage_1sigma, 100 * m->coverage_2sigma);
+    }
     printf("  latency: median %.0f us, p95 %.0f us, max %.0f us per event (%.0f events/s on one core)\n",
            rep->latency_median_us, rep->latency_p95_us, rep->latency_max_us,
            rep->latency_total_s > 0 ? E / rep->latency_total_s : 0.0);
@@ -132,6 +148,8 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
     hd_eval_report sr;
     memset(&r, 0, sizeof r);
     memset(&sr, 0, sizeof sr);
+    *rr = r; /* the caller releases them whatever happens */
+    *ssr = sr;
     int rc = hd_locate_input_open(&in, cli, cfg);
     if (rc < 0)
         return rc;
@@ -152,11 +170,11 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
         rc = hd_run_folds_nn(&r, &in.rd, &cfg->localize, &cfg->evaluate, cli->model, on_progress, &prog);
     else if (cfg->evaluate.split != HD_SPLIT_NONE)
         rc = hd_run_folds(&r, &in.rd, &cfg->localize, &cfg->evaluate, in.method, on_progress, &prog);
-    else if (in.method == HD_LOC_KNN)
-        rc = hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, time_block)");
+    else if (in.method == HD_LOC_KNN && !in.knn)
+        rc = hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, "
+                                  "time_block), or -m model.h5 from heimdall train --method knn");
     else
-        rc = in.model ? hd_run_locate_nn(&r, &in.rd, &cfg->localize, in.model, on_progress, &prog)
-                      : hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
+        rc = hd_locate_input_run(&in, cli, cfg, &r, on_progress, &prog);
     hd_progress_finish(&prog);
     hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)
@@ -164,6 +182,9 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
     char un[1024];
     hd_run_uncalibrated_summary(&r, in.rd.meta.stations, in.rd.meta.n_receivers,
                                 cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK, un, sizeof un);
+    if (un[0])
+        printf("%s\n", un);
+    hd_run_clamped_summary(&r, un, sizeof un);
     if (un[0])
         printf("%s\n", un);
     if (hd_cli_interrupted()) {
@@ -175,10 +196,11 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
         (rc = hd_eval_write_h5(out.file, &r, &sr, method)) < 0)
         goto fail;
     /* the model is an input too (a per-group pattern is not one file) */
-    const char *inputs[] = {cli->inputs[0], in.model ? cli->model : in.calibration, in.calibration};
+    const int has_model = in.model || in.knn;
+    const char *inputs[] = {cli->inputs[0], has_model ? cli->model : in.calibration, in.calibration};
     hd_h5_provenance prov = {.format = HD_FORMAT_EVALUATION, .version = HD_EVALUATION_VERSION,
                              .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
-                             .n_inputs = 1 + (in.model != NULL) + (in.calibration != NULL)};
+                             .n_inputs = 1 + has_model + (in.calibration != NULL)};
     if ((rc = hd_h5_write_provenance(&out, &prov)) < 0)
         goto fail;
     hd_eval_report_info info = {.method = method, .input = cli->inputs[0], .split = cfg->evaluate.split,

@@ -75,8 +75,9 @@ void hd_cmd_localize_usage(FILE *out)
             "the calibration does not know: use, counted in the summary, or mask).\n"
             "\n"
             "Options:\n"
-            "      --method NAME     tdoa, rss, hybrid or nn (default: localize.method)\n"
-            "  -m, --model FILE      model.h5 for --method nn\n"
+            "      --method NAME     tdoa, rss, hybrid, nn or knn (default: localize.method)\n"
+            "  -m, --model FILE      model.h5 for --method nn, or of kind knn for --method knn\n"
+            "                        (heimdall train --method knn: fingerprints matched by receiver id)\n"
             "      --calibration FILE  calib.h5 (heimdall calibrate), over localize.calibration\n");
     hd_cli_common_usage(out);
 }
@@ -140,8 +141,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_progress prog;
     hd_progress_start(&prog, "localize", "events", in.rd.meta.n_events, cli->quiet);
     double t0 = hd_now();
-    rc = in.model ? hd_run_locate_nn(&r, &in.rd, &cfg->localize, in.model, on_progress, &prog)
-                      : hd_run_locate(&r, &in.rd, &cfg->localize, in.method, on_progress, &prog);
+    rc = hd_locate_input_run(&in, cli, cfg, &r, on_progress, &prog);
     hd_progress_finish(&prog);
     hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)
@@ -190,6 +190,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
             hd_method_name(in.method), sts, solve > 0 ? r.n / solve : 0.0, el);
     char un[1024];
     hd_run_uncalibrated_summary(&r, st, R, cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK, un, sizeof un);
+    if (un[0])
+        hd_info("%s", un);
+    hd_run_clamped_summary(&r, un, sizeof un);
     if (un[0])
         hd_info("%s", un);
     if (kind == OUT_GEOJSON)

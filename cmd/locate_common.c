@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "eval/calibrate.h"
+#include "eval/knn.h"
 #include "core/util.h"
 #include "h5/h5.h"
 
@@ -19,16 +20,40 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
     in->method = cfg->localize.method;
     if (cli->method && (in->method = hd_method_parse(cli->method)) < 0)
         return hd_error(HD_ECONFIG, "--method %s: expected tdoa, rss, hybrid, nn or knn", cli->method);
-    if (in->method == HD_LOC_KNN && strcmp(cli->cmd, "evaluate") != 0)
-        return hd_error(HD_ECONFIG, "--method knn learns from events with truth: it is for heimdall evaluate "
-                                    "with evaluate.split");
+    if (in->method == HD_LOC_KNN && !cli->model && strcmp(cli->cmd, "evaluate") != 0)
+        return hd_error(HD_ECONFIG, "--method knn learns from events with truth: -m model.h5 (heimdall train "
+                                    "--method knn), or heimdall evaluate with evaluate.split");
     if (in->method == HD_LOC_NN && !cli->model)
         return hd_error(HD_ECONFIG, "--method nn needs a trained model: -m model.h5 (heimdall train)");
-    if (cli->model && in->method != HD_LOC_NN)
-        return hd_error(HD_ECONFIG, "--model is for --method nn");
-    if (cli->model && cfg->evaluate.split != HD_SPLIT_NONE && strcmp(cli->cmd, "evaluate") == 0)
+    if (cli->model && in->method != HD_LOC_NN && in->method != HD_LOC_KNN)
+        return hd_error(HD_ECONFIG, "--model is for --method nn or knn");
+    if (cli->model && in->method == HD_LOC_KNN) {
+        if (cfg->evaluate.split != HD_SPLIT_NONE && strcmp(cli->cmd, "evaluate") == 0)
+            return hd_error(HD_ECONFIG, "%s was fitted elsewhere: score it on the whole file (--set "
+                                        "evaluate.split=none); the split refits on the other groups", cli->model);
+        if (cli->calibration || cfg->localize.calibration[0])
+            return hd_error(HD_ECONFIG, "--method knn matches raw RSS fingerprints: a calibration has nothing to "
+                                        "add (leave --calibration out)");
+        if (!(in->knn = hd_calloc(1, sizeof *in->knn)))
+            return HD_ENOMEM;
+        int rc = hd_knn_model_load(in->knn, cli->model);
+        if (rc < 0) {
+            free(in->knn);
+            in->knn = NULL;
+            return rc;
+        }
+    } else if (cli->model && cfg->evaluate.split != HD_SPLIT_NONE && strcmp(cli->cmd, "evaluate") == 0)
         ; /* a model per group (a %d pattern), loaded group by group */
     else if (cli->model) {
+        hid_t mf;
+        char fmt[32], kind[32] = "nn";
+        int ver, krc = hd_h5_open_any(&mf, cli->model, fmt, &ver);
+        if (krc == 0) {
+            krc = hd_model_kind(mf, kind, sizeof kind);
+            H5Fclose(mf);
+        }
+        if (krc == 0 && strcmp(kind, "nn") != 0)
+            return hd_error(HD_ECONFIG, "%s is a %s model: use --method %s", cli->model, kind, kind);
         if (!(in->model = hd_calloc(1, sizeof *in->model)))
             return HD_ENOMEM;
         int rc = hd_nn_model_load(in->model, cli->model);
@@ -117,8 +142,23 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
     return 0;
 }
 
+int hd_locate_input_run(hd_locate_input *in, const hd_cli *cli, const hd_config *cfg, hd_run *r,
+                        void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    if (in->knn)
+        return hd_run_locate_knn(r, &in->rd, &cfg->localize, in->knn, cli->model, progress, ctx);
+    if (in->model)
+        return hd_run_locate_nn(r, &in->rd, &cfg->localize, in->model, progress, ctx);
+    return hd_run_locate(r, &in->rd, &cfg->localize, in->method, progress, ctx);
+}
+
 void hd_locate_input_release(hd_locate_input *in)
 {
+    if (in->knn) {
+        hd_knn_model_release(in->knn);
+        free(in->knn);
+        in->knn = NULL;
+    }
     if (in->model) {
         hd_nn_model_release(in->model);
         free(in->model);

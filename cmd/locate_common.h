@@ -5,6 +5,8 @@
 #include "cli.h"
 #include "config/config.h"
 #include "features/features.h"
+#include "eval/knn.h"
+#include "eval/run.h"
 #include "nn/model.h"
 
 typedef struct {
@@ -12,6 +14,7 @@ typedef struct {
     char tmp_features[1100];   /* the on-the-fly features file, removed at release */
     int method;
     hd_nn_model *model;        /* --method nn */
+    hd_knn_model *knn;         /* --method knn -m model.h5 (kind knn) */
     const char *calibration;   /* the calibration applied (--calibration or localize.calibration), or NULL */
     int calibrated_known;      /* receivers it knows */
 } hd_locate_input;
@@ -21,6 +24,10 @@ typedef struct {
  * (--calibration over localize.calibration) is applied to cfg->localize by
  * receiver id, and its receivers unknown to it are named on stderr. */
 int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg);
+/* Locate every event of the input with its method and model (a kNN model,
+ * the network, or a classical solver). */
+int hd_locate_input_run(hd_locate_input *in, const hd_cli *cli, const hd_config *cfg, hd_run *r,
+                        void (*progress)(void *ctx, int64_t done), void *ctx);
 void hd_locate_input_release(hd_locate_input *in);
 
 #endif

@@ -15,6 +15,7 @@
 #include "locate/locate.h"
 #include "nn/model.h"
 #include "nn/train.h"
+#include "train.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -25,7 +26,12 @@
 void hd_cmd_train_usage(FILE *out)
 {
     fprintf(out,
-            "usage: heimdall train [-c exp.yaml] [--set KEY=VALUE]... [--resume model.h5] -o model.h5 features.h5\n"
+            "usage: heimdall train [-c exp.yaml] [--set KEY=VALUE]... [--resume model.h5] [--method nn|knn]\n"
+            "                      -o model.h5 features.h5\n"
+            "\n"
+            "--method knn: no training; model.h5 (kind knn) keeps the fingerprints of\n"
+            "every event with truth (RSS per receiver, by receiver id), evaluate.knn_k and\n"
+            "the covariance scale learnt on them, for evaluate/localize --method knn -m.\n"
             "\n"
             "Train the learned localizer on a features file with /truth: per receiver inputs\n"
             "(RSS, SNR, IQ and GPS flags, relative arrival time from the time differences,\n"
@@ -188,6 +194,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_nn_train_status status = HD_NN_TRAIN_DONE;
     int rc, exit_code = 0;
     memset(&M, 0, sizeof M);
+    if (cli->method && strcmp(cli->method, "nn") != 0)
+        return strcmp(cli->method, "knn") == 0
+                   ? hd_train_knn(cli, cfg)
+                   : hd_error(HD_ECONFIG, "train --method %s: expected nn (the network) or knn", cli->method);
     openblas_set_num_threads(1);
     if ((rc = hd_features_open(&rd, cli->inputs[0], env.size > 1 ? env.comm : MPI_COMM_NULL)) < 0)
         return rc;

@@ -60,7 +60,8 @@ static void merged_release(merged *m)
 }
 
 /* Read file k's events with truth into m at row *row (receivers mapped by id). */
-static int read_file(hd_calib *c, merged *m, hd_features_reader *rd, int k, const hd_localize_cfg *cfg, int64_t *row)
+static int read_file(hd_calib *c, merged *m, hd_features_reader *rd, int k, const hd_localize_cfg *cfg,
+                     const hd_calib_sources *ks, int64_t *row)
 {
     const int R = rd->meta.n_receivers, P = rd->n_pairs;
     const int64_t E = rd->meta.n_events;
@@ -87,6 +88,18 @@ static int read_file(hd_calib *c, merged *m, hd_features_reader *rd, int k, cons
          (rc = hd_h5_read(rd->meta.file, "rx_lon", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&rxlo)) < 0))
         goto done;
     for (int64_t e = 0; e < E; e++) {
+        if ((!rd->meta.has_truth || !isfinite(ev[e].truth.lat) || !isfinite(ev[e].truth.lon)) && ks) {
+            /* a known source on the event's frequency */
+            hd_tx_truth_unknown(&ev[e].truth);
+            for (int j = 0; j < ks->n; j++)
+                if (fabs(ks->frequency_hz[j] - ev[e].frequency_hz) <= ks->tol_hz) {
+                    ev[e].truth.lat = ks->lat[j];
+                    ev[e].truth.lon = ks->lon[j];
+                    ev[e].truth.alt_m = ks->alt_m[j];
+                    c->n_events_known++;
+                    break;
+                }
+        }
         if (!isfinite(ev[e].truth.lat) || !isfinite(ev[e].truth.lon))
             continue;
         int64_t o = (*row)++;
@@ -512,6 +525,14 @@ done:
 int hd_calib_fit(hd_calib *c, hd_features_reader *const *rd, const char *const *paths, int n,
                  const hd_localize_cfg *cfg)
 {
+    return hd_calib_fit_sources(c, rd, paths, n, cfg, NULL);
+}
+
+int hd_calib_fit_sources(hd_calib *c, hd_features_reader *const *rd, const char *const *paths, int n,
+                         const hd_localize_cfg *cfg, const hd_calib_sources *src)
+{
+    if (src && src->n <= 0)
+        src = NULL;
     memset(c, 0, sizeof *c);
     merged m;
     memset(&m, 0, sizeof m);
@@ -520,8 +541,9 @@ int hd_calib_fit(hd_calib *c, hd_features_reader *const *rd, const char *const *
     int rc = 0, net_ok = 0;
     int64_t E = 0;
     for (int k = 0; k < n; k++) {
-        if (!rd[k]->meta.has_truth)
-            return hd_error(HD_ECONFIG, "%s has no /truth: calibrate learns from events with a known transmitter",
+        if (!rd[k]->meta.has_truth && !src)
+            return hd_error(HD_ECONFIG, "%s has no /truth: calibrate learns from events with a known transmitter "
+                                        "(or give their positions: --known-sources FILE)",
                             paths[k]);
         for (int r = 0; r < rd[k]->meta.n_receivers; r++) {
             const hd_station *s = &rd[k]->meta.stations[r];
@@ -554,9 +576,16 @@ int hd_calib_fit(hd_calib *c, hd_features_reader *const *rd, const char *const *
     for (size_t o = 0; o < En * R; o++)
         m.rx_lat[o] = m.rx_lon[o] = m.toa[o] = NAN;
     int64_t row = 0;
-    for (int k = 0; k < n; k++)
-        if ((rc = read_file(c, &m, rd[k], k, cfg, &row)) < 0)
+    for (int k = 0; k < n; k++) {
+        const int64_t before = row;
+        if ((rc = read_file(c, &m, rd[k], k, cfg, src, &row)) < 0)
             goto fail;
+        if (!rd[k]->meta.has_truth && row == before) {
+            rc = hd_error(HD_ECONFIG, "%s has no /truth and no event on a known source's frequency (within %g Hz)",
+                          paths[k], src->tol_hz);
+            goto fail;
+        }
+    }
     m.E = c->n_events = row;
     if (row == 0) {
         rc = hd_error(HD_ECONFIG, "no event has a transmitter position in /truth: nothing to calibrate on");
@@ -629,8 +658,9 @@ int hd_calib_write(const hd_calib *c, hid_t file)
             (rc = hd_h5_attr_double(cg, "rss_sigma_db", c->rss_sigma_db)) == 0 &&
             (rc = hd_h5_attr_double(cg, "rss_cov_scale", c->rss_cov_scale)) == 0 &&
             (rc = hd_h5_attr_int(cg, "n_events", c->n_events)) == 0 &&
-            (rc = hd_h5_attr_int(cg, "n_events_rss", c->n_events_rss)) == 0)
-            rc = hd_h5_attr_int(cg, "n_events_tdoa", c->n_events_tdoa);
+            (rc = hd_h5_attr_int(cg, "n_events_rss", c->n_events_rss)) == 0 &&
+            (rc = hd_h5_attr_int(cg, "n_events_tdoa", c->n_events_tdoa)) == 0)
+            rc = hd_h5_attr_int(cg, "n_events_known", c->n_events_known);
         H5Gclose(cg);
     }
     return rc;

@@ -52,15 +52,31 @@ typedef struct {
     double disp_m[HD_MAX_STATIONS], disp_sigma_m[HD_MAX_STATIONS];
     int displaced[HD_MAX_STATIONS];      /* |Δ| > 4 sigma and > 100 m */
     int64_t n_events, n_events_rss, n_events_tdoa; /* with truth; those used by each part */
+    int64_t n_events_known;              /* of n_events, those positioned by a known source (no /truth) */
     int64_t *event_file, *event_index;   /* [n_events] the events learnt from (file number, /events/index) */
 } hd_calib;
 
 void hd_calib_release(hd_calib *c);
 
+/* Transmitters at known positions (a known_sources table): an event
+ * without a finite truth whose frequency is within tol_hz of source j's is
+ * taken as sent from (lat[j], lon[j], alt_m[j]). */
+typedef struct {
+    int n;
+    const double *lat, *lon, *alt_m, *frequency_hz;
+    double tol_hz;
+} hd_calib_sources;
+
 /* Fit from n open features files (each must have /truth: else HD_ECONFIG
  * naming it). cfg: localize settings (exponent start, tx_alt_m, outlier_sigma). */
 int hd_calib_fit(hd_calib *c, hd_features_reader *const *rd, const char *const *paths, int n,
                  const hd_localize_cfg *cfg);
+/* The same with known sources (NULL or n 0: none): a file without /truth is
+ * then accepted, its events positioned by the sources they match
+ * (c->n_events_known); HD_ECONFIG when no event of a file without /truth
+ * matches any source. */
+int hd_calib_fit_sources(hd_calib *c, hd_features_reader *const *rd, const char *const *paths, int n,
+                         const hd_localize_cfg *cfg, const hd_calib_sources *src);
 /* Write the datasets into an open file being made (/receivers, /calibration). */
 int hd_calib_write(const hd_calib *c, hid_t file);
 /* Load calib.h5 (checks the format and version). */

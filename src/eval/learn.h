@@ -7,7 +7,7 @@
 #include "locate/locate.h"
 
 /* A whole data set in memory (R receivers, F features per receiver). */
-typedef struct {
+typedef struct hd_dataset_s {
     int64_t E;
     int R;
     const float *feat;        /* [E*R*F] */

@@ -209,6 +209,23 @@ int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, cons
         return rc;
     if (rep->n_gdop && (rc = hd_h5_attr_int(f, "located_with_rejected_receiver", rep->n_rejected)) < 0)
         return rc;
+    /* the split's groups, each located by a fit on the others (none without a split) */
+    if (rep->n_grp > 0 &&
+        (rc = write_group_table(f, "breakdown/group", rep->grp, rep->n_grp,
+                                "the split's group, located by a method fitted on the other groups")) < 0)
+        return rc;
+    if (rep->n_grp > 0) {
+        int32_t gv[256];
+        hsize_t d1[1] = {(hsize_t)rep->n_grp};
+        for (int i = 0; i < rep->n_grp; i++)
+            gv[i] = (int32_t)rep->grp[i].lo;
+        if ((rc = hd_h5_write(f, "breakdown/group/value", H5T_NATIVE_INT32, 1, d1, gv, "1",
+                              "the group's value in /splits/<split> of the features file")) < 0)
+            return rc;
+    }
+    if ((rc = hd_h5_attr_str(f, "split", hd_eval_split_name(rep->split))) < 0 ||
+        (rc = hd_h5_attr_int(f, "clamped_to_region", rep->n_clamped)) < 0)
+        return rc;
     const hd_metrics *a = &rep->all;
     struct { const char *name; double v; } attrs[] = {
         {"mean_m", a->mean_m},
@@ -266,13 +283,12 @@ static json_t *report_json(const hd_eval_report *rep, const hd_eval_report_info 
     json_t *report = metrics_json(all);
     json_object_set_new(report, "method", json_string(info->method));
     json_object_set_new(report, "input", json_string(info->input));
-    json_object_set_new(report, "split", json_string(info->split == HD_SPLIT_MONTH        ? "month"
-                                                     : info->split == HD_SPLIT_TIME_BLOCK ? "time_block"
-                                                                                          : "none"));
+    json_object_set_new(report, "split", json_string(hd_eval_split_name(info->split)));
     json_object_set_new(report, "events", json_integer(E));
     json_object_set_new(report, "not_enough_receivers", json_integer(rep->counts[HD_LOC_TOO_FEW]));
     json_object_set_new(report, "no_convergence", json_integer(rep->counts[HD_LOC_NO_CONVERGENCE]));
     json_object_set_new(report, "outside_region", json_integer(rep->counts[HD_LOC_OUTSIDE]));
+    json_object_set_new(report, "clamped_to_region", json_integer(rep->n_clamped));
     json_object_set_new(report, "no_fix", json_integer(rep->counts[HD_LOC_NO_FIX]));
     json_object_set_new(report, "nominal_coverage_1sigma", json_real(HD_COVERAGE_1SIGMA));
     json_object_set_new(report, "nominal_coverage_2sigma", json_real(HD_COVERAGE_2SIGMA));
@@ -315,6 +331,15 @@ static json_t *report_json(const hd_eval_report *rep, const hd_eval_report_info 
         json_object_set_new(report, "by_gdop", bg);
         json_object_set_new(report, "located_with_rejected_receiver", json_integer((json_int_t)rep->n_rejected));
     }
+    json_t *bgr = json_array();
+    for (int b = 0; b < rep->n_grp; b++) {
+        json_t *o = metrics_json(&rep->grp[b].m);
+        json_object_set_new(o, "group", json_string(rep->grp[b].name));
+        json_object_set_new(o, "split", json_string(hd_eval_split_name(rep->split)));
+        json_object_set_new(o, "value", json_integer((json_int_t)rep->grp[b].lo));
+        json_array_append_new(bgr, o);
+    }
+    json_object_set_new(report, "by_group", bgr);
     return report;
 }
 

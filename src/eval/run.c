@@ -26,7 +26,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
  * scale unknown): without a dBm for the RSS solvers (NaN, which they skip;
  * their time differences stay), or masked (mask_it) for the methods that
  * take rss_dbm as it is (the network, the learned RSS methods). */
-static int drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, float *feat, uint8_t *mask, int mask_it)
+int hd_run_drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, float *feat, uint8_t *mask, int mask_it)
 {
     const int R = rd->meta.n_receivers;
     if (!rd->has_dbm_ok)
@@ -76,6 +76,46 @@ static void apply_calibration(hd_run *run, const hd_localize_cfg *cfg, int R, in
                 if (cfg->rx_uncalibrated[r])
                     m[r] = 0;
     }
+}
+
+int hd_run_bound_nn(hd_run *run, int64_t i)
+{
+    const hd_locate_net *net = &run->net;
+    hd_located *out = &run->ev[i];
+    hd_locate_result *r = &out->res;
+    if (r->status != HD_LOC_OK || !isfinite(r->lat) || !isfinite(r->lon))
+        return 0;
+    double e, n;
+    hd_locate_from_geo(net, r->lat, r->lon, &e, &n);
+    double ce = fmin(fmax(e, net->e_min), net->e_max), cn = fmin(fmax(n, net->n_min), net->n_max);
+    if (ce == e && cn == n)
+        return 0;
+    /* at the region's edge nearest its answer, the variance along each axis
+     * grown by the move (the answer stays within about 1 sigma), up to a
+     * uniform position's over the region (a far answer says no more than
+     * "somewhere in the region"); growing the diagonal keeps it positive */
+    const double de = e - ce, dn = n - cn, d = hypot(de, dn), w = net->e_max - net->e_min,
+                 h = net->n_max - net->n_min;
+    r->e = ce;
+    r->n = cn;
+    hd_locate_to_geo(net, ce, cn, &r->lat, &r->lon);
+    r->cov[0] = fmax(r->cov[0], fmin(r->cov[0] + de * de, w * w / 12));
+    r->cov[2] = fmax(r->cov[2], fmin(r->cov[2] + dn * dn, h * h / 12));
+    r->status = HD_LOC_OUTSIDE;
+    run->n_clamped++;
+    run->clamped_max_m = fmax(run->clamped_max_m, d);
+    snprintf(out->why, sizeof out->why, "the network's prediction %.1f km outside the search region, clamped to its edge",
+             d / 1000);
+    return 1;
+}
+
+void hd_run_clamped_summary(const hd_run *run, char *buf, size_t size)
+{
+    buf[0] = 0;
+    if (run->n_clamped)
+        snprintf(buf, size, "network: %lld prediction%s outside the search region, clamped to its edge (the farthest "
+                            "%.1f km out)",
+                 (long long)run->n_clamped, run->n_clamped == 1 ? "" : "s", run->clamped_max_m / 1000);
 }
 
 void hd_run_why(int R, int P, const uint8_t *why, const uint8_t *twhy, char *buf, size_t size)
@@ -189,7 +229,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
         if ((rc = hd_features_read_block(rd, first, n, ev, NULL, feat, mask, delay, sigma, psr, tmask)) < 0 ||
-            (rc = drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0 ||
+            (rc = hd_run_drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0 ||
             (why && (rc = hd_features_read_reasons(rd, first, n, why, twhy, NULL)) < 0))
             goto fail;
         apply_calibration(run, cfg, R, P, first, n, mask, delay, tmask);
@@ -206,6 +246,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
             for (int i = 0; i < n; i++) {
                 run->ev[first + i].res = res[i];
                 run->latency_s[first + i] = dt;
+                hd_run_bound_nn(run, first + i);
             }
         }
         for (int i = 0; i < n; i++) {
@@ -290,6 +331,7 @@ void hd_run_release(hd_run *run)
     free(run->truth_lon);
     free(run->n_timed);
     free(run->n_uncalibrated);
+    free(run->group);
     hd_locate_net_release(&run->net);
     memset(run, 0, sizeof *run);
 }
@@ -303,11 +345,12 @@ int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int
     int64_t n = 0;
     for (int64_t i = 0; i < run->n; i++)
         n += run->n_uncalibrated[i] > 0;
+    const char *what = run->unknown_to ? run->unknown_to : "calibration";
     if (!n) {
-        snprintf(buf, size, "calibration: every receiver heard is calibrated");
+        snprintf(buf, size, "%s: every receiver heard is %s", what, run->unknown_to ? "known" : "calibrated");
         return 0;
     }
-    size_t o = (size_t)snprintf(buf, size, "calibration: %lld event%s heard receivers it does not know (", (long long)n,
+    size_t o = (size_t)snprintf(buf, size, "%s: %lld event%s heard receivers it does not know (", what, (long long)n,
                                 n == 1 ? "" : "s");
     for (int r = 0, first = 1; r < R; r++)
         if (run->uncalibrated_heard[r] && o < size) {
@@ -316,7 +359,7 @@ int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int
             first = 0;
         }
     if (o < size)
-        snprintf(buf + o, size - o, "), %s", masked ? "masked" : "used uncalibrated");
+        snprintf(buf + o, size - o, "), %s", masked || run->unknown_to ? "masked" : "used uncalibrated");
     return n;
 }
 
@@ -333,7 +376,7 @@ static int cmp_double(const void *a, const void *b)
  * located, which a held-out group never has) and return the factor that
  * puts half their truths inside the predictive's 50 % region (the median
  * squared Mahalanobis distance 2 ln 2 for a Gaussian). */
-static double learn_scale(const hd_locate_net *net, const hd_dataset *d, const uint8_t *train, const int64_t *time_ns,
+double hd_run_learn_scale(const hd_locate_net *net, const hd_dataset *d, const uint8_t *train, const int64_t *time_ns,
                           int method, int k, uint8_t *scratch)
 {
     const int R = d->R, F = HD_FEAT_COUNT;
@@ -439,7 +482,7 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
     }
     run->n = E;
     if ((rc = hd_features_read_block(rd, 0, E, ev, NULL, feat, mask, NULL, NULL, NULL, NULL)) < 0 ||
-        (method != HD_LOC_TDOA && (rc = drop_uncalibrated(rd, 0, E, feat, mask, 1)) < 0))
+        (method != HD_LOC_TDOA && (rc = hd_run_drop_uncalibrated(rd, 0, E, feat, mask, 1)) < 0))
         goto fail;
     int rank;
     hsize_t dims[8];
@@ -513,6 +556,7 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
                 if (!train[e]) {
                     run->ev[e].res = res[k++];
                     run->latency_s[e] = dt;
+                    hd_run_bound_nn(run, e);
                 }
             hd_info("%s %d: %lld events held out, located by %s", sname, g, (long long)ntest, path);
             hd_nn_model_release(&M);
@@ -525,7 +569,7 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
                 progress(ctx, done);
             continue;
         }
-        double scale = method == HD_LOC_TDOA ? 1 : learn_scale(use, &d, train, time_ns, method, ecfg->knn_k, scratch);
+        double scale = method == HD_LOC_TDOA ? 1 : hd_run_learn_scale(use, &d, train, time_ns, method, ecfg->knn_k, scratch);
         if (method == HD_LOC_RSS)
             hd_info("%s %d: %lld events held out; fitted on the rest: RSS exponent %.2f, sigma %.1f dB, "
                     "covariance scale %.2f",
@@ -563,6 +607,10 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
         if (progress)
             progress(ctx, done);
     }
+    /* the groups, for the report's rows by group */
+    run->split = ecfg->split;
+    run->group = split;
+    split = NULL;
 fail:
     hd_locate_net_release(&fitted);
     free(ev);

@@ -14,6 +14,11 @@ typedef struct {
     int *n_timed;            /* [n]: receivers with an arrival time from valid time differences */
     int *n_uncalibrated;     /* [n]: receivers heard that the calibration does not know (NULL: no calibration) */
     int64_t uncalibrated_heard[HD_MAX_STATIONS]; /* per receiver: events it was heard in while uncalibrated */
+    const char *unknown_to;  /* what n_uncalibrated counts receivers unknown to (NULL: "calibration") */
+    int64_t n_clamped;       /* the network's predictions outside the search region, clamped (hd_run_bound_nn) */
+    double clamped_max_m;    /* the farthest of them from the region (m) */
+    int split;               /* hd_split the run was located by (HD_SPLIT_NONE: the whole file at once) */
+    int8_t *group;           /* [n]: each event's group of /splits/<split> (NULL without a split) */
     int64_t n;
     hd_locate_net net;
 } hd_run;
@@ -43,11 +48,33 @@ int hd_run_folds_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *
                     const char *model_pattern, void (*progress)(void *ctx, int64_t done), void *ctx);
 void hd_run_release(hd_run *run);
 
+/* What folds and saved models share: receivers whose rss_dbm is no
+ * calibrated dBm (/dbm_ok 0) masked (mask_it) or their rss NaN; and the
+ * covariance scale learnt on training events (train[d->E]; kNN leaving out
+ * the events within 5 minutes of the one located; scratch[d->E]). */
+int hd_run_drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, float *feat, uint8_t *mask,
+                             int mask_it);
+struct hd_dataset_s;
+double hd_run_learn_scale(const hd_locate_net *net, const struct hd_dataset_s *d, const uint8_t *train,
+                          const int64_t *time_ns, int method, int k, uint8_t *scratch);
+
 /* With a calibration: "calibration: 12 events heard receivers it does not
  * know (dense-b 12, bus-1 3), masked" ("" without one; "…: every receiver
  * heard is calibrated" when none). Returns the events counted. */
 int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int R, int masked, char *buf,
                                     size_t size);
+
+/* The network's prediction of event i bounded by run->net's search region:
+ * one outside it is moved to the region's nearest edge, its variance
+ * along each axis grown by the move (at most to a uniform position's over
+ * the region), status
+ * HD_LOC_OUTSIDE and why "the network's prediction 74.1 km outside the
+ * search region, clamped to its edge"; counted in run->n_clamped. Returns 1
+ * when it clamped. */
+int hd_run_bound_nn(hd_run *run, int64_t i);
+/* "network: 178 predictions outside the search region, clamped to its edge
+ * (the farthest 74.1 km out)" ("" when none) */
+void hd_run_clamped_summary(const hd_run *run, char *buf, size_t size);
 
 /* What keeps an event from a position, from its masks' reasons (features
  * version 2): "receivers: not_captured 1, dead 1; pairs: no_gps_time 6,

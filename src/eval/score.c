@@ -138,6 +138,41 @@ static int by_gdop(hd_eval_report *rep, const hd_run *r, uint8_t *sel)
     return 0;
 }
 
+const char *hd_eval_split_name(int split)
+{
+    return split == HD_SPLIT_MONTH ? "month" : split == HD_SPLIT_TIME_BLOCK ? "time_block" : "none";
+}
+
+/* by the split's group (a month, a time block): a row per group that
+ * occurs, ascending */
+static int by_group(hd_eval_report *rep, const hd_run *r, uint8_t *sel)
+{
+    rep->split = r->split;
+    if (!r->group)
+        return 0;
+    int seen[256] = {0}, n = 0;
+    for (int64_t i = 0; i < r->n; i++)
+        n += !seen[r->group[i] + 128]++;
+    if (!n)
+        return 0;
+    if (!(rep->grp = hd_calloc((size_t)n, sizeof *rep->grp)))
+        return HD_ENOMEM;
+    for (int g = -128; g < 128; g++) {
+        if (!seen[g + 128])
+            continue;
+        hd_eval_group *row = &rep->grp[rep->n_grp];
+        snprintf(row->name, sizeof row->name, "%s %d", hd_eval_split_name(r->split), g);
+        row->lo = row->hi = g;
+        for (int64_t i = 0; i < r->n; i++)
+            sel[i] = r->group[i] == g;
+        int rc = hd_metrics_compute(rep->sc, sel, r->n, &row->m);
+        if (rc < 0)
+            return rc;
+        rep->n_grp++;
+    }
+    return 0;
+}
+
 int hd_eval_breakdown_summary(const char *what, const hd_eval_group *g, int n, char *buf, size_t size)
 {
     if (!size)
@@ -208,9 +243,11 @@ int hd_eval_score_run(hd_eval_report *rep, const hd_run *r, const double *snr_bi
     for (int64_t i = 0; i < E; i++)
         sel[i] = r->n_timed[i] >= 4 && r->snr_db[i] >= 10;
     if ((rc = hd_metrics_compute(rep->sc, sel, E, &rep->good)) < 0 || (rc = by_snr(rep, r, snr_bins_db, n_bins, sel)) < 0 ||
-        (rc = by_receivers(rep, r, sel)) < 0 || (rc = by_gdop(rep, r, sel)) < 0 || (rc = latency_and_nu(rep, r)) < 0)
+        (rc = by_receivers(rep, r, sel)) < 0 || (rc = by_gdop(rep, r, sel)) < 0 || (rc = by_group(rep, r, sel)) < 0 ||
+        (rc = latency_and_nu(rep, r)) < 0)
         goto fail;
     hd_eval_count_status(r, rep->counts);
+    rep->n_clamped = r->n_clamped;
     /* the sampling spread of a calibrated method's coverage over this many
      * events (binomial): how far from nominal chance alone goes */
     const int64_t k = rep->all.located;
@@ -227,6 +264,9 @@ void hd_eval_report_release(hd_eval_report *rep)
     free(rep->sc);
     free(rep->crlb_model_m);
     free(rep->snr);
+    free(rep->grp);
+    rep->grp = NULL;
+    rep->n_grp = 0;
     rep->sc = NULL;
     rep->crlb_model_m = NULL;
     rep->snr = NULL;

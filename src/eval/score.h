@@ -34,6 +34,10 @@ typedef struct {
     hd_eval_group gdop[8];
     int n_gdop;
     int64_t n_rejected;
+    hd_eval_group *grp;      /* [n_grp]: by the split's group ("month 4"; lo = hi = the group), ascending */
+    int n_grp;
+    int split;               /* hd_split the run was located by */
+    int64_t n_clamped;       /* the network's predictions outside the region, clamped to it (status outside) */
     int64_t counts[HD_LOC_STATUS_COUNT]; /* events by status; they add up to n */
     int64_t no_truth;        /* events without a finite truth: in n, never located nor scored */
     double latency_median_us, latency_p95_us, latency_max_us; /* NaN without events */
@@ -55,6 +59,8 @@ void hd_eval_report_release(hd_eval_report *rep);
  * 1 <= gdop < 1.5: 30 / 80 (120); …" over the rows with a located event
  * (what: "GDOP", "receivers used"); "" without rows. Returns the length. */
 int hd_eval_breakdown_summary(const char *what, const hd_eval_group *g, int n, char *buf, size_t size);
+/* "month", "time_block" or "none" */
+const char *hd_eval_split_name(int split);
 
 /* Events of run by status (counts[HD_LOC_STATUS_COUNT], zeroed here). */
 void hd_eval_count_status(const hd_run *run, int64_t *counts);

@@ -130,6 +130,74 @@ run "$HEIMDALL" calibrate -o "$TMP/n.h5" "$TMP/p1.h5" "$TMP/n1.h5"
 is "$RC" 2 "a features file without truth is exit 2"
 like "$ERR" "n1.h5 has no /truth" "and named"
 [ ! -e "$TMP/n.h5" ]; ok $? "nothing written"
+run "$HEIMDALL" evaluate -q --method tdoa --calibration "$TMP/cal.h5" --set evaluate.plots=false -o "$TMP/x.h5" "$TMP/x2.h5"
+is "$RC" 2 "evaluate with a calibration of another network is exit 2"
+like "$ERR" "calibrates none of this network's 7 receivers" "with the same message"
+[ ! -e "$TMP/x.h5" ] && [ ! -e "$TMP/x.report.json" ]; ok $? "nothing written"
+run "$HEIMDALL" train --method knn -q -o "$TMP/knn1.h5" "$TMP/p1.h5"
+is "$RC" 0 "a kNN model of campaign 1"
+run "$HEIMDALL" evaluate -q --method knn -m "$TMP/knn1.h5" --set evaluate.plots=false -o "$TMP/xk.h5" "$TMP/x2.h5"
+is "$RC" 2 "a kNN model of another network is exit 2"
+like "$ERR" "knows none of the receivers of this file: a model of another network" "and says so"
+[ ! -e "$TMP/xk.h5" ]; ok $? "nothing written"
+run "$HEIMDALL" train --method knn -q -o "$TMP/knn_n.h5" "$TMP/n1.h5"
+is "$RC" 1 "train --method knn on a file without truth fails"
+like "$ERR" "n1.h5 has no /truth" "and names it"
+[ ! -e "$TMP/knn_n.h5" ]; ok $? "nothing written"
+
+# known sources: campaign 1 without /truth, its transmitters' positions in a
+# table by frequency, learns what campaign 1 with /truth learns
+"$PYTHON" - "$TMP/p1.h5" "$TMP/ks1.h5" "$TMP/ks.csv" <<'PY'
+import sys, h5py, numpy as np, shutil
+shutil.copy(sys.argv[1], sys.argv[2])
+f = h5py.File(sys.argv[2], "r+")
+lat, lon, alt = f["truth/tx_lat"][:], f["truth/tx_lon"][:], f["truth/tx_alt_m"][:] if "tx_alt_m" in f["truth"] else np.zeros(len(f["truth/tx_lat"]))
+# every event its own channel: a source per event, 25 kHz apart
+fr = 145.0e6 + 25e3 * np.arange(len(lat))
+f["events/frequency_hz"][...] = fr
+del f["truth"]
+with open(sys.argv[3], "w") as o:
+    o.write("# transmitters of campaign 1\nid,lat,lon,alt,frequency\n")
+    for i in range(len(lat)):
+        o.write("tx%d,%.9f,%.9f,%.1f,%.1f\n" % (i, lat[i], lon[i], alt[i] if np.isfinite(alt[i]) else 0, fr[i]))
+PY
+run "$HEIMDALL" calibrate --known-sources "$TMP/ks.csv" -o "$TMP/calks.h5" "$TMP/ks1.h5"
+is "$RC" 0 "calibrate a file without truth by --known-sources"
+[ "$RC" -eq 0 ] || diag "$ERR"
+like "$OUT" "from 60 events with truth \(60 with RSS, [0-9]+ with time differences, 60 of them by known sources\)" "every event positioned by its source"
+run "$PYTHON" - "$TMP/cal.h5" "$TMP/calks.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = (h5py.File(x, "r")["calibration"] for x in sys.argv[1:3])
+assert np.allclose(a["rss_offset_db"][:], b["rss_offset_db"][:], atol=1e-6)
+assert np.allclose(a["clock_offset_ns"][:], b["clock_offset_ns"][:], atol=1e-3)
+assert b.attrs["n_events_known"] == 60 and a.attrs["n_events_known"] == 0
+PY
+is "$RC" 0 "the same offsets as from /truth"
+[ "$RC" -eq 0 ] || diag "$ERR"
+bad() { # NAME SED-EXPR EXPECTED-MESSAGE
+    sed "$2" "$TMP/ks.csv" > "$TMP/$1.csv"
+    run "$HEIMDALL" calibrate --known-sources "$TMP/$1.csv" -o "$TMP/$1.h5" "$TMP/ks1.h5"
+    is "$RC" 2 "known sources, $1: exit 2"
+    like "$ERR" "$3" "named with its file and line"
+    [ ! -e "$TMP/$1.h5" ]; ok $? "nothing written"
+}
+bad short '5s/,[^,]*$//' "short.csv:5: 4 fields, expected 5 \(id,lat,lon,alt,frequency\)"
+bad nan '4s/^tx1,[^,]*,/tx1,north,/' "nan.csv:4: lat 'north' is not a number"
+bad range '6s/^tx3,[^,]*,/tx3,95.0,/' "range.csv:6: lat is outside \[-90, 90\]"
+bad dup '7s/^tx4,/tx0,/' "dup.csv:7: id 'tx0' is listed twice"
+bad header '2s/frequency/freq/' "header.csv:2: the header must be id,lat,lon,alt,frequency"
+bad freq '5s/,[^,]*$/,145000500.0/' "freq.csv:5: 'tx2' is within 2000 Hz of 'tx0'"
+run "$HEIMDALL" calibrate --known-sources "$TMP/nosuch.csv" -o "$TMP/nosuch.h5" "$TMP/ks1.h5"
+is "$RC" 2 "a missing table is exit 2"
+grep -v '^tx' "$TMP/ks.csv" > "$TMP/none.csv"; echo "far,45.0,8.0,0,433000000" >> "$TMP/none.csv"
+run "$HEIMDALL" calibrate --known-sources "$TMP/none.csv" -o "$TMP/none.h5" "$TMP/ks1.h5"
+is "$RC" 2 "no event on a known source's frequency is exit 2"
+like "$ERR" "ks1.h5 has no /truth and no event on a known source's frequency" "and says so"
+[ ! -e "$TMP/none.h5" ]; ok $? "nothing written"
+run "$HEIMDALL" calibrate -o "$TMP/nk.h5" "$TMP/ks1.h5"
+like "$ERR" "or give their positions: --known-sources FILE" "without a table, the refusal says what would help"
+run "$HEIMDALL" localize --known-sources "$TMP/ks.csv" -o "$TMP/y.jsonl" "$TMP/p2.h5"
+is "$RC" 2 "--known-sources is calibrate's alone"
 run "$HEIMDALL" calibrate -o "$TMP/cal.h5" "$TMP/p1.h5"
 is "$RC" 2 "an existing output without --force"
 run "$HEIMDALL" calibrate "$TMP/p1.h5"

@@ -132,6 +132,20 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
         med=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_$m.report.json")
         awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 1000) }'; ok $? "$m median error ${med} m: a campus-scale answer"
         grep -q '"split": "time_block"' "$TMP/e_$m.report.json"; ok $? "the split is in the report"
+        like "$OUT" "evaluate $m on .*powder.h5 \(split by time_block, each group located by a fit on the others\)" "the headline names the split"
+        like "$OUT" "time_block 4: 931 events, [0-9]+ located, median [0-9]+ m, p95 [0-9]+ m" "and prints a row per group"
+        run "$PYTHON" - "$TMP/e_$m.report.json" "$TMP/e_$m.h5" <<'PY'
+import json, sys, h5py
+r = json.load(open(sys.argv[1]))
+g = r["by_group"]
+assert [x["group"] for x in g] == ["time_block %d" % i for i in range(5)], g
+assert sum(x["n"] for x in g) == 4655 and all(x["median_m"] > 0 and "p95_m" in x and "coverage_2sigma" in x for x in g)
+f = h5py.File(sys.argv[2], "r")
+assert f["breakdown/group/value"][:].tolist() == [0, 1, 2, 3, 4]
+assert abs(f["breakdown/group/median_m"][2] - g[2]["median_m"]) < 1e-3
+PY
+        is "$RC" 0 "by_group rows in report.json and eval.h5, one per time block"
+        [ "$RC" -eq 0 ] || diag "$ERR"
     done
     # fit once, apply later: calibrate on April, locate July through the
     # calibration file alone (no concatenation, no split)
@@ -150,8 +164,45 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
     is "$RC" 0 "evaluate July with April's calibration"
     like "$ERR" "12 of 40 receivers calibrated; not in it: .*cnode-mario-dd-b210" "July's receivers April never heard are named"
     like "$OUT" "calibration: 3844 events heard receivers it does not know \(.*cnode-mario-dd-b210 3844" "and counted"
+    like "$OUT" "evaluate rss on .*jul.h5 \(no split\)" "the headline says no split"
     med=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_cal.report.json")
     awk -v m="$med" 'BEGIN { exit !(m > 50 && m < 400) }'; ok $? "July by April's calibration: median ${med} m"
+    # kNN as a saved model: fingerprints of April, July located by them alone;
+    # the same positions as the month split's kNN (July by April's events)
+    run "$HEIMDALL" train --method knn -c "$ROOT/configs/experiments/powder.yaml" -o "$TMP/knn_apr.h5" "$TMP/apr.h5"
+    is "$RC" 0 "train --method knn on April"
+    like "$ERR" "kNN model of 811 fingerprints over 40 receivers, k 5" "the fingerprint table"
+    run "$HEIMDALL" evaluate -c "$ROOT/configs/experiments/powder.yaml" --set evaluate.split=none --method knn \
+        -m "$TMP/knn_apr.h5" --set evaluate.plots=false -o "$TMP/e_knn_model.h5" "$TMP/jul.h5"
+    is "$RC" 0 "evaluate July with April's kNN model"
+    like "$OUT" "evaluate knn on .*jul.h5 \(no split\): 3844 events: 3844 located" "every July sample located"
+    run "$HEIMDALL" evaluate -q -c "$ROOT/configs/experiments/powder.yaml" --set evaluate.split=month --method knn \
+        --set evaluate.plots=false -o "$TMP/e_knn_month.h5" "$TMP/powder.h5"
+    run "$PYTHON" - "$TMP/e_knn_model.h5" "$TMP/e_knn_month.h5" "$TMP/knn_apr.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b, m = (h5py.File(x, "r") for x in sys.argv[1:4])
+assert m.attrs["heimdall_format"] == "model" and m.attrs["kind"] == "knn"
+assert m["knn/rss_dbm"].shape == (811, 40) and m["knn"].attrs["k"] == 5
+sel = np.arange(811, 4655)  # July in the whole file
+assert np.array_equal(a["lat"][:], b["lat"][sel]) and np.array_equal(a["lon"][:], b["lon"][sel])
+assert np.allclose(a["cov_enu_m2"][:], b["cov_enu_m2"][sel], rtol=1e-12)
+PY
+    is "$RC" 0 "fit on April, locate July: the positions and covariances of the month split's kNN"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+    run "$HEIMDALL" localize -q --method knn -m "$TMP/knn_apr.h5" -o "$TMP/knn_jul.jsonl" "$TMP/jul.h5"
+    is "$RC" 0 "localize --method knn with the saved model"
+    [ "$(wc -l < "$TMP/knn_jul.jsonl")" -eq 3844 ]; ok $? "a line per July sample"
+    run "$HEIMDALL" evaluate -q -c "$ROOT/configs/experiments/powder.yaml" --method knn -m "$TMP/knn_apr.h5" \
+        --set evaluate.plots=false -o "$TMP/e_knn_bad.h5" "$TMP/jul.h5"
+    is "$RC" 2 "a kNN model with evaluate.split is refused"
+    like "$ERR" "fitted elsewhere: score it on the whole file" "and says what to set"
+    [ ! -e "$TMP/e_knn_bad.h5" ]; ok $? "and nothing written"
+    run "$HEIMDALL" localize -q --method nn -m "$TMP/knn_apr.h5" -o "$TMP/knn_bad.jsonl" "$TMP/jul.h5"
+    is "$RC" 2 "a kNN model for --method nn is refused"
+    like "$ERR" "is a knn model: use --method knn" "and named"
+    run "$HEIMDALL" localize -q --method knn -o "$TMP/knn_bad2.jsonl" "$TMP/jul.h5"
+    is "$RC" 2 "localize --method knn without a model is refused"
+    like "$ERR" "heimdall train --method knn" "and says how to make one"
     run "$HEIMDALL" calibrate -q -c "$ROOT/configs/experiments/powder.yaml" -o "$TMP/cal_both.h5" "$TMP/apr.h5" "$TMP/jul.h5"
     is "$RC" 0 "calibrate on two files"
     like "$OUT" "calibration of 40 receivers from 4655 events" "pooled by receiver id"
@@ -166,6 +217,16 @@ if [ -s "$ROOT/datasets/powder/single_tx_apr_jul.csv" ]; then
         --set evaluate.split=month --set evaluate.plots=false -o "$TMP/e_nn.h5" "$TMP/powder.h5"
     is "$RC" 0 "evaluate --method nn by month, each month by the model that never saw it"
     like "$ERR" "month 7: 3844 events held out, located by .*m_7.h5" "the right model for each month"
+    run "$PYTHON" - "$TMP/e_nn.h5" "$TMP/e_nn.report.json" <<'PY'
+import sys, json, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r"); r = json.load(open(sys.argv[2]))
+err = f["error_m"][:]; st = f["status"][:]
+# the region: the receivers' box (about 3 x 3 km... 7 km with the buses) grown by 2 km
+assert np.nanmax(err) < 15000, np.nanmax(err)
+assert f.attrs["clamped_to_region"] == r["clamped_to_region"] <= (st == 3).sum()
+PY
+    is "$RC" 0 "the network's positions bounded by the region, those clamped counted"
+    [ "$RC" -eq 0 ] || diag "$ERR"
     run "$HEIMDALL" evaluate -q -c "$ROOT/configs/experiments/powder.yaml" --method nn -m "$TMP/m_4.h5" \
         --set evaluate.split=month --set evaluate.plots=false -o "$TMP/e_nn2.h5" "$TMP/powder.h5"
     is "$RC" 2 "one model for all folds is refused"

@@ -2,9 +2,10 @@
  * percentiles by GSL's interpolation rule, RMSE and bias, coverage of the
  * 1σ/2σ and drawn 68/95 % ellipses (Gaussian and Student-t) against hand
  * counts, counts by status, the SNR and receivers breakdowns, an event with
- * a NaN truth, latency, nu; then report.json and the report's path, and the
- * predictive's nu per method; the GDOP breakdown of 3-D runs (absent from
- * 2-D ones). */
+ * a NaN truth, latency, nu; then report.json and the report's path, the
+ * rows by split group (report.json's by_group, eval.h5's /breakdown/group),
+ * and the predictive's nu per method; the GDOP breakdown of 3-D runs
+ * (absent from 2-D ones). */
 #include "config/config.h"
 #include "eval/report.h"
 #include "eval/score.h"
@@ -223,7 +224,82 @@ static void check_json(const hd_eval_report *rep)
     is_int(json_integer_value(json_object_get(json_array_get(br, 2), "receivers")), 4, "json by_receivers[2] is 4");
     is_double(json_real_value(json_object_get(json_object_get(j, "timed4_snr10"), "efficiency_of_medians")), 6, 1e-4,
               "json timed4_snr10 efficiency of medians: 600 / 100");
+    ok(json_array_size(json_object_get(j, "by_group")) == 0, "json by_group: no rows without a split");
     json_decref(j);
+}
+
+/* the rows by split group: events 0-5 in month 4, 6-11 in month 7 */
+static void check_groups(hd_run *r, const double *edges)
+{
+    r->split = HD_SPLIT_MONTH;
+    r->group = malloc(E);
+    for (int i = 0; i < E; i++)
+        r->group[i] = i < 6 ? 4 : 7;
+    hd_eval_report rep;
+    int rc = hd_eval_score_run(&rep, r, edges, 3);
+    ok(rc == 0 && rep.n_grp == 2, "scored by group: two rows");
+    if (rc != 0 || rep.n_grp != 2) {
+        hd_eval_report_release(&rep);
+        return;
+    }
+    is_str(rep.grp[0].name, "month 4", "row 0 names the split and the group");
+    is_str(rep.grp[1].name, "month 7", "row 1");
+    is_int(rep.grp[0].m.n, 6, "month 4: 6 events");
+    is_int(rep.grp[0].m.located, 6, "month 4: 6 located");
+    is_double(rep.grp[0].m.median_m, 350, 0.01, "month 4: median of 100..600 m");
+    is_double(rep.grp[0].m.coverage_1sigma, 2.0 / 6, 1e-9, "month 4: 2 of 6 inside 1 sigma (d2 0.25, 0.81)");
+    is_int(rep.grp[1].m.located, 2, "month 7: the ok and the outside one located (not the NaN truth)");
+    is_double(rep.grp[1].m.median_m, 750, 0.01, "month 7: median of 700 and 800 m");
+    is_int(rep.split, HD_SPLIT_MONTH, "the report knows its split");
+    FILE *f = tmpfile();
+    hd_eval_report_info info = {.method = "rss", .input = "in.h5", .split = HD_SPLIT_MONTH};
+    rc = f ? hd_eval_write_json(f, "report.json", &rep, &info) : -1;
+    json_t *j = NULL;
+    if (rc == 0) {
+        rewind(f);
+        json_error_t err;
+        j = json_loadf(f, 0, &err);
+    }
+    if (f)
+        fclose(f);
+    json_t *bg = j ? json_object_get(j, "by_group") : NULL;
+    ok(json_array_size(bg) == 2, "json by_group: a row per group");
+    json_t *g1 = json_array_get(bg, 1);
+    is_str(json_string_value(json_object_get(g1, "group")), "month 7", "json by_group[1] group");
+    is_str(json_string_value(json_object_get(g1, "split")), "month", "json by_group[1] split");
+    is_int(json_integer_value(json_object_get(g1, "value")), 7, "json by_group[1] value");
+    is_int(json_integer_value(json_object_get(g1, "n")), 6, "json by_group[1] n");
+    is_double(json_real_value(json_object_get(g1, "median_m")), 750, 0.01, "json by_group[1] median_m");
+    ok(json_object_get(g1, "p95_m") && json_object_get(g1, "coverage_1sigma") && json_object_get(g1, "coverage_2sigma"),
+       "json by_group rows have p95 and 1/2-sigma coverage");
+    json_decref(j);
+    char dir[] = "/tmp/test_eval_g.XXXXXX", path[300];
+    if (mkdtemp(dir)) {
+        snprintf(path, sizeof path, "%s/eval.h5", dir);
+        hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        rc = h < 0 ? -1 : hd_eval_write_h5(h, r, &rep, "rss");
+        int rank = 0;
+        hsize_t dims[8] = {0};
+        double *v = NULL;
+        if (rc == 0)
+            rc = hd_h5_read(h, "breakdown/group/median_m", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&v);
+        ok(rc == 0 && dims[0] == 2 && fabs(v[0] - 350) < 0.01 && fabs(v[1] - 750) < 0.01, "eval.h5 /breakdown/group/median_m");
+        free(v);
+        v = NULL;
+        rc = h < 0 ? -1 : hd_h5_read(h, "breakdown/group/value", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&v);
+        ok(rc == 0 && dims[0] == 2 && v[0] == 4 && v[1] == 7, "eval.h5 /breakdown/group/value");
+        free(v);
+        char *split = NULL;
+        if (h >= 0)
+            hd_h5_read_attr_str(h, "split", &split);
+        is_str(split ? split : "", "month", "eval.h5 split attribute");
+        free(split);
+        if (h >= 0)
+            H5Fclose(h);
+        unlink(path);
+        rmdir(dir);
+    }
+    hd_eval_report_release(&rep);
 }
 
 /* eval.h5's datasets, tables and attributes, and the plots' data, into a
@@ -412,6 +488,45 @@ static void check_gdop(hd_run *r, const double *edges)
     hd_eval_report_release(&rep);
 }
 
+/* the network's prediction bounded by the search region */
+static void check_bound(const hd_localize_cfg *lc)
+{
+    hd_run r;
+    if (build_run(&r, lc) != 0) {
+        skip(9, "no run");
+        return;
+    }
+    const hd_locate_net *net = &r.net;
+    hd_locate_result *far = &r.ev[0].res, *in = &r.ev[1].res;
+    /* 74 km east of the region's east edge, at its middle northing */
+    const double nm = 0.5 * (net->n_min + net->n_max), w = net->e_max - net->e_min, h = net->n_max - net->n_min;
+    far->status = HD_LOC_OK;
+    hd_locate_to_geo(net, net->e_max + 74000, nm, &far->lat, &far->lon);
+    far->cov[0] = far->cov[2] = 100 * 100;
+    far->cov[1] = 0;
+    const hd_locate_result in0 = *in;
+    ok(hd_run_bound_nn(&r, 0) == 1, "a prediction 74 km outside the region is clamped");
+    is_int(far->status, HD_LOC_OUTSIDE, "with the status outside the search region");
+    double e, n;
+    hd_locate_from_geo(net, far->lat, far->lon, &e, &n);
+    ok(fabs(e - net->e_max) < 1e-3 && fabs(n - nm) < 1e-3, "onto the region's nearest edge");
+    is_double(far->cov[0], w * w / 12, 1e-6, "east variance: a uniform position's over the region, no more");
+    is_double(far->cov[2], 100 * 100, 1e-9, "north variance unchanged (no move north)");
+    like(r.ev[0].why, "the network's prediction 74.0 km outside the search region, clamped to its edge", "and says so");
+    ok(hd_run_bound_nn(&r, 1) == 0 && memcmp(in, &in0, sizeof in0) == 0, "a prediction inside the region is left alone");
+    /* 300 m north of the region: moved 300 m, variance grown by 300² */
+    hd_locate_to_geo(net, 0.5 * (net->e_min + net->e_max), net->n_max + 300, &in->lat, &in->lon);
+    in->status = HD_LOC_OK;
+    in->cov[2] = 200 * 200;
+    hd_run_bound_nn(&r, 1);
+    ok(h * h / 12 > 500 * 500 && fabs(in->cov[2] - (200 * 200 + 300 * 300)) < 1, "a near one's variance grows by the move");
+    char buf[200];
+    hd_run_clamped_summary(&r, buf, sizeof buf);
+    is_str(buf, "network: 2 predictions outside the search region, clamped to its edge (the farthest 74.0 km out)",
+           "counted for the summary");
+    hd_run_release(&r);
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -435,8 +550,11 @@ int main(void)
         check_files(&r, &rep);
     }
     hd_eval_report_release(&rep);
+    check_groups(&r, edges);
     check_gdop(&r, edges);
     hd_run_release(&r);
+
+    check_bound(&cfg.localize);
 
     /* where report.json goes */
     char buf[256];
