@@ -30,7 +30,6 @@ stage() {
 declare -A base_t base_m
 for ranks in 1 2; do
     for n in $SIZES; do
-        "$H" collect -q --force "${SET[@]}" --set collect.events="$n" -o "$D/c.h5" >/dev/null 2>&1 || true
         for st in collect featurize localize; do
             case $st in
                 collect) r=$(stage collect "$ranks" "$n" "$H" collect -q --force "${SET[@]}" --set collect.events="$n" -o "$D/c.h5") ;;

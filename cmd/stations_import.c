@@ -125,52 +125,6 @@ static int add_input(inputs *in, const char *path)
     return rc;
 }
 
-/* The whole file: header, note, stations, what was left out. */
-static int compose(const inputs *in, const hd_kiwi_station *st, int n, const hd_kiwi_skipped *sk, int ns,
-                   const char *selection, char **text)
-{
-    const char **notes = calloc((size_t)n + 1, sizeof *notes);
-    hd_station *s = calloc((size_t)n + 1, sizeof *s);
-    char *body = NULL;
-    int rc = HD_ENOMEM;
-    if (!notes || !s)
-        goto done;
-    for (int i = 0; i < n; i++) {
-        s[i] = st[i].st;
-        notes[i] = st[i].note;
-    }
-    if ((rc = hd_stations_yaml(s, n, notes, &body)) < 0)
-        goto done;
-    char date[40];
-    hd_time_format_iso8601(hd_time_now_ns(), date);
-    date[19] = '\0';
-    size_t cap = strlen(body) + (size_t)ns * 460 + 4096;
-    char *t = malloc(cap);
-    if (!t) {
-        rc = HD_ENOMEM;
-        goto done;
-    }
-    int k = snprintf(t, cap,
-                     "# KiwiSDR receivers imported by heimdall stations import (heimdall %s) on %sZ\n"
-                     "# from: %s\n# selection: %s; %d kept, %d left out (listed at the end)\n"
-                     "# Positions are the list's (entered by each owner) unless a gnss_pos record gave\n"
-                     "# the TDoA service's; check them and the GPS with heimdall stations check.\n"
-                     "note: 'KiwiSDR receivers from the public list (heimdall stations import, %.10s)'\n"
-                     "stations:\n%s",
-                     hd_version(), date, in->from, selection, n, ns, date, body);
-    if (ns)
-        k += snprintf(t + k, cap - (size_t)k, "\n# left out (%d):\n", ns);
-    for (int i = 0; i < ns; i++)
-        k += snprintf(t + k, cap - (size_t)k, "#   %s: %s\n", sk[i].what, sk[i].reason);
-    *text = t;
-    rc = 0;
-done:
-    free(body);
-    free(notes);
-    free(s);
-    return rc == HD_ENOMEM ? hd_error(HD_ENOMEM, "out of memory") : rc;
-}
-
 int hd_cmd_stations_import(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -245,20 +199,8 @@ int hd_cmd_stations_import(int argc, char **argv)
         rc = hd_kiwi_stations(in.l, in.nl, in.g, in.ng, &sel, &st, &n, &sk, &ns);
     if (rc < 0)
         goto fail;
-    /* the reasons, counted */
-    char why[400] = "";
-    for (int i = 0; i < ns; i++) { /* by the reason's words before its figures in brackets */
-        size_t li = strcspn(sk[i].reason, "(");
-        int seen = 0, count = 0;
-        for (int j = 0; j < ns; j++) {
-            int same = strcspn(sk[j].reason, "(") == li && strncmp(sk[j].reason, sk[i].reason, li) == 0;
-            seen |= same && j < i;
-            count += same;
-        }
-        size_t k = strlen(why);
-        if (!seen && k < sizeof why - 100)
-            snprintf(why + k, sizeof why - k, "%s%d %.*s", k ? ", " : "", count, (int)(li && sk[i].reason[li - 1] == ' ' ? li - 1 : li), sk[i].reason);
-    }
+    char why[400];
+    hd_kiwi_skipped_summary(sk, ns, why, sizeof why);
     if (n == 0) {
         rc = hd_error(HD_EFORMAT, "no receiver left of %d listed and %d gnss_pos records (left out: %s); nothing written",
                       in.nl, in.ng, ns ? why : "none");
@@ -269,7 +211,7 @@ int hd_cmd_stations_import(int argc, char **argv)
                       n, HD_MAX_STATIONS);
         goto fail;
     }
-    if ((rc = compose(&in, st, n, sk, ns, selection[0] ? selection + 1 : "none", &text)) < 0)
+    if ((rc = hd_kiwi_stations_text(st, n, sk, ns, in.from, selection[0] ? selection + 1 : "none", hd_version(), &text)) < 0)
         goto fail;
     /* loaded back as a config's stations: what is written is what heimdall reads */
     const char *body = strstr(text, "\nstations:\n");

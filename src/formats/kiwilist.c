@@ -699,3 +699,69 @@ fail:
     free(sk.v);
     return rc;
 }
+
+void hd_kiwi_skipped_summary(const hd_kiwi_skipped *sk, int ns, char *why, size_t size)
+{
+    if (!size)
+        return;
+    why[0] = '\0';
+    for (int i = 0; i < ns; i++) { /* by the reason's words before its figures in brackets */
+        size_t li = strcspn(sk[i].reason, "(");
+        int seen = 0, count = 0;
+        for (int j = 0; j < ns; j++) {
+            int same = strcspn(sk[j].reason, "(") == li && strncmp(sk[j].reason, sk[i].reason, li) == 0;
+            seen |= same && j < i;
+            count += same;
+        }
+        size_t k = strlen(why);
+        int wl = (int)(li && sk[i].reason[li - 1] == ' ' ? li - 1 : li);
+        if (!seen && k + 100 < size)
+            snprintf(why + k, size - k, "%s%d %.*s", k ? ", " : "", count, wl, sk[i].reason);
+    }
+}
+
+int hd_kiwi_stations_text(const hd_kiwi_station *st, int n, const hd_kiwi_skipped *sk, int ns, const char *from,
+                          const char *selection, const char *version, char **text)
+{
+    const char **notes = calloc((size_t)n + 1, sizeof *notes);
+    hd_station *s = calloc((size_t)n + 1, sizeof *s);
+    char *body = NULL;
+    int rc = HD_ENOMEM;
+    *text = NULL;
+    if (!notes || !s)
+        goto done;
+    for (int i = 0; i < n; i++) {
+        s[i] = st[i].st;
+        notes[i] = st[i].note;
+    }
+    if ((rc = hd_stations_yaml(s, n, notes, &body)) < 0)
+        goto done;
+    char date[40];
+    hd_time_format_iso8601(hd_time_now_ns(), date);
+    date[19] = '\0';
+    size_t cap = strlen(body) + strlen(from) + (size_t)ns * 460 + 4096;
+    char *t = malloc(cap);
+    if (!t) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    int k = snprintf(t, cap,
+                     "# KiwiSDR receivers imported by heimdall stations import (heimdall %s) on %sZ\n"
+                     "# from: %s\n# selection: %s; %d kept, %d left out (listed at the end)\n"
+                     "# Positions are the list's (entered by each owner) unless a gnss_pos record gave\n"
+                     "# the TDoA service's; check them and the GPS with heimdall stations check.\n"
+                     "note: 'KiwiSDR receivers from the public list (heimdall stations import, %.10s)'\n"
+                     "stations:\n%s",
+                     version, date, from, selection, n, ns, date, body);
+    if (ns)
+        k += snprintf(t + k, cap - (size_t)k, "\n# left out (%d):\n", ns);
+    for (int i = 0; i < ns; i++)
+        k += snprintf(t + k, cap - (size_t)k, "#   %s: %s\n", sk[i].what, sk[i].reason);
+    *text = t;
+    rc = 0;
+done:
+    free(body);
+    free(notes);
+    free(s);
+    return rc == HD_ENOMEM ? hd_error(HD_ENOMEM, "out of memory") : rc;
+}

@@ -93,4 +93,14 @@ typedef struct {
 int hd_kiwi_stations(const hd_kiwi_listing *l, int nl, const hd_kiwi_gnss_pos *g, int ng, const hd_kiwi_select *sel,
                      hd_kiwi_station **out, int *n, hd_kiwi_skipped **skipped, int *ns);
 
+/* The reasons of *skipped counted, by their words before any figures in
+ * brackets: "2 beyond --near 100 km, 1 no url" ("" when none). */
+void hd_kiwi_skipped_summary(const hd_kiwi_skipped *sk, int ns, char *why, size_t size);
+
+/* The stations file: a header (version, date, from, selection, counts), a
+ * note, the stations (hd_stations_yaml, each with its note as a comment)
+ * and what was left out, as comments. *text malloc'd. */
+int hd_kiwi_stations_text(const hd_kiwi_station *st, int n, const hd_kiwi_skipped *sk, int ns, const char *from,
+                          const char *selection, const char *version, char **text);
+
 #endif
