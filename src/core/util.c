@@ -99,16 +99,31 @@ int hd_sha256_file(const char *path, char hex[65])
         hd_error(HD_EIO, "sha256 of %s: cannot initialise", path);
         goto fail;
     }
-    /* a regular file is hashed from a read-only mapping (no copy out of the
-     * page cache: the captures file is the largest input), else read */
+    /* a regular file is hashed from read-only mappings (no copy out of the
+     * page cache: the captures file is the largest input), one window of
+     * 32 MiB at a time so the resident memory stays bounded whatever the
+     * file's size; else read */
     struct stat sb;
-    void *map = MAP_FAILED;
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0)
-        map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(f), 0);
-    if (map != MAP_FAILED) {
-        EVP_DigestUpdate(ctx, map, (size_t)sb.st_size);
-        munmap(map, (size_t)sb.st_size);
-    } else {
+    int mapped = 0;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+        const off_t W = (off_t)32 << 20;
+        mapped = 1;
+        for (off_t off = 0; off < sb.st_size && mapped; off += W) {
+            size_t len = (size_t)(sb.st_size - off < W ? sb.st_size - off : W);
+            void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(f), off);
+            if (map == MAP_FAILED) {
+                if (off > 0) {
+                    hd_error(HD_EIO, "sha256 of %s: cannot map it past %lld bytes", path, (long long)off);
+                    goto fail;
+                }
+                mapped = 0;
+                break;
+            }
+            EVP_DigestUpdate(ctx, map, len);
+            munmap(map, len);
+        }
+    }
+    if (!mapped) {
         size_t n;
         while ((n = fread(buf, 1, sizeof buf, f)) > 0)
             EVP_DigestUpdate(ctx, buf, n);
