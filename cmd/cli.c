@@ -66,7 +66,8 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {"method", required_argument, NULL, 'M'},
         {"model", required_argument, NULL, 'm'},  {"metrics", required_argument, NULL, 'X'},
         {"resume", required_argument, NULL, 'U'}, {"calibration", required_argument, NULL, 'K'},
-        {"known-sources", required_argument, NULL, 'S'}, {NULL, 0, NULL, 0},
+        {"known-sources", required_argument, NULL, 'S'}, {"truth-from", required_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0},
     };
     int locate = (cmd->flags & HD_CMD_LOCATE) != 0;
     memset(cli, 0, sizeof *cli);
@@ -80,7 +81,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, locate ? "c:o:m:fqvh" : "c:o:fqvh", opts, NULL)) != -1) {
         if (((c == 'M' && !locate && !(cmd->flags & HD_CMD_METHOD)) || ((c == 'm' || c == 'K') && !locate)) || (c == 'U' && !(cmd->flags & HD_CMD_RESUME)) ||
-            (c == 'S' && !(cmd->flags & HD_CMD_SOURCES))) {
+            (c == 'S' && !(cmd->flags & HD_CMD_SOURCES)) || (c == 'T' && !(cmd->flags & HD_CMD_TRUTH))) {
             fprintf(stderr, "heimdall %s: error: unknown option '%s'\nTry 'heimdall %s --help'.\n", cmd->name,
                     argv[optind - 1], cmd->name);
             return 2;
@@ -91,6 +92,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         case 'X': hd_runinfo_set_metrics_path(optarg); break;
         case 'U': cli->resume = optarg; break;
         case 'S': cli->known_sources = optarg; break;
+        case 'T': cli->truth_from = optarg; break;
         case 'm': cli->model = optarg; break;
         case 'c': cli->config = optarg; break;
         case 'o': cli->output = optarg; break;
@@ -111,10 +113,10 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         case 'v': cli->verbose = 1; break;
         case 'h': cmd->usage(stdout); return 1;
         default:
-            if (optopt == 'M' || optopt == 'X' || optopt == 'U' || optopt == 'K' || optopt == 'S')
+            if (optopt == 'M' || optopt == 'X' || optopt == 'U' || optopt == 'K' || optopt == 'S' || optopt == 'T')
                 fprintf(stderr, "heimdall %s: error: option --%s needs a value\n", cmd->name,
                         optopt == 'M' ? "method" : optopt == 'X' ? "metrics" : optopt == 'K' ? "calibration"
-                                                 : optopt == 'S' ? "known-sources" : "resume");
+                                                 : optopt == 'S' ? "known-sources" : optopt == 'T' ? "truth-from" : "resume");
             else if (optopt)
                 fprintf(stderr, "heimdall %s: error: option -%c %s\n", cmd->name, optopt,
                         strchr(locate ? "cosm" : "cos", optopt) ? "needs a value" : "is not known");

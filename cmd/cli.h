@@ -21,6 +21,7 @@ typedef struct {
     const char *calibration;    /* --calibration (commands flagged HD_CMD_LOCATE): over localize.calibration */
     const char *resume;         /* --resume (commands flagged HD_CMD_RESUME) */
     const char *known_sources;  /* --known-sources (commands flagged HD_CMD_SOURCES) */
+    const char *truth_from;     /* --truth-from (commands flagged HD_CMD_TRUTH): the input is predictions */
     char **inputs;              /* positional arguments */
     int n_inputs;
     char command_line[4096];    /* argv joined, recorded in outputs */
@@ -39,6 +40,7 @@ typedef struct hd_cmd {
 #define HD_CMD_RESUME 4u /* takes --resume FILE */
 #define HD_CMD_METHOD 8u /* takes --method (train: nn or knn) */
 #define HD_CMD_SOURCES 16u /* takes --known-sources FILE (calibrate) */
+#define HD_CMD_TRUTH 32u   /* takes --truth-from FEATURES (evaluate: score a predictions file) */
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
  * after printing a usage error. */

@@ -23,6 +23,7 @@ void hd_cmd_evaluate_usage(FILE *out)
     fprintf(out,
             "usage: heimdall evaluate [-c exp.yaml] [--set KEY=VALUE]... [--method M[,M…]] [-m model.h5]\n"
             "                         -o eval.h5 INPUT.h5\n"
+            "       heimdall evaluate --truth-from FEATURES.h5 -o eval.h5 PREDICTIONS\n"
             "\n"
             "Locate every event of a features file with truth (or of a captures file,\n"
             "featurized on the fly) and score the method:\n"
@@ -71,7 +72,11 @@ void hd_cmd_evaluate_usage(FILE *out)
             "  -m, --model FILE      model.h5 for --method nn, or of kind knn for --method knn\n"
             "                        (heimdall train --method knn; fitted elsewhere: evaluate.split none)\n"
             "      --calibration FILE  calib.h5 (heimdall calibrate) applied by receiver id; the whole\n"
-            "                        file is scored (not with evaluate.split, which refits)\n");
+            "                        file is scored (not with evaluate.split, which refits)\n"
+            "      --truth-from FILE  score PREDICTIONS as they are, against FILE's /truth (a\n"
+            "                        features file), by event index: localize's positions.h5 or\n"
+            "                        JSON lines, another eval.h5, track's tracks.h5 (the smoothed\n"
+            "                        states, scored as the fixes are); the same report\n");
     hd_cli_common_usage(out);
 }
 
@@ -81,8 +86,8 @@ static void on_progress(void *ctx, int64_t done)
 }
 
 /* the headline, on stdout: what a person running evaluate reads */
-static void print_headline(const hd_cli *cli, const char *method, const hd_eval_report *rep, double prior_nu,
-                           const char *report_file)
+void hd_evaluate_headline(const hd_cli *cli, const char *method, const hd_eval_report *rep, double prior_nu,
+                          const char *report_file)
 {
     const hd_metrics *all = &rep->all, *good = &rep->good;
     const int64_t E = rep->n, *counts = rep->counts;
@@ -214,7 +219,7 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
         (rc = hd_eval_write_plots(cli->output, &r, sr.sc, in.rd.meta.stations, in.rd.meta.n_receivers, method,
                                   cfg->evaluate.plots)) < 0)
         goto fail;
-    print_headline(cli, method, &sr, info.prior_nu, report_file);
+    hd_evaluate_headline(cli, method, &sr, info.prior_nu, report_file);
 fail:
     if (out_open)
         hd_h5_abort(&out);
@@ -228,6 +233,11 @@ fail:
 /* one method, or several compared on the same events (evaluate_compare.c) */
 static int run(const hd_cli *cli, hd_config *cfg)
 {
+    if (cli->truth_from)
+        return cli->method || cli->model || cli->calibration
+                   ? hd_error(HD_ECONFIG, "--truth-from scores a predictions file as it is: no --method, -m or "
+                                          "--calibration with it")
+                   : hd_evaluate_predictions(cli, cfg);
     if (cli->method && strchr(cli->method, ','))
         return hd_evaluate_compare(cli, cfg);
     hd_run r;

@@ -29,7 +29,7 @@ static const hd_cmd commands[] = {
     {"localize", hd_cmd_localize, HD_CMD_LOCATE,
      "positions with 68 %/95 % uncertainty ellipses (TDOA, RSS, hybrid, network) -> GeoJSON, KML, JSON lines",
      hd_cmd_localize_usage},
-    {"evaluate", hd_cmd_evaluate, HD_CMD_LOCATE,
+    {"evaluate", hd_cmd_evaluate, HD_CMD_LOCATE | HD_CMD_TRUTH,
      "score a method against /truth: error percentiles, calibration, CRLB -> eval.h5, report.json, plots",
      hd_cmd_evaluate_usage},
     {"calibrate", hd_cmd_calibrate, HD_CMD_SOURCES,

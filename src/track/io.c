@@ -184,10 +184,11 @@ static int read_h5(hd_track_input *in, const char *path, const char *features)
     int rc = hd_h5_open_any(&f, path, format, &version);
     if (rc < 0)
         return rc;
-    int eval = strcmp(format, HD_FORMAT_EVALUATION) == 0;
-    if (!eval && strcmp(format, HD_FORMAT_POSITIONS) != 0) {
-        rc = hd_error(HD_EFORMAT, "%s: a heimdall %s file; track reads positions (heimdall localize -o "
-                      "positions.h5), JSON lines or an evaluation file (heimdall evaluate)", path, format);
+    int eval = strcmp(format, HD_FORMAT_EVALUATION) == 0, tracks = strcmp(format, HD_FORMAT_TRACKS) == 0;
+    if (!eval && !tracks && strcmp(format, HD_FORMAT_POSITIONS) != 0) {
+        rc = hd_error(HD_EFORMAT, "%s: a heimdall %s file; positions (heimdall localize -o positions.h5), JSON "
+                      "lines, an evaluation file (heimdall evaluate) or tracks (heimdall track -o tracks.h5) are read",
+                      path, format);
         goto fail;
     }
     snprintf(in->kind, sizeof in->kind, "%s", format);
@@ -203,14 +204,14 @@ static int read_h5(hd_track_input *in, const char *path, const char *features)
     }
     const int64_t n = (int64_t)d[0];
     if ((rc = read_col(f, path, "event_index", H5T_NATIVE_INT64, n, 1, (void **)&index)) < 0 ||
-        (rc = read_col(f, path, "status", H5T_NATIVE_INT8, n, 1, (void **)&status)) < 0 ||
+        (!tracks && (rc = read_col(f, path, "status", H5T_NATIVE_INT8, n, 1, (void **)&status)) < 0) ||
         (rc = read_col(f, path, "lat", H5T_NATIVE_DOUBLE, n, 1, (void **)&lat)) < 0 ||
         (rc = read_col(f, path, "lon", H5T_NATIVE_DOUBLE, n, 1, (void **)&lon)) < 0 ||
         (rc = read_col(f, path, "cov_enu_m2", H5T_NATIVE_DOUBLE, n, 3, (void **)&cov)) < 0 ||
         (rc = read_col(f, path, "nu", H5T_NATIVE_DOUBLE, n, 1, (void **)&nu)) < 0)
         goto fail;
     if (!eval && ((rc = read_col(f, path, "time_ns", H5T_NATIVE_INT64, n, 1, (void **)&time)) < 0 ||
-                  (rc = read_col(f, path, "frequency_hz", H5T_NATIVE_DOUBLE, n, 1, (void **)&freq)) < 0))
+                  (!tracks && (rc = read_col(f, path, "frequency_hz", H5T_NATIVE_DOUBLE, n, 1, (void **)&freq)) < 0)))
         goto fail;
     if (has(f, "tx_id") && (rc = read_col(f, path, "tx_id", H5T_NATIVE_INT64, n, 1, (void **)&txid)) < 0)
         goto fail;
@@ -229,7 +230,8 @@ static int read_h5(hd_track_input *in, const char *path, const char *features)
         x->time_ns = time ? time[i] : 0;
         x->frequency_hz = freq ? freq[i] : NAN;
         x->tx_id = txid ? txid[i] : -1;
-        x->located = (status[i] == HD_LOC_OK || status[i] == HD_LOC_OUTSIDE) && isfinite(lat[i]);
+        x->status = status ? status[i] : isfinite(lat[i]) ? HD_LOC_OK : HD_LOC_NO_FIX;
+        x->located = (x->status == HD_LOC_OK || x->status == HD_LOC_OUTSIDE) && isfinite(lat[i]);
         x->lat = lat[i];
         x->lon = lon[i];
         memcpy(x->cov, &cov[3 * i], sizeof x->cov);
@@ -322,6 +324,11 @@ static int read_jsonl(hd_track_input *in, const char *path, const char *features
         x->lat = jnum(o, "lat");
         x->lon = jnum(o, "lon");
         x->located = isfinite(x->lat) && isfinite(x->lon);
+        x->status = x->located ? HD_LOC_OK : HD_LOC_NO_FIX;
+        const char *sw = json_string_value(json_object_get(o, "status"));
+        for (int k = 0; sw && k < HD_LOC_STATUS_COUNT; k++)
+            if (strcmp(sw, hd_loc_status_name(k)) == 0)
+                x->status = k;
         for (int k = 0; k < 3; k++)
             x->cov[k] = json_is_array(c) && json_is_number(json_array_get(c, (size_t)k))
                             ? json_number_value(json_array_get(c, (size_t)k))

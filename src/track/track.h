@@ -51,6 +51,7 @@ typedef struct {
     double frequency_hz;         /* NaN: unknown (all in one group) */
     int64_t tx_id;               /* transmitter / aircraft id; -1: none */
     int located;                 /* the fix has a position */
+    int status;                  /* its hd_locate status (HD_LOC_OK, …) as the input records it */
     double lat, lon;             /* WGS84 degrees */
     double cov[3];               /* east², east·north, north² (m²) */
     double nu;                   /* Student-t degrees of freedom; 0 Gaussian */
