@@ -532,6 +532,9 @@ hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsi
             H5Pset_shuffle(dcpl);
             H5Pset_deflate(dcpl, (unsigned)deflate);
         }
+        /* last in the pipeline: the checksum covers the stored (compressed)
+         * bytes of each chunk, and is checked on every read */
+        H5Pset_fletcher32(dcpl);
     }
     /* parallel files need allocation at creation for collective writes */
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
@@ -598,6 +601,79 @@ int hd_h5_write_strings(hid_t loc, const char *name, const char *const *values, 
     return rc;
 }
 
+/* ---- checksums ------------------------------------------------------- */
+
+uint32_t hd_h5_fletcher32(const void *data, size_t len)
+{
+    /* HDF5's H5_checksum_fletcher32: big-endian 16-bit words, the sums
+     * folded every 360 words, an odd last byte as a high byte */
+    const uint8_t *p = data;
+    size_t words = len / 2;
+    uint32_t s1 = 0, s2 = 0;
+    while (words) {
+        size_t t = words > 360 ? 360 : words;
+        words -= t;
+        do {
+            s1 += (uint32_t)p[0] << 8 | p[1];
+            p += 2;
+            s2 += s1;
+        } while (--t);
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    if (len % 2) {
+        s1 += (uint32_t)p[0] << 8;
+        s2 += s1;
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    s1 = (s1 & 0xffff) + (s1 >> 16);
+    s2 = (s2 & 0xffff) + (s2 >> 16);
+    return s2 << 16 | s1;
+}
+
+int hd_h5_has_checksum(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0)
+        return 0;
+    int yes = 0, n = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < n; i++) {
+        unsigned flags, cv[8];
+        size_t ncv = 8;
+        yes |= H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncv, cv, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32;
+    }
+    H5Pclose(dcpl);
+    return yes;
+}
+
+static herr_t find_checksum(unsigned n, const H5E_error2_t *e, void *found)
+{
+    (void)n;
+    if (e->desc && (strstr(e->desc, "Fletcher32") || strstr(e->desc, "checksum")))
+        *(int *)found = 1;
+    return 0;
+}
+
+int hd_h5_read_error(hid_t dset, const char *what)
+{
+    /* first, before another call clears it: HDF5's error stack, whose
+     * Fletcher-32 filter says "data error detected by Fletcher32 checksum" */
+    int found = 0;
+    hid_t stack = H5Eget_current_stack();
+    if (stack >= 0) {
+        H5Ewalk2(stack, H5E_WALK_DOWNWARD, find_checksum, &found);
+        H5Eclose_stack(stack);
+    }
+    char name[512] = "?";
+    if (H5Iget_name(dset, name, sizeof name) < 0)
+        hd_strlcpy(name, "?", sizeof name);
+    const char *sp = what && *what ? " " : "";
+    if (found)
+        return hd_error(HD_EDATA, "checksum mismatch in %s%s%s (the file is damaged)", name, sp, what ? what : "");
+    return hd_error(HD_EFORMAT, "cannot read %s%s%s", name, sp, what ? what : "");
+}
+
 static int rows_io(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *data, int write)
 {
     hid_t fs = H5Dget_space(dset);
@@ -630,9 +706,18 @@ static int rows_io(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *d
     static char dummy[16];
     void *buf = data ? data : dummy;
     herr_t e = write ? H5Dwrite(dset, type, ms, fs, dxpl, buf) : H5Dread(dset, type, ms, fs, dxpl, buf);
+    int rc = 0;
+    if (e < 0 && !write) {
+        char what[80];
+        snprintf(what, sizeof what, "rows [%llu, %llu)", (unsigned long long)start,
+                 (unsigned long long)(start + count));
+        rc = hd_h5_read_error(dset, what);
+    }
     H5Pclose(dxpl);
     H5Sclose(ms);
     H5Sclose(fs);
+    if (rc < 0)
+        return rc;
     if (e < 0)
         return hd_error(HD_EIO, "cannot %s rows [%llu, %llu)%s", write ? "write" : "read", (unsigned long long)start,
                         (unsigned long long)(start + count), write ? io_why(dset, NULL) : "");
@@ -671,7 +756,7 @@ int hd_h5_read(hid_t loc, const char *name, hid_t type, int *rank, hsize_t dims[
     if (!buf)
         rc = HD_ENOMEM;
     else if (n && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = hd_error(HD_EFORMAT, "cannot read /%s", name);
+        rc = hd_h5_read_error(d, NULL);
     H5Sclose(fs);
     H5Dclose(d);
     if (rc < 0) {
@@ -706,7 +791,7 @@ int hd_h5_read_strings(hid_t loc, const char *name, char ***values, hsize_t *n)
         char **tmp = hd_calloc(dims[0] + 1, sizeof *tmp);
         hid_t t = str_type();
         if (!tmp || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0)
-            rc = tmp ? hd_error(HD_EFORMAT, "cannot read /%s", name) : HD_ENOMEM;
+            rc = tmp ? hd_error(HD_EFORMAT, "cannot read /%s", name) : HD_ENOMEM; /* vlen: never chunked here */
         for (hsize_t i = 0; rc == 0 && i < dims[0]; i++)
             if (!(out[i] = hd_strdup(tmp[i] ? tmp[i] : "")))
                 rc = HD_ENOMEM;
@@ -719,7 +804,7 @@ int hd_h5_read_strings(hid_t loc, const char *name, char ***values, hsize_t *n)
         char *buf = hd_calloc(dims[0] + 1, len);
         hid_t t = H5Tget_native_type(ft, H5T_DIR_ASCEND); /* same size, padding and character set */
         if (!buf || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-            rc = buf ? hd_error(HD_EFORMAT, "cannot read /%s", name) : HD_ENOMEM;
+            rc = buf ? hd_h5_read_error(d, NULL) : HD_ENOMEM;
         for (hsize_t i = 0; rc == 0 && i < dims[0]; i++) {
             out[i] = hd_calloc(len + 1, 1);
             if (!out[i])

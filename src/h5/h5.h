@@ -113,6 +113,35 @@ int hd_h5_write_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, const
 /* Read rows likewise (independent). */
 int hd_h5_read_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *data);
 
+/* Integrity. Every chunked dataset hd_h5_dataset creates carries HDF5's
+ * Fletcher-32 filter (a checksum per chunk over its stored bytes, checked
+ * on every read); contiguous datasets (the small ones written whole, the
+ * per-event columns, empty ones) cannot. A read that fails on it is
+ * reported by hd_h5_read_error as "checksum mismatch in /iq …". */
+uint32_t hd_h5_fletcher32(const void *data, size_t len); /* HDF5's checksum of len bytes */
+int hd_h5_has_checksum(hid_t dset);                       /* 1 if dset carries the Fletcher-32 filter */
+/* The error for an H5Dread of dset that just failed (call it next, before
+ * any other HDF5 call): a checksum mismatch (HD_EDATA) or another failure
+ * (HD_EFORMAT); `what` (may be NULL) follows the dataset's name. */
+int hd_h5_read_error(hid_t dset, const char *what);
+
+/* Read every chunk of every chunked dataset in file (each checked against
+ * its checksum) and every other dataset whole; what failed is in problems
+ * ("checksum mismatch in /iq chunk at [2, 0, 0, 0] (1 of 6 chunks of iq
+ * bad)"). Returns 0 (problems are findings, not errors) or HD_ENOMEM. */
+#define HD_H5_MAX_PROBLEMS 8
+typedef struct {
+    int datasets;    /* visited */
+    int chunked;     /* of them chunked, */
+    int checksummed; /* of those with Fletcher-32 */
+    int contiguous;  /* contiguous or compact: no checksum possible, read whole */
+    int unread;      /* empty or variable-length: nothing read */
+    long long chunks;
+    int n_problems;  /* may exceed HD_H5_MAX_PROBLEMS; the first are kept */
+    char problems[HD_H5_MAX_PROBLEMS][900];
+} hd_h5_integrity;
+int hd_h5_check_integrity(hid_t file, hd_h5_integrity *r);
+
 /* The dimensions of dataset name, which must have want_rank of them. */
 int hd_h5_dims(hid_t file, const char *name, int want_rank, hsize_t *dims);
 /* Read a whole dataset: dims out (up to 8), malloc'd data of the native type. */
