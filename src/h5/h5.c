@@ -455,6 +455,17 @@ int hd_h5_attr_strarray(hid_t obj, const char *name, const char *const *values, 
     return rc;
 }
 
+/* 1 when attribute a holds exactly one value (scalar, or one element):
+ * what the single-value readers read into one variable */
+static int attr_is_single(hid_t a)
+{
+    hid_t s = H5Aget_space(a);
+    hssize_t n = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
+    if (s >= 0)
+        H5Sclose(s);
+    return n == 1;
+}
+
 int hd_h5_read_attr_str(hid_t obj, const char *name, char **value)
 {
     int rc = 0;
@@ -463,7 +474,9 @@ int hd_h5_read_attr_str(hid_t obj, const char *name, char **value)
     if (a < 0)
         return hd_error(HD_EFORMAT, "no attribute %s", name);
     hid_t ft = H5Aget_type(a);
-    if (H5Tget_class(ft) != H5T_STRING) {
+    if (!attr_is_single(a)) { /* an array would overrun the one value (found by fuzz_model) */
+        rc = hd_error(HD_EFORMAT, "attribute %s is not a single string", name);
+    } else if (H5Tget_class(ft) != H5T_STRING) {
         rc = hd_error(HD_EFORMAT, "attribute %s is not a string", name);
     } else if (H5Tis_variable_str(ft) > 0) {
         hid_t t = str_type();
@@ -501,6 +514,10 @@ static int read_attr_num(hid_t obj, const char *name, hid_t type, void *value)
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0)
         return hd_error(HD_EFORMAT, "no attribute %s", name);
+    if (!attr_is_single(a)) {
+        H5Aclose(a);
+        return hd_error(HD_EFORMAT, "attribute %s is not a single number", name);
+    }
     herr_t e = H5Aread(a, type, value);
     H5Aclose(a);
     return e < 0 ? hd_error(HD_EFORMAT, "cannot read attribute %s", name) : 0;
