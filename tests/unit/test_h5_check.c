@@ -115,6 +115,27 @@ int main(void)
     like(r.problems[0], "checksum mismatch in /x chunk at [2, 0]", "the dataset and chunk named");
     like(r.problems[0], "1 of 5 chunks of /x bad", "only that chunk");
     H5Fclose(f);
+
+    /* single-value attribute readers refuse an array (they overran it before; found by fuzz_model) */
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    double three[3] = {1, 2, 3};
+    hd_h5_attr_doubles(f, "trio", three, 3);
+    double one = 0;
+    is_int(hd_h5_read_attr_double(f, "trio", &one), HD_EFORMAT, "an array attribute read as one number: refused");
+    like(hd_errmsg(), "attribute trio is not a single number", "saying so");
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, H5T_VARIABLE);
+    hsize_t two = 2;
+    hid_t sp = H5Screate_simple(1, &two, NULL), a = H5Acreate2(f, "pair", st, sp, H5P_DEFAULT, H5P_DEFAULT);
+    const char *pair[2] = {"a", "b"};
+    H5Awrite(a, st, pair);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(st);
+    char *sv = NULL;
+    is_int(hd_h5_read_attr_str(f, "pair", &sv), HD_EFORMAT, "an array of strings read as one string: refused");
+    ok(sv == NULL, "and nothing returned");
+    H5Fclose(f);
     unlink(path);
     rmdir(dir);
     done_testing();
