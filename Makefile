@@ -216,12 +216,12 @@ fuzz-long: deps
 fuzz-run: $(FUZZ_BIN) $(FUZZ_SEEDS)/.made
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	  echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
-	  HD_FUZZ_SEEDS=$(FUZZ_SEEDS) $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 \
+	  mkdir -p $(FUZZ_BUILD)/tmp; TMPDIR=$(CURDIR)/$(FUZZ_BUILD)/tmp HD_FUZZ_SEEDS=$(FUZZ_SEEDS) $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 \
 	      $(FUZZ_BUILD)/corpus/$$n $$(ls -d tests/fuzz/corpus/$$n 2>/dev/null) \
 	      >$(FUZZ_BUILD)/$$n.log 2>&1 \
 	    || { tail -n 40 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
 	  tail -n 1 $(FUZZ_BUILD)/$$n.log; \
-	  echo "fuzz: $$n: $$(grep -o '#[0-9]*' $(FUZZ_BUILD)/$$n.log | tail -n 1 | tr -d '#') runs in $(FUZZ_SECONDS) s, corpus $$(ls $(FUZZ_BUILD)/corpus/$$n | wc -l) inputs ($$(du -sk $(FUZZ_BUILD)/corpus/$$n | cut -f1) KiB)"; done
+	  echo "fuzz: $$n: $$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' $(FUZZ_BUILD)/$$n.log) runs in $(FUZZ_SECONDS) s, corpus $$(ls $(FUZZ_BUILD)/corpus/$$n | wc -l) inputs ($$(du -sk $(FUZZ_BUILD)/corpus/$$n | cut -f1) KiB)"; done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/heimdall/configs/stations

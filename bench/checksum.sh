@@ -18,7 +18,8 @@ best() { # best ENV=VAL|- CMD... -> the best of 3 wall times in seconds
     for _ in 1 2 3; do
         local t0 t1
         t0=$(date +%s.%N)
-        if [ "$env" = - ]; then "$@" >/dev/null; else env "$env" "$@" >/dev/null; fi
+        if [ "$env" = - ]; then "$@" >/dev/null; else env "$env" "$@" >/dev/null; fi ||
+            { echo "bench checksum: $* failed" >&2; exit 1; }
         t1=$(date +%s.%N)
         b=$(awk -v a="$t0" -v c="$t1" -v b="$b" 'BEGIN { t = c - a; print (t < b ? t : b) }')
     done
