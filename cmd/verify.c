@@ -142,9 +142,15 @@ static int verify_file(const char *path, const hd_config *cfg, tally *t)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int is_h5(const struct dirent *e)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    size_t l = strlen(e->d_name);
+    return e->d_name[0] != '.' && l >= 4 && strcmp(e->d_name + l - 3, ".h5") == 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
 }
 
 static int verify_path(const char *path, const hd_config *cfg, tally *t)
@@ -154,40 +160,18 @@ static int verify_path(const char *path, const hd_config *cfg, tally *t)
         return hd_error(HD_EIO, "%s does not exist", path);
     if (!S_ISDIR(st.st_mode))
         return verify_file(path, cfg, t);
-    DIR *d = opendir(path);
-    if (!d)
+    struct dirent **list = NULL;
+    int n = scandir(path, &list, is_h5, by_name), rc = 0;
+    if (n < 0)
         return hd_error(HD_EIO, "cannot read folder %s", path);
-    char **names = NULL;
-    int n = 0, cap = 0, rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (e->d_name[0] == '.' || l < 4 || strcmp(e->d_name + l - 3, ".h5") != 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            char **nn = realloc(names, (size_t)cap * sizeof *nn);
-            if (!nn) {
-                rc = HD_ENOMEM;
-                break;
-            }
-            names = nn;
-        }
-        size_t sz = strlen(path) + l + 2;
-        if (!(names[n] = malloc(sz))) {
-            rc = HD_ENOMEM;
-            break;
-        }
-        snprintf(names[n++], sz, "%s/%s", path, e->d_name);
+    for (int i = 0; i < n; i++) {
+        char file[4200];
+        snprintf(file, sizeof file, "%s/%s", path, list[i]->d_name);
+        if (rc == 0)
+            rc = verify_file(file, cfg, t);
+        free(list[i]);
     }
-    closedir(d);
-    if (rc == 0)
-        qsort(names, (size_t)n, sizeof *names, cmp_str);
-    for (int i = 0; i < n && rc == 0; i++)
-        rc = verify_file(names[i], cfg, t);
-    for (int i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    free(list);
     return rc;
 }
 
