@@ -29,8 +29,8 @@ void hd_cmd_verify_usage(FILE *out)
             "    collect; features: featurize; model: train; evaluation: localize, evaluate)\n"
             "    are compared with exp.yaml's (after --set): an output whose config no longer\n"
             "    matches its stamp is reported as stale;\n"
-            "  - every chunk of every chunked dataset is read and checked against its Fletcher-32\n"
-            "    checksum, every other (small, contiguous: no checksum) dataset read whole: a\n"
+            "  - every chunk of every dataset is read and checked against its Fletcher-32\n"
+            "    checksum (contiguous datasets of older files, which have none, are read whole): a\n"
             "    damaged dataset is reported by name (CORRUPT).\n"
             "Prints one line per check; exits 0 when everything holds, 1 when anything is\n"
             "changed, missing or stale.\n"
@@ -50,9 +50,9 @@ static int verify_data(hid_t f, const char *path, tally *t)
     for (int i = 0; rc == 0 && i < r.n_problems && i < HD_H5_MAX_PROBLEMS; i++)
         printf("CORRUPT %s: %s\n", path, r.problems[i]);
     if (rc == 0 && r.n_problems == 0)
-        printf("ok      %s: data intact: %lld chunks of %d chunked datasets read (%d with checksums), %d small "
-               "datasets read whole (contiguous: no checksum)\n", path, r.chunks, r.chunked, r.checksummed,
-               r.contiguous);
+        printf("ok      %s: data intact: %lld chunks of %d chunked datasets read (%d with checksums); %d "
+               "contiguous (no checksum) read whole, %d empty\n", path, r.chunks, r.chunked, r.checksummed,
+               r.contiguous, r.unread);
     t->problems += r.n_problems;
     return rc;
 }

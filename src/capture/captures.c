@@ -122,9 +122,10 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
         const field *f = &fields[i];
         if (f->truth && !with_truth)
             continue;
-        hsize_t dims[2] = {E, R};
+        /* chunks of 1024 events, so that the columns too carry checksums */
+        hsize_t dims[2] = {E, R}, chunk[2] = {E < 1024 ? E : 1024, R};
         int rank = f->src == SRC_EVENT ? 1 : 2;
-        hid_t d = hd_h5_dataset(file, f->path, store_type(f->store), rank, dims, NULL, 0, f->units, f->description);
+        hid_t d = hd_h5_dataset(file, f->path, store_type(f->store), rank, dims, chunk, 0, f->units, f->description);
         if (d < 0) {
             rc = (int)d;
             goto fail;

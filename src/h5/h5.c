@@ -575,7 +575,9 @@ hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsi
 int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
                 const char *units, const char *description)
 {
-    hid_t d = hd_h5_dataset(loc, name, type, rank, dims, NULL, 0, units, description);
+    /* one chunk holding it all, so that it too carries a checksum (a dataset
+     * with a zero dimension stays contiguous: nothing to check) */
+    hid_t d = hd_h5_dataset(loc, name, type, rank, dims, rank > 0 ? dims : NULL, 0, units, description);
     if (d < 0)
         return (int)d;
     int parallel, r;

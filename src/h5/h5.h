@@ -91,15 +91,16 @@ int hd_h5_read_attr_int(hid_t obj, const char *name, int64_t *value);
 int hd_h5_read_attr_strarray(hid_t obj, const char *name, char ***values, int *n);
 
 /* Create a dataset of a native type (H5T_NATIVE_FLOAT, …) with `units` and
- * `description`. chunk: NULL for contiguous; else chunk dims. deflate: 0–9
- * (0: none; applied with shuffle). Returns the dataset id (>= 0) or a
+ * `description`. chunk: NULL for contiguous (no checksum possible); else
+ * chunk dims (and the Fletcher-32 checksum). deflate: 0–9 (0: none;
+ * applied with shuffle). Returns the dataset id (>= 0) or a
  * negative HD_E code. */
 hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank,
                     const hsize_t *dims, const hsize_t *chunk, int deflate,
                     const char *units, const char *description);
 
-/* Write a whole small dataset in one call (creates it). Parallel files:
- * every rank calls it, rank 0 writes the data. */
+/* Write a whole small dataset in one call (creates it, as one chunk with
+ * its checksum). Parallel files: every rank calls it, rank 0 writes the data. */
 int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
                 const void *data, const char *units, const char *description);
 /* Variable-length UTF-8 string array dataset. */
@@ -115,9 +116,12 @@ int hd_h5_read_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *
 
 /* Integrity. Every chunked dataset hd_h5_dataset creates carries HDF5's
  * Fletcher-32 filter (a checksum per chunk over its stored bytes, checked
- * on every read); contiguous datasets (the small ones written whole, the
- * per-event columns, empty ones) cannot. A read that fails on it is
- * reported by hd_h5_read_error as "checksum mismatch in /iq …". */
+ * on every read), and every dataset heimdall writes with data is chunked:
+ * the bulk arrays per event or block, the per-event columns in chunks of
+ * 1024 events, the small ones written whole (hd_h5_write) as one chunk.
+ * Only empty datasets (a zero dimension: no chunk) have none, and files
+ * of earlier versions (contiguous). A read that fails on it is reported by
+ * hd_h5_read_error as "checksum mismatch in /iq …". */
 uint32_t hd_h5_fletcher32(const void *data, size_t len); /* HDF5's checksum of len bytes */
 int hd_h5_has_checksum(hid_t dset);                       /* 1 if dset carries the Fletcher-32 filter */
 /* The error for an H5Dread of dset that just failed (call it next, before

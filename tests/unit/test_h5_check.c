@@ -1,7 +1,8 @@
 /* h5 integrity: the Fletcher-32 checksum equals HDF5's own (stored after
- * each chunk); every chunked dataset carries it; a flipped byte inside a
- * chunk is reported as "checksum mismatch in /x" by the row and whole
- * readers and by hd_h5_check_integrity, which names the dataset and chunk. */
+ * each chunk); every dataset with data carries it (the small ones written
+ * whole as one chunk); a flipped byte inside a chunk is reported as
+ * "checksum mismatch in /x" by the row and whole readers and by
+ * hd_h5_check_integrity, which names the dataset and chunk. */
 #include "core/error.h"
 #include "h5/h5.h"
 #include "tap.h"
@@ -27,19 +28,21 @@ static int make(const char *path)
     float v[E * N];
     for (int i = 0; i < E * N; i++)
         v[i] = (float)i * 0.25f;
-    hsize_t dims[2] = {E, N}, chunk[2] = {1, N}, small[1] = {3};
+    hsize_t dims[2] = {E, N}, chunk[2] = {1, N}, small[1] = {3}, none[1] = {0};
     double s[3] = {1, 2, 3};
-    hid_t d = -1;
+    hid_t d = -1, z = -1;
     if ((rc = hd_h5_write_provenance(&o, &p)) < 0 ||
         (d = hd_h5_dataset(o.file, "x", H5T_NATIVE_FLOAT, 2, dims, chunk, 4, "1", "test")) < 0 ||
         (rc = hd_h5_write_rows(d, H5T_NATIVE_FLOAT, 0, E, v)) < 0 ||
-        (rc = hd_h5_write(o.file, "s", H5T_NATIVE_DOUBLE, 1, small, s, "1", "small")) < 0) {
+        (rc = hd_h5_write(o.file, "s", H5T_NATIVE_DOUBLE, 1, small, s, "1", "small")) < 0 ||
+        (z = hd_h5_dataset(o.file, "z", H5T_NATIVE_DOUBLE, 1, none, none, 0, "1", "empty")) < 0) {
         if (d >= 0)
             H5Dclose(d);
         hd_h5_abort(&o);
         return rc < 0 ? rc : (int)d;
     }
     H5Dclose(d);
+    H5Dclose(z);
     return hd_h5_commit(&o);
 }
 
@@ -64,9 +67,16 @@ int main(void)
     is_int(make(path), 0, "a file with a chunked (compressed) and a small dataset");
 
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t d = H5Dopen2(f, "x", H5P_DEFAULT), s = H5Dopen2(f, "s", H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "x", H5P_DEFAULT), s = H5Dopen2(f, "s", H5P_DEFAULT), z = H5Dopen2(f, "z", H5P_DEFAULT);
     ok(hd_h5_has_checksum(d) == 1, "the chunked dataset carries Fletcher-32");
-    ok(hd_h5_has_checksum(s) == 0, "the small contiguous one cannot");
+    ok(hd_h5_has_checksum(s) == 1, "the small one written whole too (one chunk)");
+    ok(hd_h5_has_checksum(z) == 0, "an empty one cannot (contiguous: no chunk)");
+    haddr_t saddr = 0;
+    hsize_t soff[1] = {0}, ssz = 0;
+    hid_t sfs = H5Dget_space(s);
+    ok(H5Dget_chunk_info(s, sfs, 0, soff, &(unsigned){0}, &saddr, &ssz) >= 0 && ssz == 3 * 8 + 4,
+       "its one chunk: 3 doubles and the checksum");
+    H5Sclose(sfs);
     hsize_t off[2] = {2, 0}, sz = 0;
     haddr_t addr = 0;
     unsigned mask = 0;
@@ -82,20 +92,23 @@ int main(void)
     H5Sclose(fs);
     hd_h5_integrity r;
     is_int(hd_h5_check_integrity(f, &r), 0, "integrity check of the intact file");
-    ok(r.n_problems == 0 && r.chunks == E && r.chunked == 1 && r.checksummed == 1 && r.contiguous >= 1,
-       "intact: %lld chunks of %d chunked dataset (%d checksummed), %d contiguous", r.chunks, r.chunked,
-       r.checksummed, r.contiguous);
+    ok(r.n_problems == 0 && r.chunks == E + 1 && r.chunked == 2 && r.checksummed == 2 && r.contiguous == 0 &&
+           r.unread == 1,
+       "intact: %lld chunks of %d chunked datasets (%d checksummed), %d contiguous, %d empty", r.chunks, r.chunked,
+       r.checksummed, r.contiguous, r.unread);
     H5Dclose(d);
     H5Dclose(s);
+    H5Dclose(z);
     H5Fclose(f);
 
     /* one bit flipped in the middle of chunk 2's stored bytes */
     int fd = open(path, O_RDWR);
-    unsigned char b = 0;
-    off_t at = (off_t)addr + (off_t)csz / 2;
-    ok(fd >= 0 && pread(fd, &b, 1, at) == 1, "read the byte");
+    unsigned char b = 0, b2 = 0;
+    off_t at = (off_t)addr + (off_t)csz / 2, at2 = (off_t)saddr + 9; /* and one in the second double of /s */
+    ok(fd >= 0 && pread(fd, &b, 1, at) == 1 && pread(fd, &b2, 1, at2) == 1, "read the bytes");
     b ^= 0x10;
-    ok(pwrite(fd, &b, 1, at) == 1 && close(fd) == 0, "flip one bit");
+    b2 ^= 0x01;
+    ok(pwrite(fd, &b, 1, at) == 1 && pwrite(fd, &b2, 1, at2) == 1 && close(fd) == 0, "flip one bit in each");
 
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     d = H5Dopen2(f, "x", H5P_DEFAULT);
@@ -110,10 +123,14 @@ int main(void)
     is_int(hd_h5_read(f, "x", H5T_NATIVE_FLOAT, &rank, dims, &all), HD_EDATA, "reading it whole fails too");
     like(hd_errmsg(), "checksum mismatch in /x", "with the dataset's name");
     ok(all == NULL, "and no data");
+    double *sv2 = NULL;
+    is_int(hd_h5_read(f, "s", H5T_NATIVE_DOUBLE, &rank, dims, (void **)&sv2), HD_EDATA, "the small /s: refused too");
+    like(hd_errmsg(), "checksum mismatch in /s", "naming /s");
     is_int(hd_h5_check_integrity(f, &r), 0, "integrity check of the damaged file runs");
-    is_int(r.n_problems, 1, "one problem");
-    like(r.problems[0], "checksum mismatch in /x chunk at [2, 0]", "the dataset and chunk named");
-    like(r.problems[0], "1 of 5 chunks of /x bad", "only that chunk");
+    is_int(r.n_problems, 2, "two problems");
+    like(r.problems[0], "checksum mismatch in /s chunk at [0]", "/s named (visited first)");
+    like(r.problems[1], "checksum mismatch in /x chunk at [2, 0]", "the dataset and chunk named");
+    like(r.problems[1], "1 of 5 chunks of /x bad", "only that chunk");
     H5Fclose(f);
 
     /* single-value attribute readers refuse an array (they overran it before; found by fuzz_model) */
