@@ -42,9 +42,9 @@ stage() {
         t0=$(tempnames)
         case $how in
         mid-write) ($STRACE -o /dev/null -e trace=write,pwrite64 -e inject=write,pwrite64:signal=KILL:when=2 \
-                       "$@" --force >/dev/null 2>&1) 2>/dev/null ;;
+                       "$@" --force >/dev/null 2>&1; :) 2>/dev/null ;;
         rename) ($STRACE -o /dev/null -e trace=rename,renameat,renameat2 \
-                    -e inject=rename,renameat,renameat2:signal=KILL:when=1 "$@" --force >/dev/null 2>&1) 2>/dev/null ;;
+                    -e inject=rename,renameat,renameat2:signal=KILL:when=1 "$@" --force >/dev/null 2>&1; :) 2>/dev/null ;;
         *)  "$@" --force >/dev/null 2>&1 &
             local pid=$!
             sleep "$how"
