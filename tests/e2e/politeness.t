@@ -43,7 +43,7 @@ collect:
   interval_s: 0.01
   duration_s: 0.05
   min_receivers: 1
-  live: {timeout_s: 2, retries: 0, backoff_s: 0.05$3}
+  live: {timeout_s: 10, retries: 0, backoff_s: 0.05$3}
 Y
 }
 
@@ -72,7 +72,7 @@ run "$PYTHON" -c "import h5py; f = h5py.File('$TMP/polite.h5'); print(f['status'
 is "$OUT" "2 1 1" "the file: 2 events, every receiver ok in them, marked partial"
 
 # --- connections at once
-start kiwisdr one --max-users 1; ok $? "emulators allowing one user each"
+start kiwisdr one --max-users 1 --fault 0:drip; ok $? "emulators allowing one user each (receiver 0 streams slowly: the two connections overlap)"
 stations one double; config one 2 ""
 run "$HEIMDALL" collect -c "$TMP/one.yaml" -o "$TMP/one.h5"
 is "$RC" 2 "two stations on one server refused by default"
@@ -81,7 +81,7 @@ config one 2 ", max_connections_per_server: 2"
 run "$HEIMDALL" collect -c "$TMP/one.yaml" -o "$TMP/one.h5"
 is "$RC" 3 "allowed two: both connect at once, the server allowing one refuses one (exit 3)"
 like "$ERR" "busy" "too_busy from the server"
-start kiwisdr two --max-users 2; ok $? "emulators allowing two users each"
+start kiwisdr two --max-users 2 --fault 0:drip; ok $? "emulators allowing two users each"
 stations two double; config two 2 ", max_connections_per_server: 2"
 run "$HEIMDALL" collect -c "$TMP/two.yaml" -o "$TMP/two.h5"
 is "$RC" 0 "a server allowing two serves both" || diag "$ERR"
