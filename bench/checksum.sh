@@ -42,4 +42,4 @@ line checksum-read "$tw" "$to" "verify: every chunk read through HDF5's pipeline
 read -r tw to <<<"$(pair 3 "$H featurize -q --force -o $D/f.h5 $D/with.h5" "$H featurize -q --force -o $D/f.h5 $D/without.h5")"
 line checksum-featurize "$tw" "$to" "featurize: /iq read directly (libdeflate), the checksum checked by heimdall when there"
 sw=$(stat -c %s "$D/with.h5"); so=$(stat -c %s "$D/without.h5")
-awk -v a="$sw" -v b="$so" 'BEGIN { printf "bench checksum-size: with=%d bytes without=%d bytes (x%.4f: 4 bytes a chunk)\n", a, b, a / b }'
+awk -v a="$sw" -v b="$so" 'BEGIN { printf "bench checksum-size: heimdall=%d bytes peer=%d bytes ratio=%.4f (the captures file with / without the checksums: 4 bytes a chunk)\n", a, b, a / b }'
