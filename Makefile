@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EMBEDDED := $(wildcard configs/*.yaml configs/stations/*.yaml)
 
-.PHONY: all deps check check-unit check-cli demo bench pipeline notebooks fuzz fuzz-run install clean help FORCE
+.PHONY: all deps check check-unit check-cli demo bench pipeline notebooks fuzz fuzz-long fuzz-run install clean help FORCE
 
 all: $(BUILD)/heimdall
 
@@ -125,7 +125,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@echo "bench: machine $(BENCH_MACHINE)"
 	@for b in $(BENCH_SCRIPTS); do bash -o pipefail -c 'HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash "$$0" | sed -u "/^bench /s|\$$| [machine: $(BENCH_MACHINE)]|"' $$b || exit 1; done
-BENCH_SCRIPTS ?= bench/featurize.sh bench/localize.sh bench/train.sh bench/mlat.sh bench/track.sh bench/scale.sh
+BENCH_SCRIPTS ?= bench/featurize.sh bench/localize.sh bench/train.sh bench/mlat.sh bench/track.sh bench/checksum.sh bench/scale.sh
 
 # An experiment as file dependencies: make pipeline CONFIG=configs/experiments/<name>.yaml
 # writes results/<name>/: the training campaign {captures,features}.h5 (the
@@ -180,31 +180,49 @@ notebooks: deps
 # libFuzzer targets: every tests/fuzz/fuzz_*.c, built with clang against the
 # library compiled with clang's sanitizers in build-fuzz/, each run for
 # FUZZ_SECONDS (corpora under build-fuzz/corpus/, crashes fail the target).
+# The HDF5 readers' targets (calib, model) edit real files made here by
+# build/heimdall (build-fuzz/seeds/). `make fuzz-long` runs each for 10
+# minutes (not part of check); every run ends with its corpus size.
 FUZZ_SECONDS ?= 30
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Isrc -Itests $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(BUILD)/obj/src/config/embedded.o
+FUZZ_SEEDS := $(FUZZ_BUILD)/seeds
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+-include $(wildcard $(FUZZ_BUILD)/obj/src/*/*.d)
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) $(LIBS) -o $@
 
-fuzz: deps
-	@$(MAKE) --no-print-directory $(BUILD)/obj/src/config/embedded.o fuzz-run
+$(FUZZ_SEEDS)/.made: $(BUILD)/heimdall configs/smoke.yaml
+	@mkdir -p $(FUZZ_SEEDS)
+	$(BUILD)/heimdall collect -q --force -c configs/smoke.yaml -o $(FUZZ_SEEDS)/captures.h5
+	$(BUILD)/heimdall featurize -q --force -c configs/smoke.yaml -o $(FUZZ_SEEDS)/features.h5 $(FUZZ_SEEDS)/captures.h5
+	$(BUILD)/heimdall train -q --force -c configs/smoke.yaml --set train.epochs=2 -o $(FUZZ_SEEDS)/model.h5 $(FUZZ_SEEDS)/features.h5
+	$(BUILD)/heimdall calibrate -q --force -o $(FUZZ_SEEDS)/calib.h5 $(FUZZ_SEEDS)/features.h5 >/dev/null
+	@touch $@
 
-fuzz-run: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do mkdir -p $(FUZZ_BUILD)/corpus/$$(basename $$f); \
+fuzz: deps
+	@$(MAKE) --no-print-directory $(BUILD)/obj/src/config/embedded.o $(BUILD)/heimdall
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-long: deps
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=600
+
+fuzz-run: $(FUZZ_BIN) $(FUZZ_SEEDS)/.made
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	  echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 \
-	      $(FUZZ_BUILD)/corpus/$$(basename $$f) $$(ls -d tests/fuzz/corpus/$$(basename $$f) 2>/dev/null) \
-	      >$(FUZZ_BUILD)/$$(basename $$f).log 2>&1 \
-	    || { tail -n 40 $(FUZZ_BUILD)/$$(basename $$f).log; exit 1; }; \
-	  tail -n 1 $(FUZZ_BUILD)/$$(basename $$f).log; done
+	  mkdir -p $(FUZZ_BUILD)/tmp; TMPDIR=$(CURDIR)/$(FUZZ_BUILD)/tmp HD_FUZZ_SEEDS=$(FUZZ_SEEDS) $$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=256 \
+	      $(FUZZ_BUILD)/corpus/$$n $$(ls -d tests/fuzz/corpus/$$n 2>/dev/null) \
+	      >$(FUZZ_BUILD)/$$n.log 2>&1 \
+	    || { tail -n 40 $(FUZZ_BUILD)/$$n.log; exit 1; }; \
+	  tail -n 1 $(FUZZ_BUILD)/$$n.log; \
+	  echo "fuzz: $$n: $$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' $(FUZZ_BUILD)/$$n.log) runs in $(FUZZ_SECONDS) s, corpus $$(ls $(FUZZ_BUILD)/corpus/$$n | wc -l) inputs ($$(du -sk $(FUZZ_BUILD)/corpus/$$n | cut -f1) KiB)"; done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/heimdall/configs/stations
@@ -224,6 +242,7 @@ help:
 	@echo "make notebooks  execute notebooks/*.ipynb headless on the demo results (results/notebooks/)"
 	@echo "make pipeline CONFIG=configs/experiments/NAME.yaml   an experiment as file dependencies in results/NAME/"
 	@echo "make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang), each FUZZ_SECONDS (30)"
+	@echo "make fuzz-long  the same, each for 10 minutes (FUZZ_SECONDS=600; not part of check)"
 	@echo "make install PREFIX=/usr/local   install the binary and configs"
 	@echo "make fuzz [FUZZ_SECONDS=30]   build tests/fuzz/fuzz_*.c with clang (libFuzzer+ASan+UBSan), run each"
 	@echo "make clean      remove build outputs"

@@ -59,7 +59,7 @@ typedef struct {
     void *inflater;          /* struct libdeflate_decompressor */
     unsigned char *zbuf, *sbuf;
     size_t zcap;
-    int iq_direct;           /* -1 not yet judged, 0 no, 1 yes */
+    int iq_direct;           /* -1 not yet judged, 0 no, 1 yes, 2 yes with a checksum */
 } hd_captures_reader;
 
 /* Open and check the format (refuses a wrong or newer file), read the

@@ -107,6 +107,8 @@ static const key_def keys[] = {
     {"collect.live.passband_hz", K_DOUBLE, COL(live.passband_hz), 0, 0, 100, 1e6, "10000", NULL},
     {"collect.live.max_message_kib", K_INT, COL(live.max_message_kib), 0, 0, 4, 65536, "1024", NULL},
     {"collect.live.level_rate_hz", K_DOUBLE, COL(live.level_rate_hz), 0, 0, 0.1, 1000, "5.9", NULL},
+    {"collect.live.max_connections_per_server", K_INT, COL(live.max_connections_per_server), 0, 0, 1, 64, "1", NULL},
+    {"collect.live.max_listen_s", K_DOUBLE, COL(live.max_listen_s), 0, 0, 0, 1e9, "0", NULL},
     {"collect.simulate", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"collect.simulate.region", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"collect.simulate.region.lat_min", K_DOUBLE, SIM(lat_min), 0, 0, -90, 90, "0", NULL},

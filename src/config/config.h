@@ -109,6 +109,12 @@ typedef struct {
     double passband_hz;          /* IQ passband requested (± half) */
     int max_message_kib;         /* largest WebSocket message accepted */
     double level_rate_hz;        /* openwebrx S-meter levels per second recorded */
+    /* politeness: at most this many stations (simultaneous connections) on
+     * one server; and per receiver at most max_listen_s seconds of listening
+     * over the campaign (0: no limit; a receiver whose next capture would
+     * pass it is not connected again: status not run) */
+    int max_connections_per_server;
+    double max_listen_s;
 } hd_live_cfg;
 
 typedef struct {

@@ -726,6 +726,8 @@ int hd_calib_load(hd_calib *c, const char *path)
         (rc = hd_h5_read_attr_double(g, "rss_cov_scale", &c->rss_cov_scale)) == 0)
         rc = hd_h5_read_attr_int(g, "n_events", &c->n_events);
     H5Gclose(g);
+    if (rc == 0 && c->n_events < 0)
+        rc = hd_error(HD_EFORMAT, "%s: %lld events", path, (long long)c->n_events);
 done:
     if (ids)
         hd_h5_free_strings(ids, n);

@@ -87,8 +87,8 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
     if ((rc = hd_h5_write_strings(file, "feature_names", names, F, "feature names, in /features order")) < 0 ||
         (rc = hd_h5_write_strings(file, "feature_units", units, F, "feature units, in /features order")) < 0)
         return rc;
-    hsize_t md[2] = {E, R};
-    w->d_mask = hd_h5_dataset(file, "mask", H5T_NATIVE_UINT8, 2, md, NULL, 0, "1",
+    hsize_t md[2] = {E, R}, mch[2] = {E < 1024 ? E : 1024, R};
+    w->d_mask = hd_h5_dataset(file, "mask", H5T_NATIVE_UINT8, 2, md, E ? mch : NULL, 0, "1",
                               "1 where the receiver's features are valid (the capture succeeded)");
     if (w->d_mask < 0)
         return (int)w->d_mask;

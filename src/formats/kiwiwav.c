@@ -542,7 +542,7 @@ static int gnss_pos_key(const char *text, const char *name, double *lat, double 
         if (e2 == e || !isfinite(la) || !isfinite(lo) || fabs(la) > 90 || fabs(lo) > 360)
             break;
         *lat = la;
-        *lon = lo > 180 ? lo - 360 : lo;
+        *lon = lo > 180 ? lo - 360 : lo < -180 ? lo + 360 : lo; /* west of -180 too (found by fuzz_gnss_pos) */
         return 0;
     }
     return HD_ENOTFOUND;

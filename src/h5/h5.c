@@ -455,6 +455,17 @@ int hd_h5_attr_strarray(hid_t obj, const char *name, const char *const *values, 
     return rc;
 }
 
+/* 1 when attribute a holds exactly one value (scalar, or one element):
+ * what the single-value readers read into one variable */
+static int attr_is_single(hid_t a)
+{
+    hid_t s = H5Aget_space(a);
+    hssize_t n = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
+    if (s >= 0)
+        H5Sclose(s);
+    return n == 1;
+}
+
 int hd_h5_read_attr_str(hid_t obj, const char *name, char **value)
 {
     int rc = 0;
@@ -463,7 +474,9 @@ int hd_h5_read_attr_str(hid_t obj, const char *name, char **value)
     if (a < 0)
         return hd_error(HD_EFORMAT, "no attribute %s", name);
     hid_t ft = H5Aget_type(a);
-    if (H5Tget_class(ft) != H5T_STRING) {
+    if (!attr_is_single(a)) { /* an array would overrun the one value (found by fuzz_model) */
+        rc = hd_error(HD_EFORMAT, "attribute %s is not a single string", name);
+    } else if (H5Tget_class(ft) != H5T_STRING) {
         rc = hd_error(HD_EFORMAT, "attribute %s is not a string", name);
     } else if (H5Tis_variable_str(ft) > 0) {
         hid_t t = str_type();
@@ -501,6 +514,10 @@ static int read_attr_num(hid_t obj, const char *name, hid_t type, void *value)
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0)
         return hd_error(HD_EFORMAT, "no attribute %s", name);
+    if (!attr_is_single(a)) {
+        H5Aclose(a);
+        return hd_error(HD_EFORMAT, "attribute %s is not a single number", name);
+    }
     herr_t e = H5Aread(a, type, value);
     H5Aclose(a);
     return e < 0 ? hd_error(HD_EFORMAT, "cannot read attribute %s", name) : 0;
@@ -532,6 +549,12 @@ hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsi
             H5Pset_shuffle(dcpl);
             H5Pset_deflate(dcpl, (unsigned)deflate);
         }
+        /* last in the pipeline: the checksum covers the stored (compressed)
+         * bytes of each chunk, and is checked on every read. HD_H5_NO_CHECKSUM=1
+         * leaves it out, only to measure its cost (make bench). */
+        const char *no = getenv("HD_H5_NO_CHECKSUM");
+        if (!no || strcmp(no, "1") != 0)
+            H5Pset_fletcher32(dcpl);
     }
     /* parallel files need allocation at creation for collective writes */
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
@@ -552,7 +575,9 @@ hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsi
 int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
                 const char *units, const char *description)
 {
-    hid_t d = hd_h5_dataset(loc, name, type, rank, dims, NULL, 0, units, description);
+    /* one chunk holding it all, so that it too carries a checksum (a dataset
+     * with a zero dimension stays contiguous: nothing to check) */
+    hid_t d = hd_h5_dataset(loc, name, type, rank, dims, rank > 0 ? dims : NULL, 0, units, description);
     if (d < 0)
         return (int)d;
     int parallel, r;
@@ -598,6 +623,79 @@ int hd_h5_write_strings(hid_t loc, const char *name, const char *const *values, 
     return rc;
 }
 
+/* ---- checksums ------------------------------------------------------- */
+
+uint32_t hd_h5_fletcher32(const void *data, size_t len)
+{
+    /* HDF5's H5_checksum_fletcher32: big-endian 16-bit words, the sums
+     * folded every 360 words, an odd last byte as a high byte */
+    const uint8_t *p = data;
+    size_t words = len / 2;
+    uint32_t s1 = 0, s2 = 0;
+    while (words) {
+        size_t t = words > 360 ? 360 : words;
+        words -= t;
+        do {
+            s1 += (uint32_t)p[0] << 8 | p[1];
+            p += 2;
+            s2 += s1;
+        } while (--t);
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    if (len % 2) {
+        s1 += (uint32_t)p[0] << 8;
+        s2 += s1;
+        s1 = (s1 & 0xffff) + (s1 >> 16);
+        s2 = (s2 & 0xffff) + (s2 >> 16);
+    }
+    s1 = (s1 & 0xffff) + (s1 >> 16);
+    s2 = (s2 & 0xffff) + (s2 >> 16);
+    return s2 << 16 | s1;
+}
+
+int hd_h5_has_checksum(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    if (dcpl < 0)
+        return 0;
+    int yes = 0, n = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < n; i++) {
+        unsigned flags, cv[8];
+        size_t ncv = 8;
+        yes |= H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncv, cv, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32;
+    }
+    H5Pclose(dcpl);
+    return yes;
+}
+
+static herr_t find_checksum(unsigned n, const H5E_error2_t *e, void *found)
+{
+    (void)n;
+    if (e->desc && (strstr(e->desc, "Fletcher32") || strstr(e->desc, "checksum")))
+        *(int *)found = 1;
+    return 0;
+}
+
+int hd_h5_read_error(hid_t dset, const char *what)
+{
+    /* first, before another call clears it: HDF5's error stack, whose
+     * Fletcher-32 filter says "data error detected by Fletcher32 checksum" */
+    int found = 0;
+    hid_t stack = H5Eget_current_stack();
+    if (stack >= 0) {
+        H5Ewalk2(stack, H5E_WALK_DOWNWARD, find_checksum, &found);
+        H5Eclose_stack(stack);
+    }
+    char name[512] = "?";
+    if (H5Iget_name(dset, name, sizeof name) < 0)
+        hd_strlcpy(name, "?", sizeof name);
+    const char *sp = what && *what ? " " : "";
+    if (found)
+        return hd_error(HD_EDATA, "checksum mismatch in %s%s%s (the file is damaged)", name, sp, what ? what : "");
+    return hd_error(HD_EFORMAT, "cannot read %s%s%s", name, sp, what ? what : "");
+}
+
 static int rows_io(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *data, int write)
 {
     hid_t fs = H5Dget_space(dset);
@@ -630,9 +728,18 @@ static int rows_io(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *d
     static char dummy[16];
     void *buf = data ? data : dummy;
     herr_t e = write ? H5Dwrite(dset, type, ms, fs, dxpl, buf) : H5Dread(dset, type, ms, fs, dxpl, buf);
+    int rc = 0;
+    if (e < 0 && !write) {
+        char what[80];
+        snprintf(what, sizeof what, "rows [%llu, %llu)", (unsigned long long)start,
+                 (unsigned long long)(start + count));
+        rc = hd_h5_read_error(dset, what);
+    }
     H5Pclose(dxpl);
     H5Sclose(ms);
     H5Sclose(fs);
+    if (rc < 0)
+        return rc;
     if (e < 0)
         return hd_error(HD_EIO, "cannot %s rows [%llu, %llu)%s", write ? "write" : "read", (unsigned long long)start,
                         (unsigned long long)(start + count), write ? io_why(dset, NULL) : "");
@@ -671,7 +778,7 @@ int hd_h5_read(hid_t loc, const char *name, hid_t type, int *rank, hsize_t dims[
     if (!buf)
         rc = HD_ENOMEM;
     else if (n && H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = hd_error(HD_EFORMAT, "cannot read /%s", name);
+        rc = hd_h5_read_error(d, NULL);
     H5Sclose(fs);
     H5Dclose(d);
     if (rc < 0) {
@@ -706,7 +813,7 @@ int hd_h5_read_strings(hid_t loc, const char *name, char ***values, hsize_t *n)
         char **tmp = hd_calloc(dims[0] + 1, sizeof *tmp);
         hid_t t = str_type();
         if (!tmp || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0)
-            rc = tmp ? hd_error(HD_EFORMAT, "cannot read /%s", name) : HD_ENOMEM;
+            rc = tmp ? hd_error(HD_EFORMAT, "cannot read /%s", name) : HD_ENOMEM; /* vlen: never chunked here */
         for (hsize_t i = 0; rc == 0 && i < dims[0]; i++)
             if (!(out[i] = hd_strdup(tmp[i] ? tmp[i] : "")))
                 rc = HD_ENOMEM;
@@ -719,7 +826,7 @@ int hd_h5_read_strings(hid_t loc, const char *name, char ***values, hsize_t *n)
         char *buf = hd_calloc(dims[0] + 1, len);
         hid_t t = H5Tget_native_type(ft, H5T_DIR_ASCEND); /* same size, padding and character set */
         if (!buf || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-            rc = buf ? hd_error(HD_EFORMAT, "cannot read /%s", name) : HD_ENOMEM;
+            rc = buf ? hd_h5_read_error(d, NULL) : HD_ENOMEM;
         for (hsize_t i = 0; rc == 0 && i < dims[0]; i++) {
             out[i] = hd_calloc(len + 1, 1);
             if (!out[i])

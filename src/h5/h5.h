@@ -91,15 +91,16 @@ int hd_h5_read_attr_int(hid_t obj, const char *name, int64_t *value);
 int hd_h5_read_attr_strarray(hid_t obj, const char *name, char ***values, int *n);
 
 /* Create a dataset of a native type (H5T_NATIVE_FLOAT, …) with `units` and
- * `description`. chunk: NULL for contiguous; else chunk dims. deflate: 0–9
- * (0: none; applied with shuffle). Returns the dataset id (>= 0) or a
+ * `description`. chunk: NULL for contiguous (no checksum possible); else
+ * chunk dims (and the Fletcher-32 checksum). deflate: 0–9 (0: none;
+ * applied with shuffle). Returns the dataset id (>= 0) or a
  * negative HD_E code. */
 hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank,
                     const hsize_t *dims, const hsize_t *chunk, int deflate,
                     const char *units, const char *description);
 
-/* Write a whole small dataset in one call (creates it). Parallel files:
- * every rank calls it, rank 0 writes the data. */
+/* Write a whole small dataset in one call (creates it, as one chunk with
+ * its checksum). Parallel files: every rank calls it, rank 0 writes the data. */
 int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
                 const void *data, const char *units, const char *description);
 /* Variable-length UTF-8 string array dataset. */
@@ -112,6 +113,38 @@ int hd_h5_write_strings(hid_t loc, const char *name, const char *const *values, 
 int hd_h5_write_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, const void *data);
 /* Read rows likewise (independent). */
 int hd_h5_read_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *data);
+
+/* Integrity. Every chunked dataset hd_h5_dataset creates carries HDF5's
+ * Fletcher-32 filter (a checksum per chunk over its stored bytes, checked
+ * on every read), and every dataset heimdall writes with data is chunked:
+ * the bulk arrays per event or block, the per-event columns in chunks of
+ * 1024 events, the small ones written whole (hd_h5_write) as one chunk.
+ * Only empty datasets (a zero dimension: no chunk) have none, and files
+ * of earlier versions (contiguous). A read that fails on it is reported by
+ * hd_h5_read_error as "checksum mismatch in /iq …". */
+uint32_t hd_h5_fletcher32(const void *data, size_t len); /* HDF5's checksum of len bytes */
+int hd_h5_has_checksum(hid_t dset);                       /* 1 if dset carries the Fletcher-32 filter */
+/* The error for an H5Dread of dset that just failed (call it next, before
+ * any other HDF5 call): a checksum mismatch (HD_EDATA) or another failure
+ * (HD_EFORMAT); `what` (may be NULL) follows the dataset's name. */
+int hd_h5_read_error(hid_t dset, const char *what);
+
+/* Read every chunk of every chunked dataset in file (each checked against
+ * its checksum) and every other dataset whole; what failed is in problems
+ * ("checksum mismatch in /iq chunk at [2, 0, 0, 0] (1 of 6 chunks of iq
+ * bad)"). Returns 0 (problems are findings, not errors) or HD_ENOMEM. */
+#define HD_H5_MAX_PROBLEMS 8
+typedef struct {
+    int datasets;    /* visited */
+    int chunked;     /* of them chunked, */
+    int checksummed; /* of those with Fletcher-32 */
+    int contiguous;  /* contiguous or compact: no checksum possible, read whole */
+    int unread;      /* empty or variable-length: nothing read */
+    long long chunks;
+    int n_problems;  /* may exceed HD_H5_MAX_PROBLEMS; the first are kept */
+    char problems[HD_H5_MAX_PROBLEMS][900];
+} hd_h5_integrity;
+int hd_h5_check_integrity(hid_t file, hd_h5_integrity *r);
 
 /* The dimensions of dataset name, which must have want_rank of them. */
 int hd_h5_dims(hid_t file, const char *name, int want_rank, hsize_t *dims);

@@ -57,17 +57,29 @@ int hd_net_campaign_check(const hd_config *cfg)
             return hd_error(HD_ECONFIG, "collect.source live: station '%s' %s", cfg->stations[r].id,
                             !cfg->stations[r].url[0] ? "has no url (set it in the stations file)"
                                                      : "has driver simulate (live capture needs kiwisdr or openwebrx)");
-    for (int r = 0; r < R; r++) { /* one connection per server */
+    /* politeness: at most collect.live.max_connections_per_server stations
+     * (connections at once: an event connects to every station) per server */
+    int limit = cfg->collect.live.max_connections_per_server;
+    for (int r = 0; r < R; r++) {
         char a[320], b[320];
-        int rc;
+        int rc, same = 1, first = r;
         if ((rc = hd_net_url_server(cfg->stations[r].url, a, sizeof a)) < 0)
             return rc;
         for (int q = 0; q < r; q++)
-            if (hd_net_url_server(cfg->stations[q].url, b, sizeof b) == 0 && !strcmp(a, b))
-                return hd_error(HD_ECONFIG,
-                                "collect.source live: stations '%s' and '%s' name the same server (%s): one "
-                                "connection per server, list it once",
-                                cfg->stations[q].id, cfg->stations[r].id, a);
+            if (hd_net_url_server(cfg->stations[q].url, b, sizeof b) == 0 && !strcmp(a, b)) {
+                first = same == 1 ? q : first;
+                same++;
+            }
+        if (same > limit && limit == 1)
+            return hd_error(HD_ECONFIG,
+                            "collect.source live: stations '%s' and '%s' name the same server (%s): one "
+                            "connection per server, list it once (or raise collect.live.max_connections_per_server)",
+                            cfg->stations[first].id, cfg->stations[r].id, a);
+        if (same > limit)
+            return hd_error(HD_ECONFIG,
+                            "collect.source live: stations '%s' to '%s' make %d connections at once to %s, more "
+                            "than collect.live.max_connections_per_server (%d)",
+                            cfg->stations[first].id, cfg->stations[r].id, same, a, limit);
     }
     for (int r = 0; r < R; r++)
         if (cfg->stations[r].driver == HD_DRIVER_KIWISDR && cfg->stations[r].sample_rate_hz != fs)
@@ -121,13 +133,19 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     hd_link *links = hd_calloc((size_t)E * (size_t)R, sizeof *links);
     int16_t *iq = hd_calloc((size_t)E * (size_t)R * (size_t)N * 2, sizeof *iq);
     float *levels = hd_calloc((size_t)E * (size_t)R * (size_t)L, sizeof *levels);
-    hd_net_rx *rx = hd_calloc((size_t)R, sizeof *rx);
+    hd_net_rx *rx = hd_calloc((size_t)R, sizeof *rx), *srx = hd_calloc((size_t)R, sizeof *srx);
+    /* the receivers of one capture (all, but for politeness limits) and their data */
+    int *on = hd_calloc((size_t)R, sizeof *on);
+    hd_station *sst = hd_calloc((size_t)R, sizeof *sst);
+    int16_t *siq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *siq);
+    float *slv = hd_calloc((size_t)R * (size_t)L, sizeof *slv);
+    double *listened = hd_calloc((size_t)R, sizeof *listened);
     hd_h5_out out;
     int out_open = 0, partial = 0, is_interrupted = 0;
     hd_captures_writer w = {0};
     int64_t kept = 0, dropped = 0, t_start = hook_now(hooks);
 
-    if (!ev || !links || !iq || !levels || !rx) {
+    if (!ev || !links || !iq || !levels || !rx || !srx || !on || !sst || !siq || !slv || !listened) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -155,8 +173,41 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
         int16_t *eiq = iq + (size_t)kept * (size_t)R * (size_t)N * 2;
         float *elv = levels + (size_t)kept * (size_t)R * (size_t)L;
         int64_t wall = hook_now(hooks);
-        rc = hooks && hooks->capture ? hooks->capture(hooks->ctx, cfg->stations, R, &ec, interrupted, eiq, elv, rx)
-                                     : hd_net_capture_event(cfg->stations, R, &ec, interrupted, eiq, elv, rx);
+        /* politeness: the receivers whose listening budget allows this capture */
+        int n_on = 0;
+        for (int r = 0; r < R; r++)
+            if (cc->live.max_listen_s <= 0 || listened[r] + cc->duration_s <= cc->live.max_listen_s + 1e-9)
+                on[n_on++] = r;
+        if (n_on == 0) {
+            hd_warn("event %d: every receiver has listened its collect.live.max_listen_s (%g s): the campaign "
+                    "ends here", e, cc->live.max_listen_s);
+            partial = 1;
+            break;
+        }
+        for (int k = 0; k < n_on; k++)
+            sst[k] = cfg->stations[on[k]];
+        memset(siq, 0, (size_t)R * (size_t)N * 2 * sizeof *siq);
+        rc = hooks && hooks->capture ? hooks->capture(hooks->ctx, sst, n_on, &ec, interrupted, siq, slv, srx)
+                                     : hd_net_capture_event(sst, n_on, &ec, interrupted, siq, slv, srx);
+        memset(eiq, 0, (size_t)R * (size_t)N * 2 * sizeof *eiq);
+        for (int r = 0, k = 0; r < R; r++) {
+            if (k < n_on && on[k] == r) {
+                memcpy(eiq + (size_t)r * N * 2, siq + (size_t)k * N * 2, (size_t)N * 2 * sizeof *eiq);
+                memcpy(elv + (size_t)r * L, slv + (size_t)k * L, (size_t)L * sizeof *elv);
+                rx[r] = srx[k++];
+                /* listening counts once connected: not for a refused, busy or unauthorised one */
+                if (rx[r].status != HD_RX_REFUSED && rx[r].status != HD_RX_BUSY && rx[r].status != HD_RX_AUTH)
+                    listened[r] += cc->duration_s;
+                continue;
+            }
+            memset(&rx[r], 0, sizeof rx[r]);
+            rx[r].status = HD_RX_NOT_RUN;
+            snprintf(rx[r].message, sizeof rx[r].message,
+                     "politeness: listened %g s, collect.live.max_listen_s is %g s", listened[r],
+                     cc->live.max_listen_s);
+            for (int l = 0; l < L; l++)
+                elv[(size_t)r * L + l] = NAN;
+        }
         if (rc == HD_EINTR) {
             is_interrupted = 1;
             rc = 0;
@@ -277,5 +328,11 @@ fail:
     free(iq);
     free(levels);
     free(rx);
+    free(srx);
+    free(on);
+    free(sst);
+    free(siq);
+    free(slv);
+    free(listened);
     return rc;
 }

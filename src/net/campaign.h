@@ -9,7 +9,15 @@
  * receivers, the host clock at the earliest first S-meter message. Every
  * failed receiver, dropped event or interruption makes the run partial: the
  * file is still written with what was captured (root attributes partial,
- * interrupted) and the call returns HD_EPARTIAL with a message. */
+ * interrupted) and the call returns HD_EPARTIAL with a message.
+ *
+ * Politeness: with collect.live.max_listen_s > 0, a receiver is connected
+ * for an event only while its listening so far (duration_s per capture it
+ * was connected for: not when refused, busy or refused its password) plus
+ * this one stays within it; past that it is not
+ * connected again (status not run, saying why), and the campaign ends when
+ * no receiver has time left. KiwiSDR servers limit listening per address
+ * (ip_limit): set it below their limit. */
 #ifndef HD_NET_CAMPAIGN_H
 #define HD_NET_CAMPAIGN_H
 #include <stdint.h>
@@ -32,7 +40,9 @@ typedef struct {
 int hd_net_sleep_until(int64_t t_ns, const hd_net_campaign_hooks *hooks, int (*interrupted)(void));
 
 /* The checks before any connection: every station has a url and a live
- * driver, no two name the same server, one IQ sample rate. 0 or HD_ECONFIG. */
+ * driver, no more stations name one server than
+ * collect.live.max_connections_per_server (1: no two), one IQ sample rate.
+ * 0 or HD_ECONFIG. */
 int hd_net_campaign_check(const hd_config *cfg);
 
 typedef struct {

@@ -71,8 +71,9 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
 
 /* The server a station's url names, as "host:port" (scheme and path
  * dropped, host in lower case, the scheme's port when none is given: 80 for
- * ws/http, 443 for wss/https). One connection per server: collect refuses
- * two stations naming the same one. Returns 0, or HD_ECONFIG for a url
+ * ws/http, 443 for wss/https). collect refuses more stations naming one
+ * server than collect.live.max_connections_per_server (1 by default: one
+ * connection per server). Returns 0, or HD_ECONFIG for a url
  * without a host. */
 int hd_net_url_server(const char *url, char *out, size_t size);
 

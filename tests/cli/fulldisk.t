@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A full disk: every stage writing onto a small file system (a 1 MiB tmpfs
-# the test mounts, as root; skipped otherwise) fails with "no space left on
-# device" naming the output, exit 1, and leaves no half file there — no
+# A full disk: every stage (collect, featurize, train, evaluate, localize,
+# import powder, calibrate, track, import mlat) writing onto a small file
+# system (a 1 MiB tmpfs the test mounts, as root; skipped otherwise) fails with "no space left on
+# device" naming the output (filled before the run, and for the larger
+# outputs also empty before it: the disk fills midway), exit 1, and leaves no half file there — no
 # temporary, and no output but complete ones (evaluate's eval.h5 and
 # report.json are committed before its plots) — and an existing output on
 # it untouched.
@@ -19,7 +21,8 @@ printf 'an earlier output\n' > "$D/keep.txt"
 # check NAME OUTPUT COMMAND...: fill the file system, then run
 check() {
     local name=$1 out=$2; shift 2
-    dd if=/dev/zero of="$D/fill" bs=4k 2>/dev/null   # until the disk is full
+    # until the disk is full, or (MIDWAY=1) not at all: the output outgrows it midway
+    [ "${MIDWAY:-0}" = 1 ] || dd if=/dev/zero of="$D/fill" bs=4k 2>/dev/null
     run "$@"
     is "$RC" 1 "$name on a full disk: exit 1"
     like "$ERR" "no space left on device" "$name: says no space left on device"
@@ -36,11 +39,23 @@ check() {
     rm -f "$D/fill"
 }
 check collect c.h5 "$HEIMDALL" collect -q -o "$D/c.h5"
+MIDWAY=1 check collect-midway c.h5 "$HEIMDALL" collect -q -o "$D/c.h5"   # about 2 MiB: fails once 1 MiB is written
 check featurize f.h5 "$HEIMDALL" featurize -q -o "$D/f.h5" "$TMP/c.h5"
 check train m.h5 "$HEIMDALL" train -q -c "$cfg" -o "$D/m.h5" "$TMP/f.h5"
 check evaluate e.h5 "$HEIMDALL" evaluate -q -c "$cfg" --set evaluate.plots=false -o "$D/e.h5" "$TMP/f.h5"
 check localize p.geojson "$HEIMDALL" localize -q -c "$cfg" -o "$D/p.geojson" "$TMP/f.h5"
 check localize-h5 p.h5 "$HEIMDALL" localize -q -c "$cfg" -o "$D/p.h5" "$TMP/f.h5"
 check import p.h5 "$HEIMDALL" import powder "$ROOT/datasets/powder/single_tx_apr_jul.csv" "$ROOT/datasets/powder/receivers.csv" -q -o "$D/p.h5"
+run "$HEIMDALL" localize -q -c "$cfg" -o "$TMP/fixes.jsonl" "$TMP/f.h5"
+check calibrate cal.h5 "$HEIMDALL" calibrate -q -o "$D/cal.h5" "$TMP/f.h5"
+check track t.geojson "$HEIMDALL" track -q -o "$D/t.geojson" "$TMP/fixes.jsonl"
+check track-h5 t.h5 "$HEIMDALL" track -q -o "$D/t.h5" "$TMP/fixes.jsonl"
+ML=$(cd "$ROOT" && git rev-parse --show-toplevel 2>/dev/null)/../shared/datasets/mlat
+if [ -r "$ML/sensors.csv" ]; then
+    MIDWAY=1 check import-mlat-midway mlat.h5 "$HEIMDALL" import mlat -q "$ML/sensors.csv" "$ML"/set_{1,2,3,4}.csv -o "$D/mlat.h5"
+    check import-mlat mlat.h5 "$HEIMDALL" import mlat -q "$ML/sensors.csv" "$ML"/set_{1,2,3,4}.csv -o "$D/mlat.h5"
+else
+    skip 12 "no ADS-B data set at $ML"
+fi
 is "$(cat "$D/keep.txt")" "an earlier output" "an existing file on the full disk untouched"
 done_testing

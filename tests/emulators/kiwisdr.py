@@ -38,6 +38,13 @@ closes). Faults per receiver (--fault R:MODE):
 --tls CERT KEY serves https:// and wss:// (tests make a throwaway certificate).
   silent      the port accepts TCP connections and never answers (no HTTP, no handshake)
 
+Limits a server enforces itself (every receiver, per port): --max-users N
+SND streams at once (one more: MSG too_busy=N on connect, then close), and
+--ip-limit S seconds of audio streamed to this address (the KiwiSDR's 24-hour
+per-address limit, ip_limit_mins; a connection after that: MSG
+ip_limit=<min>,127.0.0.1 on connect, then close). stderr gets "LISTENED
+<receiver> <seconds>" after each stream.
+
 Every served port also answers HTTP GET /status like a KiwiSDR (key=value
 lines: status, offline, users, users_max, gps=(lat, lon), gps_good, fixes,
 fixes_min, asl, loc, sw_version, antenna; auth=password with --password):
@@ -73,8 +80,11 @@ def gps_fields(unix_ns):
 
 
 class Receiver:
-    def __init__(self, data, r, fault, password, position=None, users=1, text_msgs=False):
+    def __init__(self, data, r, fault, password, position=None, users=1, text_msgs=False, max_users=None,
+                 ip_limit=None):
         self.d, self.r, self.fault, self.password = data, r, fault, password
+        self.max_users, self.ip_limit = max_users, ip_limit
+        self.active, self.listened = 0, 0.0
         self.text_msgs = text_msgs
         self.position = position if position is not None else (float(data["lat"][r]), float(data["lon"][r]))
         self.users = users
@@ -114,6 +124,7 @@ class Receiver:
         # when each SND stream opened (wall clock), for tests of simultaneity
         print(f"CONNECT {self.r} {time.time():.6f}", file=sys.stderr, flush=True)
         d = self.d
+        counted = False
         try:
             # refusals come when the stream is allocated, before any command
             # (rx_server.cpp: too_busy, redirect, reason_disabled/down)
@@ -123,6 +134,17 @@ class Receiver:
                 return
             if self.fault == "redirect":
                 await self.msg(ws, "redirect=" + quote("http://other.example.org:8073/", safe=""))
+                await ws.close()
+                return
+            if self.max_users is not None and self.active >= self.max_users:
+                await self.msg(ws, f"too_busy={self.max_users}")
+                await ws.close()
+                return
+            # the channel is taken from the connection on (rx_server.cpp), until it closes
+            self.active += 1
+            counted = True
+            if self.ip_limit is not None and self.listened >= self.ip_limit - 1e-9:
+                await self.msg(ws, f"ip_limit={self.ip_limit / 60:.2f},127.0.0.1")
                 await ws.close()
                 return
             if self.fault == "down" or ev >= d["E"] or d["status"][ev, self.r] != 0:
@@ -167,11 +189,16 @@ class Receiver:
             reader = asyncio.ensure_future(self.keepalive_watch(ws))
             try:
                 await self.stream(ws, ev, fs)
+                self.listened += d["iq"].shape[2] / fs
+                print(f"LISTENED {self.r} {self.listened:.6f}", file=sys.stderr, flush=True)
                 await reader
             finally:
                 reader.cancel()
         except (websockets.ConnectionClosed, asyncio.TimeoutError):
             pass
+        finally:
+            if counted:
+                self.active -= 1
 
     async def wait_password(self, ws):
         """After a refused password a server waits for another one; with none
@@ -274,6 +301,9 @@ async def main():
     ap.add_argument("--password", default=None, help="password every receiver requires")
     ap.add_argument("--msg-frames", choices=("binary", "text"), default="binary",
                     help="frame type of MSG messages (a real server: binary)")
+    ap.add_argument("--max-users", type=int, default=None, help="SND streams at once per receiver (more: too_busy)")
+    ap.add_argument("--ip-limit", type=float, default=None,
+                    help="seconds of audio per receiver to this address (then: ip_limit)")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https:// and wss:// with this certificate")
     a = ap.parse_args()
     tls = None
@@ -288,7 +318,8 @@ async def main():
     d["E"], R = d["iq"].shape[0], d["iq"].shape[1]
 
     async def start(r, fault):
-        rx = Receiver(d, r, fault, a.password, positions.get(r), users.get(r, 1), a.msg_frames == "text")
+        rx = Receiver(d, r, fault, a.password, positions.get(r), users.get(r, 1), a.msg_frames == "text",
+                      a.max_users, a.ip_limit)
         return await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16,
                                       process_request=rx.process_request, ssl=tls)
 

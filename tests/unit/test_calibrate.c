@@ -230,6 +230,19 @@ int main(void)
     rc = fit(f3, &c, &cfg);
     ok(rc == HD_ECONFIG && strstr(hd_errmsg(), "has no /truth"), "a file without truth refused: %s", hd_errmsg());
 
+    {   /* a calibration file whose n_events is negative is refused (found by fuzz_calib) */
+        hid_t f = H5Fopen(cp, H5F_ACC_RDWR, H5P_DEFAULT), g = H5Gopen2(f, "calibration", H5P_DEFAULT);
+        hid_t a = H5Aopen(g, "n_events", H5P_DEFAULT);
+        int64_t neg = -5;
+        ok(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &neg) >= 0, "n_events set to -5");
+        H5Aclose(a);
+        H5Gclose(g);
+        H5Fclose(f);
+        hd_calib bad;
+        is_int(hd_calib_load(&bad, cp), HD_EFORMAT, "a calibration of -5 events refused");
+        like(hd_errmsg(), "-5 events", "saying so");
+    }
+
     hd_config_release(&cfg);
     unlink(f1);
     unlink(f2);

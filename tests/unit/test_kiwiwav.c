@@ -239,6 +239,8 @@ static void test_gnss_pos(void)
     ok(hd_kiwi_gnss_pos_parse(txt, "kiwi", &la, &lo) == HD_ENOTFOUND, "a prefix of a name does not match");
     ok(hd_kiwi_gnss_pos_parse("d.kiwi1 = struct('coord',[x,y]);", "kiwi1", &la, &lo) == HD_ENOTFOUND,
        "bad coordinates refused");
+    ok(hd_kiwi_gnss_pos_parse("d.kiwi1 = struct('coord',[45,-305]);", "kiwi1", &la, &lo) == 0 && fabs(lo - 55) < 1e-12,
+       "a longitude west of -180 wraps like one east of 180 (-305 is 55; found by fuzz_gnss_pos)");
 }
 
 int main(void)

@@ -125,6 +125,23 @@ static void reset_world(void)
 
 static hd_net_campaign_hooks HOOKS = {.now_ns = fake_now, .sleep_ns = fake_sleep, .capture = fake_capture};
 
+/* politeness: station b busy for the first two captures; which stations each capture got */
+static int polite_n[MAXE];
+static char polite_first[MAXE][HD_ID_LEN];
+static int polite_capture(void *ctx, const hd_station *st, int n, const hd_net_event_cfg *ec,
+                          int (*interrupted)(void), int16_t *iq, float *levels, hd_net_rx *rx)
+{
+    int e = event_no;
+    polite_n[e] = n;
+    snprintf(polite_first[e], sizeof polite_first[e], "%s", st[0].id);
+    int rc = fake_capture(ctx, st, n, ec, interrupted, iq, levels, rx);
+    for (int r = 0; r < n; r++)
+        if (e < 2 && strcmp(st[r].id, "b") == 0)
+            rx[r].status = HD_RX_BUSY;
+    return rc;
+}
+static hd_net_campaign_hooks POLITE = {.now_ns = fake_now, .sleep_ns = fake_sleep, .capture = polite_capture};
+
 static int load(hd_config *c, const char *extra)
 {
     char y[4096];
@@ -349,6 +366,48 @@ int main(void)
         hd_config_release(&c);
     }
     ok(access(path, F_OK) != 0, "nothing written by a refused config");
+
+    /* --- politeness: 0.1 s of listening each, 0.05 s per capture; b busy
+     * twice (not listening: not counted) */
+    {
+        hd_config c = {0};
+        const char *sets[] = {"collect.live.max_listen_s=0.1", "collect.min_receivers=1"};
+        ok(hd_config_load_string(&c, YAML, "t.yaml", sets, 2) == 0, "a campaign with max_listen_s 0.1");
+        reset_world();
+        unlink(path);
+        rc = hd_net_campaign_run(&c, &o, fake_interrupted, &POLITE);
+        is_int(rc, HD_EPARTIAL, "cut short by the budget: partial");
+        is_int(event_no, 4, "four captures, then no receiver has time left (the fifth not attempted)");
+        ok(polite_n[0] == 4 && polite_n[1] == 4 && polite_n[2] == 1 && polite_n[3] == 1,
+           "every receiver for two captures, then only b (busy twice: its budget untouched)");
+        is_str(polite_first[2], "b", "the third capture connects b alone");
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        int rank;
+        hsize_t dims[8];
+        uint8_t *stv = NULL;
+        int16_t *iqv = NULL;
+        ok(f >= 0 && hd_h5_read(f, "status", H5T_NATIVE_UINT8, &rank, dims, (void **)&stv) == 0 && dims[0] == 4,
+           "four events written");
+        ok(stv && stv[2 * 4 + 0] == HD_RX_NOT_RUN && stv[2 * 4 + 1] == HD_RX_OK && stv[2 * 4 + 2] == HD_RX_NOT_RUN &&
+               stv[2 * 4 + 3] == HD_RX_NOT_RUN && stv[0 * 4 + 1] == HD_RX_BUSY,
+           "event 2: b ok, the others not run; event 0: b busy");
+        ok(f >= 0 && hd_h5_read(f, "iq", H5T_NATIVE_INT16, &rank, dims, (void **)&iqv) == 0, "IQ read");
+        if (iqv) {
+            size_t per = (size_t)dims[2] * 2, ev2 = 2 * 4 * per;
+            int zero_a = 1, b_ok = 1;
+            for (size_t s2 = 0; s2 < per; s2++) {
+                zero_a &= iqv[ev2 + s2] == 0;
+                b_ok &= iqv[ev2 + per + s2] == (int16_t)(2 * 1000 + 0 * 100 + s2 % 100);
+            }
+            ok(zero_a && b_ok, "b's samples in b's row (captured as the capture's first), zeros for a");
+        }
+        free(stv);
+        free(iqv);
+        if (f >= 0)
+            H5Fclose(f);
+        hd_config_release(&c);
+        unlink(path);
+    }
 
     hd_config_release(&cfg);
     rmdir(dir);
