@@ -80,7 +80,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, locate ? "c:o:m:fqvh" : "c:o:fqvh", opts, NULL)) != -1) {
-        if (((c == 'M' && !locate && !(cmd->flags & HD_CMD_METHOD)) || ((c == 'm' || c == 'K') && !locate)) || (c == 'U' && !(cmd->flags & HD_CMD_RESUME)) ||
+        if (((c == 'M' && !locate && !(cmd->flags & HD_CMD_METHOD)) || (c == 'm' && !locate) || (c == 'K' && !locate && !(cmd->flags & HD_CMD_CALIB))) || (c == 'U' && !(cmd->flags & HD_CMD_RESUME)) ||
             (c == 'S' && !(cmd->flags & HD_CMD_SOURCES)) || (c == 'T' && !(cmd->flags & HD_CMD_TRUTH))) {
             fprintf(stderr, "heimdall %s: error: unknown option '%s'\nTry 'heimdall %s --help'.\n", cmd->name,
                     argv[optind - 1], cmd->name);

@@ -41,6 +41,7 @@ typedef struct hd_cmd {
 #define HD_CMD_METHOD 8u /* takes --method (train: nn or knn) */
 #define HD_CMD_SOURCES 16u /* takes --known-sources FILE (calibrate) */
 #define HD_CMD_TRUTH 32u   /* takes --truth-from FEATURES (evaluate: score a predictions file) */
+#define HD_CMD_CALIB 64u   /* takes --calibration without being a locate command (train) */
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
  * after printing a usage error. */

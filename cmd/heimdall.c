@@ -23,7 +23,7 @@ static const hd_cmd commands[] = {
      hd_cmd_collect_usage},
     {"featurize", hd_cmd_featurize, HD_CMD_MPI,
      "spectra, SNR, frequency offset and GCC-PHAT time differences: captures.h5 -> features.h5", hd_cmd_featurize_usage},
-    {"train", hd_cmd_train, HD_CMD_MPI | HD_CMD_RESUME | HD_CMD_METHOD,
+    {"train", hd_cmd_train, HD_CMD_MPI | HD_CMD_RESUME | HD_CMD_METHOD | HD_CMD_CALIB,
      "train the network (set model or MLP) on features with truth, data-parallel: features.h5 -> model.h5",
      hd_cmd_train_usage},
     {"localize", hd_cmd_localize, HD_CMD_LOCATE,

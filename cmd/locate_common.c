@@ -109,24 +109,12 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
     if (cli->calibration)
         hd_strlcpy(cfg->localize.calibration, cli->calibration, sizeof cfg->localize.calibration);
     if (cfg->localize.calibration[0]) {
-        hd_calib c;
         in->calibration = cfg->localize.calibration;
-        if ((rc = hd_calib_load(&c, in->calibration)) == 0)
-            rc = hd_calib_apply(&c, in->calibration, in->rd.meta.stations, in->rd.meta.n_receivers, &cfg->localize);
-        hd_calib_release(&c);
-        if (rc < 0) {
+        if ((rc = hd_calib_use(in->rd.meta.stations, in->rd.meta.n_receivers, &cfg->localize)) < 0) {
             hd_locate_input_release(in);
             return rc;
         }
         in->calibrated_known = rc;
-        char names[1024] = "";
-        size_t o = 0;
-        for (int r = 0; r < in->rd.meta.n_receivers; r++)
-            if (cfg->localize.rx_uncalibrated[r] && o < sizeof names)
-                o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", o ? ", " : "", in->rd.meta.stations[r].id);
-        hd_info("calibration %s: %d of %d receivers calibrated%s%s%s", in->calibration, rc, in->rd.meta.n_receivers,
-                o ? "; not in it: " : "", names,
-                o ? (cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK ? " (masked)" : " (used uncalibrated)") : "");
         rc = 0;
     }
     if (in->model) { /* the network knows its receivers by position in the list */

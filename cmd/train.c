@@ -3,6 +3,7 @@
  * calls the training loop of src/nn/train.c and writes model.h5 through
  * src/nn/model.c; SIGTERM checkpoints and exits 75. */
 #include "cli.h"
+#include "eval/calibrate.h"
 #include "config/config.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -27,7 +28,12 @@ void hd_cmd_train_usage(FILE *out)
 {
     fprintf(out,
             "usage: heimdall train [-c exp.yaml] [--set KEY=VALUE]... [--resume model.h5] [--method nn|knn]\n"
-            "                      -o model.h5 features.h5\n"
+            "                      [--calibration calib.h5] -o model.h5 features.h5\n"
+            "\n"
+            "--calibration calib.h5 (or localize.calibration): the network learns from the rows\n"
+            "a calibrated localize reads (clock offsets out of the time differences, the RSS\n"
+            "offsets in its anchor; unknown receivers masked with localize.unknown_receivers\n"
+            "mask); give the same calibration to evaluate and localize with the model.\n"
             "\n"
             "--method knn: no training; model.h5 (kind knn) keeps the fingerprints of\n"
             "every event with truth (RSS per receiver, by receiver id), evaluate.knn_k and\n"
@@ -160,6 +166,10 @@ static int load_events(const hd_cli *cli, const hd_config *cfg, hd_features_read
     hd_par_block(E, env->rank, env->size, &s0, &s1);
     rc = hd_features_read_block(rd, s0, s1 - s0, ev + s0, NULL, feat + (size_t)s0 * R * F, mask + (size_t)s0 * R,
                                 delay + (size_t)s0 * Pn, sigma + (size_t)s0 * Pn, NULL, tmask + (size_t)s0 * Pn);
+    /* with a calibration: the rows as localize and evaluate will see them */
+    if (rc == 0)
+        hd_calib_apply_rows(&cfg->localize, R, (int)Pn, s1 - s0, mask + (size_t)s0 * R, delay + (size_t)s0 * Pn,
+                            tmask + (size_t)s0 * Pn);
     if (cfg->train.exclude_split != HD_SPLIT_NONE && (rc = read_groups(rd, cli->inputs[0], &cfg->train, &group)) < 0)
         goto fail;
     hd_nn_source src = {ev, feat, mask, delay, sigma, tmask, (int64_t)Pn, group, cfg->train.exclude_group};
@@ -201,6 +211,12 @@ static int run(const hd_cli *cli, hd_config *cfg)
     openblas_set_num_threads(1);
     if ((rc = hd_features_open(&rd, cli->inputs[0], env.size > 1 ? env.comm : MPI_COMM_NULL)) < 0)
         return rc;
+    /* with a calibration the network learns from the rows a calibrated localize reads */
+    if (cli->calibration)
+        snprintf(cfg->localize.calibration, sizeof cfg->localize.calibration, "%s", cli->calibration);
+    const char *calib = cfg->localize.calibration[0] ? cfg->localize.calibration : NULL;
+    if ((rc = hd_calib_use(rd.meta.stations, rd.meta.n_receivers, &cfg->localize)) < 0)
+        goto fail;
     if ((rc = load_events(cli, cfg, &rd, &d, &env)) < 0)
         goto fail;
     if (cli->resume) {
@@ -225,10 +241,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_runinfo_set_events(d.ntr + d.nva);
     int interrupted = status == HD_NN_TRAIN_INTERRUPTED;
     if (env.rank == 0) {
-        const char *inputs[] = {cli->inputs[0]};
+        const char *inputs[] = {cli->inputs[0], calib};
         hd_h5_provenance prov = {.format = HD_FORMAT_MODEL, .version = HD_MODEL_VERSION,
                                  .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
-                                 .n_inputs = 1};
+                                 .n_inputs = calib ? 2 : 1};
         rc = hd_nn_model_save(&M, cli->output, cli->force || cli->resume != NULL || interrupted, &prov);
     }
     if (env.size > 1)

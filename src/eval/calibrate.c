@@ -1,5 +1,6 @@
 /* A network's calibration from events with truth: see calibrate.h. */
 #include "eval/calibrate.h"
+#include "core/log.h"
 #include "capture/captures.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -757,4 +758,46 @@ int hd_calib_apply(const hd_calib *c, const char *path, const hd_station *st, in
     cfg->rss_cov_scale = isfinite(c->rss_cov_scale) && c->rss_cov_scale > 0 ? c->rss_cov_scale : 1;
     cfg->calibrated = 1;
     return known;
+}
+
+void hd_calib_apply_rows(const hd_localize_cfg *cfg, int R, int P, int64_t n, uint8_t *mask, double *delay,
+                         uint8_t *tmask)
+{
+    if (!cfg->calibrated)
+        return;
+    const int mask_it = cfg->unknown_receivers == HD_UNKNOWN_RX_MASK;
+    for (int64_t i = 0; i < n; i++) {
+        for (int p = 0; p < P; p++) {
+            int a, b;
+            hd_features_pair(R, p, &a, &b);
+            size_t o = (size_t)i * P + p;
+            delay[o] -= cfg->clock_offsets_s[b] - cfg->clock_offsets_s[a];
+            if (mask_it && (cfg->rx_uncalibrated[a] || cfg->rx_uncalibrated[b]))
+                tmask[o] = 0;
+        }
+        for (int r = 0; mask_it && r < R; r++)
+            if (cfg->rx_uncalibrated[r])
+                mask[(size_t)i * R + r] = 0;
+    }
+}
+
+int hd_calib_use(const hd_station *st, int R, hd_localize_cfg *cfg)
+{
+    if (!cfg->calibration[0])
+        return 0;
+    hd_calib c = {0};
+    int rc = hd_calib_load(&c, cfg->calibration);
+    if (rc == 0)
+        rc = hd_calib_apply(&c, cfg->calibration, st, R, cfg);
+    hd_calib_release(&c);
+    if (rc < 0)
+        return rc;
+    char names[1024] = "";
+    size_t o = 0;
+    for (int r = 0; r < R; r++)
+        if (cfg->rx_uncalibrated[r] && o < sizeof names)
+            o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", o ? ", " : "", st[r].id);
+    hd_info("calibration %s: %d of %d receivers calibrated%s%s%s", cfg->calibration, rc, R, o ? "; not in it: " : "",
+            names, o ? (cfg->unknown_receivers == HD_UNKNOWN_RX_MASK ? " (masked)" : " (used uncalibrated)") : "");
+    return rc;
 }

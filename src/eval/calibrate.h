@@ -90,4 +90,18 @@ int hd_calib_load(hd_calib *c, const char *path);
  * of another network). */
 int hd_calib_apply(const hd_calib *c, const char *path, const hd_station *st, int R, hd_localize_cfg *cfg);
 
+/* hd_calib_load and hd_calib_apply of cfg->calibration (when set) to the
+ * receivers st[R], said on the log ("calibration X: 6 of 7 receivers
+ * calibrated; not in it: a (masked)"). Returns the receivers it knows (0
+ * without a calibration) or an error. */
+int hd_calib_use(const hd_station *st, int R, hd_localize_cfg *cfg);
+
+/* An applied calibration (cfg->calibrated) on n events' rows: the clock
+ * offsets taken out of the time differences delay[n*P]; with
+ * localize.unknown_receivers mask, the receivers it does not know and
+ * their pairs masked (mask[n*R], tmask[n*P]). What localize, evaluate and
+ * train all do to a features file's rows. */
+void hd_calib_apply_rows(const hd_localize_cfg *cfg, int R, int P, int64_t n, uint8_t *mask, double *delay,
+                         uint8_t *tmask);
+
 #endif

@@ -1,4 +1,5 @@
 #include "eval/run.h"
+#include "eval/calibrate.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -63,19 +64,8 @@ static void apply_calibration(hd_run *run, const hd_localize_cfg *cfg, int R, in
                 run->ev[first + i].uncalibrated |= 1ull << r;
             }
         run->n_uncalibrated[first + i] = un;
-        for (int p = 0; p < P; p++) {
-            int a, b;
-            hd_features_pair(R, p, &a, &b);
-            size_t o = (size_t)i * P + p;
-            delay[o] -= cfg->clock_offsets_s[b] - cfg->clock_offsets_s[a];
-            if (cfg->unknown_receivers == HD_UNKNOWN_RX_MASK && (cfg->rx_uncalibrated[a] || cfg->rx_uncalibrated[b]))
-                tmask[o] = 0;
-        }
-        if (cfg->unknown_receivers == HD_UNKNOWN_RX_MASK)
-            for (int r = 0; r < R; r++)
-                if (cfg->rx_uncalibrated[r])
-                    m[r] = 0;
     }
+    hd_calib_apply_rows(cfg, R, P, n, mask, delay, tmask);
 }
 
 int hd_run_bound_nn(hd_run *run, int64_t i)

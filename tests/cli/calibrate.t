@@ -85,6 +85,19 @@ for m in rss tdoa; do
     wo=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_${m}_without.report.json")
     awk -v a="$w" -v b="$wo" 'BEGIN { exit !(a < 0.85 * b) }'; ok $? "$m on campaign 2: median $w m with the calibration, $wo m without"
 done
+# the network trained on campaign 1 with the calibration (train --calibration), scored on campaign 2 with it
+for c in without with; do
+    opt=(); [ $c = with ] && opt=(--calibration "$TMP/cal.h5")
+    run "$HEIMDALL" train -q -c "$S" "${opt[@]}" -o "$TMP/nn_$c.h5" "$TMP/p1.h5"
+    is "$RC" 0 "train $c the calibration"
+    run "$HEIMDALL" evaluate -q --method nn -m "$TMP/nn_$c.h5" "${opt[@]}" --set evaluate.plots=false -o "$TMP/e_nn_$c.h5" "$TMP/p2.h5"
+    is "$RC" 0 "evaluate the network $c it"
+done
+w=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_nn_with.report.json")
+wo=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_m"])' "$TMP/e_nn_without.report.json")
+awk -v a="$w" -v b="$wo" 'BEGIN { exit !(a < 0.9 * b) }'; ok $? "nn on campaign 2: median $w m trained and scored with the calibration, $wo m without"
+run "$PYTHON" -c "import h5py,sys; print(len(h5py.File(sys.argv[1],'r')['provenance/inputs'][:]))" "$TMP/nn_with.h5"
+is "$OUT" 2 "the calibration is an input of model.h5"
 run "$PYTHON" - "$TMP/e_tdoa_with.h5" "$TMP/cal.h5" <<'PY'
 import sys, h5py
 lines = [x.decode() if isinstance(x, bytes) else x for x in h5py.File(sys.argv[1], "r")["provenance/inputs"][:]]
