@@ -44,8 +44,12 @@ fi
 # script requeues the job -> the job runs again, skips collect and featurize (they verify), resumes
 # training -> the final model is the uninterrupted run's, bit for bit. Waits on job states and log
 # lines, never on sleeps of a guessed length.
-sed -e 's/epochs: 3/epochs: 60000/' -e 's/warmup_steps: 5/warmup_steps: 5\n  patience: 100000/' "$TMP/exp.yaml" >"$TMP/rq.yaml"
-grep -q 'patience: 100000' "$TMP/rq.yaml"; ok $? "a config whose training lasts (60000 epochs, no early stop: about 12 s on this kind of machine, so TERM lands mid-training)"
+# a training that lasts about 10 s, so TERM lands in the middle of it: 60000 epochs of the
+# 8-event campaign, 4000 with the sanitizers (ASan makes an epoch some 15 times slower)
+EPOCHS=60000
+ldd "$HEIMDALL" 2>/dev/null | grep -q libasan && EPOCHS=4000
+sed -e "s/epochs: 3/epochs: $EPOCHS/" -e 's/warmup_steps: 5/warmup_steps: 5\n  patience: 100000/' "$TMP/exp.yaml" >"$TMP/rq.yaml"
+grep -q 'patience: 100000' "$TMP/rq.yaml"; ok $? "a config whose training lasts ($EPOCHS epochs, no early stop)"
 job=$(sbatch --parsable --ntasks=2 --export="ALL,CONFIG=$TMP/rq.yaml,OUT=$TMP/rq,HEIMDALL=$HEIMDALL" "$S/pipeline.sbatch")
 ok $? "pipeline.sbatch submitted (job $job)"
 # wait_for SECONDS COMMAND...: poll until COMMAND succeeds (0.1 s apart), bounded
