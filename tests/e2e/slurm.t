@@ -61,7 +61,9 @@ wait_for 240 train_started; ok $? "training is running (its second epoch logged)
 diag "$(date -u +%T) training running"
 run scancel --signal=TERM "$job"
 is "$RC" 0 "scancel --signal=TERM: the job's steps get TERM"
-done_or_failed() { case "$(job_state)" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) return 0;; esac; [ "$(job_state)" = "" ]; }
+# terminal states only: an empty answer is scontrol failing for a moment (a busy slurmctld), not
+# the end of the job (a finished job stays visible for MinJobAge, 300 s)
+done_or_failed() { case "$(job_state)" in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY) return 0;; esac; return 1; }
 requeued() { [ "$(restarts)" = 1 ] || done_or_failed; }
 wait_for 300 requeued; ok $? "the job was requeued (Restarts=1)"
 diag "$(date -u +%T) requeued: $(scontrol show job "$job" | grep -o 'JobState=[A-Z]* Reason=[A-Za-z]*')"
@@ -70,6 +72,8 @@ diag "$(date -u +%T) requeued: $(scontrol show job "$job" | grep -o 'JobState=[A
 wait_for 600 done_or_failed
 diag "$(date -u +%T) done"
 is "$(job_state)" COMPLETED "the job completed"
+[ "$(job_state)" = COMPLETED ] || diag "$(scontrol show job "$job" 2>&1 | head -20)" "$(tail -30 "$TMP/heimdall-$job.out" 2>&1)" \
+    "$(tail -5 "$TMP"/rq/heimdall-"$job".*.out 2>&1)"
 is "$(restarts)" 1 "after one requeue"
 grep -qs 'interrupted at step .*checkpoint written' "$TMP"/rq/heimdall-"$job".0.*-train.out
 ok $? "the first run's train wrote its checkpoint at TERM"
