@@ -14,7 +14,10 @@ trap 'rm -rf "$TMP"' EXIT
 
 ok() { # ok COND_STATUS NAME  (status 0 = pass)
     _tap_n=$((_tap_n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"; else echo "not ok $_tap_n - $2"; _tap_failed=$((_tap_failed + 1)); fi
+    if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"; else
+        echo "not ok $_tap_n - $2"
+        case "$2" in *"# TODO"*) ;; *) _tap_failed=$((_tap_failed + 1)) ;; esac # a TODO test's failure is reported, not counted
+    fi
 }
 diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 is() { # is GOT WANT NAME
