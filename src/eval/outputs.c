@@ -88,8 +88,18 @@ static char *fmt_deg(char *p, double v)
     long long u = llround(fabs(v) * 1e8);
     if (v < 0 && u)
         *p++ = '-';
-    p += sprintf(p, "%lld.%08lld", u / 100000000LL, u % 100000000LL);
-    return p;
+    char d[24];
+    int n = 0;
+    long long w = u / 100000000LL, f = u % 100000000LL;
+    do
+        d[n++] = (char)('0' + w % 10);
+    while ((w /= 10) > 0);
+    while (n)
+        *p++ = d[--n];
+    *p++ = '.';
+    for (int k = 7; k >= 0; k--, f /= 10)
+        p[k] = (char)('0' + f % 10);
+    return p + 8;
 }
 
 typedef double outline[HD_ELLIPSE_VERTICES][2];
@@ -204,7 +214,10 @@ static int kml_ellipse(xmlTextWriterPtr w, const hd_located *e, double p, const 
     X(xmlTextWriterWriteElement(w, BAD_CAST "tessellate", BAD_CAST "1"));
     X(xmlTextWriterStartElement(w, BAD_CAST "outerBoundaryIs"));
     X(xmlTextWriterStartElement(w, BAD_CAST "LinearRing"));
-    X(xmlTextWriterWriteElement(w, BAD_CAST "coordinates", BAD_CAST text));
+    /* digits, signs, commas and spaces: nothing to escape */
+    X(xmlTextWriterStartElement(w, BAD_CAST "coordinates"));
+    X(xmlTextWriterWriteRaw(w, BAD_CAST text));
+    X(xmlTextWriterEndElement(w));
     X(xmlTextWriterEndElement(w));
     X(xmlTextWriterEndElement(w));
     X(xmlTextWriterEndElement(w));
