@@ -118,23 +118,23 @@ static int header_check(const char *path, char *line, const char *const *want, i
     return 0;
 }
 
-int hd_mlat_read_sensors(hd_mlat *m, const char *path)
+/* Every data row of a CSV file with the header `cols` (n columns): blank
+ * lines skipped, each row split and its field count checked, then row(ctx,
+ * path, line number, fields). The first error ends the reading. */
+typedef int (*csv_row_fn)(void *ctx, const char *path, long ln, char **f);
+static int csv_rows(const char *path, const char *const *cols, int n, csv_row_fn row, void *ctx)
 {
-    static const char *const cols[] = {"serial", "latitude", "longitude", "height", "type", "good"};
     FILE *fp = fopen(path, "r");
     if (!fp)
         return hd_error(HD_EIO, "cannot open %s", path);
     char *line = NULL;
     size_t cap = 0;
-    int rc = 0, cap_s = 0;
+    int rc = 0;
     long ln = 0;
-    free(m->sensors);
-    m->sensors = NULL;
-    m->n_sensors = 0;
     while (getline(&line, &cap, fp) > 0) {
         ln++;
         if (ln == 1) {
-            if ((rc = header_check(path, line, cols, 6)) < 0)
+            if ((rc = header_check(path, line, cols, n)) < 0)
                 goto done;
             continue;
         }
@@ -142,47 +142,13 @@ int hd_mlat_read_sensors(hd_mlat *m, const char *path)
             continue;
         char *f[MAX_FIELDS + 1];
         int nf = split_csv(line, f, MAX_FIELDS);
-        if (nf != 6) {
-            rc = hd_error(HD_EFORMAT, "%s:%ld: %d fields, expected 6", path, ln, nf);
+        if (nf != n) {
+            rc = nf < 0 ? hd_error(HD_EFORMAT, "%s:%ld: unterminated quoted field", path, ln)
+                        : hd_error(HD_EFORMAT, "%s:%ld: %d fields, expected %d", path, ln, nf, n);
             goto done;
         }
-        hd_mlat_sensor s = {0};
-        int64_t serial;
-        if (parse_i64(f[0], &serial) < 0 || serial < 0 || serial > 2147483647) {
-            rc = hd_error(HD_EFORMAT, "%s:%ld: serial '%s' is not a non-negative integer", path, ln, f[0]);
+        if ((rc = row(ctx, path, ln, f)) < 0)
             goto done;
-        }
-        s.serial = (int)serial;
-        if (parse_double(f[1], &s.lat) < 0 || fabs(s.lat) > 90 || parse_double(f[2], &s.lon) < 0 ||
-            fabs(s.lon) > 180 || parse_double(f[3], &s.height_m) < 0 || fabs(s.height_m) > 20000) {
-            rc = hd_error(HD_EFORMAT, "%s:%ld: latitude, longitude or height not a number in range", path, ln);
-            goto done;
-        }
-        snprintf(s.type, sizeof s.type, "%s", f[4]);
-        if (strcmp(f[5], "TRUE") == 0 || strcmp(f[5], "True") == 0 || strcmp(f[5], "true") == 0 || strcmp(f[5], "1") == 0)
-            s.good = 1;
-        else if (strcmp(f[5], "FALSE") == 0 || strcmp(f[5], "False") == 0 || strcmp(f[5], "false") == 0 ||
-                 strcmp(f[5], "0") == 0)
-            s.good = 0;
-        else {
-            rc = hd_error(HD_EFORMAT, "%s:%ld: good is '%s', expected TRUE or FALSE", path, ln, f[5]);
-            goto done;
-        }
-        for (int k = 0; k < m->n_sensors; k++)
-            if (m->sensors[k].serial == s.serial) {
-                rc = hd_error(HD_EFORMAT, "%s:%ld: sensor %d listed twice", path, ln, s.serial);
-                goto done;
-            }
-        if (m->n_sensors == cap_s) {
-            cap_s = cap_s ? 2 * cap_s : 256;
-            hd_mlat_sensor *ns = realloc(m->sensors, (size_t)cap_s * sizeof *ns);
-            if (!ns) {
-                rc = hd_error(HD_ENOMEM, "out of memory reading %s", path);
-                goto done;
-            }
-            m->sensors = ns;
-        }
-        m->sensors[m->n_sensors++] = s;
     }
     if (ln == 0)
         rc = hd_error(HD_EFORMAT, "%s: empty file (no header)", path);
@@ -192,6 +158,55 @@ done:
     free(line);
     fclose(fp);
     return rc;
+}
+
+typedef struct {
+    hd_mlat *m;
+    int cap;
+} sensors_ctx;
+
+static int sensor_row(void *ctx, const char *path, long ln, char **f)
+{
+    sensors_ctx *c = ctx;
+    hd_mlat *m = c->m;
+    hd_mlat_sensor s = {0};
+    int64_t serial;
+    if (parse_i64(f[0], &serial) < 0 || serial < 0 || serial > 2147483647)
+        return hd_error(HD_EFORMAT, "%s:%ld: serial '%s' is not a non-negative integer", path, ln, f[0]);
+    s.serial = (int)serial;
+    if (parse_double(f[1], &s.lat) < 0 || fabs(s.lat) > 90 || parse_double(f[2], &s.lon) < 0 ||
+        fabs(s.lon) > 180 || parse_double(f[3], &s.height_m) < 0 || fabs(s.height_m) > 20000)
+        return hd_error(HD_EFORMAT, "%s:%ld: latitude, longitude or height not a number in range", path, ln);
+    snprintf(s.type, sizeof s.type, "%s", f[4]);
+    if (strcmp(f[5], "TRUE") == 0 || strcmp(f[5], "True") == 0 || strcmp(f[5], "true") == 0 || strcmp(f[5], "1") == 0)
+        s.good = 1;
+    else if (strcmp(f[5], "FALSE") == 0 || strcmp(f[5], "False") == 0 || strcmp(f[5], "false") == 0 ||
+             strcmp(f[5], "0") == 0)
+        s.good = 0;
+    else
+        return hd_error(HD_EFORMAT, "%s:%ld: good is '%s', expected TRUE or FALSE", path, ln, f[5]);
+    for (int k = 0; k < m->n_sensors; k++)
+        if (m->sensors[k].serial == s.serial)
+            return hd_error(HD_EFORMAT, "%s:%ld: sensor %d listed twice", path, ln, s.serial);
+    if (m->n_sensors == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 256;
+        hd_mlat_sensor *ns = realloc(m->sensors, (size_t)c->cap * sizeof *ns);
+        if (!ns)
+            return hd_error(HD_ENOMEM, "out of memory reading %s", path);
+        m->sensors = ns;
+    }
+    m->sensors[m->n_sensors++] = s;
+    return 0;
+}
+
+int hd_mlat_read_sensors(hd_mlat *m, const char *path)
+{
+    static const char *const cols[] = {"serial", "latitude", "longitude", "height", "type", "good"};
+    free(m->sensors);
+    m->sensors = NULL;
+    m->n_sensors = 0;
+    sensors_ctx c = {m, 0};
+    return csv_rows(path, cols, 6, sensor_row, &c);
 }
 
 static int sensor_index(const hd_mlat *m, int64_t serial)
@@ -248,85 +263,55 @@ done:
     return rc;
 }
 
+static int message_row(void *ctx, const char *path, long ln, char **f)
+{
+    hd_mlat *m = ctx;
+    hd_mlat_message g;
+    memset(&g, 0, sizeof g);
+    int64_t nm;
+    const char *bad = NULL;
+    if (parse_i64(f[0], &g.id) < 0)
+        bad = "id";
+    else if (parse_double(f[1], &g.time_s) < 0 || g.time_s < 0 || g.time_s > 1e7)
+        bad = "timeAtServer";
+    else if (parse_i64(f[2], &g.aircraft) < 0)
+        bad = "aircraft";
+    else if (parse_double(f[3], &g.lat) < 0 || fabs(g.lat) > 90)
+        bad = "latitude";
+    else if (parse_double(f[4], &g.lon) < 0 || fabs(g.lon) > 180)
+        bad = "longitude";
+    else if (parse_double(f[5], &g.baro_alt_m) < 0 || g.baro_alt_m < -1000 || g.baro_alt_m > 30000)
+        bad = "baroAltitude";
+    else if (parse_double(f[6], &g.geo_alt_m) < 0 || g.geo_alt_m < -1000 || g.geo_alt_m > 30000)
+        bad = "geoAltitude";
+    else if (parse_i64(f[7], &nm) < 0 || nm < 0)
+        bad = "numMeasurements";
+    if (bad)
+        return hd_error(HD_EFORMAT, "%s:%ld: %s is not a number in range", path, ln, bad);
+    int rc = parse_measurements(m, path, ln, f[8], &g);
+    if (rc < 0)
+        return rc;
+    if (nm != g.n)
+        return hd_error(HD_EFORMAT, "%s:%ld: numMeasurements %lld but %d measurements", path, ln, (long long)nm, g.n);
+    if (m->n_msg == m->cap_msg) {
+        int64_t nc = m->cap_msg ? 2 * m->cap_msg : 512;
+        hd_mlat_message *nmsg = realloc(m->msg, (size_t)nc * sizeof *nmsg);
+        if (!nmsg)
+            return hd_error(HD_ENOMEM, "out of memory reading %s", path);
+        m->msg = nmsg;
+        m->cap_msg = nc;
+    }
+    m->msg[m->n_msg++] = g;
+    return 0;
+}
+
 int hd_mlat_read_messages(hd_mlat *m, const char *path)
 {
     static const char *const cols[] = {"id",          "timeAtServer", "aircraft",        "latitude",    "longitude",
                                        "baroAltitude", "geoAltitude", "numMeasurements", "measurements"};
     if (!m->n_sensors)
         return hd_error(HD_EINVAL, "mlat: read the sensors file before the messages");
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return hd_error(HD_EIO, "cannot open %s", path);
-    char *line = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    long ln = 0;
-    while (getline(&line, &cap, fp) > 0) {
-        ln++;
-        if (ln == 1) {
-            if ((rc = header_check(path, line, cols, 9)) < 0)
-                goto done;
-            continue;
-        }
-        if (line[0] == '\n' || (line[0] == '\r' && line[1] == '\n'))
-            continue;
-        char *f[MAX_FIELDS + 1];
-        int nf = split_csv(line, f, MAX_FIELDS);
-        if (nf != 9) {
-            rc = nf < 0 ? hd_error(HD_EFORMAT, "%s:%ld: unterminated quoted field", path, ln)
-                        : hd_error(HD_EFORMAT, "%s:%ld: %d fields, expected 9", path, ln, nf);
-            goto done;
-        }
-        hd_mlat_message g;
-        memset(&g, 0, sizeof g);
-        int64_t nm;
-        const char *bad = NULL;
-        if (parse_i64(f[0], &g.id) < 0)
-            bad = "id";
-        else if (parse_double(f[1], &g.time_s) < 0 || g.time_s < 0 || g.time_s > 1e7)
-            bad = "timeAtServer";
-        else if (parse_i64(f[2], &g.aircraft) < 0)
-            bad = "aircraft";
-        else if (parse_double(f[3], &g.lat) < 0 || fabs(g.lat) > 90)
-            bad = "latitude";
-        else if (parse_double(f[4], &g.lon) < 0 || fabs(g.lon) > 180)
-            bad = "longitude";
-        else if (parse_double(f[5], &g.baro_alt_m) < 0 || g.baro_alt_m < -1000 || g.baro_alt_m > 30000)
-            bad = "baroAltitude";
-        else if (parse_double(f[6], &g.geo_alt_m) < 0 || g.geo_alt_m < -1000 || g.geo_alt_m > 30000)
-            bad = "geoAltitude";
-        else if (parse_i64(f[7], &nm) < 0 || nm < 0)
-            bad = "numMeasurements";
-        if (bad) {
-            rc = hd_error(HD_EFORMAT, "%s:%ld: %s is not a number in range", path, ln, bad);
-            goto done;
-        }
-        if ((rc = parse_measurements(m, path, ln, f[8], &g)) < 0)
-            goto done;
-        if (nm != g.n) {
-            rc = hd_error(HD_EFORMAT, "%s:%ld: numMeasurements %lld but %d measurements", path, ln, (long long)nm, g.n);
-            goto done;
-        }
-        if (m->n_msg == m->cap_msg) {
-            int64_t nc = m->cap_msg ? 2 * m->cap_msg : 512;
-            hd_mlat_message *nmsg = realloc(m->msg, (size_t)nc * sizeof *nmsg);
-            if (!nmsg) {
-                rc = hd_error(HD_ENOMEM, "out of memory reading %s", path);
-                goto done;
-            }
-            m->msg = nmsg;
-            m->cap_msg = nc;
-        }
-        m->msg[m->n_msg++] = g;
-    }
-    if (ln == 0)
-        rc = hd_error(HD_EFORMAT, "%s: empty file (no header)", path);
-    else if (ferror(fp))
-        rc = hd_error(HD_EIO, "cannot read %s", path);
-done:
-    free(line);
-    fclose(fp);
-    return rc;
+    return csv_rows(path, cols, 9, message_row, m);
 }
 
 int hd_mlat_read_offsets(const char *path, int **serials, double **offsets_ns, int *n)
