@@ -6,20 +6,11 @@
 #include "eval/calibrate.h"
 #include "fuzz_util.h"
 
-static char seed[600];
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    const char *d = getenv("HD_FUZZ_SEEDS");
-    snprintf(seed, sizeof seed, "%s/calib.h5", d && *d ? d : "build-fuzz/seeds");
-    return 0;
-}
+FZ_SEED_TARGET("calib.h5")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *p = fz_h5_mutate(seed, data, size);
+    const char *p = fz_h5_mutate(fz_seed, data, size);
     if (!p)
         return 0;
     hd_calib c;

@@ -263,4 +263,18 @@ static const char *fz_h5_mutate(const char *seed, const uint8_t *data, size_t si
     return path;
 }
 
+/* A target whose input edits a seed HDF5 file: the seed's path,
+ * $HD_FUZZ_SEEDS/NAME (made by `make fuzz`), set once in
+ * LLVMFuzzerInitialize; FZ_SEED_TARGET("model.h5") defines both. */
+#define FZ_SEED_TARGET(name)                                                                                           \
+    static char fz_seed[600];                                                                                          \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                                                  \
+    {                                                                                                                  \
+        (void)argc;                                                                                                    \
+        (void)argv;                                                                                                    \
+        const char *d = getenv("HD_FUZZ_SEEDS");                                                                       \
+        snprintf(fz_seed, sizeof fz_seed, "%s/" name, d && *d ? d : "build-fuzz/seeds");                               \
+        return 0;                                                                                                      \
+    }
+
 #endif
