@@ -103,6 +103,42 @@ static void on_progress(void *ctx, int64_t done)
     hd_progress_update(ctx, done);
 }
 
+/* What localize does with each block of located events as it comes: the
+ * text outputs and the positions file written, the counts kept. */
+typedef struct {
+    const hd_cli *cli;
+    hd_outputs *w;               /* GeoJSON / KML / JSON lines, or NULL */
+    hid_t h5;                    /* positions file, or -1 */
+    int64_t E, written;
+    int64_t counts[HD_LOC_STATUS_COUNT];
+    double solve_s;
+    const hd_station *st;
+    int R;
+} sink_ctx;
+
+static int sink(void *ctx, const hd_run *r)
+{
+    sink_ctx *k = ctx;
+    int rc = 0;
+    if (hd_cli_interrupted())
+        return hd_error(HD_EINTR, "interrupted; %s not written", k->cli->output);
+    if (k->w && (rc = hd_outputs_add(k->w, r->ev, r->n)) < 0)
+        return hd_error_context(rc, "writing %s", k->cli->output);
+    if (k->h5 >= 0 && (rc = hd_eval_positions_rows(k->h5, r, k->E, k->written == 0)) < 0)
+        return rc;
+    for (int64_t i = 0; i < r->n; i++) {
+        k->counts[r->ev[i].res.status]++;
+        k->solve_s += r->latency_s[i];
+        if (!k->cli->quiet) {
+            char line[512];
+            hd_located_summary(k->st, k->R, &r->ev[i], line, sizeof line);
+            fprintf(stderr, "%s\n", line);
+        }
+    }
+    k->written += r->n > 0 ? r->n : 1; /* 1: the datasets exist */
+    return 0;
+}
+
 static int run(const hd_cli *cli, hd_config *cfg)
 {
     hd_locate_input in;
@@ -110,6 +146,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_outfile of[3];
     hd_h5_out h5;
     int h5_open = 0;
+    sink_ctx k = {.cli = cli, .h5 = -1};
     memset(of, 0, sizeof of);
     memset(&r, 0, sizeof r);
     int rc = hd_locate_input_open(&in, cli, cfg);
@@ -130,66 +167,66 @@ static int run(const hd_cli *cli, hd_config *cfg)
     } else if (kind != OUT_H5) {
         snprintf(paths[kind], sizeof paths[kind], "%s", cli->output);
     }
-    for (int k = 0; k < 3; k++)
-        if (paths[k][0] && (rc = hd_outfile_open(&of[k], paths[k], cli->force)) < 0)
+    for (int q = 0; q < 3; q++)
+        if (paths[q][0] && (rc = hd_outfile_open(&of[q], paths[q], cli->force)) < 0)
             goto fail;
+    k.st = in.rd.meta.stations;
+    k.R = in.rd.meta.n_receivers;
+    k.E = in.rd.meta.n_events;
     if (kind == OUT_H5) {
         if ((rc = hd_h5_create(&h5, cli->output, cli->force, MPI_COMM_NULL)) < 0)
             goto fail;
         h5_open = 1;
+        k.h5 = h5.file;
+    } else if ((rc = hd_outputs_begin(&k.w, of[0].f, of[1].f, of[2].f, k.st, k.R)) < 0) {
+        hd_error_context(rc, "writing %s", cli->output);
+        goto fail;
     }
     hd_progress prog;
     hd_progress_start(&prog, "localize", "events", in.rd.meta.n_events, cli->quiet);
     double t0 = hd_now();
-    rc = hd_locate_input_run(&in, cli, cfg, &r, on_progress, &prog);
+    rc = hd_locate_input_stream(&in, cli, cfg, &r, sink, &k, on_progress, &prog);
     hd_progress_finish(&prog);
     hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)
         goto fail;
     double el = hd_now() - t0;
-    const hd_station *st = in.rd.meta.stations;
-    int R = in.rd.meta.n_receivers;
     if (hd_cli_interrupted()) {
         rc = hd_error(HD_EINTR, "interrupted; %s not written", cli->output);
         goto fail;
     }
-    if (kind != OUT_H5 && (rc = hd_write_outputs(of[0].f, of[1].f, of[2].f, st, R, r.ev, r.n)) < 0) {
-        hd_error_context(rc, "writing %s", cli->output);
-        goto fail;
+    if (k.w) {
+        rc = hd_outputs_end(k.w);
+        k.w = NULL;
+        if (rc < 0) {
+            hd_error_context(rc, "writing %s", cli->output);
+            goto fail;
+        }
     }
-    for (int k = 0; k < 3; k++)
-        if (paths[k][0] && (rc = hd_outfile_commit(&of[k])) < 0)
+    for (int q = 0; q < 3; q++)
+        if (paths[q][0] && (rc = hd_outfile_commit(&of[q])) < 0)
             goto fail;
     if (kind == OUT_H5) {
         const char *inputs[] = {cli->inputs[0], in.calibration};
         hd_h5_provenance prov = {.format = HD_FORMAT_POSITIONS, .version = HD_POSITIONS_VERSION,
                                  .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
                                  .n_inputs = in.calibration ? 2 : 1};
-        if ((rc = hd_captures_write_receivers(h5.file, st, R)) < 0 ||
-            (rc = hd_eval_write_positions(h5.file, &r, hd_method_name(in.method))) < 0 ||
+        hd_run none = {0};
+        if ((rc = hd_captures_write_receivers(h5.file, k.st, k.R)) < 0 ||
+            (!k.written && (rc = hd_eval_positions_rows(h5.file, &none, 0, 1)) < 0) ||
+            (rc = hd_h5_attr_str(h5.file, "method", hd_method_name(in.method))) < 0 ||
             (rc = hd_h5_write_provenance(&h5, &prov)) < 0)
             goto fail;
         h5_open = 0;
         if ((rc = hd_h5_commit(&h5)) < 0)
             goto fail;
     }
-    int64_t counts[HD_LOC_STATUS_COUNT];
-    hd_eval_count_status(&r, counts);
-    double solve = 0;
-    for (int64_t i = 0; i < r.n; i++) {
-        solve += r.latency_s[i];
-        if (!cli->quiet) {
-            char line[512];
-            hd_located_summary(st, R, &r.ev[i], line, sizeof line);
-            fprintf(stderr, "%s\n", line);
-        }
-    }
     char sts[320];
-    hd_eval_status_summary(counts, sts, sizeof sts);
-    hd_info("%lld events by %s: %s; %.0f events/s in the solver (%.1f s in all)", (long long)r.n,
-            hd_method_name(in.method), sts, solve > 0 ? r.n / solve : 0.0, el);
+    hd_eval_status_summary(k.counts, sts, sizeof sts);
+    hd_info("%lld events by %s: %s; %.0f events/s in the solver (%.1f s in all)", (long long)k.E,
+            hd_method_name(in.method), sts, k.solve_s > 0 ? k.E / k.solve_s : 0.0, el);
     char un[1024];
-    hd_run_uncalibrated_summary(&r, st, R, cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK, un, sizeof un);
+    hd_run_uncalibrated_summary(&r, k.st, k.R, cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK, un, sizeof un);
     if (un[0])
         hd_info("%s", un);
     hd_run_clamped_summary(&r, un, sizeof un);
@@ -200,8 +237,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
     else
         hd_info("wrote %s", cli->output);
 fail:
-    for (int k = 0; k < 3; k++)
-        hd_outfile_abort(&of[k]);
+    hd_outputs_free(k.w);
+    for (int q = 0; q < 3; q++)
+        hd_outfile_abort(&of[q]);
     if (h5_open)
         hd_h5_abort(&h5);
     hd_run_release(&r);

@@ -140,6 +140,16 @@ int hd_locate_input_run(hd_locate_input *in, const hd_cli *cli, const hd_config 
     return hd_run_locate(r, &in->rd, &cfg->localize, in->method, progress, ctx);
 }
 
+int hd_locate_input_stream(hd_locate_input *in, const hd_cli *cli, const hd_config *cfg, hd_run *r,
+                           hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    if (in->knn) {
+        int rc = hd_run_locate_knn(r, &in->rd, &cfg->localize, in->knn, cli->model, progress, ctx);
+        return rc < 0 ? rc : sink(sink_ctx, r);
+    }
+    return hd_run_locate_stream(r, &in->rd, &cfg->localize, in->method, in->model, sink, sink_ctx, progress, ctx);
+}
+
 void hd_locate_input_release(hd_locate_input *in)
 {
     if (in->knn) {

@@ -28,6 +28,10 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
  * the network, or a classical solver). */
 int hd_locate_input_run(hd_locate_input *in, const hd_cli *cli, const hd_config *cfg, hd_run *r,
                         void (*progress)(void *ctx, int64_t done), void *ctx);
+/* The same streaming (hd_run_locate_stream): sink sees each block's events
+ * as they are located (a kNN model: all of them at once, at the end). */
+int hd_locate_input_stream(hd_locate_input *in, const hd_cli *cli, const hd_config *cfg, hd_run *r,
+                           hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
 void hd_locate_input_release(hd_locate_input *in);
 
 #endif

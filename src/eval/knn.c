@@ -312,7 +312,7 @@ int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
             uint8_t *mq = mask + (size_t)(M + i) * R;
             for (int r = 0; r < R; r++) /* a receiver without fingerprints: left out, counted (a bus never matches) */
                 if (mq[r] && map[r] < 0 && (mq[r] = 0, isfinite(run->net.rx_lat[r]))) {
-                    run->n_uncalibrated[e]++;
+                    run->events_uncalibrated += run->n_uncalibrated[e]++ == 0;
                     run->uncalibrated_heard[r]++;
                     run->ev[e].uncalibrated |= 1ull << r;
                 }

@@ -333,66 +333,114 @@ static int geojson_event(FILE *f, const hd_station *st, int R, const hd_located 
     return rc;
 }
 
-int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st, int R, const hd_located *ev,
-                     int64_t n)
+struct hd_outputs_s {
+    FILE *geojson, *kml, *jsonl;
+    const hd_station *st;
+    int R;
+    xmlTextWriterPtr w;
+    char *text;
+    bbox bb;
+};
+
+void hd_outputs_free(hd_outputs *o)
+{
+    if (!o)
+        return;
+    if (o->w)
+        xmlFreeTextWriter(o->w);
+    free(o->text);
+    free(o);
+}
+
+int hd_outputs_begin(hd_outputs **out, FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st, int R)
 {
     int rc = 0;
-    char *text = malloc(RING_TEXT_SIZE);
-    xmlOutputBufferPtr ob = NULL;
-    xmlTextWriterPtr w = NULL;
-    if (!text)
+    hd_outputs *o = calloc(1, sizeof *o);
+    *out = NULL;
+    if (!o || !(o->text = malloc(RING_TEXT_SIZE))) {
+        free(o);
         return HD_ENOMEM;
+    }
+    *o = (hd_outputs){geojson, kml, jsonl, st, R, NULL, o->text, {INFINITY, INFINITY, -INFINITY, -INFINITY}};
     if (kml) {
-        ob = xmlOutputBufferCreateFile(kml, NULL);
-        w = ob ? xmlNewTextWriter(ob) : NULL;
-        if (!w) {
+        xmlOutputBufferPtr ob = xmlOutputBufferCreateFile(kml, NULL);
+        o->w = ob ? xmlNewTextWriter(ob) : NULL;
+        if (!o->w) {
             if (ob)
                 xmlOutputBufferClose(ob);
-            free(text);
+            hd_outputs_free(o);
             return hd_error(HD_ENOMEM, "cannot start the KML writer");
         }
-        if (kml_begin(w, st, R) < 0)
+        if (kml_begin(o->w, st, R) < 0)
             rc = hd_error(HD_EIO, "cannot write KML%s", full_disk());
     }
-    bbox bb = {INFINITY, INFINITY, -INFINITY, -INFINITY};
     if (geojson && rc == 0)
-        rc = geojson_receivers(geojson, st, R, &bb);
+        rc = geojson_receivers(geojson, st, R, &o->bb);
+    if (rc < 0) {
+        hd_outputs_free(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+int hd_outputs_add(hd_outputs *o, const hd_located *ev, int64_t n)
+{
+    int rc = 0;
     for (int64_t k = 0; k < n && rc == 0; k++) {
         const hd_located *e = &ev[k];
         const hd_locate_result *r = &e->res;
         int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
         outline ll68, ll95;
-        if (located && (geojson || kml)) { /* each outline once, for both maps */
+        if (located && (o->geojson || o->kml)) { /* each outline once, for both maps */
             hd_locate_ellipse_outline(r->lat, r->lon, r->cov, r->nu, 0.68, HD_ELLIPSE_VERTICES, ll68);
             hd_locate_ellipse_outline(r->lat, r->lon, r->cov, r->nu, 0.95, HD_ELLIPSE_VERTICES, ll95);
-            bbox_add(&bb, r->lat, r->lon);
+            bbox_add(&o->bb, r->lat, r->lon);
             for (int v = 0; v < HD_ELLIPSE_VERTICES; v++) /* the 95 % outline holds the 68 % one */
-                bbox_add(&bb, ll95[v][0], ll95[v][1]);
+                bbox_add(&o->bb, ll95[v][0], ll95[v][1]);
         }
-        if (geojson)
-            rc = geojson_event(geojson, st, R, e, ll68, ll95, text);
-        if (rc == 0 && kml && located && kml_event(w, st, R, e, ll68, ll95, text) < 0)
+        if (o->geojson)
+            rc = geojson_event(o->geojson, o->st, o->R, e, ll68, ll95, o->text);
+        if (rc == 0 && o->kml && located && kml_event(o->w, o->st, o->R, e, ll68, ll95, o->text) < 0)
             rc = hd_error(HD_EIO, "cannot write KML%s", full_disk());
-        if (rc == 0 && jsonl && (rc = dump(jsonl, event_props(st, R, e))) == 0)
-            fputc('\n', jsonl);
+        if (rc == 0 && o->jsonl && (rc = dump(o->jsonl, event_props(o->st, o->R, e))) == 0)
+            fputc('\n', o->jsonl);
     }
-    if (geojson && rc == 0) {
-        char b[4][32];
-        fmt_deg(b[0], bb.w)[0] = 0;
-        fmt_deg(b[1], bb.s)[0] = 0;
-        fmt_deg(b[2], bb.e)[0] = 0;
-        fmt_deg(b[3], bb.n)[0] = 0;
-        if (bb.w <= bb.e)
-            fprintf(geojson, "\n],\"bbox\":[%s,%s,%s,%s]}\n", b[0], b[1], b[2], b[3]);
-        else
-            fputs("\n]}\n", geojson);
-    }
-    if (w && rc == 0 && kml_end(w) < 0)
-        rc = hd_error(HD_EIO, "cannot write KML%s", full_disk());
-    if (w)
-        xmlFreeTextWriter(w);
-    free(text);
     return rc;
+}
+
+int hd_outputs_end(hd_outputs *o)
+{
+    int rc = 0;
+    if (o->geojson) {
+        char b[4][32];
+        fmt_deg(b[0], o->bb.w)[0] = 0;
+        fmt_deg(b[1], o->bb.s)[0] = 0;
+        fmt_deg(b[2], o->bb.e)[0] = 0;
+        fmt_deg(b[3], o->bb.n)[0] = 0;
+        if (o->bb.w <= o->bb.e)
+            fprintf(o->geojson, "\n],\"bbox\":[%s,%s,%s,%s]}\n", b[0], b[1], b[2], b[3]);
+        else
+            fputs("\n]}\n", o->geojson);
+    }
+    if (o->w && kml_end(o->w) < 0)
+        rc = hd_error(HD_EIO, "cannot write KML%s", full_disk());
+    hd_outputs_free(o);
+    return rc;
+}
+
+int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st, int R, const hd_located *ev,
+                     int64_t n)
+{
+    hd_outputs *o;
+    int rc = hd_outputs_begin(&o, geojson, kml, jsonl, st, R);
+    if (rc < 0)
+        return rc;
+    if ((rc = hd_outputs_add(o, ev, n)) < 0) {
+        hd_outputs_free(o);
+        return rc;
+    }
+    return hd_outputs_end(o);
 }
 
 void hd_located_summary(const hd_station *st, int R, const hd_located *e, char *buf, size_t size)

@@ -34,6 +34,15 @@ typedef struct {
  * - jsonl: one JSON object per line per event. */
 int hd_write_outputs(FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st, int R, const hd_located *ev,
                      int64_t n);
+/* The same, streaming: begin (the receivers, the files' heads), add events
+ * as they come, end (the tails, the GeoJSON bbox; frees the writer);
+ * hd_outputs_free drops a writer after an error (the files are then
+ * incomplete: abort them). */
+typedef struct hd_outputs_s hd_outputs;
+int hd_outputs_begin(hd_outputs **w, FILE *geojson, FILE *kml, FILE *jsonl, const hd_station *st, int R);
+int hd_outputs_add(hd_outputs *w, const hd_located *ev, int64_t n);
+int hd_outputs_end(hd_outputs *w);
+void hd_outputs_free(hd_outputs *w);
 /* The one-line human summary of an event (no newline). */
 void hd_located_summary(const hd_station *st, int R, const hd_located *ev, char *buf, size_t size);
 

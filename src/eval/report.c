@@ -101,49 +101,100 @@ static int write_group_table(hid_t file, const char *path, const hd_eval_group *
 
 /* What every file of located events holds per event: index, status, the
  * estimate, its covariance and predictive, the fit's quality, the
- * receivers used. */
-static int write_solutions(hid_t f, const hd_run *r)
+ * receivers used (and, in positions files, time and frequency). */
+enum { SOL_I64, SOL_I8, SOL_I32, SOL_F64, SOL_COV };
+static const struct {
+    const char *name, *units, *desc;
+    int kind;
+} SOL[] = {
+    {"event_index", "1", "event number (events/index)", SOL_I64},
+    {"status", "1",
+     "0 ok, 1 not enough receivers, 2 no convergence, 3 outside the search region, "
+     "4 the receivers' geometry fixes no position",
+     SOL_I8},
+    {"lat", "degree", "estimated latitude (WGS84; NaN without a position)", SOL_F64},
+    {"lon", "degree", "estimated longitude", SOL_F64},
+    {"nu", "1", "the predictive's degrees of freedom: a Student-t with the covariance cov_enu_m2 (0: a Gaussian)",
+     SOL_F64},
+    {"gdop", "1", "horizontal dilution of precision at the estimate", SOL_F64},
+    {"chi2", "1", "weighted residual sum of squares of the fit (NaN without a position)", SOL_F64},
+    {"dof", "1", "residuals minus fitted parameters (NaN without a position)", SOL_F64},
+    {"snr_db", "dB", "median SNR of the receivers used", SOL_F64},
+    {"n_receivers", "1", "receivers used", SOL_I32},
+    {"n_timed", "1", "receivers with an arrival time from valid time differences (GPS-timed)", SOL_I32},
+    {"cov_enu_m2", "m2", "position covariance: east², east·north, north² (local tangent frame)", SOL_COV},
+    /* positions files only */
+    {"time_ns", "ns", "capture time, nanoseconds since 1970-01-01 UTC", SOL_I64},
+    {"frequency_hz", "Hz", "receivers' tuning (channel centre)", SOL_F64},
+};
+#define SOL_COMMON 12 /* the columns of every file; the rest positions only */
+
+/* column c of event i of the run into buf[i] */
+static void sol_fill(const hd_run *r, int c, int64_t i, void *buf)
 {
-    const int64_t E = r->n;
-    const size_t En = (size_t)(E > 0 ? E : 1);
-    hsize_t d1[1] = {(hsize_t)E}, d2[2] = {(hsize_t)E, 3};
-    int64_t *idx = hd_malloc(En * sizeof *idx);
-    int8_t *status = hd_malloc(En);
-    int32_t *iv = hd_malloc(En * sizeof *iv);
-    double *v = hd_malloc(En * 3 * sizeof *v);
-    int rc = HD_ENOMEM;
-    if (!idx || !status || !iv || !v)
-        goto fail;
-    for (int64_t i = 0; i < E; i++) {
-        idx[i] = r->ev[i].index;
-        status[i] = (int8_t)r->ev[i].res.status;
+    const hd_locate_result *x = &r->ev[i].res;
+    int located = x->status == HD_LOC_OK || x->status == HD_LOC_OUTSIDE;
+    int64_t *l = buf;
+    int8_t *b = buf;
+    int32_t *n = buf;
+    double *d = buf;
+    switch (c) {
+    case 0: l[i] = r->ev[i].index; break;
+    case 1: b[i] = (int8_t)x->status; break;
+    case 2: d[i] = x->lat; break;
+    case 3: d[i] = x->lon; break;
+    case 4: d[i] = x->nu; break;
+    case 5: d[i] = x->gdop; break;
+    case 6: d[i] = x->chi2; break;
+    case 7: d[i] = located ? x->dof : NAN; break;
+    case 8: d[i] = r->snr_db[i]; break;
+    case 9: n[i] = (int32_t)x->n_receivers; break;
+    case 10: n[i] = (int32_t)r->n_timed[i]; break;
+    case 11: memcpy(&d[3 * i], x->cov, sizeof x->cov); break;
+    case 12: l[i] = r->ev[i].time_ns; break;
+    default: d[i] = r->ev[i].frequency_hz; break;
     }
-    rc = hd_h5_write(f, "event_index", H5T_NATIVE_INT64, 1, d1, idx, "1", "event number (events/index)");
-    if (rc == 0)
-        rc = hd_h5_write(f, "status", H5T_NATIVE_INT8, 1, d1, status, "1",
-                         "0 ok, 1 not enough receivers, 2 no convergence, 3 outside the search region, "
-                         "4 the receivers' geometry fixes no position");
-    COL(r->ev[i].res.lat, "lat", "degree", "estimated latitude (WGS84; NaN without a position)")
-    COL(r->ev[i].res.lon, "lon", "degree", "estimated longitude")
-    COL(r->ev[i].res.nu, "nu", "1", "the predictive's degrees of freedom: a Student-t with the covariance cov_enu_m2 (0: a Gaussian)")
-    COL(r->ev[i].res.gdop, "gdop", "1", "horizontal dilution of precision at the estimate")
-    COL(r->ev[i].res.chi2, "chi2", "1", "weighted residual sum of squares of the fit (NaN without a position)")
-    COL(r->ev[i].res.status == HD_LOC_OK || r->ev[i].res.status == HD_LOC_OUTSIDE ? r->ev[i].res.dof : NAN, "dof", "1",
-        "residuals minus fitted parameters (NaN without a position)")
-    COL(r->snr_db[i], "snr_db", "dB", "median SNR of the receivers used")
-    ICOL(r->ev[i].res.n_receivers, "n_receivers", "1", "receivers used")
-    ICOL(r->n_timed[i], "n_timed", "1", "receivers with an arrival time from valid time differences (GPS-timed)")
-    if (rc == 0) {
-        for (int64_t i = 0; i < E; i++)
-            memcpy(&v[3 * i], r->ev[i].res.cov, sizeof r->ev[i].res.cov);
-        rc = hd_h5_write(f, "cov_enu_m2", H5T_NATIVE_DOUBLE, 2, d2, v, "m2",
-                         "position covariance: east², east·north, north² (local tangent frame)");
+}
+
+/* The solution columns (ncol of SOL) for the run's events: the whole
+ * file at once (E < 0: each dataset one chunk, as hd_h5_write makes it), or
+ * rows r->first .. + r->n of E-event datasets, created first when create. */
+static int write_solutions(hid_t f, const hd_run *r, int ncol, int64_t E, int create)
+{
+    const int64_t n = r->n;
+    void *buf = hd_malloc((size_t)(n > 0 ? n : 1) * 3 * sizeof(double));
+    int rc = buf ? 0 : HD_ENOMEM;
+    for (int c = 0; c < ncol && rc == 0; c++) {
+        const int k = SOL[c].kind, w = k == SOL_COV ? 2 : 1;
+        const hid_t t = k == SOL_I64 ? H5T_NATIVE_INT64
+                        : k == SOL_I8 ? H5T_NATIVE_INT8
+                        : k == SOL_I32 ? H5T_NATIVE_INT32
+                                       : H5T_NATIVE_DOUBLE;
+        for (int64_t i = 0; i < n; i++)
+            sol_fill(r, c, i, buf);
+        if (E < 0) {
+            hsize_t d[2] = {(hsize_t)n, 3};
+            rc = hd_h5_write(f, SOL[c].name, t, w, d, buf, SOL[c].units, SOL[c].desc);
+            continue;
+        }
+        hid_t ds;
+        if (create) {
+            hsize_t d[2] = {(hsize_t)E, 3}, ch[2] = {(hsize_t)(E < 65536 ? (E > 0 ? E : 1) : 65536), 3};
+            ds = hd_h5_dataset(f, SOL[c].name, t, w, d, ch, 0, SOL[c].units, SOL[c].desc);
+        } else {
+            ds = H5Dopen2(f, SOL[c].name, H5P_DEFAULT);
+            if (ds < 0)
+                ds = hd_error(HD_EIO, "cannot open /%s", SOL[c].name);
+        }
+        if (ds < 0) {
+            rc = (int)ds;
+            break;
+        }
+        if (n > 0)
+            rc = hd_h5_write_rows(ds, t, (hsize_t)r->first, (hsize_t)n, buf);
+        H5Dclose(ds);
     }
-fail:
-    free(idx);
-    free(status);
-    free(iv);
-    free(v);
+    free(buf);
     return rc;
 }
 
@@ -156,7 +207,7 @@ static int write_events(hid_t f, const hd_run *r, const hd_eval_report *rep)
     double *v = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *v);
     if (!v)
         return HD_ENOMEM;
-    int rc = write_solutions(f, r);
+    int rc = write_solutions(f, r, SOL_COMMON, -1, 0);
     COL(r->truth_lat[i], "truth_lat", "degree", "transmitter latitude")
     COL(r->truth_lon[i], "truth_lon", "degree", "transmitter longitude")
     COL(sc[i].err_m, "error_m", "m", "geodesic distance from the truth to the estimate")
@@ -175,22 +226,15 @@ static int write_events(hid_t f, const hd_run *r, const hd_eval_report *rep)
 
 int hd_eval_write_positions(hid_t f, const hd_run *r, const char *method)
 {
-    const int64_t E = r->n;
-    hsize_t d1[1] = {(hsize_t)E};
-    int64_t *t = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *t);
-    double *v = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *v);
-    int rc = t && v ? write_solutions(f, r) : HD_ENOMEM;
-    for (int64_t i = 0; rc == 0 && i < E; i++)
-        t[i] = r->ev[i].time_ns;
-    if (rc == 0)
-        rc = hd_h5_write(f, "time_ns", H5T_NATIVE_INT64, 1, d1, t, "ns", "capture time, nanoseconds since 1970-01-01 UTC");
-    COL(r->ev[i].frequency_hz, "frequency_hz", "Hz", "receivers' tuning (channel centre)")
-    if (rc == 0)
-        rc = hd_h5_attr_str(f, "method", method);
-    free(t);
-    free(v);
-    return rc;
+    int rc = write_solutions(f, r, (int)(sizeof SOL / sizeof *SOL), -1, 0);
+    return rc < 0 ? rc : hd_h5_attr_str(f, "method", method);
 }
+
+int hd_eval_positions_rows(hid_t f, const hd_run *r, int64_t E, int create)
+{
+    return write_solutions(f, r, (int)(sizeof SOL / sizeof *SOL), E, create);
+}
+
 #undef COL
 #undef ICOL
 

@@ -27,6 +27,10 @@ int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, cons
  * predictive, fit quality and receivers used, as eval.h5 has them (without
  * truth or scores); the method as a root attribute. */
 int hd_eval_write_positions(hid_t f, const hd_run *run, const char *method);
+/* The same streaming: rows run->first .. + run->n of a positions file of E
+ * events (create: make its datasets first, chunked); the method attribute
+ * is the caller's (hd_h5_attr_str(f, "method", …)). */
+int hd_eval_positions_rows(hid_t f, const hd_run *run, int64_t E, int create);
 
 /* What report.json says besides the scores. */
 typedef struct {

@@ -21,7 +21,7 @@ static int cmp_float(const void *a, const void *b)
 }
 
 static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method, const hd_nn_model *nn,
-                   void (*progress)(void *ctx, int64_t done), void *ctx);
+                   hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
 
 /* Receivers whose rss_dbm is no calibrated dBm (/dbm_ok 0: gain or full
  * scale unknown): without a dBm for the RSS solvers (NaN, which they skip;
@@ -49,7 +49,7 @@ int hd_run_drop_uncalibrated(hd_features_reader *rd, int64_t first, int64_t n, f
 
 /* The calibration's part of a block: clock offsets out of the time
  * differences; receivers it does not know counted and, asked to, masked. */
-static void apply_calibration(hd_run *run, const hd_localize_cfg *cfg, int R, int P, int64_t first, int n,
+static void apply_calibration(hd_run *run, const hd_localize_cfg *cfg, int R, int P, int64_t off, int n,
                               uint8_t *mask, double *delay, uint8_t *tmask)
 {
     if (!cfg->calibrated)
@@ -61,9 +61,10 @@ static void apply_calibration(hd_run *run, const hd_localize_cfg *cfg, int R, in
             if (m[r] && cfg->rx_uncalibrated[r]) {
                 un++;
                 run->uncalibrated_heard[r]++;
-                run->ev[first + i].uncalibrated |= 1ull << r;
+                run->ev[off + i].uncalibrated |= 1ull << r;
             }
-        run->n_uncalibrated[first + i] = un;
+        run->n_uncalibrated[off + i] = un;
+        run->events_uncalibrated += un > 0;
     }
     hd_calib_apply_rows(cfg, R, P, n, mask, delay, tmask);
 }
@@ -156,17 +157,24 @@ static int read_alt(hd_features_reader *rd, double **alt, double **sd)
 int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                   void (*progress)(void *ctx, int64_t done), void *ctx)
 {
-    return run_any(run, rd, cfg, method, NULL, progress, ctx);
+    return run_any(run, rd, cfg, method, NULL, NULL, NULL, progress, ctx);
+}
+
+int hd_run_locate_stream(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                         const void *model, hd_run_sink sink, void *sink_ctx,
+                         void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    return run_any(run, rd, cfg, model ? HD_LOC_NN : method, model, sink, sink_ctx, progress, ctx);
 }
 
 int hd_run_locate_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const void *model,
                      void (*progress)(void *ctx, int64_t done), void *ctx)
 {
-    return run_any(run, rd, cfg, HD_LOC_NN, model, progress, ctx);
+    return run_any(run, rd, cfg, HD_LOC_NN, model, NULL, NULL, progress, ctx);
 }
 
 static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method, const hd_nn_model *nn,
-                   void (*progress)(void *ctx, int64_t done), void *ctx)
+                   hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     memset(run, 0, sizeof *run);
     const int R = rd->meta.n_receivers, P = rd->n_pairs, F = HD_FEAT_COUNT;
@@ -181,13 +189,15 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     uint8_t *mask = hd_calloc(B * R, 1), *tmask = hd_calloc(B * (P > 0 ? P : 1), 1), *why = NULL, *twhy = NULL;
     double *delay = hd_calloc(B * (P > 0 ? P : 1), sizeof *delay), *sigma = hd_calloc(B * (P > 0 ? P : 1), sizeof *sigma);
     double *rx_lat = NULL, *rx_lon = NULL;
-    run->ev = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->ev);
-    run->latency_s = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->latency_s);
-    run->snr_db = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->snr_db);
-    run->truth_lat = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->truth_lat);
-    run->truth_lon = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->truth_lon);
-    run->n_timed = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->n_timed);
-    if (cfg->calibrated && !(run->n_uncalibrated = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *run->n_uncalibrated))) {
+    /* per-event results: the whole file, or one block at a time when streaming */
+    const size_t En = sink ? B : (size_t)(E > 0 ? E : 1);
+    run->ev = hd_calloc(En, sizeof *run->ev);
+    run->latency_s = hd_calloc(En, sizeof *run->latency_s);
+    run->snr_db = hd_calloc(En, sizeof *run->snr_db);
+    run->truth_lat = hd_calloc(En, sizeof *run->truth_lat);
+    run->truth_lon = hd_calloc(En, sizeof *run->truth_lon);
+    run->n_timed = hd_calloc(En, sizeof *run->n_timed);
+    if (cfg->calibrated && !(run->n_uncalibrated = hd_calloc(En, sizeof *run->n_uncalibrated))) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -195,7 +205,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
         rc = HD_ENOMEM;
         goto fail;
     }
-    run->n = E;
+    run->n = sink ? 0 : E;
     if (rd->has_reasons && (!(why = hd_calloc(B * R, 1)) || !(twhy = hd_calloc(B * (P > 0 ? P : 1), 1)))) {
         rc = HD_ENOMEM;
         goto fail;
@@ -218,11 +228,17 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     }
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
+        const int64_t off = sink ? 0 : first; /* ev[off + i] is event first + i */
+        if (sink) {
+            run->first = first;
+            run->n = n;
+            memset(run->ev, 0, (size_t)n * sizeof *run->ev);
+        }
         if ((rc = hd_features_read_block(rd, first, n, ev, NULL, feat, mask, delay, sigma, psr, tmask)) < 0 ||
             (rc = hd_run_drop_uncalibrated(rd, first, n, feat, mask, nn != NULL)) < 0 ||
             (why && (rc = hd_features_read_reasons(rd, first, n, why, twhy, NULL)) < 0))
             goto fail;
-        apply_calibration(run, cfg, R, P, first, n, mask, delay, tmask);
+        apply_calibration(run, cfg, R, P, off, n, mask, delay, tmask);
         if (nn) { /* the network takes the block at once */
             hd_locate_obs obs[BLOCK];
             hd_locate_result res[BLOCK];
@@ -234,18 +250,18 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
                 goto fail;
             double dt = (hd_now() - t0) / (n > 0 ? n : 1);
             for (int i = 0; i < n; i++) {
-                run->ev[first + i].res = res[i];
-                run->latency_s[first + i] = dt;
-                hd_run_bound_nn(run, first + i);
+                run->ev[off + i].res = res[i];
+                run->latency_s[off + i] = dt;
+                hd_run_bound_nn(run, off + i);
             }
         }
         for (int i = 0; i < n; i++) {
-            hd_located *out = &run->ev[first + i];
+            hd_located *out = &run->ev[off + i];
             out->index = ev[i].index;
             out->time_ns = ev[i].time_ns;
             out->frequency_hz = ev[i].frequency_hz;
-            run->truth_lat[first + i] = ev[i].truth.lat;
-            run->truth_lon[first + i] = ev[i].truth.lon;
+            run->truth_lat[off + i] = ev[i].truth.lat;
+            run->truth_lon[off + i] = ev[i].truth.lon;
             /* receivers with an arrival time from valid time differences */
             hd_locate_obs o = {feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
                                sigma + (size_t)i * P, tmask + (size_t)i * P, NULL, NULL};
@@ -253,7 +269,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
             uint64_t timed = 0;
             if (hd_locate_arrivals(R, &o, cfg->outlier_sigma, toa, var, &timed) < 0)
                 timed = 0;
-            run->n_timed[first + i] = __builtin_popcountll(timed);
+            run->n_timed[off + i] = __builtin_popcountll(timed);
             hd_locate_obs obs = {feat + (size_t)i * R * F, mask + (size_t)i * R, delay + (size_t)i * P,
                                  sigma + (size_t)i * P, tmask + (size_t)i * P,
                                  rx_lat ? rx_lat + (size_t)(first + i) * R : NULL,
@@ -266,7 +282,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
                 double t0 = hd_now();
                 if ((rc = hd_locate(&run->net, &obs, method, &out->res)) < 0)
                     goto fail;
-                run->latency_s[first + i] = hd_now() - t0;
+                run->latency_s[off + i] = hd_now() - t0;
                 if (cfg->calibrated && method == HD_LOC_RSS && cfg->rss_cov_scale > 0)
                     for (int q = 0; q < 3; q++) /* the calibration's learnt uncertainty scale */
                         out->res.cov[q] *= cfg->rss_cov_scale;
@@ -279,8 +295,10 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
                 if (out->res.used >> r & 1)
                     s[ns++] = obs.feat[(size_t)r * F + HD_FEAT_SNR_DB];
             qsort(s, (size_t)ns, sizeof *s, cmp_float);
-            run->snr_db[first + i] = ns ? (ns % 2 ? s[ns / 2] : 0.5f * (s[ns / 2 - 1] + s[ns / 2])) : NAN;
+            run->snr_db[off + i] = ns ? (ns % 2 ? s[ns / 2] : 0.5f * (s[ns / 2 - 1] + s[ns / 2])) : NAN;
         }
+        if (sink && (rc = sink(sink_ctx, run)) < 0)
+            goto fail;
         if (progress)
             progress(ctx, first + n);
     }
@@ -332,9 +350,7 @@ int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int
     buf[0] = 0;
     if (!run->n_uncalibrated)
         return 0;
-    int64_t n = 0;
-    for (int64_t i = 0; i < run->n; i++)
-        n += run->n_uncalibrated[i] > 0;
+    int64_t n = run->events_uncalibrated;
     const char *what = run->unknown_to ? run->unknown_to : "calibration";
     if (!n) {
         snprintf(buf, size, "%s: every receiver heard is %s", what, run->unknown_to ? "known" : "calibrated");

@@ -20,6 +20,8 @@ typedef struct {
     int split;               /* hd_split the run was located by (HD_SPLIT_NONE: the whole file at once) */
     int8_t *group;           /* [n]: each event's group of /splits/<split> (NULL without a split) */
     int64_t n;
+    int64_t first;           /* streaming (hd_run_locate_stream): the event number of ev[0]; 0 otherwise */
+    int64_t events_uncalibrated; /* events that heard a receiver the calibration does not know (all blocks) */
     hd_locate_net net;
 } hd_run;
 
@@ -32,6 +34,16 @@ typedef struct {
  * progress: called every block with the events done (may be NULL). */
 int hd_run_locate(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                   void (*progress)(void *ctx, int64_t done), void *ctx);
+/* Streaming: the same (method tdoa, rss, hybrid; or nn with model non-NULL)
+ * block by block, in flat memory: after each block sink(sink_ctx, run) sees
+ * run->ev[0 .. run->n) (and the other per-event arrays), events run->first
+ * onwards; the arrays are then reused. A sink's negative return ends the run
+ * with that code. The totals (uncalibrated_heard, events_uncalibrated,
+ * n_clamped) count over every block. */
+typedef int (*hd_run_sink)(void *sink_ctx, const hd_run *run);
+int hd_run_locate_stream(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                         const void *model, hd_run_sink sink, void *sink_ctx,
+                         void (*progress)(void *ctx, int64_t done), void *ctx);
 /* The same with the trained network (method nn): model from nn/model.h. */
 int hd_run_locate_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const void *model,
                      void (*progress)(void *ctx, int64_t done), void *ctx);
