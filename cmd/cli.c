@@ -67,7 +67,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         {"model", required_argument, NULL, 'm'},  {"metrics", required_argument, NULL, 'X'},
         {"resume", required_argument, NULL, 'U'}, {"calibration", required_argument, NULL, 'K'},
         {"known-sources", required_argument, NULL, 'S'}, {"truth-from", required_argument, NULL, 'T'},
-        {NULL, 0, NULL, 0},
+        {"profile", no_argument, NULL, 'P'},      {NULL, 0, NULL, 0},
     };
     int locate = (cmd->flags & HD_CMD_LOCATE) != 0;
     memset(cli, 0, sizeof *cli);
@@ -81,7 +81,8 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, locate ? "c:o:m:fqvh" : "c:o:fqvh", opts, NULL)) != -1) {
         if (((c == 'M' && !locate && !(cmd->flags & HD_CMD_METHOD)) || (c == 'm' && !locate) || (c == 'K' && !locate && !(cmd->flags & HD_CMD_CALIB))) || (c == 'U' && !(cmd->flags & HD_CMD_RESUME)) ||
-            (c == 'S' && !(cmd->flags & HD_CMD_SOURCES)) || (c == 'T' && !(cmd->flags & HD_CMD_TRUTH))) {
+            (c == 'S' && !(cmd->flags & HD_CMD_SOURCES)) || (c == 'T' && !(cmd->flags & HD_CMD_TRUTH)) ||
+            (c == 'P' && !(cmd->flags & HD_CMD_PROFILE))) {
             fprintf(stderr, "heimdall %s: error: unknown option '%s'\nTry 'heimdall %s --help'.\n", cmd->name,
                     argv[optind - 1], cmd->name);
             return 2;
@@ -93,6 +94,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         case 'U': cli->resume = optarg; break;
         case 'S': cli->known_sources = optarg; break;
         case 'T': cli->truth_from = optarg; break;
+        case 'P': cli->profile = 1; break;
         case 'm': cli->model = optarg; break;
         case 'c': cli->config = optarg; break;
         case 'o': cli->output = optarg; break;

@@ -22,6 +22,7 @@ typedef struct {
     const char *resume;         /* --resume (commands flagged HD_CMD_RESUME) */
     const char *known_sources;  /* --known-sources (commands flagged HD_CMD_SOURCES) */
     const char *truth_from;     /* --truth-from (commands flagged HD_CMD_TRUTH): the input is predictions */
+    int profile;                /* --profile (commands flagged HD_CMD_PROFILE): where the time went, per stage */
     char **inputs;              /* positional arguments */
     int n_inputs;
     char command_line[4096];    /* argv joined, recorded in outputs */
@@ -42,6 +43,7 @@ typedef struct hd_cmd {
 #define HD_CMD_SOURCES 16u /* takes --known-sources FILE (calibrate) */
 #define HD_CMD_TRUTH 32u   /* takes --truth-from FEATURES (evaluate: score a predictions file) */
 #define HD_CMD_CALIB 64u   /* takes --calibration without being a locate command (train) */
+#define HD_CMD_PROFILE 128u /* takes --profile (featurize) */
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
  * after printing a usage error. */

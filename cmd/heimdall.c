@@ -21,7 +21,7 @@ static void version_usage(FILE *out);
 static const hd_cmd commands[] = {
     {"collect", hd_cmd_collect, HD_CMD_MPI, "capture a campaign of events: the simulated network, or live KiwiSDR / OpenWebRX receivers",
      hd_cmd_collect_usage},
-    {"featurize", hd_cmd_featurize, HD_CMD_MPI,
+    {"featurize", hd_cmd_featurize, HD_CMD_MPI | HD_CMD_PROFILE,
      "spectra, SNR, frequency offset and GCC-PHAT time differences: captures.h5 -> features.h5", hd_cmd_featurize_usage},
     {"train", hd_cmd_train, HD_CMD_MPI | HD_CMD_RESUME | HD_CMD_METHOD | HD_CMD_CALIB,
      "train the network (set model or MLP) on features with truth, data-parallel: features.h5 -> model.h5",

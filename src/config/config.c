@@ -159,6 +159,7 @@ static const key_def keys[] = {
     {"featurize.logmel_n_fft", K_INT, C(featurize.logmel_n_fft), 0, 0, 8, 65536, "256", NULL},
     {"featurize.logmel_hop", K_INT, C(featurize.logmel_hop), 0, 0, 1, 65536, "128", NULL},
     {"featurize.logmel_n_mels", K_INT, C(featurize.logmel_n_mels), 0, 0, 1, 512, "32", NULL},
+    {"featurize.fftw_wisdom", K_STRING, C(featurize.fftw_wisdom), HD_PATH_LEN, 0, 0, 0, "''", NULL},
     {"train", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"train.arch", K_ENUM, C(train.arch), 0, 0, 0, 0, "set", &E_ARCH},
     {"train.hidden", K_INT, C(train.hidden), 0, 0, 2, 4096, "64", NULL},

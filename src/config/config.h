@@ -144,6 +144,7 @@ typedef struct {
     int pairs;                   /* HD_PAIRS_ALL or HD_PAIRS_REFERENCE */
     int logmel;                  /* store /logmel spectrograms (for convolutional models) */
     int logmel_n_fft, logmel_hop, logmel_n_mels;
+    char fftw_wisdom[HD_PATH_LEN]; /* FFTW wisdom file: plans measured once and kept ("" none: estimated plans) */
 } hd_featurize_cfg;
 
 typedef struct {

@@ -4,6 +4,7 @@
 #include "dsp/internal.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/progress.h" /* hd_now */
 
 #include <complex.h>
 #include <fftw3.h>
@@ -57,9 +58,25 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign)
     return p;
 }
 
+static int profiling;
+static double fft_s;
+
+void hd_fft_profile(int on)
+{
+    profiling = on;
+}
+
+double hd_fft_seconds(void)
+{
+    return fft_s;
+}
+
 void hd_fft_execute(const hd_fft_plan *p, const float *in, float *out)
 {
+    double t0 = profiling ? hd_now() : 0;
     fftwf_execute_dft(in == out ? p->inplace : p->outofplace, (fftwf_complex *)in, (fftwf_complex *)out);
+    if (profiling)
+        fft_s += hd_now() - t0;
 }
 
 int hd_fft_wisdom_load(const char *path)
@@ -68,6 +85,11 @@ int hd_fft_wisdom_load(const char *path)
         return hd_error(HD_EIO, "cannot read FFTW wisdom %s", path);
     measure = 1; /* with wisdom, measured plans of its sizes cost nothing */
     return 0;
+}
+
+void hd_fft_measure(void)
+{
+    measure = 1;
 }
 
 int hd_fft_wisdom_save(const char *path)

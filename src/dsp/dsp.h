@@ -22,8 +22,13 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign);
 /* Execute on arrays of n complex (2n floats), 64-byte aligned (use
  * hd_aligned_alloc); in may equal out. */
 void hd_fft_execute(const hd_fft_plan *p, const float *in, float *out);
-int hd_fft_wisdom_load(const char *path);   /* optional */
+int hd_fft_wisdom_load(const char *path);   /* optional; plans are then measured */
+void hd_fft_measure(void);                   /* plans made from now on measured (FFTW_MEASURE) */
 int hd_fft_wisdom_save(const char *path);
+/* Profiling: with on, hd_fft_execute adds its time to a total that
+ * hd_fft_seconds returns (featurize --profile). */
+void hd_fft_profile(int on);
+double hd_fft_seconds(void);
 void hd_fft_cleanup(void);                  /* destroy cached plans */
 
 /* ---- Spectra ------------------------------------------------------------ */

@@ -249,4 +249,38 @@ fi
 run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.pairs=some -o "$TMP/fx.h5" "$TMP/c.h5"
 is "$RC" 2 "an unknown featurize.pairs is a config error"
 like "$ERR" "featurize.pairs" "and names the key"
+# --profile: where the time went, per stage
+run "$HEIMDALL" featurize -c "$cfg" --profile -o "$TMP/fprof.h5" "$TMP/c.h5"
+is "$RC" 0 "featurize --profile"
+like "$ERR" "profile \(rank 0, [0-9.]+ s\): open, plans .* read and inflate [0-9.]+ s; FFTW [0-9.]+ s; own DSP [0-9.]+ s; write [0-9.]+ s; input hash" \
+    "prints the time of each stage"
+run h5diff "$TMP/f.h5" "$TMP/fprof.h5" /features /features
+is "$RC" 0 "and the same features"
+run "$HEIMDALL" localize -q -c "$cfg" --profile -o "$TMP/x.geojson" "$TMP/f.h5"
+is "$RC" 2 "--profile is featurize's alone (localize refuses it)"
+# featurize.fftw_wisdom: measured plans kept in a file, loaded by later runs
+run "$HEIMDALL" featurize -c "$cfg" --set featurize.fftw_wisdom="$TMP/w.fftw" -o "$TMP/fw1.h5" "$TMP/c.h5"
+is "$RC" 0 "featurize with featurize.fftw_wisdom (the file absent: plans measured)"
+[ -s "$TMP/w.fftw" ] && head -c 40 "$TMP/w.fftw" | grep -q "fftw"; ok $? "the wisdom written"
+like "$ERR" "FFTW wisdom \(measured plans\) kept in" "and said so"
+run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.fftw_wisdom="$TMP/w.fftw" -o "$TMP/fw2.h5" "$TMP/c.h5"
+is "$RC" 0 "a second run loads it"
+run h5diff "$TMP/fw1.h5" "$TMP/fw2.h5" /tdoa/delay_s /tdoa/delay_s
+is "$RC" 0 "the same plans, the same time differences"
+printf 'not wisdom\n' > "$TMP/bad.fftw"
+run "$HEIMDALL" featurize -q -c "$cfg" --set featurize.fftw_wisdom="$TMP/bad.fftw" -o "$TMP/fw3.h5" "$TMP/c.h5"
+isnt "$RC" 0 "a file that is no FFTW wisdom is refused"
+like "$ERR" "cannot read FFTW wisdom .*bad.fftw" "with its name"
+[ ! -e "$TMP/fw3.h5" ]; ok $? "nothing written"
+if command -v mpirun >/dev/null; then
+    run mpirun --oversubscribe -np 2 "$HEIMDALL" featurize -q -c "$cfg" --set featurize.fftw_wisdom="$TMP/none.fftw" -o "$TMP/fw4.h5" "$TMP/c.h5"
+    isnt "$RC" 0 "under MPI a missing wisdom file is refused (ranks measuring apart could plan differently)"
+    like "$ERR" "make it with one rank first" "saying how to make it"
+    run mpirun --oversubscribe -np 2 "$HEIMDALL" featurize -q -c "$cfg" --set featurize.fftw_wisdom="$TMP/w.fftw" -o "$TMP/fw5.h5" "$TMP/c.h5"
+    is "$RC" 0 "an existing one is used by every rank"
+    run h5diff "$TMP/fw1.h5" "$TMP/fw5.h5" /tdoa/delay_s /tdoa/delay_s
+    is "$RC" 0 "with the one-rank run's results"
+else
+    skip 6 "mpirun not installed"
+fi
 done_testing
