@@ -16,7 +16,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BATCH 64
 
@@ -71,40 +70,6 @@ void hd_cmd_featurize_usage(FILE *out)
     hd_cli_common_usage(out);
 }
 
-/* featurize.fftw_wisdom: plans from the file when it exists (all ranks the
- * same plans), else measured here and kept (one rank only: ranks measuring
- * apart could choose different plans, whose last bits differ). */
-static int wisdom_begin(const char *path, int size, int *make)
-{
-    *make = 0;
-    if (!path[0])
-        return 0;
-    if (access(path, F_OK) == 0) {
-        int rc = hd_fft_wisdom_load(path);
-        return rc < 0 ? hd_error_context(rc, "featurize.fftw_wisdom (not FFTW wisdom? remove it to measure anew)") : 0;
-    }
-    if (size > 1)
-        return hd_error(HD_ECONFIG, "featurize.fftw_wisdom %s does not exist: make it with one rank first (heimdall "
-                        "featurize without mpirun), so that every rank uses the same plans", path);
-    hd_fft_measure();
-    *make = 1;
-    return 0;
-}
-
-static int wisdom_end(const char *path)
-{
-    char tmp[HD_PATH_LEN + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int rc = hd_fft_wisdom_save(tmp);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = hd_error(HD_EIO, "cannot rename %s to %s", tmp, path);
-    if (rc < 0)
-        unlink(tmp);
-    else
-        hd_info("FFTW wisdom (measured plans) kept in %s", path);
-    return rc;
-}
-
 /* featurize --profile: where this rank's time went */
 enum { PROF_OPEN, PROF_READ, PROF_COMPUTE, PROF_WRITE, PROF_END, PROF_N };
 static void profile_report(const double *t, double all, int rank)
@@ -157,7 +122,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     double prof[PROF_N] = {0};
     hd_fft_profile(cli->profile);
     int make_wisdom;
-    if ((rc = wisdom_begin(cfg->featurize.fftw_wisdom, size, &make_wisdom)) < 0)
+    if ((rc = hd_featurize_wisdom_begin(cfg->featurize.fftw_wisdom, size, &make_wisdom)) < 0)
         return rc;
     if ((rc = hd_captures_open(&rd, input, MPI_COMM_NULL)) < 0)
         return rc;
@@ -277,7 +242,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     if (cli->profile)
         profile_report(prof, el, rank);
     if (make_wisdom)
-        wisdom_end(cfg->featurize.fftw_wisdom); /* a failure costs only the measuring next time */
+        hd_featurize_wisdom_end(cfg->featurize.fftw_wisdom); /* a failure costs only the measuring next time */
     hd_info("wrote %lld events × %d receivers, %d pairs (%lld of %lld GPS-timed pair measurements valid) to %s in "
             "%.1f s (%.1f events/s, %d rank%s)",
             (long long)rd.n_events, R, P, (long long)cnt.tdoa_ok, (long long)cnt.tdoa_cand, cli->output, el,

@@ -3,12 +3,16 @@
 #include "features/featurize.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "dsp/dsp.h"
 #include "features/features.h"
 #include "geo/geo.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
 
 /* Per receiver features of one event: feat[R*F], mask[R], why[R],
  * dbm_ok[R]; leaves each
@@ -343,4 +347,38 @@ void hd_featurizer_release(hd_featurizer *f)
     free(f->scratch);
     memset(f, 0, sizeof *f);
     f->dist = MPI_COMM_NULL;
+}
+
+/* featurize.fftw_wisdom: plans from the file when it exists (all ranks the
+ * same plans), else measured here and kept (one rank only: ranks measuring
+ * apart could choose different plans, whose last bits differ). */
+int hd_featurize_wisdom_begin(const char *path, int size, int *make)
+{
+    *make = 0;
+    if (!path[0])
+        return 0;
+    if (access(path, F_OK) == 0) {
+        int rc = hd_fft_wisdom_load(path);
+        return rc < 0 ? hd_error_context(rc, "featurize.fftw_wisdom (not FFTW wisdom? remove it to measure anew)") : 0;
+    }
+    if (size > 1)
+        return hd_error(HD_ECONFIG, "featurize.fftw_wisdom %s does not exist: make it with one rank first (heimdall "
+                        "featurize without mpirun), so that every rank uses the same plans", path);
+    hd_fft_measure();
+    *make = 1;
+    return 0;
+}
+
+int hd_featurize_wisdom_end(const char *path)
+{
+    char tmp[HD_PATH_LEN + 32];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int rc = hd_fft_wisdom_save(tmp);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = hd_error(HD_EIO, "cannot rename %s to %s", tmp, path);
+    if (rc < 0)
+        unlink(tmp);
+    else
+        hd_info("FFTW wisdom (measured plans) kept in %s", path);
+    return rc;
 }

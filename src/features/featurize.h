@@ -84,4 +84,11 @@ int hd_featurizer_block(hd_featurizer *f, int n, const hd_event *ev, const hd_li
 
 void hd_featurizer_release(hd_featurizer *f);
 
+/* featurize.fftw_wisdom (path, "" none): load the plans when the file
+ * exists, else (one rank only: ranks measuring apart could plan
+ * differently) measure them from now on and set *make, for
+ * hd_featurize_wisdom_end to keep them there (written whole, renamed). */
+int hd_featurize_wisdom_begin(const char *path, int size, int *make);
+int hd_featurize_wisdom_end(const char *path);
+
 #endif
