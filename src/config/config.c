@@ -220,6 +220,7 @@ static const key_def keys[] = {
     {"track.fix_error_sigma_m", K_DOUBLE, C(track.fix_error_sigma_m), 0, 0, 0, 1e7, "0", NULL},
     {"track.calibrate", K_BOOL, C(track.calibrate), 0, 0, 0, 0, "true", NULL},
     {"track.update", K_ENUM, C(track.update), 0, 0, 0, 0, "fixes", &E_TRACK_UPDATE},
+    {"track.map", K_BOOL, C(track.map), 0, 0, 0, 0, "false", NULL},
 };
 
 /* Station records. NAN defaults are filled from the clock kind. */

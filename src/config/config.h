@@ -238,6 +238,7 @@ typedef struct {
     double fix_error_sigma_m;    /* that error's standard deviation; 0: learnt */
     int calibrate;               /* with the truth: the states' covariance calibrated (cross-validated over tracks) */
     int update;                  /* hd_track_update: each event's fix, or its own measurements (time differences) */
+    int map;                     /* also OUT_map.png: the tracks against the truth (GMT) */
 } hd_track_cfg;
 
 typedef struct {
