@@ -8,8 +8,10 @@
 #   scripts/tracking.sh [-b HEIMDALL] [-c CONFIG] [-o OUTDIR] [MOTION...]
 # Defaults: build/heimdall, configs/experiments/tracking.yaml, results/tracking,
 # the config's own motion. MOTION: walk | car | aircraft; each kind with the
-# settings below (a car every 4 s, an aircraft every 4 s over a wider region
-# at the height the fixes assume), on top of the config.
+# settings below on top of the config: a car heard every 4 s; an aircraft
+# every 4 s over the nw-italy network (the urban one is far smaller than a
+# minute of flight), its fixes at 9 km (localize.tx_alt_m's largest value;
+# the aircraft fly at 9-11 km).
 # OUTDIR/MOTION/ keeps every file (tracks_map.png: the tracks against the truth).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +30,8 @@ for m in "$@"; do
   set_m=(); [ -n "$m" ] && set_m=(--set "collect.simulate.transmitter.motion=$m")
   case $m in
     car) set_m+=(--set collect.interval_s=1) ;;
-    aircraft) set_m+=(--set collect.interval_s=1 --set collect.simulate.margin_km=30 --set localize.tx_alt_m=9000
-                      --set localize.margin_km=80) ;;
+    aircraft) set_m+=(--set "stations=$PWD/configs/stations/nw-italy.yaml" --set collect.interval_s=1
+                      --set collect.simulate.margin_km=0 --set localize.tx_alt_m=9000 --set localize.margin_km=80) ;;
   esac
   "$H" collect -q -c "$C" "${set_m[@]}" --force -o "$d/captures.h5"
   "$H" featurize -q -c "$C" --force -o "$d/features.h5" "$d/captures.h5"

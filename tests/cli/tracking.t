@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The tracking campaign (configs/experiments/tracking.yaml): moving simulated
 # transmitters whose events carry /events/tx_id through captures and
-# features; scripts/tracking.sh's table (walk and car): the tracks' median
+# features; scripts/tracking.sh's table (walk, car, aircraft): the tracks' median
 # error below the fixes'; track.map draws the PNG; bad motion values refused.
 . "$(dirname "$0")/lib.sh"
 C=$ROOT/configs/experiments/tracking.yaml
 
-run "$ROOT/scripts/tracking.sh" -b "$HEIMDALL" -c "$C" -o "$TMP/res" walk car
-is "$RC" 0 "scripts/tracking.sh runs walk and car"
+run "$ROOT/scripts/tracking.sh" -b "$HEIMDALL" -c "$C" -o "$TMP/res" walk car aircraft
+is "$RC" 0 "scripts/tracking.sh runs walk, car and aircraft"
 diag "$OUT"
-for m in walk car; do
+for m in walk car aircraft; do
   row=$(printf '%s\n' "$OUT" | grep "^| $m |")
   ratio=$(printf '%s' "$row" | awk -F'|' '{gsub(/ /, "", $10); print $10}')
   fix=$(printf '%s' "$row" | awk -F'|' '{gsub(/ /, "", $4); print $4}')
