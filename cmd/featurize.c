@@ -160,7 +160,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
         goto fail;
     out_open = 1;
     if ((rc = hd_captures_write_receivers(out.file, rd.stations, R)) < 0 ||
-        (rc = hd_features_create(&w, out.file, rd.n_events, R, rd.has_truth, cfg->featurize.compression, T, Mm)) < 0)
+        (rc = hd_features_create(&w, out.file, rd.n_events, R, rd.has_truth | (rd.has_tx_id ? (int)HD_CAPTURES_TXID : 0), cfg->featurize.compression, T, Mm)) < 0)
         goto fail;
     w_open = 1;
     if ((rc = hd_features_create_reasons(&w, out.file, cfg->featurize.compression)) < 0)

@@ -14,6 +14,7 @@
 #include "geo/geo.h"
 #include "h5/h5.h"
 #include "track/io.h"
+#include "track/plot.h"
 #include "track/track.h"
 
 #include <math.h>
@@ -61,7 +62,8 @@ void hd_cmd_track_usage(FILE *out)
             "of sd fix_error_sigma_m, 0: learnt over all tracks, with the white share of\n"
             "the fixes' covariance; POWDER: 40 s), update fixes (measurements: each event\n"
             "by its own time differences from the features file, an iterated extended\n"
-            "Kalman update, also the events without a fix; a track starts at a fix).\n"
+            "Kalman update, also the events without a fix; a track starts at a fix), map\n"
+            "false (true: OUT_map.png beside -o, the tracks against the truth, drawn by GMT).\n"
             "\n"
             "Options:\n"
             "      --truth FILE      the features file with /truth and /events (times, ids)\n",
@@ -165,6 +167,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
             if (paths[k][0] && (rc = hd_outfile_commit(&of[k])) < 0)
                 goto fail;
     }
+    char png[1100];
+    hd_eval_beside(cli->output, "_map.png", png, sizeof png);
+    if (cfg->track.map && (rc = hd_track_write_map(png, &in, &r, 1)) < 0)
+        goto fail;
     /* what happened, and what was odd in the input */
     int64_t reasons[HD_TRACK_REASON_COUNT] = {0}, states = 0, ooo = 0, same = 0, learnt = 0;
     for (int k = 0; k < r.n_tracks; k++) {

@@ -20,7 +20,7 @@ typedef struct {
     size_t offset;
     field_ctype ctype;
     field_store store;
-    int truth;              /* only written with truth */
+    int truth;              /* 1: only written with truth; 2: only with HD_CAPTURES_TXID */
     const char *units;
     const char *description;
 } field;
@@ -34,6 +34,7 @@ static const field fields[] = {
     {"events/frequency_hz", EV(frequency_hz), C_DOUBLE, ST_F64, 0, "Hz", "receivers' tuning (channel centre)"},
     {"events/sample_rate_hz", EV(sample_rate_hz), C_DOUBLE, ST_F64, 0, "Hz", "nominal IQ sample rate"},
     {"events/level_rate_hz", EV(level_rate_hz), C_DOUBLE, ST_F64, 0, "Hz", "signal-level updates per second"},
+    {"events/tx_id", EV(tx_id), C_INT64, ST_I64, 2, "1", "transmitter id: the events of one moving transmitter share it"},
     {"status", LK(status), C_INT, ST_I8, 0, "1", "capture status per event and receiver (0 ok; names in attribute status_names)"},
     {"has_iq", LK(has_iq), C_INT, ST_U8, 0, "1", "1 when /iq holds this receiver's samples"},
     {"has_levels", LK(has_levels), C_INT, ST_U8, 0, "1", "1 when /levels holds this receiver's signal levels"},
@@ -120,7 +121,7 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
     hsize_t E = (hsize_t)n_events, R = (hsize_t)n_receivers;
     for (int i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
-        if (f->truth && !with_truth)
+        if ((f->truth == 1 && !with_truth) || (f->truth == 2 && !(what & HD_CAPTURES_TXID)))
             continue;
         /* chunks of 1024 events, so that the columns too carry checksums */
         hsize_t dims[2] = {E, R}, chunk[2] = {E < 1024 ? E : 1024, R};
@@ -357,6 +358,7 @@ int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *for
         r->n_levels = (int)dims[2];
     }
     r->has_truth = H5Lexists(r->file, "truth", H5P_DEFAULT) > 0;
+    r->has_tx_id = H5Lexists(r->file, "events", H5P_DEFAULT) > 0 && H5Lexists(r->file, "events/tx_id", H5P_DEFAULT) > 0;
     int R = r->n_receivers;
     r->stations = hd_calloc((size_t)(R > 0 ? R : 1), sizeof *r->stations);
     if (!r->stations) {
@@ -538,6 +540,7 @@ int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, 
         if (ev)
             for (size_t k = 0; k < rows; k++) {
                 memset(&ev[k], 0, sizeof ev[k]);
+                ev[k].tx_id = -1;
                 hd_tx_truth_unknown(&ev[k].truth);
                 ev[k].n_samples = r->n_samples;
                 ev[k].n_levels = r->n_levels;
@@ -549,7 +552,8 @@ int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, 
             }
         for (int i = 0; i < N_FIELDS; i++) {
             const field *f = &fields[i];
-            if ((f->src == SRC_EVENT && !ev) || (f->src == SRC_LINK && !links) || (f->truth && !r->has_truth))
+            if ((f->src == SRC_EVENT && !ev) || (f->src == SRC_LINK && !links) || (f->truth == 1 && !r->has_truth) ||
+                (f->truth == 2 && !r->has_tx_id))
                 continue;
             hid_t d = H5Dopen2(r->file, f->path, H5P_DEFAULT);
             if (d < 0) {

@@ -41,6 +41,7 @@ typedef struct {
     int n_samples;             /* IQ samples per receiver */
     int n_levels;              /* level samples per receiver */
     double level_rate_hz;
+    int64_t tx_id;             /* transmitter id (moving simulated transmitters; -1 none) */
     hd_tx_truth truth;         /* NaN (signal_type -1) when unknown */
 } hd_event;
 

@@ -29,6 +29,7 @@ static const char *const arch_names[] = {"set", "mlp"};
 static const char *const act_names[] = {"relu", "gelu"};
 static const char *const track_model_names[] = {"cv", "ca"};
 static const char *const track_update_names[] = {"fixes", "measurements"};
+static const char *const motion_names[] = {"static", "walk", "car", "aircraft"};
 
 #define NAME_OF(tab, v) ((v) >= 0 && (size_t)(v) < HD_ARRAY_LEN(tab) ? tab[v] : (v) == HD_AS_STATIONS ? "as-stations" : "?")
 const char *hd_driver_name(int d) { return NAME_OF(driver_names, d); }
@@ -71,6 +72,7 @@ static const enum_def E_ARCH = {arch_names, 2, 0};
 static const enum_def E_ACT = {act_names, 2, 0};
 static const enum_def E_TRACK_MODEL = {track_model_names, 2, 0};
 static const enum_def E_TRACK_UPDATE = {track_update_names, 2, 0};
+static const enum_def E_MOTION = {motion_names, 4, 0};
 
 typedef struct {
     const char *path;         /* dotted, relative to the config (or station record) */
@@ -135,6 +137,8 @@ static const key_def keys[] = {
     {"collect.simulate.transmitter.fsk_symbol_rate", K_DOUBLE, SIM(transmitter.fsk_symbol_rate), 0, 0, 100, 100000, "4800", NULL},
     {"collect.simulate.transmitter.fsk_deviation_hz", K_DOUBLE, SIM(transmitter.fsk_deviation_hz), 0, 0, 10, 20000, "1944", NULL},
     {"collect.simulate.transmitter.frequency_error_hz", K_DOUBLE, SIM(transmitter.frequency_error_hz), 0, 0, 0, 1e5, "100", NULL},
+    {"collect.simulate.transmitter.motion", K_ENUM, SIM(transmitter.motion), 0, 0, 0, 0, "static", &E_MOTION},
+    {"collect.simulate.transmitter.transmitters", K_INT, SIM(transmitter.transmitters), 0, 0, 1, 10000, "1", NULL},
     {"collect.simulate.propagation", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"collect.simulate.propagation.model", K_ENUM, SIM(propagation.model), 0, 0, 0, 0, "log-distance", &E_PATHLOSS},
     {"collect.simulate.propagation.exponent", K_DOUBLE, SIM(propagation.exponent), 0, 0, 1.5, 6, "3.0", NULL},
@@ -217,6 +221,7 @@ static const key_def keys[] = {
     {"track.fix_error_sigma_m", K_DOUBLE, C(track.fix_error_sigma_m), 0, 0, 0, 1e7, "0", NULL},
     {"track.calibrate", K_BOOL, C(track.calibrate), 0, 0, 0, 0, "true", NULL},
     {"track.update", K_ENUM, C(track.update), 0, 0, 0, 0, "fixes", &E_TRACK_UPDATE},
+    {"track.map", K_BOOL, C(track.map), 0, 0, 0, 0, "false", NULL},
 };
 
 /* Station records. NAN defaults are filled from the clock kind. */

@@ -31,6 +31,9 @@ typedef enum { HD_PL_LOG_DISTANCE = 0, HD_PL_HATA = 1, HD_PL_FREE_SPACE = 2 } hd
 typedef enum { HD_SOURCE_SIMULATE = 0, HD_SOURCE_LIVE = 1, HD_SOURCE_KIWIWAV = 2, HD_SOURCE_SIGMF = 3 } hd_source;
 /* How the simulator treats each station: as the stations file says, or all alike. */
 typedef enum { HD_AS_STATIONS = -1 } hd_as_stations;
+/* collect.simulate.transmitter.motion: static (a new transmitter per event)
+ * or moving transmitters followed along deterministic paths (sim/motion.c) */
+typedef enum { HD_MOTION_STATIC = 0, HD_MOTION_WALK = 1, HD_MOTION_CAR = 2, HD_MOTION_AIRCRAFT = 3 } hd_motion;
 
 /* One receiver of the network (an entry of a stations file). */
 typedef struct {
@@ -67,6 +70,8 @@ typedef struct {
     double fsk_symbol_rate;      /* 4FSK symbols per second */
     double fsk_deviation_hz;     /* outer symbol deviation (inner is 1/3) */
     double frequency_error_hz;   /* transmitter crystal error 1-sigma */
+    int motion;                  /* hd_motion */
+    int transmitters;            /* moving transmitters (event i: transmitter i mod N) */
 } hd_tx_cfg;
 
 typedef struct {
@@ -234,6 +239,7 @@ typedef struct {
     double fix_error_sigma_m;    /* that error's standard deviation; 0: learnt */
     int calibrate;               /* with the truth: the states' covariance calibrated (cross-validated over tracks) */
     int update;                  /* hd_track_update: each event's fix, or its own measurements (time differences) */
+    int map;                     /* also OUT_map.png: the tracks against the truth (GMT) */
 } hd_track_cfg;
 
 typedef struct {

@@ -102,7 +102,8 @@ typedef struct {
     int logmel_frames, logmel_mels;   /* 0: no /logmel */
 } hd_features_writer;
 
-/* Create the datasets (collective). with_truth: copy /truth. logmel_frames
+/* Create the datasets (collective). with_truth: copy /truth (1 or
+ * HD_CAPTURES_TRUTH), | HD_CAPTURES_TXID: and /events/tx_id. logmel_frames
  * and logmel_mels > 0 add /logmel [E, R, frames, mels]. */
 int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int n_receivers, int with_truth,
                        int compression, int logmel_frames, int logmel_mels);

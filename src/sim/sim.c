@@ -5,6 +5,7 @@
  * sample-clock errors are applied exactly by evaluating the signal at the
  * right instants — no resampling or interpolation error enters the truth. */
 #include "sim/sim.h"
+#include "sim/motion.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
@@ -93,7 +94,7 @@ double hd_sim_path_loss_db(const hd_prop_cfg *p, double f_hz, double d_m, double
 
 /* ---- events --------------------------------------------------------------------- */
 
-static void region_box(const hd_config *cfg, double box[4])
+void hd_sim_region_box(const hd_config *cfg, double box[4])
 {
     const hd_sim_cfg *s = &cfg->collect.simulate;
     double la0 = s->lat_min, la1 = s->lat_max, lo0 = s->lon_min, lo1 = s->lon_max;
@@ -166,10 +167,14 @@ int hd_sim_event_draw(const hd_config *cfg, int64_t index, hd_event *ev)
     if (ev->n_levels < 1)
         ev->n_levels = 1;
 
+    ev->tx_id = -1;
+
     hd_rng r;
     hd_rng_init(&r, cfg->seed, (uint32_t)index, RX_EVENT, HD_RNG_TX);
     double box[4];
-    region_box(cfg, box);
+    hd_sim_region_box(cfg, box);
+    if (s->transmitter.motion != HD_MOTION_STATIC) /* moving transmitters: sim/motion.c */
+        return hd_sim_motion_event(cfg, box, ev);
     /* uniform by area: uniform in sin(latitude) and longitude (the sphere's
      * equal-area rule; on WGS84 the density differs by < 0.7 %) */
     double z0 = sin(box[0] * M_PI / 180), z1 = sin(box[1] * M_PI / 180);

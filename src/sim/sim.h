@@ -15,6 +15,10 @@
 #include "capture/event.h"
 #include "config/config.h"
 
+/* The region transmitters are drawn in, grown by the margin:
+ * [lat_min, lat_max, lon_min, lon_max]. */
+void hd_sim_region_box(const hd_config *cfg, double box[4]);
+
 /* Draw event `index` (transmitter position etc.) from cfg and its seed. */
 int hd_sim_event_draw(const hd_config *cfg, int64_t index, hd_event *ev);
 
