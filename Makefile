@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EMBEDDED := $(wildcard configs/*.yaml configs/stations/*.yaml)
 
-.PHONY: all deps check check-unit check-cli demo bench pipeline notebooks fuzz fuzz-long fuzz-run install clean help FORCE
+.PHONY: all deps check check-unit check-cli demo demo-recordings bench pipeline notebooks fuzz fuzz-long fuzz-run install clean help FORCE
 
 all: $(BUILD)/heimdall
 
@@ -118,6 +118,14 @@ demo: deps
 	@echo "demo: map       $(DEMO_DIR)/eval_map.png (GMT; restyle: bash $(DEMO_DIR)/eval_map.sh); error CDF $(DEMO_DIR)/eval_cdf.png (cd $(DEMO_DIR) && gnuplot eval.gp)"
 	@echo "demo: read them with: $(PYTHON) -c \"import h5py; f = h5py.File('$(DEMO_DIR)/eval.h5'); print(dict(f.attrs))\""
 
+# Locate a transmitter from KiwiSDR recordings (issue 16): simulated 30 s HF
+# captures exported as kiwiwav in the TDoA service's layout, imported,
+# featurized, localized; prints the position, its ellipse and its error.
+DEMO_REC_DIR ?= results/demo-recordings
+demo-recordings: deps
+	@$(MAKE) --no-print-directory all
+	HEIMDALL=$(BUILD)/heimdall bash scripts/demo-recordings.sh $(DEMO_REC_DIR)
+
 # Every bench line names the machine it ran on (CPU model, OpenBLAS core
 # type, cores): a ratio means nothing without it.
 BENCH_MACHINE := $(shell sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr -d '|'); OpenBLAS core type $(or $(OPENBLAS_CORETYPE),auto); $(shell nproc) cores
@@ -125,7 +133,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@echo "bench: machine $(BENCH_MACHINE)"
 	@for b in $(BENCH_SCRIPTS); do bash -o pipefail -c 'HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash "$$0" | sed -u "/^bench /s|\$$| [machine: $(BENCH_MACHINE)]|"' $$b || exit 1; done
-BENCH_SCRIPTS ?= bench/featurize.sh bench/localize.sh bench/train.sh bench/mlat.sh bench/track.sh bench/checksum.sh bench/scale.sh
+BENCH_SCRIPTS ?= bench/featurize.sh bench/localize.sh bench/train.sh bench/mlat.sh bench/track.sh bench/checksum.sh bench/scale.sh bench/recordings.sh
 
 # An experiment as file dependencies: make pipeline CONFIG=configs/experiments/<name>.yaml
 # writes results/<name>/: the training campaign {captures,features}.h5 (the
@@ -238,6 +246,7 @@ help:
 	@echo "make check      install missing Debian packages, build, run every TAP test (prove)"
 	@echo "make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)"
 	@echo "make demo       install, build, run the pipeline on the embedded default; prints where results are"
+	@echo "make demo-recordings  locate a transmitter from simulated KiwiSDR recordings (kiwiwav, TDoA layout)"
 	@echo "make bench      benchmarks against peer implementations (ratios)"
 	@echo "make notebooks  execute notebooks/*.ipynb headless on the demo results (results/notebooks/)"
 	@echo "make pipeline CONFIG=configs/experiments/NAME.yaml   an experiment as file dependencies in results/NAME/"

@@ -67,8 +67,16 @@ static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *
             files++;
         }
     }
-    /* positions for the KiwiSDR TDoA tool: gnss_pos/<station>.txt */
-    snprintf(path, sizeof path, "%s/gnss_pos", dir);
+    /* positions for the KiwiSDR TDoA tool: gnss_pos/<station>.txt, beside
+     * DIR when DIR is named iq (the TDoA service's layout), else inside it */
+    char pos[4096];
+    const char *base = strrchr(dir, '/');
+    base = base ? base + 1 : dir;
+    if (strcmp(base, "iq") == 0)
+        snprintf(pos, sizeof pos, "%.*s", (int)(base - dir), dir);
+    else
+        snprintf(pos, sizeof pos, "%s/", dir);
+    snprintf(path, sizeof path, "%sgnss_pos", pos);
     if (mkdir(path, 0777) != 0 && errno != EEXIST) {
         rc = hd_error(HD_EIO, "cannot create %s: %s", path, strerror(errno));
         goto done;
@@ -77,7 +85,7 @@ static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *
         const hd_station *s = &r->stations[k];
         if (!isfinite(s->lat) || !isfinite(s->lon))
             continue;
-        snprintf(path, sizeof path, "%s/gnss_pos/%s.txt", dir, s->id);
+        snprintf(path, sizeof path, "%sgnss_pos/%s.txt", pos, s->id);
         FILE *f = fopen(path, "w");
         if (!f) {
             rc = hd_error(HD_EIO, "cannot write %s: %s", path, strerror(errno));
@@ -91,8 +99,8 @@ static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *
             goto done;
         }
     }
-    hd_info("wrote %d recording%s of %lld event%s to %s", files, files == 1 ? "" : "s", (long long)r->n_events,
-            r->n_events == 1 ? "" : "s", dir);
+    hd_info("wrote %d recording%s of %lld event%s to %s, station positions to %sgnss_pos/", files,
+            files == 1 ? "" : "s", (long long)r->n_events, r->n_events == 1 ? "" : "s", dir, pos);
 done:
     free(lk);
     free(iq);
@@ -155,8 +163,9 @@ static const exporter exporters[] = {
     {"kiwiwav", export_kiwiwav,
      "  kiwiwav   KiwiSDR TDoA recordings DIR/YYYYMMDDTHHMMSSZ_<freqHz>_<station>_iq.wav (PCM 2 x int16, a\n"
      "            10-byte kiwi chunk of GPS time before every 512-sample data chunk; stamps from t0_s and\n"
-     "            /clock/rate_hz when present, else the event's rate) and DIR/gnss_pos/<station>.txt,\n"
-     "            so the KiwiSDR TDoA tool can read them; `heimdall import kiwiwav` reads them back\n"},
+     "            /clock/rate_hz when present, else the event's rate) and DIR/gnss_pos/<station>.txt\n"
+     "            (beside DIR when DIR is named iq: the TDoA service's iq/ and gnss_pos/), so the\n"
+     "            KiwiSDR TDoA tool can read them; `heimdall import kiwiwav` reads them back\n"},
     {"sigmf", export_sigmf,
      "  sigmf     SigMF recordings DIR/YYYYMMDDTHHMMSSZ_<freqHz>_<station>.sigmf-{meta,data}: ci16_le,\n"
      "            core:sample_rate, core:frequency, core:datetime (first sample, ns), core:geolocation,\n"
