@@ -274,16 +274,10 @@ int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
     float *qf = hd_calloc((size_t)BLOCK * R * F, sizeof *qf), *feat = hd_calloc(Rows * R * F, sizeof *feat);
     uint8_t *qm = hd_calloc((size_t)BLOCK * R, 1), *mask = hd_calloc(Rows * R, 1), *train = hd_calloc(Rows, 1);
     double *tla = hd_calloc(Rows, sizeof *tla), *tlo = hd_calloc(Rows, sizeof *tlo);
-    run->ev = hd_calloc(En, sizeof *run->ev);
-    run->latency_s = hd_calloc(En, sizeof *run->latency_s);
-    run->snr_db = hd_calloc(En, sizeof *run->snr_db);
-    run->truth_lat = hd_calloc(En, sizeof *run->truth_lat);
-    run->truth_lon = hd_calloc(En, sizeof *run->truth_lon);
-    run->n_timed = hd_calloc(En, sizeof *run->n_timed);
-    run->n_uncalibrated = hd_calloc(En, sizeof *run->n_uncalibrated);
-    rc = HD_ENOMEM;
-    if (!ev || !qf || !feat || !qm || !mask || !train || !tla || !tlo || !run->ev || !run->latency_s || !run->snr_db ||
-        !run->truth_lat || !run->truth_lon || !run->n_timed || !run->n_uncalibrated)
+    rc = hd_run_alloc(run, En, 1);
+    if (rc == 0 && (!ev || !qf || !feat || !qm || !mask || !train || !tla || !tlo))
+        rc = HD_ENOMEM;
+    if (rc < 0)
         goto fail;
     run->n = E;
     run->unknown_to = "the knn model";

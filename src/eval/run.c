@@ -191,17 +191,9 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     double *rx_lat = NULL, *rx_lon = NULL;
     /* per-event results: the whole file, or one block at a time when streaming */
     const size_t En = sink ? B : (size_t)(E > 0 ? E : 1);
-    run->ev = hd_calloc(En, sizeof *run->ev);
-    run->latency_s = hd_calloc(En, sizeof *run->latency_s);
-    run->snr_db = hd_calloc(En, sizeof *run->snr_db);
-    run->truth_lat = hd_calloc(En, sizeof *run->truth_lat);
-    run->truth_lon = hd_calloc(En, sizeof *run->truth_lon);
-    run->n_timed = hd_calloc(En, sizeof *run->n_timed);
-    if (cfg->calibrated && !(run->n_uncalibrated = hd_calloc(En, sizeof *run->n_uncalibrated))) {
-        rc = HD_ENOMEM;
+    if ((rc = hd_run_alloc(run, En, cfg->calibrated)) < 0)
         goto fail;
-    }
-    if (!run->truth_lat || !run->truth_lon || !run->n_timed || !ev || !feat || !mask || !tmask || !delay || !sigma || !run->ev || !run->latency_s || !run->snr_db) {
+    if (!ev || !feat || !mask || !tmask || !delay || !sigma) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -328,6 +320,22 @@ fail:
     free(sigma);
     hd_run_release(run);
     return rc;
+}
+
+int hd_run_alloc(hd_run *run, size_t n, int with_uncalibrated)
+{
+    run->ev = hd_calloc(n, sizeof *run->ev);
+    run->latency_s = hd_calloc(n, sizeof *run->latency_s);
+    run->snr_db = hd_calloc(n, sizeof *run->snr_db);
+    run->truth_lat = hd_calloc(n, sizeof *run->truth_lat);
+    run->truth_lon = hd_calloc(n, sizeof *run->truth_lon);
+    run->n_timed = hd_calloc(n, sizeof *run->n_timed);
+    if (with_uncalibrated)
+        run->n_uncalibrated = hd_calloc(n, sizeof *run->n_uncalibrated);
+    return run->ev && run->latency_s && run->snr_db && run->truth_lat && run->truth_lon && run->n_timed &&
+                   (!with_uncalibrated || run->n_uncalibrated)
+               ? 0
+               : HD_ENOMEM;
 }
 
 void hd_run_release(hd_run *run)
@@ -475,14 +483,9 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
     int8_t *split = NULL;
     hd_locate_net fitted;
     memset(&fitted, 0, sizeof fitted);
-    run->ev = hd_calloc(En, sizeof *run->ev);
-    run->latency_s = hd_calloc(En, sizeof *run->latency_s);
-    run->snr_db = hd_calloc(En, sizeof *run->snr_db);
-    run->truth_lat = hd_calloc(En, sizeof *run->truth_lat);
-    run->truth_lon = hd_calloc(En, sizeof *run->truth_lon);
-    run->n_timed = hd_calloc(En, sizeof *run->n_timed);
-    if (!scratch || !time_ns || !ev || !feat || !mask || !train || !tx_lat || !tx_lon || !run->ev || !run->latency_s || !run->snr_db ||
-        !run->truth_lat || !run->truth_lon || !run->n_timed) {
+    if ((rc = hd_run_alloc(run, En, 0)) < 0)
+        goto fail;
+    if (!scratch || !time_ns || !ev || !feat || !mask || !train || !tx_lat || !tx_lon) {
         rc = HD_ENOMEM;
         goto fail;
     }

@@ -58,6 +58,9 @@ int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg
  * fills (a model trained with train.exclude_split/exclude_group). */
 int hd_run_folds_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
                     const char *model_pattern, void (*progress)(void *ctx, int64_t done), void *ctx);
+/* The per-event arrays of n events (n_uncalibrated too when asked), zeroed;
+ * HD_ENOMEM when any is missing (hd_run_release frees what was made). */
+int hd_run_alloc(hd_run *run, size_t n, int with_uncalibrated);
 void hd_run_release(hd_run *run);
 
 /* What folds and saved models share: receivers whose rss_dbm is no
