@@ -130,6 +130,18 @@ int hd_dsp_tdoa(const float *a, const float *b, int n, double fs, double center_
  * psr_min_db. Overlaps under 512 samples are never valid. */
 int hd_dsp_modulation_tdoa(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
                            double psr_min_db, int *kind_used, hd_xcorr *out);
+/* The same for the pairs of one event: a cache of n-sample captures keeps
+ * each receiver's spectrum, band and modulation series (up to 64 MiB of
+ * them), so a receiver in R - 1 pairs is transformed and demodulated once
+ * per band; ia, ib (< 64, different) name the receivers of a and b, whose
+ * samples must not change until hd_mod_cache_clear (the next event). The
+ * results equal hd_dsp_modulation_tdoa's. */
+typedef struct hd_mod_cache hd_mod_cache;
+int hd_mod_cache_new(hd_mod_cache **c, int n);
+void hd_mod_cache_clear(hd_mod_cache *c);
+void hd_mod_cache_free(hd_mod_cache *c);
+int hd_dsp_modulation_tdoa_rx(hd_mod_cache *c, int ia, int ib, const float *a, const float *b, int n, double fs,
+                              double center_s, double max_lag_s, double psr_min_db, int *kind_used, hd_xcorr *out);
 
 /* The same from spectra computed once per receiver (hd_dsp_spectrum), so a
  * network of R receivers needs R forward transforms, not R(R-1). */

@@ -260,57 +260,158 @@ static void signal_band(const float *P, int n, double fs, float *sm, long *lo, l
     *hi = h + pad;
 }
 
-int hd_dsp_modulation_tdoa(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
-                           double psr_min_db, int *kind_used, hd_xcorr *out)
+/* What one event's pairs share (hd_mod_cache): each receiver's spectrum and
+ * signal band, and its modulation series per band filtered to (both kinds),
+ * so a receiver in several pairs is transformed and demodulated once per
+ * band. Computed exactly as for one pair alone: the results are the same. */
+#define MOD_MAX_RX 64
+#define MOD_CACHE_BYTES ((size_t)64 << 20) /* the series kept per event, at most */
+typedef struct {
+    int rx;
+    long l, h;
+    float *m[2];                 /* envelope, instantaneous frequency [n] */
+} mod_series;
+struct hd_mod_cache {
+    int n;
+    float *X[MOD_MAX_RX];        /* spectra [2n] (NULL: not yet) */
+    long lo[MOD_MAX_RX], hi[MOD_MAX_RX];
+    mod_series *s;
+    int n_s, max_s, next;        /* entries, their bound, the next to reuse when full */
+    float *y, *P, *sm;           /* scratch [2n], [n], [n] */
+};
+
+int hd_mod_cache_new(hd_mod_cache **out, int n)
+{
+    hd_mod_cache *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c)
+        return hd_error(HD_ENOMEM, "out of memory");
+    c->n = n;
+    size_t per = (size_t)2 * n * sizeof(float);
+    c->max_s = (int)(MOD_CACHE_BYTES / (per > 0 ? per : 1));
+    if (c->max_s < 2)
+        c->max_s = 2;
+    if (c->max_s > 4 * MOD_MAX_RX)
+        c->max_s = 4 * MOD_MAX_RX;
+    c->s = calloc((size_t)c->max_s, sizeof *c->s);
+    c->y = hd_aligned_alloc((size_t)2 * n, sizeof(float));
+    c->P = malloc((size_t)n * sizeof(float));
+    c->sm = malloc((size_t)n * sizeof(float));
+    if (!c->s || !c->y || !c->P || !c->sm) {
+        hd_mod_cache_free(c);
+        return hd_error(HD_ENOMEM, "out of memory");
+    }
+    *out = c;
+    return 0;
+}
+
+void hd_mod_cache_clear(hd_mod_cache *c)
+{
+    if (!c)
+        return;
+    for (int r = 0; r < MOD_MAX_RX; r++) {
+        free(c->X[r]);
+        c->X[r] = NULL;
+    }
+    for (int k = 0; k < c->n_s; k++) {
+        free(c->s[k].m[0]);
+        free(c->s[k].m[1]);
+    }
+    memset(c->s, 0, (size_t)c->max_s * sizeof *c->s);
+    c->n_s = c->next = 0;
+}
+
+void hd_mod_cache_free(hd_mod_cache *c)
+{
+    if (!c)
+        return;
+    hd_mod_cache_clear(c);
+    free(c->s);
+    free(c->y);
+    free(c->P);
+    free(c->sm);
+    free(c);
+}
+
+/* receiver rx's spectrum and band (made on first use) */
+static const float *mod_spectrum(hd_mod_cache *c, int rx, const float *x, double fs)
+{
+    if (c->X[rx])
+        return c->X[rx];
+    const int n = c->n;
+    const hd_fft_plan *fwd = hd_fft_plan_get(n, -1);
+    float *X = fwd ? hd_aligned_alloc((size_t)2 * n, sizeof(float)) : NULL;
+    if (!X)
+        return NULL;
+    hd_fft_execute(fwd, x, X);
+    for (int k = 0; k < n; k++)
+        c->P[k] = X[2 * k] * X[2 * k] + X[2 * k + 1] * X[2 * k + 1];
+    signal_band(c->P, n, fs, c->sm, &c->lo[rx], &c->hi[rx]);
+    c->X[rx] = X;
+    return X;
+}
+
+/* receiver rx's modulation series filtered to bins [l, h] (made on first
+ * use; when the cache is full the oldest entry is reused, never keep) */
+static const mod_series *mod_get(hd_mod_cache *c, int rx, const float *X, long l, long h, const mod_series *keep)
+{
+    for (int k = 0; k < c->n_s; k++)
+        if (c->s[k].rx == rx && c->s[k].l == l && c->s[k].h == h)
+            return &c->s[k];
+    const int n = c->n;
+    const hd_fft_plan *inv = hd_fft_plan_get(n, +1);
+    float *m0 = malloc((size_t)n * sizeof(float)), *m1 = malloc((size_t)n * sizeof(float));
+    if (!inv || !m0 || !m1) {
+        free(m0);
+        free(m1);
+        return NULL;
+    }
+    float *y = c->y;
+    for (int k = 0; k < n; k++) {
+        long sk = k > n / 2 ? (long)k - n : k;
+        int in = sk >= l && sk <= h;
+        y[2 * k] = in ? X[2 * k] : 0;
+        y[2 * k + 1] = in ? X[2 * k + 1] : 0;
+    }
+    hd_fft_execute(inv, y, y);
+    modulation(y, n, 0, m0);
+    modulation(y, n, 1, m1);
+    int k = c->n_s < c->max_s ? c->n_s++ : c->next++ % c->max_s; /* full: the oldest reused, */
+    if (&c->s[k] == keep)                                          /* but not the pair's other end */
+        k = c->next++ % c->max_s;
+    free(c->s[k].m[0]);
+    free(c->s[k].m[1]);
+    c->s[k] = (mod_series){rx, l, h, {m0, m1}};
+    return &c->s[k];
+}
+
+int hd_dsp_modulation_tdoa_rx(hd_mod_cache *c, int ia, int ib, const float *a, const float *b, int n, double fs,
+                              double center_s, double max_lag_s, double psr_min_db, int *kind_used, hd_xcorr *out)
 {
     memset(out, 0, sizeof *out);
     out->sigma_s = INFINITY;
     *kind_used = -1;
-    long c = lround(center_s * fs);
-    /* the overlap: a[k] with b[k + c] */
-    long k0 = c < 0 ? -c : 0, k1 = c > 0 ? n - c : n;
+    if (n != c->n || ia < 0 || ib < 0 || ia >= MOD_MAX_RX || ib >= MOD_MAX_RX || ia == ib)
+        return hd_error(HD_EINVAL, "modulation timing: receivers %d and %d of captures of %d samples (cache of %d)", ia,
+                        ib, n, c->n);
+    long cc = lround(center_s * fs);
+    /* the overlap: a[k] with b[k + cc] */
+    long k0 = cc < 0 ? -cc : 0, k1 = cc > 0 ? n - cc : n;
     int m = (int)(k1 - k0);
     if (m < 512)
         return 0;
-    float *ea = malloc((size_t)n * sizeof(float)), *eb = malloc((size_t)n * sizeof(float));
-    if (!ea || !eb) {
-        free(ea);
-        free(eb);
-        return hd_error(HD_ENOMEM, "out of memory");
-    }
-    float *xa = NULL, *xb = NULL, *ya = NULL, *yb = NULL, *P = NULL, *sm = NULL;
-    int rc = 0;
     /* both captures filtered to the signal's band (the union of what each
      * shows): the noise outside it would swamp the modulation */
-    const hd_fft_plan *fwd = hd_fft_plan_get(n, -1), *inv = hd_fft_plan_get(n, +1);
-    xa = hd_aligned_alloc((size_t)2 * n, sizeof(float));
-    xb = hd_aligned_alloc((size_t)2 * n, sizeof(float));
-    ya = hd_aligned_alloc((size_t)2 * n, sizeof(float));
-    yb = hd_aligned_alloc((size_t)2 * n, sizeof(float));
-    P = malloc((size_t)n * sizeof(float));
-    sm = malloc((size_t)n * sizeof(float));
-    if (!fwd || !inv || !xa || !xb || !ya || !yb || !P || !sm) {
-        rc = hd_error(HD_ENOMEM, "out of memory");
-        goto done;
-    }
-    hd_fft_execute(fwd, a, xa);
-    hd_fft_execute(fwd, b, xb);
-    long lo = 0, hi = 0, lo2, hi2;
-    for (int side = 0; side < 2; side++) {
-        const float *X = side ? xb : xa;
-        for (int k = 0; k < n; k++)
-            P[k] = X[2 * k] * X[2 * k] + X[2 * k + 1] * X[2 * k + 1];
-        signal_band(P, n, fs, sm, side ? &lo2 : &lo, side ? &hi2 : &hi);
-    }
-    if (lo2 < lo)
-        lo = lo2;
-    if (hi2 > hi)
-        hi = hi2;
+    const float *xa = mod_spectrum(c, ia, a, fs), *xb = xa ? mod_spectrum(c, ib, b, fs) : NULL;
+    if (!xb)
+        return hd_error(HD_ENOMEM, "out of memory");
+    long lo = c->lo[ia] < c->lo[ib] ? c->lo[ia] : c->lo[ib], hi = c->hi[ia] > c->hi[ib] ? c->hi[ia] : c->hi[ib];
     /* the band as found, then 4, 16 and 64 times as wide around its middle:
      * a modulation's sidebands may lie under the noise floor the band was
      * found by (keying edges, a PN phase code); the narrowest keeps the
      * least noise. The smallest sigma wins. */
     double mid = 0.5 * (double)(lo + hi), half0 = 0.5 * (double)(hi - lo + 1);
+    int rc = 0;
     for (int wi = 0, factor = 1; wi < 4 && rc == 0; wi++, factor *= 4) {
         double half = half0 * factor;
         if (wi > 0 && half * 2 >= n * 0.999)
@@ -318,22 +419,14 @@ int hd_dsp_modulation_tdoa(const float *a, const float *b, int n, double fs, dou
         long l = (long)floor(mid - half), h = (long)ceil(mid + half);
         if (h - l >= n)
             l = -(n / 2), h = l + n - 1;
-        for (int k = 0; k < n; k++) {
-            long sk = k > n / 2 ? (long)k - n : k;
-            int in = sk >= l && sk <= h;
-            P[k] = 0; /* unused here */
-            ya[2 * k] = in ? xa[2 * k] : 0;
-            ya[2 * k + 1] = in ? xa[2 * k + 1] : 0;
-            yb[2 * k] = in ? xb[2 * k] : 0;
-            yb[2 * k + 1] = in ? xb[2 * k + 1] : 0;
-        }
-        hd_fft_execute(inv, ya, ya);
-        hd_fft_execute(inv, yb, yb);
+        const mod_series *sa = mod_get(c, ia, xa, l, h, NULL);
+        const mod_series *sb = sa ? mod_get(c, ib, xb, l, h, sa) : NULL;
+        if (!sb)
+            return hd_error(HD_ENOMEM, "out of memory");
         for (int kind = 0; kind < 2 && rc == 0; kind++) {
-            modulation(ya, n, kind, ea);
-            modulation(yb, n, kind, eb);
             hd_xcorr x;
-            rc = one_kind(ea + k0, eb + k0 + c, m, fs, max_lag_s, psr_min_db, (double)(h - l + 1) * fs / n, &x);
+            rc = one_kind(sa->m[kind] + k0, sb->m[kind] + k0 + cc, m, fs, max_lag_s, psr_min_db,
+                          (double)(h - l + 1) * fs / n, &x);
             if (rc == HD_EINVAL) { /* too short: not timed, not an error */
                 rc = 0;
                 wi = 4;
@@ -341,19 +434,25 @@ int hd_dsp_modulation_tdoa(const float *a, const float *b, int n, double fs, dou
             }
             if (rc == 0 && x.valid && (!out->valid || x.sigma_s < out->sigma_s)) {
                 *out = x;
-                out->delay_s += ((double)c) / fs;
+                out->delay_s += ((double)cc) / fs;
                 *kind_used = kind;
             }
         }
     }
-done:
-    free(ea);
-    free(eb);
-    free(xa);
-    free(xb);
-    free(ya);
-    free(yb);
-    free(P);
-    free(sm);
+    return rc;
+}
+
+int hd_dsp_modulation_tdoa(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
+                           double psr_min_db, int *kind_used, hd_xcorr *out)
+{
+    hd_mod_cache *c;
+    memset(out, 0, sizeof *out);
+    out->sigma_s = INFINITY;
+    *kind_used = -1;
+    int rc = hd_mod_cache_new(&c, n);
+    if (rc < 0)
+        return rc;
+    rc = hd_dsp_modulation_tdoa_rx(c, 0, 1, a, b, n, fs, center_s, max_lag_s, psr_min_db, kind_used, out);
+    hd_mod_cache_free(c);
     return rc;
 }

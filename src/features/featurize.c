@@ -128,8 +128,9 @@ static int modulation_pair(hd_featurizer *c, const float *a, const float *b, int
                            uint8_t *twhy, uint8_t *method)
 {
     hd_xcorr xc;
-    int kind, rc = hd_dsp_modulation_tdoa(a, b, N, fs, center, c->max_lag_s, c->cfg.psr_min_db, &kind, &xc);
-    if (rc < 0)
+    int kind, rc = c->mod ? 0 : hd_mod_cache_new(&c->mod, N);
+    if (rc < 0 || (rc = hd_dsp_modulation_tdoa_rx(c->mod, i, j, a, b, N, fs, center, c->max_lag_s, c->cfg.psr_min_db,
+                                                  &kind, &xc)) < 0)
         return rc;
     if (!xc.valid || !isfinite(xc.delay_s) || !isfinite(xc.sigma_s))
         return 0;
@@ -154,6 +155,7 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
     const hd_featurize_cfg *fc = &c->cfg;
     double fs = ev->sample_rate_hz;
     int rc, ref = -1;
+    hd_mod_cache_clear(c->mod); /* a new event's captures */
     /* the receivers with GPS time and bandwidth to time */
     for (int r = 0; r < R; r++) {
         c->use[r] = mask[r] && lk[r].has_iq && lk[r].gps_ok && c->sp[r].rms_bw_hz >= fc->min_rms_bw_hz;
@@ -345,6 +347,7 @@ void hd_featurizer_release(hd_featurizer *f)
     free(f->use);
     free(f->t0);
     free(f->scratch);
+    hd_mod_cache_free(f->mod);
     memset(f, 0, sizeof *f);
     f->dist = MPI_COMM_NULL;
 }

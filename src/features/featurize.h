@@ -61,6 +61,7 @@ typedef struct {
     unsigned char *use;          /* [R] */
     double *t0;                  /* [R] */
     float *scratch;              /* 2N: a de-rotated capture (distributed mode) */
+    hd_mod_cache *mod;           /* one event's modulation timing (made on first use) */
 } hd_featurizer;
 
 /* The lag window of a network: its largest baseline over c, plus a few of

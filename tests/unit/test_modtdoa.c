@@ -5,6 +5,7 @@
  * pure carrier (nothing to time); Monte Carlo: the sigma is honest. */
 #include "core/alloc.h"
 #include "dsp/dsp.h"
+#include "core/error.h"
 #include "tap.h"
 
 #include <math.h>
@@ -161,6 +162,40 @@ int main(void)
        trials, rz);
     /* too short */
     ok(hd_dsp_modulation_tdoa(a, b, 300, FS, 0, 5e-3, 6, &kind, &x) == 0 && !x.valid, "300 samples: not valid, no error");
+    /* one event's pairs through a shared cache (each receiver transformed and
+     * demodulated once per band): exactly what each pair alone gives */
+    {
+        int n8 = (int)(8 * FS);
+        float *c3 = malloc((size_t)n8 * 2 * sizeof *c3);
+        const float *rx[3] = {a, b, c3};
+        sig_init(&s, RTTY);
+        capture(&s, n8, 0, 2.3, 0.1, 10.0, a);
+        capture(&s, n8, 0.4e-3, -1.9, 1.7, 10.0, b);
+        capture(&s, n8, 1.1e-3, 0.7, 0.4, 20.0, c3); /* noisier: another band is found */
+        hd_mod_cache *mc = NULL;
+        ok(hd_mod_cache_new(&mc, n8) == 0, "a modulation cache for %d-sample captures", n8);
+        int same = 0, pairs = 0;
+        for (int round = 0; round < 2; round++) /* the second round from the cache alone */
+            for (int i = 0; i < 3; i++)
+                for (int j = i + 1; j < 3; j++) {
+                    hd_xcorr x1, x2;
+                    int k1, k2;
+                    int r1 = hd_dsp_modulation_tdoa(rx[i], rx[j], n8, FS, 0, 5e-3, 6, &k1, &x1);
+                    int r2 = hd_dsp_modulation_tdoa_rx(mc, i, j, rx[i], rx[j], n8, FS, 0, 5e-3, 6, &k2, &x2);
+                    pairs++;
+                    same += r1 == 0 && r2 == 0 && k1 == k2 && x1.valid == x2.valid && x1.delay_s == x2.delay_s &&
+                            x1.sigma_s == x2.sigma_s && x1.psr_db == x2.psr_db;
+                }
+        ok(same == pairs, "cached pairs equal uncached ones bit for bit (%d of %d, twice over)", same, pairs);
+        int k3;
+        ok(hd_dsp_modulation_tdoa_rx(mc, 1, 1, a, a, n8, FS, 0, 5e-3, 6, &k3, &x) == HD_EINVAL,
+           "a receiver paired with itself is refused");
+        ok(hd_dsp_modulation_tdoa_rx(mc, 0, 1, a, b, n8 - 1, FS, 0, 5e-3, 6, &k3, &x) == HD_EINVAL,
+           "captures of another length than the cache's are refused");
+        hd_mod_cache_clear(mc);
+        hd_mod_cache_free(mc);
+        free(c3);
+    }
     free(a);
     free(b);
     done_testing();
