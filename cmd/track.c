@@ -106,15 +106,17 @@ static int run(const hd_cli *cli, hd_config *cfg)
         return rc;
     const char *model = cfg->track.model == HD_TRACK_CA ? "ca" : "cv";
     if (cfg->track.update == HD_TRACK_UPDATE_MEASUREMENTS) {
-        int64_t nm;
-        if ((rc = hd_track_meas_read(&in, HD_SPEED_OF_LIGHT / (1 + 1e-6 * cfg->localize.refractivity_n), cfg->localize.model_sigma_ns,
-                                     cfg->localize.tx_alt_m, &meas, &nm)) < 0)
+        int64_t nm, nr;
+        const hd_localize_cfg *L = &cfg->localize;
+        if ((rc = hd_track_meas_read(&in, HD_SPEED_OF_LIGHT / (1 + 1e-6 * L->refractivity_n), L->model_sigma_ns,
+                                     L->tx_alt_m, L->rss_exponent, L->rss_sigma_db, &meas, &nm, &nr)) < 0)
             goto fail;
         if (nm == 0)
-            hd_warn("track.update measurements: no event in %s has valid time differences (level-only data?): "
+            hd_warn("track.update measurements: no event in %s has valid time differences or received powers: "
                     "the fixes alone", in.features);
         else
-            hd_info("measurements: the time differences of %lld events from %s", (long long)nm, in.features);
+            hd_info("measurements: %lld events from %s (%lld by time differences, %lld by received powers)",
+                    (long long)nm, in.features, (long long)(nm - nr), (long long)nr);
     }
     double t_run = hd_now();
     if ((rc = hd_track_run_meas(&r, in.fix, meas, in.n, &cfg->track)) < 0)

@@ -791,11 +791,106 @@ int hd_track_score_compute(const hd_track_input *in, const hd_track_result *r, h
 
 /* ---- the features file's time differences as measurements ---------------- */
 
+/* the received powers (dBm) and mask of every event × receiver, and which
+ * receivers' dBm is calibrated (/dbm_ok; all when absent): NULL rss when
+ * the file has no rss_dbm feature */
+static int read_rss(hid_t f, const char *path, int64_t E, int R, float **rss, uint8_t **ok)
+{
+    *rss = NULL;
+    *ok = NULL;
+    char **names = NULL;
+    hsize_t nn = 0, d[8];
+    int rank, rc = has(f, "feature_names") ? hd_h5_read_strings(f, "feature_names", &names, &nn) : 0;
+    int col = -1;
+    for (hsize_t k = 0; rc == 0 && k < nn; k++)
+        if (strcmp(names[k], "rss_dbm") == 0)
+            col = (int)k;
+    if (names)
+        hd_h5_free_strings(names, nn);
+    if (rc < 0 || col < 0 || !has(f, "features"))
+        return rc;
+    float *feat = NULL;
+    uint8_t *mask = NULL, *dok = NULL;
+    if ((rc = hd_h5_read(f, "features", H5T_NATIVE_FLOAT, &rank, d, (void **)&feat)) < 0)
+        return rc;
+    if (rank != 3 || (int64_t)d[0] != E || (int)d[1] != R || (int)d[2] <= col) {
+        free(feat);
+        return hd_error(HD_EFORMAT, "%s: /features has the wrong shape", path);
+    }
+    const int F = (int)d[2];
+    if ((rc = read_col(f, path, "mask", H5T_NATIVE_UINT8, E, R, (void **)&mask)) < 0 ||
+        (has(f, "dbm_ok") && (rc = read_col(f, path, "dbm_ok", H5T_NATIVE_UINT8, E, R, (void **)&dok)) < 0)) {
+        free(feat);
+        free(mask);
+        return rc;
+    }
+    float *v = hd_malloc((size_t)(E * R > 0 ? E * R : 1) * sizeof *v);
+    if (!v) {
+        free(feat);
+        free(mask);
+        free(dok);
+        return HD_ENOMEM;
+    }
+    for (int64_t q = 0; q < E * R; q++) {
+        v[q] = feat[(size_t)q * F + col];
+        mask[q] = mask[q] && isfinite(v[q]) && (!dok || dok[q]);
+    }
+    free(feat);
+    free(dok);
+    *rss = v;
+    *ok = mask;
+    return 0;
+}
+
+/* An event with no valid time difference but at least two receivers with
+ * a calibrated received power: their differences against the strongest as
+ * an RSS measurement (returns 1); else 0 (the time differences, if any) */
+static int rss_event(hd_track_meas *x, const float *rss, const uint8_t *ok, int64_t row, int R, const double *lat,
+                     const double *lon, const double *alt, const double *ant, double tx_alt, double exponent,
+                     double sigma_db, const double *delay, const uint8_t *tmask, const int32_t *pairs, int P)
+{
+    if (!rss)
+        return 0;
+    for (int p = 0; p < P; p++)
+        if (tmask[p] && isfinite(delay[p]) && pairs[2 * p] >= 0 && pairs[2 * p + 1] >= 0)
+            return 0; /* timed: the time differences measure it better */
+    const float *v = rss + (size_t)row * R;
+    const uint8_t *m = ok + (size_t)row * R;
+    int set[HD_TRACK_MEAS_MAX], k = 0, ref = -1;
+    for (int r = 0; r < R; r++)
+        if (m[r] && (ref < 0 || v[r] > v[ref]))
+            ref = r;
+    if (ref < 0)
+        return 0;
+    set[k++] = ref;
+    for (int r = 0; r < R && k < HD_TRACK_MEAS_MAX; r++)
+        if (r != ref && m[r])
+            set[k++] = r;
+    if (k < 2)
+        return 0;
+    x->n = k;
+    x->rss = 1;
+    x->exponent = exponent;
+    x->alt_m = tx_alt;
+    x->sig2_ref = sigma_db * sigma_db;
+    for (int a = 0; a < k; a++) {
+        int r = set[a];
+        hd_geo_to_ecef(lat[r], lon[r], alt[r] + (ant && isfinite(ant[r]) ? ant[r] : 0), x->rx[a]);
+        if (a > 0) {
+            x->z[a - 1] = (double)v[r] - (double)v[ref];
+            x->sig2[a - 1] = sigma_db * sigma_db;
+        }
+    }
+    return 1;
+}
+
 int hd_track_meas_read(const hd_track_input *in, double c_mps, double model_sigma_ns, double default_alt_m,
-                       hd_track_meas **out, int64_t *n_with)
+                       double rss_exponent, double rss_sigma_db, hd_track_meas **out, int64_t *n_with,
+                       int64_t *n_rss)
 {
     *out = NULL;
     *n_with = 0;
+    *n_rss = 0;
     if (!in->features[0])
         return hd_error(HD_EINVAL, "track.update measurements needs the features file (its time differences and "
                         "receivers): --truth FEATURES.h5, or an input whose provenance names it");
@@ -804,31 +899,38 @@ int hd_track_meas_read(const hd_track_input *in, double c_mps, double model_sigm
     int64_t *index = NULL;
     int32_t *pairs = NULL;
     double *lat = NULL, *lon = NULL, *alt = NULL, *ant = NULL, *delay = NULL, *sigma = NULL, *obs = NULL;
-    uint8_t *mask = NULL;
+    uint8_t *mask = NULL, *rok = NULL;
+    float *rss = NULL;
     idx_row *map = NULL;
     hd_track_meas *ms = NULL;
     int rc = hd_h5_open(&f, path, HD_FORMAT_FEATURES, HD_FEATURES_VERSION, MPI_COMM_NULL);
     if (rc < 0)
         return rc;
     hsize_t d[2];
-    if (!has(f, "tdoa/pairs") || !has(f, "tdoa/delay_s")) {
-        rc = hd_error(HD_EDATA, "%s has no time differences (/tdoa): track.update measurements needs them", path);
-        goto fail;
-    }
+    int has_tdoa = has(f, "tdoa/pairs") && has(f, "tdoa/delay_s");
     if ((rc = hd_h5_dims(f, "events/index", 1, d)) < 0)
         goto fail;
     int64_t E = (int64_t)d[0];
     if ((rc = hd_h5_dims(f, "receivers/lat", 1, d)) < 0)
         goto fail;
     int R = (int)d[0];
-    if ((rc = hd_h5_dims(f, "tdoa/pairs", 2, d)) < 0)
+    int P = 0;
+    if (has_tdoa && (rc = hd_h5_dims(f, "tdoa/pairs", 2, d)) < 0)
         goto fail;
-    int P = (int)d[0];
+    if (has_tdoa)
+        P = (int)d[0];
+    if ((rc = read_rss(f, path, E, R, &rss, &rok)) < 0)
+        goto fail;
+    if (!has_tdoa && !rss) {
+        rc = hd_error(HD_EDATA, "%s has neither time differences (/tdoa) nor received powers (rss_dbm): "
+                      "track.update measurements needs one of them", path);
+        goto fail;
+    }
     if ((rc = read_col(f, path, "events/index", H5T_NATIVE_INT64, E, 1, (void **)&index)) < 0 ||
         (rc = read_col(f, path, "receivers/lat", H5T_NATIVE_DOUBLE, R, 1, (void **)&lat)) < 0 ||
         (rc = read_col(f, path, "receivers/lon", H5T_NATIVE_DOUBLE, R, 1, (void **)&lon)) < 0 ||
         (rc = read_col(f, path, "receivers/alt_m", H5T_NATIVE_DOUBLE, R, 1, (void **)&alt)) < 0 ||
-        (rc = read_col(f, path, "tdoa/pairs", H5T_NATIVE_INT32, P, 2, (void **)&pairs)) < 0 ||
+        (P > 0 && (rc = read_col(f, path, "tdoa/pairs", H5T_NATIVE_INT32, P, 2, (void **)&pairs)) < 0) ||
         (P > 0 && ((rc = read_col(f, path, "tdoa/delay_s", H5T_NATIVE_DOUBLE, E, P, (void **)&delay)) < 0 ||
                    (rc = read_col(f, path, "tdoa/sigma_s", H5T_NATIVE_DOUBLE, E, P, (void **)&sigma)) < 0 ||
                    (rc = read_col(f, path, "tdoa/mask", H5T_NATIVE_UINT8, E, P, (void **)&mask)) < 0)))
@@ -848,12 +950,24 @@ int hd_track_meas_read(const hd_track_input *in, double c_mps, double model_sigm
         map[i] = (idx_row){index[i], i};
     qsort(map, (size_t)E, sizeof *map, cmp_idx);
     const double model2 = model_sigma_ns * 1e-9 * c_mps * model_sigma_ns * 1e-9 * c_mps;
-    for (int64_t i = 0; i < in->n && P > 0; i++) {
+    for (int64_t i = 0; i < in->n; i++) {
         idx_row key = {in->fix[i].event_index, 0};
         const idx_row *m = bsearch(&key, map, (size_t)E, sizeof *map, cmp_idx);
         if (!m)
             continue;
         const int64_t row = m->row;
+        /* received powers only for events without a fix of their own: a fix
+         * (by rss or hybrid) already carries them, through the calibrated
+         * per-receiver offsets the raw model here lacks */
+        if (!in->fix[i].located && rss_event(&ms[i], rss, rok, row, R, lat, lon, alt, ant, obs && isfinite(obs[row]) ? obs[row] : default_alt_m,
+                      rss_exponent, rss_sigma_db, P > 0 ? delay + (size_t)row * P : NULL, P > 0 ? mask + (size_t)row * P : NULL,
+                      pairs, P)) {
+            (*n_with)++;
+            (*n_rss)++;
+            continue;
+        }
+        if (P == 0)
+            continue;
         /* valid pairs; the reference: the receiver in most of them */
         int cnt[HD_MAX_STATIONS] = {0};
         double s2[HD_MAX_STATIONS][HD_MAX_STATIONS], dl[HD_MAX_STATIONS][HD_MAX_STATIONS];
@@ -927,6 +1041,8 @@ fail:
     free(sigma);
     free(obs);
     free(mask);
+    free(rss);
+    free(rok);
     free(map);
     free(ms);
     return rc;

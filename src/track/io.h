@@ -59,10 +59,15 @@ typedef struct {
  * /tdoa/mask against the receiver in most of them, in metres at c_mps,
  * their covariance from /tdoa/sigma_s (the reference's share from the
  * triangles) plus model_sigma_ns per receiver; the transmitter at
- * /obs/alt_m when the file has it, else default_alt_m. n_with: fixes with
- * one (>= 1 difference). Errors: no features file, no /tdoa. */
+ * /obs/alt_m when the file has it, else default_alt_m. An event with no
+ * fix and no valid time difference is measured by its received powers instead (two or
+ * more receivers with a calibrated rss_dbm: differences against the
+ * strongest, the log-distance model of rss_exponent, rss_sigma_db of
+ * shadowing each; n_rss counts them). n_with: fixes with a measurement.
+ * Errors: no features file, neither /tdoa nor rss_dbm. */
 int hd_track_meas_read(const hd_track_input *in, double c_mps, double model_sigma_ns, double default_alt_m,
-                       hd_track_meas **out, int64_t *n_with);
+                       double rss_exponent, double rss_sigma_db, hd_track_meas **out, int64_t *n_with,
+                       int64_t *n_rss);
 
 /* d2[i]: r->pt[i]'s Mahalanobis² against the input's truth under its
  * covariance (NaN: no truth or no state); for hd_track_calibrate_cv */

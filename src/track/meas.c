@@ -9,7 +9,9 @@
 #define EARTH_R 6371008.8
 
 /* the range differences |x - rx[j+1]| - |x - rx[0]| of a transmitter at
- * (e, n) on the frame's ellipsoid surface, raised to the event's height */
+ * (e, n) on the frame's ellipsoid surface, raised to the event's height; or
+ * with rss the received powers' differences the log-distance model gives
+ * (ranges under 1 m taken as 1 m) */
 static void hfun(const hd_enu *frame, const hd_track_meas *ms, double e, double n, double *h)
 {
     double v[3] = {e, n, -(e * e + n * n) / (2 * EARTH_R)}, lat, lon, alt, x[3];
@@ -19,8 +21,12 @@ static void hfun(const hd_enu *frame, const hd_track_meas *ms, double e, double 
     for (int r = 0; r < ms->n; r++)
         d[r] = sqrt((x[0] - ms->rx[r][0]) * (x[0] - ms->rx[r][0]) + (x[1] - ms->rx[r][1]) * (x[1] - ms->rx[r][1]) +
                     (x[2] - ms->rx[r][2]) * (x[2] - ms->rx[r][2]));
-    for (int j = 0; j + 1 < ms->n; j++)
-        h[j] = d[j + 1] - d[0];
+    if (ms->rss)
+        for (int j = 0; j + 1 < ms->n; j++)
+            h[j] = -10 * ms->exponent * log10(fmax(d[j + 1], 1.0) / fmax(d[0], 1.0));
+    else
+        for (int j = 0; j + 1 < ms->n; j++)
+            h[j] = d[j + 1] - d[0];
 }
 
 /* the chi² quantile of m degrees of freedom with the upper tail of a 2-D

@@ -2,7 +2,8 @@
  * arrival-time differences of its timed receivers as range differences
  * (metres: time × the speed of light in air), against a reference receiver,
  * so an event too poorly heard for a fix of its own (three timed receivers,
- * two differences) still moves its track. Memory only. */
+ * two differences) still moves its track; or, for events with no timed
+ * receivers, the differences of their received powers (RSS). Memory only. */
 #ifndef HD_TRACK_MEAS_H
 #define HD_TRACK_MEAS_H
 #include "geo/geo.h"
@@ -13,6 +14,11 @@
 
 typedef struct {
     int n;                              /* timed receivers (rx[0] the reference); < 2: no measurement */
+    int rss;                            /* 1: z are received powers, not range differences: the
+                                         * log-distance model's rss[j+1] − rss[0] = −10·exponent·
+                                         * log10(d[j+1]/d[0]) (dB; the unknown source power cancels),
+                                         * sig2_ref and sig2 the shadowing variances (dB²) */
+    double exponent;                    /* with rss: the path-loss exponent */
     double rx[HD_TRACK_MEAS_MAX][3];    /* their antennas, ECEF (m) */
     double alt_m;                       /* the transmitter's height above the ellipsoid (m) */
     double z[HD_TRACK_MEAS_MAX - 1];    /* range differences |x − rx[j+1]| − |x − rx[0]| (m) */

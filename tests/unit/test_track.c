@@ -625,6 +625,94 @@ static void test_measurements(void)
     is_str(hd_track_reason_name(HD_TRACK_MEASURED), "measurements", "the reason's name");
 }
 
+static void test_rss_measurements(void)
+{
+    /* a walk heard by four receivers' powers alone (log-distance, exponent
+     * 3, 4 dB shadowing): one event in eight has a fix as poor as an RSS
+     * fix (300 m), the others no fix and no timed receiver, yet their
+     * powers' differences tighten the track */
+    const int m = 120, reps = 10;
+    const double dt = 4, sigma_a = 0.3, cov[3] = {90000, 0, 90000}, sdb = 4, expo = 3;
+    const double rxe[4] = {-1500, 1500, 1200, -1000}, rxn[4] = {-1200, -1000, 1500, 1200};
+    double se_fix = 0, se_meas = 0;
+    int64_t cnt = 0, measured = 0, finite = 1;
+    hd_rng rng;
+    hd_rng_init(&rng, 11, 0, 0, 5);
+    for (int rep = 0; rep < reps; rep++) {
+        hd_track_fix *fix = calloc((size_t)m, sizeof *fix);
+        hd_track_meas *meas = calloc((size_t)m, sizeof *meas);
+        double (*truth)[2] = calloc((size_t)m, sizeof *truth);
+        simulate(&rng, m, dt, sigma_a, cov, fix, truth, 0, 1000.0 * rep);
+        for (int k = 0; k < m; k++) {
+            double v[3] = {truth[k][0], truth[k][1], 0}, lat, lon, h, x[3];
+            hd_enu_to_geo(&frame, v, &lat, &lon, &h);
+            hd_geo_to_ecef(lat, lon, 1.5, x);
+            if (k % 8 == 0)
+                continue; /* a fix, no measurements */
+            fix[k].located = 0;
+            hd_track_meas *ms = &meas[k];
+            ms->n = 4;
+            ms->rss = 1;
+            ms->exponent = expo;
+            ms->alt_m = 1.5;
+            double p[4];
+            for (int r = 0; r < 4; r++) {
+                double rv[3] = {rxe[r], rxn[r], 0}, rl, ro;
+                hd_enu_to_geo(&frame, rv, &rl, &ro, &h);
+                hd_geo_to_ecef(rl, ro, 10, ms->rx[r]);
+                double d = sqrt((x[0] - ms->rx[r][0]) * (x[0] - ms->rx[r][0]) +
+                                (x[1] - ms->rx[r][1]) * (x[1] - ms->rx[r][1]) +
+                                (x[2] - ms->rx[r][2]) * (x[2] - ms->rx[r][2]));
+                p[r] = 30 - 10 * expo * log10(d) + sdb * hd_rng_normal(&rng);
+            }
+            for (int j = 0; j < 3; j++) {
+                ms->z[j] = p[j + 1] - p[0];
+                ms->sig2[j] = sdb * sdb;
+            }
+            ms->sig2_ref = sdb * sdb;
+        }
+        hd_track_cfg c = cfg_default();
+        c.accel_sigma_mps2 = sigma_a;
+        hd_track_result a, b;
+        int ra = hd_track_run(&a, fix, m, &c), rb = hd_track_run_meas(&b, fix, meas, m, &c);
+        if (ra < 0 || rb < 0) {
+            ok(0, "rss measurements: run");
+            if (ra == 0)
+                hd_track_result_release(&a);
+            if (rb == 0)
+                hd_track_result_release(&b);
+            free(fix);
+            free(meas);
+            free(truth);
+            return;
+        }
+        finite &= all_finite(&b);
+        for (int64_t i = 0; i < b.n; i++) {
+            double e, n;
+            const double *tr = truth[a.pt[i].input];
+            enu_of(a.pt[i].lat, a.pt[i].lon, &e, &n);
+            se_fix += (e - tr[0]) * (e - tr[0]) + (n - tr[1]) * (n - tr[1]);
+            tr = truth[b.pt[i].input];
+            enu_of(b.pt[i].lat, b.pt[i].lon, &e, &n);
+            se_meas += (e - tr[0]) * (e - tr[0]) + (n - tr[1]) * (n - tr[1]);
+            cnt++;
+            measured += b.pt[i].reason == HD_TRACK_MEASURED;
+        }
+        hd_track_result_release(&a);
+        hd_track_result_release(&b);
+        free(fix);
+        free(meas);
+        free(truth);
+    }
+    double rf = sqrt(se_fix / cnt), rm = sqrt(se_meas / cnt);
+    diag("rss measurements: rmse with the fixes alone %.1f m, with the other events' received powers %.1f m", rf, rm);
+    ok(rm < 0.8 * rf, "events heard only by their powers (no fix, no timed receiver) cut the track error: %.1f m vs %.1f m",
+       rm, rf);
+    ok(measured > (int64_t)reps * 105 * 9 / 10, "nearly every such event updated by its powers (%lld of %d)",
+       (long long)measured, reps * 105);
+    ok(finite, "rss measurements: no NaN");
+}
+
 int main(void)
 {
     hd_enu_init(&frame, LAT0, LON0, 0);
@@ -637,6 +725,7 @@ int main(void)
     test_correlated_errors();
     test_calibrate_cv();
     test_measurements();
+    test_rss_measurements();
     done_testing();
     return exit_status();
 }
