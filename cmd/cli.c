@@ -5,6 +5,7 @@
 #include "core/util.h"
 #include "config/config.h"
 
+#include "eval/report.h"
 #include "h5/h5.h"
 
 #include <signal.h>
@@ -177,4 +178,61 @@ int hd_cli_stage(const char *name, int argc, char **argv, const char *output_exa
         rc = run(&cli, &cfg);
     hd_config_release(&cfg);
     return rc < 0 ? hd_cli_fail(&cli, rc) : rc;
+}
+
+int hd_cli_outputs_kind(hd_cli_outputs *o, const char *out, const char *h5_what)
+{
+    memset(o, 0, sizeof *o);
+    const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+    static const char *const ext[] = {".geojson", ".json", ".kml", ".jsonl", ".h5"};
+    static const int kind[] = {HD_OUT_GEOJSON, HD_OUT_GEOJSON, HD_OUT_KML, HD_OUT_JSONL, HD_OUT_H5};
+    o->kind = -1;
+    for (size_t i = 0; dot && !(slash && dot < slash) && i < sizeof ext / sizeof *ext; i++)
+        if (strcmp(dot, ext[i]) == 0)
+            o->kind = kind[i];
+    if (o->kind < 0)
+        return hd_error(HD_ECONFIG, "-o %s: the output kind follows the extension: .geojson (with .kml and .jsonl "
+                        "beside it), .kml, .jsonl or .h5 (%s)", out, h5_what);
+    if (o->kind == HD_OUT_GEOJSON) {
+        snprintf(o->paths[0], sizeof o->paths[0], "%s", out);
+        hd_eval_beside(out, ".kml", o->paths[1], sizeof o->paths[1]);
+        hd_eval_beside(out, ".jsonl", o->paths[2], sizeof o->paths[2]);
+    } else if (o->kind != HD_OUT_H5) {
+        snprintf(o->paths[o->kind], sizeof o->paths[o->kind], "%s", out);
+    }
+    return 0;
+}
+
+int hd_cli_outputs_open(hd_cli_outputs *o, int force)
+{
+    for (int k = 0; k < 3; k++) {
+        int rc;
+        if (o->paths[k][0] && (rc = hd_outfile_open(&o->of[k], o->paths[k], force)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int hd_cli_outputs_commit(hd_cli_outputs *o)
+{
+    for (int k = 0; k < 3; k++) {
+        int rc;
+        if (o->paths[k][0] && (rc = hd_outfile_commit(&o->of[k])) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+void hd_cli_outputs_abort(hd_cli_outputs *o)
+{
+    for (int k = 0; k < 3; k++)
+        hd_outfile_abort(&o->of[k]);
+}
+
+void hd_cli_outputs_wrote(const hd_cli_outputs *o, const char *out)
+{
+    if (o->kind == HD_OUT_GEOJSON)
+        hd_info("wrote %s, %s and %s", o->paths[0], o->paths[1], o->paths[2]);
+    else
+        hd_info("wrote %s", out);
 }

@@ -5,6 +5,7 @@
 #define HD_CMD_CLI_H
 #include <getopt.h>
 #include "config/config.h"
+#include "core/outfile.h"
 #include <stdio.h>
 
 #define HD_CLI_MAX_SETS 64
@@ -65,6 +66,21 @@ int hd_cli_fail(const hd_cli *cli, int rc);
 void hd_cli_catch_signals(void);
 int hd_cli_interrupted(void);
 
+/* What -o's extension asks of localize and track: .geojson (or .json) the
+ * GeoJSON with the KML and JSON lines beside it, .kml or .jsonl that one
+ * alone, .h5 an HDF5 file (h5_what names it in the refusal of any other). */
+enum { HD_OUT_GEOJSON, HD_OUT_KML, HD_OUT_JSONL, HD_OUT_H5 };
+typedef struct {
+    int kind;                    /* HD_OUT_… */
+    char paths[3][1100];         /* GeoJSON, KML, JSON lines: those asked for ("" the others) */
+    hd_outfile of[3];            /* open (temporary names) after hd_cli_outputs_open */
+} hd_cli_outputs;
+int hd_cli_outputs_kind(hd_cli_outputs *o, const char *output, const char *h5_what);
+int hd_cli_outputs_open(hd_cli_outputs *o, int force);
+int hd_cli_outputs_commit(hd_cli_outputs *o);
+void hd_cli_outputs_abort(hd_cli_outputs *o);
+/* "wrote a, b and c" or "wrote OUT" */
+void hd_cli_outputs_wrote(const hd_cli_outputs *o, const char *output);
 /* The common options' help lines. */
 void hd_cli_common_usage(FILE *out);
 

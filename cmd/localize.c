@@ -82,22 +82,6 @@ void hd_cmd_localize_usage(FILE *out)
     hd_cli_common_usage(out);
 }
 
-/* What -o's extension asks for: .geojson (or .json) the GeoJSON with the
- * KML and JSON lines beside it, .kml, .jsonl or .h5 alone; else -1. */
-enum { OUT_GEOJSON, OUT_KML, OUT_JSONL, OUT_H5 };
-static int output_kind(const char *out)
-{
-    const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
-    if (!dot || (slash && dot < slash))
-        return -1;
-    static const char *const ext[] = {".geojson", ".json", ".kml", ".jsonl", ".h5"};
-    static const int kind[] = {OUT_GEOJSON, OUT_GEOJSON, OUT_KML, OUT_JSONL, OUT_H5};
-    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
-        if (strcmp(dot, ext[i]) == 0)
-            return kind[i];
-    return -1;
-}
-
 static void on_progress(void *ctx, int64_t done)
 {
     hd_progress_update(ctx, done);
@@ -143,42 +127,27 @@ static int run(const hd_cli *cli, hd_config *cfg)
 {
     hd_locate_input in;
     hd_run r;
-    hd_outfile of[3];
+    hd_cli_outputs o;
     hd_h5_out h5;
     int h5_open = 0;
     sink_ctx k = {.cli = cli, .h5 = -1};
-    memset(of, 0, sizeof of);
     memset(&r, 0, sizeof r);
-    int rc = hd_locate_input_open(&in, cli, cfg);
+    int rc = hd_cli_outputs_kind(&o, cli->output, "an HDF5 positions file");
     if (rc < 0)
         return rc;
-    int kind = output_kind(cli->output);
-    if (kind < 0) {
-        rc = hd_error(HD_ECONFIG, "-o %s: the output kind follows the extension: .geojson (with .kml and .jsonl "
-                      "beside it), .kml, .jsonl or .h5 (an HDF5 positions file)", cli->output);
+    if ((rc = hd_locate_input_open(&in, cli, cfg)) < 0)
+        return rc;
+    if ((rc = hd_cli_outputs_open(&o, cli->force)) < 0)
         goto fail;
-    }
-    /* of[0] GeoJSON, of[1] KML, of[2] JSON lines: the ones asked for */
-    char paths[3][1100] = {"", "", ""};
-    if (kind == OUT_GEOJSON) {
-        snprintf(paths[0], sizeof paths[0], "%s", cli->output);
-        hd_eval_beside(cli->output, ".kml", paths[1], sizeof paths[1]);
-        hd_eval_beside(cli->output, ".jsonl", paths[2], sizeof paths[2]);
-    } else if (kind != OUT_H5) {
-        snprintf(paths[kind], sizeof paths[kind], "%s", cli->output);
-    }
-    for (int q = 0; q < 3; q++)
-        if (paths[q][0] && (rc = hd_outfile_open(&of[q], paths[q], cli->force)) < 0)
-            goto fail;
     k.st = in.rd.meta.stations;
     k.R = in.rd.meta.n_receivers;
     k.E = in.rd.meta.n_events;
-    if (kind == OUT_H5) {
+    if (o.kind == HD_OUT_H5) {
         if ((rc = hd_h5_create(&h5, cli->output, cli->force, MPI_COMM_NULL)) < 0)
             goto fail;
         h5_open = 1;
         k.h5 = h5.file;
-    } else if ((rc = hd_outputs_begin(&k.w, of[0].f, of[1].f, of[2].f, k.st, k.R)) < 0) {
+    } else if ((rc = hd_outputs_begin(&k.w, o.of[0].f, o.of[1].f, o.of[2].f, k.st, k.R)) < 0) {
         hd_error_context(rc, "writing %s", cli->output);
         goto fail;
     }
@@ -203,10 +172,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
             goto fail;
         }
     }
-    for (int q = 0; q < 3; q++)
-        if (paths[q][0] && (rc = hd_outfile_commit(&of[q])) < 0)
-            goto fail;
-    if (kind == OUT_H5) {
+    if ((rc = hd_cli_outputs_commit(&o)) < 0)
+        goto fail;
+    if (o.kind == HD_OUT_H5) {
         const char *inputs[] = {cli->inputs[0], in.calibration};
         hd_h5_provenance prov = {.format = HD_FORMAT_POSITIONS, .version = HD_POSITIONS_VERSION,
                                  .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
@@ -232,14 +200,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_run_clamped_summary(&r, un, sizeof un);
     if (un[0])
         hd_info("%s", un);
-    if (kind == OUT_GEOJSON)
-        hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
-    else
-        hd_info("wrote %s", cli->output);
+    hd_cli_outputs_wrote(&o, cli->output);
 fail:
     hd_outputs_free(k.w);
-    for (int q = 0; q < 3; q++)
-        hd_outfile_abort(&of[q]);
+    hd_cli_outputs_abort(&o);
     if (h5_open)
         hd_h5_abort(&h5);
     hd_run_release(&r);

@@ -73,35 +73,20 @@ void hd_cmd_track_usage(FILE *out)
 
 static const char *truth_path;
 
-enum { OUT_GEOJSON, OUT_KML, OUT_JSONL, OUT_H5 };
-static int output_kind(const char *out)
-{
-    const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
-    if (!dot || (slash && dot < slash))
-        return -1;
-    static const char *const ext[] = {".geojson", ".json", ".kml", ".jsonl", ".h5"};
-    static const int kind[] = {OUT_GEOJSON, OUT_GEOJSON, OUT_KML, OUT_JSONL, OUT_H5};
-    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
-        if (strcmp(dot, ext[i]) == 0)
-            return kind[i];
-    return -1;
-}
 
 static int run(const hd_cli *cli, hd_config *cfg)
 {
     hd_track_input in;
     hd_track_result r;
     hd_track_meas *meas = NULL;
-    hd_outfile of[3];
+    hd_cli_outputs o;
     hd_h5_out h5;
     int h5_open = 0;
-    memset(of, 0, sizeof of);
     memset(&r, 0, sizeof r);
-    int kind = output_kind(cli->output);
-    if (kind < 0)
-        return hd_error(HD_ECONFIG, "-o %s: the output kind follows the extension: .geojson (with .kml and .jsonl "
-                        "beside it), .kml, .jsonl or .h5 (tracks.h5)", cli->output);
-    int rc = hd_track_input_read(&in, cli->inputs[0], truth_path);
+    int rc = hd_cli_outputs_kind(&o, cli->output, "tracks.h5");
+    if (rc < 0)
+        return rc;
+    rc = hd_track_input_read(&in, cli->inputs[0], truth_path);
     if (rc < 0)
         return rc;
     const char *model = cfg->track.model == HD_TRACK_CA ? "ca" : "cv";
@@ -136,18 +121,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
             goto fail;
     }
     hd_runinfo_set_events(in.n);
-    char paths[3][1100] = {"", "", ""};
-    if (kind == OUT_GEOJSON) {
-        snprintf(paths[0], sizeof paths[0], "%s", cli->output);
-        hd_eval_beside(cli->output, ".kml", paths[1], sizeof paths[1]);
-        hd_eval_beside(cli->output, ".jsonl", paths[2], sizeof paths[2]);
-    } else if (kind != OUT_H5) {
-        snprintf(paths[kind], sizeof paths[kind], "%s", cli->output);
-    }
-    for (int k = 0; k < 3; k++)
-        if (paths[k][0] && (rc = hd_outfile_open(&of[k], paths[k], cli->force)) < 0)
-            goto fail;
-    if (kind == OUT_H5) {
+    if ((rc = hd_cli_outputs_open(&o, cli->force)) < 0)
+        goto fail;
+    if (o.kind == HD_OUT_H5) {
         if ((rc = hd_h5_create(&h5, cli->output, cli->force, MPI_COMM_NULL)) < 0)
             goto fail;
         h5_open = 1;
@@ -161,13 +137,12 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if ((rc = hd_h5_commit(&h5)) < 0)
             goto fail;
     } else {
-        if ((rc = hd_track_write_text(of[0].f, of[1].f, of[2].f, &r, model)) < 0) {
+        if ((rc = hd_track_write_text(o.of[0].f, o.of[1].f, o.of[2].f, &r, model)) < 0) {
             hd_error_context(rc, "writing %s", cli->output);
             goto fail;
         }
-        for (int k = 0; k < 3; k++)
-            if (paths[k][0] && (rc = hd_outfile_commit(&of[k])) < 0)
-                goto fail;
+        if ((rc = hd_cli_outputs_commit(&o)) < 0)
+            goto fail;
     }
     char png[1100];
     hd_eval_beside(cli->output, "_map.png", png, sizeof png);
@@ -215,13 +190,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
                 100 * cal.model_cov2);
     if (in.truth_lat)
         hd_track_score_log(&in, &r);
-    if (kind == OUT_GEOJSON)
-        hd_info("wrote %s, %s and %s", paths[0], paths[1], paths[2]);
-    else
-        hd_info("wrote %s", cli->output);
+    hd_cli_outputs_wrote(&o, cli->output);
 fail:
-    for (int k = 0; k < 3; k++)
-        hd_outfile_abort(&of[k]);
+    hd_cli_outputs_abort(&o);
     if (h5_open)
         hd_h5_abort(&h5);
     hd_track_result_release(&r);
