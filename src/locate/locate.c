@@ -973,11 +973,7 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
     return 0;
 }
 
-/* Grid start and Levenberg–Marquardt: 0 with xs and the position covariance,
- * 1 when the fit failed, < 0 on allocation failure. */
-/* Levenberg–Marquardt from x: 0 with xs and the position covariance, 1
- * when the fit failed, < 0 on allocation failure. */
-static int lm_from(problem *pb, double *x, double *xs, double cov[3])
+static int lm_solve(problem *pb, double *x, double *xs, double cov[3])
 {
     int p = np_of(pb), n = nr_of(pb);
     gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
@@ -1092,7 +1088,7 @@ static int solve_3d(problem *pb, double *xs, double cov[3], double *chi2)
         double xb[16], x[8], c3[3], fast = INFINITY, fx[8], fc[3];
         int nb = bancroft_starts(pb, xb);
         for (int k = 0; k < nb; k++) {
-            int rc = lm_from(pb, xb + 8 * k, x, c3);
+            int rc = lm_solve(pb, xb + 8 * k, x, c3);
             if (rc < 0)
                 return rc;
             if (rc != 0 || x[0] * 1000 < net->e_min || x[0] * 1000 > net->e_max || x[1] * 1000 < net->n_min ||
@@ -1117,7 +1113,7 @@ static int solve_3d(problem *pb, double *xs, double cov[3], double *chi2)
         int nst = grid_starts_3d(pb, x0, N_STARTS, pass ? RETRY_M : COARSE_M);
         for (int c = 0; c < nst; c++) {
             double x[8], c3[3];
-            int rc = lm_from(pb, x0 + (size_t)c * 8, x, c3);
+            int rc = lm_solve(pb, x0 + (size_t)c * 8, x, c3);
             if (rc < 0)
                 return rc;
             double v = rc == 0 ? chi2_at(pb, x) : INFINITY;
@@ -1142,30 +1138,9 @@ static int solve(problem *pb, double *xs, double cov[3])
 {
     if (pb->ia >= 0)
         return solve_3d(pb, xs, cov, NULL);
-    int p = np_of(pb), n = nr_of(pb);
     double x[8];
     grid_start(pb, x);
-    gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
-    fp.trs = gsl_multifit_nlinear_trs_lm;
-    gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, (size_t)n, (size_t)p);
-    if (!w)
-        return hd_error(HD_ENOMEM, "locate: cannot allocate the solver");
-    gsl_multifit_nlinear_fdf fdf = {.f = gsl_f, .df = gsl_df, .fvv = NULL, .n = (size_t)n, .p = (size_t)p, .params = pb};
-    gsl_vector_view xv = gsl_vector_view_array(x, (size_t)p);
-    int info = 0, st = gsl_multifit_nlinear_init(&xv.vector, &fdf, w);
-    if (st == GSL_SUCCESS)
-        st = gsl_multifit_nlinear_driver(100, 1e-10, 1e-10, 1e-12, NULL, NULL, &info, w);
-    const gsl_vector *sol = gsl_multifit_nlinear_position(w);
-    int finite = 1;
-    for (int k = 0; k < p; k++) {
-        xs[k] = gsl_vector_get(sol, (size_t)k);
-        finite &= isfinite(xs[k]);
-    }
-    gsl_multifit_nlinear_free(w);
-    /* GSL_EMAXITER with a finite point is still judged by its covariance */
-    if (!finite || (st != GSL_SUCCESS && st != GSL_EMAXITER) || position_cov(pb, xs, cov) < 0)
-        return 1;
-    return 0;
+    return lm_solve(pb, x, xs, cov);
 }
 
 /* The timing residual most beyond `limit` standardised by its leverage
