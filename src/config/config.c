@@ -68,6 +68,8 @@ static const enum_def E_METHOD = {method_names, 5, 0};
 static const enum_def E_SPLIT = {split_names, 3, 0};
 static const char *const unknown_rx_names[] = {"use", "mask"};
 static const enum_def E_UNKNOWN_RX = {unknown_rx_names, 2, 0};
+static const char *const search_names[] = {"auto", "grid", "coarse"};
+static const enum_def E_SEARCH = {search_names, 3, 0};
 static const enum_def E_ARCH = {arch_names, 2, 0};
 static const enum_def E_ACT = {act_names, 2, 0};
 static const enum_def E_TRACK_MODEL = {track_model_names, 2, 0};
@@ -185,6 +187,9 @@ static const key_def keys[] = {
     {"localize.tx_alt_m", K_DOUBLE, C(localize.tx_alt_m), 0, 0, -500, 9000, "0", NULL},
     {"localize.grid_step_km", K_DOUBLE, C(localize.grid_step_km), 0, 0, 0.01, 100, "2", NULL},
     {"localize.margin_km", K_DOUBLE, C(localize.margin_km), 0, 0, 0, 2000, "30", NULL},
+    {"localize.search", K_ENUM, C(localize.search), 0, 0, 0, 0, "auto", &E_SEARCH},
+    {"localize.max_region_km", K_DOUBLE, C(localize.max_region_km), 0, 0, 0, 20000, "4000", NULL},
+    {"localize.heatmap", K_STRING, C(localize.heatmap), HD_PATH_LEN, 0, 0, 0, "''", NULL},
     {"localize.min_receivers", K_INT, C(localize.min_receivers), 0, 0, 3, 64, "3", NULL},
     {"localize.outlier_sigma", K_DOUBLE, C(localize.outlier_sigma), 0, 0, 2, 1e6, "5", NULL},
     {"localize.scale_by_chi2", K_BOOL, C(localize.scale_by_chi2), 0, 0, 0, 0, "true", NULL},

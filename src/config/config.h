@@ -178,6 +178,9 @@ typedef struct {
     double tx_alt_m;             /* transmitter antenna height assumed (ellipsoidal), m */
     double grid_step_km;         /* initialisation grid spacing */
     double margin_km;            /* the grid covers the stations' box grown by this */
+    int search;                  /* hd_loc_search: the grid search's kind */
+    double max_region_km;        /* coarse search: the region grows from the receivers up to this size (0: fixed) */
+    char heatmap[HD_PATH_LEN];   /* a directory for per-event chi² maps (PNG and GeoJSON contours); '' none */
     int min_receivers;           /* fewer usable receivers: "not enough receivers" */
     double outlier_sigma;        /* a pair or receiver inconsistent by more than this many sigma is dropped */
     int scale_by_chi2;           /* the event's own residuals scale its variances: posterior predictive Student-t */
@@ -205,6 +208,10 @@ typedef struct {
 } hd_localize_cfg;
 
 /* localize.unknown_receivers: use them as they are (flagged), or mask them */
+/* localize.search: auto (coarse when the dense grid would exceed
+ * HD_LOC_DENSE_MAX points), grid (a dense grid every grid_step_km, as
+ * before), coarse (coarse-to-fine, the region grown as needed). */
+typedef enum { HD_SEARCH_AUTO = 0, HD_SEARCH_GRID = 1, HD_SEARCH_COARSE = 2 } hd_loc_search;
 typedef enum { HD_UNKNOWN_RX_USE = 0, HD_UNKNOWN_RX_MASK = 1 } hd_unknown_rx;
 
 typedef struct {

@@ -258,12 +258,20 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     net->gstep = cfg->grid_step_km * 1000;
     net->gx = (int)ceil((net->e_max - net->e_min) / net->gstep) + 1;
     net->gy = (int)ceil((net->n_max - net->n_min) / net->gstep) + 1;
-    if ((double)net->gx * net->gy > 4e6)
-        return hd_error(HD_ECONFIG, "localize.grid_step_km %g gives a %d × %d grid over the region; use a coarser step",
-                        cfg->grid_step_km, net->gx, net->gy);
-    net->G = net->gx * net->gy;
+    double wide = fmax(e1 - e0, n1 - n0) / 1000;
+    net->coarse = cfg->search == HD_SEARCH_COARSE ||
+                  (cfg->search == HD_SEARCH_AUTO && ((double)net->gx * net->gy > HD_LOC_DENSE_MAX || wide > HD_LOC_WIDE_KM));
+    if (!net->coarse && (double)net->gx * net->gy > 4e6)
+        return hd_error(HD_ECONFIG, "localize.grid_step_km %g gives a %d × %d grid over the region; use a coarser step "
+                        "or localize.search coarse", cfg->grid_step_km, net->gx, net->gy);
+    if (net->coarse && (double)net->gx * net->gy > 2e9)
+        return hd_error(HD_ECONFIG, "localize.grid_step_km %g is too fine for a %.0f km region", cfg->grid_step_km,
+                        fmax(net->e_max - net->e_min, net->n_max - net->n_min) / 1000);
     net->gx0 = 0.5 * (net->e_min + net->e_max) - 0.5 * (net->gx - 1) * net->gstep;
     net->gy0 = 0.5 * (net->n_min + net->n_max) - 0.5 * (net->gy - 1) * net->gstep;
+    if (net->coarse) /* no dense grid: the points' costs are computed where the search looks */
+        return 0;
+    net->G = net->gx * net->gy;
     net->grid_d = hd_malloc((size_t)net->G * R * sizeof *net->grid_d);
     net->grid_p = hd_malloc((size_t)net->G * 3 * sizeof *net->grid_p);
     net->grid_l = hd_malloc((size_t)net->G * R * sizeof *net->grid_l);
@@ -450,6 +458,9 @@ typedef struct {
     double tau_km[HD_MAX_STATIONS], tsig_km[HD_MAX_STATIONS];
     double y_db[HD_MAX_STATIONS], rsig_db;
     double gamma;
+    double reg[4];           /* the region searched (m): e_min, e_max, n_min, n_max */
+    int grown;               /* coarse search: times the region grew */
+    double gbest[8];         /* coarse search: the map's best point (the start held when a fit leaves the region) */
 } problem;
 
 static int np_of(const problem *pb)
@@ -631,7 +642,10 @@ static double lifted_cost(const problem *pb, int ix, int iy, double dh, const do
 {
     const hd_locate_net *net = pb->net;
     const double b2 = HD_WGS84_A * HD_WGS84_A * (1 - HD_WGS84_F) * (1 - HD_WGS84_F), a2 = HD_WGS84_A * HD_WGS84_A;
-    const double *q0 = net->grid_p + ((size_t)iy * net->gx + ix) * 3;
+    double qb[3];
+    const double *q0 = net->grid_p ? net->grid_p + ((size_t)iy * net->gx + ix) * 3 : qb;
+    if (!net->grid_p) /* the coarse search's network: the same point, computed here */
+        pos_ecef(net, net->gx0 + ix * net->gstep, net->gy0 + iy * net->gstep, qb);
     double nn[3] = {q0[0] / a2, q0[1] / a2, q0[2] / b2};
     double nl = dh / sqrt(nn[0] * nn[0] + nn[1] * nn[1] + nn[2] * nn[2]);
     double q[3] = {q0[0] + nn[0] * nl, q0[1] + nn[1] * nl, q0[2] + nn[2] * nl}, d[HD_MAX_STATIONS];
@@ -840,6 +854,256 @@ static void grid_start(const problem *pb, double *x)
         x[pb->ig] = pb->gamma;
 }
 
+/* ---- the coarse-to-fine 2-D search -------------------------------------------------- */
+
+static int lm_solve(problem *pb, double *x, double *xs, double cov[3]);
+static double chi2_at(const problem *pb, const double *x);
+
+#define COARSE_N 96   /* coarse map points along the region's longer side */
+#define COARSE_K 4    /* its lowest local minima, each refined and fitted */
+
+static void cost_weights(const problem *pb, double *wt, double *sw)
+{
+    *sw = 0;
+    for (int k = 0; k < pb->nt; k++) {
+        wt[k] = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
+        *sw += wt[k];
+    }
+}
+
+/* The grid's cost at frame point (e, n) (m), computed there. */
+static double point_cost(const problem *pb, double e, double n, const double *wt, double sw, double *t0, double *p0)
+{
+    double d[HD_MAX_STATIONS];
+    ranges(pb->net, (const double(*)[3])pb->rx, e, n, d, NULL);
+    return grid_cost(pb, d, wt, sw, t0, p0);
+}
+
+/* The parameters of a start at (e, n) (m): the emission time and source
+ * term at their best there. */
+static void start_at(const problem *pb, double e, double n, double *x)
+{
+    double wt[HD_MAX_STATIONS], sw, t0, p0;
+    cost_weights(pb, wt, &sw);
+    point_cost(pb, e, n, wt, sw, &t0, &p0);
+    memset(x, 0, 8 * sizeof *x);
+    x[0] = e / 1000;
+    x[1] = n / 1000;
+    if (pb->use_t)
+        x[pb->it] = t0;
+    if (pb->use_r)
+        x[pb->ir] = p0;
+    if (pb->fit_gamma)
+        x[pb->ig] = pb->gamma;
+}
+
+/* A coarse map of COARSE_N points along the longer side of region reg,
+ * its K lowest local minima each refined by maps a quarter as coarse
+ * around the best point down to grid_step_km. Starts into x[k*8 …], best
+ * first; returns their number, < 0 on allocation failure; *edge 1 when the
+ * map's best point lies on the region's edge. */
+static int coarse_starts(const problem *pb, const double reg[4], int K, double *x, int *edge)
+{
+    const hd_locate_net *net = pb->net;
+    double wt[HD_MAX_STATIONS], sw, t0, p0;
+    cost_weights(pb, wt, &sw);
+    double W = reg[1] - reg[0], H = reg[3] - reg[2];
+    double s = fmax(net->gstep, fmax(W, H) / (COARSE_N - 1));
+    int cx = (int)ceil(W / s) + 1, cy = (int)ceil(H / s) + 1;
+    double ox = 0.5 * (reg[0] + reg[1]) - 0.5 * (cx - 1) * s, oy = 0.5 * (reg[2] + reg[3]) - 0.5 * (cy - 1) * s;
+    double *cost = hd_malloc((size_t)cx * cy * sizeof *cost);
+    if (!cost)
+        return HD_ENOMEM;
+    for (int jy = 0; jy < cy; jy++)
+        for (int jx = 0; jx < cx; jx++)
+            cost[jy * cx + jx] = point_cost(pb, ox + jx * s, oy + jy * s, wt, sw, &t0, &p0);
+    if (K > COARSE_K)
+        K = COARSE_K;
+    int cand[COARSE_K], nc = 0;
+    double ccost[COARSE_K];
+    for (int jy = 0; jy < cy; jy++)
+        for (int jx = 0; jx < cx; jx++) {
+            double c = cost[jy * cx + jx];
+            int is_min = isfinite(c);
+            for (int dy = -1; dy <= 1 && is_min; dy++)
+                for (int dx = -1; dx <= 1 && is_min; dx++) {
+                    int ux = jx + dx, uy = jy + dy;
+                    if ((dx || dy) && ux >= 0 && uy >= 0 && ux < cx && uy < cy && cost[uy * cx + ux] < c)
+                        is_min = 0;
+                }
+            if (!is_min || (nc == K && c >= ccost[nc - 1]))
+                continue;
+            int at = nc < K ? nc++ : K - 1;
+            while (at > 0 && ccost[at - 1] > c) {
+                ccost[at] = ccost[at - 1];
+                cand[at] = cand[at - 1];
+                at--;
+            }
+            ccost[at] = c;
+            cand[at] = jy * cx + jx;
+        }
+    free(cost);
+    if (nc == 0) { /* no finite cost anywhere: the region's centre */
+        cand[0] = (cy / 2) * cx + cx / 2;
+        ccost[0] = INFINITY;
+        nc = 1;
+    }
+    *edge = cand[0] % cx == 0 || cand[0] % cx == cx - 1 || cand[0] / cx == 0 || cand[0] / cx == cy - 1;
+    for (int c = 0; c < nc; c++) {
+        double be = ox + (cand[c] % cx) * s, bn = oy + (cand[c] / cx) * s, bc = ccost[c];
+        for (double st = s; st > net->gstep;) {
+            double ns = fmax(net->gstep, st / 4);
+            int w = (int)ceil(st / ns);
+            double ce = be, cn = bn;
+            for (int dy = -w; dy <= w; dy++)
+                for (int dx = -w; dx <= w; dx++) {
+                    double e = ce + dx * ns, n = cn + dy * ns, v = point_cost(pb, e, n, wt, sw, &t0, &p0);
+                    if (v < bc) {
+                        bc = v;
+                        be = e;
+                        bn = n;
+                    }
+                }
+            st = ns;
+        }
+        start_at(pb, be, bn, x + (size_t)c * 8);
+    }
+    return nc;
+}
+
+/* 2-D, timings only, three receivers (two independent time differences):
+ * both intersections of the hyperbolas in the tangent plane, closed form
+ * (Bancroft's method in the plane: the pseudo-ranges' Lorentz-quadratic),
+ * as starts into x[8 * k]. Returns how many (0 to 2). */
+static int plane_starts(const problem *pb, double *x)
+{
+    const hd_locate_net *net = pb->net;
+    if (pb->nt != 3 || pb->use_r)
+        return 0;
+    double A[9], a[3], one[3] = {1, 1, 1};
+    for (int k = 0; k < 3; k++) {
+        int r = pb->trx[k];
+        double en[2] = {net->rx_en[r][0] / 1000, net->rx_en[r][1] / 1000};
+        if (pb->moving >> r & 1) {
+            double lat, lon, h, enu[3];
+            hd_geo_from_ecef(pb->rx[r], &lat, &lon, &h);
+            hd_enu_from_geo(&net->frame, lat, lon, h, enu);
+            en[0] = enu[0] / 1000;
+            en[1] = enu[1] / 1000;
+        }
+        double rho = pb->tau_km[k];
+        A[3 * k] = en[0];
+        A[3 * k + 1] = en[1];
+        A[3 * k + 2] = -rho;
+        a[k] = 0.5 * (en[0] * en[0] + en[1] * en[1] - rho * rho);
+    }
+    gsl_matrix_view m = gsl_matrix_view_array(A, 3, 3);
+    gsl_permutation *perm = gsl_permutation_alloc(3);
+    double u[3], v[3];
+    gsl_vector_view uv = gsl_vector_view_array(u, 3), vv = gsl_vector_view_array(v, 3);
+    gsl_vector_view ov = gsl_vector_view_array(one, 3), av = gsl_vector_view_array(a, 3);
+    int sg, ok = perm && gsl_linalg_LU_decomp(&m.matrix, perm, &sg) == GSL_SUCCESS &&
+                 gsl_linalg_LU_solve(&m.matrix, perm, &ov.vector, &uv.vector) == GSL_SUCCESS &&
+                 gsl_linalg_LU_solve(&m.matrix, perm, &av.vector, &vv.vector) == GSL_SUCCESS;
+    if (perm)
+        gsl_permutation_free(perm);
+    if (!ok)
+        return 0;
+#define LOR(p, q) ((p)[0] * (q)[0] + (p)[1] * (q)[1] - (p)[2] * (q)[2])
+    double qa = 0.5 * LOR(u, u), qb = LOR(u, v) - 1, qc = 0.5 * LOR(v, v);
+#undef LOR
+    double disc = qb * qb - 4 * qa * qc;
+    if (!(disc >= 0) || qa == 0)
+        return 0;
+    int ns = 0;
+    for (int sgn = -1; sgn <= 1; sgn += 2) {
+        double L = (-qb + sgn * sqrt(disc)) / (2 * qa), P[3];
+        for (int i = 0; i < 3; i++)
+            P[i] = v[i] + L * u[i];
+        int real = isfinite(P[0]) && isfinite(P[1]);
+        for (int k = 0; k < 3 && real; k++) /* the squared equations' other branch: a negative range */
+            real = pb->tau_km[k] - P[2] > 0;
+        if (real)
+            start_at(pb, P[0] * 1000, P[1] * 1000, x + 8 * ns++);
+    }
+    return ns;
+}
+
+static int inside(const double reg[4], const double *x)
+{
+    return x[0] * 1000 >= reg[0] && x[0] * 1000 <= reg[1] && x[1] * 1000 >= reg[2] && x[1] * 1000 <= reg[3];
+}
+
+/* The coarse search: the map over the region, grown (each side by half
+ * the region's size, to localize.max_region_km at most) while its best
+ * point lies on the edge; then Levenberg–Marquardt from each local
+ * minimum (and, with three receivers timed, from both plane intersections),
+ * the converged fit of least chi² inside the region kept. */
+static int solve_coarse(problem *pb, double *xs, double cov[3])
+{
+    const hd_locate_net *net = pb->net;
+    double x0[(COARSE_K + 2) * 8], maxr = net->cfg.max_region_km * 1000;
+    int nc, edge;
+    for (;;) {
+        if ((nc = coarse_starts(pb, pb->reg, COARSE_K, x0, &edge)) < 0)
+            return nc;
+        double side = fmax(pb->reg[1] - pb->reg[0], pb->reg[3] - pb->reg[2]);
+        if (!edge || !(maxr > side))
+            break;
+        double g = fmin(0.5 * side, 0.5 * (maxr - side));
+        pb->reg[0] -= g;
+        pb->reg[1] += g;
+        pb->reg[2] -= g;
+        pb->reg[3] += g;
+        pb->grown++;
+    }
+    memcpy(pb->gbest, x0, sizeof pb->gbest);
+    nc += plane_starts(pb, x0 + (size_t)nc * 8);
+    double best = INFINITY;
+    int found = 0;
+    for (int c = 0; c < nc; c++) {
+        double x[8], c3[3];
+        int rc = lm_solve(pb, x0 + (size_t)c * 8, x, c3);
+        if (rc < 0)
+            return rc;
+        if (rc != 0 || !inside(pb->reg, x))
+            continue;
+        double v = chi2_at(pb, x);
+        if (v < best) {
+            best = v;
+            memcpy(xs, x, sizeof x);
+            memcpy(cov, c3, sizeof c3);
+            found = 1;
+        }
+    }
+    if (!found) /* no fit stayed inside: the best start's fit, judged as before */
+        return lm_solve(pb, pb->gbest, xs, cov);
+    return 0;
+}
+
+/* The exactly determined 2-D case (three receivers timed, no levels, no
+ * spare residual): the other intersection of the hyperbolas, when one
+ * exists inside the region and fits as well (chi² below AMBIG_CHI2) at
+ * more than three sigma and two grid steps from xs. 1 with it in x2. */
+#define AMBIG_CHI2 1e-3
+static int other_solution(problem *pb, const double *xs, const double cov[3], double *x2)
+{
+    if (pb->ia >= 0 || pb->nt != 3 || pb->use_r || nr_of(pb) != np_of(pb))
+        return 0;
+    double st[2 * 8], sep = fmax(3 * sqrt(cov[0] + cov[2]), 2 * pb->net->gstep);
+    int ns = plane_starts(pb, st);
+    for (int k = 0; k < ns; k++) {
+        double x[8], c3[3];
+        if (lm_solve(pb, st + 8 * k, x, c3) != 0 || !inside(pb->reg, x) || !(chi2_at(pb, x) < AMBIG_CHI2))
+            continue;
+        if (hypot(x[0] - xs[0], x[1] - xs[1]) * 1000 > sep && chi2_at(pb, xs) < AMBIG_CHI2) {
+            memcpy(x2, x, 8 * sizeof *x);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* GDOP: sqrt of the trace of the unweighted geometry's position block. */
 static double gdop_of(const problem *pb, const double *x)
 {
@@ -894,6 +1158,10 @@ static int set_up(const hd_locate_net *net, const hd_locate_obs *obs, int method
     const hd_localize_cfg *cfg = &net->cfg;
     memset(pb, 0, sizeof *pb);
     pb->net = net;
+    pb->reg[0] = net->e_min;
+    pb->reg[1] = net->e_max;
+    pb->reg[2] = net->n_min;
+    pb->reg[3] = net->n_max;
     set_positions(net, obs, pb);
     pb->use_t = method == HD_LOC_TDOA || method == HD_LOC_HYBRID;
     pb->use_r = method == HD_LOC_RSS || method == HD_LOC_HYBRID;
@@ -1138,6 +1406,8 @@ static int solve(problem *pb, double *xs, double cov[3])
 {
     if (pb->ia >= 0)
         return solve_3d(pb, xs, cov, NULL);
+    if (pb->net->coarse)
+        return solve_coarse(pb, xs, cov);
     double x[8];
     grid_start(pb, x);
     return lm_solve(pb, x, xs, cov);
@@ -1244,6 +1514,11 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
     for (int k = 0; k < 3; k++)
         res->cov[k] = res->crlb[k] = NAN;
     res->gdop = res->chi2 = res->source_dbm = NAN;
+    res->e2 = res->n2 = res->lat2 = res->lon2 = NAN;
+    res->region[0] = net->e_min;
+    res->region[1] = net->e_max;
+    res->region[2] = net->n_min;
+    res->region[3] = net->n_max;
     if (method != HD_LOC_TDOA && method != HD_LOC_RSS && method != HD_LOC_HYBRID)
         return hd_error(HD_EINVAL, "locate: method %s is not a classical solver", hd_method_name(method));
     problem pb;
@@ -1275,10 +1550,12 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         }
         /* a fit that ran out of the search region is held at the region's
          * most likely point (the grid's best), and says so */
-        outside = xs[0] * 1000 < net->e_min || xs[0] * 1000 > net->e_max || xs[1] * 1000 < net->n_min ||
-                  xs[1] * 1000 > net->n_max;
+        outside = !inside(pb.reg, xs);
         if (outside) {
-            grid_start(&pb, xs);
+            if (net->coarse && pb.ia < 0)
+                memcpy(xs, pb.gbest, sizeof pb.gbest);
+            else
+                grid_start(&pb, xs);
             if (position_cov(&pb, xs, res->cov) < 0) {
                 res->status = HD_LOC_NO_CONVERGENCE;
                 return 0;
@@ -1301,6 +1578,8 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         res->reject_ns[pb.trx[worst]] = wns;
         drop_timing(&pb, worst);
     }
+    memcpy(res->region, pb.reg, sizeof res->region);
+    res->grown = pb.grown;
     used = res->timed | res->leveled;
     res->n_receivers = 0;
     for (int r = 0; r < net->R; r++)
@@ -1365,7 +1644,7 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
      * with it would be a made-up position */
     double l1, l2, th;
     eig2(res->cov, &l1, &l2, &th);
-    if (!isfinite(res->gdop) || !(sqrt(l1) <= hypot(net->e_max - net->e_min, net->n_max - net->n_min))) {
+    if (!isfinite(res->gdop) || !(sqrt(l1) <= hypot(pb.reg[1] - pb.reg[0], pb.reg[3] - pb.reg[2]))) {
         res->status = HD_LOC_NO_FIX;
         res->e = res->n = res->lat = res->lon = NAN;
         for (int k = 0; k < 3; k++)
@@ -1373,6 +1652,13 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         return 0;
     }
     res->status = outside ? HD_LOC_OUTSIDE : HD_LOC_OK;
+    double x2[8];
+    if (!outside && other_solution(&pb, xs, res->cov, x2)) {
+        res->ambiguous = 1;
+        res->e2 = x2[0] * 1000;
+        res->n2 = x2[1] * 1000;
+        hd_locate_to_geo(net, res->e2, res->n2, &res->lat2, &res->lon2);
+    }
     return 0;
 }
 

@@ -42,6 +42,15 @@ typedef enum {
 } hd_loc_status;
 const char *hd_loc_status_name(int status); /* "ok", "not enough receivers", … */
 
+/* localize.search auto: a 2-D search is coarse-to-fine (a coarse map over
+ * the region, its lowest local minima refined down to grid_step_km, the
+ * region grown while the best point lies on its edge, up to
+ * localize.max_region_km) when the dense grid would have more than this
+ * many points or the receivers' box is wider than HD_LOC_WIDE_KM; else the
+ * dense grid every grid_step_km, as before. */
+#define HD_LOC_DENSE_MAX 250000
+#define HD_LOC_WIDE_KM 200.0
+
 /* The receiver network, prepared once for many events. */
 typedef struct {
     int R;
@@ -57,6 +66,7 @@ typedef struct {
     double *grid_p;                  /* [G][3] grid points, ECEF */
     double *grid_l;                  /* [G][R] 10 log10 of the ranges (RSS) */
     double e_min, e_max, n_min, n_max; /* search region (m) */
+    int coarse;                      /* coarse-to-fine search (no dense grid: G 0), see HD_LOC_DENSE_MAX */
     hd_localize_cfg cfg;
 } hd_locate_net;
 
@@ -120,6 +130,16 @@ typedef struct {
      * others' fit (ns) and its leverage-standardised size (sigma) */
     uint64_t rejected;
     double reject_ns[HD_MAX_STATIONS], reject_z[HD_MAX_STATIONS];
+    /* the region searched (m, net->frame): the network's, or grown by the
+     * coarse search (grown: how many times, because the best point lay on
+     * the region's edge) */
+    double region[4];                /* e_min, e_max, n_min, n_max */
+    int grown;
+    /* the exactly determined case (two independent time differences, 2-D):
+     * the hyperbolas cross twice within the region. ambiguous 1: the other
+     * intersection, as good a fit, at (e2, n2) = (lat2, lon2) */
+    int ambiguous;
+    double e2, n2, lat2, lon2;
 } hd_locate_result;
 
 /* The reason receiver r was rejected, in words ("" when it was not):
