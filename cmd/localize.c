@@ -52,13 +52,20 @@ void hd_cmd_localize_usage(FILE *out)
             "  hybrid  both in one weighted fit\n"
             "  nn      the trained network (heimdall train; its anchor fit uses the\n"
             "          localize settings it was trained with)\n"
+            "Three receivers (two time differences, 2-D) whose hyperbolas cross twice:\n"
+            "the position and its ellipse, flagged ambiguous with the other crossing\n"
+            "(ambiguous, second_lat, second_lon in every output; counted on stderr).\n"
             "Events with too few usable receivers get the status \"not enough receivers\"\n"
             "and no position; those whose receivers' geometry fixes none (a 1-sigma\n"
             "ellipse wider than the search region) \"geometry fixes no position\".\n"
             "\n"
             "Config (localize:): method tdoa, tx_alt_m 0 (transmitter height assumed,\n"
             "ellipsoidal), grid_step_km 2, margin_km 30 (the search region is the\n"
-            "receivers' box grown by this), min_receivers 3, outlier_sigma 5 (pairs\n"
+            "receivers' box grown by this), search auto (grid: a dense grid every\n"
+            "grid_step_km; coarse: a coarse map, its lowest minima refined down to\n"
+            "grid_step_km, the region grown while the best point lies on its edge, up to\n"
+            "max_region_km 4000; auto: coarse when the dense grid would pass 250000 points\n"
+            "or the receivers span over 200 km), min_receivers 3, outlier_sigma 5 (pairs\n"
             "inconsistent beyond this are dropped), model_sigma_ns 290 (timing error per\n"
             "receiver the features do not carry, e.g. multipath, added in quadrature;\n"
             "calibrated on the default campaign's seeds 2-40),\n"
@@ -93,7 +100,7 @@ typedef struct {
     const hd_cli *cli;
     hd_outputs *w;               /* GeoJSON / KML / JSON lines, or NULL */
     hid_t h5;                    /* positions file, or -1 */
-    int64_t E, written;
+    int64_t E, written, ambiguous, grown;
     int64_t counts[HD_LOC_STATUS_COUNT];
     double solve_s;
     const hd_station *st;
@@ -112,6 +119,8 @@ static int sink(void *ctx, const hd_run *r)
         return rc;
     for (int64_t i = 0; i < r->n; i++) {
         k->counts[r->ev[i].res.status]++;
+        k->ambiguous += r->ev[i].res.ambiguous;
+        k->grown += r->ev[i].res.grown > 0;
         k->solve_s += r->latency_s[i];
         if (!k->cli->quiet) {
             char line[512];
@@ -193,6 +202,12 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_eval_status_summary(k.counts, sts, sizeof sts);
     hd_info("%lld events by %s: %s; %.0f events/s in the solver (%.1f s in all)", (long long)k.E,
             hd_method_name(in.method), sts, k.solve_s > 0 ? k.E / k.solve_s : 0.0, el);
+    if (k.ambiguous)
+        hd_info("%lld events ambiguous: three receivers whose hyperbolas cross twice; the second crossing is in the "
+                "outputs (ambiguous, second_lat, second_lon)", (long long)k.ambiguous);
+    if (k.grown)
+        hd_info("%lld events located after the search region grew (their best point lay on its edge)",
+                (long long)k.grown);
     char un[1024];
     hd_run_uncalibrated_summary(&r, k.st, k.R, cfg->localize.unknown_receivers == HD_UNKNOWN_RX_MASK, un, sizeof un);
     if (un[0])

@@ -189,7 +189,6 @@ static const key_def keys[] = {
     {"localize.margin_km", K_DOUBLE, C(localize.margin_km), 0, 0, 0, 2000, "30", NULL},
     {"localize.search", K_ENUM, C(localize.search), 0, 0, 0, 0, "auto", &E_SEARCH},
     {"localize.max_region_km", K_DOUBLE, C(localize.max_region_km), 0, 0, 0, 20000, "4000", NULL},
-    {"localize.heatmap", K_STRING, C(localize.heatmap), HD_PATH_LEN, 0, 0, 0, "''", NULL},
     {"localize.min_receivers", K_INT, C(localize.min_receivers), 0, 0, 3, 64, "3", NULL},
     {"localize.outlier_sigma", K_DOUBLE, C(localize.outlier_sigma), 0, 0, 2, 1e6, "5", NULL},
     {"localize.scale_by_chi2", K_BOOL, C(localize.scale_by_chi2), 0, 0, 0, 0, "true", NULL},

@@ -180,7 +180,6 @@ typedef struct {
     double margin_km;            /* the grid covers the stations' box grown by this */
     int search;                  /* hd_loc_search: the grid search's kind */
     double max_region_km;        /* coarse search: the region grows from the receivers up to this size (0: fixed) */
-    char heatmap[HD_PATH_LEN];   /* a directory for per-event chi² maps (PNG and GeoJSON contours); '' none */
     int min_receivers;           /* fewer usable receivers: "not enough receivers" */
     double outlier_sigma;        /* a pair or receiver inconsistent by more than this many sigma is dropped */
     int scale_by_chi2;           /* the event's own residuals scale its variances: posterior predictive Student-t */

@@ -46,6 +46,13 @@ static json_t *event_props(const hd_station *st, int R, const hd_located *ev)
         json_object_set_new(o, "lat", json_real(r->lat));
         json_object_set_new(o, "lon", json_real(r->lon));
         json_object_set_new(o, "alt_m", json_real(r->alt));
+        if (r->ambiguous) { /* the exactly determined case: the other crossing fits as well */
+            json_object_set_new(o, "ambiguous", json_true());
+            json_object_set_new(o, "second_lat", json_real(r->lat2));
+            json_object_set_new(o, "second_lon", json_real(r->lon2));
+        }
+        if (r->grown)
+            json_object_set_new(o, "region_grown", json_integer(r->grown));
         json_object_set_new(o, "cov_enu_m2", json_pack("[f, f, f]", r->cov[0], r->cov[1], r->cov[2]));
         /* the predictive's shape: a Student-t with nu degrees of freedom
          * and the covariance above, or a Gaussian (nu 0) */
@@ -468,7 +475,12 @@ void hd_located_summary(const hd_station *st, int R, const hd_located *e, char *
     if ((size_t)off < size && isfinite(r->gdop))
         off += snprintf(buf + off, size - off, ", GDOP %.1f", r->gdop);
     if ((size_t)off < size && r->status == HD_LOC_OUTSIDE)
-        snprintf(buf + off, size - off, " (outside the search region)");
+        off += snprintf(buf + off, size - off, " (outside the search region)");
+    if ((size_t)off < size && r->ambiguous)
+        off += snprintf(buf + off, size - off, "; AMBIGUOUS: the hyperbolas cross again at %.5f %c %.5f %c",
+                        fabs(r->lat2), r->lat2 >= 0 ? 'N' : 'S', fabs(r->lon2), r->lon2 >= 0 ? 'E' : 'W');
+    if ((size_t)off < size && r->grown)
+        snprintf(buf + off, size - off, "; the search region grown %d time%s", r->grown, r->grown == 1 ? "" : "s");
     (void)st;
     (void)R;
 }

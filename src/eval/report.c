@@ -126,6 +126,12 @@ static const struct {
     /* positions files only */
     {"time_ns", "ns", "capture time, nanoseconds since 1970-01-01 UTC", SOL_I64},
     {"frequency_hz", "Hz", "receivers' tuning (channel centre)", SOL_F64},
+    {"ambiguous", "1",
+     "1: exactly determined (three receivers, 2-D) and the hyperbolas cross twice: second_lat/second_lon fit as well",
+     SOL_I8},
+    {"second_lat", "degree", "the other crossing's latitude when ambiguous (NaN otherwise)", SOL_F64},
+    {"second_lon", "degree", "the other crossing's longitude when ambiguous (NaN otherwise)", SOL_F64},
+    {"region_grown", "1", "times the coarse search grew the region (its best point on the edge)", SOL_I32},
 };
 #define SOL_COMMON 12 /* the columns of every file; the rest positions only */
 
@@ -152,7 +158,11 @@ static void sol_fill(const hd_run *r, int c, int64_t i, void *buf)
     case 10: n[i] = (int32_t)r->n_timed[i]; break;
     case 11: memcpy(&d[3 * i], x->cov, sizeof x->cov); break;
     case 12: l[i] = r->ev[i].time_ns; break;
-    default: d[i] = r->ev[i].frequency_hz; break;
+    case 13: d[i] = r->ev[i].frequency_hz; break;
+    case 14: b[i] = (int8_t)(located && x->ambiguous); break;
+    case 15: d[i] = located && x->ambiguous ? x->lat2 : NAN; break;
+    case 16: d[i] = located && x->ambiguous ? x->lon2 : NAN; break;
+    default: n[i] = (int32_t)x->grown; break;
     }
 }
 

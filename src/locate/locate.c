@@ -1090,13 +1090,28 @@ static int other_solution(problem *pb, const double *xs, const double cov[3], do
 {
     if (pb->ia >= 0 || pb->nt != 3 || pb->use_r || nr_of(pb) != np_of(pb))
         return 0;
-    double st[2 * 8], sep = fmax(3 * sqrt(cov[0] + cov[2]), 2 * pb->net->gstep);
-    int ns = plane_starts(pb, st);
+    if (!(chi2_at(pb, xs) < AMBIG_CHI2))
+        return 0;
+    double sep = fmax(3 * sqrt(cov[0] + cov[2]), 2 * pb->net->gstep);
+    /* where the other crossing may lie: anywhere the search could have grown
+     * to (not only the region grown around the first), km from its centre */
+    double half = 0.5 * pb->net->cfg.max_region_km, cx = 0.5e-3 * (pb->reg[0] + pb->reg[1]),
+           cy = 0.5e-3 * (pb->reg[2] + pb->reg[3]);
+    /* starts: the plane's closed-form crossings, then a coarse map over
+     * that whole area (the plane's are poor over continental baselines) */
+    double st[(2 + COARSE_K) * 8];
+    int ns = plane_starts(pb, st), edge;
+    if (half > 0) {
+        double big[4] = {(cx - half) * 1000, (cx + half) * 1000, (cy - half) * 1000, (cy + half) * 1000};
+        int nc = coarse_starts(pb, big, COARSE_K, st + 8 * ns, &edge);
+        ns += nc > 0 ? nc : 0;
+    }
     for (int k = 0; k < ns; k++) {
         double x[8], c3[3];
-        if (lm_solve(pb, st + 8 * k, x, c3) != 0 || !inside(pb->reg, x) || !(chi2_at(pb, x) < AMBIG_CHI2))
+        if (lm_solve(pb, st + 8 * k, x, c3) != 0 ||
+            !(half > 0 ? hypot(x[0] - cx, x[1] - cy) <= half : inside(pb->reg, x)) || !(chi2_at(pb, x) < AMBIG_CHI2))
             continue;
-        if (hypot(x[0] - xs[0], x[1] - xs[1]) * 1000 > sep && chi2_at(pb, xs) < AMBIG_CHI2) {
+        if (hypot(x[0] - xs[0], x[1] - xs[1]) * 1000 > sep) {
             memcpy(x2, x, 8 * sizeof *x);
             return 1;
         }

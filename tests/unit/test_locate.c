@@ -21,6 +21,13 @@ static hd_locate_net net;
 static double noise_scale = 1; /* the timing noise drawn is this times the sigmas the solver is told */
 
 /* true ranges from (lat, lon, alt) to every receiver */
+static double geo_dist(double la1, double lo1, double la2, double lo2)
+{
+    double d;
+    hd_geo_inverse(la1, lo1, la2, lo2, &d, NULL, NULL);
+    return d;
+}
+
 static void true_ranges(double lat, double lon, double alt, double *d)
 {
     for (int r = 0; r < R; r++)
@@ -328,6 +335,102 @@ int main(void)
         } else {
             skip(3, "no network with refractivity");
         }
+    }
+    /* continental: three receivers 600-900 km apart (Paris, Berlin, Munich),
+     * time differences of 100 us: the search grows past the receivers' box,
+     * the exactly determined case is located with an honest ellipse, and a
+     * second crossing of the hyperbolas is flagged, not hidden */
+    {
+        hd_station keep[R];
+        memcpy(keep, st, sizeof keep);
+        const double cont[3][2] = {{48.85, 2.35}, {52.52, 13.40}, {48.14, 11.58}};
+        for (int r = 0; r < 3; r++) {
+            st[r].lat = cont[r][0];
+            st[r].lon = cont[r][1];
+            st[r].alt_m = 100;
+        }
+        hd_localize_cfg lk = lc;
+        lk.scale_by_chi2 = 0; /* a Gaussian predictive: its 68 % ellipse is d² < 2.279 */
+        lk.tail_nu = 0;
+        hd_locate_net wide;
+        int wrc = hd_locate_net_init(&wide, st, 3, &lk);
+        ok(wrc == 0, "a continental three-receiver network prepared");
+        for (int r = 0; r < R; r++)
+            sig[r] = 100e-6;
+        hd_rng g;
+        hd_rng_init(&g, 77, 0, 0, 3);
+        int inside = 0, located = 0, trials = 200;
+        for (int t = 0; t < trials && wrc == 0; t++) {
+            observe(50.3, 8.7, sig, 0, &g, feat, mask, delay, sigma, tmask);
+            for (int r = 3; r < R; r++)
+                mask[r] = 0;
+            for (int p = 0; p < P; p++) {
+                int a, b;
+                hd_features_pair(R, p, &a, &b);
+                tmask[p] = a < 3 && b < 3;
+            }
+            hd_locate(&wide, &obs, HD_LOC_TDOA, &res);
+            if (res.status != HD_LOC_OK && res.status != HD_LOC_OUTSIDE)
+                continue;
+            located++;
+            double de, dn, te, tn;
+            hd_locate_from_geo(&wide, res.lat, res.lon, &de, &dn);
+            hd_locate_from_geo(&wide, 50.3, 8.7, &te, &tn);
+            de -= te;
+            dn -= tn;
+            double det = res.cov[0] * res.cov[2] - res.cov[1] * res.cov[1];
+            double d2 = (res.cov[2] * de * de - 2 * res.cov[1] * de * dn + res.cov[0] * dn * dn) / det;
+            inside += d2 < 2.279;
+        }
+        double cov68 = located ? 100.0 * inside / located : 0;
+        ok(located >= trials * 9 / 10 && fabs(cov68 - 68) <= 7,
+           "three receivers 600-900 km apart, 100 us: %d of %d located, %.1f %% inside the 68 %% ellipse", located,
+           trials, cov68);
+        /* noise-free, transmitters around and outside the triangle: every
+         * position is found, as the first solution or as the flagged second */
+        int n_tx = 0, found = 0, amb = 0, amb_ok = 0, outside_box = 0, outside_found = 0;
+        for (double la = 42; la <= 57 && wrc == 0; la += 3)
+            for (double lo = -4; lo <= 22; lo += 4) {
+                for (int r = 0; r < R; r++)
+                    sig[r] = 1e-6;
+                observe(la, lo, sig, 0, NULL, feat, mask, delay, sigma, tmask);
+                for (int r = 3; r < R; r++)
+                    mask[r] = 0;
+                for (int p = 0; p < P; p++) {
+                    int a, b;
+                    hd_features_pair(R, p, &a, &b);
+                    tmask[p] = a < 3 && b < 3;
+                }
+                hd_locate(&wide, &obs, HD_LOC_TDOA, &res);
+                n_tx++;
+                double e1 = res.status == HD_LOC_OK || res.status == HD_LOC_OUTSIDE
+                                ? geo_dist(res.lat, res.lon, la, lo)
+                                : INFINITY;
+                double e2 = res.ambiguous ? geo_dist(res.lat2, res.lon2, la, lo) : INFINITY;
+                int good = e1 < 2000 || e2 < 2000;
+                found += good;
+                if (!good)
+                    diag("  tx %.0f %.0f: status %d, at %.2f %.2f (%.0f km off), grown %d, chi2 %.3g", la, lo, res.status,
+                         res.lat, res.lon, e1 / 1000, res.grown, res.chi2);
+                if (res.ambiguous) {
+                    amb++;
+                    amb_ok += good;
+                }
+                int out = la < 48.14 || la > 52.52 || lo < 2.35 || lo > 13.40;
+                outside_box += out;
+                outside_found += out && good;
+            }
+        diag("continental grid: %d transmitters, %d found, %d ambiguous (%d with the truth as one of the two), %d "
+             "outside the receivers' box (%d found)", n_tx, found, amb, amb_ok, outside_box, outside_found);
+        ok(found >= n_tx * 9 / 10, "noise-free continental transmitters found (first or flagged second solution): %d of %d",
+           found, n_tx);
+        ok(outside_box > 10 && outside_found >= outside_box * 9 / 10,
+           "transmitters outside the receivers' box found: %d of %d", outside_found, outside_box);
+        ok(amb > 0 && amb_ok == amb, "ambiguous geometries flagged with both crossings (%d, the truth one of them in %d)",
+           amb, amb_ok);
+        if (wrc == 0)
+            hd_locate_net_release(&wide);
+        memcpy(st, keep, sizeof keep);
     }
     hd_locate_net_release(&net);
     hd_config_release(&cfg);
