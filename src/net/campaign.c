@@ -240,6 +240,9 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
             if (rx[r].gaps)
                 hd_warn("event %d: %s: %d sequence gaps (%lld frames lost, zero-filled)", e, cfg->stations[r].id,
                         rx[r].gaps, (long long)rx[r].missing_frames);
+            if (rx[r].repeats)
+                hd_warn("event %d: %s: %d repeated sequence numbers (frames dropped)", e, cfg->stations[r].id,
+                        rx[r].repeats);
         }
         hd_info("event %d: %d of %d receivers ok", e, n_ok, R);
         if (n_ok == 0 || n_ok < cc->min_receivers) {
