@@ -140,12 +140,16 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     int16_t *siq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *siq);
     float *slv = hd_calloc((size_t)R * (size_t)L, sizeof *slv);
     double *listened = hd_calloc((size_t)R, sizeof *listened);
+    /* SND sequence checks per kept event × receiver: frames lost in gaps, repeated frames */
+    int64_t *seq_lost = hd_calloc((size_t)E * (size_t)R, sizeof *seq_lost);
+    int32_t *seq_rep = hd_calloc((size_t)E * (size_t)R, sizeof *seq_rep);
+    int64_t tot_lost = 0, tot_rep = 0;
     hd_h5_out out;
     int out_open = 0, partial = 0, is_interrupted = 0;
     hd_captures_writer w = {0};
     int64_t kept = 0, dropped = 0, t_start = hook_now(hooks);
 
-    if (!ev || !links || !iq || !levels || !rx || !srx || !on || !sst || !siq || !slv || !listened) {
+    if (!ev || !links || !iq || !levels || !rx || !srx || !on || !sst || !siq || !slv || !listened || !seq_lost || !seq_rep) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -267,6 +271,10 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
             hd_link *lk = &links[(size_t)kept * (size_t)R + (size_t)r];
             memset(lk, 0, sizeof *lk);
             lk->status = rx[r].status;
+            seq_lost[(size_t)kept * (size_t)R + (size_t)r] = rx[r].missing_frames;
+            seq_rep[(size_t)kept * (size_t)R + (size_t)r] = rx[r].repeats;
+            tot_lost += rx[r].missing_frames;
+            tot_rep += rx[r].repeats;
             if (rx[r].status != HD_RX_OK) {
                 lk->t0_s = NAN;
                 continue;
@@ -306,6 +314,16 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
         goto fail;
     hd_captures_close(&w);
     {
+        hsize_t dims[2] = {(hsize_t)kept, (hsize_t)R};
+        if ((rc = hd_h5_write(out.file, "seq_lost_frames", H5T_NATIVE_INT64, 2, dims, seq_lost, "frames",
+                              "KiwiSDR SND frames lost in sequence-number gaps (zero-filled), per event and "
+                              "receiver")) < 0 ||
+            (rc = hd_h5_write(out.file, "seq_repeats", H5T_NATIVE_INT32, 2, dims, seq_rep, "frames",
+                              "KiwiSDR SND frames repeating an earlier sequence number (dropped), per event "
+                              "and receiver")) < 0)
+            goto fail;
+    }
+    {
         hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
                                  .command_line = o->command_line, .config_yaml = cfg->yaml};
         if ((rc = hd_h5_attr_str(out.file, "source", "live")) < 0 ||
@@ -319,6 +337,7 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     out_open = 0;
     hd_info("wrote %lld events × %d receivers to %s%s", (long long)kept, R, o->path,
             is_interrupted ? " (interrupted: partial)" : partial ? " (partial)" : "");
+    hd_info("sequence numbers: %lld frames lost, %lld repeated", (long long)tot_lost, (long long)tot_rep);
     if (partial)
         rc = hd_error(HD_EPARTIAL, "partial: %s%lld of %d events written, receivers failed (see above)",
                       is_interrupted ? "interrupted; " : "", (long long)kept, E);
@@ -337,5 +356,7 @@ fail:
     free(siq);
     free(slv);
     free(listened);
+    free(seq_lost);
+    free(seq_rep);
     return rc;
 }

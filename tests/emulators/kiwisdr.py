@@ -35,6 +35,10 @@ closes). Faults per receiver (--fault R:MODE):
   absurd      a frame header announcing 2^62 bytes
   inactive    two SND frames, then MSG inactivity_timeout=1 and close
   drip        frames sent slowly (0.05 s apart): still complete
+  dropblock   the event's second block (sequence number 3) is not sent; the
+              sequence goes on from 4 (a lost frame: a gap)
+  dupblock    the event's second block (sequence number 3) is sent twice (a
+              repeated frame)
 --tls CERT KEY serves https:// and wss:// (tests make a throwaway certificate).
   silent      the port accepts TCP connections and never answers (no HTTP, no handshake)
 
@@ -285,7 +289,10 @@ class Receiver:
                 await self.msg(ws, "inactivity_timeout=1")
                 await ws.close()
                 return
-            await ws.send(frame)
+            if not (self.fault == "dropblock" and seq == 3):
+                await ws.send(frame)
+            if self.fault == "dupblock" and seq == 3:
+                await ws.send(frame)
             if self.fault == "disconnect" and seq == 2:
                 await asyncio.sleep(0.1)
                 ws.transport.abort()
