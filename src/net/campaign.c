@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <stdio.h>
 
 static int64_t hook_now(const hd_net_campaign_hooks *h)
 {
@@ -116,6 +118,24 @@ static void owrx_notes(const hd_config *cfg, int e, int r, int L, const hd_net_r
              x->version[0] ? x->version : "(version unknown)", x->users, x->n_level_msgs, x->level_rate_measured_hz);
 }
 
+/* An anonymous spool file beside path (same file system as the output:
+ * room for it is room for the output), unlinked at once. */
+static int open_spool(const char *path, FILE **out)
+{
+    char tmpl[4200];
+    if (snprintf(tmpl, sizeof tmpl, "%s.spool.XXXXXX", path) >= (int)sizeof tmpl)
+        return hd_error(HD_EIO, "output path too long for a spool file beside it");
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        return hd_error(HD_EIO, "cannot create a spool file beside %s", path);
+    unlink(tmpl);
+    if (!(*out = fdopen(fd, "w+b"))) {
+        close(fd);
+        return hd_error(HD_EIO, "cannot open the spool file beside %s", path);
+    }
+    return 0;
+}
+
 int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, int (*interrupted)(void),
                         const hd_net_campaign_hooks *hooks)
 {
@@ -131,8 +151,11 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
         L = 1;
     hd_event *ev = hd_calloc((size_t)E, sizeof *ev);
     hd_link *links = hd_calloc((size_t)E * (size_t)R, sizeof *links);
-    int16_t *iq = hd_calloc((size_t)E * (size_t)R * (size_t)N * 2, sizeof *iq);
-    float *levels = hd_calloc((size_t)E * (size_t)R * (size_t)L, sizeof *levels);
+    /* one event's IQ and levels; every kept event goes to the spool file at
+     * once, so memory stays flat however long the campaign */
+    int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
+    float *levels = hd_calloc((size_t)R * (size_t)L, sizeof *levels);
+    FILE *spool = NULL;
     hd_net_rx *rx = hd_calloc((size_t)R, sizeof *rx), *srx = hd_calloc((size_t)R, sizeof *srx);
     /* the receivers of one capture (all, but for politeness limits) and their data */
     int *on = hd_calloc((size_t)R, sizeof *on);
@@ -155,6 +178,8 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     }
     if ((rc = hd_net_campaign_check(cfg)) < 0)
         goto fail;
+    if ((rc = open_spool(o->path, &spool)) < 0)
+        goto fail;
     /* a receiver whose listed bands (stations import) miss a frequency */
     for (int r = 0; r < R; r++)
         for (int f = 0; f < cc->n_frequencies; f++)
@@ -174,8 +199,8 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
                                .max_message = (size_t)cc->live.max_message_kib * 1024, .seed = cfg->seed,
                                .n_levels = L, .level_rate_hz = cc->live.level_rate_hz, .duration_s = cc->duration_s};
         ec.owrx_mod = ec.frequency_hz < 30e6 ? "usb" : "nfm";
-        int16_t *eiq = iq + (size_t)kept * (size_t)R * (size_t)N * 2;
-        float *elv = levels + (size_t)kept * (size_t)R * (size_t)L;
+        int16_t *eiq = iq;
+        float *elv = levels;
         int64_t wall = hook_now(hooks);
         /* politeness: the receivers whose listening budget allows this capture */
         int n_on = 0;
@@ -295,6 +320,11 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
             lk->gain_db = cfg->stations[r].gain_db;   /* AGC off, manGain set to it (session.c) */
             lk->clipped_fraction = rx[r].clipped_fraction;
         }
+        if (fwrite(iq, sizeof *iq, (size_t)R * N * 2, spool) != (size_t)R * N * 2 ||
+            fwrite(levels, sizeof *levels, (size_t)R * L, spool) != (size_t)R * L) {
+            rc = hd_error(HD_EIO, "cannot write the spool file beside %s (disk full?)", o->path);
+            goto fail;
+        }
         kept++;
     }
     if (is_interrupted)
@@ -309,9 +339,22 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
         goto fail;
     out_open = 1;
     if ((rc = hd_captures_write_receivers(out.file, cfg->stations, R)) < 0 ||
-        (rc = hd_captures_create(&w, out.file, kept, R, N, L, cc->compression, HD_CAPTURES_BULK)) < 0 ||
-        (rc = hd_captures_write_block(&w, 0, kept, ev, links, iq, levels)) < 0)
+        (rc = hd_captures_create(&w, out.file, kept, R, N, L, cc->compression, HD_CAPTURES_BULK)) < 0)
         goto fail;
+    /* from the spool, event by event */
+    if (fflush(spool) != 0 || fseek(spool, 0, SEEK_SET) != 0) {
+        rc = hd_error(HD_EIO, "cannot read back the spool file beside %s", o->path);
+        goto fail;
+    }
+    for (int64_t k = 0; k < kept; k++) {
+        if (fread(iq, sizeof *iq, (size_t)R * N * 2, spool) != (size_t)R * N * 2 ||
+            fread(levels, sizeof *levels, (size_t)R * L, spool) != (size_t)R * L) {
+            rc = hd_error(HD_EIO, "cannot read back the spool file beside %s", o->path);
+            goto fail;
+        }
+        if ((rc = hd_captures_write_block(&w, k, 1, ev + k, links + (size_t)k * (size_t)R, iq, levels)) < 0)
+            goto fail;
+    }
     hd_captures_close(&w);
     {
         hsize_t dims[2] = {(hsize_t)kept, (hsize_t)R};
@@ -345,6 +388,8 @@ fail:
     hd_captures_close(&w);
     if (out_open)
         hd_h5_abort(&out);
+    if (spool)
+        fclose(spool);
     free(ev);
     free(links);
     free(iq);
