@@ -149,8 +149,8 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     int L = (int)floor(cc->duration_s * cc->live.level_rate_hz);
     if (L < 1)
         L = 1;
-    hd_event *ev = hd_calloc((size_t)E, sizeof *ev);
-    hd_link *links = hd_calloc((size_t)E * (size_t)R, sizeof *links);
+    hd_event *ev = hd_calloc(1, sizeof *ev);   /* the event being captured (then spooled) */
+    hd_link *links = hd_calloc((size_t)R, sizeof *links);
     /* one event's IQ and levels; every kept event goes to the spool file at
      * once, so memory stays flat however long the campaign */
     int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
@@ -164,8 +164,9 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     float *slv = hd_calloc((size_t)R * (size_t)L, sizeof *slv);
     double *listened = hd_calloc((size_t)R, sizeof *listened);
     /* SND sequence checks per kept event × receiver: frames lost in gaps, repeated frames */
-    int64_t *seq_lost = hd_calloc((size_t)E * (size_t)R, sizeof *seq_lost);
-    int32_t *seq_rep = hd_calloc((size_t)E * (size_t)R, sizeof *seq_rep);
+    int64_t *seq_lost = hd_calloc((size_t)R, sizeof *seq_lost);
+    int32_t *seq_rep = hd_calloc((size_t)R, sizeof *seq_rep);
+    hid_t d_lost = -1, d_rep = -1;
     int64_t tot_lost = 0, tot_rep = 0;
     hd_h5_out out;
     int out_open = 0, partial = 0, is_interrupted = 0;
@@ -281,7 +282,7 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
                     cc->min_receivers);
             continue;
         }
-        hd_event *v = &ev[kept];
+        hd_event *v = &ev[0];
         memset(v, 0, sizeof *v);
         v->index = e;
         if (first == INT64_MAX)
@@ -293,11 +294,11 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
         v->n_levels = L;
         v->level_rate_hz = cc->live.level_rate_hz;
         for (int r = 0; r < R; r++) {
-            hd_link *lk = &links[(size_t)kept * (size_t)R + (size_t)r];
+            hd_link *lk = &links[r];
             memset(lk, 0, sizeof *lk);
             lk->status = rx[r].status;
-            seq_lost[(size_t)kept * (size_t)R + (size_t)r] = rx[r].missing_frames;
-            seq_rep[(size_t)kept * (size_t)R + (size_t)r] = rx[r].repeats;
+            seq_lost[r] = rx[r].missing_frames;
+            seq_rep[r] = rx[r].repeats;
             tot_lost += rx[r].missing_frames;
             tot_rep += rx[r].repeats;
             if (rx[r].status != HD_RX_OK) {
@@ -320,7 +321,10 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
             lk->gain_db = cfg->stations[r].gain_db;   /* AGC off, manGain set to it (session.c) */
             lk->clipped_fraction = rx[r].clipped_fraction;
         }
-        if (fwrite(iq, sizeof *iq, (size_t)R * N * 2, spool) != (size_t)R * N * 2 ||
+        if (fwrite(ev, sizeof *ev, 1, spool) != 1 || fwrite(links, sizeof *links, (size_t)R, spool) != (size_t)R ||
+            fwrite(seq_lost, sizeof *seq_lost, (size_t)R, spool) != (size_t)R ||
+            fwrite(seq_rep, sizeof *seq_rep, (size_t)R, spool) != (size_t)R ||
+            fwrite(iq, sizeof *iq, (size_t)R * N * 2, spool) != (size_t)R * N * 2 ||
             fwrite(levels, sizeof *levels, (size_t)R * L, spool) != (size_t)R * L) {
             rc = hd_error(HD_EIO, "cannot write the spool file beside %s (disk full?)", o->path);
             goto fail;
@@ -346,26 +350,37 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
         rc = hd_error(HD_EIO, "cannot read back the spool file beside %s", o->path);
         goto fail;
     }
+    {
+        hsize_t dims[2] = {(hsize_t)kept, (hsize_t)R}, chunk[2] = {kept < 1024 ? (hsize_t)kept : 1024, (hsize_t)R};
+        d_lost = hd_h5_dataset(out.file, "seq_lost_frames", H5T_NATIVE_INT64, 2, dims, chunk, 0, "frames",
+                               "KiwiSDR SND frames lost in sequence-number gaps (zero-filled), per event and "
+                               "receiver");
+        d_rep = hd_h5_dataset(out.file, "seq_repeats", H5T_NATIVE_INT32, 2, dims, chunk, 0, "frames",
+                              "KiwiSDR SND frames repeating an earlier sequence number (dropped), per event and "
+                              "receiver");
+        if (d_lost < 0 || d_rep < 0) {
+            rc = d_lost < 0 ? (int)d_lost : (int)d_rep;
+            goto fail;
+        }
+    }
     for (int64_t k = 0; k < kept; k++) {
-        if (fread(iq, sizeof *iq, (size_t)R * N * 2, spool) != (size_t)R * N * 2 ||
+        if (fread(ev, sizeof *ev, 1, spool) != 1 || fread(links, sizeof *links, (size_t)R, spool) != (size_t)R ||
+            fread(seq_lost, sizeof *seq_lost, (size_t)R, spool) != (size_t)R ||
+            fread(seq_rep, sizeof *seq_rep, (size_t)R, spool) != (size_t)R ||
+            fread(iq, sizeof *iq, (size_t)R * N * 2, spool) != (size_t)R * N * 2 ||
             fread(levels, sizeof *levels, (size_t)R * L, spool) != (size_t)R * L) {
             rc = hd_error(HD_EIO, "cannot read back the spool file beside %s", o->path);
             goto fail;
         }
-        if ((rc = hd_captures_write_block(&w, k, 1, ev + k, links + (size_t)k * (size_t)R, iq, levels)) < 0)
+        if ((rc = hd_captures_write_block(&w, k, 1, ev, links, iq, levels)) < 0 ||
+            (rc = hd_h5_write_rows(d_lost, H5T_NATIVE_INT64, (hsize_t)k, 1, seq_lost)) < 0 ||
+            (rc = hd_h5_write_rows(d_rep, H5T_NATIVE_INT32, (hsize_t)k, 1, seq_rep)) < 0)
             goto fail;
     }
     hd_captures_close(&w);
-    {
-        hsize_t dims[2] = {(hsize_t)kept, (hsize_t)R};
-        if ((rc = hd_h5_write(out.file, "seq_lost_frames", H5T_NATIVE_INT64, 2, dims, seq_lost, "frames",
-                              "KiwiSDR SND frames lost in sequence-number gaps (zero-filled), per event and "
-                              "receiver")) < 0 ||
-            (rc = hd_h5_write(out.file, "seq_repeats", H5T_NATIVE_INT32, 2, dims, seq_rep, "frames",
-                              "KiwiSDR SND frames repeating an earlier sequence number (dropped), per event "
-                              "and receiver")) < 0)
-            goto fail;
-    }
+    H5Dclose(d_lost);
+    H5Dclose(d_rep);
+    d_lost = d_rep = -1;
     {
         hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
                                  .command_line = o->command_line, .config_yaml = cfg->yaml};
@@ -386,6 +401,10 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
                       is_interrupted ? "interrupted; " : "", (long long)kept, E);
 fail:
     hd_captures_close(&w);
+    if (d_lost >= 0)
+        H5Dclose(d_lost);
+    if (d_rep >= 0)
+        H5Dclose(d_rep);
     if (out_open)
         hd_h5_abort(&out);
     if (spool)
