@@ -40,7 +40,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 EMBEDDED := $(wildcard configs/*.yaml configs/stations/*.yaml)
 
-.PHONY: all deps check check-unit check-cli demo demo-recordings bench pipeline notebooks fuzz fuzz-long fuzz-run install clean help FORCE
+.PHONY: all deps check check-unit check-cli demo demo-recordings bench pipeline notebooks fuzz fuzz-long fuzz-run soak install clean help FORCE
 
 all: $(BUILD)/heimdall
 
@@ -95,6 +95,11 @@ PROVE := prove --exec '' --timer
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	cd $(CURDIR) && $(TEST_ENV) $(PROVE) $(UNIT_BIN) $(sort $(wildcard tests/cli/*.t tests/e2e/*.t))
+
+# the live soak (tests/e2e/live_soak.t) for SOAK_SECONDS (1 h); make check runs it for 60 s
+SOAK_SECONDS ?= 3600
+soak: all
+	cd $(CURDIR) && SOAK_SECONDS=$(SOAK_SECONDS) $(TEST_ENV) $(PROVE) tests/e2e/live_soak.t
 
 check-unit: all $(UNIT_BIN)
 	$(TEST_ENV) $(PROVE) $(UNIT_BIN)
@@ -252,6 +257,7 @@ help:
 	@echo "make pipeline CONFIG=configs/experiments/NAME.yaml   an experiment as file dependencies in results/NAME/"
 	@echo "make fuzz       libFuzzer targets tests/fuzz/fuzz_*.c (clang), each FUZZ_SECONDS (30)"
 	@echo "make fuzz-long  the same, each for 10 minutes (FUZZ_SECONDS=600; not part of check)"
+	@echo "make soak [SOAK_SECONDS=3600]   the live soak: 32 real-time loopback KiwiSDR emulators for 1 h (60 s in check)"
 	@echo "make install PREFIX=/usr/local   install the binary and configs"
 	@echo "make fuzz [FUZZ_SECONDS=30]   build tests/fuzz/fuzz_*.c with clang (libFuzzer+ASan+UBSan), run each"
 	@echo "make clean      remove build outputs"

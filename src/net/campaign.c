@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <stdio.h>
 
 static int64_t hook_now(const hd_net_campaign_hooks *h)
 {
@@ -116,6 +118,24 @@ static void owrx_notes(const hd_config *cfg, int e, int r, int L, const hd_net_r
              x->version[0] ? x->version : "(version unknown)", x->users, x->n_level_msgs, x->level_rate_measured_hz);
 }
 
+/* An anonymous spool file beside path (same file system as the output:
+ * room for it is room for the output), unlinked at once. */
+static int open_spool(const char *path, FILE **out)
+{
+    char tmpl[4200];
+    if (snprintf(tmpl, sizeof tmpl, "%s.spool.XXXXXX", path) >= (int)sizeof tmpl)
+        return hd_error(HD_EIO, "output path too long for a spool file beside it");
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        return hd_error(HD_EIO, "cannot create a spool file beside %s", path);
+    unlink(tmpl);
+    if (!(*out = fdopen(fd, "w+b"))) {
+        close(fd);
+        return hd_error(HD_EIO, "cannot open the spool file beside %s", path);
+    }
+    return 0;
+}
+
 int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, int (*interrupted)(void),
                         const hd_net_campaign_hooks *hooks)
 {
@@ -129,10 +149,13 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     int L = (int)floor(cc->duration_s * cc->live.level_rate_hz);
     if (L < 1)
         L = 1;
-    hd_event *ev = hd_calloc((size_t)E, sizeof *ev);
-    hd_link *links = hd_calloc((size_t)E * (size_t)R, sizeof *links);
-    int16_t *iq = hd_calloc((size_t)E * (size_t)R * (size_t)N * 2, sizeof *iq);
-    float *levels = hd_calloc((size_t)E * (size_t)R * (size_t)L, sizeof *levels);
+    hd_event *ev = hd_calloc(1, sizeof *ev);   /* the event being captured (then spooled) */
+    hd_link *links = hd_calloc((size_t)R, sizeof *links);
+    /* one event's IQ and levels; every kept event goes to the spool file at
+     * once, so memory stays flat however long the campaign */
+    int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
+    float *levels = hd_calloc((size_t)R * (size_t)L, sizeof *levels);
+    FILE *spool = NULL;
     hd_net_rx *rx = hd_calloc((size_t)R, sizeof *rx), *srx = hd_calloc((size_t)R, sizeof *srx);
     /* the receivers of one capture (all, but for politeness limits) and their data */
     int *on = hd_calloc((size_t)R, sizeof *on);
@@ -140,16 +163,23 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     int16_t *siq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *siq);
     float *slv = hd_calloc((size_t)R * (size_t)L, sizeof *slv);
     double *listened = hd_calloc((size_t)R, sizeof *listened);
+    /* SND sequence checks per kept event × receiver: frames lost in gaps, repeated frames */
+    int64_t *seq_lost = hd_calloc((size_t)R, sizeof *seq_lost);
+    int32_t *seq_rep = hd_calloc((size_t)R, sizeof *seq_rep);
+    hid_t d_lost = -1, d_rep = -1;
+    int64_t tot_lost = 0, tot_rep = 0;
     hd_h5_out out;
     int out_open = 0, partial = 0, is_interrupted = 0;
     hd_captures_writer w = {0};
     int64_t kept = 0, dropped = 0, t_start = hook_now(hooks);
 
-    if (!ev || !links || !iq || !levels || !rx || !srx || !on || !sst || !siq || !slv || !listened) {
+    if (!ev || !links || !iq || !levels || !rx || !srx || !on || !sst || !siq || !slv || !listened || !seq_lost || !seq_rep) {
         rc = HD_ENOMEM;
         goto fail;
     }
     if ((rc = hd_net_campaign_check(cfg)) < 0)
+        goto fail;
+    if ((rc = open_spool(o->path, &spool)) < 0)
         goto fail;
     /* a receiver whose listed bands (stations import) miss a frequency */
     for (int r = 0; r < R; r++)
@@ -170,8 +200,8 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
                                .max_message = (size_t)cc->live.max_message_kib * 1024, .seed = cfg->seed,
                                .n_levels = L, .level_rate_hz = cc->live.level_rate_hz, .duration_s = cc->duration_s};
         ec.owrx_mod = ec.frequency_hz < 30e6 ? "usb" : "nfm";
-        int16_t *eiq = iq + (size_t)kept * (size_t)R * (size_t)N * 2;
-        float *elv = levels + (size_t)kept * (size_t)R * (size_t)L;
+        int16_t *eiq = iq;
+        float *elv = levels;
         int64_t wall = hook_now(hooks);
         /* politeness: the receivers whose listening budget allows this capture */
         int n_on = 0;
@@ -240,6 +270,9 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
             if (rx[r].gaps)
                 hd_warn("event %d: %s: %d sequence gaps (%lld frames lost, zero-filled)", e, cfg->stations[r].id,
                         rx[r].gaps, (long long)rx[r].missing_frames);
+            if (rx[r].repeats)
+                hd_warn("event %d: %s: %d repeated sequence numbers (frames dropped)", e, cfg->stations[r].id,
+                        rx[r].repeats);
         }
         hd_info("event %d: %d of %d receivers ok", e, n_ok, R);
         if (n_ok == 0 || n_ok < cc->min_receivers) {
@@ -249,7 +282,7 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
                     cc->min_receivers);
             continue;
         }
-        hd_event *v = &ev[kept];
+        hd_event *v = &ev[0];
         memset(v, 0, sizeof *v);
         v->index = e;
         if (first == INT64_MAX)
@@ -261,9 +294,13 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
         v->n_levels = L;
         v->level_rate_hz = cc->live.level_rate_hz;
         for (int r = 0; r < R; r++) {
-            hd_link *lk = &links[(size_t)kept * (size_t)R + (size_t)r];
+            hd_link *lk = &links[r];
             memset(lk, 0, sizeof *lk);
             lk->status = rx[r].status;
+            seq_lost[r] = rx[r].missing_frames;
+            seq_rep[r] = rx[r].repeats;
+            tot_lost += rx[r].missing_frames;
+            tot_rep += rx[r].repeats;
             if (rx[r].status != HD_RX_OK) {
                 lk->t0_s = NAN;
                 continue;
@@ -284,6 +321,14 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
             lk->gain_db = cfg->stations[r].gain_db;   /* AGC off, manGain set to it (session.c) */
             lk->clipped_fraction = rx[r].clipped_fraction;
         }
+        if (fwrite(ev, sizeof *ev, 1, spool) != 1 || fwrite(links, sizeof *links, (size_t)R, spool) != (size_t)R ||
+            fwrite(seq_lost, sizeof *seq_lost, (size_t)R, spool) != (size_t)R ||
+            fwrite(seq_rep, sizeof *seq_rep, (size_t)R, spool) != (size_t)R ||
+            fwrite(iq, sizeof *iq, (size_t)R * N * 2, spool) != (size_t)R * N * 2 ||
+            fwrite(levels, sizeof *levels, (size_t)R * L, spool) != (size_t)R * L) {
+            rc = hd_error(HD_EIO, "cannot write the spool file beside %s (disk full?)", o->path);
+            goto fail;
+        }
         kept++;
     }
     if (is_interrupted)
@@ -298,10 +343,44 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
         goto fail;
     out_open = 1;
     if ((rc = hd_captures_write_receivers(out.file, cfg->stations, R)) < 0 ||
-        (rc = hd_captures_create(&w, out.file, kept, R, N, L, cc->compression, HD_CAPTURES_BULK)) < 0 ||
-        (rc = hd_captures_write_block(&w, 0, kept, ev, links, iq, levels)) < 0)
+        (rc = hd_captures_create(&w, out.file, kept, R, N, L, cc->compression, HD_CAPTURES_BULK)) < 0)
         goto fail;
+    /* from the spool, event by event */
+    if (fflush(spool) != 0 || fseek(spool, 0, SEEK_SET) != 0) {
+        rc = hd_error(HD_EIO, "cannot read back the spool file beside %s", o->path);
+        goto fail;
+    }
+    {
+        hsize_t dims[2] = {(hsize_t)kept, (hsize_t)R}, chunk[2] = {kept < 1024 ? (hsize_t)kept : 1024, (hsize_t)R};
+        d_lost = hd_h5_dataset(out.file, "seq_lost_frames", H5T_NATIVE_INT64, 2, dims, chunk, 0, "frames",
+                               "KiwiSDR SND frames lost in sequence-number gaps (zero-filled), per event and "
+                               "receiver");
+        d_rep = hd_h5_dataset(out.file, "seq_repeats", H5T_NATIVE_INT32, 2, dims, chunk, 0, "frames",
+                              "KiwiSDR SND frames repeating an earlier sequence number (dropped), per event and "
+                              "receiver");
+        if (d_lost < 0 || d_rep < 0) {
+            rc = d_lost < 0 ? (int)d_lost : (int)d_rep;
+            goto fail;
+        }
+    }
+    for (int64_t k = 0; k < kept; k++) {
+        if (fread(ev, sizeof *ev, 1, spool) != 1 || fread(links, sizeof *links, (size_t)R, spool) != (size_t)R ||
+            fread(seq_lost, sizeof *seq_lost, (size_t)R, spool) != (size_t)R ||
+            fread(seq_rep, sizeof *seq_rep, (size_t)R, spool) != (size_t)R ||
+            fread(iq, sizeof *iq, (size_t)R * N * 2, spool) != (size_t)R * N * 2 ||
+            fread(levels, sizeof *levels, (size_t)R * L, spool) != (size_t)R * L) {
+            rc = hd_error(HD_EIO, "cannot read back the spool file beside %s", o->path);
+            goto fail;
+        }
+        if ((rc = hd_captures_write_block(&w, k, 1, ev, links, iq, levels)) < 0 ||
+            (rc = hd_h5_write_rows(d_lost, H5T_NATIVE_INT64, (hsize_t)k, 1, seq_lost)) < 0 ||
+            (rc = hd_h5_write_rows(d_rep, H5T_NATIVE_INT32, (hsize_t)k, 1, seq_rep)) < 0)
+            goto fail;
+    }
     hd_captures_close(&w);
+    H5Dclose(d_lost);
+    H5Dclose(d_rep);
+    d_lost = d_rep = -1;
     {
         hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
                                  .command_line = o->command_line, .config_yaml = cfg->yaml};
@@ -316,13 +395,20 @@ int hd_net_campaign_run(const hd_config *cfg, const hd_net_campaign_output *o, i
     out_open = 0;
     hd_info("wrote %lld events × %d receivers to %s%s", (long long)kept, R, o->path,
             is_interrupted ? " (interrupted: partial)" : partial ? " (partial)" : "");
+    hd_info("sequence numbers: %lld frames lost, %lld repeated", (long long)tot_lost, (long long)tot_rep);
     if (partial)
         rc = hd_error(HD_EPARTIAL, "partial: %s%lld of %d events written, receivers failed (see above)",
                       is_interrupted ? "interrupted; " : "", (long long)kept, E);
 fail:
     hd_captures_close(&w);
+    if (d_lost >= 0)
+        H5Dclose(d_lost);
+    if (d_rep >= 0)
+        H5Dclose(d_rep);
     if (out_open)
         hd_h5_abort(&out);
+    if (spool)
+        fclose(spool);
     free(ev);
     free(links);
     free(iq);
@@ -334,5 +420,7 @@ fail:
     free(siq);
     free(slv);
     free(listened);
+    free(seq_lost);
+    free(seq_rep);
     return rc;
 }

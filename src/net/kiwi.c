@@ -204,6 +204,10 @@ int hd_kiwi_capture_feed(hd_kiwi_capture *c, const hd_kiwi_snd *s)
         c->first_last_gps = s->last_gps_solution;
         c->first_gps_sec = s->gps_sec;
         c->first_gps_nsec = s->gps_nsec;
+    } else if ((int32_t)(s->seq - c->last_seq) <= 0) {
+        /* a repeated (or older) sequence number: counted, its samples dropped */
+        c->repeats++;
+        return 0;
     } else if (s->seq != c->last_seq + 1) {
         uint32_t lost = s->seq - c->last_seq - 1;   /* wraps like the server's counter */
         c->gaps++;

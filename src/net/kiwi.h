@@ -92,6 +92,7 @@ typedef struct {
     uint32_t last_seq;
     int64_t missing_frames;     /* frames lost in sequence gaps (zero-filled) */
     int gaps;
+    int repeats;                /* frames repeating an earlier sequence number (dropped) */
     double rssi_sum;
     int first_last_gps;         /* last_gps_solution of the first frame */
     uint32_t first_gps_sec, first_gps_nsec;

@@ -478,6 +478,7 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
             rx[i].rssi_dbm = k->rssi_sum / k->n_frames;
             rx[i].gaps = k->gaps;
             rx[i].missing_frames = k->missing_frames;
+            rx[i].repeats = k->repeats;
             rx[i].clipped_fraction = k->n_have ? (double)k->clipped / (2.0 * k->n_have) : 0;
         }
     }

@@ -46,6 +46,7 @@ typedef struct {
     double rssi_dbm;           /* mean S-meter */
     int gaps;
     int64_t missing_frames;
+    int repeats;               /* SND frames repeating a sequence number (dropped) */
     double clipped_fraction;
     int version_major, version_minor;
     /* openwebrx */

@@ -244,6 +244,19 @@ print(("ok" if sorted(t) == [1, 2, 3, 4, 5, 6] and late < 1.0 else "not ok"),
 PY
 _tap_n=$((_tap_n + 1))
 
+# --- SND sequence numbers: a dropped block is a gap, a duplicated one a repeat; both counted and recorded
+start kiwisdr seq --fault 2:dropblock --fault 5:dupblock; ok $? "emulators dropping and duplicating a block listening"
+make_config seq ""
+sed -i 's/events: 6/events: 1/' "$TMP/seq.yaml"
+run "$HEIMDALL" collect -c "$TMP/seq.yaml" -o "$TMP/seq.h5"
+like "$ERR" "event 0: [a-z]+: 1 sequence gaps \(1 frames lost, zero-filled\)" "the dropped block is warned of as a gap"
+like "$ERR" "event 0: [a-z]+: 1 repeated sequence numbers \(frames dropped\)" "the duplicated block is warned of as a repeat"
+like "$ERR" "sequence numbers: 1 frames lost, 1 repeated" "the summary counts both"
+is "$("$PYTHON" -c "import h5py; f = h5py.File('$TMP/seq.h5'); print(f['seq_lost_frames'][0].tolist(), f['seq_repeats'][0].tolist())")" \
+   "[0, 0, 1, 0, 0, 0, 0] [0, 0, 0, 0, 0, 1, 0]" "recorded per event and receiver in the file"
+is "$("$PYTHON" -c "import h5py; f = h5py.File('$TMP/live.h5'); print(int(f['seq_lost_frames'][...].sum()), int(f['seq_repeats'][...].sum()))")" \
+   "0 0" "the healthy campaign lost and repeated none"
+
 # --- Ctrl-C during a live collect: what was captured is written, marked partial
 start kiwisdr int; ok $? "emulators for the interrupt test"
 make_config int ""

@@ -35,6 +35,14 @@ closes). Faults per receiver (--fault R:MODE):
   absurd      a frame header announcing 2^62 bytes
   inactive    two SND frames, then MSG inactivity_timeout=1 and close
   drip        frames sent slowly (0.05 s apart): still complete
+  dropblock   the event's second block (sequence number 3) is not sent; the
+              sequence goes on from 4 (a lost frame: a gap)
+  dupblock    the event's second block (sequence number 3) is sent twice (a
+              repeated frame)
+--loop: connection n streams event n modulo the file's events; --realtime:
+frames paced at the sample rate; --only R (repeatable) serves those
+receivers only; --port R:PORT a fixed port (the soak restarts one emulator
+on its port).
 --tls CERT KEY serves https:// and wss:// (tests make a throwaway certificate).
   silent      the port accepts TCP connections and never answers (no HTTP, no handshake)
 
@@ -119,7 +127,7 @@ class Receiver:
         if not path.endswith("/SND"):
             await ws.close(1008, "only SND")
             return
-        ev = self.conn
+        ev = self.conn % self.d["E"] if self.d.get("loop") else self.conn
         self.conn += 1
         # when each SND stream opened (wall clock), for tests of simultaneity
         print(f"CONNECT {self.r} {time.time():.6f}", file=sys.stderr, flush=True)
@@ -260,6 +268,7 @@ class Receiver:
         # (gps_init false: last_gps_solution, gpssec, gpsnsec all 0) and its
         # samples are what the channel held from its last use
         seq = 1
+        t_stream = time.monotonic()
         rng = np.random.default_rng(1000 + self.r)
         left = rng.integers(-2000, 2000, size=(512, 2)).astype(">i2")
         frame = (b"SND" + struct.pack("<BI", SND_FLAG_MODE_IQ, seq) + struct.pack(">H", 500)
@@ -285,13 +294,20 @@ class Receiver:
                 await self.msg(ws, "inactivity_timeout=1")
                 await ws.close()
                 return
-            await ws.send(frame)
+            if not (self.fault == "dropblock" and seq == 3):
+                await ws.send(frame)
+            if self.fault == "dupblock" and seq == 3:
+                await ws.send(frame)
             if self.fault == "disconnect" and seq == 2:
                 await asyncio.sleep(0.1)
                 ws.transport.abort()
                 return
             if self.fault == "drip":
                 await asyncio.sleep(0.05)
+            elif self.d.get("realtime"):
+                # a real server's pace: each frame when its samples are due
+                due = t_stream + (start + 512) / fs
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
             seq += 1
 
 
@@ -304,6 +320,11 @@ async def main():
     ap.add_argument("--max-users", type=int, default=None, help="SND streams at once per receiver (more: too_busy)")
     ap.add_argument("--ip-limit", type=float, default=None,
                     help="seconds of audio per receiver to this address (then: ip_limit)")
+    ap.add_argument("--loop", action="store_true", help="the n-th connection streams event n modulo the events "
+                    "(a soak longer than the file)")
+    ap.add_argument("--realtime", action="store_true", help="send SND frames at the sample rate, as a server does")
+    ap.add_argument("--only", type=int, action="append", default=None, help="serve only receiver R (repeatable)")
+    ap.add_argument("--port", action="append", default=[], help="R:PORT a fixed port for receiver R (a restart)")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https:// and wss:// with this certificate")
     a = ap.parse_args()
     tls = None
@@ -316,14 +337,16 @@ async def main():
              "fs": f["events/sample_rate_hz"][...], "status": f["status"][...],
              "lgs": f["last_gps_solution_s"][...], "lat": f["receivers/lat"][...], "lon": f["receivers/lon"][...]}
     d["E"], R = d["iq"].shape[0], d["iq"].shape[1]
+    d["loop"], d["realtime"] = a.loop, a.realtime
 
     async def start(r, fault):
         rx = Receiver(d, r, fault, a.password, positions.get(r), users.get(r, 1), a.msg_frames == "text",
                       a.max_users, a.ip_limit)
-        return await websockets.serve(rx.handler, "127.0.0.1", 0, ping_interval=None, max_size=2**16,
+        return await websockets.serve(rx.handler, "127.0.0.1", fixed.get(r, 0), ping_interval=None, max_size=2**16,
                                       process_request=rx.process_request, ssl=tls)
 
-    await emu_common.serve(range(R), faults, a.lifetime, start)
+    fixed = emu_common.per_receiver(a.port, int)
+    await emu_common.serve(a.only if a.only is not None else range(R), faults, a.lifetime, start)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,22 @@ int main(void)
         zero &= iq[2 * k] == 0 && iq[2 * k + 1] == 0;
     ok(zero, "the lost frame is zero-filled so later samples keep their time");
     ok(iq[2 * 1536] == 1024, "the frame after the gap lands at sample 1536");
+
+    /* a repeated frame (the same sequence number again, or an older one) */
+    {
+        int16_t iq3[2 * 1536];
+        hd_kiwi_capture d = {.iq = iq3, .n_samples = 1536};
+        uint32_t dseq[] = {4, 5, 5, 3, 6};
+        int dfull = 0;
+        for (int k = 0; k < 5; k++) {
+            n = make_snd(b, 0, dseq[k], 500, 0, 1000 + k, 5000, 512, (int)(dseq[k] - 4) * 512);
+            hd_kiwi_parse_snd(b, n, &s);
+            dfull = hd_kiwi_capture_feed(&d, &s);
+        }
+        is_int(d.repeats, 2, "a repeated and an older sequence number are counted as repeats");
+        is_int(d.gaps, 0, "and not as gaps");
+        ok(dfull && d.n_have == 1536 && iq3[2 * 1024] == 1024, "their samples are dropped: the next frame follows");
+    }
     ok(c.first_gps_sec == 1000 && c.first_gps_nsec == 5000 && c.first_last_gps == 0, "first frame's GPS kept");
     is_double(c.rssi_sum / c.n_frames, -77.0, 1e-9, "mean S-meter");
 
