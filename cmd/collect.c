@@ -135,7 +135,8 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
     hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
                              .command_line = cli->command_line, .config_yaml = cfg->yaml};
     hd_capture_output o = {.path = cli->output, .force = cli->force, .receivers = eff,
-                           .compression = cfg->collect.compression, .what = HD_CAPTURES_TRUTH | HD_CAPTURES_BULK,
+                           .compression = cfg->collect.compression, .what = HD_CAPTURES_TRUTH | HD_CAPTURES_BULK |
+                                   (cfg->collect.simulate.propagation.model == HD_PL_HF ? HD_CAPTURES_HF : 0),
                            .source = hd_source_name(cfg->collect.source), .prov = &prov, .quiet = cli->quiet};
     if ((rc = hd_capture_campaign_write(&c, &plan, &o)) < 0)
         goto done;

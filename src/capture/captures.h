@@ -31,6 +31,7 @@ typedef struct {
 /* What hd_captures_create makes: the observation fields are always there. */
 #define HD_CAPTURES_TRUTH 1u   /* /truth (simulated sources) */
 #define HD_CAPTURES_BULK 2u    /* /iq and /levels (a features file copies the rest without them) */
+#define HD_CAPTURES_HF 4u      /* with TRUTH: /truth/prop_mode, /truth/excess_delay_s (model hf) */
 
 /* Create every dataset (collective in parallel files). */
 int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers,
@@ -53,7 +54,7 @@ typedef struct {
     hid_t file;
     int64_t n_events;
     int n_receivers, n_samples, n_levels;
-    int has_truth;
+    int has_truth;           /* 0, or HD_CAPTURES_TRUTH with | HD_CAPTURES_HF when the HF truth is there */
     hd_station *stations;    /* [n_receivers]: id, name, driver, clock, position, … */
     /* the direct chunk path for /iq (see hd_captures_read_block) */
     void *inflater;          /* struct libdeflate_decompressor */

@@ -5,6 +5,7 @@
  * sample-clock errors are applied exactly by evaluating the signal at the
  * right instants — no resampling or interpolation error enters the truth. */
 #include "sim/sim.h"
+#include "sim/hf.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
@@ -76,6 +77,7 @@ double hd_sim_path_loss_db(const hd_prop_cfg *p, double f_hz, double d_m, double
     d_m = fmax(d_m, 1.0);
     switch (p->model) {
     case HD_PL_FREE_SPACE:
+    case HD_PL_HF: /* over the dominant mode's path (hf_channel) */
         return fspl_db(f_hz, d_m);
     case HD_PL_HATA:
         /* below the model's 1 km: free space, continuous at 1 km */
@@ -323,6 +325,39 @@ static void channel_draw(const hd_prop_cfg *p, double d_m, hd_rng *r, channel *c
     }
 }
 
+/* Model hf: one tap per mode that reaches the receiver, delays relative to
+ * the dominant mode (whose group delay becomes the link's arrival); the
+ * ground wave steady, sky waves Rayleigh. Sets the link's distance-derived
+ * truth. Draws from the event-wide channel stream (F2 height) and the
+ * link's channel stream. */
+static void hf_channel(const hd_config *cfg, const hd_event *ev, const hd_station *st, hd_rng *r, channel *ch,
+                       hd_link_truth *t)
+{
+    const hd_prop_cfg *p = &cfg->collect.simulate.propagation;
+    hd_rng re;
+    hd_rng_init(&re, cfg->seed, (uint32_t)ev->index, RX_EVENT, HD_RNG_CHANNEL);
+    double h = (p->hf.f2_height_km + p->hf.f2_height_sigma_km * hd_rng_normal(&re)) * 1000.0;
+    double gc = 0;
+    hd_geo_inverse(ev->truth.lat, ev->truth.lon, st->lat, st->lon, &gc, NULL, NULL);
+    hd_hf_modes md;
+    int dom = hd_sim_hf_modes(p, gc, h, &md);
+    t->prop_mode = dom;
+    t->arrival_s = md.delay_s[dom];
+    t->excess_delay_s = md.delay_s[dom] - gc / HD_SPEED_OF_LIGHT;
+    t->path_loss_db = fspl_db(ev->frequency_hz, md.path_m[dom]);
+    t->shadowing_db = p->shadowing_db * hd_rng_normal(r);
+    ch->n = 0;
+    for (int m = 0; m < HD_MODE_COUNT; m++) {
+        double ph = hd_rng_uniform_range(r, 0, 2 * M_PI), gr = hd_rng_normal(r), gi = hd_rng_normal(r);
+        if (!md.present[m])
+            continue;
+        double a = sqrt(md.power[m]);
+        ch->delay[ch->n] = md.delay_s[m] - t->arrival_s;
+        ch->gain[ch->n] = m == HD_MODE_GROUND ? a * (cos(ph) + I * sin(ph)) : a * sqrt(0.5) * (gr + I * gi);
+        ch->n++;
+    }
+}
+
 int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx, hd_link *link, int16_t *iq, float *levels)
 {
     const hd_sim_cfg *s = &cfg->collect.simulate;
@@ -371,12 +406,18 @@ int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx, hd_link *lin
     /* the link */
     double hrx = st.alt_m + st.antenna_height_m;
     link->truth.distance_m = hd_geo_slant_range(ev->truth.lat, ev->truth.lon, ev->truth.alt_m, st.lat, st.lon, hrx);
-    link->truth.arrival_s = link->truth.distance_m / HD_SPEED_OF_LIGHT;
-    link->truth.path_loss_db = hd_sim_path_loss_db(&s->propagation, ev->frequency_hz, link->truth.distance_m, ev->truth.height_m,
-                                             st.antenna_height_m);
+    link->truth.prop_mode = -1;
+    link->truth.excess_delay_s = NAN;
     channel ch;
     hd_rng_init(&rc_, cfg->seed, (uint32_t)ev->index, (uint32_t)rx, HD_RNG_CHANNEL);
-    channel_draw(&s->propagation, link->truth.distance_m, &rc_, &ch, &link->truth.shadowing_db);
+    if (s->propagation.model == HD_PL_HF) {
+        hf_channel(cfg, ev, &st, &rc_, &ch, &link->truth);
+    } else {
+        link->truth.arrival_s = link->truth.distance_m / HD_SPEED_OF_LIGHT;
+        link->truth.path_loss_db = hd_sim_path_loss_db(&s->propagation, ev->frequency_hz, link->truth.distance_m,
+                                                       ev->truth.height_m, st.antenna_height_m);
+        channel_draw(&s->propagation, link->truth.distance_m, &rc_, &ch, &link->truth.shadowing_db);
+    }
     double mean_dbm = ev->truth.power_dbm + ev->truth.gain_dbi + st.antenna_gain_dbi - link->truth.path_loss_db - link->truth.shadowing_db;
     link->truth.noise_dbm = hd_sim_noise_dbm(ev->sample_rate_hz, st.noise_figure_db);
     double g2 = 0;
