@@ -20,7 +20,7 @@
 static const char *const driver_names[] = {"simulate", "kiwisdr", "openwebrx"};
 static const char *const clock_names[] = {"gps", "free"};
 static const char *const pairs_names[] = {"all", "reference"};
-static const char *const signal_names[] = {"nbfm", "cw", "fsk4"};
+static const char *const signal_names[] = {"nbfm", "cw", "fsk4", "am", "morse", "rtty", "dcf77"};
 static const char *const pathloss_names[] = {"log-distance", "hata", "free-space", "hf"};
 static const char *const source_names[] = {"simulate", "live", "kiwiwav", "sigmf"};
 static const char *const method_names[] = {"tdoa", "rss", "hybrid", "nn", "knn"};
@@ -59,7 +59,7 @@ typedef struct {
 
 static const enum_def E_DRIVER = {driver_names, 3, 0}, E_DRIVER_AS = {driver_names, 3, 1};
 static const enum_def E_CLOCK = {clock_names, 2, 0}, E_CLOCK_AS = {clock_names, 2, 1};
-static const enum_def E_SIGNAL = {signal_names, 3, 0};
+static const enum_def E_SIGNAL = {signal_names, HD_SIG_COUNT, 0};
 static const enum_def E_PAIRS = {pairs_names, 2, 0};
 static const enum_def E_PATHLOSS = {pathloss_names, 4, 0};
 static const enum_def E_SOURCE = {source_names, 4, 0};
