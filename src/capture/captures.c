@@ -20,7 +20,7 @@ typedef struct {
     size_t offset;
     field_ctype ctype;
     field_store store;
-    int truth;              /* 1: only written with truth; 2: only with HD_CAPTURES_TXID */
+    int truth;              /* 1: only written with truth; 2: only with HD_CAPTURES_TXID; 3: only with HD_CAPTURES_HF truth */
     const char *units;
     const char *description;
 } field;
@@ -64,6 +64,8 @@ static const field fields[] = {
     {"truth/lo_offset_hz", LK(truth.lo_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "receiver local-oscillator error"},
     {"truth/sample_rate_error_ppm", LK(truth.sample_rate_error_ppm), C_DOUBLE, ST_F64, 1, "ppm", "receiver sample-clock error"},
     {"truth/freq_offset_hz", LK(truth.freq_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "total frequency offset of the signal in the baseband"},
+    {"truth/prop_mode", LK(truth.prop_mode), C_INT, ST_I8, 3, "1", "dominant propagation mode (simulated HF; names in attribute names)"},
+    {"truth/excess_delay_s", LK(truth.excess_delay_s), C_DOUBLE, ST_F64, 3, "s", "arrival of the dominant mode minus great-circle distance / c"},
 };
 #define N_FIELDS ((int)HD_ARRAY_LEN(fields))
 
@@ -121,7 +123,8 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
     hsize_t E = (hsize_t)n_events, R = (hsize_t)n_receivers;
     for (int i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
-        if ((f->truth == 1 && !with_truth) || (f->truth == 2 && !(what & HD_CAPTURES_TXID)))
+        if ((f->truth == 1 && !with_truth) || (f->truth == 2 && !(what & HD_CAPTURES_TXID)) ||
+            (f->truth == 3 && (!with_truth || !(what & HD_CAPTURES_HF))))
             continue;
         /* chunks of 1024 events, so that the columns too carry checksums */
         hsize_t dims[2] = {E, R}, chunk[2] = {E < 1024 ? E : 1024, R};
@@ -149,6 +152,13 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
                 for (int s = 0; s < HD_SIG_COUNT; s++)
                     sn[s] = hd_signal_name(s);
                 if ((rc = hd_h5_attr_strarray(w->dsets[i], "names", sn, HD_SIG_COUNT)) < 0)
+                    goto fail;
+            }
+            if (strcmp(fields[i].path, "truth/prop_mode") == 0) {
+                const char *mn[HD_MODE_COUNT];
+                for (int m = 0; m < HD_MODE_COUNT; m++)
+                    mn[m] = hd_prop_mode_name(m);
+                if ((rc = hd_h5_attr_strarray(w->dsets[i], "names", mn, HD_MODE_COUNT)) < 0)
                     goto fail;
             }
         }
@@ -357,7 +367,9 @@ int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *for
             goto fail;
         r->n_levels = (int)dims[2];
     }
-    r->has_truth = H5Lexists(r->file, "truth", H5P_DEFAULT) > 0;
+    r->has_truth = H5Lexists(r->file, "truth", H5P_DEFAULT) > 0 ? (int)HD_CAPTURES_TRUTH : 0;
+    if (r->has_truth && H5Lexists(r->file, "truth/prop_mode", H5P_DEFAULT) > 0)
+        r->has_truth |= (int)HD_CAPTURES_HF;
     r->has_tx_id = H5Lexists(r->file, "events", H5P_DEFAULT) > 0 && H5Lexists(r->file, "events/tx_id", H5P_DEFAULT) > 0;
     int R = r->n_receivers;
     r->stations = hd_calloc((size_t)(R > 0 ? R : 1), sizeof *r->stations);
@@ -553,7 +565,7 @@ int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, 
         for (int i = 0; i < N_FIELDS; i++) {
             const field *f = &fields[i];
             if ((f->src == SRC_EVENT && !ev) || (f->src == SRC_LINK && !links) || (f->truth == 1 && !r->has_truth) ||
-                (f->truth == 2 && !r->has_tx_id))
+                (f->truth == 2 && !r->has_tx_id) || (f->truth == 3 && !(r->has_truth & (int)HD_CAPTURES_HF)))
                 continue;
             hid_t d = H5Dopen2(r->file, f->path, H5P_DEFAULT);
             if (d < 0) {

@@ -23,6 +23,10 @@ typedef enum {
 } hd_rx_status;
 const char *hd_rx_status_name(int status);
 
+/* Dominant propagation mode of a link (simulated HF, model hf). Append only. */
+typedef enum { HD_MODE_GROUND = 0, HD_MODE_1F2 = 1, HD_MODE_2F2 = 2, HD_MODE_COUNT } hd_prop_mode;
+const char *hd_prop_mode_name(int mode);
+
 /* The transmitter of an event, when known. */
 typedef struct {
     double lat, lon, alt_m;    /* antenna position, WGS84; alt_m ellipsoidal (ground + height) */
@@ -60,6 +64,8 @@ typedef struct {
     double lo_offset_hz;       /* receiver LO error (received tone moves by -this) */
     double sample_rate_error_ppm;
     double freq_offset_hz;     /* total offset of the signal in the baseband */
+    int prop_mode;             /* hd_prop_mode of the strongest tap; -1 unknown / not model hf */
+    double excess_delay_s;     /* arrival of that mode minus great-circle distance / c (NaN unless hf) */
 } hd_link_truth;
 
 /* One receiver's view of an event: what it delivered and how it was timed. */

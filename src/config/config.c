@@ -20,8 +20,8 @@
 static const char *const driver_names[] = {"simulate", "kiwisdr", "openwebrx"};
 static const char *const clock_names[] = {"gps", "free"};
 static const char *const pairs_names[] = {"all", "reference"};
-static const char *const signal_names[] = {"nbfm", "cw", "fsk4"};
-static const char *const pathloss_names[] = {"log-distance", "hata", "free-space"};
+static const char *const signal_names[] = {"nbfm", "cw", "fsk4", "am", "morse", "rtty", "dcf77"};
+static const char *const pathloss_names[] = {"log-distance", "hata", "free-space", "hf"};
 static const char *const source_names[] = {"simulate", "live", "kiwiwav", "sigmf"};
 static const char *const method_names[] = {"tdoa", "rss", "hybrid", "nn", "knn"};
 static const char *const split_names[] = {"none", "month", "time_block"};
@@ -60,9 +60,9 @@ typedef struct {
 
 static const enum_def E_DRIVER = {driver_names, 3, 0}, E_DRIVER_AS = {driver_names, 3, 1};
 static const enum_def E_CLOCK = {clock_names, 2, 0}, E_CLOCK_AS = {clock_names, 2, 1};
-static const enum_def E_SIGNAL = {signal_names, 3, 0};
+static const enum_def E_SIGNAL = {signal_names, HD_SIG_COUNT, 0};
 static const enum_def E_PAIRS = {pairs_names, 2, 0};
-static const enum_def E_PATHLOSS = {pathloss_names, 3, 0};
+static const enum_def E_PATHLOSS = {pathloss_names, 4, 0};
 static const enum_def E_SOURCE = {source_names, 4, 0};
 static const enum_def E_METHOD = {method_names, 5, 0};
 static const enum_def E_SPLIT = {split_names, 3, 0};
@@ -150,6 +150,15 @@ static const key_def keys[] = {
     {"collect.simulate.propagation.rician_max_km", K_DOUBLE, SIM(propagation.rician_max_km), 0, 0, 0, 1000, "5", NULL},
     {"collect.simulate.propagation.multipath_taps", K_INT, SIM(propagation.multipath_taps), 0, 0, 0, 8, "2", NULL},
     {"collect.simulate.propagation.delay_spread_us", K_DOUBLE, SIM(propagation.delay_spread_us), 0, 0, 0, 100, "1.0", NULL},
+    /* model hf: ground wave and F2 sky wave (src/sim/hf.c) */
+    {"collect.simulate.propagation.hf", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"collect.simulate.propagation.hf.ground_velocity_factor", K_DOUBLE, SIM(propagation.hf.ground_velocity_factor), 0, 0, 0.9, 1, "0.9997", NULL},
+    {"collect.simulate.propagation.hf.ground_range_km", K_DOUBLE, SIM(propagation.hf.ground_range_km), 0, 0, 1, 20000, "400", NULL},
+    {"collect.simulate.propagation.hf.f2_height_km", K_DOUBLE, SIM(propagation.hf.f2_height_km), 0, 0, 150, 800, "300", NULL},
+    {"collect.simulate.propagation.hf.f2_height_sigma_km", K_DOUBLE, SIM(propagation.hf.f2_height_sigma_km), 0, 0, 0, 100, "15", NULL},
+    {"collect.simulate.propagation.hf.skip_distance_km", K_DOUBLE, SIM(propagation.hf.skip_distance_km), 0, 0, 0, 5000, "600", NULL},
+    {"collect.simulate.propagation.hf.min_elevation_deg", K_DOUBLE, SIM(propagation.hf.min_elevation_deg), 0, 0, 0, 45, "3", NULL},
+    {"collect.simulate.propagation.hf.hop_loss_db", K_DOUBLE, SIM(propagation.hf.hop_loss_db), 0, 0, 0, 40, "6", NULL},
     /* stages whose keys arrive with their commands */
     {"featurize", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"featurize.nfft", K_INT, C(featurize.nfft), 0, 0, 16, 65536, "256", NULL},

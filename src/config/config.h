@@ -26,8 +26,19 @@ typedef enum { HD_DRIVER_SIMULATE = 0, HD_DRIVER_KIWISDR = 1, HD_DRIVER_OPENWEBR
 typedef enum { HD_CLOCK_GPS = 0, HD_CLOCK_FREE = 1 } hd_clock_kind;
 /* featurize.pairs: every pair, or each receiver against the best-SNR one */
 typedef enum { HD_PAIRS_ALL = 0, HD_PAIRS_REFERENCE = 1 } hd_pairs_kind;
-typedef enum { HD_SIG_NBFM = 0, HD_SIG_CW = 1, HD_SIG_FSK4 = 2, HD_SIG_COUNT = 3 } hd_signal_type;
-typedef enum { HD_PL_LOG_DISTANCE = 0, HD_PL_HATA = 1, HD_PL_FREE_SPACE = 2 } hd_pathloss_model;
+/* Append only (stored in files). cw is an unmodulated carrier; the LF/HF
+ * types (am, morse, rtty, dcf77) are narrow: see src/sim/sim.c signal_init. */
+typedef enum {
+    HD_SIG_NBFM = 0, HD_SIG_CW = 1, HD_SIG_FSK4 = 2,
+    HD_SIG_AM = 3,     /* AM broadcast: carrier + band-limited audio */
+    HD_SIG_MORSE = 4,  /* on-off keyed carrier, Morse-like at 20 wpm */
+    HD_SIG_RTTY = 5,   /* 45.45 Bd FSK, 170 Hz shift */
+    HD_SIG_DCF77 = 6,  /* time code: second marks in amplitude + PN phase */
+    HD_SIG_COUNT = 7
+} hd_signal_type;
+/* HD_PL_HF: ground wave plus one- and two-hop F2 sky wave on the spherical
+ * earth (src/sim/hf.c), for LF/HF over continental baselines */
+typedef enum { HD_PL_LOG_DISTANCE = 0, HD_PL_HATA = 1, HD_PL_FREE_SPACE = 2, HD_PL_HF = 3 } hd_pathloss_model;
 typedef enum { HD_SOURCE_SIMULATE = 0, HD_SOURCE_LIVE = 1, HD_SOURCE_KIWIWAV = 2, HD_SOURCE_SIGMF = 3 } hd_source;
 /* How the simulator treats each station: as the stations file says, or all alike. */
 typedef enum { HD_AS_STATIONS = -1 } hd_as_stations;
@@ -83,6 +94,15 @@ typedef struct {
     double rician_max_km;        /* beyond this: Rayleigh */
     int multipath_taps;          /* extra taps after the direct one */
     double delay_spread_us;      /* RMS delay spread of the extra taps */
+    struct {                     /* model hf only */
+        double ground_velocity_factor; /* ground-wave group speed / c (land ~0.9997) */
+        double ground_range_km;  /* ground-wave power falls by 1/e over this distance */
+        double f2_height_km;     /* F2 layer (mirror) height */
+        double f2_height_sigma_km; /* per-event jitter of the height, 1-sigma */
+        double skip_distance_km; /* no sky wave at hop distances shorter than this */
+        double min_elevation_deg; /* no sky mode with a take-off angle below this */
+        double hop_loss_db;      /* each further hop is this much weaker */
+    } hf;
 } hd_prop_cfg;
 
 typedef struct {

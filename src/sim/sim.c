@@ -5,6 +5,7 @@
  * sample-clock errors are applied exactly by evaluating the signal at the
  * right instants — no resampling or interpolation error enters the truth. */
 #include "sim/sim.h"
+#include "sim/hf.h"
 #include "sim/motion.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -77,6 +78,7 @@ double hd_sim_path_loss_db(const hd_prop_cfg *p, double f_hz, double d_m, double
     d_m = fmax(d_m, 1.0);
     switch (p->model) {
     case HD_PL_FREE_SPACE:
+    case HD_PL_HF: /* over the dominant mode's path (hf_channel) */
         return fspl_db(f_hz, d_m);
     case HD_PL_HATA:
         /* below the model's 1 km: free space, continuous at 1 km */
@@ -208,7 +210,138 @@ typedef struct {
     double *phase;               /* cumulative phase at each symbol start */
     double *freq;                /* symbol frequency, Hz */
     int n_sym;
+    /* LF/HF: element values on a grid of elem_s from t0 (AM audio samples,
+     * Morse key state, DCF77 second-mark bits), PN chips of DCF77 */
+    double *elem, elem_s, norm;
+    int n_elem;
+    signed char pn[512];
 } signal_model;
+
+#define AM_INDEX 0.3             /* AM: modulation depth (rms of the audio) */
+#define AM_AUDIO_S 0.002         /* AM: audio samples 2 ms apart, linear between (a few hundred Hz) */
+#define MORSE_DOT_S 0.06         /* 20 wpm */
+#define KEY_EDGE_S 0.004         /* keying edges: raised cosine */
+#define RTTY_BAUD 45.45
+#define RTTY_SHIFT_HZ 170.0
+#define DCF_CHIP_S (0.793 / 512) /* DCF77 PN: 512 chips, from 200 ms after the second */
+#define DCF_PN_RAD (15.6 * M_PI / 180)
+
+/* Element sequences of the LF/HF types; 0 or HD_ENOMEM. */
+static int hfsig_init(signal_model *m, hd_rng *r, double t_end)
+{
+    m->t0 = -T_BEFORE - 1.0; /* whole seconds back: DCF77 marks on the second */
+    if (m->type == HD_SIG_AM)
+        m->elem_s = AM_AUDIO_S;
+    else if (m->type == HD_SIG_MORSE)
+        m->elem_s = MORSE_DOT_S;
+    else
+        m->elem_s = 1.0;
+    m->n_elem = (int)ceil((t_end - m->t0) / m->elem_s) + 8;
+    m->elem = hd_calloc((size_t)m->n_elem + 1, sizeof *m->elem);
+    if (!m->elem)
+        return HD_ENOMEM;
+    if (m->type == HD_SIG_AM) {
+        /* carrier + Gaussian audio; unit mean power: 1 + index^2 (the
+         * linear interpolation lowers the audio power by 2/3) */
+        for (int k = 0; k <= m->n_elem; k++)
+            m->elem[k] = hd_rng_normal(r);
+        m->norm = 1.0 / sqrt(1.0 + AM_INDEX * AM_INDEX * 2.0 / 3.0);
+    } else if (m->type == HD_SIG_MORSE) {
+        /* characters of 1-5 dots or dashes (on 1 or 3 dots), 1 dot apart,
+         * characters 3 dots apart, words 7 */
+        int k = 0, on = 0;
+        while (k < m->n_elem) {
+            int nchar = 1 + (int)hd_rng_below(r, 5);
+            for (int c = 0; c < nchar && k < m->n_elem; c++) {
+                int len = hd_rng_below(r, 2) ? 3 : 1;
+                for (int j = 0; j < len && k < m->n_elem; j++, on++)
+                    m->elem[k++] = 1.0;
+                k += 1;
+            }
+            k += hd_rng_below(r, 4) ? 2 : 6;
+        }
+        m->norm = 1.0 / sqrt(fmax((double)on / m->n_elem, 1e-3));
+    } else {
+        /* DCF77: a mark of 100 ms (bit 0) or 200 ms (bit 1) at 15 % carrier
+         * each second but the 59th; a 512-chip PN sequence of +-15.6 deg
+         * (an LFSR, the same each second, as the station's) */
+        for (int k = 0; k <= m->n_elem; k++)
+            m->elem[k] = (double)hd_rng_below(r, 2);
+        unsigned lfsr = 1u + hd_rng_below(r, 510);
+        for (int k = 0; k < 512; k++) {
+            unsigned bit = ((lfsr >> 0) ^ (lfsr >> 4)) & 1u; /* x^9 + x^5 + 1 */
+            lfsr = (lfsr >> 1) | (bit << 8);
+            m->pn[k] = (lfsr & 1u) ? 1 : -1;
+        }
+        double mark = 0.15 * 0.15 * 0.15 + 0.85; /* ~mean of 0.1 and 0.2 s marks over a second */
+        m->norm = 1.0 / sqrt(mark);
+    }
+    return 0;
+}
+
+/* keying envelope in [0, 1] at u elements from the grid start: raised-cosine edges */
+static inline double key_at(const signal_model *m, double tt)
+{
+    double u = tt / m->elem_s;
+    int k = (int)floor(u);
+    if (k < 0)
+        k = 0;
+    if (k >= m->n_elem)
+        k = m->n_elem - 1;
+    double f = (u - k) * m->elem_s, a = m->elem[k], b = m->elem[k + 1];
+    if (a == b || f < m->elem_s - KEY_EDGE_S)
+        return a;
+    double x = (f - (m->elem_s - KEY_EDGE_S)) / KEY_EDGE_S;
+    return a + (b - a) * (0.5 - 0.5 * cos(M_PI * x));
+}
+
+static inline double complex hfsig_at(const signal_model *m, double t)
+{
+    double tt = t - m->t0;
+    switch (m->type) {
+    case HD_SIG_AM: {
+        double u = tt / m->elem_s;
+        int k = (int)floor(u);
+        if (k < 0)
+            k = 0;
+        if (k >= m->n_elem)
+            k = m->n_elem - 1;
+        double f = u - k, a = m->elem[k] + (m->elem[k + 1] - m->elem[k]) * f;
+        return m->norm * (1.0 + AM_INDEX * a);
+    }
+    case HD_SIG_MORSE:
+        return m->norm * key_at(m, tt);
+    default: { /* DCF77 */
+        int sec = (int)floor(tt);
+        double f = tt - sec;
+        if (sec < 0)
+            sec = 0;
+        if (sec >= m->n_elem)
+            sec = m->n_elem - 1;
+        int second_of_minute = (int)(((int64_t)floor(t) % 60 + 60) % 60);
+        double mark = second_of_minute == 59 ? 0.0 : m->elem[sec] > 0.5 ? 0.2 : 0.1;
+        /* amplitude 15 % during the mark, 1 ms raised-cosine edges */
+        double a = 1.0;
+        if (mark > 0) {
+            const double e = 0.001;
+            if (f < e)
+                a = 1.0 - 0.85 * (0.5 - 0.5 * cos(M_PI * f / e));
+            else if (f < mark)
+                a = 0.15;
+            else if (f < mark + e)
+                a = 0.15 + 0.85 * (0.5 - 0.5 * cos(M_PI * (f - mark) / e));
+        }
+        double ph = 0;
+        if (f >= 0.2) {
+            int c = (int)((f - 0.2) / DCF_CHIP_S);
+            if (c < 512)
+                ph = DCF_PN_RAD * m->pn[c];
+        }
+        return m->norm * a * (cos(ph) + I * sin(ph));
+    }
+    }
+}
+
 
 static int signal_init(signal_model *m, const hd_config *cfg, const hd_event *ev, double t_end)
 {
@@ -228,8 +361,13 @@ static int signal_init(signal_model *m, const hd_config *cfg, const hd_event *ev
         /* tone k deviates by a_k/Σa of the peak deviation: β_k = dev_k / f_k */
         for (int k = 0; k < NB_TONES; k++)
             m->beta[k] = t->fm_deviation_hz * a[k] / asum / m->f[k];
-    } else if (m->type == HD_SIG_FSK4) {
-        m->ts = 1.0 / t->fsk_symbol_rate;
+    } else if (m->type == HD_SIG_AM || m->type == HD_SIG_MORSE || m->type == HD_SIG_DCF77) {
+        int rc = hfsig_init(m, &r, t_end);
+        if (rc < 0)
+            return rc;
+    } else if (m->type == HD_SIG_FSK4 || m->type == HD_SIG_RTTY) {
+        int rtty = m->type == HD_SIG_RTTY;
+        m->ts = rtty ? 1.0 / RTTY_BAUD : 1.0 / t->fsk_symbol_rate;
         m->t0 = -T_BEFORE;
         m->n_sym = (int)ceil((t_end - m->t0) / m->ts) + 2;
         m->phase = hd_calloc((size_t)m->n_sym + 1, sizeof *m->phase);
@@ -242,7 +380,8 @@ static int signal_init(signal_model *m, const hd_config *cfg, const hd_event *ev
         static const double levels[4] = {-1.0, -1.0 / 3.0, 1.0 / 3.0, 1.0};
         double ph = hd_rng_uniform_range(&r, 0, 2 * M_PI);
         for (int k = 0; k <= m->n_sym; k++)
-            m->freq[k] = t->fsk_deviation_hz * levels[hd_rng_below(&r, 4)];
+            m->freq[k] = rtty ? 0.5 * RTTY_SHIFT_HZ * (hd_rng_below(&r, 2) ? 1.0 : -1.0)
+                              : t->fsk_deviation_hz * levels[hd_rng_below(&r, 4)];
         /* the frequency moves from the previous symbol's value to this one's
          * along a raised cosine over the symbol: continuous frequency, a
          * compact spectrum (as shaped 4FSK is), and a phase integral in
@@ -260,7 +399,8 @@ static void signal_release(signal_model *m)
 {
     free(m->phase);
     free(m->freq);
-    m->phase = m->freq = NULL;
+    free(m->elem);
+    m->phase = m->freq = m->elem = NULL;
 }
 
 /* The unit-power complex envelope at emission time t (s, rel. event time). */
@@ -272,7 +412,12 @@ static inline double complex signal_at(const signal_model *m, double t)
         for (int k = 0; k < NB_TONES; k++)
             ph += m->beta[k] * sin(2 * M_PI * m->f[k] * t + m->theta[k]);
         break;
-    case HD_SIG_FSK4: {
+    case HD_SIG_AM:
+    case HD_SIG_MORSE:
+    case HD_SIG_DCF77:
+        return hfsig_at(m, t);
+    case HD_SIG_FSK4:
+    case HD_SIG_RTTY: {
         double u = (t - m->t0) / m->ts;
         int k = (int)floor(u);
         if (k < 0)
@@ -328,6 +473,39 @@ static void channel_draw(const hd_prop_cfg *p, double d_m, hd_rng *r, channel *c
     }
 }
 
+/* Model hf: one tap per mode that reaches the receiver, delays relative to
+ * the dominant mode (whose group delay becomes the link's arrival); the
+ * ground wave steady, sky waves Rayleigh. Sets the link's distance-derived
+ * truth. Draws from the event-wide channel stream (F2 height) and the
+ * link's channel stream. */
+static void hf_channel(const hd_config *cfg, const hd_event *ev, const hd_station *st, hd_rng *r, channel *ch,
+                       hd_link_truth *t)
+{
+    const hd_prop_cfg *p = &cfg->collect.simulate.propagation;
+    hd_rng re;
+    hd_rng_init(&re, cfg->seed, (uint32_t)ev->index, RX_EVENT, HD_RNG_CHANNEL);
+    double h = (p->hf.f2_height_km + p->hf.f2_height_sigma_km * hd_rng_normal(&re)) * 1000.0;
+    double gc = 0;
+    hd_geo_inverse(ev->truth.lat, ev->truth.lon, st->lat, st->lon, &gc, NULL, NULL);
+    hd_hf_modes md;
+    int dom = hd_sim_hf_modes(p, gc, h, &md);
+    t->prop_mode = dom;
+    t->arrival_s = md.delay_s[dom];
+    t->excess_delay_s = md.delay_s[dom] - gc / HD_SPEED_OF_LIGHT;
+    t->path_loss_db = fspl_db(ev->frequency_hz, md.path_m[dom]);
+    t->shadowing_db = p->shadowing_db * hd_rng_normal(r);
+    ch->n = 0;
+    for (int m = 0; m < HD_MODE_COUNT; m++) {
+        double ph = hd_rng_uniform_range(r, 0, 2 * M_PI), gr = hd_rng_normal(r), gi = hd_rng_normal(r);
+        if (!md.present[m])
+            continue;
+        double a = sqrt(md.power[m]);
+        ch->delay[ch->n] = md.delay_s[m] - t->arrival_s;
+        ch->gain[ch->n] = m == HD_MODE_GROUND ? a * (cos(ph) + I * sin(ph)) : a * sqrt(0.5) * (gr + I * gi);
+        ch->n++;
+    }
+}
+
 int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx, hd_link *link, int16_t *iq, float *levels)
 {
     const hd_sim_cfg *s = &cfg->collect.simulate;
@@ -376,12 +554,18 @@ int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx, hd_link *lin
     /* the link */
     double hrx = st.alt_m + st.antenna_height_m;
     link->truth.distance_m = hd_geo_slant_range(ev->truth.lat, ev->truth.lon, ev->truth.alt_m, st.lat, st.lon, hrx);
-    link->truth.arrival_s = link->truth.distance_m / HD_SPEED_OF_LIGHT;
-    link->truth.path_loss_db = hd_sim_path_loss_db(&s->propagation, ev->frequency_hz, link->truth.distance_m, ev->truth.height_m,
-                                             st.antenna_height_m);
+    link->truth.prop_mode = -1;
+    link->truth.excess_delay_s = NAN;
     channel ch;
     hd_rng_init(&rc_, cfg->seed, (uint32_t)ev->index, (uint32_t)rx, HD_RNG_CHANNEL);
-    channel_draw(&s->propagation, link->truth.distance_m, &rc_, &ch, &link->truth.shadowing_db);
+    if (s->propagation.model == HD_PL_HF) {
+        hf_channel(cfg, ev, &st, &rc_, &ch, &link->truth);
+    } else {
+        link->truth.arrival_s = link->truth.distance_m / HD_SPEED_OF_LIGHT;
+        link->truth.path_loss_db = hd_sim_path_loss_db(&s->propagation, ev->frequency_hz, link->truth.distance_m,
+                                                       ev->truth.height_m, st.antenna_height_m);
+        channel_draw(&s->propagation, link->truth.distance_m, &rc_, &ch, &link->truth.shadowing_db);
+    }
     double mean_dbm = ev->truth.power_dbm + ev->truth.gain_dbi + st.antenna_gain_dbi - link->truth.path_loss_db - link->truth.shadowing_db;
     link->truth.noise_dbm = hd_sim_noise_dbm(ev->sample_rate_hz, st.noise_figure_db);
     double g2 = 0;
