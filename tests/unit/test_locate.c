@@ -28,6 +28,18 @@ static double geo_dist(double la1, double lo1, double la2, double lo2)
     return d;
 }
 
+/* only receivers 0-2 heard, and their pairs */
+static void first_three(uint8_t *mask, uint8_t *tmask)
+{
+    for (int r = 3; r < R; r++)
+        mask[r] = 0;
+    for (int p = 0; p < P; p++) {
+        int a, b;
+        hd_features_pair(R, p, &a, &b);
+        tmask[p] = a < 3 && b < 3;
+    }
+}
+
 static void true_ranges(double lat, double lon, double alt, double *d)
 {
     for (int r = 0; r < R; r++)
@@ -362,13 +374,7 @@ int main(void)
         int inside = 0, located = 0, trials = 200;
         for (int t = 0; t < trials && wrc == 0; t++) {
             observe(50.3, 8.7, sig, 0, &g, feat, mask, delay, sigma, tmask);
-            for (int r = 3; r < R; r++)
-                mask[r] = 0;
-            for (int p = 0; p < P; p++) {
-                int a, b;
-                hd_features_pair(R, p, &a, &b);
-                tmask[p] = a < 3 && b < 3;
-            }
+            first_three(mask, tmask);
             hd_locate(&wide, &obs, HD_LOC_TDOA, &res);
             if (res.status != HD_LOC_OK && res.status != HD_LOC_OUTSIDE)
                 continue;
@@ -394,13 +400,7 @@ int main(void)
                 for (int r = 0; r < R; r++)
                     sig[r] = 1e-6;
                 observe(la, lo, sig, 0, NULL, feat, mask, delay, sigma, tmask);
-                for (int r = 3; r < R; r++)
-                    mask[r] = 0;
-                for (int p = 0; p < P; p++) {
-                    int a, b;
-                    hd_features_pair(R, p, &a, &b);
-                    tmask[p] = a < 3 && b < 3;
-                }
+                first_three(mask, tmask);
                 hd_locate(&wide, &obs, HD_LOC_TDOA, &res);
                 n_tx++;
                 double e1 = res.status == HD_LOC_OK || res.status == HD_LOC_OUTSIDE
