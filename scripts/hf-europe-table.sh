@@ -6,7 +6,9 @@
 #   - the sky-wave delay bias: per pair of propagation modes, the mean signed
 #     error of the time differences (measured minus the geometric path
 #     difference over c) against the truth's excess delays: sky waves arrive
-#     late, so a pair whose far end is sky-wave reads positive.
+#     late, so a pair whose far end is sky-wave reads positive;
+#   - the config's localize.propagation (hf) against the line-of-sight
+#     model (straight), which that bias pulls off.
 # usage: scripts/hf-europe-table.sh [DIR]   (HEIMDALL, PYTHON as in the Makefile)
 set -eu
 H=${HEIMDALL:-build/heimdall}
@@ -17,9 +19,12 @@ mkdir -p "$D"
 "$H" collect -q --force -c "$C" -o "$D/captures.h5"
 "$H" featurize -q --force -c "$C" -o "$D/features.h5" "$D/captures.h5"
 "$H" evaluate -q --force -c "$C" --method tdoa --set evaluate.plots=false -o "$D/eval.h5" "$D/features.h5"
-"$PY" - "$D/features.h5" "$D/eval.h5" <<'PY'
+"$H" evaluate -q --force -c "$C" --method tdoa --set evaluate.plots=false --set localize.propagation=straight \
+    -o "$D/eval_straight.h5" "$D/features.h5"
+"$PY" - "$D/features.h5" "$D/eval.h5" "$D/eval_straight.h5" <<'PY'
 import sys, h5py, numpy as np
 f, e = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+es = h5py.File(sys.argv[3], "r")
 dec = lambda a: [x.decode() if isinstance(x, bytes) else x for x in a]
 sig_names = dec(f["truth/signal_type"].attrs["names"])
 mode_names = dec(f["truth/prop_mode"].attrs["names"])
@@ -34,7 +39,10 @@ status = e["status"][:]
 ok = (status == 0) | (status == 3)
 def inside(i, k):
     return content[i] <= {1: 0.3935, 2: 0.8647}[k]
-def row(name, sel):
+def row(name, sel, e=e):
+    err, content, status = e["error_m"][:], e["content"][:], e["status"][:]
+    ok = (status == 0) | (status == 3)
+    inside = lambda i, k: content[i] <= {1: 0.3935, 2: 0.8647}[k]
     s = sel & ok
     n = int(s.sum())
     if n == 0:
@@ -74,4 +82,9 @@ for key in sorted(groups):
     a = np.array(groups[key])
     r = np.corrcoef(a[:, 0], a[:, 1])[0, 1] if len(a) > 2 and a[:, 1].std() > 0 else float("nan")
     print(f"| {key[0]}, {key[1]} | {len(a)} | {a[:, 0].mean() * 1e6:+.0f} µs | {a[:, 1].mean() * 1e6:+.0f} µs | {r:.2f} |")
+print()
+print("| localize.propagation | events | located | median error | 1σ (39.3 %) | 2σ (86.5 %) |")
+print("|---|---|---|---|---|---|")
+row("hf (the config's)", np.ones_like(ok))
+row("straight", np.ones_like(ok), es)
 PY

@@ -70,6 +70,10 @@ static const char *const unknown_rx_names[] = {"use", "mask"};
 static const enum_def E_UNKNOWN_RX = {unknown_rx_names, 2, 0};
 static const char *const search_names[] = {"auto", "grid", "coarse"};
 static const enum_def E_SEARCH = {search_names, 3, 0};
+static const char *const lprop_names[] = {"straight", "hf"};
+static const enum_def E_LPROP = {lprop_names, 2, 0};
+static const char *const hfmode_names[] = {"auto", "ground", "1f2", "2f2"};
+static const enum_def E_HFMODE = {hfmode_names, 4, 0};
 static const enum_def E_ARCH = {arch_names, 2, 0};
 static const enum_def E_ACT = {act_names, 2, 0};
 static const enum_def E_TRACK_MODEL = {track_model_names, 2, 0};
@@ -207,6 +211,17 @@ static const key_def keys[] = {
     {"localize.refractivity_n", K_DOUBLE, C(localize.refractivity_n), 0, 0, 0, 1000, "0", NULL},
     {"localize.refractivity_scale_km", K_DOUBLE, C(localize.refractivity_scale_km), 0, 0, 0, 100, "0", NULL},
     {"localize.max_range_km", K_DOUBLE, C(localize.max_range_km), 0, 0, 0, 20000, "0", NULL},
+    {"localize.propagation", K_ENUM, C(localize.propagation), 0, 0, 0, 0, "straight", &E_LPROP},
+    /* propagation hf: the modes' model, the simulator's defaults */
+    {"localize.hf", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
+    {"localize.hf.mode", K_ENUM, C(localize.hf.mode), 0, 0, 0, 0, "auto", &E_HFMODE},
+    {"localize.hf.ground_velocity_factor", K_DOUBLE, C(localize.hf.ground_velocity_factor), 0, 0, 0.9, 1, "0.9997", NULL},
+    {"localize.hf.ground_range_km", K_DOUBLE, C(localize.hf.ground_range_km), 0, 0, 1, 20000, "400", NULL},
+    {"localize.hf.f2_height_km", K_DOUBLE, C(localize.hf.f2_height_km), 0, 0, 150, 800, "300", NULL},
+    {"localize.hf.f2_height_sigma_km", K_DOUBLE, C(localize.hf.f2_height_sigma_km), 0, 0, 0, 100, "15", NULL},
+    {"localize.hf.skip_distance_km", K_DOUBLE, C(localize.hf.skip_distance_km), 0, 0, 0, 5000, "600", NULL},
+    {"localize.hf.min_elevation_deg", K_DOUBLE, C(localize.hf.min_elevation_deg), 0, 0, 0, 45, "3", NULL},
+    {"localize.hf.hop_loss_db", K_DOUBLE, C(localize.hf.hop_loss_db), 0, 0, 0, 40, "6", NULL},
     {"localize.rss_exponent", K_DOUBLE, C(localize.rss_exponent), 0, 0, 1, 8, "3.0", NULL},
     {"localize.rss_fit_exponent", K_BOOL, C(localize.rss_fit_exponent), 0, 0, 0, 0, "false", NULL},
     {"localize.rss_sigma_db", K_DOUBLE, C(localize.rss_sigma_db), 0, 0, 0.1, 40, "6", NULL},

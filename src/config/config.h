@@ -85,6 +85,19 @@ typedef struct {
     int transmitters;            /* moving transmitters (event i: transmitter i mod N) */
 } hd_tx_cfg;
 
+/* LF/HF propagation (the simulator's model hf, and localize.propagation hf):
+ * ground wave, one- and two-hop F2 sky wave (src/geo/hf.c). */
+typedef struct {
+    double ground_velocity_factor; /* ground-wave group speed / c (land ~0.9997) */
+    double ground_range_km;      /* ground-wave power falls by 1/e over this distance */
+    double f2_height_km;         /* F2 layer (mirror) height */
+    double f2_height_sigma_km;   /* per-event jitter of the height, 1-sigma (localize: its uncertainty) */
+    double skip_distance_km;     /* no sky wave at hop distances shorter than this */
+    double min_elevation_deg;    /* no sky mode with a take-off angle below this */
+    double hop_loss_db;          /* each further hop is this much weaker */
+    int mode;                    /* localize only: hd_hf_mode_choice (auto: the strongest mode at each distance) */
+} hd_hf_cfg;
+
 typedef struct {
     int model;                   /* hd_pathloss_model */
     double exponent;             /* log-distance exponent */
@@ -94,15 +107,7 @@ typedef struct {
     double rician_max_km;        /* beyond this: Rayleigh */
     int multipath_taps;          /* extra taps after the direct one */
     double delay_spread_us;      /* RMS delay spread of the extra taps */
-    struct {                     /* model hf only */
-        double ground_velocity_factor; /* ground-wave group speed / c (land ~0.9997) */
-        double ground_range_km;  /* ground-wave power falls by 1/e over this distance */
-        double f2_height_km;     /* F2 layer (mirror) height */
-        double f2_height_sigma_km; /* per-event jitter of the height, 1-sigma */
-        double skip_distance_km; /* no sky wave at hop distances shorter than this */
-        double min_elevation_deg; /* no sky mode with a take-off angle below this */
-        double hop_loss_db;      /* each further hop is this much weaker */
-    } hf;
+    hd_hf_cfg hf;                /* model hf only */
 } hd_prop_cfg;
 
 typedef struct {
@@ -210,6 +215,8 @@ typedef struct {
                                   * longer by that fraction along the path (0: vacuum) */
     double refractivity_scale_km;/* its exponential scale height (0: the same N at every height) */
     double max_range_km;         /* 3-D solves: the grid looks only where every receiver used is this close (0: anywhere) */
+    int propagation;             /* hd_loc_propagation: straight lines at c, or the LF/HF modes of hf */
+    hd_hf_cfg hf;                /* propagation hf: the modes' model (as the simulator's) */
     int legacy_scale;            /* not a key: scale_by_chi2 as before model format 3, the covariance times
                                   * (chi² + 4)/(dof + 4) and nu = tail_nu (to reproduce an older model's anchors) */
     double rss_exponent;         /* log-distance path-loss exponent */
@@ -232,6 +239,13 @@ typedef struct {
  * before), coarse (coarse-to-fine, the region grown as needed). */
 typedef enum { HD_SEARCH_AUTO = 0, HD_SEARCH_GRID = 1, HD_SEARCH_COARSE = 2 } hd_loc_search;
 typedef enum { HD_UNKNOWN_RX_USE = 0, HD_UNKNOWN_RX_MASK = 1 } hd_unknown_rx;
+/* localize.propagation: straight (the line of sight at c, VHF/UHF) or hf
+ * (each receiver's path is the group path of its expected LF/HF mode:
+ * ground wave or F2 sky wave, localize.hf.*). */
+typedef enum { HD_LPROP_STRAIGHT = 0, HD_LPROP_HF = 1 } hd_loc_propagation;
+/* localize.hf.mode: auto (the strongest mode at each distance, as the
+ * simulator's dominant mode), or one mode for every receiver (value - 1: the mode) */
+typedef enum { HD_HFMODE_AUTO = 0, HD_HFMODE_GROUND = 1, HD_HFMODE_1F2 = 2, HD_HFMODE_2F2 = 3 } hd_hf_mode_choice;
 
 typedef struct {
     double snr_bins_db[16];      /* edges of the SNR breakdown */

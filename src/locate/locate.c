@@ -1,6 +1,7 @@
 /* TDOA, RSS and hybrid localization with covariance and Cramér–Rao bound
  * (see locate.h for the models). */
 #include "locate/locate.h"
+#include "geo/hf.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "features/features.h"
@@ -64,6 +65,44 @@ void hd_locate_from_geo(const hd_locate_net *net, double lat, double lon, double
     }
 }
 
+/* localize.propagation hf: the group path (m) of a receiver's expected
+ * LF/HF mode (localize.hf.mode, auto: the strongest at that distance) for
+ * the straight line's length chord_m between transmitter and receiver;
+ * *k: d group / d chord; *dh (may be NULL): d group / d F2 height. The
+ * ground distance is the chord's great-circle arc on the sphere of
+ * geo/hf.h. */
+static double hf_group(const hd_localize_cfg *cfg, double chord_m, double *k, double *dh)
+{
+    const double R = HD_HF_EARTH_RADIUS_M;
+    double x = fmin(chord_m / (2 * R), 1.0), g = 2 * R * asin(x), dg = 1 / sqrt(fmax(1 - x * x, 1e-12));
+    hd_hf_modes md;
+    int m = hd_geo_hf_modes(&cfg->hf, g, cfg->hf.f2_height_km * 1000, &md);
+    if (cfg->hf.mode != HD_HFMODE_AUTO)
+        m = cfg->hf.mode - HD_HFMODE_GROUND;
+    *k = md.dgroup_dground[m] * dg;
+    if (dh)
+        *dh = md.dgroup_dheight[m];
+    return md.delay_s[m] * HD_SPEED_OF_LIGHT;
+}
+
+/* The straight ranges d[R] (with their derivatives dd, dz where given)
+ * turned into the modes' group paths (propagation hf; else unchanged). */
+static void hf_paths(const hd_locate_net *net, double *d, double (*dd)[2], double *dz)
+{
+    if (net->cfg.propagation != HD_LPROP_HF)
+        return;
+    for (int r = 0; r < net->R; r++) {
+        double k;
+        d[r] = hf_group(&net->cfg, d[r], &k, NULL);
+        if (dd) {
+            dd[r][0] *= k;
+            dd[r][1] *= k;
+        }
+        if (dz)
+            dz[r] *= k;
+    }
+}
+
 /* Ranges (m) from frame point (e, n) at height alt (m, ellipsoidal) to
  * every receiver, and the partial derivatives of each range along e and n
  * (unitless) and, with dz, along the height. */
@@ -97,6 +136,7 @@ static void ranges_h(const hd_locate_net *net, const double (*rx)[3], double e, 
         if (dz)
             dz[r] = (v[0] * up[0] + v[1] * up[1] + v[2] * up[2]) / d[r];
     }
+    hf_paths(net, d, dd, dz);
 }
 
 /* 3-D: the path's mean refractivity (a fraction) between heights h1 and h2
@@ -170,6 +210,7 @@ static void ranges_3d(const hd_locate_net *net, const double (*rx)[3], double e,
         if (dz)
             dz[r] = (v[0] * up[0] + v[1] * up[1] + v[2] * up[2]) / d[r];
     }
+    hf_paths(net, d, dd, dz);
     if (net->cfg.refractivity_n == 0)
         return;
     for (int r = 0; r < net->R; r++) {
@@ -206,6 +247,9 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
         return hd_error(HD_ECONFIG, "localize.tail_nu %g applies with scale_by_chi2 false: with scale_by_chi2 true "
                         "each event's tail follows from its residuals (prior_nu + dof degrees of freedom)",
                         cfg->tail_nu);
+    if (cfg->propagation == HD_LPROP_HF && cfg->refractivity_n != 0)
+        return hd_error(HD_ECONFIG, "localize.refractivity_n %g applies to line-of-sight paths, not to "
+                        "localize.propagation hf (set one of them)", cfg->refractivity_n);
     if (cfg->n_rss_offsets && cfg->n_rss_offsets != R)
         return hd_error(HD_ECONFIG, "localize.rss_offsets_db has %d values for %d receivers", cfg->n_rss_offsets, R);
     gsl_set_error_handler_off(); /* GSL's default handler aborts */
@@ -653,6 +697,10 @@ static double lifted_cost(const problem *pb, int ix, int iy, double dh, const do
         int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
         const double *y = pb->rx[r];
         d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
+        if (net->cfg.propagation == HD_LPROP_HF) {
+            double dk;
+            d[r] = hf_group(&net->cfg, d[r], &dk, NULL);
+        }
         if (kr)
             d[r] *= kr[r];
     }
@@ -809,9 +857,14 @@ static void grid_start(const problem *pb, double *x)
             const double *q = net->grid_p + (size_t)g * 3;
             for (int r = 0; r < R; r++) {
                 dm[r] = d[r];
-                if (pb->moving >> r & 1)
+                if (pb->moving >> r & 1) {
                     dm[r] = sqrt((q[0] - pb->rx[r][0]) * (q[0] - pb->rx[r][0]) + (q[1] - pb->rx[r][1]) * (q[1] - pb->rx[r][1]) +
                                  (q[2] - pb->rx[r][2]) * (q[2] - pb->rx[r][2]));
+                    if (net->cfg.propagation == HD_LPROP_HF) {
+                        double k;
+                        dm[r] = hf_group(&net->cfg, dm[r], &k, NULL);
+                    }
+                }
             }
             d = dm;
         }
@@ -1519,6 +1572,33 @@ static int leave_one_out(const problem *pb, int *worst, double *z, double *ns)
 
 static void eig2(const double c[3], double *l1, double *l2, double *theta);
 
+/* propagation hf: each timed receiver's variance gains its path's F2
+ * height term at the fit xs, (d group / d height × f2_height_sigma_km)²
+ * over c². Returns 1 when some receiver's did. */
+static int hf_reweight(problem *pb, const double *xs, hd_locate_result *res)
+{
+    const hd_locate_net *net = pb->net;
+    double sh = net->cfg.hf.f2_height_sigma_km * 1000, p[3], grew = 0;
+    if (net->cfg.propagation != HD_LPROP_HF || !(sh > 0) || !pb->nt)
+        return 0;
+    pos_ecef(net, xs[0] * 1000, xs[1] * 1000, p);
+    for (int k = 0; k < pb->nt; k++) {
+        int r = pb->trx[k];
+        const double *y = pb->rx[r];
+        double chord = sqrt((p[0] - y[0]) * (p[0] - y[0]) + (p[1] - y[1]) * (p[1] - y[1]) + (p[2] - y[2]) * (p[2] - y[2]));
+        double kk, dh, v;
+        hf_group(&net->cfg, chord, &kk, &dh);
+        v = dh * sh / HD_SPEED_OF_LIGHT;
+        v *= v;
+        if (!(v > 0))
+            continue;
+        res->toa_var[r] += v;
+        pb->tsig_km[k] = sqrt(res->toa_var[r]) * C_KM_S;
+        grew += v;
+    }
+    return grew > 0;
+}
+
 int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd_locate_result *res)
 {
     memset(res, 0, sizeof *res);
@@ -1592,6 +1672,23 @@ int hd_locate(const hd_locate_net *net, const hd_locate_obs *obs, int method, hd
         res->reject_z[pb.trx[worst]] = wz;
         res->reject_ns[pb.trx[worst]] = wns;
         drop_timing(&pb, worst);
+    }
+    /* propagation hf: the F2 height's uncertainty lengthens each sky-wave
+     * path by its own amount; that variance joins the receiver's timing
+     * variance at the fit (treated per receiver: the part common to all
+     * paths goes into the emission time, so this overstates it a little),
+     * and the fit is repeated from there with those weights */
+    if (!outside && pb.ia < 0 && hf_reweight(&pb, xs, res)) {
+        double x0[8], c0[3];
+        memcpy(x0, xs, sizeof x0);
+        memcpy(c0, res->cov, sizeof c0);
+        if ((rc = lm_solve(&pb, x0, xs, res->cov)) < 0)
+            return rc;
+        if (rc > 0 || !inside(pb.reg, xs)) { /* keep the first fit, its covariance with the new weights */
+            memcpy(xs, x0, sizeof x0);
+            if (position_cov(&pb, xs, res->cov) < 0)
+                memcpy(res->cov, c0, sizeof c0);
+        }
     }
     memcpy(res->region, pb.reg, sizeof res->region);
     res->grown = pb.grown;

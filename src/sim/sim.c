@@ -5,7 +5,7 @@
  * sample-clock errors are applied exactly by evaluating the signal at the
  * right instants — no resampling or interpolation error enters the truth. */
 #include "sim/sim.h"
-#include "sim/hf.h"
+#include "geo/hf.h"
 #include "sim/motion.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -488,13 +488,14 @@ static void hf_channel(const hd_config *cfg, const hd_event *ev, const hd_statio
     double gc = 0;
     hd_geo_inverse(ev->truth.lat, ev->truth.lon, st->lat, st->lon, &gc, NULL, NULL);
     hd_hf_modes md;
-    int dom = hd_sim_hf_modes(p, gc, h, &md);
+    int dom = hd_geo_hf_modes(&p->hf, gc, h, &md);
     t->prop_mode = dom;
     t->arrival_s = md.delay_s[dom];
     t->excess_delay_s = md.delay_s[dom] - gc / HD_SPEED_OF_LIGHT;
     t->path_loss_db = fspl_db(ev->frequency_hz, md.path_m[dom]);
     t->shadowing_db = p->shadowing_db * hd_rng_normal(r);
     ch->n = 0;
+    _Static_assert((int)HD_MODE_COUNT == (int)HD_HF_MODES, "the simulator's modes are geo/hf.h's");
     for (int m = 0; m < HD_MODE_COUNT; m++) {
         double ph = hd_rng_uniform_range(r, 0, 2 * M_PI), gr = hd_rng_normal(r), gi = hd_rng_normal(r);
         if (!md.present[m])

@@ -4,7 +4,7 @@
 #include "config/config.h"
 #include "core/error.h"
 #include "geo/geo.h"
-#include "sim/hf.h"
+#include "geo/hf.h"
 #include "sim/sim.h"
 #include "tap.h"
 
@@ -41,7 +41,7 @@ static void test_modes(void)
     const double c = HD_SPEED_OF_LIGHT;
     hd_hf_modes m;
     double D = 2000e3;
-    int dom = hd_sim_hf_modes(p, D, 300e3, &m);
+    int dom = hd_geo_hf_modes(&p->hf, D, 300e3, &m);
     ok(m.present[HD_MODE_GROUND] && m.present[HD_MODE_1F2] && m.present[HD_MODE_2F2], "2000 km: every mode reaches");
     ok(dom == HD_MODE_1F2, "2000 km: one hop dominates (%s)", hd_prop_mode_name(dom));
     double eg = m.delay_s[0] - D / c, e1 = m.delay_s[1] - D / c, e2 = m.delay_s[2] - D / c;
@@ -54,13 +54,13 @@ static void test_modes(void)
     ok(fabs(m.path_m[1] - 2 * s) < 1e-6, "1F2 path = two chords to the mirror point (%.1f km)", m.path_m[1] / 1e3);
     double e1h;
     hd_hf_modes m2;
-    hd_sim_hf_modes(p, D, 350e3, &m2);
+    hd_geo_hf_modes(&p->hf, D, 350e3, &m2);
     e1h = m2.delay_s[1] - D / c;
     ok(e1h > e1, "a higher F2 layer delays more (%.1f > %.1f us)", e1h * 1e6, e1 * 1e6);
-    dom = hd_sim_hf_modes(p, 100e3, 300e3, &m);
+    dom = hd_geo_hf_modes(&p->hf, 100e3, 300e3, &m);
     ok(dom == HD_MODE_GROUND && !m.present[1] && !m.present[2] && fabs(m.power[0] - 1) < 1e-12,
        "100 km: inside the skip distance only the ground wave");
-    dom = hd_sim_hf_modes(p, 4500e3, 300e3, &m);
+    dom = hd_geo_hf_modes(&p->hf, 4500e3, 300e3, &m);
     ok(dom == HD_MODE_2F2 && !m.present[1] && m.elevation_deg[1] < 3.0,
        "4500 km: one hop below the minimum angle (%.1f deg), two hops dominate", m.elevation_deg[1]);
 

@@ -5,48 +5,51 @@
  * the ground wave fades over ground_range_km, a sky mode exists from its hop
  * distance's skip distance on and above the minimum take-off angle, and each
  * further hop is hop_loss_db weaker. */
-#include "sim/hf.h"
-#include "core/error.h"
+#include "geo/hf.h"
 #include "geo/geo.h"
 
 #include <math.h>
 #include <string.h>
 
-int hd_sim_hf_modes(const hd_prop_cfg *p, double ground_m, double f2_height_m, hd_hf_modes *out)
+int hd_geo_hf_modes(const hd_hf_cfg *p, double ground_m, double f2_height_m, hd_hf_modes *out)
 {
     const double R = HD_HF_EARTH_RADIUS_M, c = HD_SPEED_OF_LIGHT;
-    double w[HD_MODE_COUNT] = {0}, wsum = 0;
+    double w[HD_HF_MODES] = {0}, wsum = 0;
     memset(out, 0, sizeof *out);
     ground_m = fmax(ground_m, 1.0);
 
-    out->present[HD_MODE_GROUND] = 1;
-    out->path_m[HD_MODE_GROUND] = ground_m;
-    out->delay_s[HD_MODE_GROUND] = ground_m / (c * p->hf.ground_velocity_factor);
-    w[HD_MODE_GROUND] = exp(-ground_m / (p->hf.ground_range_km * 1000.0));
+    out->present[HD_HF_GROUND] = 1;
+    out->path_m[HD_HF_GROUND] = ground_m;
+    out->delay_s[HD_HF_GROUND] = ground_m / (c * p->ground_velocity_factor);
+    out->dgroup_dground[HD_HF_GROUND] = 1 / p->ground_velocity_factor;
+    w[HD_HF_GROUND] = exp(-ground_m / (p->ground_range_km * 1000.0));
 
     double h = fmax(f2_height_m, 1.0);
     for (int n = 1; n <= 2; n++) {
-        int m = n == 1 ? HD_MODE_1F2 : HD_MODE_2F2;
+        int m = n == 1 ? HD_HF_1F2 : HD_HF_2F2;
         double hop = ground_m / n, th = hop / (2.0 * R);
         /* chord from the ground to the reflection point above the hop's middle */
         double s = sqrt(R * R + (R + h) * (R + h) - 2.0 * R * (R + h) * cos(th));
         double elev = atan2((R + h) * cos(th) - R, (R + h) * sin(th)) * 180.0 / M_PI;
         out->path_m[m] = 2.0 * n * s;
         out->delay_s[m] = out->path_m[m] / c;
+        /* ds/dth = R (R + h) sin th / s, dth/dground = 1 / (2 n R) */
+        out->dgroup_dground[m] = (R + h) * sin(th) / s;
+        out->dgroup_dheight[m] = 2.0 * n * ((R + h) - R * cos(th)) / s;
         out->elevation_deg[m] = elev;
-        if (hop >= p->hf.skip_distance_km * 1000.0 && elev >= p->hf.min_elevation_deg) {
+        if (hop >= p->skip_distance_km * 1000.0 && elev >= p->min_elevation_deg) {
             out->present[m] = 1;
-            w[m] = pow(10.0, -(n - 1) * p->hf.hop_loss_db / 10.0);
+            w[m] = pow(10.0, -(n - 1) * p->hop_loss_db / 10.0);
         }
     }
-    int best = HD_MODE_GROUND;
-    for (int m = 0; m < HD_MODE_COUNT; m++) {
+    int best = HD_HF_GROUND;
+    for (int m = 0; m < HD_HF_MODES; m++) {
         wsum += w[m];
         if (out->present[m] && w[m] > w[best])
             best = m;
     }
-    for (int m = 0; m < HD_MODE_COUNT; m++)
-        out->power[m] = wsum > 0 ? w[m] / wsum : (m == HD_MODE_GROUND);
+    for (int m = 0; m < HD_HF_MODES; m++)
+        out->power[m] = wsum > 0 ? w[m] / wsum : (m == HD_HF_GROUND);
     out->dominant = best;
     return best;
 }
