@@ -137,7 +137,8 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
     hd_capture_output o = {.path = cli->output, .force = cli->force, .receivers = eff,
                            .compression = cfg->collect.compression, .what = HD_CAPTURES_TRUTH | HD_CAPTURES_BULK |
                                    (cfg->collect.simulate.transmitter.motion != HD_MOTION_STATIC ? HD_CAPTURES_TXID : 0) |
-                                   (cfg->collect.simulate.propagation.model == HD_PL_HF ? HD_CAPTURES_HF : 0),
+                                   (cfg->collect.simulate.propagation.model == HD_PL_HF ? HD_CAPTURES_HF : 0) |
+                                   (hd_sim_sites_displaced(cfg) ? HD_CAPTURES_SITES : 0),
                            .source = hd_source_name(cfg->collect.source), .prov = &prov, .quiet = cli->quiet};
     if ((rc = hd_capture_campaign_write(&c, &plan, &o)) < 0)
         goto done;

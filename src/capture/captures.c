@@ -20,7 +20,8 @@ typedef struct {
     size_t offset;
     field_ctype ctype;
     field_store store;
-    int truth;              /* 1: only written with truth; 2: only with HD_CAPTURES_TXID; 3: only with HD_CAPTURES_HF truth */
+    int truth;              /* 1: only written with truth; 2: only with HD_CAPTURES_TXID; 3: only with HD_CAPTURES_HF truth;
+                               4: only with HD_CAPTURES_SITES truth */
     const char *units;
     const char *description;
 } field;
@@ -66,6 +67,8 @@ static const field fields[] = {
     {"truth/freq_offset_hz", LK(truth.freq_offset_hz), C_DOUBLE, ST_F64, 1, "Hz", "total frequency offset of the signal in the baseband"},
     {"truth/prop_mode", LK(truth.prop_mode), C_INT, ST_I8, 3, "1", "dominant propagation mode (simulated HF; names in attribute names)"},
     {"truth/excess_delay_s", LK(truth.excess_delay_s), C_DOUBLE, ST_F64, 3, "s", "arrival of the dominant mode minus great-circle distance / c"},
+    {"truth/rx_lat", LK(truth.rx_lat), C_DOUBLE, ST_F64, 4, "degree", "receiver antenna's true latitude (the advertised one is in /stations)"},
+    {"truth/rx_lon", LK(truth.rx_lon), C_DOUBLE, ST_F64, 4, "degree", "receiver antenna's true longitude"},
 };
 #define N_FIELDS ((int)HD_ARRAY_LEN(fields))
 
@@ -124,7 +127,8 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
     for (int i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
         if ((f->truth == 1 && !with_truth) || (f->truth == 2 && !(what & HD_CAPTURES_TXID)) ||
-            (f->truth == 3 && (!with_truth || !(what & HD_CAPTURES_HF))))
+            (f->truth == 3 && (!with_truth || !(what & HD_CAPTURES_HF))) ||
+            (f->truth == 4 && (!with_truth || !(what & HD_CAPTURES_SITES))))
             continue;
         /* chunks of 1024 events, so that the columns too carry checksums */
         hsize_t dims[2] = {E, R}, chunk[2] = {E < 1024 ? E : 1024, R};
@@ -370,6 +374,8 @@ int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *for
     r->has_truth = H5Lexists(r->file, "truth", H5P_DEFAULT) > 0 ? (int)HD_CAPTURES_TRUTH : 0;
     if (r->has_truth && H5Lexists(r->file, "truth/prop_mode", H5P_DEFAULT) > 0)
         r->has_truth |= (int)HD_CAPTURES_HF;
+    if (r->has_truth && H5Lexists(r->file, "truth/rx_lat", H5P_DEFAULT) > 0)
+        r->has_truth |= (int)HD_CAPTURES_SITES;
     r->has_tx_id = H5Lexists(r->file, "events", H5P_DEFAULT) > 0 && H5Lexists(r->file, "events/tx_id", H5P_DEFAULT) > 0;
     int R = r->n_receivers;
     r->stations = hd_calloc((size_t)(R > 0 ? R : 1), sizeof *r->stations);
@@ -565,7 +571,8 @@ int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, 
         for (int i = 0; i < N_FIELDS; i++) {
             const field *f = &fields[i];
             if ((f->src == SRC_EVENT && !ev) || (f->src == SRC_LINK && !links) || (f->truth == 1 && !r->has_truth) ||
-                (f->truth == 2 && !r->has_tx_id) || (f->truth == 3 && !(r->has_truth & (int)HD_CAPTURES_HF)))
+                (f->truth == 2 && !r->has_tx_id) || (f->truth == 3 && !(r->has_truth & (int)HD_CAPTURES_HF)) ||
+                (f->truth == 4 && !(r->has_truth & (int)HD_CAPTURES_SITES)))
                 continue;
             hid_t d = H5Dopen2(r->file, f->path, H5P_DEFAULT);
             if (d < 0) {

@@ -29,4 +29,5 @@ void hd_link_truth_unknown(hd_link_truth *t)
     t->lo_offset_hz = t->sample_rate_error_ppm = t->freq_offset_hz = NAN;
     t->prop_mode = -1;
     t->excess_delay_s = NAN;
+    t->rx_lat = t->rx_lon = NAN;
 }

@@ -66,6 +66,8 @@ typedef struct {
     double freq_offset_hz;     /* total offset of the signal in the baseband */
     int prop_mode;             /* hd_prop_mode of the strongest tap; -1 unknown / not model hf */
     double excess_delay_s;     /* arrival of that mode minus great-circle distance / c (NaN unless hf) */
+    double rx_lat, rx_lon;     /* the receiver's true site (the simulator's: displaced from the
+                                  advertised one by collect.simulate.receivers.position_error_m …) */
 } hd_link_truth;
 
 /* One receiver's view of an event: what it delivered and how it was timed. */

@@ -119,6 +119,13 @@ typedef struct {
     double failure_probability;  /* per event × receiver: connection failure */
     double level_rate_hz;        /* S-meter updates per second (openwebrx) */
     double start_jitter_ms;      /* capture start spread between receivers */
+    /* the receivers' true sites against the advertised ones (the stations
+     * file): every receiver off by position_error_m (1-sigma per horizontal
+     * axis), and with misplaced_probability one off by misplaced_km (an
+     * owner's town centre, an old address); fixed for the campaign */
+    double position_error_m;
+    double misplaced_probability;
+    double misplaced_km;
 } hd_simrx_cfg;
 
 typedef struct {

@@ -18,6 +18,7 @@ enum {
     HD_RNG_INIT = 7,      /* network initialisation */
     HD_RNG_SHUFFLE = 8,   /* batch order */
     HD_RNG_DROPOUT = 9,
+    HD_RNG_SITE = 10,     /* a receiver's true site against its advertised one */
     HD_RNG_TEST = 100,
 };
 

@@ -70,7 +70,7 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
     w->n_receivers = n_receivers;
     w->n_pairs = hd_features_npairs(n_receivers);
     if ((rc = hd_captures_create(&w->meta, file, n_events, n_receivers, 0, 0, compression,
-                                 (unsigned)with_truth & (HD_CAPTURES_TRUTH | HD_CAPTURES_TXID | HD_CAPTURES_HF))) < 0)
+                                 (unsigned)with_truth & (HD_CAPTURES_TRUTH | HD_CAPTURES_TXID | HD_CAPTURES_HF | HD_CAPTURES_SITES))) < 0)
         return rc;
     hsize_t E = (hsize_t)n_events, R = (hsize_t)n_receivers, P = (hsize_t)w->n_pairs, F = HD_FEAT_COUNT;
     const char *names[HD_FEAT_COUNT], *units[HD_FEAT_COUNT];

@@ -46,6 +46,35 @@ void hd_sim_station(const hd_config *cfg, int rx, hd_station *out)
         out->sample_rate_hz = o->sample_rate_hz;
 }
 
+int hd_sim_sites_displaced(const hd_config *cfg)
+{
+    const hd_simrx_cfg *o = &cfg->collect.simulate.receivers;
+    return o->position_error_m > 0 || (o->misplaced_probability > 0 && o->misplaced_km > 0);
+}
+
+void hd_sim_true_site(const hd_config *cfg, int rx, double *lat, double *lon)
+{
+    const hd_simrx_cfg *o = &cfg->collect.simulate.receivers;
+    const hd_station *st = &cfg->stations[rx];
+    *lat = st->lat;
+    *lon = st->lon;
+    if (!hd_sim_sites_displaced(cfg))
+        return;
+    hd_rng r;
+    hd_rng_init(&r, cfg->seed, RX_EVENT, (uint32_t)rx, HD_RNG_SITE);
+    /* every draw in a fixed order, whatever is used */
+    double ze = hd_rng_normal(&r), zn = hd_rng_normal(&r);
+    double u_mis = hd_rng_uniform(&r), az_mis = hd_rng_uniform_range(&r, 0, 360);
+    double de = o->position_error_m * ze, dn = o->position_error_m * zn;
+    if (u_mis < o->misplaced_probability) {
+        de += o->misplaced_km * 1e3 * sin(az_mis * M_PI / 180);
+        dn += o->misplaced_km * 1e3 * cos(az_mis * M_PI / 180);
+    }
+    double d = hypot(de, dn);
+    if (d > 0)
+        hd_geo_direct(st->lat, st->lon, atan2(de, dn) * 180 / M_PI, d, lat, lon, NULL);
+}
+
 /* ---- propagation ------------------------------------------------------------------ */
 
 double hd_sim_noise_dbm(double bandwidth_hz, double nf_db)
@@ -520,6 +549,8 @@ int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx, hd_link *lin
     if (rx < 0 || rx >= cfg->n_stations)
         return hd_error(HD_EINVAL, "receiver %d does not exist", rx);
     hd_sim_station(cfg, rx, &st);
+    /* the signal reaches the antenna where it truly is, not where the stations file says */
+    hd_sim_true_site(cfg, rx, &st.lat, &st.lon);
     memset(link, 0, sizeof *link);
     if (iq)
         memset(iq, 0, (size_t)N * 2 * sizeof *iq);
@@ -557,6 +588,8 @@ int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx, hd_link *lin
     link->truth.distance_m = hd_geo_slant_range(ev->truth.lat, ev->truth.lon, ev->truth.alt_m, st.lat, st.lon, hrx);
     link->truth.prop_mode = -1;
     link->truth.excess_delay_s = NAN;
+    link->truth.rx_lat = st.lat;
+    link->truth.rx_lon = st.lon;
     channel ch;
     hd_rng_init(&rc_, cfg->seed, (uint32_t)ev->index, (uint32_t)rx, HD_RNG_CHANNEL);
     if (s->propagation.model == HD_PL_HF) {

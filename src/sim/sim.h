@@ -40,4 +40,15 @@ double hd_sim_noise_dbm(double bandwidth_hz, double nf_db);
 /* Effective station parameters after the simulate.receivers overrides. */
 void hd_sim_station(const hd_config *cfg, int rx, hd_station *out);
 
+/* Whether the receivers' true sites differ from the advertised ones
+ * (collect.simulate.receivers.position_error_m or misplaced_probability). */
+int hd_sim_sites_displaced(const hd_config *cfg);
+
+/* Receiver rx's true antenna site: the advertised position (the stations
+ * file) moved by position_error_m (1 sigma per horizontal axis) and, with
+ * misplaced_probability, by misplaced_km more in a random direction (an
+ * owner's town centre, an old address). Fixed for the campaign: drawn from
+ * (seed, receiver, HD_RNG_SITE), whatever the event. */
+void hd_sim_true_site(const hd_config *cfg, int rx, double *lat, double *lon);
+
 #endif

@@ -39,3 +39,17 @@ run() {
     OUT=$("$@" 2>"$TMP/.stderr"); RC=$?
     ERR=$(cat "$TMP/.stderr")
 }
+
+# pycheck SCRIPT ARGS...: a Python check printing "ok - …" / "not ok - …" lines
+pycheck() {
+    local out rc line
+    out=$("$PYTHON" "$@" 2>&1); rc=$?
+    while IFS= read -r line; do
+        case "$line" in
+            "ok - "*) ok 0 "${line#ok - }" ;;
+            "not ok - "*) ok 1 "${line#not ok - }" ;;
+            *) [ -n "$line" ] && diag "$line" ;;
+        esac
+    done <<<"$out"
+    ok $rc "python check $(basename "$1") ran to the end"
+}

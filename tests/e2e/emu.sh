@@ -1,26 +1,11 @@
 # Sourced by the live tests after ../cli/lib.sh: the loopback emulators
-# (tests/emulators/*.py, ours, on 127.0.0.1) started and stopped, and Python
-# checks reported as TAP.
+# (tests/emulators/*.py, ours, on 127.0.0.1) started and stopped.
 
 "$PYTHON" -c 'import websockets, h5py' 2>/dev/null || skip_all "python3-websockets or h5py missing"
 
 EMU_PIDS=()
 cleanup() { for p in "${EMU_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$TMP"; }
 trap cleanup EXIT
-
-# pycheck SCRIPT ARGS...: a Python check printing "ok - …" / "not ok - …" lines
-pycheck() {
-    local out rc line
-    out=$("$PYTHON" "$@" 2>&1); rc=$?
-    while IFS= read -r line; do
-        case "$line" in
-            "ok - "*) ok 0 "${line#ok - }" ;;
-            "not ok - "*) ok 1 "${line#not ok - }" ;;
-            *) [ -n "$line" ] && diag "$line" ;;
-        esac
-    done <<<"$out"
-    ok $rc "python check $(basename "$1") ran to the end"
-}
 
 # start EMULATOR NAME ARGS...: the emulator serving $TMP/sim.h5, its ports in
 # $TMP/NAME.ports; waits for READY (bounded)
