@@ -138,7 +138,7 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
                            .compression = cfg->collect.compression, .what = HD_CAPTURES_TRUTH | HD_CAPTURES_BULK |
                                    (cfg->collect.simulate.transmitter.motion != HD_MOTION_STATIC ? HD_CAPTURES_TXID : 0) |
                                    (cfg->collect.simulate.propagation.model == HD_PL_HF ? HD_CAPTURES_HF : 0) |
-                                   (hd_sim_sites_displaced(cfg) ? HD_CAPTURES_SITES : 0),
+                                   (hd_sim_sites_displaced(cfg) ? HD_CAPTURES_SITES : 0) | HD_CAPTURES_CLOCK,
                            .source = hd_source_name(cfg->collect.source), .prov = &prov, .quiet = cli->quiet};
     if ((rc = hd_capture_campaign_write(&c, &plan, &o)) < 0)
         goto done;

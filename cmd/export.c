@@ -32,7 +32,6 @@ static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *
     hd_link *lk = hd_calloc((size_t)R, sizeof *lk);
     int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
     hd_kiwi_block *st = hd_calloc((size_t)N / HD_KIWI_BLOCK + 1, sizeof *st);
-    double *rates = hd_recordings_read_clock_rates(r->file, r->n_events, r->n_receivers);
     char path[8192];
     if (!lk || !iq || !st) {
         rc = HD_ENOMEM;
@@ -54,8 +53,7 @@ static int export_kiwiwav(const hd_cli *cli, hd_captures_reader *r, const char *
                 hd_warn("event %lld receiver %s: no time stamp, not exported", (long long)e, r->stations[k].id);
                 continue;
             }
-            double rate = rates && isfinite(rates[e * R + k]) && rates[e * R + k] > 0 ? rates[e * R + k]
-                                                                                      : ev.sample_rate_hz;
+            double rate = l->clock_rate_hz > 0 ? l->clock_rate_hz : ev.sample_rate_hz; /* 0, NaN: unknown */
             int64_t t0 = ev.time_ns + llround(l->t0_s * 1e9);
             hd_kiwi_stamps(st, (N + HD_KIWI_BLOCK - 1) / HD_KIWI_BLOCK, t0, rate, l->gps_ok, l->last_gps_solution_s);
             char name[512];
@@ -105,7 +103,6 @@ done:
     free(lk);
     free(iq);
     free(st);
-    free(rates);
     return rc;
 }
 
@@ -115,7 +112,6 @@ static int export_sigmf(const hd_cli *cli, hd_captures_reader *r, const char *di
     hd_event ev;
     hd_link *lk = hd_calloc((size_t)R, sizeof *lk);
     int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
-    double *rates = hd_recordings_read_clock_rates(r->file, r->n_events, r->n_receivers);
     char base[8192];
     if (!lk || !iq) {
         rc = HD_ENOMEM;
@@ -138,8 +134,7 @@ static int export_sigmf(const hd_cli *cli, hd_captures_reader *r, const char *di
                                .gps_ok = l->gps_ok, .last_gps_solution_s = l->last_gps_solution_s,
                                .has_geo = isfinite(s->lat) && isfinite(s->lon), .lat = s->lat, .lon = s->lon,
                                .alt_m = s->alt_m};
-            m.clock_rate_hz = rates && isfinite(rates[e * R + k]) && rates[e * R + k] > 0 ? rates[e * R + k]
-                                                                                        : ev.sample_rate_hz;
+            m.clock_rate_hz = l->clock_rate_hz > 0 ? l->clock_rate_hz : ev.sample_rate_hz;
             hd_strlcpy(m.station, s->id, sizeof m.station);
             char name[512];
             hd_kiwiwav_name_format(name, sizeof name, ev.time_ns, ev.frequency_hz, s->id);
@@ -155,7 +150,6 @@ static int export_sigmf(const hd_cli *cli, hd_captures_reader *r, const char *di
 done:
     free(lk);
     free(iq);
-    free(rates);
     return rc;
 }
 

@@ -21,7 +21,7 @@ typedef struct {
     field_ctype ctype;
     field_store store;
     int truth;              /* 1: only written with truth; 2: only with HD_CAPTURES_TXID; 3: only with HD_CAPTURES_HF truth;
-                               4: only with HD_CAPTURES_SITES truth */
+                               4: only with HD_CAPTURES_SITES truth; 5: only with HD_CAPTURES_CLOCK */
     const char *units;
     const char *description;
 } field;
@@ -44,6 +44,12 @@ static const field fields[] = {
     {"t0_s", LK(t0_s), C_DOUBLE, ST_F64, 0, "s", "reported time of the first IQ sample, relative to events/time_ns"},
     {"gain_db", LK(gain_db), C_DOUBLE, ST_F32, 0, "dB", "receiver gain applied before the ADC"},
     {"clipped_fraction", LK(clipped_fraction), C_DOUBLE, ST_F32, 0, "1", "fraction of IQ samples at full scale"},
+    {"clock/rate_hz", LK(clock_rate_hz), C_DOUBLE, ST_F64, 5, "Hz",
+     "sample rate of the receiver's clock, fitted to its GPS time stamps (0 or NaN: unknown; featurize resamples "
+     "onto the nominal rate)"},
+    {"clock/residual_s", LK(clock_residual_s), C_DOUBLE, ST_F64, 5, "s",
+     "RMS residual of the time stamps about the fitted clock (NaN: no fit)"},
+    {"clock/n_fit", LK(clock_n_fit), C_INT, ST_I32, 5, "1", "fresh GPS time stamps used by the clock fit (0: none)"},
     {"truth/tx_lat", EV(truth.lat), C_DOUBLE, ST_F64, 1, "degree", "transmitter latitude, WGS84"},
     {"truth/tx_lon", EV(truth.lon), C_DOUBLE, ST_F64, 1, "degree", "transmitter longitude, WGS84"},
     {"truth/tx_alt_m", EV(truth.alt_m), C_DOUBLE, ST_F64, 1, "m", "transmitter antenna ellipsoidal height"},
@@ -71,6 +77,21 @@ static const field fields[] = {
     {"truth/rx_lon", LK(truth.rx_lon), C_DOUBLE, ST_F64, 4, "degree", "receiver antenna's true longitude"},
 };
 #define N_FIELDS ((int)HD_ARRAY_LEN(fields))
+
+/* Is field f in a file holding `have` (HD_CAPTURES_TRUTH, _TXID, _HF,
+ * _SITES, _CLOCK)? The HF and sites truths come only with the truth. */
+static int field_in(const field *f, unsigned have)
+{
+    switch (f->truth) {
+    case 0: return 1;
+    case 1: return (have & HD_CAPTURES_TRUTH) != 0;
+    case 2: return (have & HD_CAPTURES_TXID) != 0;
+    case 3: return (have & HD_CAPTURES_TRUTH) && (have & HD_CAPTURES_HF);
+    case 4: return (have & HD_CAPTURES_TRUTH) && (have & HD_CAPTURES_SITES);
+    case 5: return (have & HD_CAPTURES_CLOCK) != 0;
+    }
+    return 0;
+}
 
 static hid_t store_type(field_store s)
 {
@@ -120,15 +141,14 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
         return HD_ENOMEM;
     for (int i = 0; i < w->n_dsets; i++)
         w->dsets[i] = H5I_INVALID_HID;
-    if ((rc = ensure_group(file, "events")) < 0 || (with_truth && (rc = ensure_group(file, "truth")) < 0))
+    if ((rc = ensure_group(file, "events")) < 0 || (with_truth && (rc = ensure_group(file, "truth")) < 0) ||
+        ((what & HD_CAPTURES_CLOCK) && (rc = ensure_group(file, "clock")) < 0))
         goto fail;
 
     hsize_t E = (hsize_t)n_events, R = (hsize_t)n_receivers;
     for (int i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
-        if ((f->truth == 1 && !with_truth) || (f->truth == 2 && !(what & HD_CAPTURES_TXID)) ||
-            (f->truth == 3 && (!with_truth || !(what & HD_CAPTURES_HF))) ||
-            (f->truth == 4 && (!with_truth || !(what & HD_CAPTURES_SITES))))
+        if (!field_in(f, what | (with_truth ? HD_CAPTURES_TRUTH : 0)))
             continue;
         /* chunks of 1024 events, so that the columns too carry checksums */
         hsize_t dims[2] = {E, R}, chunk[2] = {E < 1024 ? E : 1024, R};
@@ -377,6 +397,9 @@ int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *for
     if (r->has_truth && H5Lexists(r->file, "truth/rx_lat", H5P_DEFAULT) > 0)
         r->has_truth |= (int)HD_CAPTURES_SITES;
     r->has_tx_id = H5Lexists(r->file, "events", H5P_DEFAULT) > 0 && H5Lexists(r->file, "events/tx_id", H5P_DEFAULT) > 0;
+    r->has_clock = H5Lexists(r->file, "clock", H5P_DEFAULT) > 0 && H5Lexists(r->file, "clock/rate_hz", H5P_DEFAULT) > 0 &&
+                   H5Lexists(r->file, "clock/residual_s", H5P_DEFAULT) > 0 &&
+                   H5Lexists(r->file, "clock/n_fit", H5P_DEFAULT) > 0;
     int R = r->n_receivers;
     r->stations = hd_calloc((size_t)(R > 0 ? R : 1), sizeof *r->stations);
     if (!r->stations) {
@@ -570,9 +593,9 @@ int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, 
             }
         for (int i = 0; i < N_FIELDS; i++) {
             const field *f = &fields[i];
-            if ((f->src == SRC_EVENT && !ev) || (f->src == SRC_LINK && !links) || (f->truth == 1 && !r->has_truth) ||
-                (f->truth == 2 && !r->has_tx_id) || (f->truth == 3 && !(r->has_truth & (int)HD_CAPTURES_HF)) ||
-                (f->truth == 4 && !(r->has_truth & (int)HD_CAPTURES_SITES)))
+            if ((f->src == SRC_EVENT && !ev) || (f->src == SRC_LINK && !links) ||
+                !field_in(f, (unsigned)r->has_truth | (r->has_tx_id ? HD_CAPTURES_TXID : 0) |
+                                 (r->has_clock ? HD_CAPTURES_CLOCK : 0)))
                 continue;
             hid_t d = H5Dopen2(r->file, f->path, H5P_DEFAULT);
             if (d < 0) {

@@ -34,6 +34,7 @@ typedef struct {
 #define HD_CAPTURES_TXID 4u    /* /events/tx_id (moving simulated transmitters) */
 #define HD_CAPTURES_HF 8u      /* with TRUTH: /truth/prop_mode, /truth/excess_delay_s (model hf) */
 #define HD_CAPTURES_SITES 16u  /* with TRUTH: /truth/rx_lat, /truth/rx_lon (receivers' true sites, displaced) */
+#define HD_CAPTURES_CLOCK 32u  /* /clock/{rate_hz,residual_s,n_fit} (the receivers' GPS clock fit) */
 
 /* Create every dataset (collective in parallel files). */
 int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers,
@@ -58,6 +59,7 @@ typedef struct {
     int n_receivers, n_samples, n_levels;
     int has_truth;           /* 0, or HD_CAPTURES_TRUTH with | HD_CAPTURES_HF, | HD_CAPTURES_SITES when those truths are there */
     int has_tx_id;           /* /events/tx_id is there (else every ev.tx_id is -1) */
+    int has_clock;           /* /clock/{rate_hz,residual_s,n_fit} are there (else every link's clock is unknown: 0) */
     hd_station *stations;    /* [n_receivers]: id, name, driver, clock, position, … */
     /* the direct chunk path for /iq (see hd_captures_read_block) */
     void *inflater;          /* struct libdeflate_decompressor */

@@ -79,6 +79,13 @@ typedef struct {
     double t0_s;               /* reported first-sample time, rel. event time */
     double gain_db;            /* receiver gain applied */
     double clipped_fraction;   /* IQ samples at full scale */
+    /* the receiver's clock as its GPS time stamps give it (a KiwiSDR stamps
+     * every 512-sample block): the fitted sample rate, 0 or NaN unknown
+     * (then the nominal rate is assumed), the stamps' RMS residual about
+     * the fit and how many stamps made it */
+    double clock_rate_hz;
+    double clock_residual_s;
+    int clock_n_fit;
     hd_link_truth truth;
 } hd_link;
 

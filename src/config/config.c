@@ -174,6 +174,8 @@ static const key_def keys[] = {
     {"featurize.min_rms_bw_hz", K_DOUBLE, C(featurize.min_rms_bw_hz), 0, 0, 0, 1e6, "200", NULL},
     {"featurize.modulation_min_s", K_DOUBLE, C(featurize.modulation_min_s), 0, 0, 0, 86400, "2", NULL},
     {"featurize.max_clipped_fraction", K_DOUBLE, C(featurize.max_clipped_fraction), 0, 0, 0, 1, "0.01", NULL},
+    {"featurize.max_clock_ppm", K_DOUBLE, C(featurize.max_clock_ppm), 0, 0, 0, 1e5, "100", NULL},
+    {"featurize.max_clock_residual_us", K_DOUBLE, C(featurize.max_clock_residual_us), 0, 0, 0, 1e6, "50", NULL},
     {"featurize.compression", K_INT, C(featurize.compression), 0, 0, 0, 9, "4", NULL},
     {"featurize.distributed_fft_min_samples", K_INT64, C(featurize.distributed_fft_min_samples), 0, 0, 64, 1e15, "4194304", NULL},
     {"featurize.pairs", K_ENUM, C(featurize.pairs), 0, 0, 0, 0, "all", &E_PAIRS},

@@ -176,6 +176,8 @@ typedef struct {
     double modulation_min_s;     /* captures this long: pairs the correlation cannot time are timed from
                                     their modulation (hd_dsp_modulation_tdoa); 0: never */
     double max_clipped_fraction; /* a capture clipped beyond this is masked */
+    double max_clock_ppm;        /* a GPS clock fit further than this from the nominal rate: not timed */
+    double max_clock_residual_us;/* time stamps scattered about the clock fit beyond this (the rate drifted): not timed */
     int compression;             /* gzip level of /features */
     int64_t distributed_fft_min_samples; /* captures this long: transforms shared by all ranks */
     int pairs;                   /* HD_PAIRS_ALL or HD_PAIRS_REFERENCE */

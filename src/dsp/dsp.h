@@ -232,4 +232,14 @@ int hd_dsp_logmel(const float *x, int n, double fs, int n_fft, int hop, int n_me
 /* int16 interleaved IQ → float interleaved, scaled by `scale`. */
 void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out);
 
+/* ---- Clock resampling ------------------------------------------------------- */
+/* x[2n] (interleaved IQ) was sampled by a clock running at rate_hz, not the
+ * nominal fs: resample it in place onto n samples at fs from the same first
+ * sample (windowed-sinc interpolation; samples past the end are zero).
+ * scratch: 2n floats. Nothing is done when rate_hz is unknown (0, NaN) or
+ * the drift over the capture is below a thousandth of a sample
+ * (hd_dsp_clock_drift_small). */
+int hd_dsp_resample_clock(float *x, int n, double fs, double rate_hz, float *scratch);
+int hd_dsp_clock_drift_small(int n, double fs, double rate_hz);
+
 #endif

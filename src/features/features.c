@@ -38,6 +38,8 @@ static const char *const pair_why_names[HD_WHY_PAIR_COUNT] = {
     [HD_WHY_PAIR_NOT_REFERENCE] = "not_reference",
     [HD_WHY_PAIR_NO_PEAK] = "no_peak",
     [HD_WHY_PAIR_OUTSIDE_LAG_WINDOW] = "outside_lag_window",
+    [HD_WHY_PAIR_STALE_GPS] = "stale_gps",
+    [HD_WHY_PAIR_CLOCK_DRIFT] = "clock_drift",
 };
 
 const char *hd_rx_why_name(int k) { return k >= 0 && k < HD_WHY_RX_COUNT ? rx_why_names[k] : "unknown"; }

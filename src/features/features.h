@@ -66,6 +66,9 @@ typedef enum {
     HD_WHY_PAIR_NOT_REFERENCE = 5,  /* featurize.pairs reference: neither end is the reference */
     HD_WHY_PAIR_NO_PEAK = 6,        /* no significant correlation peak (psr below psr_min_db, or invalid) */
     HD_WHY_PAIR_OUTSIDE_LAG_WINDOW = 7, /* the time stamps put the lag window outside the captures' overlap */
+    HD_WHY_PAIR_STALE_GPS = 8,      /* one end's GPS fix is stale (last_gps_solution_s > 0): its time stamp free-runs */
+    HD_WHY_PAIR_CLOCK_DRIFT = 9,    /* one end's clock fit is off nominal beyond featurize.max_clock_ppm, or its
+                                       stamps scatter beyond max_clock_residual_us (the rate drifted) */
     HD_WHY_PAIR_COUNT
 } hd_pair_why;
 

@@ -14,6 +14,18 @@
 #include <stdio.h>
 #include <unistd.h>
 
+/* Is the receiver's GPS clock fit unfit for timing: its rate off nominal
+ * beyond featurize.max_clock_ppm, or its stamps scattered about the fit
+ * beyond max_clock_residual_us (the rate drifted within the capture)? An
+ * unknown clock (no fit) is not. */
+static int clock_drifts(const hd_featurize_cfg *fc, const hd_link *l, double fs)
+{
+    if (!(l->clock_rate_hz > 0) || !(fs > 0))
+        return 0;
+    return fabs(l->clock_rate_hz / fs - 1.0) * 1e6 > fc->max_clock_ppm ||
+           (isfinite(l->clock_residual_s) && l->clock_residual_s * 1e6 > fc->max_clock_residual_us);
+}
+
 /* Per receiver features of one event: feat[R*F], mask[R], why[R],
  * dbm_ok[R]; leaves each
  * receiver's float IQ in c->x and its spectral summary in c->sp. */
@@ -59,6 +71,10 @@ static int receiver_features(hd_featurizer *c, const hd_event *ev, const hd_link
                 why[r] = !nonzero ? HD_WHY_RX_DEAD : HD_WHY_RX_CLIPPED; /* masked */
                 continue;
             }
+            /* onto the nominal time base: the clock its GPS stamps give
+             * (a drifting one keeps its samples: its pairs are not timed) */
+            if (!clock_drifts(fc, l, fs) && (rc = hd_dsp_resample_clock(x, N, fs, l->clock_rate_hz, c->scratch)) < 0)
+                return rc;
             if ((rc = hd_dsp_net_receiver(c->net, r, x, c->psd, sp)) < 0)
                 return rc;
             double sig_dbfs = 10 * log10(sp->signal_power > 1e-30 ? sp->signal_power : 1e-30);
@@ -158,7 +174,7 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
     hd_mod_cache_clear(c->mod); /* a new event's captures */
     /* the receivers with GPS time and bandwidth to time */
     for (int r = 0; r < R; r++) {
-        c->use[r] = mask[r] && lk[r].has_iq && lk[r].gps_ok && c->sp[r].rms_bw_hz >= fc->min_rms_bw_hz;
+        c->use[r] = mask[r] && lk[r].has_iq && lk[r].gps_ok && c->sp[r].rms_bw_hz >= fc->min_rms_bw_hz && !clock_drifts(fc, &lk[r], fs);
         c->t0[r] = lk[r].t0_s;
         if (c->use[r] && (ref < 0 || c->sp[r].snr_db > c->sp[ref].snr_db))
             ref = r; /* the distributed mode's reference (the local one finds the same) */
@@ -179,9 +195,15 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
         method[p] = HD_TDOA_NONE;
         twhy[p] = HD_WHY_PAIR_OK;
         if (!mask[i] || !mask[j] || !lk[i].has_iq || !lk[j].has_iq || !lk[i].gps_ok || !lk[j].gps_ok) {
+            const hd_link *off = !lk[i].gps_ok ? &lk[i] : &lk[j];
             twhy[p] = !mask[i] || !mask[j]               ? HD_WHY_PAIR_END_MASKED
                       : !lk[i].has_iq || !lk[j].has_iq ? HD_WHY_PAIR_LEVEL_ONLY
+                      : off->last_gps_solution_s > 0   ? HD_WHY_PAIR_STALE_GPS
                                                        : HD_WHY_PAIR_NO_GPS_TIME;
+            continue;
+        }
+        if (clock_drifts(fc, &lk[i], fs) || clock_drifts(fc, &lk[j], fs)) {
+            twhy[p] = HD_WHY_PAIR_CLOCK_DRIFT;
             continue;
         }
         float *a = c->x + (size_t)i * 2 * N, *b = c->x + (size_t)j * 2 * N;

@@ -569,18 +569,3 @@ fail:
     free(nfit);
     return rc;
 }
-
-double *hd_recordings_read_clock_rates(hid_t file, int64_t n_events, int n_receivers)
-{
-    if (H5Lexists(file, "clock", H5P_DEFAULT) <= 0 || H5Lexists(file, "clock/rate_hz", H5P_DEFAULT) <= 0)
-        return NULL;
-    int rank;
-    hsize_t dims[8];
-    void *data = NULL;
-    if (hd_h5_read(file, "clock/rate_hz", H5T_NATIVE_DOUBLE, &rank, dims, &data) < 0 || rank != 2 ||
-        (int64_t)dims[0] != n_events || (int)dims[1] != n_receivers) {
-        free(data);
-        return NULL;
-    }
-    return data;
-}

@@ -109,9 +109,4 @@ void hd_recording_set_release(hd_recording_set *s);
 int hd_recordings_write_captures(const hd_import_out *o, const hd_recording_set *s, const hd_recording *f, int nf,
                                  const char *source, const char *const *inputs);
 
-/* /clock/rate_hz of a captures file written here, [n_events * n_receivers]
- * malloc'd; NULL when the file has none (a collected file) or it is not of
- * that shape. */
-double *hd_recordings_read_clock_rates(hid_t file, int64_t n_events, int n_receivers);
-
 #endif

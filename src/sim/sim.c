@@ -582,6 +582,16 @@ int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx, hd_link *lin
     link->truth.true_t0_s = u_start * s->receivers.start_jitter_ms * 1e-3;
     link->t0_s = link->truth.true_t0_s + link->truth.clock_error_s;
     link->truth.freq_offset_hz = ev->truth.freq_offset_hz - link->truth.lo_offset_hz;
+    /* a GPS-timed IQ receiver stamps every 512-sample block (KiwiSDR): a
+     * line fitted to the stamps gives its true sample rate (to about
+     * clock_sigma / duration / sqrt(blocks): negligible), scattered by its
+     * time stamps' error */
+    link->clock_rate_hz = link->clock_residual_s = NAN;
+    if (link->status == HD_RX_OK && link->gps_ok && st.driver != HD_DRIVER_OPENWEBRX) {
+        link->clock_rate_hz = ev->sample_rate_hz * (1.0 + link->truth.sample_rate_error_ppm * 1e-6);
+        link->clock_residual_s = st.clock_sigma_ns * 1e-9;
+        link->clock_n_fit = (N + 511) / 512;
+    }
 
     /* the link */
     double hrx = st.alt_m + st.antenna_height_m;

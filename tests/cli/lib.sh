@@ -23,6 +23,9 @@ diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 is() { # is GOT WANT NAME
     if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3"; diag "got: '$1'" "expected: '$2'"; fi
 }
+isnt() { # isnt GOT UNWANTED NAME
+    if [ "$1" != "$2" ]; then ok 0 "$3"; else ok 1 "$3"; diag "got: '$1'" "expected anything else"; fi
+}
 like() { # like TEXT REGEX NAME
     if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else ok 1 "$3"; diag "text: $1" "does not match: $2"; fi
 }
