@@ -91,10 +91,14 @@ TEST_ENV := HEIMDALL=$(CURDIR)/$(BUILD)/heimdall BUILD=$(CURDIR)/$(BUILD) PYTHON
             OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
             ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 PROVE := prove --exec '' --timer
+# make check runs TEST_JOBS tests at once (most of its wall time is waiting:
+# loopback servers, the live soak's real-time minute, Slurm job states);
+# the longest first, so the two slots stay full
+TEST_JOBS ?= 2
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
-	cd $(CURDIR) && $(TEST_ENV) $(PROVE) $(UNIT_BIN) $(sort $(wildcard tests/cli/*.t tests/e2e/*.t))
+	cd $(CURDIR) && $(TEST_ENV) $(PROVE) -j$(TEST_JOBS) $(sort $(wildcard tests/e2e/*.t)) $(sort $(wildcard tests/cli/*.t)) $(UNIT_BIN)
 
 # the live soak (tests/e2e/live_soak.t) for SOAK_SECONDS (1 h); make check runs it for 60 s
 SOAK_SECONDS ?= 3600
@@ -248,7 +252,7 @@ clean:
 
 help:
 	@echo "make            build build/heimdall"
-	@echo "make check      install missing Debian packages, build, run every TAP test (prove)"
+	@echo "make check      install missing Debian packages, build, run every TAP test (prove, TEST_JOBS=2 at once)"
 	@echo "make check SANITIZE=1   the same under AddressSanitizer + UBSan (in build-san/)"
 	@echo "make demo       install, build, run the pipeline on the embedded default; prints where results are"
 	@echo "make demo-recordings  locate a transmitter from simulated KiwiSDR recordings (kiwiwav, TDoA layout)"
