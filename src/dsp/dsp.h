@@ -219,6 +219,10 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
  * (-1 when fewer than two receivers are used). */
 int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s, double max_lag_s, double psr_min_db,
                     int reference_only, hd_xcorr *out, int *ref);
+/* After hd_dsp_net_tdoa: receiver r correlated with the reference (a peak)
+ * but no single frequency difference explains their product (an LO that
+ * drifts or hops during the capture): its pairs are left invalid. */
+int hd_dsp_net_no_freq_lock(const hd_dsp_net *w, int r);
 
 /* ---- Log-mel spectrogram ---------------------------------------------------- */
 /* Frames of n_fft samples every hop (Hann window), power spectrum, mapped

@@ -761,7 +761,7 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
         double center = -(t0_s[r] - t0_s[ref]), df = 0;
         if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
             return rc;
-        int got = 0;
+        int got = 0, peaked = c.valid;
         if (c.valid && (got = hd_dsp_freq_diff(w->x[ref], w->x[r], w->n, w->fs, c.delay_s * w->fs, &df)) < 0)
             return got;
         if (!got) {
@@ -786,14 +786,16 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             w->rot[r] = 1;
             if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
                 return rc;
+            peaked |= c.valid;
             if (c.valid && (got = hd_dsp_freq_diff(w->x[ref], w->xt, w->n, w->fs, c.delay_s * w->fs, &df1)) < 0)
                 return got;
             df = df0 + (got ? df1 : 0);
             w->df[r] = df;
             if (!got) {
                 /* no frequency difference to trust: its pairs would be
-                 * pulled by an unknown amount, so they are not timed */
-                w->nodf[r] = 1;
+                 * pulled by an unknown amount, so they are not timed (2:
+                 * a peak, but no one frequency explains it: no lock) */
+                w->nodf[r] = peaked ? 2 : 1;
                 continue;
             }
         }
@@ -861,4 +863,9 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             out[p].freq_diff_hz = w->df[j] - w->df[i];
         }
     return 0;
+}
+
+int hd_dsp_net_no_freq_lock(const hd_dsp_net *w, int r)
+{
+    return r >= 0 && r < w->R && w->nodf[r] == 2;
 }

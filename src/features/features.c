@@ -40,6 +40,7 @@ static const char *const pair_why_names[HD_WHY_PAIR_COUNT] = {
     [HD_WHY_PAIR_OUTSIDE_LAG_WINDOW] = "outside_lag_window",
     [HD_WHY_PAIR_STALE_GPS] = "stale_gps",
     [HD_WHY_PAIR_CLOCK_DRIFT] = "clock_drift",
+    [HD_WHY_PAIR_NO_FREQ_LOCK] = "no_freq_lock",
 };
 
 const char *hd_rx_why_name(int k) { return k >= 0 && k < HD_WHY_RX_COUNT ? rx_why_names[k] : "unknown"; }

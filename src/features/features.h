@@ -69,6 +69,8 @@ typedef enum {
     HD_WHY_PAIR_STALE_GPS = 8,      /* one end's GPS fix is stale (last_gps_solution_s > 0): its time stamp free-runs */
     HD_WHY_PAIR_CLOCK_DRIFT = 9,    /* one end's clock fit is off nominal beyond featurize.max_clock_ppm, or its
                                        stamps scatter beyond max_clock_residual_us (the rate drifted) */
+    HD_WHY_PAIR_NO_FREQ_LOCK = 10,  /* one end correlates with the reference, but no single frequency difference
+                                       explains it (its LO drifts or hops during the capture) */
     HD_WHY_PAIR_COUNT
 } hd_pair_why;
 

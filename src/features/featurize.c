@@ -238,9 +238,13 @@ static int pair_tdoa(hd_featurizer *c, const hd_event *ev, const hd_link *lk, co
             xc = c->xc[p];
         }
         if (!xc.valid || !isfinite(xc.delay_s) || !isfinite(xc.sigma_s)) {
+            int nolock = c->dist == MPI_COMM_NULL &&
+                         (hd_dsp_net_no_freq_lock(c->net, i) || hd_dsp_net_no_freq_lock(c->net, j));
             twhy[p] = outside_overlap(center, c->max_lag_s, fs, N) ? HD_WHY_PAIR_OUTSIDE_LAG_WINDOW
+                      : nolock                                     ? HD_WHY_PAIR_NO_FREQ_LOCK
                                                                    : HD_WHY_PAIR_NO_PEAK;
-            if (twhy[p] == HD_WHY_PAIR_NO_PEAK && long_capture &&
+            /* the envelope of a long capture does not care for the LO */
+            if (twhy[p] != HD_WHY_PAIR_OUTSIDE_LAG_WINDOW && long_capture &&
                 (rc = modulation_pair(c, a, b, N, fs, center, i, j, lk, delay + p, sigma + p, psr + p, tmask + p,
                                       twhy + p, method + p)) < 0)
                 return rc;

@@ -99,7 +99,7 @@ bad = [e for e in ev if e["status"] not in ("ok", "outside the search region")]
 assert bad, "some events without a position"
 assert all(e.get("why") for e in bad), [e for e in bad if not e.get("why")]
 names = {"not_captured", "dead", "clipped", "no_data", "not_finite", "level_only", "no_gps_time", "too_narrow",
-         "not_reference", "no_peak", "outside_lag_window", "stale_gps", "clock_drift"}
+         "not_reference", "no_peak", "outside_lag_window", "stale_gps", "clock_drift", "no_freq_lock"}
 for e in bad:
     for part in e["why"].replace("receivers: ", "").replace("pairs: ", "").replace(";", ",").split(","):
         name, n = part.split()

@@ -484,6 +484,29 @@ int main(void)
     ok(cnt.rx_why[HD_WHY_RX_NO_DATA] == 1 && cnt.rx_why[HD_WHY_RX_NOT_FINITE] == 1 && cnt.pair_why[HD_WHY_PAIR_NO_PEAK] == 1,
        "event 6 counts: no_data 1, not_finite 1, no_peak 1");
 
+    /* the same signal at two receivers, one whose LO sweeps 400 Hz during
+     * the capture (unlocked, drifting): the correlation peaks, but no one
+     * frequency difference explains the product */
+    event_reset(b);
+    {
+        double d[2] = {0, 2.5}, snr[2] = {25, 25};
+        int which[2] = {0, 1};
+        wideband(b->iq, d, snr, which, 2, 8000, 21);
+        double dur = N / FS, k = 400.0 / dur;
+        for (int i = 0; i < N; i++) {
+            double t = i / FS, ph = M_PI * k * t * t;
+            double re = b->iq[2 * N + 2 * i], im = b->iq[2 * N + 2 * i + 1];
+            b->iq[2 * N + 2 * i] = (int16_t)lrint(re * cos(ph) - im * sin(ph));
+            b->iq[2 * N + 2 * i + 1] = (int16_t)lrint(re * sin(ph) + im * cos(ph));
+        }
+    }
+    b->lk[2].status = b->lk[3].status = HD_RX_NOT_RUN;
+    memset(&cnt, 0, sizeof cnt);
+    ok(featurize(&fz, b, &cnt) == 0, "event 6b featurized");
+    is_int(b->tmask[pair_index(0, 1)], 0, "an LO sweeping 400 Hz in the capture: not timed");
+    is_str(hd_pair_why_name(b->twhy[pair_index(0, 1)]), "no_freq_lock", "its reason no_freq_lock");
+    ok(cnt.pair_why[HD_WHY_PAIR_NO_FREQ_LOCK] == 1, "counted as such");
+
     event_reset(b);
     {
         double d[2] = {0, 1.5}, snr[2] = {20, 20};
