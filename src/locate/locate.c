@@ -1821,6 +1821,61 @@ int hd_locate_crlb_3d(const hd_locate_net *net, const hd_locate_obs *obs, const 
     return 0;
 }
 
+int hd_locate_cost_geo(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, int64_t n,
+                       const double *lat, const double *lon, double *chi2)
+{
+    const int F = HD_FEAT_COUNT;
+    problem pb = {.net = net, .ia = -1};
+    set_positions(net, obs, &pb);
+    pb.gamma = isfinite(res->exponent) && res->exponent > 0 ? res->exponent : net->cfg.rss_exponent;
+    pb.rsig_db = net->cfg.rss_sigma_db;
+    for (int r = 0; r < net->R; r++) {
+        if (res->timed >> r & 1) {
+            pb.trx[pb.nt] = r;
+            pb.tau_km[pb.nt] = res->toa_s[r] * C_KM_S;
+            pb.tsig_km[pb.nt++] = sqrt(res->toa_var[r]) * C_KM_S;
+        }
+        if (res->leveled >> r & 1) {
+            if (!obs || !obs->feat)
+                return hd_error(HD_EINVAL, "locate: the levels' cost needs the event's observations");
+            pb.rrx[pb.nr] = r;
+            pb.y_db[pb.nr++] = obs->feat[(size_t)r * F + HD_FEAT_RSS_DBM] -
+                               (net->cfg.n_rss_offsets ? net->cfg.rss_offsets_db[r] : 0);
+        }
+    }
+    pb.use_t = pb.nt > 0;
+    pb.use_r = pb.nr > 0;
+    if (!pb.use_t && !pb.use_r)
+        return hd_error(HD_EINVAL, "locate: the event has no receiver timed or levelled");
+    /* 3-D: the fitted height, its refractivity and its observation's residual */
+    int three = res->alt_obs_sigma_m > 0 && isfinite(res->alt);
+    double alt = three ? res->alt : net->tx_alt_m, extra = 0, kr[HD_MAX_STATIONS];
+    for (int r = 0; r < net->R; r++)
+        kr[r] = three && net->cfg.refractivity_n != 0 ? 1 + path_refractivity(&net->cfg, net->rx_h[r], alt) : 1;
+    if (three) {
+        double z = (alt - res->alt_obs_m) / res->alt_obs_sigma_m;
+        extra = z * z;
+    }
+    double wt[HD_MAX_STATIONS], sw, t0, p0;
+    cost_weights(&pb, wt, &sw);
+    for (int64_t i = 0; i < n; i++) {
+        double q[3], d[HD_MAX_STATIONS];
+        hd_geo_to_ecef(lat[i], lon[i], alt, q);
+        for (int k = 0; k < pb.nt + pb.nr; k++) {
+            int r = k < pb.nt ? pb.trx[k] : pb.rrx[k - pb.nt];
+            const double *y = pb.rx[r];
+            d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
+            if (net->cfg.propagation == HD_LPROP_HF) {
+                double dk;
+                d[r] = hf_group(&net->cfg, d[r], &dk, NULL);
+            }
+            d[r] *= kr[r];
+        }
+        chi2[i] = isfinite(q[0]) ? grid_cost(&pb, d, wt, sw, &t0, &p0) + extra : INFINITY;
+    }
+    return 0;
+}
+
 /* ---- ellipses ------------------------------------------------------------------------ */
 
 static void eig2(const double c[3], double *l1, double *l2, double *theta)
