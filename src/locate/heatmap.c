@@ -69,9 +69,11 @@ int hd_heatmap_compute(const hd_locate_net *net, const hd_locate_obs *obs, const
          * outputs draw it), grown, around the solution and the other crossing */
         double major, minor, az;
         hd_locate_ellipse(res->cov, res->nu, hd_heatmap_probability[HD_HEATMAP_LEVELS - 1], &major, &minor, &az);
-        double h = fmax(HD_HEATMAP_AUTO_GROW * major, 500 * HD_HEATMAP_AUTO_MIN_KM);
-        if (!isfinite(h))
-            h = 500 * HD_HEATMAP_AUTO_MIN_KM;
+        double cap = net->cfg.max_region_km > 0 ? 500 * net->cfg.max_region_km
+                                                 : 0.5 * fmax(res->region[1] - res->region[0], res->region[3] - res->region[2]);
+        double h = fmax(HD_HEATMAP_AUTO_GROW * major, HD_HEATMAP_AUTO_MIN_M);
+        if (!(h <= cap))
+            h = cap;
         double reg[4] = {res->e - h, res->e + h, res->n - h, res->n + h};
         if (res->ambiguous && isfinite(res->e2) && isfinite(res->n2)) {
             reg[0] = fmin(reg[0], res->e2 - h);

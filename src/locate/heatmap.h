@@ -15,13 +15,14 @@ extern const double hd_heatmap_probability[HD_HEATMAP_LEVELS]; /* 0.683, 0.954, 
 
 /* Where the map lies. */
 typedef enum {
-    HD_HEATMAP_AUTO = 0,   /* around the solution: the 99.7 % ellipse times HD_HEATMAP_AUTO_GROW (and the
-                              ambiguous second crossing), at least HD_HEATMAP_AUTO_MIN_KM across */
+    HD_HEATMAP_AUTO = 0,   /* around the solution: a square HD_HEATMAP_AUTO_GROW times the 99.7 % ellipse's
+                              major semi-axis from it each way (at least HD_HEATMAP_AUTO_MIN_M), grown to hold
+                              the ambiguous second crossing; at most localize.max_region_km across */
     HD_HEATMAP_SEARCH = 1, /* the solver's final search region (res->region) */
     HD_HEATMAP_BOX = 2     /* the box given (south, north, west, east) */
 } hd_heatmap_region;
 #define HD_HEATMAP_AUTO_GROW 2.0
-#define HD_HEATMAP_AUTO_MIN_KM 20.0
+#define HD_HEATMAP_AUTO_MIN_M 50.0
 
 typedef struct {
     int region;            /* hd_heatmap_region */

@@ -4,6 +4,7 @@
  * two minima two rings); the heat map of a located event (least at the
  * solution, contours nested and the 68 % ring near the ellipse). */
 #include "config/config.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "features/features.h"
 #include "geo/geo.h"
@@ -124,10 +125,159 @@ static void contours(void)
     hd_contour_release(&c);
 }
 
+/* ---- the heat map of located events --------------------------------------------- */
+
+#define R 7
+#define P (R * (R - 1) / 2)
+#define F HD_FEAT_COUNT
+static hd_station st[R];
+
+/* pair delays of a transmitter at (lat, lon) with per-receiver timing noise sig_s (g NULL: none) */
+static void observe(double lat, double lon, double sig_s, hd_rng *g, float *feat, uint8_t *mask, double *delay,
+                    double *sigma, uint8_t *tmask)
+{
+    double toa[R];
+    memset(feat, 0, sizeof(float) * R * F);
+    for (int r = 0; r < R; r++) {
+        double d = hd_geo_slant_range(lat, lon, 0, st[r].lat, st[r].lon, st[r].alt_m + st[r].antenna_height_m);
+        mask[r] = 1;
+        toa[r] = d / HD_SPEED_OF_LIGHT + (g ? sig_s * hd_rng_normal(g) : 0) + 1e-3;
+        feat[r * F + HD_FEAT_RSS_DBM] = (float)(30 - 30 * log10(d));
+    }
+    for (int p = 0; p < P; p++) {
+        int i, j;
+        hd_features_pair(R, p, &i, &j);
+        delay[p] = toa[j] - toa[i];
+        sigma[p] = sqrt(2) * sig_s;
+        tmask[p] = 1;
+    }
+}
+
+/* a ring's area (m²) in the network's tangent frame */
+static double ring_area_m2(const hd_locate_net *net, const hd_contour_ring *r)
+{
+    double a = 0, e0, n0, e1, n1;
+    for (int k = 0; k + 1 < r->n; k++) {
+        hd_locate_from_geo(net, r->pt[k][1], r->pt[k][0], &e0, &n0);
+        hd_locate_from_geo(net, r->pt[k + 1][1], r->pt[k + 1][0], &e1, &n1);
+        a += e0 * n1 - e1 * n0;
+    }
+    return 0.5 * a;
+}
+
+static void located(void)
+{
+    const double pos[R][2] = {{45.07, 7.37}, {45.23, 7.97}, {45.07, 7.68}, {45.05, 7.23},
+                              {44.55, 8.89}, {44.41, 8.93}, {45.45, 9.10}};
+    for (int r = 0; r < R; r++) {
+        snprintf(st[r].id, sizeof st[r].id, "rx%d", r);
+        st[r].lat = pos[r][0];
+        st[r].lon = pos[r][1];
+        st[r].alt_m = 200;
+        st[r].antenna_height_m = 10;
+        st[r].clock = HD_CLOCK_GPS;
+    }
+    hd_config cfg;
+    if (hd_config_load(&cfg, NULL, NULL, 0) != 0)
+        return;
+    hd_localize_cfg lc = cfg.localize;
+    lc.model_sigma_ns = 0;
+    lc.scale_by_chi2 = 0; /* the Gaussian of the modelled variances: the levels' probabilities are exact */
+    lc.tail_nu = 0;
+    lc.outlier_sigma = 1e9;
+    hd_locate_net net;
+    ok(hd_locate_net_init(&net, st, R, &lc) == 0, "network prepared");
+    float feat[R * F];
+    uint8_t mask[R], tmask[P];
+    double delay[P], sigma[P];
+    hd_locate_obs obs = {feat, mask, delay, sigma, tmask};
+    hd_locate_result res;
+    const double lat0 = 44.9, lon0 = 8.2, sig = 300e-9;
+    hd_rng g;
+    hd_rng_init(&g, 11, 0, 0, 0);
+    observe(lat0, lon0, sig, &g, feat, mask, delay, sigma, tmask);
+    hd_locate(&net, &obs, HD_LOC_TDOA, &res);
+    ok(res.status == HD_LOC_OK, "located (chi2 %.2f, %d dof)", res.chi2, res.dof);
+
+    /* the cost at the solution is the solver's chi² */
+    double c2;
+    hd_locate_cost_geo(&net, &obs, &res, 1, &res.lat, &res.lon, &c2);
+    is_double(c2, res.chi2, 1e-6 * (1 + res.chi2), "the cost at the solution is the solver's chi2");
+
+    hd_heatmap_opts opt = {.region = HD_HEATMAP_AUTO, .points = 201};
+    hd_heatmap map;
+    int mrc = hd_heatmap_compute(&net, &obs, &res, &opt, &map);
+    ok(mrc == 0, "heat map computed (%d × %d)", map.nx, map.ny);
+    double bl = map.lat0 + map.best_iy * map.dlat, bo = map.lon0 + map.best_ix * map.dlon;
+    ok(fabs(bl - res.lat) <= map.dlat && fabs(bo - res.lon) <= map.dlon, "its least point within a step of the fit");
+    ok(map.chi2_min <= res.chi2 + 1e-9 && map.chi2_min >= res.chi2 - 1e-3, "chi2_min %.4f is the fit's %.4f",
+       map.chi2_min, res.chi2);
+    is_double(map.scale, 1, 0, "scale_by_chi2 false: no variance factor");
+    double a68 = 0, ell = M_PI * hd_heatmap_level[0] * sqrt(res.cov[0] * res.cov[2] - res.cov[1] * res.cov[1]);
+    hd_contour lv[HD_HEATMAP_LEVELS];
+    for (int k = 0; k < HD_HEATMAP_LEVELS; k++)
+        hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, hd_heatmap_level[k], &lv[k]);
+    ok(lv[0].n == 1 && lv[1].n == 1 && lv[2].n == 1, "one ring per level (%d, %d, %d)", lv[0].n, lv[1].n, lv[2].n);
+    if (lv[0].n)
+        a68 = ring_area_m2(&net, &lv[0].ring[0]);
+    ok(fabs(a68 / ell - 1) < 0.05, "the 68.3 %% ring's area %.3g m² within 5 %% of the ellipse's %.3g", a68, ell);
+    int nested = lv[1].n && lv[2].n;
+    for (int k = 0; k < 2 && nested; k++)
+        for (int v = 0; v < lv[k].ring[0].n; v++)
+            nested &= hd_contour_holds(&lv[k + 1], lv[k].ring[0].pt[v][0], lv[k].ring[0].pt[v][1]);
+    ok(nested, "the rings nest (68.3 inside 95.4 inside 99.7 %%)");
+    int inside_map = lv[2].n == 1 && !hd_contour_holds(&lv[2], map.lon0 + 1e-9, map.lat0 + 1e-9);
+    ok(inside_map, "auto region: the 99.7 %% ring clear of the map's corner");
+    for (int k = 0; k < HD_HEATMAP_LEVELS; k++)
+        hd_contour_release(&lv[k]);
+    hd_heatmap_release(&map);
+
+    opt.region = HD_HEATMAP_SEARCH;
+    opt.points = 50;
+    ok(hd_heatmap_compute(&net, &obs, &res, &opt, &map) == 0 && map.lat0 < 44.41 && map.lat0 + 49 * map.dlat > 45.45 &&
+       map.lon0 < 7.23 && map.lon0 + 49 * map.dlon > 9.10, "search region: the map covers every receiver");
+    hd_heatmap_release(&map);
+    opt.region = HD_HEATMAP_BOX;
+    opt.box[0] = 44, opt.box[1] = 46, opt.box[2] = 7, opt.box[3] = 9;
+    ok(hd_heatmap_compute(&net, &obs, &res, &opt, &map) == 0 && map.lat0 == 44 && fabs(map.lon0 + 49 * map.dlon - 9) < 1e-12,
+       "box: the map is the box");
+    hd_heatmap_release(&map);
+    opt.box[1] = 43;
+    ok(hd_heatmap_compute(&net, &obs, &res, &opt, &map) == HD_ECONFIG, "a box with north below south refused");
+
+    /* coverage: the truth inside each level's region, over noisy events */
+    const int M = 300;
+    int in[HD_HEATMAP_LEVELS] = {0}, n_ok = 0;
+    opt.region = HD_HEATMAP_AUTO;
+    opt.points = 81;
+    for (int m = 0; m < M; m++) {
+        hd_rng_init(&g, 12, (uint32_t)m, 0, 0);
+        observe(lat0, lon0, sig, &g, feat, mask, delay, sigma, tmask);
+        if (hd_locate(&net, &obs, HD_LOC_TDOA, &res) < 0 || res.status != HD_LOC_OK ||
+            hd_heatmap_compute(&net, &obs, &res, &opt, &map) < 0)
+            continue;
+        n_ok++;
+        for (int k = 0; k < HD_HEATMAP_LEVELS; k++) {
+            hd_contour c;
+            hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, hd_heatmap_level[k], &c);
+            in[k] += hd_contour_holds(&c, lon0, lat0);
+            hd_contour_release(&c);
+        }
+        hd_heatmap_release(&map);
+    }
+    is_int(n_ok, M, "every noisy event mapped");
+    for (int k = 0; k < HD_HEATMAP_LEVELS; k++) {
+        double p = hd_heatmap_probability[k], f = (double)in[k] / M, se = sqrt(p * (1 - p) / M);
+        ok(fabs(f - p) < 3 * se + 0.005, "coverage of the %.1f %% region: %.3f (3 sigma %.3f)", 100 * p, f, 3 * se);
+    }
+    hd_locate_net_release(&net);
+}
+
 int main(void)
 {
     plan_no_plan();
     contours();
+    located();
     done_testing();
     return exit_status();
 }
