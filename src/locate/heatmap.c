@@ -7,8 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-const double hd_heatmap_level[HD_HEATMAP_LEVELS] = {2.30, 6.18, 11.83};
-const double hd_heatmap_probability[HD_HEATMAP_LEVELS] = {0.683, 0.954, 0.997};
+const double hd_heatmap_probability[HD_HEATMAP_LEVELS] = {0.682689492137, 0.954499736104, 0.997300203937};
+const double hd_heatmap_level[HD_HEATMAP_LEVELS] = {2.295748928898, 6.180074306245, 11.829158081900};
+
+double hd_heatmap_level_of(double p, double nu, double g)
+{
+    if (!(p > 0))
+        return 0;
+    if (!(p < 1))
+        return INFINITY;
+    return nu > 0 ? g * expm1(-2 / nu * log1p(-p)) : -2 * log1p(-p);
+}
+
+double hd_heatmap_content(double D, double nu, double g)
+{
+    if (!(D > 0))
+        return 0;
+    return nu > 0 ? -expm1(-0.5 * nu * log1p(D / g)) : -expm1(-0.5 * D);
+}
 
 /* ---- the map ------------------------------------------------------------------------ */
 
@@ -121,7 +137,13 @@ int hd_heatmap_compute(const hd_locate_net *net, const hd_locate_obs *obs, const
     map->best_ix = (int)(best % nx);
     map->best_iy = (int)(best / nx);
     map->chi2_min = isfinite(res->chi2) ? fmin(res->chi2, least) : least;
-    map->scale = variance_scale(&net->cfg, res);
+    map->scale = opt->levels == HD_HEATMAP_CHI2 ? 1 : variance_scale(&net->cfg, res);
+    map->nu = opt->levels == HD_HEATMAP_CHI2 || !(res->nu > 2) ? 0 : res->nu;
+    /* the t's scale: with scale_by_chi2 (not legacy) the covariance is
+     * s² nu/(nu - 2) times the fit's, else the fit's times s² */
+    map->tscale = net->cfg.scale_by_chi2 && !net->cfg.legacy_scale ? map->nu : map->nu - 2;
+    for (int k = 0; k < HD_HEATMAP_LEVELS; k++)
+        map->level[k] = hd_heatmap_level_of(hd_heatmap_probability[k], map->nu, map->tscale);
     for (size_t g = 0; g < N; g++)
         map->dchi2[g] = isfinite(map->dchi2[g]) ? fmax(map->dchi2[g] - map->chi2_min, 0) / map->scale : INFINITY;
     free(lat);

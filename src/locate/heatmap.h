@@ -7,11 +7,25 @@
 #define HD_LOCATE_HEATMAP_H
 #include "locate/locate.h"
 
-/* The 2-DOF delta-chi² levels of the contours and their probabilities
- * (68.3 / 95.4 / 99.7 %: one, two and three sigma in 2-D). */
+/* The contours' probabilities (68.3 / 95.4 / 99.7 %: one, two and three
+ * sigma of a Gaussian in 1-D) and the 2-DOF delta-chi² levels that hold them
+ * under a Gaussian (2.30, 6.18, 11.83). */
 #define HD_HEATMAP_LEVELS 3
-extern const double hd_heatmap_level[HD_HEATMAP_LEVELS];       /* 2.30, 6.18, 11.83 */
-extern const double hd_heatmap_probability[HD_HEATMAP_LEVELS]; /* 0.683, 0.954, 0.997 */
+extern const double hd_heatmap_probability[HD_HEATMAP_LEVELS]; /* 0.682689, 0.954500, 0.997300 */
+extern const double hd_heatmap_level[HD_HEATMAP_LEVELS];       /* 2.2958, 6.1801, 11.829 */
+
+/* What the levels are (localize.heatmap_levels):
+ * - predictive: the solver's predictive, as its ellipses: the map is
+ *   delta-chi² divided by the event's variance factor s² (scale_by_chi2)
+ *   and a level holding probability p is D_p = g ((1 - p)^(-2/nu) - 1) for
+ *   the Student-t with nu degrees of freedom (res->nu) and scale g (nu with
+ *   scale_by_chi2, whose covariance is nu/(nu - 2) times the fit's; nu - 2
+ *   with localize.tail_nu, whose covariance is the fit's): few spare
+ *   residuals, wide regions (nu 4 puts 99.7 % at D = 69); -2 ln(1 - p) for
+ *   a Gaussian (nu 0);
+ * - chi2: the likelihood ratio's fixed levels 2.30 / 6.18 / 11.83 of the
+ *   modelled variances (no factor), as the KiwiSDR TDoA service draws. */
+typedef enum { HD_HEATMAP_PREDICTIVE = 0, HD_HEATMAP_CHI2 = 1 } hd_heatmap_levels;
 
 /* Where the map lies. */
 typedef enum {
@@ -28,16 +42,21 @@ typedef struct {
     int region;            /* hd_heatmap_region */
     double box[4];         /* HD_HEATMAP_BOX: south, north, west, east (degrees) */
     int points;            /* grid points along each side (nx = ny = points) */
+    int levels;            /* hd_heatmap_levels */
 } hd_heatmap_opts;
 
 typedef struct {
     int nx, ny;            /* columns (longitude) and rows (latitude) */
     double lon0, lat0;     /* the south-west grid point (degrees) */
     double dlon, dlat;     /* spacing (degrees) */
-    double *dchi2;         /* [ny][nx] delta-chi² (row j: latitude lat0 + j dlat); +inf where undefined */
+    double *dchi2;         /* [ny][nx] D = (chi² - chi2_min) / scale (row j: latitude lat0 + j dlat);
+                              +inf where undefined */
     double chi2_min;       /* the reference: min(the solution's chi², the grid's least) */
-    double scale;          /* the variance factor the map was divided by (the solver's scale_by_chi2
-                              factor (chi² + prior_nu)/(dof + prior_nu); 1 without) */
+    double scale;          /* the variance factor s² the map was divided by (predictive levels: the
+                              solver's scale_by_chi2 factor (chi² + prior_nu)/(dof + prior_nu); else 1) */
+    double nu;             /* the levels' shape: a Student-t's degrees of freedom, 0 a Gaussian */
+    double tscale;         /* the t's scale g (see hd_heatmap_levels) */
+    double level[HD_HEATMAP_LEVELS]; /* D at each probability: the contours' levels */
     int best_ix, best_iy;  /* the grid's least point */
 } hd_heatmap;
 
@@ -46,11 +65,15 @@ typedef struct {
  * solver's (timings with the emission time at its best at each point, levels
  * with the source term at its best; propagation hf and per-event receiver
  * positions as the solver had them; 3-D events: the slice at the fitted
- * height), divided by the solver's variance factor so that its regions
- * match the ellipses' scale. */
+ * height); scale, nu and the levels as opt->levels says. */
 int hd_heatmap_compute(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res,
                        const hd_heatmap_opts *opt, hd_heatmap *map);
 void hd_heatmap_release(hd_heatmap *map);
+/* The level D holding probability p for shape nu (0: Gaussian) and t scale
+ * g, and the probability of the smallest region holding a point at D (its
+ * inverse). */
+double hd_heatmap_level_of(double p, double nu, double g);
+double hd_heatmap_content(double D, double nu, double g);
 
 /* One closed ring of a contour: n points (x, y) = (longitude, latitude),
  * the last equal to the first. Exterior rings run counter-clockwise (the

@@ -213,10 +213,11 @@ static void located(void)
     ok(map.chi2_min <= res.chi2 + 1e-9 && map.chi2_min >= res.chi2 - 1e-3, "chi2_min %.4f is the fit's %.4f",
        map.chi2_min, res.chi2);
     is_double(map.scale, 1, 0, "scale_by_chi2 false: no variance factor");
+    is_double(map.level[2], 11.829, 1e-3, "Gaussian: the 99.7 % level is delta-chi2 11.83");
     double a68 = 0, ell = M_PI * hd_heatmap_level[0] * sqrt(res.cov[0] * res.cov[2] - res.cov[1] * res.cov[1]);
     hd_contour lv[HD_HEATMAP_LEVELS];
     for (int k = 0; k < HD_HEATMAP_LEVELS; k++)
-        hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, hd_heatmap_level[k], &lv[k]);
+        hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, map.level[k], &lv[k]);
     ok(lv[0].n == 1 && lv[1].n == 1 && lv[2].n == 1, "one ring per level (%d, %d, %d)", lv[0].n, lv[1].n, lv[2].n);
     if (lv[0].n)
         a68 = ring_area_m2(&net, &lv[0].ring[0]);
@@ -259,7 +260,7 @@ static void located(void)
         n_ok++;
         for (int k = 0; k < HD_HEATMAP_LEVELS; k++) {
             hd_contour c;
-            hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, hd_heatmap_level[k], &c);
+            hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, map.level[k], &c);
             in[k] += hd_contour_holds(&c, lon0, lat0);
             hd_contour_release(&c);
         }
@@ -270,6 +271,39 @@ static void located(void)
         double p = hd_heatmap_probability[k], f = (double)in[k] / M, se = sqrt(p * (1 - p) / M);
         ok(fabs(f - p) < 3 * se + 0.005, "coverage of the %.1f %% region: %.3f (3 sigma %.3f)", 100 * p, f, 3 * se);
     }
+    hd_locate_net_release(&net);
+
+    /* the predictive's levels: scale_by_chi2 (a Student-t with prior_nu +
+     * dof degrees of freedom, its covariance s² nu/(nu - 2) times the
+     * fit's): the 68.3 % region is the reported ellipse's */
+    lc.scale_by_chi2 = 1;
+    lc.prior_nu = 4;
+    hd_locate_net_init(&net, st, R, &lc);
+    hd_rng_init(&g, 11, 0, 0, 0);
+    observe(lat0, lon0, sig, &g, feat, mask, delay, sigma, tmask);
+    hd_locate(&net, &obs, HD_LOC_TDOA, &res);
+    opt.points = 201;
+    opt.levels = HD_HEATMAP_PREDICTIVE;
+    hd_heatmap_compute(&net, &obs, &res, &opt, &map);
+    ok(map.nu == res.nu && map.nu == 4 + res.dof && map.tscale == map.nu, "predictive: a t with nu %g = 4 + dof, scale nu",
+       map.nu);
+    is_double(map.scale, (res.chi2 + 4) / (res.dof + 4), 1e-12, "predictive: the variance factor (chi2 + 4)/(dof + 4)");
+    for (int k = 0; k < HD_HEATMAP_LEVELS; k++)
+        is_double(hd_heatmap_content(map.level[k], map.nu, map.tscale), hd_heatmap_probability[k], 1e-9,
+                  "predictive: the level's content is its probability");
+    hd_contour c;
+    hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, map.level[0], &c);
+    double r2 = hd_locate_radius2(hd_heatmap_probability[0], res.nu);
+    ell = M_PI * r2 * sqrt(res.cov[0] * res.cov[2] - res.cov[1] * res.cov[1]);
+    a68 = c.n == 1 ? ring_area_m2(&net, &c.ring[0]) : 0;
+    ok(fabs(a68 / ell - 1) < 0.05, "predictive: the 68.3 %% ring's area %.3g m² within 5 %% of the t ellipse's %.3g", a68,
+       ell);
+    hd_contour_release(&c);
+    hd_heatmap_release(&map);
+    opt.levels = HD_HEATMAP_CHI2;
+    hd_heatmap_compute(&net, &obs, &res, &opt, &map);
+    ok(map.nu == 0 && map.scale == 1 && fabs(map.level[1] - 6.18) < 0.01, "chi2 levels: 2.30 / 6.18 / 11.83, no factor");
+    hd_heatmap_release(&map);
     hd_locate_net_release(&net);
 }
 
