@@ -87,7 +87,7 @@ fi
 
 # an existing folder of maps is kept without --force
 run "$HEIMDALL" localize -q -o "$D/p3b.geojson" --heatmap "$D/maps" "$D/f3.h5"
-is "$RC" 1 "an existing folder of heat maps without --force: refused" # HD_EEXIST is a runtime failure
+is "$RC" 2 "an existing folder of heat maps without --force: refused (as an existing -o)"
 like "$ERR" "holds heat maps already.*--force" "... saying why"
 
 # without GMT: the GeoJSON written, the PNG skipped with a warning
