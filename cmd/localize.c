@@ -175,13 +175,12 @@ static int run(const hd_cli *cli, hd_config *cfg)
     int rc = hd_cli_outputs_kind(&o, cli->output, "an HDF5 positions file");
     if (rc < 0)
         return rc;
+    int method = cli->method ? hd_method_parse(cli->method) : cfg->localize.method;
+    if (cli->heatmap && (method == HD_LOC_NN || method == HD_LOC_KNN))
+        return hd_error(HD_ECONFIG, "--heatmap maps the classical solvers' cost (tdoa, rss, hybrid), not --method %s",
+                        hd_method_name(method));
     if ((rc = hd_locate_input_open(&in, cli, cfg)) < 0)
         return rc;
-    if (cli->heatmap && in.method != HD_LOC_TDOA && in.method != HD_LOC_RSS && in.method != HD_LOC_HYBRID) {
-        rc = hd_error(HD_ECONFIG, "--heatmap maps the classical solvers' cost (tdoa, rss, hybrid), not --method %s",
-                      hd_method_name(in.method));
-        goto fail;
-    }
     if (cli->heatmap) {
         if ((rc = hd_heatmaps_begin(&hm, cli->heatmap, &cfg->localize, cli->force, 1)) < 0)
             goto fail;

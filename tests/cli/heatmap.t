@@ -115,4 +115,7 @@ run "$HEIMDALL" localize -q -c "$ROOT/configs/smoke.yaml" --set localize.heatmap
     --heatmap "$S.maps3" "$S.f.h5"
 is "$RC" 2 "heatmap_region box without heatmap_box: a config error"
 like "$ERR" "heatmap_box" "... naming the key"
+run "$HEIMDALL" localize -q --method nn -m "$TMP/none.h5" -o "$S.n.geojson" --heatmap "$S.maps4" "$S.f.h5"
+is "$RC" 2 "--method nn: refused (no chi-square surface)"
+like "$ERR" "classical solvers' cost" "... saying why"
 done_testing
