@@ -181,6 +181,7 @@ static void located(void)
     if (hd_config_load(&cfg, NULL, NULL, 0) != 0)
         return;
     hd_localize_cfg lc = cfg.localize;
+    hd_config_release(&cfg);
     lc.model_sigma_ns = 0;
     lc.scale_by_chi2 = 0; /* the Gaussian of the modelled variances: the levels' probabilities are exact */
     lc.tail_nu = 0;
