@@ -167,9 +167,11 @@ int hd_locate_crlb_3d(const hd_locate_net *net, const hd_locate_obs *obs, const 
  * timings' weighted misfit with the emission time at its best at each
  * point, plus the levels' with the source term at its best (the grid
  * search's cost, whose least is res->chi2 at the fit), into chi2[n]. The
- * point's height is localize.tx_alt_m, or in 3-D the fitted res->alt (a
- * slice; the height observation's residual added). obs may be NULL when no
- * receiver moved and no level is used. */
+ * point's height is localize.tx_alt_m; in 3-D (the event observed its
+ * height) the height is profiled out, the least cost over the height at
+ * each point (the height observation's residual included; parabolic steps
+ * from the fitted res->alt), so that the regions are the marginal ones.
+ * obs may be NULL when no receiver moved and no level is used. */
 int hd_locate_cost_geo(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, int64_t n,
                        const double *lat, const double *lon, double *chi2);
 

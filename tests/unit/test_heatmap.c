@@ -301,6 +301,39 @@ static void located(void)
        ell);
     hd_contour_release(&c);
     hd_heatmap_release(&map);
+
+    /* 3-D (the height observed, an aircraft over the network): the height
+     * profiled out at each point, so the ring is the marginal ellipse's */
+    {
+        double toa[R], alt = 9000;
+        for (int r = 0; r < R; r++)
+            toa[r] = hd_geo_slant_range(lat0, lon0, alt, st[r].lat, st[r].lon, st[r].alt_m + st[r].antenna_height_m) /
+                         HD_SPEED_OF_LIGHT + sig * hd_rng_normal(&g);
+        for (int p = 0; p < P; p++) {
+            int i, j;
+            hd_features_pair(R, p, &i, &j);
+            delay[p] = toa[j] - toa[i];
+        }
+        hd_locate_obs o3 = obs;
+        o3.alt_m = alt + 50;
+        o3.alt_sigma_m = 150;
+        hd_locate(&net, &o3, HD_LOC_TDOA, &res);
+        ok(res.status == HD_LOC_OK && res.alt_obs_sigma_m > 0, "3-D: located at %.0f m", res.alt);
+        double cf;
+        hd_locate_cost_geo(&net, &o3, &res, 1, &res.lat, &res.lon, &cf);
+        ok(cf <= res.chi2 + 1e-6 && cf > res.chi2 - 1e-3, "3-D: the profiled cost at the fit %.5f is its chi2 %.5f", cf,
+           res.chi2);
+        opt.levels = HD_HEATMAP_PREDICTIVE;
+        hd_heatmap_compute(&net, &o3, &res, &opt, &map);
+        hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, map.level[0], &c);
+        ell = M_PI * hd_locate_radius2(hd_heatmap_probability[0], res.nu) *
+              sqrt(res.cov[0] * res.cov[2] - res.cov[1] * res.cov[1]);
+        a68 = c.n == 1 ? ring_area_m2(&net, &c.ring[0]) : 0;
+        ok(fabs(a68 / ell - 1) < 0.1, "3-D: the 68.3 %% ring's area %.3g m² within 10 %% of the marginal ellipse's %.3g",
+           a68, ell);
+        hd_contour_release(&c);
+        hd_heatmap_release(&map);
+    }
     opt.levels = HD_HEATMAP_CHI2;
     hd_heatmap_compute(&net, &obs, &res, &opt, &map);
     ok(map.nu == 0 && map.scale == 1 && fabs(map.level[1] - 6.18) < 0.01, "chi2 levels: 2.30 / 6.18 / 11.83, no factor");
