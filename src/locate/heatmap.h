@@ -64,8 +64,8 @@ typedef struct {
  * position (status ok or outside) of a classical method. The cost is the
  * solver's (timings with the emission time at its best at each point, levels
  * with the source term at its best; propagation hf and per-event receiver
- * positions as the solver had them; 3-D events: the slice at the fitted
- * height); scale, nu and the levels as opt->levels says. */
+ * positions as the solver had them; 3-D events: the height profiled out,
+ * see hd_locate_cost_geo); scale, nu and the levels as opt->levels says. */
 int hd_heatmap_compute(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res,
                        const hd_heatmap_opts *opt, hd_heatmap *map);
 void hd_heatmap_release(hd_heatmap *map);
