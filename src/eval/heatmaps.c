@@ -162,9 +162,7 @@ int hd_heatmaps_add(hd_heatmaps *h, const hd_locate_net *net, const hd_station *
     int rc = hd_heatmap_compute(net, obs, res, &h->opt, &map);
     if (rc < 0)
         return hd_error_context(rc, "event %lld's heat map", (long long)ev->index);
-    for (int k = 0; k < HD_HEATMAP_LEVELS && rc == 0; k++)
-        rc = hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, map.level[k],
-                              &lv[k]);
+    rc = hd_heatmap_contours(net, obs, res, &h->opt, &map, lv, NULL);
     h->seconds += hd_now() - t0;
     char stem[1100], path[1200];
     snprintf(stem, sizeof stem, "%s/event_%lld", h->dir, (long long)ev->index);

@@ -82,20 +82,34 @@ int hd_heatmap_compute(const hd_locate_net *net, const hd_locate_obs *obs, const
         frame_box(net, res->region, res->lon, box);
     } else {
         /* the 99.7 % ellipse's major semi-axis (the predictive's, as the
-         * outputs draw it), grown, around the solution and the other crossing */
+         * outputs draw it), grown, around the solution and the other
+         * crossing (its own: the primary's scaled by the bound there) */
         double major, minor, az;
         hd_locate_ellipse(res->cov, res->nu, hd_heatmap_probability[HD_HEATMAP_LEVELS - 1], &major, &minor, &az);
         double cap = net->cfg.max_region_km > 0 ? 500 * net->cfg.max_region_km
                                                  : 0.5 * fmax(res->region[1] - res->region[0], res->region[3] - res->region[2]);
-        double h = fmax(HD_HEATMAP_AUTO_GROW * major, HD_HEATMAP_AUTO_MIN_M);
-        if (!(h <= cap))
-            h = cap;
-        double reg[4] = {res->e - h, res->e + h, res->n - h, res->n + h};
-        if (res->ambiguous && isfinite(res->e2) && isfinite(res->n2)) {
-            reg[0] = fmin(reg[0], res->e2 - h);
-            reg[1] = fmax(reg[1], res->e2 + h);
-            reg[2] = fmin(reg[2], res->n2 - h);
-            reg[3] = fmax(reg[3], res->n2 + h);
+        int amb = res->ambiguous && isfinite(res->e2) && isfinite(res->n2);
+        double h1 = fmax(HD_HEATMAP_AUTO_GROW * major, HD_HEATMAP_AUTO_MIN_M), h2 = h1;
+        double c1[3], c2[3];
+        if (amb && hd_locate_crlb(net, obs, res, res->e, res->n, 1, c1) == 0 &&
+            hd_locate_crlb(net, obs, res, res->e2, res->n2, 1, c2) == 0) {
+            double l1 = 0.5 * (c1[0] + c1[2]) + sqrt(0.25 * (c1[0] - c1[2]) * (c1[0] - c1[2]) + c1[1] * c1[1]);
+            double l2 = 0.5 * (c2[0] + c2[2]) + sqrt(0.25 * (c2[0] - c2[2]) * (c2[0] - c2[2]) + c2[1] * c2[1]);
+            if (l1 > 0 && l2 > 0 && isfinite(l2 / l1))
+                h2 = fmax(h1 * sqrt(l2 / l1), HD_HEATMAP_AUTO_MIN_M);
+        }
+        if (!(h1 <= cap))
+            h1 = cap;
+        if (!(h2 <= cap))
+            h2 = cap;
+        int second = opt->around == HD_HEATMAP_AROUND_SECOND && amb;
+        double ce = second ? res->e2 : res->e, cn = second ? res->n2 : res->n, h = second ? h2 : h1;
+        double reg[4] = {ce - h, ce + h, cn - h, cn + h};
+        if (opt->around == HD_HEATMAP_AROUND_BOTH && amb) {
+            reg[0] = fmin(reg[0], res->e2 - h2);
+            reg[1] = fmax(reg[1], res->e2 + h2);
+            reg[2] = fmin(reg[2], res->n2 - h2);
+            reg[3] = fmax(reg[3], res->n2 + h2);
         }
         frame_box(net, reg, res->lon, box);
     }
@@ -153,6 +167,96 @@ fail:
     free(lat);
     free(lon);
     hd_heatmap_release(map);
+    return rc;
+}
+
+/* the rings of src moved to the end of dst (src emptied) */
+static int append_rings(hd_contour *dst, hd_contour *src)
+{
+    if (!src->n)
+        return 0;
+    hd_contour_ring *r = realloc(dst->ring, (size_t)(dst->n + src->n) * sizeof *r);
+    if (!r)
+        return HD_ENOMEM;
+    dst->ring = r;
+    for (int k = 0; k < src->n; k++) {
+        r[dst->n + k] = src->ring[k];
+        if (r[dst->n + k].parent >= 0)
+            r[dst->n + k].parent += dst->n;
+    }
+    dst->n += src->n;
+    free(src->ring);
+    src->ring = NULL;
+    src->n = 0;
+    return 0;
+}
+
+static int boxes_meet(const hd_heatmap *a, const hd_heatmap *b)
+{
+    double ae = a->lon0 + (a->nx - 1) * a->dlon, an = a->lat0 + (a->ny - 1) * a->dlat;
+    double be = b->lon0 + (b->nx - 1) * b->dlon, bn = b->lat0 + (b->ny - 1) * b->dlat;
+    return a->lon0 <= be && b->lon0 <= ae && a->lat0 <= bn && b->lat0 <= an;
+}
+
+int hd_heatmap_contours(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res,
+                        const hd_heatmap_opts *opt, const hd_heatmap *map, hd_contour *lv, int *zoomed)
+{
+    int rc = 0;
+    memset(lv, 0, HD_HEATMAP_LEVELS * sizeof *lv);
+    if (zoomed)
+        *zoomed = 0;
+    if (opt->region == HD_HEATMAP_AUTO && opt->around == HD_HEATMAP_AROUND_BOTH && res->ambiguous &&
+        isfinite(res->e2) && isfinite(res->n2)) {
+        /* the map spans both crossings: each contoured on its own map round it */
+        hd_heatmap z[2];
+        memset(z, 0, sizeof z);
+        hd_heatmap_opts o = *opt;
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            o.around = k ? HD_HEATMAP_AROUND_SECOND : HD_HEATMAP_AROUND_ESTIMATE;
+            rc = hd_heatmap_compute(net, obs, res, &o, &z[k]);
+        }
+        if (rc == 0) {
+            for (int k = 0; k < 2; k++) /* on the whole map's reference */
+                for (size_t g = 0; g < (size_t)z[k].nx * z[k].ny; g++)
+                    z[k].dchi2[g] = z[k].dchi2[g] * z[k].scale / map->scale + (z[k].chi2_min - map->chi2_min) / map->scale;
+            if (boxes_meet(&z[0], &z[1])) { /* the second map leaves the first's box to it */
+                double e0 = z[0].lon0 + (z[0].nx - 1) * z[0].dlon, n0 = z[0].lat0 + (z[0].ny - 1) * z[0].dlat;
+                for (int j = 0; j < z[1].ny; j++)
+                    for (int i = 0; i < z[1].nx; i++) {
+                        double la = z[1].lat0 + j * z[1].dlat, lo = z[1].lon0 + i * z[1].dlon;
+                        if (la >= z[0].lat0 && la <= n0 && lo >= z[0].lon0 && lo <= e0)
+                            z[1].dchi2[(size_t)j * z[1].nx + i] = INFINITY;
+                    }
+            }
+            for (int l = 0; l < HD_HEATMAP_LEVELS && rc == 0; l++)
+                for (int k = 0; k < 2 && rc == 0; k++) {
+                    hd_contour c;
+                    const hd_heatmap *m = &z[k];
+                    if ((rc = hd_contour_rings(m->dchi2, m->nx, m->ny, m->lon0, m->dlon, m->lat0, m->dlat, map->level[l],
+                                               &c)) == 0)
+                        rc = append_rings(&lv[l], &c);
+                    hd_contour_release(&c);
+                }
+            for (int k = 0; k < 2; k++)
+                hd_heatmap_release(&z[k]);
+            if (rc == 0 && zoomed)
+                *zoomed = 1;
+            if (rc < 0)
+                goto fail;
+            return 0;
+        }
+        for (int k = 0; k < 2; k++)
+            hd_heatmap_release(&z[k]);
+        return rc;
+    }
+    for (int l = 0; l < HD_HEATMAP_LEVELS && rc == 0; l++)
+        rc = hd_contour_rings(map->dchi2, map->nx, map->ny, map->lon0, map->dlon, map->lat0, map->dlat, map->level[l],
+                              &lv[l]);
+    if (rc == 0)
+        return 0;
+fail:
+    for (int l = 0; l < HD_HEATMAP_LEVELS; l++)
+        hd_contour_release(&lv[l]);
     return rc;
 }
 

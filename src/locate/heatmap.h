@@ -38,8 +38,16 @@ typedef enum {
 #define HD_HEATMAP_AUTO_GROW 2.0
 #define HD_HEATMAP_AUTO_MIN_M 50.0
 
+/* HD_HEATMAP_AUTO's centre */
+typedef enum {
+    HD_HEATMAP_AROUND_BOTH = 0,     /* the estimate and, when ambiguous, the second crossing */
+    HD_HEATMAP_AROUND_ESTIMATE = 1, /* the estimate alone */
+    HD_HEATMAP_AROUND_SECOND = 2    /* the ambiguous second crossing alone */
+} hd_heatmap_around;
+
 typedef struct {
     int region;            /* hd_heatmap_region */
+    int around;            /* hd_heatmap_around (auto region only) */
     double box[4];         /* HD_HEATMAP_BOX: south, north, west, east (degrees) */
     int points;            /* grid points along each side (nx = ny = points) */
     int levels;            /* hd_heatmap_levels */
@@ -75,6 +83,17 @@ void hd_heatmap_release(hd_heatmap *map);
 double hd_heatmap_level_of(double p, double nu, double g);
 double hd_heatmap_content(double D, double nu, double g);
 
+/* The contours of map (computed by hd_heatmap_compute with opt) at its
+ * levels into lv[HD_HEATMAP_LEVELS]. An ambiguous event's auto map spans
+ * both crossings, too coarsely for either's regions (hundreds of kilometres
+ * apart, each a few wide): each is then contoured on its own auto map
+ * round it (same points, same reference chi2_min and scale; where the
+ * second crossing's map overlaps the estimate's, the estimate's alone);
+ * *zoomed (may be NULL) says so. */
+struct hd_contour_s;
+int hd_heatmap_contours(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res,
+                        const hd_heatmap_opts *opt, const hd_heatmap *map, struct hd_contour_s *lv, int *zoomed);
+
 /* One closed ring of a contour: n points (x, y) = (longitude, latitude),
  * the last equal to the first. Exterior rings run counter-clockwise (the
  * region below the level on their left), holes clockwise (RFC 7946);
@@ -86,7 +105,7 @@ typedef struct {
     double area;           /* signed (degrees²): > 0 exterior */
 } hd_contour_ring;
 
-typedef struct {
+typedef struct hd_contour_s {
     int n;
     hd_contour_ring *ring;
 } hd_contour;

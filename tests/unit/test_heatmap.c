@@ -341,11 +341,104 @@ static void located(void)
     hd_locate_net_release(&net);
 }
 
+/* three receivers 600-900 km apart (Paris, Berlin, Munich), noise-free: a
+ * transmitter whose hyperbolas cross twice; the auto map holds both
+ * crossings, each inside the 68.3 % region, as two polygons */
+static void ambiguous(void)
+{
+    enum { R3 = 3, P3 = 3 };
+    hd_station s3[R3];
+    const double pos[R3][2] = {{48.85, 2.35}, {52.52, 13.40}, {48.14, 11.58}};
+    memset(s3, 0, sizeof s3);
+    for (int r = 0; r < R3; r++) {
+        snprintf(s3[r].id, sizeof s3[r].id, "rx%d", r);
+        s3[r].lat = pos[r][0];
+        s3[r].lon = pos[r][1];
+        s3[r].alt_m = 100;
+        s3[r].clock = HD_CLOCK_GPS;
+    }
+    hd_config cfg;
+    if (hd_config_load(&cfg, NULL, NULL, 0) != 0)
+        return;
+    hd_localize_cfg lc = cfg.localize;
+    hd_config_release(&cfg);
+    lc.model_sigma_ns = 0;
+    hd_locate_net net;
+    ok(hd_locate_net_init(&net, s3, R3, &lc) == 0 && net.coarse, "continental: three receivers, coarse-to-fine");
+    float feat[R3 * F] = {0};
+    uint8_t mask[R3] = {1, 1, 1}, tmask[P3] = {1, 1, 1};
+    double delay[P3], sigma[P3];
+    hd_locate_obs obs = {feat, mask, delay, sigma, tmask};
+    hd_locate_result res;
+    int found = 0;
+    double tla = 0, tlo = 0;
+    for (double la = 42; la <= 57 && !found; la += 3)
+        for (double lo = -4; lo <= 22 && !found; lo += 4) {
+            double toa[R3];
+            for (int r = 0; r < R3; r++)
+                toa[r] = hd_geo_slant_range(la, lo, 0, s3[r].lat, s3[r].lon, 100) / HD_SPEED_OF_LIGHT;
+            for (int p = 0; p < P3; p++) {
+                int i, j;
+                hd_features_pair(R3, p, &i, &j);
+                delay[p] = toa[j] - toa[i];
+                sigma[p] = 1.4e-6;
+            }
+            found = hd_locate(&net, &obs, HD_LOC_TDOA, &res) == 0 && res.ambiguous;
+            tla = la, tlo = lo;
+        }
+    ok(found, "an ambiguous transmitter (at %.0f N %.0f E): crossings %.2f %.2f and %.2f %.2f", tla, tlo, res.lat,
+       res.lon, res.lat2, res.lon2);
+    if (!found) {
+        hd_locate_net_release(&net);
+        return;
+    }
+    hd_heatmap_opts opt = {.region = HD_HEATMAP_AUTO, .points = 200};
+    hd_heatmap map;
+    ok(hd_heatmap_compute(&net, &obs, &res, &opt, &map) == 0, "its heat map");
+    double e = map.lon0 + (map.nx - 1) * map.dlon, n = map.lat0 + (map.ny - 1) * map.dlat;
+    ok(res.lat2 > map.lat0 && res.lat2 < n && res.lon2 > map.lon0 && res.lon2 < e && res.lat > map.lat0 &&
+           res.lat < n && res.lon > map.lon0 && res.lon < e,
+       "auto region: both crossings on the map (%.2f-%.2f N, %.2f-%.2f E)", map.lat0, n, map.lon0, e);
+    hd_contour lv[HD_HEATMAP_LEVELS], c;
+    hd_contour_rings(map.dchi2, map.nx, map.ny, map.lon0, map.dlon, map.lat0, map.dlat, map.level[0], &c);
+    int frag = 0;
+    for (int k = 0; k < c.n; k++)
+        frag += !c.ring[k].hole;
+    diag("the whole map (a %.1f km step) alone: %d polygons in the 68.3 %% region", map.dlat * 111.2, frag);
+    hd_contour_release(&c);
+    int zoomed = 0;
+    ok(hd_heatmap_contours(&net, &obs, &res, &opt, &map, lv, &zoomed) == 0 && zoomed,
+       "the contours drawn on a map round each crossing");
+    c = lv[0];
+    int ext = 0;
+    for (int k = 0; k < c.n; k++) {
+        ext += !c.ring[k].hole;
+        double cx = 0, cy = 0;
+        for (int v = 0; v < c.ring[k].n; v++)
+            cx += c.ring[k].pt[v][0] / c.ring[k].n, cy += c.ring[k].pt[v][1] / c.ring[k].n;
+        diag("68.3 %% ring %d: %d points, area %.3g deg2, hole %d, centre %.3f %.3f", k, c.ring[k].n, c.ring[k].area,
+             c.ring[k].hole, cx, cy);
+    }
+    /* the second crossing lies 1,500 km outside the triangle, in a valley
+     * far longer than wide: its 68.3 % region is a sliver narrower than its
+     * map's step (a square grid does not resolve it; the 99.7 % one does) */
+    ok(ext >= 2 && hd_contour_holds(&c, res.lon, res.lat), "the 68.3 %% region: %d polygons, one round the estimate",
+       ext);
+    ok(hd_contour_holds(&lv[2], res.lon, res.lat) && hd_contour_holds(&lv[2], res.lon2, res.lat2) &&
+           hd_contour_holds(&lv[2], tlo, tla),
+       "the 99.7 %% region holds both crossings and the truth");
+    for (int k = 0; k < HD_HEATMAP_LEVELS; k++)
+        hd_contour_release(&lv[k]);
+    hd_heatmap_release(&map);
+    hd_locate_net_release(&net);
+}
+
 int main(void)
 {
     plan_no_plan();
     contours();
     located();
+    ambiguous();
     done_testing();
     return exit_status();
 }
