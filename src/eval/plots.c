@@ -467,6 +467,18 @@ int hd_eval_write_heatmap_script(const char *stem, const hd_heatmap *map, const 
     m.e = map->lon0 + (map->nx - 1) * map->dlon;
     m.s = map->lat0;
     m.n = map->lat0 + (map->ny - 1) * map->dlat;
+    /* the map round the grid, widened to a height at most 1.5 times its
+     * width (a long thin valley's grid is long and thin) */
+    double ys = merc_y(fmax(m.s, -85)), yn = merc_y(fmin(m.n, 85)), xw = (m.e - m.w) * M_PI / 180;
+    if (yn - ys > 1.5 * xw) {
+        double g = 0.5 * ((yn - ys) / 1.5 - xw) * 180 / M_PI;
+        m.w -= g;
+        m.e += g;
+    } else if (xw > 1.5 * (yn - ys)) {
+        double mid = 0.5 * (ys + yn), half = 0.5 * xw / 1.5;
+        m.s = fmax(atan(sinh(mid - half)) * 180 / M_PI, -85);
+        m.n = fmin(atan(sinh(mid + half)) * 180 / M_PI, 85);
+    }
     m.cm_per_rad = MAP_W_CM / ((m.e - m.w) * M_PI / 180);
     hd_outfile of;
     memset(&of, 0, sizeof of);
@@ -515,15 +527,17 @@ int hd_eval_write_heatmap_script(const char *stem, const hd_heatmap *map, const 
             "set -e\n"
             "cd \"$(dirname \"$0\")\"\n"
             "R=%.8f/%.8f/%.8f/%.8f\n"
+            "G=%.8f/%.8f/%.8f/%.8f\n"
             "tmp=\".%s.tmp.$$\"\n"
             "trap 'rm -f \"$tmp.png\" \"$tmp\"_dchi2.nc \"$tmp\"_like.nc' EXIT\n"
             "gmt begin \"$tmp\" png\n"
             "gmt set MAP_FRAME_TYPE plain FORMAT_GEO_MAP ddd.xxx FONT_ANNOT_PRIMARY 8p FONT_TITLE 11p\n"
-            "gmt xyz2grd %s_grid.xyz -R$R -I%d+n/%d+n -G\"$tmp\"_dchi2.nc\n"
+            "gmt xyz2grd %s_grid.xyz -R$G -I%d+n/%d+n -G\"$tmp\"_dchi2.nc\n"
             "# the probability of the smallest region holding each point (%%), undefined (transparent)\n"
             "# beyond the 99.7 %% level D = %.6g\n",
-            (long long)ev->index, base, base, base, base, base, m.w, m.e, m.s, m.n, base, base, map->nx, map->ny,
-            map->level[HD_HEATMAP_LEVELS - 1]);
+            (long long)ev->index, base, base, base, base, base, m.w, m.e, m.s, m.n, map->lon0,
+            map->lon0 + (map->nx - 1) * map->dlon, map->lat0, map->lat0 + (map->ny - 1) * map->dlat, base, base, map->nx,
+            map->ny, map->level[HD_HEATMAP_LEVELS - 1]);
     if (map->nu > 0) /* a Student-t: 1 - (1 + D/g)^(-nu/2) */
         fprintf(f, "gmt grdmath \"$tmp\"_dchi2.nc %.10g DIV 1 ADD %.10g POW 1 SUB NEG 100 MUL \"$tmp\"_dchi2.nc %.10g LE 0 "
                    "NAN MUL = \"$tmp\"_like.nc\n", map->tscale, -0.5 * map->nu, map->level[HD_HEATMAP_LEVELS - 1]);

@@ -81,35 +81,41 @@ int hd_heatmap_compute(const hd_locate_net *net, const hd_locate_obs *obs, const
     } else if (opt->region == HD_HEATMAP_SEARCH) {
         frame_box(net, res->region, res->lon, box);
     } else {
-        /* the 99.7 % ellipse's major semi-axis (the predictive's, as the
-         * outputs draw it), grown, around the solution and the other
-         * crossing (its own: the primary's scaled by the bound there) */
-        double major, minor, az;
-        hd_locate_ellipse(res->cov, res->nu, hd_heatmap_probability[HD_HEATMAP_LEVELS - 1], &major, &minor, &az);
+        /* the 99.7 % ellipse's extent east and north (the predictive's, as
+         * the outputs draw it: a long thin valley gets a long thin box, whose
+         * steps across it resolve it), grown, round the solution and the
+         * other crossing (with its own covariance: the bound there, scaled
+         * as the solution's covariance is from the bound at the solution) */
+        double r2 = hd_locate_radius2(hd_heatmap_probability[HD_HEATMAP_LEVELS - 1], res->nu);
         double cap = net->cfg.max_region_km > 0 ? 500 * net->cfg.max_region_km
                                                  : 0.5 * fmax(res->region[1] - res->region[0], res->region[3] - res->region[2]);
         int amb = res->ambiguous && isfinite(res->e2) && isfinite(res->n2);
-        double h1 = fmax(HD_HEATMAP_AUTO_GROW * major, HD_HEATMAP_AUTO_MIN_M), h2 = h1;
-        double c1[3], c2[3];
+        double c2[3] = {res->cov[0], res->cov[1], res->cov[2]}, c1[3], cb[3];
         if (amb && hd_locate_crlb(net, obs, res, res->e, res->n, 1, c1) == 0 &&
-            hd_locate_crlb(net, obs, res, res->e2, res->n2, 1, c2) == 0) {
-            double l1 = 0.5 * (c1[0] + c1[2]) + sqrt(0.25 * (c1[0] - c1[2]) * (c1[0] - c1[2]) + c1[1] * c1[1]);
-            double l2 = 0.5 * (c2[0] + c2[2]) + sqrt(0.25 * (c2[0] - c2[2]) * (c2[0] - c2[2]) + c2[1] * c2[1]);
-            if (l1 > 0 && l2 > 0 && isfinite(l2 / l1))
-                h2 = fmax(h1 * sqrt(l2 / l1), HD_HEATMAP_AUTO_MIN_M);
+            hd_locate_crlb(net, obs, res, res->e2, res->n2, 1, cb) == 0 && c1[0] + c1[2] > 0) {
+            double k = (res->cov[0] + res->cov[2]) / (c1[0] + c1[2]);
+            if (isfinite(k) && k > 0)
+                for (int q = 0; q < 3; q++)
+                    c2[q] = cb[q] * k;
         }
-        if (!(h1 <= cap))
-            h1 = cap;
-        if (!(h2 <= cap))
-            h2 = cap;
+        double h1[2], h2[2];
+        for (int a = 0; a < 2; a++) {
+            h1[a] = fmin(fmax(HD_HEATMAP_AUTO_GROW * sqrt(res->cov[2 * a] * r2), HD_HEATMAP_AUTO_MIN_M), cap);
+            h2[a] = fmin(fmax(HD_HEATMAP_AUTO_GROW * sqrt(c2[2 * a] * r2), HD_HEATMAP_AUTO_MIN_M), cap);
+            if (!isfinite(h1[a]))
+                h1[a] = cap;
+            if (!isfinite(h2[a]))
+                h2[a] = cap;
+        }
         int second = opt->around == HD_HEATMAP_AROUND_SECOND && amb;
-        double ce = second ? res->e2 : res->e, cn = second ? res->n2 : res->n, h = second ? h2 : h1;
-        double reg[4] = {ce - h, ce + h, cn - h, cn + h};
+        double ce = second ? res->e2 : res->e, cn = second ? res->n2 : res->n;
+        const double *h = second ? h2 : h1;
+        double reg[4] = {ce - h[0], ce + h[0], cn - h[1], cn + h[1]};
         if (opt->around == HD_HEATMAP_AROUND_BOTH && amb) {
-            reg[0] = fmin(reg[0], res->e2 - h2);
-            reg[1] = fmax(reg[1], res->e2 + h2);
-            reg[2] = fmin(reg[2], res->n2 - h2);
-            reg[3] = fmax(reg[3], res->n2 + h2);
+            reg[0] = fmin(reg[0], res->e2 - h2[0]);
+            reg[1] = fmax(reg[1], res->e2 + h2[0]);
+            reg[2] = fmin(reg[2], res->n2 - h2[1]);
+            reg[3] = fmax(reg[3], res->n2 + h2[1]);
         }
         frame_box(net, reg, res->lon, box);
     }

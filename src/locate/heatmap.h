@@ -29,8 +29,8 @@ typedef enum { HD_HEATMAP_PREDICTIVE = 0, HD_HEATMAP_CHI2 = 1 } hd_heatmap_level
 
 /* Where the map lies. */
 typedef enum {
-    HD_HEATMAP_AUTO = 0,   /* around the solution: a square HD_HEATMAP_AUTO_GROW times the 99.7 % ellipse's
-                              major semi-axis from it each way (at least HD_HEATMAP_AUTO_MIN_M), grown to hold
+    HD_HEATMAP_AUTO = 0,   /* around the solution: HD_HEATMAP_AUTO_GROW times the 99.7 % ellipse's extent
+                              east and north from it each way (at least HD_HEATMAP_AUTO_MIN_M), grown to hold
                               the ambiguous second crossing; at most localize.max_region_km across */
     HD_HEATMAP_SEARCH = 1, /* the solver's final search region (res->region) */
     HD_HEATMAP_BOX = 2     /* the box given (south, north, west, east) */
