@@ -109,7 +109,7 @@ void hd_cmd_localize_usage(FILE *out)
             "                                 event_N.sh with its data beside it (restyle and rerun);\n"
             "                                 without GMT a warning and no PNG\n"
             "                        localize.heatmap_region: auto (around the estimate: twice the\n"
-            "                        99.7 %% ellipse, and the ambiguous second crossing), search (the\n"
+            "                        99.7 %% ellipse's extent, and an ambiguous second crossing), search (the\n"
             "                        solver's final region) or box (localize.heatmap_box: [south,\n"
             "                        north, west, east]). tdoa, rss and hybrid only\n");
     hd_cli_common_usage(out);
