@@ -181,11 +181,6 @@ static int run(const hd_cli *cli, hd_config *cfg)
                         hd_method_name(method));
     if ((rc = hd_locate_input_open(&in, cli, cfg)) < 0)
         return rc;
-    if (cli->heatmap) {
-        if ((rc = hd_heatmaps_begin(&hm, cli->heatmap, &cfg->localize, cli->force, 1)) < 0)
-            goto fail;
-        k.hm = &hm;
-    }
     if ((rc = hd_cli_outputs_open(&o, cli->force)) < 0)
         goto fail;
     k.st = in.rd.meta.stations;
@@ -199,6 +194,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
     } else if ((rc = hd_outputs_begin(&k.w, o.of[0].f, o.of[1].f, o.of[2].f, k.st, k.R)) < 0) {
         hd_error_context(rc, "writing %s", cli->output);
         goto fail;
+    }
+    if (cli->heatmap) { /* after -o is known to be writable */
+        if ((rc = hd_heatmaps_begin(&hm, cli->heatmap, &cfg->localize, cli->force, 1)) < 0)
+            goto fail;
+        k.hm = &hm;
     }
     hd_progress prog;
     hd_progress_start(&prog, "localize", "events", in.rd.meta.n_events, cli->quiet);

@@ -87,6 +87,8 @@ int hd_heatmap_write_geojson(FILE *f, const hd_heatmap *map, const hd_contour *l
                              const char *levels)
 {
     const hd_locate_result *res = &ev->res;
+    char t[40];
+    hd_time_format_iso8601(ev->time_ns, t);
     json_t *feats = json_array();
     for (int k = HD_HEATMAP_LEVELS - 1; k >= 0; k--) {
         json_t *polys = json_array();
@@ -101,14 +103,13 @@ int hd_heatmap_write_geojson(FILE *f, const hd_heatmap *map, const hd_contour *l
             json_array_append_new(polys, poly);
         }
         json_t *geom = json_pack("{s:s, s:o}", "type", "MultiPolygon", "coordinates", polys);
-        json_array_append_new(feats, feature(geom, json_pack("{s:I, s:s, s:f, s:f}", "event", (json_int_t)ev->index,
-                                                             "kind", "contour", "probability",
-                                                             hd_heatmap_probability[k], "level", map->level[k])));
+        json_array_append_new(feats, feature(geom, json_pack("{s:I, s:s, s:f, s:f, s:s, s:f}", "event",
+                                                             (json_int_t)ev->index, "kind", "contour", "probability",
+                                                             hd_heatmap_probability[k], "level", map->level[k], "time",
+                                                             t, "frequency_hz", ev->frequency_hz)));
     }
     double w = map->lon0, s = map->lat0, e = map->lon0 + (map->nx - 1) * map->dlon,
            n = map->lat0 + (map->ny - 1) * map->dlat;
-    char t[40];
-    hd_time_format_iso8601(ev->time_ns, t);
     json_t *grid = json_pack("{s:f, s:f, s:f, s:f, s:i, s:i, s:s}", "south", s, "north", n, "west", w, "east", e, "nx",
                              map->nx, "ny", map->ny, "region", region);
     json_t *est = json_pack("{s:I, s:s, s:s, s:f, s:s, s:s, s:f, s:i, s:f, s:f, s:f, s:f, s:s, s:o}", "event",

@@ -37,7 +37,8 @@ int hd_heatmaps_add(hd_heatmaps *h, const hd_locate_net *net, const hd_station *
 /* The GeoJSON of one map: a FeatureCollection, per level (99.7, 95.4, 68.3 %,
  * outermost first) a Feature whose geometry is a MultiPolygon of the region
  * D < level ([lon, lat], exterior rings counter-clockwise, holes
- * clockwise) with properties event, kind "contour", probability, level;
+ * clockwise) with properties event, kind "contour", probability, level,
+ * time, frequency_hz;
  * then Points: the estimate (kind "estimate": chi2, dof, chi2_min,
  * chi2_scale, nu, t_scale, levels, the grid), the truth when known (kind
  * "truth") and the receivers used (kind "receiver", id). */
