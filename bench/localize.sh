@@ -21,3 +21,16 @@ solver=$("$H" evaluate -q --set evaluate.plots=false -o "$D/e.h5" "$D/f.h5" | se
 peer=$("$PY" bench/localize_peer.py "$D/f.h5")
 awk -v h="$best" -v p="$peer" 'BEGIN { printf "bench localize: heimdall=%.0f events/s peer=%.0f events/s ratio=%.1f (whole command incl. reading and writing GeoJSON/KML/JSONL; peer: numpy grid + scipy least_squares per event, solver only)\n", h, p, h / p }'
 awk -v s="$solver" -v p="$peer" 'BEGIN { printf "bench localize-solver: heimdall=%.0f events/s peer=%.0f events/s ratio=%.1f (solver only, 400 events, 7 receivers)\n", s, p, s / p }'
+# the continental case (issue 16): hf-europe.yaml's ten receivers, a 3,000 km
+# region, propagation hf; coarse-to-fine (localize.search coarse, what auto
+# picks there) against heimdall's own dense grid every grid_step_km (10 km,
+# localize.search grid, ranges precomputed once per network), solver only,
+# best of 3
+X=configs/experiments/hf-europe.yaml
+"$H" collect -q -c "$X" --set collect.duration_s=2 --set collect.events=48 -o "$D/hc.h5"
+"$H" featurize -q -c "$X" -o "$D/hf.h5" "$D/hc.h5"
+rate() { for _ in 1 2 3; do "$H" localize --force -c "$X" --set localize.search="$1" -o "$D/hp.geojson" "$D/hf.h5" 2>&1 |
+    sed -n 's/.* \([0-9.]*\) events\/s in the solver.*/\1/p'; done | sort -g | tail -n 1; }
+c=$(rate coarse)
+g=$(rate grid)
+awk -v c="$c" -v g="$g" 'BEGIN { printf "bench localize-continental: heimdall=%.0f events/s peer=%.0f events/s ratio=%.2f (coarse-to-fine over a 3,000 km region, 10 receivers, propagation hf, 48 events; peer: heimdall'"'"'s dense 10 km grid, localize.search grid; solver only)\n", c, g, c / g }'

@@ -68,7 +68,8 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         {"model", required_argument, NULL, 'm'},  {"metrics", required_argument, NULL, 'X'},
         {"resume", required_argument, NULL, 'U'}, {"calibration", required_argument, NULL, 'K'},
         {"known-sources", required_argument, NULL, 'S'}, {"truth-from", required_argument, NULL, 'T'},
-        {"profile", no_argument, NULL, 'P'},      {NULL, 0, NULL, 0},
+        {"profile", no_argument, NULL, 'P'},      {"heatmap", required_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0},
     };
     int locate = (cmd->flags & HD_CMD_LOCATE) != 0;
     memset(cli, 0, sizeof *cli);
@@ -83,7 +84,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
     while ((c = getopt_long(argc, argv, locate ? "c:o:m:fqvh" : "c:o:fqvh", opts, NULL)) != -1) {
         if (((c == 'M' && !locate && !(cmd->flags & HD_CMD_METHOD)) || (c == 'm' && !locate) || (c == 'K' && !locate && !(cmd->flags & HD_CMD_CALIB))) || (c == 'U' && !(cmd->flags & HD_CMD_RESUME)) ||
             (c == 'S' && !(cmd->flags & HD_CMD_SOURCES)) || (c == 'T' && !(cmd->flags & HD_CMD_TRUTH)) ||
-            (c == 'P' && !(cmd->flags & HD_CMD_PROFILE))) {
+            (c == 'P' && !(cmd->flags & HD_CMD_PROFILE)) || (c == 'H' && !(cmd->flags & HD_CMD_HEATMAP))) {
             fprintf(stderr, "heimdall %s: error: unknown option '%s'\nTry 'heimdall %s --help'.\n", cmd->name,
                     argv[optind - 1], cmd->name);
             return 2;
@@ -96,6 +97,7 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         case 'S': cli->known_sources = optarg; break;
         case 'T': cli->truth_from = optarg; break;
         case 'P': cli->profile = 1; break;
+        case 'H': cli->heatmap = optarg; break;
         case 'm': cli->model = optarg; break;
         case 'c': cli->config = optarg; break;
         case 'o': cli->output = optarg; break;
@@ -116,10 +118,12 @@ int hd_cli_parse(hd_cli *cli, const hd_cmd *cmd, int argc, char **argv)
         case 'v': cli->verbose = 1; break;
         case 'h': cmd->usage(stdout); return 1;
         default:
-            if (optopt == 'M' || optopt == 'X' || optopt == 'U' || optopt == 'K' || optopt == 'S' || optopt == 'T')
+            if (optopt == 'M' || optopt == 'X' || optopt == 'U' || optopt == 'K' || optopt == 'S' || optopt == 'T' ||
+                optopt == 'H')
                 fprintf(stderr, "heimdall %s: error: option --%s needs a value\n", cmd->name,
                         optopt == 'M' ? "method" : optopt == 'X' ? "metrics" : optopt == 'K' ? "calibration"
-                                                 : optopt == 'S' ? "known-sources" : optopt == 'T' ? "truth-from" : "resume");
+                                                 : optopt == 'S' ? "known-sources" : optopt == 'T' ? "truth-from"
+                                                 : optopt == 'H' ? "heatmap" : "resume");
             else if (optopt)
                 fprintf(stderr, "heimdall %s: error: option -%c %s\n", cmd->name, optopt,
                         strchr(locate ? "cosm" : "cos", optopt) ? "needs a value" : "is not known");

@@ -24,6 +24,7 @@ typedef struct {
     const char *known_sources;  /* --known-sources (commands flagged HD_CMD_SOURCES) */
     const char *truth_from;     /* --truth-from (commands flagged HD_CMD_TRUTH): the input is predictions */
     int profile;                /* --profile (commands flagged HD_CMD_PROFILE): where the time went, per stage */
+    const char *heatmap;        /* --heatmap DIR (commands flagged HD_CMD_HEATMAP): per-event heat maps there */
     char **inputs;              /* positional arguments */
     int n_inputs;
     char command_line[4096];    /* argv joined, recorded in outputs */
@@ -45,6 +46,7 @@ typedef struct hd_cmd {
 #define HD_CMD_TRUTH 32u   /* takes --truth-from FEATURES (evaluate: score a predictions file) */
 #define HD_CMD_CALIB 64u   /* takes --calibration without being a locate command (train) */
 #define HD_CMD_PROFILE 128u /* takes --profile (featurize) */
+#define HD_CMD_HEATMAP 256u /* takes --heatmap DIR (localize) */
 
 /* Parse argv. Returns 0 to go on, 1 when --help was printed (exit 0), or 2
  * after printing a usage error. */

@@ -26,7 +26,7 @@ static const hd_cmd commands[] = {
     {"train", hd_cmd_train, HD_CMD_MPI | HD_CMD_RESUME | HD_CMD_METHOD | HD_CMD_CALIB,
      "train the network (set model or MLP) on features with truth, data-parallel: features.h5 -> model.h5",
      hd_cmd_train_usage},
-    {"localize", hd_cmd_localize, HD_CMD_LOCATE,
+    {"localize", hd_cmd_localize, HD_CMD_LOCATE | HD_CMD_HEATMAP,
      "positions with 68 %/95 % uncertainty ellipses (TDOA, RSS, hybrid, network) -> GeoJSON, KML, JSON lines",
      hd_cmd_localize_usage},
     {"evaluate", hd_cmd_evaluate, HD_CMD_LOCATE | HD_CMD_TRUTH,

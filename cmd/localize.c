@@ -8,6 +8,7 @@
 #include "core/outfile.h"
 #include "core/progress.h"
 #include "core/runinfo.h"
+#include "eval/heatmaps.h"
 #include "eval/outputs.h"
 #include "eval/report.h"
 #include "eval/run.h"
@@ -93,7 +94,24 @@ void hd_cmd_localize_usage(FILE *out)
             "      --method NAME     tdoa, rss, hybrid, nn or knn (default: localize.method)\n"
             "  -m, --model FILE      model.h5 for --method nn, or of kind knn for --method knn\n"
             "                        (heimdall train --method knn: fingerprints matched by receiver id)\n"
-            "      --calibration FILE  calib.h5 (heimdall calibrate), over localize.calibration\n");
+            "      --calibration FILE  calib.h5 (heimdall calibrate), over localize.calibration\n"
+            "      --heatmap DIR     per located event (the first localize.heatmap_max_events,\n"
+            "                        default 10; the others counted on stderr) a heat map like the\n"
+            "                        KiwiSDR TDoA service's: the solver's chi² over a\n"
+            "                        localize.heatmap_points² (200²) latitude/longitude grid as\n"
+            "                        delta-chi² = chi² - chi²_min (divided by the scale_by_chi2\n"
+            "                        variance factor, as the ellipses are), in DIR (made if missing):\n"
+            "                          event_N.geojson  the 68.3 / 95.4 / 99.7 %% regions (delta-chi²\n"
+            "                                 below 2.30 / 6.18 / 11.83) as MultiPolygons with level and\n"
+            "                                 probability; the estimate, truth and receivers as Points\n"
+            "                          event_N.png  the likelihood exp(-delta-chi²/2) on a GMT map\n"
+            "                                 (coastlines, borders, receivers, estimate, truth), drawn by\n"
+            "                                 event_N.sh with its data beside it (restyle and rerun);\n"
+            "                                 without GMT a warning and no PNG\n"
+            "                        localize.heatmap_region: auto (around the estimate: twice the\n"
+            "                        99.7 %% ellipse's extent, and an ambiguous second crossing), search (the\n"
+            "                        solver's final region) or box (localize.heatmap_box: [south,\n"
+            "                        north, west, east]). tdoa, rss and hybrid only\n");
     hd_cli_common_usage(out);
 }
 
@@ -113,6 +131,7 @@ typedef struct {
     double solve_s;
     const hd_station *st;
     int R;
+    hd_heatmaps *hm;             /* --heatmap DIR, or NULL */
 } sink_ctx;
 
 static int sink(void *ctx, const hd_run *r)
@@ -130,6 +149,9 @@ static int sink(void *ctx, const hd_run *r)
         k->ambiguous += r->ev[i].res.ambiguous;
         k->grown += r->ev[i].res.grown > 0;
         k->solve_s += r->latency_s[i];
+        if (k->hm && (rc = hd_heatmaps_add(k->hm, &r->net, k->st, k->R, &r->ev[i], &r->obs[i], r->truth_lat[i],
+                                           r->truth_lon[i])) < 0)
+            return rc;
         if (!k->cli->quiet) {
             char line[512];
             hd_located_summary(k->st, k->R, &r->ev[i], line, sizeof line);
@@ -146,12 +168,17 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_run r;
     hd_cli_outputs o;
     hd_h5_out h5;
+    hd_heatmaps hm;
     int h5_open = 0;
     sink_ctx k = {.cli = cli, .h5 = -1};
     memset(&r, 0, sizeof r);
     int rc = hd_cli_outputs_kind(&o, cli->output, "an HDF5 positions file");
     if (rc < 0)
         return rc;
+    int method = cli->method ? hd_method_parse(cli->method) : cfg->localize.method;
+    if (cli->heatmap && (method == HD_LOC_NN || method == HD_LOC_KNN))
+        return hd_error(HD_ECONFIG, "--heatmap maps the classical solvers' cost (tdoa, rss, hybrid), not --method %s",
+                        hd_method_name(method));
     if ((rc = hd_locate_input_open(&in, cli, cfg)) < 0)
         return rc;
     if ((rc = hd_cli_outputs_open(&o, cli->force)) < 0)
@@ -167,6 +194,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
     } else if ((rc = hd_outputs_begin(&k.w, o.of[0].f, o.of[1].f, o.of[2].f, k.st, k.R)) < 0) {
         hd_error_context(rc, "writing %s", cli->output);
         goto fail;
+    }
+    if (cli->heatmap) { /* after -o is known to be writable */
+        if ((rc = hd_heatmaps_begin(&hm, cli->heatmap, &cfg->localize, cli->force, 1)) < 0)
+            goto fail;
+        k.hm = &hm;
     }
     hd_progress prog;
     hd_progress_start(&prog, "localize", "events", in.rd.meta.n_events, cli->quiet);
@@ -223,6 +255,14 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_run_clamped_summary(&r, un, sizeof un);
     if (un[0])
         hd_info("%s", un);
+    if (k.hm) {
+        hd_info("heat maps: %lld written to %s (GeoJSON contours; %lld PNGs drawn), %.1f ms per map in the cost and "
+                "contours; %lld events without a position not mapped", (long long)hm.written, hm.dir,
+                (long long)hm.drawn, hm.written ? 1e3 * hm.seconds / hm.written : 0.0, (long long)hm.unlocated);
+        if (hm.skipped)
+            hd_warn("heat maps for the first %d located events only: %lld more skipped (localize.heatmap_max_events)",
+                    hm.max_events, (long long)hm.skipped);
+    }
     hd_cli_outputs_wrote(&o, cli->output);
 fail:
     hd_outputs_free(k.w);

@@ -70,6 +70,10 @@ static const char *const unknown_rx_names[] = {"use", "mask"};
 static const enum_def E_UNKNOWN_RX = {unknown_rx_names, 2, 0};
 static const char *const search_names[] = {"auto", "grid", "coarse"};
 static const enum_def E_SEARCH = {search_names, 3, 0};
+static const char *const heatmap_region_names[] = {"auto", "search", "box"};
+static const enum_def E_HEATMAP_REGION = {heatmap_region_names, 3, 0};
+static const char *const heatmap_levels_names[] = {"predictive", "chi2"};
+static const enum_def E_HEATMAP_LEVELS = {heatmap_levels_names, 2, 0};
 static const char *const lprop_names[] = {"straight", "hf"};
 static const enum_def E_LPROP = {lprop_names, 2, 0};
 static const char *const hfmode_names[] = {"auto", "ground", "1f2", "2f2"};
@@ -233,6 +237,11 @@ static const key_def keys[] = {
     {"localize.rss_offsets_db", K_DLIST, C(localize.rss_offsets_db), C(localize.n_rss_offsets), HD_MAX_STATIONS, -100, 100, "[]", NULL},
     {"localize.calibration", K_STRING, C(localize.calibration), HD_PATH_LEN, 0, 0, 0, "''", NULL},
     {"localize.unknown_receivers", K_ENUM, C(localize.unknown_receivers), 0, 0, 0, 0, "use", &E_UNKNOWN_RX},
+    {"localize.heatmap_points", K_INT, C(localize.heatmap_points), 0, 0, 3, 2000, "200", NULL},
+    {"localize.heatmap_max_events", K_INT, C(localize.heatmap_max_events), 0, 0, 0, 100000, "10", NULL},
+    {"localize.heatmap_region", K_ENUM, C(localize.heatmap_region), 0, 0, 0, 0, "auto", &E_HEATMAP_REGION},
+    {"localize.heatmap_levels", K_ENUM, C(localize.heatmap_levels), 0, 0, 0, 0, "predictive", &E_HEATMAP_LEVELS},
+    {"localize.heatmap_box", K_DLIST, C(localize.heatmap_box), C(localize.n_heatmap_box), 4, -180, 360, "[]", NULL},
     {"evaluate", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"evaluate.snr_bins_db", K_DLIST, C(evaluate.snr_bins_db), C(evaluate.n_snr_bins), 16, -50, 200, "[0, 10, 20, 30]", NULL},
     {"evaluate.split", K_ENUM, C(evaluate.split), 0, 0, 0, 0, "none", &E_SPLIT},

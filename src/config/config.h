@@ -235,6 +235,13 @@ typedef struct {
     int n_rss_offsets;
     char calibration[HD_PATH_LEN]; /* calib.h5 (heimdall calibrate) applied by receiver id; "" none */
     int unknown_receivers;       /* hd_unknown_rx: receivers the calibration does not know */
+    /* localize --heatmap DIR: each event's delta-chi² map (locate/heatmap.h) */
+    int heatmap_points;          /* grid points along each side */
+    int heatmap_max_events;      /* maps for the first this many located events (the rest counted, skipped) */
+    int heatmap_region;          /* hd_heatmap_region: auto, search or box */
+    int heatmap_levels;          /* hd_heatmap_levels: predictive (as the ellipses) or chi2 (2.30/6.18/11.83) */
+    double heatmap_box[4];       /* region box: south, north, west, east (degrees) */
+    int n_heatmap_box;
     /* not keys: what hd_calib_apply filled in from the calibration */
     int calibrated;              /* 1: a calibration was applied */
     double clock_offsets_s[HD_MAX_STATIONS]; /* receivers' order, subtracted from the time differences */

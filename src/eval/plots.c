@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/outfile.h"
 #include "eval/outputs.h"
+#include "eval/heatmaps.h"
 
 #include <gsl/gsl_sort.h>
 #include <libgen.h>
@@ -434,4 +435,150 @@ fail:
     for (int k = 0; k < 3; k++)
         hd_outfile_abort(&of[k]);
     return rc;
+}
+
+/* ---- one event's heat map (localize --heatmap), drawn with GMT ------------------ */
+
+static int write_ring_file(const char *path, const hd_contour *c)
+{
+    hd_outfile of;
+    int rc = hd_outfile_open(&of, path, 1);
+    if (rc < 0)
+        return rc;
+    for (int k = 0; k < c->n; k++) {
+        fprintf(of.f, "> ring %d%s\n", k, c->ring[k].hole ? " (hole)" : "");
+        for (int v = 0; v < c->ring[k].n; v++)
+            fprintf(of.f, "%.8f %.8f\n", c->ring[k].pt[v][0], c->ring[k].pt[v][1]);
+    }
+    return hd_outfile_commit(&of);
+}
+
+int hd_eval_write_heatmap_script(const char *stem, const hd_heatmap *map, const hd_contour *lv, const hd_station *st,
+                                 int R, const hd_located *ev, double truth_lat, double truth_lon)
+{
+    static const char *const lname[HD_HEATMAP_LEVELS] = {"c683", "c954", "c997"};
+    static const char *const lpen[HD_HEATMAP_LEVELS] = {"1.2p,black", "0.9p,black,-", "1.0p,black,."};
+    char sb[1100], base[1100], path[1200];
+    snprintf(sb, sizeof sb, "%s", stem);
+    snprintf(base, sizeof base, "%s", basename(sb));
+    const hd_locate_result *res = &ev->res;
+    map_frame m;
+    m.w = map->lon0;
+    m.e = map->lon0 + (map->nx - 1) * map->dlon;
+    m.s = map->lat0;
+    m.n = map->lat0 + (map->ny - 1) * map->dlat;
+    /* the map round the grid, widened to a height at most 1.5 times its
+     * width (a long thin valley's grid is long and thin) */
+    double ys = merc_y(fmax(m.s, -85)), yn = merc_y(fmin(m.n, 85)), xw = (m.e - m.w) * M_PI / 180;
+    if (yn - ys > 1.5 * xw) {
+        double g = 0.5 * ((yn - ys) / 1.5 - xw) * 180 / M_PI;
+        m.w -= g;
+        m.e += g;
+    } else if (xw > 1.5 * (yn - ys)) {
+        double mid = 0.5 * (ys + yn), half = 0.5 * xw / 1.5;
+        m.s = fmax(atan(sinh(mid - half)) * 180 / M_PI, -85);
+        m.n = fmin(atan(sinh(mid + half)) * 180 / M_PI, 85);
+    }
+    m.cm_per_rad = MAP_W_CM / ((m.e - m.w) * M_PI / 180);
+    hd_outfile of;
+    memset(&of, 0, sizeof of);
+    int rc;
+    /* the grid: lon lat delta-chi² (NaN where undefined) */
+    snprintf(path, sizeof path, "%s_grid.xyz", stem);
+    if ((rc = hd_outfile_open(&of, path, 1)) < 0)
+        return rc;
+    fprintf(of.f, "# lon lat delta_chi2 (event %lld; chi2_min %.6g, variance scale %.6g)\n", (long long)ev->index,
+            map->chi2_min, map->scale);
+    for (int j = 0; j < map->ny; j++)
+        for (int i = 0; i < map->nx; i++) {
+            double v = map->dchi2[(size_t)j * map->nx + i];
+            if (isfinite(v))
+                fprintf(of.f, "%.8f %.8f %.6g\n", map->lon0 + i * map->dlon, map->lat0 + j * map->dlat, v);
+            else
+                fprintf(of.f, "%.8f %.8f NaN\n", map->lon0 + i * map->dlon, map->lat0 + j * map->dlat);
+        }
+    if ((rc = hd_outfile_commit(&of)) < 0)
+        return rc;
+    for (int k = 0; k < HD_HEATMAP_LEVELS; k++) {
+        snprintf(path, sizeof path, "%s_%s.dat", stem, lname[k]);
+        if ((rc = write_ring_file(path, &lv[k])) < 0)
+            return rc;
+    }
+    snprintf(path, sizeof path, "%s_receivers.dat", stem);
+    if ((rc = hd_outfile_open(&of, path, 1)) < 0)
+        return rc;
+    write_labels(of.f, &m, st, R);
+    if ((rc = hd_outfile_commit(&of)) < 0)
+        return rc;
+    int off = 0;
+    for (int r = 0; r < R; r++)
+        off += isfinite(st[r].lat) && (st[r].lat < m.s || st[r].lat > m.n || st[r].lon < m.w || st[r].lon > m.e);
+    int truth = isfinite(truth_lat) && isfinite(truth_lon);
+    snprintf(path, sizeof path, "%s.sh", stem);
+    if ((rc = hd_outfile_open(&of, path, 1)) < 0)
+        return rc;
+    FILE *f = of.f;
+    fprintf(f,
+            "#!/usr/bin/env bash\n"
+            "# heimdall localize --heatmap: event %lld's heat map, drawn with GMT (Debian: gmt,\n"
+            "# gmt-gshhg-low, gmt-dcw, ghostscript). Restyle and redraw with  bash %s.sh\n"
+            "# Data beside it: %s_grid.xyz (lon lat D: delta-chi2 over the variance factor), %s_c683/c954/c997.dat (the\n"
+            "# 68.3 / 95.4 / 99.7 %% contours), %s_receivers.dat; %s.geojson holds the same contours.\n"
+            "set -e\n"
+            "cd \"$(dirname \"$0\")\"\n"
+            "R=%.8f/%.8f/%.8f/%.8f\n"
+            "G=%.8f/%.8f/%.8f/%.8f\n"
+            "tmp=\".%s.tmp.$$\"\n"
+            "trap 'rm -f \"$tmp.png\" \"$tmp\"_dchi2.nc \"$tmp\"_like.nc' EXIT\n"
+            "gmt begin \"$tmp\" png\n"
+            "gmt set MAP_FRAME_TYPE plain FORMAT_GEO_MAP ddd.xxx FONT_ANNOT_PRIMARY 8p FONT_TITLE 11p\n"
+            "gmt xyz2grd %s_grid.xyz -R$G -I%d+n/%d+n -G\"$tmp\"_dchi2.nc\n"
+            "# the probability of the smallest region holding each point (%%), undefined (transparent)\n"
+            "# beyond the 99.7 %% level D = %.6g\n",
+            (long long)ev->index, base, base, base, base, base, m.w, m.e, m.s, m.n, map->lon0,
+            map->lon0 + (map->nx - 1) * map->dlon, map->lat0, map->lat0 + (map->ny - 1) * map->dlat, base, base, map->nx,
+            map->ny, map->level[HD_HEATMAP_LEVELS - 1]);
+    if (map->nu > 0) /* a Student-t: 1 - (1 + D/g)^(-nu/2) */
+        fprintf(f, "gmt grdmath \"$tmp\"_dchi2.nc %.10g DIV 1 ADD %.10g POW 1 SUB NEG 100 MUL \"$tmp\"_dchi2.nc %.10g LE 0 "
+                   "NAN MUL = \"$tmp\"_like.nc\n", map->tscale, -0.5 * map->nu, map->level[HD_HEATMAP_LEVELS - 1]);
+    else /* a Gaussian: 1 - exp(-D/2) */
+        fprintf(f, "gmt grdmath \"$tmp\"_dchi2.nc -0.5 MUL EXP 1 SUB NEG 100 MUL \"$tmp\"_dchi2.nc %.10g LE 0 NAN MUL = "
+                   "\"$tmp\"_like.nc\n", map->level[HD_HEATMAP_LEVELS - 1]);
+    fprintf(f,
+            "gmt coast -R$R -JM%.1fc -Baf -B+t\"event %lld: heat map (%s)\" -Dl -A50 -Gwhitesmoke -Slightsteelblue1\n"
+            "gmt makecpt -Cjet -I -T0/100\n"
+            "gmt grdimage \"$tmp\"_like.nc -Q -t30\n"
+            "gmt coast -Dl -A50 -W0.5p,gray40 -N1/0.4p,gray50,- -LjBL+w%gk+o0.4c/0.4c+f+u\n",
+            MAP_W_CM, (long long)ev->index, hd_method_name(res->method), scale_km(&m));
+    for (int k = HD_HEATMAP_LEVELS - 1; k >= 0; k--)
+        if (lv[k].n)
+            fprintf(f, "gmt plot %s_%s.dat -W%s -l\"%.1f %%\"\n", base, lname[k], lpen[k],
+                    100 * hd_heatmap_probability[k]);
+    for (int k = 0; k < HD_HEATMAP_LEVELS; k++)
+        if (!lv[k].n) {
+            fprintf(f, "gmt text -F+cBR+jBR+f7p -Dj0.2c/0.2c -Gwhite@20 <<< \"the %.1f %% region is smaller than the grid's "
+                       "step: no contour (localize.heatmap_region auto zooms in)\"\n", 100 * hd_heatmap_probability[k]);
+            break;
+        }
+    fprintf(f,
+            "gmt plot %s_receivers.dat -St0.30c -Gblack -W0.3p,white -l\"receiver\"\n"
+            "while read -r lon lat just off id; do\n"
+            "  echo \"$lon $lat $id\" | gmt text -F+f8p,Helvetica-Bold,black+j$just -D$off -Gwhite@30\n"
+            "done < %s_receivers.dat\n"
+            "echo \"%.8f %.8f\" | gmt plot -Sx0.30c -W1.4p,black -l\"estimate\"\n",
+            base, base, res->lon, res->lat);
+    if (res->ambiguous && isfinite(res->lat2))
+        fprintf(f, "echo \"%.8f %.8f\" | gmt plot -Sx0.30c -W1.0p,gray30 -l\"second crossing (ambiguous)\"\n",
+                res->lon2, res->lat2);
+    if (truth)
+        fprintf(f, "echo \"%.8f %.8f\" | gmt plot -Sc0.20c -Gforestgreen -W0.4p,white -l\"truth\"\n", truth_lon,
+                truth_lat);
+    fprintf(f,
+            "gmt colorbar -DJRM+o0.4c/0+w7c -Bxaf+l\"smallest region holding the point (%%)\"\n"
+            "gmt legend -DjTR+o0.2c -F+gwhite@20+p0.3p --FONT_ANNOT_PRIMARY=7p\n"
+            "gmt text -F+cTL+jTL+f7p -Dj0.2c/0.2c -Gwhite@20 <<< \"chi2 %.2f, %d dof; %d receivers used, %d off this map\"\n"
+            "gmt end\n"
+            "mv -f \"$tmp.png\" %s.png\n",
+            res->chi2, res->dof, res->n_receivers, off, base);
+    return hd_outfile_commit(&of);
 }

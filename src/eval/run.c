@@ -193,6 +193,10 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
     const size_t En = sink ? B : (size_t)(E > 0 ? E : 1);
     if ((rc = hd_run_alloc(run, En, cfg->calibrated)) < 0)
         goto fail;
+    if (sink && !(run->obs = hd_calloc(B, sizeof *run->obs))) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
     if (!ev || !feat || !mask || !tmask || !delay || !sigma) {
         rc = HD_ENOMEM;
         goto fail;
@@ -270,6 +274,8 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
                 obs.alt_m = alt[first + i];
                 obs.alt_sigma_m = alt_sd[first + i];
             }
+            if (run->obs)
+                run->obs[off + i] = obs;
             if (!nn) {
                 double t0 = hd_now();
                 if ((rc = hd_locate(&run->net, &obs, method, &out->res)) < 0)
@@ -347,6 +353,7 @@ void hd_run_release(hd_run *run)
     free(run->truth_lon);
     free(run->n_timed);
     free(run->n_uncalibrated);
+    free(run->obs);
     free(run->group);
     hd_locate_net_release(&run->net);
     memset(run, 0, sizeof *run);

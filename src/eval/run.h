@@ -19,6 +19,8 @@ typedef struct {
     double clamped_max_m;    /* the farthest of them from the region (m) */
     int split;               /* hd_split the run was located by (HD_SPLIT_NONE: the whole file at once) */
     int8_t *group;           /* [n]: each event's group of /splits/<split> (NULL without a split) */
+    hd_locate_obs *obs;      /* [n] streaming only: each event's observations as the solver had them, valid
+                                while the sink sees the block (NULL otherwise) */
     int64_t n;
     int64_t first;           /* streaming (hd_run_locate_stream): the event number of ev[0]; 0 otherwise */
     int64_t events_uncalibrated; /* events that heard a receiver the calibration does not know (all blocks) */

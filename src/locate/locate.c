@@ -1821,6 +1821,103 @@ int hd_locate_crlb_3d(const hd_locate_net *net, const hd_locate_obs *obs, const 
     return 0;
 }
 
+/* The grid cost of problem pb (weights wt, sw) at the geodetic point
+ * (lat, lon) and height alt: 3-D (res non-NULL) with the refractivity of
+ * that height and the height observation's residual. */
+static double cost_at_height(const hd_locate_net *net, const problem *pb, const double *wt, double sw, double lat,
+                             double lon, double alt, const hd_locate_result *res)
+{
+    double q[3], d[HD_MAX_STATIONS], t0, p0, extra = 0;
+    hd_geo_to_ecef(lat, lon, alt, q);
+    if (!isfinite(q[0]))
+        return INFINITY;
+    for (int k = 0; k < pb->nt + pb->nr; k++) {
+        int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
+        const double *y = pb->rx[r];
+        d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
+        if (net->cfg.propagation == HD_LPROP_HF) {
+            double dk;
+            d[r] = hf_group(&net->cfg, d[r], &dk, NULL);
+        }
+        if (res && net->cfg.refractivity_n != 0)
+            d[r] *= 1 + path_refractivity(&net->cfg, net->rx_h[r], alt);
+    }
+    if (res) {
+        double z = (alt - res->alt_obs_m) / res->alt_obs_sigma_m;
+        extra = z * z;
+    }
+    return grid_cost(pb, d, wt, sw, &t0, &p0) + extra;
+}
+
+int hd_locate_cost_geo(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, int64_t n,
+                       const double *lat, const double *lon, double *chi2)
+{
+    const int F = HD_FEAT_COUNT;
+    problem pb = {.net = net, .ia = -1};
+    set_positions(net, obs, &pb);
+    pb.gamma = isfinite(res->exponent) && res->exponent > 0 ? res->exponent : net->cfg.rss_exponent;
+    pb.rsig_db = net->cfg.rss_sigma_db;
+    for (int r = 0; r < net->R; r++) {
+        if (res->timed >> r & 1) {
+            pb.trx[pb.nt] = r;
+            pb.tau_km[pb.nt] = res->toa_s[r] * C_KM_S;
+            pb.tsig_km[pb.nt++] = sqrt(res->toa_var[r]) * C_KM_S;
+        }
+        if (res->leveled >> r & 1) {
+            if (!obs || !obs->feat)
+                return hd_error(HD_EINVAL, "locate: the levels' cost needs the event's observations");
+            pb.rrx[pb.nr] = r;
+            pb.y_db[pb.nr++] = obs->feat[(size_t)r * F + HD_FEAT_RSS_DBM] -
+                               (net->cfg.n_rss_offsets ? net->cfg.rss_offsets_db[r] : 0);
+        }
+    }
+    pb.use_t = pb.nt > 0;
+    pb.use_r = pb.nr > 0;
+    if (!pb.use_t && !pb.use_r)
+        return hd_error(HD_EINVAL, "locate: the event has no receiver timed or levelled");
+    int three = res->alt_obs_sigma_m > 0 && isfinite(res->alt) && isfinite(res->alt_obs_m);
+    double wt[HD_MAX_STATIONS], sw;
+    cost_weights(&pb, wt, &sw);
+    if (!three) {
+        for (int64_t i = 0; i < n; i++)
+            chi2[i] = cost_at_height(net, &pb, wt, sw, lat[i], lon[i], net->tx_alt_m, NULL);
+        return 0;
+    }
+    /* 3-D: the height profiled out at each point (its least cost over the
+     * height, the height's observation included), by parabolic steps from
+     * the fitted height: the profile likelihood's regions are the marginal
+     * ones, a slice at the fitted height would be narrower */
+    const double asig = res->alt_obs_sigma_m;
+    for (int64_t i = 0; i < n; i++) {
+        double h = res->alt, st = fmax(fmin(asig, 1000.0), 1.0);
+        double best = cost_at_height(net, &pb, wt, sw, lat[i], lon[i], h, res);
+        for (int it = 0; it < 6 && isfinite(best); it++) {
+            double cp = cost_at_height(net, &pb, wt, sw, lat[i], lon[i], h + st, res);
+            double cm = cost_at_height(net, &pb, wt, sw, lat[i], lon[i], h - st, res);
+            double a = (cp + cm - 2 * best) / (st * st), hn = h, cn = best;
+            if (cp < cn)
+                hn = h + st, cn = cp;
+            if (cm < cn)
+                hn = h - st, cn = cm;
+            if (a > 0) { /* the parabola's vertex, within four steps */
+                double dh = fmax(fmin(-(cp - cm) / (2 * st * a), 4 * st), -4 * st);
+                double c = cost_at_height(net, &pb, wt, sw, lat[i], lon[i], h + dh, res);
+                if (c < cn)
+                    hn = h + dh, cn = c;
+            }
+            int far = fabs(hn - h) >= st; /* the least beyond the bracket: widen it */
+            double gain = best - cn;
+            h = hn;
+            best = cn;
+            st = far ? 2 * st : st / 4;
+            if (!far && gain < 1e-3)
+                break;
+        }
+        chi2[i] = best;
+    }
+    return 0;
+}
+
 /* ---- ellipses ------------------------------------------------------------------------ */
 
 static void eig2(const double c[3], double *l1, double *l2, double *theta)

@@ -161,6 +161,20 @@ int hd_locate_crlb(const hd_locate_net *net, const hd_locate_obs *obs, const hd_
 int hd_locate_crlb_3d(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, double e,
                       double n, int with_model, double cov[3], double *var_alt);
 
+/* The solver's cost at n geodetic points (lat[i], lon[i], degrees) for
+ * event (obs, res) as hd_locate located it (res: its timed and levelled
+ * receivers, arrival times and final variances, fitted exponent): the
+ * timings' weighted misfit with the emission time at its best at each
+ * point, plus the levels' with the source term at its best (the grid
+ * search's cost, whose least is res->chi2 at the fit), into chi2[n]. The
+ * point's height is localize.tx_alt_m; in 3-D (the event observed its
+ * height) the height is profiled out, the least cost over the height at
+ * each point (the height observation's residual included; parabolic steps
+ * from the fitted res->alt), so that the regions are the marginal ones.
+ * obs may be NULL when no receiver moved and no level is used. */
+int hd_locate_cost_geo(const hd_locate_net *net, const hd_locate_obs *obs, const hd_locate_result *res, int64_t n,
+                       const double *lat, const double *lon, double *chi2);
+
 /* The TDOA model's first step alone: per-receiver relative arrival times
  * toa_s[R] (mean 0 over the timed set, bits in *timed) and variances
  * var_s2[R] from an event's valid pairs. Returns the number timed. */
