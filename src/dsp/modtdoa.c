@@ -1,9 +1,10 @@
 /* Time differences of narrow signals from their modulation (see dsp.h,
- * hd_dsp_modulation_tdoa): the power envelope and the instantaneous
- * frequency of each capture, correlated with the maximum-likelihood
- * (Hannan–Thomson) weighting of their segment-averaged coherence, the
- * lag refined by the weighted cross-spectrum phase slope, and the sigma
- * from the same coherence (the Knapp–Carter bound). */
+ * hd_dsp_modulation_tdoa): the envelope and the instantaneous frequency of
+ * each capture, correlated with the maximum-likelihood (Hannan–Thomson)
+ * weighting of their segment-averaged coherence, the lag refined by the
+ * weighted cross-spectrum phase slope, and the sigma the larger of the
+ * Knapp–Carter bound from the same coherence and a jackknife over blocks
+ * of segments. */
 #include "dsp/dsp.h"
 #include "core/alloc.h"
 #include "core/error.h"
