@@ -117,17 +117,20 @@ int hd_dsp_tdoa(const float *a, const float *b, int n, double fs, double center_
 /* Time difference of a narrow signal from its modulation, for what
  * hd_dsp_tdoa cannot time: a keyed carrier (CW, on-off time codes), AM, a
  * signal whose receivers' frequencies differ by more than a long capture's
- * coherence allows. Both captures' power envelope |x|² and instantaneous
+ * coherence allows. Both captures' envelope |x| and instantaneous
  * frequency are formed (insensitive to the LO offsets between receivers),
- * each pair of series is correlated from its segment-averaged cross
- * spectrum with the maximum-likelihood weighting γ²/((1-γ²)|S_ab|), γ² the
- * bias-corrected coherence; the integer lag (within center_s ± max_lag_s)
- * is refined by the coherence-weighted phase slope; sigma_s is the
- * Knapp–Carter bound 1/sqrt(2T ∫(2πf)² γ²/(1-γ²) df) from the same
- * coherence, so a 30 s capture's processing gain counts in full. The kind
- * with the smaller sigma is kept (*kind_used 0 envelope, 1 instantaneous
- * frequency, -1 none valid); valid needs 3 coherent bins and psr_db ≥
- * psr_min_db. Overlaps under 512 samples are never valid. */
+ * each pair of series is correlated (up to half the band filter's width)
+ * from its segment-averaged cross spectrum with the maximum-likelihood
+ * weighting γ²/((1-γ²)|S_ab|), γ² the bias-corrected coherence; the
+ * integer lag (within center_s ± max_lag_s) is refined by the
+ * coherence-weighted phase slope, then timed again with b's series aligned
+ * on it; sigma_s is the larger of the Knapp–Carter bound
+ * 1/sqrt(2T ∫(2πf)² γ²/(1-γ²) df) from the same coherence and a jackknife
+ * over ten blocks of segments, so a 30 s capture's processing gain counts
+ * in full and the sigma matches the errors' spread (tests/unit/test_crlb.c).
+ * The kind with the smaller sigma is kept (*kind_used 0 envelope, 1
+ * instantaneous frequency, -1 none valid); valid needs 3 coherent bins and
+ * psr_db ≥ psr_min_db. Overlaps under 512 samples are never valid. */
 int hd_dsp_modulation_tdoa(const float *a, const float *b, int n, double fs, double center_s, double max_lag_s,
                            double psr_min_db, int *kind_used, hd_xcorr *out);
 /* The same for the pairs of one event: a cache of n-sample captures keeps

@@ -1,9 +1,10 @@
 /* Time differences of narrow signals from their modulation (see dsp.h,
- * hd_dsp_modulation_tdoa): the power envelope and the instantaneous
- * frequency of each capture, correlated with the maximum-likelihood
- * (Hannan–Thomson) weighting of their segment-averaged coherence, the
- * lag refined by the weighted cross-spectrum phase slope, and the sigma
- * from the same coherence (the Knapp–Carter bound). */
+ * hd_dsp_modulation_tdoa): the envelope and the instantaneous frequency of
+ * each capture, correlated with the maximum-likelihood (Hannan–Thomson)
+ * weighting of their segment-averaged coherence, the lag refined by the
+ * weighted cross-spectrum phase slope, and the sigma the larger of the
+ * Knapp–Carter bound from the same coherence and a jackknife over blocks
+ * of segments. */
 #include "dsp/dsp.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -12,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The modulation series of x: kind 0 the power envelope |x|², kind 1 the
+/* The modulation series of x: kind 0 the envelope |x|, kind 1 the
  * instantaneous frequency (phase step, radians per sample, clipped to ±π/2). */
 static void modulation(const float *x, int n, int kind, float *m)
 {
     if (kind == 0) {
         for (int k = 0; k < n; k++)
-            m[k] = x[2 * k] * x[2 * k] + x[2 * k + 1] * x[2 * k + 1];
+            m[k] = sqrtf(x[2 * k] * x[2 * k] + x[2 * k + 1] * x[2 * k + 1]);
         return;
     }
     m[0] = 0;
@@ -30,13 +31,60 @@ static void modulation(const float *x, int n, int kind, float *m)
     }
 }
 
+/* Half-width (bins) of the coherence smoothing at bin f: ±4 bins at low
+ * frequencies, growing as f/SMOOTH_Q above (a keyed envelope's coherence
+ * is smooth on a scale proportional to frequency; its weak high-frequency
+ * sidebands, where the timing information sits, stand out only when
+ * averaged over many bins). */
+#ifndef SMOOTH_Q
+#define SMOOTH_Q 8
+#endif
+#define SMOOTH_HW(f) ((f) / SMOOTH_Q > 4 ? (f) / SMOOTH_Q : 4)
+
+/* The delay (samples) of a cross spectrum s (conj(A)·B, bins 1..nb-1 of
+ * an L-point transform) by the weighted least-squares fit of its phase
+ * slope around tau0 (Hannan–Thomson: weights g = γ²/(1-γ²), the inverse
+ * variance of each bin's phase), iterated from tau0 so that a start a few
+ * samples off the peak is corrected rather than dropped. */
+static double slope_delay(const double *s, const double *g, int nb, int L, double tau0)
+{
+    double tau = tau0;
+    for (int it = 0; it < 6; it++) {
+        double num = 0, den = 0;
+        for (int f = 1; f < nb; f++) {
+            if (g[f] <= 0)
+                continue;
+            double om = 2 * M_PI * (double)f / L, c = cos(om * tau), sn = sin(om * tau);
+            /* s e^{+jωτ} ≈ |s| e^{-jω(τ_true - τ)} */
+            double re = s[2 * f] * c - s[2 * f + 1] * sn, im = s[2 * f] * sn + s[2 * f + 1] * c;
+            num += g[f] * om * (-atan2(im, re));
+            den += g[f] * om * om;
+        }
+        double step = den > 0 ? num / den : 0;
+        tau += step;
+        if (!(fabs(step) > 1e-4))
+            break;
+    }
+    return tau;
+}
+
+/* Blocks of segments whose cross spectra the jackknife leaves out one at a
+ * time (the sigma from the spread of the delay over the replicates). */
+#define JK_BLOCKS 10
+
 /* One modulation kind: ea, eb the series over the overlap (n samples, b
  * already shifted by the integer center). */
 static int one_kind(const float *ea, const float *eb, int n, double fs, double max_lag_s, double psr_min_db,
-                    double max_f_hz, hd_xcorr *out)
+                    double max_f_hz, int lmax, hd_xcorr *out)
 {
+    /* segments of up to lmax samples: for the envelope 2048 (0.17 s at
+     * 12 kHz), many of them making a keyed envelope's weak high-frequency
+     * coherence visible (Morse at 0 dB, 30 s: 1.7x its CRLB with 2048,
+     * 2.3x with 8192; test_crlb.c); for the frequency 8192, whose
+     * coherence (an FSK's, nulls at the baud's multiples) needs the
+     * resolution (RTTY's 30 s sigma 68 µs with 8192, 111 µs with 2048) */
     int L = 256;
-    while (L * 16 <= n && L < 8192)
+    while (L * 16 <= n && L < lmax)
         L *= 2;
     int maxlag = (int)ceil(max_lag_s * fs);
     if (maxlag < 1)
@@ -49,11 +97,14 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
     if (!fwd || !inv)
         return HD_ENOMEM;
     float *A = hd_aligned_alloc((size_t)2 * L, sizeof(float)), *B = hd_aligned_alloc((size_t)2 * L, sizeof(float));
-    double *saa = calloc((size_t)L, sizeof(double)), *sbb = calloc((size_t)L, sizeof(double)),
+    double *saa = calloc((size_t)L, sizeof(double)), *sbb = calloc((size_t)L + 2, sizeof(double)),
            *sab = calloc((size_t)2 * L, sizeof(double));
     float *w = malloc((size_t)L * sizeof(float));
+    /* per block of segments, the cross spectrum's bins 0..L/2 */
+    int K_all = (n - L) / (L / 2) + 1, nblk = K_all >= 2 * JK_BLOCKS ? JK_BLOCKS : 0;
+    double *blk = nblk ? calloc((size_t)nblk * (L + 2), sizeof(double)) : NULL;
     int rc = 0;
-    if (!A || !B || !saa || !sbb || !sab || !w) {
+    if (!A || !B || !saa || !sbb || !sab || !w || (nblk && !blk)) {
         rc = hd_error(HD_ENOMEM, "out of memory");
         goto done;
     }
@@ -83,13 +134,26 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
             sab[2 * f] += ar * br + ai * bi; /* conj(A)·B */
             sab[2 * f + 1] += ar * bi - ai * br;
         }
+        if (nblk) {
+            double *bk = blk + (size_t)(K * nblk / K_all) * (L + 2);
+            for (int f = 0; f <= L / 2; f++) {
+                double ar = A[2 * f], ai = A[2 * f + 1], br = B[2 * f], bi = B[2 * f + 1];
+                bk[2 * f] += ar * br + ai * bi;
+                bk[2 * f + 1] += ar * bi - ai * br;
+            }
+        }
     }
     /* coherence: raw γ² per bin, then smoothed over ±4 bins (a modulation's
-     * coherence is smooth in frequency; one bin's is noisy). With K/2
-     * independent segments (50 % overlap) an incoherent bin's γ² is about
-     * 1/Keff with as much spread, so a smoothed γ² above 3/Keff (6 standard
-     * deviations of the mean of 9) is the signal's; its bias removed. */
-    double Keff = K > 2 ? 0.5 * K + 0.5 : 1.0, g_sum = 0, bound = 0, f_top = 0;
+     * coherence is smooth in frequency; one bin's is noisy), wider at high
+     * frequencies (SMOOTH_HW). K Hann segments at 50 % overlap are worth
+     * Keff = K / (1 + 2·0.167²) independent ones (Welch 1967; measured: an
+     * incoherent bin's mean γ² 0.0124 for K = 86, 1/Keff = 0.0123; K/2, as
+     * assumed before, doubled the threshold and the bias removed), so an
+     * incoherent bin's γ² is about 1/Keff with as much spread, and a
+     * smoothed γ² 5 of its standard deviations above that (3/Keff for the
+     * mean of 9 bins: the bins of a Hann spectrum are correlated, 1.5 per
+     * independent one) is the signal's; its bias removed. */
+    double Keff = K > 2 ? K / (1 + 2 * 0.167 * 0.167) : 1.0, g_sum = 0, bound = 0, f_top = 0;
     int n_coh = 0;
     double *raw = sbb; /* reused: sbb is not needed past this point */
     for (int f = 0; f < L; f++)
@@ -103,14 +167,31 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
         rc = hd_error(HD_ENOMEM, "out of memory");
         goto done;
     }
+    /* prefix sums of raw γ² over |frequency| bins (raw is symmetric for real series) */
+    double *cum = malloc((size_t)(L / 2 + 2) * sizeof *cum);
+    if (!cum) {
+        free(sm);
+        rc = hd_error(HD_ENOMEM, "out of memory");
+        goto done;
+    }
+    cum[0] = 0;
+    for (int f = 0; f <= L / 2; f++)
+        cum[f + 1] = cum[f] + raw[f];
     for (int f = 0; f <= L / 2; f++) {
         double m = 0;
-        for (int d = -4; d <= 4; d++)
-            m += raw[(f + d + L) % L];
-        m /= 9;
-        double g2 = m > 3 / Keff ? (m - 1 / Keff) / (1 - 1 / Keff) : 0;
+        int hw = SMOOTH_HW(f);
+        if (hw == 4) {
+            for (int d = -4; d <= 4; d++)
+                m += raw[(f + d + L) % L];
+            m /= 9;
+        } else {
+            int lo = f - hw < 1 ? 1 : f - hw, hi = f + hw > L / 2 ? L / 2 : f + hw;
+            m = (cum[hi + 1] - cum[lo]) / (hi - lo + 1);
+        }
+        double th = (1 + 5 * sqrt(1.5 / (2 * hw + 1))) / Keff;
+        double g2 = m > th ? (m - 1 / Keff) / (1 - 1 / Keff) : 0;
         if (f == 0 || f == L / 2 || (double)f * fs / L > max_f_hz)
-            g2 = 0; /* nothing of the signal's modulation is beyond its band's width */
+            g2 = 0; /* nothing of the signal's modulation is beyond max_f_hz */
         if (g2 > 0.999)
             g2 = 0.999;
         sm[f] = g2 / (1 - g2);
@@ -120,12 +201,13 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
      * gaps of up to 8 bins bridged; a coherent-looking bin beyond it is
      * chance (among thousands of bins), and at high frequency it would
      * weigh most */
+    free(cum);
     int last = 0, gap = 0;
     for (int f = 1; f < L / 2; f++) {
         if (sm[f] > 0) {
             last = f;
             gap = 0;
-        } else if (last > 0 && ++gap > 8) {
+        } else if (last > 0 && ++gap > (SMOOTH_HW(f) > 8 ? SMOOTH_HW(f) : 8)) {
             break;
         } else if (last == 0 && f > 16) {
             break; /* nothing coherent near the bottom */
@@ -178,30 +260,39 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
             ns++;
         }
     double psr = ns && side > 0 && bv > 0 ? 10 * log10(bv * bv / (side / ns)) : 0;
-    /* the fraction: the coherence-weighted phase slope around the integer lag */
-    double num = 0, den = 0;
-    for (int f = 1; f < L / 2; f++) {
-        double ph = -2 * M_PI * (double)f * best / L; /* conj(A)B ≈ |.| e^{-j2πfτ}: remove the integer part */
-        double re = sab[2 * f] * cos(ph) + sab[2 * f + 1] * sin(ph), im = sab[2 * f + 1] * cos(ph) - sab[2 * f] * sin(ph);
-        double phi = atan2(im, re), om = 2 * M_PI * (double)f / L;
-        num += saa[f] * om * (-phi);
-        den += saa[f] * om * om;
-    }
-    double frac = den > 0 ? num / den : 0;
-    if (!(fabs(frac) < 1))
-        frac = 0;
+    /* the delay: the coherence-weighted phase slope, from the integer lag */
+    double tau = slope_delay(sab, g, L / 2, L, best);
+    if (!(fabs(tau - best) <= W))
+        tau = best; /* the fit left the peak's lobe: the peak stands */
     double T = (double)n / fs;
-    out->delay_s = (best + frac) / fs;
+    out->delay_s = tau / fs;
     out->peak = bv;
     out->psr_db = psr;
     /* Knapp–Carter: var = 1 / (2 T ∫ (2πf)² γ²/(1-γ²) df) */
-    out->sigma_s = bound > 0 ? 1.0 / sqrt(2 * T * bound) : INFINITY;
-    /* the bound holds when the coherence is known; estimated from few
-     * coherent bins it is optimistic: sqrt(1 + 5 / n_coh), the factor that
-     * makes error/sigma of unit spread in the synthetic Monte Carlo of
-     * tests/unit/test_modtdoa.c (4 s of keyed CW at -13 dB: 1.34 without) */
-    if (n_coh > 0)
-        out->sigma_s *= sqrt(1.0 + 5.0 / n_coh);
+    double kc = bound > 0 ? 1.0 / sqrt(2 * T * bound) : INFINITY, jk = 0;
+    /* the jackknife over blocks of segments: each replicate's delay with
+     * one block's cross spectrum left out (the weights kept), sigma² =
+     * (B-1)/B Σ (d_i - mean)². It sees what the bound does not: the
+     * coherence estimated from the data, coherent artefacts, a keyed
+     * signal's non-stationary noise. */
+    if (nblk) {
+        double d[JK_BLOCKS], dm = 0, *rep = sbb; /* sbb is free past the coherence */
+        for (int b = 0; b < nblk; b++) {
+            const double *bk = blk + (size_t)b * (L + 2);
+            for (int f = 0; f <= L / 2; f++) {
+                rep[2 * f] = sab[2 * f] - bk[2 * f];
+                rep[2 * f + 1] = sab[2 * f + 1] - bk[2 * f + 1];
+            }
+            d[b] = slope_delay(rep, g, L / 2, L, tau);
+            dm += d[b] / nblk;
+        }
+        for (int b = 0; b < nblk; b++)
+            jk += (d[b] - dm) * (d[b] - dm);
+        jk = sqrt(jk * (nblk - 1) / nblk) / fs;
+    }
+    /* the larger of the two: the bound where the jackknife's ten blocks
+     * happen to agree, the jackknife where the bound is optimistic */
+    out->sigma_s = nblk && jk > kc ? jk : kc;
     out->valid = n_coh >= 3 && psr >= psr_min_db && isfinite(out->sigma_s) && g_sum > 0;
     out->freq_diff_hz = 0;
 done:
@@ -211,6 +302,7 @@ done:
     free(sbb);
     free(sab);
     free(w);
+    free(blk);
     return rc;
 }
 
@@ -385,6 +477,21 @@ static const mod_series *mod_get(hd_mod_cache *c, int rx, const float *X, long l
     return &c->s[k];
 }
 
+/* One kind timed with b's series shifted by cc samples (over the overlap
+ * a[k] with b[k + cc]); delay_s includes cc. HD_EINVAL (no message
+ * needed) when the overlap is too short. */
+static int kind_at(const float *ma, const float *mb, int n, long cc, double fs, double max_lag_s, double psr_min_db,
+                   double max_f, int lmax, hd_xcorr *x)
+{
+    long k0 = cc < 0 ? -cc : 0, k1 = cc > 0 ? n - cc : n;
+    if (k1 - k0 < 512)
+        return HD_EINVAL;
+    int rc = one_kind(ma + k0, mb + k0 + cc, (int)(k1 - k0), fs, max_lag_s, psr_min_db, max_f, lmax, x);
+    if (rc == 0)
+        x->delay_s += (double)cc / fs;
+    return rc;
+}
+
 int hd_dsp_modulation_tdoa_rx(hd_mod_cache *c, int ia, int ib, const float *a, const float *b, int n, double fs,
                               double center_s, double max_lag_s, double psr_min_db, int *kind_used, hd_xcorr *out)
 {
@@ -425,16 +532,35 @@ int hd_dsp_modulation_tdoa_rx(hd_mod_cache *c, int ia, int ib, const float *a, c
             return hd_error(HD_ENOMEM, "out of memory");
         for (int kind = 0; kind < 2 && rc == 0; kind++) {
             hd_xcorr x;
-            rc = one_kind(sa->m[kind] + k0, sb->m[kind] + k0 + cc, m, fs, max_lag_s, psr_min_db,
-                          (double)(h - l + 1) * fs / n, &x);
+            /* the series' frequencies up to half the band's width: the
+             * envelope of a carrier filtered to ±B/2 holds its modulation
+             * up to B/2; above, only the filter's edges ring, differently
+             * at each receiver's LO offset yet coherently (with the full
+             * width, 74 % of a Morse pair's weight sat there and its sigma
+             * was a third of its error: tests/unit/test_crlb.c) */
+            double max_f = 0.5 * (double)(h - l + 1) * fs / n;
+            int lmax = kind == 0 ? 2048 : 8192;
+            rc = kind_at(sa->m[kind], sb->m[kind], n, cc, fs, max_lag_s, psr_min_db, max_f, lmax, &x);
             if (rc == HD_EINVAL) { /* too short: not timed, not an error */
                 rc = 0;
                 wi = 4;
                 break;
             }
+            /* again with b's series aligned on the delay found: segments
+             * of a and b then hold the same stretch of the signal (offset
+             * by the residual lag, short segments bias the phase slope:
+             * -24 µs on Morse at 0 dB with a 9-sample residual) */
+            long cc2 = rc == 0 && x.valid ? lround(x.delay_s * fs) : cc;
+            if (cc2 != cc) {
+                hd_xcorr x2;
+                int r2 = kind_at(sa->m[kind], sb->m[kind], n, cc2, fs, max_lag_s, psr_min_db, max_f, lmax, &x2);
+                if (r2 < 0 && r2 != HD_EINVAL)
+                    rc = r2;
+                else if (r2 == 0 && x2.valid && fabs(x2.delay_s - center_s) <= max_lag_s + 1 / fs)
+                    x = x2;
+            }
             if (rc == 0 && x.valid && (!out->valid || x.sigma_s < out->sigma_s)) {
                 *out = x;
-                out->delay_s += ((double)cc) / fs;
                 *kind_used = kind;
             }
         }
