@@ -85,6 +85,19 @@ static double hf_group(const hd_localize_cfg *cfg, double chord_m, double *k, do
     return md.delay_s[m] * HD_SPEED_OF_LIGHT;
 }
 
+/* The modelled path from point q to receiver y (ECEF): the chord, or with
+ * localize.propagation hf the group path of the mode expected at that
+ * distance. */
+static double modelled_path(const hd_locate_net *net, const double *q, const double *y)
+{
+    double d = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
+    if (net->cfg.propagation == HD_LPROP_HF) {
+        double dk;
+        d = hf_group(&net->cfg, d, &dk, NULL);
+    }
+    return d;
+}
+
 /* The straight ranges d[R] (with their derivatives dd, dz where given)
  * turned into the modes' group paths (propagation hf; else unchanged). */
 static void hf_paths(const hd_locate_net *net, double *d, double (*dd)[2], double *dz)
@@ -695,12 +708,7 @@ static double lifted_cost(const problem *pb, int ix, int iy, double dh, const do
     double q[3] = {q0[0] + nn[0] * nl, q0[1] + nn[1] * nl, q0[2] + nn[2] * nl}, d[HD_MAX_STATIONS];
     for (int k = 0; k < pb->nt + pb->nr; k++) {
         int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
-        const double *y = pb->rx[r];
-        d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
-        if (net->cfg.propagation == HD_LPROP_HF) {
-            double dk;
-            d[r] = hf_group(&net->cfg, d[r], &dk, NULL);
-        }
+        d[r] = modelled_path(net, q, pb->rx[r]);
         if (kr)
             d[r] *= kr[r];
     }
@@ -1833,12 +1841,7 @@ static double cost_at_height(const hd_locate_net *net, const problem *pb, const 
         return INFINITY;
     for (int k = 0; k < pb->nt + pb->nr; k++) {
         int r = k < pb->nt ? pb->trx[k] : pb->rrx[k - pb->nt];
-        const double *y = pb->rx[r];
-        d[r] = sqrt((q[0] - y[0]) * (q[0] - y[0]) + (q[1] - y[1]) * (q[1] - y[1]) + (q[2] - y[2]) * (q[2] - y[2]));
-        if (net->cfg.propagation == HD_LPROP_HF) {
-            double dk;
-            d[r] = hf_group(&net->cfg, d[r], &dk, NULL);
-        }
+        d[r] = modelled_path(net, q, pb->rx[r]);
         if (res && net->cfg.refractivity_n != 0)
             d[r] *= 1 + path_refractivity(&net->cfg, net->rx_h[r], alt);
     }
