@@ -109,7 +109,7 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
     const hd_fft_plan *fwd = hd_fft_plan_get(L, -1), *inv = hd_fft_plan_get(L, +1);
     if (!fwd || !inv)
         return HD_ENOMEM;
-    float *A = hd_aligned_alloc((size_t)2 * L, sizeof(float)), *B = hd_aligned_alloc((size_t)2 * L, sizeof(float));
+    float *A = hd_aligned_alloc((size_t)2 * L, sizeof(float));
     double *saa = calloc((size_t)L, sizeof(double)), *sbb = calloc((size_t)L + 2, sizeof(double)),
            *sab = calloc((size_t)2 * L, sizeof(double));
     float *w = malloc((size_t)L * sizeof(float));
@@ -117,13 +117,21 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
     int K_all = (n - L) / (L / 2) + 1, nblk = K_all >= 2 * JK_BLOCKS ? JK_BLOCKS : 0;
     double *blk = nblk ? calloc((size_t)nblk * (L + 2), sizeof(double)) : NULL;
     int rc = 0;
-    if (!A || !B || !saa || !sbb || !sab || !w || (nblk && !blk)) {
+    if (!A || !saa || !sbb || !sab || !w || (nblk && !blk)) {
         rc = hd_error(HD_ENOMEM, "out of memory");
         goto done;
     }
     for (int k = 0; k < L; k++)
         w[k] = (float)(0.5 - 0.5 * cos(2 * M_PI * (k + 0.5) / L));
-    /* means removed segment by segment (a slow level change is no timing) */
+    /* only the bins up to the band's width and the smoothing's reach past
+     * it (SMOOTH_HW there) are ever used: the spectra of real series are
+     * symmetric, the rest of the circle is mirrored below */
+    int fm = (int)ceil(max_f_hz * L / fs), top = fm + SMOOTH_HW(fm) + 1;
+    if (top > L / 2)
+        top = L / 2;
+    /* means removed segment by segment (a slow level change is no timing);
+     * both series in one transform (a real, b imaginary), separated by the
+     * symmetry of real series' spectra */
     int K = 0;
     for (int s = 0; s + L <= n; s += L / 2, K++) {
         double ma = 0, mb = 0;
@@ -135,26 +143,31 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
         mb /= L;
         for (int k = 0; k < L; k++) {
             A[2 * k] = (float)((ea[s + k] - ma) * w[k]);
-            B[2 * k] = (float)((eb[s + k] - mb) * w[k]);
-            A[2 * k + 1] = B[2 * k + 1] = 0;
+            A[2 * k + 1] = (float)((eb[s + k] - mb) * w[k]);
         }
         hd_fft_execute(fwd, A, A);
-        hd_fft_execute(fwd, B, B);
-        for (int f = 0; f < L; f++) {
-            double ar = A[2 * f], ai = A[2 * f + 1], br = B[2 * f], bi = B[2 * f + 1];
+        double *bk = nblk ? blk + (size_t)(K * nblk / K_all) * (L + 2) : NULL;
+        for (int f = 0; f <= top; f++) {
+            int r = (L - f) % L;
+            double zr = A[2 * f], zi = A[2 * f + 1], yr = A[2 * r], yi = -A[2 * r + 1]; /* Z(f), conj Z(-f) */
+            double ar = 0.5 * (zr + yr), ai = 0.5 * (zi + yi); /* a's spectrum (Z + conj Z(-f)) / 2 */
+            double br = 0.5 * (zi - yi), bi = -0.5 * (zr - yr); /* b's (Z - conj Z(-f)) / 2j */
+            double cr = ar * br + ai * bi, ci = ar * bi - ai * br; /* conj(A)·B */
             saa[f] += ar * ar + ai * ai;
             sbb[f] += br * br + bi * bi;
-            sab[2 * f] += ar * br + ai * bi; /* conj(A)·B */
-            sab[2 * f + 1] += ar * bi - ai * br;
-        }
-        if (nblk) {
-            double *bk = blk + (size_t)(K * nblk / K_all) * (L + 2);
-            for (int f = 0; f <= L / 2; f++) {
-                double ar = A[2 * f], ai = A[2 * f + 1], br = B[2 * f], bi = B[2 * f + 1];
-                bk[2 * f] += ar * br + ai * bi;
-                bk[2 * f + 1] += ar * bi - ai * br;
+            sab[2 * f] += cr;
+            sab[2 * f + 1] += ci;
+            if (bk) {
+                bk[2 * f] += cr;
+                bk[2 * f + 1] += ci;
             }
         }
+    }
+    for (int f = 1; f <= top && f < L - f; f++) {
+        saa[L - f] = saa[f];
+        sbb[L - f] = sbb[f];
+        sab[2 * (L - f)] = sab[2 * f];
+        sab[2 * (L - f) + 1] = -sab[2 * f + 1];
     }
     /* coherence: raw γ² per bin, then smoothed over ±4 bins (a modulation's
      * coherence is smooth in frequency; one bin's is noisy), wider at high
@@ -310,7 +323,6 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
     out->freq_diff_hz = 0;
 done:
     free(A);
-    free(B);
     free(saa);
     free(sbb);
     free(sab);
