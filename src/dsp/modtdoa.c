@@ -85,10 +85,54 @@ static double slope_delay(const double *s, const double *g, int nb, int L, doubl
  * time (the sigma from the spread of the delay over the replicates). */
 #define JK_BLOCKS 10
 
+/* one_kind's scratch for segments of up to cap samples, kept from call to
+ * call in the event's cache (its pairs reuse it instead of mapping fresh
+ * pages for each) */
+typedef struct {
+    int cap, wL;                 /* capacity; the segment length w holds the window of */
+    float *A, *w;                /* [2 cap], [cap] */
+    double *saa, *sbb, *sab;     /* [cap], [cap + 2], [2 cap] */
+    double *sm, *cum, *blk;      /* [cap/2 + 1], [cap/2 + 2], [JK_BLOCKS (cap + 2)] */
+} mod_work;
+
+static void work_release(mod_work *ws)
+{
+    free(ws->A);
+    free(ws->w);
+    free(ws->saa);
+    free(ws->sbb);
+    free(ws->sab);
+    free(ws->sm);
+    free(ws->cum);
+    free(ws->blk);
+    memset(ws, 0, sizeof *ws);
+}
+
+static int work_reserve(mod_work *ws, int L)
+{
+    if (L <= ws->cap)
+        return 0;
+    work_release(ws);
+    ws->A = hd_aligned_alloc((size_t)2 * L, sizeof(float));
+    ws->w = malloc((size_t)L * sizeof(float));
+    ws->saa = malloc((size_t)L * sizeof(double));
+    ws->sbb = malloc(((size_t)L + 2) * sizeof(double));
+    ws->sab = malloc((size_t)2 * L * sizeof(double));
+    ws->sm = malloc(((size_t)L / 2 + 1) * sizeof(double));
+    ws->cum = malloc(((size_t)L / 2 + 2) * sizeof(double));
+    ws->blk = malloc((size_t)JK_BLOCKS * ((size_t)L + 2) * sizeof(double));
+    if (!ws->A || !ws->w || !ws->saa || !ws->sbb || !ws->sab || !ws->sm || !ws->cum || !ws->blk) {
+        work_release(ws);
+        return hd_error(HD_ENOMEM, "out of memory");
+    }
+    ws->cap = L;
+    return 0;
+}
+
 /* One modulation kind: ea, eb the series over the overlap (n samples, b
  * already shifted by the integer center). */
-static int one_kind(const float *ea, const float *eb, int n, double fs, double max_lag_s, double psr_min_db,
-                    double max_f_hz, int lmax, hd_xcorr *out)
+static int one_kind(mod_work *ws, const float *ea, const float *eb, int n, double fs, double max_lag_s,
+                    double psr_min_db, double max_f_hz, int lmax, hd_xcorr *out)
 {
     /* segments of up to lmax samples: for the envelope 2048 (0.17 s at
      * 12 kHz), many of them making a keyed envelope's weak high-frequency
@@ -109,20 +153,24 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
     const hd_fft_plan *fwd = hd_fft_plan_get(L, -1), *inv = hd_fft_plan_get(L, +1);
     if (!fwd || !inv)
         return HD_ENOMEM;
-    float *A = hd_aligned_alloc((size_t)2 * L, sizeof(float));
-    double *saa = calloc((size_t)L, sizeof(double)), *sbb = calloc((size_t)L + 2, sizeof(double)),
-           *sab = calloc((size_t)2 * L, sizeof(double));
-    float *w = malloc((size_t)L * sizeof(float));
+    int rc = work_reserve(ws, L);
+    if (rc < 0)
+        return rc;
+    float *A = ws->A, *w = ws->w;
+    double *saa = ws->saa, *sbb = ws->sbb, *sab = ws->sab;
+    memset(saa, 0, (size_t)L * sizeof *saa);
+    memset(sbb, 0, ((size_t)L + 2) * sizeof *sbb);
+    memset(sab, 0, (size_t)2 * L * sizeof *sab);
     /* per block of segments, the cross spectrum's bins 0..L/2 */
     int K_all = (n - L) / (L / 2) + 1, nblk = K_all >= 2 * JK_BLOCKS ? JK_BLOCKS : 0;
-    double *blk = nblk ? calloc((size_t)nblk * (L + 2), sizeof(double)) : NULL;
-    int rc = 0;
-    if (!A || !saa || !sbb || !sab || !w || (nblk && !blk)) {
-        rc = hd_error(HD_ENOMEM, "out of memory");
-        goto done;
+    double *blk = nblk ? ws->blk : NULL;
+    if (blk)
+        memset(blk, 0, (size_t)nblk * ((size_t)L + 2) * sizeof *blk);
+    if (ws->wL != L) {
+        for (int k = 0; k < L; k++)
+            w[k] = (float)(0.5 - 0.5 * cos(2 * M_PI * (k + 0.5) / L));
+        ws->wL = L;
     }
-    for (int k = 0; k < L; k++)
-        w[k] = (float)(0.5 - 0.5 * cos(2 * M_PI * (k + 0.5) / L));
     /* only the bins up to the band's width and the smoothing's reach past
      * it (SMOOTH_HW there) are ever used: the spectra of real series are
      * symmetric, the rest of the circle is mirrored below */
@@ -139,11 +187,10 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
             ma += ea[s + k];
             mb += eb[s + k];
         }
-        ma /= L;
-        mb /= L;
+        const float fa = (float)(ma / L), fb = (float)(mb / L);
         for (int k = 0; k < L; k++) {
-            A[2 * k] = (float)((ea[s + k] - ma) * w[k]);
-            A[2 * k + 1] = (float)((eb[s + k] - mb) * w[k]);
+            A[2 * k] = (ea[s + k] - fa) * w[k];
+            A[2 * k + 1] = (eb[s + k] - fb) * w[k];
         }
         hd_fft_execute(fwd, A, A);
         double *bk = nblk ? blk + (size_t)(K * nblk / K_all) * (L + 2) : NULL;
@@ -188,18 +235,9 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
                      : 0;
     /* g = γ²/(1-γ²) per |frequency| bin 0..L/2, in saa (not needed past here) */
     double *g = saa;
-    double *sm = calloc((size_t)L / 2 + 1, sizeof *sm);
-    if (!sm) {
-        rc = hd_error(HD_ENOMEM, "out of memory");
-        goto done;
-    }
+    double *sm = ws->sm;
     /* prefix sums of raw γ² over |frequency| bins (raw is symmetric for real series) */
-    double *cum = malloc((size_t)(L / 2 + 2) * sizeof *cum);
-    if (!cum) {
-        free(sm);
-        rc = hd_error(HD_ENOMEM, "out of memory");
-        goto done;
-    }
+    double *cum = ws->cum;
     cum[0] = 0;
     for (int f = 0; f <= L / 2; f++)
         cum[f + 1] = cum[f] + raw[f];
@@ -227,7 +265,6 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
      * gaps of up to 8 bins bridged; a coherent-looking bin beyond it is
      * chance (among thousands of bins), and at high frequency it would
      * weigh most */
-    free(cum);
     int last = 0, gap = 0;
     for (int f = 1; f < L / 2; f++) {
         if (sm[f] > 0) {
@@ -241,7 +278,6 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
     }
     for (int f = 0; f <= L / 2; f++)
         g[f] = f <= last ? sm[f] : 0;
-    free(sm);
     for (int f = 0; f < L; f++) {
         int fa = f <= L / 2 ? f : L - f; /* |frequency| in bins */
         double gf = g[fa];
@@ -321,13 +357,6 @@ static int one_kind(const float *ea, const float *eb, int n, double fs, double m
     out->sigma_s = nblk && jk > kc ? jk : kc;
     out->valid = n_coh >= 3 && psr >= psr_min_db && isfinite(out->sigma_s) && g_sum > 0;
     out->freq_diff_hz = 0;
-done:
-    free(A);
-    free(saa);
-    free(sbb);
-    free(sab);
-    free(w);
-    free(blk);
     return rc;
 }
 
@@ -395,6 +424,7 @@ struct hd_mod_cache {
     mod_series *s;
     int n_s, max_s, next;        /* entries, their bound, the next to reuse when full */
     float *y, *P, *sm;           /* scratch [2n], [n], [n] */
+    mod_work work;               /* one_kind's */
 };
 
 int hd_mod_cache_new(hd_mod_cache **out, int n)
@@ -444,6 +474,7 @@ void hd_mod_cache_free(hd_mod_cache *c)
         return;
     hd_mod_cache_clear(c);
     free(c->s);
+    work_release(&c->work);
     free(c->y);
     free(c->P);
     free(c->sm);
@@ -484,11 +515,13 @@ static const mod_series *mod_get(hd_mod_cache *c, int rx, const float *X, long l
         return NULL;
     }
     float *y = c->y;
-    for (int k = 0; k < n; k++) {
-        long sk = k > n / 2 ? (long)k - n : k;
-        int in = sk >= l && sk <= h;
-        y[2 * k] = in ? X[2 * k] : 0;
-        y[2 * k + 1] = in ? X[2 * k + 1] : 0;
+    /* bins k of the circle, signed sk = k or k - n (k > n/2), within [l, h] */
+    long lo = l > (long)(n / 2) + 1 - n ? l : (long)(n / 2) + 1 - n, hi = h < n / 2 ? h : n / 2;
+    memset(y, 0, (size_t)2 * n * sizeof *y);
+    for (long sk = lo; sk <= hi; sk++) {
+        long k = sk < 0 ? sk + n : sk;
+        y[2 * k] = X[2 * k];
+        y[2 * k + 1] = X[2 * k + 1];
     }
     hd_fft_execute(inv, y, y);
     modulation(y, n, 0, m0);
@@ -505,13 +538,13 @@ static const mod_series *mod_get(hd_mod_cache *c, int rx, const float *X, long l
 /* One kind timed with b's series shifted by cc samples (over the overlap
  * a[k] with b[k + cc]); delay_s includes cc. HD_EINVAL (no message
  * needed) when the overlap is too short. */
-static int kind_at(const float *ma, const float *mb, int n, long cc, double fs, double max_lag_s, double psr_min_db,
+static int kind_at(mod_work *ws, const float *ma, const float *mb, int n, long cc, double fs, double max_lag_s, double psr_min_db,
                    double max_f, int lmax, hd_xcorr *x)
 {
     long k0 = cc < 0 ? -cc : 0, k1 = cc > 0 ? n - cc : n;
     if (k1 - k0 < 512)
         return HD_EINVAL;
-    int rc = one_kind(ma + k0, mb + k0 + cc, (int)(k1 - k0), fs, max_lag_s, psr_min_db, max_f, lmax, x);
+    int rc = one_kind(ws, ma + k0, mb + k0 + cc, (int)(k1 - k0), fs, max_lag_s, psr_min_db, max_f, lmax, x);
     if (rc == 0)
         x->delay_s += (double)cc / fs;
     return rc;
@@ -565,7 +598,7 @@ int hd_dsp_modulation_tdoa_rx(hd_mod_cache *c, int ia, int ib, const float *a, c
              * was a third of its error: tests/unit/test_crlb.c) */
             double max_f = 0.5 * (double)(h - l + 1) * fs / n;
             int lmax = kind == 0 ? 2048 : 8192;
-            rc = kind_at(sa->m[kind], sb->m[kind], n, cc, fs, max_lag_s, psr_min_db, max_f, lmax, &x);
+            rc = kind_at(&c->work, sa->m[kind], sb->m[kind], n, cc, fs, max_lag_s, psr_min_db, max_f, lmax, &x);
             if (rc == HD_EINVAL) { /* too short: not timed, not an error */
                 rc = 0;
                 wi = 4;
@@ -578,7 +611,7 @@ int hd_dsp_modulation_tdoa_rx(hd_mod_cache *c, int ia, int ib, const float *a, c
             long cc2 = rc == 0 && x.valid ? lround(x.delay_s * fs) : cc;
             if (cc2 != cc) {
                 hd_xcorr x2;
-                int r2 = kind_at(sa->m[kind], sb->m[kind], n, cc2, fs, max_lag_s, psr_min_db, max_f, lmax, &x2);
+                int r2 = kind_at(&c->work, sa->m[kind], sb->m[kind], n, cc2, fs, max_lag_s, psr_min_db, max_f, lmax, &x2);
                 if (r2 < 0 && r2 != HD_EINVAL)
                     rc = r2;
                 else if (r2 == 0 && x2.valid && fabs(x2.delay_s - center_s) <= max_lag_s + 1 / fs)
