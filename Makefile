@@ -58,6 +58,8 @@ $(BUILD)/obj/src/dsp/%.o $(BUILD)/obj/src/sim/%.o: CFLAGS += -fcx-limited-range
 # and comparisons may be evaluated eagerly; results are unchanged (no
 # reassociation, no fast-math).
 $(BUILD)/obj/src/dsp/net.o: CFLAGS += -O3 -fno-trapping-math -fno-math-errno
+# modtdoa.c: the same for its series and segment loops.
+$(BUILD)/obj/src/dsp/modtdoa.o: CFLAGS += -O3 -fno-trapping-math -fno-math-errno
 # nn.c: the training loops (GELU through nn_expf, layer norm, pooling)
 # vectorise at -O3; no reassociation, so results stay deterministic.
 $(BUILD)/obj/src/nn/nn.o: CFLAGS += -O3 -fno-trapping-math -fno-math-errno

@@ -118,8 +118,9 @@ int hd_dsp_tdoa(const float *a, const float *b, int n, double fs, double center_
  * hd_dsp_tdoa cannot time: a keyed carrier (CW, on-off time codes), AM, a
  * signal whose receivers' frequencies differ by more than a long capture's
  * coherence allows. Both captures' envelope |x| and instantaneous
- * frequency are formed (insensitive to the LO offsets between receivers),
- * each pair of series is correlated (up to half the band filter's width)
+ * frequency are formed (insensitive to the LO offsets between receivers;
+ * a band narrower than the capture at a decimated rate, four times its
+ * width or more), each pair of series is correlated (up to half the band filter's width)
  * from its segment-averaged cross spectrum with the maximum-likelihood
  * weighting γ²/((1-γ²)|S_ab|), γ² the bias-corrected coherence; the
  * integer lag (within center_s ± max_lag_s) is refined by the
