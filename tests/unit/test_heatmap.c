@@ -165,6 +165,17 @@ static double ring_area_m2(const hd_locate_net *net, const hd_contour_ring *r)
     return 0.5 * a;
 }
 
+/* the embedded default's localize section */
+static int default_localize(hd_localize_cfg *lc)
+{
+    hd_config cfg;
+    if (hd_config_load(&cfg, NULL, NULL, 0) != 0)
+        return -1;
+    *lc = cfg.localize;
+    hd_config_release(&cfg);
+    return 0;
+}
+
 static void located(void)
 {
     const double pos[R][2] = {{45.07, 7.37}, {45.23, 7.97}, {45.07, 7.68}, {45.05, 7.23},
@@ -177,11 +188,9 @@ static void located(void)
         st[r].antenna_height_m = 10;
         st[r].clock = HD_CLOCK_GPS;
     }
-    hd_config cfg;
-    if (hd_config_load(&cfg, NULL, NULL, 0) != 0)
+    hd_localize_cfg lc;
+    if (default_localize(&lc) != 0)
         return;
-    hd_localize_cfg lc = cfg.localize;
-    hd_config_release(&cfg);
     lc.model_sigma_ns = 0;
     lc.scale_by_chi2 = 0; /* the Gaussian of the modelled variances: the levels' probabilities are exact */
     lc.tail_nu = 0;
@@ -357,11 +366,9 @@ static void ambiguous(void)
         s3[r].alt_m = 100;
         s3[r].clock = HD_CLOCK_GPS;
     }
-    hd_config cfg;
-    if (hd_config_load(&cfg, NULL, NULL, 0) != 0)
+    hd_localize_cfg lc;
+    if (default_localize(&lc) != 0)
         return;
-    hd_localize_cfg lc = cfg.localize;
-    hd_config_release(&cfg);
     lc.model_sigma_ns = 0;
     hd_locate_net net;
     ok(hd_locate_net_init(&net, s3, R3, &lc) == 0 && net.coarse, "continental: three receivers, coarse-to-fine");
