@@ -244,6 +244,21 @@ static void ranges(const hd_locate_net *net, const double (*rx)[3], double e, do
     ranges_h(net, rx, e, n, net->tx_alt_m, d, dd, NULL);
 }
 
+#define COARSE_N 96   /* coarse map points along the region's longer side */
+
+/* The coarse map over region reg (m): spacing *s, cx × cy points from
+ * (*ox, *oy). */
+static void coarse_geometry(const hd_locate_net *net, const double reg[4], double *s, int *cx, int *cy, double *ox,
+                            double *oy)
+{
+    double W = reg[1] - reg[0], H = reg[3] - reg[2];
+    *s = fmax(net->gstep, fmax(W, H) / (COARSE_N - 1));
+    *cx = (int)ceil(W / *s) + 1;
+    *cy = (int)ceil(H / *s) + 1;
+    *ox = 0.5 * (reg[0] + reg[1]) - 0.5 * (*cx - 1) * *s;
+    *oy = 0.5 * (reg[2] + reg[3]) - 0.5 * (*cy - 1) * *s;
+}
+
 int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd_localize_cfg *cfg)
 {
     memset(net, 0, sizeof *net);
@@ -326,8 +341,24 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
                         fmax(net->e_max - net->e_min, net->n_max - net->n_min) / 1000);
     net->gx0 = 0.5 * (net->e_min + net->e_max) - 0.5 * (net->gx - 1) * net->gstep;
     net->gy0 = 0.5 * (net->n_min + net->n_max) - 0.5 * (net->gy - 1) * net->gstep;
-    if (net->coarse) /* no dense grid: the points' costs are computed where the search looks */
+    if (net->coarse) {
+        /* no dense grid: the points' costs are computed where the search
+         * looks, but the first coarse map's, over the network's own
+         * region, are every event's: their ranges made once */
+        double reg[4] = {net->e_min, net->e_max, net->n_min, net->n_max}, s, ox, oy;
+        int cx, cy;
+        coarse_geometry(net, reg, &s, &cx, &cy, &ox, &oy);
+        net->coarse_d = hd_malloc((size_t)cx * cy * R * sizeof *net->coarse_d);
+        if (!net->coarse_d)
+            return HD_ENOMEM;
+        net->coarse_cx = cx;
+        net->coarse_cy = cy;
+        for (int jy = 0; jy < cy; jy++)
+            for (int jx = 0; jx < cx; jx++)
+                ranges(net, (const double(*)[3])net->rx_ecef, ox + jx * s, oy + jy * s,
+                       net->coarse_d + (size_t)(jy * cx + jx) * R, NULL);
         return 0;
+    }
     net->G = net->gx * net->gy;
     net->grid_d = hd_malloc((size_t)net->G * R * sizeof *net->grid_d);
     net->grid_p = hd_malloc((size_t)net->G * 3 * sizeof *net->grid_p);
@@ -351,7 +382,8 @@ void hd_locate_net_release(hd_locate_net *net)
     free(net->grid_d);
     free(net->grid_p);
     free(net->grid_l);
-    net->grid_d = net->grid_p = net->grid_l = NULL;
+    free(net->coarse_d);
+    net->grid_d = net->grid_p = net->grid_l = net->coarse_d = NULL;
 }
 
 /* ---- TDOA: pairs to per-receiver arrival times ------------------------------------ */
@@ -920,7 +952,6 @@ static void grid_start(const problem *pb, double *x)
 static int lm_solve(problem *pb, double *x, double *xs, double cov[3]);
 static double chi2_at(const problem *pb, const double *x);
 
-#define COARSE_N 96   /* coarse map points along the region's longer side */
 #define COARSE_K 4    /* its lowest local minima, each refined and fitted */
 
 static void cost_weights(const problem *pb, double *wt, double *sw)
@@ -968,16 +999,23 @@ static int coarse_starts(const problem *pb, const double reg[4], int K, double *
     const hd_locate_net *net = pb->net;
     double wt[HD_MAX_STATIONS], sw, t0, p0;
     cost_weights(pb, wt, &sw);
-    double W = reg[1] - reg[0], H = reg[3] - reg[2];
-    double s = fmax(net->gstep, fmax(W, H) / (COARSE_N - 1));
-    int cx = (int)ceil(W / s) + 1, cy = (int)ceil(H / s) + 1;
-    double ox = 0.5 * (reg[0] + reg[1]) - 0.5 * (cx - 1) * s, oy = 0.5 * (reg[2] + reg[3]) - 0.5 * (cy - 1) * s;
+    double s, ox, oy;
+    int cx, cy;
+    coarse_geometry(net, reg, &s, &cx, &cy, &ox, &oy);
     double *cost = hd_malloc((size_t)cx * cy * sizeof *cost);
     if (!cost)
         return HD_ENOMEM;
+    /* the network's own region with fixed receivers: the ranges made once
+     * (hd_locate_net_init), as the dense grid's are */
+    const double *cd = net->coarse_d && !pb->moving && reg[0] == net->e_min && reg[1] == net->e_max &&
+                               reg[2] == net->n_min && reg[3] == net->n_max && cx == net->coarse_cx &&
+                               cy == net->coarse_cy
+                           ? net->coarse_d
+                           : NULL;
     for (int jy = 0; jy < cy; jy++)
         for (int jx = 0; jx < cx; jx++)
-            cost[jy * cx + jx] = point_cost(pb, ox + jx * s, oy + jy * s, wt, sw, &t0, &p0);
+            cost[jy * cx + jx] = cd ? grid_cost(pb, cd + (size_t)(jy * cx + jx) * net->R, wt, sw, &t0, &p0)
+                                    : point_cost(pb, ox + jx * s, oy + jy * s, wt, sw, &t0, &p0);
     if (K > COARSE_K)
         K = COARSE_K;
     int cand[COARSE_K], nc = 0;

@@ -67,6 +67,8 @@ typedef struct {
     double *grid_l;                  /* [G][R] 10 log10 of the ranges (RSS) */
     double e_min, e_max, n_min, n_max; /* search region (m) */
     int coarse;                      /* coarse-to-fine search (no dense grid: G 0), see HD_LOC_DENSE_MAX */
+    double *coarse_d;                /* coarse: the first coarse map's ranges over the region, [cy*cx][R] */
+    int coarse_cx, coarse_cy;
     hd_localize_cfg cfg;
 } hd_locate_net;
 
