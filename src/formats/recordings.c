@@ -465,11 +465,9 @@ int hd_recordings_write_captures(const hd_import_out *o, const hd_recording_set 
     hd_link *lk = hd_calloc((size_t)R, sizeof *lk);
     int16_t *iq = hd_calloc((size_t)R * (size_t)N * 2, sizeof *iq);
     float *lev = hd_calloc((size_t)R, sizeof *lev);
-    double *rate = hd_calloc((size_t)E * R, sizeof *rate), *resid = hd_calloc((size_t)E * R, sizeof *resid);
-    int32_t *nfit = hd_calloc((size_t)E * R, sizeof *nfit);
     hd_h5_out out;
     hd_captures_writer w = {0};
-    if (!lk || !iq || !lev || !rate || !resid || !nfit) {
+    if (!lk || !iq || !lev) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -477,7 +475,7 @@ int hd_recordings_write_captures(const hd_import_out *o, const hd_recording_set 
         goto fail;
     out_open = 1;
     if ((rc = hd_captures_write_receivers(out.file, s->stations, R)) < 0 ||
-        (rc = hd_captures_create(&w, out.file, E, R, (int)N, 1, o->compression, HD_CAPTURES_BULK)) < 0)
+        (rc = hd_captures_create(&w, out.file, E, R, (int)N, 1, o->compression, HD_CAPTURES_BULK | HD_CAPTURES_CLOCK)) < 0)
         goto fail;
     w_open = 1;
     for (int e = 0; e < E; e++) {
@@ -494,15 +492,14 @@ int hd_recordings_write_captures(const hd_import_out *o, const hd_recording_set 
             memset(l, 0, sizeof *l);
             l->status = HD_RX_NOT_RUN;
             l->t0_s = l->gain_db = NAN;
+            l->clock_rate_hz = l->clock_residual_s = NAN; /* no recording */
             lev[r] = NAN;
-            rate[(size_t)e * R + r] = resid[(size_t)e * R + r] = NAN;
         }
         for (int i = 0; i < nf; i++) {
             if (f[i].event != e)
                 continue;
             const hd_recording *k = &f[i];
             int r = k->rx;
-            size_t idx = (size_t)e * R + r;
             hd_link *l = &lk[r];
             if (ev.sample_rate_hz == 0)
                 ev.sample_rate_hz = k->rate_hz;
@@ -517,34 +514,17 @@ int hd_recordings_write_captures(const hd_import_out *o, const hd_recording_set 
             memcpy(iq + (size_t)r * (size_t)N * 2, k->iq, (size_t)k->n * 4);
             if (k->has_t0)
                 l->t0_s = 1e-9 * (double)(k->t0_ns - ev.time_ns);
-            rate[idx] = k->clock_rate_hz;
-            resid[idx] = k->residual_s;
-            nfit[idx] = k->n_fit;
+            l->clock_rate_hz = k->clock_rate_hz; /* kiwiwav's fit (the header rate below 2 stamps), SigMF's */
+            l->clock_residual_s = k->residual_s;
+            l->clock_n_fit = k->n_fit;
         }
         if ((rc = hd_captures_write_block(&w, e, 1, &ev, lk, iq, lev)) < 0)
             goto fail;
     }
     hd_captures_close(&w);
     w_open = 0;
-    {
-        hsize_t d2[2] = {(hsize_t)E, (hsize_t)R};
-        hid_t g = H5Gcreate2(out.file, "clock", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (g < 0) {
-            rc = hd_error(HD_EIO, "cannot create /clock");
-            goto fail;
-        }
-        H5Gclose(g);
-        if ((rc = hd_h5_write(out.file, "clock/rate_hz", H5T_NATIVE_DOUBLE, 2, d2, rate, "Hz",
-                              "sample rate of the recording's clock: fitted to its fresh GPS time stamps "
-                              "(kiwiwav; the header rate when fewer than 2), heimdall:clock_rate_hz (sigmf); "
-                              "NaN: no recording")) < 0 ||
-            (rc = hd_h5_write(out.file, "clock/residual_s", H5T_NATIVE_DOUBLE, 2, d2, resid, "s",
-                              "RMS residual of the time stamps about the fitted clock (NaN: no fit)")) < 0 ||
-            (rc = hd_h5_write(out.file, "clock/n_fit", H5T_NATIVE_INT32, 2, d2, nfit, "1",
-                              "fresh GPS time stamps used by the clock fit (0: none or not a kiwiwav)")) < 0 ||
-            (rc = hd_h5_attr_str(out.file, "source", source)) < 0)
-            goto fail;
-    }
+    if ((rc = hd_h5_attr_str(out.file, "source", source)) < 0)
+        goto fail;
     hd_runinfo_set_events(E);
     {
         hd_h5_provenance prov = {.format = HD_FORMAT_CAPTURES, .version = HD_CAPTURES_VERSION,
@@ -564,8 +544,5 @@ fail:
     free(lk);
     free(iq);
     free(lev);
-    free(rate);
-    free(resid);
-    free(nfit);
     return rc;
 }

@@ -113,6 +113,7 @@ static hid_t xfer_plist(hid_t obj, int *parallel, int *rank)
     }
     return dxpl;
 }
+
 int hd_h5_create(hd_h5_out *out, const char *path, int force, MPI_Comm comm)
 {
     int rc = 0;
