@@ -65,23 +65,49 @@ void hd_cmd_collect_usage(FILE *out)
 typedef struct {
     const hd_config *cfg;
     int R, N, L;
+    int sparse;                  /* each event: the receivers that heard it (hd_sim_heard) */
 } sim_ctx;
+
+/* The receivers of event evi: all of them, or (sparse) those that heard it. */
+static int sim_receivers(const sim_ctx *s, const hd_event *evi, int *rx)
+{
+    if (!s->sparse) {
+        for (int r = 0; r < s->R; r++)
+            rx[r] = r;
+        return s->R;
+    }
+    return hd_sim_heard(s->cfg, evi, rx, HD_MAX_STATIONS);
+}
 
 /* Does event i have enough receivers? (statuses only) */
 static int sim_keep(void *ctx, int64_t i)
 {
     const sim_ctx *s = ctx;
     hd_event evi;
-    int rc, ok = 0;
-    if ((rc = hd_sim_event_draw(s->cfg, i, &evi)) < 0)
-        return rc;
-    for (int r = 0; r < s->R; r++) {
+    int rc, ok = 0, n, *rx = hd_malloc((size_t)s->R * sizeof *rx);
+    if (!rx)
+        return HD_ENOMEM;
+    if ((rc = hd_sim_event_draw(s->cfg, i, &evi)) < 0 || (rc = n = sim_receivers(s, &evi, rx)) < 0)
+        goto done;
+    for (int k = 0; k < n; k++) {
         hd_link lk;
-        if ((rc = hd_sim_render(s->cfg, &evi, r, &lk, NULL, NULL)) < 0)
-            return rc;
+        if ((rc = hd_sim_render(s->cfg, &evi, rx[k], &lk, NULL, NULL)) < 0)
+            goto done;
         ok += lk.status == HD_RX_OK;
     }
-    return ok >= s->cfg->collect.min_receivers;
+    rc = ok >= s->cfg->collect.min_receivers;
+done:
+    free(rx);
+    return rc;
+}
+
+/* Sparse: how many receivers heard event i. */
+static int sim_links(void *ctx, int64_t i)
+{
+    const sim_ctx *s = ctx;
+    hd_event evi;
+    int rx[HD_MAX_STATIONS], rc = hd_sim_event_draw(s->cfg, i, &evi);
+    return rc < 0 ? rc : hd_sim_heard(s->cfg, &evi, rx, HD_MAX_STATIONS);
 }
 
 /* Render events ids[0..n) of the campaign into the block buffers. */
@@ -97,6 +123,20 @@ static int render_batch(void *ctx, const int64_t *ids, int n, hd_event *ev, hd_l
         if (ev[k].n_samples != N || ev[k].n_levels != L)
             return hd_error(HD_EINVAL, "event %lld has %d samples, expected %d", (long long)ids[k],
                             ev[k].n_samples, N);
+        if (s->sparse) { /* the receivers that heard it, in slots of HD_MAX_STATIONS */
+            int rx[HD_MAX_STATIONS], nh = hd_sim_heard(s->cfg, &ev[k], rx, HD_MAX_STATIONS);
+            if (nh < 0)
+                return hd_error_context(nh, "event %lld", (long long)ids[k]);
+            ev[k].n_links = nh;
+            for (int j = 0; j < nh; j++) {
+                size_t lr = (size_t)k * (size_t)s->cfg->collect.simulate.receivers.max_per_event + (size_t)j;
+                rc = hd_sim_render(s->cfg, &ev[k], rx[j], &links[lr], iq + lr * (size_t)N * 2, levels + lr * (size_t)L);
+                if (rc < 0)
+                    return hd_error_context(rc, "event %lld receiver %d", (long long)ids[k], rx[j]);
+                links[lr].rx = rx[j];
+            }
+            continue;
+        }
         for (int r = 0; r < R; r++) {
             size_t lr = (size_t)k * (size_t)R + (size_t)r;
             rc = hd_sim_render(s->cfg, &ev[k], r, &links[lr], iq + lr * (size_t)N * 2, levels + lr * (size_t)L);
@@ -117,11 +157,17 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
 
     if ((rc = hd_sim_event_draw(cfg, 0, &ev0)) < 0)
         return rc;
-    sim_ctx s = {.cfg = cfg, .R = R, .N = ev0.n_samples, .L = ev0.n_levels};
+    int sparse = cfg->collect.layout == HD_LAYOUT_SPARSE || (cfg->collect.layout == HD_LAYOUT_AUTO && R > HD_MAX_STATIONS);
+    if (!sparse && R > HD_MAX_STATIONS)
+        return hd_error(HD_ECONFIG, "collect.layout dense holds every receiver in every event: up to %d receivers, the "
+                                    "network has %d (collect.layout sparse or auto: each event holds those that heard it)",
+                        HD_MAX_STATIONS, R);
+    sim_ctx s = {.cfg = cfg, .R = R, .N = ev0.n_samples, .L = ev0.n_levels, .sparse = sparse};
     hd_capture_campaign c = {.n_events = cfg->collect.events, .n_receivers = R, .n_samples = s.N,
                              .n_levels = s.L, .block = BATCH, .keep = sim_keep, .render = render_batch,
                              .ctx = &s, .interrupted = hd_cli_interrupted,
-                             .comm = size > 1 ? hd_par_comm() : MPI_COMM_NULL};
+                             .comm = size > 1 ? hd_par_comm() : MPI_COMM_NULL, .sparse = sparse,
+                             .max_links = cfg->collect.simulate.receivers.max_per_event, .links = sim_links};
     if (!(eff = hd_calloc((size_t)R, sizeof *eff)))
         return HD_ENOMEM;
     if ((rc = hd_capture_plan_init(&plan, &c)) < 0)
@@ -143,8 +189,15 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
     if ((rc = hd_capture_campaign_write(&c, &plan, &o)) < 0)
         goto done;
     double el = hd_now() - t0;
-    hd_info("wrote %lld events × %d receivers to %s in %.1f s (%.1f events/s, %d rank%s)", (long long)plan.total,
-            R, cli->output, el, el > 0 ? (double)plan.total / el : 0.0, size, size > 1 ? "s" : "");
+    if (sparse)
+        hd_info("wrote %lld events, %lld links (%.1f receivers per event of the network's %d; sparse layout) to %s in "
+                "%.1f s (%.1f events/s, %d rank%s)",
+                (long long)plan.total, (long long)plan.total_links,
+                plan.total ? (double)plan.total_links / (double)plan.total : 0.0, R, cli->output, el,
+                el > 0 ? (double)plan.total / el : 0.0, size, size > 1 ? "s" : "");
+    else
+        hd_info("wrote %lld events × %d receivers to %s in %.1f s (%.1f events/s, %d rank%s)", (long long)plan.total,
+                R, cli->output, el, el > 0 ? (double)plan.total / el : 0.0, size, size > 1 ? "s" : "");
 done:
     hd_capture_plan_release(&plan);
     free(eff);

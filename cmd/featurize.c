@@ -104,6 +104,227 @@ static void report_reasons(const hd_featurize_counts *c)
                 (long long)c->tdoa_by[HD_TDOA_CORRELATION]);
 }
 
+/* Sum of k(k-1)/2 over events [0, upto) of a sparse file (its pair rows
+ * before event `upto`), read in slices. */
+static int pair_rows_before(hd_captures_reader *rd, int64_t upto, int64_t *q)
+{
+    const int64_t S = 4096;
+    hd_event *ev = hd_calloc((size_t)S, sizeof *ev);
+    int rc = ev ? 0 : HD_ENOMEM;
+    *q = 0;
+    for (int64_t a = 0; rc == 0 && a < upto; a += S) {
+        int64_t n = upto - a < S ? upto - a : S;
+        if ((rc = hd_captures_read_block(rd, a, n, ev, NULL, NULL, NULL)) < 0)
+            break;
+        for (int64_t i = 0; i < n; i++)
+            *q += (int64_t)ev[i].n_links * (ev[i].n_links - 1) / 2;
+    }
+    free(ev);
+    return rc;
+}
+
+/* The sparse layout: each event's own receivers and pairs (captures.h,
+ * features.h); events in contiguous blocks per rank. */
+static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd, double t_start)
+{
+    int rc, rank = hd_par_rank(), size = hd_par_size();
+    MPI_Comm comm = hd_par_comm();
+    hd_h5_out out;
+    int out_open = 0, w_open = 0, f_open = 0;
+    hd_features_writer w;
+    hd_featurizer fz;
+    hd_progress prog = {.quiet = 1};
+    double prof[PROF_N] = {0};
+    const char *input = cli->inputs[0];
+    int Rc = rd->max_links > 0 ? rd->max_links : 1, N = rd->n_samples, L = rd->n_levels, F = HD_FEAT_COUNT;
+    int Pc = hd_features_npairs(Rc);
+    size_t B = BATCH, Pn = (size_t)(Pc > 0 ? Pc : 1);
+    hd_event *ev = hd_calloc(B, sizeof *ev);
+    int64_t *pfirst = hd_calloc(B, sizeof *pfirst);
+    hd_link *lk = hd_calloc(B * Rc, sizeof *lk);
+    hd_station *st = hd_calloc((size_t)Rc, sizeof *st);
+    int16_t *iq = hd_calloc(B * Rc * (size_t)N * 2 + 1, sizeof *iq);
+    float *levels = hd_calloc(B * Rc * (size_t)(L > 0 ? L : 1), sizeof *levels);
+    int32_t *pairs = hd_calloc(B * Pn * 2, sizeof *pairs);
+    hd_featurize_rows o = {0};
+    o.feat = hd_calloc(B * Rc * F, sizeof *o.feat);
+    o.mask = hd_calloc(B * Rc, 1);
+    o.why = hd_calloc(B * Rc, 1);
+    o.dbm_ok = hd_calloc(B * Rc, 1);
+    o.delay = hd_calloc(B * Pn, sizeof *o.delay);
+    o.sigma = hd_calloc(B * Pn, sizeof *o.sigma);
+    o.psr = hd_calloc(B * Pn, sizeof *o.psr);
+    o.tmask = hd_calloc(B * Pn, 1);
+    o.twhy = hd_calloc(B * Pn, 1);
+    o.tmethod = hd_calloc(B * Pn, 1);
+    if (!ev || !pfirst || !lk || !st || !iq || !levels || !pairs || !o.feat || !o.mask || !o.why || !o.dbm_ok ||
+        !o.delay || !o.sigma || !o.psr || !o.tmask || !o.twhy || !o.tmethod) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    if (cfg->featurize.logmel) {
+        rc = hd_error(HD_ECONFIG, "featurize.logmel: %s has the sparse layout, which has no log-mel spectrograms yet",
+                      input);
+        goto fail;
+    }
+    if ((rc = hd_featurizer_init(&fz, &cfg->featurize, rd->stations, Rc, N, L, MPI_COMM_NULL)) < 0)
+        goto fail;
+    f_open = 1;
+    int64_t b, e, q_before, q_total;
+    hd_par_block(rd->n_events, rank, size, &b, &e);
+    if ((rc = pair_rows_before(rd, b, &q_before)) < 0 || (rc = pair_rows_before(rd, rd->n_events, &q_total)) < 0)
+        goto fail;
+    if ((rc = hd_h5_create(&out, cli->output, cli->force, size > 1 ? comm : MPI_COMM_NULL)) < 0)
+        goto fail;
+    out_open = 1;
+    if ((rc = hd_captures_write_receivers(out.file, rd->stations, rd->n_receivers)) < 0 ||
+        (rc = hd_features_create_sparse(&w, out.file, rd->n_events, rd->n_links, q_total, rd->n_receivers,
+                                        rd->has_truth | (rd->has_tx_id ? (int)HD_CAPTURES_TXID : 0),
+                                        cfg->featurize.compression)) < 0)
+        goto fail;
+    w_open = 1;
+    prof[PROF_OPEN] = hd_now() - t_start;
+    int64_t mine = e - b, my_batches = (mine + BATCH - 1) / BATCH, batches = my_batches;
+    if (size > 1)
+        MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm);
+    hd_progress_start(&prog, "featurize", "events", rd->n_events, cli->quiet);
+    int64_t done = 0, qnext = q_before, lnext = 0;
+    double lag_max = 0;
+    hd_featurize_counts cnt = {0};
+    if (mine > 0) { /* this rank's first link row */
+        if ((rc = hd_captures_read_block(rd, b, 1, ev, NULL, NULL, NULL)) < 0)
+            goto fail;
+        lnext = ev[0].link_first;
+    }
+    for (int64_t k = 0; k < batches; k++) {
+        int64_t first = b + k * BATCH;
+        int n = (int)(first < e ? (e - first < BATCH ? e - first : BATCH) : 0);
+        int flag = hd_cli_interrupted() ? 1 : 0;
+        int64_t nl = 0, np = 0;
+        double t0 = hd_now();
+        if (n > 0 && !flag && (rc = hd_captures_read_block(rd, first, n, ev, NULL, NULL, NULL)) < 0)
+            flag = 2;
+        for (int i = 0; n > 0 && !flag && i < n; i++) { /* contiguous links, in event order */
+            if (ev[i].link_first != lnext + nl || ev[i].n_links > Rc) {
+                rc = hd_error(HD_EFORMAT, "%s: event row %lld: links from row %lld, expected %lld", input,
+                              (long long)(first + i), (long long)ev[i].link_first, (long long)(lnext + nl));
+                flag = 2;
+                break;
+            }
+            pfirst[i] = qnext + np;
+            nl += ev[i].n_links;
+            np += hd_features_npairs(ev[i].n_links);
+        }
+        if (n > 0 && !flag && (rc = hd_captures_read_links(rd, lnext, nl, lk, iq, levels)) < 0)
+            flag = 2;
+        double t1 = hd_now();
+        for (int i = 0, lo = 0, po = 0; n > 0 && !flag && i < n; i++) {
+            int kk = ev[i].n_links;
+            for (int j = 0; j < kk; j++)
+                st[j] = rd->stations[lk[lo + j].rx];
+            hd_featurize_rows oi = {o.feat + (size_t)lo * F, o.mask + lo, o.delay + po, o.sigma + po, o.psr + po,
+                                    o.tmask + po, NULL, o.why + lo, o.twhy + po, o.dbm_ok + lo, o.tmethod + po};
+            if ((rc = hd_featurizer_event(&fz, &ev[i], kk, st, lk + lo, iq + (size_t)lo * N * 2,
+                                          levels + (size_t)lo * L, &oi, &cnt)) < 0) {
+                hd_error_context(rc, "event row %lld", (long long)(first + i));
+                flag = 2;
+                break;
+            }
+            if (kk > 1 && fz.max_lag_s > lag_max)
+                lag_max = fz.max_lag_s;
+            for (int p = 0; p < hd_features_npairs(kk); p++) {
+                int a, c;
+                hd_features_pair(kk, p, &a, &c);
+                pairs[2 * (po + p)] = lk[lo + a].rx;
+                pairs[2 * (po + p) + 1] = lk[lo + c].rx;
+            }
+            lo += kk;
+            po += hd_features_npairs(kk);
+        }
+        double t2 = hd_now();
+        prof[PROF_READ] += t1 - t0;
+        prof[PROF_COMPUTE] += t2 - t1;
+        if (size > 1)
+            MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, comm);
+        if (flag) {
+            if (rc >= 0)
+                rc = flag == 1 ? hd_error(HD_EINTR, "interrupted; %s not written", cli->output)
+                               : hd_error(HD_EIO, "another rank failed; %s not written", cli->output);
+            goto fail;
+        }
+        hd_features_sparse_rows rows = {o.feat, o.mask, o.why, o.dbm_ok, pairs, o.delay, o.sigma, o.psr, o.tmask,
+                                        o.twhy, o.tmethod};
+        if ((rc = hd_features_write_sparse(&w, first < e ? first : e, n, ev, pfirst, lnext, nl, lk, qnext, np,
+                                           &rows)) < 0)
+            goto fail;
+        lnext += nl;
+        qnext += np;
+        prof[PROF_WRITE] += hd_now() - t2;
+        int64_t d = n;
+        if (size > 1)
+            MPI_Allreduce(MPI_IN_PLACE, &d, 1, MPI_INT64_T, MPI_SUM, comm);
+        done += d;
+        hd_progress_update(&prog, done);
+    }
+    hd_progress_finish(&prog);
+    hd_features_close(&w);
+    w_open = 0;
+    hd_runinfo_set_events(rd->n_events);
+    if (size > 1) {
+        MPI_Allreduce(MPI_IN_PLACE, &cnt, (int)(sizeof cnt / sizeof(int64_t)), MPI_INT64_T, MPI_SUM, comm);
+        MPI_Allreduce(MPI_IN_PLACE, &lag_max, 1, MPI_DOUBLE, MPI_MAX, comm);
+    }
+    double tp = hd_now();
+    {
+        const char *inputs[] = {input};
+        hd_h5_provenance prov = {.format = HD_FORMAT_FEATURES, .version = HD_FEATURES_VERSION,
+                                 .command_line = cli->command_line, .config_yaml = cfg->yaml, .inputs = inputs,
+                                 .n_inputs = 1};
+        if ((rc = hd_h5_attr_double(out.file, "max_lag_s", lag_max)) < 0 || (rc = hd_h5_write_provenance(&out, &prov)) < 0)
+            goto fail;
+    }
+    out_open = 0;
+    if ((rc = hd_h5_commit(&out)) < 0)
+        goto fail;
+    double el = hd_now() - t_start;
+    prof[PROF_END] = hd_now() - tp;
+    if (cli->profile)
+        profile_report(prof, el, rank);
+    hd_info("wrote %lld events, %lld links of %d receivers, %lld pairs (%lld of %lld GPS-timed pair measurements "
+            "valid; sparse layout) to %s in %.1f s (%.1f events/s, %d rank%s)",
+            (long long)rd->n_events, (long long)rd->n_links, rd->n_receivers, (long long)q_total,
+            (long long)cnt.tdoa_ok, (long long)cnt.tdoa_cand, cli->output, el, el > 0 ? rd->n_events / el : 0.0, size,
+            size > 1 ? "s" : "");
+    report_reasons(&cnt);
+fail:
+    if (rc < 0 && prog.total)
+        hd_progress_finish(&prog);
+    if (w_open)
+        hd_features_close(&w);
+    if (out_open)
+        hd_h5_abort(&out);
+    if (f_open)
+        hd_featurizer_release(&fz);
+    free(ev);
+    free(pfirst);
+    free(lk);
+    free(st);
+    free(iq);
+    free(levels);
+    free(pairs);
+    free(o.feat);
+    free(o.mask);
+    free(o.why);
+    free(o.dbm_ok);
+    free(o.delay);
+    free(o.sigma);
+    free(o.psr);
+    free(o.tmask);
+    free(o.twhy);
+    free(o.tmethod);
+    return rc;
+}
+
 static int run(const hd_cli *cli, hd_config *cfg)
 {
     int rc, rank = hd_par_rank(), size = hd_par_size();
@@ -127,8 +348,16 @@ static int run(const hd_cli *cli, hd_config *cfg)
     int make_wisdom;
     if ((rc = hd_featurize_wisdom_begin(cfg->featurize.fftw_wisdom, size, &make_wisdom)) < 0)
         return rc;
-    if ((rc = hd_captures_open(&rd, input, MPI_COMM_NULL)) < 0)
+    if ((rc = hd_captures_open_sparse(&rd, input, HD_FORMAT_CAPTURES, HD_CAPTURES_VERSION, MPI_COMM_NULL)) < 0)
         return rc;
+    if (rd.sparse) {
+        rc = run_sparse(cli, cfg, &rd, t_start);
+        hd_captures_release(&rd);
+        if (rc == 0 && make_wisdom)
+            hd_featurize_wisdom_end(cfg->featurize.fftw_wisdom);
+        hd_fft_cleanup();
+        return rc;
+    }
     int R = rd.n_receivers, N = rd.n_samples, L = rd.n_levels, P = hd_features_npairs(R), F = HD_FEAT_COUNT;
     /* long captures: all ranks take every event together, sharing each
      * transform; otherwise events in contiguous blocks per rank */

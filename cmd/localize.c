@@ -181,6 +181,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
                         hd_method_name(method));
     if ((rc = hd_locate_input_open(&in, cli, cfg)) < 0)
         return rc;
+    if (cli->heatmap && in.rd.meta.sparse) {
+        rc = hd_error(HD_ECONFIG, "--heatmap: %s has the sparse layout, not mapped yet", cli->inputs[0]);
+        goto fail;
+    }
     if ((rc = hd_cli_outputs_open(&o, cli->force)) < 0)
         goto fail;
     k.st = in.rd.meta.stations;

@@ -102,9 +102,24 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
     } else if (strcmp(format, HD_FORMAT_FEATURES) != 0) {
         return hd_error(HD_EFORMAT, "%s is a heimdall %s file; expected a features (or captures) file", input, format);
     }
-    if ((rc = hd_features_open(&in->rd, input, MPI_COMM_NULL)) < 0) {
+    if ((rc = hd_features_open_sparse(&in->rd, input, MPI_COMM_NULL)) < 0) {
         hd_locate_input_release(in);
         return rc;
+    }
+    if (in->rd.meta.sparse) { /* each event its own receivers: the classical solvers, uncalibrated */
+        const char *no = in->model || in->knn ? "a trained model (--method nn or knn)"
+                         : cli->calibration || cfg->localize.calibration[0] ? "a calibration"
+                         : strcmp(cli->cmd, "localize") != 0 ? "heimdall evaluate (localize -o positions.h5 writes "
+                                                               "each event's position beside its truth)"
+                                                             : NULL;
+        if (no) {
+            rc = hd_error(HD_ECONFIG, "%s has the sparse layout (%d receivers, each event holding those that heard it): "
+                                      "not with %s yet; localize --method tdoa, rss or hybrid reads it",
+                          cli->inputs[0], in->rd.meta.n_receivers, no);
+            hd_locate_input_release(in);
+            return rc;
+        }
+        return 0;
     }
     if (cli->calibration)
         hd_strlcpy(cfg->localize.calibration, cli->calibration, sizeof cfg->localize.calibration);
@@ -147,6 +162,8 @@ int hd_locate_input_stream(hd_locate_input *in, const hd_cli *cli, const hd_conf
         int rc = hd_run_locate_knn(r, &in->rd, &cfg->localize, in->knn, cli->model, progress, ctx);
         return rc < 0 ? rc : sink(sink_ctx, r);
     }
+    if (in->rd.meta.sparse)
+        return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, sink, sink_ctx, progress, ctx);
     return hd_run_locate_stream(r, &in->rd, &cfg->localize, in->method, in->model, sink, sink_ctx, progress, ctx);
 }
 

@@ -39,14 +39,41 @@ int hd_capture_plan_init(hd_capture_plan *p, const hd_capture_campaign *c)
         else
             dropped++;
     }
+    int64_t my_links = 0;
+    if (c->sparse) {
+        if (!c->links || c->max_links < 1 || c->max_links > HD_MAX_STATIONS) {
+            rc = hd_error(HD_EINVAL, "sparse campaign: no link count, or %d links per event", c->max_links);
+            goto fail;
+        }
+        if (!(p->n_links = hd_calloc((size_t)(p->n_kept > 0 ? p->n_kept : 1), sizeof *p->n_links))) {
+            rc = HD_ENOMEM;
+            goto fail;
+        }
+        for (int64_t k = 0; k < p->n_kept; k++) {
+            int n = c->links(c->ctx, p->kept[k]);
+            if (n < 0) {
+                rc = n;
+                goto fail;
+            }
+            if (n > c->max_links) {
+                rc = hd_error(HD_EINVAL, "event %lld: %d links, more than %d", (long long)p->kept[k], n, c->max_links);
+                goto fail;
+            }
+            p->n_links[k] = n;
+            my_links += n;
+        }
+    }
     p->total = p->n_kept;
     p->dropped = dropped;
+    p->total_links = my_links;
     if (size > 1) {
         MPI_Exscan(&p->n_kept, &p->offset, 1, MPI_INT64_T, MPI_SUM, c->comm);
+        MPI_Exscan(&my_links, &p->link_offset, 1, MPI_INT64_T, MPI_SUM, c->comm);
         if (rank == 0)
-            p->offset = 0;
+            p->offset = p->link_offset = 0;
         MPI_Allreduce(&p->n_kept, &p->total, 1, MPI_INT64_T, MPI_SUM, c->comm);
         MPI_Allreduce(&dropped, &p->dropped, 1, MPI_INT64_T, MPI_SUM, c->comm);
+        MPI_Allreduce(&my_links, &p->total_links, 1, MPI_INT64_T, MPI_SUM, c->comm);
     }
     return 0;
 fail:
@@ -57,6 +84,7 @@ fail:
 void hd_capture_plan_release(hd_capture_plan *p)
 {
     free(p->kept);
+    free(p->n_links);
     memset(p, 0, sizeof *p);
 }
 
@@ -65,10 +93,12 @@ int hd_capture_campaign_write(const hd_capture_campaign *c, const hd_capture_pla
     int rc = 0, rank, size;
     comm_rank_size(c->comm, &rank, &size);
     int R = c->n_receivers, N = c->n_samples, L = c->n_levels, B = c->block;
-    hd_link *links = hd_calloc((size_t)B * (size_t)R, sizeof *links);
+    int S = c->sparse ? c->max_links : R; /* link slots per event in the buffers */
+    hd_link *links = hd_calloc((size_t)B * (size_t)S, sizeof *links);
     hd_event *ev = hd_calloc((size_t)B, sizeof *ev);
-    int16_t *iq = hd_calloc((size_t)B * (size_t)R * (size_t)N * 2, sizeof *iq);
-    float *levels = hd_calloc((size_t)B * (size_t)R * (size_t)L, sizeof *levels);
+    int16_t *iq = hd_calloc((size_t)B * (size_t)S * (size_t)N * 2 + 1, sizeof *iq);
+    float *levels = hd_calloc((size_t)B * (size_t)S * (size_t)L + 1, sizeof *levels);
+    int64_t lnext = p->link_offset; /* sparse: the file row of this rank's next link */
     hd_h5_out out;
     int out_open = 0;
     hd_captures_writer w = {0};
@@ -82,7 +112,9 @@ int hd_capture_campaign_write(const hd_capture_campaign *c, const hd_capture_pla
         goto fail;
     out_open = 1;
     if ((rc = hd_captures_write_receivers(out.file, o->receivers, R)) < 0 ||
-        (rc = hd_captures_create(&w, out.file, p->total, R, N, L, o->compression, o->what)) < 0)
+        (rc = c->sparse ? hd_captures_create_sparse(&w, out.file, p->total, p->total_links, R, N, L, o->compression,
+                                                    o->what)
+                        : hd_captures_create(&w, out.file, p->total, R, N, L, o->compression, o->what)) < 0)
         goto fail;
 
     /* every rank makes the same number of collective writes */
@@ -106,7 +138,28 @@ int hd_capture_campaign_write(const hd_capture_campaign *c, const hd_capture_pla
                                : hd_error(HD_EIO, "another rank failed; %s not written", o->path);
             goto fail_out;
         }
-        if ((rc = hd_captures_write_block(&w, p->offset + first, n, ev, links, iq, levels)) < 0)
+        if (c->sparse) {
+            /* each event's links packed after the previous event's */
+            int64_t nl = 0;
+            for (int i = 0; i < n; i++) {
+                int m = ev[i].n_links;
+                if (m != p->n_links[first + i]) {
+                    rc = hd_error(HD_EIO, "event %lld rendered %d links, planned %d", (long long)p->kept[first + i],
+                                  m, p->n_links[first + i]);
+                    goto fail_out;
+                }
+                ev[i].link_first = lnext + nl;
+                if (nl != (int64_t)i * S) {
+                    memmove(links + nl, links + (size_t)i * S, (size_t)m * sizeof *links);
+                    memmove(iq + (size_t)nl * N * 2, iq + (size_t)i * S * N * 2, (size_t)m * N * 2 * sizeof *iq);
+                    memmove(levels + (size_t)nl * L, levels + (size_t)i * S * L, (size_t)m * L * sizeof *levels);
+                }
+                nl += m;
+            }
+            if ((rc = hd_captures_write_sparse(&w, p->offset + first, n, ev, lnext, nl, links, iq, levels)) < 0)
+                goto fail_out;
+            lnext += nl;
+        } else if ((rc = hd_captures_write_block(&w, p->offset + first, n, ev, links, iq, levels)) < 0)
             goto fail_out;
         int64_t d = n, dsum = d;
         if (size > 1)

@@ -22,7 +22,9 @@
 
 /* 1 keep event `event`, 0 drop it, < 0 failure. */
 typedef int (*hd_capture_keep_fn)(void *ctx, int64_t event);
-/* Fill events ids[0..n) into ev[n], links[n×R], iq[n×R×N×2], levels[n×R×L]. 0 or < 0. */
+/* Fill events ids[0..n) into ev[n], links[n×R], iq[n×R×N×2], levels[n×R×L]. 0 or < 0.
+ * Sparse: event i's ev[i].n_links links in slots [i×max_links, …) of
+ * links, iq and levels (each link's rx set). */
 typedef int (*hd_capture_render_fn)(void *ctx, const int64_t *ids, int n, hd_event *ev, hd_link *links,
                                     int16_t *iq, float *levels);
 
@@ -31,6 +33,10 @@ typedef struct {
     int n_receivers, n_samples, n_levels;
     int block;                   /* events per collective write */
     hd_capture_keep_fn keep;     /* NULL: keep every event */
+    /* the sparse layout: each event holds links(ctx, event) receivers (at
+     * most max_links), asked for every kept event in pass 1 */
+    int sparse, max_links;
+    int (*links)(void *ctx, int64_t event);
     hd_capture_render_fn render;
     void *ctx;                   /* passed to keep and render */
     int (*interrupted)(void);    /* NULL: never */
@@ -45,6 +51,10 @@ typedef struct {
     int64_t offset;              /* file row of kept[0] */
     int64_t total;               /* kept events, all ranks */
     int64_t dropped;             /* dropped events, all ranks */
+    /* sparse: links per kept event [n_kept], the file row of this rank's
+     * first link, and the links of all ranks */
+    int *n_links;
+    int64_t link_offset, total_links;
 } hd_capture_plan;
 
 /* Pass 1 (collective over c->comm). 0 or < 0 (the plan is then empty). */

@@ -21,7 +21,8 @@ typedef struct {
     field_ctype ctype;
     field_store store;
     int truth;              /* 1: only written with truth; 2: only with HD_CAPTURES_TXID; 3: only with HD_CAPTURES_HF truth;
-                               4: only with HD_CAPTURES_SITES truth; 5: only with HD_CAPTURES_CLOCK */
+                               4: only with HD_CAPTURES_SITES truth; 5: only with HD_CAPTURES_CLOCK;
+                               6: only in the sparse layout */
     const char *units;
     const char *description;
 } field;
@@ -36,6 +37,11 @@ static const field fields[] = {
     {"events/sample_rate_hz", EV(sample_rate_hz), C_DOUBLE, ST_F64, 0, "Hz", "nominal IQ sample rate"},
     {"events/level_rate_hz", EV(level_rate_hz), C_DOUBLE, ST_F64, 0, "Hz", "signal-level updates per second"},
     {"events/tx_id", EV(tx_id), C_INT64, ST_I64, 2, "1", "transmitter id: the events of one moving transmitter share it"},
+    {"events/link_first", EV(link_first), C_INT64, ST_I64, 6, "1",
+     "sparse layout: the event's first row of the link datasets (/status, /iq, …)"},
+    {"events/link_count", EV(n_links), C_INT, ST_I32, 6, "1",
+     "sparse layout: the event's link rows (the receivers that heard it)"},
+    {"links/receiver", LK(rx), C_INT, ST_I32, 6, "1", "sparse layout: each link's receiver (row of /receivers)"},
     {"status", LK(status), C_INT, ST_I8, 0, "1", "capture status per event and receiver (0 ok; names in attribute status_names)"},
     {"has_iq", LK(has_iq), C_INT, ST_U8, 0, "1", "1 when /iq holds this receiver's samples"},
     {"has_levels", LK(has_levels), C_INT, ST_U8, 0, "1", "1 when /levels holds this receiver's signal levels"},
@@ -89,6 +95,7 @@ static int field_in(const field *f, unsigned have)
     case 3: return (have & HD_CAPTURES_TRUTH) && (have & HD_CAPTURES_HF);
     case 4: return (have & HD_CAPTURES_TRUTH) && (have & HD_CAPTURES_SITES);
     case 5: return (have & HD_CAPTURES_CLOCK) != 0;
+    case 6: return (have & HD_CAPTURES_SPARSE) != 0;
     }
     return 0;
 }
@@ -123,14 +130,15 @@ static int ensure_group(hid_t file, const char *name)
     return 0;
 }
 
-int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers,
-                       int n_samples, int n_levels, int compression, unsigned what)
+static int create_any(hd_captures_writer *w, hid_t file, int64_t n_events, int64_t n_links, int n_receivers,
+                      int n_samples, int n_levels, int compression, unsigned what)
 {
-    int with_truth = (what & HD_CAPTURES_TRUTH) != 0;
+    int with_truth = (what & HD_CAPTURES_TRUTH) != 0, sparse = (what & HD_CAPTURES_SPARSE) != 0;
     int rc = 0;
     memset(w, 0, sizeof *w);
     w->file = file;
     w->n_events = n_events;
+    w->n_links = n_links;
     w->n_receivers = n_receivers;
     w->n_samples = n_samples;
     w->n_levels = n_levels;
@@ -142,18 +150,28 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
     for (int i = 0; i < w->n_dsets; i++)
         w->dsets[i] = H5I_INVALID_HID;
     if ((rc = ensure_group(file, "events")) < 0 || (with_truth && (rc = ensure_group(file, "truth")) < 0) ||
-        ((what & HD_CAPTURES_CLOCK) && (rc = ensure_group(file, "clock")) < 0))
+        ((what & HD_CAPTURES_CLOCK) && (rc = ensure_group(file, "clock")) < 0) ||
+        (sparse && (rc = ensure_group(file, "links")) < 0))
+        goto fail;
+    if (sparse && (rc = hd_h5_attr_str(file, "layout", "sparse")) < 0)
         goto fail;
 
-    hsize_t E = (hsize_t)n_events, R = (hsize_t)n_receivers;
+    hsize_t E = (hsize_t)n_events, R = (hsize_t)n_receivers, K = (hsize_t)(n_links > 0 ? n_links : 0);
     for (int i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
         if (!field_in(f, what | (with_truth ? HD_CAPTURES_TRUTH : 0)))
             continue;
-        /* chunks of 1024 events, so that the columns too carry checksums */
+        /* chunks of 1024 events, so that the columns too carry checksums;
+         * sparse link fields: 8192 links */
         hsize_t dims[2] = {E, R}, chunk[2] = {E < 1024 ? E : 1024, R};
         int rank = f->src == SRC_EVENT ? 1 : 2;
-        hid_t d = hd_h5_dataset(file, f->path, store_type(f->store), rank, dims, chunk, 0, f->units, f->description);
+        if (sparse && f->src == SRC_LINK) {
+            rank = 1;
+            dims[0] = K;
+            chunk[0] = K < 8192 ? K : 8192;
+        }
+        hid_t d = hd_h5_dataset(file, f->path, store_type(f->store), rank, dims, dims[0] ? chunk : NULL, 0, f->units,
+                                f->description);
         if (d < 0) {
             rc = (int)d;
             goto fail;
@@ -187,7 +205,32 @@ int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int 
             }
         }
     }
-    if (what & HD_CAPTURES_BULK) {
+    if ((what & HD_CAPTURES_BULK) && sparse) {
+        /* chunks of about 64 KiB of links (one chunk per link would make
+         * the chunk index as long as the campaign's links) */
+        hsize_t N = (hsize_t)(n_samples > 0 ? n_samples : 1), L = (hsize_t)(n_levels > 0 ? n_levels : 1);
+        hsize_t per = 65536 / (N * 4), c = per < 1 ? 1 : per > K ? K : per;
+        hsize_t dims[3] = {K, N, 2}, chunk[3] = {c, N, 2};
+        hid_t d = hd_h5_dataset(file, "iq", H5T_NATIVE_INT16, 3, dims, K ? chunk : NULL, compression, "1",
+                                "IQ samples [link, sample, I/Q] as int16 (sparse layout: /links/receiver); "
+                                "multiply by attribute scale for a fraction of ADC full scale");
+        if (d < 0) {
+            rc = (int)d;
+            goto fail;
+        }
+        w->dsets[N_FIELDS] = d;
+        if ((rc = hd_h5_attr_double(d, "scale", 1.0 / 32768.0)) < 0)
+            goto fail;
+        hsize_t lper = 65536 / (L * 4), lc = lper < 1 ? 1 : lper > K ? K : lper;
+        hsize_t ldims[2] = {K, L}, lchunk[2] = {lc, L};
+        d = hd_h5_dataset(file, "levels", H5T_NATIVE_FLOAT, 2, ldims, K ? lchunk : NULL, compression, "dBFS",
+                          "signal level series (S-meter) [link, level]: power relative to full scale");
+        if (d < 0) {
+            rc = (int)d;
+            goto fail;
+        }
+        w->dsets[N_FIELDS + 1] = d;
+    } else if (what & HD_CAPTURES_BULK) {
         hsize_t N = (hsize_t)(n_samples > 0 ? n_samples : 1);
         hsize_t dims[4] = {E, R, N, 2}, chunk[4] = {1, R, N, 2};
         hid_t d = hd_h5_dataset(file, "iq", H5T_NATIVE_INT16, 4, dims, E ? chunk : NULL, compression, "1",
@@ -216,20 +259,38 @@ fail:
     return rc;
 }
 
-int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count, const hd_event *ev,
-                            const hd_link *links, const int16_t *iq, const float *levels)
+int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers, int n_samples,
+                       int n_levels, int compression, unsigned what)
+{
+    if (what & HD_CAPTURES_SPARSE)
+        return hd_error(HD_EINVAL, "hd_captures_create: the sparse layout is hd_captures_create_sparse's");
+    return create_any(w, file, n_events, 0, n_receivers, n_samples, n_levels, compression, what);
+}
+
+int hd_captures_create_sparse(hd_captures_writer *w, hid_t file, int64_t n_events, int64_t n_links, int n_receivers,
+                              int n_samples, int n_levels, int compression, unsigned what)
+{
+    return create_any(w, file, n_events, n_links, n_receivers, n_samples, n_levels, compression,
+                      what | HD_CAPTURES_SPARSE);
+}
+
+/* Events [start, start+count) and link rows [lstart, lstart+nl) (dense:
+ * the same rows as the events, [row, receiver]). */
+static int write_rows(hd_captures_writer *w, int64_t start, int64_t count, const hd_event *ev, int64_t lstart,
+                      int64_t nl, const hd_link *links, const int16_t *iq, const float *levels)
 {
     int rc = 0;
+    const int sparse = (w->what & HD_CAPTURES_SPARSE) != 0;
     size_t R = (size_t)w->n_receivers;
-    size_t rows = (size_t)(count > 0 ? count : 0);
-    unsigned char *buf = hd_calloc(rows * R + 1, 8);
+    size_t rows = (size_t)(count > 0 ? count : 0), lrows = sparse ? (size_t)(nl > 0 ? nl : 0) : rows * R;
+    unsigned char *buf = hd_calloc((rows > lrows ? rows : lrows) + 1, 8);
     if (!buf)
         return HD_ENOMEM;
     for (int i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
         if (w->dsets[i] < 0)
             continue;
-        size_t n = f->src == SRC_EVENT ? rows : rows * R;
+        size_t n = f->src == SRC_EVENT ? rows : lrows;
         size_t ss = store_size(f->store);
         for (size_t k = 0; k < n; k++) {
             const char *base = f->src == SRC_EVENT ? (const char *)&ev[k] : (const char *)&links[k];
@@ -258,24 +319,44 @@ int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count,
             case ST_F64: memcpy(dst, &v, 8); break;
             }
         }
-        if ((rc = hd_h5_write_rows(w->dsets[i], store_type(f->store), (hsize_t)start, rows, buf)) < 0) {
+        int on_links = sparse && f->src == SRC_LINK;
+        if ((rc = hd_h5_write_rows(w->dsets[i], store_type(f->store), (hsize_t)(on_links ? lstart : start),
+                                   on_links ? lrows : rows, buf)) < 0) {
             hd_error_context(rc, "writing /%s", f->path);
             goto fail;
         }
     }
     if (!(w->what & HD_CAPTURES_BULK))
         goto fail;
-    if ((rc = hd_h5_write_rows(w->dsets[N_FIELDS], H5T_NATIVE_INT16, (hsize_t)start, rows, iq)) < 0) {
+    hsize_t bstart = (hsize_t)(sparse ? lstart : start), brows = sparse ? lrows : rows;
+    if ((rc = hd_h5_write_rows(w->dsets[N_FIELDS], H5T_NATIVE_INT16, bstart, brows, iq)) < 0) {
         hd_error_context(rc, "writing /iq");
         goto fail;
     }
-    if ((rc = hd_h5_write_rows(w->dsets[N_FIELDS + 1], H5T_NATIVE_FLOAT, (hsize_t)start, rows, levels)) < 0) {
+    if ((rc = hd_h5_write_rows(w->dsets[N_FIELDS + 1], H5T_NATIVE_FLOAT, bstart, brows, levels)) < 0) {
         hd_error_context(rc, "writing /levels");
         goto fail;
     }
 fail:
     free(buf);
     return rc;
+}
+
+int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count, const hd_event *ev,
+                            const hd_link *links, const int16_t *iq, const float *levels)
+{
+    if (w->what & HD_CAPTURES_SPARSE)
+        return hd_error(HD_EINVAL, "hd_captures_write_block: a sparse file takes hd_captures_write_sparse");
+    return write_rows(w, start, count, ev, start, count, links, iq, levels);
+}
+
+int hd_captures_write_sparse(hd_captures_writer *w, int64_t start, int64_t count, const hd_event *ev,
+                             int64_t link_start, int64_t n_links, const hd_link *links, const int16_t *iq,
+                             const float *levels)
+{
+    if (!(w->what & HD_CAPTURES_SPARSE))
+        return hd_error(HD_EINVAL, "hd_captures_write_sparse: the file is dense");
+    return write_rows(w, start, count, ev, link_start, n_links, links, iq, levels);
 }
 
 void hd_captures_close(hd_captures_writer *w)
@@ -354,7 +435,59 @@ int hd_captures_open(hd_captures_reader *r, const char *path, MPI_Comm comm)
     return hd_captures_open_as(r, path, HD_FORMAT_CAPTURES, HD_CAPTURES_VERSION, comm);
 }
 
+static int open_any(hd_captures_reader *r, const char *path, const char *format, int max_version, MPI_Comm comm,
+                    int allow_sparse);
+
 int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *format, int max_version, MPI_Comm comm)
+{
+    return open_any(r, path, format, max_version, comm, 0);
+}
+
+int hd_captures_open_sparse(hd_captures_reader *r, const char *path, const char *format, int max_version,
+                            MPI_Comm comm)
+{
+    return open_any(r, path, format, max_version, comm, 1);
+}
+
+/* The most links an event of a sparse file has (/events/link_count read in
+ * slices: flat memory whatever the campaign's length). */
+static int sparse_max_links(hd_captures_reader *r)
+{
+    hid_t d = H5Dopen2(r->file, "events/link_count", H5P_DEFAULT);
+    if (d < 0)
+        return hd_error(HD_EFORMAT, "a sparse file without /events/link_count");
+    int rc = 0;
+    const int64_t S = 65536;
+    int32_t *c = hd_malloc((size_t)S * sizeof *c);
+    if (!c) {
+        H5Dclose(d);
+        return HD_ENOMEM;
+    }
+    int64_t sum = 0;
+    for (int64_t a = 0; rc == 0 && a < r->n_events; a += S) {
+        int64_t n = r->n_events - a < S ? r->n_events - a : S;
+        if ((rc = hd_h5_read_rows(d, H5T_NATIVE_INT32, (hsize_t)a, (hsize_t)n, c)) < 0)
+            break;
+        for (int64_t k = 0; k < n; k++) {
+            if (c[k] < 0 || c[k] > HD_MAX_STATIONS) {
+                rc = hd_error(HD_EFORMAT, "event row %lld has %d links (0 to %d)", (long long)(a + k), (int)c[k],
+                              HD_MAX_STATIONS);
+                break;
+            }
+            r->max_links = c[k] > r->max_links ? c[k] : r->max_links;
+            sum += c[k];
+        }
+    }
+    if (rc == 0 && sum != r->n_links)
+        rc = hd_error(HD_EFORMAT, "/events/link_count adds up to %lld links, /links/receiver has %lld", (long long)sum,
+                      (long long)r->n_links);
+    free(c);
+    H5Dclose(d);
+    return rc;
+}
+
+static int open_any(hd_captures_reader *r, const char *path, const char *format, int max_version, MPI_Comm comm,
+                    int allow_sparse)
 {
     int rc;
     hsize_t dims[8];
@@ -373,6 +506,48 @@ int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *for
         r->n_receivers = (int)ns;
         hd_h5_free_strings(strs, ns);
         strs = NULL;
+    } else if (H5Lexists(r->file, "links", H5P_DEFAULT) > 0 && H5Lexists(r->file, "links/receiver", H5P_DEFAULT) > 0) {
+        /* the sparse layout */
+        if ((rc = hd_h5_dims(r->file, "events/index", 1, dims)) < 0)
+            goto fail;
+        r->n_events = (int64_t)dims[0];
+        if ((rc = hd_h5_dims(r->file, "links/receiver", 1, dims)) < 0)
+            goto fail;
+        r->n_links = (int64_t)dims[0];
+        if ((rc = hd_h5_dims(r->file, "receivers/lat", 1, dims)) < 0)
+            goto fail;
+        r->n_receivers = (int)dims[0];
+        r->sparse = 1;
+        if (!allow_sparse) {
+            rc = hd_error(HD_EFORMAT,
+                          "the sparse layout (%d receivers, each event holding those that heard it): this command "
+                          "reads dense files only (collect.layout dense, up to %d receivers); featurize, localize and "
+                          "evaluate read sparse ones",
+                          r->n_receivers, HD_MAX_STATIONS);
+            goto fail;
+        }
+        if ((rc = hd_h5_dims(r->file, "status", 1, dims)) < 0)
+            goto fail;
+        if ((int64_t)dims[0] != r->n_links) {
+            rc = hd_error(HD_EFORMAT, "/status has %lld rows for %lld links", (long long)dims[0], (long long)r->n_links);
+            goto fail;
+        }
+        if ((rc = sparse_max_links(r)) < 0)
+            goto fail;
+        if (bulk) {
+            if ((rc = hd_h5_dims(r->file, "iq", 3, dims)) < 0)
+                goto fail;
+            if ((int64_t)dims[0] != r->n_links) {
+                rc = hd_error(HD_EFORMAT, "%s: /iq has %lld rows for %lld links", path, (long long)dims[0],
+                              (long long)r->n_links);
+                goto fail;
+            }
+            r->n_samples = (int)dims[1];
+            if ((rc = hd_h5_dims(r->file, "levels", 2, dims)) < 0)
+                goto fail;
+            r->n_levels = (int)dims[1];
+            bulk = 0;
+        }
     } else if ((rc = hd_h5_dims(r->file, "status", 2, dims)) < 0) {
         goto fail;
     } else {
@@ -565,17 +740,42 @@ static int iq_direct(hd_captures_reader *r, int64_t start, size_t rows, int16_t 
     return ok;
 }
 
+static int read_rows(hd_captures_reader *r, int64_t start, int64_t count, hd_event *ev, int64_t lstart,
+                     int64_t nl, hd_link *links, int16_t *iq, float *levels);
+
 int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, hd_event *ev,
                            hd_link *links, int16_t *iq, float *levels)
 {
-    int rc = 0;
-    size_t R = (size_t)r->n_receivers, rows = (size_t)(count > 0 ? count : 0);
-    unsigned char *buf = NULL;
-    if (start < 0 || start + count > r->n_events)
+    if (start < 0 || count < 0 || start + count > r->n_events)
         return hd_error(HD_EINVAL, "events [%lld, %lld) outside the file's %lld", (long long)start,
                         (long long)(start + count), (long long)r->n_events);
+    if (r->sparse && (links || iq || levels))
+        return hd_error(HD_EINVAL, "a sparse file's links are read by hd_captures_read_links");
+    return read_rows(r, start, count, ev, start, count, links, iq, levels);
+}
+
+int hd_captures_read_links(hd_captures_reader *r, int64_t first, int64_t n, hd_link *links, int16_t *iq,
+                           float *levels)
+{
+    if (!r->sparse)
+        return hd_error(HD_EINVAL, "hd_captures_read_links: the file is dense");
+    if (first < 0 || n < 0 || first + n > r->n_links)
+        return hd_error(HD_EFORMAT, "link rows [%lld, %lld) outside the file's %lld", (long long)first,
+                        (long long)(first + n), (long long)r->n_links);
+    return read_rows(r, 0, 0, NULL, first, n, links, iq, levels);
+}
+
+/* Events [start, start+count) and link rows [lstart, lstart+nl) (dense:
+ * the events' own rows of [row, receiver]). */
+static int read_rows(hd_captures_reader *r, int64_t start, int64_t count, hd_event *ev, int64_t lstart,
+                     int64_t nl, hd_link *links, int16_t *iq, float *levels)
+{
+    int rc = 0;
+    size_t R = (size_t)r->n_receivers, rows = (size_t)(count > 0 ? count : 0);
+    size_t lrows = r->sparse ? (size_t)(nl > 0 ? nl : 0) : rows * R;
+    unsigned char *buf = NULL;
     if (ev || links) {
-        buf = hd_calloc(rows * R + 1, 8);
+        buf = hd_calloc((rows > lrows ? rows : lrows) + 1, 8);
         if (!buf)
             return HD_ENOMEM;
         if (ev)
@@ -587,28 +787,31 @@ int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, 
                 ev[k].n_levels = r->n_levels;
             }
         if (links)
-            for (size_t k = 0; k < rows * R; k++) {
+            for (size_t k = 0; k < lrows; k++) {
                 memset(&links[k], 0, sizeof links[k]);
                 hd_link_truth_unknown(&links[k].truth);
+                links[k].rx = r->sparse ? -1 : (int)(k % R);
             }
         for (int i = 0; i < N_FIELDS; i++) {
             const field *f = &fields[i];
             if ((f->src == SRC_EVENT && !ev) || (f->src == SRC_LINK && !links) ||
                 !field_in(f, (unsigned)r->has_truth | (r->has_tx_id ? HD_CAPTURES_TXID : 0) |
-                                 (r->has_clock ? HD_CAPTURES_CLOCK : 0)))
+                                 (r->has_clock ? HD_CAPTURES_CLOCK : 0) | (r->sparse ? HD_CAPTURES_SPARSE : 0)))
                 continue;
+            int on_links = r->sparse && f->src == SRC_LINK;
             hid_t d = H5Dopen2(r->file, f->path, H5P_DEFAULT);
             if (d < 0) {
                 rc = hd_error(HD_EFORMAT, "captures file has no /%s dataset", f->path);
                 goto fail;
             }
-            rc = hd_h5_read_rows(d, store_type(f->store), (hsize_t)start, rows, buf);
+            rc = hd_h5_read_rows(d, store_type(f->store), (hsize_t)(on_links ? lstart : start), on_links ? lrows : rows,
+                                 buf);
             H5Dclose(d);
             if (rc < 0) {
                 hd_error_context(rc, "reading /%s", f->path);
                 goto fail;
             }
-            size_t n = f->src == SRC_EVENT ? rows : rows * R, ss = store_size(f->store);
+            size_t n = f->src == SRC_EVENT ? rows : lrows, ss = store_size(f->store);
             for (size_t k = 0; k < n; k++) {
                 const unsigned char *src = buf + k * ss;
                 int64_t iv = 0;
@@ -634,10 +837,24 @@ int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, 
             }
         }
         if (ev)
-            for (size_t k = 0; k < rows; k++)
+            for (size_t k = 0; k < rows; k++) {
                 ev[k].n_samples = r->n_samples;
+                if (r->sparse && (ev[k].n_links < 0 || ev[k].n_links > HD_MAX_STATIONS || ev[k].link_first < 0 ||
+                                  ev[k].link_first + ev[k].n_links > r->n_links)) {
+                    rc = hd_error(HD_EFORMAT, "event row %lld: links [%lld, +%d) outside the file's %lld",
+                                  (long long)(start + (int64_t)k), (long long)ev[k].link_first, ev[k].n_links,
+                                  (long long)r->n_links);
+                    goto fail;
+                }
+            }
+        for (size_t k = 0; r->sparse && links && k < lrows; k++)
+            if (links[k].rx < 0 || links[k].rx >= r->n_receivers) {
+                rc = hd_error(HD_EFORMAT, "link row %lld: receiver %d of %d", (long long)(lstart + (int64_t)k),
+                              links[k].rx, r->n_receivers);
+                goto fail;
+            }
     }
-    if (iq && rows > 0 && iq_direct(r, start, rows, iq) == 1)
+    if (iq && !r->sparse && rows > 0 && iq_direct(r, start, rows, iq) == 1)
         iq = NULL; /* read */
     struct { const char *name; hid_t type; void *data; } bulk[] = {
         {"iq", H5T_NATIVE_INT16, iq},
@@ -651,7 +868,8 @@ int hd_captures_read_block(hd_captures_reader *r, int64_t start, int64_t count, 
             rc = hd_error(HD_EFORMAT, "captures file has no /%s dataset", bulk[k].name);
             goto fail;
         }
-        rc = hd_h5_read_rows(d, bulk[k].type, (hsize_t)start, rows, bulk[k].data);
+        rc = hd_h5_read_rows(d, bulk[k].type, (hsize_t)(r->sparse ? lstart : start), r->sparse ? lrows : rows,
+                             bulk[k].data);
         H5Dclose(d);
         if (rc < 0) {
             hd_error_context(rc, "reading /%s", bulk[k].name);

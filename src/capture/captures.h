@@ -10,6 +10,15 @@
  *   /iq      int16 [E, R, N, 2]  (I, Q), attribute scale = 1/32768 of full scale
  *   /levels  float32 [E, R, L]   dBFS
  *   /truth/...  transmitter [E] and per-link [E, R] truth (simulated sources)
+ *
+ * The sparse layout (collect.layout sparse; attribute layout = "sparse"):
+ * each event holds only the receivers that heard it. Every [E, R] field
+ * above is then [K] over the campaign's K links, in event order, and
+ *   /events/link_first int64 [E], /events/link_count int32 [E]
+ *                                        the event's rows of the link fields
+ *   /links/receiver int32 [K]            each link's receiver (row of /receivers)
+ *   /iq int16 [K, N, 2], /levels float32 [K, L]
+ * Within an event the links are in ascending receiver order.
  */
 #ifndef HD_CAPTURE_CAPTURES_H
 #define HD_CAPTURE_CAPTURES_H
@@ -22,6 +31,7 @@
 typedef struct {
     hid_t file;
     int64_t n_events;
+    int64_t n_links;         /* sparse: link rows K */
     int n_receivers, n_samples, n_levels;
     unsigned what;
     hid_t *dsets;            /* one per schema field, then iq, levels */
@@ -35,6 +45,7 @@ typedef struct {
 #define HD_CAPTURES_HF 8u      /* with TRUTH: /truth/prop_mode, /truth/excess_delay_s (model hf) */
 #define HD_CAPTURES_SITES 16u  /* with TRUTH: /truth/rx_lat, /truth/rx_lon (receivers' true sites, displaced) */
 #define HD_CAPTURES_CLOCK 32u  /* /clock/{rate_hz,residual_s,n_fit} (the receivers' GPS clock fit) */
+#define HD_CAPTURES_SPARSE 64u /* the sparse layout (hd_captures_create_sparse) */
 
 /* Create every dataset (collective in parallel files). */
 int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers,
@@ -52,6 +63,16 @@ int hd_captures_write_block(hd_captures_writer *w, int64_t start, int64_t count,
 
 void hd_captures_close(hd_captures_writer *w);
 
+/* The sparse layout: n_links rows of link fields in all (collective). */
+int hd_captures_create_sparse(hd_captures_writer *w, hid_t file, int64_t n_events, int64_t n_links, int n_receivers,
+                              int n_samples, int n_levels, int compression, unsigned what);
+/* Write events [start, start+count) (ev[].link_first and n_links set) and
+ * their links, rows [link_start, link_start+n_links): links[n_links] (rx
+ * set), iq[n_links*N*2], levels[n_links*L]. Collective, counts may be 0. */
+int hd_captures_write_sparse(hd_captures_writer *w, int64_t start, int64_t count, const hd_event *ev,
+                             int64_t link_start, int64_t n_links, const hd_link *links, const int16_t *iq,
+                             const float *levels);
+
 /* Reading a captures file (any source). */
 typedef struct {
     hid_t file;
@@ -66,6 +87,9 @@ typedef struct {
     unsigned char *zbuf, *sbuf;
     size_t zcap;
     int iq_direct;           /* -1 not yet judged, 0 no, 1 yes, 2 yes with a checksum */
+    int sparse;              /* the sparse layout: link rows, n_links of them */
+    int64_t n_links;
+    int max_links;           /* sparse: the most links an event has */
 } hd_captures_reader;
 
 /* Open and check the format (refuses a wrong or newer file), read the
@@ -75,6 +99,15 @@ int hd_captures_open(hd_captures_reader *r, const char *path, MPI_Comm comm);
  * receivers and truth (a features file: format HD_FORMAT_FEATURES, no
  * /iq or /levels, n_samples and n_levels 0). */
 int hd_captures_open_as(hd_captures_reader *r, const char *path, const char *format, int max_version, MPI_Comm comm);
+/* Either layout (hd_captures_open and _open_as refuse a sparse file:
+ * their callers read [event, receiver] rows). */
+int hd_captures_open_sparse(hd_captures_reader *r, const char *path, const char *format, int max_version,
+                            MPI_Comm comm);
+/* Sparse: link rows [first, first+n): links[n] (rx set), iq[n*N*2],
+ * levels[n*L]; any may be NULL. Events come from hd_captures_read_block
+ * (links NULL), whose ev[].link_first and n_links say where. */
+int hd_captures_read_links(hd_captures_reader *r, int64_t first, int64_t n, hd_link *links, int16_t *iq,
+                           float *levels);
 /* Read events [start, start+count): ev[count], links[count*R] (truth fields
  * NaN when the file has none), iq[count*R*N*2], levels[count*R*L]; any of
  * the output pointers may be NULL. */

@@ -46,6 +46,8 @@ typedef struct {
     int n_levels;              /* level samples per receiver */
     double level_rate_hz;
     int64_t tx_id;             /* transmitter id (moving simulated transmitters; -1 none) */
+    int64_t link_first;        /* sparse files: the event's first link row */
+    int n_links;               /* sparse files: its links (the receivers that heard it) */
     hd_tx_truth truth;         /* NaN (signal_type -1) when unknown */
 } hd_event;
 
@@ -72,6 +74,7 @@ typedef struct {
 
 /* One receiver's view of an event: what it delivered and how it was timed. */
 typedef struct {
+    int rx;                    /* sparse files: the receiver (row of /receivers) */
     int status;                /* hd_rx_status */
     int has_iq, has_levels;
     int gps_ok;                /* time stamp GPS-disciplined for this capture */

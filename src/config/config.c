@@ -83,6 +83,8 @@ static const enum_def E_ACT = {act_names, 2, 0};
 static const enum_def E_TRACK_MODEL = {track_model_names, 2, 0};
 static const enum_def E_TRACK_UPDATE = {track_update_names, 2, 0};
 static const enum_def E_MOTION = {motion_names, 4, 0};
+static const char *const layout_names[] = {"auto", "dense", "sparse"};
+static const enum_def E_LAYOUT = {layout_names, 3, 0};
 
 typedef struct {
     const char *path;         /* dotted, relative to the config (or station record) */
@@ -112,6 +114,7 @@ static const key_def keys[] = {
     {"collect.frequencies_hz", K_DLIST, COL(frequencies_hz), COL(n_frequencies), HD_MAX_FREQS, 1e5, 6e9, "[145500000, 433500000]", NULL},
     {"collect.min_receivers", K_INT, COL(min_receivers), 0, 0, 0, 64, "1", NULL},
     {"collect.compression", K_INT, COL(compression), 0, 0, 0, 9, "4", NULL},
+    {"collect.layout", K_ENUM, COL(layout), 0, 0, 0, 0, "auto", &E_LAYOUT},
     {"collect.live", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"collect.live.timeout_s", K_DOUBLE, COL(live.timeout_s), 0, 0, 0.1, 600, "10", NULL},
     {"collect.live.retries", K_INT, COL(live.retries), 0, 0, 0, 20, "2", NULL},
@@ -141,6 +144,8 @@ static const key_def keys[] = {
     {"collect.simulate.receivers.position_error_m", K_DOUBLE, SIM(receivers.position_error_m), 0, 0, 0, 1e5, "0", NULL},
     {"collect.simulate.receivers.misplaced_probability", K_DOUBLE, SIM(receivers.misplaced_probability), 0, 0, 0, 1, "0", NULL},
     {"collect.simulate.receivers.misplaced_km", K_DOUBLE, SIM(receivers.misplaced_km), 0, 0, 0, 1000, "5", NULL},
+    {"collect.simulate.receivers.heard_snr_db", K_DOUBLE, SIM(receivers.heard_snr_db), 0, 0, -100, 100, "-10", NULL},
+    {"collect.simulate.receivers.max_per_event", K_INT, SIM(receivers.max_per_event), 0, 0, 2, HD_MAX_STATIONS, "15", NULL},
     {"collect.simulate.transmitter", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"collect.simulate.transmitter.power_dbm", K_RANGE, SIM(transmitter.power_dbm), 0, 0, -30, 70, "[27, 37]", NULL},
     {"collect.simulate.transmitter.antenna_gain_dbi", K_DOUBLE, SIM(transmitter.antenna_gain_dbi), 0, 0, -20, 20, "0", NULL},
@@ -715,8 +720,12 @@ static int bind_stations(hd_config *cfg, const hd_ynode *list)
     int rc;
     if (list->kind != HD_YSEQ)
         return node_error(list, "stations: expected a list of station records");
-    if (list->n < 1 || list->n > HD_MAX_STATIONS)
-        return node_error(list, "stations: expected 1 to %d stations, got %d", HD_MAX_STATIONS, list->n);
+    if (list->n < 1 || list->n > HD_MAX_NETWORK)
+        return node_error(list, "stations: expected 1 to %d stations, got %d", HD_MAX_NETWORK, list->n);
+    free(cfg->stations);
+    cfg->n_stations = 0;
+    if (!(cfg->stations = hd_calloc((size_t)list->n, sizeof *cfg->stations)))
+        return HD_ENOMEM;
     for (int i = 0; i < list->n; i++) {
         const hd_ynode *rec = list->items[i];
         hd_station *st = &cfg->stations[i];
@@ -1191,10 +1200,8 @@ int hd_config_load_string(hd_config *cfg, const char *yaml, const char *name, co
     if (rc == 0)
         rc = load_tree(cfg, root, embedded, sets, n_sets);
     hd_ynode_free(root);
-    if (rc < 0) {
-        free(cfg->yaml);
-        cfg->yaml = NULL;
-    }
+    if (rc < 0)
+        hd_config_release(cfg);
     return rc;
 }
 
@@ -1223,6 +1230,9 @@ void hd_config_release(hd_config *cfg)
 {
     free(cfg->yaml);
     cfg->yaml = NULL;
+    free(cfg->stations);
+    cfg->stations = NULL;
+    cfg->n_stations = 0;
 }
 
 int hd_config_sha256(const hd_config *cfg, char hex[65])

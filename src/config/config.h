@@ -12,7 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Receivers of a dense file (every event holds every receiver) and
+ * receivers of one event in a sparse file (collect.layout): the solvers'
+ * receiver sets are 64-bit masks. A network may have up to HD_MAX_NETWORK
+ * receivers: over HD_MAX_STATIONS its files are sparse (each event holds
+ * only the receivers that heard it). */
 #define HD_MAX_STATIONS 64
+#define HD_MAX_NETWORK 100000
 #define HD_DEFAULT_STATIONS "stations/nw-italy.yaml" /* the network of a config that names none (built in) */
 #define HD_MAX_FREQS 16
 #define HD_MAX_POLY 64
@@ -45,6 +51,7 @@ typedef enum { HD_AS_STATIONS = -1 } hd_as_stations;
 /* collect.simulate.transmitter.motion: static (a new transmitter per event)
  * or moving transmitters followed along deterministic paths (sim/motion.c) */
 typedef enum { HD_MOTION_STATIC = 0, HD_MOTION_WALK = 1, HD_MOTION_CAR = 2, HD_MOTION_AIRCRAFT = 3 } hd_motion;
+typedef enum { HD_LAYOUT_AUTO = 0, HD_LAYOUT_DENSE = 1, HD_LAYOUT_SPARSE = 2 } hd_layout;
 
 /* One receiver of the network (an entry of a stations file). */
 typedef struct {
@@ -126,6 +133,11 @@ typedef struct {
     double position_error_m;
     double misplaced_probability;
     double misplaced_km;
+    /* collect.layout sparse: an event holds the receivers that heard it,
+     * at most max_per_event (the strongest), those whose mean SNR over the
+     * band is at least heard_snr_db */
+    double heard_snr_db;
+    int max_per_event;
 } hd_simrx_cfg;
 
 typedef struct {
@@ -164,6 +176,7 @@ typedef struct {
     int n_frequencies;
     int min_receivers;           /* an event is kept when at least this many succeeded */
     int compression;             /* gzip level for IQ, 0-9 */
+    int layout;                  /* hd_layout: dense (every event × every receiver) or sparse */
     hd_sim_cfg simulate;
     hd_live_cfg live;
 } hd_collect_cfg;
@@ -303,7 +316,7 @@ typedef struct {
     char stations_path[HD_PATH_LEN]; /* as written in the config ("" when inline) */
     int stations_default;            /* 1: the config names no stations; the built-in HD_DEFAULT_STATIONS */
     uint64_t seed;
-    hd_station stations[HD_MAX_STATIONS];
+    hd_station *stations;        /* [n_stations], owned (hd_config_release) */
     int n_stations;
     hd_collect_cfg collect;
     hd_featurize_cfg featurize;

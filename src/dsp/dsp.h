@@ -208,6 +208,8 @@ int hd_dsp_tdoa_mpi(const float *a, const float *b, int n, double fs, double cen
 typedef struct hd_dsp_net hd_dsp_net;
 hd_dsp_net *hd_dsp_net_new(int n_receivers, int n, int nfft);
 void hd_dsp_net_free(hd_dsp_net *w);
+/* The next events' receivers: 1 to the n_receivers it was made for. */
+int hd_dsp_net_resize(hd_dsp_net *w, int n_receivers);
 /* A new event at sample rate fs whose pairs search lags up to max_abs_lag
  * samples (time-stamp spread + max lag); forgets the previous receivers. */
 int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag);

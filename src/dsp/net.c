@@ -27,6 +27,7 @@
 
 struct hd_dsp_net {
     int R, n, nfft, Mmax;
+    int Rcap;                /* receivers allocated for (hd_dsp_net_resize) */
     double fs;
     int M, map_M;            /* this event's transform length; the maps' */
     float *taper;            /* [n] 10 % Tukey */
@@ -188,7 +189,7 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     hd_dsp_net *w = hd_calloc(1, sizeof *w);
     if (!w)
         return NULL;
-    w->R = R;
+    w->R = w->Rcap = R;
     w->n = n;
     w->nfft = nfft;
     /* room for every lag, and at least one transform bin per PSD bin */
@@ -732,6 +733,14 @@ int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double 
     free(zb);
     free(Z);
     return ok;
+}
+
+int hd_dsp_net_resize(hd_dsp_net *w, int R)
+{
+    if (R < 1 || R > w->Rcap)
+        return hd_error(HD_EINVAL, "receiver network: %d receivers, room for %d", R, w->Rcap);
+    w->R = R;
+    return 0;
 }
 
 int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s, double max_lag_s, double psr_min_db,

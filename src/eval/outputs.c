@@ -12,12 +12,13 @@
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(11))
 
-static json_t *receivers_used(const hd_station *st, int R, uint64_t used)
+static json_t *receivers_used(const hd_station *st, int R, const hd_located *ev, uint64_t used)
 {
     json_t *a = json_array();
-    for (int r = 0; r < R; r++)
+    int n = ev->n_rx ? ev->n_rx : R;
+    for (int r = 0; r < n && r < 64; r++)
         if (used >> r & 1)
-            json_array_append_new(a, json_string(st[r].id));
+            json_array_append_new(a, json_string(st[ev->n_rx ? ev->rx[r] : r].id));
     return a;
 }
 
@@ -36,12 +37,12 @@ static json_t *event_props(const hd_station *st, int R, const hd_located *ev)
     hd_time_format_iso8601(ev->time_ns, t);
     json_t *o = json_pack("{s:I, s:s, s:f, s:s, s:s, s:o, s:i, s:i}", "event", (json_int_t)ev->index, "time", t,
                           "frequency_hz", ev->frequency_hz, "method", hd_method_name(r->method), "status",
-                          hd_loc_status_name(r->status), "receivers", receivers_used(st, R, r->used),
+                          hd_loc_status_name(r->status), "receivers", receivers_used(st, R, ev, r->used),
                           "n_receivers", r->n_receivers, "n_pairs", r->n_pairs);
     if (ev->why[0])
         json_object_set_new(o, "why", json_string(ev->why));
     if (ev->uncalibrated)
-        json_object_set_new(o, "uncalibrated", receivers_used(st, R, ev->uncalibrated));
+        json_object_set_new(o, "uncalibrated", receivers_used(st, R, ev, ev->uncalibrated));
     if (r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE) {
         json_object_set_new(o, "lat", json_real(r->lat));
         json_object_set_new(o, "lon", json_real(r->lon));

@@ -18,6 +18,11 @@ typedef struct {
                                     no_gps_time 6, too_narrow 4" ("" when the file records none) */
     uint64_t uncalibrated;       /* bit r: receiver r heard but unknown to the calibration applied (JSON
                                     "uncalibrated": their ids, absent when none) */
+    /* a sparse file's event: res's receiver bits r are the event's own
+     * receivers rx[r] (rows of the network's table); n_rx 0: dense, bit r
+     * is receiver r */
+    int n_rx;
+    int32_t rx[HD_MAX_STATIONS];
 } hd_located;
 
 #define HD_ELLIPSE_VERTICES 72   /* per ellipse outline (the ring closes with a 73rd) */

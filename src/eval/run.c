@@ -644,3 +644,137 @@ fail:
         hd_run_release(run);
     return rc;
 }
+
+int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                         hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    memset(run, 0, sizeof *run);
+    if (!rd->meta.sparse)
+        return hd_error(HD_EINVAL, "hd_run_locate_sparse: the file is dense");
+    if (method != HD_LOC_TDOA && method != HD_LOC_RSS && method != HD_LOC_HYBRID)
+        return hd_error(HD_ECONFIG, "a sparse file is located by tdoa, rss or hybrid (not %s yet)", hd_method_name(method));
+    if (cfg->calibrated || cfg->n_rss_offsets)
+        return hd_error(HD_ECONFIG, "a sparse file takes no calibration yet (its offsets are per receiver of a dense "
+                                    "network of up to %d)", HD_MAX_STATIONS);
+    const int F = HD_FEAT_COUNT, Rc = rd->meta.max_links > 0 ? rd->meta.max_links : 1;
+    const int Pc = hd_features_npairs(Rc) > 0 ? hd_features_npairs(Rc) : 1;
+    const int64_t E = rd->meta.n_events;
+    const size_t B = BLOCK;
+    hd_localize_cfg c1 = *cfg;
+    if (c1.search == HD_SEARCH_AUTO)
+        c1.search = HD_SEARCH_COARSE;
+    int rc;
+    hd_event *ev = hd_calloc(B, sizeof *ev);
+    int64_t *pf = hd_calloc(B, sizeof *pf);
+    hd_link *lk = hd_calloc(B * Rc, sizeof *lk);
+    hd_station *st = hd_calloc((size_t)Rc, sizeof *st);
+    float *feat = hd_calloc(B * Rc * F, sizeof *feat);
+    uint8_t *mask = hd_calloc(B * Rc, 1), *why = hd_calloc(B * Rc, 1), *dok = hd_calloc(B * Rc, 1);
+    uint8_t *tmask = hd_calloc(B * Pc, 1), *twhy = hd_calloc(B * Pc, 1);
+    double *delay = hd_calloc(B * Pc, sizeof *delay), *sigma = hd_calloc(B * Pc, sizeof *sigma);
+    if (!ev || !pf || !lk || !st || !feat || !mask || !why || !dok || !tmask || !twhy || !delay || !sigma) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    if ((rc = hd_run_alloc(run, B, 0)) < 0)
+        goto done;
+    if (!(run->obs = hd_calloc(B, sizeof *run->obs))) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    for (int64_t first = 0; first < E; first += BLOCK) {
+        int n = (int)(E - first < BLOCK ? E - first : BLOCK);
+        run->first = first;
+        run->n = n;
+        memset(run->ev, 0, (size_t)n * sizeof *run->ev);
+        if ((rc = hd_features_read_events(rd, first, n, ev, pf)) < 0)
+            goto done;
+        int64_t l0 = ev[0].link_first, q0 = pf[0], nl = 0, np = 0;
+        for (int i = 0; i < n; i++) {
+            if (ev[i].link_first != l0 + nl || pf[i] != q0 + np || ev[i].n_links > Rc) {
+                rc = hd_error(HD_EFORMAT, "event row %lld: its links or pairs do not follow the previous event's",
+                              (long long)(first + i));
+                goto done;
+            }
+            nl += ev[i].n_links;
+            np += hd_features_npairs(ev[i].n_links);
+        }
+        if ((rc = hd_features_read_sparse(rd, l0, nl, lk, feat, mask, why, dok, q0, np, NULL, delay, sigma, NULL, tmask,
+                                          twhy)) < 0)
+            goto done;
+        for (int64_t o = 0; o < nl; o++) /* no calibrated dBm: the RSS solvers skip it, the timing stays */
+            if (mask[o] && !dok[o])
+                feat[o * F + HD_FEAT_RSS_DBM] = NAN;
+        for (int i = 0, lo = 0, po = 0; i < n; i++) {
+            int k = ev[i].n_links, P = hd_features_npairs(k);
+            hd_located *out = &run->ev[i];
+            out->index = ev[i].index;
+            out->time_ns = ev[i].time_ns;
+            out->frequency_hz = ev[i].frequency_hz;
+            out->n_rx = k;
+            for (int j = 0; j < k; j++) {
+                out->rx[j] = lk[lo + j].rx;
+                st[j] = rd->meta.stations[lk[lo + j].rx];
+            }
+            run->truth_lat[i] = ev[i].truth.lat;
+            run->truth_lon[i] = ev[i].truth.lon;
+            hd_locate_obs obs = {feat + (size_t)lo * F, mask + lo, delay + po, sigma + po, tmask + po, NULL, NULL};
+            run->obs[i] = obs;
+            double toa[HD_MAX_STATIONS], var[HD_MAX_STATIONS];
+            uint64_t timed = 0;
+            if (k < 1 || hd_locate_arrivals(k, &obs, cfg->outlier_sigma, toa, var, &timed) < 0)
+                timed = 0;
+            run->n_timed[i] = __builtin_popcountll(timed);
+            double t0 = hd_now();
+            hd_locate_net net;
+            if (k < 1) {
+                memset(&out->res, 0, sizeof out->res);
+                out->res.status = HD_LOC_TOO_FEW;
+                out->res.method = method;
+                snprintf(out->why, sizeof out->why, "no receiver heard it");
+            } else {
+                if ((rc = hd_locate_net_init(&net, st, k, &c1)) < 0) {
+                    hd_locate_net_release(&net);
+                    goto done;
+                }
+                rc = hd_locate(&net, &obs, method, &out->res);
+                hd_locate_net_release(&net);
+                if (rc < 0)
+                    goto done;
+                if (out->res.status != HD_LOC_OK && out->res.status != HD_LOC_OUTSIDE)
+                    hd_run_why(k, P, why + lo, twhy + po, out->why, sizeof out->why);
+            }
+            run->latency_s[i] = hd_now() - t0;
+            float s[HD_MAX_STATIONS];
+            int ns = 0;
+            for (int r = 0; r < k; r++)
+                if (out->res.used >> r & 1)
+                    s[ns++] = obs.feat[(size_t)r * F + HD_FEAT_SNR_DB];
+            qsort(s, (size_t)ns, sizeof *s, cmp_float);
+            run->snr_db[i] = ns ? (ns % 2 ? s[ns / 2] : 0.5f * (s[ns / 2 - 1] + s[ns / 2])) : NAN;
+            lo += k;
+            po += P;
+        }
+        if (sink && (rc = sink(sink_ctx, run)) < 0)
+            goto done;
+        if (progress)
+            progress(ctx, first + n);
+    }
+    rc = 0;
+done:
+    free(ev);
+    free(pf);
+    free(lk);
+    free(st);
+    free(feat);
+    free(mask);
+    free(why);
+    free(dok);
+    free(tmask);
+    free(twhy);
+    free(delay);
+    free(sigma);
+    if (rc < 0)
+        hd_run_release(run);
+    return rc;
+}

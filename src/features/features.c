@@ -69,6 +69,7 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
     memset(w, 0, sizeof *w);
     w->d_feat = w->d_mask = w->d_delay = w->d_sigma = w->d_psr = w->d_tmask = w->d_logmel = H5I_INVALID_HID;
     w->d_why = w->d_twhy = w->d_dbm_ok = w->d_tmethod = H5I_INVALID_HID;
+    w->d_pfirst = w->d_pcount = w->d_pairs = H5I_INVALID_HID;
     w->n_events = n_events;
     w->n_receivers = n_receivers;
     w->n_pairs = hd_features_npairs(n_receivers);
@@ -198,11 +199,117 @@ int hd_features_write_reasons(hd_features_writer *w, int64_t start, int64_t coun
     return 0;
 }
 
+int hd_features_create_sparse(hd_features_writer *w, hid_t file, int64_t n_events, int64_t n_links,
+                              int64_t n_pair_rows, int n_receivers, int with_truth, int compression)
+{
+    int rc;
+    memset(w, 0, sizeof *w);
+    hid_t *all[] = {&w->d_feat, &w->d_mask, &w->d_delay, &w->d_sigma, &w->d_psr, &w->d_tmask, &w->d_logmel,
+                    &w->d_why, &w->d_twhy, &w->d_dbm_ok, &w->d_tmethod, &w->d_pfirst, &w->d_pcount, &w->d_pairs};
+    for (size_t i = 0; i < HD_ARRAY_LEN(all); i++)
+        *all[i] = H5I_INVALID_HID;
+    w->sparse = 1;
+    w->n_events = n_events;
+    w->n_receivers = n_receivers;
+    if ((rc = hd_captures_create_sparse(&w->meta, file, n_events, n_links, n_receivers, 0, 0, compression,
+                                        (unsigned)with_truth & (HD_CAPTURES_TRUTH | HD_CAPTURES_TXID | HD_CAPTURES_HF |
+                                                                HD_CAPTURES_SITES))) < 0)
+        return rc;
+    hsize_t E = (hsize_t)n_events, K = (hsize_t)n_links, Q = (hsize_t)n_pair_rows, F = HD_FEAT_COUNT;
+    const char *names[HD_FEAT_COUNT], *units[HD_FEAT_COUNT];
+    for (int k = 0; k < HD_FEAT_COUNT; k++) {
+        names[k] = feature_info[k].name;
+        units[k] = feature_info[k].units;
+    }
+    hsize_t fd[2] = {K, F}, fc[2] = {K < 1024 ? K : 1024, F};
+    hsize_t kd[1] = {K}, kc[1] = {K < 8192 ? K : 8192}, qd[1] = {Q}, qc[1] = {Q < 8192 ? Q : 8192};
+    hsize_t ed[1] = {E}, ec[1] = {E < 1024 ? E : 1024}, pd[2] = {Q, 2}, pc[2] = {Q < 8192 ? Q : 8192, 2};
+    const hsize_t *fch = K ? fc : NULL, *kch = K ? kc : NULL, *qch = Q ? qc : NULL, *ech = E ? ec : NULL,
+                  *pch = Q ? pc : NULL;
+    w->d_feat = hd_h5_dataset(file, "features", H5T_NATIVE_FLOAT, 2, fd, fch, compression, "mixed",
+                              "per link feature rows [link, feature] (sparse layout: /links/receiver); names in "
+                              "/feature_names, units in /feature_units; 0 where /mask is 0");
+    if (w->d_feat < 0)
+        return (int)w->d_feat;
+    if ((rc = hd_h5_write_strings(file, "feature_names", names, F, "feature names, in /features order")) < 0 ||
+        (rc = hd_h5_write_strings(file, "feature_units", units, F, "feature units, in /features order")) < 0)
+        return rc;
+    w->d_mask = hd_h5_dataset(file, "mask", H5T_NATIVE_UINT8, 1, kd, kch, 0, "1",
+                              "1 where the link's features are valid (the capture succeeded)");
+    w->d_why = hd_h5_dataset(file, "mask_reason", H5T_NATIVE_UINT8, 1, kd, kch, compression, "1",
+                             "why /mask is 0: an index into the attribute names (0 ok)");
+    w->d_dbm_ok = hd_h5_dataset(file, "dbm_ok", H5T_NATIVE_UINT8, 1, kd, kch, compression, "1",
+                                "1 where rss_dbm is a calibrated dBm; 0 where it is absent");
+    w->d_pfirst = hd_h5_dataset(file, "events/pair_first", H5T_NATIVE_INT64, 1, ed, ech, 0, "1",
+                                "sparse layout: the event's first row of /tdoa (its links' pairs)");
+    w->d_pcount = hd_h5_dataset(file, "events/pair_count", H5T_NATIVE_INT32, 1, ed, ech, 0, "1",
+                                "sparse layout: the event's rows of /tdoa, link_count (link_count - 1) / 2");
+    hid_t g = H5Gcreate2(file, "tdoa", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return hd_error(HD_EIO, "cannot create group /tdoa");
+    H5Gclose(g);
+    w->d_pairs = hd_h5_dataset(file, "tdoa/pairs", H5T_NATIVE_INT32, 2, pd, pch, compression, "1",
+                               "receivers (rows of /receivers) (i, j) of each pair row, i < j");
+    w->d_delay = hd_h5_dataset(file, "tdoa/delay_s", H5T_NATIVE_DOUBLE, 1, qd, qch, compression, "s",
+                               "time difference of arrival TOA_j - TOA_i (GCC-PHAT lag plus time stamps)");
+    w->d_sigma = hd_h5_dataset(file, "tdoa/sigma_s", H5T_NATIVE_DOUBLE, 1, qd, qch, compression, "s",
+                               "standard deviation estimate of delay_s");
+    w->d_psr = hd_h5_dataset(file, "tdoa/psr_db", H5T_NATIVE_FLOAT, 1, qd, qch, compression, "dB",
+                             "peak-to-sidelobe ratio of the correlation");
+    w->d_tmask = hd_h5_dataset(file, "tdoa/mask", H5T_NATIVE_UINT8, 1, qd, qch, compression, "1",
+                               "1 where both receivers were GPS-timed and the peak was significant");
+    w->d_twhy = hd_h5_dataset(file, "tdoa/mask_reason", H5T_NATIVE_UINT8, 1, qd, qch, compression, "1",
+                              "why /tdoa/mask is 0: an index into the attribute names (0 ok)");
+    w->d_tmethod = hd_h5_dataset(file, "tdoa/method", H5T_NATIVE_UINT8, 1, qd, qch, compression, "1",
+                                 "how each timed pair was timed: an index into the attribute names (0 not timed)");
+    for (size_t i = 0; i < HD_ARRAY_LEN(all); i++)
+        if (all[i] != &w->d_logmel && *all[i] < 0)
+            return hd_error(HD_EIO, "cannot create the sparse features datasets");
+    if ((rc = hd_h5_attr_strarray(w->d_why, "names", rx_why_names, HD_WHY_RX_COUNT)) < 0 ||
+        (rc = hd_h5_attr_strarray(w->d_twhy, "names", pair_why_names, HD_WHY_PAIR_COUNT)) < 0 ||
+        (rc = hd_h5_attr_strarray(w->d_tmethod, "names", hd_tdoa_method_names, HD_TDOA_METHOD_COUNT)) < 0)
+        return rc;
+    return 0;
+}
+
+int hd_features_write_sparse(hd_features_writer *w, int64_t start, int64_t count, const hd_event *ev,
+                             const int64_t *pair_first, int64_t link_start, int64_t nl, const hd_link *links,
+                             int64_t pair_start, int64_t np, const hd_features_sparse_rows *o)
+{
+    int rc;
+    size_t n = (size_t)(count > 0 ? count : 0);
+    int32_t *pc = hd_calloc(n + 1, sizeof *pc);
+    if (!pc)
+        return HD_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        pc[i] = ev[i].n_links * (ev[i].n_links - 1) / 2;
+    hsize_t s = (hsize_t)start, ls = (hsize_t)link_start, ln = (hsize_t)(nl > 0 ? nl : 0), ps = (hsize_t)pair_start,
+            pn = (hsize_t)(np > 0 ? np : 0);
+    if ((rc = hd_captures_write_sparse(&w->meta, start, count, ev, link_start, nl, links, NULL, NULL)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_pfirst, H5T_NATIVE_INT64, s, n, pair_first)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_pcount, H5T_NATIVE_INT32, s, n, pc)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_feat, H5T_NATIVE_FLOAT, ls, ln, o->feat)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_mask, H5T_NATIVE_UINT8, ls, ln, o->mask)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_why, H5T_NATIVE_UINT8, ls, ln, o->why)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_dbm_ok, H5T_NATIVE_UINT8, ls, ln, o->dbm_ok)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_pairs, H5T_NATIVE_INT32, ps, pn, o->pairs)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_delay, H5T_NATIVE_DOUBLE, ps, pn, o->delay)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_sigma, H5T_NATIVE_DOUBLE, ps, pn, o->sigma)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_psr, H5T_NATIVE_FLOAT, ps, pn, o->psr)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_tmask, H5T_NATIVE_UINT8, ps, pn, o->tmask)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_twhy, H5T_NATIVE_UINT8, ps, pn, o->twhy)) < 0 ||
+        (rc = hd_h5_write_rows(w->d_tmethod, H5T_NATIVE_UINT8, ps, pn, o->tmethod)) < 0)
+        rc = hd_error_context(rc, "writing features of events [%lld, %lld)", (long long)start,
+                              (long long)(start + count));
+    free(pc);
+    return rc;
+}
+
 void hd_features_close(hd_features_writer *w)
 {
     hd_captures_close(&w->meta);
     hid_t *ds[] = {&w->d_feat, &w->d_mask, &w->d_delay, &w->d_sigma, &w->d_psr, &w->d_tmask, &w->d_logmel,
-                   &w->d_why, &w->d_twhy, &w->d_dbm_ok, &w->d_tmethod};
+                   &w->d_why, &w->d_twhy, &w->d_dbm_ok, &w->d_tmethod, &w->d_pfirst, &w->d_pcount, &w->d_pairs};
     for (size_t i = 0; i < HD_ARRAY_LEN(ds); i++) {
         if (*ds[i] >= 0)
             H5Dclose(*ds[i]);
@@ -213,15 +320,20 @@ void hd_features_close(hd_features_writer *w)
 /* ---- reading ------------------------------------------------------------- */
 
 
-int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm)
+static int open_sparse_rest(hd_features_reader *r, const char *path);
+
+static int open_any(hd_features_reader *r, const char *path, MPI_Comm comm, int allow_sparse)
 {
     int rc;
     hsize_t dims[8], ns = 0;
     char **names = NULL;
     int32_t *pairs = NULL;
     memset(r, 0, sizeof *r);
-    if ((rc = hd_captures_open_as(&r->meta, path, HD_FORMAT_FEATURES, HD_FEATURES_VERSION, comm)) < 0)
+    if ((rc = allow_sparse ? hd_captures_open_sparse(&r->meta, path, HD_FORMAT_FEATURES, HD_FEATURES_VERSION, comm)
+                           : hd_captures_open_as(&r->meta, path, HD_FORMAT_FEATURES, HD_FEATURES_VERSION, comm)) < 0)
         return rc;
+    if (r->meta.sparse)
+        return open_sparse_rest(r, path);
     hid_t f = r->meta.file;
     int R = r->meta.n_receivers;
     int64_t E = r->meta.n_events;
@@ -305,6 +417,144 @@ fail:
     hd_error_context(rc, "%s", path);
     hd_features_release(r);
     return rc;
+}
+
+int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm)
+{
+    return open_any(r, path, comm, 0);
+}
+
+int hd_features_open_sparse(hd_features_reader *r, const char *path, MPI_Comm comm)
+{
+    return open_any(r, path, comm, 1);
+}
+
+/* The sparse layout's own checks: link and pair rows agree. */
+static int open_sparse_rest(hd_features_reader *r, const char *path)
+{
+    int rc;
+    hsize_t dims[4], ns = 0;
+    char **names = NULL;
+    hid_t f = r->meta.file;
+    int64_t K = r->meta.n_links;
+    r->n_features = HD_FEAT_COUNT;
+    if ((rc = hd_h5_dims(f, "features", 2, dims)) < 0)
+        goto fail;
+    if ((int64_t)dims[0] != K || dims[1] != HD_FEAT_COUNT) {
+        rc = hd_error(HD_EFORMAT, "/features is %llu × %llu, expected %lld × %d", (unsigned long long)dims[0],
+                      (unsigned long long)dims[1], (long long)K, HD_FEAT_COUNT);
+        goto fail;
+    }
+    if ((rc = hd_h5_read_strings(f, "feature_names", &names, &ns)) < 0)
+        goto fail;
+    for (int k = 0; k < HD_FEAT_COUNT; k++)
+        if ((hsize_t)k >= ns || strcmp(names[k], feature_info[k].name) != 0) {
+            rc = hd_error(HD_EFORMAT, "feature %d is '%s', this heimdall expects '%s'", k,
+                          (hsize_t)k < ns ? names[k] : "(missing)", feature_info[k].name);
+            goto fail;
+        }
+    const char *kd[] = {"mask", "mask_reason", "dbm_ok"};
+    for (size_t k = 0; k < HD_ARRAY_LEN(kd); k++) {
+        if ((rc = hd_h5_dims(f, kd[k], 1, dims)) < 0)
+            goto fail;
+        if ((int64_t)dims[0] != K) {
+            rc = hd_error(HD_EFORMAT, "/%s has %llu rows for %lld links", kd[k], (unsigned long long)dims[0], (long long)K);
+            goto fail;
+        }
+    }
+    if ((rc = hd_h5_dims(f, "tdoa/pairs", 2, dims)) < 0)
+        goto fail;
+    r->n_pair_rows = (int64_t)dims[0];
+    const char *qd[] = {"tdoa/delay_s", "tdoa/sigma_s", "tdoa/psr_db", "tdoa/mask", "tdoa/mask_reason", "tdoa/method"};
+    for (size_t k = 0; k < HD_ARRAY_LEN(qd); k++) {
+        if ((rc = hd_h5_dims(f, qd[k], 1, dims)) < 0)
+            goto fail;
+        if ((int64_t)dims[0] != r->n_pair_rows) {
+            rc = hd_error(HD_EFORMAT, "/%s has %llu rows, /tdoa/pairs %lld", qd[k], (unsigned long long)dims[0],
+                          (long long)r->n_pair_rows);
+            goto fail;
+        }
+    }
+    if ((rc = hd_h5_dims(f, "events/pair_first", 1, dims)) < 0)
+        goto fail;
+    if ((int64_t)dims[0] != r->meta.n_events) {
+        rc = hd_error(HD_EFORMAT, "/events/pair_first has %llu rows for %lld events", (unsigned long long)dims[0],
+                      (long long)r->meta.n_events);
+        goto fail;
+    }
+    if (H5Aexists(f, "max_lag_s") > 0 && (rc = hd_h5_read_attr_double(f, "max_lag_s", &r->max_lag_s)) < 0)
+        goto fail;
+    r->has_reasons = r->has_dbm_ok = 1;
+    hd_h5_free_strings(names, ns);
+    return 0;
+fail:
+    if (names)
+        hd_h5_free_strings(names, ns);
+    hd_error_context(rc, "%s", path);
+    hd_features_release(r);
+    return rc;
+}
+
+int hd_features_read_events(hd_features_reader *r, int64_t start, int64_t count, hd_event *ev, int64_t *pair_first)
+{
+    int rc;
+    if (!r->meta.sparse)
+        return hd_error(HD_EINVAL, "hd_features_read_events: the file is dense");
+    if (ev && (rc = hd_captures_read_block(&r->meta, start, count, ev, NULL, NULL, NULL)) < 0)
+        return rc;
+    if (pair_first) {
+        hid_t d = H5Dopen2(r->meta.file, "events/pair_first", H5P_DEFAULT);
+        if (d < 0)
+            return hd_error(HD_EFORMAT, "features file has no /events/pair_first");
+        rc = hd_h5_read_rows(d, H5T_NATIVE_INT64, (hsize_t)start, (hsize_t)(count > 0 ? count : 0), pair_first);
+        H5Dclose(d);
+        if (rc < 0)
+            return hd_error_context(rc, "reading /events/pair_first");
+        for (int64_t i = 0; i < count; i++) {
+            int k = ev ? ev[i].n_links : 0, q = k * (k - 1) / 2;
+            if (pair_first[i] < 0 || pair_first[i] + q > r->n_pair_rows)
+                return hd_error(HD_EFORMAT, "event row %lld: pair rows [%lld, +%d) outside the file's %lld",
+                                (long long)(start + i), (long long)pair_first[i], q, (long long)r->n_pair_rows);
+        }
+    }
+    return 0;
+}
+
+int hd_features_read_sparse(hd_features_reader *r, int64_t first, int64_t nl, hd_link *links, float *feat,
+                            uint8_t *mask, uint8_t *why, uint8_t *dbm_ok, int64_t pfirst, int64_t np, int32_t *pairs,
+                            double *delay, double *sigma, float *psr, uint8_t *tmask, uint8_t *twhy)
+{
+    int rc;
+    if (!r->meta.sparse)
+        return hd_error(HD_EINVAL, "hd_features_read_sparse: the file is dense");
+    if (pfirst < 0 || np < 0 || pfirst + np > r->n_pair_rows)
+        return hd_error(HD_EFORMAT, "pair rows [%lld, %lld) outside the file's %lld", (long long)pfirst,
+                        (long long)(pfirst + np), (long long)r->n_pair_rows);
+    if (links && (rc = hd_captures_read_links(&r->meta, first, nl, links, NULL, NULL)) < 0)
+        return rc;
+    if (!links && (first < 0 || nl < 0 || first + nl > r->meta.n_links))
+        return hd_error(HD_EFORMAT, "link rows [%lld, %lld) outside the file's %lld", (long long)first,
+                        (long long)(first + nl), (long long)r->meta.n_links);
+    struct { const char *name; hid_t type; void *data; int pair; } d[] = {
+        {"features", H5T_NATIVE_FLOAT, feat, 0},    {"mask", H5T_NATIVE_UINT8, mask, 0},
+        {"mask_reason", H5T_NATIVE_UINT8, why, 0},  {"dbm_ok", H5T_NATIVE_UINT8, dbm_ok, 0},
+        {"tdoa/pairs", H5T_NATIVE_INT32, pairs, 1}, {"tdoa/delay_s", H5T_NATIVE_DOUBLE, delay, 1},
+        {"tdoa/sigma_s", H5T_NATIVE_DOUBLE, sigma, 1}, {"tdoa/psr_db", H5T_NATIVE_FLOAT, psr, 1},
+        {"tdoa/mask", H5T_NATIVE_UINT8, tmask, 1},  {"tdoa/mask_reason", H5T_NATIVE_UINT8, twhy, 1},
+    };
+    for (size_t k = 0; k < HD_ARRAY_LEN(d); k++) {
+        if (!d[k].data)
+            continue;
+        hid_t ds = H5Dopen2(r->meta.file, d[k].name, H5P_DEFAULT);
+        if (ds < 0)
+            return hd_error(HD_EFORMAT, "features file has no /%s dataset", d[k].name);
+        rc = hd_h5_read_rows(ds, d[k].type, (hsize_t)(d[k].pair ? pfirst : first),
+                             (hsize_t)(d[k].pair ? np : nl), d[k].data);
+        H5Dclose(ds);
+        if (rc < 0)
+            return hd_error_context(rc, "reading /%s", d[k].name);
+    }
+    return 0;
 }
 
 int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, hd_event *ev,

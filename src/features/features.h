@@ -22,6 +22,16 @@
  *                                           raw arrival times (the /tdoa pairs are their differences)
  *   /obs/alt_m, /obs/alt_sigma_m float64 [E] the transmitter's height observed: a 3-D TDOA solve
  *   /obs/baro_alt_m [E], /events/aircraft, /events/message_id int64 [E], /receivers/serial, /receivers/good
+ *
+ * The sparse layout (from a sparse captures file; attribute layout =
+ * "sparse"): the [E, R] rows above are link rows [K] as in captures.h
+ * (/events/link_first, link_count, /links/receiver), so /features is
+ * [K, F] and /mask, /mask_reason, /dbm_ok are [K]; the pairs are each
+ * event's own, its links' hd_features_pair order:
+ *   /events/pair_first int64 [E], /events/pair_count int32 [E]
+ *   /tdoa/pairs int32 [Q, 2]               receivers (rows of /receivers) of each pair
+ *   /tdoa/{delay_s,sigma_s,psr_db,mask,mask_reason,method} [Q]
+ * No /logmel.
  */
 #ifndef HD_FEATURES_FEATURES_H
 #define HD_FEATURES_FEATURES_H
@@ -105,6 +115,8 @@ typedef struct {
     int64_t n_events;
     int n_receivers, n_pairs;
     int logmel_frames, logmel_mels;   /* 0: no /logmel */
+    int sparse;                       /* the sparse layout */
+    hid_t d_pfirst, d_pcount, d_pairs; /* sparse: /events/pair_first, pair_count, /tdoa/pairs */
 } hd_features_writer;
 
 /* Create the datasets (collective). with_truth: copy /truth (1 or
@@ -129,6 +141,27 @@ int hd_features_write_reasons(hd_features_writer *w, int64_t start, int64_t coun
                               const uint8_t *twhy, const uint8_t *dbm_ok, const uint8_t *tmethod);
 void hd_features_close(hd_features_writer *w);
 
+/* The sparse layout: n_links link rows and n_pair_rows pair rows in all,
+ * the reasons included (collective). */
+int hd_features_create_sparse(hd_features_writer *w, hid_t file, int64_t n_events, int64_t n_links,
+                              int64_t n_pair_rows, int n_receivers, int with_truth, int compression);
+/* One block: events [start, start+count) (ev[].link_first, n_links as
+ * in the captures file; pair_first[count] their first pair rows), link
+ * rows [link_start, +nl) (links[nl], feat[nl*F], mask, why, dbm_ok [nl]),
+ * pair rows [pair_start, +np) (pairs[np*2] receivers, delay, sigma, psr,
+ * tmask, twhy, tmethod [np]). Collective, counts may be 0. */
+typedef struct {
+    const float *feat;
+    const uint8_t *mask, *why, *dbm_ok;
+    const int32_t *pairs;
+    const double *delay, *sigma;
+    const float *psr;
+    const uint8_t *tmask, *twhy, *tmethod;
+} hd_features_sparse_rows;
+int hd_features_write_sparse(hd_features_writer *w, int64_t start, int64_t count, const hd_event *ev,
+                             const int64_t *pair_first, int64_t link_start, int64_t nl, const hd_link *links,
+                             int64_t pair_start, int64_t np, const hd_features_sparse_rows *rows);
+
 /* Reading a features file. */
 typedef struct {
     hd_captures_reader meta;   /* file, n_events, n_receivers, has_truth, stations */
@@ -138,11 +171,23 @@ typedef struct {
     double max_lag_s;          /* the lag window featurize searched (0 if unknown) */
     int has_reasons;           /* /mask_reason and /tdoa/mask_reason present */
     int has_dbm_ok;            /* /dbm_ok present */
+    int64_t n_pair_rows;       /* sparse: Q (meta.sparse, meta.n_links) */
 } hd_features_reader;
 
 /* Open and check the format (refuses a wrong or newer file, a feature list
  * other than this build's, pairs other than hd_features_pair's order). */
 int hd_features_open(hd_features_reader *r, const char *path, MPI_Comm comm);
+/* Either layout (hd_features_open refuses a sparse file). */
+int hd_features_open_sparse(hd_features_reader *r, const char *path, MPI_Comm comm);
+/* Sparse: events [start, start+count) (ev[count] with link_first and
+ * n_links; pair_first[count]: their first pair rows; either may be NULL). */
+int hd_features_read_events(hd_features_reader *r, int64_t start, int64_t count, hd_event *ev, int64_t *pair_first);
+/* Sparse: link rows [first, +nl) into links[nl] (may be NULL), feat[nl*F],
+ * mask[nl], why[nl], dbm_ok[nl]; pair rows [pfirst, +np) into pairs[np*2],
+ * delay, sigma, psr, tmask, twhy [np]; any output may be NULL. */
+int hd_features_read_sparse(hd_features_reader *r, int64_t first, int64_t nl, hd_link *links, float *feat,
+                            uint8_t *mask, uint8_t *why, uint8_t *dbm_ok, int64_t pfirst, int64_t np, int32_t *pairs,
+                            double *delay, double *sigma, float *psr, uint8_t *tmask, uint8_t *twhy);
 /* Read events [start, start+count): ev[count], links[count*R] (truth NaN
  * without /truth), feat[count*R*F], mask[count*R], delay/sigma[count*P],
  * psr[count*P], tmask[count*P]; any output may be NULL. Independent I/O. */

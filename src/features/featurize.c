@@ -286,7 +286,7 @@ int hd_featurizer_init(hd_featurizer *f, const hd_featurize_cfg *cfg, const hd_s
     memset(f, 0, sizeof *f);
     f->cfg = *cfg;
     f->stations = st;
-    f->R = R;
+    f->R = f->Rcap = R;
     f->N = N;
     f->L = L;
     f->P = hd_features_npairs(R);
@@ -361,6 +361,25 @@ int hd_featurizer_block(hd_featurizer *f, int n, const hd_event *ev, const hd_li
         }
     }
     return 0;
+}
+
+int hd_featurizer_event(hd_featurizer *f, const hd_event *ev, int k, const hd_station *st, const hd_link *links,
+                        const int16_t *iq, const float *levels, const hd_featurize_rows *out,
+                        hd_featurize_counts *counts)
+{
+    int rc;
+    if (k < 0 || k > f->Rcap || f->dist != MPI_COMM_NULL || f->logmel_frames > 0)
+        return hd_error(HD_EINVAL, "featurizer: an event of %d receivers (room for %d; no distributed transforms, "
+                                   "no log-mel spectrograms in the sparse layout)", k, f->Rcap);
+    if (k == 0)
+        return 0;
+    if ((rc = hd_dsp_net_resize(f->net, k)) < 0)
+        return rc;
+    f->stations = st;
+    f->R = k;
+    f->P = hd_features_npairs(k);
+    f->max_lag_s = f->cfg.max_lag_s > 0 ? f->cfg.max_lag_s : hd_featurize_auto_max_lag(st, k);
+    return hd_featurizer_block(f, 1, ev, links, iq, levels, out, counts);
 }
 
 void hd_featurizer_release(hd_featurizer *f)

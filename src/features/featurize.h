@@ -50,6 +50,7 @@ typedef struct {
     hd_featurize_cfg cfg;        /* a copy of the featurize: section */
     const hd_station *stations;  /* [R], borrowed: full scale, clock sigma */
     int R, N, L, P;              /* receivers, IQ samples, level samples, pairs */
+    int Rcap;                    /* receivers made for (the sparse layout: the most an event has) */
     double max_lag_s;            /* the lag window pairs search (featurize.max_lag_s or auto) */
     int logmel_frames, logmel_mels; /* 0 without featurize.logmel */
     MPI_Comm dist;               /* != MPI_COMM_NULL: pairs use distributed transforms over it */
@@ -82,6 +83,15 @@ int hd_featurizer_init(hd_featurizer *f, const hd_featurize_cfg *cfg, const hd_s
  * out's rows filled for those n events; counts added to (may be NULL). */
 int hd_featurizer_block(hd_featurizer *f, int n, const hd_event *ev, const hd_link *links, const int16_t *iq,
                         const float *levels, const hd_featurize_rows *out, hd_featurize_counts *counts);
+
+/* The sparse layout: one event heard by k receivers (st[k], this event's
+ * receivers in link order; k no more than the featurizer was made for),
+ * links[k], iq[k*N*2], levels[k*L]; out's rows are the event's own: k
+ * receivers and k(k-1)/2 pairs in hd_features_pair(k) order. The lag
+ * window is the event's receivers' (featurize.max_lag_s auto). */
+int hd_featurizer_event(hd_featurizer *f, const hd_event *ev, int k, const hd_station *st, const hd_link *links,
+                        const int16_t *iq, const float *levels, const hd_featurize_rows *out,
+                        hd_featurize_counts *counts);
 
 void hd_featurizer_release(hd_featurizer *f);
 

@@ -710,3 +710,58 @@ done:
     signal_release(&sig);
     return rc;
 }
+
+typedef struct {
+    double key;
+    int rx;
+} rx_key;
+
+static int cmp_key(const void *a, const void *b)
+{
+    const rx_key *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key ? 1 : x->rx - y->rx;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+int hd_sim_heard(const hd_config *cfg, const hd_event *ev, int *rx, int cap)
+{
+    const hd_simrx_cfg *sr = &cfg->collect.simulate.receivers;
+    int R = cfg->n_stations, M = sr->max_per_event < cap ? sr->max_per_event : cap, C = 4 * M;
+    if (M < 1)
+        return 0;
+    rx_key *k = hd_malloc((size_t)(R > 0 ? R : 1) * sizeof *k);
+    if (!k)
+        return HD_ENOMEM;
+    /* the nearest by the advertised sites (cheap), then their links */
+    for (int r = 0; r < R; r++) {
+        const hd_station *st = &cfg->stations[r];
+        k[r].rx = r;
+        k[r].key = hd_geo_slant_range(ev->truth.lat, ev->truth.lon, ev->truth.alt_m, st->lat, st->lon,
+                                      st->alt_m + st->antenna_height_m);
+    }
+    qsort(k, (size_t)R, sizeof *k, cmp_key);
+    int nc = R < C ? R : C, n = 0;
+    for (int c = 0; c < nc; c++) {
+        hd_link lk;
+        int rc = hd_sim_render(cfg, ev, k[c].rx, &lk, NULL, NULL);
+        if (rc < 0) {
+            free(k);
+            return rc;
+        }
+        double snr = lk.truth.snr_db;
+        if (isfinite(snr) && snr >= sr->heard_snr_db)
+            k[n++] = (rx_key){-snr, k[c].rx};
+    }
+    qsort(k, (size_t)n, sizeof *k, cmp_key);
+    if (n > M)
+        n = M;
+    for (int i = 0; i < n; i++)
+        rx[i] = k[i].rx;
+    free(k);
+    qsort(rx, (size_t)n, sizeof *rx, cmp_int);
+    return n;
+}

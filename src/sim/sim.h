@@ -30,6 +30,14 @@ int hd_sim_event_draw(const hd_config *cfg, int64_t index, hd_event *ev);
 int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx,
                   hd_link *link, int16_t *iq, float *levels);
 
+/* collect.layout sparse: the receivers that hear the event, rx[] in
+ * ascending order (at most cap, at most collect.simulate.receivers.
+ * max_per_event): among the 4 × max_per_event nearest to the transmitter,
+ * those whose mean SNR (path loss, shadowing and fading drawn as
+ * hd_sim_render draws them) is at least heard_snr_db, the strongest first.
+ * Returns how many (0 when none hears it), or < 0. */
+int hd_sim_heard(const hd_config *cfg, const hd_event *ev, int *rx, int cap);
+
 /* Median path loss (dB) of the configured model at frequency f for a slant
  * range d, transmitter height htx and receiver antenna height hrx. */
 double hd_sim_path_loss_db(const hd_prop_cfg *p, double f_hz, double d_m, double htx_m, double hrx_m);

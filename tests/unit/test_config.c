@@ -46,7 +46,8 @@ int main(void)
     is_str(c2.yaml, c.yaml, "and dumps identically (round trip)");
     hd_config_sha256(&c2, h2);
     is_str(h2, h1, "sha256 stable");
-    ok(memcmp(c2.stations, c.stations, sizeof c.stations) == 0, "stations identical after the round trip");
+    ok(c2.n_stations == c.n_stations && memcmp(c2.stations, c.stations, (size_t)c.n_stations * sizeof *c.stations) == 0,
+       "stations identical after the round trip");
     ok(c2.collect.start_ns == c.collect.start_ns && c2.collect.simulate.transmitter.power_dbm[1] == 37, "values identical");
     hd_config_release(&c);
     hd_config_release(&c2);
