@@ -144,7 +144,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@echo "bench: machine $(BENCH_MACHINE)"
 	@for b in $(BENCH_SCRIPTS); do bash -o pipefail -c 'HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash "$$0" | sed -u "/^bench /s|\$$| [machine: $(BENCH_MACHINE)]|"' $$b || exit 1; done
-BENCH_SCRIPTS ?= bench/featurize.sh bench/localize.sh bench/train.sh bench/mlat.sh bench/track.sh bench/checksum.sh bench/scale.sh bench/recordings.sh
+BENCH_SCRIPTS ?= bench/featurize.sh bench/localize.sh bench/train.sh bench/mlat.sh bench/track.sh bench/checksum.sh bench/scale.sh bench/scale_sparse.sh bench/recordings.sh
 
 # An experiment as file dependencies: make pipeline CONFIG=configs/experiments/<name>.yaml
 # writes results/<name>/: the training campaign {captures,features}.h5 (the

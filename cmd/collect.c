@@ -13,6 +13,7 @@
 #include "h5/h5.h"
 #include "net/campaign.h"
 #include "sim/sim.h"
+#include "geo/geo.h"
 
 #include <stdlib.h>
 
@@ -66,6 +67,7 @@ typedef struct {
     const hd_config *cfg;
     int R, N, L;
     int sparse;                  /* each event: the receivers that heard it (hd_sim_heard) */
+    double (*ecef)[3];           /* sparse: the stations' antennas, ECEF */
 } sim_ctx;
 
 /* The receivers of event evi: all of them, or (sparse) those that heard it. */
@@ -76,7 +78,7 @@ static int sim_receivers(const sim_ctx *s, const hd_event *evi, int *rx)
             rx[r] = r;
         return s->R;
     }
-    return hd_sim_heard(s->cfg, evi, rx, HD_MAX_STATIONS);
+    return hd_sim_heard(s->cfg, evi, rx, HD_MAX_STATIONS, (const double(*)[3])s->ecef);
 }
 
 /* Does event i have enough receivers? (statuses only) */
@@ -107,7 +109,7 @@ static int sim_links(void *ctx, int64_t i)
     const sim_ctx *s = ctx;
     hd_event evi;
     int rx[HD_MAX_STATIONS], rc = hd_sim_event_draw(s->cfg, i, &evi);
-    return rc < 0 ? rc : hd_sim_heard(s->cfg, &evi, rx, HD_MAX_STATIONS);
+    return rc < 0 ? rc : hd_sim_heard(s->cfg, &evi, rx, HD_MAX_STATIONS, (const double(*)[3])s->ecef);
 }
 
 /* Render events ids[0..n) of the campaign into the block buffers. */
@@ -124,7 +126,7 @@ static int render_batch(void *ctx, const int64_t *ids, int n, hd_event *ev, hd_l
             return hd_error(HD_EINVAL, "event %lld has %d samples, expected %d", (long long)ids[k],
                             ev[k].n_samples, N);
         if (s->sparse) { /* the receivers that heard it, in slots of HD_MAX_STATIONS */
-            int rx[HD_MAX_STATIONS], nh = hd_sim_heard(s->cfg, &ev[k], rx, HD_MAX_STATIONS);
+            int rx[HD_MAX_STATIONS], nh = hd_sim_heard(s->cfg, &ev[k], rx, HD_MAX_STATIONS, (const double(*)[3])s->ecef);
             if (nh < 0)
                 return hd_error_context(nh, "event %lld", (long long)ids[k]);
             ev[k].n_links = nh;
@@ -170,6 +172,15 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
                              .max_links = cfg->collect.simulate.receivers.max_per_event, .links = sim_links};
     if (!(eff = hd_calloc((size_t)R, sizeof *eff)))
         return HD_ENOMEM;
+    if (sparse) {
+        if (!(s.ecef = hd_malloc((size_t)R * sizeof *s.ecef))) {
+            free(eff);
+            return HD_ENOMEM;
+        }
+        for (int r = 0; r < R; r++)
+            hd_geo_to_ecef(cfg->stations[r].lat, cfg->stations[r].lon,
+                           cfg->stations[r].alt_m + cfg->stations[r].antenna_height_m, s.ecef[r]);
+    }
     if ((rc = hd_capture_plan_init(&plan, &c)) < 0)
         goto done;
     hd_runinfo_set_events(cfg->collect.events); /* simulated, kept or dropped */
@@ -201,6 +212,7 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
 done:
     hd_capture_plan_release(&plan);
     free(eff);
+    free(s.ecef);
     return rc;
 }
 

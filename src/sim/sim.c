@@ -727,24 +727,39 @@ static int cmp_int(const void *a, const void *b)
     return *(const int *)a - *(const int *)b;
 }
 
-int hd_sim_heard(const hd_config *cfg, const hd_event *ev, int *rx, int cap)
+int hd_sim_heard(const hd_config *cfg, const hd_event *ev, int *rx, int cap, const double (*rx_ecef)[3])
 {
     const hd_simrx_cfg *sr = &cfg->collect.simulate.receivers;
     int R = cfg->n_stations, M = sr->max_per_event < cap ? sr->max_per_event : cap, C = 4 * M;
     if (M < 1)
         return 0;
-    rx_key *k = hd_malloc((size_t)(R > 0 ? R : 1) * sizeof *k);
+    rx_key *k = hd_malloc((size_t)(C + 1) * sizeof *k);
     if (!k)
         return HD_ENOMEM;
-    /* the nearest by the advertised sites (cheap), then their links */
+    /* the C nearest by the advertised sites (squared chords: no trigonometry
+     * per receiver), kept sorted by insertion, then their links */
+    double t[3];
+    hd_geo_to_ecef(ev->truth.lat, ev->truth.lon, ev->truth.alt_m, t);
+    int nc = 0;
     for (int r = 0; r < R; r++) {
-        const hd_station *st = &cfg->stations[r];
-        k[r].rx = r;
-        k[r].key = hd_geo_slant_range(ev->truth.lat, ev->truth.lon, ev->truth.alt_m, st->lat, st->lon,
-                                      st->alt_m + st->antenna_height_m);
+        double x[3];
+        const double *p = x;
+        if (rx_ecef)
+            p = rx_ecef[r];
+        else
+            hd_geo_to_ecef(cfg->stations[r].lat, cfg->stations[r].lon,
+                           cfg->stations[r].alt_m + cfg->stations[r].antenna_height_m, x);
+        double d2 = (p[0] - t[0]) * (p[0] - t[0]) + (p[1] - t[1]) * (p[1] - t[1]) + (p[2] - t[2]) * (p[2] - t[2]);
+        if (nc == C && !(d2 < k[C - 1].key))
+            continue;
+        int j = nc < C ? nc++ : C - 1;
+        while (j > 0 && k[j - 1].key > d2) {
+            k[j] = k[j - 1];
+            j--;
+        }
+        k[j] = (rx_key){d2, r};
     }
-    qsort(k, (size_t)R, sizeof *k, cmp_key);
-    int nc = R < C ? R : C, n = 0;
+    int n = 0;
     for (int c = 0; c < nc; c++) {
         hd_link lk;
         int rc = hd_sim_render(cfg, ev, k[c].rx, &lk, NULL, NULL);

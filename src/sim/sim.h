@@ -35,8 +35,9 @@ int hd_sim_render(const hd_config *cfg, const hd_event *ev, int rx,
  * max_per_event): among the 4 × max_per_event nearest to the transmitter,
  * those whose mean SNR (path loss, shadowing and fading drawn as
  * hd_sim_render draws them) is at least heard_snr_db, the strongest first.
- * Returns how many (0 when none hears it), or < 0. */
-int hd_sim_heard(const hd_config *cfg, const hd_event *ev, int *rx, int cap);
+ * rx_ecef: the stations' antennas in ECEF (m), made once (NULL: computed
+ * here). Returns how many (0 when none hears it), or < 0. */
+int hd_sim_heard(const hd_config *cfg, const hd_event *ev, int *rx, int cap, const double (*rx_ecef)[3]);
 
 /* Median path loss (dB) of the configured model at frequency f for a slant
  * range d, transmitter height htx and receiver antenna height hrx. */

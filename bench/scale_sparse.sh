@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# make bench: a network as large as the real ones (issue 20): 1,000
+# receivers (scripts/network.sh over 44-54 N, 0-20 E), each event heard by
+# the strongest of those within reach (collect.layout sparse: 1 to 15 per
+# event, heard_snr_db 20), collect -> featurize -> localize at
+# BENCH_SPARSE_SIZES events (default 10000 100000; add 1000000 for the
+# full run), one rank, then two (collect and featurize under mpirun).
+# Prints per stage the time per event and the peak resident memory (GNU
+# time), and how both change from the smallest size: flat is the goal
+# (time per event within 15 %, memory independent of the number of
+# events). Captures of 20 ms (start jitter 1 ms, so that they overlap and
+# pairs are timed: the line gives the pairs timed and events located).
+set -eu
+H=${HEIMDALL:-build/heimdall}
+PY=${PYTHON:-/usr/bin/python3}
+SIZES=${BENCH_SPARSE_SIZES:-10000 100000}
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+[ -x /usr/bin/time ] || { echo "bench scale-sparse: skipped (GNU time missing: apt-get install time)"; exit 0; }
+bash "$(dirname "$0")/../scripts/network.sh" 1000 44 54 0 20 >"$D/net.yaml"
+cat >"$D/cfg.yaml" <<'YAML'
+stations: net.yaml
+collect:
+  duration_s: 0.02
+  interval_s: 1
+  simulate:
+    receivers: {start_jitter_ms: 1, heard_snr_db: 20, max_per_event: 15}
+evaluate: {plots: false}
+YAML
+
+stage() { # RANKS CMD...: "seconds peak_kib" of one run
+    local ranks=$1
+    shift
+    local pre=()
+    [ "$ranks" -gt 1 ] && pre=(mpirun -np "$ranks")
+    /usr/bin/time -f "%e %M" -o "$D/time" "${pre[@]}" "$@" >/dev/null 2>"$D/err" || { cat "$D/err" >&2; return 1; }
+    cat "$D/time"
+}
+
+declare -A base_t base_m
+for ranks in 1 2; do
+    for n in $SIZES; do
+        for st in collect featurize localize; do
+            case $st in
+                collect) r=$(stage "$ranks" "$H" collect -q --force -c "$D/cfg.yaml" --set collect.events="$n" -o "$D/c.h5") ;;
+                featurize) r=$(stage "$ranks" "$H" featurize -q --force -c "$D/cfg.yaml" -o "$D/f.h5" "$D/c.h5") ;;
+                localize) [ "$ranks" -gt 1 ] && continue
+                          r=$(stage 1 "$H" localize -q --force -c "$D/cfg.yaml" -o "$D/p.jsonl" "$D/f.h5") ;;
+            esac
+            read -r sec kib <<<"$r"
+            us=$(awk -v s="$sec" -v n="$n" 'BEGIN { printf "%.1f", s / n * 1e6 }')
+            key="$st-$ranks"
+            [ -z "${base_t[$key]:-}" ] && base_t[$key]=$us && base_m[$key]=$kib
+            what=""
+            case $st in
+                collect) what=$("$PY" -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r"); c = f["events/link_count"][:]
+print("%d events kept, %.1f receivers per event (%d-%d) of %d" % (len(c), c.mean(), c.min(), c.max(), len(f["receivers/id"])))' "$D/c.h5") ;;
+                featurize) what=$("$PY" -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r"); m = f["tdoa/mask"][:]
+print("%d of %d pairs timed" % (m.sum(), len(m)))' "$D/f.h5") ;;
+                localize) what="$(grep -c '"status":"ok"' "$D/p.jsonl") of $(wc -l <"$D/p.jsonl") events located" ;;
+            esac
+            awk -v st="$st" -v r="$ranks" -v n="$n" -v us="$us" -v kib="$kib" -v bt="${base_t[$key]}" -v bm="${base_m[$key]}" -v w="$what" \
+                'BEGIN { printf "bench scale-sparse-%s: 1000 receivers, %d rank%s, %d events: %.1f us/event (x%.2f of the smallest), peak RSS %.1f MiB (x%.2f); %s\n",
+                         st, r, (r > 1 ? "s" : ""), n, us, us / bt, kib / 1024, kib / bm, w }'
+        done
+    done
+done
