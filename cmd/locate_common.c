@@ -107,11 +107,12 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
         return rc;
     }
     if (in->rd.meta.sparse) { /* each event its own receivers: the classical solvers, uncalibrated */
-        const char *no = in->model || in->knn ? "a trained model (--method nn or knn)"
+        const char *no = in->model || in->knn || in->method == HD_LOC_NN || in->method == HD_LOC_KNN
+                             ? "a trained model (--method nn or knn)"
                          : cli->calibration || cfg->localize.calibration[0] ? "a calibration"
-                         : strcmp(cli->cmd, "localize") != 0 ? "heimdall evaluate (localize -o positions.h5 writes "
-                                                               "each event's position beside its truth)"
-                                                             : NULL;
+                         : strcmp(cli->cmd, "evaluate") == 0 && cfg->evaluate.split != HD_SPLIT_NONE
+                             ? "evaluate.split (set it to none)"
+                             : NULL;
         if (no) {
             rc = hd_error(HD_ECONFIG, "%s has the sparse layout (%d receivers, each event holding those that heard it): "
                                       "not with %s yet; localize --method tdoa, rss or hybrid reads it",
@@ -152,6 +153,8 @@ int hd_locate_input_run(hd_locate_input *in, const hd_cli *cli, const hd_config 
         return hd_run_locate_knn(r, &in->rd, &cfg->localize, in->knn, cli->model, progress, ctx);
     if (in->model)
         return hd_run_locate_nn(r, &in->rd, &cfg->localize, in->model, progress, ctx);
+    if (in->rd.meta.sparse)
+        return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, NULL, NULL, progress, ctx);
     return hd_run_locate(r, &in->rd, &cfg->localize, in->method, progress, ctx);
 }
 

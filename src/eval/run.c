@@ -355,6 +355,8 @@ void hd_run_release(hd_run *run)
     free(run->n_uncalibrated);
     free(run->obs);
     free(run->group);
+    free(run->scored);
+    free(run->crlb_model_m);
     hd_locate_net_release(&run->net);
     memset(run, 0, sizeof *run);
 }
@@ -676,17 +678,28 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
         rc = HD_ENOMEM;
         goto done;
     }
-    if ((rc = hd_run_alloc(run, B, 0)) < 0)
+    /* streaming: a block at a time; else the whole file, scored */
+    const size_t En = sink ? B : (size_t)(E > 0 ? E : 1);
+    if ((rc = hd_run_alloc(run, En, 0)) < 0)
         goto done;
-    if (!(run->obs = hd_calloc(B, sizeof *run->obs))) {
+    if (sink && !(run->obs = hd_calloc(B, sizeof *run->obs))) {
         rc = HD_ENOMEM;
         goto done;
     }
+    if (!sink && (!(run->scored = hd_calloc(En, sizeof *run->scored)) ||
+                  !(run->crlb_model_m = hd_calloc(En, sizeof *run->crlb_model_m)))) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    run->n = sink ? 0 : E;
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
-        run->first = first;
-        run->n = n;
-        memset(run->ev, 0, (size_t)n * sizeof *run->ev);
+        const int64_t off = sink ? 0 : first; /* run->ev[off + i] is event first + i */
+        if (sink) {
+            run->first = first;
+            run->n = n;
+            memset(run->ev, 0, (size_t)n * sizeof *run->ev);
+        }
         if ((rc = hd_features_read_events(rd, first, n, ev, pf)) < 0)
             goto done;
         int64_t l0 = ev[0].link_first, q0 = pf[0], nl = 0, np = 0;
@@ -707,7 +720,7 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
                 feat[o * F + HD_FEAT_RSS_DBM] = NAN;
         for (int i = 0, lo = 0, po = 0; i < n; i++) {
             int k = ev[i].n_links, P = hd_features_npairs(k);
-            hd_located *out = &run->ev[i];
+            hd_located *out = &run->ev[off + i];
             out->index = ev[i].index;
             out->time_ns = ev[i].time_ns;
             out->frequency_hz = ev[i].frequency_hz;
@@ -716,15 +729,16 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
                 out->rx[j] = lk[lo + j].rx;
                 st[j] = rd->meta.stations[lk[lo + j].rx];
             }
-            run->truth_lat[i] = ev[i].truth.lat;
-            run->truth_lon[i] = ev[i].truth.lon;
+            run->truth_lat[off + i] = ev[i].truth.lat;
+            run->truth_lon[off + i] = ev[i].truth.lon;
             hd_locate_obs obs = {feat + (size_t)lo * F, mask + lo, delay + po, sigma + po, tmask + po, NULL, NULL};
-            run->obs[i] = obs;
+            if (run->obs)
+                run->obs[i] = obs;
             double toa[HD_MAX_STATIONS], var[HD_MAX_STATIONS];
             uint64_t timed = 0;
             if (k < 1 || hd_locate_arrivals(k, &obs, cfg->outlier_sigma, toa, var, &timed) < 0)
                 timed = 0;
-            run->n_timed[i] = __builtin_popcountll(timed);
+            run->n_timed[off + i] = __builtin_popcountll(timed);
             double t0 = hd_now();
             hd_locate_net net;
             if (k < 1) {
@@ -732,26 +746,38 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
                 out->res.status = HD_LOC_TOO_FEW;
                 out->res.method = method;
                 snprintf(out->why, sizeof out->why, "no receiver heard it");
+                if (run->scored) { /* no position, no bound (hd_eval_score's for an event without receivers) */
+                    hd_scored *sc = &run->scored[off + i];
+                    sc->located = 0;
+                    sc->err_m = sc->de_m = sc->dn_m = sc->d2 = sc->content = sc->nll = sc->crlb_m = sc->efficiency = NAN;
+                    run->crlb_model_m[off + i] = NAN;
+                }
             } else {
                 if ((rc = hd_locate_net_init(&net, st, k, &c1)) < 0) {
                     hd_locate_net_release(&net);
                     goto done;
                 }
                 rc = hd_locate(&net, &obs, method, &out->res);
+                if (rc == 0 && run->scored) { /* scored while its network exists */
+                    hd_scored s1;
+                    hd_eval_score(&net, &out->res, ev[i].truth.lat, ev[i].truth.lon, 0, &run->scored[off + i]);
+                    hd_eval_score(&net, &out->res, ev[i].truth.lat, ev[i].truth.lon, 1, &s1);
+                    run->crlb_model_m[off + i] = s1.crlb_m;
+                }
                 hd_locate_net_release(&net);
                 if (rc < 0)
                     goto done;
                 if (out->res.status != HD_LOC_OK && out->res.status != HD_LOC_OUTSIDE)
                     hd_run_why(k, P, why + lo, twhy + po, out->why, sizeof out->why);
             }
-            run->latency_s[i] = hd_now() - t0;
+            run->latency_s[off + i] = hd_now() - t0;
             float s[HD_MAX_STATIONS];
             int ns = 0;
             for (int r = 0; r < k; r++)
                 if (out->res.used >> r & 1)
                     s[ns++] = obs.feat[(size_t)r * F + HD_FEAT_SNR_DB];
             qsort(s, (size_t)ns, sizeof *s, cmp_float);
-            run->snr_db[i] = ns ? (ns % 2 ? s[ns / 2] : 0.5f * (s[ns / 2 - 1] + s[ns / 2])) : NAN;
+            run->snr_db[off + i] = ns ? (ns % 2 ? s[ns / 2] : 0.5f * (s[ns / 2 - 1] + s[ns / 2])) : NAN;
             lo += k;
             po += P;
         }

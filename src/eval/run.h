@@ -2,6 +2,7 @@
  * `localize` and `evaluate` share. */
 #ifndef HD_EVAL_RUN_H
 #define HD_EVAL_RUN_H
+#include "eval/metrics.h"
 #include "eval/outputs.h"
 #include "features/features.h"
 #include "locate/locate.h"
@@ -25,6 +26,11 @@ typedef struct {
     int64_t first;           /* streaming (hd_run_locate_stream): the event number of ev[0]; 0 otherwise */
     int64_t events_uncalibrated; /* events that heard a receiver the calibration does not know (all blocks) */
     hd_locate_net net;
+    /* a sparse file's events, each solved with a network of its own: their
+     * scores against the truth made while it existed ([n], NULL otherwise;
+     * crlb_model_m with localize.model_sigma_ns) */
+    hd_scored *scored;
+    double *crlb_model_m;
 } hd_run;
 
 /* Read every event of rd and locate it with method (tdoa, rss, hybrid).
@@ -50,7 +56,9 @@ int hd_run_locate_stream(hd_run *run, hd_features_reader *rd, const hd_localize_
  * calibration): each event located among its own receivers, a network of
  * them made per event (localize.search auto is coarse there: no dense grid
  * per event); run->ev[i].rx names them. run->net stays empty and
- * run->obs[i] indexes the event's own receivers. */
+ * run->obs[i] indexes the event's own receivers. sink NULL: the whole
+ * file in run (as hd_run_locate), scored against the truth per event
+ * (run->scored, run->crlb_model_m). */
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                          hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
 /* The same with the trained network (method nn): model from nn/model.h. */

@@ -41,7 +41,12 @@ void hd_eval_predictive(int method, const hd_localize_cfg *cfg, int has_model, d
 /* every event against its truth */
 static void score_events(hd_eval_report *rep, const hd_run *r)
 {
-    for (int64_t i = 0; i < r->n; i++) {
+    for (int64_t i = 0; r->scored && i < r->n; i++) { /* a sparse file's: scored per event by its own network */
+        rep->sc[i] = r->scored[i];
+        rep->crlb_model_m[i] = r->crlb_model_m[i];
+        rep->no_truth += !isfinite(r->truth_lat[i]) || !isfinite(r->truth_lon[i]);
+    }
+    for (int64_t i = 0; !r->scored && i < r->n; i++) {
         hd_scored *s = &rep->sc[i];
         /* the physical bound: noise, bandwidth, clocks and geometry (the
          * model-error term is an allowance, not physics) */
@@ -85,7 +90,7 @@ static int by_snr(hd_eval_report *rep, const hd_run *r, const double *edges, int
 /* by receivers used: a row per count that occurs */
 static int by_receivers(hd_eval_report *rep, const hd_run *r, uint8_t *sel)
 {
-    for (int k = 0; k <= r->net.R; k++) {
+    for (int k = 0; k <= (r->scored ? HD_MAX_STATIONS : r->net.R); k++) {
         int any = 0;
         for (int64_t i = 0; i < r->n && !any; i++)
             any = r->ev[i].res.n_receivers == k;

@@ -50,6 +50,18 @@ ok(sf["tdoa/mask"][:].sum() > E, "pairs timed (%d)" % sf["tdoa/mask"][:].sum())
 PY
 if cmp -s "$TMP/dense_p.jsonl" "$TMP/sparse_p.jsonl"; then ok 0 "localize: positions, ellipses and receivers used byte-identical"
 else ok 1 "localize: positions byte-identical"; diff "$TMP/dense_p.jsonl" "$TMP/sparse_p.jsonl" | head -4 | sed 's/^/# /'; fi
+for l in dense sparse; do
+    run "$HEIMDALL" evaluate -q -c "$S" "${E[@]}" --set evaluate.plots=false -o "$TMP/${l}_e.h5" "$TMP/${l}_f.h5"
+    is "$RC" 0 "$l: evaluated"
+done
+pycheck - "$TMP/dense_e.h5" "$TMP/sparse_e.h5" <<'PY'
+import sys, h5py, numpy as np
+d, s = (h5py.File(p, "r") for p in sys.argv[1:3])
+def ok(c, name): print(("ok" if c else "not ok"), "-", name)
+cols = [k for k in ("error_m", "mahalanobis2", "content", "nll", "crlb_m", "crlb_with_model_m") if k in d]
+ok(len(cols) == 6 and all(np.array_equal(d[k][:], s[k][:], equal_nan=True) for k in cols),
+   "evaluate: per-event errors, coverage and CRLB identical (%s)" % ", ".join(cols))
+PY
 
 # --- a network of 100 receivers ---------------------------------------------
 bash "$ROOT/scripts/network.sh" 100 44.8 46.2 6.8 8.8 >"$TMP/net100.yaml"
@@ -124,6 +136,11 @@ print("# located %d of %d, median error %.0f m, p90 %.0f m" % (len(err), E, np.m
 ok(len(err) >= E // 2 and np.median(err) < 500, "most events located, median error %.0f m" % np.median(err))
 PY
 
+run "$HEIMDALL" evaluate -c "$TMP/big.yaml" --set evaluate.plots=false -o "$TMP/big_e.h5" "$TMP/big_f.h5"
+is "$RC" 0 "evaluate: 100 receivers"
+like "$OUT" "error: median [0-9]+ m" "error percentiles"
+like "$OUT" "by receivers used \\(median / p95 m, events located\\): [0-9]+ receivers" "and the breakdown by receivers used"
+
 # --- under MPI: the same file ----------------------------------------------
 if command -v mpirun >/dev/null && command -v h5diff >/dev/null; then
     run mpirun --oversubscribe -np 2 "$HEIMDALL" collect -q -c "$TMP/big.yaml" -o "$TMP/big_c2.h5"
@@ -146,9 +163,11 @@ fi
 run "$HEIMDALL" train -q -o "$TMP/m.h5" "$TMP/big_f.h5"
 isnt "$RC" 0 "train refuses a sparse file"
 like "$ERR" "sparse layout" "naming the layout"
-run "$HEIMDALL" evaluate -q -o "$TMP/e.h5" "$TMP/big_f.h5"
-isnt "$RC" 0 "evaluate refuses it"
-like "$ERR" "localize -o positions.h5 writes each event's position beside its truth" "and says what does read it"
+run "$HEIMDALL" evaluate -q --set evaluate.split=time_block -o "$TMP/e.h5" "$TMP/big_f.h5"
+isnt "$RC" 0 "evaluate.split refuses it"
+like "$ERR" "not with evaluate.split \\(set it to none\\) yet" "saying what to set"
+run "$HEIMDALL" localize -q --method nn -o "$TMP/p3.jsonl" "$TMP/big_f.h5"
+isnt "$RC" 0 "--method nn refuses it"
 run "$HEIMDALL" localize -q --heatmap "$TMP/hm" -o "$TMP/p2.jsonl" "$TMP/big_f.h5"
 isnt "$RC" 0 "localize --heatmap refuses it"
 run "$HEIMDALL" featurize -q --set featurize.logmel=true -o "$TMP/f3.h5" "$TMP/big_c.h5"
