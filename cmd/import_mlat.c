@@ -18,7 +18,128 @@
 
 int hd_import_mlat(const hd_cli *cli, const hd_config *cfg, int argc, char **in);
 
-static int write_extra(hid_t f, const hd_mlat *m, const hd_mlat_table *t)
+/* The sparse layout's link rows of /toa (K of them: the heard receivers of
+ * each event in order). */
+static int write_toa_sparse(hid_t f, const hd_mlat_table *t, int64_t K)
+{
+    const int R = t->R;
+    int64_t *toa = hd_malloc((size_t)(K > 0 ? K : 1) * sizeof *toa);
+    uint8_t *heard = hd_malloc((size_t)(K > 0 ? K : 1));
+    float *rssi = hd_malloc((size_t)(K > 0 ? K : 1) * sizeof *rssi);
+    int rc = 0;
+    if (!toa || !heard || !rssi) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    int64_t k = 0;
+    for (int64_t i = 0; i < t->E * R; i++)
+        if (t->heard[i]) {
+            toa[k] = t->toa_ns[i];
+            heard[k] = 1;
+            rssi[k++] = t->rssi[i];
+        }
+    hsize_t dk[1] = {(hsize_t)K};
+    if ((rc = hd_h5_write(f, "toa/time_ns", H5T_NATIVE_INT64, 1, dk, toa, "ns",
+                          "arrival time per link on the receivers' common GPS time scale (ns within the shared "
+                          "second counter), clock offsets removed (sparse layout: /links/receiver)")) < 0 ||
+        (rc = hd_h5_write(f, "toa/mask", H5T_NATIVE_UINT8, 1, dk, heard, "1", "1: the link heard the message")) < 0 ||
+        (rc = hd_h5_write(f, "toa/rssi", H5T_NATIVE_FLOAT, 1, dk, rssi, "1",
+                          "received signal strength as the data set reports it (receiver units)")) < 0)
+        goto done;
+done:
+    free(toa);
+    free(heard);
+    free(rssi);
+    return rc;
+}
+
+/* collect.layout sparse: the features file of the dense arrays' heard
+ * receivers only: link rows per message, its own pairs. */
+static int write_sparse(hid_t f, const hd_mlat_table *t, hd_event *ev, const hd_link *lk, const float *feat,
+                        int compression, int64_t *K_out)
+{
+    const int R = t->R, F = HD_FEAT_COUNT;
+    const int64_t E = t->E;
+    int64_t K = 0, Q = 0;
+    for (int64_t e = 0; e < E; e++) {
+        int k = 0;
+        for (int r = 0; r < R; r++)
+            k += t->heard[e * R + r];
+        ev[e].link_first = K;
+        ev[e].n_links = k;
+        K += k;
+        Q += (int64_t)k * (k - 1) / 2;
+    }
+    *K_out = K;
+    size_t Kn = (size_t)(K > 0 ? K : 1), Qn = (size_t)(Q > 0 ? Q : 1);
+    hd_link *sl = hd_calloc(Kn, sizeof *sl);
+    float *sf = hd_calloc(Kn * F, sizeof *sf);
+    uint8_t *ones = hd_calloc(Kn, 1), *zeros = hd_calloc(Kn, 1);
+    int64_t *pf = hd_calloc((size_t)(E > 0 ? E : 1), sizeof *pf);
+    int32_t *pairs = hd_calloc(Qn * 2, sizeof *pairs);
+    double *delay = hd_calloc(Qn, sizeof *delay), *sigma = hd_calloc(Qn, sizeof *sigma);
+    float *psr = hd_calloc(Qn, sizeof *psr);
+    uint8_t *tmask = hd_calloc(Qn, 1), *twhy = hd_calloc(Qn, 1), *meth = hd_calloc(Qn, 1);
+    hd_features_writer w;
+    int rc = 0, w_open = 0;
+    if (!sl || !sf || !ones || !zeros || !pf || !pairs || !delay || !sigma || !psr || !tmask || !twhy || !meth) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    memset(ones, 1, Kn);
+    int64_t k = 0, q = 0;
+    for (int64_t e = 0; e < E; e++) {
+        int rx[HD_MAX_STATIONS], n = 0;
+        for (int r = 0; r < R; r++)
+            if (t->heard[e * R + r]) {
+                rx[n++] = r;
+                sl[k] = lk[e * R + r];
+                sl[k].rx = r;
+                memcpy(sf + k * F, feat + ((size_t)e * R + r) * F, F * sizeof *sf);
+                k++;
+            }
+        pf[e] = q;
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++, q++) {
+                int p = 0; /* the dense pair (rx[a], rx[b]) in hd_features_pair(R) order */
+                for (int i = 0; i < rx[a]; i++)
+                    p += R - 1 - i;
+                p += rx[b] - rx[a] - 1;
+                size_t dp = (size_t)e * t->P + (size_t)p;
+                pairs[2 * q] = rx[a];
+                pairs[2 * q + 1] = rx[b];
+                delay[q] = t->delay_s[dp];
+                sigma[q] = t->sigma_s[dp];
+                tmask[q] = t->tmask[dp];
+                twhy[q] = tmask[q] ? HD_WHY_PAIR_OK : HD_WHY_PAIR_NO_GPS_TIME; /* heard by both: a clock not trusted */
+                meth[q] = tmask[q] ? HD_TDOA_ARRIVAL : HD_TDOA_NONE;
+            }
+    }
+    if ((rc = hd_features_create_sparse(&w, f, E, K, Q, R, 1, compression)) < 0)
+        goto done;
+    w_open = 1;
+    hd_features_sparse_rows rows = {sf, ones, zeros, zeros, pairs, delay, sigma, psr, tmask, twhy, meth};
+    if ((rc = hd_features_write_sparse(&w, 0, E, ev, pf, 0, K, sl, 0, Q, &rows)) < 0)
+        goto done;
+done:
+    if (w_open)
+        hd_features_close(&w);
+    free(sl);
+    free(sf);
+    free(ones);
+    free(zeros);
+    free(pf);
+    free(pairs);
+    free(delay);
+    free(sigma);
+    free(psr);
+    free(tmask);
+    free(twhy);
+    free(meth);
+    return rc;
+}
+
+static int write_extra(hid_t f, const hd_mlat *m, const hd_mlat_table *t, int64_t sparse_links)
 {
     const int64_t E = t->E;
     const int R = t->R;
@@ -51,12 +172,16 @@ static int write_extra(hid_t f, const hd_mlat *m, const hd_mlat_table *t)
         }
         H5Gclose(g);
     }
-    if ((rc = hd_h5_write(f, "toa/time_ns", H5T_NATIVE_INT64, 2, d2, t->toa_ns, "ns",
-                          "arrival time per event and receiver on the receivers' common GPS time scale (ns within "
-                          "the shared second counter), clock offsets removed; 0 where /toa/mask is 0")) < 0 ||
-        (rc = hd_h5_write(f, "toa/mask", H5T_NATIVE_UINT8, 2, d2, t->heard, "1", "1 where the receiver heard the message")) < 0 ||
-        (rc = hd_h5_write(f, "toa/rssi", H5T_NATIVE_FLOAT, 2, d2, t->rssi, "1",
-                          "received signal strength as the data set reports it (receiver units); NaN not heard")) < 0 ||
+    if ((sparse_links >= 0 ? (rc = write_toa_sparse(f, t, sparse_links)) < 0
+                           : ((rc = hd_h5_write(f, "toa/time_ns", H5T_NATIVE_INT64, 2, d2, t->toa_ns, "ns",
+                                               "arrival time per event and receiver on the receivers' common GPS time "
+                                               "scale (ns within the shared second counter), clock offsets removed; 0 "
+                                               "where /toa/mask is 0")) < 0 ||
+                             (rc = hd_h5_write(f, "toa/mask", H5T_NATIVE_UINT8, 2, d2, t->heard, "1",
+                                               "1 where the receiver heard the message")) < 0 ||
+                             (rc = hd_h5_write(f, "toa/rssi", H5T_NATIVE_FLOAT, 2, d2, t->rssi, "1",
+                                               "received signal strength as the data set reports it (receiver "
+                                               "units); NaN not heard")) < 0)) ||
         (rc = hd_h5_write(f, "obs/alt_m", H5T_NATIVE_DOUBLE, 1, d1, t->alt_m, "m",
                           "the transmitter's altitude as an observation: the reported barometric altitude plus "
                           "import.mlat.alt_offset_m, taken as ellipsoidal height")) < 0 ||
@@ -156,15 +281,22 @@ int hd_import_mlat(const hd_cli *cli, const hd_config *cfg, int argc, char **in)
     if ((rc = hd_h5_create(&out, cli->output, cli->force, MPI_COMM_NULL)) < 0)
         goto fail;
     out_open = 1;
-    if ((rc = hd_captures_write_receivers(out.file, t.st, R)) < 0 ||
-        (rc = hd_features_create(&w, out.file, E, R, 1, cfg->featurize.compression, 0, 0)) < 0)
+    int64_t K = -1; /* sparse: the links */
+    if ((rc = hd_captures_write_receivers(out.file, t.st, R)) < 0)
         goto fail;
-    w_open = 1;
-    if ((rc = hd_features_write_block(&w, 0, E, ev, lk, feat, t.heard, t.delay_s, t.sigma_s, psr, t.tmask, NULL)) < 0)
-        goto fail;
-    hd_features_close(&w);
-    w_open = 0;
-    if ((rc = write_extra(out.file, &m, &t)) < 0)
+    if (cfg->collect.layout == HD_LAYOUT_SPARSE) {
+        if ((rc = write_sparse(out.file, &t, ev, lk, feat, cfg->featurize.compression, &K)) < 0)
+            goto fail;
+    } else {
+        if ((rc = hd_features_create(&w, out.file, E, R, 1, cfg->featurize.compression, 0, 0)) < 0)
+            goto fail;
+        w_open = 1;
+        if ((rc = hd_features_write_block(&w, 0, E, ev, lk, feat, t.heard, t.delay_s, t.sigma_s, psr, t.tmask, NULL)) < 0)
+            goto fail;
+        hd_features_close(&w);
+        w_open = 0;
+    }
+    if ((rc = write_extra(out.file, &m, &t, K)) < 0)
         goto fail;
     hd_runinfo_set_events(E);
     {
@@ -183,8 +315,9 @@ int hd_import_mlat(const hd_cli *cli, const hd_config *cfg, int argc, char **in)
     for (int64_t i = 0; i < E * R; i++)
         heard += t.heard[i];
     hd_info("wrote %lld messages × %d receivers (of %d in %s; %.2f heard per message; %lld arrival times "
-            "corrected by a clock offset) to %s",
-            (long long)E, R, m.n_sensors, in[0], (double)heard / (double)E, (long long)t.n_offsets_applied, cli->output);
+            "corrected by a clock offset%s) to %s",
+            (long long)E, R, m.n_sensors, in[0], (double)heard / (double)E, (long long)t.n_offsets_applied,
+            K >= 0 ? "; sparse layout: the heard receivers only" : "", cli->output);
 fail:
     if (w_open)
         hd_features_close(&w);

@@ -674,12 +674,16 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
     uint8_t *mask = hd_calloc(B * Rc, 1), *why = hd_calloc(B * Rc, 1), *dok = hd_calloc(B * Rc, 1);
     uint8_t *tmask = hd_calloc(B * Pc, 1), *twhy = hd_calloc(B * Pc, 1);
     double *delay = hd_calloc(B * Pc, sizeof *delay), *sigma = hd_calloc(B * Pc, sizeof *sigma);
+    double *alt = NULL, *alt_sd = NULL;
     if (!ev || !pf || !lk || !st || !feat || !mask || !why || !dok || !tmask || !twhy || !delay || !sigma) {
         rc = HD_ENOMEM;
         goto done;
     }
     /* streaming: a block at a time; else the whole file, scored */
     const size_t En = sink ? B : (size_t)(E > 0 ? E : 1);
+    /* the transmitter's height observed per event (/obs: import mlat): a 3-D solve */
+    if ((rc = read_alt(rd, &alt, &alt_sd)) < 0)
+        goto done;
     if ((rc = hd_run_alloc(run, En, 0)) < 0)
         goto done;
     if (sink && !(run->obs = hd_calloc(B, sizeof *run->obs))) {
@@ -732,6 +736,10 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
             run->truth_lat[off + i] = ev[i].truth.lat;
             run->truth_lon[off + i] = ev[i].truth.lon;
             hd_locate_obs obs = {feat + (size_t)lo * F, mask + lo, delay + po, sigma + po, tmask + po, NULL, NULL};
+            if (alt) {
+                obs.alt_m = alt[first + i];
+                obs.alt_sigma_m = alt_sd[first + i];
+            }
             if (run->obs)
                 run->obs[i] = obs;
             double toa[HD_MAX_STATIONS], var[HD_MAX_STATIONS];
@@ -800,6 +808,8 @@ done:
     free(twhy);
     free(delay);
     free(sigma);
+    free(alt);
+    free(alt_sd);
     if (rc < 0)
         hd_run_release(run);
     return rc;

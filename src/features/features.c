@@ -27,7 +27,7 @@ static const char *const rx_why_names[HD_WHY_RX_COUNT] = {
 };
 const char *const hd_tdoa_method_names[HD_TDOA_METHOD_COUNT] = {
     [HD_TDOA_NONE] = "none", [HD_TDOA_CORRELATION] = "correlation", [HD_TDOA_ENVELOPE] = "envelope",
-    [HD_TDOA_FREQUENCY] = "frequency"};
+    [HD_TDOA_FREQUENCY] = "frequency", [HD_TDOA_ARRIVAL] = "arrival"};
 
 static const char *const pair_why_names[HD_WHY_PAIR_COUNT] = {
     [HD_WHY_PAIR_OK] = "ok",

@@ -90,6 +90,7 @@ typedef enum {
     HD_TDOA_CORRELATION = 1,        /* the captures' cross-correlation (hd_dsp_tdoa) */
     HD_TDOA_ENVELOPE = 2,           /* a narrow signal's power envelope (hd_dsp_modulation_tdoa) */
     HD_TDOA_FREQUENCY = 3,          /* a narrow signal's instantaneous frequency (FSK, PSK) */
+    HD_TDOA_ARRIVAL = 4,            /* the receivers' own arrival-time stamps (import mlat) */
     HD_TDOA_METHOD_COUNT
 } hd_tdoa_method;
 extern const char *const hd_tdoa_method_names[HD_TDOA_METHOD_COUNT];
