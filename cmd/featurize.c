@@ -14,6 +14,8 @@
 #include "features/features.h"
 #include "h5/h5.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,21 +74,23 @@ void hd_cmd_featurize_usage(FILE *out)
             "Runs alone or under MPI (mpirun -np N): events in contiguous blocks per rank,\n"
             "written collectively; the output is identical whatever the number of ranks.\n"
             "      --profile         print where the time went: open and plans, reading and\n"
-            "                        inflating the captures, FFTW, the own DSP, writing,\n"
+            "                        inflating the captures (read by a thread beside the\n"
+            "                        compute: how much was waited for), FFTW, the own DSP, writing,\n"
             "                        hashing the input and committing (rank 0's seconds)\n"
             "\n");
     hd_cli_common_usage(out);
 }
 
 /* featurize --profile: where this rank's time went */
-enum { PROF_OPEN, PROF_READ, PROF_COMPUTE, PROF_WRITE, PROF_END, PROF_N };
+enum { PROF_OPEN, PROF_READ, PROF_WAIT, PROF_COMPUTE, PROF_WRITE, PROF_END, PROF_N };
 static void profile_report(const double *t, double all, int rank)
 {
     double fft = hd_fft_seconds();
-    hd_info("profile (rank %d, %.3f s): open, plans and output set-up %.3f s; read and inflate %.3f s; FFTW %.3f s; "
-            "own DSP %.3f s; write %.3f s; input hash, provenance and commit %.3f s; other %.3f s",
-            rank, all, t[PROF_OPEN], t[PROF_READ], fft, t[PROF_COMPUTE] - fft, t[PROF_WRITE], t[PROF_END],
-            all - t[PROF_OPEN] - t[PROF_READ] - t[PROF_COMPUTE] - t[PROF_WRITE] - t[PROF_END]);
+    hd_info("profile (rank %d, %.3f s): open, plans and output set-up %.3f s; read and inflate %.3f s (beside the "
+            "compute: %.3f s of it waited for); FFTW %.3f s; own DSP %.3f s; write %.3f s; input hash, provenance and "
+            "commit %.3f s; other %.3f s",
+            rank, all, t[PROF_OPEN], t[PROF_READ], t[PROF_WAIT], fft, t[PROF_COMPUTE] - fft, t[PROF_WRITE], t[PROF_END],
+            all - t[PROF_OPEN] - t[PROF_WAIT] - t[PROF_COMPUTE] - t[PROF_WRITE] - t[PROF_END]);
 }
 
 /* why receivers and pairs were masked, one line each */
@@ -107,6 +111,34 @@ static void report_reasons(const hd_featurize_counts *c)
                 "frequency; %lld by correlation",
                 (long long)c->tdoa_by[HD_TDOA_ENVELOPE], (long long)c->tdoa_by[HD_TDOA_FREQUENCY],
                 (long long)c->tdoa_by[HD_TDOA_CORRELATION]);
+}
+
+/* Reading overlapped with compute: batch k+1 is read (HDF5, the /iq
+ * chunks inflated) by a thread while batch k is computed. HDF5 is not
+ * built thread-safe: its calls never overlap, since the main thread writes
+ * batch k only after joining the reader, and computes without HDF5. */
+typedef struct {
+    hd_captures_reader *rd;
+    int64_t first;
+    int n;
+    hd_event *ev;
+    hd_link *lk;
+    int16_t *iq;
+    float *levels;
+    int rc;
+    char msg[512];               /* the reader's error (hd_errmsg is per thread) */
+    double seconds;
+} prefetch;
+
+static void *prefetch_run(void *arg)
+{
+    prefetch *p = arg;
+    double t0 = hd_now();
+    p->rc = p->n > 0 ? hd_captures_read_block(p->rd, p->first, p->n, p->ev, p->lk, p->iq, p->levels) : 0;
+    if (p->rc < 0)
+        snprintf(p->msg, sizeof p->msg, "%s", hd_errmsg());
+    p->seconds = hd_now() - t0;
+    return NULL;
 }
 
 /* Sum of k(k-1)/2 over events [0, upto) of a sparse file (its pair rows
@@ -248,6 +280,7 @@ static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd,
         }
         double t2 = hd_now();
         prof[PROF_READ] += t1 - t0;
+        prof[PROF_WAIT] += t1 - t0; /* read in turn */
         prof[PROF_COMPUTE] += t2 - t1;
         if (size > 1)
             MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, comm);
@@ -372,10 +405,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
     f_open = 1;
     int T = fz.logmel_frames, Mm = fz.logmel_mels;
     size_t B = BATCH, Pn = (size_t)(P > 0 ? P : 1);
-    ev = hd_calloc(B, sizeof *ev);
-    lk = hd_calloc(B * R, sizeof *lk);
-    iq = hd_calloc(B * R * (size_t)N * 2 + 1, sizeof *iq);
-    levels = hd_calloc(B * R * (size_t)(L > 0 ? L : 1), sizeof *levels);
+    /* two sets of input buffers: one computed, the other read */
+    ev = hd_calloc(2 * B, sizeof *ev);
+    lk = hd_calloc(2 * B * R, sizeof *lk);
+    iq = hd_calloc(2 * (B * R * (size_t)N * 2 + 1), sizeof *iq);
+    levels = hd_calloc(2 * B * R * (size_t)(L > 0 ? L : 1), sizeof *levels);
     o.feat = hd_calloc(B * R * F, sizeof *o.feat);
     o.mask = hd_calloc(B * R, 1);
     o.delay = hd_calloc(B * Pn, sizeof *o.delay);
@@ -419,18 +453,45 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_progress_start(&prog, "featurize", "events", rd.n_events, cli->quiet);
     int64_t done = 0;
     hd_featurize_counts cnt = {0};
+    const size_t IQ1 = B * R * (size_t)N * 2 + 1, LV1 = B * R * (size_t)(L > 0 ? L : 1);
+    prefetch pf[2];
+    for (int h = 0; h < 2; h++)
+        pf[h] = (prefetch){.rd = &rd, .ev = ev + h * B, .lk = lk + h * B * R, .iq = iq + h * IQ1,
+                           .levels = levels + h * LV1};
+    int64_t n0 = b < e ? (e - b < BATCH ? e - b : BATCH) : 0;
+    pf[0].first = b;
+    pf[0].n = (int)n0;
+    prefetch_run(&pf[0]); /* the first batch: nothing to overlap with */
+    prof[PROF_READ] += pf[0].seconds;
+    prof[PROF_WAIT] += pf[0].seconds;
     for (int64_t k = 0; k < batches; k++) {
         int64_t first = b + k * BATCH;
         int n = (int)(first < e ? (e - first < BATCH ? e - first : BATCH) : 0);
+        prefetch *cur = &pf[k % 2], *next = &pf[(k + 1) % 2];
         int flag = hd_cli_interrupted() ? 1 : 0;
-        double t0 = hd_now();
-        if (n > 0 && !flag && (rc = hd_captures_read_block(&rd, first, n, ev, lk, iq, levels)) < 0)
+        if (n > 0 && cur->rc < 0) {
+            rc = hd_error(cur->rc, "%s", cur->msg);
             flag = 2;
+        }
+        /* the next batch read while this one is computed */
+        int64_t nf = first + BATCH;
+        next->first = nf;
+        next->n = (int)(nf < e ? (e - nf < BATCH ? e - nf : BATCH) : 0);
+        next->rc = 0;
+        next->seconds = 0;
+        pthread_t th;
+        int threaded = !flag && next->n > 0 && pthread_create(&th, NULL, prefetch_run, next) == 0;
+        if (!flag && next->n > 0 && !threaded)
+            prefetch_run(next); /* no thread: read it now, in turn */
         double t1 = hd_now();
-        if (n > 0 && !flag && (rc = hd_featurizer_block(&fz, n, ev, lk, iq, levels, &o, &cnt)) < 0)
+        if (n > 0 && !flag && (rc = hd_featurizer_block(&fz, n, cur->ev, cur->lk, cur->iq, cur->levels, &o, &cnt)) < 0)
             flag = 2;
         double t2 = hd_now();
-        prof[PROF_READ] += t1 - t0;
+        if (threaded)
+            pthread_join(th, NULL);
+        double t3 = hd_now();
+        prof[PROF_READ] += next->seconds;
+        prof[PROF_WAIT] += t3 - t2;
         prof[PROF_COMPUTE] += t2 - t1;
         if (size > 1)
             MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, comm);
@@ -442,11 +503,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
         }
         /* cooperative: every rank holds the same rows; rank 0 writes them */
         int nw = coop && rank != 0 ? 0 : n;
-        if ((rc = hd_features_write_block(&w, first < e ? first : e, nw, ev, lk, o.feat, o.mask, o.delay, o.sigma,
-                                          o.psr, o.tmask, o.logmel)) < 0 ||
+        if ((rc = hd_features_write_block(&w, first < e ? first : e, nw, cur->ev, cur->lk, o.feat, o.mask, o.delay,
+                                          o.sigma, o.psr, o.tmask, o.logmel)) < 0 ||
             (rc = hd_features_write_reasons(&w, first < e ? first : e, nw, o.why, o.twhy, o.dbm_ok, o.tmethod)) < 0)
             goto fail;
-        prof[PROF_WRITE] += hd_now() - t2;
+        prof[PROF_WRITE] += hd_now() - t3;
         int64_t d = nw;
         if (size > 1)
             MPI_Allreduce(MPI_IN_PLACE, &d, 1, MPI_INT64_T, MPI_SUM, comm);

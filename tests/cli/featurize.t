@@ -252,7 +252,7 @@ like "$ERR" "featurize.pairs" "and names the key"
 # --profile: where the time went, per stage
 run "$HEIMDALL" featurize -c "$cfg" --profile -o "$TMP/fprof.h5" "$TMP/c.h5"
 is "$RC" 0 "featurize --profile"
-like "$ERR" "profile \(rank 0, [0-9.]+ s\): open, plans .* read and inflate [0-9.]+ s; FFTW [0-9.]+ s; own DSP [0-9.]+ s; write [0-9.]+ s; input hash" \
+like "$ERR" "profile \(rank 0, [0-9.]+ s\): open, plans .* read and inflate [0-9.]+ s \(beside the compute: [0-9.]+ s of it waited for\); FFTW [0-9.]+ s; own DSP [0-9.]+ s; write [0-9.]+ s; input hash" \
     "prints the time of each stage"
 run h5diff "$TMP/f.h5" "$TMP/fprof.h5" /features /features
 is "$RC" 0 "and the same features"
