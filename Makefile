@@ -139,11 +139,14 @@ demo-recordings: deps
 
 # Every bench line names the machine it ran on (CPU model, OpenBLAS core
 # type, cores): a ratio means nothing without it.
-BENCH_MACHINE := $(shell sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr -d '|'); OpenBLAS core type $(or $(OPENBLAS_CORETYPE),auto); $(shell nproc) cores
+# The core type is the one OpenBLAS picked on this CPU (heimdall --version
+# asks it; OPENBLAS_CORETYPE overrides it).
+BENCH_CPU := $(shell sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr -d '|')
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@echo "bench: machine $(BENCH_MACHINE)"
-	@for b in $(BENCH_SCRIPTS); do bash -o pipefail -c 'HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash "$$0" | sed -u "/^bench /s|\$$| [machine: $(BENCH_MACHINE)]|"' $$b || exit 1; done
+	@BENCH_M="$(BENCH_CPU); OpenBLAS core $$($(BUILD)/heimdall --version | sed -n 's/.*(core \(.*\))$$/\1/p' | tr -d '|'); $$(nproc) cores"; \
+	export BENCH_M; echo "bench: machine $$BENCH_M"; \
+	for b in $(BENCH_SCRIPTS); do bash -o pipefail -c 'HEIMDALL=$(BUILD)/heimdall PYTHON=$(PYTHON) bash "$$0" | sed -u "/^bench /s|\$$| [machine: $$BENCH_M]|"' $$b || exit 1; done
 BENCH_SCRIPTS ?= bench/featurize.sh bench/localize.sh bench/train.sh bench/mlat.sh bench/track.sh bench/checksum.sh bench/scale.sh bench/scale_sparse.sh bench/recordings.sh
 
 # An experiment as file dependencies: make pipeline CONFIG=configs/experiments/<name>.yaml

@@ -8,6 +8,8 @@
 #include "core/util.h"
 #include "h5/h5.h"
 
+#include <cblas.h>
+#include <fftw3.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +103,11 @@ static int cmd_version(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("heimdall %s (git %s)\n", hd_version(), hd_git_commit());
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    /* what make bench names the machine by: the BLAS kernels this CPU gets */
+    printf("libraries: HDF5 %u.%u.%u, %s, %s (core %s)\n", maj, min, rel, fftwf_version,
+           openblas_get_config(), openblas_get_corename());
     return 0;
 }
 
