@@ -125,7 +125,7 @@ static void print_table(const hd_config *cfg, const hd_probe_result *res, double
             snprintf(gps, sizeof gps, "position only");
         if (isfinite(r->offset_m))
             snprintf(off, sizeof off, "%.2f km%s", r->offset_m / 1e3, r->offset_flagged ? " !" : "");
-        char note[300];
+        char note[320 + HD_ID_LEN];
         if (r->same_as >= 0)
             snprintf(note, sizeof note, "same server as %s%s%s", cfg->stations[r->same_as].id, r->message[0] ? "; " : "",
                      r->message);
