@@ -249,6 +249,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_eval_status_summary(k.counts, sts, sizeof sts);
     hd_info("%lld events by %s: %s; %.0f events/s in the solver (%.1f s in all)", (long long)k.E,
             hd_method_name(in.method), sts, k.solve_s > 0 ? k.E / k.solve_s : 0.0, el);
+    if (in.rd.meta.sparse)
+        hd_info("sparse layout: %lld events among their own receivers (%d in the network), %lld networks made (an "
+                "event heard by the receivers of one of the 16 networks made last reuses it)",
+                (long long)k.E, in.rd.meta.n_receivers, (long long)r.n_nets);
     if (k.ambiguous)
         hd_info("%lld events ambiguous: three receivers whose hyperbolas cross twice; the second crossing is in the "
                 "outputs (ambiguous, second_lat, second_lon)", (long long)k.ambiguous);

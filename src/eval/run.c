@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define BLOCK 256
+#define NET_CACHE 16 /* sparse: the receiver sets' networks kept */
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -666,6 +667,13 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
     if (c1.search == HD_SEARCH_AUTO)
         c1.search = HD_SEARCH_COARSE;
     int rc;
+    struct {
+        int ok, k;
+        int32_t rx[HD_MAX_STATIONS];
+        hd_locate_net net;
+    } *nc = hd_calloc(NET_CACHE, sizeof *nc);
+    if (!nc)
+        return HD_ENOMEM;
     hd_event *ev = hd_calloc(B, sizeof *ev);
     int64_t *pf = hd_calloc(B, sizeof *pf);
     hd_link *lk = hd_calloc(B * Rc, sizeof *lk);
@@ -748,7 +756,6 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
                 timed = 0;
             run->n_timed[off + i] = __builtin_popcountll(timed);
             double t0 = hd_now();
-            hd_locate_net net;
             if (k < 1) {
                 memset(&out->res, 0, sizeof out->res);
                 out->res.status = HD_LOC_TOO_FEW;
@@ -761,18 +768,32 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
                     run->crlb_model_m[off + i] = NAN;
                 }
             } else {
-                if ((rc = hd_locate_net_init(&net, st, k, &c1)) < 0) {
-                    hd_locate_net_release(&net);
-                    goto done;
+                /* a recent event's network when it had the same receivers (a
+                 * campaign of a few receiver sets, an aircraft's messages):
+                 * NET_CACHE of them, the oldest replaced */
+                int c = 0;
+                while (c < NET_CACHE && !(nc[c].ok && nc[c].k == k &&
+                                          memcmp(nc[c].rx, out->rx, (size_t)k * sizeof *out->rx) == 0))
+                    c++;
+                if (c == NET_CACHE) {
+                    c = (int)(run->n_nets % NET_CACHE);
+                    hd_locate_net_release(&nc[c].net);
+                    nc[c].ok = 0;
+                    if ((rc = hd_locate_net_init(&nc[c].net, st, k, &c1)) < 0)
+                        goto done;
+                    nc[c].ok = 1;
+                    nc[c].k = k;
+                    memcpy(nc[c].rx, out->rx, (size_t)k * sizeof *out->rx);
+                    run->n_nets++;
                 }
-                rc = hd_locate(&net, &obs, method, &out->res);
+                const hd_locate_net *net = &nc[c].net;
+                rc = hd_locate(net, &obs, method, &out->res);
                 if (rc == 0 && run->scored) { /* scored while its network exists */
                     hd_scored s1;
-                    hd_eval_score(&net, &out->res, ev[i].truth.lat, ev[i].truth.lon, 0, &run->scored[off + i]);
-                    hd_eval_score(&net, &out->res, ev[i].truth.lat, ev[i].truth.lon, 1, &s1);
+                    hd_eval_score(net, &out->res, ev[i].truth.lat, ev[i].truth.lon, 0, &run->scored[off + i]);
+                    hd_eval_score(net, &out->res, ev[i].truth.lat, ev[i].truth.lon, 1, &s1);
                     run->crlb_model_m[off + i] = s1.crlb_m;
                 }
-                hd_locate_net_release(&net);
                 if (rc < 0)
                     goto done;
                 if (out->res.status != HD_LOC_OK && out->res.status != HD_LOC_OUTSIDE)
@@ -810,6 +831,9 @@ done:
     free(sigma);
     free(alt);
     free(alt_sd);
+    for (int c = 0; c < NET_CACHE; c++)
+        hd_locate_net_release(&nc[c].net);
+    free(nc);
     if (rc < 0)
         hd_run_release(run);
     return rc;

@@ -31,6 +31,7 @@ typedef struct {
      * crlb_model_m with localize.model_sigma_ns) */
     hd_scored *scored;
     double *crlb_model_m;
+    int64_t n_nets;          /* sparse: networks made (an event with its predecessor's receivers reuses it) */
 } hd_run;
 
 /* Read every event of rd and locate it with method (tdoa, rss, hybrid).
