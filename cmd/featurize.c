@@ -141,6 +141,39 @@ static void *prefetch_run(void *arg)
     return NULL;
 }
 
+/* The same for a sparse file: a batch's events, then their links (rows
+ * [ev[0].link_first, +nl), contiguous: checked here, the batch's place
+ * after the previous one by the caller). */
+typedef struct {
+    prefetch p;
+    int cap;                     /* the most links an event may have */
+    int64_t nl;                  /* the batch's links */
+} sprefetch;
+
+static void *sprefetch_run(void *arg)
+{
+    sprefetch *q = arg;
+    prefetch *p = &q->p;
+    double t0 = hd_now();
+    q->nl = 0;
+    p->rc = p->n > 0 ? hd_captures_read_block(p->rd, p->first, p->n, p->ev, NULL, NULL, NULL) : 0;
+    for (int i = 0; p->rc == 0 && i < p->n; i++) {
+        if (p->ev[i].link_first != p->ev[0].link_first + q->nl || p->ev[i].n_links > q->cap) {
+            p->rc = hd_error(HD_EFORMAT, "event row %lld: links from row %lld, expected %lld",
+                             (long long)(p->first + i), (long long)p->ev[i].link_first,
+                             (long long)(p->ev[0].link_first + q->nl));
+            break;
+        }
+        q->nl += p->ev[i].n_links;
+    }
+    if (p->rc == 0 && p->n > 0)
+        p->rc = hd_captures_read_links(p->rd, p->ev[0].link_first, q->nl, p->lk, p->iq, p->levels);
+    if (p->rc < 0)
+        snprintf(p->msg, sizeof p->msg, "%s", hd_errmsg());
+    p->seconds = hd_now() - t0;
+    return NULL;
+}
+
 /* Sum of k(k-1)/2 over events [0, upto) of a sparse file (its pair rows
  * before event `upto`), read in slices. */
 static int pair_rows_before(hd_captures_reader *rd, int64_t upto, int64_t *q)
@@ -176,12 +209,14 @@ static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd,
     int Rc = rd->max_links > 0 ? rd->max_links : 1, N = rd->n_samples, L = rd->n_levels, F = HD_FEAT_COUNT;
     int Pc = hd_features_npairs(Rc);
     size_t B = BATCH, Pn = (size_t)(Pc > 0 ? Pc : 1);
-    hd_event *ev = hd_calloc(B, sizeof *ev);
+    /* two sets of input buffers: one computed, the other read */
+    const size_t IQ1 = B * Rc * (size_t)N * 2 + 1, LV1 = B * Rc * (size_t)(L > 0 ? L : 1);
+    hd_event *ev = hd_calloc(2 * B, sizeof *ev);
     int64_t *pfirst = hd_calloc(B, sizeof *pfirst);
-    hd_link *lk = hd_calloc(B * Rc, sizeof *lk);
+    hd_link *lk = hd_calloc(2 * B * Rc, sizeof *lk);
     hd_station *st = hd_calloc((size_t)Rc, sizeof *st);
-    int16_t *iq = hd_calloc(B * Rc * (size_t)N * 2 + 1, sizeof *iq);
-    float *levels = hd_calloc(B * Rc * (size_t)(L > 0 ? L : 1), sizeof *levels);
+    int16_t *iq = hd_calloc(2 * IQ1, sizeof *iq);
+    float *levels = hd_calloc(2 * LV1, sizeof *levels);
     int32_t *pairs = hd_calloc(B * Pn * 2, sizeof *pairs);
     hd_featurize_rows o = {0};
     o.feat = hd_calloc(B * Rc * F, sizeof *o.feat);
@@ -228,41 +263,61 @@ static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd,
     int64_t done = 0, qnext = q_before, lnext = 0;
     double lag_max = 0;
     hd_featurize_counts cnt = {0};
-    if (mine > 0) { /* this rank's first link row */
-        if ((rc = hd_captures_read_block(rd, b, 1, ev, NULL, NULL, NULL)) < 0)
-            goto fail;
-        lnext = ev[0].link_first;
-    }
+    sprefetch sp[2];
+    for (int h = 0; h < 2; h++)
+        sp[h] = (sprefetch){.p = {.rd = rd, .ev = ev + h * B, .lk = lk + h * B * Rc, .iq = iq + h * IQ1,
+                                  .levels = levels + h * LV1},
+                            .cap = Rc};
+    sp[0].p.first = b;
+    sp[0].p.n = (int)(b < e ? (e - b < BATCH ? e - b : BATCH) : 0);
+    sprefetch_run(&sp[0]); /* the first batch: nothing to overlap with */
+    prof[PROF_READ] += sp[0].p.seconds;
+    prof[PROF_WAIT] += sp[0].p.seconds;
+    if (sp[0].p.n > 0 && sp[0].p.rc == 0)
+        lnext = sp[0].p.ev[0].link_first; /* this rank's first link row */
     for (int64_t k = 0; k < batches; k++) {
         int64_t first = b + k * BATCH;
         int n = (int)(first < e ? (e - first < BATCH ? e - first : BATCH) : 0);
+        sprefetch *cur = &sp[k % 2], *next = &sp[(k + 1) % 2];
+        hd_event *bev = cur->p.ev;
+        hd_link *blk = cur->p.lk;
+        int16_t *biq = cur->p.iq;
+        float *blv = cur->p.levels;
         int flag = hd_cli_interrupted() ? 1 : 0;
         int64_t nl = 0, np = 0;
-        double t0 = hd_now();
-        if (n > 0 && !flag && (rc = hd_captures_read_block(rd, first, n, ev, NULL, NULL, NULL)) < 0)
+        if (n > 0 && cur->p.rc < 0) {
+            rc = hd_error(cur->p.rc, "%s: %s", input, cur->p.msg);
             flag = 2;
-        for (int i = 0; n > 0 && !flag && i < n; i++) { /* contiguous links, in event order */
-            if (ev[i].link_first != lnext + nl || ev[i].n_links > Rc) {
-                rc = hd_error(HD_EFORMAT, "%s: event row %lld: links from row %lld, expected %lld", input,
-                              (long long)(first + i), (long long)ev[i].link_first, (long long)(lnext + nl));
-                flag = 2;
-                break;
-            }
-            pfirst[i] = qnext + np;
-            nl += ev[i].n_links;
-            np += hd_features_npairs(ev[i].n_links);
         }
-        if (n > 0 && !flag && (rc = hd_captures_read_links(rd, lnext, nl, lk, iq, levels)) < 0)
+        if (n > 0 && !flag && bev[0].link_first != lnext) { /* after the previous batch's links */
+            rc = hd_error(HD_EFORMAT, "%s: event row %lld: links from row %lld, expected %lld", input,
+                          (long long)first, (long long)bev[0].link_first, (long long)lnext);
             flag = 2;
+        }
+        for (int i = 0; n > 0 && !flag && i < n; i++) {
+            pfirst[i] = qnext + np;
+            nl += bev[i].n_links;
+            np += hd_features_npairs(bev[i].n_links);
+        }
+        /* the next batch read while this one is computed */
+        int64_t nf = first + BATCH;
+        next->p.first = nf;
+        next->p.n = (int)(nf < e ? (e - nf < BATCH ? e - nf : BATCH) : 0);
+        next->p.rc = 0;
+        next->p.seconds = 0;
+        pthread_t th;
+        int threaded = !flag && next->p.n > 0 && pthread_create(&th, NULL, sprefetch_run, next) == 0;
+        if (!flag && next->p.n > 0 && !threaded)
+            sprefetch_run(next);
         double t1 = hd_now();
         for (int i = 0, lo = 0, po = 0; n > 0 && !flag && i < n; i++) {
-            int kk = ev[i].n_links;
+            int kk = bev[i].n_links;
             for (int j = 0; j < kk; j++)
-                st[j] = rd->stations[lk[lo + j].rx];
+                st[j] = rd->stations[blk[lo + j].rx];
             hd_featurize_rows oi = {o.feat + (size_t)lo * F, o.mask + lo, o.delay + po, o.sigma + po, o.psr + po,
                                     o.tmask + po, NULL, o.why + lo, o.twhy + po, o.dbm_ok + lo, o.tmethod + po};
-            if ((rc = hd_featurizer_event(&fz, &ev[i], kk, st, lk + lo, iq + (size_t)lo * N * 2,
-                                          levels + (size_t)lo * L, &oi, &cnt)) < 0) {
+            if ((rc = hd_featurizer_event(&fz, &bev[i], kk, st, blk + lo, biq + (size_t)lo * N * 2,
+                                          blv + (size_t)lo * L, &oi, &cnt)) < 0) {
                 hd_error_context(rc, "event row %lld", (long long)(first + i));
                 flag = 2;
                 break;
@@ -272,15 +327,18 @@ static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd,
             for (int p = 0; p < hd_features_npairs(kk); p++) {
                 int a, c;
                 hd_features_pair(kk, p, &a, &c);
-                pairs[2 * (po + p)] = lk[lo + a].rx;
-                pairs[2 * (po + p) + 1] = lk[lo + c].rx;
+                pairs[2 * (po + p)] = blk[lo + a].rx;
+                pairs[2 * (po + p) + 1] = blk[lo + c].rx;
             }
             lo += kk;
             po += hd_features_npairs(kk);
         }
         double t2 = hd_now();
-        prof[PROF_READ] += t1 - t0;
-        prof[PROF_WAIT] += t1 - t0; /* read in turn */
+        if (threaded)
+            pthread_join(th, NULL);
+        double t3 = hd_now();
+        prof[PROF_READ] += next->p.seconds;
+        prof[PROF_WAIT] += t3 - t2;
         prof[PROF_COMPUTE] += t2 - t1;
         if (size > 1)
             MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, comm);
@@ -292,12 +350,12 @@ static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd,
         }
         hd_features_sparse_rows rows = {o.feat, o.mask, o.why, o.dbm_ok, pairs, o.delay, o.sigma, o.psr, o.tmask,
                                         o.twhy, o.tmethod};
-        if ((rc = hd_features_write_sparse(&w, first < e ? first : e, n, ev, pfirst, lnext, nl, lk, qnext, np,
+        if ((rc = hd_features_write_sparse(&w, first < e ? first : e, n, bev, pfirst, lnext, nl, blk, qnext, np,
                                            &rows)) < 0)
             goto fail;
         lnext += nl;
         qnext += np;
-        prof[PROF_WRITE] += hd_now() - t2;
+        prof[PROF_WRITE] += hd_now() - t3;
         int64_t d = n;
         if (size > 1)
             MPI_Allreduce(MPI_IN_PLACE, &d, 1, MPI_INT64_T, MPI_SUM, comm);
