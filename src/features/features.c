@@ -62,6 +62,18 @@ void hd_features_pair(int n, int p, int *i, int *j)
     *j = a + 1 + p;
 }
 
+/* /feature_names and /feature_units, in /features order. */
+static int write_feature_names(hid_t file)
+{
+    const char *names[HD_FEAT_COUNT], *units[HD_FEAT_COUNT];
+    for (int k = 0; k < HD_FEAT_COUNT; k++) {
+        names[k] = feature_info[k].name;
+        units[k] = feature_info[k].units;
+    }
+    int rc = hd_h5_write_strings(file, "feature_names", names, HD_FEAT_COUNT, "feature names, in /features order");
+    return rc < 0 ? rc : hd_h5_write_strings(file, "feature_units", units, HD_FEAT_COUNT, "feature units, in /features order");
+}
+
 int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int n_receivers, int with_truth,
                        int compression, int logmel_frames, int logmel_mels)
 {
@@ -77,19 +89,13 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
                                  (unsigned)with_truth & (HD_CAPTURES_TRUTH | HD_CAPTURES_TXID | HD_CAPTURES_HF | HD_CAPTURES_SITES))) < 0)
         return rc;
     hsize_t E = (hsize_t)n_events, R = (hsize_t)n_receivers, P = (hsize_t)w->n_pairs, F = HD_FEAT_COUNT;
-    const char *names[HD_FEAT_COUNT], *units[HD_FEAT_COUNT];
-    for (int k = 0; k < HD_FEAT_COUNT; k++) {
-        names[k] = feature_info[k].name;
-        units[k] = feature_info[k].units;
-    }
     hsize_t fd[3] = {E, R, F}, fc[3] = {E < 64 ? E : 64, R, F}; /* the /tdoa blocks: 64 events */
     w->d_feat = hd_h5_dataset(file, "features", H5T_NATIVE_FLOAT, 3, fd, E ? fc : NULL, compression, "mixed",
                               "per event and receiver feature rows [event, receiver, feature]; names in "
                               "/feature_names, units in /feature_units; 0 where /mask is 0");
     if (w->d_feat < 0)
         return (int)w->d_feat;
-    if ((rc = hd_h5_write_strings(file, "feature_names", names, F, "feature names, in /features order")) < 0 ||
-        (rc = hd_h5_write_strings(file, "feature_units", units, F, "feature units, in /features order")) < 0)
+    if ((rc = write_feature_names(file)) < 0)
         return rc;
     hsize_t md[2] = {E, R}, mch[2] = {E < 1024 ? E : 1024, R};
     w->d_mask = hd_h5_dataset(file, "mask", H5T_NATIVE_UINT8, 2, md, E ? mch : NULL, 0, "1",
@@ -216,11 +222,6 @@ int hd_features_create_sparse(hd_features_writer *w, hid_t file, int64_t n_event
                                                                 HD_CAPTURES_SITES))) < 0)
         return rc;
     hsize_t E = (hsize_t)n_events, K = (hsize_t)n_links, Q = (hsize_t)n_pair_rows, F = HD_FEAT_COUNT;
-    const char *names[HD_FEAT_COUNT], *units[HD_FEAT_COUNT];
-    for (int k = 0; k < HD_FEAT_COUNT; k++) {
-        names[k] = feature_info[k].name;
-        units[k] = feature_info[k].units;
-    }
     hsize_t fd[2] = {K, F}, fc[2] = {K < 1024 ? K : 1024, F};
     hsize_t kd[1] = {K}, kc[1] = {K < 8192 ? K : 8192}, qd[1] = {Q}, qc[1] = {Q < 8192 ? Q : 8192};
     hsize_t ed[1] = {E}, ec[1] = {E < 1024 ? E : 1024}, pd[2] = {Q, 2}, pc[2] = {Q < 8192 ? Q : 8192, 2};
@@ -231,8 +232,7 @@ int hd_features_create_sparse(hd_features_writer *w, hid_t file, int64_t n_event
                               "/feature_names, units in /feature_units; 0 where /mask is 0");
     if (w->d_feat < 0)
         return (int)w->d_feat;
-    if ((rc = hd_h5_write_strings(file, "feature_names", names, F, "feature names, in /features order")) < 0 ||
-        (rc = hd_h5_write_strings(file, "feature_units", units, F, "feature units, in /features order")) < 0)
+    if ((rc = write_feature_names(file)) < 0)
         return rc;
     w->d_mask = hd_h5_dataset(file, "mask", H5T_NATIVE_UINT8, 1, kd, kch, 0, "1",
                               "1 where the link's features are valid (the capture succeeded)");
@@ -320,13 +320,28 @@ void hd_features_close(hd_features_writer *w)
 /* ---- reading ------------------------------------------------------------- */
 
 
+
+/* The file's /feature_names are this build's, in order. */
+static int check_feature_names(hid_t f)
+{
+    char **names = NULL;
+    hsize_t ns = 0;
+    int rc = hd_h5_read_strings(f, "feature_names", &names, &ns);
+    for (int k = 0; rc == 0 && k < HD_FEAT_COUNT; k++)
+        if ((hsize_t)k >= ns || strcmp(names[k], feature_info[k].name) != 0)
+            rc = hd_error(HD_EFORMAT, "feature %d is '%s', this heimdall expects '%s'", k,
+                          (hsize_t)k < ns ? names[k] : "(missing)", feature_info[k].name);
+    if (names)
+        hd_h5_free_strings(names, ns);
+    return rc;
+}
+
 static int open_sparse_rest(hd_features_reader *r, const char *path);
 
 static int open_any(hd_features_reader *r, const char *path, MPI_Comm comm, int allow_sparse)
 {
     int rc;
-    hsize_t dims[8], ns = 0;
-    char **names = NULL;
+    hsize_t dims[8];
     int32_t *pairs = NULL;
     memset(r, 0, sizeof *r);
     if ((rc = allow_sparse ? hd_captures_open_sparse(&r->meta, path, HD_FORMAT_FEATURES, HD_FEATURES_VERSION, comm)
@@ -346,14 +361,8 @@ static int open_any(hd_features_reader *r, const char *path, MPI_Comm comm, int 
                       (unsigned long long)dims[1], (unsigned long long)dims[2], (long long)E, R, HD_FEAT_COUNT);
         goto fail;
     }
-    if ((rc = hd_h5_read_strings(f, "feature_names", &names, &ns)) < 0)
+    if ((rc = check_feature_names(f)) < 0)
         goto fail;
-    for (int k = 0; k < HD_FEAT_COUNT; k++)
-        if ((hsize_t)k >= ns || strcmp(names[k], feature_info[k].name) != 0) {
-            rc = hd_error(HD_EFORMAT, "feature %d is '%s', this heimdall expects '%s'", k,
-                          (hsize_t)k < ns ? names[k] : "(missing)", feature_info[k].name);
-            goto fail;
-        }
     if ((rc = hd_h5_dims(f, "mask", 2, dims)) < 0)
         goto fail;
     if ((int64_t)dims[0] != E || (int)dims[1] != R) {
@@ -407,12 +416,9 @@ static int open_any(hd_features_reader *r, const char *path, MPI_Comm comm, int 
     }
     r->has_reasons = have[0] && have[1];
     r->has_dbm_ok = have[2];
-    hd_h5_free_strings(names, ns);
     free(pairs);
     return 0;
 fail:
-    if (names)
-        hd_h5_free_strings(names, ns);
     free(pairs);
     hd_error_context(rc, "%s", path);
     hd_features_release(r);
@@ -433,8 +439,7 @@ int hd_features_open_sparse(hd_features_reader *r, const char *path, MPI_Comm co
 static int open_sparse_rest(hd_features_reader *r, const char *path)
 {
     int rc;
-    hsize_t dims[4], ns = 0;
-    char **names = NULL;
+    hsize_t dims[4];
     hid_t f = r->meta.file;
     int64_t K = r->meta.n_links;
     r->n_features = HD_FEAT_COUNT;
@@ -445,14 +450,8 @@ static int open_sparse_rest(hd_features_reader *r, const char *path)
                       (unsigned long long)dims[1], (long long)K, HD_FEAT_COUNT);
         goto fail;
     }
-    if ((rc = hd_h5_read_strings(f, "feature_names", &names, &ns)) < 0)
+    if ((rc = check_feature_names(f)) < 0)
         goto fail;
-    for (int k = 0; k < HD_FEAT_COUNT; k++)
-        if ((hsize_t)k >= ns || strcmp(names[k], feature_info[k].name) != 0) {
-            rc = hd_error(HD_EFORMAT, "feature %d is '%s', this heimdall expects '%s'", k,
-                          (hsize_t)k < ns ? names[k] : "(missing)", feature_info[k].name);
-            goto fail;
-        }
     const char *kd[] = {"mask", "mask_reason", "dbm_ok"};
     for (size_t k = 0; k < HD_ARRAY_LEN(kd); k++) {
         if ((rc = hd_h5_dims(f, kd[k], 1, dims)) < 0)
@@ -485,11 +484,8 @@ static int open_sparse_rest(hd_features_reader *r, const char *path)
     if (H5Aexists(f, "max_lag_s") > 0 && (rc = hd_h5_read_attr_double(f, "max_lag_s", &r->max_lag_s)) < 0)
         goto fail;
     r->has_reasons = r->has_dbm_ok = 1;
-    hd_h5_free_strings(names, ns);
     return 0;
 fail:
-    if (names)
-        hd_h5_free_strings(names, ns);
     hd_error_context(rc, "%s", path);
     hd_features_release(r);
     return rc;
