@@ -9,6 +9,7 @@
 #include "core/par.h"
 #include "core/progress.h"
 #include "core/runinfo.h"
+#include "core/util.h"
 #include "dsp/dsp.h"
 #include "features/featurize.h"
 #include "features/features.h"
@@ -76,7 +77,8 @@ void hd_cmd_featurize_usage(FILE *out)
             "      --profile         print where the time went: open and plans, reading and\n"
             "                        inflating the captures (read by a thread beside the\n"
             "                        compute: how much was waited for), FFTW, the own DSP, writing,\n"
-            "                        hashing the input and committing (rank 0's seconds)\n"
+            "                        the provenance (the input's hash, made by a thread beside the\n"
+            "                        work, waited for) and committing (rank 0's seconds)\n"
             "\n");
     hd_cli_common_usage(out);
 }
@@ -446,6 +448,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
         return rc;
     if ((rc = hd_captures_open_sparse(&rd, input, HD_FORMAT_CAPTURES, HD_CAPTURES_VERSION, MPI_COMM_NULL)) < 0)
         return rc;
+    if (rank == 0) /* the provenance's hash of the input, made beside the work (rank 0 writes it) */
+        hd_sha256_file_start(input);
     if (rd.sparse) {
         rc = run_sparse(cli, cfg, &rd, t_start);
         hd_captures_release(&rd);

@@ -18,6 +18,12 @@ int hd_closest(const char *word, const char *const *cands, int n);
 /* SHA-256 (OpenSSL EVP), as 64 lower-case hex digits plus NUL. */
 int hd_sha256_hex(const void *data, size_t len, char hex[65]);
 int hd_sha256_file(const char *path, char hex[65]);
+/* Begin hashing the file at path in a thread, beside the work that reads
+ * it (one file per process): hd_sha256_file of the same path then waits
+ * for it and takes its hash when the file has not changed since (device,
+ * inode, size and modification time), else hashes it again. Nothing
+ * happens when it cannot start (the hash is then made when asked). */
+void hd_sha256_file_start(const char *path);
 
 /* Time: nanoseconds since the Unix epoch, UTC. */
 int hd_time_parse_iso8601(const char *s, int64_t *ns);   /* "2026-06-01T08:00:00Z", fraction optional */

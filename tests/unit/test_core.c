@@ -6,6 +6,9 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/util.h"
+
+#include <stdio.h>
+#include <unistd.h>
 #include "tap.h"
 
 #include <stdlib.h>
@@ -177,9 +180,36 @@ static void test_progress_line(void)
     like(line, "elapsed 1:00:00, eta 1:00:00", "hours");
 }
 
+/* hd_sha256_file_start: the hash made beside the work is the file's; a file
+ * changed since is hashed again */
+static void test_prehash(void)
+{
+    char path[] = "/tmp/heimdall-prehash-XXXXXX", a[65], b[65];
+    int fd = mkstemp(path);
+    ok(fd >= 0, "a temporary file");
+    if (fd < 0)
+        return;
+    static char buf[3 << 20];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (char)(i * 2654435761u >> 13);
+    ok(write(fd, buf, sizeof buf) == (ssize_t)sizeof buf, "3 MiB written");
+    close(fd);
+    hd_sha256_hex(buf, sizeof buf, a);
+    hd_sha256_file_start(path);
+    ok(hd_sha256_file(path, b) == 0, "its hash, begun in a thread, taken");
+    is_str(b, a, "equals the hash of its bytes");
+    FILE *f = fopen(path, "ab");
+    fputs("more", f);
+    fclose(f);
+    ok(hd_sha256_file(path, b) == 0, "the file changed since: hashed again");
+    ok(strcmp(b, a) != 0, "to its new hash");
+    unlink(path);
+}
+
 int main(void)
 {
     plan_no_plan();
+    test_prehash();
     test_philox_kat();
     test_rng_streams();
     test_errors();
