@@ -55,10 +55,10 @@ for ranks in 1 2; do
             [ -z "${base_t[$key]:-}" ] && base_t[$key]=$us && base_m[$key]=$kib
             what=""
             case $st in
-                collect) what=$("$PY" -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r"); c = f["events/link_count"][:]
-print("%d events kept, %.1f receivers per event (%d-%d) of %d" % (len(c), c.mean(), c.min(), c.max(), len(f["receivers/id"])))' "$D/c.h5") ;;
-                featurize) what=$("$PY" -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r"); m = f["tdoa/mask"][:]
-print("%d of %d pairs timed" % (m.sum(), len(m)))' "$D/f.h5") ;;
+                collect) what=$("$PY" -c 'import sys, os, h5py; f = h5py.File(sys.argv[1], "r"); c = f["events/link_count"][:]
+print("%d events kept, %.1f receivers per event (%d-%d) of %d; %.2f KB per event on disk" % (len(c), c.mean(), c.min(), c.max(), len(f["receivers/id"]), os.path.getsize(sys.argv[1]) / len(c) / 1e3))' "$D/c.h5") ;;
+                featurize) what=$("$PY" -c 'import sys, os, h5py; f = h5py.File(sys.argv[1], "r"); m = f["tdoa/mask"][:]
+print("%d of %d pairs timed; %.2f KB per event on disk" % (m.sum(), len(m), os.path.getsize(sys.argv[1]) / len(f["events/index"]) / 1e3))' "$D/f.h5") ;;
                 localize) what="$(grep -c '"status":"ok"' "$D/p.jsonl") of $(wc -l <"$D/p.jsonl") events located" ;;
             esac
             awk -v st="$st" -v r="$ranks" -v n="$n" -v us="$us" -v kib="$kib" -v bt="${base_t[$key]}" -v bm="${base_m[$key]}" -v w="$what" \
