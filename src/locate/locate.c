@@ -365,14 +365,17 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     net->grid_l = hd_malloc((size_t)net->G * R * sizeof *net->grid_l);
     if (!net->grid_d || !net->grid_p || !net->grid_l)
         return HD_ENOMEM;
+    const size_t G = (size_t)net->G;
     for (int iy = 0; iy < net->gy; iy++)
         for (int ix = 0; ix < net->gx; ix++) {
             int g = iy * net->gx + ix;
-            double e = net->gx0 + ix * net->gstep, n = net->gy0 + iy * net->gstep;
+            double e = net->gx0 + ix * net->gstep, n = net->gy0 + iy * net->gstep, d[HD_MAX_STATIONS];
             pos_ecef(net, e, n, net->grid_p + (size_t)g * 3);
-            ranges(net, (const double(*)[3])net->rx_ecef, e, n, net->grid_d + (size_t)g * R, NULL);
-            for (int r = 0; r < R; r++) /* the RSS model's 10 log10(d), once */
-                net->grid_l[(size_t)g * R + r] = 10 * log10(fmax(net->grid_d[(size_t)g * R + r], 1.0));
+            ranges(net, (const double(*)[3])net->rx_ecef, e, n, d, NULL);
+            for (int r = 0; r < R; r++) { /* receiver-major: the scan runs along g */
+                net->grid_d[(size_t)r * G + g] = d[r] / 1000;
+                net->grid_l[(size_t)r * G + g] = 10 * log10(fmax(d[r], 1.0)); /* the RSS model's 10 log10(d), once */
+            }
         }
     return 0;
 }
@@ -890,31 +893,79 @@ static void grid_start(const problem *pb, double *x)
         wt[k] = 1 / (pb->tsig_km[k] * pb->tsig_km[k]);
         sw += wt[k];
     }
-    double dm[HD_MAX_STATIONS];
+    const size_t G = (size_t)net->G;
+    if (!pb->moving && !pb->nr && pb->nt > 0) {
+        /* time differences alone, no receiver moved: the cost along g in
+         * blocks, receiver by receiver (the same sums in the same order at
+         * every point as below: the same costs, the same best point) */
+        enum { BG = 256 };
+        double tb[BG], cb[BG];
+        for (size_t g0 = 0; g0 < G; g0 += BG) {
+            size_t nb = G - g0 < BG ? G - g0 : BG;
+            for (size_t j = 0; j < nb; j++)
+                tb[j] = cb[j] = 0;
+            for (int k = 0; k < pb->nt; k++) {
+                const double *dk = net->grid_d + (size_t)pb->trx[k] * G + g0, w = wt[k], tau = pb->tau_km[k];
+                for (size_t j = 0; j < nb; j++)
+                    tb[j] += w * (tau - dk[j]);
+            }
+            for (size_t j = 0; j < nb; j++)
+                tb[j] /= sw;
+            for (int k = 0; k < pb->nt; k++) {
+                const double *dk = net->grid_d + (size_t)pb->trx[k] * G + g0, w = wt[k], tau = pb->tau_km[k];
+                for (size_t j = 0; j < nb; j++) {
+                    double e = tau - dk[j] - tb[j];
+                    cb[j] += w * e * e;
+                }
+            }
+            for (size_t j = 0; j < nb; j++)
+                if (cb[j] < bestc) {
+                    bestc = cb[j];
+                    best = (int)(g0 + j);
+                    bt = tb[j];
+                }
+        }
+        x[0] = (net->gx0 + (best % net->gx) * net->gstep) / 1000;
+        x[1] = (net->gy0 + (best / net->gx) * net->gstep) / 1000;
+        if (pb->use_t)
+            x[pb->it] = bt;
+        if (pb->use_r)
+            x[pb->ir] = bp;
+        if (pb->fit_gamma)
+            x[pb->ig] = pb->gamma;
+        return;
+    }
+    /* this point's ranges in km (dk) and for the levels 10 log10 of them in m (lm) */
+    double dk[HD_MAX_STATIONS], lm[HD_MAX_STATIONS];
     for (int g = 0; g < net->G; g++) {
-        const double *d = net->grid_d + (size_t)g * R, *lgrid = net->grid_l + (size_t)g * R;
+        for (int r = 0; r < R; r++) { /* receiver-major grids */
+            dk[r] = net->grid_d[(size_t)r * G + g];
+            lm[r] = net->grid_l[(size_t)r * G + g];
+        }
         if (pb->moving) { /* receivers that moved: their ranges here and now */
             const double *q = net->grid_p + (size_t)g * 3;
             for (int r = 0; r < R; r++) {
-                dm[r] = d[r];
                 if (pb->moving >> r & 1) {
-                    dm[r] = sqrt((q[0] - pb->rx[r][0]) * (q[0] - pb->rx[r][0]) + (q[1] - pb->rx[r][1]) * (q[1] - pb->rx[r][1]) +
-                                 (q[2] - pb->rx[r][2]) * (q[2] - pb->rx[r][2]));
+                    double dm = sqrt((q[0] - pb->rx[r][0]) * (q[0] - pb->rx[r][0]) +
+                                     (q[1] - pb->rx[r][1]) * (q[1] - pb->rx[r][1]) +
+                                     (q[2] - pb->rx[r][2]) * (q[2] - pb->rx[r][2]));
                     if (net->cfg.propagation == HD_LPROP_HF) {
                         double k;
-                        dm[r] = hf_group(&net->cfg, dm[r], &k, NULL);
+                        dm = hf_group(&net->cfg, dm, &k, NULL);
                     }
+                    dk[r] = dm / 1000;
+                    lm[r] = 10 * log10(fmax(dm, 1.0));
                 }
             }
-            d = dm;
         }
+        const double *lgrid = lm;
         double cost = 0, t0 = 0, p0 = 0;
         if (pb->nt) {
             for (int k = 0; k < pb->nt; k++)
-                t0 += wt[k] * (pb->tau_km[k] - d[pb->trx[k]] / 1000);
+                t0 += wt[k] * (pb->tau_km[k] - dk[pb->trx[k]]);
             t0 /= sw;
             for (int k = 0; k < pb->nt; k++) {
-                double e = pb->tau_km[k] - d[pb->trx[k]] / 1000 - t0;
+                double e = pb->tau_km[k] - dk[pb->trx[k]] - t0;
                 cost += wt[k] * e * e;
             }
         }
@@ -922,7 +973,7 @@ static void grid_start(const problem *pb, double *x)
             double l[HD_MAX_STATIONS];
             for (int k = 0; k < pb->nr; k++) {
                 int r = pb->rrx[k];
-                double lg = pb->moving >> r & 1 ? 10 * log10(fmax(d[r], 1.0)) : lgrid[r];
+                double lg = lgrid[r]; /* a moving receiver's made above from its range here */
                 l[k] = pb->y_db[k] + pb->gamma * lg;
                 p0 += l[k];
             }

@@ -62,9 +62,9 @@ typedef struct {
     double clock_var_s2[HD_MAX_STATIONS]; /* GPS time-stamp variance */
     int G, gx, gy;                   /* grid points (gx × gy) */
     double gx0, gy0, gstep;          /* grid origin (m) and spacing (m) */
-    double *grid_d;                  /* [G][R] ranges (m) */
+    double *grid_d;                  /* [R][G] ranges (km: m / 1000, as the costs take them) */
     double *grid_p;                  /* [G][3] grid points, ECEF */
-    double *grid_l;                  /* [G][R] 10 log10 of the ranges (RSS) */
+    double *grid_l;                  /* [R][G] 10 log10 of the ranges in m (RSS) */
     double e_min, e_max, n_min, n_max; /* search region (m) */
     int coarse;                      /* coarse-to-fine search (no dense grid: G 0), see HD_LOC_DENSE_MAX */
     double *coarse_d;                /* coarse: the first coarse map's ranges over the region, [cy*cx][R] */
