@@ -248,13 +248,19 @@ void hd_nn_forward(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, f
 
 double hd_nn_loss_grad(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, const float *y, float *g)
 {
+    return hd_nn_loss_grad_notify(A, p, b, n, y, g, NULL, NULL);
+}
+
+double hd_nn_loss_grad_notify(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, const float *y, float *g,
+                              hd_nn_grad_done done, void *ctx)
+{
     b->w.B = n;
     forward_f(A, p, &b->w);
     double mean = nll_f(b->w.out, y, n, A->nu, b->w.d5);
     /* the gradient of the SUM: nll_f gives that of the mean */
     for (int i = 0; i < n * 5; i++)
         b->w.d5[i] *= (float)n;
-    backward_f(A, p, &b->w, g);
+    backward_f(A, p, &b->w, g, done, ctx);
     return mean * n;
 }
 
@@ -341,7 +347,7 @@ double hd_nn_loss_grad_double(const hd_nn_arch *A, const double *pd, const float
     double l = yd ? nll_d(w.out, yd, n, A->nu, w.d5) * n : NAN;
     for (int i = 0; i < n * 5; i++)
         w.d5[i] *= n;
-    backward_d(A, pd, &w, g);
+    backward_d(A, pd, &w, g, NULL, NULL);
     free(yd);
     work_free_d(&w);
     return l;

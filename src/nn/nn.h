@@ -66,6 +66,14 @@ void hd_nn_forward(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, f
 /* Forward, loss and backward: returns the SUM of the n events' NLL (so
  * ranks can add them), gradients of that sum ADDED into g. */
 double hd_nn_loss_grad(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, const float *y, float *g);
+/* The same, calling done(ctx, off, count) as soon as the gradients
+ * g[off, off + count) are final: a layer at a time, the last layer first
+ * (each of the five layers of hd_nn_arch's off[] once), so that a caller
+ * can start reducing them across ranks while the layers below are still
+ * being computed. */
+typedef void (*hd_nn_grad_done)(void *ctx, size_t off, size_t count);
+double hd_nn_loss_grad_notify(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, const float *y, float *g,
+                              hd_nn_grad_done done, void *ctx);
 
 /* Mean and covariance (km, km²: ee, en, nn) of an output row. */
 void hd_nn_output(const float o[5], double mu[2], double cov[3]);
