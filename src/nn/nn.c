@@ -18,7 +18,7 @@
  * contraction in ISO C mode) each element takes the same IEEE operations
  * in either clone: the results are bit-identical, only 8 lanes wide. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(HD_NN_NO_CLONES)
-#define HD_NN_VEC __attribute__((target_clones("avx2", "default")))
+#define HD_NN_VEC __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define HD_NN_VEC
 #endif
@@ -274,7 +274,7 @@ void hd_nn_output(const float o[5], double mu[2], double cov[3])
     cov[2] = c * c + exp(2 * b);
 }
 
-void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t n, double lr, double wd, int64_t t)
+HD_NN_VEC void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t n, double lr, double wd, int64_t t)
 {
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     double c1 = 1 - pow(b1, (double)t), c2 = 1 - pow(b2, (double)t);

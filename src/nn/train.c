@@ -161,16 +161,81 @@ int hd_nn_dataset_split(hd_nn_dataset *d)
     return 0;
 }
 
-int hd_nn_allreduce_buckets(float *g, size_t n, MPI_Comm comm, size_t bucket)
+int hd_nn_reducer_init(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size_t bucket)
 {
+    memset(r, 0, sizeof *r);
     if (bucket < 1 || bucket > INT_MAX)
         return hd_error(HD_EINVAL, "all-reduce bucket of %zu floats", bucket);
-    for (size_t o = 0; o < n; o += bucket) {
-        int k = (int)(n - o < bucket ? n - o : bucket);
-        if (MPI_Allreduce(MPI_IN_PLACE, g + o, k, MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
-            return hd_error(HD_EMPI, "summing gradients across ranks failed");
+    r->comm = comm;
+    r->g = g;
+    r->n = n;
+    r->bucket = bucket;
+    /* room for each of the five layers' pieces; grows if a caller cuts finer */
+    size_t cap = n / bucket + 8;
+    if (cap > INT_MAX / 2)
+        return hd_error(HD_EINVAL, "%zu gradients in buckets of %zu: too many requests", n, bucket);
+    r->cap = (int)cap;
+    r->req = hd_malloc(cap * sizeof *r->req);
+    return r->req ? 0 : HD_ENOMEM;
+}
+
+void hd_nn_reducer_start(void *reducer, size_t off, size_t count)
+{
+    hd_nn_reducer *r = reducer;
+    if (r->rc < 0)
+        return;
+    if (off > r->n || count > r->n - off) {
+        r->rc = hd_error(HD_EINVAL, "gradient range [%zu, +%zu) outside %zu", off, count, r->n);
+        return;
     }
-    return 0;
+    for (size_t o = off; o < off + count; o += r->bucket) {
+        int k = (int)(off + count - o < r->bucket ? off + count - o : r->bucket);
+        if (r->nreq == r->cap) {
+            MPI_Request *q = realloc(r->req, 2 * (size_t)r->cap * sizeof *q);
+            if (!q) {
+                r->rc = hd_error(HD_ENOMEM, "out of memory for all-reduce requests");
+                return;
+            }
+            r->req = q;
+            r->cap *= 2;
+        }
+        if (MPI_Iallreduce(MPI_IN_PLACE, r->g + o, k, MPI_FLOAT, MPI_SUM, r->comm, &r->req[r->nreq]) != MPI_SUCCESS) {
+            r->rc = hd_error(HD_EMPI, "summing gradients across ranks failed");
+            return;
+        }
+        r->nreq++;
+    }
+    /* MPI progresses non-blocking collectives inside MPI calls: poke them */
+    int flag;
+    MPI_Testall(r->nreq, r->req, &flag, MPI_STATUSES_IGNORE);
+}
+
+int hd_nn_reducer_wait(hd_nn_reducer *r)
+{
+    int rc = r->rc;
+    if (r->nreq && MPI_Waitall(r->nreq, r->req, MPI_STATUSES_IGNORE) != MPI_SUCCESS && rc == 0)
+        rc = hd_error(HD_EMPI, "summing gradients across ranks failed");
+    r->nreq = 0;
+    r->rc = 0;
+    return rc;
+}
+
+void hd_nn_reducer_release(hd_nn_reducer *r)
+{
+    free(r->req);
+    memset(r, 0, sizeof *r);
+}
+
+int hd_nn_allreduce_buckets(float *g, size_t n, MPI_Comm comm, size_t bucket)
+{
+    hd_nn_reducer r;
+    int rc = hd_nn_reducer_init(&r, g, n, comm, bucket);
+    if (rc == 0) {
+        hd_nn_reducer_start(&r, 0, n);
+        rc = hd_nn_reducer_wait(&r);
+    }
+    hd_nn_reducer_release(&r);
+    return rc;
 }
 
 int hd_nn_train_new_model(hd_nn_model *M, const hd_train_cfg *tc, uint64_t seed, const hd_station *st, int R,
@@ -332,11 +397,14 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
     hd_nn_batch *bt = hd_nn_batch_new(A, cap), *bv = hd_nn_batch_new(A, vcap);
     float *g = hd_malloc(A->n_params * sizeof *g), *yb = hd_malloc((size_t)cap * 2 * sizeof *yb);
     int64_t *perm = hd_malloc((size_t)(ntr > 0 ? ntr : 1) * sizeof *perm);
+    hd_nn_reducer red = {0};
     *status = HD_NN_TRAIN_DONE;
     if (!bt || !bv || !g || !yb || !perm) {
         rc = HD_ENOMEM;
         goto fail;
     }
+    if (size > 1 && (rc = hd_nn_reducer_init(&red, g, A->n_params, env->comm, HD_NN_BUCKET_FLOATS)) < 0)
+        goto fail;
     hd_info("training a %s network (%zu parameters) on %lld events, validating on %lld; global batch %d over %d "
             "rank%s, %lld steps per epoch; OpenBLAS core %s",
             A->kind == HD_NN_SET ? "set" : "MLP", A->n_params, (long long)ntr, (long long)nva, B, size,
@@ -373,13 +441,29 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
             int n = (int)(hi - lo);
             gather(d, perm + first + lo, n, bt, yb);
             memset(g, 0, A->n_params * sizeof *g);
-            double loss = n > 0 ? hd_nn_loss_grad(A, M->params, bt, n, yb, g) : 0;
+            /* with ranks: each layer's gradient sums start across ranks as
+             * soon as the backward pass has finished it (last layer first) */
+            double loss = 0;
+            if (n > 0)
+                loss = hd_nn_loss_grad_notify(A, M->params, bt, n, yb, g, size > 1 ? hd_nn_reducer_start : NULL,
+                                              &red);
+            else if (size > 1) /* no events here: the same reductions, of zeros, in the same order */
+                for (int k = 4; k >= 0; k--)
+                    hd_nn_reducer_start(&red, A->off[k], (k < 4 ? A->off[k + 1] : A->n_params) - A->off[k]);
             int stop = env->interrupted ? env->interrupted(env->ctx) : 0;
             if (size > 1) {
-                MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, env->comm);
-                MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, env->comm);
-                if ((rc = hd_nn_allreduce_buckets(g, A->n_params, env->comm, HD_NN_BUCKET_FLOATS)) < 0)
+                /* the loss and any rank's stop in one sum; then everything */
+                double ls[2] = {loss, stop ? 1 : 0};
+                MPI_Request lr;
+                int mrc = MPI_Iallreduce(MPI_IN_PLACE, ls, 2, MPI_DOUBLE, MPI_SUM, env->comm, &lr);
+                if ((rc = hd_nn_reducer_wait(&red)) < 0)
                     goto fail;
+                if (mrc != MPI_SUCCESS || MPI_Wait(&lr, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                    rc = hd_error(HD_EMPI, "summing the loss across ranks failed");
+                    goto fail;
+                }
+                loss = ls[0];
+                stop = ls[1] > 0;
             }
             for (size_t i = 0; i < A->n_params; i++)
                 g[i] /= (float)nb;
@@ -420,6 +504,7 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
     }
     rc = check_vectors(M, d, bv);
 fail:
+    hd_nn_reducer_release(&red);
     hd_nn_batch_free(bt);
     hd_nn_batch_free(bv);
     free(g);

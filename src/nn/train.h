@@ -75,10 +75,29 @@ int hd_nn_dataset_split(hd_nn_dataset *d);
  * not NULL, targets y[2n]. */
 void hd_nn_dataset_rows(const hd_nn_dataset *d, const int64_t *list, int64_t n, float *x, uint8_t *m, float *y);
 
-/* Sum g[n] over the ranks of comm in place, in MPI_Allreduce calls of at
+/* Sum g[n] over the ranks of comm in place, in all-reduce calls of at
  * most bucket floats each (one large reduction is many times slower than
  * the same data in pieces). */
 int hd_nn_allreduce_buckets(float *g, size_t n, MPI_Comm comm, size_t bucket);
+
+/* The same, overlapped with the backward pass: hd_nn_reducer_start (an
+ * hd_nn_grad_done for hd_nn_loss_grad_notify) posts MPI_Iallreduce in place
+ * over g[off, off + count) in pieces of at most bucket floats as soon as a
+ * layer's gradients are final, and lets the earlier ones progress;
+ * hd_nn_reducer_wait completes them all. Every rank must start the same
+ * ranges in the same order. The sums are those of MPI_Allreduce. */
+typedef struct {
+    MPI_Comm comm;
+    float *g;
+    size_t n, bucket;
+    MPI_Request *req;
+    int nreq, cap, rc;
+} hd_nn_reducer;
+
+int hd_nn_reducer_init(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size_t bucket);
+void hd_nn_reducer_start(void *reducer, size_t off, size_t count);
+int hd_nn_reducer_wait(hd_nn_reducer *r);
+void hd_nn_reducer_release(hd_nn_reducer *r);
 
 /* The ranks that share each batch. Alone: comm MPI_COMM_NULL (or any), size 1. */
 typedef struct {
