@@ -335,14 +335,18 @@ static void gather(const hd_nn_dataset *d, const int64_t *list, int n, hd_nn_bat
     hd_nn_dataset_rows(d, list, n, hd_nn_batch_x(b), hd_nn_batch_m(b), y);
 }
 
-void hd_nn_validate(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
-                    hd_nn_batch *b, int cap, double *nll, double *median_m)
+/* the NLL and error (m) of each event list[i0, i1) under p: v[2i], v[2i + 1] */
+static int validate_events(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list,
+                           int64_t i0, int64_t i1, hd_nn_batch *b, int cap, double *v)
 {
-    double *err = malloc((size_t)(n > 0 ? n : 1) * sizeof *err), sum = 0;
     float *out = malloc((size_t)cap * 5 * sizeof *out), *yb = malloc((size_t)cap * 2 * sizeof *yb);
-    int64_t k = 0;
-    for (int64_t s = 0; err && out && yb && s < n; s += cap) {
-        int nb = (int)(n - s < cap ? n - s : cap);
+    if (!out || !yb) {
+        free(out);
+        free(yb);
+        return hd_error(HD_ENOMEM, "out of memory for validation");
+    }
+    for (int64_t s = i0; s < i1; s += cap) {
+        int nb = (int)(i1 - s < cap ? i1 - s : cap);
         gather(d, list + s, nb, b, yb);
         hd_nn_forward(A, p, b, nb, out);
         for (int i = 0; i < nb; i++) {
@@ -350,17 +354,86 @@ void hd_nn_validate(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d,
             hd_nn_output(out + (size_t)i * 5, mu, c);
             double d1 = yb[2 * i] - mu[0], d2 = yb[2 * i + 1] - mu[1];
             /* the loss's own likelihood: Gaussian, or the Student-t of A->nu */
-            sum += hd_locate_nll(hd_locate_mahalanobis2(c, d1, d2), c[0] * c[2] - c[1] * c[1], A->nu);
-            err[k++] = d->unit[list[s + i]] * hypot(d1, d2);
+            v[2 * (s + i)] = hd_locate_nll(hd_locate_mahalanobis2(c, d1, d2), c[0] * c[2] - c[1] * c[1], A->nu);
+            v[2 * (s + i) + 1] = d->unit[list[s + i]] * hypot(d1, d2);
         }
     }
-    if (err)
-        gsl_sort(err, 1, (size_t)k);
-    *nll = k ? sum / k : NAN;
-    *median_m = k ? gsl_stats_median_from_sorted_data(err, 1, (size_t)k) : NAN;
-    free(err);
     free(out);
     free(yb);
+    return 0;
+}
+
+/* the mean NLL (summed in event order) and the median error of v[2n] */
+static void validate_summary(const double *v, int64_t n, double *nll, double *median_m)
+{
+    double *err = malloc((size_t)(n > 0 ? n : 1) * sizeof *err), sum = 0;
+    *nll = *median_m = NAN;
+    if (!err || n < 1) {
+        free(err);
+        return;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        sum += v[2 * k];
+        err[k] = v[2 * k + 1];
+    }
+    gsl_sort(err, 1, (size_t)n);
+    *nll = sum / n;
+    *median_m = gsl_stats_median_from_sorted_data(err, 1, (size_t)n);
+    free(err);
+}
+
+void hd_nn_validate(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
+                    hd_nn_batch *b, int cap, double *nll, double *median_m)
+{
+    double *v = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof *v);
+    if (!v || validate_events(A, p, d, list, 0, n, b, cap, v) < 0)
+        n = 0;
+    validate_summary(v, n, nll, median_m);
+    free(v);
+}
+
+int hd_nn_validate_ranks(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
+                         hd_nn_batch *b, int cap, const hd_nn_train_env *env, double *nll, double *median_m)
+{
+    if (env->size < 2) {
+        hd_nn_validate(A, p, d, list, n, b, cap, nll, median_m);
+        return 0;
+    }
+    const int size = env->size;
+    double *v = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof *v);
+    int *cnt = calloc((size_t)size, sizeof *cnt), *dsp = calloc((size_t)size, sizeof *dsp);
+    int rc = !v || !cnt || !dsp ? hd_error(HD_ENOMEM, "out of memory for validation")
+             : n > INT_MAX      ? hd_error(HD_EDATA, "%lld validation events: too many", (long long)n)
+                                : 0;
+    int64_t i0, i1;
+    hd_par_block(n, env->rank, size, &i0, &i1);
+    if (rc == 0)
+        rc = validate_events(A, p, d, list, i0, i1, b, cap, v);
+    int worst = rc;
+    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, env->comm);
+    if (worst < 0) {
+        rc = rc < 0 ? rc : hd_error(HD_EIO, "another rank failed to validate");
+        goto fail;
+    }
+    for (int k = 0; k < size; k++) {
+        int64_t a, e;
+        hd_par_block(n, k, size, &a, &e);
+        cnt[k] = (int)(e - a);
+        dsp[k] = (int)a;
+    }
+    MPI_Datatype pair;
+    MPI_Type_contiguous(2, MPI_DOUBLE, &pair);
+    MPI_Type_commit(&pair);
+    if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v, cnt, dsp, pair, env->comm) != MPI_SUCCESS)
+        rc = hd_error(HD_EMPI, "gathering the validation across ranks failed");
+    MPI_Type_free(&pair);
+    if (rc == 0)
+        validate_summary(v, n, nll, median_m);
+fail:
+    free(v);
+    free(cnt);
+    free(dsp);
+    return rc;
 }
 
 /* test vectors for other implementations (tests/nn_forward.py): a few
@@ -484,7 +557,8 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
         if (interrupted)
             break;
         double vl, med;
-        hd_nn_validate(A, M->params, d, d->val, nva, bv, vcap, &vl, &med);
+        if ((rc = hd_nn_validate_ranks(A, M->params, d, d->val, nva, bv, vcap, env, &vl, &med)) < 0)
+            goto fail;
         double lr_now = hd_nn_lr(tc->lr, M->step - 1, tc->warmup_steps, total);
         if (vl < M->best_val - 1e-6) {
             M->best_val = vl;

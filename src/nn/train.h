@@ -135,6 +135,10 @@ typedef enum {
  * parameters p over the n events list of d, in batches of b (capacity cap). */
 void hd_nn_validate(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
                     hd_nn_batch *b, int cap, double *nll, double *median_m);
+/* The same shared by env's ranks: each forwards its block of the list, the
+ * per-event values are gathered and every rank sums them in event order. */
+int hd_nn_validate_ranks(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
+                         hd_nn_batch *b, int cap, const hd_nn_train_env *env, double *nll, double *median_m);
 
 /* Train M on d (after hd_nn_train_begin) from M's step and epoch until tc's
  * epochs, early stopping, tc->stop_after or an interruption (*status); then

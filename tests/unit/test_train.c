@@ -250,6 +250,29 @@ static void test_training(void)
     hd_nn_dataset_release(&da);
 }
 
+/* all weights zero: every event's output is dense4's bias (mu east, north, a, b, c) */
+static const float val_o[5] = {0.5f, -0.25f, 0.2f, -0.1f, 0.3f};
+static const float val_y[5][2] = {{0.5f, -0.25f}, {1.5f, 0.75f}, {-1.0f, 2.0f}, {0.0f, 0.0f}, {3.0f, -4.0f}};
+static const double val_unit[5] = {100, 200, 50, 1000, 10};
+
+static float *validation_set(hd_nn_arch *A, hd_nn_dataset *d)
+{
+    hd_nn_arch_init(A, HD_NN_SET, R, 4, 1);
+    float *p = calloc(A->n_params, sizeof *p);
+    memcpy(p + A->off[4] + (size_t)A->hidden * 5, val_o, sizeof val_o);
+    hd_nn_dataset_init(d, 5, R);
+    for (int e = 0; e < 5; e++) {
+        d->y[2 * e] = val_y[e][0];
+        d->y[2 * e + 1] = val_y[e][1];
+        d->unit[e] = val_unit[e];
+        for (int r = 0; r < R; r++) {
+            d->m[e * R + r] = 1;
+            d->x[(e * R + r) * HD_NN_DIN + HD_NN_IN_MASK] = 1;
+        }
+    }
+    return p;
+}
+
 static void test_allreduce(void)
 {
     int inited = 0;
@@ -317,6 +340,23 @@ static int allreduce_child(void)
     if (hd_nn_reducer_wait(&red) != HD_EINVAL)
         bad = 1;
     hd_nn_reducer_release(&red);
+    /* validation shared by the ranks: what one rank finds for the whole list */
+    {
+        hd_nn_arch A;
+        hd_nn_dataset d;
+        float *p = validation_set(&A, &d);
+        int64_t list[5] = {4, 0, 3, 1, 2};
+        hd_nn_batch *bt = hd_nn_batch_new(&A, 2);
+        hd_nn_train_env env = {MPI_COMM_WORLD, rank, size, NULL, NULL, NULL};
+        double nll1, med1, nll2 = 0, med2 = 0;
+        hd_nn_validate(&A, p, &d, list, 5, bt, 2, &nll1, &med1);
+        if (hd_nn_validate_ranks(&A, p, &d, list, 5, bt, 2, &env, &nll2, &med2) != 0 || nll1 != nll2 ||
+            med1 != med2)
+            bad = 1;
+        hd_nn_batch_free(bt);
+        hd_nn_dataset_release(&d);
+        free(p);
+    }
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     MPI_Finalize();
     return size != 2 || bad;
@@ -335,30 +375,17 @@ static void test_allreduce_2(const char *self)
              self);
     int st2 = system(cmd);
     ok(st2 == 0, "on 2 ranks the bucketed all-reduce (buckets of 1, 64, 999, 1000 and 2^20 floats) equals one "
-       "MPI_Allreduce and the exact sum, and so does the overlapped reducer fed ranges last first (status %d)", st2);
+       "MPI_Allreduce and the exact sum, and so does the overlapped reducer fed ranges last first; validation "
+       "shared by the ranks equals one rank's (status %d)", st2);
 }
 
-/* all weights zero: every event's output is dense4's bias (mu east, north, a, b, c) */
 static void test_validate(void)
 {
     hd_nn_arch A;
-    hd_nn_arch_init(&A, HD_NN_SET, R, 4, 1);
-    float *p = calloc(A.n_params, sizeof *p);
-    const float o[5] = {0.5f, -0.25f, 0.2f, -0.1f, 0.3f};
-    memcpy(p + A.off[4] + (size_t)A.hidden * 5, o, sizeof o);
     hd_nn_dataset d;
-    hd_nn_dataset_init(&d, 5, R);
-    const float y[5][2] = {{0.5f, -0.25f}, {1.5f, 0.75f}, {-1.0f, 2.0f}, {0.0f, 0.0f}, {3.0f, -4.0f}};
-    const double unit[5] = {100, 200, 50, 1000, 10};
-    for (int e = 0; e < 5; e++) {
-        d.y[2 * e] = y[e][0];
-        d.y[2 * e + 1] = y[e][1];
-        d.unit[e] = unit[e];
-        for (int r = 0; r < R; r++) {
-            d.m[e * R + r] = 1;
-            d.x[(e * R + r) * HD_NN_DIN + HD_NN_IN_MASK] = 1;
-        }
-    }
+    float *p = validation_set(&A, &d);
+    const float *o = val_o, (*y)[2] = val_y;
+    const double *unit = val_unit;
     int64_t list[5] = {4, 0, 3, 1, 2};
     /* by hand: Σ = L Lᵀ with L = [[e^a, 0], [c, e^b]], z = L⁻¹ (y − mu),
      * NLL = log 2π + (a + b) + |z|²/2; error = unit · |y − mu| */
