@@ -343,18 +343,20 @@ static void F(backward)(const hd_nn_arch *A, const T *p, F(work) *w, T *gp, void
         F(dense_back)(w->pool, W3, w->d4, w->d3, gW3, B, 2 * H, H);
         if (done)
             done(ctx, A->off[3], A->off[4] - A->off[3]);
-        memset(w->d2, 0, (size_t)rows * H * sizeof *w->d2);
+        /* the pooling's backward: every row written (no clearing pass) */
         for (int e = 0; e < B; e++) {
             const T *dm = w->d3 + (size_t)e * 2 * H, *dx = dm + H;
             int n = 0;
             for (int r = 0; r < R; r++)
                 n += w->m[e * R + r] != 0;
-            for (int r = 0; n && r < R; r++) {
-                if (!w->m[e * R + r])
-                    continue;
+            for (int r = 0; r < R; r++) {
                 T *d = w->d2 + ((size_t)e * R + r) * H;
-                for (int j = 0; j < H; j++)
-                    d[j] += dm[j] / n;
+                if (!w->m[e * R + r]) {
+                    memset(d, 0, (size_t)H * sizeof *d);
+                    continue;
+                }
+                for (int j = 0; j < H; j++) /* 0 + …: the sum into a cleared row, signed zeros and all */
+                    d[j] = (T)0 + dm[j] / n;
             }
             for (int j = 0; j < H; j++)
                 if (w->argmax[e * H + j] >= 0)

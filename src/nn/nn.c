@@ -286,16 +286,32 @@ HD_NN_VEC void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t 
     }
 }
 
-double hd_nn_clip(float *g, size_t n, double max)
+HD_NN_VEC double hd_nn_scale_clip(float *g, size_t n, float div, double max)
 {
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)g[i] * g[i];
-    double norm = sqrt(s);
+    /* the squares are exact in double; their sum in 8 interleaved partial
+     * sums (a fixed order, whatever the machine), not one chain of n
+     * dependent additions */
+    double s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            g[i + k] /= div;
+            s[k] += (double)g[i + k] * g[i + k];
+        }
+    for (; i < n; i++) {
+        g[i] /= div;
+        s[i % 8] += (double)g[i] * g[i];
+    }
+    double norm = sqrt(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])));
     if (max > 0 && norm > max)
-        for (size_t i = 0; i < n; i++)
+        for (i = 0; i < n; i++)
             g[i] = (float)(g[i] * (max / norm));
     return norm;
+}
+
+double hd_nn_clip(float *g, size_t n, double max)
+{
+    return hd_nn_scale_clip(g, n, 1.0f, max);
 }
 
 double hd_nn_lr(double base, int64_t t, int64_t warmup, int64_t total)

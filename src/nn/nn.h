@@ -82,6 +82,8 @@ void hd_nn_output(const float o[5], double mu[2], double cov[3]);
 void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t n, double lr, double wd, int64_t t);
 /* Global-norm clipping: scales g when its norm exceeds max; returns the norm. */
 double hd_nn_clip(float *g, size_t n, double max);
+/* g ← g / div (a mean from a sum), then the same clipping, in one pass */
+double hd_nn_scale_clip(float *g, size_t n, float div, double max);
 /* Learning rate at step t of total: linear warm-up, then cosine to 10 %. */
 double hd_nn_lr(double base, int64_t t, int64_t warmup, int64_t total);
 

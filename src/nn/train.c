@@ -538,9 +538,7 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
                 loss = ls[0];
                 stop = ls[1] > 0;
             }
-            for (size_t i = 0; i < A->n_params; i++)
-                g[i] /= (float)nb;
-            hd_nn_clip(g, A->n_params, tc->clip_norm);
+            hd_nn_scale_clip(g, A->n_params, (float)nb, tc->clip_norm);
             double lr = hd_nn_lr(tc->lr, M->step, tc->warmup_steps, total);
             hd_nn_adamw(M->params, g, M->m, M->v, A->n_params, lr, tc->weight_decay, M->step + 1);
             M->step++;

@@ -179,6 +179,29 @@ int main(void)
         free(pd);
     }
 
+    /* the mean from a sum and the clipping in one pass */
+    {
+        enum { NG = 1003 }; /* 125 blocks of 8 and a part */
+        static float g[NG], want[NG];
+        hd_rng rg;
+        hd_rng_init(&rg, 23, 0, 0, 0);
+        double ss = 0;
+        for (int i = 0; i < NG; i++) {
+            g[i] = (float)hd_rng_normal(&rg) * 3;
+            want[i] = g[i] / 3.0f;
+            ss += (double)want[i] * want[i];
+        }
+        double norm = hd_nn_scale_clip(g, NG, 3.0f, 0);
+        ok(memcmp(g, want, sizeof g) == 0 && fabs(norm - sqrt(ss)) < 1e-12 * sqrt(ss),
+           "scale_clip: g / div exactly, and its norm (%.6f)", norm);
+        norm = hd_nn_scale_clip(g, NG, 1.0f, 2.0);
+        double s2 = 0;
+        for (int i = 0; i < NG; i++)
+            s2 += (double)g[i] * g[i];
+        ok(fabs(norm - sqrt(ss)) < 1e-12 * sqrt(ss) && fabs(sqrt(s2) - 2.0) < 1e-5,
+           "scale_clip: a norm above the limit is scaled to it (%.6f)", sqrt(s2));
+    }
+
     /* the covariance from the Cholesky outputs */
     {
         float o[5] = {1, 2, logf(3), logf(2), 0.5f};
