@@ -13,10 +13,11 @@
 /* e^x in float for the training loops: Cody–Waite reduction by ln 2 and a
  * degree-6 polynomial (Cephes' expf), about 1 ulp; written so that GCC
  * vectorises the loops that call it (libm's expf is a call per element) */
-/* The element-wise kernels are compiled twice, for AVX2 and for any x86-64,
- * and the loader picks one (GCC's target_clones). Without FMA (no
- * contraction in ISO C mode) each element takes the same IEEE operations
- * in either clone: the results are bit-identical, only 8 lanes wide. */
+/* The element-wise kernels are compiled three times, for x86-64-v4
+ * (AVX-512), AVX2 and any x86-64, and the loader picks one (GCC's
+ * target_clones). Without FMA contraction (none in ISO C mode) each element
+ * takes the same IEEE operations in every clone: the results are
+ * bit-identical, only 16 or 8 lanes wide. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(HD_NN_NO_CLONES)
 #define HD_NN_VEC __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
