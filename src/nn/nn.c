@@ -287,7 +287,7 @@ HD_NN_VEC void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t 
     }
 }
 
-HD_NN_VEC double hd_nn_scale_clip(float *g, size_t n, float div, double max)
+HD_NN_VEC double hd_nn_scale_sumsq(float *g, size_t n, float div)
 {
     /* the squares are exact in double; their sum in 8 interleaved partial
      * sums (a fixed order, whatever the machine), not one chain of n
@@ -303,10 +303,20 @@ HD_NN_VEC double hd_nn_scale_clip(float *g, size_t n, float div, double max)
         g[i] /= div;
         s[i % 8] += (double)g[i] * g[i];
     }
-    double norm = sqrt(((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])));
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+void hd_nn_clip_to(float *g, size_t n, double norm, double max)
+{
     if (max > 0 && norm > max)
-        for (i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
             g[i] = (float)(g[i] * (max / norm));
+}
+
+double hd_nn_scale_clip(float *g, size_t n, float div, double max)
+{
+    double norm = sqrt(hd_nn_scale_sumsq(g, n, div));
+    hd_nn_clip_to(g, n, norm, max);
     return norm;
 }
 

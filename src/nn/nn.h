@@ -82,8 +82,13 @@ void hd_nn_output(const float o[5], double mu[2], double cov[3]);
 void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t n, double lr, double wd, int64_t t);
 /* Global-norm clipping: scales g when its norm exceeds max; returns the norm. */
 double hd_nn_clip(float *g, size_t n, double max);
-/* g ← g / div (a mean from a sum), then the same clipping, in one pass */
+/* g ← g / div (a mean from a sum), then the same clipping */
 double hd_nn_scale_clip(float *g, size_t n, float div, double max);
+/* Its parts, for a gradient in shards across ranks: g ← g / div and the sum
+ * of its squares (add the shards' sums, then the square root: the norm);
+ * g ← g · max / norm when norm exceeds max (> 0). */
+double hd_nn_scale_sumsq(float *g, size_t n, float div);
+void hd_nn_clip_to(float *g, size_t n, double norm, double max);
 /* Learning rate at step t of total: linear warm-up, then cosine to 10 %. */
 double hd_nn_lr(double base, int64_t t, int64_t warmup, int64_t total);
 

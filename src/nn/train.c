@@ -179,6 +179,45 @@ int hd_nn_reducer_init(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size
     return r->req ? 0 : HD_ENOMEM;
 }
 
+int hd_nn_reducer_init_shards(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size_t bucket, int rank,
+                              int size)
+{
+    int rc = hd_nn_reducer_init(r, g, n, comm, bucket);
+    if (rc < 0)
+        return rc;
+    if (size < 1 || rank < 0 || rank >= size || n > INT_MAX)
+        return hd_error(HD_EINVAL, "shards of %zu gradients for rank %d of %d", n, rank, size);
+    int64_t a, b;
+    hd_par_block((int64_t)n, rank, size, &a, &b);
+    r->shards = 1;
+    r->rank = rank;
+    r->size = size;
+    r->s0 = (size_t)a;
+    r->s1 = (size_t)b;
+    r->piece = hd_malloc((size_t)r->cap * sizeof *r->piece);
+    r->counts = hd_malloc((size_t)r->cap * size * sizeof *r->counts);
+    return r->piece && r->counts ? 0 : HD_ENOMEM;
+}
+
+/* piece [a, a + k) reduce-scattered to the ranks' shards */
+static int reduce_scatter_piece(hd_nn_reducer *r, size_t a, int k)
+{
+    if (r->nreq == r->cap) /* the counts must stay put while the requests run: no growing */
+        return hd_error(HD_EINVAL, "more than %d gradient pieces between waits", r->cap);
+    int *c = r->counts + (size_t)r->nreq * r->size;
+    for (int i = 0; i < r->size; i++) {
+        int64_t lo, hi;
+        hd_par_block((int64_t)r->n, i, r->size, &lo, &hi);
+        int64_t x = (int64_t)a > lo ? (int64_t)a : lo, y = (int64_t)a + k < hi ? (int64_t)a + k : hi;
+        c[i] = y > x ? (int)(y - x) : 0;
+    }
+    r->piece[r->nreq] = a;
+    if (MPI_Ireduce_scatter(MPI_IN_PLACE, r->g + a, c, MPI_FLOAT, MPI_SUM, r->comm, &r->req[r->nreq]) != MPI_SUCCESS)
+        return hd_error(HD_EMPI, "summing gradients across ranks failed");
+    r->nreq++;
+    return 0;
+}
+
 void hd_nn_reducer_start(void *reducer, size_t off, size_t count)
 {
     hd_nn_reducer *r = reducer;
@@ -190,6 +229,11 @@ void hd_nn_reducer_start(void *reducer, size_t off, size_t count)
     }
     for (size_t o = off; o < off + count; o += r->bucket) {
         int k = (int)(off + count - o < r->bucket ? off + count - o : r->bucket);
+        if (r->shards) {
+            if ((r->rc = reduce_scatter_piece(r, o, k)) < 0)
+                return;
+            continue;
+        }
         if (r->nreq == r->cap) {
             MPI_Request *q = realloc(r->req, 2 * (size_t)r->cap * sizeof *q);
             if (!q) {
@@ -215,6 +259,13 @@ int hd_nn_reducer_wait(hd_nn_reducer *r)
     int rc = r->rc;
     if (r->nreq && MPI_Waitall(r->nreq, r->req, MPI_STATUSES_IGNORE) != MPI_SUCCESS && rc == 0)
         rc = hd_error(HD_EMPI, "summing gradients across ranks failed");
+    /* in place, a rank's sums land at the start of each piece: move them to its shard */
+    for (int q = 0; r->shards && rc == 0 && q < r->nreq; q++) {
+        size_t a = r->piece[q], dst = a > r->s0 ? a : r->s0;
+        int c = r->counts[(size_t)q * r->size + r->rank];
+        if (c > 0 && dst != a)
+            memmove(r->g + dst, r->g + a, (size_t)c * sizeof *r->g);
+    }
     r->nreq = 0;
     r->rc = 0;
     return rc;
@@ -223,6 +274,8 @@ int hd_nn_reducer_wait(hd_nn_reducer *r)
 void hd_nn_reducer_release(hd_nn_reducer *r)
 {
     free(r->req);
+    free(r->piece);
+    free(r->counts);
     memset(r, 0, sizeof *r);
 }
 
@@ -457,6 +510,24 @@ static int check_vectors(hd_nn_model *M, const hd_nn_dataset *d, hd_nn_batch *bv
     return 0;
 }
 
+/* the ranks' shards of n parameters (hd_par_block) as MPI counts */
+static int shard_counts(size_t n, int size, int **cnt, int **dsp)
+{
+    *cnt = hd_malloc((size_t)size * sizeof **cnt);
+    *dsp = hd_malloc((size_t)size * sizeof **dsp);
+    if (!*cnt || !*dsp)
+        return HD_ENOMEM;
+    if (n > INT_MAX)
+        return hd_error(HD_EINVAL, "%zu parameters: too many to gather", n);
+    for (int k = 0; k < size; k++) {
+        int64_t a, b;
+        hd_par_block((int64_t)n, k, size, &a, &b);
+        (*cnt)[k] = (int)(b - a);
+        (*dsp)[k] = (int)a;
+    }
+    return 0;
+}
+
 int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, const hd_nn_train_env *env,
                 hd_nn_train_status *status)
 {
@@ -471,12 +542,18 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
     float *g = hd_malloc(A->n_params * sizeof *g), *yb = hd_malloc((size_t)cap * 2 * sizeof *yb);
     int64_t *perm = hd_malloc((size_t)(ntr > 0 ? ntr : 1) * sizeof *perm);
     hd_nn_reducer red = {0};
+    int *pcnt = NULL, *pdsp = NULL;
     *status = HD_NN_TRAIN_DONE;
     if (!bt || !bv || !g || !yb || !perm) {
         rc = HD_ENOMEM;
         goto fail;
     }
-    if (size > 1 && (rc = hd_nn_reducer_init(&red, g, A->n_params, env->comm, HD_NN_BUCKET_FLOATS)) < 0)
+    /* with ranks: each takes the optimiser step on its shard of the
+     * parameters (the gradient sums reduce-scattered to it), then the
+     * shards are gathered */
+    if (size > 1 && ((rc = hd_nn_reducer_init_shards(&red, g, A->n_params, env->comm, HD_NN_BUCKET_FLOATS, rank,
+                                                     size)) < 0 ||
+                     (rc = shard_counts(A->n_params, size, &pcnt, &pdsp)) < 0))
         goto fail;
     hd_info("training a %s network (%zu parameters) on %lld events, validating on %lld; global batch %d over %d "
             "rank%s, %lld steps per epoch; OpenBLAS core %s",
@@ -524,23 +601,31 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
                 for (int k = 4; k >= 0; k--)
                     hd_nn_reducer_start(&red, A->off[k], (k < 4 ? A->off[k + 1] : A->n_params) - A->off[k]);
             int stop = env->interrupted ? env->interrupted(env->ctx) : 0;
+            double lr = hd_nn_lr(tc->lr, M->step, tc->warmup_steps, total);
             if (size > 1) {
-                /* the loss and any rank's stop in one sum; then everything */
-                double ls[2] = {loss, stop ? 1 : 0};
-                MPI_Request lr;
-                int mrc = MPI_Iallreduce(MPI_IN_PLACE, ls, 2, MPI_DOUBLE, MPI_SUM, env->comm, &lr);
+                /* this rank's shard of the summed gradient; the loss, any
+                 * rank's stop and the shards' squares in one sum */
                 if ((rc = hd_nn_reducer_wait(&red)) < 0)
                     goto fail;
-                if (mrc != MPI_SUCCESS || MPI_Wait(&lr, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                const size_t s0 = red.s0, ns = red.s1 - red.s0;
+                double ls[3] = {loss, stop ? 1 : 0, hd_nn_scale_sumsq(g + s0, ns, (float)nb)};
+                if (MPI_Allreduce(MPI_IN_PLACE, ls, 3, MPI_DOUBLE, MPI_SUM, env->comm) != MPI_SUCCESS) {
                     rc = hd_error(HD_EMPI, "summing the loss across ranks failed");
                     goto fail;
                 }
                 loss = ls[0];
                 stop = ls[1] > 0;
+                hd_nn_clip_to(g + s0, ns, sqrt(ls[2]), tc->clip_norm);
+                hd_nn_adamw(M->params + s0, g + s0, M->m + s0, M->v + s0, ns, lr, tc->weight_decay, M->step + 1);
+                if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, M->params, pcnt, pdsp, MPI_FLOAT, env->comm) !=
+                    MPI_SUCCESS) {
+                    rc = hd_error(HD_EMPI, "gathering the parameters across ranks failed");
+                    goto fail;
+                }
+            } else {
+                hd_nn_scale_clip(g, A->n_params, (float)nb, tc->clip_norm);
+                hd_nn_adamw(M->params, g, M->m, M->v, A->n_params, lr, tc->weight_decay, M->step + 1);
             }
-            hd_nn_scale_clip(g, A->n_params, (float)nb, tc->clip_norm);
-            double lr = hd_nn_lr(tc->lr, M->step, tc->warmup_steps, total);
-            hd_nn_adamw(M->params, g, M->m, M->v, A->n_params, lr, tc->weight_decay, M->step + 1);
             M->step++;
             if ((rc = hd_nn_model_step_loss(M, loss / nb)) < 0)
                 goto fail;
@@ -574,9 +659,19 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
         hd_info("epoch %lld: train NLL %.3f, validation NLL %.3f, validation median error %.0f m, lr %.2g, %.1f s",
                 (long long)M->epoch, epoch_n ? epoch_loss / epoch_n : NAN, vl, med, lr_now, sec);
     }
+    /* each rank kept its shard of the optimiser state: every rank gets all of it */
+    if (size > 1 && (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, M->m, pcnt, pdsp, MPI_FLOAT, env->comm) !=
+                         MPI_SUCCESS ||
+                     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, M->v, pcnt, pdsp, MPI_FLOAT, env->comm) !=
+                         MPI_SUCCESS)) {
+        rc = hd_error(HD_EMPI, "gathering the optimiser state across ranks failed");
+        goto fail;
+    }
     rc = check_vectors(M, d, bv);
 fail:
     hd_nn_reducer_release(&red);
+    free(pcnt);
+    free(pdsp);
     hd_nn_batch_free(bt);
     hd_nn_batch_free(bv);
     free(g);

@@ -92,9 +92,22 @@ typedef struct {
     size_t n, bucket;
     MPI_Request *req;
     int nreq, cap, rc;
+    /* shards (hd_nn_reducer_init_shards): rank of size; piece q started at
+     * piece[q] with counts[q * size + k] of its sums for rank k */
+    int shards, rank, size;
+    size_t s0, s1;
+    size_t *piece;
+    int *counts;
 } hd_nn_reducer;
 
 int hd_nn_reducer_init(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size_t bucket);
+/* The same, but each rank receives the sums of its own shard of g only
+ * (hd_par_block of n by rank and size: [r->s0, r->s1)), by
+ * MPI_Ireduce_scatter: half the traffic of summing everything everywhere,
+ * for an optimiser step that each rank takes on its shard (the rest of g
+ * is left undefined). At most n / bucket + 8 pieces between waits. */
+int hd_nn_reducer_init_shards(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size_t bucket, int rank,
+                              int size);
 void hd_nn_reducer_start(void *reducer, size_t off, size_t count);
 int hd_nn_reducer_wait(hd_nn_reducer *r);
 void hd_nn_reducer_release(hd_nn_reducer *r);
