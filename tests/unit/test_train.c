@@ -340,6 +340,24 @@ static int allreduce_child(void)
     if (hd_nn_reducer_wait(&red) != HD_EINVAL)
         bad = 1;
     hd_nn_reducer_release(&red);
+    /* sharded: each rank's block of g holds the exact sums (pieces of 64
+     * crossing the shards' boundary at 500) */
+    for (int rep = 0; rep < 2; rep++) {
+        for (int i = 0; i < N; i++)
+            g[i] = (float)(rank + 1) * (float)(i % 83) * 0.5f;
+        if (rep == 0 && (hd_nn_reducer_init_shards(&red, g, N, MPI_COMM_WORLD, 64, rank, size) != 0 ||
+                         red.s0 != (rank ? 500u : 0u) || red.s1 != (rank ? 1000u : 500u)))
+            bad = 1;
+        const size_t cut[] = {1000, 990, 700, 699, 100, 0};
+        for (int k = 0; k < 5; k++)
+            hd_nn_reducer_start(&red, cut[k + 1], cut[k] - cut[k + 1]);
+        if (hd_nn_reducer_wait(&red) != 0)
+            bad = 1;
+        for (size_t i = red.s0; i < red.s1; i++)
+            if (g[i] != 3.0f * (float)(i % 83) * 0.5f)
+                bad = 1;
+    }
+    hd_nn_reducer_release(&red);
     /* validation shared by the ranks: what one rank finds for the whole list */
     {
         hd_nn_arch A;
@@ -384,6 +402,14 @@ static int allreduce_child(void)
             MPI_Bcast(p0, (int)M2.A.n_params, MPI_FLOAT, 0, MPI_COMM_WORLD);
             if (memcmp(p0, M2.params, M2.A.n_params * sizeof *p0) != 0)
                 bad = 1;
+            /* the optimiser state (each rank stepped its shard) whole on every rank */
+            for (int k = 0; k < 2; k++) {
+                const float *st_k = k ? M2.v : M2.m;
+                memcpy(p0, st_k, M2.A.n_params * sizeof *p0);
+                MPI_Bcast(p0, (int)M2.A.n_params, MPI_FLOAT, 0, MPI_COMM_WORLD);
+                if (memcmp(p0, st_k, M2.A.n_params * sizeof *p0) != 0)
+                    bad = 1;
+            }
         }
         free(p0);
         hd_nn_model_release(&M1);
@@ -411,7 +437,8 @@ static void test_allreduce_2(const char *self)
     ok(st2 == 0, "on 2 ranks the bucketed all-reduce (buckets of 1, 64, 999, 1000 and 2^20 floats) equals one "
        "MPI_Allreduce and the exact sum, and so does the overlapped reducer fed ranges last first; validation "
        "shared by the ranks equals one rank's; training on 2 ranks (one with an empty share of a batch) follows "
-       "one rank's loss to 1e-5 (relative above 1) with the same parameters on both ranks (status %d)", st2);
+       "one rank's loss to 1e-5 (relative above 1) with the same parameters and optimiser state on both ranks; "
+       "sharded sums exact on each rank's block (status %d)", st2);
 }
 
 static void test_validate(void)
