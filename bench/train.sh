@@ -56,7 +56,7 @@ import sys
 hs, H, peak, sfx = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 R, D = 7, 10
 fwd = 2 * (R * (D * H + H * H) + 2 * H * H + H * 5)   # multiply-adds x2 per sample
-flops = 3 * fwd                                         # forward + backward (two products)
+flops = 3 * fwd - 2 * R * D * H                         # forward + backward (two products; no input gradient)
 print("bench train-gflops%s: heimdall=%.2f GFLOP/s peak=%.1f GFLOP/s ratio=%.3f (hidden %d; model FLOPs per sample %d; sgemm peak by numpy 1024^3 on one thread, best of 3)" % (sfx, hs * flops / 1e9, peak, hs * flops / 1e9 / peak, H, flops))
 PY
     if [ "$first" = 1 ] && command -v mpirun >/dev/null; then
