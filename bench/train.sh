@@ -58,17 +58,19 @@ PY
         # 1 and 2 ranks alternately, three times each: the best of each
         # (other jobs on the shared cores only ever slow a run down)
         for k in 1 2 3; do
-            "$H" train -q "${T[@]}" -o "$D/s1_$k.h5" "$D/f.h5"
-            mpirun --oversubscribe -np 2 "$H" train -q "${T[@]}" -o "$D/s2_$k.h5" "$D/f.h5"
+            "$H" train "${T[@]}" -o "$D/s1_$k.h5" "$D/f.h5" 2>"$D/s1_$k.log"
+            mpirun --oversubscribe -np 2 "$H" train "${T[@]}" -o "$D/s2_$k.h5" "$D/f.h5" 2>"$D/s2_$k.log"
         done
         "$PY" - "$D" "$HID" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
-import sys, h5py
+import re, sys, h5py
 d, hid, load = sys.argv[1:4]
 def best(ranks):
     f = [h5py.File("%s/s%d_%d.h5" % (d, ranks, k), "r") for k in (1, 2, 3)]
-    return min(x.attrs["run_wall_s"] for x in f), min(x["log/seconds"][:].sum() for x in f)
-(r1, t1), (r2, t2) = best(1), best(2)
-print("bench train-scaling: 1 rank %.2f s, 2 ranks %.2f s, speed-up %.2f, efficiency %.2f (whole command; the epochs alone %.3f s and %.3f s, efficiency %.2f; best of 3 runs each, alternated; hidden %s, same global batch; 2 cores shared with the system, load average %s)" % (r1, r2, r1 / r2, r1 / r2 / 2, t1, t2, t1 / t2 / 2, hid, load))
+    # each run's step times (heimdall's log): the 10th percentile
+    q = [float(re.search(r"step time: median \d+ us, 10th percentile (\d+) us", open("%s/s%d_%d.log" % (d, ranks, k)).read()).group(1)) for k in (1, 2, 3)]
+    return min(x.attrs["run_wall_s"] for x in f), min(x["log/seconds"][:].sum() for x in f), min(q)
+(r1, t1, q1), (r2, t2, q2) = best(1), best(2)
+print("bench train-scaling: 1 rank %.2f s, 2 ranks %.2f s, speed-up %.2f, efficiency %.2f (whole command; the epochs alone %.3f s and %.3f s, efficiency %.2f; a training step's 10th percentile %.0f us and %.0f us, efficiency %.2f; best of 3 runs each, alternated; hidden %s, same global batch; 2 cores shared with the system, load average %s)" % (r1, r2, r1 / r2, r1 / r2 / 2, t1, t2, t1 / t2 / 2, q1, q2, q1 / q2 / 2, hid, load))
 PY
     fi
     # achieved GFLOP/s against the measured sgemm peak
@@ -87,6 +89,6 @@ fwd = 2 * (R * (D * H + H * H) + 2 * H * H + H * 5)   # multiply-adds x2 per sam
 flops = 3 * fwd - 2 * R * D * H                         # forward + backward (two products; no input gradient)
 print("bench train-gflops%s: heimdall=%.2f GFLOP/s peak=%.1f GFLOP/s ratio=%.3f (hidden %d; model FLOPs per sample %d; heimdall best of %d runs; sgemm peak by numpy 1024^3 on one thread, best of 3 at the start and 3 before each GFLOP/s line)" % (sfx, hs * flops / 1e9, peak, hs * flops / 1e9 / peak, H, flops, runs))
 PY
-    rm -f "$D"/s1_*.h5 "$D"/s2_*.h5
+    rm -f "$D"/s1_* "$D"/s2_*
     first=0
 done

@@ -541,10 +541,14 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
     hd_nn_batch *bt = hd_nn_batch_new(A, cap), *bv = hd_nn_batch_new(A, vcap);
     float *g = hd_malloc(A->n_params * sizeof *g), *yb = hd_malloc((size_t)cap * 2 * sizeof *yb);
     int64_t *perm = hd_malloc((size_t)(ntr > 0 ? ntr : 1) * sizeof *perm);
+    /* each step's wall time (for the log line at the end: contention on a
+     * shared machine shows in the median, less in the 10th percentile) */
+    int64_t cap_t = total - M->step < (1 << 20) ? total - M->step : (1 << 20), n_t = 0;
+    double *step_s = hd_malloc((size_t)(cap_t > 0 ? cap_t : 1) * sizeof *step_s);
     hd_nn_reducer red = {0};
     int *pcnt = NULL, *pdsp = NULL;
     *status = HD_NN_TRAIN_DONE;
-    if (!bt || !bv || !g || !yb || !perm) {
+    if (!bt || !bv || !g || !yb || !perm || !step_s) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -589,6 +593,7 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
             int64_t first = s * B, nb = ntr - first < B ? ntr - first : B;
             int64_t lo = nb * rank / size, hi = nb * (rank + 1) / size;
             int n = (int)(hi - lo);
+            double ts0 = hd_now();
             gather(d, perm + first + lo, n, bt, yb);
             memset(g, 0, A->n_params * sizeof *g);
             /* with ranks: each layer's gradient sums start across ranks as
@@ -627,6 +632,8 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
                 hd_nn_adamw(M->params, g, M->m, M->v, A->n_params, lr, tc->weight_decay, M->step + 1);
             }
             M->step++;
+            if (n_t < cap_t)
+                step_s[n_t++] = hd_now() - ts0;
             if ((rc = hd_nn_model_step_loss(M, loss / nb)) < 0)
                 goto fail;
             epoch_loss += loss;
@@ -659,6 +666,11 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
         hd_info("epoch %lld: train NLL %.3f, validation NLL %.3f, validation median error %.0f m, lr %.2g, %.1f s",
                 (long long)M->epoch, epoch_n ? epoch_loss / epoch_n : NAN, vl, med, lr_now, sec);
     }
+    if (n_t > 0) {
+        gsl_sort(step_s, 1, (size_t)n_t);
+        hd_info("step time: median %.0f us, 10th percentile %.0f us (%lld steps on %d rank%s)",
+                1e6 * step_s[n_t / 2], 1e6 * step_s[n_t / 10], (long long)n_t, size, size > 1 ? "s" : "");
+    }
     /* each rank kept its shard of the optimiser state: every rank gets all of it */
     if (size > 1 && (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, M->m, pcnt, pdsp, MPI_FLOAT, env->comm) !=
                          MPI_SUCCESS ||
@@ -672,6 +684,7 @@ fail:
     hd_nn_reducer_release(&red);
     free(pcnt);
     free(pdsp);
+    free(step_s);
     hd_nn_batch_free(bt);
     hd_nn_batch_free(bv);
     free(g);
