@@ -2,9 +2,11 @@
  * made into network inputs (hd_nn_dataset), shared across ranks, split
  * into training and validation by a hash of each event, normalised over
  * the training split; then epochs of AdamW over global batches that the
- * ranks share, gradients summed in fixed-size buckets so that the loss
- * trajectory does not depend on the number of ranks; early stopping on the
- * validation loss. The whole state lives in an hd_nn_model, so a run
+ * ranks share: each layer's gradient sums reduce-scattered across ranks as
+ * soon as the backward pass has finished it (pieces of at most
+ * HD_NN_BUCKET_FLOATS), each rank stepping its own block of the parameters,
+ * then gathered; the loss trajectory does not depend on the number of
+ * ranks; early stopping on the validation loss (shared by the ranks). The whole state lives in an hd_nn_model, so a run
  * stopped after any step continues exactly from it.
  *
  * Computes on memory only: the command reads the features file and writes
@@ -19,7 +21,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
-#define HD_NN_BUCKET_FLOATS (1 << 20) /* 4 MiB per MPI_Allreduce */
+#define HD_NN_BUCKET_FLOATS (1 << 20) /* 4 MiB at most per reduction */
 
 /* Per event use in training */
 enum { HD_NN_UNUSED = 0, HD_NN_TRAIN = 1, HD_NN_VALIDATE = 2, HD_NN_HELD_OUT = 3 };
