@@ -76,18 +76,23 @@ PY
     # achieved GFLOP/s against the measured sgemm peak
     peak=$(measure_peak)
     # (heimdall's best run: the one above and the scaling's 1-rank runs)
-    "$PY" - "$hs" "$HID" "$peak" "$sfx" "$D" <<'PY'
-import glob, sys, h5py
+    "$PY" - "$hs" "$HID" "$peak" "$sfx" "$D" "$B" <<'PY'
+import glob, re, sys, h5py
+B = int(sys.argv[6])
 hs, H, peak, sfx = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 runs = 1
 for p in glob.glob(sys.argv[5] + "/s1_*.h5"):
     f = h5py.File(p, "r")
     hs = max(hs, (f.attrs["run_events"] - len(f["split/validation_events"])) * len(f["log/epoch"]) / f["log/seconds"][:].sum())
     runs += 1
+# the same runs' training steps (no validation): the fastest 10th percentile
+q = min(float(re.search(r"step time: median \d+ us, 10th percentile (\d+) us", open(p).read()).group(1))
+        for p in [sys.argv[5] + "/log1"] + glob.glob(sys.argv[5] + "/s1_*.log"))
+qs = B / (q * 1e-6)
 R, D = 7, 10
 fwd = 2 * (R * (D * H + H * H) + 2 * H * H + H * 5)   # multiply-adds x2 per sample
 flops = 3 * fwd - 2 * R * D * H                         # forward + backward (two products; no input gradient)
-print("bench train-gflops%s: heimdall=%.2f GFLOP/s peak=%.1f GFLOP/s ratio=%.3f (hidden %d; model FLOPs per sample %d; heimdall best of %d runs; sgemm peak by numpy 1024^3 on one thread, best of 3 at the start and 3 before each GFLOP/s line)" % (sfx, hs * flops / 1e9, peak, hs * flops / 1e9 / peak, H, flops, runs))
+print("bench train-gflops%s: heimdall=%.2f GFLOP/s peak=%.1f GFLOP/s ratio=%.3f (hidden %d; model FLOPs per sample %d; heimdall best of %d runs, validation included; a training step's 10th percentile %.0f us: %.2f GFLOP/s, ratio %.3f; sgemm peak by numpy 1024^3 on one thread, best of 3 at the start and 3 before each GFLOP/s line)" % (sfx, hs * flops / 1e9, peak, hs * flops / 1e9 / peak, H, flops, runs, q, qs * flops / 1e9, qs * flops / 1e9 / peak))
 PY
     rm -f "$D"/s1_* "$D"/s2_*
     first=0
