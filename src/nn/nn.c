@@ -13,12 +13,13 @@
 /* e^x in float for the training loops: Cody–Waite reduction by ln 2 and a
  * degree-6 polynomial (Cephes' expf), about 1 ulp; written so that GCC
  * vectorises the loops that call it (libm's expf is a call per element) */
-/* The element-wise kernels are compiled twice, for AVX2 and for any x86-64,
- * and the loader picks one (GCC's target_clones). Without FMA (no
- * contraction in ISO C mode) each element takes the same IEEE operations
- * in either clone: the results are bit-identical, only 8 lanes wide. */
+/* The element-wise kernels are compiled three times, for x86-64-v4
+ * (AVX-512), AVX2 and any x86-64, and the loader picks one (GCC's
+ * target_clones). Without FMA contraction (none in ISO C mode) each element
+ * takes the same IEEE operations in every clone: the results are
+ * bit-identical, only 16 or 8 lanes wide. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(HD_NN_NO_CLONES)
-#define HD_NN_VEC __attribute__((target_clones("avx2", "default")))
+#define HD_NN_VEC __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define HD_NN_VEC
 #endif
@@ -248,13 +249,19 @@ void hd_nn_forward(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, f
 
 double hd_nn_loss_grad(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, const float *y, float *g)
 {
+    return hd_nn_loss_grad_notify(A, p, b, n, y, g, NULL, NULL);
+}
+
+double hd_nn_loss_grad_notify(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, const float *y, float *g,
+                              hd_nn_grad_done done, void *ctx)
+{
     b->w.B = n;
     forward_f(A, p, &b->w);
     double mean = nll_f(b->w.out, y, n, A->nu, b->w.d5);
     /* the gradient of the SUM: nll_f gives that of the mean */
     for (int i = 0; i < n * 5; i++)
         b->w.d5[i] *= (float)n;
-    backward_f(A, p, &b->w, g);
+    backward_f(A, p, &b->w, g, done, ctx);
     return mean * n;
 }
 
@@ -268,7 +275,7 @@ void hd_nn_output(const float o[5], double mu[2], double cov[3])
     cov[2] = c * c + exp(2 * b);
 }
 
-void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t n, double lr, double wd, int64_t t)
+HD_NN_VEC void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t n, double lr, double wd, int64_t t)
 {
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     double c1 = 1 - pow(b1, (double)t), c2 = 1 - pow(b2, (double)t);
@@ -280,16 +287,42 @@ void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t n, double 
     }
 }
 
-double hd_nn_clip(float *g, size_t n, double max)
+HD_NN_VEC double hd_nn_scale_sumsq(float *g, size_t n, float div)
 {
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)g[i] * g[i];
-    double norm = sqrt(s);
+    /* the squares are exact in double; their sum in 8 interleaved partial
+     * sums (a fixed order, whatever the machine), not one chain of n
+     * dependent additions */
+    double s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            g[i + k] /= div;
+            s[k] += (double)g[i + k] * g[i + k];
+        }
+    for (; i < n; i++) {
+        g[i] /= div;
+        s[i % 8] += (double)g[i] * g[i];
+    }
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+void hd_nn_clip_to(float *g, size_t n, double norm, double max)
+{
     if (max > 0 && norm > max)
         for (size_t i = 0; i < n; i++)
             g[i] = (float)(g[i] * (max / norm));
+}
+
+double hd_nn_scale_clip(float *g, size_t n, float div, double max)
+{
+    double norm = sqrt(hd_nn_scale_sumsq(g, n, div));
+    hd_nn_clip_to(g, n, norm, max);
     return norm;
+}
+
+double hd_nn_clip(float *g, size_t n, double max)
+{
+    return hd_nn_scale_clip(g, n, 1.0f, max);
 }
 
 double hd_nn_lr(double base, int64_t t, int64_t warmup, int64_t total)
@@ -341,7 +374,7 @@ double hd_nn_loss_grad_double(const hd_nn_arch *A, const double *pd, const float
     double l = yd ? nll_d(w.out, yd, n, A->nu, w.d5) * n : NAN;
     for (int i = 0; i < n * 5; i++)
         w.d5[i] *= n;
-    backward_d(A, pd, &w, g);
+    backward_d(A, pd, &w, g, NULL, NULL);
     free(yd);
     work_free_d(&w);
     return l;

@@ -66,6 +66,14 @@ void hd_nn_forward(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, f
 /* Forward, loss and backward: returns the SUM of the n events' NLL (so
  * ranks can add them), gradients of that sum ADDED into g. */
 double hd_nn_loss_grad(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, const float *y, float *g);
+/* The same, calling done(ctx, off, count) as soon as the gradients
+ * g[off, off + count) are final: a layer at a time, the last layer first
+ * (each of the five layers of hd_nn_arch's off[] once), so that a caller
+ * can start reducing them across ranks while the layers below are still
+ * being computed. */
+typedef void (*hd_nn_grad_done)(void *ctx, size_t off, size_t count);
+double hd_nn_loss_grad_notify(const hd_nn_arch *A, const float *p, hd_nn_batch *b, int n, const float *y, float *g,
+                              hd_nn_grad_done done, void *ctx);
 
 /* Mean and covariance (km, km²: ee, en, nn) of an output row. */
 void hd_nn_output(const float o[5], double mu[2], double cov[3]);
@@ -74,6 +82,13 @@ void hd_nn_output(const float o[5], double mu[2], double cov[3]);
 void hd_nn_adamw(float *p, const float *g, float *m, float *v, size_t n, double lr, double wd, int64_t t);
 /* Global-norm clipping: scales g when its norm exceeds max; returns the norm. */
 double hd_nn_clip(float *g, size_t n, double max);
+/* g ← g / div (a mean from a sum), then the same clipping */
+double hd_nn_scale_clip(float *g, size_t n, float div, double max);
+/* Its parts, for a gradient in shards across ranks: g ← g / div and the sum
+ * of its squares (add the shards' sums, then the square root: the norm);
+ * g ← g · max / norm when norm exceeds max (> 0). */
+double hd_nn_scale_sumsq(float *g, size_t n, float div);
+void hd_nn_clip_to(float *g, size_t n, double norm, double max);
 /* Learning rate at step t of total: linear warm-up, then cosine to 10 %. */
 double hd_nn_lr(double base, int64_t t, int64_t warmup, int64_t total);
 

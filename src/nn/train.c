@@ -161,16 +161,134 @@ int hd_nn_dataset_split(hd_nn_dataset *d)
     return 0;
 }
 
-int hd_nn_allreduce_buckets(float *g, size_t n, MPI_Comm comm, size_t bucket)
+int hd_nn_reducer_init(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size_t bucket)
 {
+    memset(r, 0, sizeof *r);
     if (bucket < 1 || bucket > INT_MAX)
         return hd_error(HD_EINVAL, "all-reduce bucket of %zu floats", bucket);
-    for (size_t o = 0; o < n; o += bucket) {
-        int k = (int)(n - o < bucket ? n - o : bucket);
-        if (MPI_Allreduce(MPI_IN_PLACE, g + o, k, MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
-            return hd_error(HD_EMPI, "summing gradients across ranks failed");
+    r->comm = comm;
+    r->g = g;
+    r->n = n;
+    r->bucket = bucket;
+    /* room for each of the five layers' pieces; grows if a caller cuts finer */
+    size_t cap = n / bucket + 8;
+    if (cap > INT_MAX / 2)
+        return hd_error(HD_EINVAL, "%zu gradients in buckets of %zu: too many requests", n, bucket);
+    r->cap = (int)cap;
+    r->req = hd_malloc(cap * sizeof *r->req);
+    return r->req ? 0 : HD_ENOMEM;
+}
+
+int hd_nn_reducer_init_shards(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size_t bucket, int rank,
+                              int size)
+{
+    int rc = hd_nn_reducer_init(r, g, n, comm, bucket);
+    if (rc < 0)
+        return rc;
+    if (size < 1 || rank < 0 || rank >= size || n > INT_MAX)
+        return hd_error(HD_EINVAL, "shards of %zu gradients for rank %d of %d", n, rank, size);
+    int64_t a, b;
+    hd_par_block((int64_t)n, rank, size, &a, &b);
+    r->shards = 1;
+    r->rank = rank;
+    r->size = size;
+    r->s0 = (size_t)a;
+    r->s1 = (size_t)b;
+    r->piece = hd_malloc((size_t)r->cap * sizeof *r->piece);
+    r->counts = hd_malloc((size_t)r->cap * size * sizeof *r->counts);
+    return r->piece && r->counts ? 0 : HD_ENOMEM;
+}
+
+/* piece [a, a + k) reduce-scattered to the ranks' shards */
+static int reduce_scatter_piece(hd_nn_reducer *r, size_t a, int k)
+{
+    if (r->nreq == r->cap) /* the counts must stay put while the requests run: no growing */
+        return hd_error(HD_EINVAL, "more than %d gradient pieces between waits", r->cap);
+    int *c = r->counts + (size_t)r->nreq * r->size;
+    for (int i = 0; i < r->size; i++) {
+        int64_t lo, hi;
+        hd_par_block((int64_t)r->n, i, r->size, &lo, &hi);
+        int64_t x = (int64_t)a > lo ? (int64_t)a : lo, y = (int64_t)a + k < hi ? (int64_t)a + k : hi;
+        c[i] = y > x ? (int)(y - x) : 0;
     }
+    r->piece[r->nreq] = a;
+    if (MPI_Ireduce_scatter(MPI_IN_PLACE, r->g + a, c, MPI_FLOAT, MPI_SUM, r->comm, &r->req[r->nreq]) != MPI_SUCCESS)
+        return hd_error(HD_EMPI, "summing gradients across ranks failed");
+    r->nreq++;
     return 0;
+}
+
+void hd_nn_reducer_start(void *reducer, size_t off, size_t count)
+{
+    hd_nn_reducer *r = reducer;
+    if (r->rc < 0)
+        return;
+    if (off > r->n || count > r->n - off) {
+        r->rc = hd_error(HD_EINVAL, "gradient range [%zu, +%zu) outside %zu", off, count, r->n);
+        return;
+    }
+    for (size_t o = off; o < off + count; o += r->bucket) {
+        int k = (int)(off + count - o < r->bucket ? off + count - o : r->bucket);
+        if (r->shards) {
+            if ((r->rc = reduce_scatter_piece(r, o, k)) < 0)
+                return;
+            continue;
+        }
+        if (r->nreq == r->cap) {
+            MPI_Request *q = realloc(r->req, 2 * (size_t)r->cap * sizeof *q);
+            if (!q) {
+                r->rc = hd_error(HD_ENOMEM, "out of memory for all-reduce requests");
+                return;
+            }
+            r->req = q;
+            r->cap *= 2;
+        }
+        if (MPI_Iallreduce(MPI_IN_PLACE, r->g + o, k, MPI_FLOAT, MPI_SUM, r->comm, &r->req[r->nreq]) != MPI_SUCCESS) {
+            r->rc = hd_error(HD_EMPI, "summing gradients across ranks failed");
+            return;
+        }
+        r->nreq++;
+    }
+    /* MPI progresses non-blocking collectives inside MPI calls: poke them */
+    int flag;
+    MPI_Testall(r->nreq, r->req, &flag, MPI_STATUSES_IGNORE);
+}
+
+int hd_nn_reducer_wait(hd_nn_reducer *r)
+{
+    int rc = r->rc;
+    if (r->nreq && MPI_Waitall(r->nreq, r->req, MPI_STATUSES_IGNORE) != MPI_SUCCESS && rc == 0)
+        rc = hd_error(HD_EMPI, "summing gradients across ranks failed");
+    /* in place, a rank's sums land at the start of each piece: move them to its shard */
+    for (int q = 0; r->shards && rc == 0 && q < r->nreq; q++) {
+        size_t a = r->piece[q], dst = a > r->s0 ? a : r->s0;
+        int c = r->counts[(size_t)q * r->size + r->rank];
+        if (c > 0 && dst != a)
+            memmove(r->g + dst, r->g + a, (size_t)c * sizeof *r->g);
+    }
+    r->nreq = 0;
+    r->rc = 0;
+    return rc;
+}
+
+void hd_nn_reducer_release(hd_nn_reducer *r)
+{
+    free(r->req);
+    free(r->piece);
+    free(r->counts);
+    memset(r, 0, sizeof *r);
+}
+
+int hd_nn_allreduce_buckets(float *g, size_t n, MPI_Comm comm, size_t bucket)
+{
+    hd_nn_reducer r;
+    int rc = hd_nn_reducer_init(&r, g, n, comm, bucket);
+    if (rc == 0) {
+        hd_nn_reducer_start(&r, 0, n);
+        rc = hd_nn_reducer_wait(&r);
+    }
+    hd_nn_reducer_release(&r);
+    return rc;
 }
 
 int hd_nn_train_new_model(hd_nn_model *M, const hd_train_cfg *tc, uint64_t seed, const hd_station *st, int R,
@@ -270,14 +388,18 @@ static void gather(const hd_nn_dataset *d, const int64_t *list, int n, hd_nn_bat
     hd_nn_dataset_rows(d, list, n, hd_nn_batch_x(b), hd_nn_batch_m(b), y);
 }
 
-void hd_nn_validate(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
-                    hd_nn_batch *b, int cap, double *nll, double *median_m)
+/* the NLL and error (m) of each event list[i0, i1) under p: v[2i], v[2i + 1] */
+static int validate_events(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list,
+                           int64_t i0, int64_t i1, hd_nn_batch *b, int cap, double *v)
 {
-    double *err = malloc((size_t)(n > 0 ? n : 1) * sizeof *err), sum = 0;
     float *out = malloc((size_t)cap * 5 * sizeof *out), *yb = malloc((size_t)cap * 2 * sizeof *yb);
-    int64_t k = 0;
-    for (int64_t s = 0; err && out && yb && s < n; s += cap) {
-        int nb = (int)(n - s < cap ? n - s : cap);
+    if (!out || !yb) {
+        free(out);
+        free(yb);
+        return hd_error(HD_ENOMEM, "out of memory for validation");
+    }
+    for (int64_t s = i0; s < i1; s += cap) {
+        int nb = (int)(i1 - s < cap ? i1 - s : cap);
         gather(d, list + s, nb, b, yb);
         hd_nn_forward(A, p, b, nb, out);
         for (int i = 0; i < nb; i++) {
@@ -285,17 +407,86 @@ void hd_nn_validate(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d,
             hd_nn_output(out + (size_t)i * 5, mu, c);
             double d1 = yb[2 * i] - mu[0], d2 = yb[2 * i + 1] - mu[1];
             /* the loss's own likelihood: Gaussian, or the Student-t of A->nu */
-            sum += hd_locate_nll(hd_locate_mahalanobis2(c, d1, d2), c[0] * c[2] - c[1] * c[1], A->nu);
-            err[k++] = d->unit[list[s + i]] * hypot(d1, d2);
+            v[2 * (s + i)] = hd_locate_nll(hd_locate_mahalanobis2(c, d1, d2), c[0] * c[2] - c[1] * c[1], A->nu);
+            v[2 * (s + i) + 1] = d->unit[list[s + i]] * hypot(d1, d2);
         }
     }
-    if (err)
-        gsl_sort(err, 1, (size_t)k);
-    *nll = k ? sum / k : NAN;
-    *median_m = k ? gsl_stats_median_from_sorted_data(err, 1, (size_t)k) : NAN;
-    free(err);
     free(out);
     free(yb);
+    return 0;
+}
+
+/* the mean NLL (summed in event order) and the median error of v[2n] */
+static void validate_summary(const double *v, int64_t n, double *nll, double *median_m)
+{
+    double *err = malloc((size_t)(n > 0 ? n : 1) * sizeof *err), sum = 0;
+    *nll = *median_m = NAN;
+    if (!err || n < 1) {
+        free(err);
+        return;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        sum += v[2 * k];
+        err[k] = v[2 * k + 1];
+    }
+    gsl_sort(err, 1, (size_t)n);
+    *nll = sum / n;
+    *median_m = gsl_stats_median_from_sorted_data(err, 1, (size_t)n);
+    free(err);
+}
+
+void hd_nn_validate(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
+                    hd_nn_batch *b, int cap, double *nll, double *median_m)
+{
+    double *v = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof *v);
+    if (!v || validate_events(A, p, d, list, 0, n, b, cap, v) < 0)
+        n = 0;
+    validate_summary(v, n, nll, median_m);
+    free(v);
+}
+
+int hd_nn_validate_ranks(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
+                         hd_nn_batch *b, int cap, const hd_nn_train_env *env, double *nll, double *median_m)
+{
+    if (env->size < 2) {
+        hd_nn_validate(A, p, d, list, n, b, cap, nll, median_m);
+        return 0;
+    }
+    const int size = env->size;
+    double *v = malloc((size_t)(n > 0 ? n : 1) * 2 * sizeof *v);
+    int *cnt = calloc((size_t)size, sizeof *cnt), *dsp = calloc((size_t)size, sizeof *dsp);
+    int rc = !v || !cnt || !dsp ? hd_error(HD_ENOMEM, "out of memory for validation")
+             : n > INT_MAX      ? hd_error(HD_EDATA, "%lld validation events: too many", (long long)n)
+                                : 0;
+    int64_t i0, i1;
+    hd_par_block(n, env->rank, size, &i0, &i1);
+    if (rc == 0)
+        rc = validate_events(A, p, d, list, i0, i1, b, cap, v);
+    int worst = rc;
+    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, env->comm);
+    if (worst < 0) {
+        rc = rc < 0 ? rc : hd_error(HD_EIO, "another rank failed to validate");
+        goto fail;
+    }
+    for (int k = 0; k < size; k++) {
+        int64_t a, e;
+        hd_par_block(n, k, size, &a, &e);
+        cnt[k] = (int)(e - a);
+        dsp[k] = (int)a;
+    }
+    MPI_Datatype pair;
+    MPI_Type_contiguous(2, MPI_DOUBLE, &pair);
+    MPI_Type_commit(&pair);
+    if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, v, cnt, dsp, pair, env->comm) != MPI_SUCCESS)
+        rc = hd_error(HD_EMPI, "gathering the validation across ranks failed");
+    MPI_Type_free(&pair);
+    if (rc == 0)
+        validate_summary(v, n, nll, median_m);
+fail:
+    free(v);
+    free(cnt);
+    free(dsp);
+    return rc;
 }
 
 /* test vectors for other implementations (tests/nn_forward.py): a few
@@ -319,6 +510,24 @@ static int check_vectors(hd_nn_model *M, const hd_nn_dataset *d, hd_nn_batch *bv
     return 0;
 }
 
+/* the ranks' shards of n parameters (hd_par_block) as MPI counts */
+static int shard_counts(size_t n, int size, int **cnt, int **dsp)
+{
+    *cnt = hd_malloc((size_t)size * sizeof **cnt);
+    *dsp = hd_malloc((size_t)size * sizeof **dsp);
+    if (!*cnt || !*dsp)
+        return HD_ENOMEM;
+    if (n > INT_MAX)
+        return hd_error(HD_EINVAL, "%zu parameters: too many to gather", n);
+    for (int k = 0; k < size; k++) {
+        int64_t a, b;
+        hd_par_block((int64_t)n, k, size, &a, &b);
+        (*cnt)[k] = (int)(b - a);
+        (*dsp)[k] = (int)a;
+    }
+    return 0;
+}
+
 int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, const hd_nn_train_env *env,
                 hd_nn_train_status *status)
 {
@@ -332,11 +541,24 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
     hd_nn_batch *bt = hd_nn_batch_new(A, cap), *bv = hd_nn_batch_new(A, vcap);
     float *g = hd_malloc(A->n_params * sizeof *g), *yb = hd_malloc((size_t)cap * 2 * sizeof *yb);
     int64_t *perm = hd_malloc((size_t)(ntr > 0 ? ntr : 1) * sizeof *perm);
+    /* each step's wall time (for the log line at the end: contention on a
+     * shared machine shows in the median, less in the 10th percentile) */
+    int64_t cap_t = total - M->step < (1 << 20) ? total - M->step : (1 << 20), n_t = 0;
+    double *step_s = hd_malloc((size_t)(cap_t > 0 ? cap_t : 1) * sizeof *step_s);
+    hd_nn_reducer red = {0};
+    int *pcnt = NULL, *pdsp = NULL;
     *status = HD_NN_TRAIN_DONE;
-    if (!bt || !bv || !g || !yb || !perm) {
+    if (!bt || !bv || !g || !yb || !perm || !step_s) {
         rc = HD_ENOMEM;
         goto fail;
     }
+    /* with ranks: each takes the optimiser step on its shard of the
+     * parameters (the gradient sums reduce-scattered to it), then the
+     * shards are gathered */
+    if (size > 1 && ((rc = hd_nn_reducer_init_shards(&red, g, A->n_params, env->comm, HD_NN_BUCKET_FLOATS, rank,
+                                                     size)) < 0 ||
+                     (rc = shard_counts(A->n_params, size, &pcnt, &pdsp)) < 0))
+        goto fail;
     hd_info("training a %s network (%zu parameters) on %lld events, validating on %lld; global batch %d over %d "
             "rank%s, %lld steps per epoch; OpenBLAS core %s",
             A->kind == HD_NN_SET ? "set" : "MLP", A->n_params, (long long)ntr, (long long)nva, B, size,
@@ -371,22 +593,47 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
             int64_t first = s * B, nb = ntr - first < B ? ntr - first : B;
             int64_t lo = nb * rank / size, hi = nb * (rank + 1) / size;
             int n = (int)(hi - lo);
+            double ts0 = hd_now();
             gather(d, perm + first + lo, n, bt, yb);
             memset(g, 0, A->n_params * sizeof *g);
-            double loss = n > 0 ? hd_nn_loss_grad(A, M->params, bt, n, yb, g) : 0;
+            /* with ranks: each layer's gradient sums start across ranks as
+             * soon as the backward pass has finished it (last layer first) */
+            double loss = 0;
+            if (n > 0)
+                loss = hd_nn_loss_grad_notify(A, M->params, bt, n, yb, g, size > 1 ? hd_nn_reducer_start : NULL,
+                                              &red);
+            else if (size > 1) /* no events here: the same reductions, of zeros, in the same order */
+                for (int k = 4; k >= 0; k--)
+                    hd_nn_reducer_start(&red, A->off[k], (k < 4 ? A->off[k + 1] : A->n_params) - A->off[k]);
             int stop = env->interrupted ? env->interrupted(env->ctx) : 0;
-            if (size > 1) {
-                MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, env->comm);
-                MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, env->comm);
-                if ((rc = hd_nn_allreduce_buckets(g, A->n_params, env->comm, HD_NN_BUCKET_FLOATS)) < 0)
-                    goto fail;
-            }
-            for (size_t i = 0; i < A->n_params; i++)
-                g[i] /= (float)nb;
-            hd_nn_clip(g, A->n_params, tc->clip_norm);
             double lr = hd_nn_lr(tc->lr, M->step, tc->warmup_steps, total);
-            hd_nn_adamw(M->params, g, M->m, M->v, A->n_params, lr, tc->weight_decay, M->step + 1);
+            if (size > 1) {
+                /* this rank's shard of the summed gradient; the loss, any
+                 * rank's stop and the shards' squares in one sum */
+                if ((rc = hd_nn_reducer_wait(&red)) < 0)
+                    goto fail;
+                const size_t s0 = red.s0, ns = red.s1 - red.s0;
+                double ls[3] = {loss, stop ? 1 : 0, hd_nn_scale_sumsq(g + s0, ns, (float)nb)};
+                if (MPI_Allreduce(MPI_IN_PLACE, ls, 3, MPI_DOUBLE, MPI_SUM, env->comm) != MPI_SUCCESS) {
+                    rc = hd_error(HD_EMPI, "summing the loss across ranks failed");
+                    goto fail;
+                }
+                loss = ls[0];
+                stop = ls[1] > 0;
+                hd_nn_clip_to(g + s0, ns, sqrt(ls[2]), tc->clip_norm);
+                hd_nn_adamw(M->params + s0, g + s0, M->m + s0, M->v + s0, ns, lr, tc->weight_decay, M->step + 1);
+                if (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, M->params, pcnt, pdsp, MPI_FLOAT, env->comm) !=
+                    MPI_SUCCESS) {
+                    rc = hd_error(HD_EMPI, "gathering the parameters across ranks failed");
+                    goto fail;
+                }
+            } else {
+                hd_nn_scale_clip(g, A->n_params, (float)nb, tc->clip_norm);
+                hd_nn_adamw(M->params, g, M->m, M->v, A->n_params, lr, tc->weight_decay, M->step + 1);
+            }
             M->step++;
+            if (n_t < cap_t)
+                step_s[n_t++] = hd_now() - ts0;
             if ((rc = hd_nn_model_step_loss(M, loss / nb)) < 0)
                 goto fail;
             epoch_loss += loss;
@@ -400,7 +647,8 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
         if (interrupted)
             break;
         double vl, med;
-        hd_nn_validate(A, M->params, d, d->val, nva, bv, vcap, &vl, &med);
+        if ((rc = hd_nn_validate_ranks(A, M->params, d, d->val, nva, bv, vcap, env, &vl, &med)) < 0)
+            goto fail;
         double lr_now = hd_nn_lr(tc->lr, M->step - 1, tc->warmup_steps, total);
         if (vl < M->best_val - 1e-6) {
             M->best_val = vl;
@@ -418,8 +666,25 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
         hd_info("epoch %lld: train NLL %.3f, validation NLL %.3f, validation median error %.0f m, lr %.2g, %.1f s",
                 (long long)M->epoch, epoch_n ? epoch_loss / epoch_n : NAN, vl, med, lr_now, sec);
     }
+    if (n_t > 0) {
+        gsl_sort(step_s, 1, (size_t)n_t);
+        hd_info("step time: median %.0f us, 10th percentile %.0f us (%lld steps on %d rank%s)",
+                1e6 * step_s[n_t / 2], 1e6 * step_s[n_t / 10], (long long)n_t, size, size > 1 ? "s" : "");
+    }
+    /* each rank kept its shard of the optimiser state: every rank gets all of it */
+    if (size > 1 && (MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, M->m, pcnt, pdsp, MPI_FLOAT, env->comm) !=
+                         MPI_SUCCESS ||
+                     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, M->v, pcnt, pdsp, MPI_FLOAT, env->comm) !=
+                         MPI_SUCCESS)) {
+        rc = hd_error(HD_EMPI, "gathering the optimiser state across ranks failed");
+        goto fail;
+    }
     rc = check_vectors(M, d, bv);
 fail:
+    hd_nn_reducer_release(&red);
+    free(pcnt);
+    free(pdsp);
+    free(step_s);
     hd_nn_batch_free(bt);
     hd_nn_batch_free(bv);
     free(g);

@@ -2,9 +2,11 @@
  * made into network inputs (hd_nn_dataset), shared across ranks, split
  * into training and validation by a hash of each event, normalised over
  * the training split; then epochs of AdamW over global batches that the
- * ranks share, gradients summed in fixed-size buckets so that the loss
- * trajectory does not depend on the number of ranks; early stopping on the
- * validation loss. The whole state lives in an hd_nn_model, so a run
+ * ranks share: each layer's gradient sums reduce-scattered across ranks as
+ * soon as the backward pass has finished it (pieces of at most
+ * HD_NN_BUCKET_FLOATS), each rank stepping its own block of the parameters,
+ * then gathered; the loss trajectory does not depend on the number of
+ * ranks; early stopping on the validation loss (shared by the ranks). The whole state lives in an hd_nn_model, so a run
  * stopped after any step continues exactly from it.
  *
  * Computes on memory only: the command reads the features file and writes
@@ -19,7 +21,7 @@
 #include <mpi.h>
 #include <stdint.h>
 
-#define HD_NN_BUCKET_FLOATS (1 << 20) /* 4 MiB per MPI_Allreduce */
+#define HD_NN_BUCKET_FLOATS (1 << 20) /* 4 MiB at most per reduction */
 
 /* Per event use in training */
 enum { HD_NN_UNUSED = 0, HD_NN_TRAIN = 1, HD_NN_VALIDATE = 2, HD_NN_HELD_OUT = 3 };
@@ -75,10 +77,42 @@ int hd_nn_dataset_split(hd_nn_dataset *d);
  * not NULL, targets y[2n]. */
 void hd_nn_dataset_rows(const hd_nn_dataset *d, const int64_t *list, int64_t n, float *x, uint8_t *m, float *y);
 
-/* Sum g[n] over the ranks of comm in place, in MPI_Allreduce calls of at
+/* Sum g[n] over the ranks of comm in place, in all-reduce calls of at
  * most bucket floats each (one large reduction is many times slower than
  * the same data in pieces). */
 int hd_nn_allreduce_buckets(float *g, size_t n, MPI_Comm comm, size_t bucket);
+
+/* The same, overlapped with the backward pass: hd_nn_reducer_start (an
+ * hd_nn_grad_done for hd_nn_loss_grad_notify) posts MPI_Iallreduce in place
+ * over g[off, off + count) in pieces of at most bucket floats as soon as a
+ * layer's gradients are final, and lets the earlier ones progress;
+ * hd_nn_reducer_wait completes them all. Every rank must start the same
+ * ranges in the same order. The sums are those of MPI_Allreduce. */
+typedef struct {
+    MPI_Comm comm;
+    float *g;
+    size_t n, bucket;
+    MPI_Request *req;
+    int nreq, cap, rc;
+    /* shards (hd_nn_reducer_init_shards): rank of size; piece q started at
+     * piece[q] with counts[q * size + k] of its sums for rank k */
+    int shards, rank, size;
+    size_t s0, s1;
+    size_t *piece;
+    int *counts;
+} hd_nn_reducer;
+
+int hd_nn_reducer_init(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size_t bucket);
+/* The same, but each rank receives the sums of its own shard of g only
+ * (hd_par_block of n by rank and size: [r->s0, r->s1)), by
+ * MPI_Ireduce_scatter: half the traffic of summing everything everywhere,
+ * for an optimiser step that each rank takes on its shard (the rest of g
+ * is left undefined). At most n / bucket + 8 pieces between waits. */
+int hd_nn_reducer_init_shards(hd_nn_reducer *r, float *g, size_t n, MPI_Comm comm, size_t bucket, int rank,
+                              int size);
+void hd_nn_reducer_start(void *reducer, size_t off, size_t count);
+int hd_nn_reducer_wait(hd_nn_reducer *r);
+void hd_nn_reducer_release(hd_nn_reducer *r);
 
 /* The ranks that share each batch. Alone: comm MPI_COMM_NULL (or any), size 1. */
 typedef struct {
@@ -116,6 +150,10 @@ typedef enum {
  * parameters p over the n events list of d, in batches of b (capacity cap). */
 void hd_nn_validate(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
                     hd_nn_batch *b, int cap, double *nll, double *median_m);
+/* The same shared by env's ranks: each forwards its block of the list, the
+ * per-event values are gathered and every rank sums them in event order. */
+int hd_nn_validate_ranks(const hd_nn_arch *A, const float *p, const hd_nn_dataset *d, const int64_t *list, int64_t n,
+                         hd_nn_batch *b, int cap, const hd_nn_train_env *env, double *nll, double *median_m);
 
 /* Train M on d (after hd_nn_train_begin) from M's step and epoch until tc's
  * epochs, early stopping, tc->stop_after or an interruption (*status); then

@@ -89,6 +89,61 @@ static void gradcheck(int kind, int gelu, double nu)
     free(g);
 }
 
+/* hd_nn_loss_grad_notify: each layer's range once, last layer first, the
+ * ranges covering every parameter; the gradients those of hd_nn_loss_grad,
+ * and each range final when announced (nothing written to it afterwards) */
+typedef struct {
+    const float *g;
+    float *seen; /* g's values at the announcement */
+    size_t off[8], n[8];
+    int calls;
+} notes;
+
+static void note(void *ctx, size_t off, size_t n)
+{
+    notes *t = ctx;
+    if (t->calls < 8) {
+        t->off[t->calls] = off;
+        t->n[t->calls] = n;
+    }
+    t->calls++;
+    memcpy(t->seen + off, t->g + off, n * sizeof *t->seen);
+}
+
+static void notify_check(int kind)
+{
+    hd_nn_arch A;
+    hd_nn_arch_init(&A, kind, R, 12, 1);
+    A.nu = 4;
+    float *p = malloc(A.n_params * sizeof *p), *g1 = calloc(A.n_params, sizeof *g1), *g2 = calloc(A.n_params, sizeof *g2);
+    float *seen = calloc(A.n_params, sizeof *seen), x[11 * R * HD_NN_DIN], y[22];
+    uint8_t m[11 * R];
+    hd_rng rg;
+    hd_rng_init(&rg, 17, (uint32_t)kind, 0, 0);
+    fill(&rg, x, m, y, 11); /* 44 rows: blocks of 8 and a part */
+    hd_nn_init_params(&A, 5, p);
+    hd_nn_batch *b = hd_nn_batch_new(&A, 11);
+    memcpy(hd_nn_batch_x(b), x, sizeof x);
+    memcpy(hd_nn_batch_m(b), m, sizeof m);
+    double l1 = hd_nn_loss_grad(&A, p, b, 11, y, g1);
+    notes t = {.g = g2, .seen = seen};
+    double l2 = hd_nn_loss_grad_notify(&A, p, b, 11, y, g2, note, &t);
+    int order = t.calls == 5;
+    for (int k = 0; order && k < 5; k++) {
+        size_t lo = A.off[4 - k], hi = k == 0 ? A.n_params : A.off[5 - k];
+        order = t.off[k] == lo && t.n[k] == hi - lo;
+    }
+    ok(order, "%s: five ranges, the last layer first, covering every parameter once (%d calls)",
+       kind == HD_NN_SET ? "set" : "mlp", t.calls);
+    ok(l1 == l2 && memcmp(g1, g2, A.n_params * sizeof *g1) == 0, "the same loss and gradients as hd_nn_loss_grad");
+    ok(memcmp(seen, g2, A.n_params * sizeof *g2) == 0, "each range final when announced");
+    hd_nn_batch_free(b);
+    free(p);
+    free(g1);
+    free(g2);
+    free(seen);
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -104,6 +159,8 @@ int main(void)
     gradcheck(HD_NN_MLP, 1, 0);
     gradcheck(HD_NN_SET, 1, 4);   /* the Student-t loss (train.tail_nu) */
     gradcheck(HD_NN_MLP, 0, 3.5);
+    notify_check(HD_NN_SET);
+    notify_check(HD_NN_MLP);
 
     /* the Student-t loss's value: 0.5 (nu + 2) log(1 + q/(nu - 2)) + log|L| + log((nu - 2)/nu) + log 2π */
     {
@@ -120,6 +177,29 @@ int main(void)
         ok(fabs(lt - (3 * log1p(25 / 2.0) + log(0.5) + log(2 * M_PI))) < 1e-9, "Student-t NLL value (%.6f)", lt);
         ok(fabs(lg - (12.5 + log(2 * M_PI))) < 1e-9, "Gaussian NLL value (%.6f)", lg);
         free(pd);
+    }
+
+    /* the mean from a sum and the clipping in one pass */
+    {
+        enum { NG = 1003 }; /* 125 blocks of 8 and a part */
+        static float g[NG], want[NG];
+        hd_rng rg;
+        hd_rng_init(&rg, 23, 0, 0, 0);
+        double ss = 0;
+        for (int i = 0; i < NG; i++) {
+            g[i] = (float)hd_rng_normal(&rg) * 3;
+            want[i] = g[i] / 3.0f;
+            ss += (double)want[i] * want[i];
+        }
+        double norm = hd_nn_scale_clip(g, NG, 3.0f, 0);
+        ok(memcmp(g, want, sizeof g) == 0 && fabs(norm - sqrt(ss)) < 1e-12 * sqrt(ss),
+           "scale_clip: g / div exactly, and its norm (%.6f)", norm);
+        norm = hd_nn_scale_clip(g, NG, 1.0f, 2.0);
+        double s2 = 0;
+        for (int i = 0; i < NG; i++)
+            s2 += (double)g[i] * g[i];
+        ok(fabs(norm - sqrt(ss)) < 1e-12 * sqrt(ss) && fabs(sqrt(s2) - 2.0) < 1e-5,
+           "scale_clip: a norm above the limit is scaled to it (%.6f)", sqrt(s2));
     }
 
     /* the covariance from the Cholesky outputs */
