@@ -165,8 +165,12 @@ int hd_h5_create(hd_h5_out *out, const char *path, int force, MPI_Comm comm)
         return status;
 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    /* readable by HDF5 1.10 (Debian 12's h5py) and later */
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V110);
+    /* The 1.10 file format, exactly (readable by HDF5 1.10 and later:
+     * Debian 12's h5py and h5dump; not by 1.8). Its chunk indexes (a fixed
+     * array for heimdall's fixed-size datasets) are looked up without the
+     * v1 B-tree nodes that the EARLIEST format's index kept growing with
+     * the number of chunks, i.e. events (issue 20). */
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
     if (out->parallel) {
         H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
         H5Pset_all_coll_metadata_ops(fapl, 1);
