@@ -62,28 +62,44 @@ static int check_dataset(hid_t d, const char *name, hd_h5_integrity *r)
         int sum = hd_h5_has_checksum(d);
         r->chunked++;
         r->checksummed += sum;
-        hsize_t per = 1, nch = 0;
-        for (int i = 0; i < rank; i++)
+        /* The chunks are visited by their place in the chunk grid, each
+         * looked up in the index (H5Dget_chunk_storage_size; the ones never
+         * written are skipped), and their count checked against the
+         * index's. H5Dget_chunk_info(k) walks the index from its start for
+         * every k: quadratic in the number of chunks, one per event (verify
+         * of a 10,000-event captures file: 10.4 s in the 1.10 format, 2.2 s
+         * in the earliest; now 0.7 s in either, 100,000 events 5.4 s). */
+        hsize_t per = 1, grid[32], ngrid = 1, nch = 0;
+        for (int i = 0; i < rank; i++) {
             per *= chunk[i];
-        if (!(buf = hd_malloc(per * ts)) || H5Dget_num_chunks(d, fs, &nch) < 0) {
-            rc = buf ? -1 : HD_ENOMEM;
+            grid[i] = (dims[i] + chunk[i] - 1) / chunk[i];
+            ngrid *= grid[i];
+        }
+        if (!(buf = hd_malloc(per * ts))) {
+            rc = HD_ENOMEM;
             goto done;
         }
         int bad = 0;
         char first[600] = "";
-        for (hsize_t k = 0; k < nch; k++) {
-            hsize_t off[32], cnt[32], size = 0;
-            haddr_t addr = 0;
-            unsigned mask = 0;
-            if (H5Dget_chunk_info(d, fs, k, off, &mask, &addr, &size) < 0) {
-                rc = -1;
-                goto done;
+        for (hsize_t k = 0; k < ngrid; k++) {
+            hsize_t off[32], cnt[32], size = 0, rest = k;
+            for (int i = rank - 1; i >= 0; i--) {
+                off[i] = rest % grid[i] * chunk[i];
+                rest /= grid[i];
             }
+            if (H5Dget_chunk_storage_size(d, off, &size) < 0 || size == 0)
+                continue; /* never written (HDF5 1.10.8 fails on these rather than say 0) */
+            nch++;
             for (int i = 0; i < rank; i++)
                 cnt[i] = off[i] + chunk[i] > dims[i] ? dims[i] - off[i] : chunk[i];
             r->chunks++;
             if (read_box(d, type, rank, off, cnt, buf) < 0 && bad++ == 0)
                 hd_strlcpy(first, hd_errmsg(), sizeof first);
+        }
+        hsize_t indexed = 0;
+        if (H5Dget_num_chunks(d, fs, &indexed) < 0 || indexed != nch) {
+            rc = -1; /* the index holds chunks outside the grid, or cannot be read */
+            goto done;
         }
         if (bad) {
             char msg[800];

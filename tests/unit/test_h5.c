@@ -155,6 +155,63 @@ int main(void)
     hd_h5_free_strings(names, n);
     H5Fclose(f);
 
+    /* the HDF5 1.10 file format (superblock 3, fixed-array chunk indexes
+     * whose memory does not grow with the number of chunks), not 1.8's */
+    ok(hd_h5_open(&f, path, HD_FORMAT_CAPTURES, 1, MPI_COMM_NULL) == 0, "reopen");
+    H5F_info2_t finfo;
+    ok(H5Fget_info2(f, &finfo) == 0 && finfo.super.version == 3, "written in the HDF5 1.10 format (superblock 3)");
+    H5Fclose(f);
+    ok(hd_h5_create(&o, newer, 1, MPI_COMM_NULL) == 0, "create again");
+    {
+        hid_t fapl = H5Fget_access_plist(o.file);
+        H5F_libver_t lo = H5F_LIBVER_LATEST, hi = H5F_LIBVER_EARLIEST;
+        H5Pget_libver_bounds(fapl, &lo, &hi);
+        H5Pclose(fapl);
+        ok(lo == H5F_LIBVER_V110 && hi == H5F_LIBVER_V110, "written with libver bounds 1.10 .. 1.10 (readable by HDF5 >= 1.10)");
+        H5AC_cache_config_t mc = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
+        ok(H5Fget_mdc_config(o.file, &mc) >= 0 && mc.max_size == 512 * 1024 && mc.incr_mode == H5C_incr__off &&
+               mc.flash_incr_mode == H5C_flash_incr__off,
+           "written with a metadata cache fixed at 512 KiB (it does not grow with the campaign)");
+    }
+    hd_h5_abort(&o);
+    ok(hd_h5_open(&f, path, HD_FORMAT_CAPTURES, 1, MPI_COMM_NULL) == 0, "reopen");
+    {
+        H5AC_cache_config_t mc = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
+        ok(H5Fget_mdc_config(f, &mc) >= 0 && mc.max_size == 512 * 1024 && mc.incr_mode == H5C_incr__off,
+           "read with the same fixed metadata cache");
+    }
+    H5Fclose(f);
+
+    /* a file of the earliest format (superblock 0, v1 B-tree chunk index),
+     * as heimdall wrote them before: still read */
+    {
+        hid_t old = H5Fcreate(newer, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        hsize_t dims[2] = {3000, 2}, chunk[2] = {1, 2};
+        float *col = calloc(6000, sizeof *col);
+        for (int i = 0; i < 6000; i++)
+            col[i] = (float)i;
+        hid_t od = old >= 0 ? hd_h5_dataset(old, "x", H5T_NATIVE_FLOAT, 2, dims, chunk, 4, "dB", "old") : -1;
+        ok(old >= 0 && od >= 0 && hd_h5_attr_str(old, "heimdall_format", HD_FORMAT_CAPTURES) == 0 &&
+               hd_h5_attr_int(old, "heimdall_format_version", 1) == 0 &&
+               hd_h5_write_rows(od, H5T_NATIVE_FLOAT, 0, 3000, col) == 0,
+           "an earliest-format file with 3000 chunks written");
+        if (od >= 0)
+            H5Dclose(od);
+        H5F_info2_t oinfo;
+        ok(old >= 0 && H5Fget_info2(old, &oinfo) == 0 && oinfo.super.version == 0, "it has superblock 0");
+        if (old >= 0)
+            H5Fclose(old);
+        float r2[4] = {0};
+        ok(hd_h5_open(&f, newer, HD_FORMAT_CAPTURES, 1, MPI_COMM_NULL) == 0, "opened");
+        od = H5Dopen2(f, "x", H5P_DEFAULT);
+        ok(od >= 0 && hd_h5_read_rows(od, H5T_NATIVE_FLOAT, 2998, 2, r2) == 0 && r2[0] == 5996 && r2[3] == 5999,
+           "its rows read");
+        if (od >= 0)
+            H5Dclose(od);
+        H5Fclose(f);
+        free(col);
+    }
+
     ok(hd_h5_open(&f, path, HD_FORMAT_FEATURES, 1, MPI_COMM_NULL) == HD_EFORMAT, "wrong format refused");
     like(hd_errmsg(), "not a heimdall features file (heimdall_format is 'captures')", "names both formats");
 

@@ -153,6 +153,62 @@ int main(void)
     is_int(hd_h5_read_attr_str(f, "pair", &sv), HD_EFORMAT, "an array of strings read as one string: refused");
     ok(sv == NULL, "and nothing returned");
     H5Fclose(f);
+
+    /* chunks are found by their place in the grid (over both dimensions
+     * here), the ones never written skipped: in the 1.10 format heimdall
+     * writes (fixed-array index) and the earliest one (v1 B-tree) */
+    for (int fmt = 0; fmt < 2; fmt++) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_libver_bounds(fapl, fmt ? H5F_LIBVER_V110 : H5F_LIBVER_EARLIEST, H5F_LIBVER_V110);
+        hid_t g = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        H5Pclose(fapl);
+        hsize_t gd[2] = {7, 10}, gc[2] = {2, 4}; /* a 4 x 3 grid, the last row and column partial */
+        hid_t gx = g >= 0 ? hd_h5_dataset(g, "g", H5T_NATIVE_FLOAT, 2, gd, gc, 0, "1", "grid") : -1;
+        float gv[3 * 10] = {0};
+        /* rows 2..4: grid rows 1 and 2, all three columns: 6 chunks */
+        int wrote = gx >= 0 && hd_h5_write_rows(gx, H5T_NATIVE_FLOAT, 2, 3, gv) == 0;
+        if (gx >= 0)
+            H5Dclose(gx);
+        if (g >= 0)
+            H5Fclose(g);
+        g = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        /* damage chunk [4, 8] (grid row 2, column 2: partial) */
+        gx = g >= 0 ? H5Dopen2(g, "g", H5P_DEFAULT) : -1;
+        hsize_t want[2] = {4, 8}, gsz = 0;
+        haddr_t gaddr = 0;
+        hid_t gs = gx >= 0 ? H5Dget_space(gx) : -1;
+        int found = 0;
+        hsize_t nchunks = 0;
+        if (gs >= 0 && H5Dget_num_chunks(gx, gs, &nchunks) >= 0)
+            for (hsize_t k = 0; k < nchunks; k++) {
+                hsize_t o2[2];
+                unsigned m2;
+                if (H5Dget_chunk_info(gx, gs, k, o2, &m2, &gaddr, &gsz) >= 0 && o2[0] == want[0] && o2[1] == want[1]) {
+                    found = 1;
+                    break;
+                }
+            }
+        if (gs >= 0)
+            H5Sclose(gs);
+        if (gx >= 0)
+            H5Dclose(gx);
+        if (g >= 0)
+            H5Fclose(g);
+        fd = open(path, O_RDWR);
+        unsigned char gb = 0;
+        int flipped = found && fd >= 0 && pread(fd, &gb, 1, (off_t)gaddr + 1) == 1 && (gb ^= 0x40, 1) &&
+                      pwrite(fd, &gb, 1, (off_t)gaddr + 1) == 1;
+        if (fd >= 0)
+            close(fd);
+        ok(wrote && nchunks == 6 && flipped, "%s format: 6 of 12 chunks written, one damaged",
+           fmt ? "1.10" : "earliest");
+        g = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        ok(g >= 0 && hd_h5_check_integrity(g, &r) == 0 && r.chunks == 6 && r.chunked == 1 && r.n_problems == 1,
+           "%s format: 6 chunks checked (%lld), the unwritten ones skipped", fmt ? "1.10" : "earliest", r.chunks);
+        like(r.problems[0], "checksum mismatch in /g chunk at [4, 8] (the file is damaged); 1 of 6 chunks of /g bad", "the damaged one named");
+        if (g >= 0)
+            H5Fclose(g);
+    }
     unlink(path);
     rmdir(dir);
     done_testing();
