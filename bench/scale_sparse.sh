@@ -8,7 +8,7 @@
 # Prints per stage the time per event and the peak resident memory (GNU
 # time), and how both change from the smallest size: flat is the goal
 # (time per event within 15 %, memory independent of the number of
-# events). Captures of 20 ms (start jitter 1 ms, so that they overlap and
+# events; BENCH_SPARSE_RANKS "1 2" by default). Captures of 20 ms (start jitter 1 ms, so that they overlap and
 # pairs are timed: the line gives the pairs timed and events located).
 set -eu
 H=${HEIMDALL:-build/heimdall}
@@ -40,7 +40,7 @@ stage() { # RANKS CMD...: "seconds peak_kib" of one run
 }
 
 declare -A base_t base_m
-for ranks in 1 2; do
+for ranks in ${BENCH_SPARSE_RANKS:-1 2}; do
     for n in $SIZES; do
         for st in collect featurize localize; do
             case $st in
