@@ -8,8 +8,9 @@
 # Prints per stage the time per event and the peak resident memory (GNU
 # time), and how both change from the smallest size: flat is the goal
 # (time per event within 15 %, memory independent of the number of
-# events; BENCH_SPARSE_RANKS "1 2" by default). Captures of 20 ms (start jitter 1 ms, so that they overlap and
-# pairs are timed: the line gives the pairs timed and events located).
+# events). BENCH_SPARSE_RANKS: the rank counts ("1 2"). Captures of 20 ms
+# (start jitter 1 ms, so that they overlap and pairs are timed: the lines
+# give the pairs timed and events located).
 set -eu
 H=${HEIMDALL:-build/heimdall}
 PY=${PYTHON:-/usr/bin/python3}
