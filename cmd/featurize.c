@@ -15,6 +15,7 @@
 #include "features/features.h"
 #include "h5/h5.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,7 +211,10 @@ static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd,
     const char *input = cli->inputs[0];
     int Rc = rd->max_links > 0 ? rd->max_links : 1, N = rd->n_samples, L = rd->n_levels, F = HD_FEAT_COUNT;
     int Pc = hd_features_npairs(Rc);
-    size_t B = BATCH, Pn = (size_t)(Pc > 0 ? Pc : 1);
+    /* events a batch: about 8 MiB of IQ (an event's links are few and short
+     * captures make small batches, each a collective write), 64 to 1024 */
+    const int64_t SB = (int64_t)fmax(64, fmin(1024, (8 << 20) / ((double)Rc * (N > 0 ? N : 1) * 4)));
+    size_t B = (size_t)SB, Pn = (size_t)(Pc > 0 ? Pc : 1);
     /* two sets of input buffers: one computed, the other read */
     const size_t IQ1 = B * Rc * (size_t)N * 2 + 1, LV1 = B * Rc * (size_t)(L > 0 ? L : 1);
     hd_event *ev = hd_calloc(2 * B, sizeof *ev);
@@ -258,7 +262,7 @@ static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd,
         goto fail;
     w_open = 1;
     prof[PROF_OPEN] = hd_now() - t_start;
-    int64_t mine = e - b, my_batches = (mine + BATCH - 1) / BATCH, batches = my_batches;
+    int64_t mine = e - b, my_batches = (mine + SB - 1) / SB, batches = my_batches;
     if (size > 1)
         MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm);
     hd_progress_start(&prog, "featurize", "events", rd->n_events, cli->quiet);
@@ -271,15 +275,15 @@ static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd,
                                   .levels = levels + h * LV1},
                             .cap = Rc};
     sp[0].p.first = b;
-    sp[0].p.n = (int)(b < e ? (e - b < BATCH ? e - b : BATCH) : 0);
+    sp[0].p.n = (int)(b < e ? (e - b < SB ? e - b : SB) : 0);
     sprefetch_run(&sp[0]); /* the first batch: nothing to overlap with */
     prof[PROF_READ] += sp[0].p.seconds;
     prof[PROF_WAIT] += sp[0].p.seconds;
     if (sp[0].p.n > 0 && sp[0].p.rc == 0)
         lnext = sp[0].p.ev[0].link_first; /* this rank's first link row */
     for (int64_t k = 0; k < batches; k++) {
-        int64_t first = b + k * BATCH;
-        int n = (int)(first < e ? (e - first < BATCH ? e - first : BATCH) : 0);
+        int64_t first = b + k * SB;
+        int n = (int)(first < e ? (e - first < SB ? e - first : SB) : 0);
         sprefetch *cur = &sp[k % 2], *next = &sp[(k + 1) % 2];
         hd_event *bev = cur->p.ev;
         hd_link *blk = cur->p.lk;
@@ -302,9 +306,9 @@ static int run_sparse(const hd_cli *cli, hd_config *cfg, hd_captures_reader *rd,
             np += hd_features_npairs(bev[i].n_links);
         }
         /* the next batch read while this one is computed */
-        int64_t nf = first + BATCH;
+        int64_t nf = first + SB;
         next->p.first = nf;
-        next->p.n = (int)(nf < e ? (e - nf < BATCH ? e - nf : BATCH) : 0);
+        next->p.n = (int)(nf < e ? (e - nf < SB ? e - nf : SB) : 0);
         next->p.rc = 0;
         next->p.seconds = 0;
         pthread_t th;
