@@ -74,6 +74,24 @@ static int write_feature_names(hid_t file)
     return rc < 0 ? rc : hd_h5_write_strings(file, "feature_units", units, HD_FEAT_COUNT, "feature units, in /features order");
 }
 
+/* The pairs' measurements /tdoa/{delay_s,sigma_s,psr_db,mask}, rank 1 (the
+ * sparse layout's pair rows) or 2 ([event, pair]), dims and chunk given. */
+static int create_pair_datasets(hd_features_writer *w, hid_t file, int rank, const hsize_t *dims,
+                                const hsize_t *chunk, int compression)
+{
+    w->d_delay = hd_h5_dataset(file, "tdoa/delay_s", H5T_NATIVE_DOUBLE, rank, dims, chunk, compression, "s",
+                               "time difference of arrival TOA_j - TOA_i (GCC-PHAT lag plus time stamps)");
+    w->d_sigma = hd_h5_dataset(file, "tdoa/sigma_s", H5T_NATIVE_DOUBLE, rank, dims, chunk, compression, "s",
+                               "standard deviation estimate of delay_s");
+    w->d_psr = hd_h5_dataset(file, "tdoa/psr_db", H5T_NATIVE_FLOAT, rank, dims, chunk, compression, "dB",
+                             "peak-to-sidelobe ratio of the correlation");
+    w->d_tmask = hd_h5_dataset(file, "tdoa/mask", H5T_NATIVE_UINT8, rank, dims, chunk, compression, "1",
+                               "1 where both receivers were GPS-timed and the peak was significant");
+    if (w->d_delay < 0 || w->d_sigma < 0 || w->d_psr < 0 || w->d_tmask < 0)
+        return hd_error(HD_EIO, "cannot create the /tdoa datasets");
+    return 0;
+}
+
 int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int n_receivers, int with_truth,
                        int compression, int logmel_frames, int logmel_mels)
 {
@@ -125,16 +143,8 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
      * timing (level-only networks) make large arrays of zeros */
     hsize_t td[2] = {E, P}, tc[2] = {E < 64 ? E : 64, P};
     const hsize_t *tch = E && P ? tc : NULL;
-    w->d_delay = hd_h5_dataset(file, "tdoa/delay_s", H5T_NATIVE_DOUBLE, 2, td, tch, compression, "s",
-                               "time difference of arrival TOA_j - TOA_i (GCC-PHAT lag plus time stamps)");
-    w->d_sigma = hd_h5_dataset(file, "tdoa/sigma_s", H5T_NATIVE_DOUBLE, 2, td, tch, compression, "s",
-                               "standard deviation estimate of delay_s");
-    w->d_psr = hd_h5_dataset(file, "tdoa/psr_db", H5T_NATIVE_FLOAT, 2, td, tch, compression, "dB",
-                             "peak-to-sidelobe ratio of the correlation");
-    w->d_tmask = hd_h5_dataset(file, "tdoa/mask", H5T_NATIVE_UINT8, 2, td, tch, compression, "1",
-                               "1 where both receivers were GPS-timed and the peak was significant");
-    if (w->d_delay < 0 || w->d_sigma < 0 || w->d_psr < 0 || w->d_tmask < 0)
-        return hd_error(HD_EIO, "cannot create the /tdoa datasets");
+    if ((rc = create_pair_datasets(w, file, 2, td, tch, compression)) < 0)
+        return rc;
     if (logmel_frames > 0 && logmel_mels > 0) {
         w->logmel_frames = logmel_frames;
         w->logmel_mels = logmel_mels;
@@ -250,14 +260,8 @@ int hd_features_create_sparse(hd_features_writer *w, hid_t file, int64_t n_event
     H5Gclose(g);
     w->d_pairs = hd_h5_dataset(file, "tdoa/pairs", H5T_NATIVE_INT32, 2, pd, pch, compression, "1",
                                "receivers (rows of /receivers) (i, j) of each pair row, i < j");
-    w->d_delay = hd_h5_dataset(file, "tdoa/delay_s", H5T_NATIVE_DOUBLE, 1, qd, qch, compression, "s",
-                               "time difference of arrival TOA_j - TOA_i (GCC-PHAT lag plus time stamps)");
-    w->d_sigma = hd_h5_dataset(file, "tdoa/sigma_s", H5T_NATIVE_DOUBLE, 1, qd, qch, compression, "s",
-                               "standard deviation estimate of delay_s");
-    w->d_psr = hd_h5_dataset(file, "tdoa/psr_db", H5T_NATIVE_FLOAT, 1, qd, qch, compression, "dB",
-                             "peak-to-sidelobe ratio of the correlation");
-    w->d_tmask = hd_h5_dataset(file, "tdoa/mask", H5T_NATIVE_UINT8, 1, qd, qch, compression, "1",
-                               "1 where both receivers were GPS-timed and the peak was significant");
+    if ((rc = create_pair_datasets(w, file, 1, qd, qch, compression)) < 0)
+        return rc;
     w->d_twhy = hd_h5_dataset(file, "tdoa/mask_reason", H5T_NATIVE_UINT8, 1, qd, qch, compression, "1",
                               "why /tdoa/mask is 0: an index into the attribute names (0 ok)");
     w->d_tmethod = hd_h5_dataset(file, "tdoa/method", H5T_NATIVE_UINT8, 1, qd, qch, compression, "1",

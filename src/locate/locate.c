@@ -878,6 +878,21 @@ static void grid_start_3d(const problem *pb, double *x)
     memcpy(x, xs, 8 * sizeof *x);
 }
 
+/* The grid point g's parameters (its emission time t0 and source term p0
+ * as the cost fitted them) into x. */
+static void grid_best(const problem *pb, int g, double t0, double p0, double *x)
+{
+    const hd_locate_net *net = pb->net;
+    x[0] = (net->gx0 + (g % net->gx) * net->gstep) / 1000;
+    x[1] = (net->gy0 + (g / net->gx) * net->gstep) / 1000;
+    if (pb->use_t)
+        x[pb->it] = t0;
+    if (pb->use_r)
+        x[pb->ir] = p0;
+    if (pb->fit_gamma)
+        x[pb->ig] = pb->gamma;
+}
+
 /* Grid search: the best point's parameters into x. */
 static void grid_start(const problem *pb, double *x)
 {
@@ -925,14 +940,7 @@ static void grid_start(const problem *pb, double *x)
                     bt = tb[j];
                 }
         }
-        x[0] = (net->gx0 + (best % net->gx) * net->gstep) / 1000;
-        x[1] = (net->gy0 + (best / net->gx) * net->gstep) / 1000;
-        if (pb->use_t)
-            x[pb->it] = bt;
-        if (pb->use_r)
-            x[pb->ir] = bp;
-        if (pb->fit_gamma)
-            x[pb->ig] = pb->gamma;
+        grid_best(pb, best, bt, bp, x);
         return;
     }
     /* this point's ranges in km (dk) and for the levels 10 log10 of them in m (lm) */
@@ -988,14 +996,7 @@ static void grid_start(const problem *pb, double *x)
             bp = p0;
         }
     }
-    x[0] = (net->gx0 + (best % net->gx) * net->gstep) / 1000;
-    x[1] = (net->gy0 + (best / net->gx) * net->gstep) / 1000;
-    if (pb->use_t)
-        x[pb->it] = bt;
-    if (pb->use_r)
-        x[pb->ir] = bp;
-    if (pb->fit_gamma)
-        x[pb->ig] = pb->gamma;
+    grid_best(pb, best, bt, bp, x);
 }
 
 /* ---- the coarse-to-fine 2-D search -------------------------------------------------- */
