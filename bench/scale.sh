@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: how cost grows with the campaign (issue 20): collect ->
 # featurize -> localize on the embedded default network with short captures
-# (collect.duration_s 0.01) at BENCH_SCALE_SIZES events (default 10000
+# (collect.duration_s 0.02, the receivers' start jitter 1 ms so that the
+# captures overlap and pairs are timed: 10 ms captures with the default 20 ms
+# jitter timed none) at BENCH_SCALE_SIZES events (default 10000
 # 100000; add 1000000 for the full run), one rank, then two (mpirun, the
 # collect and featurize stages). Prints per stage the time per event and the
 # peak resident memory (GNU time), and how both change from the smallest
@@ -15,7 +17,9 @@ trap 'rm -rf "$D"' EXIT
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 [ -x /usr/bin/time ] || { echo "bench scale: skipped (GNU time missing: apt-get install time)"; exit 0; }
-SET=(--set collect.duration_s=0.01 --set collect.interval_s=1 --set evaluate.plots=false)
+SET=(--set collect.duration_s=0.02 --set collect.simulate.receivers.start_jitter_ms=1 --set collect.interval_s=1
+     --set evaluate.plots=false)
+PY=${PYTHON:-/usr/bin/python3}
 
 # stage NAME RANKS EVENTS CMD...: "seconds peak_kib" of one run
 stage() {
@@ -41,9 +45,15 @@ for ranks in 1 2; do
             us=$(awk -v s="$sec" -v n="$n" 'BEGIN { printf "%.1f", s / n * 1e6 }')
             key="$st-$ranks"
             [ -z "${base_t[$key]:-}" ] && base_t[$key]=$us && base_m[$key]=$kib
-            awk -v st="$st" -v r="$ranks" -v n="$n" -v us="$us" -v kib="$kib" -v bt="${base_t[$key]}" -v bm="${base_m[$key]}" \
-                'BEGIN { printf "bench scale-%s: %d rank%s, %d events: %.1f us/event (x%.2f of the smallest), peak RSS %.1f MiB (x%.2f)\n",
-                         st, r, (r > 1 ? "s" : ""), n, us, us / bt, kib / 1024, kib / bm }'
+            what=""
+            case $st in
+                featurize) what=$("$PY" -c 'import sys, h5py; m = h5py.File(sys.argv[1], "r")["tdoa/mask"][:]
+print("; %d of %d pairs timed" % (m.sum(), m.size))' "$D/f.h5") ;;
+                localize) what="; $(grep -c '"status":"ok"' "$D/p.jsonl") of $(wc -l <"$D/p.jsonl") events located" ;;
+            esac
+            awk -v st="$st" -v r="$ranks" -v n="$n" -v us="$us" -v kib="$kib" -v bt="${base_t[$key]}" -v bm="${base_m[$key]}" -v w="$what" \
+                'BEGIN { printf "bench scale-%s: %d rank%s, %d events: %.1f us/event (x%.2f of the smallest), peak RSS %.1f MiB (x%.2f)%s\n",
+                         st, r, (r > 1 ? "s" : ""), n, us, us / bt, kib / 1024, kib / bm, w }'
         done
     done
 done
