@@ -255,6 +255,13 @@ int hd_cmd_collect(int argc, char **argv)
     int rc = hd_config_load(&cfg, cli.config, cli.sets, cli.n_sets);
     if (rc < 0)
         return hd_cli_fail(&cli, rc);
+    if (cfg.collect.source == HD_SOURCE_LIVE && (cfg.n_stations > HD_MAX_STATIONS || cfg.collect.layout == HD_LAYOUT_SPARSE)) {
+        rc = hd_error(HD_ECONFIG, "collect.source live writes the dense layout: up to %d receivers (the stations file has "
+                                  "%d%s); the sparse layout is the simulator's and import mlat's",
+                      HD_MAX_STATIONS, cfg.n_stations, cfg.collect.layout == HD_LAYOUT_SPARSE ? ", collect.layout sparse" : "");
+        hd_config_release(&cfg);
+        return hd_cli_fail(&cli, rc);
+    }
     if (cfg.collect.source == HD_SOURCE_LIVE) {
         hd_net_campaign_output o = {.path = cli.output, .force = cli.force, .command_line = cli.command_line};
         rc = hd_net_campaign_run(&cfg, &o, hd_cli_interrupted, NULL);

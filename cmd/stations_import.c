@@ -49,12 +49,14 @@ void hd_cmd_stations_import_usage(FILE *out)
             "      --freq HZ         only receivers whose bands cover HZ (unknown bands kept)\n"
             "      --gps             only receivers with a GPS solution (TDOA needs them)\n"
             "      --online          only receivers listed active and not offline\n"
-            "      --max N           at most N stations (a stations file holds at most %d)\n"
+            "      --max N           at most N stations (a stations file holds at most %d; over 64\n"
+            "                        the simulator's campaigns take the sparse layout, and live\n"
+            "                        collection takes 64)\n"
             "  -q, --quiet / -v, --verbose / -h, --help\n"
             "\n"
             "Exit status: 0 written; 2 usage error, an input that is none of the forms or is\n"
             "malformed (file:line where known), or no receiver left (nothing written).\n",
-            HD_MAX_STATIONS);
+            HD_MAX_NETWORK);
 }
 
 static int fail2(const char *msg)
@@ -168,8 +170,8 @@ int hd_cmd_stations_import(int argc, char **argv)
         case 'O': sel.online_only = 1; snprintf(selection + k, sizeof selection - k, " --online"); break;
         case 'm':
             sel.max = (int)strtol(optarg, &end, 10);
-            if (end == optarg || *end || sel.max < 1 || sel.max > HD_MAX_STATIONS) {
-                snprintf(msg, sizeof msg, "--max %s: expected 1 to %d", optarg, HD_MAX_STATIONS);
+            if (end == optarg || *end || sel.max < 1 || sel.max > HD_MAX_NETWORK) {
+                snprintf(msg, sizeof msg, "--max %s: expected 1 to %d", optarg, HD_MAX_NETWORK);
                 return fail2(msg);
             }
             snprintf(selection + k, sizeof selection - k, " --max %d", sel.max);
@@ -206,9 +208,9 @@ int hd_cmd_stations_import(int argc, char **argv)
                       in.nl, in.ng, ns ? why : "none");
         goto fail;
     }
-    if (n > HD_MAX_STATIONS) {
+    if (n > HD_MAX_NETWORK) {
         rc = hd_error(HD_EFORMAT, "%d receivers pass; a stations file holds at most %d: narrow with --near, --gps or --max",
-                      n, HD_MAX_STATIONS);
+                      n, HD_MAX_NETWORK);
         goto fail;
     }
     if ((rc = hd_kiwi_stations_text(st, n, sk, ns, in.from, selection[0] ? selection + 1 : "none", hd_version(), &text)) < 0)
