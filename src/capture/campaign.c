@@ -24,9 +24,11 @@ int hd_capture_plan_init(hd_capture_plan *p, const hd_capture_campaign *c)
     comm_rank_size(c->comm, &rank, &size);
     memset(p, 0, sizeof *p);
     hd_par_block(c->n_events, rank, size, &p->begin, &p->end);
-    int64_t mine = p->end - p->begin, dropped = 0;
-    p->kept = hd_calloc((size_t)(mine > 0 ? mine : 1), sizeof *p->kept);
-    if (!p->kept)
+    int64_t mine = p->end - p->begin, dropped = 0, my_links = 0;
+    if (c->sparse && (!c->links || c->max_links < 1 || c->max_links > HD_MAX_STATIONS))
+        return hd_error(HD_EINVAL, "sparse campaign: no link count, or %d links per event", c->max_links);
+    p->mark = hd_calloc((size_t)(mine > 0 ? mine : 1), 1);
+    if (!p->mark)
         return HD_ENOMEM;
     for (int64_t i = p->begin; i < p->end; i++) {
         int k = c->keep ? c->keep(c->ctx, i) : 1;
@@ -34,34 +36,24 @@ int hd_capture_plan_init(hd_capture_plan *p, const hd_capture_campaign *c)
             rc = k;
             goto fail;
         }
-        if (k)
-            p->kept[p->n_kept++] = i;
-        else
+        if (!k) {
             dropped++;
-    }
-    int64_t my_links = 0;
-    if (c->sparse) {
-        if (!c->links || c->max_links < 1 || c->max_links > HD_MAX_STATIONS) {
-            rc = hd_error(HD_EINVAL, "sparse campaign: no link count, or %d links per event", c->max_links);
-            goto fail;
+            continue;
         }
-        if (!(p->n_links = hd_calloc((size_t)(p->n_kept > 0 ? p->n_kept : 1), sizeof *p->n_links))) {
-            rc = HD_ENOMEM;
-            goto fail;
-        }
-        for (int64_t k = 0; k < p->n_kept; k++) {
-            int n = c->links(c->ctx, p->kept[k]);
-            if (n < 0) {
+        int n = 0;
+        if (c->sparse) { /* the links of a kept event, asked now */
+            if ((n = c->links(c->ctx, i)) < 0) {
                 rc = n;
                 goto fail;
             }
             if (n > c->max_links) {
-                rc = hd_error(HD_EINVAL, "event %lld: %d links, more than %d", (long long)p->kept[k], n, c->max_links);
+                rc = hd_error(HD_EINVAL, "event %lld: %d links, more than %d", (long long)i, n, c->max_links);
                 goto fail;
             }
-            p->n_links[k] = n;
             my_links += n;
         }
+        p->mark[i - p->begin] = (uint8_t)(1 + n);
+        p->n_kept++;
     }
     p->total = p->n_kept;
     p->dropped = dropped;
@@ -83,8 +75,7 @@ fail:
 
 void hd_capture_plan_release(hd_capture_plan *p)
 {
-    free(p->kept);
-    free(p->n_links);
+    free(p->mark);
     memset(p, 0, sizeof *p);
 }
 
@@ -99,12 +90,13 @@ int hd_capture_campaign_write(const hd_capture_campaign *c, const hd_capture_pla
     int16_t *iq = hd_calloc((size_t)B * (size_t)S * (size_t)N * 2 + 1, sizeof *iq);
     float *levels = hd_calloc((size_t)B * (size_t)S * (size_t)L + 1, sizeof *levels);
     int64_t lnext = p->link_offset; /* sparse: the file row of this rank's next link */
+    int64_t *ids = hd_calloc((size_t)B, sizeof *ids), cursor = p->begin; /* the next block's kept events */
     hd_h5_out out;
     int out_open = 0;
     hd_captures_writer w = {0};
     hd_progress pr = {.quiet = 1};
 
-    if (!links || !ev || !iq || !levels) {
+    if (!links || !ev || !iq || !levels || !ids) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -126,9 +118,12 @@ int hd_capture_campaign_write(const hd_capture_campaign *c, const hd_capture_pla
     for (int64_t k = 0; k < blocks; k++) {
         int64_t first = k * B;
         int n = (int)(first < p->n_kept ? (p->n_kept - first < B ? p->n_kept - first : B) : 0);
+        for (int j = 0; j < n; cursor++) /* the block's kept events, ascending */
+            if (p->mark[cursor - p->begin])
+                ids[j++] = cursor;
         /* 0 go on, 1 interrupted, 2 failed: every rank learns the worst */
         int flag = c->interrupted && c->interrupted() ? 1 : 0;
-        if (n > 0 && !flag && (rc = c->render(c->ctx, p->kept + first, n, ev, links, iq, levels)) < 0)
+        if (n > 0 && !flag && (rc = c->render(c->ctx, ids, n, ev, links, iq, levels)) < 0)
             flag = 2;
         if (size > 1)
             MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, c->comm);
@@ -143,9 +138,9 @@ int hd_capture_campaign_write(const hd_capture_campaign *c, const hd_capture_pla
             int64_t nl = 0;
             for (int i = 0; i < n; i++) {
                 int m = ev[i].n_links;
-                if (m != p->n_links[first + i]) {
-                    rc = hd_error(HD_EIO, "event %lld rendered %d links, planned %d", (long long)p->kept[first + i],
-                                  m, p->n_links[first + i]);
+                int planned = p->mark[ids[i] - p->begin] - 1;
+                if (m != planned) {
+                    rc = hd_error(HD_EIO, "event %lld rendered %d links, planned %d", (long long)ids[i], m, planned);
                     goto fail_out;
                 }
                 ev[i].link_first = lnext + nl;
@@ -188,6 +183,7 @@ fail:
     if (out_open)
         hd_h5_abort(&out);
 done:
+    free(ids);
     free(links);
     free(ev);
     free(iq);

@@ -46,14 +46,14 @@ typedef struct {
 /* Where this rank's kept events go. */
 typedef struct {
     int64_t begin, end;          /* this rank's block of the campaign's events */
-    int64_t *kept;               /* [n_kept] event numbers kept, ascending */
+    /* [end - begin], one byte an event (flat memory for long campaigns):
+     * 0 dropped, else kept, with 1 + its links in the sparse layout */
+    uint8_t *mark;
     int64_t n_kept;
     int64_t offset;              /* file row of kept[0] */
     int64_t total;               /* kept events, all ranks */
     int64_t dropped;             /* dropped events, all ranks */
-    /* sparse: links per kept event [n_kept], the file row of this rank's
-     * first link, and the links of all ranks */
-    int *n_links;
+    /* sparse: the file row of this rank's first link, and the links of all ranks */
     int64_t link_offset, total_links;
 } hd_capture_plan;
 

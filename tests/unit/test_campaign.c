@@ -225,7 +225,7 @@ static void serial_tests(const char *dir)
     fake_reset();
     F.keep_fail_at = 10;
     rc = hd_capture_plan_init(&p, &c);
-    ok(rc == HD_EIO && p.kept == NULL && p.n_kept == 0, "a failing keep fails the plan, which stays empty");
+    ok(rc == HD_EIO && p.mark == NULL && p.n_kept == 0, "a failing keep fails the plan, which stays empty");
 }
 
 /* On every rank; rank 0 reports. */
