@@ -242,12 +242,6 @@ done:
     return rc;
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_knn_model *m,
                       const char *model_path, void (*progress)(void *ctx, int64_t done), void *ctx)
 {
@@ -322,13 +316,7 @@ int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
             run->latency_s[e] = hd_now() - t0;
             for (int q = 0; q < 3; q++)
                 out->res.cov[q] *= m->cov_scale;
-            float s[HD_MAX_STATIONS];
-            int ns = 0;
-            for (int r = 0; r < R; r++)
-                if (out->res.used >> r & 1)
-                    s[ns++] = qf[((size_t)i * R + r) * F + HD_FEAT_SNR_DB];
-            qsort(s, (size_t)ns, sizeof *s, cmp_float);
-            run->snr_db[e] = ns ? (ns % 2 ? s[ns / 2] : 0.5f * (s[ns / 2 - 1] + s[ns / 2])) : NAN;
+            run->snr_db[e] = hd_run_used_snr(&out->res, qf + (size_t)i * R * F, R);
         }
         if (progress)
             progress(ctx, first + n);

@@ -13,8 +13,8 @@ void hd_eval_score(const hd_locate_net *net, const hd_locate_result *res, double
     o->located = res->status == HD_LOC_OK || res->status == HD_LOC_OUTSIDE; /* a position, if a far one */
     o->err_m = o->de_m = o->dn_m = o->d2 = o->content = o->nll = o->crlb_m = o->efficiency = NAN;
     double et, nt, c[3];
-    if (!isfinite(lat) || !isfinite(lon))
-        return;
+    if (!isfinite(lat) || !isfinite(lon) || (!res->used && !o->located))
+        return; /* nothing to score: no truth, or no receiver and no position (net may then be NULL) */
     hd_locate_from_geo(net, lat, lon, &et, &nt);
     if (res->used && hd_locate_crlb(net, NULL, res, et, nt, with_model, c) == 0)
         o->crlb_m = sqrt(c[0] + c[2]);

@@ -18,7 +18,9 @@ typedef struct {
 } hd_scored;
 
 /* Score res against the truth (lat, lon) on net (for the bound at the truth:
- * with_model includes localize.model_sigma_ns in the timing variances). */
+ * with_model includes localize.model_sigma_ns in the timing variances).
+ * net is not used, and may be NULL, for an event that used no receiver and
+ * has no position. */
 void hd_eval_score(const hd_locate_net *net, const hd_locate_result *res, double lat, double lon, int with_model,
                    hd_scored *out);
 

@@ -21,6 +21,17 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+float hd_run_used_snr(const hd_locate_result *res, const float *feat, int R)
+{
+    float s[HD_MAX_STATIONS];
+    int ns = 0;
+    for (int r = 0; r < R && r < HD_MAX_STATIONS; r++)
+        if (res->used >> r & 1)
+            s[ns++] = feat[(size_t)r * HD_FEAT_COUNT + HD_FEAT_SNR_DB];
+    qsort(s, (size_t)ns, sizeof *s, cmp_float);
+    return ns ? (ns % 2 ? s[ns / 2] : 0.5f * (s[ns / 2 - 1] + s[ns / 2])) : NAN;
+}
+
 static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method, const hd_nn_model *nn,
                    hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
 
@@ -288,13 +299,7 @@ static int run_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *c
             }
             if (why && out->res.status != HD_LOC_OK && out->res.status != HD_LOC_OUTSIDE)
                 hd_run_why(R, P, why + (size_t)i * R, twhy + (size_t)i * P, out->why, sizeof out->why);
-            float s[64];
-            int ns = 0;
-            for (int r = 0; r < R; r++)
-                if (out->res.used >> r & 1)
-                    s[ns++] = obs.feat[(size_t)r * F + HD_FEAT_SNR_DB];
-            qsort(s, (size_t)ns, sizeof *s, cmp_float);
-            run->snr_db[off + i] = ns ? (ns % 2 ? s[ns / 2] : 0.5f * (s[ns / 2 - 1] + s[ns / 2])) : NAN;
+            run->snr_db[off + i] = hd_run_used_snr(&out->res, obs.feat, R);
         }
         if (sink && (rc = sink(sink_ctx, run)) < 0)
             goto fail;
@@ -761,10 +766,8 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
                 out->res.status = HD_LOC_TOO_FEW;
                 out->res.method = method;
                 snprintf(out->why, sizeof out->why, "no receiver heard it");
-                if (run->scored) { /* no position, no bound (hd_eval_score's for an event without receivers) */
-                    hd_scored *sc = &run->scored[off + i];
-                    sc->located = 0;
-                    sc->err_m = sc->de_m = sc->dn_m = sc->d2 = sc->content = sc->nll = sc->crlb_m = sc->efficiency = NAN;
+                if (run->scored) { /* no position, no bound: no network needed */
+                    hd_eval_score(NULL, &out->res, ev[i].truth.lat, ev[i].truth.lon, 0, &run->scored[off + i]);
                     run->crlb_model_m[off + i] = NAN;
                 }
             } else {
@@ -800,13 +803,7 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
                     hd_run_why(k, P, why + lo, twhy + po, out->why, sizeof out->why);
             }
             run->latency_s[off + i] = hd_now() - t0;
-            float s[HD_MAX_STATIONS];
-            int ns = 0;
-            for (int r = 0; r < k; r++)
-                if (out->res.used >> r & 1)
-                    s[ns++] = obs.feat[(size_t)r * F + HD_FEAT_SNR_DB];
-            qsort(s, (size_t)ns, sizeof *s, cmp_float);
-            run->snr_db[off + i] = ns ? (ns % 2 ? s[ns / 2] : 0.5f * (s[ns / 2 - 1] + s[ns / 2])) : NAN;
+            run->snr_db[off + i] = hd_run_used_snr(&out->res, obs.feat, k);
             lo += k;
             po += P;
         }

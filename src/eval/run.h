@@ -112,6 +112,10 @@ void hd_run_clamped_summary(const hd_run *run, char *buf, size_t size);
 /* What keeps an event from a position, from its masks' reasons (features
  * version 2): "receivers: not_captured 1, dead 1; pairs: no_gps_time 6,
  * too_narrow 4" (pairs masked only because an end is masked are left out). */
+/* The median SNR (dB) of the receivers an event used (res->used over
+ * feat[R*F]'s snr_db), NaN when it used none: what run->snr_db holds. */
+float hd_run_used_snr(const hd_locate_result *res, const float *feat, int R);
+
 void hd_run_why(int R, int P, const uint8_t *why, const uint8_t *twhy, char *buf, size_t size);
 
 #endif
