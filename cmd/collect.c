@@ -85,7 +85,8 @@ typedef struct {
     double (*ecef)[3];           /* sparse: the stations' antennas, ECEF */
 } sim_ctx;
 
-/* The receivers of event evi: all of them, or (sparse) those that heard it. */
+/* The receivers of event evi into rx[HD_MAX_STATIONS]: all of them (a dense
+ * network has at most HD_MAX_STATIONS), or (sparse) those that heard it. */
 static int sim_receivers(const sim_ctx *s, const hd_event *evi, int *rx)
 {
     if (!s->sparse) {
@@ -101,21 +102,16 @@ static int sim_keep(void *ctx, int64_t i)
 {
     const sim_ctx *s = ctx;
     hd_event evi;
-    int rc, ok = 0, n, *rx = hd_malloc((size_t)s->R * sizeof *rx);
-    if (!rx)
-        return HD_ENOMEM;
-    if ((rc = hd_sim_event_draw(s->cfg, i, &evi)) < 0 || (rc = n = sim_receivers(s, &evi, rx)) < 0)
-        goto done;
+    int rc, ok = 0, n, rx[HD_MAX_STATIONS];
+    if ((rc = hd_sim_event_draw(s->cfg, i, &evi)) < 0 || (n = sim_receivers(s, &evi, rx)) < 0)
+        return rc < 0 ? rc : n;
     for (int k = 0; k < n; k++) {
         hd_link lk;
         if ((rc = hd_sim_render(s->cfg, &evi, rx[k], &lk, NULL, NULL)) < 0)
-            goto done;
+            return rc;
         ok += lk.status == HD_RX_OK;
     }
-    rc = ok >= s->cfg->collect.min_receivers;
-done:
-    free(rx);
-    return rc;
+    return ok >= s->cfg->collect.min_receivers;
 }
 
 /* Sparse: how many receivers heard event i. */
@@ -124,41 +120,33 @@ static int sim_links(void *ctx, int64_t i)
     const sim_ctx *s = ctx;
     hd_event evi;
     int rx[HD_MAX_STATIONS], rc = hd_sim_event_draw(s->cfg, i, &evi);
-    return rc < 0 ? rc : hd_sim_heard(s->cfg, &evi, rx, HD_MAX_STATIONS, (const double(*)[3])s->ecef);
+    return rc < 0 ? rc : sim_receivers(s, &evi, rx);
 }
 
-/* Render events ids[0..n) of the campaign into the block buffers. */
+/* Render events ids[0..n) of the campaign into the block buffers: event k's
+ * receivers in its slots (R of them, or max_per_event in the sparse layout). */
 static int render_batch(void *ctx, const int64_t *ids, int n, hd_event *ev, hd_link *links, int16_t *iq,
                         float *levels)
 {
     const sim_ctx *s = ctx;
-    int R = s->R, N = s->N, L = s->L;
+    int N = s->N, L = s->L, S = s->sparse ? s->cfg->collect.simulate.receivers.max_per_event : s->R;
     for (int k = 0; k < n; k++) {
-        int rc = hd_sim_event_draw(s->cfg, ids[k], &ev[k]);
+        int rc = hd_sim_event_draw(s->cfg, ids[k], &ev[k]), rx[HD_MAX_STATIONS], nr;
         if (rc < 0)
             return rc;
         if (ev[k].n_samples != N || ev[k].n_levels != L)
             return hd_error(HD_EINVAL, "event %lld has %d samples, expected %d", (long long)ids[k],
                             ev[k].n_samples, N);
-        if (s->sparse) { /* the receivers that heard it, in slots of HD_MAX_STATIONS */
-            int rx[HD_MAX_STATIONS], nh = hd_sim_heard(s->cfg, &ev[k], rx, HD_MAX_STATIONS, (const double(*)[3])s->ecef);
-            if (nh < 0)
-                return hd_error_context(nh, "event %lld", (long long)ids[k]);
-            ev[k].n_links = nh;
-            for (int j = 0; j < nh; j++) {
-                size_t lr = (size_t)k * (size_t)s->cfg->collect.simulate.receivers.max_per_event + (size_t)j;
-                rc = hd_sim_render(s->cfg, &ev[k], rx[j], &links[lr], iq + lr * (size_t)N * 2, levels + lr * (size_t)L);
-                if (rc < 0)
-                    return hd_error_context(rc, "event %lld receiver %d", (long long)ids[k], rx[j]);
-                links[lr].rx = rx[j];
-            }
-            continue;
-        }
-        for (int r = 0; r < R; r++) {
-            size_t lr = (size_t)k * (size_t)R + (size_t)r;
-            rc = hd_sim_render(s->cfg, &ev[k], r, &links[lr], iq + lr * (size_t)N * 2, levels + lr * (size_t)L);
+        if ((nr = sim_receivers(s, &ev[k], rx)) < 0)
+            return hd_error_context(nr, "event %lld", (long long)ids[k]);
+        if (s->sparse)
+            ev[k].n_links = nr;
+        for (int j = 0; j < nr; j++) {
+            size_t lr = (size_t)k * (size_t)S + (size_t)j;
+            rc = hd_sim_render(s->cfg, &ev[k], rx[j], &links[lr], iq + lr * (size_t)N * 2, levels + lr * (size_t)L);
             if (rc < 0)
-                return hd_error_context(rc, "event %lld receiver %d", (long long)ids[k], r);
+                return hd_error_context(rc, "event %lld receiver %d", (long long)ids[k], rx[j]);
+            links[lr].rx = rx[j];
         }
     }
     return 0;
