@@ -53,7 +53,7 @@ void hd_cmd_train_usage(FILE *out)
             "optimiser state, the step and epoch, the per-epoch and per-step log, the\n"
             "normalisation and the receivers.\n"
             "\n"
-            "Config (train:): arch set (or mlp), hidden 64, activation gelu (or relu),\n"
+            "Config (train:): arch set (or mlp), hidden 128, activation gelu (or relu),\n"
             "tail_nu 0 (the loss's Student-t degrees of freedom, > 2; 0 Gaussian; kept in\n"
             "the model, whose ellipses then are the t's),\n"
             "epochs 40 (the schedule's length), stop_after 0 (stop after that many epochs\n"

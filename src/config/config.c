@@ -195,7 +195,7 @@ static const key_def keys[] = {
     {"featurize.fftw_wisdom", K_STRING, C(featurize.fftw_wisdom), HD_PATH_LEN, 0, 0, 0, "''", NULL},
     {"train", K_SECTION, 0, 0, 0, 0, 0, NULL, NULL},
     {"train.arch", K_ENUM, C(train.arch), 0, 0, 0, 0, "set", &E_ARCH},
-    {"train.hidden", K_INT, C(train.hidden), 0, 0, 2, 4096, "64", NULL},
+    {"train.hidden", K_INT, C(train.hidden), 0, 0, 2, 4096, "128", NULL},
     {"train.activation", K_ENUM, C(train.gelu), 0, 0, 0, 0, "gelu", &E_ACT},
     {"train.tail_nu", K_DOUBLE, C(train.tail_nu), 0, 0, 0, 1e6, "4", NULL},
     {"train.epochs", K_INT, C(train.epochs), 0, 0, 1, 100000, "40", NULL},
