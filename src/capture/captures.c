@@ -233,7 +233,7 @@ static int create_any(hd_captures_writer *w, hid_t file, int64_t n_events, int64
     } else if (what & HD_CAPTURES_BULK) {
         hsize_t N = (hsize_t)(n_samples > 0 ? n_samples : 1);
         hsize_t dims[4] = {E, R, N, 2}, chunk[4] = {1, R, N, 2};
-        hid_t d = hd_h5_dataset_whole(file, "iq", H5T_NATIVE_INT16, 4, dims, E ? chunk : NULL, compression, "1",
+        hid_t d = hd_h5_dataset(file, "iq", H5T_NATIVE_INT16, 4, dims, E ? chunk : NULL, compression, "1",
                                 "IQ samples [event, receiver, sample, I/Q] as int16; multiply by attribute "
                                 "scale for a fraction of ADC full scale");
         if (d < 0) {
@@ -245,7 +245,7 @@ static int create_any(hd_captures_writer *w, hid_t file, int64_t n_events, int64
             goto fail;
         hsize_t L = (hsize_t)(n_levels > 0 ? n_levels : 1);
         hsize_t ldims[3] = {E, R, L}, lchunk[3] = {1, R, L};
-        d = hd_h5_dataset_whole(file, "levels", H5T_NATIVE_FLOAT, 3, ldims, E ? lchunk : NULL, compression, "dBFS",
+        d = hd_h5_dataset(file, "levels", H5T_NATIVE_FLOAT, 3, ldims, E ? lchunk : NULL, compression, "dBFS",
                           "signal level series (S-meter) [event, receiver, level]: power relative to full scale");
         if (d < 0) {
             rc = (int)d;

@@ -562,8 +562,8 @@ int hd_h5_read_attr_int(hid_t obj, const char *name, int64_t *value)
 
 /* ---- datasets ----------------------------------------------------------- */
 
-static hid_t dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
-                     const hsize_t *chunk, int deflate, int whole, const char *units, const char *description)
+hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+                    const hsize_t *chunk, int deflate, const char *units, const char *description)
 {
     hid_t space = H5Screate_simple(rank, dims, NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -583,9 +583,8 @@ static hid_t dataset(hid_t loc, const char *name, hid_t type, int rank, const hs
         if (!no || strcmp(no, "1") != 0)
             H5Pset_fletcher32(dcpl);
     }
-    /* parallel files need allocation at creation for collective writes; a
-     * chunk allocated is filled then, unless written whole (see h5.h) */
-    H5Pset_fill_time(dcpl, whole && chunk && !any_zero ? H5D_FILL_TIME_NEVER : H5D_FILL_TIME_ALLOC);
+    /* parallel files need allocation at creation for collective writes */
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
     /* Writers fill a dataset in event order and keep it open: its chunk
      * cache needs the chunk being filled and no more. HDF5's default (1 MiB
      * a dataset, fully written chunks kept until that is full) grew a
@@ -612,18 +611,6 @@ static hid_t dataset(hid_t loc, const char *name, hid_t type, int rank, const hs
         return rc;
     }
     return d;
-}
-
-hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
-                    const hsize_t *chunk, int deflate, const char *units, const char *description)
-{
-    return dataset(loc, name, type, rank, dims, chunk, deflate, 0, units, description);
-}
-
-hid_t hd_h5_dataset_whole(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
-                          const hsize_t *chunk, int deflate, const char *units, const char *description)
-{
-    return dataset(loc, name, type, rank, dims, chunk, deflate, 1, units, description);
 }
 
 int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,

@@ -98,16 +98,6 @@ int hd_h5_read_attr_strarray(hid_t obj, const char *name, char ***values, int *n
 hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank,
                     const hsize_t *dims, const hsize_t *chunk, int deflate,
                     const char *units, const char *description);
-/* The same for a dataset whose every chunk its writer writes whole, once
- * (the dense /iq and /levels: a chunk per event). No fill value is written
- * at allocation: in a parallel file HDF5 1.10 allocates every chunk at
- * creation and writes the fill collectively with one MPI datatype over all
- * chunks, which grew a 2-rank collect's memory with the campaign (x2.64
- * from 10^4 to 10^6 events). A chunk never written is unreadable, so only
- * for datasets that are written whole before the file is committed. */
-hid_t hd_h5_dataset_whole(hid_t loc, const char *name, hid_t type, int rank,
-                          const hsize_t *dims, const hsize_t *chunk, int deflate,
-                          const char *units, const char *description);
 
 /* Write a whole small dataset in one call (creates it, as one chunk with
  * its checksum). Parallel files: every rank calls it, rank 0 writes the data. */
