@@ -20,11 +20,16 @@
 /* Events per collective write: about 8 MiB of IQ a block, 16 to 1024 events
  * (short captures in blocks of 16 made a collective write per 16 events,
  * which dominated a 2-rank campaign of 10 ms captures) */
-static int batch_events(int slots, int n_samples)
+static int batch_events(int slots, int n_samples, int dense)
 {
     double per = (double)slots * (n_samples > 0 ? n_samples : 1) * 4;
     double b = (8 << 20) / per;
-    return b < 16 ? 16 : b > 1024 ? 1024 : (int)b;
+    int n = b < 16 ? 16 : b > 1024 ? 1024 : (int)b;
+    if (dense) { /* whole /iq chunks: a chunk written in two collective writes is inflated and written again */
+        int c = hd_captures_chunk_events(INT64_MAX, slots, n_samples);
+        n = n < c ? c : n - n % c;
+    }
+    return n;
 }
 
 
@@ -169,7 +174,7 @@ static int collect_simulate(const hd_cli *cli, const hd_config *cfg)
                         HD_MAX_STATIONS, R);
     sim_ctx s = {.cfg = cfg, .R = R, .N = ev0.n_samples, .L = ev0.n_levels, .sparse = sparse};
     hd_capture_campaign c = {.n_events = cfg->collect.events, .n_receivers = R, .n_samples = s.N,
-                             .n_levels = s.L, .block = batch_events(sparse ? cfg->collect.simulate.receivers.max_per_event : R, ev0.n_samples),
+                             .n_levels = s.L, .block = batch_events(sparse ? cfg->collect.simulate.receivers.max_per_event : R, ev0.n_samples, !sparse),
                              .keep = sim_keep, .render = render_batch,
                              .ctx = &s, .interrupted = hd_cli_interrupted,
                              .comm = size > 1 ? hd_par_comm() : MPI_COMM_NULL, .sparse = sparse,

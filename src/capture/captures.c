@@ -232,7 +232,8 @@ static int create_any(hd_captures_writer *w, hid_t file, int64_t n_events, int64
         w->dsets[N_FIELDS + 1] = d;
     } else if (what & HD_CAPTURES_BULK) {
         hsize_t N = (hsize_t)(n_samples > 0 ? n_samples : 1);
-        hsize_t dims[4] = {E, R, N, 2}, chunk[4] = {1, R, N, 2};
+        hsize_t c = (hsize_t)hd_captures_chunk_events(n_events, n_receivers, n_samples);
+        hsize_t dims[4] = {E, R, N, 2}, chunk[4] = {c, R, N, 2};
         hid_t d = hd_h5_dataset(file, "iq", H5T_NATIVE_INT16, 4, dims, E ? chunk : NULL, compression, "1",
                                 "IQ samples [event, receiver, sample, I/Q] as int16; multiply by attribute "
                                 "scale for a fraction of ADC full scale");
@@ -243,8 +244,9 @@ static int create_any(hd_captures_writer *w, hid_t file, int64_t n_events, int64
         w->dsets[N_FIELDS] = d;
         if ((rc = hd_h5_attr_double(d, "scale", 1.0 / 32768.0)) < 0)
             goto fail;
-        hsize_t L = (hsize_t)(n_levels > 0 ? n_levels : 1);
-        hsize_t ldims[3] = {E, R, L}, lchunk[3] = {1, R, L};
+        /* levels: whole /iq chunks of events in about 64 KiB */
+        hsize_t L = (hsize_t)(n_levels > 0 ? n_levels : 1), lm = 65536 / (c * R * L * 4), lc = c * (lm < 1 ? 1 : lm);
+        hsize_t ldims[3] = {E, R, L}, lchunk[3] = {lc < E ? lc : E, R, L};
         d = hd_h5_dataset(file, "levels", H5T_NATIVE_FLOAT, 3, ldims, E ? lchunk : NULL, compression, "dBFS",
                           "signal level series (S-meter) [event, receiver, level]: power relative to full scale");
         if (d < 0) {
@@ -257,6 +259,17 @@ static int create_any(hd_captures_writer *w, hid_t file, int64_t n_events, int64
 fail:
     hd_captures_close(w);
     return rc;
+}
+
+int hd_captures_chunk_events(int64_t n_events, int n_receivers, int n_samples)
+{
+    double per = (double)(n_receivers > 0 ? n_receivers : 1) * (n_samples > 0 ? n_samples : 1) * 4;
+    double c = floor((1 << 20) / per);
+    if (c > 1024)
+        c = 1024;
+    if (c > (double)n_events)
+        c = (double)n_events;
+    return c < 1 ? 1 : (int)c;
 }
 
 int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers, int n_samples,
@@ -498,6 +511,7 @@ static int open_any(hd_captures_reader *r, const char *path, const char *format,
     memset(r, 0, sizeof *r);
     r->file = H5I_INVALID_HID;
     r->iq_direct = -1;
+    r->iq_cached = -1;
     if ((rc = hd_h5_open(&r->file, path, format, max_version, comm)) < 0)
         return rc;
     if (strcmp(format, HD_FORMAT_MODEL) == 0) { /* a model: the receivers table alone */
@@ -648,17 +662,19 @@ fail:
     return rc;
 }
 
-/* /iq as written by hd_captures_create (one chunk per event, shuffle and
+/* /iq as written by hd_captures_create (chunks of whole events, shuffle and
  * deflate, optionally Fletcher-32, little-endian int16 on a little-endian
  * host) is read chunk by chunk with H5Dread_chunk (its checksum checked),
  * inflated by libdeflate and unshuffled here:
  * about a third of the time of HDF5's filter pipeline over zlib, the
- * largest part of reading a captures file. Anything else (another layout,
- * filters or byte order, a missing or damaged chunk) returns 0 and the rows
- * are read by H5Dread, which also reports what is wrong. 1 when read. */
+ * largest part of reading a captures file. The last chunk inflated is kept,
+ * so that events read in order inflate each chunk once. Anything else
+ * (another layout, filters or byte order, a missing or damaged chunk)
+ * returns 0 and the rows are read by H5Dread, which also reports what is
+ * wrong. 1 when read. */
 static int iq_direct(hd_captures_reader *r, int64_t start, size_t rows, int16_t *iq)
 {
-    const size_t per = (size_t)r->n_receivers * (size_t)r->n_samples * 2, bytes = per * sizeof *iq;
+    const size_t per = (size_t)r->n_receivers * (size_t)r->n_samples * 2;
     if (r->iq_direct == 0 || per == 0)
         return 0;
     hid_t d = H5Dopen2(r->file, "iq", H5P_DEFAULT);
@@ -669,8 +685,8 @@ static int iq_direct(hd_captures_reader *r, int64_t start, size_t rows, int16_t 
         hid_t dcpl = H5Dget_create_plist(d), ft = H5Dget_type(d);
         hsize_t cd[4];
         ok = dcpl >= 0 && ft >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 4, cd) == 4 &&
-             cd[0] == 1 && cd[1] == (hsize_t)r->n_receivers && cd[2] == (hsize_t)r->n_samples && cd[3] == 2 &&
-             H5Tequal(ft, H5T_STD_I16LE) > 0 && H5Tequal(H5T_NATIVE_INT16, H5T_STD_I16LE) > 0;
+             cd[0] >= 1 && cd[0] <= 65536 && cd[1] == (hsize_t)r->n_receivers && cd[2] == (hsize_t)r->n_samples &&
+             cd[3] == 2 && H5Tequal(ft, H5T_STD_I16LE) > 0 && H5Tequal(H5T_NATIVE_INT16, H5T_STD_I16LE) > 0;
         int nf = ok ? H5Pget_nfilters(dcpl) : -1;
         H5Z_filter_t fl[3] = {-1, -1, -1};
         for (int i = 0; ok && i < nf && i < 3; i++) {
@@ -688,50 +704,59 @@ static int iq_direct(hd_captures_reader *r, int64_t start, size_t rows, int16_t 
         if (ft >= 0)
             H5Tclose(ft);
         if (ok && !r->inflater) {
+            r->iq_chunk = (int)cd[0];
+            r->iq_cached = -1;
             r->inflater = libdeflate_alloc_decompressor();
-            r->sbuf = malloc(bytes);
+            r->sbuf = malloc((size_t)r->iq_chunk * per * sizeof *iq);
             ok = r->inflater && r->sbuf;
         }
         r->iq_direct = ok ? 1 + checked : 0;
     }
     checked = r->iq_direct == 2;
+    const size_t c = (size_t)r->iq_chunk, bytes = c * per * sizeof *iq;
     for (size_t k = 0; ok && k < rows; k++) {
-        hsize_t off[4] = {(hsize_t)start + k, 0, 0, 0}, sz = 0;
-        uint32_t mask = 0;
-        if (H5Dget_chunk_storage_size(d, off, &sz) < 0 || sz == 0) {
-            ok = 0;
-            break;
-        }
-        if (sz > r->zcap) {
-            unsigned char *z = realloc(r->zbuf, sz);
-            if (!z) {
+        int64_t e = start + (int64_t)k, first = e - e % (int64_t)c;
+        if (first != r->iq_cached) {
+            hsize_t off[4] = {(hsize_t)first, 0, 0, 0}, sz = 0;
+            uint32_t mask = 0;
+            r->iq_cached = -1;
+            if (H5Dget_chunk_storage_size(d, off, &sz) < 0 || sz == 0) {
                 ok = 0;
                 break;
             }
-            r->zbuf = z;
-            r->zcap = sz;
-        }
-        size_t got = 0;
-        if (H5Dread_chunk(d, H5P_DEFAULT, off, &mask, r->zbuf) < 0 || mask != 0) {
-            ok = 0;
-            break;
-        }
-        if (checked) { /* a mismatch is left to H5Dread to report */
-            const unsigned char *c = r->zbuf + sz - 4;
-            if (sz < 4 || hd_h5_fletcher32(r->zbuf, sz - 4) !=
-                              ((uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24)) {
+            if (sz > r->zcap) {
+                unsigned char *z = realloc(r->zbuf, sz);
+                if (!z) {
+                    ok = 0;
+                    break;
+                }
+                r->zbuf = z;
+                r->zcap = sz;
+            }
+            size_t got = 0;
+            if (H5Dread_chunk(d, H5P_DEFAULT, off, &mask, r->zbuf) < 0 || mask != 0) {
                 ok = 0;
                 break;
             }
-            sz -= 4;
-        }
-        if (libdeflate_zlib_decompress(r->inflater, r->zbuf, sz, r->sbuf, bytes, &got) != LIBDEFLATE_SUCCESS ||
-            got != bytes) {
-            ok = 0;
-            break;
+            if (checked) { /* a mismatch is left to H5Dread to report */
+                const unsigned char *cs = r->zbuf + sz - 4;
+                if (sz < 4 || hd_h5_fletcher32(r->zbuf, sz - 4) !=
+                                  ((uint32_t)cs[0] | (uint32_t)cs[1] << 8 | (uint32_t)cs[2] << 16 | (uint32_t)cs[3] << 24)) {
+                    ok = 0;
+                    break;
+                }
+                sz -= 4;
+            }
+            if (libdeflate_zlib_decompress(r->inflater, r->zbuf, sz, r->sbuf, bytes, &got) != LIBDEFLATE_SUCCESS ||
+                got != bytes) {
+                ok = 0;
+                break;
+            }
+            r->iq_cached = first;
         }
         /* the shuffle filter stored every value's low bytes, then the high */
-        const unsigned char *lo = r->sbuf, *hi = r->sbuf + per;
+        size_t j = (size_t)(e - first);
+        const unsigned char *lo = r->sbuf + j * per, *hi = r->sbuf + c * per + j * per;
         uint16_t *o = (uint16_t *)(iq + k * per);
         for (size_t i = 0; i < per; i++)
             o[i] = (uint16_t)(lo[i] | (unsigned)hi[i] << 8);

@@ -47,6 +47,15 @@ typedef struct {
 #define HD_CAPTURES_CLOCK 32u  /* /clock/{rate_hz,residual_s,n_fit} (the receivers' GPS clock fit) */
 #define HD_CAPTURES_SPARSE 64u /* the sparse layout (hd_captures_create_sparse) */
 
+/* Events per chunk of a dense file's /iq: as many as fit in about 1 MiB
+ * (HDF5's default chunk cache, so that h5py reading event by event inflates
+ * each chunk once), at least 1, at most 1024 and n_events. Fewer chunks keep
+ * a parallel file's creation flat: HDF5 1.10 allocates and fills every chunk
+ * of a filtered dataset at creation with an MPI datatype over all of them
+ * (a chunk per event grew a 2-rank collect's peak memory x2.2 from 10^4 to
+ * 10^6 events). Collective writers write whole multiples of it. */
+int hd_captures_chunk_events(int64_t n_events, int n_receivers, int n_samples);
+
 /* Create every dataset (collective in parallel files). */
 int hd_captures_create(hd_captures_writer *w, hid_t file, int64_t n_events, int n_receivers,
                        int n_samples, int n_levels, int compression, unsigned what);
@@ -87,6 +96,8 @@ typedef struct {
     unsigned char *zbuf, *sbuf;
     size_t zcap;
     int iq_direct;           /* -1 not yet judged, 0 no, 1 yes, 2 yes with a checksum */
+    int iq_chunk;            /* events per /iq chunk (direct reading) */
+    int64_t iq_cached;       /* the /iq chunk inflated in sbuf (its first event), -1 none */
     int sparse;              /* the sparse layout: link rows, n_links of them */
     int64_t n_links;
     int max_links;           /* sparse: the most links an event has */

@@ -9,7 +9,8 @@
 # datasets) still verifies: its contiguous datasets are read whole.
 . "$(dirname "$0")/lib.sh"
 cfg="$ROOT/configs/smoke.yaml"
-run "$HEIMDALL" collect -q -c "$cfg" -o "$TMP/c.h5"
+# 0.6 s captures: /iq holds 2 events a chunk (about 1 MiB), 3 chunks
+run "$HEIMDALL" collect -q -c "$cfg" --set collect.duration_s=0.6 -o "$TMP/c.h5"
 run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f.h5" "$TMP/c.h5"
 is "$RC" 0 "a campaign"
 run "$PYTHON" - "$TMP/c.h5" "$TMP/f.h5" <<'PY'
@@ -42,20 +43,22 @@ with h5py.File(src, "r") as f:
     if d.chunks is not None:
         info = d.id.get_chunk_info(k)
         off = info.byte_offset + info.size // 2
+        print(info.chunk_offset[0], d.id.get_num_chunks())
     else:
         off = d.id.get_offset() + d.id.get_storage_size() // 2
 b = bytearray(open(src, "rb").read())
 b[off] ^= 0x10
 open(dst, "wb").write(b)
-print(off)
 PY
-for ds in iq levels; do
-    run "$PYTHON" "$TMP/flip.py" "$TMP/c.h5" "$TMP/bad_$ds.h5" "$ds" 2
-    is "$RC" 0 "one bit flipped in chunk 2 of /$ds (byte $OUT)"
+# /iq: its second chunk (events 2 and 3); /levels: its only chunk
+for dk in iq:1:2:3 levels:0:0:1; do
+    IFS=: read -r ds k first n <<<"$dk"
+    run "$PYTHON" "$TMP/flip.py" "$TMP/c.h5" "$TMP/bad_$ds.h5" "$ds" "$k"
+    is "$OUT" "$first $n" "one bit flipped in chunk $k of /$ds (its first event $first, of $n chunks)"
     run "$HEIMDALL" verify "$TMP/bad_$ds.h5"
     is "$RC" 1 "verify: exit 1 on the damaged /$ds"
-    like "$OUT" "CORRUPT .*bad_$ds.h5: checksum mismatch in /$ds chunk at \[2, 0, 0(, 0)?\]" "verify names /$ds and the chunk"
-    like "$OUT" "1 of 6 chunks of /$ds bad" "and only that chunk"
+    like "$OUT" "CORRUPT .*bad_$ds.h5: checksum mismatch in /$ds chunk at \[$first, 0, 0(, 0)?\]" "verify names /$ds and the chunk"
+    like "$OUT" "1 of $n chunks of /$ds bad" "and only that chunk"
     like "$OUT" "verify: 1 file, 1 problem" "one problem"
 done
 run "$HEIMDALL" featurize -q -c "$cfg" -o "$TMP/f2.h5" "$TMP/bad_iq.h5"

@@ -121,10 +121,67 @@ int main(void)
         ok(lkok, "link fields round-trip (t0_s and truth bit-exact)");
         ok(memcmp(iq2, iq + 1 * R * N * 2, 4 * R * N * 2 * sizeof *iq) == 0, "IQ round-trips");
         ok(memcmp(lv2, lv + 1 * R * L, 4 * R * L * sizeof *lv) == 0, "levels round-trip");
+        ok(rd.iq_direct == 2 && rd.iq_chunk == 5, "the IQ read directly, checksums checked (one chunk of %d events)", rd.iq_chunk);
         ok(hd_captures_read_block(&rd, 3, 3, ev2, NULL, NULL, NULL) == HD_EINVAL, "reading past the end refused");
         free(iq2);
         free(lv2);
         hd_captures_release(&rd);
+    }
+
+    /* chunks of several events (about 1 MiB each: here 3 events of 3
+     * receivers x 29,000 samples), written in blocks that cut them, read
+     * directly in any order: each event's samples as written */
+    {
+        enum { E3 = 8, R3 = 3, N3 = 29000 };
+        is_int(hd_captures_chunk_events(E3, R3, N3), 3, "3 events per /iq chunk of about 1 MiB");
+        is_int(hd_captures_chunk_events(2, R3, N3), 2, "never more than the events");
+        is_int(hd_captures_chunk_events(100000, 1, 1), 1024, "at most 1024");
+        is_int(hd_captures_chunk_events(5, 64, 10000000), 1, "at least 1");
+        size_t per = (size_t)R3 * N3 * 2;
+        int16_t *big = malloc(E3 * per * sizeof *big), *back = calloc(E3 * per, sizeof *back);
+        hd_event ev3[E3];
+        hd_link lk3[E3 * R3];
+        memset(ev3, 0, sizeof ev3);
+        memset(lk3, 0, sizeof lk3);
+        for (int e = 0; e < E3; e++) {
+            ev3[e].index = e;
+            ev3[e].n_samples = N3;
+            ev3[e].n_levels = 1;
+            for (int r = 0; r < R3; r++)
+                lk3[e * R3 + r].rx = r;
+        }
+        for (size_t i = 0; i < E3 * per; i++)
+            big[i] = (int16_t)((i * 7919 + i / per) % 65521 - 32760);
+        float lv3[E3 * R3];
+        for (int i = 0; i < E3 * R3; i++)
+            lv3[i] = (float)i;
+        rc = hd_h5_create(&out, path, 1, MPI_COMM_NULL);
+        rc = rc ? rc : hd_captures_write_receivers(out.file, st, R3);
+        rc = rc ? rc : hd_captures_create(&w, out.file, E3, R3, N3, 1, 1, HD_CAPTURES_BULK);
+        int cuts[] = {0, 2, 5, 6, E3}; /* blocks [0,2) [2,5) [5,6) [6,8): every chunk cut */
+        for (int b = 0; rc == 0 && b < 4; b++)
+            rc = hd_captures_write_block(&w, cuts[b], cuts[b + 1] - cuts[b], ev3 + cuts[b], lk3 + cuts[b] * R3,
+                                         big + cuts[b] * per, lv3 + cuts[b] * R3);
+        hd_captures_close(&w);
+        rc = rc ? rc : hd_h5_write_provenance(&out, &prov);
+        rc = rc ? rc : hd_h5_commit(&out);
+        ok(rc == 0, "a file of 8 events in chunks of 3, written in 4 blocks: %s", rc ? hd_errmsg() : "ok");
+        rc = hd_captures_open(&rd, path, MPI_COMM_NULL);
+        int same = rc == 0;
+        /* backwards, across chunk edges, one event twice */
+        int reads[][2] = {{7, 1}, {4, 3}, {0, 4}, {3, 1}};
+        for (int k = 0; same && k < 4; k++) {
+            memset(back, 0, E3 * per * sizeof *back);
+            same = hd_captures_read_block(&rd, reads[k][0], reads[k][1], ev3, NULL, back, NULL) == 0 &&
+                   memcmp(back, big + reads[k][0] * per, (size_t)reads[k][1] * per * sizeof *back) == 0;
+        }
+        ok(same, "events [7,8) [4,7) [0,4) [3,4) read back exactly");
+        is_int(rc == 0 ? rd.iq_chunk : -1, 3, "read directly in chunks of 3");
+        is_int(rc == 0 ? rd.iq_direct : -1, 2, "checksums checked");
+        if (rc == 0)
+            hd_captures_release(&rd);
+        free(big);
+        free(back);
     }
 
     /* a file of another format is refused by the captures reader */
