@@ -21,39 +21,24 @@ SET=(--set collect.duration_s=0.02 --set collect.simulate.receivers.start_jitter
      --set evaluate.plots=false)
 PY=${PYTHON:-/usr/bin/python3}
 
-# stage NAME RANKS EVENTS CMD...: "seconds peak_kib" of one run
-stage() {
-    local ranks=$2 ev=$3
-    shift 3
-    local pre=()
-    [ "$ranks" -gt 1 ] && pre=(mpirun -np "$ranks")
-    /usr/bin/time -f "%e %M" -o "$D/time" "${pre[@]}" "$@" >/dev/null 2>"$D/err" || { cat "$D/err" >&2; return 1; }
-    cat "$D/time"
-}
+. "$(dirname "$0")/scale_lib.sh"
 
-declare -A base_t base_m
 for ranks in 1 2; do
     for n in $SIZES; do
         for st in collect featurize localize; do
             case $st in
-                collect) r=$(stage collect "$ranks" "$n" "$H" collect -q --force "${SET[@]}" --set collect.events="$n" -o "$D/c.h5") ;;
-                featurize) r=$(stage featurize "$ranks" "$n" "$H" featurize -q --force "${SET[@]}" -o "$D/f.h5" "$D/c.h5") ;;
+                collect) r=$(scale_stage "$ranks" "$H" collect -q --force "${SET[@]}" --set collect.events="$n" -o "$D/c.h5") ;;
+                featurize) r=$(scale_stage "$ranks" "$H" featurize -q --force "${SET[@]}" -o "$D/f.h5" "$D/c.h5") ;;
                 localize) [ "$ranks" -gt 1 ] && continue
-                          r=$(stage localize 1 "$n" "$H" localize -q --force "${SET[@]}" -o "$D/p.jsonl" "$D/f.h5") ;;
+                          r=$(scale_stage 1 "$H" localize -q --force "${SET[@]}" -o "$D/p.jsonl" "$D/f.h5") ;;
             esac
-            read -r sec kib <<<"$r"
-            us=$(awk -v s="$sec" -v n="$n" 'BEGIN { printf "%.1f", s / n * 1e6 }')
-            key="$st-$ranks"
-            [ -z "${base_t[$key]:-}" ] && base_t[$key]=$us && base_m[$key]=$kib
             what=""
             case $st in
                 featurize) what=$("$PY" -c 'import sys, h5py; m = h5py.File(sys.argv[1], "r")["tdoa/mask"][:]
 print("; %d of %d pairs timed" % (m.sum(), m.size))' "$D/f.h5") ;;
                 localize) what="; $(grep -c '"status":"ok"' "$D/p.jsonl") of $(wc -l <"$D/p.jsonl") events located" ;;
             esac
-            awk -v st="$st" -v r="$ranks" -v n="$n" -v us="$us" -v kib="$kib" -v bt="${base_t[$key]}" -v bm="${base_m[$key]}" -v w="$what" \
-                'BEGIN { printf "bench scale-%s: %d rank%s, %d events: %.1f us/event (x%.2f of the smallest), peak RSS %.1f MiB (x%.2f)%s\n",
-                         st, r, (r > 1 ? "s" : ""), n, us, us / bt, kib / 1024, kib / bm, w }'
+            scale_line "scale-$st: $ranks rank$([ "$ranks" -gt 1 ] && echo s)" "$st-$ranks" "$n" "$r" "$what"
         done
     done
 done

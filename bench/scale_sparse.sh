@@ -31,29 +31,17 @@ collect:
 evaluate: {plots: false}
 YAML
 
-stage() { # RANKS CMD...: "seconds peak_kib" of one run
-    local ranks=$1
-    shift
-    local pre=()
-    [ "$ranks" -gt 1 ] && pre=(mpirun -np "$ranks")
-    /usr/bin/time -f "%e %M" -o "$D/time" "${pre[@]}" "$@" >/dev/null 2>"$D/err" || { cat "$D/err" >&2; return 1; }
-    cat "$D/time"
-}
+. "$(dirname "$0")/scale_lib.sh"
 
-declare -A base_t base_m
 for ranks in ${BENCH_SPARSE_RANKS:-1 2}; do
     for n in $SIZES; do
         for st in collect featurize localize; do
             case $st in
-                collect) r=$(stage "$ranks" "$H" collect -q --force -c "$D/cfg.yaml" --set collect.events="$n" -o "$D/c.h5") ;;
-                featurize) r=$(stage "$ranks" "$H" featurize -q --force -c "$D/cfg.yaml" -o "$D/f.h5" "$D/c.h5") ;;
+                collect) r=$(scale_stage "$ranks" "$H" collect -q --force -c "$D/cfg.yaml" --set collect.events="$n" -o "$D/c.h5") ;;
+                featurize) r=$(scale_stage "$ranks" "$H" featurize -q --force -c "$D/cfg.yaml" -o "$D/f.h5" "$D/c.h5") ;;
                 localize) [ "$ranks" -gt 1 ] && continue
-                          r=$(stage 1 "$H" localize -q --force -c "$D/cfg.yaml" -o "$D/p.jsonl" "$D/f.h5") ;;
+                          r=$(scale_stage 1 "$H" localize -q --force -c "$D/cfg.yaml" -o "$D/p.jsonl" "$D/f.h5") ;;
             esac
-            read -r sec kib <<<"$r"
-            us=$(awk -v s="$sec" -v n="$n" 'BEGIN { printf "%.1f", s / n * 1e6 }')
-            key="$st-$ranks"
-            [ -z "${base_t[$key]:-}" ] && base_t[$key]=$us && base_m[$key]=$kib
             what=""
             case $st in
                 collect) what=$("$PY" -c 'import sys, os, h5py; f = h5py.File(sys.argv[1], "r"); c = f["events/link_count"][:]
@@ -62,9 +50,7 @@ print("%d events kept, %.1f receivers per event (%d-%d) of %d; %.2f KB per event
 print("%d of %d pairs timed; %.2f KB per event on disk" % (m.sum(), len(m), os.path.getsize(sys.argv[1]) / len(f["events/index"]) / 1e3))' "$D/f.h5") ;;
                 localize) what="$(grep -c '"status":"ok"' "$D/p.jsonl") of $(wc -l <"$D/p.jsonl") events located" ;;
             esac
-            awk -v st="$st" -v r="$ranks" -v n="$n" -v us="$us" -v kib="$kib" -v bt="${base_t[$key]}" -v bm="${base_m[$key]}" -v w="$what" \
-                'BEGIN { printf "bench scale-sparse-%s: 1000 receivers, %d rank%s, %d events: %.1f us/event (x%.2f of the smallest), peak RSS %.1f MiB (x%.2f); %s\n",
-                         st, r, (r > 1 ? "s" : ""), n, us, us / bt, kib / 1024, kib / bm, w }'
+            scale_line "scale-sparse-$st: 1000 receivers, $ranks rank$([ "$ranks" -gt 1 ] && echo s)" "$st-$ranks" "$n" "$r" "; $what"
         done
     done
 done
