@@ -894,7 +894,16 @@ static void grid_best(const problem *pb, int g, double t0, double p0, double *x)
 }
 
 /* Grid search: the best point's parameters into x. */
-static void grid_start(const problem *pb, double *x)
+/* The scan is compiled for x86-64-v4 (AVX-512), AVX2 and any x86-64, and
+ * the loader picks one (GCC's target_clones, as src/nn/nn.c): without FMA
+ * contraction (none in ISO C mode) every point takes the same IEEE
+ * operations in each clone, so the costs and the best point are the same. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define HD_LOCATE_VEC __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define HD_LOCATE_VEC
+#endif
+HD_LOCATE_VEC static void grid_start(const problem *pb, double *x)
 {
     if (pb->ia >= 0) {
         grid_start_3d(pb, x);
@@ -909,28 +918,47 @@ static void grid_start(const problem *pb, double *x)
         sw += wt[k];
     }
     const size_t G = (size_t)net->G;
-    if (!pb->moving && !pb->nr && pb->nt > 0) {
-        /* time differences alone, no receiver moved: the cost along g in
-         * blocks, receiver by receiver (the same sums in the same order at
+    if (!pb->moving) {
+        /* no receiver moved: the cost along g in blocks, receiver by
+         * receiver, times then levels (the same sums in the same order at
          * every point as below: the same costs, the same best point) */
         enum { BG = 256 };
-        double tb[BG], cb[BG];
+        double tb[BG], qb[BG], cb[BG];
+        const double rs2 = pb->rsig_db * pb->rsig_db;
         for (size_t g0 = 0; g0 < G; g0 += BG) {
             size_t nb = G - g0 < BG ? G - g0 : BG;
             for (size_t j = 0; j < nb; j++)
-                tb[j] = cb[j] = 0;
-            for (int k = 0; k < pb->nt; k++) {
-                const double *dk = net->grid_d + (size_t)pb->trx[k] * G + g0, w = wt[k], tau = pb->tau_km[k];
+                tb[j] = qb[j] = cb[j] = 0;
+            if (pb->nt) {
+                for (int k = 0; k < pb->nt; k++) {
+                    const double *dk = net->grid_d + (size_t)pb->trx[k] * G + g0, w = wt[k], tau = pb->tau_km[k];
+                    for (size_t j = 0; j < nb; j++)
+                        tb[j] += w * (tau - dk[j]);
+                }
                 for (size_t j = 0; j < nb; j++)
-                    tb[j] += w * (tau - dk[j]);
+                    tb[j] /= sw;
+                for (int k = 0; k < pb->nt; k++) {
+                    const double *dk = net->grid_d + (size_t)pb->trx[k] * G + g0, w = wt[k], tau = pb->tau_km[k];
+                    for (size_t j = 0; j < nb; j++) {
+                        double e = tau - dk[j] - tb[j];
+                        cb[j] += w * e * e;
+                    }
+                }
             }
-            for (size_t j = 0; j < nb; j++)
-                tb[j] /= sw;
-            for (int k = 0; k < pb->nt; k++) {
-                const double *dk = net->grid_d + (size_t)pb->trx[k] * G + g0, w = wt[k], tau = pb->tau_km[k];
-                for (size_t j = 0; j < nb; j++) {
-                    double e = tau - dk[j] - tb[j];
-                    cb[j] += w * e * e;
+            if (pb->nr) {
+                for (int k = 0; k < pb->nr; k++) {
+                    const double *lk = net->grid_l + (size_t)pb->rrx[k] * G + g0, y = pb->y_db[k], ga = pb->gamma;
+                    for (size_t j = 0; j < nb; j++)
+                        qb[j] += y + ga * lk[j];
+                }
+                for (size_t j = 0; j < nb; j++)
+                    qb[j] /= pb->nr;
+                for (int k = 0; k < pb->nr; k++) {
+                    const double *lk = net->grid_l + (size_t)pb->rrx[k] * G + g0, y = pb->y_db[k], ga = pb->gamma;
+                    for (size_t j = 0; j < nb; j++) {
+                        double e = y + ga * lk[j] - qb[j];
+                        cb[j] += e * e / rs2;
+                    }
                 }
             }
             for (size_t j = 0; j < nb; j++)
@@ -938,6 +966,7 @@ static void grid_start(const problem *pb, double *x)
                     bestc = cb[j];
                     best = (int)(g0 + j);
                     bt = tb[j];
+                    bp = qb[j];
                 }
         }
         grid_best(pb, best, bt, bp, x);
