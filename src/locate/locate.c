@@ -339,6 +339,8 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     if (net->coarse && (double)net->gx * net->gy > 2e9)
         return hd_error(HD_ECONFIG, "localize.grid_step_km %g is too fine for a %.0f km region", cfg->grid_step_km,
                         fmax(net->e_max - net->e_min, net->n_max - net->n_min) / 1000);
+    if (!(net->wide = hd_calloc(1, sizeof *net->wide)))
+        return HD_ENOMEM;
     net->gx0 = 0.5 * (net->e_min + net->e_max) - 0.5 * (net->gx - 1) * net->gstep;
     net->gy0 = 0.5 * (net->n_min + net->n_max) - 0.5 * (net->gy - 1) * net->gstep;
     if (net->coarse) {
@@ -386,6 +388,10 @@ void hd_locate_net_release(hd_locate_net *net)
     free(net->grid_p);
     free(net->grid_l);
     free(net->coarse_d);
+    if (net->wide)
+        free(net->wide->d);
+    free(net->wide);
+    net->wide = NULL;
     net->grid_d = net->grid_p = net->grid_l = net->coarse_d = NULL;
 }
 
@@ -1046,7 +1052,7 @@ static void start_at(const problem *pb, double e, double n, double *x)
  * around the best point down to grid_step_km. Starts into x[k*8 …], best
  * first; returns their number, < 0 on allocation failure; *edge 1 when the
  * map's best point lies on the region's edge. */
-static int coarse_starts(const problem *pb, const double reg[4], int K, double *x, int *edge)
+static int coarse_starts(const problem *pb, const double reg[4], int K, double *x, int *edge, hd_locate_map *memo)
 {
     const hd_locate_net *net = pb->net;
     double wt[HD_MAX_STATIONS], sw, t0, p0;
@@ -1064,6 +1070,21 @@ static int coarse_starts(const problem *pb, const double reg[4], int K, double *
                                cy == net->coarse_cy
                            ? net->coarse_d
                            : NULL;
+    /* a map the caller keeps (memo): its ranges made by the first call over
+     * that region with fixed receivers, the same numbers as point_cost's */
+    if (!cd && memo && !pb->moving) {
+        if (!memo->d && (memo->d = hd_malloc((size_t)cx * cy * net->R * sizeof *memo->d))) {
+            memcpy(memo->reg, reg, sizeof memo->reg);
+            memo->cx = cx;
+            memo->cy = cy;
+            for (int jy = 0; jy < cy; jy++)
+                for (int jx = 0; jx < cx; jx++)
+                    ranges(net, (const double(*)[3])net->rx_ecef, ox + jx * s, oy + jy * s,
+                           memo->d + (size_t)(jy * cx + jx) * net->R, NULL);
+        }
+        if (memo->d && !memcmp(memo->reg, reg, sizeof memo->reg) && memo->cx == cx && memo->cy == cy)
+            cd = memo->d;
+    }
     for (int jy = 0; jy < cy; jy++)
         for (int jx = 0; jx < cx; jx++)
             cost[jy * cx + jx] = cd ? grid_cost(pb, cd + (size_t)(jy * cx + jx) * net->R, wt, sw, &t0, &p0)
@@ -1196,7 +1217,7 @@ static int solve_coarse(problem *pb, double *xs, double cov[3])
     double x0[(COARSE_K + 2) * 8], maxr = net->cfg.max_region_km * 1000;
     int nc, edge;
     for (;;) {
-        if ((nc = coarse_starts(pb, pb->reg, COARSE_K, x0, &edge)) < 0)
+        if ((nc = coarse_starts(pb, pb->reg, COARSE_K, x0, &edge, NULL)) < 0)
             return nc;
         double side = fmax(pb->reg[1] - pb->reg[0], pb->reg[3] - pb->reg[2]);
         if (!edge || !(maxr > side))
@@ -1254,7 +1275,7 @@ static int other_solution(problem *pb, const double *xs, const double cov[3], do
     int ns = plane_starts(pb, st), edge;
     if (half > 0) {
         double big[4] = {(cx - half) * 1000, (cx + half) * 1000, (cy - half) * 1000, (cy + half) * 1000};
-        int nc = coarse_starts(pb, big, COARSE_K, st + 8 * ns, &edge);
+        int nc = coarse_starts(pb, big, COARSE_K, st + 8 * ns, &edge, pb->net->wide);
         ns += nc > 0 ? nc : 0;
     }
     for (int k = 0; k < ns; k++) {

@@ -51,6 +51,14 @@ const char *hd_loc_status_name(int status); /* "ok", "not enough receivers", …
 #define HD_LOC_DENSE_MAX 250000
 #define HD_LOC_WIDE_KM 200.0
 
+/* A coarse map's ranges over a region, made at its first use (see
+ * hd_locate_net.wide). */
+typedef struct {
+    double reg[4];                   /* the region (m): e_min, e_max, n_min, n_max */
+    int cx, cy;
+    double *d;                       /* [cy*cx][R] ranges, NULL until made */
+} hd_locate_map;
+
 /* The receiver network, prepared once for many events. */
 typedef struct {
     int R;
@@ -69,6 +77,12 @@ typedef struct {
     int coarse;                      /* coarse-to-fine search (no dense grid: G 0), see HD_LOC_DENSE_MAX */
     double *coarse_d;                /* coarse: the first coarse map's ranges over the region, [cy*cx][R] */
     int coarse_cx, coarse_cy;
+    /* the exactly determined events' search for the hyperbolas' other
+     * crossing: the coarse map over localize.max_region_km around the
+     * region, its ranges made by the first such event and kept for the
+     * others (written through the const network hd_locate takes: a network
+     * serves one thread) */
+    hd_locate_map *wide;
     hd_localize_cfg cfg;
 } hd_locate_net;
 
