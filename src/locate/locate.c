@@ -259,6 +259,67 @@ static void coarse_geometry(const hd_locate_net *net, const double reg[4], doubl
     *oy = 0.5 * (reg[2] + reg[3]) - 0.5 * (*cy - 1) * *s;
 }
 
+/* The dense grid in tiles of TILE × TILE points: per tile and receiver the
+ * least and greatest range (km), so that a bound on the timing cost over a
+ * tile can pass it over (grid_start). */
+#define TILE 8
+#define BLOCK 4 /* tiles a side of a block */
+
+/* min over t of sum_k w_k dist(t, [a_k, b_k])^2: the least timing cost any
+ * point can have whose residuals tau_k - d_k lie in [a_k, b_k] (t the
+ * emission time). Convex in t: its derivative, piecewise linear and
+ * rising, changes sign between two of the intervals' ends. */
+static double interval_bound(int n, const double *w, const double *a, const double *b)
+{
+    double p[2 * HD_MAX_STATIONS];
+    int m = 0;
+    for (int k = 0; k < n; k++) {
+        p[m++] = a[k];
+        p[m++] = b[k];
+    }
+    for (int i = 1; i < m; i++) { /* insertion sort: a few dozen ends */
+        double v = p[i];
+        int j = i - 1;
+        for (; j >= 0 && p[j] > v; j--)
+            p[j + 1] = p[j];
+        p[j + 1] = v;
+    }
+    /* the first end where the derivative is >= 0 (i == m: none), by bisection */
+    int i = 0, hi = m;
+    while (i < hi) {
+        int mid = (i + hi) / 2;
+        double d = 0, t = p[mid];
+        for (int k = 0; k < n; k++)
+            d += t < a[k] ? w[k] * (t - a[k]) : t > b[k] ? w[k] * (t - b[k]) : 0;
+        if (d >= 0)
+            hi = mid;
+        else
+            i = mid + 1;
+    }
+    double t;
+    if (i == 0 || i == m) {
+        t = p[i == 0 ? 0 : m - 1];
+    } else { /* the derivative is linear on [p[i-1], p[i]]: its zero */
+        double mid = 0.5 * (p[i - 1] + p[i]), sw = 0, st = 0;
+        for (int k = 0; k < n; k++) {
+            if (mid < a[k]) {
+                sw += w[k];
+                st += w[k] * a[k];
+            } else if (mid > b[k]) {
+                sw += w[k];
+                st += w[k] * b[k];
+            }
+        }
+        t = sw > 0 ? fmin(fmax(st / sw, p[i - 1]), p[i]) : mid;
+    }
+    double f = 0;
+    for (int k = 0; k < n; k++) {
+        double d = t < a[k] ? a[k] - t : t > b[k] ? t - b[k] : 0;
+        f += w[k] * d * d;
+    }
+    return f;
+}
+
 int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd_localize_cfg *cfg)
 {
     memset(net, 0, sizeof *net);
@@ -379,6 +440,44 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
                 net->grid_l[(size_t)r * G + g] = 10 * log10(fmax(d[r], 1.0)); /* the RSS model's 10 log10(d), once */
             }
         }
+    net->tx = (net->gx + TILE - 1) / TILE;
+    net->ty = (net->gy + TILE - 1) / TILE;
+    net->tile_d = hd_malloc((size_t)net->tx * net->ty * R * 2 * sizeof *net->tile_d);
+    if (!net->tile_d)
+        return HD_ENOMEM;
+    for (int t = 0; t < net->tx * net->ty; t++) {
+        int x0 = (t % net->tx) * TILE, y0 = (t / net->tx) * TILE;
+        for (int r = 0; r < R; r++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (int iy = y0; iy < y0 + TILE && iy < net->gy; iy++)
+                for (int ix = x0; ix < x0 + TILE && ix < net->gx; ix++) {
+                    double v = net->grid_d[(size_t)r * G + (size_t)iy * net->gx + ix];
+                    lo = fmin(lo, v);
+                    hi = fmax(hi, v);
+                }
+            net->tile_d[((size_t)t * R + r) * 2] = lo;
+            net->tile_d[((size_t)t * R + r) * 2 + 1] = hi;
+        }
+    }
+    net->bx = (net->tx + BLOCK - 1) / BLOCK;
+    net->by = (net->ty + BLOCK - 1) / BLOCK;
+    net->block_d = hd_malloc((size_t)net->bx * net->by * R * 2 * sizeof *net->block_d);
+    if (!net->block_d)
+        return HD_ENOMEM;
+    for (int q = 0; q < net->bx * net->by; q++) {
+        int x0 = (q % net->bx) * BLOCK, y0 = (q / net->bx) * BLOCK;
+        for (int r = 0; r < R; r++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (int ty = y0; ty < y0 + BLOCK && ty < net->ty; ty++)
+                for (int tx = x0; tx < x0 + BLOCK && tx < net->tx; tx++) {
+                    const double *td = net->tile_d + ((size_t)(ty * net->tx + tx) * R + r) * 2;
+                    lo = fmin(lo, td[0]);
+                    hi = fmax(hi, td[1]);
+                }
+            net->block_d[((size_t)q * R + r) * 2] = lo;
+            net->block_d[((size_t)q * R + r) * 2 + 1] = hi;
+        }
+    }
     return 0;
 }
 
@@ -388,6 +487,9 @@ void hd_locate_net_release(hd_locate_net *net)
     free(net->grid_p);
     free(net->grid_l);
     free(net->coarse_d);
+    free(net->tile_d);
+    free(net->block_d);
+    net->tile_d = net->block_d = NULL;
     if (net->wide)
         free(net->wide->d);
     free(net->wide);
@@ -899,6 +1001,77 @@ static void grid_best(const problem *pb, int g, double t0, double p0, double *x)
         x[pb->ig] = pb->gamma;
 }
 
+/* order[0..n) sorted by key[order[i]], rising (a shell sort: a few
+ * hundred tiles) */
+static void sort_by_key(int *order, int n, const double *key)
+{
+    static const int gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+    for (size_t gi = 0; gi < sizeof gaps / sizeof gaps[0]; gi++) {
+        int gap = gaps[gi];
+        for (int i = gap; i < n; i++) {
+            int v = order[i], j = i;
+            for (; j >= gap && key[order[j - gap]] > key[v]; j -= gap)
+                order[j] = order[j - gap];
+            order[j] = v;
+        }
+    }
+}
+
+/* The bound on the timing cost (interval_bound) over points whose ranges
+ * lie in spans[R][2] (km). */
+static double span_bound(const problem *pb, const double *wt, const double *spans)
+{
+    double a[HD_MAX_STATIONS], b[HD_MAX_STATIONS];
+    for (int k = 0; k < pb->nt; k++) { /* the residual tau - d over the spans */
+        a[k] = pb->tau_km[k] - spans[pb->trx[k] * 2 + 1];
+        b[k] = pb->tau_km[k] - spans[pb->trx[k] * 2];
+    }
+    return interval_bound(pb->nt, wt, a, b);
+}
+
+/* The timing cost at every point of tile t, the best point (first of least
+ * cost in grid order) and its emission time kept in *bestc, *best, *bt:
+ * the sums of the scan of every point, in the same order. */
+static void scan_tile(const problem *pb, int t, const double *wt, double sw, double *bestc, int *best, double *bt)
+{
+    const hd_locate_net *net = pb->net;
+    const size_t G = (size_t)net->G;
+    enum { TP = TILE * TILE };
+    double tb[TP], cb[TP];
+    int x0 = (t % net->tx) * TILE, y0 = (t / net->tx) * TILE;
+    int w = net->gx - x0 < TILE ? net->gx - x0 : TILE, h = net->gy - y0 < TILE ? net->gy - y0 : TILE;
+    for (int j = 0; j < TP; j++)
+        tb[j] = cb[j] = 0;
+    for (int k = 0; k < pb->nt; k++) {
+        const double *dk = net->grid_d + (size_t)pb->trx[k] * G + (size_t)y0 * net->gx + x0;
+        const double wk = wt[k], tau = pb->tau_km[k];
+        for (int iy = 0; iy < h; iy++)
+            for (int ix = 0; ix < w; ix++)
+                tb[iy * TILE + ix] += wk * (tau - dk[(size_t)iy * net->gx + ix]);
+    }
+    for (int j = 0; j < TP; j++)
+        tb[j] /= sw;
+    for (int k = 0; k < pb->nt; k++) {
+        const double *dk = net->grid_d + (size_t)pb->trx[k] * G + (size_t)y0 * net->gx + x0;
+        const double wk = wt[k], tau = pb->tau_km[k];
+        for (int iy = 0; iy < h; iy++)
+            for (int ix = 0; ix < w; ix++) {
+                double e = tau - dk[(size_t)iy * net->gx + ix] - tb[iy * TILE + ix];
+                cb[iy * TILE + ix] += wk * e * e;
+            }
+    }
+    for (int iy = 0; iy < h; iy++)
+        for (int ix = 0; ix < w; ix++) {
+            double c = cb[iy * TILE + ix];
+            int g = (y0 + iy) * net->gx + x0 + ix;
+            if (c < *bestc || (c == *bestc && g < *best)) {
+                *bestc = c;
+                *best = g;
+                *bt = tb[iy * TILE + ix];
+            }
+        }
+}
+
 /* Grid search: the best point's parameters into x. */
 static void grid_start(const problem *pb, double *x)
 {
@@ -916,9 +1089,47 @@ static void grid_start(const problem *pb, double *x)
     }
     const size_t G = (size_t)net->G;
     if (!pb->moving && !pb->nr && pb->nt > 0) {
-        /* time differences alone, no receiver moved: the cost along g in
-         * blocks, receiver by receiver (the same sums in the same order at
-         * every point as below: the same costs, the same best point) */
+        /* time differences alone, no receiver moved: the cost of every grid
+         * point that can be the best, as before (the same sums in the same
+         * order at every point as below: the same costs), block by block
+         * and within a block tile by tile, each from the one of least bound
+         * on; a block or tile passed over when no point in it can cost less
+         * than the best point found (its bound from the ranges' spans, with
+         * room for rounding). The best point is the first of least cost in
+         * grid order, whatever the order the tiles were scanned in: the same
+         * best point as a scan of every point. */
+        const int nblock = net->grid_exhaustive ? 0 : net->bx * net->by;
+        double *blb = nblock ? hd_malloc((size_t)nblock * sizeof *blb) : NULL;
+        int *border = nblock ? hd_malloc((size_t)nblock * sizeof *border) : NULL;
+        if (blb && border) {
+            for (int q = 0; q < nblock; q++) {
+                blb[q] = span_bound(pb, wt, net->block_d + (size_t)q * R * 2);
+                border[q] = q;
+            }
+            sort_by_key(border, nblock, blb);
+            for (int o = 0; o < nblock && !(blb[border[o]] * (1 - 1e-9) - 1e-9 > bestc); o++) {
+                int q = border[o], x0 = (q % net->bx) * BLOCK, y0 = (q / net->bx) * BLOCK, nq = 0;
+                int tiles[BLOCK * BLOCK], tid[BLOCK * BLOCK];
+                double tlb[BLOCK * BLOCK];
+                for (int ty = y0; ty < y0 + BLOCK && ty < net->ty; ty++)
+                    for (int tx = x0; tx < x0 + BLOCK && tx < net->tx; tx++) {
+                        tid[nq] = ty * net->tx + tx;
+                        tlb[nq] = span_bound(pb, wt, net->tile_d + (size_t)tid[nq] * R * 2);
+                        tiles[nq] = nq;
+                        nq++;
+                    }
+                sort_by_key(tiles, nq, tlb);
+                for (int j = 0; j < nq && !(tlb[tiles[j]] * (1 - 1e-9) - 1e-9 > bestc); j++)
+                    scan_tile(pb, tid[tiles[j]], wt, sw, &bestc, &best, &bt);
+            }
+            free(blb);
+            free(border);
+            grid_best(pb, best, bt, bp, x);
+            return;
+        }
+        free(blb);
+        free(border);
+        /* every point, in blocks (tests; no memory for the blocks' order) */
         enum { BG = 256 };
         double tb[BG], cb[BG];
         for (size_t g0 = 0; g0 < G; g0 += BG) {

@@ -73,6 +73,11 @@ typedef struct {
     double *grid_d;                  /* [R][G] ranges (km: m / 1000, as the costs take them) */
     double *grid_p;                  /* [G][3] grid points, ECEF */
     double *grid_l;                  /* [R][G] 10 log10 of the ranges in m (RSS) */
+    int tx, ty;                      /* the dense grid's tiles (8 × 8 points), tx × ty of them */
+    double *tile_d;                  /* [ty*tx][R][2] each tile's least and greatest range (km) */
+    int bx, by;                      /* blocks of 4 × 4 tiles, bx × by of them */
+    double *block_d;                 /* [by*bx][R][2] the same per block */
+    int grid_exhaustive;             /* tests: the grid search scans every point (no bounds); the same result */
     double e_min, e_max, n_min, n_max; /* search region (m) */
     int coarse;                      /* coarse-to-fine search (no dense grid: G 0), see HD_LOC_DENSE_MAX */
     double *coarse_d;                /* coarse: the first coarse map's ranges over the region, [cy*cx][R] */
