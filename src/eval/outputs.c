@@ -71,6 +71,119 @@ static int sb_flush(sbuf *b, FILE *f)
     return n && fwrite(b->p, 1, n, f) != n ? -1 : 0;
 }
 
+/* ---- numbers ------------------------------------------------------------------- */
+
+/* "%.11g" of v, the bytes glibc's printf writes (the correctly rounded
+ * decimal), without printf's multi-precision conversion: the 11 digits
+ * from one 64-bit long double product (exact powers of ten up to 10^27),
+ * printf itself when that product lies within 1e-6 of a rounding tie (its
+ * error is below 1e-8) or v is outside 1e-17 .. 1e27. Into t (at least
+ * 32 bytes); returns the length. */
+static int fmt_g11(char *t, double v)
+{
+    static long double p10[28];
+    if (p10[0] == 0) {
+        long double x = 1;
+        for (int k = 0; k < 28; k++, x *= 10)
+            p10[k] = x;
+    }
+    double a = fabs(v);
+    if (!(a >= 1e-17 && a < 1e27))
+        return snprintf(t, 32, "%.11g", v);
+    int e10 = (int)floor(log10(a));
+    long double x = 0;
+    for (int pass = 0; pass < 3; pass++) { /* log10 may be one off near a power of ten */
+        int k = 10 - e10;
+        if (k > 27 || k < -27)
+            return snprintf(t, 32, "%.11g", v);
+        x = k >= 0 ? (long double)a * p10[k] : (long double)a / p10[-k];
+        if (x < 1e10L)
+            e10--;
+        else if (x >= 1e11L)
+            e10++;
+        else
+            break;
+    }
+    if (!(x >= 1e10L && x < 1e11L))
+        return snprintf(t, 32, "%.11g", v);
+    long double fl = floorl(x), fr = x - fl;
+    if (fabsl(fr - 0.5L) < 1e-6L)
+        return snprintf(t, 32, "%.11g", v);
+    unsigned long long m = (unsigned long long)fl + (fr > 0.5L);
+    if (m == 100000000000ULL) {
+        m = 10000000000ULL;
+        e10++;
+    }
+    char d[11];
+    for (int i = 10; i >= 0; i--, m /= 10)
+        d[i] = (char)('0' + m % 10);
+    int nd = 11; /* %g drops trailing zeros */
+    while (nd > 1 && d[nd - 1] == '0')
+        nd--;
+    char *p = t;
+    if (signbit(v))
+        *p++ = '-';
+    if (e10 < -4 || e10 >= 11) { /* d.ddde±XX */
+        *p++ = d[0];
+        if (nd > 1) {
+            *p++ = '.';
+            memcpy(p, d + 1, (size_t)nd - 1);
+            p += nd - 1;
+        }
+        *p++ = 'e';
+        *p++ = e10 < 0 ? '-' : '+';
+        int ex = abs(e10);
+        if (ex >= 100)
+            *p++ = (char)('0' + ex / 100);
+        *p++ = (char)('0' + ex / 10 % 10);
+        *p++ = (char)('0' + ex % 10);
+    } else if (e10 >= 0) { /* ddd.ddd */
+        memcpy(p, d, (size_t)e10 + 1);
+        p += e10 + 1;
+        if (nd > e10 + 1) {
+            *p++ = '.';
+            memcpy(p, d + e10 + 1, (size_t)(nd - e10 - 1));
+            p += nd - e10 - 1;
+        }
+    } else { /* 0.000ddd */
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = 0; i < -e10 - 1; i++)
+            *p++ = '0';
+        memcpy(p, d, (size_t)nd);
+        p += nd;
+    }
+    *p = 0;
+    return (int)(p - t);
+}
+
+int hd_outputs_format_real(char *buf, double v)
+{
+    if (!isfinite(v))
+        return 0;
+    char *t = buf;
+    int n = fmt_g11(t, v);
+    if (n < 0 || n >= 29)
+        return 0;
+    char *e = memchr(t, 'e', (size_t)n);
+    if (!e && !memchr(t, '.', (size_t)n)) {
+        memcpy(t + n, ".0", 3);
+        n += 2;
+    }
+    if (e) {
+        char *start = e + 1, *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, (size_t)(t + n + 1 - end));
+            n -= (int)(end - start);
+        }
+    }
+    return n;
+}
+
 /* ---- JSON values as jansson wrote them ------------------------------------------- */
 
 /* The length of the UTF-8 sequence at s (0: not valid UTF-8, as jansson's
@@ -162,36 +275,16 @@ static void sb_key(sbuf *b, const char *k)
     sb_put(b, "\":", 2);
 }
 
-/* A real as jansson's jsonp_dtostr formats it at precision 11: "%.11g",
- * ".0" added when it reads as an integer, the exponent's '+' and leading
- * zeros dropped. 0 when v is not finite (nothing written: jansson has no
- * value for it). */
+/* A real as jansson's jsonp_dtostr formats it at precision 11 (see
+ * hd_outputs_format_real). 0 when v is not finite (nothing written:
+ * jansson has no value for it). */
 static int sb_real(sbuf *b, double v)
 {
-    if (!isfinite(v))
-        return 0;
     char t[40];
-    int n = snprintf(t, sizeof t, "%.11g", v);
-    if (n < 0 || n >= (int)sizeof t - 3)
-        return 0;
-    char *e = memchr(t, 'e', (size_t)n);
-    if (!e && !memchr(t, '.', (size_t)n)) {
-        memcpy(t + n, ".0", 3);
-        n += 2;
-    }
-    if (e) {
-        char *start = e + 1, *end = start + 1;
-        if (*start == '-')
-            start++;
-        while (*end == '0')
-            end++;
-        if (end != start) {
-            memmove(start, end, (size_t)(t + n + 1 - end));
-            n -= (int)(end - start);
-        }
-    }
-    sb_put(b, t, (size_t)n);
-    return 1;
+    int n = hd_outputs_format_real(t, v);
+    if (n > 0)
+        sb_put(b, t, (size_t)n);
+    return n > 0;
 }
 
 /* a real the record needs: one jansson refused fails the record */
@@ -271,11 +364,9 @@ static void ellipse_props(sbuf *b, const char *k, const double cov[3], double nu
 
 /* The properties shared by the GeoJSON point and the JSON lines, without
  * the closing brace (the GeoJSON point adds its "kind"). */
-static void event_props(sbuf *b, const hd_station *st, int R, const hd_located *ev)
+static void event_props(sbuf *b, const hd_station *st, int R, const hd_located *ev, const char *t)
 {
     const hd_locate_result *r = &ev->res;
-    char t[40];
-    hd_time_format_iso8601(ev->time_ns, t);
     sb_str(b, "{\"event\":");
     sb_int(b, (long long)ev->index);
     sb_str(b, ",\"time\":");
@@ -359,20 +450,31 @@ static int dump(sbuf *b, FILE *f)
  * printf's exact decimal conversion was most of localize's time. */
 static char *fmt_deg(char *p, double v)
 {
-    long long u = llround(fabs(v) * 1e8);
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
+    double x = fabs(v) * 1e8;
+    long long u;
+    if (x < 9e15) { /* llround: x - its integer part is exact, halves away from zero */
+        u = (long long)x;
+        u += x - (double)u >= 0.5;
+    } else {
+        u = llround(x);
+    }
     if (v < 0 && u)
         *p++ = '-';
     char d[24];
     int n = 0;
-    long long w = u / 100000000LL, f = u % 100000000LL;
+    long long w = u / 100000000LL;
+    int f = (int)(u % 100000000LL);
     do
         d[n++] = (char)('0' + w % 10);
     while ((w /= 10) > 0);
     while (n)
         *p++ = d[--n];
     *p++ = '.';
-    for (int k = 7; k >= 0; k--, f /= 10)
-        p[k] = (char)('0' + f % 10);
+    for (int k = 6; k >= 0; k -= 2, f /= 100)
+        memcpy(p + k, pairs + 2 * (f % 100), 2);
     return p + 8;
 }
 
@@ -495,24 +597,26 @@ static void kml_style(sbuf *b, const char *id, const char *line, const char *pol
 }
 
 /* An event's time (Google Earth's time slider) and frequency on its placemarks */
-static void kml_when(sbuf *b, int depth, const hd_located *e)
+static void kml_when(sbuf *b, int depth, const hd_located *e, const char *t)
 {
-    char t[40], v[64];
-    hd_time_format_iso8601(e->time_ns, t);
+    char v[64];
     x_open(b, depth, "TimeStamp");
     x_text(b, depth + 1, "when", t);
     x_close(b, depth, "TimeStamp");
     x_open(b, depth, "ExtendedData");
     sb_indent(b, depth + 1);
     sb_str(b, "<Data name=\"frequency_hz\">\n");
-    snprintf(v, sizeof v, "%.0f", e->frequency_hz);
+    if (e->frequency_hz != 0 && fabs(e->frequency_hz) < 1e15 && e->frequency_hz == floor(e->frequency_hz))
+        snprintf(v, sizeof v, "%lld", (long long)e->frequency_hz); /* what "%.0f" writes of a whole number */
+    else
+        snprintf(v, sizeof v, "%.0f", e->frequency_hz);
     x_text(b, depth + 2, "value", v);
     x_close(b, depth + 1, "Data");
     x_close(b, depth, "ExtendedData");
 }
 
 static void kml_point(sbuf *b, int depth, const char *name, const char *style, const char *desc, double lat,
-                      double lon, const hd_located *e)
+                      double lon, const hd_located *e, const char *t_iso)
 {
     char t[128];
     x_open(b, depth, "Placemark");
@@ -520,7 +624,7 @@ static void kml_point(sbuf *b, int depth, const char *name, const char *style, c
     if (desc)
         x_text(b, depth + 1, "description", desc);
     if (e)
-        kml_when(b, depth + 1, e);
+        kml_when(b, depth + 1, e, t_iso);
     snprintf(t, sizeof t, "#%s", style);
     x_text(b, depth + 1, "styleUrl", t);
     if (isfinite(lat) && isfinite(lon)) { /* a receiver on a bus has no fixed one */
@@ -532,13 +636,13 @@ static void kml_point(sbuf *b, int depth, const char *name, const char *style, c
     x_close(b, depth, "Placemark");
 }
 
-static void kml_ellipse(sbuf *b, const hd_located *e, double p, const outline ll)
+static void kml_ellipse(sbuf *b, const hd_located *e, double p, const outline ll, const char *t)
 {
     char name[64];
     snprintf(name, sizeof name, "event %lld %.0f %%", (long long)e->index, p * 100);
     x_open(b, 4, "Placemark");
     x_text(b, 5, "name", name);
-    kml_when(b, 5, e);
+    kml_when(b, 5, e, t);
     x_text(b, 5, "styleUrl", p < 0.9 ? "#ellipse68" : "#ellipse95");
     x_open(b, 5, "Polygon");
     x_text(b, 6, "tessellate", "1");
@@ -568,23 +672,23 @@ static void kml_begin(sbuf *b, const hd_station *st, int R)
     x_open(b, 2, "Folder");
     x_text(b, 3, "name", "Receivers");
     for (int r = 0; r < R; r++)
-        kml_point(b, 3, st[r].id, "receiver", st[r].name, st[r].lat, st[r].lon, NULL);
+        kml_point(b, 3, st[r].id, "receiver", st[r].name, st[r].lat, st[r].lon, NULL, NULL);
     x_close(b, 2, "Folder");
     x_open(b, 2, "Folder");
     x_text(b, 3, "name", "Events");
 }
 
 static void kml_event(sbuf *b, const hd_station *st, int R, const hd_located *e, const outline ll68,
-                      const outline ll95)
+                      const outline ll95, const char *t)
 {
     char name[64], desc[512];
     snprintf(name, sizeof name, "event %lld", (long long)e->index);
     hd_located_summary(st, R, e, desc, sizeof desc);
     x_open(b, 3, "Folder");
     x_text(b, 4, "name", name);
-    kml_point(b, 4, name, "estimate", desc, e->res.lat, e->res.lon, e);
-    kml_ellipse(b, e, 0.68, ll68);
-    kml_ellipse(b, e, 0.95, ll95);
+    kml_point(b, 4, name, "estimate", desc, e->res.lat, e->res.lon, e, t);
+    kml_ellipse(b, e, 0.68, ll68, t);
+    kml_ellipse(b, e, 0.95, ll95, t);
     x_close(b, 3, "Folder");
 }
 
@@ -648,7 +752,7 @@ static int geojson_receivers(sbuf *b, FILE *f, const hd_station *st, int R, bbox
 }
 
 static int geojson_event(sbuf *b, FILE *f, const hd_station *st, int R, const hd_located *e, const outline ll68,
-                         const outline ll95)
+                         const outline ll95, const char *t)
 {
     const hd_locate_result *r = &e->res;
     int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
@@ -667,11 +771,9 @@ static int geojson_event(sbuf *b, FILE *f, const hd_station *st, int R, const hd
         sb_str(b, "null");
     }
     sb_str(b, ",\"properties\":");
-    event_props(b, st, R, e);
+    event_props(b, st, R, e, t);
     sb_str(b, ",\"kind\":\"estimate\"}}");
     rc = dump(b, f);
-    char t[40];
-    hd_time_format_iso8601(e->time_ns, t);
     for (int q = 0; located && q < 2 && rc == 0; q++) {
         sb_str(b, ",\n{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[");
         ring_text(b, q ? ll95 : ll68, 0);
@@ -737,6 +839,8 @@ int hd_outputs_add(hd_outputs *o, const hd_located *ev, int64_t n)
         const hd_locate_result *r = &e->res;
         int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
         outline ll68, ll95;
+        char t[40]; /* the event's time, once for every record */
+        hd_time_format_iso8601(e->time_ns, t);
         if (located && (o->geojson || o->kml)) { /* each outline once, for both maps */
             hd_locate_ellipse_outline(r->lat, r->lon, r->cov, r->nu, 0.68, HD_ELLIPSE_VERTICES, ll68);
             hd_locate_ellipse_outline(r->lat, r->lon, r->cov, r->nu, 0.95, HD_ELLIPSE_VERTICES, ll95);
@@ -745,14 +849,14 @@ int hd_outputs_add(hd_outputs *o, const hd_located *ev, int64_t n)
                 bbox_add(&o->bb, ll95[v][0], ll95[v][1]);
         }
         if (o->geojson)
-            rc = geojson_event(&o->b, o->geojson, o->st, o->R, e, ll68, ll95);
+            rc = geojson_event(&o->b, o->geojson, o->st, o->R, e, ll68, ll95, t);
         if (rc == 0 && o->kml && located) {
-            kml_event(&o->b, o->st, o->R, e, ll68, ll95);
+            kml_event(&o->b, o->st, o->R, e, ll68, ll95, t);
             if (sb_flush(&o->b, o->kml) != 0)
                 rc = hd_error(HD_EIO, "cannot write KML%s", full_disk());
         }
         if (rc == 0 && o->jsonl) {
-            event_props(&o->b, o->st, o->R, e);
+            event_props(&o->b, o->st, o->R, e, t);
             sb_put(&o->b, "}\n", 2);
             rc = dump(&o->b, o->jsonl);
         }

@@ -189,9 +189,48 @@ static void check_kml(const char *text, long len, int R, int n)
     xmlFreeDoc(doc);
 }
 
+/* hd_outputs_format_real against jansson's own dump of the same real */
+static void check_reals(void)
+{
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    int n = 0, same = 0;
+    char want[48], got[48], first[200] = "";
+    double special[] = {0, -0.0, 1, -1, 0.5, 0.68, 0.95, 145500000, 433500000, 1e-5, 1.5e-7, 123456789012.5,
+                        99999999999.5, 9.99999999995, 0.000099999999999, 1e11, 1e10, 99999999999.0, 5e-324,
+                        1.7976931348623157e308, 2.5, 0.15, 1e21, 1e-17, 3.0000000000049998, 44.415649144};
+    for (int i = 0; i < 300000 + (int)(sizeof special / sizeof special[0]); i++) {
+        double v;
+        if (i < (int)(sizeof special / sizeof special[0])) {
+            v = special[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            /* a random mantissa at a random scale, and sometimes a round decimal near a tie */
+            double m = (double)(x >> 11) / 9007199254740992.0, sc = pow(10, (double)((x >> 3) % 48) - 20);
+            v = (x & 1 ? -1 : 1) * (i % 5 == 0 ? floor(m * 1e12) / 1e12 + 5e-12 : m) * sc;
+        }
+        json_t *j = json_real(v);
+        char *d = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(11)) : NULL;
+        snprintf(want, sizeof want, "%s", d ? d : "");
+        free(d);
+        json_decref(j);
+        int len = hd_outputs_format_real(got, v);
+        got[len > 0 ? len : 0] = 0;
+        n++;
+        if (!strcmp(got, want))
+            same++;
+        else if (!first[0])
+            snprintf(first, sizeof first, "%.17g: got '%s', jansson '%s'", v, got, want);
+    }
+    ok(same == n, "reals as jansson writes them at precision 11: %d of %d%s%s", same, n, first[0] ? "; first: " : "",
+       first);
+}
+
 int main(void)
 {
-    plan(19);
+    plan(20);
+    check_reals();
     enum { R = 4, N = 3 };
     hd_station st[R];
     hd_located ev[N];
