@@ -307,8 +307,14 @@ static void sb_opt_real(sbuf *b, const char *k, double v)
 static void sb_int(sbuf *b, long long v)
 {
     char t[24];
-    int n = snprintf(t, sizeof t, "%lld", v);
-    sb_put(b, t, (size_t)n);
+    int n = 24;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do
+        t[--n] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (v < 0)
+        t[--n] = '-';
+    sb_put(b, t + n, (size_t)(24 - n));
 }
 
 /* a string the record needs: invalid UTF-8 (jansson refused it) fails it */
@@ -480,8 +486,22 @@ static char *fmt_deg(char *p, double v)
 
 typedef double outline[HD_ELLIPSE_VERTICES][2];
 
+/* An outline's vertices formatted once for both maps: per vertex the
+ * longitude's and the latitude's text */
+typedef struct {
+    char t[HD_ELLIPSE_VERTICES][2][24];
+    unsigned char n[HD_ELLIPSE_VERTICES][2];
+} ring_fmt;
+
+static void ring_format(ring_fmt *rf, const outline ll)
+{
+    for (int k = 0; k < HD_ELLIPSE_VERTICES; k++)
+        for (int c = 0; c < 2; c++) /* lon, lat */
+            rf->n[k][c] = (unsigned char)(fmt_deg(rf->t[k][c], ll[k][1 - c]) - rf->t[k][c]);
+}
+
 /* A closed ring of lon/lat pairs: "[lon,lat],…" (GeoJSON) or "lon,lat,0 …" (KML) */
-static void ring_text(sbuf *b, const outline ll, int kml)
+static void ring_text(sbuf *b, const ring_fmt *rf, int kml)
 {
     if (sb_grow(b, (HD_ELLIPSE_VERTICES + 1) * 48) < 0)
         return;
@@ -493,9 +513,11 @@ static void ring_text(sbuf *b, const outline ll, int kml)
                 *p++ = ',';
             *p++ = '[';
         }
-        p = fmt_deg(p, ll[k][1]);
+        memcpy(p, rf->t[k][0], rf->n[k][0]);
+        p += rf->n[k][0];
         *p++ = ',';
-        p = fmt_deg(p, ll[k][0]);
+        memcpy(p, rf->t[k][1], rf->n[k][1]);
+        p += rf->n[k][1];
         if (kml) {
             memcpy(p, ",0 ", 3);
             p += 3;
@@ -636,7 +658,7 @@ static void kml_point(sbuf *b, int depth, const char *name, const char *style, c
     x_close(b, depth, "Placemark");
 }
 
-static void kml_ellipse(sbuf *b, const hd_located *e, double p, const outline ll, const char *t)
+static void kml_ellipse(sbuf *b, const hd_located *e, double p, const ring_fmt *ll, const char *t)
 {
     char name[64];
     snprintf(name, sizeof name, "event %lld %.0f %%", (long long)e->index, p * 100);
@@ -678,8 +700,8 @@ static void kml_begin(sbuf *b, const hd_station *st, int R)
     x_text(b, 3, "name", "Events");
 }
 
-static void kml_event(sbuf *b, const hd_station *st, int R, const hd_located *e, const outline ll68,
-                      const outline ll95, const char *t)
+static void kml_event(sbuf *b, const hd_station *st, int R, const hd_located *e, const ring_fmt *ll68,
+                      const ring_fmt *ll95, const char *t)
 {
     char name[64], desc[512];
     snprintf(name, sizeof name, "event %lld", (long long)e->index);
@@ -751,8 +773,8 @@ static int geojson_receivers(sbuf *b, FILE *f, const hd_station *st, int R, bbox
     return rc;
 }
 
-static int geojson_event(sbuf *b, FILE *f, const hd_station *st, int R, const hd_located *e, const outline ll68,
-                         const outline ll95, const char *t)
+static int geojson_event(sbuf *b, FILE *f, const hd_station *st, int R, const hd_located *e, const ring_fmt *ll68,
+                         const ring_fmt *ll95, const char *t)
 {
     const hd_locate_result *r = &e->res;
     int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
@@ -798,6 +820,7 @@ struct hd_outputs_s {
     int R;
     sbuf b;
     bbox bb;
+    ring_fmt rings[2];
 };
 
 void hd_outputs_free(hd_outputs *o)
@@ -815,7 +838,12 @@ int hd_outputs_begin(hd_outputs **out, FILE *geojson, FILE *kml, FILE *jsonl, co
     *out = NULL;
     if (!o)
         return HD_ENOMEM;
-    *o = (hd_outputs){geojson, kml, jsonl, st, R, {0}, {INFINITY, INFINITY, -INFINITY, -INFINITY}};
+    o->geojson = geojson;
+    o->kml = kml;
+    o->jsonl = jsonl;
+    o->st = st;
+    o->R = R;
+    o->bb = (bbox){INFINITY, INFINITY, -INFINITY, -INFINITY};
     if (kml) {
         kml_begin(&o->b, st, R);
         if (sb_flush(&o->b, kml) != 0)
@@ -839,6 +867,7 @@ int hd_outputs_add(hd_outputs *o, const hd_located *ev, int64_t n)
         const hd_locate_result *r = &e->res;
         int located = r->status == HD_LOC_OK || r->status == HD_LOC_OUTSIDE;
         outline ll68, ll95;
+        ring_fmt *rf = o->rings; /* [0] 68 %, [1] 95 % */
         char t[40]; /* the event's time, once for every record */
         hd_time_format_iso8601(e->time_ns, t);
         if (located && (o->geojson || o->kml)) { /* each outline once, for both maps */
@@ -847,11 +876,13 @@ int hd_outputs_add(hd_outputs *o, const hd_located *ev, int64_t n)
             bbox_add(&o->bb, r->lat, r->lon);
             for (int v = 0; v < HD_ELLIPSE_VERTICES; v++) /* the 95 % outline holds the 68 % one */
                 bbox_add(&o->bb, ll95[v][0], ll95[v][1]);
+            ring_format(&rf[0], ll68);
+            ring_format(&rf[1], ll95);
         }
         if (o->geojson)
-            rc = geojson_event(&o->b, o->geojson, o->st, o->R, e, ll68, ll95, t);
+            rc = geojson_event(&o->b, o->geojson, o->st, o->R, e, &rf[0], &rf[1], t);
         if (rc == 0 && o->kml && located) {
-            kml_event(&o->b, o->st, o->R, e, ll68, ll95, t);
+            kml_event(&o->b, o->st, o->R, e, &rf[0], &rf[1], t);
             if (sb_flush(&o->b, o->kml) != 0)
                 rc = hd_error(HD_EIO, "cannot write KML%s", full_disk());
         }

@@ -139,7 +139,7 @@ void hd_geo_fan_init(hd_geo_fan *f, double lat, double lon)
 
 void hd_geo_fan_point(const hd_geo_fan *f, double east_m, double north_m, double *lat2, double *lon2)
 {
-    double s = hypot(east_m, north_m);
+    double s = sqrt(east_m * east_m + north_m * north_m); /* no overflow at these sizes: hypot's care unneeded */
     if (s == 0) {
         *lat2 = f->lat;
         *lon2 = f->lon;
@@ -165,7 +165,7 @@ void hd_geo_fan_point(const hd_geo_fan *f, double east_m, double north_m, double
     /* geodetic: Bowring's closed form, exact to far below a millimetre at
      * the ellipsoid's surface */
     const double a = HD_WGS84_A, e2 = HD_WGS84_F * (2 - HD_WGS84_F), b = a * (1 - HD_WGS84_F), ep2 = e2 / (1 - e2);
-    double p = hypot(q[0], q[1]), za = q[2] * a, pb = p * b, t = hypot(za, pb);
+    double p = sqrt(q[0] * q[0] + q[1] * q[1]), za = q[2] * a, pb = p * b, t = sqrt(za * za + pb * pb);
     double sth = za / t, cth = pb / t;
     *lat2 = atan2(q[2] + ep2 * b * sth * sth * sth, p - e2 * a * cth * cth * cth) / DEG;
     *lon2 = atan2(q[1], q[0]) / DEG;
