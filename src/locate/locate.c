@@ -104,14 +104,13 @@ static double hf_group(const hd_localize_cfg *cfg, double chord_m, double *k, do
 {
     const double R = HD_HF_EARTH_RADIUS_M;
     double x = fmin(chord_m / (2 * R), 1.0), g = 2 * R * asin(x), dg = 1 / sqrt(fmax(1 - x * x, 1e-12));
-    hd_hf_modes md;
-    int m = hd_geo_hf_modes(&cfg->hf, g, cfg->hf.f2_height_km * 1000, &md);
-    if (cfg->hf.mode != HD_HFMODE_AUTO)
-        m = cfg->hf.mode - HD_HFMODE_GROUND;
-    *k = md.dgroup_dground[m] * dg;
+    double delay, dgg, dgh; /* only the mode used (hd_geo_hf_modes' numbers for it) */
+    hd_geo_hf_group(&cfg->hf, g, cfg->hf.f2_height_km * 1000,
+                    cfg->hf.mode != HD_HFMODE_AUTO ? cfg->hf.mode - HD_HFMODE_GROUND : -1, &delay, &dgg, &dgh);
+    *k = dgg * dg;
     if (dh)
-        *dh = md.dgroup_dheight[m];
-    return md.delay_s[m] * HD_SPEED_OF_LIGHT;
+        *dh = dgh;
+    return delay * HD_SPEED_OF_LIGHT;
 }
 
 /* The modelled path from point q to receiver y (ECEF): the chord, or with
