@@ -396,7 +396,7 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     if (net->coarse && (double)net->gx * net->gy > 2e9)
         return hd_error(HD_ECONFIG, "localize.grid_step_km %g is too fine for a %.0f km region", cfg->grid_step_km,
                         fmax(net->e_max - net->e_min, net->n_max - net->n_min) / 1000);
-    if (!(net->wide = hd_calloc(1, sizeof *net->wide)))
+    if (!(net->cache = hd_calloc(1, sizeof *net->cache)))
         return HD_ENOMEM;
     net->gx0 = 0.5 * (net->e_min + net->e_max) - 0.5 * (net->gx - 1) * net->gstep;
     net->gy0 = 0.5 * (net->n_min + net->n_max) - 0.5 * (net->gy - 1) * net->gstep;
@@ -421,8 +421,7 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
     net->G = net->gx * net->gy;
     net->grid_d = hd_malloc((size_t)net->G * R * sizeof *net->grid_d);
     net->grid_p = hd_malloc((size_t)net->G * 3 * sizeof *net->grid_p);
-    net->grid_l = hd_malloc((size_t)net->G * R * sizeof *net->grid_l);
-    if (!net->grid_d || !net->grid_p || !net->grid_l)
+    if (!net->grid_d || !net->grid_p)
         return HD_ENOMEM;
     const size_t G = (size_t)net->G;
     for (int iy = 0; iy < net->gy; iy++)
@@ -431,10 +430,8 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
             double e = net->gx0 + ix * net->gstep, n = net->gy0 + iy * net->gstep, d[HD_MAX_STATIONS];
             pos_ecef(net, e, n, net->grid_p + (size_t)g * 3);
             ranges(net, (const double(*)[3])net->rx_ecef, e, n, d, NULL);
-            for (int r = 0; r < R; r++) { /* receiver-major: the scan runs along g */
+            for (int r = 0; r < R; r++) /* receiver-major: the scan runs along g */
                 net->grid_d[(size_t)r * G + g] = d[r] / 1000;
-                net->grid_l[(size_t)r * G + g] = 10 * log10(fmax(d[r], 1.0)); /* the RSS model's 10 log10(d), once */
-            }
         }
     net->tx = (net->gx + TILE - 1) / TILE;
     net->ty = (net->gy + TILE - 1) / TILE;
@@ -448,8 +445,8 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
             for (int iy = y0; iy < y0 + TILE && iy < net->gy; iy++)
                 for (int ix = x0; ix < x0 + TILE && ix < net->gx; ix++) {
                     double v = net->grid_d[(size_t)r * G + (size_t)iy * net->gx + ix];
-                    lo = fmin(lo, v);
-                    hi = fmax(hi, v);
+                    lo = v < lo ? v : lo;
+                    hi = v > hi ? v : hi;
                 }
             net->tile_d[((size_t)t * R + r) * 2] = lo;
             net->tile_d[((size_t)t * R + r) * 2 + 1] = hi;
@@ -467,8 +464,8 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
             for (int ty = y0; ty < y0 + BLOCK && ty < net->ty; ty++)
                 for (int tx = x0; tx < x0 + BLOCK && tx < net->tx; tx++) {
                     const double *td = net->tile_d + ((size_t)(ty * net->tx + tx) * R + r) * 2;
-                    lo = fmin(lo, td[0]);
-                    hi = fmax(hi, td[1]);
+                    lo = td[0] < lo ? td[0] : lo;
+                    hi = td[1] > hi ? td[1] : hi;
                 }
             net->block_d[((size_t)q * R + r) * 2] = lo;
             net->block_d[((size_t)q * R + r) * 2 + 1] = hi;
@@ -481,16 +478,17 @@ void hd_locate_net_release(hd_locate_net *net)
 {
     free(net->grid_d);
     free(net->grid_p);
-    free(net->grid_l);
     free(net->coarse_d);
     free(net->tile_d);
     free(net->block_d);
     net->tile_d = net->block_d = NULL;
-    if (net->wide)
-        free(net->wide->d);
-    free(net->wide);
-    net->wide = NULL;
-    net->grid_d = net->grid_p = net->grid_l = net->coarse_d = NULL;
+    if (net->cache) {
+        free(net->cache->wide.d);
+        free(net->cache->grid_l);
+    }
+    free(net->cache);
+    net->cache = NULL;
+    net->grid_d = net->grid_p = net->coarse_d = NULL;
 }
 
 /* ---- TDOA: pairs to per-receiver arrival times ------------------------------------ */
@@ -1069,6 +1067,24 @@ static void scan_tile(const problem *pb, int t, const double *wt, double sw, dou
         }
 }
 
+/* The dense grid's 10 log10 of the ranges in m (the RSS model's), [R][G],
+ * made by the first event with levels and kept (NULL without memory). */
+static const double *grid_levels(const hd_locate_net *net)
+{
+    struct hd_locate_cache *c = net->cache;
+    if (c->grid_l || !(c->grid_l = hd_malloc((size_t)net->G * net->R * sizeof *c->grid_l)))
+        return c->grid_l;
+    const size_t G = (size_t)net->G;
+    for (int g = 0; g < net->G; g++) {
+        double d[HD_MAX_STATIONS];
+        ranges(net, (const double(*)[3])net->rx_ecef, net->gx0 + (g % net->gx) * net->gstep,
+               net->gy0 + (g / net->gx) * net->gstep, d, NULL);
+        for (int r = 0; r < net->R; r++)
+            c->grid_l[(size_t)r * G + g] = 10 * log10(fmax(d[r], 1.0));
+    }
+    return c->grid_l;
+}
+
 /* Grid search: the best point's parameters into x. */
 static void grid_start(const problem *pb, double *x)
 {
@@ -1159,10 +1175,19 @@ static void grid_start(const problem *pb, double *x)
     }
     /* this point's ranges in km (dk) and for the levels 10 log10 of them in m (lm) */
     double dk[HD_MAX_STATIONS], lm[HD_MAX_STATIONS];
+    const double *grid_l = pb->nr ? grid_levels(net) : NULL;
     for (int g = 0; g < net->G; g++) {
-        for (int r = 0; r < R; r++) { /* receiver-major grids */
+        for (int r = 0; r < R; r++) /* receiver-major grids */
             dk[r] = net->grid_d[(size_t)r * G + g];
-            lm[r] = net->grid_l[(size_t)r * G + g];
+        if (grid_l)
+            for (int r = 0; r < R; r++)
+                lm[r] = grid_l[(size_t)r * G + g];
+        else if (pb->nr) { /* no memory for the levels' grid: made here, the same numbers */
+            double d[HD_MAX_STATIONS];
+            ranges(net, (const double(*)[3])net->rx_ecef, net->gx0 + (g % net->gx) * net->gstep,
+                   net->gy0 + (g / net->gx) * net->gstep, d, NULL);
+            for (int r = 0; r < R; r++)
+                lm[r] = 10 * log10(fmax(d[r], 1.0));
         }
         if (pb->moving) { /* receivers that moved: their ranges here and now */
             const double *q = net->grid_p + (size_t)g * 3;
@@ -1483,7 +1508,7 @@ static int other_solution(problem *pb, const double *xs, const double cov[3], do
     int ns = plane_starts(pb, st), edge;
     if (half > 0) {
         double big[4] = {(cx - half) * 1000, (cx + half) * 1000, (cy - half) * 1000, (cy + half) * 1000};
-        int nc = coarse_starts(pb, big, COARSE_K, st + 8 * ns, &edge, pb->net->wide);
+        int nc = coarse_starts(pb, big, COARSE_K, st + 8 * ns, &edge, &pb->net->cache->wide);
         ns += nc > 0 ? nc : 0;
     }
     for (int k = 0; k < ns; k++) {

@@ -72,7 +72,6 @@ typedef struct {
     double gx0, gy0, gstep;          /* grid origin (m) and spacing (m) */
     double *grid_d;                  /* [R][G] ranges (km: m / 1000, as the costs take them) */
     double *grid_p;                  /* [G][3] grid points, ECEF */
-    double *grid_l;                  /* [R][G] 10 log10 of the ranges in m (RSS) */
     int tx, ty;                      /* the dense grid's tiles (8 × 8 points), tx × ty of them */
     double *tile_d;                  /* [ty*tx][R][2] each tile's least and greatest range (km) */
     int bx, by;                      /* blocks of 4 × 4 tiles, bx × by of them */
@@ -82,12 +81,17 @@ typedef struct {
     int coarse;                      /* coarse-to-fine search (no dense grid: G 0), see HD_LOC_DENSE_MAX */
     double *coarse_d;                /* coarse: the first coarse map's ranges over the region, [cy*cx][R] */
     int coarse_cx, coarse_cy;
-    /* the exactly determined events' search for the hyperbolas' other
-     * crossing: the coarse map over localize.max_region_km around the
-     * region, its ranges made by the first such event and kept for the
-     * others (written through the const network hd_locate takes: a network
-     * serves one thread) */
-    hd_locate_map *wide;
+    /* what the first event that needs it makes and the others reuse
+     * (written through the const network hd_locate takes: a network serves
+     * one thread): the exactly determined events' search for the
+     * hyperbolas' other crossing, the coarse map over
+     * localize.max_region_km around the region (wide); the dense grid's
+     * 10 log10 of the ranges in m for the levels, [R][G] (grid_l: RSS and
+     * hybrid only) */
+    struct hd_locate_cache {
+        hd_locate_map wide;
+        double *grid_l;
+    } *cache;
     hd_localize_cfg cfg;
 } hd_locate_net;
 
