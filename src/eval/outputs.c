@@ -81,12 +81,9 @@ static int sb_flush(sbuf *b, FILE *f)
  * 32 bytes); returns the length. */
 static int fmt_g11(char *t, double v)
 {
-    static long double p10[28];
-    if (p10[0] == 0) {
-        long double x = 1;
-        for (int k = 0; k < 28; k++, x *= 10)
-            p10[k] = x;
-    }
+    static const long double p10[28] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+                                        1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+                                        1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L}; /* exact */
     double a = fabs(v);
     if (!(a >= 1e-17 && a < 1e27))
         return snprintf(t, 32, "%.11g", v);
