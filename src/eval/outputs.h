@@ -48,6 +48,13 @@ int hd_outputs_begin(hd_outputs **w, FILE *geojson, FILE *kml, FILE *jsonl, cons
 int hd_outputs_add(hd_outputs *w, const hd_located *ev, int64_t n);
 int hd_outputs_end(hd_outputs *w);
 void hd_outputs_free(hd_outputs *w);
+/* A real as the JSON outputs write it: jansson's format at precision 11
+ * ("%.11g", ".0" added to an integral value, the exponent without '+' or
+ * leading zeros), the same bytes without printf's slow exact conversion.
+ * buf of at least 40 bytes; returns the length, 0 when v is not finite
+ * (nothing to write). */
+int hd_outputs_format_real(char *buf, double v);
+
 /* The one-line human summary of an event (no newline). */
 void hd_located_summary(const hd_station *st, int R, const hd_located *ev, char *buf, size_t size);
 

@@ -5,6 +5,7 @@
 
 #include <geodesic.h>
 #include <math.h>
+#include <stddef.h>
 
 #define DEG (M_PI / 180.0)
 
@@ -112,6 +113,62 @@ void hd_geo_direct(double lat1, double lon1, double azi1, double s12, double *la
         *lon2 = lo;
     if (azi2)
         *azi2 = az;
+}
+
+void hd_geo_fan_init(hd_geo_fan *f, double lat, double lon)
+{
+    const double a = HD_WGS84_A, e2 = HD_WGS84_F * (2 - HD_WGS84_F);
+    double sp = sin(lat * DEG), cp = cos(lat * DEG), sl = sin(lon * DEG), cl = cos(lon * DEG);
+    double w2 = 1 - e2 * sp * sp, w = sqrt(w2);
+    f->lat = lat;
+    f->lon = lon;
+    f->exact = !(fabs(lat) < 89);
+    f->N = a / w;
+    f->M = a * (1 - e2) / (w2 * w);
+    f->dN = e2 * f->N * sp * cp / w2;
+    f->dM = 3 * e2 * f->M * sp * cp / w2;
+    f->tanphi = sp / cp;
+    hd_geo_to_ecef(lat, lon, 0, f->p0);
+    double e[3] = {-sl, cl, 0}, n[3] = {-sp * cl, -sp * sl, cp}, u[3] = {cp * cl, cp * sl, sp};
+    for (int i = 0; i < 3; i++) {
+        f->e[i] = e[i];
+        f->n[i] = n[i];
+        f->u[i] = u[i];
+    }
+}
+
+void hd_geo_fan_point(const hd_geo_fan *f, double east_m, double north_m, double *lat2, double *lon2)
+{
+    double s = sqrt(east_m * east_m + north_m * north_m); /* no overflow at these sizes: hypot's care unneeded */
+    if (s == 0) {
+        *lat2 = f->lat;
+        *lon2 = f->lon;
+        return;
+    }
+    if (f->exact || !(s <= HD_GEO_FAN_MAX_M)) {
+        hd_geo_direct(f->lat, f->lon, atan2(east_m, north_m) / DEG, s, lat2, lon2, NULL);
+        return;
+    }
+    /* the unit-speed geodesic g(s) from p0 along t: g'' = -k u (k the
+     * normal curvature in its direction), g''' = -k' u - k S t (S the shape
+     * operator: S t = sa/N e + ca/M n), g'''' . u = k |S t|^2 */
+    double sa = east_m / s, ca = north_m / s, iN = 1 / f->N, iM = 1 / f->M;
+    double k = sa * sa * iN + ca * ca * iM, st_e = sa * iN, st_n = ca * iM, st2 = st_e * st_e + st_n * st_n;
+    double dphi = ca * iM, dalpha = sa * f->tanphi * iN; /* d latitude / ds, d azimuth / ds (Clairaut) */
+    double dk = 2 * sa * ca * dalpha * (iN - iM) - sa * sa * iN * iN * f->dN * dphi - ca * ca * iM * iM * f->dM * dphi;
+    double s2 = s * s, s3 = s2 * s, s4 = s3 * s;
+    double ce = s * sa - s3 / 6 * k * st_e, cn = s * ca - s3 / 6 * k * st_n;
+    double cu = -0.5 * k * s2 - s3 / 6 * dk + s4 / 24 * k * st2;
+    double q[3];
+    for (int i = 0; i < 3; i++)
+        q[i] = f->p0[i] + ce * f->e[i] + cn * f->n[i] + cu * f->u[i];
+    /* geodetic: Bowring's closed form, exact to far below a millimetre at
+     * the ellipsoid's surface */
+    const double a = HD_WGS84_A, e2 = HD_WGS84_F * (2 - HD_WGS84_F), b = a * (1 - HD_WGS84_F), ep2 = e2 / (1 - e2);
+    double p = sqrt(q[0] * q[0] + q[1] * q[1]), za = q[2] * a, pb = p * b, t = sqrt(za * za + pb * pb);
+    double sth = za / t, cth = pb / t;
+    *lat2 = atan2(q[2] + ep2 * b * sth * sth * sth, p - e2 * a * cth * cth * cth) / DEG;
+    *lon2 = atan2(q[1], q[0]) / DEG;
 }
 
 double hd_geo_slant_range(double lat1, double lon1, double h1, double lat2, double lon2, double h2)

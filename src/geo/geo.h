@@ -29,6 +29,23 @@ void hd_geo_inverse(double lat1, double lon1, double lat2, double lon2,
 void hd_geo_direct(double lat1, double lon1, double azi1, double s12,
                    double *lat2, double *lon2, double *azi2);
 
+/* Many short geodesics from one point (an uncertainty ellipse's outline):
+ * the end point of the geodesic of length s = hypot(east_m, north_m) along
+ * azimuth atan2(east_m, north_m), from the geodesic's Taylor series in s on
+ * the ellipsoid (to s^4, the curvature's change along it included): within
+ * 0.1 mm of hd_geo_direct up to HD_GEO_FAN_MAX_M (tests/unit/test_geo.c),
+ * hd_geo_direct itself beyond that and within a degree of a pole. Many
+ * times cheaper than hd_geo_direct. */
+#define HD_GEO_FAN_MAX_M 50000.0
+typedef struct {
+    double lat, lon;
+    double p0[3], e[3], n[3], u[3]; /* the point (ECEF) and its east, north, up unit vectors */
+    double M, N, dM, dN, tanphi;    /* meridian and prime-vertical radii, their derivatives in latitude */
+    int exact;                      /* near a pole: hd_geo_direct for every point */
+} hd_geo_fan;
+void hd_geo_fan_init(hd_geo_fan *f, double lat, double lon);
+void hd_geo_fan_point(const hd_geo_fan *f, double east_m, double north_m, double *lat2, double *lon2);
+
 /* Straight-line (chord) distance between two points with heights: what a
  * radio wave travels. */
 double hd_geo_slant_range(double lat1, double lon1, double h1,

@@ -27,4 +27,12 @@ typedef struct {
  * height (m). Returns the dominant mode. */
 int hd_geo_hf_modes(const hd_hf_cfg *p, double ground_m, double f2_height_m, hd_hf_modes *out);
 
+/* One mode's group delay (s) and the group path's derivatives along the
+ * ground distance and the F2 height: mode HD_HF_GROUND .. HD_HF_2F2, or -1
+ * for the dominant one. The numbers hd_geo_hf_modes gives for that mode,
+ * computing only it (localize's model, a few times per receiver and
+ * point). Returns the mode. */
+int hd_geo_hf_group(const hd_hf_cfg *p, double ground_m, double f2_height_m, int mode, double *delay_s,
+                    double *dgroup_dground, double *dgroup_dheight);
+
 #endif

@@ -51,6 +51,14 @@ const char *hd_loc_status_name(int status); /* "ok", "not enough receivers", …
 #define HD_LOC_DENSE_MAX 250000
 #define HD_LOC_WIDE_KM 200.0
 
+/* A coarse map's ranges over a region, made at its first use (see
+ * hd_locate_net.wide). */
+typedef struct {
+    double reg[4];                   /* the region (m): e_min, e_max, n_min, n_max */
+    int cx, cy;
+    double *d;                       /* [cy*cx][R] ranges, NULL until made */
+} hd_locate_map;
+
 /* The receiver network, prepared once for many events. */
 typedef struct {
     int R;
@@ -64,11 +72,26 @@ typedef struct {
     double gx0, gy0, gstep;          /* grid origin (m) and spacing (m) */
     double *grid_d;                  /* [R][G] ranges (km: m / 1000, as the costs take them) */
     double *grid_p;                  /* [G][3] grid points, ECEF */
-    double *grid_l;                  /* [R][G] 10 log10 of the ranges in m (RSS) */
+    int tx, ty;                      /* the dense grid's tiles (8 × 8 points), tx × ty of them */
+    double *tile_d;                  /* [ty*tx][R][2] each tile's least and greatest range (km) */
+    int bx, by;                      /* blocks of 4 × 4 tiles, bx × by of them */
+    double *block_d;                 /* [by*bx][R][2] the same per block */
+    int grid_exhaustive;             /* tests: the grid search scans every point (no bounds); the same result */
     double e_min, e_max, n_min, n_max; /* search region (m) */
     int coarse;                      /* coarse-to-fine search (no dense grid: G 0), see HD_LOC_DENSE_MAX */
     double *coarse_d;                /* coarse: the first coarse map's ranges over the region, [cy*cx][R] */
     int coarse_cx, coarse_cy;
+    /* what the first event that needs it makes and the others reuse
+     * (written through the const network hd_locate takes: a network serves
+     * one thread): the exactly determined events' search for the
+     * hyperbolas' other crossing, the coarse map over
+     * localize.max_region_km around the region (wide); the dense grid's
+     * 10 log10 of the ranges in m for the levels, [R][G] (grid_l: RSS and
+     * hybrid only) */
+    struct hd_locate_cache {
+        hd_locate_map wide;
+        double *grid_l;
+    } *cache;
     hd_localize_cfg cfg;
 } hd_locate_net;
 
@@ -207,8 +230,9 @@ double hd_locate_nll(double d2, double det, double nu);
 void hd_locate_ellipse(const double cov[3], double nu, double p, double *major_m, double *minor_m,
                        double *azimuth_deg);
 /* Its outline as n geodetic vertices (latlon[n][2]) around (lat, lon),
- * each placed on the ellipsoid by a geodesic from the centre, in
- * counter-clockwise order (east, then north, then west). */
+ * each placed on the ellipsoid by a geodesic from the centre (hd_geo_fan:
+ * within 0.1 mm of PROJ's), in counter-clockwise order (east, then north,
+ * then west). */
 void hd_locate_ellipse_outline(double lat, double lon, const double cov[3], double nu, double p, int n,
                                double (*latlon)[2]);
 

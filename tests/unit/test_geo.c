@@ -74,6 +74,42 @@ int main(void)
     double tri[3][2] = {{44.5, 7.0}, {45.5, 8.0}, {44.5, 9.0}};
     ok(hd_geo_in_polygon((const double (*)[2])tri, 3, 44.8, 8.0), "point inside triangle");
     ok(!hd_geo_in_polygon((const double (*)[2])tri, 3, 45.4, 7.2), "point outside triangle");
+    /* the fan of short geodesics (ellipse outlines) against PROJ's direct
+     * problem: latitudes from the equator to 88.9 degrees, every 5 degrees
+     * of azimuth, distances to HD_GEO_FAN_MAX_M; the offset in metres (the
+     * inverse problem between the two end points) */
+    {
+        double worst[3] = {0, 0, 0}, lim[3] = {1000, 10000, HD_GEO_FAN_MAX_M};
+        double lats[] = {0, 12.5, -33.9, 45.02, 60, -75, 88.9};
+        for (size_t i = 0; i < sizeof lats / sizeof lats[0]; i++) {
+            hd_geo_fan fan;
+            hd_geo_fan_init(&fan, lats[i], 179.99);
+            for (int az = 0; az < 360; az += 5)
+                for (double s = 10; s <= HD_GEO_FAN_MAX_M; s *= 1.7) {
+                    double la1, lo1, pla, plo, d, e = s * sin(az * M_PI / 180), n = s * cos(az * M_PI / 180);
+                    hd_geo_fan_point(&fan, e, n, &la1, &lo1);
+                    hd_geo_direct(lats[i], 179.99, atan2(e, n) * 180 / M_PI, hypot(e, n), &pla, &plo, NULL);
+                    hd_geo_inverse(la1, lo1, pla, plo, &d, NULL, NULL);
+                    for (int k = 0; k < 3; k++)
+                        if (s <= lim[k] && !(d <= worst[k]))
+                            worst[k] = d;
+                }
+        }
+        diag("fan against hd_geo_direct: worst %.2g m to 1 km, %.2g m to 10 km, %.2g m to %.0f km", worst[0],
+             worst[1], worst[2], HD_GEO_FAN_MAX_M / 1000);
+        ok(worst[1] < 1e-5, "fan of geodesics within 10 µm of PROJ's to 10 km (%.2g m)", worst[1]);
+        ok(worst[2] < 1e-4, "fan of geodesics within 0.1 mm of PROJ's to %.0f km (%.2g m)", HD_GEO_FAN_MAX_M / 1000,
+           worst[2]);
+        hd_geo_fan fan;
+        double la1, lo1, pla, plo;
+        hd_geo_fan_init(&fan, 89.5, 10);
+        hd_geo_fan_point(&fan, 300, 400, &la1, &lo1);
+        hd_geo_direct(89.5, 10, atan2(300, 400) * 180 / M_PI, 500, &pla, &plo, NULL);
+        ok(la1 == pla && lo1 == plo, "fan near a pole: PROJ's direct problem itself");
+        hd_geo_fan_init(&fan, 45, 7);
+        hd_geo_fan_point(&fan, 0, 0, &la1, &lo1);
+        ok(la1 == 45 && lo1 == 7, "fan: no offset, the centre");
+    }
     done_testing();
     return exit_status();
 }
