@@ -16,7 +16,6 @@
 #include "h5/h5.h"
 #include "locate_common.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,21 +295,8 @@ fail:
     return rc;
 }
 
-/* OpenBLAS (0.3.21) starts its worker threads when it loads, and each
- * spins on sched_yield for about 0.1 s before it sleeps, and again after
- * every threaded call: GSL's small matrix routines (the solver's
- * covariance, gsl_linalg_cholesky_invert -> cblas_dtrmv) resolve to
- * OpenBLAS and ran threaded on 4 × 4 matrices, waking the thread for
- * every event. One BLAS thread (as train sets), and the thread started
- * at load stopped (openblas_set_num_threads alone does not stop it):
- * localize of 400 events 94 -> 88 ms of CPU (perf stat task-clock; 67 ms
- * with OPENBLAS_NUM_THREADS=1: the thread spins while the other libraries
- * load, before main). */
-int blas_thread_shutdown_(void); /* exported by OpenBLAS, not in its cblas.h */
 
 int hd_cmd_localize(int argc, char **argv)
 {
-    openblas_set_num_threads(1);
-    blas_thread_shutdown_();
     return hd_cli_stage("localize", argc, argv, "out.geojson", "one features or captures file", run);
 }
