@@ -3,6 +3,18 @@
 #define HD_DSP_INTERNAL_H
 #include <math.h>
 
+/* The hot loops over spectra in an AVX2 copy beside the baseline one, the
+ * copy chosen when the program starts (GCC function multiversioning, an
+ * ifunc): twice the vector width where the CPU has it, and the same binary
+ * on one without. AVX2 alone, not FMA: GCC's vectoriser fuses complex
+ * products into vfmaddsub even under -ffp-contract=off, which rounds
+ * differently; without FMA both copies give the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define HD_SIMD __attribute__((target_clones("avx2", "default")))
+#else
+#define HD_SIMD
+#endif
+
 /* The lags to search: center ± max_lag (in samples), within the overlap of
  * two n-sample captures. Returns 0 when the window misses the overlap. */
 static inline int hd_dsp_lag_window(double center_s, double max_lag_s, double fs, int n, int *lo, int *hi)

@@ -78,7 +78,7 @@ static inline float fast_atan2f(float y, float x)
 static inline float absf(float complex z) { return sqrtf(crealf(z) * crealf(z) + cimagf(z) * cimagf(z)); }
 
 /* here (built at -O3) rather than in dsp.c: the conversion vectorises */
-void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
+HD_SIMD void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
 {
     for (size_t i = 0; i < 2 * n; i++)
         out[i] = (float)iq[i] * scale;
@@ -300,11 +300,11 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
     return 0;
 }
 
-static void polar(hd_dsp_net *w, int r);
+HD_SIMD static void polar(hd_dsp_net *w, int r);
 
 /* taper·x (·e^{-j2π df m/fs}), zero padded to M, transformed; the taper is
  * the capture's own (off < 0) or the pairs' window from sample off */
-static int transform_at(hd_dsp_net *w, const float *x, double df, int off, float complex *X)
+HD_SIMD static int transform_at(hd_dsp_net *w, const float *x, double df, int off, float complex *X)
 {
     int n = w->n, M = w->M;
     const hd_fft_plan *p = hd_fft_plan_get(M, -1);
@@ -340,7 +340,7 @@ static int transform(hd_dsp_net *w, const float *x, double df, float complex *X)
     return transform_at(w, x, df, -1, X);
 }
 
-int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spectral *out)
+HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spectral *out)
 {
     if (r < 0 || r >= w->R || !x || !psd || !out || w->M == 0)
         return hd_error(HD_EINVAL, "receiver network: receiver %d", r);
@@ -428,7 +428,7 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
 
 /* Receiver r's spectrum (w->X) in polar form over its band (the PSD bins
  * above BAND_SNR), in frequency order: what every pair reads. */
-static void polar(hd_dsp_net *w, int r)
+HD_SIMD static void polar(hd_dsp_net *w, int r)
 {
     int M = w->M, nfft = w->nfft;
     const float complex *X = w->X + (size_t)r * w->Mmax;
@@ -463,7 +463,7 @@ static void polar(hd_dsp_net *w, int r)
 /* GCC-PHAT of receivers a and b (their polar spectra) over their common
  * band, lags center_s ± max_lag_s; fit: the weighted phase-slope refinement
  * and its sigma (else the parabolic peak only). */
-static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_lag_s, double psr_min_db, int fit,
+HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_lag_s, double psr_min_db, int fit,
                      hd_xcorr *o)
 {
     int M = w->M, n = w->n, nfft = w->nfft;
@@ -628,7 +628,7 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
 /* b's frequency minus a's from conj(a(m))·b(m + tau) (b linearly
  * interpolated at the fraction): block sums, the peak of their short
  * transform, then the phase slope over SEGMENTS segments. */
-int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double tau, double *df_out)
+HD_SIMD int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double tau, double *df_out)
 {
     *df_out = 0;
     if (!xa || !xb || n < 1 || !(fs > 0) || !isfinite(tau))
