@@ -302,6 +302,45 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
 
 HD_SIMD static void polar(hd_dsp_net *w, int r);
 
+/* ph[m - m0] = e^{-j2π df m / fs} for m in [m0, m1): at m0 and at every
+ * multiple of 256 from cexp, between them by the recurrence r·st in double.
+ * The runs of 256 do not depend on each other: four at a time, so that the
+ * recurrence's latency overlaps (the same operations in the same order as
+ * one run after another: the same bits). */
+HD_SIMD static void phasors(double df, double fs, int m0, int m1, float complex *ph)
+{
+    double complex st = cexp(-I * 2 * M_PI * df / fs);
+    int m = m0;
+    while (m < m1 && (m == m0 || (m & 255) != 0)) { /* up to the first multiple of 256 */
+        int e = ((m >> 8) + 1) << 8;
+        e = e < m1 ? e : m1;
+        double complex r = cexp(-I * 2 * M_PI * df / fs * m);
+        for (; m < e; m++, r *= st)
+            ph[m - m0] = (float complex)r;
+    }
+    for (; m + 4 * 256 <= m1; m += 4 * 256) {
+        double complex r0 = cexp(-I * 2 * M_PI * df / fs * m), r1 = cexp(-I * 2 * M_PI * df / fs * (m + 256)),
+                       r2 = cexp(-I * 2 * M_PI * df / fs * (m + 512)), r3 = cexp(-I * 2 * M_PI * df / fs * (m + 768));
+        float complex *p = ph + (m - m0);
+        for (int j = 0; j < 256; j++) {
+            p[j] = (float complex)r0;
+            p[j + 256] = (float complex)r1;
+            p[j + 512] = (float complex)r2;
+            p[j + 768] = (float complex)r3;
+            r0 *= st;
+            r1 *= st;
+            r2 *= st;
+            r3 *= st;
+        }
+    }
+    while (m < m1) {
+        int e = m + 256 < m1 ? m + 256 : m1;
+        double complex r = cexp(-I * 2 * M_PI * df / fs * m);
+        for (; m < e; m++, r *= st)
+            ph[m - m0] = (float complex)r;
+    }
+}
+
 /* taper·x (·e^{-j2π df m/fs}), zero padded to M, transformed; the taper is
  * the capture's own (off < 0) or the pairs' window from sample off */
 HD_SIMD static int transform_at(hd_dsp_net *w, const float *x, double df, int off, float complex *X)
@@ -323,12 +362,10 @@ HD_SIMD static int transform_at(hd_dsp_net *w, const float *x, double df, int of
         for (int m = m0; m < m1; m++)
             X[m] = cx[m] * tp[m];
     } else {
-        double complex st = cexp(-I * 2 * M_PI * df / w->fs), r = 1;
-        for (int m = m0; m < m1; m++, r *= st) {
-            if (m == m0 || (m & 255) == 0)
-                r = cexp(-I * 2 * M_PI * df / w->fs * m);
-            X[m] = cx[m] * (tp[m] * (float complex)r);
-        }
+        float complex *ph = w->z; /* 2 Mmax: room for n */
+        phasors(df, w->fs, m0, m1, ph);
+        for (int m = m0; m < m1; m++)
+            X[m] = cx[m] * (tp[m] * ph[m - m0]);
     }
     memset(X + m1, 0, (size_t)(M - m1) * sizeof *X);
     hd_fft_execute(p, (float *)X, (float *)X);
@@ -642,18 +679,38 @@ HD_SIMD int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs,
     const float complex *a = (const float complex *)xa, *b = (const float complex *)xb;
     int Q = fast_size(2 * nblk);
     const hd_fft_plan *pf = hd_fft_plan_get(Q, -1);
-    float complex *zb = hd_malloc((size_t)nblk * sizeof *zb), *Z = hd_aligned_alloc((size_t)Q, sizeof *Z);
+    /* zb, then the products' real and imaginary parts */
+    float complex *zb = hd_malloc((size_t)nblk * (1 + BLOCK) * sizeof *zb), *Z = hd_aligned_alloc((size_t)Q, sizeof *Z);
     if (!pf || !zb || !Z) {
         free(zb);
         free(Z);
         return HD_ENOMEM;
     }
-    for (int q = 0; q < nblk; q++) {
-        float complex s = 0;
-        int m = m0 + q * BLOCK;
-        for (int i = 0; i < BLOCK; i++, m++)
-            s += conjf(a[m]) * ((1 - e) * b[m + l0] + e * b[m + l0 + 1]);
-        zb[q] = s;
+    /* conj(a)·((1-e) b0 + e b1) written out as GCC computes it (a real
+     * times a complex is two products; conj(a)·c is (ar cr + ai ci,
+     * ar ci - ai cr), -fcx-limited-range): the same bits, in a loop that
+     * vectorises; then each block summed in order from 0 */
+    {
+        int L = nblk * BLOCK;
+        float *restrict pr = (float *)(zb + nblk), *restrict pim = pr + L;
+        const float *restrict fa = (const float *)(a + m0), *restrict f0 = (const float *)(b + m0 + l0),
+                              *restrict f1 = (const float *)(b + m0 + l0 + 1);
+        float e1 = 1 - e;
+        for (int i = 0; i < L; i++) {
+            float cr = e1 * f0[2 * i] + e * f1[2 * i], ci = e1 * f0[2 * i + 1] + e * f1[2 * i + 1];
+            pr[i] = fa[2 * i] * cr + fa[2 * i + 1] * ci;
+            pim[i] = fa[2 * i] * ci - fa[2 * i + 1] * cr;
+        }
+        float *zf = (float *)zb;
+        for (int q = 0; q < nblk; q++) {
+            float sr = 0, si = 0;
+            for (int i = 0; i < BLOCK; i++) {
+                sr += pr[q * BLOCK + i];
+                si += pim[q * BLOCK + i];
+            }
+            zf[2 * q] = sr;
+            zf[2 * q + 1] = si;
+        }
     }
     memcpy(Z, zb, (size_t)nblk * sizeof *Z);
     memset(Z + nblk, 0, (size_t)(Q - nblk) * sizeof *Z);
@@ -724,7 +781,8 @@ HD_SIMD int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs,
         if ((q & 255) == 0)
             r = cexp(-I * 2 * M_PI * df / fb * q);
         acc += zb[q] * r;
-        mag += cabsf(zb[q]);
+        /* cabsf: glibc's hypotf is this, rounded once (no call, no errno) */
+        mag += (float)sqrt((double)crealf(zb[q]) * crealf(zb[q]) + (double)cimagf(zb[q]) * cimagf(zb[q]));
         r *= st;
     }
     double coh = mag > 0 ? cabs(acc) / mag : 0;
@@ -783,12 +841,9 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             double df1 = 0;
             const float complex *cx = (const float complex *)w->x[r];
             float complex *xt = (float complex *)w->xt;
-            double complex st = cexp(-I * 2 * M_PI * df0 / w->fs), ro = 1;
-            for (int m = 0; m < w->n; m++, ro *= st) {
-                if ((m & 255) == 0)
-                    ro = cexp(-I * 2 * M_PI * df0 / w->fs * m);
-                xt[m] = cx[m] * (float complex)ro;
-            }
+            phasors(df0, w->fs, 0, w->n, xt);
+            for (int m = 0; m < w->n; m++)
+                xt[m] = cx[m] * xt[m];
             if ((rc = transform(w, w->xt, 0, w->X + r * Mx)) < 0)
                 return rc;
             polar(w, r);
