@@ -16,7 +16,7 @@
 /* ---- plan cache ------------------------------------------------------------ */
 
 struct hd_fft_plan {
-    int n, sign;
+    int n, sign, howmany; /* howmany 0: one transform; else hd_fft_plan_many_t's */
     fftwf_plan inplace, outofplace;
 };
 
@@ -53,7 +53,7 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign)
     if (n < 1)
         return hd_error(HD_EINVAL, "FFT size %d", n), NULL;
     for (int i = 0; i < n_plans; i++)
-        if (plans[i].n == n && plans[i].sign == sign)
+        if (plans[i].n == n && plans[i].sign == sign && plans[i].howmany == 0)
             return &plans[i];
     if (n_plans == MAX_PLANS)
         return hd_error(HD_ENOMEM, "too many FFT sizes in use"), NULL;
@@ -70,12 +70,66 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign)
     hd_fft_plan *p = &plans[n_plans];
     p->n = n;
     p->sign = sign;
+    p->howmany = 0;
     p->inplace = plan_one(n, a, a, sign, measure);
     p->outofplace = plan_one(n, a, b, sign, measure);
     fftwf_free(a);
     fftwf_free(b);
     if (!p->inplace || !p->outofplace)
         return hd_error(HD_EIO, "FFTW could not plan a transform of %d", n), NULL;
+    n_plans++;
+    return p;
+}
+
+/* FFTW_ESTIMATE's plan of howmany transforms or its unbuffered one, as
+ * plan_one */
+static fftwf_plan plan_many_t(int n, int howmany, fftwf_complex *in, fftwf_complex *out, int sign, int measured)
+{
+    int dir = sign < 0 ? FFTW_FORWARD : FFTW_BACKWARD;
+    if (measured)
+        return fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_MEASURE);
+    fftwf_plan p = fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_ESTIMATE);
+    fftwf_plan q =
+        fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_ESTIMATE | FFTW_NO_BUFFERING);
+    if (p && q && fftwf_estimate_cost(q) < fftwf_estimate_cost(p)) {
+        fftwf_destroy_plan(p);
+        return q;
+    }
+    if (q)
+        fftwf_destroy_plan(q);
+    return p;
+}
+
+const hd_fft_plan *hd_fft_plan_many_t(int n, int howmany, int sign)
+{
+    if (n < 1 || howmany < 1)
+        return hd_error(HD_EINVAL, "FFT size %d × %d", n, howmany), NULL;
+    for (int i = 0; i < n_plans; i++)
+        if (plans[i].n == n && plans[i].sign == sign && plans[i].howmany == howmany)
+            return &plans[i];
+    if (n_plans == MAX_PLANS)
+        return hd_error(HD_ENOMEM, "too many FFT sizes in use"), NULL;
+    if (measure < 0) {
+        const char *m = getenv("HD_FFTW_MEASURE");
+        measure = m && m[0] == '1';
+    }
+    size_t tot = (size_t)n * howmany;
+    fftwf_complex *a = fftwf_alloc_complex(tot), *b = fftwf_alloc_complex(tot);
+    if (!a || !b) {
+        fftwf_free(a);
+        fftwf_free(b);
+        return hd_error(HD_ENOMEM, "cannot allocate FFT buffers of %d × %d", n, howmany), NULL;
+    }
+    hd_fft_plan *p = &plans[n_plans];
+    p->n = n;
+    p->sign = sign;
+    p->howmany = howmany;
+    p->inplace = NULL;
+    p->outofplace = plan_many_t(n, howmany, a, b, sign, measure);
+    fftwf_free(a);
+    fftwf_free(b);
+    if (!p->outofplace)
+        return hd_error(HD_EIO, "FFTW could not plan %d transforms of %d", howmany, n), NULL;
     n_plans++;
     return p;
 }
@@ -122,7 +176,8 @@ int hd_fft_wisdom_save(const char *path)
 void hd_fft_cleanup(void)
 {
     for (int i = 0; i < n_plans; i++) {
-        fftwf_destroy_plan(plans[i].inplace);
+        if (plans[i].inplace)
+            fftwf_destroy_plan(plans[i].inplace);
         fftwf_destroy_plan(plans[i].outofplace);
     }
     n_plans = 0;

@@ -22,6 +22,11 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign);
 /* Execute on arrays of n complex (2n floats), 64-byte aligned (use
  * hd_aligned_alloc); in may equal out. */
 void hd_fft_execute(const hd_fft_plan *p, const float *in, float *out);
+/* howmany transforms of n points interleaved, out of place: transform t
+ * reads in[k·howmany + t] and writes out[k·howmany + t], k < n (a
+ * decimation: x[k1 + howmany·k2] is point k2 of transform k1); in must
+ * differ from out. */
+const hd_fft_plan *hd_fft_plan_many_t(int n, int howmany, int sign);
 int hd_fft_wisdom_load(const char *path);   /* optional; plans are then measured */
 void hd_fft_measure(void);                   /* plans made from now on measured (FFTW_MEASURE) */
 int hd_fft_wisdom_save(const char *path);

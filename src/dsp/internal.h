@@ -15,6 +15,11 @@
 #define HD_SIMD
 #endif
 
+/* hd_dsp_net's correlation: 1 (the default) computed only at the lags a
+ * pair searches (a pruned inverse transform), 0 by a whole inverse
+ * transform. Tests set it to compare the two. */
+extern int hd_dsp_net_pruned_inverse;
+
 /* The lags to search: center ± max_lag (in samples), within the overlap of
  * two n-sample captures. Returns 0 when the window misses the overlap. */
 static inline int hd_dsp_lag_window(double center_s, double max_lag_s, double fs, int n, int *lo, int *hi)

@@ -52,6 +52,9 @@ struct hd_dsp_net {
     double *acc;             /* [nfft] */
     float complex *g, *z;    /* [Mmax] scratch */
     float complex *gb;       /* [Mmax] normalised cross-spectrum of the band */
+    float complex *h;        /* [Mmax] the pruned inverse's inner transforms */
+    float complex *gw;       /* [Mmax + 4] the correlation at the lags searched (and one each side) */
+    float *pr, *pi, *sr, *si; /* [Mmax] the pruned inverse's phasors and their steps */
     float *wt;               /* [Mmax] fit weights */
     int *kk;                 /* [Mmax] band bins, signed */
     unsigned char *inband;   /* [nfft] */
@@ -174,6 +177,12 @@ void hd_dsp_net_free(hd_dsp_net *w)
     free(w->g);
     free(w->z);
     free(w->gb);
+    free(w->h);
+    free(w->gw);
+    free(w->pr);
+    free(w->pi);
+    free(w->sr);
+    free(w->si);
     free(w->wt);
     free(w->kk);
     free(w->inband);
@@ -219,13 +228,19 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->g = hd_aligned_alloc(M, sizeof *w->g);
     w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
     w->gb = hd_malloc(M * sizeof *w->gb);
+    w->h = hd_aligned_alloc(M, sizeof *w->h);
+    w->gw = hd_malloc((M + 4) * sizeof *w->gw);
+    w->pr = hd_malloc(M * sizeof *w->pr);
+    w->pi = hd_malloc(M * sizeof *w->pi);
+    w->sr = hd_malloc(M * sizeof *w->sr);
+    w->si = hd_malloc(M * sizeof *w->si);
     w->wt = hd_malloc(M * sizeof *w->wt);
     w->kk = hd_malloc(M * sizeof *w->kk);
     w->inband = hd_malloc((size_t)nfft);
     w->atap = hd_malloc((size_t)n * sizeof *w->atap);
     w->aoff = hd_calloc((size_t)R, sizeof *w->aoff);
     if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->foff || !w->xt || !w->x ||
-        !w->have || !w->rot || !w->nodf || !w->acc || !w->g || !w->z || !w->gb || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
+        !w->have || !w->rot || !w->nodf || !w->acc || !w->g || !w->z || !w->gb || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
         hd_dsp_net_free(w);
         return NULL;
     }
@@ -497,6 +512,104 @@ HD_SIMD static void polar(hd_dsp_net *w, int r)
     }
 }
 
+/* g[m] = Σ_i gb[i] e^{j2π (kk[i] - klo) m / K} for m = m0 .. m0 + W - 1 into
+ * gw[0 .. W): the band's inverse transform of K points at the W lags a
+ * pair searches. A whole transform gives K lags where a pair searches some
+ * 20 (the physical lag window at the band's own rate), so when that is
+ * cheaper the transform is pruned: with K = P·Q and k = k1 + P k2,
+ *   g[m] = Σ_{k1<P} e^{j2π k1 m/K} h[k1][m mod Q],
+ *   h[k1][j] = Σ_{k2<Q} G[k1 + P k2] e^{j2π k2 j/Q}:
+ * P transforms of Q points (FFTW, out of place, written transposed), then
+ * for each lag a sum over k1 whose phasors e^{j2π k1 m/K} step by
+ * e^{j2π k1/K} from lag to lag (anchored anew in double every 32 lags).
+ * K log2 Q + 2 W P operations against K log2 K. */
+int hd_dsp_net_pruned_inverse = 1;
+
+HD_SIMD static int inverse_at(hd_dsp_net *w, const float complex *gb, int nb, int klo, int K, int m0, int W)
+{
+    const int *kk = w->kk;
+    int Q = 0;
+    double cost = 0.7 * log2((double)K);
+    for (int q = 8; hd_dsp_net_pruned_inverse && q <= 256 && q * 8 <= K; q *= 2) {
+        double c = log2((double)q) + 2.0 * W / q;
+        if (K % q == 0 && c < cost) {
+            cost = c;
+            Q = q;
+        }
+    }
+    if (!Q) {
+        const hd_fft_plan *pb = hd_fft_plan_get(K, +1);
+        if (!pb)
+            return HD_ENOMEM;
+        float complex *g = w->g;
+        memset(g, 0, (size_t)K * sizeof *g);
+        for (int i = 0; i < nb; i++)
+            g[kk[i] - klo] = gb[i];
+        hd_fft_execute(pb, (float *)g, (float *)g);
+        for (int t = 0; t < W; t++)
+            w->gw[t] = g[(((m0 + t) % K) + K) % K];
+        return 0;
+    }
+    int P = K / Q;
+    const hd_fft_plan *pm = hd_fft_plan_many_t(Q, P, +1);
+    if (!pm)
+        return HD_ENOMEM;
+    /* G in order: point k2 of transform k1 is G[k1 + P k2] */
+    float complex *A = w->g, *H = w->h;
+    memset(A, 0, (size_t)K * sizeof *A);
+    for (int i = 0; i < nb; i++)
+        A[kk[i] - klo] = gb[i];
+    hd_fft_execute(pm, (float *)A, (float *)H); /* H[j·P + k1] = h[k1][j] */
+    float *restrict pr = w->pr, *restrict pim = w->pi, *restrict sr = w->sr, *restrict si = w->si;
+    /* steps e^{j2π k1/K} */
+    {
+        double complex st = cexp(I * 2 * M_PI / K), r = 1;
+        for (int k1 = 0; k1 < P; k1++, r *= st) {
+            sr[k1] = (float)creal(r);
+            si[k1] = (float)cimag(r);
+        }
+    }
+    for (int t = 0; t < W; t++) {
+        int m = m0 + t;
+        if (t % 32 == 0) { /* anchor: e^{j2π k1 m/K} in double */
+            int mm = ((m % K) + K) % K;
+            double complex st = cexp(I * 2 * M_PI * mm / K), r = 1;
+            for (int k1 = 0; k1 < P; k1++, r *= st) {
+                pr[k1] = (float)creal(r);
+                pim[k1] = (float)cimag(r);
+            }
+        }
+        int j = ((m % Q) + Q) % Q;
+        const float *restrict hv = (const float *)(H + (size_t)j * P);
+        float ar[8] = {0}, ai[8] = {0};
+        int k1 = 0;
+        for (; k1 + 8 <= P; k1 += 8)
+            for (int l = 0; l < 8; l++) {
+                float hr = hv[2 * (k1 + l)], hi = hv[2 * (k1 + l) + 1], c = pr[k1 + l], d = pim[k1 + l];
+                ar[l] += hr * c - hi * d;
+                ai[l] += hr * d + hi * c;
+            }
+        float gr = 0, gi = 0;
+        for (int l = 0; l < 8; l++) {
+            gr += ar[l];
+            gi += ai[l];
+        }
+        for (; k1 < P; k1++) {
+            float hr = hv[2 * k1], hi = hv[2 * k1 + 1], c = pr[k1], d = pim[k1];
+            gr += hr * c - hi * d;
+            gi += hr * d + hi * c;
+        }
+        w->gw[t] = CMPLXF(gr, gi);
+        /* the next lag's phasors */
+        for (int q = 0; q < P; q++) {
+            float c = pr[q], d = pim[q];
+            pr[q] = c * sr[q] - d * si[q];
+            pim[q] = c * si[q] + d * sr[q];
+        }
+    }
+    return 0;
+}
+
 /* GCC-PHAT of receivers a and b (their polar spectra) over their common
  * band, lags center_s ± max_lag_s; fit: the weighted phase-slope refinement
  * and its sigma (else the parabolic peak only). */
@@ -557,15 +670,6 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
     int K = fast_size(span + span / 2 > 64 ? span + span / 2 : 64);
     if (K > M)
         K = M;
-    const hd_fft_plan *pb = hd_fft_plan_get(K, +1);
-    if (!pb)
-        return HD_ENOMEM;
-    float complex *g = w->g;
-    memset(g, 0, (size_t)K * sizeof *g);
-    for (int i = 0; i < nb; i++)
-        g[w->kk[i] - klo] = gb[i];
-    hd_fft_execute(pb, (float *)g, (float *)g); /* |g[m]| = |r(m M / K)| */
-
     int lo, hi;
     if (!hd_dsp_lag_window(center_s, max_lag_s, fs, n, &lo, &hi))
         return 0;
@@ -579,7 +683,14 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
     int mlo = (int)floor(lo / step), mhi = (int)ceil(hi / step);
     if (mhi - mlo + 1 > K)
         mhi = mlo + K - 1;
-#define GAT(m) absf(g[(((m) % K) + K) % K])
+    /* the inverse transform of the band, g[m] = Σ_k G[k] e^{j2π k m/K}
+     * (|g[m]| = |r(m M / K)|), wanted only at m in [mlo - 1, mhi + 1]:
+     * gw[m - mlo + 1] */
+    int rc = inverse_at(w, gb, nb, klo, K, mlo - 1, mhi - mlo + 3);
+    if (rc < 0)
+        return rc;
+    const float complex *gw = w->gw;
+#define GAT(m) absf(gw[(m) - mlo + 1])
     int best = mlo;
     double bestv = -1;
     for (int m = mlo; m <= mhi; m++) {
@@ -631,7 +742,7 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
         /* the residual phase's constant: the correlation's phase at the
          * grid peak (lag best·step: e^{j2π klo best / K} g[best]), moved to
          * tau along the band's mean frequency, about kc */
-        double complex pk = g[((best % K) + K) % K] * cexp(I * 2 * M_PI * (double)klo * best / K);
+        double complex pk = gw[best - mlo + 1] * cexp(I * 2 * M_PI * (double)klo * best / K);
         double c0 = -(carg(pk) - 2 * M_PI * (double)kc * best / K + 2 * M_PI * (kmean - kc) * (tau - best * step) / M);
         const float tp = (float)(2 * M_PI), itp = (float)(1 / (2 * M_PI));
         for (int iter = 0; d > 0 && iter < 3; iter++) {

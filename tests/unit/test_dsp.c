@@ -449,6 +449,31 @@ int main(void)
         /* time differences against the Cramér–Rao bound, and sigma against
          * the error: a wide (8 kHz) and a narrow (2 kHz) band */
         struct { double bw, snr; } cs[] = {{8000, 10}, {8000, 20}, {8000, 40}, {2000, 10}, {2000, 20}};
+        /* the correlation at the searched lags only (pruned inverse) equals
+         * the whole inverse transform's to rounding */
+        {
+            double dd = 0, dp = 0;
+            int same = 1, nvalid = 0;
+            for (int k = 0; k < 5; k++)
+                for (int t = 0; t < 6; t++) {
+                    hd_spectral sp[2];
+                    hd_xcorr x1, x0;
+                    delayed_pair(a, b, n, -3.3 + 1.1 * t, cs[k].bw, cs[k].snr, 1700 + 37 * k + t);
+                    hd_dsp_net_pruned_inverse = 1;
+                    net_pair(w, a, b, sp, &x1);
+                    hd_dsp_net_pruned_inverse = 0;
+                    net_pair(w, a, b, sp, &x0);
+                    hd_dsp_net_pruned_inverse = 1;
+                    same &= x1.valid == x0.valid;
+                    nvalid += x1.valid;
+                    if (x1.valid && x0.valid) {
+                        dd = fmax(dd, fabs(x1.delay_s - x0.delay_s) * FS);
+                        dp = fmax(dp, fabs(x1.psr_db - x0.psr_db));
+                    }
+                }
+            ok(same && nvalid >= 25 && dd < 1e-4 && dp < 1e-3,
+               "net: pruned and whole inverse transforms agree (%d valid; delay %.2g sample, psr %.2g dB)", nvalid, dd, dp);
+        }
         for (int k = 0; k < 5; k++) {
             double se = 0, ss = 0, sc = 0;
             int nv = 0;
