@@ -414,31 +414,7 @@ int hd_dsp_analyze(const float *x, int n, int nfft, double fs, float *psd, hd_sp
     return 0;
 }
 
-void hd_dsp_m2m4(const float *x, int n, hd_spectral *o)
-{
-    if (o->snr_db < 12 || n < 1)
-        return;
-    /* constant envelope S plus complex Gaussian noise N:
-     * M2 = S + N, M4 = S² + 4SN + 2N² → S = sqrt(2 M2² − M4) */
-    double m2 = 0, m4 = 0;
-    for (int i = 0; i < n; i++) {
-        double p = (double)x[2 * i] * x[2 * i] + (double)x[2 * i + 1] * x[2 * i + 1];
-        m2 += p;
-        m4 += p * p;
-    }
-    m2 /= n;
-    m4 /= n;
-    double d = 2 * m2 * m2 - m4;
-    /* a fluctuating envelope (kurtosis well above a constant one's) is not for M2M4 */
-    if (d <= 0 || m4 / (m2 * m2) > 1.2)
-        return;
-    double sig = sqrt(d), noise = m2 - sig;
-    if (noise <= 0)
-        noise = 1e-12 * m2;
-    o->signal_power = sig;
-    o->noise_power = noise;
-    o->snr_db = 10 * log10(sig / noise);
-}
+/* hd_dsp_m2m4 is in net.c (built at -O3: its sums vectorise) */
 
 static inline float abs2f(float complex z)
 {
