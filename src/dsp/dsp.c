@@ -23,6 +23,9 @@ struct hd_fft_plan {
 #define MAX_PLANS 128
 static hd_fft_plan plans[MAX_PLANS];
 static int n_plans = 0;
+/* -1 not yet known; 0 estimated plans (plan_one); 1 measured
+ * (HD_FFTW_MEASURE=1, hd_fft_measure); 2 a wisdom file was loaded: its
+ * measured plans, and the estimated one for a size it lacks */
 static int measure = -1;
 
 /* A plan without measuring: FFTW_ESTIMATE's plan, or the one it makes
@@ -35,9 +38,12 @@ static int measure = -1;
 static fftwf_plan plan_one(int n, fftwf_complex *in, fftwf_complex *out, int sign, int measured)
 {
     int dir = sign < 0 ? FFTW_FORWARD : FFTW_BACKWARD;
-    if (measured)
+    if (measured == 1)
         return fftwf_plan_dft_1d(n, in, out, dir, FFTW_MEASURE);
-    fftwf_plan p = fftwf_plan_dft_1d(n, in, out, dir, FFTW_ESTIMATE);
+    fftwf_plan p = measured == 2 ? fftwf_plan_dft_1d(n, in, out, dir, FFTW_MEASURE | FFTW_WISDOM_ONLY) : NULL;
+    if (p)
+        return p;
+    p = fftwf_plan_dft_1d(n, in, out, dir, FFTW_ESTIMATE);
     fftwf_plan q = fftwf_plan_dft_1d(n, in, out, dir, FFTW_ESTIMATE | FFTW_NO_BUFFERING);
     if (p && q && fftwf_estimate_cost(q) < fftwf_estimate_cost(p)) {
         fftwf_destroy_plan(p);
@@ -86,9 +92,14 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign)
 static fftwf_plan plan_many_t(int n, int howmany, fftwf_complex *in, fftwf_complex *out, int sign, int measured)
 {
     int dir = sign < 0 ? FFTW_FORWARD : FFTW_BACKWARD;
-    if (measured)
+    if (measured == 1)
         return fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_MEASURE);
-    fftwf_plan p = fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_ESTIMATE);
+    fftwf_plan p = measured == 2 ? fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir,
+                                                       FFTW_MEASURE | FFTW_WISDOM_ONLY)
+                                 : NULL;
+    if (p)
+        return p;
+    p = fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_ESTIMATE);
     fftwf_plan q =
         fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_ESTIMATE | FFTW_NO_BUFFERING);
     if (p && q && fftwf_estimate_cost(q) < fftwf_estimate_cost(p)) {
@@ -159,7 +170,10 @@ int hd_fft_wisdom_load(const char *path)
 {
     if (!fftwf_import_wisdom_from_filename(path))
         return hd_error(HD_EIO, "cannot read FFTW wisdom %s", path);
-    measure = 1; /* with wisdom, measured plans of its sizes cost nothing */
+    /* the file's measured plans; a size it lacks is estimated, never
+     * measured here: ranks measuring apart could choose different plans,
+     * whose last bits differ */
+    measure = 2;
     return 0;
 }
 
