@@ -327,7 +327,17 @@ double hd_dsp_noise_floor_shape(const float *psd, int nfft, double fraction, dou
     memcpy(s, psd, (size_t)nfft * sizeof *s);
     int idx = (int)floor(fraction / 2 * (nfft - 1));
     double v = select_kth(s, nfft, idx);
-    double gq = gsl_cdf_gamma_Pinv((idx + 1.0) / (nfft + 1.0), k, 1.0 / k);
+    /* the quantile (GSL's inverse Gamma CDF, iterative) of the last
+     * arguments kept: a featurizer asks the same one for every receiver */
+    static _Thread_local int memo_idx = -1, memo_nfft;
+    static _Thread_local double memo_k, memo_gq;
+    if (memo_idx != idx || memo_nfft != nfft || memo_k != k) {
+        memo_gq = gsl_cdf_gamma_Pinv((idx + 1.0) / (nfft + 1.0), k, 1.0 / k);
+        memo_idx = idx;
+        memo_nfft = nfft;
+        memo_k = k;
+    }
+    double gq = memo_gq;
     free(s);
     return gq > 0 ? v / gq : NAN;
 }
@@ -342,6 +352,12 @@ int hd_dsp_spectral(const float *psd, int nfft, int n_avg, double fs, hd_spectra
 
 int hd_dsp_spectral_shape(const float *psd, int nfft, double shape, double fs, hd_spectral *o)
 {
+    double fl;
+    return hd_dsp_spectral_shape_floor(psd, nfft, shape, fs, o, &fl);
+}
+
+int hd_dsp_spectral_shape_floor(const float *psd, int nfft, double shape, double fs, hd_spectral *o, double *floor_out)
+{
     if (!psd || !o || nfft < 2 || !(shape > 0) || !(fs > 0))
         return hd_error(HD_EINVAL, "spectral summary: nfft %d, shape %g, %g Hz", nfft, shape, fs);
     memset(o, 0, sizeof *o);
@@ -353,6 +369,7 @@ int hd_dsp_spectral_shape(const float *psd, int nfft, double shape, double fs, h
     double floor_bin = hd_dsp_noise_floor_shape(psd, nfft, 0.3, shape);
     if (!(floor_bin >= 0))
         return floor_bin != floor_bin ? HD_ENOMEM : hd_error(HD_EDATA, "spectral summary: negative power in the spectrum");
+    *floor_out = floor_bin;
     o->total_power = total;
     o->noise_power = floor_bin * nfft;
     /* a noise-only capture can measure a little below its floor: the signal

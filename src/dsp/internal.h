@@ -1,6 +1,7 @@
 /* Internal to src/dsp: what the local and distributed correlators share. */
 #ifndef HD_DSP_INTERNAL_H
 #define HD_DSP_INTERNAL_H
+#include "dsp/dsp.h"
 #include <math.h>
 
 /* The hot loops over spectra in an AVX2 copy beside the baseline one, the
@@ -19,6 +20,10 @@
  * pair searches (a pruned inverse transform), 0 by a whole inverse
  * transform. Tests set it to compare the two. */
 extern int hd_dsp_net_pruned_inverse;
+
+/* hd_dsp_spectral_shape that also gives the floor per bin it found
+ * (hd_dsp_noise_floor_shape(psd, nfft, 0.3, shape)) */
+int hd_dsp_spectral_shape_floor(const float *psd, int nfft, double shape, double fs, hd_spectral *o, double *floor_out);
 
 /* The lags to search: center ± max_lag (in samples), within the overlap of
  * two n-sample captures. Returns 0 when the window misses the overlap. */

@@ -466,10 +466,10 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
             acc += sum1(pw + top, M - top);
         psd[j] = (float)(w->cnt[j] ? acc / w->cnt[j] * norm : 0);
     }
-    if ((rc = hd_dsp_spectral_shape(psd, nfft, w->shape, w->fs, out)) < 0)
+    double fl; /* the floor per bin (hd_dsp_noise_floor_shape(psd, nfft, 0.3, shape)) */
+    if ((rc = hd_dsp_spectral_shape_floor(psd, nfft, w->shape, w->fs, out, &fl)) < 0)
         return rc;
     hd_dsp_m2m4(x, w->n, out);
-    double fl = hd_dsp_noise_floor_shape(psd, nfft, 0.3, w->shape);
     /* frequency offset and peak on the transform's fine bins (a PSD bin is
      * M/nfft of them): the centroid of the power above the floor in the
      * PSD bins clearly above it, and the strongest bin interpolated */

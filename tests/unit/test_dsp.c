@@ -209,6 +209,14 @@ int main(void)
         pw += (double)x[i] * x[i];
     pw /= N;
     ok(fabs(tot / pw - 1) < 0.02, "Welch sum equals the mean power (%.4f)", tot / pw);
+    {
+        /* the floor's Gamma quantile is kept for the last arguments: other
+         * arguments in between, then the first again, give the first's */
+        double f1 = hd_dsp_noise_floor_shape(psd, NFFT, 0.3, 12), f2 = hd_dsp_noise_floor_shape(psd, NFFT, 0.3, 3),
+               f3 = hd_dsp_noise_floor_shape(psd, NFFT, 0.5, 12), f4 = hd_dsp_noise_floor_shape(psd, NFFT, 0.3, 12);
+        ok(f1 == f4 && f2 != f1 && f3 != f1 && f2 > 0 && f3 > 0,
+           "noise floor: the same for the same arguments after others (%g %g %g)", f1, f2, f3);
+    }
     double fl = hd_dsp_noise_floor(psd, NFFT, 0.4, hd_dsp_welch_segments(N, NFFT)) * NFFT;
     ok(fabs(fl / pw - 1) < 0.06, "noise floor × nfft equals white-noise power (%.4f)", fl / pw);
 
