@@ -51,7 +51,6 @@ struct hd_dsp_net {
     unsigned char *have, *rot, *nodf;
     double *acc;             /* [nfft] */
     float complex *g, *z;    /* [Mmax] scratch */
-    float complex *gb;       /* [Mmax] normalised cross-spectrum of the band */
     float complex *h;        /* [Mmax] the pruned inverse's inner transforms */
     float complex *gw;       /* [Mmax + 4] the correlation at the lags searched (and one each side) */
     float *pr, *pi, *sr, *si; /* [Mmax] the pruned inverse's phasors and their steps */
@@ -217,7 +216,6 @@ void hd_dsp_net_free(hd_dsp_net *w)
     free(w->acc);
     free(w->g);
     free(w->z);
-    free(w->gb);
     free(w->h);
     free(w->gw);
     free(w->pr);
@@ -268,7 +266,6 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->acc = hd_malloc((size_t)nfft * sizeof *w->acc);
     w->g = hd_aligned_alloc(M, sizeof *w->g);
     w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
-    w->gb = hd_malloc(M * sizeof *w->gb);
     w->h = hd_aligned_alloc(M, sizeof *w->h);
     w->gw = hd_malloc((M + 4) * sizeof *w->gw);
     w->pr = hd_malloc(M * sizeof *w->pr);
@@ -281,7 +278,7 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->atap = hd_malloc((size_t)n * sizeof *w->atap);
     w->aoff = hd_calloc((size_t)R, sizeof *w->aoff);
     if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->foff || !w->xt || !w->x ||
-        !w->have || !w->rot || !w->nodf || !w->acc || !w->g || !w->z || !w->gb || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
+        !w->have || !w->rot || !w->nodf || !w->acc || !w->g || !w->z || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
         hd_dsp_net_free(w);
         return NULL;
     }
@@ -553,8 +550,8 @@ HD_SIMD static void polar(hd_dsp_net *w, int r)
     }
 }
 
-/* g[m] = Σ_i gb[i] e^{j2π (kk[i] - klo) m / K} for m = m0 .. m0 + W - 1 into
- * gw[0 .. W): the band's inverse transform of K points at the W lags a
+/* g[m] = Σ_k G[k] e^{j2π k m / K} (G: w->g, K points) for m = m0 .. m0 + W - 1
+ * into gw[0 .. W): the band's inverse transform at the W lags a
  * pair searches. A whole transform gives K lags where a pair searches some
  * 20 (the physical lag window at the band's own rate), so when that is
  * cheaper the transform is pruned: with K = P·Q and k = k1 + P k2,
@@ -566,9 +563,8 @@ HD_SIMD static void polar(hd_dsp_net *w, int r)
  * K log2 Q + 2 W P operations against K log2 K. */
 int hd_dsp_net_pruned_inverse = 1;
 
-HD_SIMD static int inverse_at(hd_dsp_net *w, const float complex *gb, int nb, int klo, int K, int m0, int W)
+HD_SIMD static int inverse_at(hd_dsp_net *w, int K, int m0, int W)
 {
-    const int *kk = w->kk;
     int Q = 0;
     double cost = 0.7 * log2((double)K);
     for (int q = 8; hd_dsp_net_pruned_inverse && q <= 256 && q * 8 <= K; q *= 2) {
@@ -583,9 +579,6 @@ HD_SIMD static int inverse_at(hd_dsp_net *w, const float complex *gb, int nb, in
         if (!pb)
             return HD_ENOMEM;
         float complex *g = w->g;
-        memset(g, 0, (size_t)K * sizeof *g);
-        for (int i = 0; i < nb; i++)
-            g[kk[i] - klo] = gb[i];
         hd_fft_execute(pb, (float *)g, (float *)g);
         for (int t = 0; t < W; t++)
             w->gw[t] = g[(((m0 + t) % K) + K) % K];
@@ -597,9 +590,6 @@ HD_SIMD static int inverse_at(hd_dsp_net *w, const float complex *gb, int nb, in
         return HD_ENOMEM;
     /* G in order: point k2 of transform k1 is G[k1 + P k2] */
     float complex *A = w->g, *H = w->h;
-    memset(A, 0, (size_t)K * sizeof *A);
-    for (int i = 0; i < nb; i++)
-        A[kk[i] - klo] = gb[i];
     hd_fft_execute(pm, (float *)A, (float *)H); /* H[j·P + k1] = h[k1][j] */
     float *restrict pr = w->pr, *restrict pim = w->pi, *restrict sr = w->sr, *restrict si = w->si;
     /* steps e^{j2π k1/K} */
@@ -681,17 +671,29 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
     if (nbj < 3 || strong < 3)
         return 0;
     int nb = 0;
-    float complex *gb = w->gb;
     float *wt = w->wt, *ph = (float *)w->z;
+    /* the band's cross-spectrum G[k] straight into w->g, k = kk - klo (0
+     * between the band's runs; above it, up to K, after the loop): one pass,
+     * no copy */
+    float complex *G = w->g;
+    int klo = 0, pos = 0;
+    for (int j = 1; j < nfft; j++)
+        if (sa[j] > BAND_SNR && sbn[j] > BAND_SNR && w->jhi[j] >= w->jlo[j]) {
+            klo = w->jlo[j] - M / 2;
+            break;
+        }
     for (int j = 1; j < nfft; j++) {
         if (!(sa[j] > BAND_SNR && sbn[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
             continue;
-        int lo = w->jlo[j], len = w->jhi[j] - lo + 1;
+        int lo = w->jlo[j], len = w->jhi[j] - lo + 1, k0 = lo - M / 2 - klo;
+        if (k0 > pos)
+            memset(G + pos, 0, (size_t)(k0 - pos) * sizeof *G);
+        pos = k0 + len;
         /* PHAT: the unit cross-spectrum; the fit's weights are the bins'
          * own SNRs (an FM signal's lines, a random signal's fading bins) */
         const float *restrict ua = (const float *)(Ua + lo), *restrict ub = (const float *)(Ub + lo);
         const float *restrict fa = pa + lo, *restrict fb = pb_ + lo, *restrict xa = qa + lo, *restrict xb = qb + lo;
-        float *restrict go = (float *)(gb + nb), *restrict po = ph + nb, *restrict wo = wt + nb;
+        float *restrict go = (float *)(G + k0), *restrict po = ph + nb, *restrict wo = wt + nb;
         int *restrict ko = w->kk + nb;
         for (int i = 0; i < len; i++) {
             go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
@@ -707,10 +709,12 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
     }
     if (nb < 8)
         return 0;
-    int klo = w->kk[0], span = w->kk[nb - 1] - klo + 1;
+    int span = w->kk[nb - 1] - klo + 1;
     int K = fast_size(span + span / 2 > 64 ? span + span / 2 : 64);
     if (K > M)
         K = M;
+    if (K > pos)
+        memset(G + pos, 0, (size_t)(K - pos) * sizeof *G);
     int lo, hi;
     if (!hd_dsp_lag_window(center_s, max_lag_s, fs, n, &lo, &hi))
         return 0;
@@ -727,7 +731,7 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
     /* the inverse transform of the band, g[m] = Σ_k G[k] e^{j2π k m/K}
      * (|g[m]| = |r(m M / K)|), wanted only at m in [mlo - 1, mhi + 1]:
      * gw[m - mlo + 1] */
-    int rc = inverse_at(w, gb, nb, klo, K, mlo - 1, mhi - mlo + 3);
+    int rc = inverse_at(w, K, mlo - 1, mhi - mlo + 3);
     if (rc < 0)
         return rc;
     const float complex *gw = w->gw;
@@ -765,10 +769,13 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
         int kc = (w->kk[0] + w->kk[nb - 1]) / 2;
         float xs = (float)(2 * M_PI / M);
         float *xv = (float *)w->z + w->Mmax; /* after ph */
-        double sw = 0, swx = 0, swxx = 0, kmean = 0;
+        double sw = 0, swx = 0, swxx = 0, kmean;
+        /* Σ kk in integers (vectorises; a sum in double was exact too, far
+         * below 2^53, but every addition waited for the one before) */
+        long ksum = 0;
         for (int i = 0; i < nb; i++)
-            kmean += w->kk[i];
-        kmean /= nb;
+            ksum += w->kk[i];
+        kmean = (double)ksum / nb;
         const int *kv = w->kk;
         for (int i = 0; i < nb; i++)
             xv[i] = (float)(kv[i] - kc) * xs;
