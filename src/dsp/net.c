@@ -49,6 +49,7 @@ struct hd_dsp_net {
     float *xt;               /* [2n] a de-rotated capture */
     const float **x;         /* [R] captures */
     unsigned char *have, *rot, *nodf;
+    unsigned char *pq;       /* [R] psi and q hold receiver r's present spectrum (polar with them) */
     double *acc;             /* [nfft] */
     float complex *g, *z;    /* [Mmax] scratch */
     float complex *h;        /* [Mmax] the pruned inverse's inner transforms */
@@ -213,6 +214,7 @@ void hd_dsp_net_free(hd_dsp_net *w)
     free(w->have);
     free(w->rot);
     free(w->nodf);
+    free(w->pq);
     free(w->acc);
     free(w->g);
     free(w->z);
@@ -263,6 +265,7 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->have = hd_calloc((size_t)R, 1);
     w->rot = hd_calloc((size_t)R, 1);
     w->nodf = hd_calloc((size_t)R, 1);
+    w->pq = hd_calloc((size_t)R, 1);
     w->acc = hd_malloc((size_t)nfft * sizeof *w->acc);
     w->g = hd_aligned_alloc(M, sizeof *w->g);
     w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
@@ -278,7 +281,7 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->atap = hd_malloc((size_t)n * sizeof *w->atap);
     w->aoff = hd_calloc((size_t)R, sizeof *w->aoff);
     if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->foff || !w->xt || !w->x ||
-        !w->have || !w->rot || !w->nodf || !w->acc || !w->g || !w->z || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
+        !w->have || !w->rot || !w->nodf || !w->pq || !w->acc || !w->g || !w->z || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
         hd_dsp_net_free(w);
         return NULL;
     }
@@ -353,7 +356,7 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
     return 0;
 }
 
-HD_SIMD static void polar(hd_dsp_net *w, int r);
+HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq);
 
 /* ph[m - m0] = e^{-j2π df m / fs} for m in [m0, m1): at m0 and at every
  * multiple of 256 from cexp, between them by the recurrence r·st in double.
@@ -512,13 +515,16 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
     w->foff[r] = isfinite(out->freq_offset_hz) ? out->freq_offset_hz : 0;
     w->x[r] = x;
     w->have[r] = 1;
-    polar(w, r);
+    polar(w, r, 0);
     return 0;
 }
 
 /* Receiver r's spectrum (w->X) in polar form over its band (the PSD bins
- * above BAND_SNR), in frequency order: what every pair reads. */
-HD_SIMD static void polar(hd_dsp_net *w, int r)
+ * above BAND_SNR), in frequency order: what every pair reads. The unit
+ * phasors always; with_pq also the phases and per-bin SNRs, which only the
+ * phase-slope fit reads (the coarse correlations for the frequency
+ * differences do not: their atan2 is spared, and made when a fit needs it) */
+HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq)
 {
     int M = w->M, nfft = w->nfft;
     const float complex *X = w->X + (size_t)r * w->Mmax;
@@ -537,17 +543,26 @@ HD_SIMD static void polar(hd_dsp_net *w, int r)
                 continue;
             const float *xr = (const float *)(X + (part ? a - mid : a - mid + M));
             float *u = (float *)(U + a), *ps = psi + a, *qq = q + a;
-            for (int i = 0; i <= b - a; i++) {
-                float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
-                float is = m > 0 ? 1 / m : 0;
-                u[2 * i] = re * is;
-                u[2 * i + 1] = im * is;
-                ps[i] = fast_atan2f(im, re);
-                float v = p * inv - 1;
-                qq[i] = v > 0 ? v : 0;
-            }
+            if (with_pq)
+                for (int i = 0; i <= b - a; i++) {
+                    float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
+                    float is = m > 0 ? 1 / m : 0;
+                    u[2 * i] = re * is;
+                    u[2 * i + 1] = im * is;
+                    ps[i] = fast_atan2f(im, re);
+                    float v = p * inv - 1;
+                    qq[i] = v > 0 ? v : 0;
+                }
+            else
+                for (int i = 0; i <= b - a; i++) {
+                    float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
+                    float is = m > 0 ? 1 / m : 0;
+                    u[2 * i] = re * is;
+                    u[2 * i + 1] = im * is;
+                }
         }
     }
+    w->pq[r] = (unsigned char)with_pq;
 }
 
 /* g[m] = Σ_k G[k] e^{j2π k m / K} (G: w->g, K points) for m = m0 .. m0 + W - 1
@@ -699,10 +714,12 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
             go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
             go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
         }
-        for (int i = 0; i < len; i++)
-            po[i] = fb[i] - fa[i];
-        for (int i = 0; i < len; i++)
-            wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
+        if (fit) { /* phases and weights: the fit's alone */
+            for (int i = 0; i < len; i++)
+                po[i] = fb[i] - fa[i];
+            for (int i = 0; i < len; i++)
+                wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
+        }
         for (int i = 0; i < len; i++)
             ko[i] = lo + i - M / 2;
         nb += len;
@@ -1005,7 +1022,7 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
                 xt[m] = cx[m] * xt[m];
             if ((rc = transform(w, w->xt, 0, w->X + r * Mx)) < 0)
                 return rc;
-            polar(w, r);
+            polar(w, r, 0);
             w->rot[r] = 1;
             if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
                 return rc;
@@ -1064,7 +1081,7 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             if ((rc = transform_at(w, w->x[r], w->df[r], w->aoff[r], w->X + r * Mx)) < 0)
                 return rc;
             w->nfine[r] *= s2 / w->t2; /* the noise of a bin under this window */
-            polar(w, r);
+            polar(w, r, 1);
             w->rot[r] = 1;
         }
     } else {
@@ -1072,7 +1089,7 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             if (use[r] && w->have[r] && !w->nodf[r] && w->df[r] != 0) {
                 if ((rc = transform(w, w->x[r], w->df[r], w->X + r * Mx)) < 0)
                     return rc;
-                polar(w, r);
+                polar(w, r, 1);
                 w->rot[r] = 1;
             }
     }
@@ -1081,6 +1098,10 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             if (!use[i] || !use[j] || !w->have[i] || !w->have[j] || w->nodf[i] || w->nodf[j] ||
                 (reference_only && i != ref && j != ref))
                 continue;
+            if (!w->pq[i])
+                polar(w, i, 1);
+            if (!w->pq[j])
+                polar(w, j, 1);
             if ((rc = correlate(w, i, j, -(t0_s[j] - t0_s[i]), max_lag_s, psr_min_db, 1, &out[p])) < 0)
                 return rc;
             out[p].freq_diff_hz = w->df[j] - w->df[i];
