@@ -20,7 +20,9 @@ struct hd_fft_plan {
     fftwf_plan inplace, outofplace;
 };
 
-#define MAX_PLANS 128
+/* the featurizer's pruned correlations plan up to six batches per
+ * inverse size besides the sizes themselves */
+#define MAX_PLANS 1024
 static hd_fft_plan plans[MAX_PLANS];
 static int n_plans = 0;
 /* -1 not yet known; 0 estimated plans (plan_one); 1 measured

@@ -589,7 +589,8 @@ HD_SIMD static int inverse_at(hd_dsp_net *w, int K, int m0, int W)
             Q = q;
         }
     }
-    if (!Q) {
+    const hd_fft_plan *pm = Q ? hd_fft_plan_many_t(Q, K / Q, +1) : NULL;
+    if (!pm) { /* (or no batch plan to be had: the whole transform then) */
         const hd_fft_plan *pb = hd_fft_plan_get(K, +1);
         if (!pb)
             return HD_ENOMEM;
@@ -600,9 +601,6 @@ HD_SIMD static int inverse_at(hd_dsp_net *w, int K, int m0, int W)
         return 0;
     }
     int P = K / Q;
-    const hd_fft_plan *pm = hd_fft_plan_many_t(Q, P, +1);
-    if (!pm)
-        return HD_ENOMEM;
     /* G in order: point k2 of transform k1 is G[k1 + P k2] */
     float complex *A = w->g, *H = w->h;
     hd_fft_execute(pm, (float *)A, (float *)H); /* H[j·P + k1] = h[k1][j] */
