@@ -160,6 +160,25 @@ static inline double dot3(const float *a, const float *b, const float *c, int n)
     return s;
 }
 
+/* max of v[0..n) (n ≥ 1; no NaN) in 8 lanes: vectorises, and a maximum does
+ * not depend on the order */
+static inline float max_run(const float *v, int n)
+{
+    float m[8];
+    int i = 0;
+    for (int l = 0; l < 8; l++)
+        m[l] = v[0];
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            m[l] = v[i + l] > m[l] ? v[i + l] : m[l];
+    float r = m[0];
+    for (int l = 1; l < 8; l++)
+        r = m[l] > r ? m[l] : r;
+    for (; i < n; i++)
+        r = v[i] > r ? v[i] : r;
+    return r;
+}
+
 static inline double sum1(const float *a, int n)
 {
     float p[8] = {0};
@@ -477,6 +496,7 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
         double sp = 0, sf = 0, df = w->fs / M;
         float flk = (float)(fl * nfft * w->w2);
         int pk = -1;
+        float pv = -INFINITY; /* pw[pk] */
         for (int j = 1; j < nfft; j++) {
             if (psd[j] <= 2 * fl)
                 continue;
@@ -485,11 +505,21 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
                 float e = pw[idx] - flk;
                 a += e;
                 b += e * (float)(idx - h2);
-                if (pk < 0 || pw[idx] > pw[pk])
-                    pk = idx;
             }
             sp += a;
             sf += b;
+            /* the strongest bin: the first PSD bin holding the maximum */
+            float mj = max_run(pw + w->jlo[j], w->jhi[j] - w->jlo[j] + 1);
+            if (mj > pv) {
+                pv = mj;
+                pk = j;
+            }
+        }
+        if (pk >= 0) { /* its first bin of that power */
+            int idx = w->jlo[pk];
+            while (idx < w->jhi[pk] && !(pw[idx] == pv))
+                idx++;
+            pk = idx;
         }
         if (sp > 0)
             out->freq_offset_hz = sf / sp * df;
