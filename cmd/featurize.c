@@ -461,6 +461,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if (rc == 0 && make_wisdom)
             hd_featurize_wisdom_end(cfg->featurize.fftw_wisdom);
         hd_fft_cleanup();
+        if (rc < 0 && rank == 0) { /* as below: no exit beneath the input's hash */
+            char hex[65];
+            hd_sha256_file(input, hex);
+        }
         return rc;
     }
     int R = rd.n_receivers, N = rd.n_samples, L = rd.n_levels, P = hd_features_npairs(R), F = HD_FEAT_COUNT;
@@ -639,6 +643,13 @@ fail:
     free(o.tmethod);
     free(o.dbm_ok);
     hd_fft_cleanup();
+    if (rc < 0 && rank == 0) {
+        /* a failure before the provenance was written: the input's hash
+         * may still be running in its thread; wait for it, so that the
+         * process does not exit (OpenSSL's exit handlers) beneath it */
+        char hex[65];
+        hd_sha256_file(input, hex);
+    }
     return rc;
 }
 
