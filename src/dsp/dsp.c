@@ -273,34 +273,40 @@ int hd_dsp_welch_segments(int n, int nfft)
 
 /* ---- noise floor and summary ---------------------------------------------------- */
 
-/* The k-th smallest of v[0..n) (v is reordered): Hoare's selection, O(n). */
+/* The k-th smallest of v[0..n) (v's storage is used as scratch; finite
+ * values): a radix selection on the values' bits ordered as unsigned keys,
+ * eight bits a pass from the top, four counting passes without a
+ * data-dependent branch (Hoare's selection mispredicted its way through
+ * 256 PSD bins per receiver). The k-th value is the same whatever the
+ * method. */
 static float select_kth(float *v, int n, int k)
 {
-    int lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = v[lo + (hi - lo) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            return v[k];
+    uint32_t *key = (uint32_t *)(void *)v; /* each written from its own float (memcpy) */
+    for (int i = 0; i < n; i++) {
+        float f = v[i] == 0 ? 0.0f : v[i]; /* -0 as +0 */
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+        memcpy(&key[i], &u, sizeof u);
     }
-    return v[k];
+    uint32_t prefix = 0, pmask = 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        int cnt[256] = {0};
+        for (int i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, &key[i], sizeof u);
+            cnt[(u >> shift) & 255] += (u & pmask) == prefix;
+        }
+        int d = 0;
+        while (d < 255 && k >= cnt[d])
+            k -= cnt[d++];
+        prefix |= (uint32_t)d << shift;
+        pmask |= 255u << shift;
+    }
+    uint32_t u = (prefix & 0x80000000u) ? (prefix & 0x7fffffffu) : ~prefix;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
 }
 
 double hd_dsp_noise_floor(const float *psd, int nfft, double fraction, int n_avg)

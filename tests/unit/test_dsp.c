@@ -114,6 +114,12 @@ static int net_pair(hd_dsp_net *w, const float *a, const float *b, hd_spectral *
     return rc;
 }
 
+static int cmp_float_asc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -216,6 +222,34 @@ int main(void)
                f3 = hd_dsp_noise_floor_shape(psd, NFFT, 0.5, 12), f4 = hd_dsp_noise_floor_shape(psd, NFFT, 0.3, 12);
         ok(f1 == f4 && f2 != f1 && f3 != f1 && f2 > 0 && f3 > 0,
            "noise floor: the same for the same arguments after others (%g %g %g)", f1, f2, f3);
+    }
+    {
+        /* the floor's order statistic (a radix selection) against a sort:
+         * the floor of the spectrum equals that of a flat one at the value a
+         * sort puts at the same rank; random powers with ties and zeros */
+        int bad = 0;
+        for (int t = 0; t < 40; t++) {
+            int n = 37 + 29 * t;
+            float *v = hd_malloc((size_t)n * sizeof *v), *srt = hd_malloc((size_t)n * sizeof *srt),
+                  *flat = hd_malloc((size_t)n * sizeof *flat);
+            hd_rng r;
+            hd_rng_init(&r, 4242, (uint64_t)t, 0, 0);
+            for (int i = 0; i < n; i++) {
+                double u = hd_rng_uniform(&r);
+                v[i] = u < 0.1 ? 0.0f : u < 0.2 ? 0.5f : (float)(-log(u) * pow(10, 6 * hd_rng_uniform(&r) - 3));
+                srt[i] = v[i];
+            }
+            qsort(srt, (size_t)n, sizeof *srt, cmp_float_asc);
+            double fr = 0.05 + 0.9 * t / 40.0;
+            int idx = (int)floor(fr / 2 * (n - 1));
+            for (int i = 0; i < n; i++)
+                flat[i] = srt[idx];
+            bad += hd_dsp_noise_floor_shape(v, n, fr, 5) != hd_dsp_noise_floor_shape(flat, n, fr, 5);
+            free(v);
+            free(srt);
+            free(flat);
+        }
+        ok(bad == 0, "noise floor: the order statistic equals a sort's (40 spectra, %d differ)", bad);
     }
     double fl = hd_dsp_noise_floor(psd, NFFT, 0.4, hd_dsp_welch_segments(N, NFFT)) * NFFT;
     ok(fabs(fl / pw - 1) < 0.06, "noise floor × nfft equals white-noise power (%.4f)", fl / pw);
