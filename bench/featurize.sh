@@ -32,6 +32,11 @@ E=480
 hd=$(rate $E "$D/c.h5")
 peer=$("$PY" bench/featurize_peer.py "$D/c.h5")
 line featurize "$hd" "$peer" "all 21 pairs; peer: scipy welch + one numpy GCC-PHAT per pair, no frequency-difference correction or refinement; $E events, 7 receivers, 0.25 s of 24 kHz IQ"
+# the same with FFTW plans measured once and kept (featurize.fftw_wisdom):
+# a first run measures them (not timed), the rate is the best of the next 3
+"$H" featurize -q --force --set featurize.fftw_wisdom="$D/wisdom" -o "$D/f.h5" "$D/c.h5"
+hw=$(rate $E "$D/c.h5" --set featurize.fftw_wisdom="$D/wisdom")
+line featurize-wisdom "$hw" "$peer" "as featurize, with featurize.fftw_wisdom (measured plans, made by an untimed first run)"
 hr=$(rate $E "$D/c.h5" --set featurize.pairs=reference)
 peer=$("$PY" bench/featurize_peer.py "$D/c.h5" --pairs reference)
 line featurize-reference "$hr" "$peer" "featurize.pairs=reference: the best-SNR receiver against the 6 others, the peer likewise"

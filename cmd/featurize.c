@@ -62,9 +62,10 @@ void hd_cmd_featurize_usage(FILE *out)
             "are transformed by all ranks together with fftw3-mpi; every event then goes\n"
             "through all ranks, with the frequency-difference correction pair by pair,\n"
             "without the phase-slope refinement), fftw_wisdom '' (a file: FFTW plans measured\n"
-            "once and kept there, loaded by later runs; measured plans round differently:\n"
-            "time differences move by about 1 ns at most, far inside their sigma; under MPI\n"
-            "the file must exist: make it with one rank). Each\n"
+            "once and kept there, loaded by later runs, a size it lacks estimated; measured\n"
+            "plans round differently: correlation delays move by about 1 ns, modulation-\n"
+            "timed ones of long captures up to half a sigma; under MPI the file must exist:\n"
+            "make it with one rank). Each\n"
             "receiver's frequency difference from the best-SNR receiver (the LO errors)\n"
             "is measured and removed before the pairs are correlated.\n"
             "\n"
@@ -460,6 +461,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if (rc == 0 && make_wisdom)
             hd_featurize_wisdom_end(cfg->featurize.fftw_wisdom);
         hd_fft_cleanup();
+        if (rc < 0 && rank == 0) { /* as below: no exit beneath the input's hash */
+            char hex[65];
+            hd_sha256_file(input, hex);
+        }
         return rc;
     }
     int R = rd.n_receivers, N = rd.n_samples, L = rd.n_levels, P = hd_features_npairs(R), F = HD_FEAT_COUNT;
@@ -638,6 +643,13 @@ fail:
     free(o.tmethod);
     free(o.dbm_ok);
     hd_fft_cleanup();
+    if (rc < 0 && rank == 0) {
+        /* a failure before the provenance was written: the input's hash
+         * may still be running in its thread; wait for it, so that the
+         * process does not exit (OpenSSL's exit handlers) beneath it */
+        char hex[65];
+        hd_sha256_file(input, hex);
+    }
     return rc;
 }
 

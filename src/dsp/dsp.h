@@ -13,8 +13,11 @@
 
 /* ---- FFT plans ------------------------------------------------------- */
 /* Plans are made once per (size, direction) and cached; thread-compatible
- * (one cache per process; call from one thread). Plans use
- * FFTW_ESTIMATE unless a wisdom file was loaded or HD_FFTW_MEASURE=1. */
+ * (one cache per process; call from one thread). Plans are estimated
+ * (FFTW_ESTIMATE, or its unbuffered plan where FFTW's cost model prices
+ * that lower) unless HD_FFTW_MEASURE=1 or hd_fft_measure (measured); after
+ * hd_fft_wisdom_load, the file's plans, and a size it lacks estimated
+ * (never measured: every rank then plans alike). */
 typedef struct hd_fft_plan hd_fft_plan;
 /* A complex-to-complex plan of size n; sign -1 forward, +1 backward
  * (unnormalised). Returns NULL with an error message on failure. */
@@ -22,7 +25,12 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign);
 /* Execute on arrays of n complex (2n floats), 64-byte aligned (use
  * hd_aligned_alloc); in may equal out. */
 void hd_fft_execute(const hd_fft_plan *p, const float *in, float *out);
-int hd_fft_wisdom_load(const char *path);   /* optional; plans are then measured */
+/* howmany transforms of n points interleaved, out of place: transform t
+ * reads in[k·howmany + t] and writes out[k·howmany + t], k < n (a
+ * decimation: x[k1 + howmany·k2] is point k2 of transform k1); in must
+ * differ from out. */
+const hd_fft_plan *hd_fft_plan_many_t(int n, int howmany, int sign);
+int hd_fft_wisdom_load(const char *path);   /* optional; the file's plans are then used */
 void hd_fft_measure(void);                   /* plans made from now on measured (FFTW_MEASURE) */
 int hd_fft_wisdom_save(const char *path);
 /* Profiling: with on, hd_fft_execute adds its time to a total that

@@ -1,7 +1,29 @@
 /* Internal to src/dsp: what the local and distributed correlators share. */
 #ifndef HD_DSP_INTERNAL_H
 #define HD_DSP_INTERNAL_H
+#include "dsp/dsp.h"
 #include <math.h>
+
+/* The hot loops over spectra in an AVX2 copy beside the baseline one, the
+ * copy chosen when the program starts (GCC function multiversioning, an
+ * ifunc): twice the vector width where the CPU has it, and the same binary
+ * on one without. AVX2 alone, not FMA: GCC's vectoriser fuses complex
+ * products into vfmaddsub even under -ffp-contract=off, which rounds
+ * differently; without FMA both copies give the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define HD_SIMD __attribute__((target_clones("avx2", "default")))
+#else
+#define HD_SIMD
+#endif
+
+/* hd_dsp_net's correlation: 1 (the default) computed only at the lags a
+ * pair searches (a pruned inverse transform), 0 by a whole inverse
+ * transform. Tests set it to compare the two. */
+extern int hd_dsp_net_pruned_inverse;
+
+/* hd_dsp_spectral_shape that also gives the floor per bin it found
+ * (hd_dsp_noise_floor_shape(psd, nfft, 0.3, shape)) */
+int hd_dsp_spectral_shape_floor(const float *psd, int nfft, double shape, double fs, hd_spectral *o, double *floor_out);
 
 /* The lags to search: center ± max_lag (in samples), within the overlap of
  * two n-sample captures. Returns 0 when the window misses the overlap. */

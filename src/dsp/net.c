@@ -49,9 +49,12 @@ struct hd_dsp_net {
     float *xt;               /* [2n] a de-rotated capture */
     const float **x;         /* [R] captures */
     unsigned char *have, *rot, *nodf;
+    unsigned char *pq;       /* [R] psi and q hold receiver r's present spectrum (polar with them) */
     double *acc;             /* [nfft] */
     float complex *g, *z;    /* [Mmax] scratch */
-    float complex *gb;       /* [Mmax] normalised cross-spectrum of the band */
+    float complex *h;        /* [Mmax] the pruned inverse's inner transforms */
+    float complex *gw;       /* [Mmax + 4] the correlation at the lags searched (and one each side) */
+    float *pr, *pi, *sr, *si; /* [Mmax] the pruned inverse's phasors and their steps */
     float *wt;               /* [Mmax] fit weights */
     int *kk;                 /* [Mmax] band bins, signed */
     unsigned char *inband;   /* [nfft] */
@@ -78,10 +81,51 @@ static inline float fast_atan2f(float y, float x)
 static inline float absf(float complex z) { return sqrtf(crealf(z) * crealf(z) + cimagf(z) * cimagf(z)); }
 
 /* here (built at -O3) rather than in dsp.c: the conversion vectorises */
-void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
+HD_SIMD void hd_dsp_iq_to_float(const int16_t *iq, size_t n, float scale, float *out)
 {
     for (size_t i = 0; i < 2 * n; i++)
         out[i] = (float)iq[i] * scale;
+}
+
+/* M2M4 (dsp.h). The moments in 8 partial sums (double), so that the loop
+ * vectorises; the order is fixed (deterministic). One sum in sample order
+ * took 6,000 dependent additions a receiver. */
+HD_SIMD void hd_dsp_m2m4(const float *x, int n, hd_spectral *o)
+{
+    if (o->snr_db < 12 || n < 1)
+        return;
+    /* constant envelope S plus complex Gaussian noise N:
+     * M2 = S + N, M4 = S² + 4SN + 2N² → S = sqrt(2 M2² − M4) */
+    double p2[8] = {0}, p4[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            double p = (double)x[2 * (i + l)] * x[2 * (i + l)] + (double)x[2 * (i + l) + 1] * x[2 * (i + l) + 1];
+            p2[l] += p;
+            p4[l] += p * p;
+        }
+    double m2 = 0, m4 = 0;
+    for (int l = 0; l < 8; l++) {
+        m2 += p2[l];
+        m4 += p4[l];
+    }
+    for (; i < n; i++) {
+        double p = (double)x[2 * i] * x[2 * i] + (double)x[2 * i + 1] * x[2 * i + 1];
+        m2 += p;
+        m4 += p * p;
+    }
+    m2 /= n;
+    m4 /= n;
+    double d = 2 * m2 * m2 - m4;
+    /* a fluctuating envelope (kurtosis well above a constant one's) is not for M2M4 */
+    if (d <= 0 || m4 / (m2 * m2) > 1.2)
+        return;
+    double sig = sqrt(d), noise = m2 - sig;
+    if (noise <= 0)
+        noise = 1e-12 * m2;
+    o->signal_power = sig;
+    o->noise_power = noise;
+    o->snr_db = 10 * log10(sig / noise);
 }
 
 /* Σ a[i] b[i] (c[i]) with 8 partial sums: the loops vectorise without
@@ -114,6 +158,25 @@ static inline double dot3(const float *a, const float *b, const float *c, int n)
     for (; i < n; i++)
         s += a[i] * b[i] * c[i];
     return s;
+}
+
+/* max of v[0..n) (n ≥ 1; no NaN) in 8 lanes: vectorises, and a maximum does
+ * not depend on the order */
+static inline float max_run(const float *v, int n)
+{
+    float m[8];
+    int i = 0;
+    for (int l = 0; l < 8; l++)
+        m[l] = v[0];
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            m[l] = v[i + l] > m[l] ? v[i + l] : m[l];
+    float r = m[0];
+    for (int l = 1; l < 8; l++)
+        r = m[l] > r ? m[l] : r;
+    for (; i < n; i++)
+        r = v[i] > r ? v[i] : r;
+    return r;
 }
 
 static inline double sum1(const float *a, int n)
@@ -170,10 +233,16 @@ void hd_dsp_net_free(hd_dsp_net *w)
     free(w->have);
     free(w->rot);
     free(w->nodf);
+    free(w->pq);
     free(w->acc);
     free(w->g);
     free(w->z);
-    free(w->gb);
+    free(w->h);
+    free(w->gw);
+    free(w->pr);
+    free(w->pi);
+    free(w->sr);
+    free(w->si);
     free(w->wt);
     free(w->kk);
     free(w->inband);
@@ -215,17 +284,23 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->have = hd_calloc((size_t)R, 1);
     w->rot = hd_calloc((size_t)R, 1);
     w->nodf = hd_calloc((size_t)R, 1);
+    w->pq = hd_calloc((size_t)R, 1);
     w->acc = hd_malloc((size_t)nfft * sizeof *w->acc);
     w->g = hd_aligned_alloc(M, sizeof *w->g);
     w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
-    w->gb = hd_malloc(M * sizeof *w->gb);
+    w->h = hd_aligned_alloc(M, sizeof *w->h);
+    w->gw = hd_malloc((M + 4) * sizeof *w->gw);
+    w->pr = hd_malloc(M * sizeof *w->pr);
+    w->pi = hd_malloc(M * sizeof *w->pi);
+    w->sr = hd_malloc(M * sizeof *w->sr);
+    w->si = hd_malloc(M * sizeof *w->si);
     w->wt = hd_malloc(M * sizeof *w->wt);
     w->kk = hd_malloc(M * sizeof *w->kk);
     w->inband = hd_malloc((size_t)nfft);
     w->atap = hd_malloc((size_t)n * sizeof *w->atap);
     w->aoff = hd_calloc((size_t)R, sizeof *w->aoff);
     if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->foff || !w->xt || !w->x ||
-        !w->have || !w->rot || !w->nodf || !w->acc || !w->g || !w->z || !w->gb || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
+        !w->have || !w->rot || !w->nodf || !w->pq || !w->acc || !w->g || !w->z || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
         hd_dsp_net_free(w);
         return NULL;
     }
@@ -300,11 +375,50 @@ int hd_dsp_net_begin(hd_dsp_net *w, double fs, int max_abs_lag)
     return 0;
 }
 
-static void polar(hd_dsp_net *w, int r);
+HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq);
+
+/* ph[m - m0] = e^{-j2π df m / fs} for m in [m0, m1): at m0 and at every
+ * multiple of 256 from cexp, between them by the recurrence r·st in double.
+ * The runs of 256 do not depend on each other: four at a time, so that the
+ * recurrence's latency overlaps (the same operations in the same order as
+ * one run after another: the same bits). */
+HD_SIMD static void phasors(double df, double fs, int m0, int m1, float complex *ph)
+{
+    double complex st = cexp(-I * 2 * M_PI * df / fs);
+    int m = m0;
+    while (m < m1 && (m == m0 || (m & 255) != 0)) { /* up to the first multiple of 256 */
+        int e = ((m >> 8) + 1) << 8;
+        e = e < m1 ? e : m1;
+        double complex r = cexp(-I * 2 * M_PI * df / fs * m);
+        for (; m < e; m++, r *= st)
+            ph[m - m0] = (float complex)r;
+    }
+    for (; m + 4 * 256 <= m1; m += 4 * 256) {
+        double complex r0 = cexp(-I * 2 * M_PI * df / fs * m), r1 = cexp(-I * 2 * M_PI * df / fs * (m + 256)),
+                       r2 = cexp(-I * 2 * M_PI * df / fs * (m + 512)), r3 = cexp(-I * 2 * M_PI * df / fs * (m + 768));
+        float complex *p = ph + (m - m0);
+        for (int j = 0; j < 256; j++) {
+            p[j] = (float complex)r0;
+            p[j + 256] = (float complex)r1;
+            p[j + 512] = (float complex)r2;
+            p[j + 768] = (float complex)r3;
+            r0 *= st;
+            r1 *= st;
+            r2 *= st;
+            r3 *= st;
+        }
+    }
+    while (m < m1) {
+        int e = m + 256 < m1 ? m + 256 : m1;
+        double complex r = cexp(-I * 2 * M_PI * df / fs * m);
+        for (; m < e; m++, r *= st)
+            ph[m - m0] = (float complex)r;
+    }
+}
 
 /* taper·x (·e^{-j2π df m/fs}), zero padded to M, transformed; the taper is
  * the capture's own (off < 0) or the pairs' window from sample off */
-static int transform_at(hd_dsp_net *w, const float *x, double df, int off, float complex *X)
+HD_SIMD static int transform_at(hd_dsp_net *w, const float *x, double df, int off, float complex *X)
 {
     int n = w->n, M = w->M;
     const hd_fft_plan *p = hd_fft_plan_get(M, -1);
@@ -323,12 +437,10 @@ static int transform_at(hd_dsp_net *w, const float *x, double df, int off, float
         for (int m = m0; m < m1; m++)
             X[m] = cx[m] * tp[m];
     } else {
-        double complex st = cexp(-I * 2 * M_PI * df / w->fs), r = 1;
-        for (int m = m0; m < m1; m++, r *= st) {
-            if (m == m0 || (m & 255) == 0)
-                r = cexp(-I * 2 * M_PI * df / w->fs * m);
-            X[m] = cx[m] * (tp[m] * (float complex)r);
-        }
+        float complex *ph = w->z; /* 2 Mmax: room for n */
+        phasors(df, w->fs, m0, m1, ph);
+        for (int m = m0; m < m1; m++)
+            X[m] = cx[m] * (tp[m] * ph[m - m0]);
     }
     memset(X + m1, 0, (size_t)(M - m1) * sizeof *X);
     hd_fft_execute(p, (float *)X, (float *)X);
@@ -340,7 +452,7 @@ static int transform(hd_dsp_net *w, const float *x, double df, float complex *X)
     return transform_at(w, x, df, -1, X);
 }
 
-int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spectral *out)
+HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spectral *out)
 {
     if (r < 0 || r >= w->R || !x || !psd || !out || w->M == 0)
         return hd_error(HD_EINVAL, "receiver network: receiver %d", r);
@@ -373,10 +485,10 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
             acc += sum1(pw + top, M - top);
         psd[j] = (float)(w->cnt[j] ? acc / w->cnt[j] * norm : 0);
     }
-    if ((rc = hd_dsp_spectral_shape(psd, nfft, w->shape, w->fs, out)) < 0)
+    double fl; /* the floor per bin (hd_dsp_noise_floor_shape(psd, nfft, 0.3, shape)) */
+    if ((rc = hd_dsp_spectral_shape_floor(psd, nfft, w->shape, w->fs, out, &fl)) < 0)
         return rc;
     hd_dsp_m2m4(x, w->n, out);
-    double fl = hd_dsp_noise_floor_shape(psd, nfft, 0.3, w->shape);
     /* frequency offset and peak on the transform's fine bins (a PSD bin is
      * M/nfft of them): the centroid of the power above the floor in the
      * PSD bins clearly above it, and the strongest bin interpolated */
@@ -384,6 +496,7 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
         double sp = 0, sf = 0, df = w->fs / M;
         float flk = (float)(fl * nfft * w->w2);
         int pk = -1;
+        float pv = -INFINITY; /* pw[pk] */
         for (int j = 1; j < nfft; j++) {
             if (psd[j] <= 2 * fl)
                 continue;
@@ -392,11 +505,21 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
                 float e = pw[idx] - flk;
                 a += e;
                 b += e * (float)(idx - h2);
-                if (pk < 0 || pw[idx] > pw[pk])
-                    pk = idx;
             }
             sp += a;
             sf += b;
+            /* the strongest bin: the first PSD bin holding the maximum */
+            float mj = max_run(pw + w->jlo[j], w->jhi[j] - w->jlo[j] + 1);
+            if (mj > pv) {
+                pv = mj;
+                pk = j;
+            }
+        }
+        if (pk >= 0) { /* its first bin of that power */
+            int idx = w->jlo[pk];
+            while (idx < w->jhi[pk] && !(pw[idx] == pv))
+                idx++;
+            pk = idx;
         }
         if (sp > 0)
             out->freq_offset_hz = sf / sp * df;
@@ -422,13 +545,16 @@ int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd, hd_spe
     w->foff[r] = isfinite(out->freq_offset_hz) ? out->freq_offset_hz : 0;
     w->x[r] = x;
     w->have[r] = 1;
-    polar(w, r);
+    polar(w, r, 0);
     return 0;
 }
 
 /* Receiver r's spectrum (w->X) in polar form over its band (the PSD bins
- * above BAND_SNR), in frequency order: what every pair reads. */
-static void polar(hd_dsp_net *w, int r)
+ * above BAND_SNR), in frequency order: what every pair reads. The unit
+ * phasors always; with_pq also the phases and per-bin SNRs, which only the
+ * phase-slope fit reads (the coarse correlations for the frequency
+ * differences do not: their atan2 is spared, and made when a fit needs it) */
+HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq)
 {
     int M = w->M, nfft = w->nfft;
     const float complex *X = w->X + (size_t)r * w->Mmax;
@@ -447,23 +573,121 @@ static void polar(hd_dsp_net *w, int r)
                 continue;
             const float *xr = (const float *)(X + (part ? a - mid : a - mid + M));
             float *u = (float *)(U + a), *ps = psi + a, *qq = q + a;
-            for (int i = 0; i <= b - a; i++) {
-                float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
-                float is = m > 0 ? 1 / m : 0;
-                u[2 * i] = re * is;
-                u[2 * i + 1] = im * is;
-                ps[i] = fast_atan2f(im, re);
-                float v = p * inv - 1;
-                qq[i] = v > 0 ? v : 0;
-            }
+            if (with_pq)
+                for (int i = 0; i <= b - a; i++) {
+                    float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
+                    float is = m > 0 ? 1 / m : 0;
+                    u[2 * i] = re * is;
+                    u[2 * i + 1] = im * is;
+                    ps[i] = fast_atan2f(im, re);
+                    float v = p * inv - 1;
+                    qq[i] = v > 0 ? v : 0;
+                }
+            else
+                for (int i = 0; i <= b - a; i++) {
+                    float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
+                    float is = m > 0 ? 1 / m : 0;
+                    u[2 * i] = re * is;
+                    u[2 * i + 1] = im * is;
+                }
         }
     }
+    w->pq[r] = (unsigned char)with_pq;
+}
+
+/* g[m] = Σ_k G[k] e^{j2π k m / K} (G: w->g, K points) for m = m0 .. m0 + W - 1
+ * into gw[0 .. W): the band's inverse transform at the W lags a
+ * pair searches. A whole transform gives K lags where a pair searches some
+ * 20 (the physical lag window at the band's own rate), so when that is
+ * cheaper the transform is pruned: with K = P·Q and k = k1 + P k2,
+ *   g[m] = Σ_{k1<P} e^{j2π k1 m/K} h[k1][m mod Q],
+ *   h[k1][j] = Σ_{k2<Q} G[k1 + P k2] e^{j2π k2 j/Q}:
+ * P transforms of Q points (FFTW, out of place, written transposed), then
+ * for each lag a sum over k1 whose phasors e^{j2π k1 m/K} step by
+ * e^{j2π k1/K} from lag to lag (anchored anew in double every 32 lags).
+ * K log2 Q + 2 W P operations against K log2 K. */
+int hd_dsp_net_pruned_inverse = 1;
+
+HD_SIMD static int inverse_at(hd_dsp_net *w, int K, int m0, int W)
+{
+    int Q = 0;
+    double cost = 0.7 * log2((double)K);
+    for (int q = 8; hd_dsp_net_pruned_inverse && q <= 256 && q * 8 <= K; q *= 2) {
+        double c = log2((double)q) + 2.0 * W / q;
+        if (K % q == 0 && c < cost) {
+            cost = c;
+            Q = q;
+        }
+    }
+    const hd_fft_plan *pm = Q ? hd_fft_plan_many_t(Q, K / Q, +1) : NULL;
+    if (!pm) { /* (or no batch plan to be had: the whole transform then) */
+        const hd_fft_plan *pb = hd_fft_plan_get(K, +1);
+        if (!pb)
+            return HD_ENOMEM;
+        float complex *g = w->g;
+        hd_fft_execute(pb, (float *)g, (float *)g);
+        for (int t = 0; t < W; t++)
+            w->gw[t] = g[(((m0 + t) % K) + K) % K];
+        return 0;
+    }
+    int P = K / Q;
+    /* G in order: point k2 of transform k1 is G[k1 + P k2] */
+    float complex *A = w->g, *H = w->h;
+    hd_fft_execute(pm, (float *)A, (float *)H); /* H[j·P + k1] = h[k1][j] */
+    float *restrict pr = w->pr, *restrict pim = w->pi, *restrict sr = w->sr, *restrict si = w->si;
+    /* steps e^{j2π k1/K} */
+    {
+        double complex st = cexp(I * 2 * M_PI / K), r = 1;
+        for (int k1 = 0; k1 < P; k1++, r *= st) {
+            sr[k1] = (float)creal(r);
+            si[k1] = (float)cimag(r);
+        }
+    }
+    for (int t = 0; t < W; t++) {
+        int m = m0 + t;
+        if (t % 32 == 0) { /* anchor: e^{j2π k1 m/K} in double */
+            int mm = ((m % K) + K) % K;
+            double complex st = cexp(I * 2 * M_PI * mm / K), r = 1;
+            for (int k1 = 0; k1 < P; k1++, r *= st) {
+                pr[k1] = (float)creal(r);
+                pim[k1] = (float)cimag(r);
+            }
+        }
+        int j = ((m % Q) + Q) % Q;
+        const float *restrict hv = (const float *)(H + (size_t)j * P);
+        float ar[8] = {0}, ai[8] = {0};
+        int k1 = 0;
+        for (; k1 + 8 <= P; k1 += 8)
+            for (int l = 0; l < 8; l++) {
+                float hr = hv[2 * (k1 + l)], hi = hv[2 * (k1 + l) + 1], c = pr[k1 + l], d = pim[k1 + l];
+                ar[l] += hr * c - hi * d;
+                ai[l] += hr * d + hi * c;
+            }
+        float gr = 0, gi = 0;
+        for (int l = 0; l < 8; l++) {
+            gr += ar[l];
+            gi += ai[l];
+        }
+        for (; k1 < P; k1++) {
+            float hr = hv[2 * k1], hi = hv[2 * k1 + 1], c = pr[k1], d = pim[k1];
+            gr += hr * c - hi * d;
+            gi += hr * d + hi * c;
+        }
+        w->gw[t] = CMPLXF(gr, gi);
+        /* the next lag's phasors */
+        for (int q = 0; q < P; q++) {
+            float c = pr[q], d = pim[q];
+            pr[q] = c * sr[q] - d * si[q];
+            pim[q] = c * si[q] + d * sr[q];
+        }
+    }
+    return 0;
 }
 
 /* GCC-PHAT of receivers a and b (their polar spectra) over their common
  * band, lags center_s ± max_lag_s; fit: the weighted phase-slope refinement
  * and its sigma (else the parabolic peak only). */
-static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_lag_s, double psr_min_db, int fit,
+HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_lag_s, double psr_min_db, int fit,
                      hd_xcorr *o)
 {
     int M = w->M, n = w->n, nfft = w->nfft;
@@ -490,45 +714,52 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
     if (nbj < 3 || strong < 3)
         return 0;
     int nb = 0;
-    float complex *gb = w->gb;
     float *wt = w->wt, *ph = (float *)w->z;
+    /* the band's cross-spectrum G[k] straight into w->g, k = kk - klo (0
+     * between the band's runs; above it, up to K, after the loop): one pass,
+     * no copy */
+    float complex *G = w->g;
+    int klo = 0, pos = 0;
+    for (int j = 1; j < nfft; j++)
+        if (sa[j] > BAND_SNR && sbn[j] > BAND_SNR && w->jhi[j] >= w->jlo[j]) {
+            klo = w->jlo[j] - M / 2;
+            break;
+        }
     for (int j = 1; j < nfft; j++) {
         if (!(sa[j] > BAND_SNR && sbn[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
             continue;
-        int lo = w->jlo[j], len = w->jhi[j] - lo + 1;
+        int lo = w->jlo[j], len = w->jhi[j] - lo + 1, k0 = lo - M / 2 - klo;
+        if (k0 > pos)
+            memset(G + pos, 0, (size_t)(k0 - pos) * sizeof *G);
+        pos = k0 + len;
         /* PHAT: the unit cross-spectrum; the fit's weights are the bins'
          * own SNRs (an FM signal's lines, a random signal's fading bins) */
         const float *restrict ua = (const float *)(Ua + lo), *restrict ub = (const float *)(Ub + lo);
         const float *restrict fa = pa + lo, *restrict fb = pb_ + lo, *restrict xa = qa + lo, *restrict xb = qb + lo;
-        float *restrict go = (float *)(gb + nb), *restrict po = ph + nb, *restrict wo = wt + nb;
+        float *restrict go = (float *)(G + k0), *restrict po = ph + nb, *restrict wo = wt + nb;
         int *restrict ko = w->kk + nb;
         for (int i = 0; i < len; i++) {
             go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
             go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
         }
-        for (int i = 0; i < len; i++)
-            po[i] = fb[i] - fa[i];
-        for (int i = 0; i < len; i++)
-            wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
+        if (fit) { /* phases and weights: the fit's alone */
+            for (int i = 0; i < len; i++)
+                po[i] = fb[i] - fa[i];
+            for (int i = 0; i < len; i++)
+                wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
+        }
         for (int i = 0; i < len; i++)
             ko[i] = lo + i - M / 2;
         nb += len;
     }
     if (nb < 8)
         return 0;
-    int klo = w->kk[0], span = w->kk[nb - 1] - klo + 1;
+    int span = w->kk[nb - 1] - klo + 1;
     int K = fast_size(span + span / 2 > 64 ? span + span / 2 : 64);
     if (K > M)
         K = M;
-    const hd_fft_plan *pb = hd_fft_plan_get(K, +1);
-    if (!pb)
-        return HD_ENOMEM;
-    float complex *g = w->g;
-    memset(g, 0, (size_t)K * sizeof *g);
-    for (int i = 0; i < nb; i++)
-        g[w->kk[i] - klo] = gb[i];
-    hd_fft_execute(pb, (float *)g, (float *)g); /* |g[m]| = |r(m M / K)| */
-
+    if (K > pos)
+        memset(G + pos, 0, (size_t)(K - pos) * sizeof *G);
     int lo, hi;
     if (!hd_dsp_lag_window(center_s, max_lag_s, fs, n, &lo, &hi))
         return 0;
@@ -542,7 +773,14 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
     int mlo = (int)floor(lo / step), mhi = (int)ceil(hi / step);
     if (mhi - mlo + 1 > K)
         mhi = mlo + K - 1;
-#define GAT(m) absf(g[(((m) % K) + K) % K])
+    /* the inverse transform of the band, g[m] = Σ_k G[k] e^{j2π k m/K}
+     * (|g[m]| = |r(m M / K)|), wanted only at m in [mlo - 1, mhi + 1]:
+     * gw[m - mlo + 1] */
+    int rc = inverse_at(w, K, mlo - 1, mhi - mlo + 3);
+    if (rc < 0)
+        return rc;
+    const float complex *gw = w->gw;
+#define GAT(m) absf(gw[(m) - mlo + 1])
     int best = mlo;
     double bestv = -1;
     for (int m = mlo; m <= mhi; m++) {
@@ -576,10 +814,13 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
         int kc = (w->kk[0] + w->kk[nb - 1]) / 2;
         float xs = (float)(2 * M_PI / M);
         float *xv = (float *)w->z + w->Mmax; /* after ph */
-        double sw = 0, swx = 0, swxx = 0, kmean = 0;
+        double sw = 0, swx = 0, swxx = 0, kmean;
+        /* Σ kk in integers (vectorises; a sum in double was exact too, far
+         * below 2^53, but every addition waited for the one before) */
+        long ksum = 0;
         for (int i = 0; i < nb; i++)
-            kmean += w->kk[i];
-        kmean /= nb;
+            ksum += w->kk[i];
+        kmean = (double)ksum / nb;
         const int *kv = w->kk;
         for (int i = 0; i < nb; i++)
             xv[i] = (float)(kv[i] - kc) * xs;
@@ -594,7 +835,7 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
         /* the residual phase's constant: the correlation's phase at the
          * grid peak (lag best·step: e^{j2π klo best / K} g[best]), moved to
          * tau along the band's mean frequency, about kc */
-        double complex pk = g[((best % K) + K) % K] * cexp(I * 2 * M_PI * (double)klo * best / K);
+        double complex pk = gw[best - mlo + 1] * cexp(I * 2 * M_PI * (double)klo * best / K);
         double c0 = -(carg(pk) - 2 * M_PI * (double)kc * best / K + 2 * M_PI * (kmean - kc) * (tau - best * step) / M);
         const float tp = (float)(2 * M_PI), itp = (float)(1 / (2 * M_PI));
         for (int iter = 0; d > 0 && iter < 3; iter++) {
@@ -628,7 +869,7 @@ static int correlate(hd_dsp_net *w, int a, int b, double center_s, double max_la
 /* b's frequency minus a's from conj(a(m))·b(m + tau) (b linearly
  * interpolated at the fraction): block sums, the peak of their short
  * transform, then the phase slope over SEGMENTS segments. */
-int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double tau, double *df_out)
+HD_SIMD int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double tau, double *df_out)
 {
     *df_out = 0;
     if (!xa || !xb || n < 1 || !(fs > 0) || !isfinite(tau))
@@ -642,18 +883,38 @@ int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double 
     const float complex *a = (const float complex *)xa, *b = (const float complex *)xb;
     int Q = fast_size(2 * nblk);
     const hd_fft_plan *pf = hd_fft_plan_get(Q, -1);
-    float complex *zb = hd_malloc((size_t)nblk * sizeof *zb), *Z = hd_aligned_alloc((size_t)Q, sizeof *Z);
+    /* zb, then the products' real and imaginary parts */
+    float complex *zb = hd_malloc((size_t)nblk * (1 + BLOCK) * sizeof *zb), *Z = hd_aligned_alloc((size_t)Q, sizeof *Z);
     if (!pf || !zb || !Z) {
         free(zb);
         free(Z);
         return HD_ENOMEM;
     }
-    for (int q = 0; q < nblk; q++) {
-        float complex s = 0;
-        int m = m0 + q * BLOCK;
-        for (int i = 0; i < BLOCK; i++, m++)
-            s += conjf(a[m]) * ((1 - e) * b[m + l0] + e * b[m + l0 + 1]);
-        zb[q] = s;
+    /* conj(a)·((1-e) b0 + e b1) written out as GCC computes it (a real
+     * times a complex is two products; conj(a)·c is (ar cr + ai ci,
+     * ar ci - ai cr), -fcx-limited-range): the same bits, in a loop that
+     * vectorises; then each block summed in order from 0 */
+    {
+        int L = nblk * BLOCK;
+        float *restrict pr = (float *)(zb + nblk), *restrict pim = pr + L;
+        const float *restrict fa = (const float *)(a + m0), *restrict f0 = (const float *)(b + m0 + l0),
+                              *restrict f1 = (const float *)(b + m0 + l0 + 1);
+        float e1 = 1 - e;
+        for (int i = 0; i < L; i++) {
+            float cr = e1 * f0[2 * i] + e * f1[2 * i], ci = e1 * f0[2 * i + 1] + e * f1[2 * i + 1];
+            pr[i] = fa[2 * i] * cr + fa[2 * i + 1] * ci;
+            pim[i] = fa[2 * i] * ci - fa[2 * i + 1] * cr;
+        }
+        float *zf = (float *)zb;
+        for (int q = 0; q < nblk; q++) {
+            float sr = 0, si = 0;
+            for (int i = 0; i < BLOCK; i++) {
+                sr += pr[q * BLOCK + i];
+                si += pim[q * BLOCK + i];
+            }
+            zf[2 * q] = sr;
+            zf[2 * q + 1] = si;
+        }
     }
     memcpy(Z, zb, (size_t)nblk * sizeof *Z);
     memset(Z + nblk, 0, (size_t)(Q - nblk) * sizeof *Z);
@@ -724,7 +985,8 @@ int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs, double 
         if ((q & 255) == 0)
             r = cexp(-I * 2 * M_PI * df / fb * q);
         acc += zb[q] * r;
-        mag += cabsf(zb[q]);
+        /* cabsf: glibc's hypotf is this, rounded once (no call, no errno) */
+        mag += (float)sqrt((double)crealf(zb[q]) * crealf(zb[q]) + (double)cimagf(zb[q]) * cimagf(zb[q]));
         r *= st;
     }
     double coh = mag > 0 ? cabs(acc) / mag : 0;
@@ -783,15 +1045,12 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             double df1 = 0;
             const float complex *cx = (const float complex *)w->x[r];
             float complex *xt = (float complex *)w->xt;
-            double complex st = cexp(-I * 2 * M_PI * df0 / w->fs), ro = 1;
-            for (int m = 0; m < w->n; m++, ro *= st) {
-                if ((m & 255) == 0)
-                    ro = cexp(-I * 2 * M_PI * df0 / w->fs * m);
-                xt[m] = cx[m] * (float complex)ro;
-            }
+            phasors(df0, w->fs, 0, w->n, xt);
+            for (int m = 0; m < w->n; m++)
+                xt[m] = cx[m] * xt[m];
             if ((rc = transform(w, w->xt, 0, w->X + r * Mx)) < 0)
                 return rc;
-            polar(w, r);
+            polar(w, r, 0);
             w->rot[r] = 1;
             if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
                 return rc;
@@ -850,7 +1109,7 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             if ((rc = transform_at(w, w->x[r], w->df[r], w->aoff[r], w->X + r * Mx)) < 0)
                 return rc;
             w->nfine[r] *= s2 / w->t2; /* the noise of a bin under this window */
-            polar(w, r);
+            polar(w, r, 1);
             w->rot[r] = 1;
         }
     } else {
@@ -858,7 +1117,7 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             if (use[r] && w->have[r] && !w->nodf[r] && w->df[r] != 0) {
                 if ((rc = transform(w, w->x[r], w->df[r], w->X + r * Mx)) < 0)
                     return rc;
-                polar(w, r);
+                polar(w, r, 1);
                 w->rot[r] = 1;
             }
     }
@@ -867,6 +1126,10 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             if (!use[i] || !use[j] || !w->have[i] || !w->have[j] || w->nodf[i] || w->nodf[j] ||
                 (reference_only && i != ref && j != ref))
                 continue;
+            if (!w->pq[i])
+                polar(w, i, 1);
+            if (!w->pq[j])
+                polar(w, j, 1);
             if ((rc = correlate(w, i, j, -(t0_s[j] - t0_s[i]), max_lag_s, psr_min_db, 1, &out[p])) < 0)
                 return rc;
             out[p].freq_diff_hz = w->df[j] - w->df[i];
