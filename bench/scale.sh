@@ -4,7 +4,7 @@
 # (collect.duration_s 0.02, the receivers' start jitter 1 ms so that the
 # captures overlap and pairs are timed: 10 ms captures with the default 20 ms
 # jitter timed none) at BENCH_SCALE_SIZES events (default 10000 100000
-# 1000000, as issue 20 asks: about 45 minutes on 2 cores; "10000 100000"
+# 1000000, as issue 20 asks: about an hour on 2 cores; "10000 100000"
 # for a quick look), one rank, then two (mpirun, the
 # collect and featurize stages). Prints per stage the time per event and the
 # peak resident memory (GNU time), and how both change from the smallest
