@@ -37,16 +37,19 @@ static int measure = -1;
  * 256 (21 µs here); without buffering it takes 13-16 µs, the measured plan
  * 13.8 µs. For 6,144 or 3,072 the buffered plan is both cheaper in the
  * model and faster, and is kept. */
-static fftwf_plan plan_one(int n, fftwf_complex *in, fftwf_complex *out, int sign, int measured)
+static fftwf_plan plan_many_t(int n, int howmany, fftwf_complex *in, fftwf_complex *out, int sign, int measured)
 {
     int dir = sign < 0 ? FFTW_FORWARD : FFTW_BACKWARD;
     if (measured == 1)
-        return fftwf_plan_dft_1d(n, in, out, dir, FFTW_MEASURE);
-    fftwf_plan p = measured == 2 ? fftwf_plan_dft_1d(n, in, out, dir, FFTW_MEASURE | FFTW_WISDOM_ONLY) : NULL;
+        return fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_MEASURE);
+    fftwf_plan p = measured == 2 ? fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir,
+                                                       FFTW_MEASURE | FFTW_WISDOM_ONLY)
+                                 : NULL;
     if (p)
         return p;
-    p = fftwf_plan_dft_1d(n, in, out, dir, FFTW_ESTIMATE);
-    fftwf_plan q = fftwf_plan_dft_1d(n, in, out, dir, FFTW_ESTIMATE | FFTW_NO_BUFFERING);
+    p = fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_ESTIMATE);
+    fftwf_plan q =
+        fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_ESTIMATE | FFTW_NO_BUFFERING);
     if (p && q && fftwf_estimate_cost(q) < fftwf_estimate_cost(p)) {
         fftwf_destroy_plan(p);
         return q;
@@ -54,6 +57,13 @@ static fftwf_plan plan_one(int n, fftwf_complex *in, fftwf_complex *out, int sig
     if (q)
         fftwf_destroy_plan(q);
     return p;
+}
+
+/* one transform of n: howmany 1 (FFTW reduces it to the same 1-D problem
+ * as fftwf_plan_dft_1d) */
+static fftwf_plan plan_one(int n, fftwf_complex *in, fftwf_complex *out, int sign, int measured)
+{
+    return plan_many_t(n, 1, in, out, sign, measured);
 }
 
 const hd_fft_plan *hd_fft_plan_get(int n, int sign)
@@ -86,30 +96,6 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign)
     if (!p->inplace || !p->outofplace)
         return hd_error(HD_EIO, "FFTW could not plan a transform of %d", n), NULL;
     n_plans++;
-    return p;
-}
-
-/* FFTW_ESTIMATE's plan of howmany transforms or its unbuffered one, as
- * plan_one */
-static fftwf_plan plan_many_t(int n, int howmany, fftwf_complex *in, fftwf_complex *out, int sign, int measured)
-{
-    int dir = sign < 0 ? FFTW_FORWARD : FFTW_BACKWARD;
-    if (measured == 1)
-        return fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_MEASURE);
-    fftwf_plan p = measured == 2 ? fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir,
-                                                       FFTW_MEASURE | FFTW_WISDOM_ONLY)
-                                 : NULL;
-    if (p)
-        return p;
-    p = fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_ESTIMATE);
-    fftwf_plan q =
-        fftwf_plan_many_dft(1, &n, howmany, in, NULL, howmany, 1, out, NULL, howmany, 1, dir, FFTW_ESTIMATE | FFTW_NO_BUFFERING);
-    if (p && q && fftwf_estimate_cost(q) < fftwf_estimate_cost(p)) {
-        fftwf_destroy_plan(p);
-        return q;
-    }
-    if (q)
-        fftwf_destroy_plan(q);
     return p;
 }
 
