@@ -66,26 +66,37 @@ static fftwf_plan plan_one(int n, fftwf_complex *in, fftwf_complex *out, int sig
     return plan_many_t(n, 1, in, out, sign, measured);
 }
 
-const hd_fft_plan *hd_fft_plan_get(int n, int sign)
+/* The plan of n points, howmany (0: a single transform) and sign made
+ * before, else NULL with *slot the next free place (NULL when none is left). */
+static const hd_fft_plan *plan_find(int n, int howmany, int sign, hd_fft_plan **slot)
 {
-    if (n < 1)
-        return hd_error(HD_EINVAL, "FFT size %d", n), NULL;
     for (int i = 0; i < n_plans; i++)
-        if (plans[i].n == n && plans[i].sign == sign && plans[i].howmany == 0)
+        if (plans[i].n == n && plans[i].sign == sign && plans[i].howmany == howmany)
             return &plans[i];
-    if (n_plans == MAX_PLANS)
-        return hd_error(HD_ENOMEM, "too many FFT sizes in use"), NULL;
+    *slot = n_plans < MAX_PLANS ? &plans[n_plans] : NULL;
     if (measure < 0) {
         const char *m = getenv("HD_FFTW_MEASURE");
         measure = m && m[0] == '1';
     }
+    return NULL;
+}
+
+const hd_fft_plan *hd_fft_plan_get(int n, int sign)
+{
+    if (n < 1)
+        return hd_error(HD_EINVAL, "FFT size %d", n), NULL;
+    hd_fft_plan *p;
+    const hd_fft_plan *made = plan_find(n, 0, sign, &p);
+    if (made)
+        return made;
+    if (!p)
+        return hd_error(HD_ENOMEM, "too many FFT sizes in use"), NULL;
     fftwf_complex *a = fftwf_alloc_complex((size_t)n), *b = fftwf_alloc_complex((size_t)n);
     if (!a || !b) {
         fftwf_free(a);
         fftwf_free(b);
         return hd_error(HD_ENOMEM, "cannot allocate FFT buffers of %d", n), NULL;
     }
-    hd_fft_plan *p = &plans[n_plans];
     p->n = n;
     p->sign = sign;
     p->howmany = 0;
@@ -103,15 +114,12 @@ const hd_fft_plan *hd_fft_plan_many_t(int n, int howmany, int sign)
 {
     if (n < 1 || howmany < 1)
         return hd_error(HD_EINVAL, "FFT size %d × %d", n, howmany), NULL;
-    for (int i = 0; i < n_plans; i++)
-        if (plans[i].n == n && plans[i].sign == sign && plans[i].howmany == howmany)
-            return &plans[i];
-    if (n_plans == MAX_PLANS)
+    hd_fft_plan *p;
+    const hd_fft_plan *made = plan_find(n, howmany, sign, &p);
+    if (made)
+        return made;
+    if (!p)
         return hd_error(HD_ENOMEM, "too many FFT sizes in use"), NULL;
-    if (measure < 0) {
-        const char *m = getenv("HD_FFTW_MEASURE");
-        measure = m && m[0] == '1';
-    }
     size_t tot = (size_t)n * howmany;
     fftwf_complex *a = fftwf_alloc_complex(tot), *b = fftwf_alloc_complex(tot);
     if (!a || !b) {
@@ -119,7 +127,6 @@ const hd_fft_plan *hd_fft_plan_many_t(int n, int howmany, int sign)
         fftwf_free(b);
         return hd_error(HD_ENOMEM, "cannot allocate FFT buffers of %d × %d", n, howmany), NULL;
     }
-    hd_fft_plan *p = &plans[n_plans];
     p->n = n;
     p->sign = sign;
     p->howmany = howmany;
