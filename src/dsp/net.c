@@ -673,7 +673,11 @@ HD_SIMD static int inverse_at(hd_dsp_net *w, int K, int m0, int W)
             gr += hr * c - hi * d;
             gi += hr * d + hi * c;
         }
-        w->gw[t] = CMPLXF(gr, gi);
+        /* a complex is an array of its two parts (C11 6.2.5): CMPLXF is
+         * GCC's alone in glibc's complex.h, and the fuzz build is clang */
+        float *g2 = (float *)&w->gw[t];
+        g2[0] = gr;
+        g2[1] = gi;
         /* the next lag's phasors */
         for (int q = 0; q < P; q++) {
             float c = pr[q], d = pim[q];
