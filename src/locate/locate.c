@@ -316,6 +316,36 @@ static double interval_bound(int n, const double *w, const double *a, const doub
     return f;
 }
 
+/* The spans of W x W windows over an nx x ny array holding, per cell and
+ * receiver, a least and a greatest range: the least at src[r*sr + iy*sy +
+ * ix*sx], the greatest hi_off further (0: one value, its own span). Each
+ * window's least and greatest per receiver into a new array [window][r][2],
+ * *wx x *wy windows (NULL when out of memory). */
+static double *window_spans(const double *src, size_t hi_off, size_t sr, size_t sy, size_t sx, int nx, int ny, int R,
+                            int W, int *wx, int *wy)
+{
+    *wx = (nx + W - 1) / W;
+    *wy = (ny + W - 1) / W;
+    double *out = hd_malloc((size_t)*wx * *wy * R * 2 * sizeof *out);
+    if (!out)
+        return NULL;
+    for (int t = 0; t < *wx * *wy; t++) {
+        int x0 = (t % *wx) * W, y0 = (t / *wx) * W;
+        for (int r = 0; r < R; r++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (int iy = y0; iy < y0 + W && iy < ny; iy++)
+                for (int ix = x0; ix < x0 + W && ix < nx; ix++) {
+                    const double *v = src + (size_t)r * sr + (size_t)iy * sy + (size_t)ix * sx;
+                    lo = v[0] < lo ? v[0] : lo;
+                    hi = v[hi_off] > hi ? v[hi_off] : hi;
+                }
+            out[((size_t)t * R + r) * 2] = lo;
+            out[((size_t)t * R + r) * 2 + 1] = hi;
+        }
+    }
+    return out;
+}
+
 int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd_localize_cfg *cfg)
 {
     memset(net, 0, sizeof *net);
@@ -433,44 +463,13 @@ int hd_locate_net_init(hd_locate_net *net, const hd_station *st, int R, const hd
             for (int r = 0; r < R; r++) /* receiver-major: the scan runs along g */
                 net->grid_d[(size_t)r * G + g] = d[r] / 1000;
         }
-    net->tx = (net->gx + TILE - 1) / TILE;
-    net->ty = (net->gy + TILE - 1) / TILE;
-    net->tile_d = hd_malloc((size_t)net->tx * net->ty * R * 2 * sizeof *net->tile_d);
-    if (!net->tile_d)
+    /* each tile's span of every receiver's range over the grid's points,
+     * then each block's over its tiles' spans */
+    if (!(net->tile_d = window_spans(net->grid_d, 0, G, (size_t)net->gx, 1, net->gx, net->gy, R, TILE, &net->tx, &net->ty)))
         return HD_ENOMEM;
-    for (int t = 0; t < net->tx * net->ty; t++) {
-        int x0 = (t % net->tx) * TILE, y0 = (t / net->tx) * TILE;
-        for (int r = 0; r < R; r++) {
-            double lo = INFINITY, hi = -INFINITY;
-            for (int iy = y0; iy < y0 + TILE && iy < net->gy; iy++)
-                for (int ix = x0; ix < x0 + TILE && ix < net->gx; ix++) {
-                    double v = net->grid_d[(size_t)r * G + (size_t)iy * net->gx + ix];
-                    lo = v < lo ? v : lo;
-                    hi = v > hi ? v : hi;
-                }
-            net->tile_d[((size_t)t * R + r) * 2] = lo;
-            net->tile_d[((size_t)t * R + r) * 2 + 1] = hi;
-        }
-    }
-    net->bx = (net->tx + BLOCK - 1) / BLOCK;
-    net->by = (net->ty + BLOCK - 1) / BLOCK;
-    net->block_d = hd_malloc((size_t)net->bx * net->by * R * 2 * sizeof *net->block_d);
-    if (!net->block_d)
+    if (!(net->block_d = window_spans(net->tile_d, 1, 2, (size_t)net->tx * R * 2, (size_t)R * 2, net->tx, net->ty, R, BLOCK,
+                                      &net->bx, &net->by)))
         return HD_ENOMEM;
-    for (int q = 0; q < net->bx * net->by; q++) {
-        int x0 = (q % net->bx) * BLOCK, y0 = (q / net->bx) * BLOCK;
-        for (int r = 0; r < R; r++) {
-            double lo = INFINITY, hi = -INFINITY;
-            for (int ty = y0; ty < y0 + BLOCK && ty < net->ty; ty++)
-                for (int tx = x0; tx < x0 + BLOCK && tx < net->tx; tx++) {
-                    const double *td = net->tile_d + ((size_t)(ty * net->tx + tx) * R + r) * 2;
-                    lo = td[0] < lo ? td[0] : lo;
-                    hi = td[1] > hi ? td[1] : hi;
-                }
-            net->block_d[((size_t)q * R + r) * 2] = lo;
-            net->block_d[((size_t)q * R + r) * 2 + 1] = hi;
-        }
-    }
     return 0;
 }
 
