@@ -297,6 +297,22 @@ static void test_allreduce(void)
     MPI_Finalize();
 }
 
+/* Each rank's gradients (rank + 1) * (i % mod) / 2, sums exact in float;
+ * then the ranges a backward pass finishes, the end first and of unequal
+ * sizes, started on red and waited for: its return. */
+static int reduce_as_backward(hd_nn_reducer *red, float *g, int n, int rank, int mod, int init_shards, int size)
+{
+    for (int i = 0; i < n; i++)
+        g[i] = (float)(rank + 1) * (float)(i % mod) * 0.5f;
+    if (init_shards >= 0 && (init_shards ? hd_nn_reducer_init_shards(red, g, (size_t)n, MPI_COMM_WORLD, 64, rank, size)
+                                         : hd_nn_reducer_init(red, g, (size_t)n, MPI_COMM_WORLD, 64)) != 0)
+        return -1;
+    const size_t cut[] = {1000, 990, 700, 699, 100, 0};
+    for (int k = 0; k < 5; k++)
+        hd_nn_reducer_start(red, cut[k + 1], cut[k] - cut[k + 1]);
+    return hd_nn_reducer_wait(red);
+}
+
 /* run by test_allreduce_2 under mpirun -np 2: each rank's gradients differ;
  * the bucketed sum must equal one unbucketed MPI_Allreduce and the exact
  * sum of the two (exit 0), whatever the bucket (a part bucket at the end) */
@@ -323,14 +339,7 @@ static int allreduce_child(void)
      * first, of unequal sizes), buckets of 64: the same exact sums */
     hd_nn_reducer red;
     for (int rep = 0; rep < 2; rep++) { /* the reducer is reused step after step */
-        for (int i = 0; i < N; i++)
-            g[i] = (float)(rank + 1) * (float)(i % 89) * 0.5f;
-        if (rep == 0 && hd_nn_reducer_init(&red, g, N, MPI_COMM_WORLD, 64) != 0)
-            bad = 1;
-        const size_t cut[] = {1000, 990, 700, 699, 100, 0};
-        for (int k = 0; k < 5; k++)
-            hd_nn_reducer_start(&red, cut[k + 1], cut[k] - cut[k + 1]);
-        if (hd_nn_reducer_wait(&red) != 0)
+        if (reduce_as_backward(&red, g, N, rank, 89, rep == 0 ? 0 : -1, size) != 0)
             bad = 1;
         for (int i = 0; i < N; i++)
             if (g[i] != 3.0f * (float)(i % 89) * 0.5f)
@@ -343,15 +352,8 @@ static int allreduce_child(void)
     /* sharded: each rank's block of g holds the exact sums (pieces of 64
      * crossing the shards' boundary at 500) */
     for (int rep = 0; rep < 2; rep++) {
-        for (int i = 0; i < N; i++)
-            g[i] = (float)(rank + 1) * (float)(i % 83) * 0.5f;
-        if (rep == 0 && (hd_nn_reducer_init_shards(&red, g, N, MPI_COMM_WORLD, 64, rank, size) != 0 ||
-                         red.s0 != (rank ? 500u : 0u) || red.s1 != (rank ? 1000u : 500u)))
-            bad = 1;
-        const size_t cut[] = {1000, 990, 700, 699, 100, 0};
-        for (int k = 0; k < 5; k++)
-            hd_nn_reducer_start(&red, cut[k + 1], cut[k] - cut[k + 1]);
-        if (hd_nn_reducer_wait(&red) != 0)
+        if (reduce_as_backward(&red, g, N, rank, 83, rep == 0 ? 1 : -1, size) != 0 || red.s0 != (rank ? 500u : 0u) ||
+            red.s1 != (rank ? 1000u : 500u))
             bad = 1;
         for (size_t i = red.s0; i < red.s1; i++)
             if (g[i] != 3.0f * (float)(i % 83) * 0.5f)
