@@ -95,7 +95,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libheimdall.a
 TEST_ENV := HEIMDALL=$(CURDIR)/$(BUILD)/heimdall BUILD=$(CURDIR)/$(BUILD) PYTHON=$(PYTHON) \
             OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
             ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-PROVE := prove --exec '' --timer
+# tests/logged keeps each test's output in $(BUILD)/test-logs; when a run
+# fails, tests/failures prints the failing tests' "not ok" lines and
+# diagnostics last (prove shows neither, and CI keeps only the tail)
+TEST_LOGS = $(CURDIR)/$(BUILD)/test-logs
+PROVE = rm -rf $(TEST_LOGS) && $(TEST_ENV) TEST_LOGS=$(TEST_LOGS) prove --exec $(CURDIR)/tests/logged --timer
+FAILURES = || { echo; echo "== what the failing tests said ($(TEST_LOGS))"; tests/failures $(TEST_LOGS); exit 1; }
 # make check runs TEST_JOBS tests at once (most of its wall time is waiting:
 # loopback servers, the live soak's real-time minute, Slurm job states);
 # the longest first, so the two slots stay full
@@ -103,18 +108,19 @@ TEST_JOBS ?= 2
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
-	cd $(CURDIR) && $(TEST_ENV) $(PROVE) -j$(TEST_JOBS) $(sort $(wildcard tests/e2e/*.t)) $(sort $(wildcard tests/cli/*.t)) $(UNIT_BIN)
+	cd $(CURDIR) && $(PROVE) -j$(TEST_JOBS) \
+	    $(sort $(wildcard tests/e2e/*.t)) $(sort $(wildcard tests/cli/*.t)) $(UNIT_BIN) $(FAILURES)
 
 # the live soak (tests/e2e/live_soak.t) for SOAK_SECONDS (1 h); make check runs it for 60 s
 SOAK_SECONDS ?= 3600
 soak: all
-	cd $(CURDIR) && SOAK_SECONDS=$(SOAK_SECONDS) $(TEST_ENV) $(PROVE) tests/e2e/live_soak.t
+	cd $(CURDIR) && export SOAK_SECONDS=$(SOAK_SECONDS) && $(PROVE) tests/e2e/live_soak.t $(FAILURES)
 
 check-unit: all $(UNIT_BIN)
-	$(TEST_ENV) $(PROVE) $(UNIT_BIN)
+	$(PROVE) $(UNIT_BIN) $(FAILURES)
 
 check-cli: all
-	$(TEST_ENV) $(PROVE) $(sort $(wildcard tests/cli/*.t))
+	$(PROVE) $(sort $(wildcard tests/cli/*.t)) $(FAILURES)
 
 DEMO_DIR ?= results/demo
 demo: deps
