@@ -44,22 +44,26 @@ async def silent(reader, writer):
         writer.close()
 
 
-def closed_port():
+def closed_port(keep):
+    """A port nothing listens on, and nothing else can take: the socket stays
+    bound (in keep) without listening, so a connection is refused. A port
+    closed again at once may be taken by the next bind or connect of any
+    process on the machine (a test running beside this one) before the
+    client tries it."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    keep.append(s)
+    return s.getsockname()[1]
 
 
 async def serve(receivers, faults, lifetime, start):
     """Serve each receiver r on its own port: `await start(r, fault)` returns
     its server, except for the refuse and silent faults handled here."""
-    servers = []
+    servers, bound = [], []
     for r in receivers:
         fault = faults.get(r)
         if fault == "refuse":
-            print(f"PORT {r} {closed_port()}", flush=True)
+            print(f"PORT {r} {closed_port(bound)}", flush=True)
             continue
         srv = await (asyncio.start_server(silent, "127.0.0.1", 0) if fault == "silent" else start(r, fault))
         servers.append(srv)

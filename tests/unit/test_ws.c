@@ -7,8 +7,10 @@
 #include "tap.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -149,14 +151,20 @@ static void test_frames(void)
     }
 }
 
-static int free_port(void)
+/* A port nothing listens on, which nothing else can take while *fd stays
+ * open: bound, never listening, so a connection to it is refused (a port
+ * closed at once could be taken by a test running beside this one). */
+static int refusing_port(int *fd)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t l = sizeof a;
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    getsockname(s, (struct sockaddr *)&a, &l);
-    close(s);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || getsockname(s, (struct sockaddr *)&a, &l) < 0)
+    {
+        printf("Bail out! a bound socket for the refused connection: %s\n", strerror(errno));
+        exit(1);
+    }
+    *fd = s;
     return ntohs(a.sin_port);
 }
 
@@ -169,9 +177,11 @@ static void test_loopback(void)
     hd_ws_msg m;
     int to;
 
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/x", free_port());
+    int bound;
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/x", refusing_port(&bound));
     is_int(hd_ws_connect(url, 2000, 1 << 20, &c, &to), HD_ENET, "a closed port is refused");
     like(hd_errmsg(), "connection refused", "and the message says 'connection refused'");
+    close(bound);
 
     if (!py || access(py, X_OK) != 0) {
         skip(12, "no $PYTHON for the loopback server");
