@@ -20,8 +20,8 @@ ok() { # ok COND_STATUS NAME  (status 0 = pass)
     fi
 }
 diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-is() { # is GOT WANT NAME
-    if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3"; diag "got: '$1'" "expected: '$2'"; fi
+is() { # is GOT WANT NAME; returns 1 when it fails (is ... || diag MORE)
+    if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3"; diag "got: '$1'" "expected: '$2'"; return 1; fi
 }
 isnt() { # isnt GOT UNWANTED NAME
     if [ "$1" != "$2" ]; then ok 0 "$3"; else ok 1 "$3"; diag "got: '$1'" "expected anything else"; fi

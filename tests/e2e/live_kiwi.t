@@ -144,7 +144,8 @@ sed -i 's/events: 6/events: 1/; s/min_receivers: 5/min_receivers: 1/; s/timeout_
 run env HEIMDALL_PASSWORD_MONTANARO=hunter2-secret "$HEIMDALL" collect -c "$TMP/faults.yaml" -o "$TMP/faults.h5"
 is "$RC" 3 "five failed receivers: exit 3"
 is "$("$PYTHON" -c "import h5py; f = h5py.File('$TMP/faults.h5'); print(f['status'][0].tolist())")" \
-   "[1, 0, 2, 5, 0, 5, 4]" "refused 1, stall = timeout 2, malformed and absurd length = protocol 5, bad password = auth 4"
+   "[1, 0, 2, 5, 0, 5, 4]" "refused 1, stall = timeout 2, malformed and absurd length = protocol 5, bad password = auth 4" \
+   || diag "collect said:" "$ERR" "the emulators said:" "$(tail -n 20 "$TMP/faults.err")"
 like "$ERR" "larger than the maximum" "the absurd length is caught by the message limit"
 unlike "$ERR" "hunter2" "the password is not in the messages"
 grep -q hunter2 "$TMP/faults.h5"; ok $((!$?)) "nor in the file"
