@@ -20,7 +20,10 @@ endif
 CC := gcc
 PKGS := hdf5-openmpi yaml-0.1 libcurl fftw3f openblas proj openssl jansson libxml-2.0 libdeflate
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# PROJ is opened on the first geodesic (src/geo/geo.c), not linked: its
+# headers only, and the SONAME of the library to open
+PKG_LIBS := $(filter-out -lproj,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
+PROJ_SONAME = $(shell objdump -p "$$(pkg-config --variable=libdir proj)/libproj.so" 2>/dev/null | awk '/SONAME/ {print $$2}')
 # gsl's .pc adds -lgslcblas; cblas comes from OpenBLAS instead.
 # fftw3-mpi has no .pc: each _mpi library before its base.
 LIBS := -lfftw3f_mpi $(PKG_LIBS) -lgsl -lm -lpthread
@@ -54,6 +57,7 @@ $(BUILD)/obj/%.o: %.c
 # Complex arithmetic without C99's Inf/NaN recovery paths (__mulsc3): the
 # signal code multiplies finite spectra only, and this halves its loops.
 $(BUILD)/obj/src/dsp/%.o $(BUILD)/obj/src/sim/%.o: CFLAGS += -fcx-limited-range
+$(BUILD)/obj/src/geo/geo.o: CFLAGS += -DHD_PROJ_SONAME='"$(PROJ_SONAME)"'
 # net.c: loops over spectra vectorise at -O3 once sqrtf need not set errno
 # and comparisons may be evaluated eagerly; results are unchanged (no
 # reassociation, no fast-math).

@@ -1,23 +1,78 @@
 /* WGS84 geodesy. Geodesics through PROJ's geodesic routines (Karney 2013);
  * ECEF conversions closed-form (forward) and by Bowring-initialised
- * iteration (inverse), accurate to well below a millimetre. */
+ * iteration (inverse), accurate to well below a millimetre.
+ *
+ * PROJ is opened on the first geodesic, not linked: with its own libraries
+ * (SQLite, libtiff, libstdc++ and more) it was about a quarter of every
+ * command's start-up, and most runs need no geodesic at all (localize's
+ * outlines use hd_geo_fan's series up to 50 km). */
 #include "geo/geo.h"
 
+#include <dlfcn.h>
 #include <geodesic.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #define DEG (M_PI / 180.0)
 
+/* the library's file name, from its SONAME at build time (Makefile) */
+#ifndef HD_PROJ_SONAME
+#define HD_PROJ_SONAME "libproj.so"
+#endif
+
+static struct {
+    __typeof__(&geod_init) init;
+    __typeof__(&geod_inverse) inverse;
+    __typeof__(&geod_direct) direct;
+    __typeof__(&geod_polygon_init) polygon_init;
+    __typeof__(&geod_polygon_addpoint) polygon_addpoint;
+    __typeof__(&geod_polygon_compute) polygon_compute;
+    struct geod_geodesic g;
+} proj;
+static pthread_once_t proj_once = PTHREAD_ONCE_INIT;
+
+const char *hd_geo_proj_library(void)
+{
+    const char *env = getenv("HEIMDALL_PROJ_LIB");
+    return env && *env ? env : *HD_PROJ_SONAME ? HD_PROJ_SONAME : "libproj.so";
+}
+
+/* A missing PROJ is what a missing linked library was before: the program
+ * cannot go on, and says why, with the dynamic loader's status (127). The
+ * outputs are written to temporaries, so no final file is left half done. */
+static void proj_open(void)
+{
+    const char *lib = hd_geo_proj_library(), *why = NULL;
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        why = dlerror();
+    } else {
+#define SYM(field, name) if (!why && !(*(void **)&proj.field = dlsym(h, name))) why = dlerror()
+        SYM(init, "geod_init");
+        SYM(inverse, "geod_inverse");
+        SYM(direct, "geod_direct");
+        SYM(polygon_init, "geod_polygon_init");
+        SYM(polygon_addpoint, "geod_polygon_addpoint");
+        SYM(polygon_compute, "geod_polygon_compute");
+#undef SYM
+    }
+    if (why) {
+        fprintf(stderr, "heimdall: PROJ's geodesic routines (%s) cannot be loaded: %s; "
+                        "install PROJ (make deps, or apt-get install libproj-dev)\n", lib, why ? why : "");
+        fflush(stderr);
+        _exit(127);
+    }
+    proj.init(&proj.g, HD_WGS84_A, HD_WGS84_F);
+}
+
 static const struct geod_geodesic *wgs84(void)
 {
-    static struct geod_geodesic g;
-    static int init = 0;
-    if (!init) {
-        geod_init(&g, HD_WGS84_A, HD_WGS84_F);
-        init = 1;
-    }
-    return &g;
+    pthread_once(&proj_once, proj_open);
+    return &proj.g;
 }
 
 void hd_geo_to_ecef(double lat, double lon, double h, double xyz[3])
@@ -94,7 +149,8 @@ void hd_enu_to_geo(const hd_enu *f, const double enu[3], double *lat, double *lo
 void hd_geo_inverse(double lat1, double lon1, double lat2, double lon2, double *s12, double *azi1, double *azi2)
 {
     double s = 0, a1 = 0, a2 = 0;
-    geod_inverse(wgs84(), lat1, lon1, lat2, lon2, &s, &a1, &a2);
+    const struct geod_geodesic *g = wgs84();
+    proj.inverse(g, lat1, lon1, lat2, lon2, &s, &a1, &a2);
     if (s12)
         *s12 = s;
     if (azi1)
@@ -106,7 +162,8 @@ void hd_geo_inverse(double lat1, double lon1, double lat2, double lon2, double *
 void hd_geo_direct(double lat1, double lon1, double azi1, double s12, double *lat2, double *lon2, double *azi2)
 {
     double la = 0, lo = 0, az = 0;
-    geod_direct(wgs84(), lat1, lon1, azi1, s12, &la, &lo, &az);
+    const struct geod_geodesic *g = wgs84();
+    proj.direct(g, lat1, lon1, azi1, s12, &la, &lo, &az);
     if (lat2)
         *lat2 = la;
     if (lon2)
@@ -183,10 +240,11 @@ double hd_geo_polygon_area(const double (*latlon)[2], int n)
 {
     struct geod_polygon p;
     double area = 0, perim = 0;
-    geod_polygon_init(&p, 0);
+    const struct geod_geodesic *g = wgs84();
+    proj.polygon_init(&p, 0);
     for (int i = 0; i < n; i++)
-        geod_polygon_addpoint(wgs84(), &p, latlon[i][0], latlon[i][1]);
-    geod_polygon_compute(wgs84(), &p, 0, 1, &area, &perim);
+        proj.polygon_addpoint(g, &p, latlon[i][0], latlon[i][1]);
+    proj.polygon_compute(g, &p, 0, 1, &area, &perim);
     return fabs(area);
 }
 

@@ -23,6 +23,12 @@ void hd_enu_to_geo(const hd_enu *f, const double enu[3], double *lat, double *lo
 
 /* Geodesic inverse problem: distance s12 (m) and forward azimuths at both
  * ends (degrees clockwise from north). Any output pointer may be NULL. */
+/* The PROJ library the geodesics open on first use (dlopen): its SONAME at
+ * build time, or $HEIMDALL_PROJ_LIB (a file name or path) when set. A PROJ
+ * that cannot be loaded ends the program with status 127 and a message, as
+ * a missing linked library does. */
+const char *hd_geo_proj_library(void);
+
 void hd_geo_inverse(double lat1, double lon1, double lat2, double lon2,
                     double *s12, double *azi1, double *azi2);
 /* Direct problem: the point at distance s12 along azimuth azi1 from (lat1, lon1). */
@@ -33,10 +39,13 @@ void hd_geo_direct(double lat1, double lon1, double azi1, double s12,
  * the end point of the geodesic of length s = hypot(east_m, north_m) along
  * azimuth atan2(east_m, north_m), from the geodesic's Taylor series in s on
  * the ellipsoid (to s^4, the curvature's change along it included): within
- * 0.1 mm of hd_geo_direct up to HD_GEO_FAN_MAX_M (tests/unit/test_geo.c),
+ * 0.1 mm of hd_geo_direct to 50 km, 0.6 mm to 100 km and 1 cm to
+ * HD_GEO_FAN_MAX_M, 200 km (the error grows as s^5: 1e-7 of the distance
+ * there, far inside any outline that large; tests/unit/test_geo.c),
  * hd_geo_direct itself beyond that and within a degree of a pole. Many
- * times cheaper than hd_geo_direct. */
-#define HD_GEO_FAN_MAX_M 50000.0
+ * times cheaper than hd_geo_direct, and it needs no PROJ (opened on the
+ * first geodesic). */
+#define HD_GEO_FAN_MAX_M 200000.0
 typedef struct {
     double lat, lon;
     double p0[3], e[3], n[3], u[3]; /* the point (ECEF) and its east, north, up unit vectors */

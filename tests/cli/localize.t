@@ -352,4 +352,14 @@ for k in ("lat", "lon", "status", "cov_enu_m2", "n_receivers", "chi2"):
 PY
 is "$RC" 0 "every event once, in order, in all four outputs; the same solutions as evaluate's"
 [ "$RC" -eq 0 ] || diag "$ERR"
+# PROJ is opened on the first geodesic (evaluate's errors against the truth):
+# one that cannot be opened stops the run as a missing library would, with
+# the dynamic loader's status and a message, and no final output
+run env HEIMDALL_PROJ_LIB="$TMP/no-such-libproj.so" "$HEIMDALL" evaluate -q -c "$cfg" -o "$TMP/noproj.h5" "$TMP/f.h5"
+is "$RC" 127 "a PROJ that cannot be opened: exit 127"
+like "$ERR" "PROJ's geodesic routines \(.*no-such-libproj.so\) cannot be loaded: .*; install PROJ" "and says which library and why"
+[ ! -e "$TMP/noproj.h5" ]; ok $? "no output under the final name"
+run "$HEIMDALL" evaluate -q -c "$cfg" -o "$TMP/noproj.h5" "$TMP/f.h5"
+is "$RC" 0 "the next run writes it"
+ls -a "$TMP" | grep -q '\.noproj\.h5\.tmp\.'; ok $((1 - $?)) "and removes the stopped run's temporary"
 done_testing

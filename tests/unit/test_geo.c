@@ -79,27 +79,29 @@ int main(void)
      * of azimuth, distances to HD_GEO_FAN_MAX_M; the offset in metres (the
      * inverse problem between the two end points) */
     {
-        double worst[3] = {0, 0, 0}, lim[3] = {1000, 10000, HD_GEO_FAN_MAX_M};
+        double worst[4] = {0, 0, 0, 0}, lim[4] = {1000, 10000, 50000, HD_GEO_FAN_MAX_M};
         double lats[] = {0, 12.5, -33.9, 45.02, 60, -75, 88.9};
         for (size_t i = 0; i < sizeof lats / sizeof lats[0]; i++) {
             hd_geo_fan fan;
             hd_geo_fan_init(&fan, lats[i], 179.99);
             for (int az = 0; az < 360; az += 5)
-                for (double s = 10; s <= HD_GEO_FAN_MAX_M; s *= 1.7) {
+                for (double s = 10; s <= HD_GEO_FAN_MAX_M; s = s < HD_GEO_FAN_MAX_M && s * 1.7 > HD_GEO_FAN_MAX_M
+                                                                ? HD_GEO_FAN_MAX_M : s * 1.7) { /* the limit itself last */
                     double la1, lo1, pla, plo, d, e = s * sin(az * M_PI / 180), n = s * cos(az * M_PI / 180);
                     hd_geo_fan_point(&fan, e, n, &la1, &lo1);
                     hd_geo_direct(lats[i], 179.99, atan2(e, n) * 180 / M_PI, hypot(e, n), &pla, &plo, NULL);
                     hd_geo_inverse(la1, lo1, pla, plo, &d, NULL, NULL);
-                    for (int k = 0; k < 3; k++)
+                    for (int k = 0; k < 4; k++)
                         if (s <= lim[k] && !(d <= worst[k]))
                             worst[k] = d;
                 }
         }
-        diag("fan against hd_geo_direct: worst %.2g m to 1 km, %.2g m to 10 km, %.2g m to %.0f km", worst[0],
-             worst[1], worst[2], HD_GEO_FAN_MAX_M / 1000);
+        diag("fan against hd_geo_direct: worst %.2g m to 1 km, %.2g m to 10 km, %.2g m to 50 km, %.2g m to %.0f km",
+             worst[0], worst[1], worst[2], worst[3], HD_GEO_FAN_MAX_M / 1000);
         ok(worst[1] < 1e-5, "fan of geodesics within 10 µm of PROJ's to 10 km (%.2g m)", worst[1]);
-        ok(worst[2] < 1e-4, "fan of geodesics within 0.1 mm of PROJ's to %.0f km (%.2g m)", HD_GEO_FAN_MAX_M / 1000,
-           worst[2]);
+        ok(worst[2] < 1e-4, "fan of geodesics within 0.1 mm of PROJ's to 50 km (%.2g m)", worst[2]);
+        ok(worst[3] < 1e-7 * HD_GEO_FAN_MAX_M, "fan of geodesics within 1e-7 of the distance of PROJ's to %.0f km (%.2g m)",
+           HD_GEO_FAN_MAX_M / 1000, worst[3]);
         hd_geo_fan fan;
         double la1, lo1, pla, plo;
         hd_geo_fan_init(&fan, 89.5, 10);
