@@ -2354,7 +2354,7 @@ void hd_locate_ellipse_outline(double lat, double lon, const double cov[3], doub
     double l1, l2, th, k = sqrt(hd_locate_radius2(p, nu));
     eig2(cov, &l1, &l2, &th);
     double a = k * sqrt(l1), b = k * sqrt(l2), ct = cos(th), st = sin(th);
-    hd_geo_fan fan; /* the geodesics from the centre by their series to 50 km, within 0.1 mm of PROJ's */
+    hd_geo_fan fan; /* the geodesics from the centre by their series to 200 km (1 cm of PROJ's there) */
     hd_geo_fan_init(&fan, lat, lon);
     for (int i = 0; i < n; i++) {
         double ph = 2 * M_PI * i / n, u = a * cos(ph), v = b * sin(ph);
