@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define OUT_BUF ((size_t)1 << 18)
+
 /* This host's name, as temporaries carry it ('.' and '/' would confuse the
  * parse: replaced by '-') */
 static void host_name(char *h, size_t n)
@@ -86,6 +88,14 @@ int hd_outfile_open(hd_outfile *o, const char *path, int force)
         return hd_error(HD_EIO, "cannot write %s: %s", path,
                         e == ENOSPC || e == EDQUOT ? "no space left on device" : strerror(e));
     }
+    /* 256 KiB at a time, not the file system's 4 KiB block: localize's
+     * three outputs of the demo's 400 events were 694 write calls (glibc
+     * ignores the size unless given the buffer); without memory for it,
+     * stdio's own */
+    if ((o->buf = malloc(OUT_BUF)) && setvbuf(o->f, o->buf, _IOFBF, OUT_BUF) != 0) {
+        free(o->buf);
+        o->buf = NULL;
+    }
     return 0;
 }
 
@@ -97,6 +107,8 @@ int hd_outfile_commit(hd_outfile *o)
     int e = errno;
     bad |= fclose(o->f) != 0;
     o->f = NULL;
+    free(o->buf);
+    o->buf = NULL;
     if (bad) {
         unlink(o->tmp_path);
         o->tmp_path[0] = 0;
@@ -118,6 +130,8 @@ void hd_outfile_abort(hd_outfile *o)
     if (o->f)
         fclose(o->f);
     o->f = NULL;
+    free(o->buf);
+    o->buf = NULL;
     if (o->tmp_path[0])
         unlink(o->tmp_path);
     o->tmp_path[0] = 0;

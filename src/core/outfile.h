@@ -8,6 +8,7 @@
 
 typedef struct {
     FILE *f;
+    char *buf; /* f's buffer (256 KiB), freed when f is closed */
     char final_path[1024];
     char tmp_path[1100];
 } hd_outfile;
