@@ -10,6 +10,7 @@
 #include "geo/geo.h"
 #include "locate/heatmap.h"
 #include "locate/locate.h"
+#include "stations.h"
 #include "tap.h"
 
 #include <math.h>
@@ -180,14 +181,8 @@ static void located(void)
 {
     const double pos[R][2] = {{45.07, 7.37}, {45.23, 7.97}, {45.07, 7.68}, {45.05, 7.23},
                               {44.55, 8.89}, {44.41, 8.93}, {45.45, 9.10}};
-    for (int r = 0; r < R; r++) {
-        snprintf(st[r].id, sizeof st[r].id, "rx%d", r);
-        st[r].lat = pos[r][0];
-        st[r].lon = pos[r][1];
-        st[r].alt_m = 200;
-        st[r].antenna_height_m = 10;
-        st[r].clock = HD_CLOCK_GPS;
-    }
+    for (int r = 0; r < R; r++)
+        test_station(&st[r], "rx", r, pos[r][0], pos[r][1], 200);
     hd_localize_cfg lc;
     if (default_localize(&lc) != 0)
         return;

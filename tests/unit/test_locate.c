@@ -6,6 +6,7 @@
 #include "features/features.h"
 #include "geo/geo.h"
 #include "locate/locate.h"
+#include "stations.h"
 #include "tap.h"
 
 #include <math.h>
@@ -76,15 +77,8 @@ int main(void)
     /* seven receivers around Turin and Genoa, as the default network */
     const double pos[R][2] = {{45.07, 7.37}, {45.23, 7.97}, {45.07, 7.68}, {45.05, 7.23},
                               {44.55, 8.89}, {44.41, 8.93}, {45.45, 9.10}};
-    for (int r = 0; r < R; r++) {
-        snprintf(st[r].id, sizeof st[r].id, "rx%d", r);
-        st[r].lat = pos[r][0];
-        st[r].lon = pos[r][1];
-        st[r].alt_m = 200 + 50 * r;
-        st[r].antenna_height_m = 10;
-        st[r].clock = HD_CLOCK_GPS;
-        st[r].clock_sigma_ns = 0;
-    }
+    for (int r = 0; r < R; r++)
+        test_station(&st[r], "rx", r, pos[r][0], pos[r][1], 200 + 50 * r);
     hd_config cfg;
     if (hd_config_load(&cfg, NULL, NULL, 0) != 0) /* the embedded default's localize keys */
         return 1;
@@ -481,15 +475,8 @@ int main(void)
         enum { R5 = 3, P5 = R5 * (R5 - 1) / 2 };
         hd_station s5[R5];
         const double p5[R5][2] = {{46.79521, 13.53228}, {47.20355, 13.64892}, {46.62193, 13.32556}};
-        memset(s5, 0, sizeof s5);
-        for (int r = 0; r < R5; r++) {
-            snprintf(s5[r].id, sizeof s5[r].id, "s%d", r);
-            s5[r].lat = p5[r][0];
-            s5[r].lon = p5[r][1];
-            s5[r].alt_m = 100;
-            s5[r].antenna_height_m = 10;
-            s5[r].clock = HD_CLOCK_GPS;
-        }
+        for (int r = 0; r < R5; r++)
+            test_station(&s5[r], "s", r, p5[r][0], p5[r][1], 100);
         hd_locate_net n5;
         int rc5 = hd_locate_net_init(&n5, s5, R5, &lc);
         const double tla = 46.83657920280318, tlo = 13.543026035043404; /* the simulator's truth */
