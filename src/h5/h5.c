@@ -114,14 +114,16 @@ static hid_t xfer_plist(hid_t obj, int *parallel, int *rank)
     return dxpl;
 }
 
-/* HDF5's metadata cache (chunk indexes, object headers) sized 512 KiB,
- * fixed. Its default adapts to the hit rate between 1 and 32 MiB; reading
- * and writing events in order over ~100 datasets misses enough to let it
- * grow with the campaign (the fixed-array index pages it keeps): about
- * 1 MB more peak RSS from 10,000 to 100,000 events in collect and in
- * featurize. Fixed at 512 KiB it holds what an event needs, and time per
- * event did not change (featurize 100,000 events: 18.8 s user either way). */
-#define HD_H5_MDC_BYTES (512 * 1024)
+/* HDF5's metadata cache (chunk indexes, object headers) of a fixed
+ * HD_H5_MDC_BYTES (h5.h). Its default adapts to the hit rate between 1 and
+ * 32 MiB; reading and writing events in order over ~100 datasets misses
+ * enough to let it grow with the campaign (the fixed-array index pages it
+ * keeps): about 1 MB more peak RSS from 10,000 to 100,000 events in
+ * collect and in featurize. At 512 KiB a file it still filled up over
+ * hundreds of thousands of events (featurize's peak heap 9.7, 10.1, 11.0
+ * MB at 10^4, 10^5, 3x10^5 events: the chunk indexes' data blocks, input
+ * and output); at 128 KiB 9.7 and 9.8 MB, and the user time of featurize
+ * (10^5), localize (10^5) and collect (10^4) the same or lower. */
 static void bounded_mdc(hid_t fapl)
 {
     H5AC_cache_config_t c = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};

@@ -13,6 +13,10 @@
 #include <hdf5.h>
 #include <mpi.h>
 
+/* The metadata cache of every file opened or created here, in bytes, fixed
+ * (it does not grow with the campaign; see h5.c). */
+#define HD_H5_MDC_BYTES (128 * 1024)
+
 #define HD_FORMAT_CAPTURES "captures"
 #define HD_FORMAT_FEATURES "features"
 #define HD_FORMAT_MODEL "model"

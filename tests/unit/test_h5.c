@@ -169,15 +169,15 @@ int main(void)
         H5Pclose(fapl);
         ok(lo == H5F_LIBVER_V110 && hi == H5F_LIBVER_V110, "written with libver bounds 1.10 .. 1.10 (readable by HDF5 >= 1.10)");
         H5AC_cache_config_t mc = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
-        ok(H5Fget_mdc_config(o.file, &mc) >= 0 && mc.max_size == 512 * 1024 && mc.incr_mode == H5C_incr__off &&
-               mc.flash_incr_mode == H5C_flash_incr__off,
-           "written with a metadata cache fixed at 512 KiB (it does not grow with the campaign)");
+        ok(H5Fget_mdc_config(o.file, &mc) >= 0 && mc.max_size == HD_H5_MDC_BYTES && mc.max_size <= 128 * 1024 &&
+               mc.incr_mode == H5C_incr__off && mc.flash_incr_mode == H5C_flash_incr__off,
+           "written with a metadata cache fixed at %d KiB (it does not grow with the campaign)", HD_H5_MDC_BYTES / 1024);
     }
     hd_h5_abort(&o);
     ok(hd_h5_open(&f, path, HD_FORMAT_CAPTURES, 1, MPI_COMM_NULL) == 0, "reopen");
     {
         H5AC_cache_config_t mc = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
-        ok(H5Fget_mdc_config(f, &mc) >= 0 && mc.max_size == 512 * 1024 && mc.incr_mode == H5C_incr__off,
+        ok(H5Fget_mdc_config(f, &mc) >= 0 && mc.max_size == HD_H5_MDC_BYTES && mc.incr_mode == H5C_incr__off,
            "read with the same fixed metadata cache");
     }
     H5Fclose(f);
