@@ -16,8 +16,43 @@
 
 #define F HD_FEAT_COUNT
 
+#define CALIB_ARRAYS(X)                                                                                                \
+    X(rss_offset_db) X(rss_offset_sigma_db) X(rss_links) X(clock_offset_ns) X(clock_offset_sigma_ns)                   \
+    X(clock_residual_ns) X(clock_links) X(disp_east_m) X(disp_north_m) X(disp_m) X(disp_sigma_m) X(displaced)
+
+int hd_calib_alloc(hd_calib *c, int R)
+{
+    size_t n = (size_t)(R > 0 ? R : 1);
+    hd_calib t = *c;
+    int ok = 1;
+    if (!(t.st = hd_calloc(n, sizeof *t.st)))
+        ok = 0;
+#define ALLOC(f) if (ok && !(t.f = hd_calloc(n, sizeof *t.f))) ok = 0;
+    CALIB_ARRAYS(ALLOC)
+#undef ALLOC
+    if (!ok) {
+        free(t.st);
+#define FREE(f) if (t.f != c->f) free(t.f);
+        CALIB_ARRAYS(FREE)
+#undef FREE
+        return HD_ENOMEM;
+    }
+    if (c->st && c->R > 0)
+        memcpy(t.st, c->st, (size_t)(c->R < R ? c->R : R) * sizeof *t.st);
+    free(c->st);
+#define FREE(f) free(c->f);
+    CALIB_ARRAYS(FREE)
+#undef FREE
+    *c = t;
+    return 0;
+}
+
 void hd_calib_release(hd_calib *c)
 {
+    free(c->st);
+#define FREE(f) free(c->f);
+    CALIB_ARRAYS(FREE)
+#undef FREE
     free(c->event_file);
     free(c->event_index);
     memset(c, 0, sizeof *c);
@@ -541,21 +576,43 @@ int hd_calib_fit_sources(hd_calib *c, hd_features_reader *const *rd, const char 
     memset(&net, 0, sizeof net);
     int rc = 0, net_ok = 0;
     int64_t E = 0;
+    hd_station *ust = NULL;
+    int nu = 0, cap = 0;
     for (int k = 0; k < n; k++) {
-        if (!rd[k]->meta.has_truth && !src)
+        if (!rd[k]->meta.has_truth && !src) {
+            free(ust);
             return hd_error(HD_ECONFIG, "%s has no /truth: calibrate learns from events with a known transmitter "
                                         "(or give their positions: --known-sources FILE)",
                             paths[k]);
+        }
         for (int r = 0; r < rd[k]->meta.n_receivers; r++) {
             const hd_station *s = &rd[k]->meta.stations[r];
-            if (find_id(c->st, c->R, s->id) >= 0)
+            if (find_id(ust, nu, s->id) >= 0)
                 continue;
-            if (c->R == HD_MAX_STATIONS)
-                return hd_error(HD_EDATA, "more than %d receivers over the files", HD_MAX_STATIONS);
-            c->st[c->R++] = *s;
+            if (nu == cap) {
+                hd_station *t = realloc(ust, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *t);
+                if (!t) {
+                    free(ust);
+                    return HD_ENOMEM;
+                }
+                ust = t;
+            }
+            ust[nu++] = *s;
         }
         E += rd[k]->meta.n_events;
     }
+    if (nu > HD_MAX_STATIONS) {
+        free(ust);
+        return hd_error(HD_EDATA, "%d receivers over the dense files (at most %d; a larger network is calibrated "
+                                  "from sparse files)", nu, HD_MAX_STATIONS);
+    }
+    rc = hd_calib_alloc(c, nu);
+    if (rc == 0)
+        memcpy(c->st, ust, (size_t)nu * sizeof *ust);
+    free(ust);
+    if (rc < 0)
+        return rc;
+    c->R = nu;
     const int R = c->R;
     size_t En = (size_t)(E > 0 ? E : 1);
     m.R = R;
@@ -615,10 +672,13 @@ int hd_calib_write(const hd_calib *c, hid_t file)
 {
     const int R = c->R;
     hsize_t dr[1] = {(hsize_t)R}, de[1] = {(hsize_t)(c->n_events > 0 ? c->n_events : 0)};
-    int8_t disp[HD_MAX_STATIONS];
+    int8_t *disp = hd_malloc((size_t)(R > 0 ? R : 1));
     int32_t *ef = hd_malloc((size_t)(c->n_events > 0 ? c->n_events : 1) * sizeof *ef);
-    if (!ef)
+    if (!ef || !disp) {
+        free(ef);
+        free(disp);
         return HD_ENOMEM;
+    }
     for (int r = 0; r < R; r++)
         disp[r] = (int8_t)c->displaced[r];
     for (int64_t e = 0; e < c->n_events; e++)
@@ -653,6 +713,7 @@ int hd_calib_write(const hd_calib *c, hid_t file)
     W("event_index", H5T_NATIVE_INT64, de, c->event_index, "1", "the events learnt from: /events/index in that file");
 #undef W
     free(ef);
+    free(disp);
     hid_t cg = rc < 0 ? -1 : H5Gopen2(file, "calibration", H5P_DEFAULT);
     if (cg >= 0) {
         if ((rc = hd_h5_attr_double(cg, "rss_exponent", c->rss_exponent)) == 0 &&
@@ -685,6 +746,7 @@ int hd_calib_load(hd_calib *c, const char *path)
 {
     memset(c, 0, sizeof *c);
     hid_t f;
+    double *la = NULL, *lo = NULL;
     int rc = hd_h5_open(&f, path, HD_FORMAT_CALIBRATION, HD_CALIBRATION_VERSION, MPI_COMM_NULL);
     if (rc < 0)
         return rc;
@@ -692,15 +754,20 @@ int hd_calib_load(hd_calib *c, const char *path)
     hsize_t n = 0;
     if ((rc = hd_h5_read_strings(f, "receivers/id", &ids, &n)) < 0)
         goto done;
-    if (n == 0 || n > HD_MAX_STATIONS) {
+    if (n == 0 || n > HD_CALIB_MAX_RECEIVERS) {
         rc = hd_error(HD_EFORMAT, "%s: %llu receivers", path, (unsigned long long)n);
         goto done;
     }
+    if ((rc = hd_calib_alloc(c, (int)n)) < 0)
+        goto done;
     c->R = (int)n;
     for (int r = 0; r < c->R; r++)
         hd_strlcpy(c->st[r].id, ids[r], sizeof c->st[r].id);
-    double la[HD_MAX_STATIONS], lo[HD_MAX_STATIONS];
     const int R = c->R;
+    if (!(la = hd_malloc((size_t)R * sizeof *la)) || !(lo = hd_malloc((size_t)R * sizeof *lo))) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
     if ((rc = read_vec(f, "receivers/lat", H5T_NATIVE_DOUBLE, R, la, sizeof(double))) < 0 ||
         (rc = read_vec(f, "receivers/lon", H5T_NATIVE_DOUBLE, R, lo, sizeof(double))) < 0 ||
         (rc = read_vec(f, "calibration/rss_offset_db", H5T_NATIVE_DOUBLE, R, c->rss_offset_db, sizeof(double))) < 0 ||
@@ -730,6 +797,10 @@ int hd_calib_load(hd_calib *c, const char *path)
     if (rc == 0 && c->n_events < 0)
         rc = hd_error(HD_EFORMAT, "%s: %lld events", path, (long long)c->n_events);
 done:
+    free(la);
+    free(lo);
+    if (rc < 0)
+        hd_calib_release(c);
     if (ids)
         hd_h5_free_strings(ids, n);
     H5Fclose(f);
@@ -739,6 +810,9 @@ done:
 int hd_calib_apply(const hd_calib *c, const char *path, const hd_station *st, int R, hd_localize_cfg *cfg)
 {
     int known = 0;
+    if (R > HD_MAX_STATIONS)
+        return hd_error(HD_EINVAL, "%s applied to a dense network of %d receivers (at most %d)", path, R,
+                        HD_MAX_STATIONS);
     for (int r = 0; r < R; r++) {
         int k = find_id(c->st, c->R, st[r].id);
         int rss = k >= 0 && c->rss_links[k] >= HD_CALIB_MIN_LINKS && isfinite(c->rss_offset_db[k]);

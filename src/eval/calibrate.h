@@ -35,27 +35,31 @@
 #include "config/config.h"
 #include "features/features.h"
 
+#define HD_CALIB_MAX_RECEIVERS 1000000 /* a calibration file of more is refused (malformed) */
 #define HD_CALIB_MIN_LINKS 3 /* fewer links of a kind: that part of a receiver is not calibrated */
 
 typedef struct {
-    int R;
-    hd_station st[HD_MAX_STATIONS];      /* ids and advertised positions (first file that has the id) */
-    double rss_offset_db[HD_MAX_STATIONS], rss_offset_sigma_db[HD_MAX_STATIONS];
-    int64_t rss_links[HD_MAX_STATIONS];
+    int R;                               /* receivers (any number: the arrays below are [R], hd_calib_alloc) */
+    hd_station *st;                      /* ids and advertised positions (first file that has the id) */
+    double *rss_offset_db, *rss_offset_sigma_db;
+    int64_t *rss_links;
     double rss_exponent, rss_sigma_db;   /* NaN when no RSS was fitted */
     double rss_cov_scale;                /* the RSS covariance's factor that puts half the events' truths
                                             inside the 50 % region (as evaluate.split learns it); 1 unknown */
-    double clock_offset_ns[HD_MAX_STATIONS], clock_offset_sigma_ns[HD_MAX_STATIONS];
-    double clock_residual_ns[HD_MAX_STATIONS]; /* RMS of the receiver's timing residuals */
-    int64_t clock_links[HD_MAX_STATIONS];
-    double disp_east_m[HD_MAX_STATIONS], disp_north_m[HD_MAX_STATIONS]; /* position the data point to, minus advertised */
-    double disp_m[HD_MAX_STATIONS], disp_sigma_m[HD_MAX_STATIONS];
-    int displaced[HD_MAX_STATIONS];      /* |Δ| > 4 sigma and > 100 m */
+    double *clock_offset_ns, *clock_offset_sigma_ns;
+    double *clock_residual_ns;           /* RMS of the receiver's timing residuals */
+    int64_t *clock_links;
+    double *disp_east_m, *disp_north_m;  /* position the data point to, minus advertised */
+    double *disp_m, *disp_sigma_m;
+    int *displaced;                      /* |Δ| > 4 sigma and > 100 m */
     int64_t n_events, n_events_rss, n_events_tdoa; /* with truth; those used by each part */
     int64_t n_events_known;              /* of n_events, those positioned by a known source (no /truth) */
     int64_t *event_file, *event_index;   /* [n_events] the events learnt from (file number, /events/index) */
 } hd_calib;
 
+/* The per-receiver arrays for R receivers (zeroed; st kept up to the old
+ * R when grown). HD_ENOMEM, c unchanged otherwise. */
+int hd_calib_alloc(hd_calib *c, int R);
 void hd_calib_release(hd_calib *c);
 
 /* Transmitters at known positions (a known_sources table): an event
