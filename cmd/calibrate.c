@@ -125,7 +125,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
             rc = HD_ENOMEM;
             goto fail;
         }
-        if ((rc = hd_features_open(rd[opened], cli->inputs[opened], MPI_COMM_NULL)) < 0) {
+        if ((rc = hd_features_open_sparse(rd[opened], cli->inputs[opened], MPI_COMM_NULL)) < 0) {
             free(rd[opened]);
             goto fail;
         }
