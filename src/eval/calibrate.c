@@ -1587,3 +1587,112 @@ int hd_calib_use(const hd_station *st, int R, hd_localize_cfg *cfg)
             names, o ? (cfg->unknown_receivers == HD_UNKNOWN_RX_MASK ? " (masked)" : " (used uncalibrated)") : "");
     return rc;
 }
+
+static int cmp_station_id(const void *a, const void *b, void *st)
+{
+    const hd_station *s = st;
+    return strcmp(s[*(const int *)a].id, s[*(const int *)b].id);
+}
+
+void hd_calib_table_release(hd_calib_table *t)
+{
+    free(t->clock_s);
+    free(t->rss_db);
+    free(t->uncalibrated);
+    memset(t, 0, sizeof *t);
+}
+
+int hd_calib_table_use(hd_calib_table *t, const hd_station *st, int R, hd_localize_cfg *cfg)
+{
+    memset(t, 0, sizeof *t);
+    if (!cfg->calibration[0])
+        return 0;
+    hd_calib c = {0};
+    int rc = hd_calib_load(&c, cfg->calibration), known = 0, nk = 0;
+    size_t n = (size_t)(R > 0 ? R : 1);
+    int *ix = NULL;
+    if (rc < 0)
+        return rc;
+    t->clock_s = hd_calloc(n, sizeof *t->clock_s);
+    t->rss_db = hd_calloc(n, sizeof *t->rss_db);
+    t->uncalibrated = hd_calloc(n, 1);
+    /* the calibration's receivers sorted by id: each of the file's found by bisection */
+    ix = hd_malloc((size_t)c.R * sizeof *ix);
+    if (!t->clock_s || !t->rss_db || !t->uncalibrated || !ix) {
+        rc = HD_ENOMEM;
+        goto done;
+    }
+    for (int k = 0; k < c.R; k++)
+        ix[k] = k;
+    qsort_r(ix, (size_t)c.R, sizeof *ix, cmp_station_id, c.st);
+    t->R = R;
+    for (int r = 0; r < R; r++) {
+        int lo = 0, hi = c.R - 1, k = -1;
+        while (lo <= hi) {
+            int mid = (lo + hi) / 2, s = strcmp(c.st[ix[mid]].id, st[r].id);
+            if (s == 0) {
+                k = ix[mid];
+                break;
+            }
+            if (s < 0)
+                lo = mid + 1;
+            else
+                hi = mid - 1;
+        }
+        int rss = k >= 0 && c.rss_links[k] >= HD_CALIB_MIN_LINKS && isfinite(c.rss_offset_db[k]);
+        int clk = k >= 0 && c.clock_links[k] >= HD_CALIB_MIN_LINKS && isfinite(c.clock_offset_ns[k]);
+        t->rss_db[r] = rss ? c.rss_offset_db[k] : 0;
+        t->clock_s[r] = clk ? 1e-9 * c.clock_offset_ns[k] : 0;
+        t->uncalibrated[r] = !(rss || clk);
+        known += rss || clk;
+        nk += k >= 0;
+    }
+    if (!known) {
+        rc = hd_error(HD_EINVAL, "%s calibrates none of this network's %d receivers (another network?)",
+                      cfg->calibration, R);
+        goto done;
+    }
+    cfg->n_rss_offsets = 0;
+    if (isfinite(c.rss_exponent))
+        cfg->rss_exponent = c.rss_exponent;
+    if (isfinite(c.rss_sigma_db))
+        cfg->rss_sigma_db = c.rss_sigma_db;
+    cfg->rss_cov_scale = isfinite(c.rss_cov_scale) && c.rss_cov_scale > 0 ? c.rss_cov_scale : 1;
+    cfg->calibrated = 1;
+    hd_info("calibration %s: %d of %d receivers calibrated (%d in it)%s", cfg->calibration, known, R, nk,
+            known < R ? (cfg->unknown_receivers == HD_UNKNOWN_RX_MASK ? "; the others masked"
+                                                                     : "; the others used uncalibrated")
+                      : "");
+    rc = known;
+done:
+    free(ix);
+    hd_calib_release(&c);
+    if (rc < 0)
+        hd_calib_table_release(t);
+    return rc;
+}
+
+uint64_t hd_calib_table_apply(const hd_calib_table *t, const hd_localize_cfg *cfg, int k, const int32_t *rx,
+                              float *feat, uint8_t *mask, double *delay, uint8_t *tmask)
+{
+    const int mask_it = cfg->unknown_receivers == HD_UNKNOWN_RX_MASK;
+    const int P = hd_features_npairs(k);
+    uint64_t un = 0;
+    for (int p = 0; p < P; p++) {
+        int a, b;
+        hd_features_pair(k, p, &a, &b);
+        delay[p] -= t->clock_s[rx[b]] - t->clock_s[rx[a]];
+        if (mask_it && (t->uncalibrated[rx[a]] || t->uncalibrated[rx[b]]))
+            tmask[p] = 0;
+    }
+    for (int j = 0; j < k; j++) {
+        feat[(size_t)j * F + HD_FEAT_RSS_DBM] -= (float)t->rss_db[rx[j]];
+        if (t->uncalibrated[rx[j]]) {
+            if (mask[j] && j < 64)
+                un |= 1ull << j;
+            if (mask_it)
+                mask[j] = 0;
+        }
+    }
+    return un;
+}

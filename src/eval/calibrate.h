@@ -108,4 +108,31 @@ int hd_calib_use(const hd_station *st, int R, hd_localize_cfg *cfg);
 void hd_calib_apply_rows(const hd_localize_cfg *cfg, int R, int P, int64_t n, uint8_t *mask, double *delay,
                          uint8_t *tmask);
 
+/* A calibration applied to a sparse file (any number of receivers): per
+ * receiver of the file (rows of its /receivers), the clock offset (s), the
+ * RSS offset (dB; 0 when it has none) and whether the calibration knows it
+ * (uncalibrated 1: neither part). The dense path keeps them in cfg. */
+typedef struct {
+    int R;
+    double *clock_s, *rss_db;
+    uint8_t *uncalibrated;
+} hd_calib_table;
+
+/* hd_calib_use for a sparse file's receivers st[R]: loads
+ * cfg->calibration into t and sets cfg's exponent, sigma and covariance
+ * scale when fitted and cfg->calibrated (its per-receiver arrays stay
+ * unused: n_rss_offsets 0). Returns the receivers it knows, HD_EINVAL when
+ * none (another network), or an error. */
+int hd_calib_table_use(hd_calib_table *t, const hd_station *st, int R, hd_localize_cfg *cfg);
+void hd_calib_table_release(hd_calib_table *t);
+
+/* One sparse event's k links, receivers rx[k] (rows of t): the clock
+ * offsets out of its time differences delay[P] (hd_features_pair order of
+ * its links), the RSS offsets out of feat[k*F]'s rss_dbm, and with
+ * localize.unknown_receivers mask the receivers t does not know masked
+ * (mask[k], their pairs in tmask[P]). Returns the links (bit j: rx[j])
+ * heard (mask set on entry) whose receiver t does not know. */
+uint64_t hd_calib_table_apply(const hd_calib_table *t, const hd_localize_cfg *cfg, int k, const int32_t *rx,
+                              float *feat, uint8_t *mask, double *delay, uint8_t *tmask);
+
 #endif
