@@ -1085,7 +1085,12 @@ static int fit_displacements_links(hd_calib *c, const linkset *s, const double *
         c->disp_north_m[r] = sn[r];
         c->disp_m[r] = hypot(se[r], sn[r]);
         c->disp_sigma_m[r] = sm * sqrt(0.5 * (fabs(cv[4]) + fabs(cv[8])));
-        c->displaced[r] = c->disp_m[r] > 4 * c->disp_sigma_m[r] && c->disp_m[r] > 100;
+        /* the sigma comes from the receiver's own few residuals (n - 3
+         * degrees of freedom, often under ten here): the bound that a
+         * displacement of a receiver in place passes as rarely as 4 known
+         * sigma (2-D: exp(-8)), from the F(2, nu) tail (1 + 2f/nu)^(-nu/2) */
+        double nu = (double)(nl[r] - 3), k4 = nu > 0 ? sqrt(nu * expm1(16 / nu)) : INFINITY;
+        c->displaced[r] = c->disp_m[r] > k4 * c->disp_sigma_m[r] && c->disp_m[r] > 100;
     }
     free(w);
     free(nl);
