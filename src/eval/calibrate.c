@@ -985,22 +985,34 @@ done:
 
 /* The position check on link lists (as fit_displacements): per receiver a
  * shift from its advertised position and a constant, Gauss-Newton on the
- * links' residuals, alternating with the emission times t[E]. */
-static int fit_displacements_links(hd_calib *c, const linkset *s, const double *y, const uint8_t *ok, double *t)
+ * links' residuals, alternating with the emission times t[E]. The links
+ * are cand's, those beyond 5 robust sigma of the displaced model dropped
+ * and the fit repeated until they stay the same (a receiver kilometres
+ * off has links microseconds off until its shift is fitted: judged
+ * against the plain fit, as the dense check does, they would be dropped
+ * before they can show it). A shift's sigma counts that each emission time
+ * is fitted from the k links of its event (variance times k/(k-1),
+ * averaged over the receiver's links), and the flag bound the few links
+ * a receiver has (below). */
+static int fit_displacements_links(hd_calib *c, const linkset *s, const double *y, const uint8_t *cand, double *t)
 {
     const double C = HD_SPEED_OF_LIGHT;
     const int R = s->R;
-    double *w = hd_calloc((size_t)R * 25, sizeof *w);
+    const size_t Kn = (size_t)(s->K > 0 ? s->K : 1);
+    double *w = hd_calloc((size_t)R * 28, sizeof *w), *ar = hd_malloc(Kn * sizeof *ar);
     int64_t *nl = hd_calloc((size_t)R, sizeof *nl);
-    uint8_t *fit = hd_calloc((size_t)R, 1);
-    if (!w || !nl || !fit) {
+    uint8_t *fit = hd_calloc((size_t)R, 1), *ok = hd_malloc(Kn);
+    if (!w || !nl || !fit || !ok || !ar) {
         free(w);
+        free(ar);
         free(nl);
         free(fit);
+        free(ok);
         return HD_ENOMEM;
     }
+    memcpy(ok, cand, Kn);
     double *se = w, *sn = w + R, *a = w + 2 * R, *A = w + 3 * R, *v = w + 12 * R, *cov = w + 15 * R;
-    double *ss = w + 24 * R;
+    double *ss = w + 24 * R, *kf = w + 25 * R;
 #define LINK(q, r, e, z, ux, uy)                                                                                       \
     do {                                                                                                               \
         double dxa = s->dx[q], dya = s->dy[q], dx_ = dxa - se[r], dy_ = dya - sn[r];                                   \
@@ -1009,52 +1021,87 @@ static int fit_displacements_links(hd_calib *c, const linkset *s, const double *
         ux = d1 > 1 ? dx_ / d1 : 0;                                                                                    \
         uy = d1 > 1 ? dy_ / d1 : 0;                                                                                    \
     } while (0)
-    for (int it = 0; it < 60; it++) {
-        memset(A, 0, (size_t)R * 12 * sizeof *A); /* A and v */
-        memset(nl, 0, (size_t)R * sizeof *nl);
-        for (int64_t e = 0; e < s->E; e++) {
-            if (!isfinite(t[e]))
-                continue;
-            for (int64_t q = s->first[e]; q < s->first[e + 1]; q++) {
-                if (!ok[q])
+    for (int pass = 0; pass < CLIP_PASSES; pass++) {
+        for (int it = 0; it < 60; it++) {
+            memset(A, 0, (size_t)R * 12 * sizeof *A); /* A and v */
+            memset(nl, 0, (size_t)R * sizeof *nl);
+            for (int64_t e = 0; e < s->E; e++) {
+                if (!isfinite(t[e]))
                     continue;
-                int r = s->rx[q];
-                double z, ux, uy;
-                LINK(q, r, e, z, ux, uy);
-                double x[3] = {1, ux, uy};
-                for (int i = 0; i < 3; i++) {
-                    v[3 * r + i] += x[i] * z;
-                    for (int j = 0; j < 3; j++)
-                        A[9 * r + 3 * i + j] += x[i] * x[j];
-                }
-                nl[r]++;
-            }
-        }
-        for (int r = 0; r < R; r++) {
-            double sol[3];
-            fit[r] = nl[r] >= 6 && solve3(A + 9 * r, v + 3 * r, sol, cov + 9 * (size_t)r) == 0;
-            if (fit[r]) {
-                a[r] = sol[0];
-                double step = hypot(sol[1], sol[2]), lim = 5000;
-                double f = step > lim ? lim / step : 1;
-                se[r] -= f * sol[1];
-                sn[r] -= f * sol[2];
-            } else {
-                a[r] = nl[r] ? v[3 * r] / (double)nl[r] : 0;
-            }
-        }
-        for (int64_t e = 0; e < s->E; e++) {
-            double m = 0;
-            int n = 0;
-            for (int64_t q = s->first[e]; q < s->first[e + 1]; q++)
-                if (ok[q]) {
+                for (int64_t q = s->first[e]; q < s->first[e + 1]; q++) {
+                    if (!ok[q])
+                        continue;
                     int r = s->rx[q];
-                    double dxa = s->dx[q], dya = s->dy[q];
-                    m += y[q] - (a[r] + hypot(dxa - se[r], dya - sn[r]) - hypot(dxa, dya)) / C;
-                    n++;
+                    double z, ux, uy;
+                    LINK(q, r, e, z, ux, uy);
+                    double x[3] = {1, ux, uy};
+                    for (int i = 0; i < 3; i++) {
+                        v[3 * r + i] += x[i] * z;
+                        for (int j = 0; j < 3; j++)
+                            A[9 * r + 3 * i + j] += x[i] * x[j];
+                    }
+                    nl[r]++;
                 }
-            t[e] = n ? m / n : NAN;
+            }
+            for (int r = 0; r < R; r++) {
+                double sol[3];
+                fit[r] = nl[r] >= 6 && solve3(A + 9 * r, v + 3 * r, sol, cov + 9 * (size_t)r) == 0;
+                if (fit[r]) {
+                    a[r] = sol[0];
+                    double step = hypot(sol[1], sol[2]), lim = 5000; /* a damped step */
+                    double f = step > lim ? lim / step : 1;
+                    se[r] -= f * sol[1];
+                    sn[r] -= f * sol[2];
+                } else {
+                    a[r] = nl[r] ? v[3 * r] / (double)nl[r] : 0;
+                }
+            }
+            for (int64_t e = 0; e < s->E; e++) {
+                double m = 0;
+                int n = 0;
+                for (int64_t q = s->first[e]; q < s->first[e + 1]; q++)
+                    if (ok[q]) {
+                        int r = s->rx[q];
+                        double dxa = s->dx[q], dya = s->dy[q];
+                        m += y[q] - (a[r] + hypot(dxa - se[r], dya - sn[r]) - hypot(dxa, dya)) / C;
+                        n++;
+                    }
+                if (n)
+                    t[e] = m / n;
+            }
         }
+        /* the candidates judged against the displaced model */
+        size_t na = 0;
+        for (int64_t e = 0; e < s->E; e++)
+            for (int64_t q = s->first[e]; isfinite(t[e]) && q < s->first[e + 1]; q++)
+                if (cand[q]) {
+                    double z, ux, uy;
+                    LINK(q, s->rx[q], e, z, ux, uy);
+                    (void)ux;
+                    (void)uy;
+                    ar[na++] = fabs(z - a[s->rx[q]]);
+                }
+        if (!na)
+            break;
+        qsort(ar, na, sizeof *ar, cmp_double);
+        double rsig = 1.4826 * ar[na / 2];
+        if (!(rsig > 0))
+            break;
+        int changed = 0;
+        for (int64_t e = 0; e < s->E; e++)
+            for (int64_t q = s->first[e]; q < s->first[e + 1]; q++)
+                if (cand[q]) {
+                    double z = 0, ux, uy;
+                    if (isfinite(t[e]))
+                        LINK(q, s->rx[q], e, z, ux, uy);
+                    (void)ux;
+                    (void)uy;
+                    uint8_t keep = isfinite(t[e]) && fabs(z - a[s->rx[q]]) <= 5 * rsig;
+                    changed |= keep != ok[q];
+                    ok[q] = keep;
+                }
+        if (!changed)
+            break;
     }
     memset(nl, 0, (size_t)R * sizeof *nl);
     for (int64_t e = 0; e < s->E; e++) {
@@ -1071,30 +1118,62 @@ static int fit_displacements_links(hd_calib *c, const linkset *s, const double *
             LINK(q, r, e, z, ux, uy);
             (void)ux;
             (void)uy;
-            ss[r] += (z - a[r]) * (z - a[r]) * (k > 1 ? (double)k / (k - 1) : 1);
+            double f = k > 1 ? (double)k / (k - 1) : 1;
+            ss[r] += (z - a[r]) * (z - a[r]) * f;
+            kf[r] += f;
             nl[r]++;
         }
     }
 #undef LINK
+    /* m2: the shift's Mahalanobis distance (a receiver at the network's
+     * edge hears its transmitters from one side: its shift along them is
+     * far less certain than across); its sigma comes from its own few
+     * residuals (nu = n - 3 degrees of freedom, often under ten), so m2
+     * follows F(2, nu) for a receiver in place, tail (1 + m2/nu)^(-nu/2) */
+    double *m2 = w + 26 * R, *nu = w + 27 * R;
+    int nq = 0;
     for (int r = 0; r < R; r++) {
+        m2[r] = nu[r] = NAN;
         if (!fit[r])
             continue;
         const double *cv = cov + 9 * (size_t)r;
         double sm = nl[r] > 3 ? sqrt(ss[r] / (double)(nl[r] - 3)) : NAN;
+        double infl = nl[r] ? kf[r] / (double)nl[r] : 1;
         c->disp_east_m[r] = se[r];
         c->disp_north_m[r] = sn[r];
         c->disp_m[r] = hypot(se[r], sn[r]);
-        c->disp_sigma_m[r] = sm * sqrt(0.5 * (fabs(cv[4]) + fabs(cv[8])));
-        /* the sigma comes from the receiver's own few residuals (n - 3
-         * degrees of freedom, often under ten here): the bound that a
-         * displacement of a receiver in place passes as rarely as 4 known
-         * sigma (2-D: exp(-8)), from the F(2, nu) tail (1 + 2f/nu)^(-nu/2) */
-        double nu = (double)(nl[r] - 3), k4 = nu > 0 ? sqrt(nu * expm1(16 / nu)) : INFINITY;
-        c->displaced[r] = c->disp_m[r] > k4 * c->disp_sigma_m[r] && c->disp_m[r] > 100;
+        c->disp_sigma_m[r] = sm * sqrt(infl * 0.5 * (fabs(cv[4]) + fabs(cv[8])));
+        double s2 = sm * sm * infl, c00 = s2 * cv[4], c01 = s2 * cv[5], c11 = s2 * cv[8];
+        double det = c00 * c11 - c01 * c01;
+        if (det > 0 && nl[r] > 3) {
+            m2[r] = (c11 * se[r] * se[r] - 2 * c01 * se[r] * sn[r] + c00 * sn[r] * sn[r]) / det;
+            nu[r] = (double)(nl[r] - 3);
+            kf[nq++] = m2[r] / (nu[r] * expm1(2 * M_LN2 / nu[r])); /* over its median in place (kf[r] read: nq <= r) */
+        }
+    }
+    /* the residuals' sigmas come out too small on such data (the median
+     * receiver, nearly all in place, sits further out than its F(2, nu)
+     * median): every covariance scaled by the median ratio when above 1,
+     * as the RSS covariance scale is learnt */
+    double scale = 1;
+    if (nq >= 20) {
+        qsort(kf, (size_t)nq, sizeof *kf, cmp_double);
+        scale = fmax(1, kf[nq / 2]);
+    }
+    for (int r = 0; r < R; r++) {
+        if (!fit[r])
+            continue;
+        c->disp_sigma_m[r] *= sqrt(scale);
+        /* flagged where a receiver in place goes as rarely as beyond 4
+         * known sigma (2-D: exp(-8)) */
+        double b2 = nu[r] > 0 ? nu[r] * expm1(16 / nu[r]) : INFINITY;
+        c->displaced[r] = m2[r] / scale > b2 && c->disp_m[r] > 100;
     }
     free(w);
+    free(ar);
     free(nl);
     free(fit);
+    free(ok);
     return 0;
 }
 
@@ -1186,7 +1265,7 @@ static int fit_clock_links(hd_calib *c, const linkset *s)
     }
     if ((rc = solve_additive(s, s->y, ok5, t, b5)) < 0) /* the emission times the position check starts from */
         goto done;
-    rc = fit_displacements_links(c, s, s->y, ok5, t);
+    rc = fit_displacements_links(c, s, s->y, ok0, t);
 done:
     free(ok);
     free(ok0);

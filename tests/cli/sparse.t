@@ -202,6 +202,16 @@ for what, truth, fit, sig, lim in (("clock", t["clock_ns"], c["clock_offset_ns"]
     ok(k.sum() >= 90 and rms < lim * spread, "%s offsets recovered: rms(fit - truth) %.3g of their %.3g" % (what, rms, spread))
     ok(np.mean(z < 3) > 0.85, "%s offsets within 3 stated sigma for %.0f %%" % (what, 100 * np.mean(z < 3)))
 PY
+unlike "$OUT" "DISPLACED" "no receiver flagged where none was moved"
+cp "$TMP/cal_p1.h5" "$TMP/cal_m1.h5"  # receiver rx00042 advertised 2 km north of where it is
+"$PYTHON" -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r+"); la = f["receivers/lat"]; la[41] = la[41] + 2000 / 111132.0' \
+    "$TMP/cal_m1.h5"
+run "$HEIMDALL" calibrate -c "$TMP/cal.yaml" -o "$TMP/cal_m.h5" "$TMP/cal_m1.h5"
+is "$RC" 0 "calibrate with a misplaced receiver"
+like "$OUT" "rx00042: its time differences put it (1[6-9][0-9][0-9]|2[0-3][0-9][0-9]) m from its advertised position \\(-?[0-9]+ m east, -(1[6-9]|2[0-3])[0-9][0-9] m north\\)" \
+    "reported: about 2 km, to the south"
+flagged=$(printf '%s\n' "$OUT" | grep DISPLACED | awk '{print $1}' | tr '\n' ' ')
+is "$flagged" "rx00042 " "that receiver alone is flagged DISPLACED"
 for c in without with; do
     opt=(); [ $c = with ] && opt=(--calibration "$TMP/cal.h5")
     run "$HEIMDALL" evaluate -c "$TMP/cal.yaml" --method tdoa "${opt[@]}" -o "$TMP/cal_e_$c.h5" "$TMP/cal_p2.h5"
