@@ -28,6 +28,16 @@
  *    Needs time differences (level-only data: no check). The clock offsets
  *    are those of the plain fit (what localize applies at the advertised
  *    positions): a displaced receiver's offset absorbs part of its error.
+ * Sparse files (features.h's sparse layout: any number of receivers) get
+ * the same model on per-event link lists and per-receiver accumulators
+ * (memory grows with the links, never events x receivers): the additive
+ * fits solved by conjugate gradients on the receivers' normal equations
+ * (each group of receivers that share events of mean zero), the position
+ * check on every timed link with its own 5-sigma clipping against the
+ * displaced model, flagged on the shift's Mahalanobis distance against the
+ * F(2, n-3) bound of 4 known sigma's false-alarm rate, its covariance
+ * scaled by the median receiver's excess (when above 1). Dense and sparse
+ * files are not mixed. Dense files keep the path described above.
  * Nothing here prints; the command prints the table. */
 #ifndef HD_EVAL_CALIBRATE_H
 #define HD_EVAL_CALIBRATE_H
