@@ -123,7 +123,8 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
         }
         if (cfg->localize.calibration[0]) { /* per event, its own receivers' offsets */
             in->calibration = cfg->localize.calibration;
-            if ((rc = hd_calib_table_use(&in->cal, in->rd.meta.stations, in->rd.meta.n_receivers, &cfg->localize)) < 0) {
+            rc = hd_calib_table_use(&in->cal, in->rd.meta.stations, in->rd.meta.n_receivers, &cfg->localize);
+            if (rc < 0) {
                 hd_locate_input_release(in);
                 return rc;
             }
@@ -161,7 +162,8 @@ int hd_locate_input_run(hd_locate_input *in, const hd_cli *cli, const hd_config 
     if (in->model)
         return hd_run_locate_nn(r, &in->rd, &cfg->localize, in->model, progress, ctx);
     if (in->rd.meta.sparse)
-        return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, in->cal.R ? &in->cal : NULL, NULL, NULL, progress, ctx);
+        return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, in->cal.R ? &in->cal : NULL, NULL, NULL,
+                                    progress, ctx);
     return hd_run_locate(r, &in->rd, &cfg->localize, in->method, progress, ctx);
 }
 

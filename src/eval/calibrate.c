@@ -1184,7 +1184,8 @@ static int fit_clock_links(hd_calib *c, const linkset *s)
     const int R = s->R;
     const size_t Kn = (size_t)(s->K > 0 ? s->K : 1), En = (size_t)(s->E > 0 ? s->E : 1);
     uint8_t *ok = hd_calloc(Kn, 1), *ok0 = hd_malloc(Kn), *ok5 = hd_malloc(Kn);
-    double *t = hd_malloc(En * sizeof *t), *b = hd_malloc((size_t)R * sizeof *b), *b5 = hd_malloc((size_t)R * sizeof *b5);
+    double *t = hd_malloc(En * sizeof *t), *b = hd_malloc((size_t)R * sizeof *b);
+    double *b5 = hd_malloc((size_t)R * sizeof *b5);
     double *ar = hd_malloc(Kn * sizeof *ar), *ss = hd_calloc((size_t)R, sizeof *ss);
     int rc = 0;
     for (int r = 0; r < R; r++)
@@ -1389,7 +1390,8 @@ int hd_calib_fit_sources(hd_calib *c, hd_features_reader *const *rd, const char 
     }
     if (sparse && dense) {
         free(ust);
-        return hd_error(HD_ECONFIG, "the files mix the dense and the sparse layout: calibrate reads one kind at a time");
+        return hd_error(HD_ECONFIG,
+                        "the files mix the dense and the sparse layout: calibrate reads one kind at a time");
     }
     if (!sparse && nu > HD_MAX_STATIONS) {
         free(ust);
@@ -1504,7 +1506,9 @@ int hd_calib_write(const hd_calib *c, hid_t file)
     W("displacement_north_m", H5T_NATIVE_DOUBLE, dr, c->disp_north_m, "m", "the same, north");
     W("displacement_m", H5T_NATIVE_DOUBLE, dr, c->disp_m, "m", "size of the displacement");
     W("displacement_sigma_m", H5T_NATIVE_DOUBLE, dr, c->disp_sigma_m, "m", "1-sigma of one displacement component");
-    W("displaced", H5T_NATIVE_INT8, dr, disp, "1", "1: displacement > 4 sigma and > 100 m (advertised position suspect)");
+    W("displaced", H5T_NATIVE_INT8, dr, disp, "1",
+      "1: displacement > 4 sigma (sparse files: its Mahalanobis distance beyond the F(2, links - 3) bound of the same "
+      "false-alarm rate) and > 100 m (advertised position suspect)");
     W("event_file", H5T_NATIVE_INT32, de, ef, "1", "the events learnt from: input file number (provenance order)");
     W("event_index", H5T_NATIVE_INT64, de, c->event_index, "1", "the events learnt from: /events/index in that file");
 #undef W

@@ -389,7 +389,8 @@ int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int
             first = 0;
         }
     if (o < size)
-        snprintf(buf + o, size - o, "%s, %s", first ? "" : ")", masked || run->unknown_to ? "masked" : "used uncalibrated");
+        snprintf(buf + o, size - o, "%s, %s", first ? "" : ")",
+                 masked || run->unknown_to ? "masked" : "used uncalibrated");
     return n;
 }
 
@@ -655,7 +656,8 @@ fail:
 }
 
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
-                         const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
+                         const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
+                         void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     memset(run, 0, sizeof *run);
     if (!rd->meta.sparse)
