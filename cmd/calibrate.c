@@ -42,6 +42,13 @@ void hd_cmd_calibrate_usage(FILE *out)
             "    transmitters): the displacement (east, north) the data put it at, flagged\n"
             "    DISPLACED when over 4 sigma and 100 m\n"
             "    (needs time differences; level-only data such as POWDER has none).\n"
+            "Sparse files (collect.layout sparse: any number of receivers, each event\n"
+            "holding those that heard it) are fitted on per-event link lists: offsets of\n"
+            "mean zero within each group of receivers that share events; the position\n"
+            "check on each receiver's own links, flagged on the shift's Mahalanobis\n"
+            "distance with the bound widened for its few links. localize/evaluate\n"
+            "--calibration apply it to each event's own receivers. Files of both layouts\n"
+            "together are refused.\n"
             "Prints a table per receiver; writes calib.h5 (format calibration: /receivers,\n"
             "/calibration/* per receiver with sigmas and link counts, the exponent and\n"
             "sigma as attributes, the events learnt from, provenance with the inputs'\n"
@@ -125,7 +132,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
             rc = HD_ENOMEM;
             goto fail;
         }
-        if ((rc = hd_features_open(rd[opened], cli->inputs[opened], MPI_COMM_NULL)) < 0) {
+        if ((rc = hd_features_open_sparse(rd[opened], cli->inputs[opened], MPI_COMM_NULL)) < 0) {
             free(rd[opened]);
             goto fail;
         }

@@ -106,10 +106,11 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
         hd_locate_input_release(in);
         return rc;
     }
-    if (in->rd.meta.sparse) { /* each event its own receivers: the classical solvers, uncalibrated */
+    if (cli->calibration)
+        hd_strlcpy(cfg->localize.calibration, cli->calibration, sizeof cfg->localize.calibration);
+    if (in->rd.meta.sparse) { /* each event its own receivers: the classical solvers */
         const char *no = in->model || in->knn || in->method == HD_LOC_NN || in->method == HD_LOC_KNN
                              ? "a trained model (--method nn or knn)"
-                         : cli->calibration || cfg->localize.calibration[0] ? "a calibration"
                          : strcmp(cli->cmd, "evaluate") == 0 && cfg->evaluate.split != HD_SPLIT_NONE
                              ? "evaluate.split (set it to none)"
                              : NULL;
@@ -120,10 +121,17 @@ int hd_locate_input_open(hd_locate_input *in, const hd_cli *cli, hd_config *cfg)
             hd_locate_input_release(in);
             return rc;
         }
+        if (cfg->localize.calibration[0]) { /* per event, its own receivers' offsets */
+            in->calibration = cfg->localize.calibration;
+            rc = hd_calib_table_use(&in->cal, in->rd.meta.stations, in->rd.meta.n_receivers, &cfg->localize);
+            if (rc < 0) {
+                hd_locate_input_release(in);
+                return rc;
+            }
+            in->calibrated_known = rc;
+        }
         return 0;
     }
-    if (cli->calibration)
-        hd_strlcpy(cfg->localize.calibration, cli->calibration, sizeof cfg->localize.calibration);
     if (cfg->localize.calibration[0]) {
         in->calibration = cfg->localize.calibration;
         if ((rc = hd_calib_use(in->rd.meta.stations, in->rd.meta.n_receivers, &cfg->localize)) < 0) {
@@ -154,7 +162,8 @@ int hd_locate_input_run(hd_locate_input *in, const hd_cli *cli, const hd_config 
     if (in->model)
         return hd_run_locate_nn(r, &in->rd, &cfg->localize, in->model, progress, ctx);
     if (in->rd.meta.sparse)
-        return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, NULL, NULL, progress, ctx);
+        return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, in->cal.R ? &in->cal : NULL, NULL, NULL,
+                                    progress, ctx);
     return hd_run_locate(r, &in->rd, &cfg->localize, in->method, progress, ctx);
 }
 
@@ -166,7 +175,8 @@ int hd_locate_input_stream(hd_locate_input *in, const hd_cli *cli, const hd_conf
         return rc < 0 ? rc : sink(sink_ctx, r);
     }
     if (in->rd.meta.sparse)
-        return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, sink, sink_ctx, progress, ctx);
+        return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, in->cal.R ? &in->cal : NULL, sink, sink_ctx,
+                                    progress, ctx);
     return hd_run_locate_stream(r, &in->rd, &cfg->localize, in->method, in->model, sink, sink_ctx, progress, ctx);
 }
 
@@ -182,6 +192,7 @@ void hd_locate_input_release(hd_locate_input *in)
         free(in->model);
         in->model = NULL;
     }
+    hd_calib_table_release(&in->cal);
     hd_features_release(&in->rd);
     if (in->tmp_features[0])
         unlink(in->tmp_features);

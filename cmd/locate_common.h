@@ -17,6 +17,7 @@ typedef struct {
     hd_knn_model *knn;         /* --method knn -m model.h5 (kind knn) */
     const char *calibration;   /* the calibration applied (--calibration or localize.calibration), or NULL */
     int calibrated_known;      /* receivers it knows */
+    hd_calib_table cal;        /* a sparse file's calibration, per receiver of its network (R 0: none) */
 } hd_locate_input;
 
 /* Resolve the method (--method over localize.method) and open the input,

@@ -28,6 +28,16 @@
  *    Needs time differences (level-only data: no check). The clock offsets
  *    are those of the plain fit (what localize applies at the advertised
  *    positions): a displaced receiver's offset absorbs part of its error.
+ * Sparse files (features.h's sparse layout: any number of receivers) get
+ * the same model on per-event link lists and per-receiver accumulators
+ * (memory grows with the links, never events x receivers): the additive
+ * fits solved by conjugate gradients on the receivers' normal equations
+ * (each group of receivers that share events of mean zero), the position
+ * check on every timed link with its own 5-sigma clipping against the
+ * displaced model, flagged on the shift's Mahalanobis distance against the
+ * F(2, n-3) bound of 4 known sigma's false-alarm rate, its covariance
+ * scaled by the median receiver's excess (when above 1). Dense and sparse
+ * files are not mixed. Dense files keep the path described above.
  * Nothing here prints; the command prints the table. */
 #ifndef HD_EVAL_CALIBRATE_H
 #define HD_EVAL_CALIBRATE_H
@@ -35,27 +45,31 @@
 #include "config/config.h"
 #include "features/features.h"
 
+#define HD_CALIB_MAX_RECEIVERS 1000000 /* a calibration file of more is refused (malformed) */
 #define HD_CALIB_MIN_LINKS 3 /* fewer links of a kind: that part of a receiver is not calibrated */
 
 typedef struct {
-    int R;
-    hd_station st[HD_MAX_STATIONS];      /* ids and advertised positions (first file that has the id) */
-    double rss_offset_db[HD_MAX_STATIONS], rss_offset_sigma_db[HD_MAX_STATIONS];
-    int64_t rss_links[HD_MAX_STATIONS];
+    int R;                               /* receivers (any number: the arrays below are [R], hd_calib_alloc) */
+    hd_station *st;                      /* ids and advertised positions (first file that has the id) */
+    double *rss_offset_db, *rss_offset_sigma_db;
+    int64_t *rss_links;
     double rss_exponent, rss_sigma_db;   /* NaN when no RSS was fitted */
     double rss_cov_scale;                /* the RSS covariance's factor that puts half the events' truths
                                             inside the 50 % region (as evaluate.split learns it); 1 unknown */
-    double clock_offset_ns[HD_MAX_STATIONS], clock_offset_sigma_ns[HD_MAX_STATIONS];
-    double clock_residual_ns[HD_MAX_STATIONS]; /* RMS of the receiver's timing residuals */
-    int64_t clock_links[HD_MAX_STATIONS];
-    double disp_east_m[HD_MAX_STATIONS], disp_north_m[HD_MAX_STATIONS]; /* position the data point to, minus advertised */
-    double disp_m[HD_MAX_STATIONS], disp_sigma_m[HD_MAX_STATIONS];
-    int displaced[HD_MAX_STATIONS];      /* |Δ| > 4 sigma and > 100 m */
+    double *clock_offset_ns, *clock_offset_sigma_ns;
+    double *clock_residual_ns;           /* RMS of the receiver's timing residuals */
+    int64_t *clock_links;
+    double *disp_east_m, *disp_north_m;  /* position the data point to, minus advertised */
+    double *disp_m, *disp_sigma_m;
+    int *displaced;                      /* |Δ| > 4 sigma and > 100 m */
     int64_t n_events, n_events_rss, n_events_tdoa; /* with truth; those used by each part */
     int64_t n_events_known;              /* of n_events, those positioned by a known source (no /truth) */
     int64_t *event_file, *event_index;   /* [n_events] the events learnt from (file number, /events/index) */
 } hd_calib;
 
+/* The per-receiver arrays for R receivers (zeroed; st kept up to the old
+ * R when grown). HD_ENOMEM, c unchanged otherwise. */
+int hd_calib_alloc(hd_calib *c, int R);
 void hd_calib_release(hd_calib *c);
 
 /* Transmitters at known positions (a known_sources table): an event
@@ -103,5 +117,32 @@ int hd_calib_use(const hd_station *st, int R, hd_localize_cfg *cfg);
  * train all do to a features file's rows. */
 void hd_calib_apply_rows(const hd_localize_cfg *cfg, int R, int P, int64_t n, uint8_t *mask, double *delay,
                          uint8_t *tmask);
+
+/* A calibration applied to a sparse file (any number of receivers): per
+ * receiver of the file (rows of its /receivers), the clock offset (s), the
+ * RSS offset (dB; 0 when it has none) and whether the calibration knows it
+ * (uncalibrated 1: neither part). The dense path keeps them in cfg. */
+typedef struct {
+    int R;
+    double *clock_s, *rss_db;
+    uint8_t *uncalibrated;
+} hd_calib_table;
+
+/* hd_calib_use for a sparse file's receivers st[R]: loads
+ * cfg->calibration into t and sets cfg's exponent, sigma and covariance
+ * scale when fitted and cfg->calibrated (its per-receiver arrays stay
+ * unused: n_rss_offsets 0). Returns the receivers it knows, HD_EINVAL when
+ * none (another network), or an error. */
+int hd_calib_table_use(hd_calib_table *t, const hd_station *st, int R, hd_localize_cfg *cfg);
+void hd_calib_table_release(hd_calib_table *t);
+
+/* One sparse event's k links, receivers rx[k] (rows of t): the clock
+ * offsets out of its time differences delay[P] (hd_features_pair order of
+ * its links), the RSS offsets out of feat[k*F]'s rss_dbm, and with
+ * localize.unknown_receivers mask the receivers t does not know masked
+ * (mask[k], their pairs in tmask[P]). Returns the links (bit j: rx[j])
+ * heard (mask set on entry) whose receiver t does not know. */
+uint64_t hd_calib_table_apply(const hd_calib_table *t, const hd_localize_cfg *cfg, int k, const int32_t *rx,
+                              float *feat, uint8_t *mask, double *delay, uint8_t *tmask);
 
 #endif

@@ -379,16 +379,18 @@ int64_t hd_run_uncalibrated_summary(const hd_run *run, const hd_station *st, int
         snprintf(buf, size, "%s: every receiver heard is %s", what, run->unknown_to ? "known" : "calibrated");
         return 0;
     }
-    size_t o = (size_t)snprintf(buf, size, "%s: %lld event%s heard receivers it does not know (", what, (long long)n,
+    size_t o = (size_t)snprintf(buf, size, "%s: %lld event%s heard receivers it does not know", what, (long long)n,
                                 n == 1 ? "" : "s");
-    for (int r = 0, first = 1; r < R; r++)
+    int first = 1;
+    for (int r = 0; r < R && r < HD_MAX_STATIONS; r++) /* a sparse file's run counts none per receiver */
         if (run->uncalibrated_heard[r] && o < size) {
-            o += (size_t)snprintf(buf + o, size - o, "%s%s %lld", first ? "" : ", ", st[r].id,
+            o += (size_t)snprintf(buf + o, size - o, "%s%s %lld", first ? " (" : ", ", st[r].id,
                                   (long long)run->uncalibrated_heard[r]);
             first = 0;
         }
     if (o < size)
-        snprintf(buf + o, size - o, "), %s", masked || run->unknown_to ? "masked" : "used uncalibrated");
+        snprintf(buf + o, size - o, "%s, %s", first ? "" : ")",
+                 masked || run->unknown_to ? "masked" : "used uncalibrated");
     return n;
 }
 
@@ -654,16 +656,21 @@ fail:
 }
 
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
-                         hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
+                         const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
+                         void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     memset(run, 0, sizeof *run);
     if (!rd->meta.sparse)
         return hd_error(HD_EINVAL, "hd_run_locate_sparse: the file is dense");
     if (method != HD_LOC_TDOA && method != HD_LOC_RSS && method != HD_LOC_HYBRID)
         return hd_error(HD_ECONFIG, "a sparse file is located by tdoa, rss or hybrid (not %s yet)", hd_method_name(method));
-    if (cfg->calibrated || cfg->n_rss_offsets)
-        return hd_error(HD_ECONFIG, "a sparse file takes no calibration yet (its offsets are per receiver of a dense "
-                                    "network of up to %d)", HD_MAX_STATIONS);
+    if (cfg->n_rss_offsets)
+        return hd_error(HD_ECONFIG, "localize.rss_offsets_db is per receiver of a dense network: a sparse file's "
+                                    "offsets come from a calibration (heimdall calibrate, --calibration)");
+    if (cfg->calibrated && (!cal || cal->R != rd->meta.n_receivers))
+        return hd_error(HD_EINVAL, "hd_run_locate_sparse: a calibration without its table of the file's receivers");
+    if (!cfg->calibrated)
+        cal = NULL;
     const int F = HD_FEAT_COUNT, Rc = rd->meta.max_links > 0 ? rd->meta.max_links : 1;
     const int Pc = hd_features_npairs(Rc) > 0 ? hd_features_npairs(Rc) : 1;
     const int64_t E = rd->meta.n_events;
@@ -697,7 +704,7 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
     /* the transmitter's height observed per event (/obs: import mlat): a 3-D solve */
     if ((rc = read_alt(rd, &alt, &alt_sd)) < 0)
         goto done;
-    if ((rc = hd_run_alloc(run, En, 0)) < 0)
+    if ((rc = hd_run_alloc(run, En, cal != NULL)) < 0)
         goto done;
     if (sink && !(run->obs = hd_calloc(B, sizeof *run->obs))) {
         rc = HD_ENOMEM;
@@ -748,6 +755,13 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
             }
             run->truth_lat[off + i] = ev[i].truth.lat;
             run->truth_lon[off + i] = ev[i].truth.lon;
+            if (cal) { /* the calibration: the event's own receivers' offsets */
+                uint64_t un = hd_calib_table_apply(cal, cfg, k, out->rx, feat + (size_t)lo * F, mask + lo, delay + po,
+                                                   tmask + po);
+                out->uncalibrated = un;
+                run->n_uncalibrated[off + i] = __builtin_popcountll(un);
+                run->events_uncalibrated += un != 0;
+            }
             hd_locate_obs obs = {feat + (size_t)lo * F, mask + lo, delay + po, sigma + po, tmask + po, NULL, NULL};
             if (alt) {
                 obs.alt_m = alt[first + i];
@@ -791,6 +805,9 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
                 }
                 const hd_locate_net *net = &nc[c].net;
                 rc = hd_locate(net, &obs, method, &out->res);
+                if (rc == 0 && cal && method == HD_LOC_RSS && cfg->rss_cov_scale > 0)
+                    for (int q = 0; q < 3; q++) /* the calibration's learnt uncertainty scale */
+                        out->res.cov[q] *= cfg->rss_cov_scale;
                 if (rc == 0 && run->scored) { /* scored while its network exists */
                     hd_scored s1;
                     hd_eval_score(net, &out->res, ev[i].truth.lat, ev[i].truth.lon, 0, &run->scored[off + i]);

@@ -2,6 +2,7 @@
  * `localize` and `evaluate` share. */
 #ifndef HD_EVAL_RUN_H
 #define HD_EVAL_RUN_H
+#include "eval/calibrate.h"
 #include "eval/metrics.h"
 #include "eval/outputs.h"
 #include "features/features.h"
@@ -53,15 +54,17 @@ typedef int (*hd_run_sink)(void *sink_ctx, const hd_run *run);
 int hd_run_locate_stream(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                          const void *model, hd_run_sink sink, void *sink_ctx,
                          void (*progress)(void *ctx, int64_t done), void *ctx);
-/* The same for a sparse file (rd->meta.sparse; tdoa, rss or hybrid, no
- * calibration): each event located among its own receivers, a network of
- * them made per event (localize.search auto is coarse there: no dense grid
+/* The same for a sparse file (rd->meta.sparse; tdoa, rss or hybrid; cal:
+ * a calibration applied per event to its own receivers, NULL none, with
+ * cfg as hd_calib_table_use left it): each event located among its own
+ * receivers, a network of them made per event (localize.search auto is coarse there: no dense grid
  * per event); run->ev[i].rx names them. run->net stays empty and
  * run->obs[i] indexes the event's own receivers. sink NULL: the whole
  * file in run (as hd_run_locate), scored against the truth per event
  * (run->scored, run->crlb_model_m). */
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
-                         hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
+                         const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
+                         void (*progress)(void *ctx, int64_t done), void *ctx);
 /* The same with the trained network (method nn): model from nn/model.h. */
 int hd_run_locate_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const void *model,
                      void (*progress)(void *ctx, int64_t done), void *ctx);

@@ -7,7 +7,8 @@
 # (/events/pair_first, pair_count, /tdoa/pairs per row) and localize solves
 # each event among its receivers. Shown: the sparse files of a network where
 # every receiver hears every event hold exactly the dense files' numbers;
-# a 100-receiver network runs end to end and locates its transmitters; what
+# a 100-receiver network runs end to end and locates its transmitters, and
+# is calibrated (per-receiver clock and gain offsets recovered and applied); what
 # does not read sparse files yet says so; damaged indexes are refused.
 . "$(dirname "$0")/lib.sh"
 S="$ROOT/configs/smoke.yaml"
@@ -141,6 +142,102 @@ is "$RC" 0 "evaluate: 100 receivers"
 like "$OUT" "error: median [0-9]+ m" "error percentiles"
 like "$OUT" "by receivers used \\(median / p95 m, events located\\): [0-9]+ receivers" "and the breakdown by receivers used"
 
+# --- a calibration on sparse files ------------------------------------------
+# two campaigns of the 100-receiver network given the same per-receiver clock
+# offsets (1.5 us rms) and gain errors (5 dB rms): calibrate on the first
+# recovers them; localize/evaluate apply them per event to the second
+cat >"$TMP/cal.yaml" <<EOF
+stations: net100.yaml
+collect:
+  events: 300
+  duration_s: 0.02
+  simulate:
+    receivers: {start_jitter_ms: 1, heard_snr_db: 20, max_per_event: 12}
+evaluate: {plots: false}
+EOF
+cat >"$TMP/perturb.py" <<'PY'
+import sys, h5py, numpy as np, shutil
+src, dst = sys.argv[1], sys.argv[2]
+shutil.copy(src, dst)
+f = h5py.File(dst, "r+")
+rng = np.random.default_rng(5)
+R = len(f["receivers/id"])
+clk, gain = rng.normal(0, 1500e-9, R), rng.normal(0, 5, R)
+names = [x.decode() for x in f["feature_names"][:]]
+X = f["features"][:]; rx = f["links/receiver"][:]
+for k in ("rss_dbm", "rss_dbfs"):
+    X[:, names.index(k)] += gain[rx]
+f["features"][...] = X
+p = f["tdoa/pairs"][:]
+f["tdoa/delay_s"][...] = f["tdoa/delay_s"][:] + clk[p[:, 1]] - clk[p[:, 0]]
+if len(sys.argv) > 3:  # rename receiver r: one the calibration does not know
+    ids = f["receivers/id"][:]; ids[int(sys.argv[3])] = b"rxnew01"; f["receivers/id"][...] = ids  # ids: 7-byte strings
+np.savez(dst + ".npz", clock_ns=clk * 1e9, gain_db=gain)
+PY
+for s in 1 2; do
+    run "$HEIMDALL" collect -q -c "$TMP/cal.yaml" --set seed=$((10 + s)) -o "$TMP/cal_c$s.h5"
+    [ "$RC" -eq 0 ] && run "$HEIMDALL" featurize -q -c "$TMP/cal.yaml" -o "$TMP/cal_f$s.h5" "$TMP/cal_c$s.h5"
+    [ "$RC" -eq 0 ] && run "$PYTHON" "$TMP/perturb.py" "$TMP/cal_f$s.h5" "$TMP/cal_p$s.h5"
+    is "$RC" 0 "calibration campaign $s: 300 events, offsets put in"
+done
+run "$HEIMDALL" calibrate -c "$TMP/cal.yaml" -o "$TMP/cal.h5" "$TMP/cal_p1.h5"
+is "$RC" 0 "calibrate reads a sparse file"
+[ "$RC" -eq 0 ] || diag "$ERR"
+unlike "$ERR" "dense files only" "the refusal is gone"
+like "$OUT" "calibration of 100 receivers from [0-9]+ events with truth \\([0-9]+ with RSS, [0-9]+ with time differences\\)" \
+    "the table's heading"
+like "$OUT" "rx00042 +[-+][0-9.]+ ± [0-9.]+ +[0-9]+ +[-+][0-9.]+ ± [0-9.]+" "a row per receiver with sigmas"
+pycheck - "$TMP/cal.h5" "$TMP/cal_p1.h5.npz" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r"); c = f["calibration"]; t = np.load(sys.argv[2])
+def ok(c_, name): print(("ok" if c_ else "not ok"), "-", name)
+ok(len(f["receivers/id"]) == 100 and c["clock_offset_ns"].shape == (100,), "100 receivers, by id")
+for what, truth, fit, sig, lim in (("clock", t["clock_ns"], c["clock_offset_ns"][:], c["clock_offset_sigma_ns"][:], 0.35),
+                                   ("gain", t["gain_db"], c["rss_offset_db"][:], c["rss_offset_sigma_db"][:], 0.5)):
+    k = np.isfinite(fit)
+    d = fit[k] - truth[k]; d -= d.mean()  # only differences are fitted
+    rms, spread = np.sqrt(np.mean(d ** 2)), truth[k].std()
+    z = np.abs(d / sig[k])
+    print("# %s: %d fitted, rms(fit - truth) %.3g, offsets' rms %.3g, |z| < 3 for %.0f %%" % (what, k.sum(), rms, spread, 100 * np.mean(z < 3)))
+    ok(k.sum() >= 90 and rms < lim * spread, "%s offsets recovered: rms(fit - truth) %.3g of their %.3g" % (what, rms, spread))
+    ok(np.mean(z < 3) > 0.85, "%s offsets within 3 stated sigma for %.0f %%" % (what, 100 * np.mean(z < 3)))
+PY
+unlike "$OUT" "DISPLACED" "no receiver flagged where none was moved"
+cp "$TMP/cal_p1.h5" "$TMP/cal_m1.h5"  # receiver rx00042 advertised 2 km north of where it is
+"$PYTHON" -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r+"); la = f["receivers/lat"]; la[41] = la[41] + 2000 / 111132.0' \
+    "$TMP/cal_m1.h5"
+run "$HEIMDALL" calibrate -c "$TMP/cal.yaml" -o "$TMP/cal_m.h5" "$TMP/cal_m1.h5"
+is "$RC" 0 "calibrate with a misplaced receiver"
+like "$OUT" "rx00042: its time differences put it (1[6-9][0-9][0-9]|2[0-3][0-9][0-9]) m from its advertised position \\(-?[0-9]+ m east, -(1[6-9]|2[0-3])[0-9][0-9] m north\\)" \
+    "reported: about 2 km, to the south"
+flagged=$(printf '%s\n' "$OUT" | grep DISPLACED | awk '{print $1}' | tr '\n' ' ')
+is "$flagged" "rx00042 " "that receiver alone is flagged DISPLACED"
+for c in without with; do
+    opt=(); [ $c = with ] && opt=(--calibration "$TMP/cal.h5")
+    run "$HEIMDALL" evaluate -c "$TMP/cal.yaml" --method tdoa "${opt[@]}" -o "$TMP/cal_e_$c.h5" "$TMP/cal_p2.h5"
+    is "$RC" 0 "evaluate the second campaign $c the calibration"
+    [ "$RC" -eq 0 ] || diag "$ERR"
+done
+like "$ERR" "calibration .*cal.h5: 100 of 100 receivers calibrated" "the calibration said on the log"
+pycheck - "$TMP/cal_e_without.report.json" "$TMP/cal_e_with.report.json" <<'PY'
+import sys, json
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+print("# tdoa median / p95: without %.0f / %.0f m, with %.0f / %.0f m" % (a["median_m"], a["p95_m"], b["median_m"], b["p95_m"]))
+print(("ok" if b["median_m"] < 0.6 * a["median_m"] else "not ok"), "- the calibration applied: median error %.0f -> %.0f m" % (a["median_m"], b["median_m"]))
+PY
+run "$HEIMDALL" localize -q -c "$TMP/cal.yaml" --calibration "$TMP/cal.h5" -o "$TMP/cal_p.jsonl" "$TMP/cal_p2.h5"
+is "$RC" 0 "localize takes a calibration on a sparse file"
+"$PYTHON" "$TMP/perturb.py" "$TMP/cal_f2.h5" "$TMP/cal_n2.h5" 41
+run "$HEIMDALL" localize -c "$TMP/cal.yaml" --calibration "$TMP/cal.h5" --set localize.unknown_receivers=mask \
+    -o "$TMP/cal_n.jsonl" "$TMP/cal_n2.h5"
+is "$RC" 0 "a receiver the calibration does not know"
+like "$ERR" "99 of 100 receivers calibrated" "is counted"
+like "$ERR" "[0-9]+ events? heard receivers it does not know, masked" "and masked where heard"
+grep -q '"uncalibrated":\["rxnew01"\]' "$TMP/cal_n.jsonl"; ok $? "the events that heard it name it"
+run "$HEIMDALL" calibrate -o "$TMP/cal_mix.h5" "$TMP/cal_p1.h5" "$TMP/dense_f.h5"
+isnt "$RC" 0 "a dense and a sparse file together refused"
+like "$ERR" "mix the dense and the sparse layout" "saying so"
+
 # --- under MPI: the same file ----------------------------------------------
 if command -v mpirun >/dev/null && command -v h5diff >/dev/null; then
     run mpirun --oversubscribe -np 2 "$HEIMDALL" collect -q -c "$TMP/big.yaml" -o "$TMP/big_c2.h5"
@@ -197,8 +294,37 @@ ok(dd.max() < 1.0 and all(a["receivers"] == b["receivers"] for a, b in both),
 dh = np.array([abs(a["alt_m"] - b["alt_m"]) for a, b in both])
 ok(dh.max() < 1.0, "heights within %.3f m (a 3-D solve on both)" % dh.max())
 PY
+    # calibrated on sets 1-2 in either layout, applied to sets 3-4 in the same
+    for l in dense sparse; do
+        run "$HEIMDALL" import mlat -q "${M[@]}" --set collect.layout=$l -o "$TMP/ml12_${l}.h5" "$DATA/sensors.csv" \
+            "$DATA/set_1.csv" "$DATA/set_2.csv"
+        [ "$RC" -eq 0 ] && run "$HEIMDALL" calibrate -q "${M[@]}" -o "$TMP/mlcal_${l}.h5" "$TMP/ml12_${l}.h5"
+        [ "$RC" -eq 0 ] && run "$HEIMDALL" evaluate -q "${M[@]}" --method tdoa --calibration "$TMP/mlcal_${l}.h5" \
+            -o "$TMP/mle_${l}.h5" "$TMP/ml_${l}.h5"
+        is "$RC" 0 "$l: calibrate on sets 1-2, evaluate sets 3-4 with it"
+    done
+    pycheck - "$TMP/mle_dense.report.json" "$TMP/mle_sparse.report.json" "$TMP/mlcal_dense.h5" "$TMP/mlcal_sparse.h5" <<'PY'
+import sys, json, h5py, numpy as np
+d, s = (json.load(open(p)) for p in sys.argv[1:3])
+def ok(c, name): print(("ok" if c else "not ok"), "-", name)
+k = ("median_m", "p68_m", "p95_m")
+ok(all(abs(d[x] - s[x]) < 0.05 for x in k) and d["located"] == s["located"],
+   "the same errors: median/p68/p95 %.1f/%.1f/%.1f m dense, %.1f/%.1f/%.1f m sparse" % tuple([d[x] for x in k] + [s[x] for x in k]))
+a, b = (h5py.File(p, "r") for p in sys.argv[3:5])
+ia = [x.decode() if isinstance(x, bytes) else x for x in a["receivers/id"][:]]
+ib = [x.decode() if isinstance(x, bytes) else x for x in b["receivers/id"][:]]
+ca, cb = a["calibration/clock_offset_ns"][:], b["calibration/clock_offset_ns"][:]
+la, lb = a["calibration/clock_links"][:], b["calibration/clock_links"][:]
+m = {x: j for j, x in enumerate(ib)}
+same_links = all(la[i] == lb[m[x]] for i, x in enumerate(ia))
+# offsets are fixed up to a constant per group of receivers that share messages: the differences within
+# a group agree (the two fits pick each group's constant differently)
+diff = np.array([ca[i] - cb[m[x]] for i, x in enumerate(ia) if np.isfinite(ca[i])])
+consts = np.unique(np.round(diff, 1))
+ok(same_links and len(consts) <= 3, "the same links per receiver, offsets equal up to a constant per group (%s ns)" % consts)
+PY
 else
-    skip 9 "no ADS-B data set at $DATA"
+    skip 17 "no ADS-B data set at $DATA"
 fi
 
 # --- what does not read sparse files yet says so ----------------------------

@@ -210,6 +210,57 @@ int main(void)
     ok(hd_calib_apply(&l, cp, st, NR, &lc) == HD_EINVAL && strstr(hd_errmsg(), "calibrates none"),
        "another network's calibration refused: %s", hd_errmsg());
     ok(!lc.calibrated, "and nothing applied");
+
+    {   /* a sparse file's table: the same calibration on a network of 200
+         * receivers (more than HD_MAX_STATIONS), its five among strangers,
+         * then one event's three links */
+        enum { RB = 200 };
+        hd_station *big = calloc(RB, sizeof *big);
+        stations(st);
+        for (int r = 0; r < RB; r++)
+            snprintf(big[r].id, sizeof big[r].id, "far%d", r);
+        for (int r = 0; r < NR; r++)
+            big[17 + 40 * r] = st[r];
+        hd_localize_cfg tc = cfg.localize;
+        snprintf(tc.calibration, sizeof tc.calibration, "%s", cp);
+        tc.unknown_receivers = HD_UNKNOWN_RX_MASK;
+        hd_calib_table t;
+        is_int(hd_calib_table_use(&t, big, RB, &tc), NR, "200 receivers: the five it knows found by id");
+        ok(tc.calibrated && tc.n_rss_offsets == 0 && t.R == RB && tc.rss_exponent == l.rss_exponent,
+           "applied: exponent in cfg, offsets in the table");
+        is_double(t.clock_s[17 + 40 * 3], 1e-9 * l.clock_offset_ns[3], 1e-18, "clock offset by id (seconds)");
+        is_double(t.rss_db[17 + 40 * 2], l.rss_offset_db[2], 0, "RSS offset by id");
+        ok(t.uncalibrated[0] && !t.uncalibrated[17] && t.rss_db[0] == 0 && t.clock_s[0] == 0,
+           "a stranger uncalibrated, with no offsets");
+        const int32_t rx[3] = {57, 3, 177}; /* rx1, a stranger, rx4 */
+        float feat[3 * F] = {0};
+        uint8_t mask[3] = {1, 1, 1}, tmask[3] = {1, 1, 1};
+        double delay[3] = {1e-6, 2e-6, 3e-6};
+        for (int j = 0; j < 3; j++)
+            feat[j * F + HD_FEAT_RSS_DBM] = -80;
+        uint64_t un = hd_calib_table_apply(&t, &tc, 3, rx, feat, mask, delay, tmask);
+        ok(un == 2, "the stranger's link reported (bit 1)");
+        ok(mask[0] && !mask[1] && mask[2], "and masked (localize.unknown_receivers mask)");
+        int p02 = -1;
+        for (int p = 0; p < 3; p++) {
+            int a, b;
+            hd_features_pair(3, p, &a, &b);
+            if (a == 0 && b == 2)
+                p02 = p;
+        }
+        ok(p02 >= 0 && tmask[p02] && tmask[0] + tmask[1] + tmask[2] == 1, "its pairs masked, the other kept");
+        is_double(delay[p02], 2e-6 - (t.clock_s[177] - t.clock_s[57]), 1e-18,
+                  "the time difference less its receivers' clock offsets");
+        is_double(feat[0 * F + HD_FEAT_RSS_DBM], -80 - l.rss_offset_db[1], 1e-4, "the level less its RSS offset");
+        hd_calib_table_release(&t);
+        for (int r = 0; r < RB; r++)
+            snprintf(big[r].id, sizeof big[r].id, "other%d", r);
+        tc = cfg.localize;
+        snprintf(tc.calibration, sizeof tc.calibration, "%s", cp);
+        ok(hd_calib_table_use(&t, big, RB, &tc) == HD_EINVAL && !tc.calibrated && t.R == 0,
+           "another network's calibration refused, nothing applied");
+        free(big);
+    }
     hd_calib_release(&l);
     hd_calib_release(&c);
 
