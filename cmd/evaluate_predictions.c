@@ -92,8 +92,8 @@ int hd_evaluate_predictions(const hd_cli *cli, hd_config *cfg)
         goto fail;
     char method[80];
     snprintf(method, sizeof method, "%s%s%s", in.kind, in.method[0] ? " of " : "", in.method);
-    if ((rc = hd_eval_score_run(&sr, &r, cfg->evaluate.snr_bins_db, cfg->evaluate.n_snr_bins)) < 0 ||
-        (rc = hd_eval_write_h5(out.file, &r, &sr, method)) < 0 ||
+    if ((rc = hd_eval_score_run(&sr, out.file, &r, cfg->evaluate.snr_bins_db, cfg->evaluate.n_snr_bins)) < 0 ||
+        (rc = hd_eval_write_h5(out.file, &sr, method)) < 0 ||
         (rc = hd_h5_attr_str(out.file, "predictions", pred)) < 0)
         goto fail;
     const char *inputs[] = {pred, truth};
@@ -108,7 +108,7 @@ int hd_evaluate_predictions(const hd_cli *cli, hd_config *cfg)
         goto fail;
     out_open = 0;
     if ((rc = hd_h5_commit(&out)) < 0 || (rc = hd_outfile_commit(&rep)) < 0 ||
-        (rc = hd_eval_write_plots(cli->output, &r, sr.sc, rd.meta.stations, rd.meta.n_receivers, method,
+        (rc = hd_eval_write_plots(cli->output, &sr, rd.meta.stations, rd.meta.n_receivers, method,
                                   cfg->evaluate.plots)) < 0)
         goto fail;
     if (unknown)
@@ -116,6 +116,7 @@ int hd_evaluate_predictions(const hd_cli *cli, hd_config *cfg)
                (long long)n, truth);
     hd_evaluate_headline(cli, method, &sr, 0, report_file);
 fail:
+    hd_eval_rows_close(&sr); /* before the file is aborted */
     if (out_open)
         hd_h5_abort(&out);
     hd_outfile_abort(&rep);

@@ -653,8 +653,24 @@ fail:
     return rc;
 }
 
+static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method, int score,
+                      hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
+
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                          hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    return sparse_any(run, rd, cfg, method, !sink, sink, sink_ctx, progress, ctx);
+}
+
+int hd_run_locate_sparse_scored(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                                hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done),
+                                void *ctx)
+{
+    return sparse_any(run, rd, cfg, method, 1, sink, sink_ctx, progress, ctx);
+}
+
+static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method, int score,
+                      hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     memset(run, 0, sizeof *run);
     if (!rd->meta.sparse)
@@ -703,7 +719,7 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
         rc = HD_ENOMEM;
         goto done;
     }
-    if (!sink && (!(run->scored = hd_calloc(En, sizeof *run->scored)) ||
+    if (score && (!(run->scored = hd_calloc(En, sizeof *run->scored)) ||
                   !(run->crlb_model_m = hd_calloc(En, sizeof *run->crlb_model_m)))) {
         rc = HD_ENOMEM;
         goto done;

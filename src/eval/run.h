@@ -62,6 +62,12 @@ int hd_run_locate_stream(hd_run *run, hd_features_reader *rd, const hd_localize_
  * (run->scored, run->crlb_model_m). */
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                          hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
+/* The same streaming and scored: each block's events also scored against
+ * the truth while their networks exist (run->scored, run->crlb_model_m of
+ * the block, as the sink sees it): evaluate's. */
+int hd_run_locate_sparse_scored(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                                hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done),
+                                void *ctx);
 /* The same with the trained network (method nn): model from nn/model.h. */
 int hd_run_locate_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const void *model,
                      void (*progress)(void *ctx, int64_t done), void *ctx);
