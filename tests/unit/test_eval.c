@@ -11,10 +11,12 @@
 #include "eval/score.h"
 #include "h5/h5.h"
 #include "locate/locate.h"
+#include "core/error.h"
 #include "core/util.h"
 #include "tap.h"
 
 #include <jansson.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -547,6 +549,36 @@ static void check_bound(const hd_localize_cfg *lc)
     hd_run_release(&r);
 }
 
+/* What evaluate keeps of an event whatever the campaign's length (issue
+ * 20): its row, not its solution with the per-receiver arrays. The 12
+ * events added as blocks of a stream of 120,000: the heap grows by the
+ * rows alone, and the summary is the 12 events' (each one 10,000 times). */
+static void check_footprint(const hd_run *r, const double *edges)
+{
+    ok(sizeof(hd_eval_row) <= 72, "an event keeps %zu bytes (hd_eval_row), not its %zu-byte solution (hd_located)",
+       sizeof(hd_eval_row), sizeof(hd_located));
+    const int64_t blocks = 10000, n = blocks * E;
+    struct mallinfo2 m0 = mallinfo2();
+    hd_eval_report rep;
+    int rc = hd_eval_begin(&rep, H5I_INVALID_HID, n);
+    for (int64_t b = 0; rc == 0 && b < blocks; b++) {
+        hd_run v = *r; /* the block a streaming run's sink sees */
+        v.first = b * E;
+        rc = hd_eval_add(&rep, &v);
+    }
+    struct mallinfo2 m1 = mallinfo2();
+    ok(rc == 0 && rep.n == n, "%lld events added a block at a time", (long long)n);
+    const double grown = ((double)(m1.uordblks + m1.hblkhd) - (double)(m0.uordblks + m0.hblkhd)) / (double)n;
+    ok(grown <= 80, "the heap grew %.1f bytes an event while they were scored (at most 80)", grown);
+    hd_run v = *r;
+    is_int(hd_eval_add(&rep, &v), HD_EINVAL, "an event more than announced is refused");
+    rc = rc == 0 ? hd_eval_finish(&rep, r, edges, 3) : rc;
+    ok(rc == 0 && rep.all.located == 8 * blocks && fabs(rep.all.median_m - 450) < 0.01 &&
+           fabs(rep.all.coverage_1sigma - 0.25) < 1e-12,
+       "the summary of the stream: the 12 events' own");
+    hd_eval_report_release(&rep);
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -572,6 +604,10 @@ int main(void)
     hd_eval_report_release(&rep);
     check_groups(&r, edges);
     check_gdop(&r, edges);
+    r.split = HD_SPLIT_NONE;
+    free(r.group);
+    r.group = NULL;
+    check_footprint(&r, edges);
     hd_run_release(&r);
 
     check_bound(&cfg.localize);
