@@ -145,18 +145,17 @@ void hd_evaluate_headline(const hd_cli *cli, const char *method, const hd_eval_r
 /* Locate and score every event: the classical solvers, the network and a
  * kNN model a block at a time, each block scored and its rows written
  * into eval.h5 (sr, begun) while its results exist; evaluate.split's
- * folds, which refit on the other groups, hold the file and are scored
- * after */
+ * folds, which refit on the other groups, hold the file's features, score
+ * each event as it is located and keep its solution's columns until every
+ * group is done */
 static int locate_and_score(hd_locate_input *in, const hd_cli *cli, const hd_config *cfg, hd_run *r,
                             hd_eval_report *sr, hd_progress *prog)
 {
-    int rc;
-    if (cfg->evaluate.split != HD_SPLIT_NONE) {
-        rc = in->method == HD_LOC_NN
-                 ? hd_run_folds_nn(r, &in->rd, &cfg->localize, &cfg->evaluate, cli->model, on_progress, prog)
-                 : hd_run_folds(r, &in->rd, &cfg->localize, &cfg->evaluate, in->method, on_progress, prog);
-        return rc < 0 ? rc : hd_eval_add_whole(sr, r);
-    }
+    if (cfg->evaluate.split != HD_SPLIT_NONE)
+        return in->method == HD_LOC_NN ? hd_run_folds_nn(r, &in->rd, &cfg->localize, &cfg->evaluate, cli->model,
+                                                         hd_eval_sink, sr, on_progress, prog)
+                                       : hd_run_folds(r, &in->rd, &cfg->localize, &cfg->evaluate, in->method,
+                                                      hd_eval_sink, sr, on_progress, prog);
     if (in->method == HD_LOC_KNN && !in->knn)
         return hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, "
                                     "time_block), or -m model.h5 from heimdall train --method knn");
