@@ -79,8 +79,8 @@ typedef struct {
 /* Scoring as the run goes: begin for E events, writing their per-event
  * datasets into eval.h5 f (created here, [E] each; f < 0: none written);
  * add each block the run's sink sees (events run->first .. + run->n, in
- * order: the block's results, run->net and, for a sparse file,
- * run->scored); finish with the SNR bin edges snr_bins_db[n_bins]
+ * order: the block's results, run->net and, when the run scored its
+ * events itself, run->scored: a sparse file's, the folds'); finish with the SNR bin edges snr_bins_db[n_bins]
  * (ascending; n_bins + 1 rows) and the run's totals (n_clamped, split).
  * Memory: sizeof(hd_eval_row) an event (the rows) plus a block's scratch;
  * finish sorts copies of the errors, bounds and latencies. Each returns 0
@@ -91,16 +91,16 @@ int hd_eval_add(hd_eval_report *rep, const hd_run *run);
 int hd_eval_finish(hd_eval_report *rep, const hd_run *run, const double *snr_bins_db, int n_bins);
 /* hd_eval_add as an hd_run_sink (sink_ctx: the hd_eval_report) */
 int hd_eval_sink(void *rep, const hd_run *run);
-/* A run held whole (run->first 0, run->n events: folds, predictions), added
- * a block at a time. */
+/* A run held whole (run->first 0, run->n events: hd_eval_score_run),
+ * added a block at a time. */
 int hd_eval_add_whole(hd_eval_report *rep, const hd_run *run);
 /* All of it for a run held whole: begin (f as there), add, finish. */
 int hd_eval_score_run(hd_eval_report *rep, hid_t f, const hd_run *run, const double *snr_bins_db, int n_bins);
 void hd_eval_report_release(hd_eval_report *rep);
 
 /* Event i of a block scored as evaluate scores it: against the truth on
- * run->net (or run->scored's, a sparse file's, made with the event's own
- * network), the bound without the model error into s (at the estimate
+ * run->net (or run->scored's when the run scored its events itself: a
+ * sparse file's, each on its own network; the folds'), the bound without the model error into s (at the estimate
  * when the receivers were placed per event) and with it into
  * *crlb_model_m. */
 void hd_eval_score_event(const hd_run *run, int64_t i, hd_scored *s, double *crlb_model_m);
