@@ -7,6 +7,7 @@
 #include "core/outfile.h"
 #include "core/progress.h"
 #include "core/runinfo.h"
+#include "eval/knn.h"
 #include "eval/report.h"
 #include "eval/run.h"
 #include "eval/score.h"
@@ -62,6 +63,9 @@ void hd_cmd_evaluate_usage(FILE *out)
             "NAME.h5 (format comparison: /compare/alone, /compare/same_events, /compare/common),\n"
             "report.json, one CDF and the maps side by side, and one table.\n"
             "Prints the headline figures and the solver's latency per event.\n"
+            "Memory: events are located, scored and written a block at a time; about 100\n"
+            "bytes an event are kept for the summary's percentiles (evaluate.split holds the\n"
+            "file's features: each group is fitted on the others).\n"
             "\n"
             "Config: the localize: section (see heimdall localize --help); evaluate:\n"
             "snr_bins_db [0, 10, 20, 30], plots true.\n"
@@ -141,8 +145,36 @@ void hd_evaluate_headline(const hd_cli *cli, const char *method, const hd_eval_r
     printf("  wrote %s and %s\n", cli->output, report_file);
 }
 
-/* one method: eval.h5, report.json, plots, the headline; the run and its
- * scores are left in r and sr (the caller releases them) */
+/* Locate and score every event: the classical solvers, the network and a
+ * kNN model a block at a time, each block scored and its rows written
+ * into eval.h5 (sr, begun) while its results exist; evaluate.split's
+ * folds, which refit on the other groups, hold the file's features, score
+ * each event as it is located and keep its solution's columns until every
+ * group is done */
+static int locate_and_score(hd_locate_input *in, const hd_cli *cli, const hd_config *cfg, hd_run *r,
+                            hd_eval_report *sr, hd_progress *prog)
+{
+    if (cfg->evaluate.split != HD_SPLIT_NONE)
+        return in->method == HD_LOC_NN ? hd_run_folds_nn(r, &in->rd, &cfg->localize, &cfg->evaluate, cli->model,
+                                                         hd_eval_sink, sr, on_progress, prog)
+                                       : hd_run_folds(r, &in->rd, &cfg->localize, &cfg->evaluate, in->method,
+                                                      hd_eval_sink, sr, on_progress, prog);
+    if (in->method == HD_LOC_KNN && !in->knn)
+        return hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, "
+                                    "time_block), or -m model.h5 from heimdall train --method knn");
+    if (in->knn)
+        return hd_run_locate_knn_stream(r, &in->rd, &cfg->localize, in->knn, cli->model, hd_eval_sink, sr,
+                                        on_progress, prog);
+    if (in->rd.meta.sparse)
+        return hd_run_locate_sparse_scored(r, &in->rd, &cfg->localize, in->method, in->cal.R ? &in->cal : NULL,
+                                           hd_eval_sink, sr, on_progress, prog);
+    return hd_run_locate_stream(r, &in->rd, &cfg->localize, in->method, in->model, hd_eval_sink, sr, on_progress,
+                                prog);
+}
+
+/* one method: eval.h5, report.json, plots, the headline; the run (its
+ * network and last block) and its scores are left in rr and ssr (the
+ * caller releases them) */
 int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_report *ssr)
 {
     hd_locate_input in;
@@ -167,19 +199,12 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
     if ((rc = hd_h5_create(&out, cli->output, cli->force, MPI_COMM_NULL)) < 0)
         goto fail;
     out_open = 1;
-    if ((rc = hd_outfile_open(&rep, report_file, cli->force)) < 0)
+    if ((rc = hd_outfile_open(&rep, report_file, cli->force)) < 0 ||
+        (rc = hd_eval_begin(&sr, out.file, in.rd.meta.n_events)) < 0)
         goto fail;
     hd_progress prog;
     hd_progress_start(&prog, "evaluate", "events", in.rd.meta.n_events, cli->quiet);
-    if (cfg->evaluate.split != HD_SPLIT_NONE && in.method == HD_LOC_NN)
-        rc = hd_run_folds_nn(&r, &in.rd, &cfg->localize, &cfg->evaluate, cli->model, on_progress, &prog);
-    else if (cfg->evaluate.split != HD_SPLIT_NONE)
-        rc = hd_run_folds(&r, &in.rd, &cfg->localize, &cfg->evaluate, in.method, on_progress, &prog);
-    else if (in.method == HD_LOC_KNN && !in.knn)
-        rc = hd_error(HD_ECONFIG, "--method knn learns from events with truth: set evaluate.split (month, "
-                                  "time_block), or -m model.h5 from heimdall train --method knn");
-    else
-        rc = hd_locate_input_run(&in, cli, cfg, &r, on_progress, &prog);
+    rc = locate_and_score(&in, cli, cfg, &r, &sr, &prog);
     hd_progress_finish(&prog);
     hd_runinfo_set_events(in.rd.meta.n_events);
     if (rc < 0)
@@ -197,8 +222,8 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
         goto fail;
     }
     const char *method = hd_method_name(in.method);
-    if ((rc = hd_eval_score_run(&sr, &r, cfg->evaluate.snr_bins_db, cfg->evaluate.n_snr_bins)) < 0 ||
-        (rc = hd_eval_write_h5(out.file, &r, &sr, method)) < 0)
+    if ((rc = hd_eval_finish(&sr, &r, cfg->evaluate.snr_bins_db, cfg->evaluate.n_snr_bins)) < 0 ||
+        (rc = hd_eval_write_h5(out.file, &sr, method)) < 0)
         goto fail;
     /* the model is an input too (a per-group pattern is not one file) */
     const int has_model = in.model || in.knn;
@@ -216,11 +241,12 @@ int hd_evaluate_one(const hd_cli *cli, hd_config *cfg, hd_run *rr, hd_eval_repor
         goto fail;
     out_open = 0; /* committed or aborted by hd_h5_commit */
     if ((rc = hd_h5_commit(&out)) < 0 || (rc = hd_outfile_commit(&rep)) < 0 ||
-        (rc = hd_eval_write_plots(cli->output, &r, sr.sc, in.rd.meta.stations, in.rd.meta.n_receivers, method,
+        (rc = hd_eval_write_plots(cli->output, &sr, in.rd.meta.stations, in.rd.meta.n_receivers, method,
                                   cfg->evaluate.plots)) < 0)
         goto fail;
     hd_evaluate_headline(cli, method, &sr, info.prior_nu, report_file);
 fail:
+    hd_eval_rows_close(&sr); /* before the file is aborted */
     if (out_open)
         hd_h5_abort(&out);
     hd_outfile_abort(&rep);

@@ -41,7 +41,6 @@ int hd_evaluate_compare(const hd_cli *cli, hd_config *cfg)
         return hd_error(HD_ECONFIG, "--model is for --method nn (not in %s)", cli->method);
     hd_run runs[HD_EVAL_MAX_METHODS];
     hd_eval_report reps[HD_EVAL_MAX_METHODS];
-    const hd_run *rp[HD_EVAL_MAX_METHODS];
     const hd_eval_report *ep[HD_EVAL_MAX_METHODS];
     memset(runs, 0, sizeof runs);
     memset(reps, 0, sizeof reps);
@@ -60,10 +59,9 @@ int hd_evaluate_compare(const hd_cli *cli, hd_config *cfg)
         one.output = outs[m];
         one.model = strcmp(names[m], "nn") == 0 ? cli->model : NULL;
         rc = hd_evaluate_one(&one, cfg, &runs[m], &reps[m]);
-        rp[m] = &runs[m];
         ep[m] = &reps[m];
     }
-    if (rc < 0 || (rc = hd_eval_compare(&cmp, ep, rp, M)) < 0 ||
+    if (rc < 0 || (rc = hd_eval_compare(&cmp, ep, M)) < 0 ||
         (rc = hd_h5_create(&out, cli->output, cli->force, MPI_COMM_NULL)) < 0)
         goto fail;
     out_open = 1;
@@ -80,7 +78,7 @@ int hd_evaluate_compare(const hd_cli *cli, hd_config *cfg)
         goto fail;
     out_open = 0;
     if ((rc = hd_h5_commit(&out)) < 0 || (rc = hd_outfile_commit(&rep)) < 0 ||
-        (rc = hd_eval_write_compare_plots(cli->output, &cmp, ep, (const char *const *)names, &runs[0],
+        (rc = hd_eval_write_compare_plots(cli->output, &cmp, ep, (const char *const *)names, &runs[0].net,
                                           cfg->evaluate.plots)) < 0)
         goto fail;
     printf("evaluate %s: the same %lld events (located by every method, of %lld)\n", cli->method,

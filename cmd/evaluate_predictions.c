@@ -42,47 +42,6 @@ int hd_evaluate_predictions(const hd_cli *cli, hd_config *cfg)
         goto fail;
     }
     const int64_t n = in.n;
-    const size_t nn = (size_t)(n > 0 ? n : 1);
-    r.n = n;
-    r.ev = hd_calloc(nn, sizeof *r.ev);
-    r.latency_s = hd_calloc(nn, sizeof *r.latency_s);
-    r.snr_db = hd_calloc(nn, sizeof *r.snr_db);
-    r.truth_lat = hd_calloc(nn, sizeof *r.truth_lat);
-    r.truth_lon = hd_calloc(nn, sizeof *r.truth_lon);
-    r.n_timed = hd_calloc(nn, sizeof *r.n_timed);
-    if (!r.ev || !r.latency_s || !r.snr_db || !r.truth_lat || !r.truth_lon || !r.n_timed) {
-        rc = hd_error(HD_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if ((rc = hd_locate_net_init(&r.net, rd.meta.stations, rd.meta.n_receivers, &cfg->localize)) < 0)
-        goto fail;
-    int64_t unknown = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const hd_track_fix *x = &in.fix[i];
-        hd_located *e = &r.ev[i];
-        memset(&e->res, 0, sizeof e->res);
-        e->index = x->event_index;
-        e->time_ns = x->time_ns;
-        e->frequency_hz = x->frequency_hz;
-        e->res.status = x->located ? (x->status == HD_LOC_OUTSIDE ? HD_LOC_OUTSIDE : HD_LOC_OK)
-                                   : (x->status > HD_LOC_OK && x->status < HD_LOC_STATUS_COUNT ? x->status
-                                                                                               : HD_LOC_NO_FIX);
-        e->res.lat = x->lat;
-        e->res.lon = x->lon;
-        if (x->located) /* the solver's frame, where the scores take the estimate */
-            hd_locate_from_geo(&r.net, x->lat, x->lon, &e->res.e, &e->res.n);
-        e->res.alt = cfg->localize.tx_alt_m;
-        memcpy(e->res.cov, x->cov, sizeof e->res.cov);
-        e->res.nu = x->nu;
-        e->res.gdop = e->res.crlb[0] = e->res.crlb[1] = e->res.crlb[2] = NAN;
-        e->res.alt_var = e->res.vdop = e->res.crlb_alt = NAN;
-        r.snr_db[i] = NAN;
-        r.truth_lat[i] = in.truth_lat[i];
-        r.truth_lon[i] = in.truth_lon[i];
-        unknown += !isfinite(in.truth_lat[i]);
-        if (!x->located)
-            snprintf(e->why, sizeof e->why, "no position in %s", pred);
-    }
     char report_file[1100];
     hd_eval_report_path(cli->output, report_file, sizeof report_file);
     if ((rc = hd_h5_create(&out, cli->output, cli->force, MPI_COMM_NULL)) < 0)
@@ -92,8 +51,50 @@ int hd_evaluate_predictions(const hd_cli *cli, hd_config *cfg)
         goto fail;
     char method[80];
     snprintf(method, sizeof method, "%s%s%s", in.kind, in.method[0] ? " of " : "", in.method);
-    if ((rc = hd_eval_score_run(&sr, &r, cfg->evaluate.snr_bins_db, cfg->evaluate.n_snr_bins)) < 0 ||
-        (rc = hd_eval_write_h5(out.file, &r, &sr, method)) < 0 ||
+    /* the predictions as a run's blocks, each scored and written as it is made */
+    const int64_t B = 256;
+    if ((rc = hd_run_alloc(&r, (size_t)B, 0)) < 0 ||
+        (rc = hd_locate_net_init(&r.net, rd.meta.stations, rd.meta.n_receivers, &cfg->localize)) < 0 ||
+        (rc = hd_eval_begin(&sr, out.file, n)) < 0)
+        goto fail;
+    int64_t unknown = 0;
+    for (int64_t first = 0; first < n; first += B) {
+        r.first = first;
+        r.n = n - first < B ? n - first : B;
+        memset(r.ev, 0, (size_t)r.n * sizeof *r.ev);
+        for (int64_t k = 0; k < r.n; k++) {
+            const int64_t i = first + k;
+            const hd_track_fix *x = &in.fix[i];
+            hd_located *e = &r.ev[k];
+            e->index = x->event_index;
+            e->time_ns = x->time_ns;
+            e->frequency_hz = x->frequency_hz;
+            e->res.status = x->located ? (x->status == HD_LOC_OUTSIDE ? HD_LOC_OUTSIDE : HD_LOC_OK)
+                                       : (x->status > HD_LOC_OK && x->status < HD_LOC_STATUS_COUNT ? x->status
+                                                                                                   : HD_LOC_NO_FIX);
+            e->res.lat = x->lat;
+            e->res.lon = x->lon;
+            if (x->located) /* the solver's frame, where the scores take the estimate */
+                hd_locate_from_geo(&r.net, x->lat, x->lon, &e->res.e, &e->res.n);
+            e->res.alt = cfg->localize.tx_alt_m;
+            memcpy(e->res.cov, x->cov, sizeof e->res.cov);
+            e->res.nu = x->nu;
+            e->res.gdop = e->res.crlb[0] = e->res.crlb[1] = e->res.crlb[2] = NAN;
+            e->res.alt_var = e->res.vdop = e->res.crlb_alt = NAN;
+            r.latency_s[k] = 0;
+            r.n_timed[k] = 0;
+            r.snr_db[k] = NAN;
+            r.truth_lat[k] = in.truth_lat[i];
+            r.truth_lon[k] = in.truth_lon[i];
+            unknown += !isfinite(in.truth_lat[i]);
+            if (!x->located)
+                snprintf(e->why, sizeof e->why, "no position in %s", pred);
+        }
+        if ((rc = hd_eval_add(&sr, &r)) < 0)
+            goto fail;
+    }
+    if ((rc = hd_eval_finish(&sr, &r, cfg->evaluate.snr_bins_db, cfg->evaluate.n_snr_bins)) < 0 ||
+        (rc = hd_eval_write_h5(out.file, &sr, method)) < 0 ||
         (rc = hd_h5_attr_str(out.file, "predictions", pred)) < 0)
         goto fail;
     const char *inputs[] = {pred, truth};
@@ -108,7 +109,7 @@ int hd_evaluate_predictions(const hd_cli *cli, hd_config *cfg)
         goto fail;
     out_open = 0;
     if ((rc = hd_h5_commit(&out)) < 0 || (rc = hd_outfile_commit(&rep)) < 0 ||
-        (rc = hd_eval_write_plots(cli->output, &r, sr.sc, rd.meta.stations, rd.meta.n_receivers, method,
+        (rc = hd_eval_write_plots(cli->output, &sr, rd.meta.stations, rd.meta.n_receivers, method,
                                   cfg->evaluate.plots)) < 0)
         goto fail;
     if (unknown)
@@ -116,6 +117,7 @@ int hd_evaluate_predictions(const hd_cli *cli, hd_config *cfg)
                (long long)n, truth);
     hd_evaluate_headline(cli, method, &sr, 0, report_file);
 fail:
+    hd_eval_rows_close(&sr); /* before the file is aborted */
     if (out_open)
         hd_h5_abort(&out);
     hd_outfile_abort(&rep);

@@ -7,19 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-int hd_eval_compare(hd_eval_comparison *c, const hd_eval_report *const *reps, const hd_run *const *runs, int M)
+int hd_eval_compare(hd_eval_comparison *c, const hd_eval_report *const *reps, int M)
 {
     memset(c, 0, sizeof *c);
     if (M < 1 || M > HD_EVAL_MAX_METHODS)
         return hd_error(HD_EINVAL, "1 to %d methods can be compared, not %d", HD_EVAL_MAX_METHODS, M);
-    const int64_t n = runs[0]->n;
+    const int64_t n = reps[0]->n;
     for (int m = 1; m < M; m++) {
-        if (runs[m]->n != n)
+        if (reps[m]->n != n)
             return hd_error(HD_EINVAL, "the methods' runs have %lld and %lld events", (long long)n,
-                            (long long)runs[m]->n);
-        for (int64_t i = 0; i < n; i++)
-            if (runs[m]->ev[i].index != runs[0]->ev[i].index)
-                return hd_error(HD_EINVAL, "the methods' runs differ at event %lld", (long long)i);
+                            (long long)reps[m]->n);
+        if (reps[m]->index_hash != reps[0]->index_hash)
+            return hd_error(HD_EINVAL, "the methods' runs are of other events (their event indices differ)");
     }
     c->n_methods = M;
     c->n = n;
@@ -28,14 +27,14 @@ int hd_eval_compare(hd_eval_comparison *c, const hd_eval_report *const *reps, co
     for (int64_t i = 0; i < n; i++) {
         int all = 1;
         for (int m = 0; m < M && all; m++)
-            all = reps[m]->sc[i].located && isfinite(reps[m]->sc[i].err_m);
+            all = (reps[m]->rows[i].flags & HD_ROW_LOCATED) && isfinite(reps[m]->rows[i].err_m);
         c->common[i] = (uint8_t)all;
         c->n_common += all;
     }
     int rc = 0;
     for (int m = 0; m < M && rc == 0; m++) {
         c->alone[m] = reps[m]->all;
-        rc = hd_metrics_compute(reps[m]->sc, c->common, n, &c->same[m]);
+        rc = hd_metrics_compute(reps[m]->rows, c->common, n, &c->same[m]);
     }
     return rc;
 }

@@ -19,10 +19,10 @@ typedef struct {
     hd_metrics same[HD_EVAL_MAX_METHODS];  /* each method on the common events only */
 } hd_eval_comparison;
 
-/* Compare the scored runs reps[0..M) of the same events (event indices
- * idx[m][i] must agree). Returns 0, HD_EINVAL (runs of other events) or
- * HD_ENOMEM; release either way. */
-int hd_eval_compare(hd_eval_comparison *c, const hd_eval_report *const *reps, const hd_run *const *runs, int M);
+/* Compare the scored runs reps[0..M) of the same events (their event
+ * indices must agree: index_hash). Returns 0, HD_EINVAL (runs of other
+ * events) or HD_ENOMEM; release either way. */
+int hd_eval_compare(hd_eval_comparison *c, const hd_eval_report *const *reps, int M);
 void hd_eval_comparison_release(hd_eval_comparison *c);
 /* The comparison as a text table (a header line and a line per method:
  * located, then median, p68, p95, 1σ/2σ coverage on the common events and

@@ -245,10 +245,18 @@ done:
 int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_knn_model *m,
                       const char *model_path, void (*progress)(void *ctx, int64_t done), void *ctx)
 {
+    return hd_run_locate_knn_stream(run, rd, cfg, m, model_path, NULL, NULL, progress, ctx);
+}
+
+int hd_run_locate_knn_stream(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_knn_model *m,
+                             const char *model_path, hd_run_sink sink, void *sink_ctx,
+                             void (*progress)(void *ctx, int64_t done), void *ctx)
+{
     memset(run, 0, sizeof *run);
     const int R = rd->meta.n_receivers, F = HD_FEAT_COUNT;
     const int64_t E = rd->meta.n_events, M = m->E;
-    const size_t En = (size_t)(E > 0 ? E : 1), Rows = (size_t)(M + BLOCK);
+    /* per-event results: the whole file, or a block at a time when streaming */
+    const size_t En = sink ? BLOCK : (size_t)(E > 0 ? E : 1), Rows = (size_t)(M + BLOCK);
     /* receivers matched by id (one the fingerprints never heard matches as
      * the -101 dB floor, as a split's kNN has it) */
     int map[HD_MAX_STATIONS], known = 0;
@@ -273,7 +281,7 @@ int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
         rc = HD_ENOMEM;
     if (rc < 0)
         goto fail;
-    run->n = E;
+    run->n = sink ? 0 : E;
     run->unknown_to = "the knn model";
     /* the fingerprints in this file's receiver order: rows [0, M) */
     for (int64_t t = 0; t < M; t++) {
@@ -288,6 +296,13 @@ int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
     }
     for (int64_t first = 0; first < E; first += BLOCK) {
         int n = (int)(E - first < BLOCK ? E - first : BLOCK);
+        const int64_t off = sink ? 0 : first; /* run->ev[off + i] is event first + i */
+        if (sink) {
+            run->first = first;
+            run->n = n;
+            memset(run->ev, 0, (size_t)n * sizeof *run->ev);
+            memset(run->n_uncalibrated, 0, (size_t)n * sizeof *run->n_uncalibrated);
+        }
         if ((rc = hd_features_read_block(rd, first, n, ev, NULL, qf, qm, NULL, NULL, NULL, NULL)) < 0 ||
             (rc = hd_run_drop_uncalibrated(rd, first, n, qf, qm, 1)) < 0)
             goto fail;
@@ -296,7 +311,7 @@ int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
         memcpy(mask + (size_t)M * R, qm, (size_t)n * R);
         hd_dataset d = {M + n, R, feat, mask, NULL, NULL, tla, tlo};
         for (int i = 0; i < n; i++) {
-            const int64_t e = first + i;
+            const int64_t e = off + i;
             uint8_t *mq = mask + (size_t)(M + i) * R;
             for (int r = 0; r < R; r++) /* a receiver without fingerprints: left out, counted (a bus never matches) */
                 if (mq[r] && map[r] < 0 && (mq[r] = 0, isfinite(run->net.rx_lat[r]))) {
@@ -318,6 +333,8 @@ int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
                 out->res.cov[q] *= m->cov_scale;
             run->snr_db[e] = hd_run_used_snr(&out->res, qf + (size_t)i * R * F, R);
         }
+        if (sink && (rc = sink(sink_ctx, run)) < 0)
+            goto fail;
         if (progress)
             progress(ctx, first + n);
     }

@@ -46,5 +46,9 @@ int hd_model_kind(hid_t file, char *kind, size_t size);
  * HD_EDATA when the model knows none of rd's receivers. */
 int hd_run_locate_knn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_knn_model *m,
                       const char *model_path, void (*progress)(void *ctx, int64_t done), void *ctx);
+/* The same streaming (as hd_run_locate_stream): sink sees each block. */
+int hd_run_locate_knn_stream(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_knn_model *m,
+                             const char *model_path, hd_run_sink sink, void *sink_ctx,
+                             void (*progress)(void *ctx, int64_t done), void *ctx);
 
 #endif

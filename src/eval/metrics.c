@@ -34,11 +34,35 @@ static double quantile(double *sorted, size_t n, double q)
     return n ? gsl_stats_quantile_from_sorted_data(sorted, 1, n, q) : NAN;
 }
 
-int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_metrics *m)
+void hd_eval_keep(const hd_scored *s, hd_eval_row *row)
 {
-    double *err = hd_malloc((size_t)(n > 0 ? n : 1) * sizeof *err);
-    double *crlb = hd_malloc((size_t)(n > 0 ? n : 1) * sizeof *crlb);
-    double *eff = hd_malloc((size_t)(n > 0 ? n : 1) * sizeof *eff);
+    row->err_m = s->err_m;
+    row->de_m = s->de_m;
+    row->dn_m = s->dn_m;
+    row->nll = s->nll;
+    row->crlb_m = s->crlb_m;
+    uint8_t f = row->flags & HD_ROW_HAS_E;
+    f |= s->located ? HD_ROW_LOCATED : 0;
+    f |= s->content <= HD_COVERAGE_1SIGMA ? HD_ROW_IN_1SIGMA : 0;
+    f |= s->content <= HD_COVERAGE_2SIGMA ? HD_ROW_IN_2SIGMA : 0;
+    f |= s->content <= 0.68 ? HD_ROW_IN_68 : 0;
+    f |= s->content <= 0.95 ? HD_ROW_IN_95 : 0;
+    f |= s->d2 <= 1 ? HD_ROW_D2_1 : 0;
+    f |= s->d2 <= 4 ? HD_ROW_D2_4 : 0;
+    row->flags = f;
+}
+
+int hd_metrics_compute(const hd_eval_row *s, const uint8_t *sel, int64_t n, hd_metrics *m)
+{
+    /* the located events of the selection, counted first: the sorted
+     * copies hold them only */
+    int64_t nk = 0;
+    for (int64_t i = 0; i < n; i++)
+        nk += (!sel || sel[i]) && (s[i].flags & HD_ROW_LOCATED) && isfinite(s[i].err_m);
+    const size_t cap = (size_t)(nk > 0 ? nk : 1);
+    double *err = hd_malloc(cap * sizeof *err);
+    double *crlb = hd_malloc(cap * sizeof *crlb);
+    double *eff = hd_malloc(cap * sizeof *eff);
     if (!err || !crlb || !eff) {
         free(err);
         free(crlb);
@@ -53,7 +77,8 @@ int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_met
         if (sel && !sel[i])
             continue;
         m->n++;
-        if (!s[i].located || !isfinite(s[i].err_m))
+        const unsigned f = s[i].flags;
+        if (!(f & HD_ROW_LOCATED) || !isfinite(s[i].err_m))
             continue;
         err[k++] = s[i].err_m;
         sum += s[i].err_m;
@@ -61,16 +86,17 @@ int hd_metrics_compute(const hd_scored *s, const uint8_t *sel, int64_t n, hd_met
         be += s[i].de_m;
         bn += s[i].dn_m;
         nll += s[i].nll;
-        in1 += s[i].content <= HD_COVERAGE_1SIGMA;
-        in2 += s[i].content <= HD_COVERAGE_2SIGMA;
-        in68 += s[i].content <= 0.68;
-        in95 += s[i].content <= 0.95;
-        ind1 += s[i].d2 <= 1;
-        ind4 += s[i].d2 <= 4;
+        in1 += (f & HD_ROW_IN_1SIGMA) != 0;
+        in2 += (f & HD_ROW_IN_2SIGMA) != 0;
+        in68 += (f & HD_ROW_IN_68) != 0;
+        in95 += (f & HD_ROW_IN_95) != 0;
+        ind1 += (f & HD_ROW_D2_1) != 0;
+        ind4 += (f & HD_ROW_D2_4) != 0;
         if (isfinite(s[i].crlb_m))
             crlb[kc++] = s[i].crlb_m;
-        if (isfinite(s[i].efficiency))
-            eff[ke++] = s[i].efficiency;
+        const double efficiency = s[i].err_m / s[i].crlb_m;
+        if (isfinite(efficiency))
+            eff[ke++] = efficiency;
     }
     m->located = (int64_t)k;
     gsl_sort(err, 1, k);

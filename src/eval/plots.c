@@ -7,6 +7,7 @@
 #include "core/outfile.h"
 #include "eval/outputs.h"
 #include "eval/heatmaps.h"
+#include "h5/h5.h"
 
 #include <gsl/gsl_sort.h>
 #include <libgen.h>
@@ -15,15 +16,18 @@
 #include <string.h>
 
 /* the located events' errors, sorted: the empirical CDF's steps (*k of them) */
-static double *sorted_errors(const hd_run *r, const hd_scored *sc, size_t *k)
+static double *sorted_errors(const hd_eval_report *rep, size_t *k)
 {
-    double *e = hd_malloc((size_t)(r->n > 0 ? r->n : 1) * sizeof *e);
+    size_t n = 0;
+    for (int64_t i = 0; i < rep->n; i++)
+        n += (rep->rows[i].flags & HD_ROW_LOCATED) && isfinite(rep->rows[i].err_m);
+    double *e = hd_malloc((n > 0 ? n : 1) * sizeof *e);
     if (!e)
         return NULL;
     *k = 0;
-    for (int64_t i = 0; i < r->n; i++)
-        if (sc[i].located && isfinite(sc[i].err_m))
-            e[(*k)++] = sc[i].err_m;
+    for (int64_t i = 0; i < rep->n; i++)
+        if ((rep->rows[i].flags & HD_ROW_LOCATED) && isfinite(rep->rows[i].err_m))
+            e[(*k)++] = rep->rows[i].err_m;
     gsl_sort(e, 1, *k);
     return e;
 }
@@ -81,18 +85,21 @@ static void to_cm(const map_frame *m, double lat, double lon, double *x, double 
 
 /* the map's region: the receivers and the truths (estimates far off are
  * counted, not allowed to shrink everything else), grown by a fifth */
-static void map_region(const hd_run *r, const hd_scored *sc, const hd_station *st, int R, map_frame *m)
+static void map_region(const hd_eval_box *truths, const hd_eval_box *estimates, const hd_station *st, int R,
+                       map_frame *m)
 {
     double w = INFINITY, e = -INFINITY, s = INFINITY, n = -INFINITY;
 #define ADD(la, lo) do { if (isfinite(la) && isfinite(lo)) { w = fmin(w, lo); e = fmax(e, lo); s = fmin(s, la); n = fmax(n, la); } } while (0)
     for (int i = 0; i < R; i++)
         ADD(st[i].lat, st[i].lon);
-    for (int64_t i = 0; i < r->n; i++)
-        ADD(r->truth_lat[i], r->truth_lon[i]);
-    if (!isfinite(w)) /* no receiver placed and no truth: the estimates */
-        for (int64_t i = 0; i < r->n; i++)
-            if (sc[i].located)
-                ADD(r->ev[i].res.lat, r->ev[i].res.lon);
+    if (isfinite(truths->w)) { /* the box's corners: the same extremes as its points */
+        ADD(truths->s, truths->w);
+        ADD(truths->n, truths->e);
+    }
+    if (!isfinite(w) && estimates && isfinite(estimates->w)) { /* no receiver placed and no truth: the estimates */
+        ADD(estimates->s, estimates->w);
+        ADD(estimates->n, estimates->e);
+    }
 #undef ADD
     if (!isfinite(w)) {
         w = -1, e = 1, s = -1, n = 1;
@@ -165,7 +172,13 @@ done:
  * borders, a scale bar, Mercator; errors, truths, estimates, a subset of
  * the 68 % ellipses, receivers labelled without overlap; the events without
  * a position and those off the map listed in a corner */
-static int write_gmt(const char *output, const hd_run *r, const hd_scored *sc, const hd_station *st, int R,
+/* eval.h5's columns the map reads back, a block at a time */
+enum { MC_INDEX, MC_STATUS, MC_LAT, MC_LON, MC_NU, MC_COV, MC_TLAT, MC_TLON, MC_COUNT };
+static const char *const map_cols[MC_COUNT] = {"event_index", "status", "lat", "lon", "nu", "cov_enu_m2",
+                                               "truth_lat", "truth_lon"};
+#define MAP_BLOCK 4096
+
+static int write_gmt(const char *output, const hd_eval_report *rep, const hd_station *st, int R,
                      const char *method, char *script, size_t script_size, char *png, size_t png_size)
 {
     char dir[1100], base[1100], ob[1100], ob2[1100];
@@ -176,7 +189,13 @@ static int write_gmt(const char *output, const hd_run *r, const hd_scored *sc, c
     hd_eval_beside(output, "_map.sh", script, script_size);
     hd_eval_beside(output, "_map.png", png, png_size);
     map_frame m;
-    map_region(r, sc, st, R, &m);
+    map_region(&rep->truths, &rep->estimates, st, R, &m);
+    hid_t file = H5I_INVALID_HID, ds[MC_COUNT];
+    for (int c = 0; c < MC_COUNT; c++)
+        ds[c] = H5I_INVALID_HID;
+    int64_t *idx = hd_malloc(MAP_BLOCK * sizeof *idx);
+    int8_t *status = hd_malloc(MAP_BLOCK);
+    double *col = hd_malloc((size_t)MAP_BLOCK * 10 * sizeof *col);
     const char *names[5] = {"errors", "truths", "estimates", "ellipses", "receivers"};
     char paths[6][2300];
     hd_outfile of[6];
@@ -188,30 +207,53 @@ static int write_gmt(const char *output, const hd_run *r, const hd_scored *sc, c
     for (int k = 0; k < 6; k++)
         if ((rc = hd_outfile_open(&of[k], paths[k], 1)) < 0)
             goto fail;
-    int64_t located = 0, off = 0, counts[HD_LOC_STATUS_COUNT] = {0};
-    for (int64_t i = 0; i < r->n; i++) {
-        counts[r->ev[i].res.status]++;
-        located += sc[i].located;
+    if (!idx || !status || !col) {
+        rc = HD_ENOMEM;
+        goto fail;
     }
-    int64_t every = located > MAP_ELLIPSES ? (located + MAP_ELLIPSES - 1) / MAP_ELLIPSES : 1, drawn = 0, seen = 0;
-    for (int64_t i = 0; i < r->n; i++) {
-        if (!sc[i].located)
-            continue;
-        const hd_locate_result *res = &r->ev[i].res;
-        off += res->lat < m.s || res->lat > m.n || res->lon < m.w || res->lon > m.e;
-        fprintf(of[2].f, "%.7f %.7f\n", res->lon, res->lat);
-        if (isfinite(r->truth_lat[i])) {
-            fprintf(of[1].f, "%.7f %.7f\n", r->truth_lon[i], r->truth_lat[i]);
-            fprintf(of[0].f, "> event %lld\n%.7f %.7f\n%.7f %.7f\n", (long long)r->ev[i].index, r->truth_lon[i],
-                    r->truth_lat[i], res->lon, res->lat);
+    if ((file = H5Fopen(output, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) { /* the file just written */
+        rc = hd_error(HD_EIO, "cannot read %s back for its map", output);
+        goto fail;
+    }
+    for (int c = 0; c < MC_COUNT; c++)
+        if ((ds[c] = H5Dopen2(file, map_cols[c], H5P_DEFAULT)) < 0) {
+            rc = hd_error(HD_EFORMAT, "%s: no /%s", output, map_cols[c]);
+            goto fail;
         }
-        if (seen++ % every == 0) {
-            double ll[HD_ELLIPSE_VERTICES][2];
-            hd_locate_ellipse_outline(res->lat, res->lon, res->cov, res->nu, 0.68, HD_ELLIPSE_VERTICES, ll);
-            fprintf(of[3].f, "> event %lld\n", (long long)r->ev[i].index);
-            for (int v = 0; v <= HD_ELLIPSE_VERTICES; v++)
-                fprintf(of[3].f, "%.7f %.7f\n", ll[v % HD_ELLIPSE_VERTICES][1], ll[v % HD_ELLIPSE_VERTICES][0]);
-            drawn++;
+    const int64_t located = rep->plot_located, *counts = rep->counts;
+    int64_t off = 0;
+    int64_t every = located > MAP_ELLIPSES ? (located + MAP_ELLIPSES - 1) / MAP_ELLIPSES : 1, drawn = 0, seen = 0;
+    double *lat = col, *lon = col + MAP_BLOCK, *nu = col + 2 * MAP_BLOCK, *cov = col + 3 * MAP_BLOCK,
+           *tlat = col + 6 * MAP_BLOCK, *tlon = col + 7 * MAP_BLOCK;
+    for (int64_t first = 0; first < rep->n; first += MAP_BLOCK) {
+        const hsize_t nb = (hsize_t)(rep->n - first < MAP_BLOCK ? rep->n - first : MAP_BLOCK), f0 = (hsize_t)first;
+        if ((rc = hd_h5_read_rows(ds[MC_INDEX], H5T_NATIVE_INT64, f0, nb, idx)) < 0 ||
+            (rc = hd_h5_read_rows(ds[MC_STATUS], H5T_NATIVE_INT8, f0, nb, status)) < 0 ||
+            (rc = hd_h5_read_rows(ds[MC_LAT], H5T_NATIVE_DOUBLE, f0, nb, lat)) < 0 ||
+            (rc = hd_h5_read_rows(ds[MC_LON], H5T_NATIVE_DOUBLE, f0, nb, lon)) < 0 ||
+            (rc = hd_h5_read_rows(ds[MC_NU], H5T_NATIVE_DOUBLE, f0, nb, nu)) < 0 ||
+            (rc = hd_h5_read_rows(ds[MC_COV], H5T_NATIVE_DOUBLE, f0, nb, cov)) < 0 ||
+            (rc = hd_h5_read_rows(ds[MC_TLAT], H5T_NATIVE_DOUBLE, f0, nb, tlat)) < 0 ||
+            (rc = hd_h5_read_rows(ds[MC_TLON], H5T_NATIVE_DOUBLE, f0, nb, tlon)) < 0)
+            goto fail;
+        for (hsize_t i = 0; i < nb; i++) {
+            if (status[i] != HD_LOC_OK && status[i] != HD_LOC_OUTSIDE) /* hd_scored.located */
+                continue;
+            off += lat[i] < m.s || lat[i] > m.n || lon[i] < m.w || lon[i] > m.e;
+            fprintf(of[2].f, "%.7f %.7f\n", lon[i], lat[i]);
+            if (isfinite(tlat[i])) {
+                fprintf(of[1].f, "%.7f %.7f\n", tlon[i], tlat[i]);
+                fprintf(of[0].f, "> event %lld\n%.7f %.7f\n%.7f %.7f\n", (long long)idx[i], tlon[i], tlat[i], lon[i],
+                        lat[i]);
+            }
+            if (seen++ % every == 0) {
+                double ll[HD_ELLIPSE_VERTICES][2];
+                hd_locate_ellipse_outline(lat[i], lon[i], cov + 3 * i, nu[i], 0.68, HD_ELLIPSE_VERTICES, ll);
+                fprintf(of[3].f, "> event %lld\n", (long long)idx[i]);
+                for (int v = 0; v <= HD_ELLIPSE_VERTICES; v++)
+                    fprintf(of[3].f, "%.7f %.7f\n", ll[v % HD_ELLIPSE_VERTICES][1], ll[v % HD_ELLIPSE_VERTICES][0]);
+                drawn++;
+            }
         }
     }
     write_labels(of[4].f, &m, st, R);
@@ -244,15 +286,23 @@ static int write_gmt(const char *output, const hd_run *r, const hd_scored *sc, c
             "gmt text -F+cTL+jTL+f7p -Dj0.2c/0.9c -Gwhite@20 <<< \"%lld estimates off this map\"\n"
             "gmt end\n",
             method, base, m.w, m.e, m.s, m.n, base, MAP_W_CM, method, km, base, base, base, base, base, base,
-            (long long)r->n, (long long)located, (long long)drawn, (long long)counts[HD_LOC_TOO_FEW],
+            (long long)rep->n, (long long)located, (long long)drawn, (long long)counts[HD_LOC_TOO_FEW],
             (long long)counts[HD_LOC_NO_CONVERGENCE], (long long)counts[HD_LOC_NO_FIX], (long long)off);
     for (int k = 0; k < 6; k++)
         if ((rc = hd_outfile_commit(&of[k])) < 0)
             goto fail;
-    return 0;
+    rc = 0;
 fail:
     for (int k = 0; k < 6; k++)
         hd_outfile_abort(&of[k]);
+    for (int c = 0; c < MC_COUNT; c++)
+        if (ds[c] >= 0)
+            H5Dclose(ds[c]);
+    if (file >= 0)
+        H5Fclose(file);
+    free(idx);
+    free(status);
+    free(col);
     return rc;
 }
 
@@ -291,7 +341,7 @@ static void draw(const char *gp, const char *cdf_png)
         hd_info("plots: %s", cdf_png);
 }
 
-int hd_eval_write_plots(const char *output, const hd_run *r, const hd_scored *sc, const hd_station *st, int R,
+int hd_eval_write_plots(const char *output, const hd_eval_report *rep, const hd_station *st, int R,
                         const char *method, int do_draw)
 {
     char gp[1100], errs[1100], cdf_png[1100], map_sh[1100], map_png[1100];
@@ -306,7 +356,7 @@ int hd_eval_write_plots(const char *output, const hd_run *r, const hd_scored *sc
         if ((rc = hd_outfile_open(&of[k], paths[k], 1)) < 0)
             goto fail;
     size_t k;
-    double *e = sorted_errors(r, sc, &k);
+    double *e = sorted_errors(rep, &k);
     if (!e) {
         rc = HD_ENOMEM;
         goto fail;
@@ -317,7 +367,7 @@ int hd_eval_write_plots(const char *output, const hd_run *r, const hd_scored *sc
     for (int q = 0; q < 2; q++)
         if ((rc = hd_outfile_commit(&of[q])) < 0)
             goto fail;
-    if ((rc = write_gmt(output, r, sc, st, R, method, map_sh, sizeof map_sh, map_png, sizeof map_png)) < 0)
+    if ((rc = write_gmt(output, rep, st, R, method, map_sh, sizeof map_sh, map_png, sizeof map_png)) < 0)
         return rc;
     if (do_draw) {
         draw(gp, cdf_png);
@@ -333,14 +383,14 @@ fail:
 /* ---- several methods ---------------------------------------------------------- */
 
 int hd_eval_write_compare_plots(const char *output, const hd_eval_comparison *c, const hd_eval_report *const *reps,
-                                const char *const *methods, const hd_run *run0, int do_draw)
+                                const char *const *methods, const hd_locate_net *net, int do_draw)
 {
     /* the receivers as the run's network has them (the map's region) */
-    const int R = run0->net.R;
+    const int R = net->R;
     hd_station st[HD_MAX_STATIONS];
     for (int i = 0; i < R; i++) {
-        st[i].lat = run0->net.rx_lat[i];
-        st[i].lon = run0->net.rx_lon[i];
+        st[i].lat = net->rx_lat[i];
+        st[i].lon = net->rx_lon[i];
     }
     char gp[1100], errs[1100], cdf_png[1100], sh[1100], map_png[1100], base[1100], ob[1100];
     hd_eval_beside(output, ".gp", gp, sizeof gp);
@@ -365,7 +415,7 @@ int hd_eval_write_compare_plots(const char *output, const hd_eval_comparison *c,
         size_t k = 0;
         for (int64_t i = 0; i < c->n; i++)
             if (c->common[i])
-                e[k++] = reps[m]->sc[i].err_m;
+                e[k++] = reps[m]->rows[i].err_m;
         gsl_sort(e, 1, k);
         write_errors(of[1].f, e, k, methods[m]);
         fprintf(of[1].f, "\n\n");
@@ -388,13 +438,7 @@ int hd_eval_write_compare_plots(const char *output, const hd_eval_comparison *c,
     fprintf(of[0].f, "\n");
     /* the maps side by side: each method's own map layers */
     map_frame mf;
-    hd_scored *none = hd_calloc((size_t)(run0->n > 0 ? run0->n : 1), sizeof *none);
-    if (!none) {
-        rc = HD_ENOMEM;
-        goto fail;
-    }
-    map_region(run0, none, st, R, &mf);
-    free(none);
+    map_region(&reps[0]->truths, NULL, st, R, &mf); /* the receivers and the truths */
     const int rows = c->n_methods > 2 ? 2 : 1, cols = (c->n_methods + rows - 1) / rows;
     double km = scale_km(&mf), panel = cols > 2 ? 9.0 : 12.0;
     FILE *f = of[2].f;

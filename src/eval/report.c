@@ -86,19 +86,6 @@ static int write_group_table(hid_t file, const char *path, const hd_eval_group *
     return rc;
 }
 
-#define COL(expr, name, units, desc)                                                                                   \
-    if (rc == 0) {                                                                                                     \
-        for (int64_t i = 0; i < E; i++)                                                                                \
-            v[i] = (expr);                                                                                             \
-        rc = hd_h5_write(f, name, H5T_NATIVE_DOUBLE, 1, d1, v, units, desc);                                           \
-    }
-#define ICOL(expr, name, units, desc)                                                                                  \
-    if (rc == 0) {                                                                                                     \
-        for (int64_t i = 0; i < E; i++)                                                                                \
-            iv[i] = (int32_t)(expr);                                                                                   \
-        rc = hd_h5_write(f, name, H5T_NATIVE_INT32, 1, d1, iv, units, desc);                                          \
-    }
-
 /* What every file of located events holds per event: index, status, the
  * estimate, its covariance and predictive, the fit's quality, the
  * receivers used (and, in positions files, time and frequency). */
@@ -208,29 +195,102 @@ static int write_solutions(hid_t f, const hd_run *r, int ncol, int64_t E, int cr
     return rc;
 }
 
-/* eval.h5's per-event datasets: the solutions and their scores */
-static int write_events(hid_t f, const hd_run *r, const hd_eval_report *rep)
+/* eval.h5's per-event datasets after the solution columns: the truth and
+ * the scores */
+enum { EV_TRUTH_LAT, EV_TRUTH_LON, EV_ERR, EV_DE, EV_DN, EV_D2, EV_CONTENT, EV_NLL, EV_CRLB, EV_CRLB_MODEL,
+       EV_LATENCY };
+static const struct {
+    const char *name, *units, *desc;
+} EV[] = {
+    {"truth_lat", "degree", "transmitter latitude"},
+    {"truth_lon", "degree", "transmitter longitude"},
+    {"error_m", "m", "geodesic distance from the truth to the estimate"},
+    {"error_east_m", "m", "estimate minus truth, east"},
+    {"error_north_m", "m", "estimate minus truth, north"},
+    {"mahalanobis2", "1", "squared Mahalanobis distance of the truth under the covariance"},
+    {"content", "1",
+     "probability of the predictive's smallest ellipse holding the truth (uniform on [0, 1] when calibrated)"},
+    {"nll", "1", "negative log-likelihood of the truth under the predictive (metres)"},
+    {"crlb_m", "m", "Cramér–Rao bound at the truth, sqrt of the trace (noise, bandwidth, clocks)"},
+    {"crlb_with_model_m", "m", "the same with localize.model_sigma_ns added to the timing variances"},
+    {"latency_us", "us", "solver time for the event"},
+};
+_Static_assert(SOL_COMMON + sizeof EV / sizeof *EV == HD_EVAL_ROW_COLUMNS, "eval.h5's per-event columns");
+
+/* the type and row width of eval.h5's per-event column c */
+static hid_t row_type(int c, int *w)
 {
-    const int64_t E = r->n;
-    const hd_scored *sc = rep->sc;
-    hsize_t d1[1] = {(hsize_t)E};
-    double *v = hd_malloc((size_t)(E > 0 ? E : 1) * sizeof *v);
-    if (!v)
-        return HD_ENOMEM;
-    int rc = write_solutions(f, r, SOL_COMMON, -1, 0);
-    COL(r->truth_lat[i], "truth_lat", "degree", "transmitter latitude")
-    COL(r->truth_lon[i], "truth_lon", "degree", "transmitter longitude")
-    COL(sc[i].err_m, "error_m", "m", "geodesic distance from the truth to the estimate")
-    COL(sc[i].de_m, "error_east_m", "m", "estimate minus truth, east")
-    COL(sc[i].dn_m, "error_north_m", "m", "estimate minus truth, north")
-    COL(sc[i].d2, "mahalanobis2", "1", "squared Mahalanobis distance of the truth under the covariance")
-    COL(sc[i].content, "content", "1",
-        "probability of the predictive's smallest ellipse holding the truth (uniform on [0, 1] when calibrated)")
-    COL(sc[i].nll, "nll", "1", "negative log-likelihood of the truth under the predictive (metres)")
-    COL(sc[i].crlb_m, "crlb_m", "m", "Cramér–Rao bound at the truth, sqrt of the trace (noise, bandwidth, clocks)")
-    COL(rep->crlb_model_m[i], "crlb_with_model_m", "m", "the same with localize.model_sigma_ns added to the timing variances")
-    COL(r->latency_s[i] * 1e6, "latency_us", "us", "solver time for the event")
-    free(v);
+    const int k = c < SOL_COMMON ? SOL[c].kind : SOL_F64;
+    *w = k == SOL_COV ? 3 : 1;
+    return k == SOL_I64 ? H5T_NATIVE_INT64 : k == SOL_I8 ? H5T_NATIVE_INT8 : k == SOL_I32 ? H5T_NATIVE_INT32
+                                                                                          : H5T_NATIVE_DOUBLE;
+}
+
+/* rows of up to 8192 events a chunk: two chunks a dataset cached (under
+ * 0.4 MiB), whatever the campaign's length */
+#define ROWS_CHUNK 8192
+
+int hd_eval_rows_create(hd_eval_report *rep)
+{
+    const int64_t E = rep->E;
+    for (int c = 0; c < HD_EVAL_ROW_COLUMNS; c++) {
+        int w;
+        hid_t t = row_type(c, &w);
+        hsize_t d[2] = {(hsize_t)E, 3}, ch[2] = {(hsize_t)(E < ROWS_CHUNK ? (E > 0 ? E : 1) : ROWS_CHUNK), 3};
+        const char *name = c < SOL_COMMON ? SOL[c].name : EV[c - SOL_COMMON].name;
+        const char *units = c < SOL_COMMON ? SOL[c].units : EV[c - SOL_COMMON].units;
+        const char *desc = c < SOL_COMMON ? SOL[c].desc : EV[c - SOL_COMMON].desc;
+        hid_t ds = hd_h5_dataset(rep->f, name, t, w == 3 ? 2 : 1, d, ch, 0, units, desc);
+        if (ds < 0)
+            return (int)ds;
+        rep->ds[c] = ds;
+    }
+    return 0;
+}
+
+int hd_eval_rows_write(hd_eval_report *rep, const hd_run *r, int64_t row0)
+{
+    const int64_t n = r->n;
+    const hd_scored *sc = rep->blk_sc;
+    const double *cm = rep->blk_crlb;
+    double *v = rep->blk_v;
+    int rc = 0;
+    for (int c = 0; c < HD_EVAL_ROW_COLUMNS && rc == 0; c++) {
+        int w;
+        hid_t t = row_type(c, &w);
+        for (int64_t i = 0; i < n; i++) {
+            if (c < SOL_COMMON) {
+                sol_fill(r, c, i, v);
+                continue;
+            }
+            switch (c - SOL_COMMON) {
+            case EV_TRUTH_LAT: v[i] = r->truth_lat[i]; break;
+            case EV_TRUTH_LON: v[i] = r->truth_lon[i]; break;
+            case EV_ERR: v[i] = sc[i].err_m; break;
+            case EV_DE: v[i] = sc[i].de_m; break;
+            case EV_DN: v[i] = sc[i].dn_m; break;
+            case EV_D2: v[i] = sc[i].d2; break;
+            case EV_CONTENT: v[i] = sc[i].content; break;
+            case EV_NLL: v[i] = sc[i].nll; break;
+            case EV_CRLB: v[i] = sc[i].crlb_m; break;
+            case EV_CRLB_MODEL: v[i] = cm[i]; break;
+            default: v[i] = r->latency_s[i] * 1e6; break;
+            }
+        }
+        rc = hd_h5_write_rows(rep->ds[c], t, (hsize_t)row0, (hsize_t)n, v);
+    }
+    return rc;
+}
+
+int hd_eval_rows_close(hd_eval_report *rep)
+{
+    int rc = 0;
+    for (int c = 0; c < HD_EVAL_ROW_COLUMNS; c++)
+        if (rep->ds[c] > 0) {
+            if (H5Dclose(rep->ds[c]) < 0 && rc == 0)
+                rc = hd_error(HD_EIO, "cannot close eval.h5's per-event datasets");
+            rep->ds[c] = H5I_INVALID_HID;
+        }
     return rc;
 }
 
@@ -245,14 +305,9 @@ int hd_eval_positions_rows(hid_t f, const hd_run *r, int64_t E, int create)
     return write_solutions(f, r, (int)(sizeof SOL / sizeof *SOL), E, create);
 }
 
-#undef COL
-#undef ICOL
-
-int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, const char *method)
+int hd_eval_write_h5(hid_t f, const hd_eval_report *rep, const char *method)
 {
-    int rc = write_events(f, run, rep);
-    if (rc < 0)
-        return rc;
+    int rc;
     hid_t g = H5Gcreate2(f, "breakdown", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0)
         return hd_error(HD_EIO, "cannot create /breakdown");

@@ -16,11 +16,20 @@ void hd_eval_beside(const char *out, const char *suffix, char *buf, size_t size)
 /* report.json beside eval.h5, NAME.report.json beside another NAME.h5 */
 void hd_eval_report_path(const char *out, char *buf, size_t size);
 
-/* Into the open file f: per event the estimate, covariance, truth, error,
- * Mahalanobis distance, predictive, bounds, status; /breakdown/snr and
- * /breakdown/receivers; the summary (rep->all, latency) and method as root
- * attributes. The provenance is the caller's. */
-int hd_eval_write_h5(hid_t f, const hd_run *run, const hd_eval_report *rep, const char *method);
+/* Into the open file f, after the rows (hd_eval_begin with f): the
+ * breakdown tables /breakdown/snr, /breakdown/receivers (gdop, group);
+ * the summary (rep->all, latency) and method as root attributes. The
+ * provenance is the caller's. */
+int hd_eval_write_h5(hid_t f, const hd_eval_report *rep, const char *method);
+/* eval.h5's per-event datasets (the estimate, covariance, truth, error,
+ * Mahalanobis distance, predictive, bounds, status; [rep->E] each,
+ * chunked) created in rep->f and kept open in rep->ds; a block's rows
+ * (run's events, their scores in rep->blk_sc and rep->blk_crlb) written
+ * from row row0; closed (twice is harmless). score.c's hd_eval_begin,
+ * hd_eval_add and hd_eval_finish call them. */
+int hd_eval_rows_create(hd_eval_report *rep);
+int hd_eval_rows_write(hd_eval_report *rep, const hd_run *run, int64_t row0);
+int hd_eval_rows_close(hd_eval_report *rep);
 
 /* A positions file (localize -o OUT.h5, format HD_FORMAT_POSITIONS): per
  * event the index, time, frequency, status, estimate, covariance,
@@ -45,12 +54,14 @@ typedef struct {
  * the stream of path (named in errors). */
 int hd_eval_write_json(FILE *out, const char *path, const hd_eval_report *rep, const hd_eval_report_info *info);
 
-/* Beside output (eval.h5): NAME.gp, the gnuplot script drawing NAME_cdf.png
- * (error CDF) and NAME_map.png (truths, estimates, 68 % ellipses, the
- * receivers st[R] with fixed positions) from NAME_errors.dat, NAME_map.dat
- * and NAME_receivers.dat; with draw and gnuplot installed, runs it (a
- * missing or failing gnuplot is a warning). */
-int hd_eval_write_plots(const char *output, const hd_run *run, const hd_scored *sc, const hd_station *st, int R,
+/* Beside output (eval.h5, written and committed: the map's events are
+ * read back from it a block at a time): NAME.gp, the gnuplot script
+ * drawing NAME_cdf.png (error CDF, from rep's rows) and NAME_map.png
+ * (truths, estimates, 68 % ellipses, the receivers st[R] with fixed
+ * positions) from NAME_errors.dat, NAME_map.dat and NAME_receivers.dat;
+ * with draw and gnuplot installed, runs it (a missing or failing gnuplot
+ * is a warning). */
+int hd_eval_write_plots(const char *output, const hd_eval_report *rep, const hd_station *st, int R,
                         const char *method, int draw);
 
 /* Several methods on the same events (compare.h): /compare/alone and
@@ -65,6 +76,6 @@ int hd_eval_write_compare_json(FILE *out, const char *path, const hd_eval_compar
  * events every one located) and NAME_map.png (GMT: the methods' maps side
  * by side, from each one's NAME_<method>_map_*.dat), with their scripts. */
 int hd_eval_write_compare_plots(const char *output, const hd_eval_comparison *c, const hd_eval_report *const *reps,
-                                const char *const *methods, const hd_run *run0, int draw);
+                                const char *const *methods, const hd_locate_net *net, int draw);
 
 #endif

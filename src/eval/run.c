@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "eval/learn.h"
+#include "eval/score.h"
 #include "nn/model.h"
 #include "h5/h5.h"
 
@@ -454,25 +455,63 @@ double hd_run_learn_scale(const hd_locate_net *net, const hd_dataset *d, const u
 }
 
 static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
-                     int method, const char *pattern, void (*progress)(void *ctx, int64_t done), void *ctx);
+                     int method, const char *pattern, hd_run_sink sink, void *sink_ctx,
+                     void (*progress)(void *ctx, int64_t done), void *ctx);
 
 int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
-                 int method, void (*progress)(void *ctx, int64_t done), void *ctx)
+                 int method, hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
 {
-    return folds_any(run, rd, cfg, ecfg, method, NULL, progress, ctx);
+    return folds_any(run, rd, cfg, ecfg, method, NULL, sink, sink_ctx, progress, ctx);
 }
 
 int hd_run_folds_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
-                    const char *model_pattern, void (*progress)(void *ctx, int64_t done), void *ctx)
+                    const char *model_pattern, hd_run_sink sink, void *sink_ctx,
+                    void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     if (!model_pattern || !strstr(model_pattern, "%d"))
         return hd_error(HD_ECONFIG, "--method nn with evaluate.split needs one model per group: -m 'model_%%d.h5' "
                                     "(each trained with train.exclude_split and train.exclude_group)");
-    return folds_any(run, rd, cfg, ecfg, HD_LOC_NN, model_pattern, progress, ctx);
+    return folds_any(run, rd, cfg, ecfg, HD_LOC_NN, model_pattern, sink, sink_ctx, progress, ctx);
+}
+
+/* What the folds keep of an event's solution until every group is located
+ * and the events go to the sink in order: the solution's columns of
+ * eval.h5 and what the scores' rows take (its scores, made at once) */
+typedef struct {
+    double lat, lon, e, n, nu, gdop, chi2, cov[3];
+    int32_t dof, n_receivers;
+    int8_t status, rejected;
+} fold_sol;
+
+typedef struct {
+    fold_sol *sol;              /* [E] */
+    hd_scored *sc;              /* [E]: each event against its truth (hd_eval_score_event) */
+    double *cm;                 /* [E]: the bound at the truth with the model error */
+    double *latency_s;          /* [E] */
+} fold_keep;
+
+/* event e, located into one (its cov scaled), scored on the run's network
+ * against its truth and kept */
+static void fold_put(fold_keep *k, const hd_run *run, int64_t e, const hd_located *one, const double *tx_lat,
+                     const double *tx_lon, double latency_s)
+{
+    hd_run v;
+    memset(&v, 0, sizeof v);
+    v.net = run->net; /* a shallow copy, never released */
+    v.ev = (hd_located *)one;
+    v.truth_lat = (double *)tx_lat + e;
+    v.truth_lon = (double *)tx_lon + e;
+    v.n = 1;
+    hd_eval_score_event(&v, 0, &k->sc[e], &k->cm[e]);
+    const hd_locate_result *r = &one->res;
+    k->sol[e] = (fold_sol){r->lat, r->lon, r->e, r->n, r->nu, r->gdop, r->chi2, {r->cov[0], r->cov[1], r->cov[2]},
+                           r->dof, r->n_receivers, (int8_t)r->status, (int8_t)(r->rejected != 0)};
+    k->latency_s[e] = latency_s;
 }
 
 static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
-                     int method, const char *pattern, void (*progress)(void *ctx, int64_t done), void *ctx)
+                     int method, const char *pattern, hd_run_sink sink, void *sink_ctx,
+                     void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     memset(run, 0, sizeof *run);
     const int R = rd->meta.n_receivers, F = HD_FEAT_COUNT;
@@ -500,13 +539,14 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
     int8_t *split = NULL;
     hd_locate_net fitted;
     memset(&fitted, 0, sizeof fitted);
-    if ((rc = hd_run_alloc(run, En, 0)) < 0)
-        goto fail;
-    if (!scratch || !time_ns || !ev || !feat || !mask || !train || !tx_lat || !tx_lon) {
+    fold_keep keep = {hd_calloc(En, sizeof *keep.sol), hd_calloc(En, sizeof *keep.sc), hd_calloc(En, sizeof *keep.cm),
+                      hd_calloc(En, sizeof *keep.latency_s)};
+    hd_located *one = hd_calloc(1, sizeof *one);
+    if (!scratch || !time_ns || !ev || !feat || !mask || !train || !tx_lat || !tx_lon || !keep.sol || !keep.sc ||
+        !keep.cm || !keep.latency_s || !one) {
         rc = HD_ENOMEM;
         goto fail;
     }
-    run->n = E;
     if ((rc = hd_features_read_block(rd, 0, E, ev, NULL, feat, mask, NULL, NULL, NULL, NULL)) < 0 ||
         (method != HD_LOC_TDOA && (rc = hd_run_drop_uncalibrated(rd, 0, E, feat, mask, 1)) < 0))
         goto fail;
@@ -524,13 +564,8 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
         goto fail;
     for (int64_t e = 0; e < E; e++) {
         time_ns[e] = ev[e].time_ns;
-        tx_lat[e] = run->truth_lat[e] = ev[e].truth.lat;
-        tx_lon[e] = run->truth_lon[e] = ev[e].truth.lon;
-        run->snr_db[e] = NAN;
-        hd_located *o = &run->ev[e];
-        o->index = ev[e].index;
-        o->time_ns = ev[e].time_ns;
-        o->frequency_hz = ev[e].frequency_hz;
+        tx_lat[e] = ev[e].truth.lat;
+        tx_lon[e] = ev[e].truth.lon;
     }
     hd_dataset d = {E, R, feat, mask, rx_lat, rx_lon, tx_lat, tx_lon};
     int64_t done = 0;
@@ -580,9 +615,16 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
             k = 0;
             for (int64_t e = 0; rc == 0 && e < E; e++)
                 if (!train[e]) {
-                    run->ev[e].res = res[k++];
-                    run->latency_s[e] = dt;
-                    hd_run_bound_nn(run, e);
+                    hd_run v; /* the run's clamping, on this event */
+                    memset(&v, 0, sizeof v);
+                    v.net = run->net;
+                    v.ev = one;
+                    one->res = res[k++];
+                    if (hd_run_bound_nn(&v, 0)) {
+                        run->n_clamped++;
+                        run->clamped_max_m = fmax(run->clamped_max_m, v.clamped_max_m);
+                    }
+                    fold_put(&keep, run, e, one, tx_lat, tx_lon, dt);
                 }
             hd_info("%s %d: %lld events held out, located by %s", sname, g, (long long)ntest, path);
             hd_nn_model_release(&M);
@@ -613,12 +655,13 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
             obs.delay_s = obs.sigma_s = zero_d; /* level-only data: no pairs used below */
             obs.tmask = zero_m;
             double t0 = hd_now();
+            memset(&one->res, 0, sizeof one->res);
             if (method == HD_LOC_KNN)
-                rc = hd_knn_locate(&run->net, &d, train, e, ecfg->knn_k, &run->ev[e].res);
+                rc = hd_knn_locate(&run->net, &d, train, e, ecfg->knn_k, &one->res);
             else if (method == HD_LOC_TDOA)
                 rc = HD_EUNSUPPORTED;
             else
-                rc = hd_locate(use, &obs, method, &run->ev[e].res);
+                rc = hd_locate(use, &obs, method, &one->res);
             if (rc == HD_EUNSUPPORTED) {
                 rc = hd_error(HD_EUNSUPPORTED, "tdoa with a split: nothing to fit; evaluate it without one");
                 goto fail;
@@ -626,18 +669,56 @@ static int folds_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
             if (rc < 0)
                 goto fail;
             for (int q = 0; q < 3; q++)
-                run->ev[e].res.cov[q] *= scale;
-            run->latency_s[e] = hd_now() - t0;
+                one->res.cov[q] *= scale;
+            fold_put(&keep, run, e, one, tx_lat, tx_lon, hd_now() - t0);
             done++;
         }
         if (progress)
             progress(ctx, done);
     }
-    /* the groups, for the report's rows by group */
+    /* every event to the sink in order, a block at a time, with its group
+     * (the report's rows by group) and its scores made above */
     run->split = ecfg->split;
-    run->group = split;
-    split = NULL;
+    if ((rc = hd_run_alloc(run, BLOCK, 0)) < 0)
+        goto fail;
+    if (!(run->group = hd_calloc(BLOCK, 1)) || !(run->scored = hd_calloc(BLOCK, sizeof *run->scored)) ||
+        !(run->crlb_model_m = hd_calloc(BLOCK, sizeof *run->crlb_model_m))) {
+        rc = HD_ENOMEM;
+        goto fail;
+    }
+    for (int64_t first = 0; first < E; first += BLOCK) {
+        run->first = first;
+        run->n = E - first < BLOCK ? E - first : BLOCK;
+        memset(run->ev, 0, (size_t)run->n * sizeof *run->ev);
+        for (int64_t i = 0; i < run->n; i++) {
+            const int64_t e = first + i;
+            const fold_sol *x = &keep.sol[e];
+            hd_located *o = &run->ev[i];
+            o->index = ev[e].index;
+            o->time_ns = ev[e].time_ns;
+            o->frequency_hz = ev[e].frequency_hz;
+            o->res = (hd_locate_result){.status = x->status, .method = method, .e = x->e, .n = x->n, .lat = x->lat,
+                                        .lon = x->lon, .nu = x->nu, .gdop = x->gdop, .chi2 = x->chi2, .dof = x->dof,
+                                        .n_receivers = x->n_receivers, .rejected = (uint64_t)x->rejected};
+            memcpy(o->res.cov, x->cov, sizeof x->cov);
+            run->latency_s[i] = keep.latency_s[e];
+            run->snr_db[i] = NAN;
+            run->truth_lat[i] = tx_lat[e];
+            run->truth_lon[i] = tx_lon[e];
+            run->n_timed[i] = 0;
+            run->group[i] = split[e];
+            run->scored[i] = keep.sc[e];
+            run->crlb_model_m[i] = keep.cm[e];
+        }
+        if ((rc = sink(sink_ctx, run)) < 0)
+            goto fail;
+    }
 fail:
+    free(keep.sol);
+    free(keep.sc);
+    free(keep.cm);
+    free(keep.latency_s);
+    free(one);
     hd_locate_net_release(&fitted);
     free(ev);
     free(feat);
@@ -655,9 +736,27 @@ fail:
     return rc;
 }
 
+static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                      const hd_calib_table *cal, int score, hd_run_sink sink, void *sink_ctx,
+                      void (*progress)(void *ctx, int64_t done), void *ctx);
+
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                          const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
                          void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    return sparse_any(run, rd, cfg, method, cal, !sink, sink, sink_ctx, progress, ctx);
+}
+
+int hd_run_locate_sparse_scored(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                                const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
+                                void (*progress)(void *ctx, int64_t done), void *ctx)
+{
+    return sparse_any(run, rd, cfg, method, cal, 1, sink, sink_ctx, progress, ctx);
+}
+
+static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                      const hd_calib_table *cal, int score, hd_run_sink sink, void *sink_ctx,
+                      void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     memset(run, 0, sizeof *run);
     if (!rd->meta.sparse)
@@ -710,7 +809,7 @@ int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_
         rc = HD_ENOMEM;
         goto done;
     }
-    if (!sink && (!(run->scored = hd_calloc(En, sizeof *run->scored)) ||
+    if (score && (!(run->scored = hd_calloc(En, sizeof *run->scored)) ||
                   !(run->crlb_model_m = hd_calloc(En, sizeof *run->crlb_model_m)))) {
         rc = HD_ENOMEM;
         goto done;

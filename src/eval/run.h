@@ -65,6 +65,12 @@ int hd_run_locate_stream(hd_run *run, hd_features_reader *rd, const hd_localize_
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                          const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
                          void (*progress)(void *ctx, int64_t done), void *ctx);
+/* The same streaming and scored: each block's events also scored against
+ * the truth while their networks exist (run->scored, run->crlb_model_m of
+ * the block, as the sink sees it): evaluate's. */
+int hd_run_locate_sparse_scored(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
+                                const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
+                                void (*progress)(void *ctx, int64_t done), void *ctx);
 /* The same with the trained network (method nn): model from nn/model.h. */
 int hd_run_locate_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const void *model,
                      void (*progress)(void *ctx, int64_t done), void *ctx);
@@ -72,13 +78,19 @@ int hd_run_locate_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg 
  * a time block) located by a method fitted on the other groups — rss with
  * per-receiver offsets, exponent and sigma learnt (hd_learn_rss), knn with
  * the others as fingerprints, tdoa as is. Per-event receiver positions
- * (/rx_lat, /rx_lon: buses) are used when the file has them. */
+ * (/rx_lat, /rx_lon: buses) are used when the file has them. The file's
+ * features are held (each group is fitted on all the others); each event
+ * is scored against its truth as it is located (hd_eval_score_event) and
+ * only its solution's columns kept (no per-receiver arrays), then the
+ * events go to sink (required) in order, a block at a time, with
+ * run->scored, run->crlb_model_m and run->group (the split's). */
 int hd_run_folds(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
-                 int method, void (*progress)(void *ctx, int64_t done), void *ctx);
+                 int method, hd_run_sink sink, void *sink_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
 /* The network by folds: model_pattern holds a %d that each group's value
  * fills (a model trained with train.exclude_split/exclude_group). */
 int hd_run_folds_nn(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, const hd_evaluate_cfg *ecfg,
-                    const char *model_pattern, void (*progress)(void *ctx, int64_t done), void *ctx);
+                    const char *model_pattern, hd_run_sink sink, void *sink_ctx,
+                    void (*progress)(void *ctx, int64_t done), void *ctx);
 /* The per-event arrays of n events (n_uncalibrated too when asked), zeroed;
  * HD_ENOMEM when any is missing (hd_run_release frees what was made). */
 int hd_run_alloc(hd_run *run, size_t n, int with_uncalibrated);

@@ -1,9 +1,14 @@
-/* Scoring a whole run against its truth: every event scored (hd_eval_score),
- * the headline metrics, the subset a good network should reach, breakdowns
+/* Scoring a run against its truth: every event scored (hd_eval_score) as
+ * its block is located, while the solver's per-receiver result and the
+ * network exist (the bound at the truth needs them), its row of eval.h5
+ * written then and only a small row kept (hd_eval_row); at the end the
+ * headline metrics, the subset a good network should reach, breakdowns
  * by SNR and by receivers used, counts by status, the solver's latency and
- * the predictive's degrees of freedom. Memory only; report.h writes it. */
+ * the predictive's degrees of freedom from the rows. report.h writes the
+ * summary. */
 #ifndef HD_EVAL_SCORE_H
 #define HD_EVAL_SCORE_H
+#include <hdf5.h>
 #include <stdint.h>
 #include "config/config.h"
 #include "eval/metrics.h"
@@ -16,11 +21,19 @@ typedef struct {
     hd_metrics m;
 } hd_eval_group;
 
+/* The box (degrees) of the points added to it; w = +inf while empty. */
 typedef struct {
-    int64_t n;               /* events */
-    hd_scored *sc;           /* [n]: each event against its truth; the bound without the model error
-                                (at the estimate when the receivers were placed per event) */
-    double *crlb_model_m;    /* [n]: the bound at the truth with localize.model_sigma_ns */
+    double w, e, s, n;
+} hd_eval_box;
+
+/* eval.h5's per-event datasets while rows are added (hd_eval_begin) */
+#define HD_EVAL_ROW_COLUMNS 23
+
+typedef struct {
+    int64_t n;               /* events scored so far (all of them after hd_eval_finish) */
+    hd_eval_row *rows;       /* [n]: what is kept of each event (hd_eval_row); the scores themselves are in
+                                eval.h5 (error_m, mahalanobis2, content, nll, crlb_m, crlb_with_model_m) */
+    int64_t cap;             /* rows allocated: the events announced to hd_eval_begin */
     hd_metrics all;          /* every event */
     hd_metrics good;         /* >= 4 receivers timed by valid time differences at >= 10 dB */
     hd_eval_group *snr;      /* [n_snr]: bins below, between and above evaluate.snr_bins_db */
@@ -44,16 +57,53 @@ typedef struct {
     double latency_total_s;  /* solver time summed */
     double nu_median, nu_min, nu_max; /* over the events with a position estimate (NaN: none) */
     double coverage_1sigma_se, coverage_2sigma_se; /* a calibrated method's binomial spread over all.located */
+    /* gathered while adding (hd_eval_add) */
+    int rx_max;              /* the largest receiver count a row can have (the dense network's R, or 64) */
+    int any3d;               /* an event observed the transmitter's height (the GDOP rows) */
+    int has_group;           /* the run had a split's groups */
+    int64_t plot_located;    /* events with a position (status ok or outside), truth or not */
+    hd_eval_box truths, estimates; /* the finite truths; the positions of the located events */
+    uint64_t index_hash;     /* FNV-1a over the event indices in order: runs of the same events agree */
+    /* eval.h5 (f >= 0): its per-event datasets, open while rows are written */
+    hid_t f;
+    int64_t E;               /* events the datasets hold */
+    hid_t ds[HD_EVAL_ROW_COLUMNS];
+    hd_scored *blk_sc;       /* scratch: a block's scores */
+    double *blk_crlb, *blk_v;
+    int64_t blk_cap;
 } hd_eval_report;
 
 /* The GDOP bins' inner edges. */
 #define HD_EVAL_GDOP_EDGES {1, 1.5, 2, 3, 5}
 
-/* Score run (truth in run->truth_lat/lon, the receivers in run->net) with
- * the SNR bin edges snr_bins_db[n_bins] (ascending; n_bins + 1 rows).
- * Returns 0 or HD_ENOMEM; release with hd_eval_report_release either way. */
-int hd_eval_score_run(hd_eval_report *rep, const hd_run *run, const double *snr_bins_db, int n_bins);
+/* Scoring as the run goes: begin for E events, writing their per-event
+ * datasets into eval.h5 f (created here, [E] each; f < 0: none written);
+ * add each block the run's sink sees (events run->first .. + run->n, in
+ * order: the block's results, run->net and, when the run scored its
+ * events itself, run->scored: a sparse file's, the folds'); finish with the SNR bin edges snr_bins_db[n_bins]
+ * (ascending; n_bins + 1 rows) and the run's totals (n_clamped, split).
+ * Memory: sizeof(hd_eval_row) an event (the rows) plus a block's scratch;
+ * finish sorts copies of the errors, bounds and latencies. Each returns 0
+ * or a negative HD_E code; release with hd_eval_report_release either
+ * way. */
+int hd_eval_begin(hd_eval_report *rep, hid_t f, int64_t E);
+int hd_eval_add(hd_eval_report *rep, const hd_run *run);
+int hd_eval_finish(hd_eval_report *rep, const hd_run *run, const double *snr_bins_db, int n_bins);
+/* hd_eval_add as an hd_run_sink (sink_ctx: the hd_eval_report) */
+int hd_eval_sink(void *rep, const hd_run *run);
+/* A run held whole (run->first 0, run->n events: hd_eval_score_run),
+ * added a block at a time. */
+int hd_eval_add_whole(hd_eval_report *rep, const hd_run *run);
+/* All of it for a run held whole: begin (f as there), add, finish. */
+int hd_eval_score_run(hd_eval_report *rep, hid_t f, const hd_run *run, const double *snr_bins_db, int n_bins);
 void hd_eval_report_release(hd_eval_report *rep);
+
+/* Event i of a block scored as evaluate scores it: against the truth on
+ * run->net (or run->scored's when the run scored its events itself: a
+ * sparse file's, each on its own network; the folds'), the bound without the model error into s (at the estimate
+ * when the receivers were placed per event) and with it into
+ * *crlb_model_m. */
+void hd_eval_score_event(const hd_run *run, int64_t i, hd_scored *s, double *crlb_model_m);
 
 /* One breakdown table in a line: "by GDOP (median / p95 m, events located):
  * 1 <= gdop < 1.5: 30 / 80 (120); …" over the rows with a located event
@@ -62,8 +112,6 @@ int hd_eval_breakdown_summary(const char *what, const hd_eval_group *g, int n, c
 /* "month", "time_block" or "none" */
 const char *hd_eval_split_name(int split);
 
-/* Events of run by status (counts[HD_LOC_STATUS_COUNT], zeroed here). */
-void hd_eval_count_status(const hd_run *run, int64_t *counts);
 /* "N located (A inside the region, B outside it), C not enough receivers,
  * D no convergence, F where the receivers' geometry fixes no position":
  * parts that add up to the events (counts from hd_eval_count_status). */

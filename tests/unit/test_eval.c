@@ -11,10 +11,12 @@
 #include "eval/score.h"
 #include "h5/h5.h"
 #include "locate/locate.h"
+#include "core/error.h"
 #include "core/util.h"
 #include "tap.h"
 
 #include <jansson.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,19 +106,30 @@ static int build_run(hd_run *r, const hd_localize_cfg *lc)
     return 0;
 }
 
-static void check_report(const hd_eval_report *rep)
+/* event i as the report scored it (hd_eval_score_event: what eval.h5 holds) */
+static hd_scored scored(const hd_run *r, int i, double *crlb_model_m)
+{
+    hd_scored s;
+    double cm;
+    hd_eval_score_event(r, i, &s, crlb_model_m ? crlb_model_m : &cm);
+    return s;
+}
+
+static void check_report(const hd_run *r, const hd_eval_report *rep)
 {
     const hd_metrics *a = &rep->all;
     is_int(rep->n, E, "n: every event");
     is_int(a->n, E, "all.n: every event, the NaN truth included");
     is_int(a->located, 8, "located: 7 ok + 1 outside with a truth (not the NaN truth one, not the 4 without a position)");
     is_int(rep->no_truth, 1, "one event without a truth");
-    ok(rep->sc[NAN_TRUTH].located && isnan(rep->sc[NAN_TRUTH].err_m) && isnan(rep->sc[NAN_TRUTH].d2),
+    hd_scored nt = scored(r, NAN_TRUTH, NULL);
+    ok(nt.located && isnan(nt.err_m) && isnan(nt.d2) && (rep->rows[NAN_TRUTH].flags & HD_ROW_LOCATED) &&
+           isnan(rep->rows[NAN_TRUTH].err_m),
        "the NaN truth event has a position but no error and no distance");
 
     /* the errors 100, 200, …, 800 m; GSL's rule: position (k - 1) q, linear between */
     for (int i = 0; i < 8; i++)
-        is_double(rep->sc[i].err_m, 100.0 * (i + 1), 0.01, "event error (geodesic) is the offset given");
+        is_double(rep->rows[i].err_m, 100.0 * (i + 1), 0.01, "event error (geodesic) is the offset given");
     is_double(a->median_m, 450, 0.01, "median: (400 + 500) / 2");
     is_double(a->p68_m, 576, 0.01, "p68: position 7 × 0.68 = 4.76 → 500 + 0.76 × 100");
     is_double(a->p95_m, 765, 0.01, "p95: position 7 × 0.95 = 6.65 → 700 + 0.65 × 100");
@@ -126,9 +139,9 @@ static void check_report(const hd_eval_report *rep)
     is_double(a->bias_north_m, (300 - 400 + 600 + 800) / 8.0, 0.01, "bias north");
 
     /* d2: 9, .25, 2 (t, nu 3), 4.84, .81, 3.24, 1.44, 5.76 */
-    is_double(rep->sc[1].d2, 0.25, 1e-6, "Mahalanobis distance² as built");
-    is_double(rep->sc[2].content, 1 - pow(3, -1.5), 1e-6, "a Student-t's content at d2 2, nu 3");
-    is_double(rep->sc[1].nll, log(2 * M_PI) + log(200.0 * 200.0 / 0.25) + 0.125, 1e-6, "a Gaussian's NLL");
+    is_double(scored(r, 1, NULL).d2, 0.25, 1e-6, "Mahalanobis distance² as built");
+    is_double(scored(r, 2, NULL).content, 1 - pow(3, -1.5), 1e-6, "a Student-t's content at d2 2, nu 3");
+    is_double(rep->rows[1].nll, log(2 * M_PI) + log(200.0 * 200.0 / 0.25) + 0.125, 1e-6, "a Gaussian's NLL");
     is_double(a->coverage_1sigma, 2 / 8.0, 1e-12, "inside 1 sigma: d2 .25, .81");
     is_double(a->coverage_2sigma, 5 / 8.0, 1e-12, "inside 2 sigma: .25, .81, 1.44, 2 (t: content .81 <= .865), 3.24");
     is_double(a->coverage_68, 3 / 8.0, 1e-12, "inside the drawn 68 %: .25, .81, 1.44 (not the t at 2)");
@@ -139,7 +152,9 @@ static void check_report(const hd_eval_report *rep)
               "binomial s.e. of the 1-sigma coverage over 8");
     is_double(a->median_crlb_m, 100, 1e-9, "median bound (at the estimate: no receivers used to place one at the truth)");
     is_double(a->median_efficiency, 4.5, 1e-4, "median efficiency: median of error / 100 m");
-    ok(isnan(rep->crlb_model_m[0]), "no bound with the model error without receivers used");
+    double cm0 = 0;
+    scored(r, 0, &cm0);
+    ok(isnan(cm0), "no bound with the model error without receivers used");
 
     /* counts by status */
     is_int(rep->counts[HD_LOC_OK], 8, "ok: 7 + the NaN truth one");
@@ -236,7 +251,7 @@ static void check_groups(hd_run *r, const double *edges)
     for (int i = 0; i < E; i++)
         r->group[i] = i < 6 ? 4 : 7;
     hd_eval_report rep;
-    int rc = hd_eval_score_run(&rep, r, edges, 3);
+    int rc = hd_eval_score_run(&rep, H5I_INVALID_HID, r, edges, 3);
     ok(rc == 0 && rep.n_grp == 2, "scored by group: two rows");
     if (rc != 0 || rep.n_grp != 2) {
         hd_eval_report_release(&rep);
@@ -277,7 +292,7 @@ static void check_groups(hd_run *r, const double *edges)
     if (mkdtemp(dir)) {
         snprintf(path, sizeof path, "%s/eval.h5", dir);
         hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        rc = h < 0 ? -1 : hd_eval_write_h5(h, r, &rep, "rss");
+        rc = h < 0 ? -1 : hd_eval_write_h5(h, &rep, "rss");
         int rank = 0;
         hsize_t dims[8] = {0};
         double *v = NULL;
@@ -304,7 +319,7 @@ static void check_groups(hd_run *r, const double *edges)
 
 /* eval.h5's datasets, tables and attributes, and the plots' data, into a
  * temporary folder (no gnuplot run) */
-static void check_files(const hd_run *r, const hd_eval_report *rep)
+static void check_files(const hd_run *r, const double *edges)
 {
     char dir[] = "/tmp/test_eval.XXXXXX", path[300];
     if (!mkdtemp(dir)) {
@@ -313,7 +328,13 @@ static void check_files(const hd_run *r, const hd_eval_report *rep)
     }
     snprintf(path, sizeof path, "%s/eval.h5", dir);
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = f < 0 ? -1 : hd_eval_write_h5(f, r, rep, "tdoa");
+    hd_eval_report rep0;
+    memset(&rep0, 0, sizeof rep0);
+    const hd_eval_report *rep = &rep0;
+    /* the per-event rows written as the events are scored, then the summary */
+    int rc = f < 0 ? -1 : hd_eval_score_run(&rep0, f, r, edges, 3);
+    if (rc == 0)
+        rc = hd_eval_write_h5(f, rep, "tdoa");
     ok(rc == 0, "eval.h5 written");
     double med = NAN, n = NAN;
     hd_h5_read_attr_double(f, "median_m", &med);
@@ -351,7 +372,7 @@ static void check_files(const hd_run *r, const hd_eval_report *rep)
         st[k].lat = k == 0 ? NAN : 45; /* a bus: not on the map */
         st[k].lon = k == 0 ? NAN : 8;
     }
-    rc = hd_eval_write_plots(path, r, rep->sc, st, R, "tdoa", 0);
+    rc = hd_eval_write_plots(path, rep, st, R, "tdoa", 0);
     ok(rc == 0, "plots' script and data written");
     const char *names_dat[] = {"eval.gp", "eval_errors.dat", "eval_map.sh", "eval_map_receivers.dat",
                                "eval_map_ellipses.dat", "eval_map_errors.dat", "eval_map_truths.dat",
@@ -378,6 +399,7 @@ static void check_files(const hd_run *r, const hd_eval_report *rep)
     like(script ? script : "", "no position: 1 too few receivers, 1 no convergence, 1 geometry fixes none",
          "and lists those without a position");
     free(script);
+    hd_eval_report_release(&rep0);
     snprintf(path, sizeof path, "%s/eval.h5", dir);
     unlink(path);
     rmdir(dir);
@@ -388,7 +410,7 @@ static void check_files(const hd_run *r, const hd_eval_report *rep)
 static void check_gdop(hd_run *r, const double *edges)
 {
     hd_eval_report rep;
-    int rc = hd_eval_score_run(&rep, r, edges, 3);
+    int rc = hd_eval_score_run(&rep, H5I_INVALID_HID, r, edges, 3);
     ok(rc == 0 && rep.n_gdop == 0 && rep.n_rejected == 0, "2-D: no GDOP breakdown");
     char line[600];
     is_int(hd_eval_breakdown_summary("GDOP", rep.gdop, rep.n_gdop, line, sizeof line), 0, "2-D: no GDOP line");
@@ -415,7 +437,7 @@ static void check_gdop(hd_run *r, const double *edges)
     }
     r->ev[4].res.rejected = 1u << 2;  /* located without receiver 2 */
     r->ev[9].res.rejected = 1u << 1;  /* no position: not counted */
-    rc = hd_eval_score_run(&rep, r, edges, 3);
+    rc = hd_eval_score_run(&rep, H5I_INVALID_HID, r, edges, 3);
     ok(rc == 0, "3-D run scored");
     is_int(rep.n_gdop, 6, "3-D: six GDOP rows");
     const char *names[6] = {"0 <= gdop < 1", "1 <= gdop < 1.5", "1.5 <= gdop < 2", "2 <= gdop < 3", "3 <= gdop < 5",
@@ -466,7 +488,7 @@ static void check_gdop(hd_run *r, const double *edges)
     if (mkdtemp(dir)) {
         snprintf(path, sizeof path, "%s/eval.h5", dir);
         hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-        rc = f < 0 ? -1 : hd_eval_write_h5(f, r, &rep, "tdoa");
+        rc = f < 0 ? -1 : hd_eval_write_h5(f, &rep, "tdoa");
         ok(rc == 0, "3-D eval.h5 written");
         int rank = 0;
         hsize_t dims[8] = {0};
@@ -527,6 +549,36 @@ static void check_bound(const hd_localize_cfg *lc)
     hd_run_release(&r);
 }
 
+/* What evaluate keeps of an event whatever the campaign's length (issue
+ * 20): its row, not its solution with the per-receiver arrays. The 12
+ * events added as blocks of a stream of 120,000: the heap grows by the
+ * rows alone, and the summary is the 12 events' (each one 10,000 times). */
+static void check_footprint(const hd_run *r, const double *edges)
+{
+    ok(sizeof(hd_eval_row) <= 72, "an event keeps %zu bytes (hd_eval_row), not its %zu-byte solution (hd_located)",
+       sizeof(hd_eval_row), sizeof(hd_located));
+    const int64_t blocks = 10000, n = blocks * E;
+    struct mallinfo2 m0 = mallinfo2();
+    hd_eval_report rep;
+    int rc = hd_eval_begin(&rep, H5I_INVALID_HID, n);
+    for (int64_t b = 0; rc == 0 && b < blocks; b++) {
+        hd_run v = *r; /* the block a streaming run's sink sees */
+        v.first = b * E;
+        rc = hd_eval_add(&rep, &v);
+    }
+    struct mallinfo2 m1 = mallinfo2();
+    ok(rc == 0 && rep.n == n, "%lld events added a block at a time", (long long)n);
+    const double grown = ((double)(m1.uordblks + m1.hblkhd) - (double)(m0.uordblks + m0.hblkhd)) / (double)n;
+    ok(grown <= 80, "the heap grew %.1f bytes an event while they were scored (at most 80)", grown);
+    hd_run v = *r;
+    is_int(hd_eval_add(&rep, &v), HD_EINVAL, "an event more than announced is refused");
+    rc = rc == 0 ? hd_eval_finish(&rep, r, edges, 3) : rc;
+    ok(rc == 0 && rep.all.located == 8 * blocks && fabs(rep.all.median_m - 450) < 0.01 &&
+           fabs(rep.all.coverage_1sigma - 0.25) < 1e-12,
+       "the summary of the stream: the 12 events' own");
+    hd_eval_report_release(&rep);
+}
+
 int main(void)
 {
     plan_no_plan();
@@ -542,16 +594,20 @@ int main(void)
     }
     const double edges[3] = {0, 10, 20};
     hd_eval_report rep;
-    rc = hd_eval_score_run(&rep, &r, edges, 3);
+    rc = hd_eval_score_run(&rep, H5I_INVALID_HID, &r, edges, 3);
     ok(rc == 0, "scored");
     if (rc == 0) {
-        check_report(&rep);
+        check_report(&r, &rep);
         check_json(&rep);
-        check_files(&r, &rep);
+        check_files(&r, edges);
     }
     hd_eval_report_release(&rep);
     check_groups(&r, edges);
     check_gdop(&r, edges);
+    r.split = HD_SPLIT_NONE;
+    free(r.group);
+    r.group = NULL;
+    check_footprint(&r, edges);
     hd_run_release(&r);
 
     check_bound(&cfg.localize);
