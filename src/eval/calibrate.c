@@ -601,20 +601,20 @@ static int read_sparse(hd_calib *c, linkset *s, hd_features_reader *rd, int k, c
     const int Rc = rd->meta.max_links > 0 ? rd->meta.max_links : 1;
     if (Rc > HD_MAX_STATIONS)
         return hd_error(HD_EFORMAT, "an event of %d receivers (at most %d)", Rc, HD_MAX_STATIONS);
-    const int Pc = hd_features_npairs(Rc) > 0 ? hd_features_npairs(Rc) : 1;
     int rc = 0, *map = hd_malloc((size_t)(rd->meta.n_receivers > 0 ? rd->meta.n_receivers : 1) * sizeof *map);
-    hd_event *ev = hd_calloc(B, sizeof *ev);
-    int64_t *pf = hd_calloc(B, sizeof *pf);
-    hd_link *lk = hd_calloc((size_t)B * Rc, sizeof *lk);
+    hd_sparse_block blk;
+    int brc = hd_sparse_block_alloc(&blk, rd, B);
+    hd_event *ev = blk.ev;
+    const hd_link *lk = blk.lk;
+    const float *feat = blk.feat;
+    const uint8_t *mask = blk.mask, *dok = blk.dok, *tmask = blk.tmask;
+    const double *delay = blk.delay, *sigma = blk.sigma;
     hd_station *st = hd_calloc((size_t)Rc, sizeof *st);
-    float *feat = hd_calloc((size_t)B * Rc * F, sizeof *feat);
-    uint8_t *mask = hd_calloc((size_t)B * Rc, 1), *dok = hd_calloc((size_t)B * Rc, 1), *tmask = hd_calloc((size_t)B * Pc, 1);
-    double *delay = hd_calloc((size_t)B * Pc, sizeof *delay), *sigma = hd_calloc((size_t)B * Pc, sizeof *sigma);
     hd_localize_cfg c1 = *cfg;
     c1.search = HD_SEARCH_COARSE; /* a network per event only for its refractivity: no grid */
     c1.n_rss_offsets = 0;
     c1.calibrated = 0;
-    if (!map || !ev || !pf || !lk || !st || !feat || !mask || !dok || !tmask || !delay || !sigma) {
+    if (!map || brc < 0 || !st) {
         rc = HD_ENOMEM;
         goto done;
     }
@@ -622,20 +622,7 @@ static int read_sparse(hd_calib *c, linkset *s, hd_features_reader *rd, int k, c
         map[r] = find_id(c->st, c->R, rd->meta.stations[r].id);
     for (int64_t first = 0; first < E; first += B) {
         int n = (int)(E - first < B ? E - first : B);
-        if ((rc = hd_features_read_events(rd, first, n, ev, pf)) < 0)
-            goto done;
-        int64_t l0 = ev[0].link_first, q0 = pf[0], nl = 0, np = 0;
-        for (int i = 0; i < n; i++) {
-            if (ev[i].link_first != l0 + nl || pf[i] != q0 + np || ev[i].n_links > Rc || ev[i].n_links < 0) {
-                rc = hd_error(HD_EFORMAT, "event row %lld: its links or pairs do not follow the previous event's",
-                              (long long)(first + i));
-                goto done;
-            }
-            nl += ev[i].n_links;
-            np += hd_features_npairs(ev[i].n_links);
-        }
-        if ((rc = hd_features_read_sparse(rd, l0, nl, lk, feat, mask, NULL, dok, q0, np, NULL, delay, sigma, NULL,
-                                          tmask, NULL)) < 0)
+        if ((rc = hd_sparse_block_read(&blk, rd, first, n)) < 0)
             goto done;
         for (int i = 0, lo = 0, po = 0; i < n; lo += ev[i].n_links, po += hd_features_npairs(ev[i].n_links), i++) {
             hd_event *e1 = &ev[i];
@@ -705,16 +692,8 @@ static int read_sparse(hd_calib *c, linkset *s, hd_features_reader *rd, int k, c
     }
 done:
     free(map);
-    free(ev);
-    free(pf);
-    free(lk);
+    hd_sparse_block_release(&blk);
     free(st);
-    free(feat);
-    free(mask);
-    free(dok);
-    free(tmask);
-    free(delay);
-    free(sigma);
     return rc;
 }
 

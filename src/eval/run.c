@@ -771,7 +771,6 @@ static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
     if (!cfg->calibrated)
         cal = NULL;
     const int F = HD_FEAT_COUNT, Rc = rd->meta.max_links > 0 ? rd->meta.max_links : 1;
-    const int Pc = hd_features_npairs(Rc) > 0 ? hd_features_npairs(Rc) : 1;
     const int64_t E = rd->meta.n_events;
     const size_t B = BLOCK;
     hd_localize_cfg c1 = *cfg;
@@ -785,19 +784,19 @@ static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
     } *nc = hd_calloc(NET_CACHE, sizeof *nc);
     if (!nc)
         return HD_ENOMEM;
-    hd_event *ev = hd_calloc(B, sizeof *ev);
-    int64_t *pf = hd_calloc(B, sizeof *pf);
-    hd_link *lk = hd_calloc(B * Rc, sizeof *lk);
+    hd_sparse_block blk;
     hd_station *st = hd_calloc((size_t)Rc, sizeof *st);
-    float *feat = hd_calloc(B * Rc * F, sizeof *feat);
-    uint8_t *mask = hd_calloc(B * Rc, 1), *why = hd_calloc(B * Rc, 1), *dok = hd_calloc(B * Rc, 1);
-    uint8_t *tmask = hd_calloc(B * Pc, 1), *twhy = hd_calloc(B * Pc, 1);
-    double *delay = hd_calloc(B * Pc, sizeof *delay), *sigma = hd_calloc(B * Pc, sizeof *sigma);
     double *alt = NULL, *alt_sd = NULL;
-    if (!ev || !pf || !lk || !st || !feat || !mask || !why || !dok || !tmask || !twhy || !delay || !sigma) {
-        rc = HD_ENOMEM;
+    if ((rc = hd_sparse_block_alloc(&blk, rd, (int)B)) < 0 || !st) {
+        rc = rc < 0 ? rc : HD_ENOMEM;
         goto done;
     }
+    const hd_event *ev = blk.ev;
+    const hd_link *lk = blk.lk;
+    float *feat = blk.feat;
+    uint8_t *mask = blk.mask, *tmask = blk.tmask;
+    const uint8_t *why = blk.why, *twhy = blk.twhy, *dok = blk.dok;
+    double *delay = blk.delay, *sigma = blk.sigma;
     /* streaming: a block at a time; else the whole file, scored */
     const size_t En = sink ? B : (size_t)(E > 0 ? E : 1);
     /* the transmitter's height observed per event (/obs: import mlat): a 3-D solve */
@@ -823,22 +822,9 @@ static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
             run->n = n;
             memset(run->ev, 0, (size_t)n * sizeof *run->ev);
         }
-        if ((rc = hd_features_read_events(rd, first, n, ev, pf)) < 0)
+        if ((rc = hd_sparse_block_read(&blk, rd, first, n)) < 0)
             goto done;
-        int64_t l0 = ev[0].link_first, q0 = pf[0], nl = 0, np = 0;
-        for (int i = 0; i < n; i++) {
-            if (ev[i].link_first != l0 + nl || pf[i] != q0 + np || ev[i].n_links > Rc) {
-                rc = hd_error(HD_EFORMAT, "event row %lld: its links or pairs do not follow the previous event's",
-                              (long long)(first + i));
-                goto done;
-            }
-            nl += ev[i].n_links;
-            np += hd_features_npairs(ev[i].n_links);
-        }
-        if ((rc = hd_features_read_sparse(rd, l0, nl, lk, feat, mask, why, dok, q0, np, NULL, delay, sigma, NULL, tmask,
-                                          twhy)) < 0)
-            goto done;
-        for (int64_t o = 0; o < nl; o++) /* no calibrated dBm: the RSS solvers skip it, the timing stays */
+        for (int64_t o = 0; o < blk.nl; o++) /* no calibrated dBm: the RSS solvers skip it, the timing stays */
             if (mask[o] && !dok[o])
                 feat[o * F + HD_FEAT_RSS_DBM] = NAN;
         for (int i = 0, lo = 0, po = 0; i < n; i++) {
@@ -930,18 +916,8 @@ static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
     }
     rc = 0;
 done:
-    free(ev);
-    free(pf);
-    free(lk);
+    hd_sparse_block_release(&blk);
     free(st);
-    free(feat);
-    free(mask);
-    free(why);
-    free(dok);
-    free(tmask);
-    free(twhy);
-    free(delay);
-    free(sigma);
     free(alt);
     free(alt_sd);
     for (int c = 0; c < NET_CACHE; c++)

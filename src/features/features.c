@@ -520,6 +520,77 @@ int hd_features_read_events(hd_features_reader *r, int64_t start, int64_t count,
     return 0;
 }
 
+int hd_sparse_block_alloc(hd_sparse_block *b, const hd_features_reader *r, int B)
+{
+    memset(b, 0, sizeof *b);
+    const int Rc = r->meta.max_links > 0 ? r->meta.max_links : 1, P = hd_features_npairs(Rc);
+    const size_t Bn = (size_t)(B > 0 ? B : 1), L = Bn * Rc, Q = Bn * (P > 0 ? P : 1);
+    b->B = (int)Bn;
+    b->Rc = Rc;
+    b->Pc = P > 0 ? P : 1;
+    b->ev = hd_calloc(Bn, sizeof *b->ev);
+    b->pf = hd_calloc(Bn, sizeof *b->pf);
+    b->lk = hd_calloc(L, sizeof *b->lk);
+    b->feat = hd_calloc(L * HD_FEAT_COUNT, sizeof *b->feat);
+    b->mask = hd_calloc(L, 1);
+    b->why = hd_calloc(L, 1);
+    b->dok = hd_calloc(L, 1);
+    b->tmask = hd_calloc(Q, 1);
+    b->twhy = hd_calloc(Q, 1);
+    b->delay = hd_calloc(Q, sizeof *b->delay);
+    b->sigma = hd_calloc(Q, sizeof *b->sigma);
+    if (!b->ev || !b->pf || !b->lk || !b->feat || !b->mask || !b->why || !b->dok || !b->tmask || !b->twhy ||
+        !b->delay || !b->sigma) {
+        hd_sparse_block_release(b);
+        return HD_ENOMEM;
+    }
+    return 0;
+}
+
+int hd_sparse_block_read(hd_sparse_block *b, hd_features_reader *r, int64_t first, int n)
+{
+    int rc;
+    b->n = 0;
+    b->nl = b->np = 0;
+    if (n > b->B)
+        return hd_error(HD_EINVAL, "a block of %d events in buffers for %d", n, b->B);
+    if (n <= 0)
+        return 0;
+    if ((rc = hd_features_read_events(r, first, n, b->ev, b->pf)) < 0)
+        return rc;
+    int64_t l0 = b->ev[0].link_first, q0 = b->pf[0], nl = 0, np = 0;
+    for (int i = 0; i < n; i++) {
+        if (b->ev[i].link_first != l0 + nl || b->pf[i] != q0 + np || b->ev[i].n_links > b->Rc || b->ev[i].n_links < 0)
+            return hd_error(HD_EFORMAT, "event row %lld: its links or pairs do not follow the previous event's",
+                            (long long)(first + i));
+        nl += b->ev[i].n_links;
+        np += hd_features_npairs(b->ev[i].n_links);
+    }
+    if ((rc = hd_features_read_sparse(r, l0, nl, b->lk, b->feat, b->mask, b->why, b->dok, q0, np, NULL, b->delay,
+                                      b->sigma, NULL, b->tmask, b->twhy)) < 0)
+        return rc;
+    b->n = n;
+    b->nl = nl;
+    b->np = np;
+    return 0;
+}
+
+void hd_sparse_block_release(hd_sparse_block *b)
+{
+    free(b->ev);
+    free(b->pf);
+    free(b->lk);
+    free(b->feat);
+    free(b->mask);
+    free(b->why);
+    free(b->dok);
+    free(b->tmask);
+    free(b->twhy);
+    free(b->delay);
+    free(b->sigma);
+    memset(b, 0, sizeof *b);
+}
+
 int hd_features_read_sparse(hd_features_reader *r, int64_t first, int64_t nl, hd_link *links, float *feat,
                             uint8_t *mask, uint8_t *why, uint8_t *dbm_ok, int64_t pfirst, int64_t np, int32_t *pairs,
                             double *delay, double *sigma, float *psr, uint8_t *tmask, uint8_t *twhy)

@@ -189,6 +189,29 @@ int hd_features_read_events(hd_features_reader *r, int64_t start, int64_t count,
 int hd_features_read_sparse(hd_features_reader *r, int64_t first, int64_t nl, hd_link *links, float *feat,
                             uint8_t *mask, uint8_t *why, uint8_t *dbm_ok, int64_t pfirst, int64_t np, int32_t *pairs,
                             double *delay, double *sigma, float *psr, uint8_t *tmask, uint8_t *twhy);
+/* A block of a sparse file's events with their links and pairs, read
+ * together: the buffers for B events of up to Rc = meta.max_links
+ * receivers (Pc their pairs), and after hd_sparse_block_read the block's
+ * n events (ev, pf their first pair rows), its nl link rows (lk, feat,
+ * mask, why, dok) and np pair rows (delay, sigma, tmask, twhy); event i's
+ * links follow event i-1's (checked). */
+typedef struct {
+    int B, Rc, Pc;
+    hd_event *ev;
+    int64_t *pf;
+    hd_link *lk;
+    float *feat;
+    uint8_t *mask, *why, *dok, *tmask, *twhy;
+    double *delay, *sigma;
+    int n;
+    int64_t nl, np;
+} hd_sparse_block;
+int hd_sparse_block_alloc(hd_sparse_block *b, const hd_features_reader *r, int B);
+/* Events [first, first+n), n <= B. HD_EFORMAT when an event's links or
+ * pairs do not follow the previous event's or it has more than Rc. */
+int hd_sparse_block_read(hd_sparse_block *b, hd_features_reader *r, int64_t first, int n);
+void hd_sparse_block_release(hd_sparse_block *b);
+
 /* Read events [start, start+count): ev[count], links[count*R] (truth NaN
  * without /truth), feat[count*R*F], mask[count*R], delay/sigma[count*P],
  * psr[count*P], tmask[count*P]; any output may be NULL. Independent I/O. */
