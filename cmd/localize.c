@@ -137,7 +137,15 @@ typedef struct {
     const hd_station *st;
     int R;
     hd_heatmaps *hm;             /* --heatmap DIR, or NULL */
+    int sparse;                  /* the maps made per event by heat_event (its own network) */
 } sink_ctx;
+
+/* A sparse file's heat map: the event on its own receivers' network */
+static int heat_event(void *ctx, const hd_locate_net *net, const hd_station *st, int k, const hd_located *ev,
+                      const hd_locate_obs *obs, double truth_lat, double truth_lon)
+{
+    return hd_heatmaps_add(ctx, net, st, k, ev, obs, truth_lat, truth_lon);
+}
 
 static int sink(void *ctx, const hd_run *r)
 {
@@ -156,8 +164,9 @@ static int sink(void *ctx, const hd_run *r)
         k->ambiguous += r->ev[i].res.ambiguous;
         k->grown += r->ev[i].res.grown > 0;
         k->solve_s += r->latency_s[i];
-        if (k->hm && (rc = hd_heatmaps_add(k->hm, &r->net, k->st, k->R, &r->ev[i], &r->obs[i], r->truth_lat[i],
-                                           r->truth_lon[i])) < 0)
+        if (k->hm && !k->sparse &&
+            (rc = hd_heatmaps_add(k->hm, &r->net, k->st, k->R, &r->ev[i], &r->obs[i], r->truth_lat[i],
+                                  r->truth_lon[i])) < 0)
             return rc;
         if (!k->cli->quiet) {
             char line[512];
@@ -188,10 +197,6 @@ static int run(const hd_cli *cli, hd_config *cfg)
                         hd_method_name(method));
     if ((rc = hd_locate_input_open(&in, cli, cfg)) < 0)
         return rc;
-    if (cli->heatmap && in.rd.meta.sparse) {
-        rc = hd_error(HD_ECONFIG, "--heatmap: %s has the sparse layout, not mapped yet", cli->inputs[0]);
-        goto fail;
-    }
     if ((rc = hd_cli_outputs_open(&o, cli->force)) < 0)
         goto fail;
     k.st = in.rd.meta.stations;
@@ -210,6 +215,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if ((rc = hd_heatmaps_begin(&hm, cli->heatmap, &cfg->localize, cli->force, 1)) < 0)
             goto fail;
         k.hm = &hm;
+        if (in.rd.meta.sparse) { /* each event mapped on its own receivers, while their network exists */
+            k.sparse = 1;
+            in.event_hook = heat_event;
+            in.event_hook_ctx = &hm;
+        }
     }
     hd_progress prog;
     hd_progress_start(&prog, "localize", "events", in.rd.meta.n_events, cli->quiet);

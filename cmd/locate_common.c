@@ -163,7 +163,7 @@ int hd_locate_input_run(hd_locate_input *in, const hd_cli *cli, const hd_config 
         return hd_run_locate_nn(r, &in->rd, &cfg->localize, in->model, progress, ctx);
     if (in->rd.meta.sparse)
         return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, in->cal.R ? &in->cal : NULL, NULL, NULL,
-                                    progress, ctx);
+                                    in->event_hook, in->event_hook_ctx, progress, ctx);
     return hd_run_locate(r, &in->rd, &cfg->localize, in->method, progress, ctx);
 }
 
@@ -176,7 +176,7 @@ int hd_locate_input_stream(hd_locate_input *in, const hd_cli *cli, const hd_conf
     }
     if (in->rd.meta.sparse)
         return hd_run_locate_sparse(r, &in->rd, &cfg->localize, in->method, in->cal.R ? &in->cal : NULL, sink, sink_ctx,
-                                    progress, ctx);
+                                    in->event_hook, in->event_hook_ctx, progress, ctx);
     return hd_run_locate_stream(r, &in->rd, &cfg->localize, in->method, in->model, sink, sink_ctx, progress, ctx);
 }
 

@@ -18,6 +18,8 @@ typedef struct {
     const char *calibration;   /* the calibration applied (--calibration or localize.calibration), or NULL */
     int calibrated_known;      /* receivers it knows */
     hd_calib_table cal;        /* a sparse file's calibration, per receiver of its network (R 0: none) */
+    hd_run_event_hook event_hook; /* a sparse file's events, each while its network exists (NULL: none) */
+    void *event_hook_ctx;
 } hd_locate_input;
 
 /* Resolve the method (--method over localize.method) and open the input,

@@ -738,25 +738,25 @@ fail:
 
 static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                       const hd_calib_table *cal, int score, hd_run_sink sink, void *sink_ctx,
-                      void (*progress)(void *ctx, int64_t done), void *ctx);
+                      hd_run_event_hook hook, void *hook_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
 
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
-                         const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
-                         void (*progress)(void *ctx, int64_t done), void *ctx)
+                         const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx, hd_run_event_hook hook,
+                         void *hook_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
 {
-    return sparse_any(run, rd, cfg, method, cal, !sink, sink, sink_ctx, progress, ctx);
+    return sparse_any(run, rd, cfg, method, cal, !sink, sink, sink_ctx, hook, hook_ctx, progress, ctx);
 }
 
 int hd_run_locate_sparse_scored(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                                 const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
                                 void (*progress)(void *ctx, int64_t done), void *ctx)
 {
-    return sparse_any(run, rd, cfg, method, cal, 1, sink, sink_ctx, progress, ctx);
+    return sparse_any(run, rd, cfg, method, cal, 1, sink, sink_ctx, NULL, NULL, progress, ctx);
 }
 
 static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
                       const hd_calib_table *cal, int score, hd_run_sink sink, void *sink_ctx,
-                      void (*progress)(void *ctx, int64_t done), void *ctx)
+                      hd_run_event_hook hook, void *hook_ctx, void (*progress)(void *ctx, int64_t done), void *ctx)
 {
     memset(run, 0, sizeof *run);
     if (!rd->meta.sparse)
@@ -869,6 +869,8 @@ static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
                     hd_eval_score(NULL, &out->res, ev[i].truth.lat, ev[i].truth.lon, 0, &run->scored[off + i]);
                     run->crlb_model_m[off + i] = NAN;
                 }
+                if (hook && (rc = hook(hook_ctx, NULL, st, 0, out, &obs, ev[i].truth.lat, ev[i].truth.lon)) < 0)
+                    goto done;
             } else {
                 /* a recent event's network when it had the same receivers (a
                  * campaign of a few receiver sets, an aircraft's messages):
@@ -903,6 +905,8 @@ static int sparse_any(hd_run *run, hd_features_reader *rd, const hd_localize_cfg
                     goto done;
                 if (out->res.status != HD_LOC_OK && out->res.status != HD_LOC_OUTSIDE)
                     hd_run_why(k, P, why + lo, twhy + po, out->why, sizeof out->why);
+                if (hook && (rc = hook(hook_ctx, net, st, k, out, &obs, ev[i].truth.lat, ev[i].truth.lon)) < 0)
+                    goto done;
             }
             run->latency_s[off + i] = hd_now() - t0;
             run->snr_db[off + i] = hd_run_used_snr(&out->res, obs.feat, k);

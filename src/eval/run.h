@@ -62,9 +62,15 @@ int hd_run_locate_stream(hd_run *run, hd_features_reader *rd, const hd_localize_
  * run->obs[i] indexes the event's own receivers. sink NULL: the whole
  * file in run (as hd_run_locate), scored against the truth per event
  * (run->scored, run->crlb_model_m). */
+/* Called by the sparse solve for each event of a block once it is solved,
+ * while the event's own network exists: net over its k receivers st[k]
+ * (NULL when no receiver heard it), the event and its observations, the
+ * truth (NaN unknown). < 0 stops the run with that error. */
+typedef int (*hd_run_event_hook)(void *ctx, const hd_locate_net *net, const hd_station *st, int k,
+                                 const hd_located *ev, const hd_locate_obs *obs, double truth_lat, double truth_lon);
 int hd_run_locate_sparse(hd_run *run, hd_features_reader *rd, const hd_localize_cfg *cfg, int method,
-                         const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx,
-                         void (*progress)(void *ctx, int64_t done), void *ctx);
+                         const hd_calib_table *cal, hd_run_sink sink, void *sink_ctx, hd_run_event_hook hook,
+                         void *hook_ctx, void (*progress)(void *ctx, int64_t done), void *ctx);
 /* The same streaming and scored: each block's events also scored against
  * the truth while their networks exist (run->scored, run->crlb_model_m of
  * the block, as the sink sees it): evaluate's. */

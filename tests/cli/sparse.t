@@ -51,6 +51,19 @@ ok(sf["tdoa/mask"][:].sum() > E, "pairs timed (%d)" % sf["tdoa/mask"][:].sum())
 PY
 if cmp -s "$TMP/dense_p.jsonl" "$TMP/sparse_p.jsonl"; then ok 0 "localize: positions, ellipses and receivers used byte-identical"
 else ok 1 "localize: positions byte-identical"; diff "$TMP/dense_p.jsonl" "$TMP/sparse_p.jsonl" | head -4 | sed 's/^/# /'; fi
+# heat maps: a sparse event's on its own receivers' network, here the
+# dense one's seven: the same contours
+for l in dense sparse; do
+    run "$HEIMDALL" localize -q -c "$S" "${E[@]}" --set localize.heatmap_max_events=3 --heatmap "$TMP/${l}_hm" \
+        -o "$TMP/${l}_hp.jsonl" "$TMP/${l}_f.h5"
+    is "$RC" 0 "$l: localize --heatmap"
+done
+n_maps=$(ls "$TMP"/sparse_hm/event_*.geojson 2>/dev/null | wc -l)
+is "$n_maps" 3 "sparse: three heat maps (localize.heatmap_max_events)"
+same_maps=0
+for m in "$TMP"/dense_hm/event_*.geojson; do cmp -s "$m" "$TMP/sparse_hm/$(basename "$m")" && same_maps=$((same_maps + 1)); done
+is "$same_maps" 3 "the sparse file's heat maps byte-identical to the dense file's"
+cmp -s "$TMP/sparse_p.jsonl" "$TMP/sparse_hp.jsonl"; ok $? "and the positions unchanged by mapping"
 for l in dense sparse; do
     run "$HEIMDALL" evaluate -q -c "$S" "${E[@]}" --set evaluate.plots=false -o "$TMP/${l}_e.h5" "$TMP/${l}_f.h5"
     is "$RC" 0 "$l: evaluated"
@@ -339,8 +352,6 @@ isnt "$RC" 0 "--method nn refuses it"
 run "$HEIMDALL" collect -q -c "$TMP/big.yaml" --set collect.source=live -o "$TMP/live.h5"
 isnt "$RC" 0 "live collection of 100 receivers refused (it writes dense files)"
 like "$ERR" "collect.source live writes the dense layout: up to 64 receivers \\(the stations file has 100\\)" "saying so"
-run "$HEIMDALL" localize -q --heatmap "$TMP/hm" -o "$TMP/p2.jsonl" "$TMP/big_f.h5"
-isnt "$RC" 0 "localize --heatmap refuses it"
 run "$HEIMDALL" featurize -q --set featurize.logmel=true -o "$TMP/f3.h5" "$TMP/big_c.h5"
 isnt "$RC" 0 "featurize.logmel refuses it"
 like "$ERR" "no log-mel" "saying why"
