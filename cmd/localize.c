@@ -36,7 +36,7 @@ void hd_cmd_localize_usage(FILE *out)
             "receivers); any other extension is refused. A sparse file (collect.layout\n"
             "sparse: each event only the receivers that heard it) is located event by event\n"
             "among its own receivers (tdoa, rss, hybrid; a coarse-to-fine search over their\n"
-            "region), the receivers used named by id.\n"
+            "region), the receivers used named by id; --heatmap maps each on those receivers.\n"
             "  OUT.geojson  RFC 7946 FeatureCollection: the receivers (one without a fixed\n"
             "               position, on a bus, with a null geometry), a Point per event and\n"
             "               its 68 %% and 95 %% uncertainty ellipses as Polygons ([lon, lat],\n"
