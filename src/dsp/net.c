@@ -50,6 +50,7 @@ struct hd_dsp_net {
     const float **x;         /* [R] captures */
     unsigned char *have, *rot, *nodf;
     unsigned char *pq;       /* [R] psi and q hold receiver r's present spectrum (polar with them) */
+    unsigned char *pv;       /* [R] U holds receiver r's present spectrum (polar made since its transform) */
     double *acc;             /* [nfft] */
     float complex *g, *z;    /* [Mmax] scratch */
     float complex *h;        /* [Mmax] the pruned inverse's inner transforms */
@@ -234,6 +235,7 @@ void hd_dsp_net_free(hd_dsp_net *w)
     free(w->rot);
     free(w->nodf);
     free(w->pq);
+    free(w->pv);
     free(w->acc);
     free(w->g);
     free(w->z);
@@ -285,6 +287,7 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->rot = hd_calloc((size_t)R, 1);
     w->nodf = hd_calloc((size_t)R, 1);
     w->pq = hd_calloc((size_t)R, 1);
+    w->pv = hd_calloc((size_t)R, 1);
     w->acc = hd_malloc((size_t)nfft * sizeof *w->acc);
     w->g = hd_aligned_alloc(M, sizeof *w->g);
     w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
@@ -300,7 +303,7 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->atap = hd_malloc((size_t)n * sizeof *w->atap);
     w->aoff = hd_calloc((size_t)R, sizeof *w->aoff);
     if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->foff || !w->xt || !w->x ||
-        !w->have || !w->rot || !w->nodf || !w->pq || !w->acc || !w->g || !w->z || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
+        !w->have || !w->rot || !w->nodf || !w->pq || !w->pv || !w->acc || !w->g || !w->z || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
         hd_dsp_net_free(w);
         return NULL;
     }
@@ -545,7 +548,10 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
     w->foff[r] = isfinite(out->freq_offset_hz) ? out->freq_offset_hz : 0;
     w->x[r] = x;
     w->have[r] = 1;
-    polar(w, r, 0);
+    /* its polar form is made when a correlation first reads it
+     * (hd_dsp_net_tdoa): a receiver that is not timed needs none */
+    w->pv[r] = 0;
+    w->pq[r] = 0;
     return 0;
 }
 
@@ -593,6 +599,7 @@ HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq)
         }
     }
     w->pq[r] = (unsigned char)with_pq;
+    w->pv[r] = 1;
 }
 
 /* g[m] = Σ_k G[k] e^{j2π k m / K} (G: w->g, K points) for m = m0 .. m0 + W - 1
@@ -1034,6 +1041,10 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             continue;
         hd_xcorr c;
         double center = -(t0_s[r] - t0_s[ref]), df = 0;
+        if (!w->pv[ref])
+            polar(w, ref, 0);
+        if (!w->pv[r])
+            polar(w, r, 0);
         if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
             return rc;
         int got = 0, peaked = c.valid;
