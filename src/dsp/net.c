@@ -382,12 +382,14 @@ HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq);
 
 /* ph[m - m0] = e^{-j2π df m / fs} for m in [m0, m1): at m0 and at every
  * multiple of 256 from cexp, between them by the recurrence r·st in double.
- * The runs of 256 do not depend on each other: four at a time, so that the
- * recurrence's latency overlaps (the same operations in the same order as
- * one run after another: the same bits). */
+ * The runs of 256 do not depend on each other: eight at a time, their
+ * recurrences in the lanes of vectors (then four, then one), so that the
+ * latency overlaps (the same operations in the same order as one run after
+ * another: the same bits). */
 HD_SIMD static void phasors(double df, double fs, int m0, int m1, float complex *ph)
 {
     double complex st = cexp(-I * 2 * M_PI * df / fs);
+    const double sr = creal(st), si = cimag(st);
     int m = m0;
     while (m < m1 && (m == m0 || (m & 255) != 0)) { /* up to the first multiple of 256 */
         int e = ((m >> 8) + 1) << 8;
@@ -395,6 +397,34 @@ HD_SIMD static void phasors(double df, double fs, int m0, int m1, float complex 
         double complex r = cexp(-I * 2 * M_PI * df / fs * m);
         for (; m < e; m++, r *= st)
             ph[m - m0] = (float complex)r;
+    }
+    /* r *= st written out: (a + bi)(c + di) = (ac - bd) + (ad + bc)i, what
+     * GCC computes under -fcx-limited-range (and no FMA: the same bits) */
+    typedef double v4d __attribute__((vector_size(32)));
+    const v4d vsr = {sr, sr, sr, sr}, vsi = {si, si, si, si};
+    for (; m + 8 * 256 <= m1; m += 8 * 256) {
+        double tr[8], ti[8];
+        for (int l = 0; l < 8; l++) {
+            double complex r = cexp(-I * 2 * M_PI * df / fs * (m + 256 * l));
+            tr[l] = creal(r);
+            ti[l] = cimag(r);
+        }
+        v4d re0 = {tr[0], tr[1], tr[2], tr[3]}, re1 = {tr[4], tr[5], tr[6], tr[7]},
+            im0 = {ti[0], ti[1], ti[2], ti[3]}, im1 = {ti[4], ti[5], ti[6], ti[7]};
+        float *restrict p = (float *)(ph + (m - m0));
+        for (int j = 0; j < 256; j++) {
+            for (int l = 0; l < 4; l++) {
+                p[2 * (256 * l + j)] = (float)re0[l];
+                p[2 * (256 * l + j) + 1] = (float)im0[l];
+                p[2 * (256 * (l + 4) + j)] = (float)re1[l];
+                p[2 * (256 * (l + 4) + j) + 1] = (float)im1[l];
+            }
+            v4d a0 = re0, b0 = im0, a1 = re1, b1 = im1;
+            re0 = a0 * vsr - b0 * vsi;
+            im0 = a0 * vsi + b0 * vsr;
+            re1 = a1 * vsr - b1 * vsi;
+            im1 = a1 * vsi + b1 * vsr;
+        }
     }
     for (; m + 4 * 256 <= m1; m += 4 * 256) {
         double complex r0 = cexp(-I * 2 * M_PI * df / fs * m), r1 = cexp(-I * 2 * M_PI * df / fs * (m + 256)),
