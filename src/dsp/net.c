@@ -57,7 +57,7 @@ struct hd_dsp_net {
     float complex *gw;       /* [Mmax + 4] the correlation at the lags searched (and one each side) */
     float *pr, *pi, *sr, *si; /* [Mmax] the pruned inverse's phasors and their steps */
     float *wt;               /* [Mmax] fit weights */
-    int *kk;                 /* [Mmax] band bins, signed */
+    int *kk;                 /* [Mmax] a pair's band: runs of transform bins (first, last idx) */
     unsigned char *inband;   /* [nfft] */
     /* the pairs' window: one Tukey over the interval every timed capture
      * covers (absolute time), at each receiver's own offset */
@@ -754,53 +754,6 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
         strong += (sa[j] < sbn[j] ? sa[j] : sbn[j]) >= 0.1f * top;
     if (nbj < 3 || strong < 3)
         return 0;
-    int nb = 0;
-    float *wt = w->wt, *ph = (float *)w->z;
-    /* the band's cross-spectrum G[k] straight into w->g, k = kk - klo (0
-     * between the band's runs; above it, up to K, after the loop): one pass,
-     * no copy */
-    float complex *G = w->g;
-    int klo = 0, pos = 0;
-    for (int j = 1; j < nfft; j++)
-        if (sa[j] > BAND_SNR && sbn[j] > BAND_SNR && w->jhi[j] >= w->jlo[j]) {
-            klo = w->jlo[j] - M / 2;
-            break;
-        }
-    for (int j = 1; j < nfft; j++) {
-        if (!(sa[j] > BAND_SNR && sbn[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
-            continue;
-        int lo = w->jlo[j], len = w->jhi[j] - lo + 1, k0 = lo - M / 2 - klo;
-        if (k0 > pos)
-            memset(G + pos, 0, (size_t)(k0 - pos) * sizeof *G);
-        pos = k0 + len;
-        /* PHAT: the unit cross-spectrum; the fit's weights are the bins'
-         * own SNRs (an FM signal's lines, a random signal's fading bins) */
-        const float *restrict ua = (const float *)(Ua + lo), *restrict ub = (const float *)(Ub + lo);
-        const float *restrict fa = pa + lo, *restrict fb = pb_ + lo, *restrict xa = qa + lo, *restrict xb = qb + lo;
-        float *restrict go = (float *)(G + k0), *restrict po = ph + nb, *restrict wo = wt + nb;
-        int *restrict ko = w->kk + nb;
-        for (int i = 0; i < len; i++) {
-            go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
-            go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
-        }
-        if (fit) { /* phases and weights: the fit's alone */
-            for (int i = 0; i < len; i++)
-                po[i] = fb[i] - fa[i];
-            for (int i = 0; i < len; i++)
-                wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
-        }
-        for (int i = 0; i < len; i++)
-            ko[i] = lo + i - M / 2;
-        nb += len;
-    }
-    if (nb < 8)
-        return 0;
-    int span = w->kk[nb - 1] - klo + 1;
-    int K = fast_size(span + span / 2 > 64 ? span + span / 2 : 64);
-    if (K > M)
-        K = M;
-    if (K > pos)
-        memset(G + pos, 0, (size_t)(K - pos) * sizeof *G);
     int lo, hi;
     if (!hd_dsp_lag_window(center_s, max_lag_s, fs, n, &lo, &hi))
         return 0;
@@ -810,6 +763,70 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
         hi = M - n;
     if (lo > hi)
         return 0;
+    /* The band: the PSD bins above both floors, as runs of contiguous
+     * transform bins (idx = kk + M/2; consecutive PSD bins join into one
+     * run, so the loops below run long). kk of the band's first and last
+     * bins, its count and its sum (integers: exact) */
+    int *rl = w->kk, nr = 0, nb = 0, kfirst = 0, klast = 0;
+    long ksum = 0;
+    for (int j = 1; j < nfft; j++) {
+        if (!(sa[j] > BAND_SNR && sbn[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
+            continue;
+        int a0 = w->jlo[j], a1 = w->jhi[j];
+        if (nr > 0 && rl[2 * nr - 1] + 1 == a0)
+            rl[2 * nr - 1] = a1;
+        else {
+            rl[2 * nr] = a0;
+            rl[2 * nr + 1] = a1;
+            nr++;
+        }
+        long len = a1 - a0 + 1;
+        ksum += len * (a0 - M / 2) + len * (len - 1) / 2;
+        nb += (int)len;
+    }
+    if (nb < 8)
+        return 0;
+    kfirst = rl[0] - M / 2;
+    klast = rl[2 * nr - 1] - M / 2;
+    int klo = kfirst, kc = (kfirst + klast) / 2, pos = 0;
+    float *wt = w->wt, *ph = (float *)w->z, *xv = (float *)w->z + w->Mmax; /* xv: after ph */
+    const float xs = (float)(2 * M_PI / M);
+    /* the band's cross-spectrum G[k] straight into w->g, k = kk - klo (0
+     * between the band's runs; above it, up to K, after the loop): one pass,
+     * no copy; with fit, the phases, weights and abscissae of the fit */
+    float complex *G = w->g;
+    for (int q = 0, at = 0; q < nr; q++) {
+        int a0 = rl[2 * q], len = rl[2 * q + 1] - a0 + 1, k0 = a0 - M / 2 - klo;
+        if (k0 > pos)
+            memset(G + pos, 0, (size_t)(k0 - pos) * sizeof *G);
+        pos = k0 + len;
+        /* PHAT: the unit cross-spectrum; the fit's weights are the bins'
+         * own SNRs (an FM signal's lines, a random signal's fading bins) */
+        const float *restrict ua = (const float *)(Ua + a0), *restrict ub = (const float *)(Ub + a0);
+        float *restrict go = (float *)(G + k0);
+        for (int i = 0; i < len; i++) {
+            go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
+            go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
+        }
+        if (fit) { /* phases, weights and x = 2π (kk - kc) / M: the fit's alone */
+            const float *restrict fa = pa + a0, *restrict fb = pb_ + a0, *restrict xa = qa + a0, *restrict xb = qb + a0;
+            float *restrict po = ph + at, *restrict wo = wt + at, *restrict xo = xv + at;
+            int kb = a0 - M / 2 - kc;
+            for (int i = 0; i < len; i++)
+                po[i] = fb[i] - fa[i];
+            for (int i = 0; i < len; i++)
+                wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
+            for (int i = 0; i < len; i++)
+                xo[i] = (float)(kb + i) * xs;
+        }
+        at += len;
+    }
+    int span = klast - klo + 1;
+    int K = fast_size(span + span / 2 > 64 ? span + span / 2 : 64);
+    if (K > M)
+        K = M;
+    if (K > pos)
+        memset(G + pos, 0, (size_t)(K - pos) * sizeof *G);
     double step = (double)M / K;
     int mlo = (int)floor(lo / step), mhi = (int)ceil(hi / step);
     if (mhi - mlo + 1 > K)
@@ -851,20 +868,8 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
     double sig2 = 0;
     if (fit) {
         /* Σw, Σw x, Σw x² of x = 2π (kk - kc) / M: the fit's information
-         * does not depend on tau */
-        int kc = (w->kk[0] + w->kk[nb - 1]) / 2;
-        float xs = (float)(2 * M_PI / M);
-        float *xv = (float *)w->z + w->Mmax; /* after ph */
-        double sw = 0, swx = 0, swxx = 0, kmean;
-        /* Σ kk in integers (vectorises; a sum in double was exact too, far
-         * below 2^53, but every addition waited for the one before) */
-        long ksum = 0;
-        for (int i = 0; i < nb; i++)
-            ksum += w->kk[i];
-        kmean = (double)ksum / nb;
-        const int *kv = w->kk;
-        for (int i = 0; i < nb; i++)
-            xv[i] = (float)(kv[i] - kc) * xs;
+         * does not depend on tau. Σ kk in integers (exact), run by run */
+        double sw = 0, swx = 0, swxx = 0, kmean = (double)ksum / nb;
         sw = sum1(wt, nb);
         swx = dot2(wt, xv, nb);
         swxx = dot3(wt, xv, xv, nb);
