@@ -614,23 +614,26 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
  * differences do not: their atan2 is spared, and made when a fit needs it) */
 HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq)
 {
-    int M = w->M, nfft = w->nfft;
+    int M = w->M, nfft = w->nfft, mid = M / 2;
     const float complex *X = w->X + (size_t)r * w->Mmax;
     const float *sb = w->snrbin + (size_t)r * nfft;
     float complex *U = w->U + (size_t)r * w->Mmax;
     float *psi = w->psi + (size_t)r * w->Mmax, *q = w->q + (size_t)r * w->Mmax;
     float inv = w->nfine[r] > 0 ? (float)(1 / w->nfine[r]) : 0;
+    /* the band's PSD bins joined into runs of contiguous idx (long loops) */
     for (int j = 1; j < nfft; j++) {
         if (!(sb[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
             continue;
+        int lo = w->jlo[j], hi = w->jhi[j];
+        while (j + 1 < nfft && sb[j + 1] > BAND_SNR && w->jhi[j + 1] >= w->jlo[j + 1] && w->jlo[j + 1] == hi + 1)
+            hi = w->jhi[++j];
         /* runs of non-negative and of negative frequencies: contiguous in X */
-        int lo = w->jlo[j], hi = w->jhi[j], mid = M / 2;
         for (int part = 0; part < 2; part++) {
             int a = part ? (lo > mid ? lo : mid) : lo, b = part ? hi : (hi < mid - 1 ? hi : mid - 1);
             if (a > b)
                 continue;
-            const float *xr = (const float *)(X + (part ? a - mid : a - mid + M));
-            float *u = (float *)(U + a), *ps = psi + a, *qq = q + a;
+            const float *restrict xr = (const float *)(X + (part ? a - mid : a - mid + M));
+            float *restrict u = (float *)(U + a), *restrict ps = psi + a, *restrict qq = q + a;
             if (with_pq)
                 for (int i = 0; i <= b - a; i++) {
                     float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
