@@ -22,6 +22,31 @@
 #include <string.h>
 
 #define BATCH 64
+/* The dense path's batches grow 4, 8, 16, 32 events, then BATCH: the first
+ * is read before any compute (nothing to overlap with), and each next one,
+ * read beside its predecessor's compute, takes a fraction of its time. */
+#define BATCH_FIRST 4
+/* batch k's first event (from the rank's first) and its size */
+static int64_t batch_first(int64_t k)
+{
+    int64_t first = 0, size = BATCH_FIRST;
+    for (; k > 0 && size < BATCH; k--, size *= 2)
+        first += size;
+    return first + k * BATCH;
+}
+/* batch k's events within the rank's [b, e) */
+static int batch_n(int64_t b, int64_t e, int64_t k)
+{
+    int64_t lo = b + batch_first(k), hi = b + batch_first(k + 1);
+    return lo < e ? (int)((hi < e ? hi : e) - lo) : 0;
+}
+static int64_t batch_count(int64_t events)
+{
+    int64_t k = 0;
+    while (batch_first(k) < events)
+        k++;
+    return k;
+}
 
 void hd_cmd_featurize_usage(FILE *out)
 {
@@ -518,7 +543,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     } else {
         hd_par_block(rd.n_events, rank, size, &b, &e);
     }
-    int64_t mine = e - b, my_batches = (mine + BATCH - 1) / BATCH, batches = my_batches;
+    int64_t mine = e - b, my_batches = batch_count(mine), batches = my_batches;
     if (size > 1)
         MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm);
     hd_progress_start(&prog, "featurize", "events", rd.n_events, cli->quiet);
@@ -529,15 +554,14 @@ static int run(const hd_cli *cli, hd_config *cfg)
     for (int h = 0; h < 2; h++)
         pf[h] = (prefetch){.rd = &rd, .ev = ev + h * B, .lk = lk + h * B * R, .iq = iq + h * IQ1,
                            .levels = levels + h * LV1};
-    int64_t n0 = b < e ? (e - b < BATCH ? e - b : BATCH) : 0;
     pf[0].first = b;
-    pf[0].n = (int)n0;
+    pf[0].n = batch_n(b, e, 0);
     prefetch_run(&pf[0]); /* the first batch: nothing to overlap with */
     prof[PROF_READ] += pf[0].seconds;
     prof[PROF_WAIT] += pf[0].seconds;
     for (int64_t k = 0; k < batches; k++) {
-        int64_t first = b + k * BATCH;
-        int n = (int)(first < e ? (e - first < BATCH ? e - first : BATCH) : 0);
+        int64_t first = b + batch_first(k);
+        int n = batch_n(b, e, k);
         prefetch *cur = &pf[k % 2], *next = &pf[(k + 1) % 2];
         int flag = hd_cli_interrupted() ? 1 : 0;
         if (n > 0 && cur->rc < 0) {
@@ -545,9 +569,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
             flag = 2;
         }
         /* the next batch read while this one is computed */
-        int64_t nf = first + BATCH;
-        next->first = nf;
-        next->n = (int)(nf < e ? (e - nf < BATCH ? e - nf : BATCH) : 0);
+        next->first = b + batch_first(k + 1);
+        next->n = batch_n(b, e, k + 1);
         next->rc = 0;
         next->seconds = 0;
         pthread_t th;
