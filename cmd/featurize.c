@@ -22,16 +22,20 @@
 #include <string.h>
 
 #define BATCH 64
-/* The dense path's batches grow 4, 8, 16, 32 events, then BATCH: the first
- * is read before any compute (nothing to overlap with), and each next one,
- * read beside its predecessor's compute, takes a fraction of its time. */
+/* The dense path's first BATCH events in batches of 4, 4, 8, 16 and 32,
+ * then BATCH (the output's chunk: no compressed chunk is written twice
+ * once the batches are whole chunks): the first batch is read before any
+ * compute (nothing to overlap with), and each next one, read beside its
+ * predecessor's compute, takes a fraction of its time. */
 #define BATCH_FIRST 4
-/* batch k's first event (from the rank's first) and its size */
+/* batch k's first event (from the rank's first) */
 static int64_t batch_first(int64_t k)
 {
-    int64_t first = 0, size = BATCH_FIRST;
-    for (; k > 0 && size < BATCH; k--, size *= 2)
-        first += size;
+    if (k == 0)
+        return 0;
+    int64_t first = BATCH_FIRST;
+    for (k--; k > 0 && first < BATCH; k--)
+        first *= 2;
     return first + k * BATCH;
 }
 /* batch k's events within the rank's [b, e) */
