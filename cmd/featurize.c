@@ -467,8 +467,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_features_writer w;
     hd_featurizer fz;
     hd_progress prog = {.quiet = 1};
-    hd_event *ev = NULL;
-    hd_link *lk = NULL;
+    hd_event *ev = NULL, *hev = NULL;
+    hd_link *lk = NULL, *hlk = NULL;
     int16_t *iq = NULL;
     float *levels = NULL;
     hd_featurize_rows o = {0};
@@ -521,8 +521,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
     o.twhy = hd_calloc(B * Pn, 1);
     o.tmethod = hd_calloc(B * Pn, 1);
     o.dbm_ok = hd_calloc(B * R, 1);
+    /* the rows held for one write: the ramp's batches fill one chunk */
+    hev = hd_calloc(B, sizeof *hev);
+    hlk = hd_calloc(B * R, sizeof *hlk);
     if (!ev || !lk || !iq || !levels || !o.feat || !o.mask || !o.delay || !o.sigma || !o.psr || !o.tmask || !o.logmel ||
-        !o.why || !o.twhy || !o.dbm_ok || !o.tmethod) {
+        !o.why || !o.twhy || !o.dbm_ok || !o.tmethod || !hev || !hlk) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -563,8 +566,9 @@ static int run(const hd_cli *cli, hd_config *cfg)
     prefetch_run(&pf[0]); /* the first batch: nothing to overlap with */
     prof[PROF_READ] += pf[0].seconds;
     prof[PROF_WAIT] += pf[0].seconds;
+    int64_t wfirst = b; /* the first row not yet written; `held` rows after it are in o, hev, hlk */
+    int held = 0;
     for (int64_t k = 0; k < batches; k++) {
-        int64_t first = b + batch_first(k);
         int n = batch_n(b, e, k);
         prefetch *cur = &pf[k % 2], *next = &pf[(k + 1) % 2];
         int flag = hd_cli_interrupted() ? 1 : 0;
@@ -582,8 +586,18 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if (!flag && next->n > 0 && !threaded)
             prefetch_run(next); /* no thread: read it now, in turn */
         double t1 = hd_now();
-        if (n > 0 && !flag && (rc = hd_featurizer_block(&fz, n, cur->ev, cur->lk, cur->iq, cur->levels, &o, &cnt)) < 0)
+        size_t hr = (size_t)held; /* this batch's rows after the held ones */
+        hd_featurize_rows oh = {.feat = o.feat + hr * R * F, .mask = o.mask + hr * R, .delay = o.delay + hr * Pn,
+                                .sigma = o.sigma + hr * Pn, .psr = o.psr + hr * Pn, .tmask = o.tmask + hr * Pn,
+                                .logmel = o.logmel + hr * R * (size_t)T * (size_t)Mm, .why = o.why + hr * R,
+                                .twhy = o.twhy + hr * Pn, .dbm_ok = o.dbm_ok + hr * R, .tmethod = o.tmethod + hr * Pn};
+        if (n > 0 && !flag && (rc = hd_featurizer_block(&fz, n, cur->ev, cur->lk, cur->iq, cur->levels, &oh, &cnt)) < 0)
             flag = 2;
+        if (n > 0 && !flag) {
+            memcpy(hev + hr, cur->ev, (size_t)n * sizeof *hev);
+            memcpy(hlk + hr * R, cur->lk, (size_t)n * R * sizeof *hlk);
+            held += n;
+        }
         double t2 = hd_now();
         if (threaded)
             pthread_join(th, NULL);
@@ -599,14 +613,22 @@ static int run(const hd_cli *cli, hd_config *cfg)
                                : hd_error(HD_EIO, "another rank failed; %s not written", cli->output);
             goto fail;
         }
-        /* cooperative: every rank holds the same rows; rank 0 writes them */
-        int nw = coop && rank != 0 ? 0 : n;
-        if ((rc = hd_features_write_block(&w, first < e ? first : e, nw, cur->ev, cur->lk, o.feat, o.mask, o.delay,
-                                          o.sigma, o.psr, o.tmask, o.logmel)) < 0 ||
-            (rc = hd_features_write_reasons(&w, first < e ? first : e, nw, o.why, o.twhy, o.dbm_ok, o.tmethod)) < 0)
-            goto fail;
+        /* written when the held rows end on a chunk (BATCH) or the run
+         * ends: the same calls on every rank (collective) */
+        int64_t d = 0;
+        if (batch_first(k + 1) % BATCH == 0 || k == batches - 1) {
+            /* cooperative: every rank holds the same rows; rank 0 writes them */
+            int nw = coop && rank != 0 ? 0 : held;
+            int64_t at = wfirst < e ? wfirst : e;
+            if ((rc = hd_features_write_block(&w, at, nw, hev, hlk, o.feat, o.mask, o.delay, o.sigma, o.psr, o.tmask,
+                                              o.logmel)) < 0 ||
+                (rc = hd_features_write_reasons(&w, at, nw, o.why, o.twhy, o.dbm_ok, o.tmethod)) < 0)
+                goto fail;
+            wfirst += held;
+            held = 0;
+            d = nw;
+        }
         prof[PROF_WRITE] += hd_now() - t3;
-        int64_t d = nw;
         if (size > 1)
             MPI_Allreduce(MPI_IN_PLACE, &d, 1, MPI_INT64_T, MPI_SUM, comm);
         done += d;
@@ -669,6 +691,8 @@ fail:
     free(o.twhy);
     free(o.tmethod);
     free(o.dbm_ok);
+    free(hev);
+    free(hlk);
     hd_fft_cleanup();
     if (rc < 0 && rank == 0) {
         /* a failure before the provenance was written: the input's hash
