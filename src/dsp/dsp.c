@@ -100,14 +100,31 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign)
     p->n = n;
     p->sign = sign;
     p->howmany = 0;
+    /* the out-of-place plan is made when first used (hd_fft_execute): most
+     * sizes are only ever transformed in place, and planning one costs
+     * about as much as a hundred transforms */
     p->inplace = plan_one(n, a, a, sign, measure);
-    p->outofplace = plan_one(n, a, b, sign, measure);
+    p->outofplace = NULL;
     fftwf_free(a);
     fftwf_free(b);
-    if (!p->inplace || !p->outofplace)
+    if (!p->inplace)
         return hd_error(HD_EIO, "FFTW could not plan a transform of %d", n), NULL;
     n_plans++;
     return p;
+}
+
+/* p's out-of-place plan, made on first use (planned on buffers of its own:
+ * a measured plan overwrites them); NULL when FFTW cannot make it */
+static fftwf_plan outofplace(const hd_fft_plan *p)
+{
+    if (p->outofplace)
+        return p->outofplace;
+    fftwf_complex *a = fftwf_alloc_complex((size_t)p->n), *b = fftwf_alloc_complex((size_t)p->n);
+    fftwf_plan q = a && b ? plan_one(p->n, a, b, p->sign, measure) : NULL;
+    fftwf_free(a);
+    fftwf_free(b);
+    ((hd_fft_plan *)p)->outofplace = q; /* plans[] is not const: the cache fills itself */
+    return q;
 }
 
 const hd_fft_plan *hd_fft_plan_many_t(int n, int howmany, int sign)
@@ -156,7 +173,13 @@ double hd_fft_seconds(void)
 void hd_fft_execute(const hd_fft_plan *p, const float *in, float *out)
 {
     double t0 = profiling ? hd_now() : 0;
-    fftwf_execute_dft(in == out ? p->inplace : p->outofplace, (fftwf_complex *)in, (fftwf_complex *)out);
+    fftwf_plan q = in == out ? p->inplace : outofplace(p);
+    if (q)
+        fftwf_execute_dft(q, (fftwf_complex *)in, (fftwf_complex *)out);
+    else { /* no out-of-place plan to be had (no memory): in place on out */
+        memmove(out, in, (size_t)p->n * 2 * sizeof *out);
+        fftwf_execute_dft(p->inplace, (fftwf_complex *)out, (fftwf_complex *)out);
+    }
     if (profiling)
         fft_s += hd_now() - t0;
 }
@@ -187,7 +210,8 @@ void hd_fft_cleanup(void)
     for (int i = 0; i < n_plans; i++) {
         if (plans[i].inplace)
             fftwf_destroy_plan(plans[i].inplace);
-        fftwf_destroy_plan(plans[i].outofplace);
+        if (plans[i].outofplace)
+            fftwf_destroy_plan(plans[i].outofplace);
     }
     n_plans = 0;
     fftwf_cleanup();
