@@ -292,10 +292,11 @@ int hd_dsp_welch_segments(int n, int nfft)
 
 /* The k-th smallest of v[0..n) (v's storage is used as scratch; finite
  * values): a radix selection on the values' bits ordered as unsigned keys,
- * eight bits a pass from the top, four counting passes without a
- * data-dependent branch (Hoare's selection mispredicted its way through
- * 256 PSD bins per receiver). The k-th value is the same whatever the
- * method. */
+ * eight bits a pass from the top, without a data-dependent branch in the
+ * counting (Hoare's selection mispredicted its way through 256 PSD bins per
+ * receiver). After each pass only the keys in the chosen bucket stay
+ * candidates (moved to the front), so later passes count few; a handful
+ * left are sorted. The k-th value is the same whatever the method. */
 static float select_kth(float *v, int n, int k)
 {
     uint32_t *key = (uint32_t *)(void *)v; /* each written from its own float (memcpy) */
@@ -306,21 +307,35 @@ static float select_kth(float *v, int n, int k)
         u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
         memcpy(&key[i], &u, sizeof u);
     }
-    uint32_t prefix = 0, pmask = 0;
-    for (int shift = 24; shift >= 0; shift -= 8) {
+    int m = n; /* candidates key[0..m): the k-th smallest is the k-th of them */
+    for (int shift = 24; shift >= 0 && m > 8; shift -= 8) {
         int cnt[256] = {0};
-        for (int i = 0; i < n; i++) {
-            uint32_t u;
-            memcpy(&u, &key[i], sizeof u);
-            cnt[(u >> shift) & 255] += (u & pmask) == prefix;
+        unsigned lo = 255;
+        for (int i = 0; i < m; i++) {
+            unsigned b = (key[i] >> shift) & 255;
+            cnt[b]++;
+            lo = b < lo ? b : lo;
         }
-        int d = 0;
+        unsigned d = lo;
         while (d < 255 && k >= cnt[d])
             k -= cnt[d++];
-        prefix |= (uint32_t)d << shift;
-        pmask |= 255u << shift;
+        int j = 0;
+        for (int i = 0; i < m; i++) {
+            uint32_t u = key[i];
+            key[j] = u;
+            j += ((u >> shift) & 255) == d;
+        }
+        m = j;
     }
-    uint32_t u = (prefix & 0x80000000u) ? (prefix & 0x7fffffffu) : ~prefix;
+    for (int i = 1; i < m; i++) { /* the few left: insertion sort */
+        uint32_t u = key[i];
+        int j = i;
+        for (; j > 0 && key[j - 1] > u; j--)
+            key[j] = key[j - 1];
+        key[j] = u;
+    }
+    uint32_t u = key[k];
+    u = (u & 0x80000000u) ? (u & 0x7fffffffu) : ~u;
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
