@@ -1170,9 +1170,14 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
     if (w->aL) {
         int T = L / 20 > 1 ? L / 20 : 1;
         double s2 = 0, s4 = 0;
+        /* the edge's values once (both edges are alike), kept in
+         * double in xt, then the window and its sums in sample order */
+        double *edge = (double *)(void *)w->xt; /* T ≤ n/20 doubles */
+        for (int e = 0; e < T; e++)
+            edge[e] = 0.5 - 0.5 * cos(M_PI * (e + 0.5) / T);
         for (int m = 0; m < L; m++) {
             int e = m < L - 1 - m ? m : L - 1 - m;
-            double v = e < T ? 0.5 - 0.5 * cos(M_PI * (e + 0.5) / T) : 1.0;
+            double v = e < T ? edge[e] : 1.0;
             w->atap[m] = (float)v;
             s2 += v * v;
             s4 += v * v * v * v;
