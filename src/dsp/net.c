@@ -552,15 +552,52 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
         float flk = (float)(fl * nfft * w->w2);
         int pk = -1;
         float pv = -INFINITY; /* pw[pk] */
+        /* each PSD bin's sums a, b over its run in order; eight bins at a
+         * time in the lanes of vectors where the eight runs are alike and
+         * follow one another (their two dependent chains overlap eight
+         * ways; the same operations on each bin: the same bits) */
+        typedef float v8f __attribute__((vector_size(32)));
+        typedef int v8i __attribute__((vector_size(32)));
+        float ga[8], gb[8];
+        int g0 = -1; /* the group in ga, gb: bins g0 .. g0 + 7 */
         for (int j = 1; j < nfft; j++) {
             if (psd[j] <= 2 * fl)
                 continue;
             float a = 0, b = 0;
-            for (int idx = w->jlo[j]; idx <= w->jhi[j]; idx++) {
-                float e = pw[idx] - flk;
-                a += e;
-                b += e * (float)(idx - h2);
+            int lo = w->jlo[j], len = w->jhi[j] - lo + 1;
+            if (g0 < 0 || j >= g0 + 8) { /* a new group from j, when its runs are alike */
+                g0 = -1;
+                if (j + 8 <= nfft && len > 0 && w->jlo[j + 7] == lo + 7 * len && w->jhi[j + 7] == lo + 8 * len - 1) {
+                    int alike = 1;
+                    for (int l = 1; l < 7; l++)
+                        alike &= w->jlo[j + l] == lo + l * len && w->jhi[j + l] == lo + (l + 1) * len - 1;
+                    if (alike) {
+                        v8f va = {0}, vb = {0}, vf = {flk, flk, flk, flk, flk, flk, flk, flk};
+                        v8i ix = {lo - h2, lo + len - h2, lo + 2 * len - h2, lo + 3 * len - h2, lo + 4 * len - h2,
+                                  lo + 5 * len - h2, lo + 6 * len - h2, lo + 7 * len - h2};
+                        const float *q = pw + lo;
+                        for (int i = 0; i < len; i++, ix += 1) {
+                            v8f pv8 = {q[i], q[len + i], q[2 * len + i], q[3 * len + i], q[4 * len + i],
+                                       q[5 * len + i], q[6 * len + i], q[7 * len + i]};
+                            v8f e = pv8 - vf;
+                            va += e;
+                            vb += e * __builtin_convertvector(ix, v8f);
+                        }
+                        memcpy(ga, &va, sizeof ga);
+                        memcpy(gb, &vb, sizeof gb);
+                        g0 = j;
+                    }
+                }
             }
+            if (g0 >= 0) {
+                a = ga[j - g0];
+                b = gb[j - g0];
+            } else
+                for (int idx = lo; idx <= w->jhi[j]; idx++) {
+                    float e = pw[idx] - flk;
+                    a += e;
+                    b += e * (float)(idx - h2);
+                }
             sp += a;
             sf += b;
             /* the strongest bin: the first PSD bin holding the maximum */
