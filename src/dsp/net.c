@@ -1054,16 +1054,53 @@ HD_SIMD int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs,
     double complex seg[SEGMENTS] = {0};
     double tm[SEGMENTS];
     int len = nblk / SEGMENTS;
-    double complex st = cexp(-I * 2 * M_PI * df / fb), r = 1;
-    for (int s = 0; s < SEGMENTS; s++) {
-        for (int q = s * len; q < (s + 1) * len; q++) {
-            if (q == s * len)
-                r = cexp(-I * 2 * M_PI * df / fb * q);
-            seg[s] += zb[q] * r;
-            r *= st;
+    double complex st = cexp(-I * 2 * M_PI * df / fb);
+    /* the segments' sums Σ zb[q]·r, r from cexp at the segment's start and
+     * r *= st after each block: the eight segments side by side in the
+     * lanes of vectors (independent recurrences; one segment after another
+     * waited on every multiplication). The products written out as GCC
+     * computes them ((a + bi)(c + di) = (ac - bd) + (ad + bc)i,
+     * -fcx-limited-range, no FMA): the same bits. */
+    _Static_assert(SEGMENTS == 8, "the segments fill two vectors of four");
+    {
+        typedef double v4d __attribute__((vector_size(32)));
+        double a0[SEGMENTS], b0[SEGMENTS];
+        for (int s = 0; s < SEGMENTS; s++) {
+            double complex r0 = cexp(-I * 2 * M_PI * df / fb * (s * len));
+            a0[s] = creal(r0);
+            b0[s] = cimag(r0);
         }
-        tm[s] = (s + 0.5) * len / fb;
+        const double sr = creal(st), si = cimag(st);
+        const v4d vsr = {sr, sr, sr, sr}, vsi = {si, si, si, si};
+        v4d rr0 = {a0[0], a0[1], a0[2], a0[3]}, rr1 = {a0[4], a0[5], a0[6], a0[7]}, ri0 = {b0[0], b0[1], b0[2], b0[3]},
+            ri1 = {b0[4], b0[5], b0[6], b0[7]}, sr0 = {0, 0, 0, 0}, sr1 = sr0, si0 = sr0, si1 = sr0;
+        const float *zf = (const float *)zb;
+        for (int k = 0; k < len; k++) {
+            v4d zr0 = {zf[2 * k], zf[2 * (len + k)], zf[2 * (2 * len + k)], zf[2 * (3 * len + k)]},
+                zi0 = {zf[2 * k + 1], zf[2 * (len + k) + 1], zf[2 * (2 * len + k) + 1], zf[2 * (3 * len + k) + 1]},
+                zr1 = {zf[2 * (4 * len + k)], zf[2 * (5 * len + k)], zf[2 * (6 * len + k)], zf[2 * (7 * len + k)]},
+                zi1 = {zf[2 * (4 * len + k) + 1], zf[2 * (5 * len + k) + 1], zf[2 * (6 * len + k) + 1],
+                       zf[2 * (7 * len + k) + 1]};
+            sr0 += zr0 * rr0 - zi0 * ri0;
+            si0 += zr0 * ri0 + zi0 * rr0;
+            sr1 += zr1 * rr1 - zi1 * ri1;
+            si1 += zr1 * ri1 + zi1 * rr1;
+            v4d t0 = rr0, t1 = rr1;
+            rr0 = t0 * vsr - ri0 * vsi;
+            ri0 = t0 * vsi + ri0 * vsr;
+            rr1 = t1 * vsr - ri1 * vsi;
+            ri1 = t1 * vsi + ri1 * vsr;
+        }
+        for (int s = 0; s < 4; s++) { /* a complex is an array of its two parts (C11 6.2.5) */
+            double *g0 = (double *)&seg[s], *g1 = (double *)&seg[s + 4];
+            g0[0] = sr0[s];
+            g0[1] = si0[s];
+            g1[0] = sr1[s];
+            g1[1] = si1[s];
+        }
     }
+    for (int s = 0; s < SEGMENTS; s++)
+        tm[s] = (s + 0.5) * len / fb;
     double ph[SEGMENTS], sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (int s = 0; s < SEGMENTS; s++) {
         ph[s] = carg(seg[s]);
@@ -1089,6 +1126,7 @@ HD_SIMD int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs,
     double complex acc = 0;
     double mag = 0;
     st = cexp(-I * 2 * M_PI * df / fb);
+    double complex r = 1;
     for (int q = 0; q < nblk; q++) {
         if ((q & 255) == 0)
             r = cexp(-I * 2 * M_PI * df / fb * q);
