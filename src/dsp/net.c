@@ -509,15 +509,15 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
          * interleaved parts, squared, and each bin's two squares added (the
          * same operations as the loop below, vector by vector) */
         typedef float v8f __attribute__((vector_size(32), aligned(4)));
-        typedef int v8i __attribute__((vector_size(32)));
-        const v8i ev = {0, 2, 4, 6, 8, 10, 12, 14}, od = {1, 3, 5, 7, 9, 11, 13, 15};
         for (; k + 8 <= k1; k += 8) {
             const v8f *a = (const v8f *)(xf + 2 * k - 2), *b = (const v8f *)(xf + 2 * k),
                       *c = (const v8f *)(xf + 2 * k + 2), *a2 = (const v8f *)(xf + 2 * k + 6),
                       *b2 = (const v8f *)(xf + 2 * k + 8), *c2 = (const v8f *)(xf + 2 * k + 10);
             v8f h1 = 0.5f * *b - 0.25f * (*a + *c), h2v = 0.5f * *b2 - 0.25f * (*a2 + *c2);
             v8f p1 = h1 * h1, p2 = h2v * h2v;
-            v8f sum = __builtin_shuffle(p1, p2, ev) + __builtin_shuffle(p1, p2, od);
+            /* (GCC 12 and clang both have __builtin_shufflevector) */
+            v8f sum = __builtin_shufflevector(p1, p2, 0, 2, 4, 6, 8, 10, 12, 14) +
+                      __builtin_shufflevector(p1, p2, 1, 3, 5, 7, 9, 11, 13, 15);
             memcpy(po + k, &sum, sizeof sum);
         }
         for (; k < k1; k++) {
