@@ -754,14 +754,25 @@ HD_SIMD static int inverse_at(hd_dsp_net *w, int K, int m0, int W)
         }
         int j = ((m % Q) + Q) % Q;
         const float *restrict hv = (const float *)(H + (size_t)j * P);
-        float ar[8] = {0}, ai[8] = {0};
+        /* the sum over k1 in 8 lanes (one vector) and, in the same pass,
+         * the next lag's phasors (each read once); the same operations on
+         * each lane as one loop after the other: the same bits */
+        typedef float v8f __attribute__((vector_size(32), aligned(4)));
+        v8f ar = {0}, ai = {0};
         int k1 = 0;
-        for (; k1 + 8 <= P; k1 += 8)
-            for (int l = 0; l < 8; l++) {
-                float hr = hv[2 * (k1 + l)], hi = hv[2 * (k1 + l) + 1], c = pr[k1 + l], d = pim[k1 + l];
-                ar[l] += hr * c - hi * d;
-                ai[l] += hr * d + hi * c;
-            }
+        for (; k1 + 8 <= P; k1 += 8) {
+            v8f h0 = *(const v8f *)(hv + 2 * k1), h1 = *(const v8f *)(hv + 2 * k1 + 8);
+            v8f hr = __builtin_shufflevector(h0, h1, 0, 2, 4, 6, 8, 10, 12, 14),
+                hi = __builtin_shufflevector(h0, h1, 1, 3, 5, 7, 9, 11, 13, 15);
+            v8f c = *(const v8f *)(pr + k1), d = *(const v8f *)(pim + k1), vr = *(const v8f *)(sr + k1),
+                vi = *(const v8f *)(si + k1);
+            ar += hr * c - hi * d;
+            ai += hr * d + hi * c;
+            v8f nc = c * vr - d * vi, nd = c * vi + d * vr;
+            memcpy(pr + k1, &nc, sizeof nc);
+            memcpy(pim + k1, &nd, sizeof nd);
+        }
+        int k8 = k1;
         float gr = 0, gi = 0;
         for (int l = 0; l < 8; l++) {
             gr += ar[l];
@@ -777,8 +788,8 @@ HD_SIMD static int inverse_at(hd_dsp_net *w, int K, int m0, int W)
         float *g2 = (float *)&w->gw[t];
         g2[0] = gr;
         g2[1] = gi;
-        /* the next lag's phasors */
-        for (int q = 0; q < P; q++) {
+        /* the rest of the next lag's phasors */
+        for (int q = k8; q < P; q++) {
             float c = pr[q], d = pim[q];
             pr[q] = c * sr[q] - d * si[q];
             pim[q] = c * si[q] + d * sr[q];
