@@ -22,6 +22,35 @@
 #include <string.h>
 
 #define BATCH 64
+/* The dense path's first BATCH events in batches of 4, 4, 8, 16 and 32,
+ * then BATCH (the output's chunk: no compressed chunk is written twice
+ * once the batches are whole chunks): the first batch is read before any
+ * compute (nothing to overlap with), and each next one, read beside its
+ * predecessor's compute, takes a fraction of its time. */
+#define BATCH_FIRST 4
+/* batch k's first event (from the rank's first) */
+static int64_t batch_first(int64_t k)
+{
+    if (k == 0)
+        return 0;
+    int64_t first = BATCH_FIRST;
+    for (k--; k > 0 && first < BATCH; k--)
+        first *= 2;
+    return first + k * BATCH;
+}
+/* batch k's events within the rank's [b, e) */
+static int batch_n(int64_t b, int64_t e, int64_t k)
+{
+    int64_t lo = b + batch_first(k), hi = b + batch_first(k + 1);
+    return lo < e ? (int)((hi < e ? hi : e) - lo) : 0;
+}
+static int64_t batch_count(int64_t events)
+{
+    int64_t k = 0;
+    while (batch_first(k) < events)
+        k++;
+    return k;
+}
 
 void hd_cmd_featurize_usage(FILE *out)
 {
@@ -438,8 +467,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
     hd_features_writer w;
     hd_featurizer fz;
     hd_progress prog = {.quiet = 1};
-    hd_event *ev = NULL;
-    hd_link *lk = NULL;
+    hd_event *ev = NULL, *hev = NULL;
+    hd_link *lk = NULL, *hlk = NULL;
     int16_t *iq = NULL;
     float *levels = NULL;
     hd_featurize_rows o = {0};
@@ -492,8 +521,11 @@ static int run(const hd_cli *cli, hd_config *cfg)
     o.twhy = hd_calloc(B * Pn, 1);
     o.tmethod = hd_calloc(B * Pn, 1);
     o.dbm_ok = hd_calloc(B * R, 1);
+    /* the rows held for one write: the ramp's batches fill one chunk */
+    hev = hd_calloc(B, sizeof *hev);
+    hlk = hd_calloc(B * R, sizeof *hlk);
     if (!ev || !lk || !iq || !levels || !o.feat || !o.mask || !o.delay || !o.sigma || !o.psr || !o.tmask || !o.logmel ||
-        !o.why || !o.twhy || !o.dbm_ok || !o.tmethod) {
+        !o.why || !o.twhy || !o.dbm_ok || !o.tmethod || !hev || !hlk) {
         rc = HD_ENOMEM;
         goto fail;
     }
@@ -518,7 +550,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     } else {
         hd_par_block(rd.n_events, rank, size, &b, &e);
     }
-    int64_t mine = e - b, my_batches = (mine + BATCH - 1) / BATCH, batches = my_batches;
+    int64_t mine = e - b, my_batches = batch_count(mine), batches = my_batches;
     if (size > 1)
         MPI_Allreduce(&my_batches, &batches, 1, MPI_INT64_T, MPI_MAX, comm);
     hd_progress_start(&prog, "featurize", "events", rd.n_events, cli->quiet);
@@ -529,15 +561,15 @@ static int run(const hd_cli *cli, hd_config *cfg)
     for (int h = 0; h < 2; h++)
         pf[h] = (prefetch){.rd = &rd, .ev = ev + h * B, .lk = lk + h * B * R, .iq = iq + h * IQ1,
                            .levels = levels + h * LV1};
-    int64_t n0 = b < e ? (e - b < BATCH ? e - b : BATCH) : 0;
     pf[0].first = b;
-    pf[0].n = (int)n0;
+    pf[0].n = batch_n(b, e, 0);
     prefetch_run(&pf[0]); /* the first batch: nothing to overlap with */
     prof[PROF_READ] += pf[0].seconds;
     prof[PROF_WAIT] += pf[0].seconds;
+    int64_t wfirst = b; /* the first row not yet written; `held` rows after it are in o, hev, hlk */
+    int held = 0;
     for (int64_t k = 0; k < batches; k++) {
-        int64_t first = b + k * BATCH;
-        int n = (int)(first < e ? (e - first < BATCH ? e - first : BATCH) : 0);
+        int n = batch_n(b, e, k);
         prefetch *cur = &pf[k % 2], *next = &pf[(k + 1) % 2];
         int flag = hd_cli_interrupted() ? 1 : 0;
         if (n > 0 && cur->rc < 0) {
@@ -545,9 +577,8 @@ static int run(const hd_cli *cli, hd_config *cfg)
             flag = 2;
         }
         /* the next batch read while this one is computed */
-        int64_t nf = first + BATCH;
-        next->first = nf;
-        next->n = (int)(nf < e ? (e - nf < BATCH ? e - nf : BATCH) : 0);
+        next->first = b + batch_first(k + 1);
+        next->n = batch_n(b, e, k + 1);
         next->rc = 0;
         next->seconds = 0;
         pthread_t th;
@@ -555,8 +586,18 @@ static int run(const hd_cli *cli, hd_config *cfg)
         if (!flag && next->n > 0 && !threaded)
             prefetch_run(next); /* no thread: read it now, in turn */
         double t1 = hd_now();
-        if (n > 0 && !flag && (rc = hd_featurizer_block(&fz, n, cur->ev, cur->lk, cur->iq, cur->levels, &o, &cnt)) < 0)
+        size_t hr = (size_t)held; /* this batch's rows after the held ones */
+        hd_featurize_rows oh = {.feat = o.feat + hr * R * F, .mask = o.mask + hr * R, .delay = o.delay + hr * Pn,
+                                .sigma = o.sigma + hr * Pn, .psr = o.psr + hr * Pn, .tmask = o.tmask + hr * Pn,
+                                .logmel = o.logmel + hr * R * (size_t)T * (size_t)Mm, .why = o.why + hr * R,
+                                .twhy = o.twhy + hr * Pn, .dbm_ok = o.dbm_ok + hr * R, .tmethod = o.tmethod + hr * Pn};
+        if (n > 0 && !flag && (rc = hd_featurizer_block(&fz, n, cur->ev, cur->lk, cur->iq, cur->levels, &oh, &cnt)) < 0)
             flag = 2;
+        if (n > 0 && !flag) {
+            memcpy(hev + hr, cur->ev, (size_t)n * sizeof *hev);
+            memcpy(hlk + hr * R, cur->lk, (size_t)n * R * sizeof *hlk);
+            held += n;
+        }
         double t2 = hd_now();
         if (threaded)
             pthread_join(th, NULL);
@@ -572,14 +613,22 @@ static int run(const hd_cli *cli, hd_config *cfg)
                                : hd_error(HD_EIO, "another rank failed; %s not written", cli->output);
             goto fail;
         }
-        /* cooperative: every rank holds the same rows; rank 0 writes them */
-        int nw = coop && rank != 0 ? 0 : n;
-        if ((rc = hd_features_write_block(&w, first < e ? first : e, nw, cur->ev, cur->lk, o.feat, o.mask, o.delay,
-                                          o.sigma, o.psr, o.tmask, o.logmel)) < 0 ||
-            (rc = hd_features_write_reasons(&w, first < e ? first : e, nw, o.why, o.twhy, o.dbm_ok, o.tmethod)) < 0)
-            goto fail;
+        /* written when the held rows end on a chunk (BATCH) or the run
+         * ends: the same calls on every rank (collective) */
+        int64_t d = 0;
+        if (batch_first(k + 1) % BATCH == 0 || k == batches - 1) {
+            /* cooperative: every rank holds the same rows; rank 0 writes them */
+            int nw = coop && rank != 0 ? 0 : held;
+            int64_t at = wfirst < e ? wfirst : e;
+            if ((rc = hd_features_write_block(&w, at, nw, hev, hlk, o.feat, o.mask, o.delay, o.sigma, o.psr, o.tmask,
+                                              o.logmel)) < 0 ||
+                (rc = hd_features_write_reasons(&w, at, nw, o.why, o.twhy, o.dbm_ok, o.tmethod)) < 0)
+                goto fail;
+            wfirst += held;
+            held = 0;
+            d = nw;
+        }
         prof[PROF_WRITE] += hd_now() - t3;
-        int64_t d = nw;
         if (size > 1)
             MPI_Allreduce(MPI_IN_PLACE, &d, 1, MPI_INT64_T, MPI_SUM, comm);
         done += d;
@@ -642,6 +691,8 @@ fail:
     free(o.twhy);
     free(o.tmethod);
     free(o.dbm_ok);
+    free(hev);
+    free(hlk);
     hd_fft_cleanup();
     if (rc < 0 && rank == 0) {
         /* a failure before the provenance was written: the input's hash

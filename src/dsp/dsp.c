@@ -100,14 +100,31 @@ const hd_fft_plan *hd_fft_plan_get(int n, int sign)
     p->n = n;
     p->sign = sign;
     p->howmany = 0;
+    /* the out-of-place plan is made when first used (hd_fft_execute): most
+     * sizes are only ever transformed in place, and planning one costs
+     * about as much as a hundred transforms */
     p->inplace = plan_one(n, a, a, sign, measure);
-    p->outofplace = plan_one(n, a, b, sign, measure);
+    p->outofplace = NULL;
     fftwf_free(a);
     fftwf_free(b);
-    if (!p->inplace || !p->outofplace)
+    if (!p->inplace)
         return hd_error(HD_EIO, "FFTW could not plan a transform of %d", n), NULL;
     n_plans++;
     return p;
+}
+
+/* p's out-of-place plan, made on first use (planned on buffers of its own:
+ * a measured plan overwrites them); NULL when FFTW cannot make it */
+static fftwf_plan outofplace(const hd_fft_plan *p)
+{
+    if (p->outofplace)
+        return p->outofplace;
+    fftwf_complex *a = fftwf_alloc_complex((size_t)p->n), *b = fftwf_alloc_complex((size_t)p->n);
+    fftwf_plan q = a && b ? plan_one(p->n, a, b, p->sign, measure) : NULL;
+    fftwf_free(a);
+    fftwf_free(b);
+    ((hd_fft_plan *)p)->outofplace = q; /* plans[] is not const: the cache fills itself */
+    return q;
 }
 
 const hd_fft_plan *hd_fft_plan_many_t(int n, int howmany, int sign)
@@ -156,7 +173,13 @@ double hd_fft_seconds(void)
 void hd_fft_execute(const hd_fft_plan *p, const float *in, float *out)
 {
     double t0 = profiling ? hd_now() : 0;
-    fftwf_execute_dft(in == out ? p->inplace : p->outofplace, (fftwf_complex *)in, (fftwf_complex *)out);
+    fftwf_plan q = in == out ? p->inplace : outofplace(p);
+    if (q)
+        fftwf_execute_dft(q, (fftwf_complex *)in, (fftwf_complex *)out);
+    else { /* no out-of-place plan to be had (no memory): in place on out */
+        memmove(out, in, (size_t)p->n * 2 * sizeof *out);
+        fftwf_execute_dft(p->inplace, (fftwf_complex *)out, (fftwf_complex *)out);
+    }
     if (profiling)
         fft_s += hd_now() - t0;
 }
@@ -187,7 +210,8 @@ void hd_fft_cleanup(void)
     for (int i = 0; i < n_plans; i++) {
         if (plans[i].inplace)
             fftwf_destroy_plan(plans[i].inplace);
-        fftwf_destroy_plan(plans[i].outofplace);
+        if (plans[i].outofplace)
+            fftwf_destroy_plan(plans[i].outofplace);
     }
     n_plans = 0;
     fftwf_cleanup();
@@ -268,10 +292,11 @@ int hd_dsp_welch_segments(int n, int nfft)
 
 /* The k-th smallest of v[0..n) (v's storage is used as scratch; finite
  * values): a radix selection on the values' bits ordered as unsigned keys,
- * eight bits a pass from the top, four counting passes without a
- * data-dependent branch (Hoare's selection mispredicted its way through
- * 256 PSD bins per receiver). The k-th value is the same whatever the
- * method. */
+ * eight bits a pass from the top, without a data-dependent branch in the
+ * counting (Hoare's selection mispredicted its way through 256 PSD bins per
+ * receiver). After each pass only the keys in the chosen bucket stay
+ * candidates (moved to the front), so later passes count few; a handful
+ * left are sorted. The k-th value is the same whatever the method. */
 static float select_kth(float *v, int n, int k)
 {
     uint32_t *key = (uint32_t *)(void *)v; /* each written from its own float (memcpy) */
@@ -282,21 +307,35 @@ static float select_kth(float *v, int n, int k)
         u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
         memcpy(&key[i], &u, sizeof u);
     }
-    uint32_t prefix = 0, pmask = 0;
-    for (int shift = 24; shift >= 0; shift -= 8) {
+    int m = n; /* candidates key[0..m): the k-th smallest is the k-th of them */
+    for (int shift = 24; shift >= 0 && m > 8; shift -= 8) {
         int cnt[256] = {0};
-        for (int i = 0; i < n; i++) {
-            uint32_t u;
-            memcpy(&u, &key[i], sizeof u);
-            cnt[(u >> shift) & 255] += (u & pmask) == prefix;
+        unsigned lo = 255;
+        for (int i = 0; i < m; i++) {
+            unsigned b = (key[i] >> shift) & 255;
+            cnt[b]++;
+            lo = b < lo ? b : lo;
         }
-        int d = 0;
+        unsigned d = lo;
         while (d < 255 && k >= cnt[d])
             k -= cnt[d++];
-        prefix |= (uint32_t)d << shift;
-        pmask |= 255u << shift;
+        int j = 0;
+        for (int i = 0; i < m; i++) {
+            uint32_t u = key[i];
+            key[j] = u;
+            j += ((u >> shift) & 255) == d;
+        }
+        m = j;
     }
-    uint32_t u = (prefix & 0x80000000u) ? (prefix & 0x7fffffffu) : ~prefix;
+    for (int i = 1; i < m; i++) { /* the few left: insertion sort */
+        uint32_t u = key[i];
+        int j = i;
+        for (; j > 0 && key[j - 1] > u; j--)
+            key[j] = key[j - 1];
+        key[j] = u;
+    }
+    uint32_t u = key[k];
+    u = (u & 0x80000000u) ? (u & 0x7fffffffu) : ~u;
     float f;
     memcpy(&f, &u, sizeof f);
     return f;

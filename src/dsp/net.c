@@ -50,13 +50,14 @@ struct hd_dsp_net {
     const float **x;         /* [R] captures */
     unsigned char *have, *rot, *nodf;
     unsigned char *pq;       /* [R] psi and q hold receiver r's present spectrum (polar with them) */
+    unsigned char *pv;       /* [R] U holds receiver r's present spectrum (polar made since its transform) */
     double *acc;             /* [nfft] */
     float complex *g, *z;    /* [Mmax] scratch */
     float complex *h;        /* [Mmax] the pruned inverse's inner transforms */
     float complex *gw;       /* [Mmax + 4] the correlation at the lags searched (and one each side) */
     float *pr, *pi, *sr, *si; /* [Mmax] the pruned inverse's phasors and their steps */
     float *wt;               /* [Mmax] fit weights */
-    int *kk;                 /* [Mmax] band bins, signed */
+    int *kk;                 /* [Mmax] a pair's band: runs of transform bins (first, last idx) */
     unsigned char *inband;   /* [nfft] */
     /* the pairs' window: one Tukey over the interval every timed capture
      * covers (absolute time), at each receiver's own offset */
@@ -234,6 +235,7 @@ void hd_dsp_net_free(hd_dsp_net *w)
     free(w->rot);
     free(w->nodf);
     free(w->pq);
+    free(w->pv);
     free(w->acc);
     free(w->g);
     free(w->z);
@@ -285,6 +287,7 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->rot = hd_calloc((size_t)R, 1);
     w->nodf = hd_calloc((size_t)R, 1);
     w->pq = hd_calloc((size_t)R, 1);
+    w->pv = hd_calloc((size_t)R, 1);
     w->acc = hd_malloc((size_t)nfft * sizeof *w->acc);
     w->g = hd_aligned_alloc(M, sizeof *w->g);
     w->z = hd_aligned_alloc(2 * M, sizeof *w->z); /* also three float arrays of M */
@@ -300,7 +303,7 @@ hd_dsp_net *hd_dsp_net_new(int R, int n, int nfft)
     w->atap = hd_malloc((size_t)n * sizeof *w->atap);
     w->aoff = hd_calloc((size_t)R, sizeof *w->aoff);
     if (!w->taper || !w->bin_of || !w->cnt || !w->X || !w->U || !w->psi || !w->q || !w->jlo || !w->jhi || !w->psd || !w->snrbin || !w->snr || !w->df || !w->nfine || !w->foff || !w->xt || !w->x ||
-        !w->have || !w->rot || !w->nodf || !w->pq || !w->acc || !w->g || !w->z || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
+        !w->have || !w->rot || !w->nodf || !w->pq || !w->pv || !w->acc || !w->g || !w->z || !w->h || !w->gw || !w->pr || !w->pi || !w->sr || !w->si || !w->wt || !w->kk || !w->inband || !w->atap || !w->aoff) {
         hd_dsp_net_free(w);
         return NULL;
     }
@@ -379,12 +382,14 @@ HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq);
 
 /* ph[m - m0] = e^{-j2π df m / fs} for m in [m0, m1): at m0 and at every
  * multiple of 256 from cexp, between them by the recurrence r·st in double.
- * The runs of 256 do not depend on each other: four at a time, so that the
- * recurrence's latency overlaps (the same operations in the same order as
- * one run after another: the same bits). */
+ * The runs of 256 do not depend on each other: eight at a time, their
+ * recurrences in the lanes of vectors (then four, then one), so that the
+ * latency overlaps (the same operations in the same order as one run after
+ * another: the same bits). */
 HD_SIMD static void phasors(double df, double fs, int m0, int m1, float complex *ph)
 {
     double complex st = cexp(-I * 2 * M_PI * df / fs);
+    const double sr = creal(st), si = cimag(st);
     int m = m0;
     while (m < m1 && (m == m0 || (m & 255) != 0)) { /* up to the first multiple of 256 */
         int e = ((m >> 8) + 1) << 8;
@@ -392,6 +397,34 @@ HD_SIMD static void phasors(double df, double fs, int m0, int m1, float complex 
         double complex r = cexp(-I * 2 * M_PI * df / fs * m);
         for (; m < e; m++, r *= st)
             ph[m - m0] = (float complex)r;
+    }
+    /* r *= st written out: (a + bi)(c + di) = (ac - bd) + (ad + bc)i, what
+     * GCC computes under -fcx-limited-range (and no FMA: the same bits) */
+    typedef double v4d __attribute__((vector_size(32)));
+    const v4d vsr = {sr, sr, sr, sr}, vsi = {si, si, si, si};
+    for (; m + 8 * 256 <= m1; m += 8 * 256) {
+        double tr[8], ti[8];
+        for (int l = 0; l < 8; l++) {
+            double complex r = cexp(-I * 2 * M_PI * df / fs * (m + 256 * l));
+            tr[l] = creal(r);
+            ti[l] = cimag(r);
+        }
+        v4d re0 = {tr[0], tr[1], tr[2], tr[3]}, re1 = {tr[4], tr[5], tr[6], tr[7]},
+            im0 = {ti[0], ti[1], ti[2], ti[3]}, im1 = {ti[4], ti[5], ti[6], ti[7]};
+        float *restrict p = (float *)(ph + (m - m0));
+        for (int j = 0; j < 256; j++) {
+            for (int l = 0; l < 4; l++) {
+                p[2 * (256 * l + j)] = (float)re0[l];
+                p[2 * (256 * l + j) + 1] = (float)im0[l];
+                p[2 * (256 * (l + 4) + j)] = (float)re1[l];
+                p[2 * (256 * (l + 4) + j) + 1] = (float)im1[l];
+            }
+            v4d a0 = re0, b0 = im0, a1 = re1, b1 = im1;
+            re0 = a0 * vsr - b0 * vsi;
+            im0 = a0 * vsi + b0 * vsr;
+            re1 = a1 * vsr - b1 * vsi;
+            im1 = a1 * vsi + b1 * vsr;
+        }
     }
     for (; m + 4 * 256 <= m1; m += 4 * 256) {
         double complex r0 = cexp(-I * 2 * M_PI * df / fs * m), r1 = cexp(-I * 2 * M_PI * df / fs * (m + 256)),
@@ -466,10 +499,32 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
     float *pw = (float *)w->z;
     const float *xf = (const float *)X;
     int h2 = M / 2;
-    for (int k = 1; k < M - 1; k++) {
-        float hr = 0.5f * xf[2 * k] - 0.25f * (xf[2 * k - 2] + xf[2 * k + 2]);
-        float hi = 0.5f * xf[2 * k + 1] - 0.25f * (xf[2 * k - 1] + xf[2 * k + 3]);
-        pw[k < h2 ? k + h2 : k - h2] = hr * hr + hi * hi;
+    /* the two halves apart (positive frequencies to the top of pw, negative
+     * to its bottom): each loop stores contiguously and vectorises */
+    for (int half = 0; half < 2; half++) {
+        int k0 = half ? h2 : 1, k1 = half ? M - 1 : h2;
+        float *restrict po = pw + (half ? -h2 : h2);
+        int k = k0;
+        /* eight bins at a time: 0.5 X[k] - 0.25 (X[k-1] + X[k+1]) on the
+         * interleaved parts, squared, and each bin's two squares added (the
+         * same operations as the loop below, vector by vector) */
+        typedef float v8f __attribute__((vector_size(32), aligned(4)));
+        for (; k + 8 <= k1; k += 8) {
+            const v8f *a = (const v8f *)(xf + 2 * k - 2), *b = (const v8f *)(xf + 2 * k),
+                      *c = (const v8f *)(xf + 2 * k + 2), *a2 = (const v8f *)(xf + 2 * k + 6),
+                      *b2 = (const v8f *)(xf + 2 * k + 8), *c2 = (const v8f *)(xf + 2 * k + 10);
+            v8f h1 = 0.5f * *b - 0.25f * (*a + *c), h2v = 0.5f * *b2 - 0.25f * (*a2 + *c2);
+            v8f p1 = h1 * h1, p2 = h2v * h2v;
+            /* (GCC 12 and clang both have __builtin_shufflevector) */
+            v8f sum = __builtin_shufflevector(p1, p2, 0, 2, 4, 6, 8, 10, 12, 14) +
+                      __builtin_shufflevector(p1, p2, 1, 3, 5, 7, 9, 11, 13, 15);
+            memcpy(po + k, &sum, sizeof sum);
+        }
+        for (; k < k1; k++) {
+            float hr = 0.5f * xf[2 * k] - 0.25f * (xf[2 * k - 2] + xf[2 * k + 2]);
+            float hi = 0.5f * xf[2 * k + 1] - 0.25f * (xf[2 * k - 1] + xf[2 * k + 3]);
+            po[k] = hr * hr + hi * hi;
+        }
     }
     for (int k = 0; k < M; k += M - 1) {
         float complex h = 0.5f * X[k] - 0.25f * (X[k ? k - 1 : M - 1] + X[k + 1 < M ? k + 1 : 0]);
@@ -497,15 +552,52 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
         float flk = (float)(fl * nfft * w->w2);
         int pk = -1;
         float pv = -INFINITY; /* pw[pk] */
+        /* each PSD bin's sums a, b over its run in order; eight bins at a
+         * time in the lanes of vectors where the eight runs are alike and
+         * follow one another (their two dependent chains overlap eight
+         * ways; the same operations on each bin: the same bits) */
+        typedef float v8f __attribute__((vector_size(32)));
+        typedef int v8i __attribute__((vector_size(32)));
+        float ga[8], gb[8];
+        int g0 = -1; /* the group in ga, gb: bins g0 .. g0 + 7 */
         for (int j = 1; j < nfft; j++) {
             if (psd[j] <= 2 * fl)
                 continue;
             float a = 0, b = 0;
-            for (int idx = w->jlo[j]; idx <= w->jhi[j]; idx++) {
-                float e = pw[idx] - flk;
-                a += e;
-                b += e * (float)(idx - h2);
+            int lo = w->jlo[j], len = w->jhi[j] - lo + 1;
+            if (g0 < 0 || j >= g0 + 8) { /* a new group from j, when its runs are alike */
+                g0 = -1;
+                if (j + 8 <= nfft && len > 0 && w->jlo[j + 7] == lo + 7 * len && w->jhi[j + 7] == lo + 8 * len - 1) {
+                    int alike = 1;
+                    for (int l = 1; l < 7; l++)
+                        alike &= w->jlo[j + l] == lo + l * len && w->jhi[j + l] == lo + (l + 1) * len - 1;
+                    if (alike) {
+                        v8f va = {0}, vb = {0}, vf = {flk, flk, flk, flk, flk, flk, flk, flk};
+                        v8i ix = {lo - h2, lo + len - h2, lo + 2 * len - h2, lo + 3 * len - h2, lo + 4 * len - h2,
+                                  lo + 5 * len - h2, lo + 6 * len - h2, lo + 7 * len - h2};
+                        const float *q = pw + lo;
+                        for (int i = 0; i < len; i++, ix += 1) {
+                            v8f pv8 = {q[i], q[len + i], q[2 * len + i], q[3 * len + i], q[4 * len + i],
+                                       q[5 * len + i], q[6 * len + i], q[7 * len + i]};
+                            v8f e = pv8 - vf;
+                            va += e;
+                            vb += e * __builtin_convertvector(ix, v8f);
+                        }
+                        memcpy(ga, &va, sizeof ga);
+                        memcpy(gb, &vb, sizeof gb);
+                        g0 = j;
+                    }
+                }
             }
+            if (g0 >= 0) {
+                a = ga[j - g0];
+                b = gb[j - g0];
+            } else
+                for (int idx = lo; idx <= w->jhi[j]; idx++) {
+                    float e = pw[idx] - flk;
+                    a += e;
+                    b += e * (float)(idx - h2);
+                }
             sp += a;
             sf += b;
             /* the strongest bin: the first PSD bin holding the maximum */
@@ -545,7 +637,10 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
     w->foff[r] = isfinite(out->freq_offset_hz) ? out->freq_offset_hz : 0;
     w->x[r] = x;
     w->have[r] = 1;
-    polar(w, r, 0);
+    /* its polar form is made when a correlation first reads it
+     * (hd_dsp_net_tdoa): a receiver that is not timed needs none */
+    w->pv[r] = 0;
+    w->pq[r] = 0;
     return 0;
 }
 
@@ -556,23 +651,26 @@ HD_SIMD int hd_dsp_net_receiver(hd_dsp_net *w, int r, const float *x, float *psd
  * differences do not: their atan2 is spared, and made when a fit needs it) */
 HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq)
 {
-    int M = w->M, nfft = w->nfft;
+    int M = w->M, nfft = w->nfft, mid = M / 2;
     const float complex *X = w->X + (size_t)r * w->Mmax;
     const float *sb = w->snrbin + (size_t)r * nfft;
     float complex *U = w->U + (size_t)r * w->Mmax;
     float *psi = w->psi + (size_t)r * w->Mmax, *q = w->q + (size_t)r * w->Mmax;
     float inv = w->nfine[r] > 0 ? (float)(1 / w->nfine[r]) : 0;
+    /* the band's PSD bins joined into runs of contiguous idx (long loops) */
     for (int j = 1; j < nfft; j++) {
         if (!(sb[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
             continue;
+        int lo = w->jlo[j], hi = w->jhi[j];
+        while (j + 1 < nfft && sb[j + 1] > BAND_SNR && w->jhi[j + 1] >= w->jlo[j + 1] && w->jlo[j + 1] == hi + 1)
+            hi = w->jhi[++j];
         /* runs of non-negative and of negative frequencies: contiguous in X */
-        int lo = w->jlo[j], hi = w->jhi[j], mid = M / 2;
         for (int part = 0; part < 2; part++) {
             int a = part ? (lo > mid ? lo : mid) : lo, b = part ? hi : (hi < mid - 1 ? hi : mid - 1);
             if (a > b)
                 continue;
-            const float *xr = (const float *)(X + (part ? a - mid : a - mid + M));
-            float *u = (float *)(U + a), *ps = psi + a, *qq = q + a;
+            const float *restrict xr = (const float *)(X + (part ? a - mid : a - mid + M));
+            float *restrict u = (float *)(U + a), *restrict ps = psi + a, *restrict qq = q + a;
             if (with_pq)
                 for (int i = 0; i <= b - a; i++) {
                     float re = xr[2 * i], im = xr[2 * i + 1], p = re * re + im * im, m = sqrtf(p);
@@ -593,6 +691,7 @@ HD_SIMD static void polar(hd_dsp_net *w, int r, int with_pq)
         }
     }
     w->pq[r] = (unsigned char)with_pq;
+    w->pv[r] = 1;
 }
 
 /* g[m] = Σ_k G[k] e^{j2π k m / K} (G: w->g, K points) for m = m0 .. m0 + W - 1
@@ -655,14 +754,25 @@ HD_SIMD static int inverse_at(hd_dsp_net *w, int K, int m0, int W)
         }
         int j = ((m % Q) + Q) % Q;
         const float *restrict hv = (const float *)(H + (size_t)j * P);
-        float ar[8] = {0}, ai[8] = {0};
+        /* the sum over k1 in 8 lanes (one vector) and, in the same pass,
+         * the next lag's phasors (each read once); the same operations on
+         * each lane as one loop after the other: the same bits */
+        typedef float v8f __attribute__((vector_size(32), aligned(4)));
+        v8f ar = {0}, ai = {0};
         int k1 = 0;
-        for (; k1 + 8 <= P; k1 += 8)
-            for (int l = 0; l < 8; l++) {
-                float hr = hv[2 * (k1 + l)], hi = hv[2 * (k1 + l) + 1], c = pr[k1 + l], d = pim[k1 + l];
-                ar[l] += hr * c - hi * d;
-                ai[l] += hr * d + hi * c;
-            }
+        for (; k1 + 8 <= P; k1 += 8) {
+            v8f h0 = *(const v8f *)(hv + 2 * k1), h1 = *(const v8f *)(hv + 2 * k1 + 8);
+            v8f hr = __builtin_shufflevector(h0, h1, 0, 2, 4, 6, 8, 10, 12, 14),
+                hi = __builtin_shufflevector(h0, h1, 1, 3, 5, 7, 9, 11, 13, 15);
+            v8f c = *(const v8f *)(pr + k1), d = *(const v8f *)(pim + k1), vr = *(const v8f *)(sr + k1),
+                vi = *(const v8f *)(si + k1);
+            ar += hr * c - hi * d;
+            ai += hr * d + hi * c;
+            v8f nc = c * vr - d * vi, nd = c * vi + d * vr;
+            memcpy(pr + k1, &nc, sizeof nc);
+            memcpy(pim + k1, &nd, sizeof nd);
+        }
+        int k8 = k1;
         float gr = 0, gi = 0;
         for (int l = 0; l < 8; l++) {
             gr += ar[l];
@@ -678,8 +788,8 @@ HD_SIMD static int inverse_at(hd_dsp_net *w, int K, int m0, int W)
         float *g2 = (float *)&w->gw[t];
         g2[0] = gr;
         g2[1] = gi;
-        /* the next lag's phasors */
-        for (int q = 0; q < P; q++) {
+        /* the rest of the next lag's phasors */
+        for (int q = k8; q < P; q++) {
             float c = pr[q], d = pim[q];
             pr[q] = c * sr[q] - d * si[q];
             pim[q] = c * si[q] + d * sr[q];
@@ -717,53 +827,6 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
         strong += (sa[j] < sbn[j] ? sa[j] : sbn[j]) >= 0.1f * top;
     if (nbj < 3 || strong < 3)
         return 0;
-    int nb = 0;
-    float *wt = w->wt, *ph = (float *)w->z;
-    /* the band's cross-spectrum G[k] straight into w->g, k = kk - klo (0
-     * between the band's runs; above it, up to K, after the loop): one pass,
-     * no copy */
-    float complex *G = w->g;
-    int klo = 0, pos = 0;
-    for (int j = 1; j < nfft; j++)
-        if (sa[j] > BAND_SNR && sbn[j] > BAND_SNR && w->jhi[j] >= w->jlo[j]) {
-            klo = w->jlo[j] - M / 2;
-            break;
-        }
-    for (int j = 1; j < nfft; j++) {
-        if (!(sa[j] > BAND_SNR && sbn[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
-            continue;
-        int lo = w->jlo[j], len = w->jhi[j] - lo + 1, k0 = lo - M / 2 - klo;
-        if (k0 > pos)
-            memset(G + pos, 0, (size_t)(k0 - pos) * sizeof *G);
-        pos = k0 + len;
-        /* PHAT: the unit cross-spectrum; the fit's weights are the bins'
-         * own SNRs (an FM signal's lines, a random signal's fading bins) */
-        const float *restrict ua = (const float *)(Ua + lo), *restrict ub = (const float *)(Ub + lo);
-        const float *restrict fa = pa + lo, *restrict fb = pb_ + lo, *restrict xa = qa + lo, *restrict xb = qb + lo;
-        float *restrict go = (float *)(G + k0), *restrict po = ph + nb, *restrict wo = wt + nb;
-        int *restrict ko = w->kk + nb;
-        for (int i = 0; i < len; i++) {
-            go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
-            go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
-        }
-        if (fit) { /* phases and weights: the fit's alone */
-            for (int i = 0; i < len; i++)
-                po[i] = fb[i] - fa[i];
-            for (int i = 0; i < len; i++)
-                wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
-        }
-        for (int i = 0; i < len; i++)
-            ko[i] = lo + i - M / 2;
-        nb += len;
-    }
-    if (nb < 8)
-        return 0;
-    int span = w->kk[nb - 1] - klo + 1;
-    int K = fast_size(span + span / 2 > 64 ? span + span / 2 : 64);
-    if (K > M)
-        K = M;
-    if (K > pos)
-        memset(G + pos, 0, (size_t)(K - pos) * sizeof *G);
     int lo, hi;
     if (!hd_dsp_lag_window(center_s, max_lag_s, fs, n, &lo, &hi))
         return 0;
@@ -773,6 +836,70 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
         hi = M - n;
     if (lo > hi)
         return 0;
+    /* The band: the PSD bins above both floors, as runs of contiguous
+     * transform bins (idx = kk + M/2; consecutive PSD bins join into one
+     * run, so the loops below run long). kk of the band's first and last
+     * bins, its count and its sum (integers: exact) */
+    int *rl = w->kk, nr = 0, nb = 0, kfirst = 0, klast = 0;
+    long ksum = 0;
+    for (int j = 1; j < nfft; j++) {
+        if (!(sa[j] > BAND_SNR && sbn[j] > BAND_SNR) || w->jhi[j] < w->jlo[j])
+            continue;
+        int a0 = w->jlo[j], a1 = w->jhi[j];
+        if (nr > 0 && rl[2 * nr - 1] + 1 == a0)
+            rl[2 * nr - 1] = a1;
+        else {
+            rl[2 * nr] = a0;
+            rl[2 * nr + 1] = a1;
+            nr++;
+        }
+        long len = a1 - a0 + 1;
+        ksum += len * (a0 - M / 2) + len * (len - 1) / 2;
+        nb += (int)len;
+    }
+    if (nb < 8)
+        return 0;
+    kfirst = rl[0] - M / 2;
+    klast = rl[2 * nr - 1] - M / 2;
+    int klo = kfirst, kc = (kfirst + klast) / 2, pos = 0;
+    float *wt = w->wt, *ph = (float *)w->z, *xv = (float *)w->z + w->Mmax; /* xv: after ph */
+    const float xs = (float)(2 * M_PI / M);
+    /* the band's cross-spectrum G[k] straight into w->g, k = kk - klo (0
+     * between the band's runs; above it, up to K, after the loop): one pass,
+     * no copy; with fit, the phases, weights and abscissae of the fit */
+    float complex *G = w->g;
+    for (int q = 0, at = 0; q < nr; q++) {
+        int a0 = rl[2 * q], len = rl[2 * q + 1] - a0 + 1, k0 = a0 - M / 2 - klo;
+        if (k0 > pos)
+            memset(G + pos, 0, (size_t)(k0 - pos) * sizeof *G);
+        pos = k0 + len;
+        /* PHAT: the unit cross-spectrum; the fit's weights are the bins'
+         * own SNRs (an FM signal's lines, a random signal's fading bins) */
+        const float *restrict ua = (const float *)(Ua + a0), *restrict ub = (const float *)(Ub + a0);
+        float *restrict go = (float *)(G + k0);
+        for (int i = 0; i < len; i++) {
+            go[2 * i] = ua[2 * i] * ub[2 * i] + ua[2 * i + 1] * ub[2 * i + 1];
+            go[2 * i + 1] = ua[2 * i] * ub[2 * i + 1] - ua[2 * i + 1] * ub[2 * i];
+        }
+        if (fit) { /* phases, weights and x = 2π (kk - kc) / M: the fit's alone */
+            const float *restrict fa = pa + a0, *restrict fb = pb_ + a0, *restrict xa = qa + a0, *restrict xb = qb + a0;
+            float *restrict po = ph + at, *restrict wo = wt + at, *restrict xo = xv + at;
+            int kb = a0 - M / 2 - kc;
+            for (int i = 0; i < len; i++)
+                po[i] = fb[i] - fa[i];
+            for (int i = 0; i < len; i++)
+                wo[i] = xa[i] * xb[i] / (1 + xa[i] + xb[i]);
+            for (int i = 0; i < len; i++)
+                xo[i] = (float)(kb + i) * xs;
+        }
+        at += len;
+    }
+    int span = klast - klo + 1;
+    int K = fast_size(span + span / 2 > 64 ? span + span / 2 : 64);
+    if (K > M)
+        K = M;
+    if (K > pos)
+        memset(G + pos, 0, (size_t)(K - pos) * sizeof *G);
     double step = (double)M / K;
     int mlo = (int)floor(lo / step), mhi = (int)ceil(hi / step);
     if (mhi - mlo + 1 > K)
@@ -814,20 +941,8 @@ HD_SIMD static int correlate(hd_dsp_net *w, int a, int b, double center_s, doubl
     double sig2 = 0;
     if (fit) {
         /* Σw, Σw x, Σw x² of x = 2π (kk - kc) / M: the fit's information
-         * does not depend on tau */
-        int kc = (w->kk[0] + w->kk[nb - 1]) / 2;
-        float xs = (float)(2 * M_PI / M);
-        float *xv = (float *)w->z + w->Mmax; /* after ph */
-        double sw = 0, swx = 0, swxx = 0, kmean;
-        /* Σ kk in integers (vectorises; a sum in double was exact too, far
-         * below 2^53, but every addition waited for the one before) */
-        long ksum = 0;
-        for (int i = 0; i < nb; i++)
-            ksum += w->kk[i];
-        kmean = (double)ksum / nb;
-        const int *kv = w->kk;
-        for (int i = 0; i < nb; i++)
-            xv[i] = (float)(kv[i] - kc) * xs;
+         * does not depend on tau. Σ kk in integers (exact), run by run */
+        double sw = 0, swx = 0, swxx = 0, kmean = (double)ksum / nb;
         sw = sum1(wt, nb);
         swx = dot2(wt, xv, nb);
         swxx = dot3(wt, xv, xv, nb);
@@ -950,16 +1065,53 @@ HD_SIMD int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs,
     double complex seg[SEGMENTS] = {0};
     double tm[SEGMENTS];
     int len = nblk / SEGMENTS;
-    double complex st = cexp(-I * 2 * M_PI * df / fb), r = 1;
-    for (int s = 0; s < SEGMENTS; s++) {
-        for (int q = s * len; q < (s + 1) * len; q++) {
-            if (q == s * len)
-                r = cexp(-I * 2 * M_PI * df / fb * q);
-            seg[s] += zb[q] * r;
-            r *= st;
+    double complex st = cexp(-I * 2 * M_PI * df / fb);
+    /* the segments' sums Σ zb[q]·r, r from cexp at the segment's start and
+     * r *= st after each block: the eight segments side by side in the
+     * lanes of vectors (independent recurrences; one segment after another
+     * waited on every multiplication). The products written out as GCC
+     * computes them ((a + bi)(c + di) = (ac - bd) + (ad + bc)i,
+     * -fcx-limited-range, no FMA): the same bits. */
+    _Static_assert(SEGMENTS == 8, "the segments fill two vectors of four");
+    {
+        typedef double v4d __attribute__((vector_size(32)));
+        double a0[SEGMENTS], b0[SEGMENTS];
+        for (int s = 0; s < SEGMENTS; s++) {
+            double complex r0 = cexp(-I * 2 * M_PI * df / fb * (s * len));
+            a0[s] = creal(r0);
+            b0[s] = cimag(r0);
         }
-        tm[s] = (s + 0.5) * len / fb;
+        const double sr = creal(st), si = cimag(st);
+        const v4d vsr = {sr, sr, sr, sr}, vsi = {si, si, si, si};
+        v4d rr0 = {a0[0], a0[1], a0[2], a0[3]}, rr1 = {a0[4], a0[5], a0[6], a0[7]}, ri0 = {b0[0], b0[1], b0[2], b0[3]},
+            ri1 = {b0[4], b0[5], b0[6], b0[7]}, sr0 = {0, 0, 0, 0}, sr1 = sr0, si0 = sr0, si1 = sr0;
+        const float *zf = (const float *)zb;
+        for (int k = 0; k < len; k++) {
+            v4d zr0 = {zf[2 * k], zf[2 * (len + k)], zf[2 * (2 * len + k)], zf[2 * (3 * len + k)]},
+                zi0 = {zf[2 * k + 1], zf[2 * (len + k) + 1], zf[2 * (2 * len + k) + 1], zf[2 * (3 * len + k) + 1]},
+                zr1 = {zf[2 * (4 * len + k)], zf[2 * (5 * len + k)], zf[2 * (6 * len + k)], zf[2 * (7 * len + k)]},
+                zi1 = {zf[2 * (4 * len + k) + 1], zf[2 * (5 * len + k) + 1], zf[2 * (6 * len + k) + 1],
+                       zf[2 * (7 * len + k) + 1]};
+            sr0 += zr0 * rr0 - zi0 * ri0;
+            si0 += zr0 * ri0 + zi0 * rr0;
+            sr1 += zr1 * rr1 - zi1 * ri1;
+            si1 += zr1 * ri1 + zi1 * rr1;
+            v4d t0 = rr0, t1 = rr1;
+            rr0 = t0 * vsr - ri0 * vsi;
+            ri0 = t0 * vsi + ri0 * vsr;
+            rr1 = t1 * vsr - ri1 * vsi;
+            ri1 = t1 * vsi + ri1 * vsr;
+        }
+        for (int s = 0; s < 4; s++) { /* a complex is an array of its two parts (C11 6.2.5) */
+            double *g0 = (double *)&seg[s], *g1 = (double *)&seg[s + 4];
+            g0[0] = sr0[s];
+            g0[1] = si0[s];
+            g1[0] = sr1[s];
+            g1[1] = si1[s];
+        }
     }
+    for (int s = 0; s < SEGMENTS; s++)
+        tm[s] = (s + 0.5) * len / fb;
     double ph[SEGMENTS], sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (int s = 0; s < SEGMENTS; s++) {
         ph[s] = carg(seg[s]);
@@ -985,6 +1137,7 @@ HD_SIMD int hd_dsp_freq_diff(const float *xa, const float *xb, int n, double fs,
     double complex acc = 0;
     double mag = 0;
     st = cexp(-I * 2 * M_PI * df / fb);
+    double complex r = 1;
     for (int q = 0; q < nblk; q++) {
         if ((q & 255) == 0)
             r = cexp(-I * 2 * M_PI * df / fb * q);
@@ -1034,6 +1187,10 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
             continue;
         hd_xcorr c;
         double center = -(t0_s[r] - t0_s[ref]), df = 0;
+        if (!w->pv[ref])
+            polar(w, ref, 0);
+        if (!w->pv[r])
+            polar(w, r, 0);
         if ((rc = correlate(w, ref, r, center, max_lag_s, psr_min_db, 0, &c)) < 0)
             return rc;
         int got = 0, peaked = c.valid;
@@ -1099,9 +1256,14 @@ int hd_dsp_net_tdoa(hd_dsp_net *w, const unsigned char *use, const double *t0_s,
     if (w->aL) {
         int T = L / 20 > 1 ? L / 20 : 1;
         double s2 = 0, s4 = 0;
+        /* the edge's values once (both edges are alike), kept in
+         * double in xt, then the window and its sums in sample order */
+        double *edge = (double *)(void *)w->xt; /* T ≤ n/20 doubles */
+        for (int e = 0; e < T; e++)
+            edge[e] = 0.5 - 0.5 * cos(M_PI * (e + 0.5) / T);
         for (int m = 0; m < L; m++) {
             int e = m < L - 1 - m ? m : L - 1 - m;
-            double v = e < T ? 0.5 - 0.5 * cos(M_PI * (e + 0.5) / T) : 1.0;
+            double v = e < T ? edge[e] : 1.0;
             w->atap[m] = (float)v;
             s2 += v * v;
             s4 += v * v * v * v;
