@@ -1411,10 +1411,6 @@ static int coarse_starts(const problem *pb, const double reg[4], int K, double *
     return nc;
 }
 
-/* 2-D, timings only, three receivers (two independent time differences):
- * both intersections of the hyperbolas in the tangent plane, closed form
- * (Bancroft's method in the plane: the pseudo-ranges' Lorentz-quadratic),
- * as starts into x[8 * k]. Returns how many (0 to 2). */
 /* Receiver r's east and north in the network's plane (km): the network's,
  * or this event's own for a moving receiver. */
 static void rx_plane_km(const problem *pb, int r, double en[2])
@@ -1431,48 +1427,64 @@ static void rx_plane_km(const problem *pb, int r, double en[2])
     }
 }
 
+/* 2-D, timings only, three receivers (two independent time differences):
+ * both intersections of the hyperbolas in the tangent plane, closed form,
+ * as starts into x[8 * k]. Returns how many (0 to 2). With y the position
+ * less receiver 0's, s_k receiver k's less receiver 0's and rho the
+ * emission's range offset, the ranges |y - s_k| = tau_k - rho give, less
+ * the first, two linear equations s_k . y = c_k + rho d_k: y = a + rho b,
+ * and |a + rho b| = tau_0 - rho a quadratic in rho, its roots taken without
+ * cancellation. (Bancroft's form before, in the plane's own origin, was
+ * singular when that origin was the three receivers' centroid, as on a
+ * sparse file's event network: no start, and a second crossing 5 km from
+ * the first went unflagged.) */
 static int plane_starts(const problem *pb, double *x)
 {
     if (pb->nt != 3 || pb->use_r)
         return 0;
-    double A[9], a[3], one[3] = {1, 1, 1};
+    double r[3][2], t[3];
     for (int k = 0; k < 3; k++) {
-        double en[2];
-        rx_plane_km(pb, pb->trx[k], en);
-        double rho = pb->tau_km[k];
-        A[3 * k] = en[0];
-        A[3 * k + 1] = en[1];
-        A[3 * k + 2] = -rho;
-        a[k] = 0.5 * (en[0] * en[0] + en[1] * en[1] - rho * rho);
+        rx_plane_km(pb, pb->trx[k], r[k]);
+        t[k] = pb->tau_km[k];
     }
-    gsl_matrix_view m = gsl_matrix_view_array(A, 3, 3);
-    gsl_permutation *perm = gsl_permutation_alloc(3);
-    double u[3], v[3];
-    gsl_vector_view uv = gsl_vector_view_array(u, 3), vv = gsl_vector_view_array(v, 3);
-    gsl_vector_view ov = gsl_vector_view_array(one, 3), av = gsl_vector_view_array(a, 3);
-    int sg, ok = perm && gsl_linalg_LU_decomp(&m.matrix, perm, &sg) == GSL_SUCCESS &&
-                 gsl_linalg_LU_solve(&m.matrix, perm, &ov.vector, &uv.vector) == GSL_SUCCESS &&
-                 gsl_linalg_LU_solve(&m.matrix, perm, &av.vector, &vv.vector) == GSL_SUCCESS;
-    if (perm)
-        gsl_permutation_free(perm);
-    if (!ok)
+    double s[2][2], c[2], d[2];
+    for (int k = 0; k < 2; k++) {
+        s[k][0] = r[k + 1][0] - r[0][0];
+        s[k][1] = r[k + 1][1] - r[0][1];
+        c[k] = 0.5 * (s[k][0] * s[k][0] + s[k][1] * s[k][1] - t[k + 1] * t[k + 1] + t[0] * t[0]);
+        d[k] = t[k + 1] - t[0];
+    }
+    double det = s[0][0] * s[1][1] - s[0][1] * s[1][0];
+    double scale = hypot(s[0][0], s[0][1]) * hypot(s[1][0], s[1][1]);
+    if (!(fabs(det) > 1e-9 * scale)) /* the receivers in a line */
         return 0;
-#define LOR(p, q) ((p)[0] * (q)[0] + (p)[1] * (q)[1] - (p)[2] * (q)[2])
-    double qa = 0.5 * LOR(u, u), qb = LOR(u, v) - 1, qc = 0.5 * LOR(v, v);
-#undef LOR
-    double disc = qb * qb - 4 * qa * qc;
-    if (!(disc >= 0) || qa == 0)
-        return 0;
+    double a[2] = {(c[0] * s[1][1] - c[1] * s[0][1]) / det, (s[0][0] * c[1] - s[1][0] * c[0]) / det};
+    double b[2] = {(d[0] * s[1][1] - d[1] * s[0][1]) / det, (s[0][0] * d[1] - s[1][0] * d[0]) / det};
+    /* |a + rho b|^2 = (tau_0 - rho)^2: qa rho^2 + qb rho + qc = 0 */
+    double qa = b[0] * b[0] + b[1] * b[1] - 1, qb = 2 * (a[0] * b[0] + a[1] * b[1] + t[0]);
+    double qc = a[0] * a[0] + a[1] * a[1] - t[0] * t[0];
+    double roots[2];
+    int nr = 0;
+    if (qa == 0) {
+        if (qb != 0)
+            roots[nr++] = -qc / qb;
+    } else {
+        double disc = qb * qb - 4 * qa * qc;
+        if (!(disc >= 0))
+            return 0;
+        double q = -0.5 * (qb + copysign(sqrt(disc), qb));
+        roots[nr++] = q / qa;
+        if (q != 0)
+            roots[nr++] = qc / q;
+    }
     int ns = 0;
-    for (int sgn = -1; sgn <= 1; sgn += 2) {
-        double L = (-qb + sgn * sqrt(disc)) / (2 * qa), P[3];
-        for (int i = 0; i < 3; i++)
-            P[i] = v[i] + L * u[i];
-        int real = isfinite(P[0]) && isfinite(P[1]);
+    for (int w = 0; w < nr; w++) {
+        double rho = roots[w], e = r[0][0] + a[0] + rho * b[0], n = r[0][1] + a[1] + rho * b[1];
+        int real = isfinite(e) && isfinite(n);
         for (int k = 0; k < 3 && real; k++) /* the squared equations' other branch: a negative range */
-            real = pb->tau_km[k] - P[2] > 0;
+            real = t[k] - rho > 0;
         if (real)
-            start_at(pb, P[0] * 1000, P[1] * 1000, x + 8 * ns++);
+            start_at(pb, e * 1000, n * 1000, x + 8 * ns++);
     }
     return ns;
 }
@@ -1547,31 +1559,13 @@ static int other_solution(problem *pb, const double *xs, const double cov[3], do
            cy = 0.5e-3 * (pb->reg[2] + pb->reg[3]);
     /* starts: the plane's closed-form crossings, then a coarse map over
      * that whole area (the plane's are poor over continental baselines) */
-    double st[(2 + 2 * COARSE_K) * 8];
+    double st[(2 + COARSE_K) * 8];
     int ns = plane_starts(pb, st), edge;
     if (half > 0) {
         double big[4] = {(cx - half) * 1000, (cx + half) * 1000, (cy - half) * 1000, (cy + half) * 1000};
         int nc = coarse_starts(pb, big, COARSE_K, st + 8 * ns, &edge, &pb->net->cache->wide);
         ns += nc > 0 ? nc : 0;
     }
-    /* and a map around xs out to twice its farthest receiver (at least 20
-     * km): the other crossing often lies a few km beside the first, inside
-     * one cell of the wide map (tens of km), and was missed there: 1 of
-     * the 8 three-receiver events of a 2,000-event sparse campaign placed
-     * far from the truth went unflagged, the truth 5 km away at the other
-     * crossing (tests/unit/test_locate.c) */
-    double far = 0;
-    for (int k = 0; k < 3; k++) {
-        double en[2];
-        rx_plane_km(pb, pb->trx[k], en);
-        far = fmax(far, hypot(en[0] - xs[0], en[1] - xs[1]));
-    }
-    double L = fmax(20, 2 * far);
-    if (half > 0)
-        L = fmin(L, half);
-    double near[4] = {(xs[0] - L) * 1000, (xs[0] + L) * 1000, (xs[1] - L) * 1000, (xs[1] + L) * 1000};
-    int nl = coarse_starts(pb, near, COARSE_K, st + 8 * ns, &edge, NULL);
-    ns += nl > 0 ? nl : 0;
     for (int k = 0; k < ns; k++) {
         double x[8], c3[3];
         if (lm_solve(pb, st + 8 * k, x, c3) != 0 ||
