@@ -23,8 +23,9 @@
 
 #define BATCH 64
 /* The dense path's first BATCH events in batches of 4, 4, 8, 16 and 32,
- * then BATCH (the output's chunk: no compressed chunk is written twice
- * once the batches are whole chunks): the first batch is read before any
+ * then BATCH (whole 64s: the output's chunk, hd_features_chunk_events, is
+ * a whole number of them, and the rows are held until it is full, so no
+ * compressed chunk is written twice): the first batch is read before any
  * compute (nothing to overlap with), and each next one, read beside its
  * predecessor's compute, takes a fraction of its time. */
 #define BATCH_FIRST 4
@@ -510,20 +511,25 @@ static int run(const hd_cli *cli, hd_config *cfg)
     lk = hd_calloc(2 * B * R, sizeof *lk);
     iq = hd_calloc(2 * (B * R * (size_t)N * 2 + 1), sizeof *iq);
     levels = hd_calloc(2 * B * R * (size_t)(L > 0 ? L : 1), sizeof *levels);
-    o.feat = hd_calloc(B * R * F, sizeof *o.feat);
-    o.mask = hd_calloc(B * R, 1);
-    o.delay = hd_calloc(B * Pn, sizeof *o.delay);
-    o.sigma = hd_calloc(B * Pn, sizeof *o.sigma);
-    o.psr = hd_calloc(B * Pn, sizeof *o.psr);
-    o.tmask = hd_calloc(B * Pn, 1);
-    o.logmel = hd_calloc(B * R * (size_t)T * (size_t)Mm + 1, sizeof *o.logmel);
-    o.why = hd_calloc(B * R, 1);
-    o.twhy = hd_calloc(B * Pn, 1);
-    o.tmethod = hd_calloc(B * Pn, 1);
-    o.dbm_ok = hd_calloc(B * R, 1);
-    /* the rows held for one write: the ramp's batches fill one chunk */
-    hev = hd_calloc(B, sizeof *hev);
-    hlk = hd_calloc(B * R, sizeof *hlk);
+    /* the output rows held until they fill a chunk of the output
+     * (hd_features_chunk_events: whole batches, ~1 MiB of rows), then
+     * written in one call: few chunks, and none written twice */
+    const int64_t C = hd_features_chunk_events(rd.n_events, R, T, Mm);
+    const size_t H = C > BATCH ? (size_t)C : B;
+    o.feat = hd_calloc(H * R * F, sizeof *o.feat);
+    o.mask = hd_calloc(H * R, 1);
+    o.delay = hd_calloc(H * Pn, sizeof *o.delay);
+    o.sigma = hd_calloc(H * Pn, sizeof *o.sigma);
+    o.psr = hd_calloc(H * Pn, sizeof *o.psr);
+    o.tmask = hd_calloc(H * Pn, 1);
+    o.logmel = hd_calloc(H * R * (size_t)T * (size_t)Mm + 1, sizeof *o.logmel);
+    o.why = hd_calloc(H * R, 1);
+    o.twhy = hd_calloc(H * Pn, 1);
+    o.tmethod = hd_calloc(H * Pn, 1);
+    o.dbm_ok = hd_calloc(H * R, 1);
+    /* the rows held for one write: the batches fill one chunk */
+    hev = hd_calloc(H, sizeof *hev);
+    hlk = hd_calloc(H * R, sizeof *hlk);
     if (!ev || !lk || !iq || !levels || !o.feat || !o.mask || !o.delay || !o.sigma || !o.psr || !o.tmask || !o.logmel ||
         !o.why || !o.twhy || !o.dbm_ok || !o.tmethod || !hev || !hlk) {
         rc = HD_ENOMEM;
@@ -613,10 +619,10 @@ static int run(const hd_cli *cli, hd_config *cfg)
                                : hd_error(HD_EIO, "another rank failed; %s not written", cli->output);
             goto fail;
         }
-        /* written when the held rows end on a chunk (BATCH) or the run
+        /* written when the held rows end on a chunk (H events) or the run
          * ends: the same calls on every rank (collective) */
         int64_t d = 0;
-        if (batch_first(k + 1) % BATCH == 0 || k == batches - 1) {
+        if (batch_first(k + 1) % (int64_t)H == 0 || k == batches - 1) {
             /* cooperative: every rank holds the same rows; rank 0 writes them */
             int nw = coop && rank != 0 ? 0 : held;
             int64_t at = wfirst < e ? wfirst : e;

@@ -4,6 +4,7 @@
 #include "core/util.h"
 #include "h5/h5.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,22 @@ static int create_pair_datasets(hd_features_writer *w, hid_t file, int rank, con
     return 0;
 }
 
+int hd_features_chunk_events(int64_t n_events, int n_receivers, int logmel_frames, int logmel_mels)
+{
+    const double R = n_receivers > 0 ? n_receivers : 1, P = hd_features_npairs(n_receivers);
+    const double row = R * (HD_FEAT_COUNT * sizeof(float) + 3 + sizeof(hd_link)) +
+                       P * (2 * sizeof(double) + sizeof(float) + 3) + sizeof(hd_event) +
+                       R * (logmel_frames > 0 ? logmel_frames : 0) * (logmel_mels > 0 ? logmel_mels : 0) * sizeof(float);
+    int64_t c = (int64_t)floor((1 << 20) / row / 64) * 64;
+    if (c < 64)
+        c = 64;
+    if (c > 1024)
+        c = 1024;
+    if (c > n_events)
+        c = n_events;
+    return c < 1 ? 1 : (int)c;
+}
+
 int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int n_receivers, int with_truth,
                        int compression, int logmel_frames, int logmel_mels)
 {
@@ -103,11 +120,13 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
     w->n_events = n_events;
     w->n_receivers = n_receivers;
     w->n_pairs = hd_features_npairs(n_receivers);
+    w->chunk_events = hd_features_chunk_events(n_events, n_receivers, logmel_frames, logmel_mels);
     if ((rc = hd_captures_create(&w->meta, file, n_events, n_receivers, 0, 0, compression,
                                  (unsigned)with_truth & (HD_CAPTURES_TRUTH | HD_CAPTURES_TXID | HD_CAPTURES_HF | HD_CAPTURES_SITES))) < 0)
         return rc;
     hsize_t E = (hsize_t)n_events, R = (hsize_t)n_receivers, P = (hsize_t)w->n_pairs, F = HD_FEAT_COUNT;
-    hsize_t fd[3] = {E, R, F}, fc[3] = {E < 64 ? E : 64, R, F}; /* the /tdoa blocks: 64 events */
+    hsize_t C = (hsize_t)w->chunk_events;
+    hsize_t fd[3] = {E, R, F}, fc[3] = {C, R, F}; /* chunks of hd_features_chunk_events, as /tdoa's */
     w->d_feat = hd_h5_dataset(file, "features", H5T_NATIVE_FLOAT, 3, fd, E ? fc : NULL, compression, "mixed",
                               "per event and receiver feature rows [event, receiver, feature]; names in "
                               "/feature_names, units in /feature_units; 0 where /mask is 0");
@@ -141,7 +160,7 @@ int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int 
         return rc;
     /* chunked per block of events and compressed: many receivers without
      * timing (level-only networks) make large arrays of zeros */
-    hsize_t td[2] = {E, P}, tc[2] = {E < 64 ? E : 64, P};
+    hsize_t td[2] = {E, P}, tc[2] = {C, P};
     const hsize_t *tch = E && P ? tc : NULL;
     if ((rc = create_pair_datasets(w, file, 2, td, tch, compression)) < 0)
         return rc;
@@ -181,7 +200,7 @@ int hd_features_write_block(hd_features_writer *w, int64_t start, int64_t count,
 int hd_features_create_reasons(hd_features_writer *w, hid_t file, int compression)
 {
     hsize_t E = (hsize_t)w->n_events, R = (hsize_t)w->n_receivers, P = (hsize_t)w->n_pairs;
-    hsize_t md[2] = {E, R}, mc[2] = {E < 64 ? E : 64, R}, td[2] = {E, P}, tc[2] = {E < 64 ? E : 64, P};
+    hsize_t C = (hsize_t)w->chunk_events, md[2] = {E, R}, mc[2] = {C, R}, td[2] = {E, P}, tc[2] = {C, P};
     w->d_why = hd_h5_dataset(file, "mask_reason", H5T_NATIVE_UINT8, 2, md, E && R ? mc : NULL, compression, "1",
                              "why /mask is 0: an index into the attribute names (0 ok)");
     w->d_twhy = hd_h5_dataset(file, "tdoa/mask_reason", H5T_NATIVE_UINT8, 2, td, E && P ? tc : NULL, compression, "1",

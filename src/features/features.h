@@ -111,6 +111,7 @@ void hd_features_pair(int n_receivers, int p, int *i, int *j);
 typedef struct {
     hd_captures_writer meta;   /* events, status, truth fields */
     hid_t d_feat, d_mask, d_delay, d_sigma, d_psr, d_tmask, d_logmel;
+    int chunk_events;                 /* the dense datasets' chunk: hd_features_chunk_events */
     hid_t d_why, d_twhy, d_dbm_ok;    /* hd_features_create_reasons, else invalid */
     hid_t d_tmethod;                  /* /tdoa/method (hd_features_create_reasons) */
     int64_t n_events;
@@ -123,6 +124,13 @@ typedef struct {
 /* Create the datasets (collective). with_truth: copy /truth (1 or
  * HD_CAPTURES_TRUTH), | HD_CAPTURES_TXID: and /events/tx_id. logmel_frames
  * and logmel_mels > 0 add /logmel [E, R, frames, mels]. */
+/* Events a chunk of a dense features file holds: about 1 MiB of a row's
+ * outputs (features, pairs, reasons, the event and its links, log-mel), in
+ * whole 64s from 64 to 1,024 (at most n_events, at least 1). Fewer chunks:
+ * HDF5's parallel driver allocates every chunk of a compressed dataset at
+ * creation with one MPI datatype over all of them, and the chunk indexes
+ * grow with them. A writer in parallel writes whole chunks per call. */
+int hd_features_chunk_events(int64_t n_events, int n_receivers, int logmel_frames, int logmel_mels);
 int hd_features_create(hd_features_writer *w, hid_t file, int64_t n_events, int n_receivers, int with_truth,
                        int compression, int logmel_frames, int logmel_mels);
 /* Write events [start, start+count): ev/links as read from the captures

@@ -43,6 +43,16 @@ static int write_file(const char *path, const hd_station *st, const hd_event *ev
 int main(void)
 {
     plan_no_plan();
+    /* the dense datasets' chunk: ~1 MiB of rows in whole 64s, 64 to 1,024 */
+    {
+        int c7 = hd_features_chunk_events(1000000, 7, 0, 0), c64 = hd_features_chunk_events(1000000, 64, 0, 0);
+        ok(c7 > 64 && c7 <= 1024 && c7 % 64 == 0, "7 receivers: chunks of %d events (whole 64s, more than 64)", c7);
+        ok(c64 == 64, "64 receivers (2,016 pairs a row): chunks of 64 events (%d)", c64);
+        is_int(hd_features_chunk_events(1000000, 7, 100, 64), 64, "with a log-mel of 100 x 64 a receiver: 64 events");
+        is_int(hd_features_chunk_events(1000000, 2, 0, 0), 1024, "2 receivers: at most 1,024 events");
+        is_int(hd_features_chunk_events(10, 7, 0, 0), 10, "a file of 10 events: one chunk of 10");
+        is_int(hd_features_chunk_events(0, 7, 0, 0), 1, "an empty file: 1 (a valid chunk)");
+    }
     char dir[] = "/tmp/hd-test-features.XXXXXX";
     if (!mkdtemp(dir))
         return 1;
