@@ -5,7 +5,7 @@
  * PROJ is opened on the first geodesic, not linked: with its own libraries
  * (SQLite, libtiff, libstdc++ and more) it was about a quarter of every
  * command's start-up, and most runs need no geodesic at all (localize's
- * outlines use hd_geo_fan's series up to 50 km). */
+ * outlines use hd_geo_fan's series up to HD_GEO_FAN_MAX_M, 200 km). */
 #include "geo/geo.h"
 
 #include <dlfcn.h>
@@ -51,7 +51,9 @@ static void proj_open(void)
     if (!h) {
         why = dlerror();
     } else {
-#define SYM(field, name) if (!why && !(*(void **)&proj.field = dlsym(h, name))) why = dlerror()
+#define SYM(field, name) \
+    if (!why && !(*(void **)&proj.field = dlsym(h, name)) && !(why = dlerror())) \
+        why = "no symbol " name
         SYM(init, "geod_init");
         SYM(inverse, "geod_inverse");
         SYM(direct, "geod_direct");
@@ -62,7 +64,7 @@ static void proj_open(void)
     }
     if (why) {
         fprintf(stderr, "heimdall: PROJ's geodesic routines (%s) cannot be loaded: %s; "
-                        "install PROJ (make deps, or apt-get install libproj-dev)\n", lib, why ? why : "");
+                        "install PROJ (make deps, or apt-get install libproj-dev)\n", lib, why);
         fflush(stderr);
         _exit(127);
     }

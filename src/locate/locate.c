@@ -1068,19 +1068,23 @@ static void scan_tile(const problem *pb, int t, const double *wt, double sw, dou
 
 /* The dense grid's 10 log10 of the ranges in m (the RSS model's), [R][G],
  * made by the first event with levels and kept (NULL without memory). */
+/* Grid point g's 10 log10 of the ranges in m, receiver r's at l[r * stride]. */
+static void point_levels(const hd_locate_net *net, int g, double *l, size_t stride)
+{
+    double d[HD_MAX_STATIONS];
+    ranges(net, (const double(*)[3])net->rx_ecef, net->gx0 + (g % net->gx) * net->gstep,
+           net->gy0 + (g / net->gx) * net->gstep, d, NULL);
+    for (int r = 0; r < net->R; r++)
+        l[(size_t)r * stride] = 10 * log10(fmax(d[r], 1.0));
+}
+
 static const double *grid_levels(const hd_locate_net *net)
 {
     struct hd_locate_cache *c = net->cache;
     if (c->grid_l || !(c->grid_l = hd_malloc((size_t)net->G * net->R * sizeof *c->grid_l)))
         return c->grid_l;
-    const size_t G = (size_t)net->G;
-    for (int g = 0; g < net->G; g++) {
-        double d[HD_MAX_STATIONS];
-        ranges(net, (const double(*)[3])net->rx_ecef, net->gx0 + (g % net->gx) * net->gstep,
-               net->gy0 + (g / net->gx) * net->gstep, d, NULL);
-        for (int r = 0; r < net->R; r++)
-            c->grid_l[(size_t)r * G + g] = 10 * log10(fmax(d[r], 1.0));
-    }
+    for (int g = 0; g < net->G; g++)
+        point_levels(net, g, c->grid_l + g, (size_t)net->G);
     return c->grid_l;
 }
 
@@ -1210,20 +1214,14 @@ HD_LOCATE_VEC static void grid_start(const problem *pb, double *x)
     }
     /* this point's ranges in km (dk) and for the levels 10 log10 of them in m (lm) */
     double dk[HD_MAX_STATIONS], lm[HD_MAX_STATIONS];
-    const double *grid_l = grid_lv;
     for (int g = 0; g < net->G; g++) {
         for (int r = 0; r < R; r++) /* receiver-major grids */
             dk[r] = net->grid_d[(size_t)r * G + g];
-        if (grid_l)
+        if (grid_lv)
             for (int r = 0; r < R; r++)
-                lm[r] = grid_l[(size_t)r * G + g];
-        else if (pb->nr) { /* no memory for the levels' grid: made here, the same numbers */
-            double d[HD_MAX_STATIONS];
-            ranges(net, (const double(*)[3])net->rx_ecef, net->gx0 + (g % net->gx) * net->gstep,
-                   net->gy0 + (g / net->gx) * net->gstep, d, NULL);
-            for (int r = 0; r < R; r++)
-                lm[r] = 10 * log10(fmax(d[r], 1.0));
-        }
+                lm[r] = grid_lv[(size_t)r * G + g];
+        else if (pb->nr) /* no memory for the levels' grid: made here, the same numbers */
+            point_levels(net, g, lm, 1);
         if (pb->moving) { /* receivers that moved: their ranges here and now */
             const double *q = net->grid_p + (size_t)g * 3;
             for (int r = 0; r < R; r++) {
