@@ -25,9 +25,10 @@
 /* The dense path's first BATCH events in batches of 4, 4, 8, 16 and 32,
  * then BATCH (whole 64s: the output's chunk, hd_features_chunk_events, is
  * a whole number of them, and the rows are held until it is full, so no
- * compressed chunk is written twice): the first batch is read before any
- * compute (nothing to overlap with), and each next one, read beside its
- * predecessor's compute, takes a fraction of its time. */
+ * compressed chunk is written twice on one rank; a later rank's range
+ * starts inside a chunk, and its writes straddle two): the first batch is
+ * read before any compute (nothing to overlap with), and each next one,
+ * read beside its predecessor's compute, takes a fraction of its time. */
 #define BATCH_FIRST 4
 /* batch k's first event (from the rank's first) */
 static int64_t batch_first(int64_t k)
@@ -513,7 +514,7 @@ static int run(const hd_cli *cli, hd_config *cfg)
     levels = hd_calloc(2 * B * R * (size_t)(L > 0 ? L : 1), sizeof *levels);
     /* the output rows held until they fill a chunk of the output
      * (hd_features_chunk_events: whole batches, ~1 MiB of rows), then
-     * written in one call: few chunks, and none written twice */
+     * written in one call: few chunks, none written twice on one rank */
     const int64_t C = hd_features_chunk_events(rd.n_events, R, T, Mm);
     const size_t H = C > BATCH ? (size_t)C : B;
     o.feat = hd_calloc(H * R * F, sizeof *o.feat);
