@@ -546,7 +546,6 @@ int hd_sparse_block_alloc(hd_sparse_block *b, const hd_features_reader *r, int B
     const size_t Bn = (size_t)(B > 0 ? B : 1), L = Bn * Rc, Q = Bn * (P > 0 ? P : 1);
     b->B = (int)Bn;
     b->Rc = Rc;
-    b->Pc = P > 0 ? P : 1;
     b->ev = hd_calloc(Bn, sizeof *b->ev);
     b->pf = hd_calloc(Bn, sizeof *b->pf);
     b->lk = hd_calloc(L, sizeof *b->lk);
@@ -569,8 +568,7 @@ int hd_sparse_block_alloc(hd_sparse_block *b, const hd_features_reader *r, int B
 int hd_sparse_block_read(hd_sparse_block *b, hd_features_reader *r, int64_t first, int n)
 {
     int rc;
-    b->n = 0;
-    b->nl = b->np = 0;
+    b->nl = 0;
     if (n > b->B)
         return hd_error(HD_EINVAL, "a block of %d events in buffers for %d", n, b->B);
     if (n <= 0)
@@ -588,9 +586,7 @@ int hd_sparse_block_read(hd_sparse_block *b, hd_features_reader *r, int64_t firs
     if ((rc = hd_features_read_sparse(r, l0, nl, b->lk, b->feat, b->mask, b->why, b->dok, q0, np, NULL, b->delay,
                                       b->sigma, NULL, b->tmask, b->twhy)) < 0)
         return rc;
-    b->n = n;
     b->nl = nl;
-    b->np = np;
     return 0;
 }
 

@@ -199,20 +199,19 @@ int hd_features_read_sparse(hd_features_reader *r, int64_t first, int64_t nl, hd
                             double *delay, double *sigma, float *psr, uint8_t *tmask, uint8_t *twhy);
 /* A block of a sparse file's events with their links and pairs, read
  * together: the buffers for B events of up to Rc = meta.max_links
- * receivers (Pc their pairs), and after hd_sparse_block_read the block's
- * n events (ev, pf their first pair rows), its nl link rows (lk, feat,
- * mask, why, dok) and np pair rows (delay, sigma, tmask, twhy); event i's
- * links follow event i-1's (checked). */
+ * receivers, and after hd_sparse_block_read the block's events (ev, pf
+ * their first pair rows), its nl link rows (lk, feat, mask, why, dok) and
+ * its pair rows (delay, sigma, tmask, twhy); event i's links follow event
+ * i-1's (checked). */
 typedef struct {
-    int B, Rc, Pc;
+    int B, Rc;
     hd_event *ev;
     int64_t *pf;
     hd_link *lk;
     float *feat;
     uint8_t *mask, *why, *dok, *tmask, *twhy;
     double *delay, *sigma;
-    int n;
-    int64_t nl, np;
+    int64_t nl;
 } hd_sparse_block;
 int hd_sparse_block_alloc(hd_sparse_block *b, const hd_features_reader *r, int B);
 /* Events [first, first+n), n <= B. HD_EFORMAT when an event's links or
