@@ -20,13 +20,21 @@ endif
 CC := gcc
 PKGS := hdf5-openmpi yaml-0.1 libcurl fftw3f openblas proj openssl jansson libxml-2.0 libdeflate
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# PROJ is opened on the first geodesic (src/geo/geo.c), not linked: its
-# headers only, and the SONAME of the library to open
-PKG_LIBS := $(filter-out -lproj,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
-PROJ_SONAME = $(shell objdump -p "$$(pkg-config --variable=libdir proj)/libproj.so" 2>/dev/null | awk '/SONAME/ {print $$2}')
-# gsl's .pc adds -lgslcblas; cblas comes from OpenBLAS instead.
+# PROJ (on the first geodesic, src/geo/geo.c), OpenBLAS (on the first matrix
+# product, src/nn/blas.c) and libxml2 (on track's first KML, src/track/io.c)
+# are opened when needed, not linked (src/core/dl.h): their headers only, and
+# the SONAMEs of the libraries to open
+DL_LIBS := -lproj -lopenblas -lxml2
+PKG_LIBS := $(filter-out $(DL_LIBS),$(shell pkg-config --libs $(PKGS) 2>/dev/null))
+soname = $(shell objdump -p "$$(pkg-config --variable=libdir $(1))/$(2)" 2>/dev/null | awk '/SONAME/ {print $$2}')
+PROJ_SONAME = $(call soname,proj,libproj.so)
+BLAS_SONAME = $(call soname,openblas,libopenblas.so)
+XML2_SONAME = $(call soname,libxml-2.0,libxml2.so)
+# GSL's small matrix routines (the solvers' covariances) use GSL's own CBLAS,
+# the same arithmetic on every machine (OpenBLAS, linked, had taken them over
+# with kernels chosen per CPU).
 # fftw3-mpi has no .pc: each _mpi library before its base.
-LIBS := -lfftw3f_mpi $(PKG_LIBS) -lgsl -lm -lpthread
+LIBS := -lfftw3f_mpi $(PKG_LIBS) -lgsl -lgslcblas -lm -lpthread
 
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY := $(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
@@ -58,6 +66,8 @@ $(BUILD)/obj/%.o: %.c
 # signal code multiplies finite spectra only, and this halves its loops.
 $(BUILD)/obj/src/dsp/%.o $(BUILD)/obj/src/sim/%.o: CFLAGS += -fcx-limited-range
 $(BUILD)/obj/src/geo/geo.o: CFLAGS += -DHD_PROJ_SONAME='"$(PROJ_SONAME)"'
+$(BUILD)/obj/src/nn/blas.o: CFLAGS += -DHD_BLAS_SONAME='"$(BLAS_SONAME)"'
+$(BUILD)/obj/src/track/io.o: CFLAGS += -DHD_XML2_SONAME='"$(XML2_SONAME)"'
 # net.c: loops over spectra vectorise at -O3 once sqrtf need not set errno
 # and comparisons may be evaluated eagerly; results are unchanged (no
 # reassociation, no fast-math).
@@ -92,7 +102,7 @@ $(BUILD)/heimdall: $(CMD_OBJ) $(BUILD)/libheimdall.a
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libheimdall.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $< $(BUILD)/libheimdall.a $(LIBS) -lfftw3 -o $@
+	$(CC) $(LDFLAGS) $< $(BUILD)/libheimdall.a $(LIBS) -lfftw3 -lxml2 -o $@
 
 # Tests: unit binaries and CLI scripts, all TAP, run by prove.
 # HEIMDALL points the scripts at the binary under test.

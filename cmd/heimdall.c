@@ -7,8 +7,8 @@
 #include "core/runinfo.h"
 #include "core/util.h"
 #include "h5/h5.h"
+#include "nn/blas.h"
 
-#include <cblas.h>
 #include <fftw3.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -106,8 +106,8 @@ static int cmd_version(int argc, char **argv)
     unsigned maj, min, rel;
     H5get_libversion(&maj, &min, &rel);
     /* what make bench names the machine by: the BLAS kernels this CPU gets */
-    printf("libraries: HDF5 %u.%u.%u, %s, %s (core %s)\n", maj, min, rel, fftwf_version,
-           openblas_get_config(), openblas_get_corename());
+    printf("libraries: HDF5 %u.%u.%u, %s, %s (core %s)\n", maj, min, rel, fftwf_version, hd_blas_config(),
+           hd_blas_corename());
     return 0;
 }
 
@@ -137,18 +137,6 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
-/* OpenBLAS (0.3.21) starts its worker threads when it loads, and each
- * spins on sched_yield for about 0.1 s before it sleeps, and again after
- * every threaded call: GSL's small matrix routines (the solver's
- * covariance, gsl_linalg_cholesky_invert -> cblas_dtrmv) resolve to
- * OpenBLAS and ran threaded on 4 × 4 matrices, waking the thread for
- * every event (localize, evaluate). One BLAS thread for every command
- * (train's data parallelism is MPI's), and the thread started at load
- * stopped (openblas_set_num_threads alone does not stop it):
- * localize of 400 events 94 -> 88 ms of CPU (perf stat task-clock; 67 ms
- * with OPENBLAS_NUM_THREADS=1: the thread spins while the other libraries
- * load, before main). */
-int blas_thread_shutdown_(void); /* exported by OpenBLAS, not in its cblas.h */
 
 int main(int argc, char **argv)
 {
@@ -195,8 +183,6 @@ int main(int argc, char **argv)
         }
     }
 
-    openblas_set_num_threads(1);
-    blas_thread_shutdown_();
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;
     if (c->flags & HD_CMD_MPI) {

@@ -18,7 +18,6 @@
 #include "nn/train.h"
 #include "train.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,7 +210,6 @@ static int run(const hd_cli *cli, hd_config *cfg)
         return strcmp(cli->method, "knn") == 0
                    ? hd_train_knn(cli, cfg)
                    : hd_error(HD_ECONFIG, "train --method %s: expected nn (the network) or knn", cli->method);
-    openblas_set_num_threads(1);
     if ((rc = hd_features_open(&rd, cli->inputs[0], env.size > 1 ? env.comm : MPI_COMM_NULL)) < 0)
         return rc;
     /* with a calibration the network learns from the rows a calibrated localize reads */

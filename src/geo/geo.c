@@ -8,7 +8,8 @@
  * outlines use hd_geo_fan's series up to HD_GEO_FAN_MAX_M, 200 km). */
 #include "geo/geo.h"
 
-#include <dlfcn.h>
+#include "core/dl.h"
+
 #include <geodesic.h>
 #include <math.h>
 #include <pthread.h>
@@ -37,37 +38,23 @@ static pthread_once_t proj_once = PTHREAD_ONCE_INIT;
 
 const char *hd_geo_proj_library(void)
 {
-    const char *env = getenv("HEIMDALL_PROJ_LIB");
-    return env && *env ? env : *HD_PROJ_SONAME ? HD_PROJ_SONAME : "libproj.so";
+    return hd_dl_library("HEIMDALL_PROJ_LIB", *HD_PROJ_SONAME ? HD_PROJ_SONAME : "libproj.so");
 }
 
 /* A missing PROJ is what a missing linked library was before: the program
- * cannot go on, and says why, with the dynamic loader's status (127). The
- * outputs are written to temporaries, so no final file is left half done. */
+ * cannot go on, and says why, with the dynamic loader's status (127). */
 static void proj_open(void)
 {
-    const char *lib = hd_geo_proj_library(), *why = NULL;
-    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        why = dlerror();
-    } else {
-#define SYM(field, name) \
-    if (!why && !(*(void **)&proj.field = dlsym(h, name)) && !(why = dlerror())) \
-        why = "no symbol " name
-        SYM(init, "geod_init");
-        SYM(inverse, "geod_inverse");
-        SYM(direct, "geod_direct");
-        SYM(polygon_init, "geod_polygon_init");
-        SYM(polygon_addpoint, "geod_polygon_addpoint");
-        SYM(polygon_compute, "geod_polygon_compute");
-#undef SYM
-    }
-    if (why) {
-        fprintf(stderr, "heimdall: PROJ's geodesic routines (%s) cannot be loaded: %s; "
-                        "install PROJ (make deps, or apt-get install libproj-dev)\n", lib, why);
-        fflush(stderr);
-        _exit(127);
-    }
+    const hd_dl_sym syms[] = {
+        {"geod_init", (void **)&proj.init, 0},
+        {"geod_inverse", (void **)&proj.inverse, 0},
+        {"geod_direct", (void **)&proj.direct, 0},
+        {"geod_polygon_init", (void **)&proj.polygon_init, 0},
+        {"geod_polygon_addpoint", (void **)&proj.polygon_addpoint, 0},
+        {"geod_polygon_compute", (void **)&proj.polygon_compute, 0},
+    };
+    hd_dl_load("PROJ's geodesic routines", hd_geo_proj_library(),
+               "install PROJ (make deps, or apt-get install libproj-dev)", syms, sizeof syms / sizeof *syms);
     proj.init(&proj.g, HD_WGS84_A, HD_WGS84_F);
 }
 

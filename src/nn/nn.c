@@ -3,8 +3,8 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "features/features.h"
+#include "nn/blas.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,7 +49,7 @@ static inline float nn_expf(float x)
 /* the arithmetic, in float and in double */
 #define T float
 #define F(name) name##_f
-#define GEMM cblas_sgemm
+#define GEMM hd_blas()->sgemm
 #define EXP nn_expf
 #define TANH tanhf
 #define SQRT sqrtf
@@ -62,7 +62,7 @@ static inline float nn_expf(float x)
 #undef SQRT
 #define T double
 #define F(name) name##_d
-#define GEMM cblas_dgemm
+#define GEMM hd_blas()->dgemm
 #define EXP exp
 #define TANH tanh
 #define SQRT sqrt

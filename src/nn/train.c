@@ -2,6 +2,7 @@
  * cmd/train.c unchanged in its arithmetic: compiled at plain -O2 like the
  * command was, so a trained model is bit-identical. */
 #include "nn/train.h"
+#include "nn/blas.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -10,7 +11,6 @@
 #include "core/rng.h"
 #include "features/features.h"
 
-#include <cblas.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 #include <limits.h>
@@ -562,7 +562,7 @@ int hd_nn_train(hd_nn_model *M, const hd_train_cfg *tc, const hd_nn_dataset *d, 
     hd_info("training a %s network (%zu parameters) on %lld events, validating on %lld; global batch %d over %d "
             "rank%s, %lld steps per epoch; OpenBLAS core %s",
             A->kind == HD_NN_SET ? "set" : "MLP", A->n_params, (long long)ntr, (long long)nva, B, size,
-            size > 1 ? "s" : "", (long long)spe, openblas_get_corename());
+            size > 1 ? "s" : "", (long long)spe, hd_blas_corename());
     int interrupted = 0;
     while (M->epoch < tc->epochs && !interrupted) {
         if (tc->stop_after && M->epoch >= tc->stop_after) {

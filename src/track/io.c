@@ -1,7 +1,8 @@
 /* Tracking's files (io.h): HDF5 through src/h5, JSON through jansson, KML
- * through libxml2's writer. */
+ * through libxml2's writer (opened on first use). */
 #include "track/io.h"
 #include "core/alloc.h"
+#include "core/dl.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -13,6 +14,7 @@
 #include <libxml/xmlwriter.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -403,6 +405,48 @@ static void ring(const hd_track_point *p, char *buf, int kml)
     }
 }
 
+/* libxml2 is opened on the first KML written (core/dl.h): with ICU and
+ * libstdc++ it was a sixth of every command's start-up, and only track's
+ * KML uses it. */
+#ifndef HD_XML2_SONAME
+#define HD_XML2_SONAME "libxml2.so.2"
+#endif
+static struct {
+    __typeof__(&xmlOutputBufferCreateFile) OutputBufferCreateFile;
+    __typeof__(&xmlNewTextWriter) NewTextWriter;
+    __typeof__(&xmlOutputBufferClose) OutputBufferClose;
+    __typeof__(&xmlTextWriterSetIndent) TextWriterSetIndent;
+    __typeof__(&xmlTextWriterStartDocument) TextWriterStartDocument;
+    __typeof__(&xmlTextWriterStartElement) TextWriterStartElement;
+    __typeof__(&xmlTextWriterWriteAttribute) TextWriterWriteAttribute;
+    __typeof__(&xmlTextWriterWriteFormatElement) TextWriterWriteFormatElement;
+    __typeof__(&xmlTextWriterWriteElement) TextWriterWriteElement;
+    __typeof__(&xmlTextWriterEndElement) TextWriterEndElement;
+    __typeof__(&xmlTextWriterEndDocument) TextWriterEndDocument;
+    __typeof__(&xmlFreeTextWriter) FreeTextWriter;
+} xml;
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_open(void)
+{
+    const hd_dl_sym syms[] = {
+        {"xmlOutputBufferCreateFile", (void **)&xml.OutputBufferCreateFile, 0},
+        {"xmlNewTextWriter", (void **)&xml.NewTextWriter, 0},
+        {"xmlOutputBufferClose", (void **)&xml.OutputBufferClose, 0},
+        {"xmlTextWriterSetIndent", (void **)&xml.TextWriterSetIndent, 0},
+        {"xmlTextWriterStartDocument", (void **)&xml.TextWriterStartDocument, 0},
+        {"xmlTextWriterStartElement", (void **)&xml.TextWriterStartElement, 0},
+        {"xmlTextWriterWriteAttribute", (void **)&xml.TextWriterWriteAttribute, 0},
+        {"xmlTextWriterWriteFormatElement", (void **)&xml.TextWriterWriteFormatElement, 0},
+        {"xmlTextWriterWriteElement", (void **)&xml.TextWriterWriteElement, 0},
+        {"xmlTextWriterEndElement", (void **)&xml.TextWriterEndElement, 0},
+        {"xmlTextWriterEndDocument", (void **)&xml.TextWriterEndDocument, 0},
+        {"xmlFreeTextWriter", (void **)&xml.FreeTextWriter, 0},
+    };
+    hd_dl_load("libxml2's KML writer", hd_dl_library("HEIMDALL_XML2_LIB", HD_XML2_SONAME),
+               "install libxml2 (make deps, or apt-get install libxml2-dev)", syms, sizeof syms / sizeof *syms);
+}
+
 #define X(call)                                                                                                        \
     do {                                                                                                               \
         if ((call) < 0)                                                                                                \
@@ -411,80 +455,81 @@ static void ring(const hd_track_point *p, char *buf, int kml)
 
 static int kml_write(FILE *out, const hd_track_result *r, const char *model, char *text)
 {
-    xmlOutputBufferPtr ob = xmlOutputBufferCreateFile(out, NULL);
-    xmlTextWriterPtr w = ob ? xmlNewTextWriter(ob) : NULL;
+    pthread_once(&xml_once, xml_open);
+    xmlOutputBufferPtr ob = xml.OutputBufferCreateFile(out, NULL);
+    xmlTextWriterPtr w = ob ? xml.NewTextWriter(ob) : NULL;
     if (!w) {
         if (ob)
-            xmlOutputBufferClose(ob);
+            xml.OutputBufferClose(ob);
         return hd_error(HD_ENOMEM, "cannot start the KML writer");
     }
-    xmlTextWriterSetIndent(w, 1);
-    X(xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL));
-    X(xmlTextWriterStartElement(w, BAD_CAST "kml"));
-    X(xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST "http://www.opengis.net/kml/2.2"));
-    X(xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns:gx", BAD_CAST "http://www.google.com/kml/ext/2.2"));
-    X(xmlTextWriterStartElement(w, BAD_CAST "Document"));
-    X(xmlTextWriterWriteFormatElement(w, BAD_CAST "name", "heimdall tracks (%s)", model));
-    X(xmlTextWriterStartElement(w, BAD_CAST "Style"));
-    X(xmlTextWriterWriteAttribute(w, BAD_CAST "id", BAD_CAST "track"));
-    X(xmlTextWriterStartElement(w, BAD_CAST "LineStyle"));
-    X(xmlTextWriterWriteElement(w, BAD_CAST "color", BAD_CAST "ff0000ff"));
-    X(xmlTextWriterWriteElement(w, BAD_CAST "width", BAD_CAST "2"));
-    X(xmlTextWriterEndElement(w));
-    X(xmlTextWriterEndElement(w));
-    X(xmlTextWriterStartElement(w, BAD_CAST "Style"));
-    X(xmlTextWriterWriteAttribute(w, BAD_CAST "id", BAD_CAST "ellipse68"));
-    X(xmlTextWriterStartElement(w, BAD_CAST "PolyStyle"));
-    X(xmlTextWriterWriteElement(w, BAD_CAST "color", BAD_CAST "400000ff"));
-    X(xmlTextWriterEndElement(w));
-    X(xmlTextWriterEndElement(w));
+    xml.TextWriterSetIndent(w, 1);
+    X(xml.TextWriterStartDocument(w, NULL, "UTF-8", NULL));
+    X(xml.TextWriterStartElement(w, BAD_CAST "kml"));
+    X(xml.TextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST "http://www.opengis.net/kml/2.2"));
+    X(xml.TextWriterWriteAttribute(w, BAD_CAST "xmlns:gx", BAD_CAST "http://www.google.com/kml/ext/2.2"));
+    X(xml.TextWriterStartElement(w, BAD_CAST "Document"));
+    X(xml.TextWriterWriteFormatElement(w, BAD_CAST "name", "heimdall tracks (%s)", model));
+    X(xml.TextWriterStartElement(w, BAD_CAST "Style"));
+    X(xml.TextWriterWriteAttribute(w, BAD_CAST "id", BAD_CAST "track"));
+    X(xml.TextWriterStartElement(w, BAD_CAST "LineStyle"));
+    X(xml.TextWriterWriteElement(w, BAD_CAST "color", BAD_CAST "ff0000ff"));
+    X(xml.TextWriterWriteElement(w, BAD_CAST "width", BAD_CAST "2"));
+    X(xml.TextWriterEndElement(w));
+    X(xml.TextWriterEndElement(w));
+    X(xml.TextWriterStartElement(w, BAD_CAST "Style"));
+    X(xml.TextWriterWriteAttribute(w, BAD_CAST "id", BAD_CAST "ellipse68"));
+    X(xml.TextWriterStartElement(w, BAD_CAST "PolyStyle"));
+    X(xml.TextWriterWriteElement(w, BAD_CAST "color", BAD_CAST "400000ff"));
+    X(xml.TextWriterEndElement(w));
+    X(xml.TextWriterEndElement(w));
     for (int k = 0; k < r->n_tracks; k++) {
         const hd_track_info *ti = &r->trk[k];
         const hd_track_point *pt = r->pt + ti->first;
         if (!ti->n || !pt[0].has_state)
             continue;
-        X(xmlTextWriterStartElement(w, BAD_CAST "Folder"));
-        X(xmlTextWriterWriteFormatElement(w, BAD_CAST "name", "track %d", k));
-        X(xmlTextWriterStartElement(w, BAD_CAST "Placemark"));
-        X(xmlTextWriterWriteFormatElement(w, BAD_CAST "name", "track %d", k));
-        X(xmlTextWriterWriteElement(w, BAD_CAST "styleUrl", BAD_CAST "#track"));
-        X(xmlTextWriterStartElement(w, BAD_CAST "gx:Track"));
+        X(xml.TextWriterStartElement(w, BAD_CAST "Folder"));
+        X(xml.TextWriterWriteFormatElement(w, BAD_CAST "name", "track %d", k));
+        X(xml.TextWriterStartElement(w, BAD_CAST "Placemark"));
+        X(xml.TextWriterWriteFormatElement(w, BAD_CAST "name", "track %d", k));
+        X(xml.TextWriterWriteElement(w, BAD_CAST "styleUrl", BAD_CAST "#track"));
+        X(xml.TextWriterStartElement(w, BAD_CAST "gx:Track"));
         char t[40];
         for (int64_t i = 0; i < ti->n; i++) {
             hd_time_format_iso8601(pt[i].time_ns, t);
-            X(xmlTextWriterWriteElement(w, BAD_CAST "when", BAD_CAST t));
+            X(xml.TextWriterWriteElement(w, BAD_CAST "when", BAD_CAST t));
         }
         for (int64_t i = 0; i < ti->n; i++)
-            X(xmlTextWriterWriteFormatElement(w, BAD_CAST "gx:coord", "%.8f %.8f 0", pt[i].lon, pt[i].lat));
-        X(xmlTextWriterEndElement(w));
-        X(xmlTextWriterEndElement(w));
+            X(xml.TextWriterWriteFormatElement(w, BAD_CAST "gx:coord", "%.8f %.8f 0", pt[i].lon, pt[i].lat));
+        X(xml.TextWriterEndElement(w));
+        X(xml.TextWriterEndElement(w));
         for (int64_t i = 0; i < ti->n; i++) {
             hd_time_format_iso8601(pt[i].time_ns, t);
             ring(&pt[i], text, 1);
-            X(xmlTextWriterStartElement(w, BAD_CAST "Placemark"));
-            X(xmlTextWriterWriteFormatElement(w, BAD_CAST "name", "event %lld 68 %%", (long long)pt[i].event_index));
-            X(xmlTextWriterWriteFormatElement(w, BAD_CAST "description", "speed %.1f m/s, fix %s",
+            X(xml.TextWriterStartElement(w, BAD_CAST "Placemark"));
+            X(xml.TextWriterWriteFormatElement(w, BAD_CAST "name", "event %lld 68 %%", (long long)pt[i].event_index));
+            X(xml.TextWriterWriteFormatElement(w, BAD_CAST "description", "speed %.1f m/s, fix %s",
                                               pt[i].speed_mps, hd_track_reason_name(pt[i].reason)));
-            X(xmlTextWriterStartElement(w, BAD_CAST "TimeStamp"));
-            X(xmlTextWriterWriteElement(w, BAD_CAST "when", BAD_CAST t));
-            X(xmlTextWriterEndElement(w));
-            X(xmlTextWriterWriteElement(w, BAD_CAST "styleUrl", BAD_CAST "#ellipse68"));
-            X(xmlTextWriterStartElement(w, BAD_CAST "Polygon"));
-            X(xmlTextWriterStartElement(w, BAD_CAST "outerBoundaryIs"));
-            X(xmlTextWriterStartElement(w, BAD_CAST "LinearRing"));
-            X(xmlTextWriterWriteElement(w, BAD_CAST "coordinates", BAD_CAST text));
-            X(xmlTextWriterEndElement(w));
-            X(xmlTextWriterEndElement(w));
-            X(xmlTextWriterEndElement(w));
-            X(xmlTextWriterEndElement(w));
+            X(xml.TextWriterStartElement(w, BAD_CAST "TimeStamp"));
+            X(xml.TextWriterWriteElement(w, BAD_CAST "when", BAD_CAST t));
+            X(xml.TextWriterEndElement(w));
+            X(xml.TextWriterWriteElement(w, BAD_CAST "styleUrl", BAD_CAST "#ellipse68"));
+            X(xml.TextWriterStartElement(w, BAD_CAST "Polygon"));
+            X(xml.TextWriterStartElement(w, BAD_CAST "outerBoundaryIs"));
+            X(xml.TextWriterStartElement(w, BAD_CAST "LinearRing"));
+            X(xml.TextWriterWriteElement(w, BAD_CAST "coordinates", BAD_CAST text));
+            X(xml.TextWriterEndElement(w));
+            X(xml.TextWriterEndElement(w));
+            X(xml.TextWriterEndElement(w));
+            X(xml.TextWriterEndElement(w));
         }
-        X(xmlTextWriterEndElement(w));
+        X(xml.TextWriterEndElement(w));
     }
-    X(xmlTextWriterEndDocument(w));
-    xmlFreeTextWriter(w);
+    X(xml.TextWriterEndDocument(w));
+    xml.FreeTextWriter(w);
     return 0;
 kfail:
-    xmlFreeTextWriter(w);
+    xml.FreeTextWriter(w);
     return hd_error(HD_EIO, "cannot write KML%s", full_disk());
 }
 #undef X
