@@ -13,10 +13,17 @@ const char *hd_dl_library(const char *env, const char *soname)
 }
 
 void *hd_dl_load(const char *what, const char *lib, const char *install_hint, const hd_dl_sym *syms,
-                 size_t n)
+                 size_t n, int deep)
 {
     const char *why = NULL, *missing = NULL;
-    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    int flags = RTLD_NOW | RTLD_LOCAL;
+#if !defined(__SANITIZE_ADDRESS__)
+    if (deep)
+        flags |= RTLD_DEEPBIND;
+#else
+    (void)deep;
+#endif
+    void *h = dlopen(lib, flags);
     if (!h)
         why = dlerror();
     for (size_t i = 0; h && !why && i < n; i++) {

@@ -23,13 +23,16 @@ typedef struct {
 /* The library's file: $env when set and not empty, else soname. */
 const char *hd_dl_library(const char *env, const char *soname);
 
-/* Opens lib (RTLD_NOW | RTLD_LOCAL) and resolves syms. What cannot be
+/* Opens lib (RTLD_NOW | RTLD_LOCAL, and RTLD_DEEPBIND with deep: the
+ * library's own symbols found in its own scope first, not after every
+ * library of the program's; left out under AddressSanitizer, which refuses
+ * it) and resolves syms. What cannot be
  * loaded ends the program as a missing linked library would, with the
  * dynamic loader's status (127) and a message naming what (e.g. "PROJ's
  * geodesic routines"), the library, the reason and how to install it
  * (install_hint). Outputs are written to temporaries, so no final file is
  * left half done. Returns the handle. */
 void *hd_dl_load(const char *what, const char *lib, const char *install_hint, const hd_dl_sym *syms,
-                 size_t n);
+                 size_t n, int deep);
 
 #endif

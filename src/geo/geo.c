@@ -54,7 +54,7 @@ static void proj_open(void)
         {"geod_polygon_compute", (void **)&proj.polygon_compute, 0},
     };
     hd_dl_load("PROJ's geodesic routines", hd_geo_proj_library(),
-               "install PROJ (make deps, or apt-get install libproj-dev)", syms, sizeof syms / sizeof *syms);
+               "install PROJ (make deps, or apt-get install libproj-dev)", syms, sizeof syms / sizeof *syms, 0);
     proj.init(&proj.g, HD_WGS84_A, HD_WGS84_F);
 }
 

@@ -444,7 +444,7 @@ static void xml_open(void)
         {"xmlFreeTextWriter", (void **)&xml.FreeTextWriter, 0},
     };
     hd_dl_load("libxml2's KML writer", hd_dl_library("HEIMDALL_XML2_LIB", HD_XML2_SONAME),
-               "install libxml2 (make deps, or apt-get install libxml2-dev)", syms, sizeof syms / sizeof *syms);
+               "install libxml2 (make deps, or apt-get install libxml2-dev)", syms, sizeof syms / sizeof *syms, 0);
 }
 
 #define X(call)                                                                                                        \
