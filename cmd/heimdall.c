@@ -137,7 +137,6 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
