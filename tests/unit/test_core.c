@@ -203,6 +203,12 @@ static void test_prehash(void)
     fclose(f);
     ok(hd_sha256_file(path, b) == 0, "the file changed since: hashed again");
     ok(strcmp(b, a) != 0, "to its new hash");
+    /* 3 MiB and 4 bytes: whole mapped windows and a short last one */
+    static char buf2[(3 << 20) + 4];
+    memcpy(buf2, buf, sizeof buf);
+    memcpy(buf2 + sizeof buf, "more", 4);
+    hd_sha256_hex(buf2, sizeof buf2, a);
+    is_str(b, a, "the hash of its bytes, over windows of the mapping and a short last one");
     unlink(path);
 }
 
