@@ -6,6 +6,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* AddressSanitizer refuses RTLD_DEEPBIND (GCC says so by
+ * __SANITIZE_ADDRESS__, clang 14 by __has_feature) */
+#if defined(__SANITIZE_ADDRESS__)
+#define HD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HD_ASAN 1
+#endif
+#endif
+
 const char *hd_dl_library(const char *env, const char *soname)
 {
     const char *v = env ? getenv(env) : NULL;
@@ -17,7 +27,7 @@ void *hd_dl_load(const char *what, const char *lib, const char *install_hint, co
 {
     const char *why = NULL, *missing = NULL;
     int flags = RTLD_NOW | RTLD_LOCAL;
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(HD_ASAN)
     if (deep)
         flags |= RTLD_DEEPBIND;
 #else
