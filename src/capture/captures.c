@@ -765,6 +765,21 @@ static int iq_direct(hd_captures_reader *r, int64_t start, size_t rows, int16_t 
     return ok;
 }
 
+_Static_assert(N_FIELDS + 2 <= HD_CAPTURES_READER_DSETS, "hd_captures_reader.dsets too small");
+
+/* dataset k of the reader (fields[k], then /iq and /levels), opened on first
+ * use and kept open until hd_captures_release */
+static hid_t reader_dset(hd_captures_reader *r, int k, const char *path)
+{
+    if (r->dsets[k] <= 0) {
+        hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+        if (d < 0)
+            return d;
+        r->dsets[k] = d;
+    }
+    return r->dsets[k];
+}
+
 static int read_rows(hd_captures_reader *r, int64_t start, int64_t count, hd_event *ev, int64_t lstart,
                      int64_t nl, hd_link *links, int16_t *iq, float *levels);
 
@@ -824,14 +839,13 @@ static int read_rows(hd_captures_reader *r, int64_t start, int64_t count, hd_eve
                                  (r->has_clock ? HD_CAPTURES_CLOCK : 0) | (r->sparse ? HD_CAPTURES_SPARSE : 0)))
                 continue;
             int on_links = r->sparse && f->src == SRC_LINK;
-            hid_t d = H5Dopen2(r->file, f->path, H5P_DEFAULT);
+            hid_t d = reader_dset(r, i, f->path);
             if (d < 0) {
                 rc = hd_error(HD_EFORMAT, "captures file has no /%s dataset", f->path);
                 goto fail;
             }
             rc = hd_h5_read_rows(d, store_type(f->store), (hsize_t)(on_links ? lstart : start), on_links ? lrows : rows,
                                  buf);
-            H5Dclose(d);
             if (rc < 0) {
                 hd_error_context(rc, "reading /%s", f->path);
                 goto fail;
@@ -888,14 +902,13 @@ static int read_rows(hd_captures_reader *r, int64_t start, int64_t count, hd_eve
     for (size_t k = 0; k < HD_ARRAY_LEN(bulk); k++) {
         if (!bulk[k].data)
             continue;
-        hid_t d = H5Dopen2(r->file, bulk[k].name, H5P_DEFAULT);
+        hid_t d = reader_dset(r, N_FIELDS + (int)k, bulk[k].name);
         if (d < 0) {
             rc = hd_error(HD_EFORMAT, "captures file has no /%s dataset", bulk[k].name);
             goto fail;
         }
         rc = hd_h5_read_rows(d, bulk[k].type, (hsize_t)(r->sparse ? lstart : start), r->sparse ? lrows : rows,
                              bulk[k].data);
-        H5Dclose(d);
         if (rc < 0) {
             hd_error_context(rc, "reading /%s", bulk[k].name);
             goto fail;
@@ -908,6 +921,12 @@ fail:
 
 void hd_captures_release(hd_captures_reader *r)
 {
+    /* before the file: a file opened for MPI-IO cannot close with objects open */
+    for (int k = 0; k < HD_CAPTURES_READER_DSETS; k++) {
+        if (r->dsets[k] > 0)
+            H5Dclose(r->dsets[k]);
+        r->dsets[k] = 0;
+    }
     if (r->file >= 0)
         H5Fclose(r->file);
     r->file = H5I_INVALID_HID;

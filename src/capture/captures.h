@@ -83,6 +83,7 @@ int hd_captures_write_sparse(hd_captures_writer *w, int64_t start, int64_t count
                              const float *levels);
 
 /* Reading a captures file (any source). */
+#define HD_CAPTURES_READER_DSETS 48 /* the fields read by block and /iq, /levels */
 typedef struct {
     hid_t file;
     int64_t n_events;
@@ -101,6 +102,11 @@ typedef struct {
     int sparse;              /* the sparse layout: link rows, n_links of them */
     int64_t n_links;
     int max_links;           /* sparse: the most links an event has */
+    /* the datasets read by block, opened on the first block and kept open
+     * (0: not yet): one open and close a dataset per file, not per block,
+     * and each one's chunk cache keeps the chunk a block shares with the
+     * next (it was inflated again) */
+    hid_t dsets[HD_CAPTURES_READER_DSETS];
 } hd_captures_reader;
 
 /* Open and check the format (refuses a wrong or newer file), read the

@@ -514,6 +514,32 @@ fail:
     return rc;
 }
 
+/* A dataset read by block, opened on the first block and kept open until
+ * hd_features_release: one open a dataset per file, and its chunk cache
+ * keeps the chunk a block shares with the next (blocks of 256 events,
+ * chunks of 384: each such chunk was inflated twice). */
+static const char *const block_dsets[] = {
+    "features",    "mask",         "mask_reason", "dbm_ok",    "tdoa/pairs",       "tdoa/delay_s",
+    "tdoa/sigma_s", "tdoa/psr_db", "tdoa/mask",   "tdoa/mask_reason", "events/pair_first",
+};
+_Static_assert(HD_ARRAY_LEN(block_dsets) <= HD_ARRAY_LEN(((hd_features_reader *)0)->dsets),
+               "hd_features_reader.dsets too small");
+
+static hid_t block_dset(hd_features_reader *r, const char *name)
+{
+    for (size_t k = 0; k < HD_ARRAY_LEN(block_dsets); k++)
+        if (strcmp(block_dsets[k], name) == 0) {
+            if (r->dsets[k] <= 0) {
+                hid_t d = H5Dopen2(r->meta.file, name, H5P_DEFAULT);
+                if (d < 0)
+                    return d;
+                r->dsets[k] = d;
+            }
+            return r->dsets[k];
+        }
+    return H5I_INVALID_HID; /* not one of them: a programming error */
+}
+
 int hd_features_read_events(hd_features_reader *r, int64_t start, int64_t count, hd_event *ev, int64_t *pair_first)
 {
     int rc;
@@ -522,11 +548,10 @@ int hd_features_read_events(hd_features_reader *r, int64_t start, int64_t count,
     if (ev && (rc = hd_captures_read_block(&r->meta, start, count, ev, NULL, NULL, NULL)) < 0)
         return rc;
     if (pair_first) {
-        hid_t d = H5Dopen2(r->meta.file, "events/pair_first", H5P_DEFAULT);
+        hid_t d = block_dset(r, "events/pair_first");
         if (d < 0)
             return hd_error(HD_EFORMAT, "features file has no /events/pair_first");
         rc = hd_h5_read_rows(d, H5T_NATIVE_INT64, (hsize_t)start, (hsize_t)(count > 0 ? count : 0), pair_first);
-        H5Dclose(d);
         if (rc < 0)
             return hd_error_context(rc, "reading /events/pair_first");
         for (int64_t i = 0; i < count; i++) {
@@ -631,12 +656,11 @@ int hd_features_read_sparse(hd_features_reader *r, int64_t first, int64_t nl, hd
     for (size_t k = 0; k < HD_ARRAY_LEN(d); k++) {
         if (!d[k].data)
             continue;
-        hid_t ds = H5Dopen2(r->meta.file, d[k].name, H5P_DEFAULT);
+        hid_t ds = block_dset(r, d[k].name);
         if (ds < 0)
             return hd_error(HD_EFORMAT, "features file has no /%s dataset", d[k].name);
         rc = hd_h5_read_rows(ds, d[k].type, (hsize_t)(d[k].pair ? pfirst : first),
                              (hsize_t)(d[k].pair ? np : nl), d[k].data);
-        H5Dclose(ds);
         if (rc < 0)
             return hd_error_context(rc, "reading /%s", d[k].name);
     }
@@ -659,11 +683,10 @@ int hd_features_read_block(hd_features_reader *r, int64_t start, int64_t count, 
     for (size_t k = 0; k < HD_ARRAY_LEN(d); k++) {
         if (!d[k].data)
             continue;
-        hid_t ds = H5Dopen2(r->meta.file, d[k].name, H5P_DEFAULT);
+        hid_t ds = block_dset(r, d[k].name);
         if (ds < 0)
             return hd_error(HD_EFORMAT, "features file has no /%s dataset", d[k].name);
         rc = hd_h5_read_rows(ds, d[k].type, s, n, d[k].data);
-        H5Dclose(ds);
         if (rc < 0)
             return hd_error_context(rc, "reading /%s", d[k].name);
     }
@@ -687,11 +710,10 @@ int hd_features_read_reasons(hd_features_reader *r, int64_t start, int64_t count
             memset(d[k].data, d[k].absent, n * d[k].width);
             continue;
         }
-        hid_t ds = H5Dopen2(r->meta.file, d[k].name, H5P_DEFAULT);
+        hid_t ds = block_dset(r, d[k].name);
         if (ds < 0)
             return hd_error(HD_EFORMAT, "features file has no /%s dataset", d[k].name);
         rc = hd_h5_read_rows(ds, H5T_NATIVE_UINT8, (hsize_t)start, (hsize_t)n, d[k].data);
-        H5Dclose(ds);
         if (rc < 0)
             return hd_error_context(rc, "reading /%s", d[k].name);
     }
@@ -726,5 +748,10 @@ int hd_features_count(hd_features_reader *r, hd_features_tally *t)
 
 void hd_features_release(hd_features_reader *r)
 {
+    for (size_t k = 0; k < HD_ARRAY_LEN(r->dsets); k++) {
+        if (r->dsets[k] > 0)
+            H5Dclose(r->dsets[k]);
+        r->dsets[k] = 0;
+    }
     hd_captures_release(&r->meta);
 }

@@ -181,6 +181,7 @@ typedef struct {
     int has_reasons;           /* /mask_reason and /tdoa/mask_reason present */
     int has_dbm_ok;            /* /dbm_ok present */
     int64_t n_pair_rows;       /* sparse: Q (meta.sparse, meta.n_links) */
+    hid_t dsets[12];           /* the datasets read by block, kept open (0: not yet; see meta.dsets) */
 } hd_features_reader;
 
 /* Open and check the format (refuses a wrong or newer file, a feature list
