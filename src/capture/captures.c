@@ -772,7 +772,7 @@ _Static_assert(N_FIELDS + 2 <= HD_CAPTURES_READER_DSETS, "hd_captures_reader.dse
 static hid_t reader_dset(hd_captures_reader *r, int k, const char *path)
 {
     if (r->dsets[k] <= 0) {
-        hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+        hid_t d = hd_h5_open_rows(r->file, path);
         if (d < 0)
             return d;
         r->dsets[k] = d;

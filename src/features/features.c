@@ -530,7 +530,7 @@ static hid_t block_dset(hd_features_reader *r, const char *name)
     for (size_t k = 0; k < HD_ARRAY_LEN(block_dsets); k++)
         if (strcmp(block_dsets[k], name) == 0) {
             if (r->dsets[k] <= 0) {
-                hid_t d = H5Dopen2(r->meta.file, name, H5P_DEFAULT);
+                hid_t d = hd_h5_open_rows(r->meta.file, name);
                 if (d < 0)
                     return d;
                 r->dsets[k] = d;

@@ -615,6 +615,36 @@ hid_t hd_h5_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsi
     return d;
 }
 
+hid_t hd_h5_open_rows(hid_t loc, const char *name)
+{
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0)
+        return d;
+    /* HDF5's default chunk cache is 1 MiB a dataset: the captures reader's
+     * thirty-odd datasets kept open held 20 MB more (localize of 10^5
+     * events: peak RSS 20.5 -> 40.7 MB). One chunk a dataset: the one a
+     * block shares with the next. */
+    hid_t dcpl = H5Dget_create_plist(d), type = H5Dget_type(d);
+    hsize_t chunk[8];
+    int rank = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED ? H5Pget_chunk(dcpl, 8, chunk) : 0;
+    size_t bytes = type >= 0 ? H5Tget_size(type) : 0;
+    for (int i = 0; i < rank; i++)
+        bytes *= chunk[i];
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (type >= 0)
+        H5Tclose(type);
+    if (rank <= 0 || bytes == 0)
+        return d;
+    /* closed first: a dataset opened twice shares the first opening's cache */
+    H5Dclose(d);
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    H5Pset_chunk_cache(dapl, 13, bytes, 1.0);
+    d = H5Dopen2(loc, name, dapl);
+    H5Pclose(dapl);
+    return d;
+}
+
 int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
                 const char *units, const char *description)
 {

@@ -127,6 +127,9 @@ int hd_h5_read_rows(hid_t dset, hid_t type, hsize_t start, hsize_t count, void *
  * of earlier versions (contiguous). A read that fails on it is reported by
  * hd_h5_read_error as "checksum mismatch in /iq …". */
 uint32_t hd_h5_fletcher32(const void *data, size_t len); /* HDF5's checksum of len bytes */
+/* A dataset opened to be read by blocks of rows and kept open (the readers'
+ * datasets): its chunk cache holds one chunk, not HDF5's default 1 MiB. */
+hid_t hd_h5_open_rows(hid_t loc, const char *name);
 int hd_h5_has_checksum(hid_t dset);                       /* 1 if dset carries the Fletcher-32 filter */
 /* The error for an H5Dread of dset that just failed (call it next, before
  * any other HDF5 call): a checksum mismatch (HD_EDATA) or another failure
