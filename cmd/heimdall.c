@@ -85,7 +85,9 @@ static void main_usage(FILE *out)
             "\n"
             "Run 'heimdall <command> --help' for a command's options.\n"
             "Without -c, commands use the embedded default config (configs/default.yaml).\n"
-            "Commands marked [MPI] also run under mpirun or srun, splitting events over ranks.\n");
+            "Commands marked [MPI] also run under mpirun or srun, splitting events over ranks.\n"
+            "PROJ, OpenBLAS and libxml2 are opened when first needed; HEIMDALL_PROJ_LIB,\n"
+            "HEIMDALL_BLAS_LIB (any CBLAS) and HEIMDALL_XML2_LIB name other files to open.\n");
 }
 
 static void help_usage(FILE *out)

@@ -16,6 +16,8 @@ done
 
 run "$HEIMDALL" --version
 like "$OUT" "\(core [A-Za-z0-9]+\)" "--version opens the BLAS and names its kernels' core"
+run "$HEIMDALL" help
+like "$OUT" "HEIMDALL_BLAS_LIB \(any CBLAS\)" "help names the variables that choose the libraries"
 
 # ---- localize the same whatever OpenBLAS would pick (real ADS-B data) -------
 DATA=${HEIMDALL_MLAT_DATA:-$(cd "$ROOT" && git rev-parse --show-toplevel 2>/dev/null)/../shared/datasets/mlat}
