@@ -288,7 +288,7 @@ static void ws_progress(target *t, const hd_station *st, int timeout_ms)
         if (r == 0)
             return;
         if (r < 0) {
-            int status = to ? HD_RX_TIMEOUT : strstr(hd_errmsg(), "503") ? HD_RX_BUSY
+            int status = to ? HD_RX_TIMEOUT : hd_ws_http_status(t->ws) == 503 ? HD_RX_BUSY
                                           : r == HD_EDATA ? HD_RX_PROTOCOL : HD_RX_REFUSED;
             if (to) {
                 snprintf(msg, sizeof msg, "connected, no websocket handshake within %.1f s", timeout_ms / 1e3);

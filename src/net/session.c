@@ -333,7 +333,7 @@ int hd_net_capture_event(const hd_station *st, int n, const hd_net_event_cfg *ec
                 continue;
             if (r < 0) {
                 int status = to ? HD_RX_TIMEOUT : r == HD_EDATA ? HD_RX_PROTOCOL : HD_RX_REFUSED;
-                if (strstr(hd_errmsg(), "503"))
+                if (hd_ws_http_status(c->ws) == 503)
                     status = HD_RX_BUSY;
                 if ((status == HD_RX_REFUSED || status == HD_RX_TIMEOUT) && rx[i].attempts <= ec->retries) {
                     double d = ec->backoff_s * pow(2.0, rx[i].attempts - 1) * hd_rng_uniform_range(&jit, 0.5, 1.5);

@@ -291,7 +291,10 @@ struct hd_ws_conn {
     short cevents;
     char hostport[512], key[32], req[1400];
     size_t req_len, req_off;
+    int http_status;         /* of the upgrade's answer, 0 before one */
 };
+
+int hd_ws_http_status(const hd_ws_conn *c) { return c ? c->http_status : 0; }
 
 int hd_ws_fd(const hd_ws_conn *c) { return (int)c->fd; }
 int hd_ws_closed(const hd_ws_conn *c) { return c->closed; }
@@ -548,7 +551,9 @@ int hd_ws_step(hd_ws_conn *c, int *timed_out)
             memcpy(resp, c->rx, hlen);
             resp[hlen] = 0;
             int status;
-            if ((rc = hd_ws_check_response(resp, c->key, &status)) < 0) {
+            rc = hd_ws_check_response(resp, c->key, &status);
+            c->http_status = status;
+            if (rc < 0) {
                 hd_error_context(rc, "%s", c->hostport);
                 return open_failed(c, rc);
             }

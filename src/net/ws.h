@@ -88,6 +88,10 @@ int hd_ws_connect(const char *url, int timeout_ms, size_t max_message, hd_ws_con
 int hd_ws_start(const char *url, int timeout_ms, size_t max_message, hd_ws_conn **out);
 int hd_ws_step(hd_ws_conn *c, int *timed_out);
 int hd_ws_wait(const hd_ws_conn *c, short *events);
+/* The HTTP status of the server's answer to the upgrade (101 once open; 503
+ * when it is busy), 0 when none came (refused, timed out, not HTTP). The
+ * status, not the message: "503" is also in a port such as 35035. */
+int hd_ws_http_status(const hd_ws_conn *c);
 
 /* The socket, for poll() (POLLIN). */
 int hd_ws_fd(const hd_ws_conn *c);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int parse_all(hd_ws_parser *p, const uint8_t *buf, size_t n, size_t *used, hd_ws_msg *m)
@@ -248,6 +249,73 @@ static void test_loopback(void)
     pclose(srv);
 }
 
+/* Step a non-blocking open to its end: 1 open, < 0 failed. */
+static int open_to_end(const char *url, hd_ws_conn **c)
+{
+    int to = 0, r = hd_ws_start(url, 3000, 1 << 20, c);
+    while (r == 0) {
+        short ev;
+        int fd = hd_ws_wait(*c, &ev);
+        if (fd < 0)
+            usleep(1000);
+        r = hd_ws_step(*c, &to);
+        if (fd >= 0 && r == 0)
+            usleep(200);
+    }
+    return r;
+}
+
+/* A server answering the upgrade with 503 (busy): the status comes from the
+ * answer, not from the message, whose port may hold "503" (35035: a refused
+ * connection there was called busy) */
+static void test_http_status(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 1) < 0 ||
+        getsockname(s, (struct sockaddr *)&a, &l) < 0) {
+        ok(0, "a listening socket for the 503 server: %s", strerror(errno));
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) { /* the server: one connection, a 503 to its request */
+        int cfd = accept(s, NULL, NULL);
+        char buf[2048];
+        size_t got = 0;
+        ssize_t n;
+        while (cfd >= 0 && got < sizeof buf - 1 && (n = read(cfd, buf + got, sizeof buf - 1 - got)) > 0) {
+            got += (size_t)n;
+            buf[got] = 0;
+            if (strstr(buf, "\r\n\r\n"))
+                break;
+        }
+        const char *resp = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+        if (cfd >= 0 && write(cfd, resp, strlen(resp)) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(s);
+    char url[128];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/x", ntohs(a.sin_port));
+    hd_ws_conn *c = NULL;
+    int r = open_to_end(url, &c);
+    ok(r < 0, "an upgrade answered 503 fails");
+    is_int(hd_ws_http_status(c), 503, "with the answer's HTTP status, 503");
+    hd_ws_close(c);
+    waitpid(pid, NULL, 0);
+
+    int bound;
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/x", refusing_port(&bound));
+    c = NULL;
+    r = open_to_end(url, &c);
+    ok(r < 0, "a refused connection fails");
+    is_int(hd_ws_http_status(c), 0, "with no HTTP status, whatever its port's digits");
+    hd_ws_close(c);
+    close(bound);
+}
+
 /* wss:// against the echo server with a throwaway certificate: verified
  * through HEIMDALL_CA_BUNDLE, refused without it */
 static void test_tls(void)
@@ -317,6 +385,7 @@ int main(void)
     test_handshake();
     test_frames();
     test_loopback();
+    test_http_status();
     test_tls();
     done_testing();
     return exit_status();
