@@ -662,6 +662,11 @@ fail:
     return rc;
 }
 
+/* The reader's datasets, kept open from their first read until
+ * hd_captures_release: fields[k] in slot k, /iq in N_FIELDS, /levels after */
+_Static_assert(N_FIELDS + 2 <= HD_CAPTURES_READER_DSETS, "hd_captures_reader.dsets too small");
+#define IQ_SLOT N_FIELDS
+
 /* /iq as written by hd_captures_create (chunks of whole events, shuffle and
  * deflate, optionally Fletcher-32, little-endian int16 on a little-endian
  * host) is read chunk by chunk with H5Dread_chunk (its checksum checked),
@@ -677,7 +682,7 @@ static int iq_direct(hd_captures_reader *r, int64_t start, size_t rows, int16_t 
     const size_t per = (size_t)r->n_receivers * (size_t)r->n_samples * 2;
     if (r->iq_direct == 0 || per == 0)
         return 0;
-    hid_t d = H5Dopen2(r->file, "iq", H5P_DEFAULT);
+    hid_t d = hd_h5_rows_kept(&r->dsets[IQ_SLOT], r->file, "iq");
     if (d < 0)
         return 0;
     int ok = 1, checked = 0;
@@ -761,23 +766,7 @@ static int iq_direct(hd_captures_reader *r, int64_t start, size_t rows, int16_t 
         for (size_t i = 0; i < per; i++)
             o[i] = (uint16_t)(lo[i] | (unsigned)hi[i] << 8);
     }
-    H5Dclose(d);
     return ok;
-}
-
-_Static_assert(N_FIELDS + 2 <= HD_CAPTURES_READER_DSETS, "hd_captures_reader.dsets too small");
-
-/* dataset k of the reader (fields[k], then /iq and /levels), opened on first
- * use and kept open until hd_captures_release */
-static hid_t reader_dset(hd_captures_reader *r, int k, const char *path)
-{
-    if (r->dsets[k] <= 0) {
-        hid_t d = hd_h5_open_rows(r->file, path);
-        if (d < 0)
-            return d;
-        r->dsets[k] = d;
-    }
-    return r->dsets[k];
 }
 
 static int read_rows(hd_captures_reader *r, int64_t start, int64_t count, hd_event *ev, int64_t lstart,
@@ -839,7 +828,7 @@ static int read_rows(hd_captures_reader *r, int64_t start, int64_t count, hd_eve
                                  (r->has_clock ? HD_CAPTURES_CLOCK : 0) | (r->sparse ? HD_CAPTURES_SPARSE : 0)))
                 continue;
             int on_links = r->sparse && f->src == SRC_LINK;
-            hid_t d = reader_dset(r, i, f->path);
+            hid_t d = hd_h5_rows_kept(&r->dsets[i], r->file, f->path);
             if (d < 0) {
                 rc = hd_error(HD_EFORMAT, "captures file has no /%s dataset", f->path);
                 goto fail;
@@ -902,7 +891,7 @@ static int read_rows(hd_captures_reader *r, int64_t start, int64_t count, hd_eve
     for (size_t k = 0; k < HD_ARRAY_LEN(bulk); k++) {
         if (!bulk[k].data)
             continue;
-        hid_t d = reader_dset(r, N_FIELDS + (int)k, bulk[k].name);
+        hid_t d = hd_h5_rows_kept(&r->dsets[IQ_SLOT + (int)k], r->file, bulk[k].name);
         if (d < 0) {
             rc = hd_error(HD_EFORMAT, "captures file has no /%s dataset", bulk[k].name);
             goto fail;
@@ -921,12 +910,7 @@ fail:
 
 void hd_captures_release(hd_captures_reader *r)
 {
-    /* before the file: a file opened for MPI-IO cannot close with objects open */
-    for (int k = 0; k < HD_CAPTURES_READER_DSETS; k++) {
-        if (r->dsets[k] > 0)
-            H5Dclose(r->dsets[k]);
-        r->dsets[k] = 0;
-    }
+    hd_h5_close_kept(r->dsets, HD_CAPTURES_READER_DSETS); /* before the file */
     if (r->file >= 0)
         H5Fclose(r->file);
     r->file = H5I_INVALID_HID;

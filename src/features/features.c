@@ -528,15 +528,8 @@ _Static_assert(HD_ARRAY_LEN(block_dsets) <= HD_ARRAY_LEN(((hd_features_reader *)
 static hid_t block_dset(hd_features_reader *r, const char *name)
 {
     for (size_t k = 0; k < HD_ARRAY_LEN(block_dsets); k++)
-        if (strcmp(block_dsets[k], name) == 0) {
-            if (r->dsets[k] <= 0) {
-                hid_t d = hd_h5_open_rows(r->meta.file, name);
-                if (d < 0)
-                    return d;
-                r->dsets[k] = d;
-            }
-            return r->dsets[k];
-        }
+        if (strcmp(block_dsets[k], name) == 0)
+            return hd_h5_rows_kept(&r->dsets[k], r->meta.file, name);
     return H5I_INVALID_HID; /* not one of them: a programming error */
 }
 
@@ -748,10 +741,6 @@ int hd_features_count(hd_features_reader *r, hd_features_tally *t)
 
 void hd_features_release(hd_features_reader *r)
 {
-    for (size_t k = 0; k < HD_ARRAY_LEN(r->dsets); k++) {
-        if (r->dsets[k] > 0)
-            H5Dclose(r->dsets[k]);
-        r->dsets[k] = 0;
-    }
+    hd_h5_close_kept(r->dsets, HD_ARRAY_LEN(r->dsets)); /* before the file */
     hd_captures_release(&r->meta);
 }

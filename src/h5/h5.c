@@ -645,6 +645,26 @@ hid_t hd_h5_open_rows(hid_t loc, const char *name)
     return d;
 }
 
+hid_t hd_h5_rows_kept(hid_t *slot, hid_t loc, const char *name)
+{
+    if (*slot <= 0) {
+        hid_t d = hd_h5_open_rows(loc, name);
+        if (d < 0)
+            return d;
+        *slot = d;
+    }
+    return *slot;
+}
+
+void hd_h5_close_kept(hid_t *slots, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (slots[k] > 0)
+            H5Dclose(slots[k]);
+        slots[k] = 0;
+    }
+}
+
 int hd_h5_write(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims, const void *data,
                 const char *units, const char *description)
 {

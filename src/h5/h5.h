@@ -130,6 +130,12 @@ uint32_t hd_h5_fletcher32(const void *data, size_t len); /* HDF5's checksum of l
 /* A dataset opened to be read by blocks of rows and kept open (the readers'
  * datasets): its chunk cache holds one chunk, not HDF5's default 1 MiB. */
 hid_t hd_h5_open_rows(hid_t loc, const char *name);
+/* The reader's kept dataset in *slot (0: not yet opened): opened by
+ * hd_h5_open_rows on first use, then the same id; < 0 when it cannot be
+ * opened. hd_h5_close_kept closes n slots (before their file: a file opened
+ * for MPI-IO cannot close with objects open) and zeroes them. */
+hid_t hd_h5_rows_kept(hid_t *slot, hid_t loc, const char *name);
+void hd_h5_close_kept(hid_t *slots, size_t n);
 int hd_h5_has_checksum(hid_t dset);                       /* 1 if dset carries the Fletcher-32 filter */
 /* The error for an H5Dread of dset that just failed (call it next, before
  * any other HDF5 call): a checksum mismatch (HD_EDATA) or another failure
