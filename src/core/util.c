@@ -96,7 +96,7 @@ int hd_sha256_hex(const void *data, size_t len, char hex[65])
  * peak 30.8 MiB at 10^4 events, 34.6 at 10^5). */
 #define HASH_WINDOW ((off_t)1 << 20)
 
-static int sha256_file(const char *path, char hex[65], off_t window)
+static int sha256_file(const char *path, char hex[65])
 {
     int rc = HD_EIO;
     FILE *f = fopen(path, "rb");
@@ -116,7 +116,7 @@ static int sha256_file(const char *path, char hex[65], off_t window)
     struct stat sb;
     int mapped = 0;
     if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
-        const off_t W = window;
+        const off_t W = HASH_WINDOW;
         mapped = 1;
         for (off_t off = 0; off < sb.st_size && mapped; off += W) {
             size_t len = (size_t)(sb.st_size - off < W ? sb.st_size - off : W);
@@ -168,7 +168,7 @@ static struct {
 static void *prehash_run(void *arg)
 {
     (void)arg;
-    pre.rc = sha256_file(pre.path, pre.hex, HASH_WINDOW);
+    pre.rc = sha256_file(pre.path, pre.hex);
     if (pre.rc < 0)
         snprintf(pre.msg, sizeof pre.msg, "%s", hd_errmsg());
     return NULL;
@@ -204,7 +204,7 @@ int hd_sha256_file(const char *path, char hex[65])
             return hd_error(pre.rc, "%s", pre.msg);
         /* changed since: hashed again, now */
     }
-    return sha256_file(path, hex, HASH_WINDOW);
+    return sha256_file(path, hex);
 }
 
 int hd_time_parse_iso8601(const char *s, int64_t *ns)
