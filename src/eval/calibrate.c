@@ -340,6 +340,57 @@ static int solve3(const double A[9], const double v[3], double x[3], double Ai[9
     return 0;
 }
 
+/* The position check's model for one link, the dense fit's and the sparse
+ * one's. (dxa, dya): transmitter minus the receiver's advertised position
+ * (m); (se, sn): the receiver's shift. The link's residual in metres,
+ * c (y - t) + d(p) - d(p + s), and the unit vector from the shifted
+ * receiver to the transmitter (0 within a metre). */
+static double shifted_residual(double dxa, double dya, double se, double sn, double y, double t, double *ux,
+                               double *uy)
+{
+    double dx = dxa - se, dy = dya - sn, d0 = hypot(dxa, dya), d1 = hypot(dx, dy);
+    *ux = d1 > 1 ? dx / d1 : 0;
+    *uy = d1 > 1 ? dy / d1 : 0;
+    return HD_SPEED_OF_LIGHT * (y - t) + d0 - d1;
+}
+
+/* the emission time the link gives under the model (offset a, shift s) */
+static double shifted_time(double dxa, double dya, double se, double sn, double a, double y)
+{
+    return y - (a + hypot(dxa - se, dya - sn) - hypot(dxa, dya)) / HD_SPEED_OF_LIGHT;
+}
+
+/* a link's row (1, ux, uy) and residual z into a receiver's normal equations */
+static void normal_add(double A[9], double v[3], double ux, double uy, double z)
+{
+    double x[3] = {1, ux, uy};
+    for (int i = 0; i < 3; i++) {
+        v[i] += x[i] * z;
+        for (int j = 0; j < 3; j++)
+            A[3 * i + j] += x[i] * x[j];
+    }
+}
+
+/* A receiver's Gauss-Newton step from the normal equations of its n links:
+ * its offset a and its shift moved by the solution, damped to 5 km; with
+ * fewer than six links or a singular system the offset alone (the mean
+ * residual). cov: the system's inverse. 1 when solved. */
+static int shift_step(const double A[9], const double v[3], int64_t n, double cov[9], double *a, double *se,
+                      double *sn)
+{
+    double sol[3];
+    if (!(n >= 6 && solve3(A, v, sol, cov) == 0)) {
+        *a = n ? v[0] / (double)n : 0;
+        return 0;
+    }
+    *a = sol[0];
+    double step = hypot(sol[1], sol[2]), lim = 5000; /* a damped step */
+    double f = step > lim ? lim / step : 1;
+    *se -= f * sol[1];
+    *sn -= f * sol[2];
+    return 1;
+}
+
 /* Position check: y_er = t_e + a_r + (d_er(p_r + s_r) - d_er(p_r)) / c
  * jointly, Gauss-Newton on the shift s_r of each receiver from its
  * advertised position p_r (ranges in the tangent plane: only their change
@@ -349,40 +400,22 @@ static int solve3(const double A[9], const double v[3], double x[3], double Ai[9
 static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, const double *rxe, const double *rxn,
                               const double *txe, const double *txn, int64_t E, int R, double *t)
 {
-    const double C = HD_SPEED_OF_LIGHT;
     double se[HD_MAX_STATIONS] = {0}, sn[HD_MAX_STATIONS] = {0}, a[HD_MAX_STATIONS] = {0}, cov[HD_MAX_STATIONS][9];
     int fit[HD_MAX_STATIONS] = {0};
-/* the model's residual of link o (receiver r, event e), metres, and its direction */
-#define LINK(o, r, e, z, ux, uy)                                                                                           do {                                                                                                                       double dxa = txe[e] - rxe[o], dya = txn[e] - rxn[o], dx = dxa - se[r], dy = dya - sn[r];                               double d0 = hypot(dxa, dya), d1 = hypot(dx, dy);                                                                       z = C * (y[o] - t[e]) + d0 - d1;                                                                                       ux = d1 > 1 ? dx / d1 : 0;                                                                                             uy = d1 > 1 ? dy / d1 : 0;                                                                                         } while (0)
     for (int it = 0; it < 60; it++) {
         for (int r = 0; r < R; r++) {
-            double A[9] = {0}, v[3] = {0}, sol[3];
+            double A[9] = {0}, v[3] = {0};
             int64_t n = 0;
             for (int64_t e = 0; e < E; e++) {
                 size_t o = (size_t)e * R + r;
                 if (!ok[o] || !isfinite(t[e]))
                     continue;
-                double z, ux, uy;
-                LINK(o, r, e, z, ux, uy);
+                double ux, uy, z = shifted_residual(txe[e] - rxe[o], txn[e] - rxn[o], se[r], sn[r], y[o], t[e], &ux, &uy);
                 /* z ≈ a + u·D with D the shift still wrong (current minus consistent) */
-                double x[3] = {1, ux, uy};
-                for (int i = 0; i < 3; i++) {
-                    v[i] += x[i] * z;
-                    for (int j = 0; j < 3; j++)
-                        A[3 * i + j] += x[i] * x[j];
-                }
+                normal_add(A, v, ux, uy, z);
                 n++;
             }
-            fit[r] = n >= 6 && solve3(A, v, sol, cov[r]) == 0;
-            if (fit[r]) {
-                a[r] = sol[0];
-                double step = hypot(sol[1], sol[2]), lim = 5000; /* a damped step */
-                double f = step > lim ? lim / step : 1;
-                se[r] -= f * sol[1];
-                sn[r] -= f * sol[2];
-            } else {
-                a[r] = n ? v[0] / (double)n : 0;
-            }
+            fit[r] = shift_step(A, v, n, cov[r], &a[r], &se[r], &sn[r]);
         }
         for (int64_t e = 0; e < E; e++) {
             double s = 0;
@@ -390,8 +423,7 @@ static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, c
             for (int r = 0; r < R; r++) {
                 size_t o = (size_t)e * R + r;
                 if (ok[o]) {
-                    double dxa = txe[e] - rxe[o], dya = txn[e] - rxn[o];
-                    s += y[o] - (a[r] + hypot(dxa - se[r], dya - sn[r]) - hypot(dxa, dya)) / C;
+                    s += shifted_time(txe[e] - rxe[o], txn[e] - rxn[o], se[r], sn[r], a[r], y[o]);
                     n++;
                 }
             }
@@ -410,10 +442,7 @@ static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, c
             int k = 0;
             for (int q = 0; q < R; q++)
                 k += ok[(size_t)e * R + q];
-            double z, ux, uy;
-            LINK(o, r, e, z, ux, uy);
-            (void)ux;
-            (void)uy;
+            double ux, uy, z = shifted_residual(txe[e] - rxe[o], txn[e] - rxn[o], se[r], sn[r], y[o], t[e], &ux, &uy);
             double res = z - a[r];
             ss += res * res * (k > 1 ? (double)k / (k - 1) : 1);
             n++;
@@ -425,7 +454,6 @@ static void fit_displacements(hd_calib *c, const double *y, const uint8_t *ok, c
         c->disp_sigma_m[r] = sm * sqrt(0.5 * (fabs(cov[r][4]) + fabs(cov[r][8])));
         c->displaced[r] = c->disp_m[r] > 4 * c->disp_sigma_m[r] && c->disp_m[r] > 100;
     }
-#undef LINK
 }
 
 #define CLIP_SIGMA 3  /* links beyond this many robust sigma are not fitted */
@@ -975,7 +1003,6 @@ done:
  * a receiver has (below). */
 static int fit_displacements_links(hd_calib *c, const linkset *s, const double *y, const uint8_t *cand, double *t)
 {
-    const double C = HD_SPEED_OF_LIGHT;
     const int R = s->R;
     const size_t Kn = (size_t)(s->K > 0 ? s->K : 1);
     double *w = hd_calloc((size_t)R * 28, sizeof *w), *ar = hd_malloc(Kn * sizeof *ar);
@@ -992,14 +1019,6 @@ static int fit_displacements_links(hd_calib *c, const linkset *s, const double *
     memcpy(ok, cand, Kn);
     double *se = w, *sn = w + R, *a = w + 2 * R, *A = w + 3 * R, *v = w + 12 * R, *cov = w + 15 * R;
     double *ss = w + 24 * R, *kf = w + 25 * R;
-#define LINK(q, r, e, z, ux, uy)                                                                                       \
-    do {                                                                                                               \
-        double dxa = s->dx[q], dya = s->dy[q], dx_ = dxa - se[r], dy_ = dya - sn[r];                                   \
-        double d0 = hypot(dxa, dya), d1 = hypot(dx_, dy_);                                                             \
-        z = C * (y[q] - t[e]) + d0 - d1;                                                                               \
-        ux = d1 > 1 ? dx_ / d1 : 0;                                                                                    \
-        uy = d1 > 1 ? dy_ / d1 : 0;                                                                                    \
-    } while (0)
     for (int pass = 0; pass < CLIP_PASSES; pass++) {
         for (int it = 0; it < 60; it++) {
             memset(A, 0, (size_t)R * 12 * sizeof *A); /* A and v */
@@ -1011,38 +1030,20 @@ static int fit_displacements_links(hd_calib *c, const linkset *s, const double *
                     if (!ok[q])
                         continue;
                     int r = s->rx[q];
-                    double z, ux, uy;
-                    LINK(q, r, e, z, ux, uy);
-                    double x[3] = {1, ux, uy};
-                    for (int i = 0; i < 3; i++) {
-                        v[3 * r + i] += x[i] * z;
-                        for (int j = 0; j < 3; j++)
-                            A[9 * r + 3 * i + j] += x[i] * x[j];
-                    }
+                    double ux, uy, z = shifted_residual(s->dx[q], s->dy[q], se[r], sn[r], y[q], t[e], &ux, &uy);
+                    normal_add(A + 9 * r, v + 3 * r, ux, uy, z);
                     nl[r]++;
                 }
             }
-            for (int r = 0; r < R; r++) {
-                double sol[3];
-                fit[r] = nl[r] >= 6 && solve3(A + 9 * r, v + 3 * r, sol, cov + 9 * (size_t)r) == 0;
-                if (fit[r]) {
-                    a[r] = sol[0];
-                    double step = hypot(sol[1], sol[2]), lim = 5000; /* a damped step */
-                    double f = step > lim ? lim / step : 1;
-                    se[r] -= f * sol[1];
-                    sn[r] -= f * sol[2];
-                } else {
-                    a[r] = nl[r] ? v[3 * r] / (double)nl[r] : 0;
-                }
-            }
+            for (int r = 0; r < R; r++)
+                fit[r] = (uint8_t)shift_step(A + 9 * r, v + 3 * r, nl[r], cov + 9 * (size_t)r, &a[r], &se[r], &sn[r]);
             for (int64_t e = 0; e < s->E; e++) {
                 double m = 0;
                 int n = 0;
                 for (int64_t q = s->first[e]; q < s->first[e + 1]; q++)
                     if (ok[q]) {
                         int r = s->rx[q];
-                        double dxa = s->dx[q], dya = s->dy[q];
-                        m += y[q] - (a[r] + hypot(dxa - se[r], dya - sn[r]) - hypot(dxa, dya)) / C;
+                        m += shifted_time(s->dx[q], s->dy[q], se[r], sn[r], a[r], y[q]);
                         n++;
                     }
                 if (n)
@@ -1054,11 +1055,9 @@ static int fit_displacements_links(hd_calib *c, const linkset *s, const double *
         for (int64_t e = 0; e < s->E; e++)
             for (int64_t q = s->first[e]; isfinite(t[e]) && q < s->first[e + 1]; q++)
                 if (cand[q]) {
-                    double z, ux, uy;
-                    LINK(q, s->rx[q], e, z, ux, uy);
-                    (void)ux;
-                    (void)uy;
-                    ar[na++] = fabs(z - a[s->rx[q]]);
+                    int r = s->rx[q];
+                    double ux, uy, z = shifted_residual(s->dx[q], s->dy[q], se[r], sn[r], y[q], t[e], &ux, &uy);
+                    ar[na++] = fabs(z - a[r]);
                 }
         if (!na)
             break;
@@ -1070,12 +1069,11 @@ static int fit_displacements_links(hd_calib *c, const linkset *s, const double *
         for (int64_t e = 0; e < s->E; e++)
             for (int64_t q = s->first[e]; q < s->first[e + 1]; q++)
                 if (cand[q]) {
+                    int r = s->rx[q];
                     double z = 0, ux, uy;
                     if (isfinite(t[e]))
-                        LINK(q, s->rx[q], e, z, ux, uy);
-                    (void)ux;
-                    (void)uy;
-                    uint8_t keep = isfinite(t[e]) && fabs(z - a[s->rx[q]]) <= 5 * rsig;
+                        z = shifted_residual(s->dx[q], s->dy[q], se[r], sn[r], y[q], t[e], &ux, &uy);
+                    uint8_t keep = isfinite(t[e]) && fabs(z - a[r]) <= 5 * rsig;
                     changed |= keep != ok[q];
                     ok[q] = keep;
                 }
@@ -1093,17 +1091,13 @@ static int fit_displacements_links(hd_calib *c, const linkset *s, const double *
             if (!ok[q])
                 continue;
             int r = s->rx[q];
-            double z, ux, uy;
-            LINK(q, r, e, z, ux, uy);
-            (void)ux;
-            (void)uy;
+            double ux, uy, z = shifted_residual(s->dx[q], s->dy[q], se[r], sn[r], y[q], t[e], &ux, &uy);
             double f = k > 1 ? (double)k / (k - 1) : 1;
             ss[r] += (z - a[r]) * (z - a[r]) * f;
             kf[r] += f;
             nl[r]++;
         }
     }
-#undef LINK
     /* m2: the shift's Mahalanobis distance (a receiver at the network's
      * edge hears its transmitters from one side: its shift along them is
      * far less certain than across); its sigma comes from its own few
